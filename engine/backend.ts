@@ -1,0 +1,75 @@
+// The one backend interface every compute backend implements (a connector, as in jax-js):
+// allocate device buffers of f32, upload host data, dispatch a named kernel, read back, free.
+// Everything above engine/ (tensors, autograd, models, KNE) is written once against this.
+
+export type BackendName = "wasm" | "webgpu";
+
+/** A device allocation of `length` f32 elements, owned by exactly one backend. */
+export interface DeviceBuffer {
+  readonly id: number;
+  readonly length: number;
+  readonly backend: Backend;
+  readonly freed: boolean;
+}
+
+/**
+ * A window of a buffer, for binding part of a weight larger than one binding may address.
+ * WebGPU needs `offset` to be a multiple of 64 elements (256 bytes).
+ */
+export interface BufferSlice {
+  readonly buffer: DeviceBuffer;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** What a kernel binding accepts: a whole buffer or a slice of one. */
+export type Binding = DeviceBuffer | BufferSlice;
+
+export function isSlice(b: Binding): b is BufferSlice {
+  return "buffer" in b;
+}
+
+/**
+ * Kernel parameters: scalars passed by value, in the order the kernel's spec declares them.
+ * Integers are u32/i32, floats are f32 (see KernelSpec.params).
+ */
+export type KernelParams = readonly number[];
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Human readable description of the device (adapter name, thread count...). */
+  readonly description: string;
+  /** Largest buffer (in f32 elements) one kernel binding may address on this device. */
+  readonly maxBindingElements: number;
+  /** Allocate an uninitialised buffer of `length` f32 elements. */
+  alloc(length: number): DeviceBuffer;
+  /** Copy host data into `buf` starting at element `offset`. */
+  upload(buf: DeviceBuffer, data: Float32Array, offset?: number): void;
+  /** Read `length` elements starting at `offset` back to the host (flushes queued work). */
+  read(buf: DeviceBuffer, offset?: number, length?: number): Promise<Float32Array>;
+  /**
+   * Queue the kernel `name` over `buffers` (its inputs, then its outputs, as the spec orders
+   * them) with scalar `params`. Validates ownership, liveness and sizes before queueing.
+   */
+  dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void;
+  /** Copy `length` elements between buffers of this backend (queued like a kernel). */
+  copy(
+    src: DeviceBuffer,
+    srcOffset: number,
+    dst: DeviceBuffer,
+    dstOffset: number,
+    length: number,
+  ): void;
+  /** Release a buffer; any later use throws. */
+  free(buf: DeviceBuffer): void;
+  /** Wait for all queued work. */
+  sync(): Promise<void>;
+  /** Bytes currently allocated through alloc() and not freed. */
+  allocatedBytes(): number;
+  /** Release the device, workers and memory. */
+  dispose(): void;
+}
+
+export class BackendError extends Error {
+  override name = "BackendError";
+}

@@ -1,0 +1,22 @@
+// Specs of the elementwise basics: fill and add.
+
+import { grid1d, type KernelSpec } from "./spec.ts";
+
+export const basicKernels: KernelSpec[] = [
+  {
+    name: "fill",
+    inputs: [],
+    outputs: ["out"],
+    params: [["n", "u32"], ["value", "f32"]],
+    sizes: (p) => [p.n],
+    grid: (p) => grid1d(p.n),
+  },
+  {
+    name: "add",
+    inputs: ["a", "b"],
+    outputs: ["out"],
+    params: [["n", "u32"]],
+    sizes: (p) => [p.n, p.n, p.n],
+    grid: (p) => grid1d(p.n),
+  },
+];

@@ -1,0 +1,15 @@
+// The registry of every kernel both backends implement, by name.
+
+import { BackendError } from "../backend.ts";
+import { basicKernels } from "./basic.ts";
+import type { KernelSpec } from "./spec.ts";
+
+const all: KernelSpec[] = [...basicKernels];
+
+export const KERNELS: ReadonlyMap<string, KernelSpec> = new Map(all.map((k) => [k.name, k]));
+
+export function kernelSpec(name: string): KernelSpec {
+  const spec = KERNELS.get(name);
+  if (!spec) throw new BackendError(`unknown kernel "${name}"`);
+  return spec;
+}

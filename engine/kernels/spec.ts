@@ -1,0 +1,109 @@
+// Kernel specifications: the single description of each kernel that both backends share.
+// A kernel named N is the AssemblyScript export N in engine/assembly/ and the WGSL entry point
+// `main` of engine/wgsl/N.wgsl. Buffers bind in order (inputs, then outputs) at @binding(0..),
+// followed by one uniform struct of scalar params at the next binding, fields in `params` order.
+
+import { BackendError, type Binding, isSlice, type KernelParams } from "../backend.ts";
+
+export type ParamType = "u32" | "f32";
+
+export interface KernelSpec {
+  readonly name: string;
+  /** Read-only buffers. */
+  readonly inputs: readonly string[];
+  /** Read-write buffers (written, possibly also read, e.g. accumulators). */
+  readonly outputs: readonly string[];
+  /** Scalar parameters in call order. */
+  readonly params: readonly (readonly [string, ParamType])[];
+  /** Minimum element count each buffer must hold, inputs then outputs. */
+  sizes(p: Readonly<Record<string, number>>): readonly number[];
+  /** WebGPU workgroup grid for these params. */
+  grid(p: Readonly<Record<string, number>>): readonly [number, number, number];
+}
+
+/** Most workgroups one grid dimension may hold in WebGPU. */
+export const MAX_GROUPS_PER_DIM = 65535;
+
+/**
+ * A 1-D launch of `n` invocations in groups of `groupSize`, folded into a 2-D grid when it needs
+ * more than 65535 groups. WGSL recovers the flat index as
+ * `(wid.y * nwg.x + wid.x) * groupSize + lid.x` and must bounds-check it against n.
+ */
+export function grid1d(n: number, groupSize = 256): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / groupSize));
+  if (groups <= MAX_GROUPS_PER_DIM) return [groups, 1, 1];
+  return [MAX_GROUPS_PER_DIM, Math.ceil(groups / MAX_GROUPS_PER_DIM), 1];
+}
+
+export function bindingLength(b: Binding): number {
+  return isSlice(b) ? b.length : b.length;
+}
+
+/** Named view of positional params. */
+export function namedParams(spec: KernelSpec, params: KernelParams): Record<string, number> {
+  const out: Record<string, number> = {};
+  spec.params.forEach(([n], i) => out[n] = params[i]);
+  return out;
+}
+
+/**
+ * Checks a dispatch against its spec before any backend touches memory: buffer count, param
+ * count and types, buffer sizes, liveness and owner. Throws a BackendError naming the problem.
+ */
+export function validateDispatch(
+  spec: KernelSpec,
+  backendName: string,
+  buffers: readonly Binding[],
+  params: KernelParams,
+): Record<string, number> {
+  const names = [...spec.inputs, ...spec.outputs];
+  if (buffers.length !== names.length) {
+    throw new BackendError(
+      `kernel ${spec.name}: expected ${names.length} buffers (${names.join(", ")}), got ${buffers.length}`,
+    );
+  }
+  if (params.length !== spec.params.length) {
+    throw new BackendError(
+      `kernel ${spec.name}: expected ${spec.params.length} params (${
+        spec.params.map(([n]) => n).join(", ")
+      }), got ${params.length}`,
+    );
+  }
+  spec.params.forEach(([n, t], i) => {
+    const v = params[i];
+    if (!Number.isFinite(v) && t === "u32") {
+      throw new BackendError(`kernel ${spec.name}: param ${n} must be finite, got ${v}`);
+    }
+    if (t === "u32" && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+      throw new BackendError(`kernel ${spec.name}: param ${n} must be a u32, got ${v}`);
+    }
+  });
+  const p = namedParams(spec, params);
+  const need = spec.sizes(p);
+  buffers.forEach((b, i) => {
+    const buf = isSlice(b) ? b.buffer : b;
+    if (buf.freed) {
+      throw new BackendError(`kernel ${spec.name}: buffer ${names[i]} (#${buf.id}) was freed`);
+    }
+    if (buf.backend.name !== backendName) {
+      throw new BackendError(
+        `kernel ${spec.name}: buffer ${names[i]} (#${buf.id}) belongs to the ${buf.backend.name} backend, dispatched on ${backendName}`,
+      );
+    }
+    if (isSlice(b) && (b.offset < 0 || b.offset + b.length > buf.length)) {
+      throw new BackendError(
+        `kernel ${spec.name}: slice of ${names[i]} [${b.offset}, ${
+          b.offset + b.length
+        }) is outside its buffer of ${buf.length}`,
+      );
+    }
+    if (bindingLength(b) < need[i]) {
+      throw new BackendError(
+        `kernel ${spec.name}: buffer ${names[i]} holds ${
+          bindingLength(b)
+        } elements, needs ${need[i]} for params ${JSON.stringify(p)}`,
+      );
+    }
+  });
+  return p;
+}

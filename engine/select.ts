@@ -1,0 +1,24 @@
+// Backend choice for every entry point: `--backend webgpu|wasm|auto`. auto prefers a real
+// (non-fallback) GPU adapter and otherwise the WASM backend.
+
+import { type Backend, BackendError } from "./backend.ts";
+import { createWasmBackend } from "./wasm/backend.ts";
+import { createWebGpuBackend } from "./webgpu/backend.ts";
+
+export type BackendChoice = "webgpu" | "wasm" | "auto";
+
+export function parseBackendChoice(s: string): BackendChoice {
+  if (s === "webgpu" || s === "wasm" || s === "auto") return s;
+  throw new BackendError(`--backend must be webgpu, wasm or auto, got "${s}"`);
+}
+
+export async function createBackend(choice: BackendChoice = "auto"): Promise<Backend> {
+  if (choice === "wasm") return await createWasmBackend();
+  if (choice === "webgpu") {
+    const gpu = await createWebGpuBackend({ allowFallback: true });
+    if (!gpu) throw new BackendError("--backend webgpu: no WebGPU adapter found");
+    return gpu;
+  }
+  const gpu = await createWebGpuBackend({ allowFallback: false });
+  return gpu ?? await createWasmBackend();
+}

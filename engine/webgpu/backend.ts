@@ -1,0 +1,310 @@
+// The WebGPU backend: kernels from engine/wgsl/*.wgsl, one compute pipeline per kernel with an
+// explicit bind group layout. Dispatches are recorded into one command encoder and submitted
+// together when the host needs a result (read, sync) or the batch grows large; each GPU round
+// trip costs ~11 ms in Deno, so reads should be rare.
+
+import {
+  type Backend,
+  BackendError,
+  type Binding,
+  type DeviceBuffer,
+  isSlice,
+  type KernelParams,
+} from "../backend.ts";
+import { kernelSpec } from "../kernels/index.ts";
+import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
+
+const WGSL_DIR = new URL("../wgsl/", import.meta.url);
+/** Bytes per uniform slot (minUniformBufferOffsetAlignment is at most 256). */
+const UNIFORM_SLOT = 256;
+/** Dispatches recorded before the encoder is submitted. */
+const MAX_BATCH = 512;
+
+class GpuBuffer implements DeviceBuffer {
+  freed = false;
+  constructor(
+    readonly id: number,
+    readonly length: number,
+    readonly backend: WebGpuBackend,
+    readonly gpu: GPUBuffer,
+  ) {}
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+export interface WebGpuOptions {
+  /** Accept a software (fallback) adapter such as lavapipe. Default true. */
+  allowFallback?: boolean;
+  /** Lower the per-binding limit (bytes), to test chunking of large weights. */
+  maxBindingBytes?: number;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly name = "webgpu" as const;
+  readonly description: string;
+  readonly maxBindingElements: number;
+  readonly isFallback: boolean;
+  readonly device: GPUDevice;
+  #pipelines = new Map<string, Pipeline>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #batch = 0;
+  #uniformHost = new ArrayBuffer(UNIFORM_SLOT * MAX_BATCH);
+  #uniform: GPUBuffer;
+  #pendingDestroy: GPUBuffer[] = [];
+  #nextId = 1;
+  #live = 0;
+  #lost: string | null = null;
+
+  constructor(device: GPUDevice, info: GPUAdapterInfo, isFallback: boolean, maxBinding: number) {
+    this.device = device;
+    this.isFallback = isFallback;
+    this.maxBindingElements = Math.floor(maxBinding / 4);
+    this.description = `WebGPU ${info.description || info.vendor}${isFallback ? " (fallback)" : ""}`;
+    this.#uniform = device.createBuffer({
+      size: UNIFORM_SLOT * MAX_BATCH,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.lost.then((info) => {
+      this.#lost = info.message || info.reason;
+    });
+  }
+
+  #checkAlive(): void {
+    if (this.#lost !== null) throw new BackendError(`WebGPU device lost: ${this.#lost}`);
+  }
+
+  alloc(length: number): DeviceBuffer {
+    this.#checkAlive();
+    if (!Number.isInteger(length) || length < 0) {
+      throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
+    }
+    const size = Math.max(16, Math.ceil(length * 4 / 16) * 16);
+    const gpu = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    this.#live += size;
+    return new GpuBuffer(this.#nextId++, length, this, gpu);
+  }
+
+  #own(buf: DeviceBuffer, what: string): GpuBuffer {
+    if (!(buf instanceof GpuBuffer) || buf.backend !== this) {
+      throw new BackendError(`${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`);
+    }
+    if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
+    return buf;
+  }
+
+  #range(buf: DeviceBuffer, offset: number, length: number, what: string): void {
+    if (
+      !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
+      offset + length > buf.length
+    ) {
+      throw new BackendError(
+        `${what}: range [${offset}, ${offset + length}) outside buffer #${buf.id} of ${buf.length}`,
+      );
+    }
+  }
+
+  upload(buf: DeviceBuffer, data: Float32Array, offset = 0): void {
+    const b = this.#own(buf, "upload");
+    this.#range(b, offset, data.length, "upload");
+    // Queued dispatches that read the old contents must run first.
+    this.#flush();
+    if (data.length === 0) return;
+    // writeBuffer needs a multiple of 4 bytes, which f32 data always is.
+    this.device.queue.writeBuffer(
+      b.gpu,
+      offset * 4,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+    const b = this.#own(buf, "read");
+    this.#range(b, offset, length, "read");
+    if (length === 0) return new Float32Array(0);
+    const staging = this.device.createBuffer({
+      size: Math.ceil(length * 4 / 4) * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(b.gpu, offset * 4, staging, 0, length * 4);
+    this.#flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    this.#checkAlive();
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  #pipeline(spec: KernelSpec): Pipeline {
+    let p = this.#pipelines.get(spec.name);
+    if (p) return p;
+    const code = Deno.readTextFileSync(new URL(`${spec.name}.wgsl`, WGSL_DIR));
+    const entries: GPUBindGroupLayoutEntry[] = [
+      ...spec.inputs.map((_, i) => ({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "read-only-storage" as const },
+      })),
+      ...spec.outputs.map((_, i) => ({
+        binding: spec.inputs.length + i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "storage" as const },
+      })),
+      {
+        binding: spec.inputs.length + spec.outputs.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform" as const },
+      },
+    ];
+    const layout = this.device.createBindGroupLayout({ label: spec.name, entries });
+    const module = this.device.createShaderModule({ label: spec.name, code });
+    const pipeline = this.device.createComputePipeline({
+      label: spec.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" },
+    });
+    p = { pipeline, layout };
+    this.#pipelines.set(spec.name, p);
+    return p;
+  }
+
+  dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    this.#checkAlive();
+    const spec = kernelSpec(name);
+    const named = validateDispatch(spec, this.name, buffers, params);
+    const [gx, gy, gz] = spec.grid(named);
+    if (gx * gy * gz === 0) return;
+    const { pipeline, layout } = this.#pipeline(spec);
+    if (this.#batch === MAX_BATCH) this.#flush();
+    const slot = this.#batch++;
+    const u32 = new Uint32Array(this.#uniformHost, slot * UNIFORM_SLOT, UNIFORM_SLOT / 4);
+    const f32 = new Float32Array(this.#uniformHost, slot * UNIFORM_SLOT, UNIFORM_SLOT / 4);
+    spec.params.forEach(([, t], i) => t === "u32" ? u32[i] = params[i] : f32[i] = params[i]);
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => {
+      const gb = this.#own(isSlice(b) ? b.buffer : b, "dispatch");
+      const offset = isSlice(b) ? b.offset * 4 : 0;
+      if (offset % 256 !== 0) {
+        throw new BackendError(
+          `kernel ${name}: slice offset ${b.length} of buffer #${gb.id} is not 64-element aligned`,
+        );
+      }
+      const bytes = Math.max(4, (isSlice(b) ? b.length : gb.length) * 4);
+      if (bytes > this.maxBindingElements * 4) {
+        throw new BackendError(
+          `kernel ${name}: binding ${i} spans ${bytes} bytes, over this device's ` +
+            `${this.maxBindingElements * 4}-byte binding limit; split the operation`,
+        );
+      }
+      return { binding: i, resource: { buffer: gb.gpu, offset, size: bytes } };
+    });
+    entries.push({
+      binding: buffers.length,
+      resource: { buffer: this.#uniform, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
+    });
+    const group = this.device.createBindGroup({ layout, entries });
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#pass ??= this.#encoder.beginComputePass();
+    this.#pass.setPipeline(pipeline);
+    this.#pass.setBindGroup(0, group);
+    this.#pass.dispatchWorkgroups(gx, gy, gz);
+  }
+
+  copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
+    const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
+    this.#range(s, srcOffset, n, "copy");
+    this.#range(d, dstOffset, n, "copy");
+    if (n === 0) return;
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(s.gpu, srcOffset * 4, d.gpu, dstOffset * 4, n * 4);
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  /** Submit everything recorded so far, with the uniforms it uses. */
+  #flush(): void {
+    this.#endPass();
+    if (this.#encoder) {
+      if (this.#batch > 0) {
+        this.device.queue.writeBuffer(this.#uniform, 0, this.#uniformHost, 0, this.#batch * UNIFORM_SLOT);
+      }
+      this.device.queue.submit([this.#encoder.finish()]);
+      this.#encoder = null;
+      this.#batch = 0;
+    }
+    for (const b of this.#pendingDestroy) b.destroy();
+    this.#pendingDestroy = [];
+  }
+
+  free(buf: DeviceBuffer): void {
+    const b = this.#own(buf, "free");
+    b.freed = true;
+    this.#live -= b.gpu.size;
+    // Recorded but unsubmitted work may still use it; destroy after the next submit.
+    if (this.#encoder) this.#pendingDestroy.push(b.gpu);
+    else b.gpu.destroy();
+  }
+
+  async sync(): Promise<void> {
+    this.#flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#checkAlive();
+  }
+
+  allocatedBytes(): number {
+    return this.#live;
+  }
+
+  dispose(): void {
+    this.#flush();
+    this.#uniform.destroy();
+    this.device.destroy();
+  }
+}
+
+/** Requests an adapter; null when WebGPU is absent or only a refused fallback exists. */
+export async function requestAdapter(allowFallback = true): Promise<GPUAdapter | null> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return null;
+  if (!allowFallback && adapter.info.isFallbackAdapter) return null;
+  return adapter;
+}
+
+export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuBackend | null> {
+  const adapter = await requestAdapter(opts.allowFallback ?? true);
+  if (!adapter) return null;
+  const lim = adapter.limits;
+  const features: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+      maxBufferSize: lim.maxBufferSize,
+      maxStorageBuffersPerShaderStage: lim.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: lim.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: lim.maxComputeWorkgroupSizeY,
+    },
+  });
+  const maxBinding = Math.min(
+    lim.maxStorageBufferBindingSize,
+    opts.maxBindingBytes ?? Infinity,
+  );
+  return new WebGpuBackend(device, adapter.info, adapter.info.isFallbackAdapter, maxBinding);
+}

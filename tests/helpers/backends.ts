@@ -1,0 +1,44 @@
+// Test helpers: run a test body on every backend. WebGPU tests are registered as ignored (and so
+// reported as such) when no adapter exists, never silently passed.
+
+import type { Backend } from "../../engine/backend.ts";
+import { createWasmBackend } from "../../engine/wasm/backend.ts";
+import { createWebGpuBackend, requestAdapter } from "../../engine/webgpu/backend.ts";
+
+if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+  // Mesa warns on every adapter request without it.
+  const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
+  Deno.chmodSync(dir, 0o700);
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+}
+
+export const hasWebGpu = (await requestAdapter(true)) !== null;
+
+const cache = new Map<string, Promise<Backend>>();
+
+/** One shared backend per kind per test file (adapters and wasm compiles are slow). */
+export function getBackend(kind: "wasm" | "webgpu"): Promise<Backend> {
+  let b = cache.get(kind);
+  if (!b) {
+    b = kind === "wasm" ? createWasmBackend() : createWebGpuBackend().then((g) => {
+      if (!g) throw new Error("no WebGPU adapter");
+      return g;
+    });
+    cache.set(kind, b);
+  }
+  return b;
+}
+
+/** Registers `name [wasm]` and `name [webgpu]`; the latter is ignored without an adapter. */
+export function testBackends(name: string, fn: (b: Backend) => Promise<void> | void): void {
+  for (const kind of ["wasm", "webgpu"] as const) {
+    Deno.test({
+      name: `${name} [${kind}]`,
+      ignore: kind === "webgpu" && !hasWebGpu,
+      // Backends are shared across tests in a file and live for the whole run.
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => fn(await getBackend(kind)),
+    });
+  }
+}

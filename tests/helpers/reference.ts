@@ -1,0 +1,51 @@
+// Float64 references and comparison helpers shared by kernel property tests.
+
+import fc from "fast-check";
+
+/** Max relative error |a-b| / max(1, |b|) ... scaled by the reference's magnitude. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol = 1e-4,
+  what = "",
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  }
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  scale = Math.max(scale, 1e-6);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (!Number.isFinite(a) || Math.abs(a - e) > tol * Math.max(Math.abs(e), scale)) {
+      throw new Error(
+        `${what}: element ${i} is ${a}, expected ${e} (rel err ${
+          Math.abs(a - e) / Math.max(Math.abs(e), scale)
+        } > ${tol})`,
+      );
+    }
+  }
+}
+
+/** Random f32 values in [-1, 1) from a fast-check seed, as float32 and float64 copies. */
+export function randomData(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = (s / 0x100000000) * 2 - 1;
+  }
+  return out;
+}
+
+/** A value no kernel produces, to prove every output element is written. */
+export const POISON = Number.NaN;
+
+export const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
+
+/** fast-check settings: enough runs to hit odd sizes, few enough for lavapipe. */
+export const FC_RUNS = { numRuns: 25 };
