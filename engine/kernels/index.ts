@@ -2,9 +2,21 @@
 
 import { BackendError } from "../backend.ts";
 import { basicKernels } from "./basic.ts";
+import { layoutKernels } from "./layout.ts";
+import { matmulKernels } from "./matmul.ts";
+import { normKernels } from "./norm.ts";
+import { pointwiseKernels } from "./pointwise.ts";
+import { softmaxKernels } from "./softmax.ts";
 import type { KernelSpec } from "./spec.ts";
 
-const all: KernelSpec[] = [...basicKernels];
+const all: KernelSpec[] = [
+  ...basicKernels,
+  ...matmulKernels,
+  ...pointwiseKernels,
+  ...normKernels,
+  ...softmaxKernels,
+  ...layoutKernels,
+];
 
 export const KERNELS: ReadonlyMap<string, KernelSpec> = new Map(all.map((k) => [k.name, k]));
 

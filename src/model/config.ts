@@ -1,0 +1,30 @@
+// The architecture description every model in src/model/ is built from, normalised from a
+// Hugging Face config.json (GPT-2, Llama, Qwen2) by src/io/config.ts.
+
+export type Architecture = "gpt2" | "llama";
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** The HF class name it came from, e.g. GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM. */
+  hfClass: string;
+  vocabSize: number;
+  /** Maximum context (n_positions / max_position_embeddings). */
+  contextLength: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** Key/value heads (grouped-query attention); equals nHeads for GPT-2. */
+  nKvHeads: number;
+  /** FFN hidden width (4*dModel for GPT-2 unless n_inner is set). */
+  dFF: number;
+  /** Layer norm epsilon (GPT-2) or RMS norm epsilon (Llama). */
+  normEps: number;
+  /** Rotary base (Llama); unused for GPT-2. */
+  ropeTheta: number;
+  /** Output head shares the token embedding (GPT-2 always; Llama per tie_word_embeddings). */
+  tieEmbeddings: boolean;
+  /** Qwen2 has biases on q/k/v projections. */
+  qkvBias: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
