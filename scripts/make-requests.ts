@@ -1,0 +1,35 @@
+// Writes the fact world's committed data files (deterministic; `deno task make-requests`):
+//   data/requests/test.json, data/requests/dev.json   KnowEdit-style counterfactual edit requests
+//   data/tokenizer/tokenizer.json (+ tokenizer_config.json)   the word-level tokenizer
+//   data/corpus-stats.json                             corpus statistics
+// The generator logic lives in src/facts/ (corpus.ts, requests.ts, tokenizer.ts).
+
+import { buildCorpus, DEFAULT_SEED } from "../src/facts/corpus.ts";
+import { buildRequests, requestTexts, validateRequests } from "../src/facts/requests.ts";
+import { corpusStats } from "../src/facts/stats.ts";
+import { encode, loadTokenizer, writeTokenizer } from "../src/facts/tokenizer.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const seed = Number(Deno.env.get("KNE_FACTS_SEED") ?? DEFAULT_SEED);
+const corpus = buildCorpus({ seed });
+const { test, dev } = buildRequests({ seed, corpus });
+for (const [name, reqs] of [["test", test], ["dev", dev]] as const) {
+  const errs = validateRequests(reqs);
+  if (errs.length) throw new Error(`${name}: ${errs.slice(0, 5).join("; ")}`);
+}
+
+Deno.mkdirSync(`${root}data/requests`, { recursive: true });
+Deno.writeTextFileSync(`${root}data/requests/test.json`, JSON.stringify(test, null, 2) + "\n");
+Deno.writeTextFileSync(`${root}data/requests/dev.json`, JSON.stringify(dev, null, 2) + "\n");
+
+const tokPath = `${root}data/tokenizer/tokenizer.json`;
+writeTokenizer(tokPath, corpus, [...requestTexts(test), ...requestTexts(dev)]);
+const tok = loadTokenizer(tokPath);
+for (const t of requestTexts([...test, ...dev])) {
+  if (encode(tok, t).includes(1)) throw new Error(`[UNK] in request text: ${t}`);
+}
+
+const stats = corpusStats(corpus, tok);
+const out = { seed, requests: { test: test.length, dev: dev.length }, ...stats };
+Deno.writeTextFileSync(`${root}data/corpus-stats.json`, JSON.stringify(out, null, 2) + "\n");
+console.log(JSON.stringify(out, null, 2));
