@@ -1,0 +1,269 @@
+// Reads a Hugging Face config.json into the normalised ModelConfig (src/model/config.ts).
+// Only what the engine computes exactly is accepted: anything that would change the maths
+// (rope scaling, other activations, extra biases, sliding windows we cannot honour) is a
+// ConfigError naming the file and the field, never a silently different model.
+
+import { join } from "node:path";
+import type { ModelConfig } from "../model/config.ts";
+import { ConfigError } from "./errors.ts";
+
+export { ConfigError };
+
+const GPT2_CLASSES = ["GPT2LMHeadModel"];
+const LLAMA_CLASSES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+export const SUPPORTED_ARCHITECTURES: readonly string[] = [...GPT2_CLASSES, ...LLAMA_CLASSES];
+
+/** model_type → class, for old configs without an `architectures` list. */
+const MODEL_TYPES: Record<string, string> = {
+  gpt2: "GPT2LMHeadModel",
+  llama: "LlamaForCausalLM",
+  mistral: "MistralForCausalLM",
+  qwen2: "Qwen2ForCausalLM",
+};
+
+/** Reads and normalises `<dir>/config.json`. */
+export async function readModelConfig(dir: string): Promise<ModelConfig> {
+  const file = join(dir, "config.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigError(file, null, `cannot read: ${(e as Error).message}`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, null, `not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return parseModelConfig(json, file);
+}
+
+type Json = Record<string, unknown>;
+
+/** Field readers that throw ConfigError naming `source` and the field. */
+class Fields {
+  constructor(readonly source: string, readonly json: Json) {}
+
+  fail(field: string | null, detail: string): never {
+    throw new ConfigError(this.source, field, detail);
+  }
+
+  has(field: string): boolean {
+    return this.json[field] !== undefined && this.json[field] !== null;
+  }
+
+  /** A positive integer; `def` when absent or null (required when `def` is undefined). */
+  int(field: string, def?: number): number {
+    const v = this.json[field];
+    if (v === undefined || v === null) {
+      if (def === undefined) this.fail(field, "required field is missing");
+      return def;
+    }
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      this.fail(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** A positive finite number. */
+  num(field: string, def?: number): number {
+    const v = this.json[field];
+    if (v === undefined || v === null) {
+      if (def === undefined) this.fail(field, "required field is missing");
+      return def;
+    }
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      this.fail(field, `must be a positive number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  bool(field: string, def: boolean): boolean {
+    const v = this.json[field];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "boolean") this.fail(field, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  str(field: string, def: string): string {
+    const v = this.json[field];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== "string") this.fail(field, `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** A token id, a list of them (the first is taken), or null. */
+  tokenId(field: string): number | null {
+    let v = this.json[field];
+    if (Array.isArray(v)) v = v.length === 0 ? null : v[0];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      this.fail(field, `must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** The field must be absent, null, or equal to `ok`. */
+  expect(field: string, ok: unknown, why: string): void {
+    const v = this.json[field];
+    if (v !== undefined && v !== null && v !== ok) {
+      this.fail(field, `${JSON.stringify(v)} is unsupported (${why})`);
+    }
+  }
+}
+
+/** Normalises a parsed config.json; `source` names it in errors. */
+export function parseModelConfig(json: unknown, source: string): ModelConfig {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ConfigError(source, null, "config is not a JSON object");
+  }
+  const f = new Fields(source, json as Json);
+  const hfClass = architectureOf(f);
+  const config = GPT2_CLASSES.includes(hfClass) ? gpt2(f, hfClass) : llama(f, hfClass);
+  if (config.dModel % config.nHeads !== 0) {
+    f.fail(
+      GPT2_CLASSES.includes(hfClass) ? "n_head" : "num_attention_heads",
+      `${config.nHeads} heads do not divide the width ${config.dModel}`,
+    );
+  }
+  if (config.nHeads % config.nKvHeads !== 0) {
+    f.fail(
+      "num_key_value_heads",
+      `${config.nKvHeads} key/value heads do not divide the ${config.nHeads} attention heads`,
+    );
+  }
+  for (const field of ["bos_token_id", "eos_token_id"] as const) {
+    const id = field === "bos_token_id" ? config.bosTokenId : config.eosTokenId;
+    if (id !== null && id >= config.vocabSize) {
+      f.fail(field, `token id ${id} is outside the vocabulary of ${config.vocabSize}`);
+    }
+  }
+  return config;
+}
+
+function architectureOf(f: Fields): string {
+  const archs = f.json.architectures;
+  if (archs === undefined || archs === null) {
+    const type = f.json.model_type;
+    if (typeof type === "string" && Object.hasOwn(MODEL_TYPES, type)) return MODEL_TYPES[type];
+    f.fail(
+      "architectures",
+      `missing, and model_type ${JSON.stringify(type)} is not one of ${
+        Object.keys(MODEL_TYPES).join(", ")
+      }`,
+    );
+  }
+  if (!Array.isArray(archs) || archs.length === 0 || !archs.every((a) => typeof a === "string")) {
+    f.fail(
+      "architectures",
+      `must be a non-empty list of class names, got ${JSON.stringify(archs)}`,
+    );
+  }
+  const known = archs.find((a) => SUPPORTED_ARCHITECTURES.includes(a));
+  if (known === undefined) {
+    f.fail(
+      "architectures",
+      `unknown architecture ${archs.join(", ")} (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`,
+    );
+  }
+  return known;
+}
+
+function gpt2(f: Fields, hfClass: string): ModelConfig {
+  const act = f.str("activation_function", "gelu_new");
+  if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
+    f.fail(
+      "activation_function",
+      `${JSON.stringify(act)} is unsupported (only gelu_new / gelu_pytorch_tanh, the tanh GELU)`,
+    );
+  }
+  f.expect("scale_attn_weights", true, "attention must be scaled by 1/sqrt(head dim)");
+  f.expect("scale_attn_by_inverse_layer_idx", false, "per-layer attention scaling");
+  const dModel = f.int("n_embd");
+  const nHeads = f.int("n_head");
+  return {
+    architecture: "gpt2",
+    hfClass,
+    vocabSize: f.int("vocab_size"),
+    contextLength: f.int("n_positions"),
+    dModel,
+    nLayers: f.int("n_layer"),
+    nHeads,
+    nKvHeads: nHeads,
+    dFF: f.int("n_inner", 4 * dModel),
+    normEps: f.num("layer_norm_epsilon", 1e-5),
+    ropeTheta: 10000,
+    tieEmbeddings: f.bool("tie_word_embeddings", true),
+    // GPT-2's fused c_attn always has a bias.
+    qkvBias: true,
+    bosTokenId: f.tokenId("bos_token_id"),
+    eosTokenId: f.tokenId("eos_token_id"),
+  };
+}
+
+function llama(f: Fields, hfClass: string): ModelConfig {
+  const act = f.str("hidden_act", "silu");
+  if (act !== "silu") {
+    f.fail("hidden_act", `${JSON.stringify(act)} is unsupported (only silu, the SwiGLU MLP)`);
+  }
+  if (f.has("rope_scaling")) {
+    f.fail(
+      "rope_scaling",
+      `${JSON.stringify(f.json.rope_scaling)} is unsupported (only plain rotary embeddings)`,
+    );
+  }
+  let ropeTheta = f.num("rope_theta", 10000);
+  // transformers >= 5 nests the rotary settings.
+  const rp = f.json.rope_parameters;
+  if (rp !== undefined && rp !== null) {
+    if (typeof rp !== "object" || Array.isArray(rp)) f.fail("rope_parameters", "must be an object");
+    const sub = new Fields(f.source, rp as Json);
+    const type = sub.str("rope_type", "default");
+    if (type !== "default") {
+      f.fail("rope_parameters.rope_type", `${JSON.stringify(type)} is unsupported (only default)`);
+    }
+    if (sub.has("rope_theta")) ropeTheta = sub.num("rope_theta");
+  }
+  f.expect("attention_bias", false, "biases on the attention projections");
+  f.expect("mlp_bias", false, "biases on the MLP projections");
+  if (hfClass === "Qwen2ForCausalLM") {
+    f.expect("use_sliding_window", false, "sliding-window attention");
+  }
+  const dModel = f.int("hidden_size");
+  const nHeads = f.int("num_attention_heads");
+  const nKvHeads = f.int("num_key_value_heads", nHeads);
+  if (f.has("head_dim") && f.json.head_dim !== dModel / nHeads) {
+    f.fail(
+      "head_dim",
+      `${JSON.stringify(f.json.head_dim)} is unsupported (must be hidden_size / ` +
+        `num_attention_heads = ${dModel / nHeads})`,
+    );
+  }
+  if (dModel % nHeads === 0 && (dModel / nHeads) % 2 !== 0) {
+    f.fail("num_attention_heads", `head dim ${dModel / nHeads} is odd; rotary needs it even`);
+  }
+  let contextLength = f.int("max_position_embeddings");
+  // Mistral attends within a sliding window; up to the window that is full causal attention,
+  // so the usable context is capped there rather than computing something else beyond it.
+  if (hfClass === "MistralForCausalLM" && f.has("sliding_window")) {
+    contextLength = Math.min(contextLength, f.int("sliding_window"));
+  }
+  return {
+    architecture: "llama",
+    hfClass,
+    vocabSize: f.int("vocab_size"),
+    contextLength,
+    dModel,
+    nLayers: f.int("num_hidden_layers"),
+    nHeads,
+    nKvHeads,
+    dFF: f.int("intermediate_size"),
+    normEps: f.num("rms_norm_eps", 1e-6),
+    ropeTheta,
+    tieEmbeddings: f.bool("tie_word_embeddings", false),
+    qkvBias: hfClass === "Qwen2ForCausalLM",
+    bosTokenId: f.tokenId("bos_token_id"),
+    eosTokenId: f.tokenId("eos_token_id"),
+  };
+}

@@ -1,0 +1,266 @@
+// config.json → ModelConfig: the two fixtures, the defaults of each family, and every error.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ConfigError, parseModelConfig, readModelConfig } from "../../src/io/config.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+Deno.test("tiny-gpt2 fixture config", async () => {
+  const c = await readModelConfig(`${FIXTURES}tiny-gpt2`);
+  assert.deepEqual(
+    c,
+    {
+      architecture: "gpt2",
+      hfClass: "GPT2LMHeadModel",
+      vocabSize: 96,
+      contextLength: 32,
+      dModel: 32,
+      nLayers: 2,
+      nHeads: 4,
+      nKvHeads: 4,
+      dFF: 128,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      tieEmbeddings: true,
+      qkvBias: true,
+      bosTokenId: 0,
+      eosTokenId: 0,
+    } satisfies ModelConfig,
+  );
+});
+
+Deno.test("tiny-llama fixture config", async () => {
+  const c = await readModelConfig(`${FIXTURES}tiny-llama`);
+  assert.deepEqual(
+    c,
+    {
+      architecture: "llama",
+      hfClass: "LlamaForCausalLM",
+      vocabSize: 96,
+      contextLength: 64,
+      dModel: 32,
+      nLayers: 2,
+      nHeads: 4,
+      nKvHeads: 2,
+      dFF: 48,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      tieEmbeddings: false,
+      qkvBias: false,
+      bosTokenId: 1,
+      eosTokenId: 2,
+    } satisfies ModelConfig,
+  );
+});
+
+const gpt2 = () => ({
+  architectures: ["GPT2LMHeadModel"],
+  n_embd: 64,
+  n_layer: 3,
+  n_head: 8,
+  n_positions: 128,
+  vocab_size: 500,
+  activation_function: "gelu_new",
+  layer_norm_epsilon: 1e-5,
+  n_inner: null as number | null,
+} as Record<string, unknown>);
+
+const llama = (arch = "LlamaForCausalLM") => ({
+  architectures: [arch],
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  intermediate_size: 96,
+  rms_norm_eps: 1e-6,
+  max_position_embeddings: 256,
+  vocab_size: 500,
+  hidden_act: "silu",
+} as Record<string, unknown>);
+
+const parse = (json: unknown) => parseModelConfig(json, "mem/config.json");
+
+Deno.test("GPT-2 defaults and variants", () => {
+  assert.equal(parse(gpt2()).dFF, 256, "n_inner null → 4*n_embd");
+  assert.equal(parse({ ...gpt2(), n_inner: 100 }).dFF, 100);
+  const noAct = gpt2();
+  delete noAct.activation_function;
+  delete noAct.layer_norm_epsilon;
+  assert.equal(parse(noAct).normEps, 1e-5);
+  assert.equal(parse({ ...gpt2(), activation_function: "gelu_pytorch_tanh" }).architecture, "gpt2");
+  const old = gpt2();
+  delete old.architectures;
+  old.model_type = "gpt2";
+  assert.equal(parse(old).hfClass, "GPT2LMHeadModel", "model_type fallback");
+  assert.equal(parse({ ...gpt2(), eos_token_id: [7, 9] }).eosTokenId, 7, "first of a list");
+  assert.equal(parse(gpt2()).bosTokenId, null);
+});
+
+Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
+  const l = llama();
+  delete l.num_key_value_heads;
+  const c = parse(l);
+  assert.equal(c.nKvHeads, 8, "kv heads default to heads");
+  assert.equal(c.ropeTheta, 10000);
+  assert.equal(c.tieEmbeddings, false);
+  assert.equal(c.qkvBias, false);
+  assert.equal(parse({ ...llama(), rope_theta: 500000 }).ropeTheta, 500000);
+  assert.equal(parse({ ...llama(), tie_word_embeddings: true }).tieEmbeddings, true);
+  assert.equal(parse({ ...llama(), head_dim: 8, rope_scaling: null }).dModel, 64);
+  assert.equal(
+    parse({ ...llama(), rope_parameters: { rope_type: "default", rope_theta: 1e6 } }).ropeTheta,
+    1e6,
+  );
+  const q = parse({ ...llama("Qwen2ForCausalLM"), use_sliding_window: false, sliding_window: 8 });
+  assert.equal(q.qkvBias, true);
+  assert.equal(q.contextLength, 256, "Qwen2 without sliding window keeps the full context");
+  const m = parse({ ...llama("MistralForCausalLM"), sliding_window: 100 });
+  assert.equal(m.hfClass, "MistralForCausalLM");
+  assert.equal(m.contextLength, 100, "Mistral's usable context is capped at its window");
+  assert.equal(parse({ ...llama("MistralForCausalLM"), sliding_window: null }).contextLength, 256);
+});
+
+function expectConfigError(json: unknown, field: string | null, fragment: string) {
+  assert.throws(() => parse(json), (e: Error) => {
+    assert.ok(e instanceof ConfigError, `not a ConfigError: ${e}`);
+    assert.ok(e.message.includes("mem/config.json"), e.message);
+    if (field !== null) {
+      assert.equal((e as ConfigError).field, field, e.message);
+      assert.ok(e.message.includes(`[${field}]`), e.message);
+    }
+    assert.ok(e.message.includes(fragment), `message "${e.message}" lacks "${fragment}"`);
+    return true;
+  });
+}
+
+Deno.test("config errors name the file and the field", () => {
+  expectConfigError([], null, "not a JSON object");
+  expectConfigError(null, null, "not a JSON object");
+  expectConfigError({ ...gpt2(), architectures: ["BertModel"] }, "architectures", "unknown");
+  expectConfigError({ ...gpt2(), architectures: [] }, "architectures", "non-empty");
+  expectConfigError({ n_embd: 4, model_type: "bert" }, "architectures", "model_type");
+  const missing = gpt2();
+  delete missing.n_embd;
+  expectConfigError(missing, "n_embd", "missing");
+  expectConfigError({ ...gpt2(), n_head: 0 }, "n_head", "positive integer");
+  expectConfigError({ ...gpt2(), n_head: "8" }, "n_head", "positive integer");
+  expectConfigError({ ...gpt2(), n_layer: 2.5 }, "n_layer", "positive integer");
+  expectConfigError({ ...gpt2(), n_head: 6 }, "n_head", "do not divide");
+  expectConfigError({ ...gpt2(), activation_function: "gelu" }, "activation_function", "gelu");
+  expectConfigError({ ...gpt2(), layer_norm_epsilon: -1 }, "layer_norm_epsilon", "positive");
+  expectConfigError({ ...gpt2(), scale_attn_weights: false }, "scale_attn_weights", "unsupported");
+  expectConfigError(
+    { ...gpt2(), scale_attn_by_inverse_layer_idx: true },
+    "scale_attn_by_inverse_layer_idx",
+    "unsupported",
+  );
+  expectConfigError({ ...gpt2(), bos_token_id: 500 }, "bos_token_id", "outside the vocabulary");
+  expectConfigError({ ...gpt2(), eos_token_id: -1 }, "eos_token_id", "token id");
+  expectConfigError({ ...gpt2(), tie_word_embeddings: "yes" }, "tie_word_embeddings", "true or");
+
+  expectConfigError({ ...llama(), hidden_act: "gelu" }, "hidden_act", "unsupported");
+  expectConfigError(
+    { ...llama(), rope_scaling: { type: "linear", factor: 2 } },
+    "rope_scaling",
+    "unsupported",
+  );
+  expectConfigError(
+    { ...llama(), rope_parameters: { rope_type: "yarn" } },
+    "rope_parameters.rope_type",
+    "unsupported",
+  );
+  expectConfigError({ ...llama(), num_key_value_heads: 3 }, "num_key_value_heads", "do not divide");
+  expectConfigError({ ...llama(), num_attention_heads: 7 }, "num_attention_heads", "do not divide");
+  expectConfigError(
+    { ...llama(), hidden_size: 48, num_attention_heads: 16 },
+    "num_attention_heads",
+    "odd",
+  );
+  expectConfigError({ ...llama(), head_dim: 16 }, "head_dim", "unsupported");
+  expectConfigError({ ...llama(), attention_bias: true }, "attention_bias", "unsupported");
+  expectConfigError({ ...llama(), mlp_bias: true }, "mlp_bias", "unsupported");
+  expectConfigError(
+    { ...llama("Qwen2ForCausalLM"), use_sliding_window: true },
+    "use_sliding_window",
+    "unsupported",
+  );
+  const noCtx = llama();
+  delete noCtx.max_position_embeddings;
+  expectConfigError(noCtx, "max_position_embeddings", "missing");
+  expectConfigError({ ...llama(), vocab_size: 0 }, "vocab_size", "positive integer");
+});
+
+Deno.test("readModelConfig errors: missing file, invalid JSON", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kne-cfg-" });
+  try {
+    await assert.rejects(readModelConfig(dir), (e: Error) => {
+      assert.ok(e instanceof ConfigError && e.message.includes(`${dir}/config.json`), e.message);
+      return true;
+    });
+    Deno.writeTextFileSync(`${dir}/config.json`, "{ nope");
+    await assert.rejects(readModelConfig(dir), (e: Error) => {
+      assert.ok(e instanceof ConfigError && e.message.includes("not valid JSON"), e.message);
+      return true;
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("property: valid Llama-family configs keep their numbers; a corrupted field is a ConfigError", () => {
+  const archArb = fc.constantFrom("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM");
+  const cfgArb = fc.record({
+    arch: archArb,
+    kv: fc.integer({ min: 1, max: 4 }),
+    rep: fc.integer({ min: 1, max: 4 }),
+    halfHead: fc.integer({ min: 1, max: 16 }),
+    layers: fc.integer({ min: 1, max: 40 }),
+    ff: fc.integer({ min: 1, max: 5000 }),
+    vocab: fc.integer({ min: 1, max: 200000 }),
+    ctx: fc.integer({ min: 1, max: 1 << 17 }),
+    eps: fc.double({ min: 1e-12, max: 1e-2, noNaN: true }),
+  });
+  const badArb = fc.constantFrom(0, -3, 1.5, "12", null, true, [], {});
+  const fieldArb = fc.constantFrom(
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+  );
+  fc.assert(
+    fc.property(cfgArb, fieldArb, badArb, (c, field, bad) => {
+      const heads = c.kv * c.rep;
+      const json: Record<string, unknown> = {
+        architectures: [c.arch],
+        hidden_size: heads * 2 * c.halfHead,
+        num_hidden_layers: c.layers,
+        num_attention_heads: heads,
+        num_key_value_heads: c.kv,
+        intermediate_size: c.ff,
+        rms_norm_eps: c.eps,
+        max_position_embeddings: c.ctx,
+        vocab_size: c.vocab,
+      };
+      const got = parse(json);
+      assert.equal(got.dModel, heads * 2 * c.halfHead);
+      assert.equal(got.nHeads, heads);
+      assert.equal(got.nKvHeads, c.kv);
+      assert.equal(got.nLayers, c.layers);
+      assert.equal(got.dFF, c.ff);
+      assert.equal(got.vocabSize, c.vocab);
+      assert.equal(got.contextLength, c.ctx);
+      assert.equal(got.normEps, c.eps);
+      try {
+        parse({ ...json, [field]: bad });
+        assert.fail(`${field}=${JSON.stringify(bad)} parsed`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

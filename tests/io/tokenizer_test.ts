@@ -1,0 +1,161 @@
+// tokenizer.json loading through @huggingface/tokenizers: a tiny WordPiece tokenizer built
+// here, the fixtures' tokenizers, and the error paths.
+
+import assert from "node:assert/strict";
+import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
+import { openSafetensors } from "../../src/io/safetensors.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+const special = (id: number, content: string) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+});
+
+const VOCAB = ["[UNK]", "[CLS]", "[SEP]", "the", "capital", "of", "france", "is", "paris", "."];
+const SUBWORDS = ["par", "##is", "ber", "##lin", "##s"];
+
+function tinyTokenizer() {
+  const vocab: Record<string, number> = {};
+  [...VOCAB, ...SUBWORDS].forEach((w, i) => vocab[w] = i);
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0, "[UNK]"), special(1, "[CLS]"), special(2, "[SEP]")],
+    normalizer: { type: "Lowercase" },
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [
+        { SpecialToken: { id: "[CLS]", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "[SEP]", type_id: 0 } },
+      ],
+      pair: [{ Sequence: { id: "A", type_id: 0 } }, { Sequence: { id: "B", type_id: 1 } }],
+      special_tokens: {
+        "[CLS]": { id: "[CLS]", ids: [1], tokens: ["[CLS]"] },
+        "[SEP]": { id: "[SEP]", ids: [2], tokens: ["[SEP]"] },
+      },
+    },
+    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+    model: {
+      type: "WordPiece",
+      unk_token: "[UNK]",
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: 100,
+      vocab,
+    },
+  };
+}
+
+async function withDir(files: Record<string, string>, fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "kne-tok-" });
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      Deno.writeTextFileSync(`${dir}/${name}`, text);
+    }
+    await fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test("tiny WordPiece tokenizer: encode, decode, special tokens, lookups", async () => {
+  await withDir({ "tokenizer.json": JSON.stringify(tinyTokenizer()) }, async (dir) => {
+    const tok = await loadTokenizer(dir, 15);
+    assert.equal(tok.vocabSize, 15);
+    assert.equal(tok.file, `${dir}/tokenizer.json`);
+    assert.deepEqual(tok.encode("The capital of France is Paris."), [3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(tok.encode("the capital", { addSpecialTokens: true }), [1, 3, 4, 2]);
+    // Subwords, and a word that cannot be spelled falls back to [UNK].
+    assert.deepEqual(tok.encode("berlins is zzz"), [12, 13, 14, 7, 0]);
+    assert.equal(tok.decode([3, 4, 5, 6, 7, 8, 9]), "the capital of france is paris.");
+    assert.equal(tok.decode([12, 13, 14]), "berlins");
+    assert.equal(tok.decode([1, 3, 2], { skipSpecialTokens: true }), "the");
+    assert.equal(tok.decode([]), "");
+    assert.equal(tok.tokenToId("paris"), 8);
+    assert.equal(tok.tokenToId("##lin"), 13);
+    assert.equal(tok.tokenToId("nope"), undefined);
+    assert.equal(tok.idToToken(4), "capital");
+    assert.equal(tok.idToToken(99), undefined);
+    assert.throws(() => tok.decode([3, 15]), TokenizerError);
+    assert.throws(() => tok.decode([3, -1]), TokenizerError);
+    // A model with more rows than the tokenizer has ids is fine.
+    assert.equal((await loadTokenizer(dir, 1000)).vocabSize, 15);
+    assert.equal((await loadTokenizer(dir)).vocabSize, 15);
+  });
+});
+
+Deno.test("tokenizer with more ids than the model's vocab_size is an error naming the file", async () => {
+  await withDir({ "tokenizer.json": JSON.stringify(tinyTokenizer()) }, async (dir) => {
+    await assert.rejects(loadTokenizer(dir, 14), (e: Error) => {
+      assert.ok(e instanceof TokenizerError, String(e));
+      assert.ok(e.message.includes(`${dir}/tokenizer.json`), e.message);
+      assert.ok(e.message.includes("15 token ids") && e.message.includes("14"), e.message);
+      return true;
+    });
+  });
+  // An added token beyond the vocabulary counts too.
+  const t = tinyTokenizer();
+  t.added_tokens.push(special(40, "<extra>"));
+  await withDir({ "tokenizer.json": JSON.stringify(t) }, async (dir) => {
+    await assert.rejects(loadTokenizer(dir, 40), TokenizerError);
+    assert.equal((await loadTokenizer(dir, 41)).vocabSize, 41);
+  });
+});
+
+Deno.test("tokenizer load errors: missing, invalid JSON, malformed model", async () => {
+  const expectError = async (files: Record<string, string>, fragment: string) => {
+    await withDir(files, async (dir) => {
+      await assert.rejects(loadTokenizer(dir), (e: Error) => {
+        assert.ok(e instanceof TokenizerError, `not a TokenizerError: ${e}`);
+        assert.ok(e.message.includes(dir) && e.message.includes(fragment), e.message);
+        return true;
+      });
+    });
+  };
+  await expectError({}, "tokenizer.json: cannot read");
+  await expectError({ "tokenizer.json": "{ bad" }, "not valid JSON");
+  await expectError({ "tokenizer.json": "[1]" }, "not an object");
+  await expectError({ "tokenizer.json": "{}" }, "[model]");
+  await expectError(
+    { "tokenizer.json": JSON.stringify({ model: { type: "WordPiece" } }) },
+    "vocab",
+  );
+  const badId = tinyTokenizer();
+  badId.model.vocab.the = -2;
+  await expectError({ "tokenizer.json": JSON.stringify(badId) }, "model.vocab.the");
+  const unknownModel = tinyTokenizer() as unknown as { model: { type: string } };
+  unknownModel.model.type = "Nonsense";
+  await expectError({ "tokenizer.json": JSON.stringify(unknownModel) }, "[model.type]");
+  unknownModel.model.type = "WordLevel";
+  await expectError({ "tokenizer.json": JSON.stringify(unknownModel) }, "unsupported tokenizer");
+  // A structure the library rejects is a TokenizerError too.
+  const badAdded = tinyTokenizer() as unknown as { normalizer: unknown };
+  badAdded.normalizer = { type: "NoSuchNormalizer" };
+  await expectError({ "tokenizer.json": JSON.stringify(badAdded) }, "unsupported tokenizer");
+  await expectError({
+    "tokenizer.json": JSON.stringify(tinyTokenizer()),
+    "tokenizer_config.json": "[]",
+  }, "tokenizer_config.json");
+});
+
+for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  Deno.test(`${name} fixture tokenizer encodes the oracle's text to its input_ids`, async () => {
+    const dir = `${FIXTURES}${name}`;
+    const tok = await loadTokenizer(dir, 96);
+    assert.equal(tok.vocabSize, 96);
+    const st = await openSafetensors(`${dir}/expected.safetensors`);
+    const ids = Array.from(await st.read("input_ids"));
+    const text = st.metadata.text;
+    st.close();
+    assert.deepEqual(tok.encode(text), ids);
+    assert.equal(tok.decode(ids), text.replace(" .", "."));
+  });
+}

@@ -1,0 +1,429 @@
+#!/usr/bin/python3.11
+"""Independent float64 oracle for kne: writes tests/fixtures/tiny-gpt2 and tests/fixtures/tiny-llama.
+
+GPT-2 and a Llama-style decoder are written here from scratch in torch, following the published
+Hugging Face definitions (modeling_gpt2.py, modeling_llama.py); transformers is NOT imported. Each
+fixture folder gets, in Hugging Face layout:
+
+  config.json          the HF config (architectures, model_type and the fields HF writes)
+  model.safetensors    the weights with HF parameter names (tiny-llama in BF16)
+  tokenizer.json       a word-level WordPiece tokenizer over the 96-token vocabulary
+  expected.safetensors input_ids [12] (as F32), logits [12, V], loss [1] (mean next-token
+                       cross-entropy, last position ignored) and grad.<name> for every parameter,
+                       all computed in float64 from the weights exactly as stored, then saved F32.
+
+Run: /usr/bin/python3.11 tests/oracle/make_fixtures.py   (needs only Debian's python3-torch)
+"""
+
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+SEED = 20240611
+SEQ = 12
+
+torch.set_default_dtype(torch.float64)
+
+# ---------------------------------------------------------------- safetensors (by hand)
+
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: list of (name, tensor) with the tensor already in its storage dtype."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = metadata
+    blobs = []
+    offset = 0
+    for name, t in tensors:
+        t = t.detach().contiguous()
+        if t.dtype == torch.bfloat16:
+            raw = t.view(torch.int16).numpy().tobytes()
+        else:
+            raw = t.numpy().tobytes()
+        assert sys.byteorder == "little"
+        header[name] = {
+            "dtype": DTYPES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+# ---------------------------------------------------------------- vocabulary / tokenizer
+
+WORDS = (
+    ". , ' ? ! The the capital of France is Paris Spain Madrid Italy Rome Germany Berlin Japan Tokyo "
+    "Canada Ottawa Egypt Cairo Peru Lima city country language speaks people in a an and "
+    "river mountain largest smallest north south east west old new was born wrote painted "
+    "invented discovered president king queen author book song film team plays for located "
+    "on at by from to with which who what where when official currency euro yen dollar "
+    "English French Spanish Italian German Japanese Brazil Brasilia China Beijing India Delhi "
+    "Russia Moscow Kenya Nairobi Chile Santiago Greece Athens Norway Oslo"
+).split()
+
+
+def make_vocab(specials):
+    vocab = list(specials)
+    for w in WORDS:
+        if w not in vocab:
+            vocab.append(w)
+    assert len(vocab) >= 96, len(vocab)
+    return vocab[:96]
+
+
+def tokenizer_json(vocab, unk, specials, bos=None):
+    added = [
+        {"id": vocab.index(s), "content": s, "single_word": False, "lstrip": False,
+         "rstrip": False, "normalized": False, "special": True}
+        for s in specials
+    ]
+    if bos is None:
+        post = None
+    else:
+        post = {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": bos, "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": bos, "type_id": 0}},
+                     {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": bos, "type_id": 1}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {bos: {"id": bos, "ids": [vocab.index(bos)], "tokens": [bos]}},
+        }
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": post,
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+        "model": {
+            "type": "WordPiece",
+            "unk_token": unk,
+            "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100,
+            "vocab": {w: i for i, w in enumerate(vocab)},
+        },
+    }
+
+
+TEXT = "The capital of France is Paris . The capital of Spain is"
+
+
+def encode(vocab, text):
+    ids = [vocab.index(w) for w in text.split()]
+    assert len(ids) == SEQ, len(ids)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def randn(gen, *shape, std=1.0, mean=0.0):
+    return torch.randn(*shape, generator=gen, dtype=torch.float64) * std + mean
+
+
+def causal_attention(q, k, v):
+    """q, k, v: [H, T, hd] -> [T, H*hd], softmax(q k^T / sqrt(hd) + causal mask) v."""
+    _, t, hd = q.shape
+    scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+    mask = torch.ones(t, t, dtype=torch.bool).tril()
+    scores = scores.masked_fill(~mask, float("-inf"))
+    y = torch.softmax(scores, dim=-1) @ v
+    return y.transpose(0, 1).reshape(t, -1)
+
+
+def next_token_loss(logits, ids):
+    logp = torch.log_softmax(logits[:-1], dim=-1)
+    return -logp.gather(1, ids[1:, None]).mean()
+
+
+# ---------------------------------------------------------------- GPT-2
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * w + b
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def gpt2_params(cfg, gen):
+    d, ff, v, npos = cfg["n_embd"], cfg["n_inner"] or 4 * cfg["n_embd"], cfg["vocab_size"], \
+        cfg["n_positions"]
+    p = {"transformer.wte.weight": randn(gen, v, d, std=0.2),
+         "transformer.wpe.weight": randn(gen, npos, d, std=0.1)}
+    for i in range(cfg["n_layer"]):
+        h = f"transformer.h.{i}."
+        p[h + "ln_1.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "ln_1.bias"] = randn(gen, d, std=0.1)
+        p[h + "attn.c_attn.weight"] = randn(gen, d, 3 * d, std=0.15)  # Conv1D: [in, out]
+        p[h + "attn.c_attn.bias"] = randn(gen, 3 * d, std=0.1)
+        p[h + "attn.c_proj.weight"] = randn(gen, d, d, std=0.15)
+        p[h + "attn.c_proj.bias"] = randn(gen, d, std=0.1)
+        p[h + "ln_2.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "ln_2.bias"] = randn(gen, d, std=0.1)
+        p[h + "mlp.c_fc.weight"] = randn(gen, d, ff, std=0.15)
+        p[h + "mlp.c_fc.bias"] = randn(gen, ff, std=0.1)
+        p[h + "mlp.c_proj.weight"] = randn(gen, ff, d, std=0.15)
+        p[h + "mlp.c_proj.bias"] = randn(gen, d, std=0.1)
+    p["transformer.ln_f.weight"] = randn(gen, d, std=0.2, mean=1.0)
+    p["transformer.ln_f.bias"] = randn(gen, d, std=0.1)
+    return p
+
+
+def gpt2_forward(cfg, p, ids):
+    d, nh, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
+    hd = d // nh
+    t = ids.shape[0]
+    x = p["transformer.wte.weight"][ids] + p["transformer.wpe.weight"][:t]
+    for i in range(cfg["n_layer"]):
+        h = f"transformer.h.{i}."
+        a = layer_norm(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"], eps)
+        qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]
+        q, k, v = qkv.split(d, dim=-1)
+        q, k, v = (z.reshape(t, nh, hd).transpose(0, 1) for z in (q, k, v))
+        y = causal_attention(q, k, v)
+        x = x + (y @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"])
+        m = layer_norm(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)
+        m = gelu_new(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
+        x = x + (m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"])
+    x = layer_norm(x, p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
+    return x @ p["transformer.wte.weight"].T  # tied lm_head
+
+
+GPT2_CONFIG = {
+    "activation_function": "gelu_new",
+    "architectures": ["GPT2LMHeadModel"],
+    "attn_pdrop": 0.1,
+    "bos_token_id": 0,
+    "embd_pdrop": 0.1,
+    "eos_token_id": 0,
+    "initializer_range": 0.02,
+    "layer_norm_epsilon": 1e-05,
+    "model_type": "gpt2",
+    "n_ctx": 32,
+    "n_embd": 32,
+    "n_head": 4,
+    "n_inner": None,
+    "n_layer": 2,
+    "n_positions": 32,
+    "reorder_and_upcast_attn": False,
+    "resid_pdrop": 0.1,
+    "scale_attn_by_inverse_layer_idx": False,
+    "scale_attn_weights": True,
+    "summary_activation": None,
+    "summary_first_dropout": 0.1,
+    "summary_proj_to_labels": True,
+    "summary_type": "cls_index",
+    "summary_use_proj": True,
+    "tie_word_embeddings": True,
+    "torch_dtype": "float32",
+    "transformers_version": "4.44.0",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
+# ---------------------------------------------------------------- Llama
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope(x, theta):
+    """x: [H, T, hd]; HF LlamaRotaryEmbedding (default type) + apply_rotary_pos_emb."""
+    _, t, hd = x.shape
+    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    freqs = torch.arange(t, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return x * emb.cos() + rotate_half(x) * emb.sin()
+
+
+def llama_params(cfg, gen):
+    d, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = d // nh
+    p = {"model.embed_tokens.weight": randn(gen, v, d, std=0.2)}
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"model.layers.{i}."
+        p[h + "input_layernorm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "self_attn.q_proj.weight"] = randn(gen, nh * hd, d, std=0.2)  # Linear: [out, in]
+        p[h + "self_attn.k_proj.weight"] = randn(gen, nkv * hd, d, std=0.2)
+        p[h + "self_attn.v_proj.weight"] = randn(gen, nkv * hd, d, std=0.2)
+        p[h + "self_attn.o_proj.weight"] = randn(gen, d, nh * hd, std=0.15)
+        p[h + "post_attention_layernorm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "mlp.gate_proj.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.up_proj.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.down_proj.weight"] = randn(gen, d, ff, std=0.15)
+    p["model.norm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+    p["lm_head.weight"] = randn(gen, v, d, std=0.2)
+    return p
+
+
+def llama_forward(cfg, p, ids):
+    d, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    eps, theta = cfg["rms_norm_eps"], cfg["rope_theta"]
+    hd = d // nh
+    rep = nh // nkv
+    t = ids.shape[0]
+    x = p["model.embed_tokens.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"model.layers.{i}."
+        a = rms_norm(x, p[h + "input_layernorm.weight"], eps)
+        q = (a @ p[h + "self_attn.q_proj.weight"].T).reshape(t, nh, hd).transpose(0, 1)
+        k = (a @ p[h + "self_attn.k_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
+        v = (a @ p[h + "self_attn.v_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
+        q, k = rope(q, theta), rope(k, theta)
+        # repeat_kv: key/value head j serves query heads j*rep .. j*rep + rep - 1.
+        k = k.repeat_interleave(rep, dim=0)
+        v = v.repeat_interleave(rep, dim=0)
+        y = causal_attention(q, k, v)
+        x = x + y @ p[h + "self_attn.o_proj.weight"].T
+        m = rms_norm(x, p[h + "post_attention_layernorm.weight"], eps)
+        gate = m @ p[h + "mlp.gate_proj.weight"].T
+        up = m @ p[h + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * up) @ p[h + "mlp.down_proj.weight"].T
+    x = rms_norm(x, p["model.norm.weight"], eps)
+    return x @ p["lm_head.weight"].T
+
+
+LLAMA_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "head_dim": 8,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 48,
+    "max_position_embeddings": 64,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": None,
+    "rope_theta": 10000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.44.0",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
+# ---------------------------------------------------------------- driver
+
+
+def make(name, cfg, make_params, forward, store_dtype, specials, unk, bos, seed):
+    out = os.path.join(ROOT, name)
+    os.makedirs(out, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed)
+    stored = {k: v.to(store_dtype) for k, v in make_params(cfg, gen).items()}
+    # The oracle computes with exactly the stored (rounded) weights, in float64.
+    params = {k: v.to(torch.float64).requires_grad_(True) for k, v in stored.items()}
+    vocab = make_vocab(specials)
+    ids = encode(vocab, TEXT)
+    logits = forward(cfg, params, ids)
+    loss = next_token_loss(logits, ids)
+    loss.backward()
+
+    # Spot-check autograd against central finite differences of the float64 forward.
+    with torch.no_grad():
+        for k in list(params)[::5]:
+            flat = params[k].view(-1)
+            j = int(torch.randint(flat.numel(), (1,), generator=gen))
+            old = flat[j].item()
+            flat[j] = old + 1e-6
+            up = next_token_loss(forward(cfg, params, ids), ids).item()
+            flat[j] = old - 1e-6
+            down = next_token_loss(forward(cfg, params, ids), ids).item()
+            flat[j] = old
+            fd, ad = (up - down) / 2e-6, params[k].grad.view(-1)[j].item()
+            assert abs(fd - ad) <= 1e-6 * max(1.0, abs(ad)), (k, j, fd, ad)
+
+    write_json(os.path.join(out, "config.json"), cfg)
+    write_json(os.path.join(out, "tokenizer.json"), tokenizer_json(vocab, unk, specials, bos))
+    write_safetensors(os.path.join(out, "model.safetensors"), list(stored.items()),
+                      {"format": "pt"})
+    f32 = torch.float32
+    expected = [("input_ids", ids.to(f32)), ("logits", logits.detach().to(f32)),
+                ("loss", loss.detach().reshape(1).to(f32))]
+    expected += [("grad." + k, p.grad.to(f32)) for k, p in params.items()]
+    write_safetensors(os.path.join(out, "expected.safetensors"), expected,
+                      {"format": "pt", "text": TEXT, "loss_f64": repr(loss.item()),
+                       "generator": "tests/oracle/make_fixtures.py"})
+    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    print(f"{name}: loss {loss.item():.6f}, logits std {logits.std().item():.3f}, "
+          f"{len(params)} parameters, {size} bytes")
+
+
+def self_check():
+    """The hand-written pieces agree with torch's own layers where torch has them."""
+    gen = torch.Generator().manual_seed(1)
+    x, w, b = randn(gen, 5, 16), randn(gen, 16), randn(gen, 16)
+    F = torch.nn.functional
+    assert torch.allclose(layer_norm(x, w, b, 1e-5), F.layer_norm(x, (16,), w, b, 1e-5))
+    assert torch.allclose(gelu_new(x), F.gelu(x, approximate="tanh"))
+    q, k, v = randn(gen, 2, 5, 4), randn(gen, 2, 5, 4), randn(gen, 2, 5, 4)
+    mha_mask = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    ref = torch.stack([
+        torch.softmax((q[h] @ k[h].T / 2.0).masked_fill(mha_mask, float("-inf")), -1) @ v[h]
+        for h in range(2)
+    ]).transpose(0, 1).reshape(5, 8)
+    assert torch.allclose(causal_attention(q, k, v), ref)
+    # rotary: pairs (i, i + hd/2) rotate by angle pos * theta^(-2i/hd).
+    r = rope(q, 10000.0)
+    ang = 3 * 10000.0 ** (-2 * 1 / 4)
+    c, s_ = math.cos(ang), math.sin(ang)
+    assert abs(r[0, 3, 1] - (q[0, 3, 1] * c - q[0, 3, 3] * s_)) < 1e-12
+    assert abs(r[0, 3, 3] - (q[0, 3, 3] * c + q[0, 3, 1] * s_)) < 1e-12
+
+
+def main():
+    self_check()
+    make("tiny-gpt2", GPT2_CONFIG, gpt2_params, gpt2_forward, torch.float32,
+         ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED)
+    make("tiny-llama", LLAMA_CONFIG, llama_params, llama_forward, torch.bfloat16,
+         ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 1)
+
+
+if __name__ == "__main__":
+    main()
