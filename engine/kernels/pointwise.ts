@@ -1,5 +1,70 @@
-// Specs of the pointwise kernels (being written).
+// Specs of the pointwise kernels: elementwise arithmetic, activations and their gradients, the
+// AdamW update, and the whole-buffer reductions `sum` and `count_nonfinite` (one workgroup).
 
-import type { KernelSpec } from "./spec.ts";
+import { grid1d, type KernelSpec } from "./spec.ts";
 
-export const pointwiseKernels: KernelSpec[] = [];
+/** An elementwise kernel over `n` elements whose buffers all hold at least `n`. */
+function elementwise(
+  name: string,
+  inputs: string[],
+  outputs: string[],
+  extra: (readonly [string, "u32" | "f32"])[] = [],
+): KernelSpec {
+  return {
+    name,
+    inputs,
+    outputs,
+    params: [["n", "u32"], ...extra],
+    sizes: (p) => [...inputs, ...outputs].map(() => p.n),
+    grid: (p) => grid1d(p.n),
+  };
+}
+
+export const pointwiseKernels: KernelSpec[] = [
+  /** out = a * b. */
+  elementwise("mul", ["a", "b"], ["out"]),
+  /** out = s * a. */
+  elementwise("scale", ["a"], ["out"], [["s", "f32"]]),
+  /** y += alpha * x, in place. */
+  elementwise("axpy", ["x"], ["y"], [["alpha", "f32"]]),
+  /** GPT-2's tanh GELU: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))). */
+  elementwise("gelu", ["x"], ["out"]),
+  /** dx = dy * gelu'(x). */
+  elementwise("gelu_backward", ["x", "dy"], ["dx"]),
+  /** out = x * sigmoid(x). */
+  elementwise("silu", ["x"], ["out"]),
+  /** dx = dy * silu'(x). */
+  elementwise("silu_backward", ["x", "dy"], ["dx"]),
+  /**
+   * AdamW, bias corrections bc1 = 1 - beta1^t and bc2 = 1 - beta2^t passed in:
+   * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/bc1)/(sqrt(v/bc2)+eps) + lr wd p.
+   * Entries with g, m, v all exactly 0 and weightDecay = 0 are left bit-identical.
+   */
+  elementwise("adam", ["g"], ["p", "m", "v"], [
+    ["lr", "f32"],
+    ["beta1", "f32"],
+    ["beta2", "f32"],
+    ["eps", "f32"],
+    ["weightDecay", "f32"],
+    ["bc1", "f32"],
+    ["bc2", "f32"],
+  ]),
+  /** out[0] = sum of x[0..n). One workgroup on WebGPU. */
+  {
+    name: "sum",
+    inputs: ["x"],
+    outputs: ["out"],
+    params: [["n", "u32"]],
+    sizes: (p) => [p.n, 1],
+    grid: () => [1, 1, 1],
+  },
+  /** out[0] = number of NaN and +-Inf among x[0..n), as an f32. One workgroup on WebGPU. */
+  {
+    name: "count_nonfinite",
+    inputs: ["x"],
+    outputs: ["out"],
+    params: [["n", "u32"]],
+    sizes: (p) => [p.n, 1],
+    grid: () => [1, 1, 1],
+  },
+];

@@ -1,0 +1,51 @@
+// layernorm: per row of x [rows, d], mean, biased variance (two-pass), rstd = 1/sqrt(var + eps),
+// out = (x - mean) * rstd * gamma + beta; stores mean[rows], rstd[rows].
+struct P { rows: u32, d: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+
+var<workgroup> red: array<f32, 256>;
+
+// Sum of v over the workgroup (all invocations must call it, in uniform control flow).
+fn reduce(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  // One workgroup per row; the grid folds into 2-D past 65535 rows.
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.d;
+  let fd = f32(p.d);
+  var s = 0.0;
+  for (var j = lid; j < p.d; j += 256u) { s += x[base + j]; }
+  let mu = reduce(s, lid) / fd;
+  var q = 0.0;
+  for (var j = lid; j < p.d; j += 256u) {
+    let t = x[base + j] - mu;
+    q += t * t;
+  }
+  let rs = 1.0 / sqrt(reduce(q, lid) / fd + p.eps);
+  if (lid == 0u) {
+    mean[row] = mu;
+    rstd[row] = rs;
+  }
+  for (var j = lid; j < p.d; j += 256u) {
+    out[base + j] = (x[base + j] - mu) * rs * gamma[j] + beta[j];
+  }
+}

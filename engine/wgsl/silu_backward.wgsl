@@ -1,0 +1,23 @@
+// silu_backward: dx = dy * s (1 + x (1 - s)), s = sigmoid(x).
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+
+// sigmoid with exp kept finite (WGSL leaves overflow undefined); exactly 0 below z = -87, where
+// the true value is under 1.7e-38, so x * sigmoid(x) is 0 for hugely negative x.
+fn sigmoid(z: f32) -> f32 {
+  return select(1.0 / (1.0 + exp(-clamp(z, -87.0, 87.0))), 0.0, z < -87.0);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i < p.n) {
+    let v = x[i];
+    let s = sigmoid(v);
+    dx[i] = dy[i] * s * (1.0 + v * (1.0 - s));
+  }
+}

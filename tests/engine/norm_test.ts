@@ -1,0 +1,402 @@
+// Property tests of the normalisation kernels (layernorm, rmsnorm, their input gradients and
+// gamma/beta gradients) on both backends against float64 references; every backward kernel also
+// against central finite differences of the float64 forward (loss = sum(forward * dy)).
+
+import fc from "fast-check";
+import type { Backend } from "../../engine/backend.ts";
+import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const rowsArb = fc.oneof(fc.constantFrom(1, 2, 3), fc.integer({ min: 1, max: 40 }));
+const widthArb = fc.oneof(
+  fc.constantFrom(1, 3, 5, 17, 255, 257, 769),
+  fc.integer({ min: 1, max: 300 }),
+);
+const epsArb = fc.constantFrom(1e-5, 1e-6, 1e-3);
+
+/**
+ * Uploads `inputs`, then `outputs` (a length fills the buffer with POISON; an array is its
+ * initial contents), dispatches `name`, and reads back every output.
+ */
+async function run(
+  be: Backend,
+  name: string,
+  inputs: Float32Array[],
+  outputs: (number | Float32Array)[],
+  params: number[],
+): Promise<Float32Array[]> {
+  const ins = inputs.map((a) => {
+    const d = be.alloc(a.length);
+    be.upload(d, a);
+    return d;
+  });
+  const outs = outputs.map((o) => {
+    const init = typeof o === "number" ? new Float32Array(o).fill(POISON) : o;
+    const d = be.alloc(init.length);
+    be.upload(d, init);
+    return d;
+  });
+  be.dispatch(name, [...ins, ...outs], params);
+  const got = [];
+  for (const d of outs) got.push(await be.read(d));
+  [...ins, ...outs].forEach((d) => be.free(d));
+  return got;
+}
+
+/** Test data for a [rows, d] problem: x with a per-test offset, gamma, beta, dy. */
+function problem(rows: number, d: number, seed: number, offset: number) {
+  return {
+    x: randomData(rows * d, seed).map((v) => 2 * v + offset),
+    gamma: randomData(d, seed + 1).map((v) => 1 + 0.5 * v),
+    beta: randomData(d, seed + 2),
+    dy: randomData(rows * d, seed + 3),
+  };
+}
+
+// ---- float64 references ---------------------------------------------------------------------
+
+type Arr = ArrayLike<number>;
+
+function layernormRef(x: Arr, gamma: Arr, beta: Arr, rows: number, d: number, eps: number) {
+  const out = new Array<number>(rows * d), mean = new Array<number>(rows);
+  const rstd = new Array<number>(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[r * d + j];
+    const mu = s / d;
+    let q = 0;
+    for (let j = 0; j < d; j++) q += (x[r * d + j] - mu) ** 2;
+    const rs = 1 / Math.sqrt(q / d + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (let j = 0; j < d; j++) out[r * d + j] = (x[r * d + j] - mu) * rs * gamma[j] + beta[j];
+  }
+  return { out, mean, rstd };
+}
+
+function rmsnormRef(x: Arr, gamma: Arr, rows: number, d: number, eps: number) {
+  const out = new Array<number>(rows * d), rrms = new Array<number>(rows);
+  for (let r = 0; r < rows; r++) {
+    let q = 0;
+    for (let j = 0; j < d; j++) q += x[r * d + j] ** 2;
+    const rr = 1 / Math.sqrt(q / d + eps);
+    rrms[r] = rr;
+    for (let j = 0; j < d; j++) out[r * d + j] = x[r * d + j] * rr * gamma[j];
+  }
+  return { out, rrms };
+}
+
+/** Analytic float64 layernorm gradients (dx, dgamma, dbeta) for loss = sum(out * dy). */
+function layernormGradRef(x: Arr, gamma: Arr, dy: Arr, rows: number, d: number, eps: number) {
+  const { mean, rstd } = layernormRef(x, gamma, new Array(d).fill(0), rows, d, eps);
+  const dx = new Array<number>(rows * d).fill(0);
+  const dgamma = new Array<number>(d).fill(0), dbeta = new Array<number>(d).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let a = 0, b = 0;
+    for (let j = 0; j < d; j++) {
+      const xh = (x[r * d + j] - mean[r]) * rstd[r], gdy = gamma[j] * dy[r * d + j];
+      a += gdy;
+      b += gdy * xh;
+      dgamma[j] += dy[r * d + j] * xh;
+      dbeta[j] += dy[r * d + j];
+    }
+    for (let j = 0; j < d; j++) {
+      const xh = (x[r * d + j] - mean[r]) * rstd[r], gdy = gamma[j] * dy[r * d + j];
+      dx[r * d + j] = rstd[r] * (gdy - a / d - xh * b / d);
+    }
+  }
+  return { dx, dgamma, dbeta, mean, rstd };
+}
+
+/** Analytic float64 rmsnorm gradients (dx, dgamma) for loss = sum(out * dy). */
+function rmsnormGradRef(x: Arr, gamma: Arr, dy: Arr, rows: number, d: number, eps: number) {
+  const { rrms } = rmsnormRef(x, gamma, rows, d, eps);
+  const dx = new Array<number>(rows * d), dgamma = new Array<number>(d).fill(0);
+  for (let r = 0; r < rows; r++) {
+    const rr = rrms[r];
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      s += gamma[j] * dy[r * d + j] * x[r * d + j];
+      dgamma[j] += dy[r * d + j] * x[r * d + j] * rr;
+    }
+    for (let j = 0; j < d; j++) {
+      dx[r * d + j] = rr * gamma[j] * dy[r * d + j] - x[r * d + j] * rr ** 3 * s / d;
+    }
+  }
+  return { dx, dgamma, rrms };
+}
+
+/**
+ * Central finite differences (float64, step h) of loss(v) = sum(forward(v) * dy) with respect to
+ * every element of v.
+ */
+function finiteDiff(forward: (v: number[]) => number[], v0: Arr, dy: Arr, h = 1e-6): number[] {
+  const vs = Array.from(v0);
+  const loss = (v: number[]) => forward(v).reduce((s, y, i) => s + y * dy[i], 0);
+  return vs.map((_, i) => {
+    const up = vs.slice(), dn = vs.slice();
+    up[i] += h;
+    dn[i] -= h;
+    return (loss(up) - loss(dn)) / (2 * h);
+  });
+}
+
+/**
+ * Input gradients of a norm are differences of terms of size rstd * |gamma * dy|; when they
+ * cancel (d = 1 or 2, where the output hardly depends on x) the result is tiny and f32 can only
+ * get it right relative to those terms. So dx is compared with relative error 1e-4 against
+ * max(|expected|, the largest such term), which for ordinary rows is the plain relative error.
+ */
+function assertGradClose(actual: Arr, expected: Arr, terms: number, what: string): void {
+  let scale = terms;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= 1e-4 * scale)) {
+      throw new Error(
+        `${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (err ${err})`,
+      );
+    }
+  }
+}
+
+/** Largest |stat[r] * gamma[j] * dy[r, j]|: the size of the terms an input gradient sums. */
+function termScale(stat: Arr, gamma: Arr, dy: Arr, rows: number, d: number): number {
+  let m = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(stat[r] * gamma[j] * dy[r * d + j]));
+  }
+  return m;
+}
+
+const f32 = (a: Arr) => Float32Array.from(a);
+const plus = (a: Arr, b: Arr) => Array.from(a, (v, i) => v + b[i]);
+
+// ---- LayerNorm ------------------------------------------------------------------------------
+
+testBackends("layernorm matches float64 (out, mean, rstd)", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(
+      rowsArb,
+      widthArb,
+      seedArb,
+      epsArb,
+      fc.constantFrom(0, 3, -20),
+      async (rows, d, seed, e, off) => {
+        const eps = Math.fround(e);
+        const { x, gamma, beta } = problem(rows, d, seed, off);
+        const [out, mean, rstd] = await run(be, "layernorm", [x, gamma, beta], [
+          rows * d,
+          rows,
+          rows,
+        ], [rows, d, eps]);
+        const ref = layernormRef(x, gamma, beta, rows, d, eps);
+        const what = `layernorm rows=${rows} d=${d} eps=${e} offset=${off}`;
+        assertClose(out, ref.out, 1e-4, `${what} out`);
+        assertClose(mean, ref.mean, 1e-4, `${what} mean`);
+        assertClose(rstd, ref.rstd, 1e-4, `${what} rstd`);
+      },
+    ),
+    FC_RUNS,
+  );
+});
+
+testBackends("layernorm_backward matches float64", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(rowsArb, widthArb, seedArb, epsArb, async (rows, d, seed, e) => {
+      const eps = Math.fround(e);
+      const { x, gamma, dy } = problem(rows, d, seed, 1);
+      const ref = layernormGradRef(x, gamma, dy, rows, d, eps);
+      const [dx] = await run(
+        be,
+        "layernorm_backward",
+        [x, gamma, dy, f32(ref.mean), f32(ref.rstd)],
+        [rows * d],
+        [rows, d],
+      );
+      assertGradClose(
+        dx,
+        ref.dx,
+        termScale(ref.rstd, gamma, dy, rows, d),
+        `layernorm_backward rows=${rows} d=${d}`,
+      );
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("layernorm_param_grad matches float64, overwriting and accumulating", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(rowsArb, widthArb, seedArb, fc.boolean(), async (rows, d, seed, acc) => {
+      const eps = Math.fround(1e-5);
+      const { x, gamma, dy } = problem(rows, d, seed, -1);
+      const ref = layernormGradRef(x, gamma, dy, rows, d, eps);
+      const g0 = randomData(d, seed + 9), b0 = randomData(d, seed + 10);
+      const [dgamma, dbeta] = await run(
+        be,
+        "layernorm_param_grad",
+        [x, dy, f32(ref.mean), f32(ref.rstd)],
+        acc ? [g0, b0] : [d, d],
+        [rows, d, acc ? 1 : 0],
+      );
+      const what = `layernorm_param_grad rows=${rows} d=${d} accumulate=${acc}`;
+      assertClose(dgamma, acc ? plus(g0, ref.dgamma) : ref.dgamma, 1e-4, `${what} dgamma`);
+      assertClose(dbeta, acc ? plus(b0, ref.dbeta) : ref.dbeta, 1e-4, `${what} dbeta`);
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("layernorm gradients match finite differences", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 3 }),
+      fc.oneof(fc.constantFrom(1, 2, 3, 5, 17), fc.integer({ min: 1, max: 24 })),
+      seedArb,
+      async (rows, d, seed) => {
+        const eps = Math.fround(1e-5);
+        const { x, gamma, beta, dy } = problem(rows, d, seed, 0.5);
+        // The kernels' saved statistics come from the layernorm kernel itself.
+        const [, mean, rstd] = await run(
+          be,
+          "layernorm",
+          [x, gamma, beta],
+          [rows * d, rows, rows],
+          [rows, d, eps],
+        );
+        const [dx] = await run(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [rows * d], [
+          rows,
+          d,
+        ]);
+        const [dgamma, dbeta] = await run(be, "layernorm_param_grad", [x, dy, mean, rstd], [d, d], [
+          rows,
+          d,
+          0,
+        ]);
+        const fwd = (xv: Arr, gv: Arr, bv: Arr) => layernormRef(xv, gv, bv, rows, d, eps).out;
+        const what = `layernorm rows=${rows} d=${d} vs finite differences`;
+        const terms = termScale(rstd, gamma, dy, rows, d);
+        assertGradClose(dx, finiteDiff((v) => fwd(v, gamma, beta), x, dy), terms, `${what}: dx`);
+        assertClose(dgamma, finiteDiff((v) => fwd(x, v, beta), gamma, dy), 1e-4, `${what}: dgamma`);
+        assertClose(dbeta, finiteDiff((v) => fwd(x, gamma, v), beta, dy), 1e-4, `${what}: dbeta`);
+      },
+    ),
+    FC_RUNS,
+  );
+});
+
+// ---- RMSNorm --------------------------------------------------------------------------------
+
+testBackends("rmsnorm matches float64 (out, rrms)", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(
+      rowsArb,
+      widthArb,
+      seedArb,
+      epsArb,
+      fc.constantFrom(0, 3),
+      async (rows, d, seed, e, off) => {
+        const eps = Math.fround(e);
+        const { x, gamma } = problem(rows, d, seed, off);
+        const [out, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
+        const ref = rmsnormRef(x, gamma, rows, d, eps);
+        const what = `rmsnorm rows=${rows} d=${d} eps=${e} offset=${off}`;
+        assertClose(out, ref.out, 1e-4, `${what} out`);
+        assertClose(rrms, ref.rrms, 1e-4, `${what} rrms`);
+      },
+    ),
+    FC_RUNS,
+  );
+});
+
+testBackends("rmsnorm_backward matches float64", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(rowsArb, widthArb, seedArb, epsArb, async (rows, d, seed, e) => {
+      const eps = Math.fround(e);
+      const { x, gamma, dy } = problem(rows, d, seed, 0.5);
+      const ref = rmsnormGradRef(x, gamma, dy, rows, d, eps);
+      const [dx] = await run(be, "rmsnorm_backward", [x, gamma, dy, f32(ref.rrms)], [rows * d], [
+        rows,
+        d,
+      ]);
+      assertGradClose(
+        dx,
+        ref.dx,
+        termScale(ref.rrms, gamma, dy, rows, d),
+        `rmsnorm_backward rows=${rows} d=${d}`,
+      );
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("rmsnorm_param_grad matches float64, overwriting and accumulating", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(rowsArb, widthArb, seedArb, fc.boolean(), async (rows, d, seed, acc) => {
+      const eps = Math.fround(1e-5);
+      const { x, gamma, dy } = problem(rows, d, seed, 0);
+      const ref = rmsnormGradRef(x, gamma, dy, rows, d, eps);
+      const g0 = randomData(d, seed + 9);
+      const [dgamma] = await run(
+        be,
+        "rmsnorm_param_grad",
+        [x, dy, f32(ref.rrms)],
+        [acc ? g0 : d],
+        [rows, d, acc ? 1 : 0],
+      );
+      const what = `rmsnorm_param_grad rows=${rows} d=${d} accumulate=${acc}`;
+      assertClose(dgamma, acc ? plus(g0, ref.dgamma) : ref.dgamma, 1e-4, what);
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("rmsnorm gradients match finite differences", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 3 }),
+      fc.oneof(fc.constantFrom(1, 2, 3, 5, 17), fc.integer({ min: 1, max: 24 })),
+      seedArb,
+      async (rows, d, seed) => {
+        const eps = Math.fround(1e-5);
+        const { x, gamma, dy } = problem(rows, d, seed, 0.5);
+        const [, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
+        const [dx] = await run(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [rows, d]);
+        const [dgamma] = await run(be, "rmsnorm_param_grad", [x, dy, rrms], [d], [rows, d, 0]);
+        const fwd = (xv: Arr, gv: Arr) => rmsnormRef(xv, gv, rows, d, eps).out;
+        const what = `rmsnorm rows=${rows} d=${d} vs finite differences`;
+        const terms = termScale(rrms, gamma, dy, rows, d);
+        assertGradClose(dx, finiteDiff((v) => fwd(v, gamma), x, dy), terms, `${what}: dx`);
+        assertClose(dgamma, finiteDiff((v) => fwd(x, v), gamma, dy), 1e-4, `${what}: dgamma`);
+      },
+    ),
+    FC_RUNS,
+  );
+});
+
+// ---- grids past 65535 workgroups ------------------------------------------------------------
+
+testBackends("row kernels cover more than 65535 rows (folded grid)", async (be) => {
+  const rows = 65537 + 3, d = 2, eps = Math.fround(1e-5);
+  const { x, gamma, beta, dy } = problem(rows, d, 12345, 0);
+  const ln = layernormRef(x, gamma, beta, rows, d, eps);
+  const [out, mean, rstd] = await run(be, "layernorm", [x, gamma, beta], [rows * d, rows, rows], [
+    rows,
+    d,
+    eps,
+  ]);
+  assertClose(out, ln.out, 1e-4, "layernorm out");
+  assertClose(mean, ln.mean, 1e-4, "layernorm mean");
+  assertClose(rstd, ln.rstd, 1e-4, "layernorm rstd");
+  const [dx] = await run(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [rows * d], [
+    rows,
+    d,
+  ]);
+  assertClose(dx, layernormGradRef(x, gamma, dy, rows, d, eps).dx, 1e-4, "layernorm_backward");
+  const rms = rmsnormRef(x, gamma, rows, d, eps);
+  const [rout, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
+  assertClose(rout, rms.out, 1e-4, "rmsnorm out");
+  assertClose(rrms, rms.rrms, 1e-4, "rmsnorm rrms");
+  const [rdx] = await run(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [rows, d]);
+  assertClose(rdx, rmsnormGradRef(x, gamma, dy, rows, d, eps).dx, 1e-4, "rmsnorm_backward");
+});
