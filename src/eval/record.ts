@@ -1,0 +1,150 @@
+// Evaluate one edit request (KnowEdit style): Edit Succ., Generalization, Portability,
+// Locality and Fluency of the edited model, with locality measured against the unedited one.
+//
+// Per record (all scores in [0, 1]; tables multiply the means over records by 100, see
+// ./aggregate.ts):
+//   editSucc        tokenAccuracy(prompt, target_new)
+//   generalization  mean over rephrase prompts of tokenAccuracy(rephrase, target_new)
+//   portability     mean over probe kinds of (mean over that kind's probes of
+//                   tokenAccuracy(probe.prompt, probe.answer)) -- EasyEdit's KnowEdit summary:
+//                   average within a kind, then over the kinds of the record
+//   locality        the same two-level mean of localityScore(tokens before, tokens after)
+//   fluency         weighted n-gram entropy of a top-k sample from the prompt (./fluency.ts)
+// A metric with no probes (no rephrase prompts, no portability/locality probes, a kind whose list
+// is empty) is absent from the result -- never NaN -- and left out of the means.
+//
+// The edited model is usually the unedited one with its weights changed in place, so locality
+// is two-phase: call localityBaseline(model, request) BEFORE editing, then evaluateRecord(...,
+// {baseline}) after; or pass {before} when the two models are distinct objects.
+
+import { localityScore, localityTokens, tokenAccuracy } from "./accuracy.ts";
+import { fluency, type FluencyOptions } from "./fluency.ts";
+import type { EvalModel } from "./model.ts";
+import type { EditRequest, Probe } from "../io/requests.ts";
+
+export interface RecordMetrics {
+  editSucc: number;
+  generalization?: number;
+  portability?: number;
+  locality?: number;
+  /** Weighted n-gram entropy in bits (not x100). */
+  fluency?: number;
+  /** Per probe kind (kinds with at least one probe). */
+  portabilityByKind?: Record<string, number>;
+  localityByKind?: Record<string, number>;
+  /** The text fluency was measured on. */
+  fluencyText?: string;
+}
+
+/** Unedited argmax tokens at each locality probe's answer positions: kind -> probe -> tokens. */
+export type LocalityBaseline = Record<string, number[][]>;
+
+/** Record (before editing) the tokens locality compares against. */
+export async function localityBaseline(
+  before: EvalModel,
+  request: EditRequest,
+): Promise<LocalityBaseline> {
+  const out: LocalityBaseline = {};
+  for (const [kind, probes] of Object.entries(request.locality)) {
+    const list: number[][] = [];
+    for (const p of probes) list.push(await localityTokens(before, p.prompt, p.answer));
+    setKey(out, kind, list);
+  }
+  return out;
+}
+
+export interface EvaluateOptions {
+  /** Locality tokens recorded before the edit (see localityBaseline). */
+  baseline?: LocalityBaseline;
+  /** The unedited model, when it is a different object from the edited one. */
+  before?: EvalModel;
+  /** Fluency sampling options (seed, length...); false skips fluency. Default {} (seed 0). */
+  fluency?: FluencyOptions | false;
+}
+
+function mean(xs: number[]): number | undefined {
+  return xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function setKey<V>(o: Record<string, V>, k: string, v: V): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** Mean over kinds of the mean over each kind's probes; kinds without probes are skipped. */
+async function twoLevel(
+  groups: Record<string, Probe[]>,
+  score: (kind: string, probe: Probe, i: number) => Promise<number>,
+): Promise<{ value?: number; byKind?: Record<string, number> }> {
+  const byKind: Record<string, number> = {};
+  let any = false;
+  for (const [kind, probes] of Object.entries(groups)) {
+    const xs: number[] = [];
+    for (let i = 0; i < probes.length; i++) xs.push(await score(kind, probes[i], i));
+    const m = mean(xs);
+    if (m !== undefined) {
+      setKey(byKind, kind, m);
+      any = true;
+    }
+  }
+  if (!any) return {};
+  return { value: mean(Object.values(byKind)), byKind };
+}
+
+/** Evaluate one request on the edited model (see the file comment for the definitions). */
+export async function evaluateRecord(
+  request: EditRequest,
+  after: EvalModel,
+  opts: EvaluateOptions = {},
+): Promise<RecordMetrics> {
+  const out: RecordMetrics = {
+    editSucc: await tokenAccuracy(after, request.prompt, request.targetNew),
+  };
+  const gen: number[] = [];
+  for (const r of request.rephrasePrompts) {
+    gen.push(await tokenAccuracy(after, r, request.targetNew));
+  }
+  const g = mean(gen);
+  if (g !== undefined) out.generalization = g;
+
+  const port = await twoLevel(
+    request.portability,
+    (_k, p) => tokenAccuracy(after, p.prompt, p.answer),
+  );
+  if (port.value !== undefined) {
+    out.portability = port.value;
+    out.portabilityByKind = port.byKind;
+  }
+
+  const nLoc = Object.values(request.locality).reduce((a, ps) => a + ps.length, 0);
+  if (nLoc > 0) {
+    let baseline = opts.baseline;
+    if (!baseline) {
+      if (!opts.before) {
+        throw new Error(
+          `record ${request.index}: locality needs the unedited model's tokens: pass baseline ` +
+            "(localityBaseline before editing) or before",
+        );
+      }
+      baseline = await localityBaseline(opts.before, request);
+    }
+    const base = baseline;
+    const loc = await twoLevel(request.locality, async (kind, p, i) => {
+      const b = Object.prototype.hasOwnProperty.call(base, kind) ? base[kind][i] : undefined;
+      if (!b) {
+        throw new Error(
+          `record ${request.index}: locality baseline has no tokens for ${kind}[${i}]`,
+        );
+      }
+      return localityScore(b, await localityTokens(after, p.prompt, p.answer));
+    });
+    out.locality = loc.value;
+    out.localityByKind = loc.byKind;
+  }
+
+  if (opts.fluency !== false) {
+    const f = await fluency(after, request.prompt, opts.fluency ?? {});
+    out.fluency = f.entropy;
+    out.fluencyText = f.text;
+  }
+  return out;
+}
