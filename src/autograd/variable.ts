@@ -1,0 +1,144 @@
+// Reverse-mode autograd (micrograd-sized): a Var holds a Tensor value and, after backward(), its
+// gradient. Ops record their parents and a backward closure while grad mode is on; backward()
+// walks the graph in reverse creation order, frees intermediate gradients as soon as they have
+// been propagated, and applies per-parameter gradient masks where gradients reach the leaves.
+
+import { BackendError } from "../../engine/backend.ts";
+import { axpy, mul } from "../tensor/ops.ts";
+import { keep, shapeStr, Tensor } from "../tensor/tensor.ts";
+
+/** Gradients for each parent, in order; null where a parent needs none. */
+export type BackwardFn = (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
+
+let nextId = 0;
+let gradEnabled = true;
+
+export class Var {
+  readonly id = nextId++;
+  grad: Tensor | null = null;
+  /** Leaf only: multiplies the gradient reaching this parameter (1 keeps, 0 drops). */
+  gradMask: Tensor | null = null;
+
+  constructor(
+    readonly value: Tensor,
+    /** Leaves may be frozen or unfrozen between passes; recorded ops fix theirs at creation. */
+    public requiresGrad: boolean,
+    readonly parents: readonly Var[] = [],
+    readonly backwardFn: BackwardFn | null = null,
+    readonly name = "",
+  ) {}
+
+  get shape(): readonly number[] {
+    return this.value.shape;
+  }
+
+  get isLeaf(): boolean {
+    return this.backwardFn === null;
+  }
+
+  /** Drops the gradient (leaves keep theirs across tidy scopes until this is called). */
+  zeroGrad(): void {
+    this.grad?.free();
+    this.grad = null;
+  }
+}
+
+/** A trainable leaf. */
+export function param(value: Tensor, name = ""): Var {
+  return new Var(value, true, [], null, name);
+}
+
+/** A leaf that never receives a gradient. */
+export function constant(value: Tensor): Var {
+  return new Var(value, false);
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording (inference). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const r = fn();
+    if (r instanceof Promise) {
+      return r.finally(() => gradEnabled = prev) as T;
+    }
+    gradEnabled = prev;
+    return r;
+  } catch (e) {
+    gradEnabled = prev;
+    throw e;
+  }
+}
+
+/** Creates an op's output Var, recording the backward closure when any parent needs a grad. */
+export function record(value: Tensor, parents: readonly Var[], backwardFn: BackwardFn): Var {
+  const requires = gradEnabled && parents.some((p) => p.requiresGrad);
+  return requires ? new Var(value, true, parents, backwardFn) : new Var(value, false);
+}
+
+function accumulate(v: Var, g: Tensor): void {
+  if (g.size !== v.value.size) {
+    throw new BackendError(
+      `autograd: gradient ${shapeStr(g.shape)} does not match value ${shapeStr(v.value.shape)}`,
+    );
+  }
+  if (v.isLeaf && v.gradMask) {
+    const masked = mul(g, v.gradMask);
+    g.free();
+    g = masked;
+  }
+  if (v.grad === null) {
+    v.grad = g.shape.length === v.value.shape.length ? g : reshapeOwned(g, v.value.shape);
+    if (v.isLeaf) keep(v.grad);
+  } else {
+    axpy(v.grad, g.reshape(v.grad.shape), 1);
+    g.free();
+  }
+}
+
+function reshapeOwned(g: Tensor, shape: readonly number[]): Tensor {
+  const r = g.reshape(shape);
+  g.free();
+  return r;
+}
+
+/**
+ * Back-propagates from `root`, seeding with `seed` (default: ones of root's shape). Leaf
+ * gradients accumulate into `leaf.grad` (kept alive until zeroGrad); intermediate gradients are
+ * freed as soon as they are consumed.
+ */
+export function backward(root: Var, seed?: Tensor): void {
+  if (!root.requiresGrad) throw new BackendError("backward: the root does not require a gradient");
+  const order: Var[] = [];
+  const seen = new Set<number>();
+  const stack: Var[] = [root];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v.id) || !v.requiresGrad) continue;
+    seen.add(v.id);
+    order.push(v);
+    for (const p of v.parents) stack.push(p);
+  }
+  order.sort((a, b) => b.id - a.id);
+  const s = seed ?? Tensor.full(root.value.backend, root.value.shape, 1);
+  if (s.size !== root.value.size) {
+    throw new BackendError(`backward: seed ${shapeStr(s.shape)} does not match the root`);
+  }
+  accumulate(root, seed ? s.clone() : s);
+  for (const v of order) {
+    if (v.isLeaf || v.grad === null) continue;
+    const g = v.grad;
+    const needs = v.parents.map((p) => p.requiresGrad);
+    const grads = v.backwardFn!(g, needs);
+    v.grad = null;
+    g.free();
+    grads.forEach((pg, i) => {
+      if (pg && needs[i]) accumulate(v.parents[i], pg);
+      else pg?.free();
+    });
+  }
+}
