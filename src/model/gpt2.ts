@@ -1,0 +1,102 @@
+// GPT-2 (GPT2LMHeadModel): learned positions, pre-LayerNorm blocks, fused QKV Conv1D weights
+// stored [in, out], tanh GELU MLP, LM head tied to the token embedding. Forward is explicit per
+// layer, as in llm.c; backward comes from the autograd ops.
+
+import type { Backend } from "../../engine/backend.ts";
+import * as A from "../autograd/ops.ts";
+import type { Var } from "../autograd/variable.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { causalSelfAttention } from "./attention.ts";
+import type { ModelConfig } from "./config.ts";
+import type { CausalLM, ParamInfo } from "./lm.ts";
+
+export const GPT2_PREFIX = "transformer.";
+
+export function gpt2ParamInfo(c: ModelConfig): ParamInfo[] {
+  const d = c.dModel, p = GPT2_PREFIX;
+  const out: ParamInfo[] = [
+    {
+      name: `${p}wte.weight`,
+      shape: [c.vocabSize, d],
+      layer: -1,
+      group: "embed",
+      layout: "embedding",
+    },
+    {
+      name: `${p}wpe.weight`,
+      shape: [c.contextLength, d],
+      layer: -1,
+      group: "embed",
+      layout: "embedding",
+    },
+  ];
+  for (let l = 0; l < c.nLayers; l++) {
+    const h = `${p}h.${l}.`;
+    const add = (name: string, shape: number[], group: string, layout: ParamInfo["layout"]) =>
+      out.push({ name: h + name, shape, layer: l, group, layout });
+    add("ln_1.weight", [d], "norm", "vector");
+    add("ln_1.bias", [d], "norm", "vector");
+    add("attn.c_attn.weight", [d, 3 * d], "attn_qkv", "in_out");
+    add("attn.c_attn.bias", [3 * d], "attn_qkv", "vector");
+    add("attn.c_proj.weight", [d, d], "attn_out", "in_out");
+    add("attn.c_proj.bias", [d], "attn_out", "vector");
+    add("ln_2.weight", [d], "norm", "vector");
+    add("ln_2.bias", [d], "norm", "vector");
+    add("mlp.c_fc.weight", [d, c.dFF], "mlp_in", "in_out");
+    add("mlp.c_fc.bias", [c.dFF], "mlp_in", "vector");
+    add("mlp.c_proj.weight", [c.dFF, d], "mlp_out", "in_out");
+    add("mlp.c_proj.bias", [d], "mlp_out", "vector");
+  }
+  out.push({ name: `${p}ln_f.weight`, shape: [d], layer: -1, group: "norm", layout: "vector" });
+  out.push({ name: `${p}ln_f.bias`, shape: [d], layer: -1, group: "norm", layout: "vector" });
+  return out;
+}
+
+export class GPT2 implements CausalLM {
+  readonly paramInfo: readonly ParamInfo[];
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly params: ReadonlyMap<string, Var>,
+  ) {
+    this.paramInfo = gpt2ParamInfo(config);
+  }
+
+  #p(name: string): Var {
+    return this.params.get(GPT2_PREFIX + name)!;
+  }
+
+  forward(ids: Tensor): Var {
+    const c = this.config;
+    const [batch, t] = ids.shape;
+    const positions = Tensor.fromArray(
+      this.backend,
+      Float32Array.from({ length: batch * t }, (_, i) => i % t),
+      [batch, t],
+    );
+    let x = A.add(
+      A.embedding(this.#p("wte.weight"), ids),
+      A.embedding(this.#p("wpe.weight"), positions),
+    );
+    x = A.reshape(x, [batch * t, c.dModel]);
+    for (let l = 0; l < c.nLayers; l++) {
+      const h = (n: string) => this.#p(`h.${l}.${n}`);
+      const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
+      const qkv = A.linear(n1, h("attn.c_attn.weight"), h("attn.c_attn.bias"), "in_out");
+      const d = c.dModel;
+      const att = causalSelfAttention(
+        A.sliceCols(qkv, 0, d),
+        A.sliceCols(qkv, d, d),
+        A.sliceCols(qkv, 2 * d, d),
+        { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
+      );
+      x = A.add(x, A.linear(att, h("attn.c_proj.weight"), h("attn.c_proj.bias"), "in_out"));
+      const n2 = A.layerNorm(x, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
+      const f = A.gelu(A.linear(n2, h("mlp.c_fc.weight"), h("mlp.c_fc.bias"), "in_out"));
+      x = A.add(x, A.linear(f, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), "in_out"));
+    }
+    const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
+    return A.linear(nf, this.#p("wte.weight"), null, "out_in");
+  }
+}

@@ -1,0 +1,109 @@
+// Llama-style decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM): RMSNorm,
+// rotary position embeddings (rotate_half), grouped-query attention, SwiGLU MLP, torch Linear
+// weights stored [out, in], LM head untied unless tie_word_embeddings.
+
+import type { Backend } from "../../engine/backend.ts";
+import * as A from "../autograd/ops.ts";
+import type { Var } from "../autograd/variable.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { causalSelfAttention } from "./attention.ts";
+import type { ModelConfig } from "./config.ts";
+import type { CausalLM, ParamInfo } from "./lm.ts";
+
+export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
+  const d = c.dModel, hd = d / c.nHeads, kv = c.nKvHeads * hd;
+  const out: ParamInfo[] = [
+    {
+      name: "model.embed_tokens.weight",
+      shape: [c.vocabSize, d],
+      layer: -1,
+      group: "embed",
+      layout: "embedding",
+    },
+  ];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `model.layers.${l}.`;
+    const add = (name: string, shape: number[], group: string, layout: ParamInfo["layout"]) =>
+      out.push({ name: p + name, shape, layer: l, group, layout });
+    add("input_layernorm.weight", [d], "norm", "vector");
+    add("self_attn.q_proj.weight", [d, d], "attn_q", "out_in");
+    if (c.qkvBias) add("self_attn.q_proj.bias", [d], "attn_q", "vector");
+    add("self_attn.k_proj.weight", [kv, d], "attn_k", "out_in");
+    if (c.qkvBias) add("self_attn.k_proj.bias", [kv], "attn_k", "vector");
+    add("self_attn.v_proj.weight", [kv, d], "attn_v", "out_in");
+    if (c.qkvBias) add("self_attn.v_proj.bias", [kv], "attn_v", "vector");
+    add("self_attn.o_proj.weight", [d, d], "attn_out", "out_in");
+    add("post_attention_layernorm.weight", [d], "norm", "vector");
+    add("mlp.gate_proj.weight", [c.dFF, d], "mlp_gate", "out_in");
+    add("mlp.up_proj.weight", [c.dFF, d], "mlp_up", "out_in");
+    add("mlp.down_proj.weight", [d, c.dFF], "mlp_out", "out_in");
+  }
+  out.push({ name: "model.norm.weight", shape: [d], layer: -1, group: "norm", layout: "vector" });
+  if (!c.tieEmbeddings) {
+    out.push({
+      name: "lm_head.weight",
+      shape: [c.vocabSize, d],
+      layer: -1,
+      group: "head",
+      layout: "out_in",
+    });
+  }
+  return out;
+}
+
+export class Llama implements CausalLM {
+  readonly paramInfo: readonly ParamInfo[];
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly params: ReadonlyMap<string, Var>,
+  ) {
+    this.paramInfo = llamaParamInfo(config);
+  }
+
+  #p(name: string): Var {
+    return this.params.get(name)!;
+  }
+
+  #opt(name: string): Var | null {
+    return this.params.get(name) ?? null;
+  }
+
+  forward(ids: Tensor): Var {
+    const c = this.config;
+    const [batch, t] = ids.shape;
+    const hd = c.dModel / c.nHeads;
+    let x = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
+      batch * t,
+      c.dModel,
+    ]);
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
+      const proj = (n: string) =>
+        A.linear(
+          n1,
+          this.#p(`${p}self_attn.${n}.weight`),
+          this.#opt(`${p}self_attn.${n}.bias`),
+          "out_in",
+        );
+      const att = causalSelfAttention(proj("q_proj"), proj("k_proj"), proj("v_proj"), {
+        batch,
+        t,
+        nHeads: c.nHeads,
+        nKvHeads: c.nKvHeads,
+        headDim: hd,
+        rope: c.ropeTheta,
+      });
+      x = A.add(x, A.linear(att, this.#p(p + "self_attn.o_proj.weight"), null, "out_in"));
+      const n2 = A.rmsNorm(x, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
+      const gate = A.silu(A.linear(n2, this.#p(p + "mlp.gate_proj.weight"), null, "out_in"));
+      const up = A.linear(n2, this.#p(p + "mlp.up_proj.weight"), null, "out_in");
+      x = A.add(x, A.linear(A.mul(gate, up), this.#p(p + "mlp.down_proj.weight"), null, "out_in"));
+    }
+    const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
+    const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+    return A.linear(nf, head, null, "out_in");
+  }
+}

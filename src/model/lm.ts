@@ -1,0 +1,32 @@
+// What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
+// layout, so an edited model saves back unchanged in form) and a differentiable forward pass.
+
+import type { Backend } from "../../engine/backend.ts";
+import type { Var } from "../autograd/variable.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { ModelConfig } from "./config.ts";
+
+export interface ParamInfo {
+  /** Hugging Face tensor name, e.g. transformer.h.3.mlp.c_proj.weight. */
+  name: string;
+  shape: readonly number[];
+  /** Layer index, or -1 for embeddings and the final norm/head. */
+  layer: number;
+  /** Parameter group for reports: attn_qkv, attn_out, mlp_in, mlp_out, norm, embed, head... */
+  group: string;
+  /** How the weight is applied: rows of "out_in" and columns of "in_out" are output units. */
+  layout: "in_out" | "out_in" | "vector" | "embedding";
+}
+
+export interface CausalLM {
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  /** Parameters by HF name, in a stable order. */
+  readonly params: ReadonlyMap<string, Var>;
+  readonly paramInfo: readonly ParamInfo[];
+  /**
+   * Logits [batch*T, V] for token ids [batch, T] (f32 values), positions starting at 0.
+   * Records the graph when grad mode is on.
+   */
+  forward(ids: Tensor): Var;
+}
