@@ -1,0 +1,37 @@
+// A one-line progress bar on stderr for long phases (attribution, update steps, training):
+// label, bar, count, rate, ETA and a free-form detail such as the current loss.
+
+const enc = new TextEncoder();
+
+export class Progress {
+  #start = performance.now();
+  #last = 0;
+  #done = false;
+  readonly isTty = Deno.stderr.isTerminal();
+
+  constructor(readonly label: string, readonly total: number, readonly unit = "it") {}
+
+  update(n: number, detail = ""): void {
+    const now = performance.now();
+    if (n < this.total && now - this.#last < 100) return;
+    this.#last = now;
+    const secs = (now - this.#start) / 1000;
+    const frac = this.total > 0 ? Math.min(1, n / this.total) : 1;
+    const width = 24;
+    const fill = Math.round(frac * width);
+    const rate = secs > 0 ? n / secs : 0;
+    const eta = rate > 0 ? (this.total - n) / rate : 0;
+    const line =
+      `${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${n}/${this.total}` +
+      ` ${rate.toFixed(1)} ${this.unit}/s ETA ${eta.toFixed(0)}s ${detail}`;
+    if (this.isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
+    else if (n >= this.total || frac === 0) Deno.stderr.writeSync(enc.encode(line + "\n"));
+    if (n >= this.total) this.finish();
+  }
+
+  finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.isTty) Deno.stderr.writeSync(enc.encode("\n"));
+  }
+}

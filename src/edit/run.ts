@@ -1,0 +1,382 @@
+// The edit pipeline behind scripts/edit.ts and scripts/compare.ts: for each request (single
+// mode: each from the unedited model; sequential: one after another; batch: all at once) record
+// locality baselines, apply the method, score the metrics, and append one JSON line per record
+// to OUT.partial/records.jsonl so an interrupted run can --resume. Final outputs are written
+// into OUT.partial and renamed to OUT at the end (atomic; an existing OUT is only replaced with
+// force).
+
+import { noGrad } from "../autograd/variable.ts";
+import { summarize, type Summary } from "../eval/aggregate.ts";
+import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
+import { tokenAccuracy } from "../eval/accuracy.ts";
+import { writePatch } from "../io/patch.ts";
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { saveWeights } from "../model/load.ts";
+import { argmaxRows } from "../tensor/ops.ts";
+import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import { evalModel } from "./eval-model.ts";
+import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
+import type { TensorChange } from "./snapshot.ts";
+
+export type EditMode = "single" | "batch" | "sequential";
+
+export interface RunOptions {
+  model: CausalLM;
+  modelDir: string;
+  tokenizer: Tokenizer;
+  method: EditMethod;
+  hparams: Hparams;
+  targets: EditTarget[];
+  mode: EditMode;
+  out: string;
+  force: boolean;
+  resume: boolean;
+  seed: number;
+  fluency: boolean;
+  /** Called with each finished record (for printing). */
+  onRecord?: (r: RecordResult) => void;
+  onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
+  /** Returns true when the user asked to stop (SIGINT). */
+  interrupted?: () => boolean;
+}
+
+export interface RecordResult {
+  index: number;
+  subject: string;
+  prompt: string;
+  targetNew: string;
+  before: { editSucc: number; completion: string };
+  after: RecordMetrics & { completion: string };
+  rolledBack: boolean;
+  seconds: number;
+  paramsChanged: number;
+  timings: Record<string, number>;
+}
+
+export interface RunResult {
+  records: RecordResult[];
+  summary: Summary;
+  /** Final edit succ of every request after the whole sequence (sequential mode). */
+  sequentialEditSucc?: number;
+  paramsTotal: number;
+  interrupted: boolean;
+  out: string;
+}
+
+/** Greedy completion of a prompt (new tokens only). */
+export async function greedy(
+  model: CausalLM,
+  tok: Tokenizer,
+  prompt: number[],
+  n: number,
+): Promise<string> {
+  const ids = [...prompt];
+  for (let i = 0; i < n && ids.length < model.config.contextLength; i++) {
+    const next = await tidyAsync(async () => {
+      const logits = noGrad(() =>
+        model.forward(Tensor.fromArray(model.backend, ids, [1, ids.length]))
+      );
+      const am = await argmaxRows(logits.value).toArray();
+      return am[am.length - 1];
+    });
+    ids.push(next);
+    if (next === model.config.eosTokenId) break;
+  }
+  return tok.decode(ids.slice(prompt.length));
+}
+
+function revert(model: CausalLM, changes: readonly TensorChange[]): void {
+  for (const c of changes) {
+    const p = model.params.get(c.name)!;
+    const be = p.value.backend;
+    // Few entries: upload each contiguous run.
+    let i = 0;
+    while (i < c.indices.length) {
+      let j = i + 1;
+      while (j < c.indices.length && c.indices[j] === c.indices[j - 1] + 1) j++;
+      be.upload(p.value.buffer, c.before.subarray(i, j), c.indices[i]);
+      i = j;
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+function countParams(model: CausalLM): number {
+  let n = 0;
+  for (const p of model.params.values()) n += p.value.size;
+  return n;
+}
+
+/** Merges changes of successive edits of the same tensors (sequential/batch outputs). */
+function mergeChanges(all: TensorChange[][]): TensorChange[] {
+  const byName = new Map<string, Map<number, { before: number; after: number }>>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const changes of all) {
+    for (const c of changes) {
+      shapes.set(c.name, c.shape);
+      let m = byName.get(c.name);
+      if (!m) byName.set(c.name, m = new Map());
+      c.indices.forEach((idx, k) => {
+        const prev = m!.get(idx);
+        m!.set(idx, { before: prev ? prev.before : c.before[k], after: c.after[k] });
+      });
+    }
+  }
+  return [...byName].map(([name, m]) => {
+    const idx = [...m.keys()].sort((a, b) => a - b);
+    return {
+      name,
+      shape: shapes.get(name)!,
+      indices: Uint32Array.from(idx),
+      before: Float32Array.from(idx, (i) => m.get(i)!.before),
+      after: Float32Array.from(idx, (i) => m.get(i)!.after),
+    };
+  });
+}
+
+async function evaluate(
+  opts: RunOptions,
+  request: EditRequest,
+  baseline: Awaited<ReturnType<typeof localityBaseline>>,
+  target: EditTarget,
+): Promise<RecordMetrics & { completion: string }> {
+  const em = evalModel(opts.model, opts.tokenizer);
+  const m = await evaluateRecord(request, em, {
+    baseline,
+    fluency: opts.fluency ? { seed: opts.seed + request.index } : false,
+  });
+  return { ...m, completion: await greedy(opts.model, opts.tokenizer, target.promptIds, 8) };
+}
+
+export async function runEdits(opts: RunOptions): Promise<RunResult> {
+  const partial = `${opts.out}.partial`;
+  if ((await exists(opts.out)) && !opts.force) {
+    throw new Error(`${opts.out} exists; choose another --out or pass --force to replace it`);
+  }
+  const resumeFile = `${partial}/records.jsonl`;
+  const done = new Map<number, RecordResult>();
+  if (await exists(partial)) {
+    if (opts.resume) {
+      const text = await Deno.readTextFile(resumeFile).catch(() => "");
+      for (const line of text.split("\n")) {
+        if (!line.trim()) continue;
+        try {
+          const r = JSON.parse(line) as RecordResult;
+          done.set(r.index, r);
+        } catch {
+          // A line cut by the interruption: that record is redone.
+        }
+      }
+    } else if (!opts.force) {
+      throw new Error(
+        `${partial} holds partial results of an earlier run; pass --resume to continue it ` +
+          `or --force to start over`,
+      );
+    } else {
+      await Deno.remove(partial, { recursive: true });
+    }
+  }
+  if (opts.resume && opts.mode !== "single" && done.size > 0) {
+    throw new Error(`--resume continues single-mode runs only (this run is ${opts.mode})`);
+  }
+  await Deno.mkdir(`${partial}/patches`, { recursive: true });
+  const em = evalModel(opts.model, opts.tokenizer);
+  const records: RecordResult[] = [...done.values()];
+  const allChanges: TensorChange[][] = [];
+  const editedSoFar: number[][] = [];
+  let lastResult: MethodResult | null = null;
+  let interrupted = false;
+  const progress = (p: { phase: string; step: number; of: number; loss?: number }) =>
+    opts.onProgress?.(p.phase, p.step, p.of, p.loss);
+  const ctx = {
+    model: opts.model,
+    tokenizer: opts.tokenizer,
+    localityPrompts: [] as number[][],
+    onProgress: progress,
+  };
+  const localityPromptsOf = (r: EditRequest) =>
+    Object.values(r.locality).flat().map((p) => opts.tokenizer.encode(p.prompt)).filter((x) =>
+      x.length > 0 && x.length <= opts.model.config.contextLength
+    );
+
+  const finishRecord = async (
+    t: EditTarget,
+    baseline: Awaited<ReturnType<typeof localityBaseline>>,
+    before: RecordResult["before"],
+    result: MethodResult,
+    seconds: number,
+  ) => {
+    const after = await evaluate(opts, t.request, baseline, t);
+    const rec: RecordResult = {
+      index: t.request.index,
+      subject: t.request.subject,
+      prompt: t.request.prompt,
+      targetNew: t.request.targetNew,
+      before,
+      after,
+      rolledBack: result.rolledBack,
+      seconds,
+      paramsChanged: result.changes.reduce((a, c) => a + c.indices.length, 0),
+      timings: result.timings,
+    };
+    records.push(rec);
+    await Deno.writeTextFile(resumeFile, JSON.stringify(rec) + "\n", { append: true });
+    opts.onRecord?.(rec);
+  };
+
+  const beforeOf = async (t: EditTarget) => ({
+    editSucc: await tokenAccuracy(em, t.request.prompt, t.request.targetNew),
+    completion: await greedy(opts.model, opts.tokenizer, t.promptIds, 8),
+  });
+
+  if (opts.mode === "batch") {
+    const baselines = [];
+    const befores = [];
+    for (const t of opts.targets) {
+      baselines.push(await localityBaseline(em, t.request));
+      befores.push(await beforeOf(t));
+    }
+    ctx.localityPrompts = opts.targets.flatMap((t) => localityPromptsOf(t.request));
+    const t0 = performance.now();
+    const result = await opts.method.apply(ctx, opts.targets, opts.hparams);
+    const secs = (performance.now() - t0) / 1000;
+    lastResult = result;
+    allChanges.push(result.changes);
+    for (let i = 0; i < opts.targets.length; i++) {
+      await finishRecord(
+        opts.targets[i],
+        baselines[i],
+        befores[i],
+        result,
+        secs / opts.targets.length,
+      );
+    }
+  } else {
+    for (const t of opts.targets) {
+      if (done.has(t.request.index)) continue;
+      if (opts.interrupted?.()) {
+        interrupted = true;
+        break;
+      }
+      const baseline = await localityBaseline(em, t.request);
+      const before = await beforeOf(t);
+      // Sequential: earlier edits (prompt + target) anchor the KL term, so they are kept.
+      ctx.localityPrompts = [
+        ...localityPromptsOf(t.request),
+        ...(opts.mode === "sequential" ? editedSoFar : []),
+      ];
+      const t0 = performance.now();
+      const result = await opts.method.apply(ctx, [t], opts.hparams);
+      const secs = (performance.now() - t0) / 1000;
+      lastResult = result;
+      await finishRecord(t, baseline, before, result, secs);
+      if (result.changes.length > 0) {
+        await writePatch(
+          `${partial}/patches/record-${t.request.index}.safetensors`,
+          result.changes,
+          {
+            method: opts.method.name,
+            record: String(t.request.index),
+          },
+        );
+      }
+      if (opts.mode === "single") revert(opts.model, result.changes);
+      else {
+        allChanges.push(result.changes);
+        editedSoFar.push(t.row.ids);
+      }
+    }
+  }
+
+  records.sort((a, b) => a.index - b.index);
+  let sequentialEditSucc: number | undefined;
+  if (opts.mode === "sequential" && !interrupted) {
+    let s = 0;
+    for (const t of opts.targets) {
+      s += await tokenAccuracy(em, t.request.prompt, t.request.targetNew);
+    }
+    sequentialEditSucc = (100 * s) / opts.targets.length;
+  }
+  const summary = summarize(records.map((r) => r.after));
+  const paramsTotal = countParams(opts.model);
+  const meanOf = (f: (r: RecordResult) => number) =>
+    records.length ? records.reduce((a, r) => a + f(r), 0) / records.length : 0;
+  const metrics = {
+    method: opts.method.name,
+    mode: opts.mode,
+    model: opts.modelDir,
+    hparams: opts.hparams,
+    records: records.length,
+    mean: summary,
+    sequentialEditSucc,
+    secondsPerEdit: {
+      mean: meanOf((r) => r.seconds),
+      median: median(records.map((r) => r.seconds)),
+    },
+    paramsChanged: {
+      mean: meanOf((r) => r.paramsChanged),
+      fractionMean: meanOf((r) => r.paramsChanged) / paramsTotal,
+    },
+    paramsTotal,
+    rolledBack: records.filter((r) => r.rolledBack).map((r) => r.index),
+    interrupted,
+    perRecord: records,
+  };
+  await Deno.writeTextFile(`${partial}/metrics.json`, JSON.stringify(metrics, null, 2));
+  if (interrupted) {
+    return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: partial };
+  }
+  if (lastResult) {
+    for (const [name, value] of Object.entries(lastResult.artifacts)) {
+      await Deno.writeTextFile(`${partial}/${name}.json`, JSON.stringify(value, null, 2));
+    }
+    for (const [name, svg] of Object.entries(lastResult.pictures)) {
+      await Deno.writeTextFile(`${partial}/${name}`, svg);
+    }
+  }
+  // The edited checkpoint: for one request or a batch/sequence, the model as edited.
+  const finalChanges = opts.mode === "single"
+    ? (opts.targets.length === 1 && lastResult ? lastResult.changes : null)
+    : mergeChanges(allChanges);
+  if (finalChanges) {
+    if (opts.mode === "single") {
+      // Re-apply the single edit (it was reverted after scoring).
+      for (const c of finalChanges) {
+        const p = opts.model.params.get(c.name)!;
+        c.indices.forEach((idx, k) =>
+          p.value.backend.upload(p.value.buffer, c.after.subarray(k, k + 1), idx)
+        );
+      }
+    }
+    await Deno.mkdir(`${partial}/model`, { recursive: true });
+    for (const f of ["config.json", "tokenizer.json"]) {
+      if (await exists(`${opts.modelDir}/${f}`)) {
+        await Deno.copyFile(`${opts.modelDir}/${f}`, `${partial}/model/${f}`);
+      }
+    }
+    await saveWeights(opts.model, `${partial}/model`);
+    await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
+    if (opts.mode === "single") revert(opts.model, finalChanges);
+  }
+  if (await exists(opts.out)) await Deno.remove(opts.out, { recursive: true });
+  await Deno.rename(partial, opts.out);
+  return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -1,0 +1,69 @@
+// Tokenises edit requests into EditTargets, refusing what cannot be edited: an empty prompt, a
+// target with unknown tokens, or prompt plus target longer than the model's context. Errors name
+// the record and the field.
+
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { EditTarget } from "./method.ts";
+import { teacherForced } from "./request.ts";
+
+export class EditInputError extends Error {
+  override name = "EditInputError";
+}
+
+const UNKNOWN_TOKENS = ["[UNK]", "<unk>", "<|unk|>"];
+
+function unknownIds(tok: Tokenizer): Set<number> {
+  const ids = new Set<number>();
+  for (const t of UNKNOWN_TOKENS) {
+    const id = tok.tokenToId(t);
+    if (id !== undefined) ids.add(id);
+  }
+  return ids;
+}
+
+function encodeField(
+  tok: Tokenizer,
+  unk: Set<number>,
+  text: string,
+  where: string,
+): number[] {
+  const ids = tok.encode(text);
+  const bad = ids.findIndex((i) => unk.has(i));
+  if (bad >= 0) {
+    throw new EditInputError(`${where}: "${text}" contains words the tokenizer does not know`);
+  }
+  return ids;
+}
+
+export function editTarget(
+  request: EditRequest,
+  tok: Tokenizer,
+  contextLength: number,
+  source: string,
+): EditTarget {
+  const where = (field: string) => `${source}: record ${request.index}: field ${field}`;
+  if (request.prompt.trim() === "") {
+    throw new EditInputError(`${where("prompt")}: the prompt is empty`);
+  }
+  const unk = unknownIds(tok);
+  const promptIds = encodeField(tok, unk, request.prompt, where("prompt"));
+  const full = encodeField(tok, unk, `${request.prompt} ${request.targetNew}`, where("target_new"));
+  const prefixOk = promptIds.every((id, i) => full[i] === id);
+  if (!prefixOk || full.length <= promptIds.length) {
+    throw new EditInputError(
+      `${where("target_new")}: the prompt's tokens are not a prefix of prompt + target`,
+    );
+  }
+  const targetIds = full.slice(promptIds.length);
+  try {
+    return {
+      request,
+      promptIds,
+      targetIds,
+      row: teacherForced(promptIds, targetIds, contextLength),
+    };
+  } catch (e) {
+    throw new EditInputError(`${where("target_new")}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,117 @@
+// Sparse weight patches: exactly the entries an edit changed, as a safetensors file holding for
+// each changed tensor N: `N::index` (I32 flat indices), `N::after` and `N::before` (F32 values),
+// with the tensor shapes in the metadata. apply() writes the edited values, revert() the
+// original ones, both bit for bit.
+
+import type { TensorChange } from "../edit/snapshot.ts";
+import { SafetensorsError } from "./errors.ts";
+import { openSafetensors, writeSafetensors } from "./safetensors.ts";
+
+export const PATCH_FORMAT = "kne-sparse-patch-v1";
+
+export interface PatchEntry {
+  name: string;
+  shape: number[];
+  indices: Int32Array;
+  after: Float32Array;
+  before: Float32Array;
+}
+
+export async function writePatch(
+  path: string,
+  changes: readonly TensorChange[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const shapes: Record<string, number[]> = {};
+  const tensors = changes.flatMap((c) => {
+    shapes[c.name] = [...c.shape];
+    const k = c.indices.length;
+    return [
+      {
+        name: `${c.name}::index`,
+        shape: [k],
+        data: Int32Array.from(c.indices),
+        dtype: "I32" as const,
+      },
+      { name: `${c.name}::after`, shape: [k], data: c.after },
+      { name: `${c.name}::before`, shape: [k], data: c.before },
+    ];
+  });
+  await writeSafetensors(path, tensors, {
+    ...metadata,
+    format: PATCH_FORMAT,
+    shapes: JSON.stringify(shapes),
+  });
+}
+
+export async function readPatch(path: string): Promise<PatchEntry[]> {
+  const f = await openSafetensors(path);
+  try {
+    if (f.metadata.format !== PATCH_FORMAT) {
+      throw new SafetensorsError(path, "__metadata__.format", `not a ${PATCH_FORMAT} file`);
+    }
+    let shapes: Record<string, number[]>;
+    try {
+      shapes = JSON.parse(f.metadata.shapes ?? "");
+    } catch {
+      throw new SafetensorsError(path, "__metadata__.shapes", "missing or invalid JSON");
+    }
+    const out: PatchEntry[] = [];
+    for (const [name, shape] of Object.entries(shapes)) {
+      const numel = Array.isArray(shape) ? shape.reduce((a, b) => a * b, 1) : NaN;
+      if (!Number.isInteger(numel) || numel < 0) {
+        throw new SafetensorsError(path, `__metadata__.shapes.${name}`, "invalid shape");
+      }
+      const need = (suffix: string, dtype: string) => {
+        const t = f.tensors.get(name + suffix);
+        if (!t || t.dtype !== dtype) {
+          throw new SafetensorsError(path, name + suffix, `missing or not ${dtype}`);
+        }
+        return t;
+      };
+      const it = need("::index", "I32");
+      const k = it.numel;
+      const raw = await f.readRaw(name + "::index");
+      const indices = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 4 * k));
+      if (need("::after", "F32").numel !== k || need("::before", "F32").numel !== k) {
+        throw new SafetensorsError(path, name, "index, after and before differ in length");
+      }
+      for (const i of indices) {
+        if (i < 0 || i >= numel) {
+          throw new SafetensorsError(path, `${name}::index`, `index ${i} outside [0, ${numel})`);
+        }
+      }
+      out.push({
+        name,
+        shape,
+        indices,
+        after: await f.read(name + "::after"),
+        before: await f.read(name + "::before"),
+      });
+    }
+    return out;
+  } finally {
+    f.close();
+  }
+}
+
+/** Writes the patch's `after` (apply) or `before` (revert) values into weights, in place. */
+export function applyPatchTo(
+  weights: Map<string, Float32Array>,
+  patch: readonly PatchEntry[],
+  direction: "apply" | "revert",
+): void {
+  for (const e of patch) {
+    const w = weights.get(e.name);
+    const numel = e.shape.reduce((a, b) => a * b, 1);
+    if (!w || w.length !== numel) {
+      throw new SafetensorsError(
+        "patch",
+        e.name,
+        "tensor missing from the model or of another size",
+      );
+    }
+    const src = direction === "apply" ? e.after : e.before;
+    e.indices.forEach((i, j) => (w[i] = src[j]));
+  }
+}

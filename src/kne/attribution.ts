@@ -1,0 +1,168 @@
+// KNE attribution: integrated gradients of the teacher-forced target probability with respect to
+// every projection weight of every layer (attention and FFN), Attr(w) = w * mean_s dP(alpha_s W)/dw
+// with alpha_s = s/m. All scored weights are scaled together along the path (one forward and
+// backward per step, not one per layer). Unit scores aggregate each output neuron's parameters
+// (a column of an [in, out] weight, a row of an [out, in] weight, plus its bias entry).
+
+import * as A from "../autograd/ops.ts";
+import { backward, noGrad, type Var } from "../autograd/variable.ts";
+import type { CausalLM, ParamInfo } from "../model/lm.ts";
+import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import type { TeacherForced } from "../edit/request.ts";
+import { padBatch } from "../edit/request.ts";
+import type { KneHparams } from "./hparams.ts";
+
+export interface ScoredTensor {
+  info: ParamInfo;
+  /** The bias holding one entry per unit of this weight, if the architecture has one. */
+  bias: ParamInfo | null;
+  /** Per-parameter attribution, same layout as the weight. */
+  scores: Float32Array;
+  /** Per-parameter attribution of the bias, if any. */
+  biasScores: Float32Array | null;
+  /** One score per output unit. */
+  unitScores: Float32Array;
+}
+
+export interface Attribution {
+  tensors: ScoredTensor[];
+  /** Mean teacher-forced probability of the target tokens before editing. */
+  targetProb: number;
+  seconds: number;
+}
+
+/** Number of output units of a weight and the parameter count of each. */
+export function unitShape(info: ParamInfo): { units: number; size: number } {
+  const [r, c] = info.shape;
+  return info.layout === "in_out" ? { units: c, size: r } : { units: r, size: c };
+}
+
+/** Entry indices of unit u of a weight. */
+export function unitEntries(info: ParamInfo, u: number): number[] {
+  const [r, c] = info.shape;
+  return info.layout === "in_out"
+    ? Array.from({ length: r }, (_, i) => i * c + u)
+    : Array.from({ length: c }, (_, j) => u * c + j);
+}
+
+/** The projection weights KNE scores, each with its bias partner. */
+export function scoredParams(model: CausalLM): { info: ParamInfo; bias: ParamInfo | null }[] {
+  const byName = new Map(model.paramInfo.map((p) => [p.name, p]));
+  return model.paramInfo
+    .filter((p) => p.layer >= 0 && (p.layout === "in_out" || p.layout === "out_in"))
+    .map((info) => ({
+      info,
+      bias: byName.get(info.name.replace(/\.weight$/, ".bias")) ?? null,
+    }));
+}
+
+function unitScores(
+  info: ParamInfo,
+  scores: Float32Array,
+  bias: Float32Array | null,
+  how: KneHparams["unitScore"],
+): Float32Array {
+  const { units, size } = unitShape(info);
+  const [, c] = info.shape;
+  const out = new Float64Array(units);
+  const f = how === "sum" ? (x: number) => x : Math.abs;
+  if (info.layout === "in_out") {
+    for (let i = 0; i < scores.length; i++) out[i % c] += f(scores[i]);
+  } else {
+    for (let i = 0; i < scores.length; i++) out[Math.floor(i / c)] += f(scores[i]);
+  }
+  if (bias) { for (let u = 0; u < units; u++) out[u] += f(bias[u]); }
+  const n = size + (bias ? 1 : 0);
+  return Float32Array.from(out, (x) => (how === "mean_abs" ? x / n : x));
+}
+
+/**
+ * Gradients of sum_j P(y*_j | x, y*_<j) at alpha*W, accumulated into the scored params' grads.
+ * Returns the mean target probability at this alpha.
+ */
+async function probabilityGradient(
+  model: CausalLM,
+  rows: readonly TeacherForced[],
+): Promise<number> {
+  const { ids, targets, t } = padBatch(rows);
+  return await tidyAsync(async () => {
+    const be = model.backend;
+    const logits = model.forward(Tensor.fromArray(be, ids, [rows.length, t]));
+    const ce = A.crossEntropyRows(logits, Tensor.fromArray(be, targets, [targets.length]));
+    const loss = await ce.value.toArray();
+    // dP/dlogits = -P * dCE/dlogits on target rows: seed the per-row CE with -P.
+    const seed = new Float32Array(loss.length);
+    let total = 0, count = 0;
+    targets.forEach((tg, i) => {
+      if (tg < 0) return;
+      const p = Math.exp(-loss[i]);
+      seed[i] = -p;
+      total += p;
+      count++;
+    });
+    backward(ce, Tensor.fromArray(be, seed, [seed.length]));
+    return total / Math.max(count, 1);
+  });
+}
+
+/** Scores every projection weight for the edit targets `rows`. Leaves the model unchanged. */
+export async function attribute(
+  model: CausalLM,
+  rows: readonly TeacherForced[],
+  hp: Pick<KneHparams, "igSteps" | "unitScore">,
+  onStep?: (step: number, of: number) => void,
+): Promise<Attribution> {
+  const t0 = performance.now();
+  const scored = scoredParams(model);
+  const vars: Var[] = [];
+  for (const { info, bias } of scored) {
+    vars.push(model.params.get(info.name)!);
+    if (bias) vars.push(model.params.get(bias.name)!);
+  }
+  const frozen = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
+  const originals = new Map<Var, Tensor>(vars.map((v) => [v, noGrad(() => v.value.clone())]));
+  for (const [p] of frozen) {
+    p.zeroGrad();
+    p.requiresGrad = false;
+  }
+  for (const v of vars) v.requiresGrad = true;
+  const be = model.backend;
+  let targetProb = 0;
+  try {
+    for (let s = 1; s <= hp.igSteps; s++) {
+      const alpha = s / hp.igSteps;
+      for (const [v, orig] of originals) {
+        be.dispatch("scale", [orig.buffer, v.value.buffer], [orig.size, alpha]);
+      }
+      const p = await probabilityGradient(model, rows);
+      if (s === hp.igSteps) targetProb = p;
+      onStep?.(s, hp.igSteps);
+    }
+  } finally {
+    for (const [v, orig] of originals) {
+      be.copy(orig.buffer, 0, v.value.buffer, 0, orig.size);
+      orig.free();
+    }
+    for (const [p, r] of frozen) p.requiresGrad = r;
+  }
+  const tensors: ScoredTensor[] = [];
+  const readAttr = async (v: Var): Promise<Float32Array> => {
+    const w = await v.value.toArray();
+    const g = v.grad ? await v.grad.toArray() : new Float32Array(w.length);
+    v.zeroGrad();
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] * g[i]) / hp.igSteps;
+    return w;
+  };
+  for (const { info, bias } of scored) {
+    const scores = await readAttr(model.params.get(info.name)!);
+    const biasScores = bias ? await readAttr(model.params.get(bias.name)!) : null;
+    tensors.push({
+      info,
+      bias,
+      scores,
+      biasScores,
+      unitScores: unitScores(info, scores, biasScores, hp.unitScore),
+    });
+  }
+  return { tensors, targetProb, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,54 @@
+// KNE hyperparameters with their defaults and allowed ranges. Details the paper leaves open
+// (integration path, unit score, locality term) are documented choices here, not hidden constants.
+
+import type { HparamsSchema } from "../io/requests.ts";
+
+export type KneHparams = {
+  /** Riemann steps of the integrated gradient (alpha = s/m, s = 1..m); 1 = gradient x weight. */
+  igSteps: number;
+  /** Fraction of all scored units kept in the ensemble (global threshold across layers). */
+  topP: number;
+  /** "global": one threshold over every layer; "per_layer": the top perLayerK units of each layer. */
+  selection: "global" | "per_layer";
+  perLayerK: number;
+  /** How a unit's per-parameter attributions combine: mean or sum of |attr|, or signed sum. */
+  unitScore: "mean_abs" | "sum_abs" | "sum";
+  /** Adam learning rate of the masked update. */
+  lr: number;
+  /** Maximum update steps. */
+  steps: number;
+  /** Stop once the mean target cross-entropy is below this. */
+  earlyStopLoss: number;
+  /** Weight of the KL-to-unedited term on unrelated prompts (0 disables it). */
+  klWeight: number;
+  beta1: number;
+  beta2: number;
+};
+
+export const KNE_DEFAULTS: KneHparams = {
+  igSteps: 4,
+  topP: 0.01,
+  selection: "global",
+  perLayerK: 8,
+  unitScore: "mean_abs",
+  lr: 5e-3,
+  steps: 40,
+  earlyStopLoss: 0.05,
+  klWeight: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+};
+
+export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
+  igSteps: { type: "integer", min: 1, max: 64, description: "integrated-gradient steps" },
+  topP: { type: "number", min: 0, max: 1, minExclusive: true, description: "ensemble fraction" },
+  selection: { type: "string", choices: ["global", "per_layer"] },
+  perLayerK: { type: "integer", min: 1, max: 1_000_000 },
+  unitScore: { type: "string", choices: ["mean_abs", "sum_abs", "sum"] },
+  lr: { type: "number", min: 0, max: 1, minExclusive: true },
+  steps: { type: "integer", min: 1, max: 10_000 },
+  earlyStopLoss: { type: "number", min: 0, max: 100 },
+  klWeight: { type: "number", min: 0, max: 1000 },
+  beta1: { type: "number", min: 0, max: 1, maxExclusive: true },
+  beta2: { type: "number", min: 0, max: 1, maxExclusive: true },
+};

@@ -1,0 +1,68 @@
+// KNE as an EditMethod: attribution, ensemble, masked update; artefacts are the ensemble
+// (OUT/ensemble.json) and the attribution heatmap (OUT/attribution.svg).
+
+import type { EditContext, EditMethod, EditTarget, MethodResult } from "../edit/method.ts";
+import { heatmapSvg } from "../report/heatmap.ts";
+import type { Attribution } from "./attribution.ts";
+import { KNE_DEFAULTS, KNE_SCHEMA, type KneHparams } from "./hparams.ts";
+import { kneEdit } from "./kne.ts";
+
+/** Mean unit score per (layer, parameter group), the picture's grid. */
+export function attributionGrid(
+  attr: Attribution,
+): { rows: string[]; cols: string[]; values: number[][] } {
+  const layers = [...new Set(attr.tensors.map((t) => t.info.layer))].sort((a, b) => a - b);
+  const groups = [...new Set(attr.tensors.map((t) => t.info.group))];
+  const values = layers.map((l) =>
+    groups.map((g) => {
+      const ts = attr.tensors.filter((t) => t.info.layer === l && t.info.group === g);
+      let s = 0, n = 0;
+      for (const t of ts) for (const u of t.unitScores) (s += u, n++);
+      return n ? s / n : 0;
+    })
+  );
+  return { rows: layers.map((l) => `layer ${l}`), cols: groups, values };
+}
+
+export const kneMethod: EditMethod<KneHparams> = {
+  name: "kne",
+  description: "Knowledge Neuronal Ensemble (arXiv 2412.20637)",
+  defaults: KNE_DEFAULTS,
+  schema: KNE_SCHEMA,
+  async apply(
+    ctx: EditContext,
+    targets: readonly EditTarget[],
+    hp: KneHparams,
+  ): Promise<MethodResult> {
+    const r = await kneEdit(
+      ctx.model,
+      targets.map((t) => t.row),
+      hp,
+      ctx.localityPrompts,
+      (p) => ctx.onProgress?.(p),
+    );
+    const grid = attributionGrid(r.attribution);
+    return {
+      changes: r.changes,
+      rolledBack: r.rolledBack,
+      artifacts: {
+        ensemble: {
+          ...r.ensemble,
+          ensembleParams: r.ensembleParams,
+          targetProbBefore: r.attribution.targetProb,
+          updateSteps: r.update.steps,
+          losses: r.update.losses,
+        },
+      },
+      pictures: {
+        "attribution.svg": heatmapSvg({
+          title: "KNE attribution: mean unit score per layer and parameter group",
+          rows: grid.rows,
+          cols: grid.cols,
+          values: grid.values,
+        }),
+      },
+      timings: { attribution: r.attribution.seconds, update: r.update.seconds },
+    };
+  },
+};

@@ -1,0 +1,133 @@
+// KNE's masked update: only the ensemble's units receive gradient (a 0/1 mask applied where the
+// gradient reaches each parameter; tensors outside the ensemble are frozen so their gradients
+// are never computed), all layers step together with Adam, early stop on the target loss,
+// optional KL-to-unedited locality term. Divergence (NaN/Inf) is reported to the caller, which
+// restores the snapshot.
+
+import { Adam } from "../autograd/adam.ts";
+import * as A from "../autograd/ops.ts";
+import { backward, noGrad, type Var } from "../autograd/variable.ts";
+import { padBatch, type TeacherForced } from "../edit/request.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { countNonfinite } from "../tensor/ops.ts";
+import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
+import { unitEntries } from "./attribution.ts";
+import type { Ensemble } from "./ensemble.ts";
+import type { KneHparams } from "./hparams.ts";
+
+export interface UpdateResult {
+  steps: number;
+  losses: number[];
+  diverged: boolean;
+  seconds: number;
+}
+
+/** Builds the per-tensor 0/1 masks of the ensemble (weights and their biases). */
+export function ensembleMasks(model: CausalLM, e: Ensemble): Map<string, Tensor> {
+  const masks = new Map<string, Tensor>();
+  for (const t of e.tensors) {
+    const info = model.paramInfo.find((p) => p.name === t.name)!;
+    const m = new Float32Array(t.shape[0] * t.shape[1]);
+    for (const u of t.units) for (const i of unitEntries(info, u)) m[i] = 1;
+    masks.set(t.name, Tensor.fromArray(model.backend, m, t.shape));
+    if (t.bias) {
+      const bias = model.params.get(t.bias)!;
+      const bm = new Float32Array(bias.value.size);
+      for (const u of t.units) bm[u] = 1;
+      masks.set(t.bias, Tensor.fromArray(model.backend, bm, bias.shape));
+    }
+  }
+  return masks;
+}
+
+export interface LocalityAnchor {
+  /** Unrelated prompts (ids, [batch, t]) and the unedited model's logits on them. */
+  ids: Tensor;
+  refLogits: Tensor;
+}
+
+/** Logits of the unedited model on unrelated prompts, for the KL term. */
+export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAnchor {
+  const rows = prompts.map((p) => ({ ids: p, targets: p.map(() => -1) }));
+  const { ids, t } = padBatch(rows);
+  const idT = Tensor.fromArray(model.backend, ids, [prompts.length, t]);
+  const refLogits = noGrad(() => model.forward(idT).value);
+  return { ids: idT, refLogits };
+}
+
+export async function maskedUpdate(
+  model: CausalLM,
+  rows: readonly TeacherForced[],
+  ensemble: Ensemble,
+  hp: Pick<KneHparams, "lr" | "steps" | "earlyStopLoss" | "klWeight" | "beta1" | "beta2">,
+  anchor: LocalityAnchor | null,
+  onStep?: (step: number, loss: number) => void,
+): Promise<UpdateResult> {
+  const t0 = performance.now();
+  const masks = ensembleMasks(model, ensemble);
+  const saved = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
+  const trainable: Var[] = [];
+  for (const [name, p] of model.params) {
+    p.zeroGrad();
+    p.requiresGrad = masks.has(name);
+    p.gradMask = masks.get(name) ?? null;
+    if (p.requiresGrad) trainable.push(p);
+  }
+  const opt = new Adam(trainable, { lr: hp.lr, beta1: hp.beta1, beta2: hp.beta2, weightDecay: 0 });
+  const { ids, targets, t } = padBatch(rows);
+  const be = model.backend;
+  const idT = Tensor.fromArray(be, ids, [rows.length, t]);
+  const tgT = Tensor.fromArray(be, targets, [targets.length]);
+  const count = targets.filter((x) => x >= 0).length;
+  const w = Tensor.fromArray(be, targets.map((x) => (x >= 0 ? 1 / count : 0)), [targets.length]);
+  const losses: number[] = [];
+  let diverged = false;
+  try {
+    for (let step = 0; step < hp.steps; step++) {
+      const loss = await tidyAsync(async () => {
+        const ce = A.dot(A.crossEntropyRows(model.forward(idT), tgT), w);
+        let total = ce;
+        if (anchor && hp.klWeight > 0) {
+          const q = model.forward(anchor.ids);
+          const rowsKl = A.klRows(anchor.refLogits, q);
+          const kw = Tensor.full(be, [rowsKl.value.size], hp.klWeight / rowsKl.value.size);
+          total = A.add(ce, A.dot(rowsKl, kw));
+        }
+        const ceValue = (await ce.value.toArray())[0];
+        const totalValue = (await total.value.toArray())[0];
+        if (!Number.isFinite(totalValue)) return Number.NaN;
+        if (ceValue < hp.earlyStopLoss) return ceValue;
+        backward(total);
+        return ceValue;
+      });
+      losses.push(loss);
+      onStep?.(step + 1, loss);
+      if (!Number.isFinite(loss)) {
+        diverged = true;
+        break;
+      }
+      if (loss < hp.earlyStopLoss) break;
+      tidy(() => opt.update());
+      opt.zeroGrad();
+    }
+    if (!diverged) diverged = await anyNonFinite(trainable);
+  } finally {
+    opt.zeroGrad();
+    opt.dispose();
+    for (const [p, r] of saved) {
+      p.requiresGrad = r;
+      p.gradMask = null;
+    }
+    for (const m of masks.values()) m.free();
+    for (const x of [idT, tgT, w]) x.free();
+  }
+  return { steps: losses.length, losses, diverged, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function anyNonFinite(params: readonly Var[]): Promise<boolean> {
+  for (const p of params) {
+    const n = await tidyAsync(async () => (await countNonfinite(p.value).toArray())[0]);
+    if (n > 0) return true;
+  }
+  return false;
+}

@@ -1,0 +1,156 @@
+// KNE end to end on the tiny oracle GPT-2: the edit makes the target the argmax, changes only
+// entries inside the ensemble (everything else bit-identical), sequential edits keep earlier
+// ones, the sparse patch reproduces the edited and original weights bit for bit, and a diverging
+// edit is rolled back.
+
+import type { Backend } from "../../engine/backend.ts";
+import type { EditTarget } from "../../src/edit/method.ts";
+import { editTarget } from "../../src/edit/targets.ts";
+import { validateRequests } from "../../src/io/requests.ts";
+import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
+import { KNE_DEFAULTS, type KneHparams } from "../../src/kne/hparams.ts";
+import { kneEdit } from "../../src/kne/kne.ts";
+import { unitEntries } from "../../src/kne/attribution.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import { type LoadedModel, loadModel } from "../../src/model/load.ts";
+import { noGrad } from "../../src/autograd/variable.ts";
+import { argmaxRows } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
+const HP: KneHparams = {
+  ...KNE_DEFAULTS,
+  igSteps: 2,
+  topP: 0.05,
+  lr: 0.02,
+  steps: 100,
+  earlyStopLoss: 0.01,
+};
+
+function target(m: LoadedModel, prompt: string, answer: string): EditTarget {
+  const [req] = validateRequests([{ subject: prompt, prompt, target_new: answer }], "test");
+  return editTarget(req, m.tokenizer!, m.model.config.contextLength, "test");
+}
+
+async function predicts(m: LoadedModel, t: EditTarget): Promise<boolean> {
+  const ids = t.row.ids;
+  const am = await tidyAsync(async () =>
+    await argmaxRows(
+      noGrad(() => m.model.forward(Tensor.fromArray(m.model.backend, ids, [1, ids.length]))).value,
+    ).toArray()
+  );
+  return t.targetIds.every((tok, j) => am[t.promptIds.length - 1 + j] === tok);
+}
+
+async function weights(m: LoadedModel): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [n, p] of m.model.params) out.set(n, await p.value.toArray());
+  return out;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+async function withModel(be: Backend, fn: (m: LoadedModel) => Promise<void>) {
+  const m = await loadModel(DIR, be);
+  try {
+    await fn(m);
+  } finally {
+    disposeModel(m.model);
+  }
+}
+
+testBackends(
+  "KNE makes the target the argmax and changes nothing outside the ensemble",
+  async (be) => {
+    await withModel(be, async (m) => {
+      const t = target(m, "The capital of France is", "Tokyo");
+      if (await predicts(m, t)) throw new Error("the random model already predicts the target");
+      const before = await weights(m);
+      const r = await kneEdit(m.model, [t.row], HP);
+      if (r.rolledBack) throw new Error("edit diverged");
+      if (!(await predicts(m, t))) {
+        throw new Error(`target is not the argmax after ${r.update.steps} steps`);
+      }
+      const after = await weights(m);
+      const allowed = new Map<string, Set<number>>();
+      for (const e of r.ensemble.tensors) {
+        const info = m.model.paramInfo.find((p) => p.name === e.name)!;
+        allowed.set(e.name, new Set(e.units.flatMap((u) => unitEntries(info, u))));
+        if (e.bias) allowed.set(e.bias, new Set(e.units));
+      }
+      let changed = 0;
+      for (const [name, b] of before) {
+        const a = after.get(name)!;
+        const ok = allowed.get(name) ?? new Set<number>();
+        const x = new Uint32Array(b.buffer), y = new Uint32Array(a.buffer);
+        for (let i = 0; i < x.length; i++) {
+          if (x[i] === y[i]) continue;
+          if (!ok.has(i)) throw new Error(`${name}[${i}] changed but is outside the ensemble`);
+          changed++;
+        }
+      }
+      const reported = r.changes.reduce((s, c) => s + c.indices.length, 0);
+      if (changed === 0 || changed !== reported) {
+        throw new Error(`changed ${changed} entries, the result reports ${reported}`);
+      }
+    });
+  },
+);
+
+testBackends("the sparse patch applies and reverts bit for bit", async (be) => {
+  await withModel(be, async (m) => {
+    const original = await weights(m);
+    const r = await kneEdit(m.model, [target(m, "The capital of Spain is", "Lima").row], HP);
+    const edited = await weights(m);
+    const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+    try {
+      await writePatch(path, r.changes);
+      const patch = await readPatch(path);
+      const w = new Map([...original].map(([k, v]) => [k, v.slice()]));
+      applyPatchTo(w, patch, "apply");
+      for (const [k, v] of w) {
+        if (!sameBits(v, edited.get(k)!)) throw new Error(`apply differs in ${k}`);
+      }
+      applyPatchTo(w, patch, "revert");
+      for (const [k, v] of w) {
+        if (!sameBits(v, original.get(k)!)) throw new Error(`revert differs in ${k}`);
+      }
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+});
+
+testBackends("sequential edits keep the earlier edit (anchored by the KL term)", async (be) => {
+  await withModel(be, async (m) => {
+    const t1 = target(m, "The capital of France is", "Rome");
+    const t2 = target(m, "The capital of Japan is", "Cairo");
+    await kneEdit(m.model, [t1.row], HP);
+    // In sequential mode earlier edited prompts are the locality anchors of later edits.
+    await kneEdit(m.model, [t2.row], { ...HP, klWeight: 1 }, [t1.row.ids]);
+    if (!(await predicts(m, t2))) throw new Error("second edit failed");
+    if (!(await predicts(m, t1))) throw new Error("the first edit was lost by the second");
+  });
+});
+
+testBackends("a diverging edit is rolled back and leaves the model bit-identical", async (be) => {
+  await withModel(be, async (m) => {
+    const original = await weights(m);
+    const r = await kneEdit(m.model, [target(m, "The capital of Italy is", "Paris").row], {
+      ...HP,
+      lr: 1e30,
+      steps: 5,
+    });
+    if (!r.rolledBack) throw new Error("a 1e30 learning rate did not diverge");
+    if (r.changes.length !== 0) throw new Error("a rolled back edit reports changes");
+    const now = await weights(m);
+    for (const [k, v] of now) {
+      if (!sameBits(v, original.get(k)!)) throw new Error(`${k} not restored`);
+    }
+  });
+});
