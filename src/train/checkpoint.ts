@@ -1,0 +1,80 @@
+// Training checkpoints: weights, Adam moments and loop state in one folder, written atomically
+// (temporary folder, then rename), so an interrupted run resumes exactly where it saved.
+
+import { Adam } from "../autograd/adam.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { openSafetensors, writeSafetensors } from "../io/safetensors.ts";
+
+export interface TrainState {
+  step: number;
+  epoch: number;
+  /** Position in the current epoch's order. */
+  cursor: number;
+  seed: number;
+  config: ModelConfig;
+  losses: number[];
+  seconds: number;
+  tokens: number;
+}
+
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  model: CausalLM,
+  opt: Adam,
+  state: TrainState,
+): Promise<void> {
+  const tmp = `${dir}.tmp`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  const tensors = [];
+  const moments = opt.moments();
+  for (const info of model.paramInfo) {
+    const p = model.params.get(info.name)!;
+    tensors.push({ name: info.name, shape: info.shape, data: await p.value.toArray() });
+    const m = moments.get(p);
+    if (m) {
+      tensors.push({ name: `adam.m.${info.name}`, shape: info.shape, data: await m.m.toArray() });
+      tensors.push({ name: `adam.v.${info.name}`, shape: info.shape, data: await m.v.toArray() });
+    }
+  }
+  await writeSafetensors(`${tmp}/state.safetensors`, tensors, { adamStep: String(opt.step) });
+  await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(state));
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, dir);
+}
+
+/** Loads a checkpoint into `model` and `opt`; refuses one of another architecture or shape. */
+export async function loadCheckpoint(dir: string, model: CausalLM, opt: Adam): Promise<TrainState> {
+  const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as TrainState;
+  const want = model.config as unknown as Record<string, unknown>;
+  const have = state.config as unknown as Record<string, unknown>;
+  const diff = Object.keys(want).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
+  if (diff.length > 0) {
+    throw new CheckpointError(
+      `${dir}: checkpoint is of another model shape (${
+        diff.map((k) => `${k} ${JSON.stringify(have[k])} vs ${JSON.stringify(want[k])}`).join(", ")
+      }); start a new run or use matching options`,
+    );
+  }
+  const f = await openSafetensors(`${dir}/state.safetensors`);
+  try {
+    for (const info of model.paramInfo) {
+      const p = model.params.get(info.name)!;
+      p.value.backend.upload(p.value.buffer, await f.read(info.name));
+    }
+    opt.step = Number(f.metadata.adamStep ?? 0);
+    await opt.restoreMoments(async (name) =>
+      f.tensors.has(`adam.m.${name}`)
+        ? { m: await f.read(`adam.m.${name}`), v: await f.read(`adam.v.${name}`) }
+        : null
+    );
+  } finally {
+    f.close();
+  }
+  return state;
+}

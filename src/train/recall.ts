@@ -1,0 +1,73 @@
+// Fact recall of a model on probes (prompt, answer), teacher forced: top-1 accuracy of the first
+// answer token and of the whole answer (every answer token is the argmax), overall and per
+// relation. Probes are scored in padded batches with one forward each.
+
+import { noGrad } from "../autograd/variable.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { argmaxRows } from "../tensor/ops.ts";
+import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+
+export interface RecallProbe {
+  prompt: string;
+  answer: string;
+  relation: string;
+}
+
+export interface RecallScore {
+  n: number;
+  firstToken: number;
+  whole: number;
+}
+
+export interface RecallReport extends RecallScore {
+  byRelation: Record<string, RecallScore>;
+}
+
+export async function recall(
+  model: CausalLM,
+  tok: Tokenizer,
+  probes: readonly RecallProbe[],
+  batchSize = 64,
+): Promise<RecallReport> {
+  const per = new Map<string, { n: number; first: number; whole: number }>();
+  for (let b = 0; b < probes.length; b += batchSize) {
+    const chunk = probes.slice(b, b + batchSize);
+    const rows = chunk.map((p) => {
+      const prompt = tok.encode(p.prompt);
+      const full = tok.encode(`${p.prompt} ${p.answer}`);
+      return { prompt, answer: full.slice(prompt.length), ids: full.slice(0, -1) };
+    });
+    const t = Math.max(...rows.map((r) => r.ids.length));
+    const ids = rows.flatMap((r) => [...r.ids, ...new Array(t - r.ids.length).fill(0)]);
+    const am = await tidyAsync(async () => {
+      const logits = noGrad(() =>
+        model.forward(Tensor.fromArray(model.backend, ids, [rows.length, t]))
+      );
+      return await argmaxRows(logits.value).toArray();
+    });
+    rows.forEach((r, i) => {
+      const start = i * t + r.prompt.length - 1;
+      let whole = r.answer.length > 0;
+      r.answer.forEach((a, j) => {
+        if (am[start + j] !== a) whole = false;
+      });
+      const first = r.answer.length > 0 && am[start] === r.answer[0];
+      const rel = chunk[i].relation;
+      const s = per.get(rel) ?? { n: 0, first: 0, whole: 0 };
+      s.n++;
+      s.first += first ? 1 : 0;
+      s.whole += whole ? 1 : 0;
+      per.set(rel, s);
+    });
+  }
+  const byRelation: Record<string, RecallScore> = {};
+  let n = 0, first = 0, whole = 0;
+  for (const [rel, s] of [...per].sort()) {
+    byRelation[rel] = { n: s.n, firstToken: s.first / s.n, whole: s.whole / s.n };
+    n += s.n;
+    first += s.first;
+    whole += s.whole;
+  }
+  return { n, firstToken: n ? first / n : 0, whole: n ? whole / n : 0, byRelation };
+}
