@@ -1,0 +1,64 @@
+// cross_entropy: lse[r] = logsumexp(logits[r]), loss[r] = lse[r] - logits[r, targets[r]];
+// target < 0: ignored (loss 0); target >= V or NaN: loss NaN. One workgroup per row.
+struct P { rows: u32, V: u32 }
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+
+const WG: u32 = 256u;
+const LOWEST: f32 = -3.40282347e+38;
+var<workgroup> red: array<f32, WG>;
+
+fn reduce_max(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduce_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.V;
+  var m = LOWEST;
+  for (var j = lid; j < p.V; j += WG) { m = max(m, logits[base + j]); }
+  m = reduce_max(m, lid);
+  var s = 0.0;
+  for (var j = lid; j < p.V; j += WG) { s += exp(logits[base + j] - m); }
+  s = reduce_sum(s, lid);
+  if (lid == 0u) {
+    let ls = log(s);
+    lse[row] = m + ls;
+    let t = targets[row];
+    var l = 0.0;
+    if (!(t < 0.0)) {
+      if (t < f32(p.V)) {
+        l = (m - logits[base + u32(t)]) + ls;
+      } else {
+        l = bitcast<f32>(0x7fc00000u + (p.rows & 0u));
+      }
+    }
+    loss[row] = l;
+  }
+}

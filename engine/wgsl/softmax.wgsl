@@ -1,0 +1,60 @@
+// softmax: out = softmax(scale * x) per row of a [rows, cols] matrix, one workgroup per row.
+// With causal != 0, row r is query position pos = (r % qlen) + (cols - qlen): columns after pos
+// get exactly 0 and are left out of the max and the sum.
+struct P { rows: u32, cols: u32, qlen: u32, causal: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+
+const WG: u32 = 256u;
+const LOWEST: f32 = -3.40282347e+38;
+var<workgroup> red: array<f32, WG>;
+
+fn reduce_max(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduce_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) { return; }
+  var n = p.cols;
+  if (p.causal != 0u && p.qlen > 0u) {
+    let pos = i32(row % p.qlen) + i32(p.cols) - i32(p.qlen);
+    n = u32(clamp(pos + 1, 0, i32(p.cols)));
+  }
+  let base = row * p.cols;
+  var m = LOWEST;
+  for (var j = lid; j < n; j += WG) { m = max(m, p.scale * x[base + j]); }
+  m = reduce_max(m, lid);
+  var s = 0.0;
+  for (var j = lid; j < n; j += WG) { s += exp(p.scale * x[base + j] - m); }
+  s = reduce_sum(s, lid);
+  let inv = 1.0 / s;
+  for (var j = lid; j < p.cols; j += WG) {
+    var v = 0.0;
+    if (j < n) { v = exp(p.scale * x[base + j] - m) * inv; }
+    out[base + j] = v;
+  }
+}
