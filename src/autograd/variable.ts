@@ -18,6 +18,8 @@ export class Var {
   grad: Tensor | null = null;
   /** Leaf only: multiplies the gradient reaching this parameter (1 keeps, 0 drops). */
   gradMask: Tensor | null = null;
+  /** Non-leaf: keep this intermediate's gradient after backward (for activation attribution). */
+  retainGrad = false;
 
   constructor(
     readonly value: Tensor,
@@ -134,8 +136,11 @@ export function backward(root: Var, seed?: Tensor): void {
     const g = v.grad;
     const needs = v.parents.map((p) => p.requiresGrad);
     const grads = v.backwardFn!(g, needs);
-    v.grad = null;
-    g.free();
+    if (v.retainGrad) keep(g);
+    else {
+      v.grad = null;
+      g.free();
+    }
     grads.forEach((pg, i) => {
       if (pg && needs[i]) accumulate(v.parents[i], pg);
       else pg?.free();

@@ -8,7 +8,7 @@ import type { Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
-import type { CausalLM, ParamInfo } from "./lm.ts";
+import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
 
@@ -67,7 +67,7 @@ export class GPT2 implements CausalLM {
     return this.params.get(GPT2_PREFIX + name)!;
   }
 
-  forward(ids: Tensor): Var {
+  forward(ids: Tensor, hook?: ForwardHook): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const positions = Tensor.fromArray(
@@ -91,10 +91,13 @@ export class GPT2 implements CausalLM {
         A.sliceCols(qkv, 2 * d, d),
         { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
       );
-      x = A.add(x, A.linear(att, h("attn.c_proj.weight"), h("attn.c_proj.bias"), "in_out"));
+      const ao = A.linear(att, h("attn.c_proj.weight"), h("attn.c_proj.bias"), "in_out");
+      x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.layerNorm(x, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
       const f = A.gelu(A.linear(n2, h("mlp.c_fc.weight"), h("mlp.c_fc.bias"), "in_out"));
-      x = A.add(x, A.linear(f, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), "in_out"));
+      const key = hook?.(l, "mlp_key", f) ?? f;
+      const mo = A.linear(key, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), "in_out");
+      x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");

@@ -8,7 +8,7 @@ import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
-import type { CausalLM, ParamInfo } from "./lm.ts";
+import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
   const d = c.dModel, hd = d / c.nHeads, kv = c.nKvHeads * hd;
@@ -70,7 +70,7 @@ export class Llama implements CausalLM {
     return this.params.get(name) ?? null;
   }
 
-  forward(ids: Tensor): Var {
+  forward(ids: Tensor, hook?: ForwardHook): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const hd = c.dModel / c.nHeads;
@@ -96,11 +96,15 @@ export class Llama implements CausalLM {
         headDim: hd,
         rope: c.ropeTheta,
       });
-      x = A.add(x, A.linear(att, this.#p(p + "self_attn.o_proj.weight"), null, "out_in"));
+      const ao = A.linear(att, this.#p(p + "self_attn.o_proj.weight"), null, "out_in");
+      x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.rmsNorm(x, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
       const gate = A.silu(A.linear(n2, this.#p(p + "mlp.gate_proj.weight"), null, "out_in"));
       const up = A.linear(n2, this.#p(p + "mlp.up_proj.weight"), null, "out_in");
-      x = A.add(x, A.linear(A.mul(gate, up), this.#p(p + "mlp.down_proj.weight"), null, "out_in"));
+      const gu = A.mul(gate, up);
+      const key = hook?.(l, "mlp_key", gu) ?? gu;
+      const mo = A.linear(key, this.#p(p + "mlp.down_proj.weight"), null, "out_in");
+      x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");

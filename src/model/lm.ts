@@ -18,6 +18,21 @@ export interface ParamInfo {
   layout: "in_out" | "out_in" | "vector" | "embedding";
 }
 
+/** Points inside a block where hooks may read or replace activations. */
+export type HookSite =
+  /** Input of the FFN output projection (the FFN "keys"), [batch*T, dFF]. */
+  | "mlp_key"
+  /** Output of the FFN block before the residual add, [batch*T, d]. */
+  | "mlp_out"
+  /** Output of the attention block before the residual add, [batch*T, d]. */
+  | "attn_out";
+
+/**
+ * Called at each site of each layer during forward; returning a Var replaces the activation
+ * (ROME/MEMIT value edits, knowledge-neuron scaling), returning nothing just observes it.
+ */
+export type ForwardHook = (layer: number, site: HookSite, x: Var) => Var | void;
+
 export interface CausalLM {
   readonly config: ModelConfig;
   readonly backend: Backend;
@@ -28,5 +43,5 @@ export interface CausalLM {
    * Logits [batch*T, V] for token ids [batch, T] (f32 values), positions starting at 0.
    * Records the graph when grad mode is on.
    */
-  forward(ids: Tensor): Var;
+  forward(ids: Tensor, hook?: ForwardHook): Var;
 }
