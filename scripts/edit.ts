@@ -189,8 +189,8 @@ async function main() {
           r.seconds.toFixed(2)
         } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`,
       );
-      console.error(`   before: ${r.prompt}${r.before.completion}`);
-      console.error(`   after:  ${r.prompt}${r.after.completion}`);
+      console.error(`   before: ${r.before.completion}`);
+      console.error(`   after:  ${r.after.completion}`);
     },
   });
   Deno.removeSignalListener("SIGINT", onSigint);

@@ -7,6 +7,7 @@ export class Progress {
   #start = performance.now();
   #last = 0;
   #done = false;
+  #lastLine = 0;
   readonly isTty = Deno.stderr.isTerminal();
 
   constructor(readonly label: string, readonly total: number, readonly unit = "it") {}
@@ -25,7 +26,11 @@ export class Progress {
       `${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${n}/${this.total}` +
       ` ${rate.toFixed(1)} ${this.unit}/s ETA ${eta.toFixed(0)}s ${detail}`;
     if (this.isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
-    else if (n >= this.total || frac === 0) Deno.stderr.writeSync(enc.encode(line + "\n"));
+    else if (n >= this.total || now - this.#lastLine > 30_000) {
+      // Not a terminal (a log file, CI): one line every 30 s and at the end.
+      this.#lastLine = now;
+      Deno.stderr.writeSync(enc.encode(line + "\n"));
+    }
     if (n >= this.total) this.finish();
   }
 

@@ -65,7 +65,7 @@ export interface RunResult {
   out: string;
 }
 
-/** Greedy completion of a prompt (new tokens only). */
+/** The prompt and its greedy continuation of up to n tokens, as text. */
 export async function greedy(
   model: CausalLM,
   tok: Tokenizer,
@@ -84,7 +84,7 @@ export async function greedy(
     ids.push(next);
     if (next === model.config.eosTokenId) break;
   }
-  return tok.decode(ids.slice(prompt.length));
+  return tok.decode(ids);
 }
 
 function revert(model: CausalLM, changes: readonly TensorChange[]): void {

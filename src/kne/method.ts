@@ -56,7 +56,7 @@ export const kneMethod: EditMethod<KneHparams> = {
       },
       pictures: {
         "attribution.svg": heatmapSvg({
-          title: "KNE attribution: mean unit score per layer and parameter group",
+          title: "KNE attribution by layer",
           rows: grid.rows,
           cols: grid.cols,
           values: grid.values,
