@@ -19,6 +19,8 @@ import { methodByName, METHODS } from "../src/methods/registry.ts";
 
 const DEFAULT_MODEL = "models/kne-facts";
 const DEFAULT_REQUESTS = "data/requests/test.json";
+const DEFAULT_ANCHORS = "data/requests/dev.json";
+const ANCHOR_COUNT = 16;
 
 const HELP = `Usage: deno task edit [options]
 
@@ -32,6 +34,9 @@ const HELP = `Usage: deno task edit [options]
   --hparams FILE       JSON hyperparameters overriding the method's defaults
   --mode MODE          single | batch | sequential (default single)
   --backend B          webgpu | wasm | auto (default auto)
+  --anchors FILE       request file whose prompts serve as unrelated anchor prompts for
+                       locality terms (default ${DEFAULT_ANCHORS}, first ${ANCHOR_COUNT}; never the
+                       evaluated requests)
   --out DIR            output folder (default out/<method>-<time>)
   --force              replace an existing output folder
   --resume             continue an interrupted run from OUT.partial
@@ -63,6 +68,7 @@ async function main() {
         mode: { type: "string", default: "single" },
         backend: { type: "string", default: "auto" },
         out: { type: "string" },
+        anchors: { type: "string" },
         force: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         "no-fluency": { type: "boolean", default: false },
@@ -141,6 +147,12 @@ async function main() {
   const targets = requests.map((r) =>
     editTarget(r, tokenizer!, model.config.contextLength, source)
   );
+  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
+  const anchors = anchorFile === source || !anchorExists ? [] : (await loadRequests(anchorFile))
+    .slice(0, ANCHOR_COUNT)
+    .map((r) => tokenizer!.encode(r.prompt))
+    .filter((ids) => ids.length > 0 && ids.length <= model.config.contextLength);
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel})`,
   );
@@ -168,6 +180,7 @@ async function main() {
     resume: args.resume!,
     seed,
     fluency: !args["no-fluency"],
+    anchors,
     interrupted: () => stop,
     onProgress: (phase, step, of, loss) => {
       if (barKey !== phase || !bar) {

@@ -35,6 +35,11 @@ export interface RunOptions {
   resume: boolean;
   seed: number;
   fluency: boolean;
+  /**
+   * Unrelated prompts (token ids) a method may keep unchanged (KNE's KL term). Never the
+   * evaluated locality probes: by default scripts/edit.ts takes them from the dev split.
+   */
+  anchors: number[][];
   /** Called with each finished record (for printing). */
   onRecord?: (r: RecordResult) => void;
   onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
@@ -205,11 +210,6 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     localityPrompts: [] as number[][],
     onProgress: progress,
   };
-  const localityPromptsOf = (r: EditRequest) =>
-    Object.values(r.locality).flat().map((p) => opts.tokenizer.encode(p.prompt)).filter((x) =>
-      x.length > 0 && x.length <= opts.model.config.contextLength
-    );
-
   const finishRecord = async (
     t: EditTarget,
     baseline: Awaited<ReturnType<typeof localityBaseline>>,
@@ -247,7 +247,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       baselines.push(await localityBaseline(em, t.request));
       befores.push(await beforeOf(t));
     }
-    ctx.localityPrompts = opts.targets.flatMap((t) => localityPromptsOf(t.request));
+    ctx.localityPrompts = opts.anchors;
     const t0 = performance.now();
     const result = await opts.method.apply(ctx, opts.targets, opts.hparams);
     const secs = (performance.now() - t0) / 1000;
@@ -273,7 +273,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       const before = await beforeOf(t);
       // Sequential: earlier edits (prompt + target) anchor the KL term, so they are kept.
       ctx.localityPrompts = [
-        ...localityPromptsOf(t.request),
+        ...opts.anchors,
         ...(opts.mode === "sequential" ? editedSoFar : []),
       ];
       const t0 = performance.now();
