@@ -127,7 +127,13 @@ export function rmsNorm(x: Var, gamma: Var, eps: number): Var {
 /** Rows of the table picked by ids (a constant tensor of f32 token ids). */
 export function embedding(table: Var, ids: Tensor): Var {
   return record(T.embedding(table.value, ids), [table], (g) => {
-    const dt = Tensor.zeros(table.value.backend, table.shape);
+    // A leaf that already holds a gradient (GPT-2's tied embedding, after the LM head) takes the
+    // scatter in place, as accumulation would, without a table-sized zero gradient.
+    if (table.isLeaf && table.grad && !table.gradMask && table.grad.size === table.value.size) {
+      T.embeddingBackward(ids, g, table.grad);
+      return [null];
+    }
+    const dt = T.zeros(table.value.backend, table.shape);
     T.embeddingBackward(ids, g, dt);
     return [dt];
   });
@@ -157,7 +163,7 @@ export function repeatKv(x: Var, groups: number): Var {
 export function sliceCols(x: Var, offset: number, width: number): Var {
   const [rows, cols] = T.rowsCols(x.value);
   return record(T.sliceCols(x.value, offset, width), [x], (g) => {
-    const dx = Tensor.zeros(x.value.backend, [rows, cols]);
+    const dx = T.zeros(x.value.backend, [rows, cols]);
     const gr = g.reshape([rows, width]);
     T.copyCols(gr, 0, width, dx, offset);
     gr.free();

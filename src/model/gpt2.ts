@@ -2,12 +2,13 @@
 // stored [in, out], tanh GELU MLP, LM head tied to the token embedding. Forward is explicit per
 // layer, as in llm.c; backward comes from the autograd ops.
 
-import type { Backend } from "../../engine/backend.ts";
+import { type Backend, BackendError } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
+import type { KVCache } from "./kvcache.ts";
 import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
@@ -67,12 +68,18 @@ export class GPT2 implements CausalLM {
     return this.params.get(GPT2_PREFIX + name)!;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook): Var {
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
+    const pos0 = cache?.length ?? 0;
+    if (cache && pos0 + t > c.contextLength) {
+      throw new BackendError(
+        `GPT-2: positions ${pos0}..${pos0 + t} exceed the context length ${c.contextLength}`,
+      );
+    }
     const positions = Tensor.fromArray(
       this.backend,
-      Float32Array.from({ length: batch * t }, (_, i) => i % t),
+      Float32Array.from({ length: batch * t }, (_, i) => pos0 + i % t),
       [batch, t],
     );
     let x = A.add(
@@ -90,6 +97,7 @@ export class GPT2 implements CausalLM {
         A.sliceCols(qkv, d, d),
         A.sliceCols(qkv, 2 * d, d),
         { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
+        cache?.layer(l, t),
       );
       const ao = A.linear(att, h("attn.c_proj.weight"), h("attn.c_proj.bias"), "in_out");
       x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
@@ -99,6 +107,7 @@ export class GPT2 implements CausalLM {
       const mo = A.linear(key, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), "in_out");
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
+    cache?.advance(t);
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }

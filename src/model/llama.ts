@@ -2,12 +2,13 @@
 // rotary position embeddings (rotate_half), grouped-query attention, SwiGLU MLP, torch Linear
 // weights stored [out, in], LM head untied unless tie_word_embeddings.
 
-import type { Backend } from "../../engine/backend.ts";
+import { type Backend, BackendError } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
+import type { KVCache } from "./kvcache.ts";
 import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
@@ -70,9 +71,15 @@ export class Llama implements CausalLM {
     return this.params.get(name) ?? null;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook): Var {
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
+    const pos0 = cache?.length ?? 0;
+    if (cache && pos0 + t > c.contextLength) {
+      throw new BackendError(
+        `Llama: positions ${pos0}..${pos0 + t} exceed the context length ${c.contextLength}`,
+      );
+    }
     const hd = c.dModel / c.nHeads;
     let x = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
       batch * t,
@@ -95,7 +102,7 @@ export class Llama implements CausalLM {
         nKvHeads: c.nKvHeads,
         headDim: hd,
         rope: c.ropeTheta,
-      });
+      }, cache?.layer(l, t));
       const ao = A.linear(att, this.#p(p + "self_attn.o_proj.weight"), null, "out_in");
       x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.rmsNorm(x, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
@@ -106,6 +113,7 @@ export class Llama implements CausalLM {
       const mo = A.linear(key, this.#p(p + "mlp.down_proj.weight"), null, "out_in");
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
+    cache?.advance(t);
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");

@@ -5,6 +5,7 @@ import type { Backend } from "../../engine/backend.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
+import type { KVCache } from "./kvcache.ts";
 
 export interface ParamInfo {
   /** Hugging Face tensor name, e.g. transformer.h.3.mlp.c_proj.weight. */
@@ -41,7 +42,9 @@ export interface CausalLM {
   readonly paramInfo: readonly ParamInfo[];
   /**
    * Logits [batch*T, V] for token ids [batch, T] (f32 values), positions starting at 0.
-   * Records the graph when grad mode is on.
+   * Records the graph when grad mode is on. With a KV cache (inference only, under noGrad),
+   * positions start at cache.length, earlier positions come from the cache and the new ones are
+   * added to it; hooks then see only the new positions.
    */
-  forward(ids: Tensor, hook?: ForwardHook): Var;
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var;
 }

@@ -1,7 +1,21 @@
 // Tensor operations without gradients: each checks shapes, allocates its output and dispatches
 // one kernel on the tensors' backend. The autograd ops in src/autograd/ compose these.
+// Operands larger than the backend's per-binding limit (maxBindingElements) are split into
+// chunks of rows or elements by src/tensor/chunk.ts; when everything fits, each op is the one
+// dispatch over whole buffers.
 
-import { BackendError } from "../../engine/backend.ts";
+import { type Backend, BackendError } from "../../engine/backend.ts";
+import {
+  chunkRows,
+  copyColsRegion,
+  fillRegion,
+  matmulRegions,
+  type Mode,
+  op,
+  type Region,
+  sub,
+  whole,
+} from "./chunk.ts";
 import { type Shape, shapeStr, Tensor } from "./tensor.ts";
 
 function fail(op: string, msg: string): never {
@@ -29,9 +43,50 @@ export function rowsCols(t: Tensor): [number, number] {
   return [cols === 0 ? 0 : t.size / cols, cols];
 }
 
+/** The tensor's elements as a region. */
+const reg = (t: Tensor): Region => whole(t.buffer, t.size);
+
+/**
+ * An elementwise kernel over n elements (params [n, ...extra]), chunked into 64-aligned element
+ * ranges when an operand is over the binding limit.
+ */
+function elementwise(
+  kernel: string,
+  be: Backend,
+  operands: readonly (readonly [Tensor, Mode])[],
+  n: number,
+  extra: readonly number[] = [],
+): void {
+  chunkRows(kernel, be, n, operands.map(([t, m]) => op(reg(t), 1, m)), (b, _r0, cn) => {
+    be.dispatch(kernel, b, [cn, ...extra]);
+  });
+}
+
+/**
+ * A row kernel over `rows` rows. Operands are [tensor, elements per row (0: bound whole), mode];
+ * params(rn, r0) gives the kernel's params for a chunk of rn rows starting at row r0.
+ */
+function rowKernel(
+  kernel: string,
+  rows: number,
+  operands: readonly (readonly [Tensor, number, Mode])[],
+  params: (rn: number, r0: number) => readonly number[],
+  multiple = 1,
+): void {
+  const be = operands[0][0].backend;
+  chunkRows(
+    kernel,
+    be,
+    rows,
+    operands.map(([t, per, m]) => op(reg(t), per, m)),
+    (b, r0, rn) => be.dispatch(kernel, b, params(rn, r0)),
+    multiple,
+  );
+}
+
 function unary(kernel: string, a: Tensor, extra: number[] = []): Tensor {
   const out = Tensor.empty(a.backend, a.shape);
-  if (a.size > 0) a.backend.dispatch(kernel, [a.buffer, out.buffer], [a.size, ...extra]);
+  elementwise(kernel, a.backend, [[a, "in"], [out, "out"]], a.size, extra);
   return out;
 }
 
@@ -39,8 +94,19 @@ function binary(kernel: string, a: Tensor, b: Tensor): Tensor {
   sameBackend(kernel, a, b);
   sameShape(kernel, a, b);
   const out = Tensor.empty(a.backend, a.shape);
-  if (a.size > 0) a.backend.dispatch(kernel, [a.buffer, b.buffer, out.buffer], [a.size]);
+  elementwise(kernel, a.backend, [[a, "in"], [b, "in"], [out, "out"]], a.size);
   return out;
+}
+
+/** Sets every element of t to value (in place). */
+export function fill(t: Tensor, value: number): Tensor {
+  if (t.size > 0) fillRegion(t.backend, reg(t), value);
+  return t;
+}
+
+/** A new tensor of zeros (chunked fill, unlike Tensor.zeros). */
+export function zeros(backend: Backend, shape: Shape): Tensor {
+  return fill(Tensor.empty(backend, shape), 0);
 }
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary("add", a, b);
@@ -55,23 +121,41 @@ export const siluBackward = (x: Tensor, dy: Tensor): Tensor => binary("silu_back
 export function axpy(y: Tensor, x: Tensor, alpha = 1): void {
   sameBackend("axpy", x, y);
   sameShape("axpy", x, y);
-  if (x.size > 0) x.backend.dispatch("axpy", [x.buffer, y.buffer], [x.size, alpha]);
+  elementwise("axpy", x.backend, [[x, "in"], [y, "inout"]], x.size, [alpha]);
+}
+
+/** A reduction to one value, summing per-chunk partial results. */
+function reduceAll(kernel: string, x: Tensor): Tensor {
+  const be = x.backend;
+  const out = Tensor.empty(be, [1]);
+  if (x.size === 0) {
+    be.dispatch("fill", [out.buffer], [1, 0]);
+    return out;
+  }
+  let partial: Tensor | null = null;
+  try {
+    chunkRows(kernel, be, x.size, [op(reg(x), 1, "in")], (b, r0, n) => {
+      if (r0 === 0) be.dispatch(kernel, [b[0], out.buffer], [n]);
+      else {
+        partial ??= Tensor.empty(be, [1]);
+        be.dispatch(kernel, [b[0], partial.buffer], [n]);
+        be.dispatch("axpy", [partial.buffer, out.buffer], [1, 1]);
+      }
+    });
+  } finally {
+    (partial as Tensor | null)?.free();
+  }
+  return out;
 }
 
 /** Sum of all elements, as a [1] tensor. */
 export function sum(x: Tensor): Tensor {
-  const out = Tensor.empty(x.backend, [1]);
-  if (x.size === 0) x.backend.dispatch("fill", [out.buffer], [1, 0]);
-  else x.backend.dispatch("sum", [x.buffer, out.buffer], [x.size]);
-  return out;
+  return reduceAll("sum", x);
 }
 
 /** Number of NaN/Inf elements, as a [1] tensor. */
 export function countNonfinite(x: Tensor): Tensor {
-  const out = Tensor.empty(x.backend, [1]);
-  if (x.size === 0) x.backend.dispatch("fill", [out.buffer], [1, 0]);
-  else x.backend.dispatch("count_nonfinite", [x.buffer, out.buffer], [x.size]);
-  return out;
+  return reduceAll("count_nonfinite", x);
 }
 
 export interface MatmulOptions {
@@ -130,7 +214,7 @@ export function matmul(
   }
   if (out.size === 0) return out;
   if (k === 0) {
-    if (!accumulate) a.backend.dispatch("fill", [out.buffer], [out.size, 0]);
+    if (!accumulate) fill(out, 0);
     return out;
   }
   const kernel = opts.transA
@@ -139,15 +223,62 @@ export function matmul(
     ? "matmul_nt"
     : "matmul";
   if (!kernel) fail(op, "transA and transB together are not supported");
-  a.backend.dispatch(kernel, [a.buffer, b.buffer, out.buffer], [
+  matmulRegions(
+    a.backend,
+    kernel,
+    reg(a),
+    reg(b),
+    reg(out),
     batch,
     m,
     n,
     k,
     ba === 1 ? 0 : m * k,
     bb === 1 ? 0 : k * n,
-    accumulate ? 1 : 0,
-  ]);
+    accumulate,
+  );
+  return out;
+}
+
+/**
+ * Batched product of a [batch, m, ·] with the first `len` rows of each matrix of a cache
+ * [batch, capacity, cols] (keys or values of a KV cache): with transB, a [batch, m, cols] times
+ * rowsᵀ gives [batch, m, len]; without, a [batch, m, len] times rows gives [batch, m, cols].
+ */
+export function matmulPrefix(a: Tensor, cache: Tensor, len: number, transB: boolean): Tensor {
+  const o = "matmul_prefix";
+  sameBackend(o, a, cache);
+  if (a.rank !== 3 || cache.rank !== 3 || a.shape[0] !== cache.shape[0]) {
+    fail(
+      o,
+      `expected 3-D tensors with equal batch, got ${shapeStr(a.shape)} and ${
+        shapeStr(cache.shape)
+      }`,
+    );
+  }
+  const [batch, m, ka] = a.shape;
+  const [, cap, cols] = cache.shape;
+  if (len < 1 || len > cap) fail(o, `len ${len} is outside [1, ${cap}]`);
+  const [n, k] = transB ? [len, cols] : [cols, len];
+  if (ka !== k) {
+    fail(o, `a ${shapeStr(a.shape)} does not fit ${len} rows of ${shapeStr(cache.shape)}`);
+  }
+  const out = Tensor.empty(a.backend, [batch, m, n]);
+  if (out.size === 0) return out;
+  matmulRegions(
+    a.backend,
+    transB ? "matmul_nt" : "matmul",
+    reg(a),
+    reg(cache),
+    reg(out),
+    batch,
+    m,
+    n,
+    k,
+    m * k,
+    cap * cols,
+    false,
+  );
   return out;
 }
 
@@ -159,7 +290,14 @@ export function biasAdd(x: Tensor, bias: Tensor): Tensor {
     fail("bias_add", `bias ${shapeStr(bias.shape)} does not match x ${shapeStr(x.shape)}`);
   }
   const out = Tensor.empty(x.backend, x.shape);
-  if (x.size > 0) x.backend.dispatch("bias_add", [x.buffer, bias.buffer, out.buffer], [rows, cols]);
+  const be = x.backend;
+  chunkRows(
+    "bias_add",
+    be,
+    rows,
+    [op(reg(x), cols, "in"), op(reg(bias), 0, "in"), op(reg(out), cols, "out")],
+    (b, _r0, rn) => be.dispatch("bias_add", b, [rn, cols]),
+  );
   return out;
 }
 
@@ -170,10 +308,17 @@ export function sumRows(x: Tensor, into?: Tensor, accumulate = false): Tensor {
   if (out.size !== cols) fail("sum_rows", `output ${shapeStr(out.shape)} is not [${cols}]`);
   if (cols === 0) return out;
   if (rows === 0) {
-    if (!accumulate) x.backend.dispatch("fill", [out.buffer], [cols, 0]);
+    if (!accumulate) fill(out, 0);
     return out;
   }
-  x.backend.dispatch("sum_rows", [x.buffer, out.buffer], [rows, cols, accumulate ? 1 : 0]);
+  const be = x.backend;
+  chunkRows(
+    "sum_rows",
+    be,
+    rows,
+    [op(reg(x), cols, "in"), op(reg(out), 0, "inout")],
+    (b, r0, rn) => be.dispatch("sum_rows", b, [rn, cols, accumulate || r0 > 0 ? 1 : 0]),
+  );
   return out;
 }
 
@@ -202,11 +347,14 @@ export function layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
   const mean = Tensor.empty(x.backend, [rows]);
   const rstd = Tensor.empty(x.backend, [rows]);
   if (x.size > 0) {
-    x.backend.dispatch(
-      "layernorm",
-      [x.buffer, gamma.buffer, beta.buffer, out.buffer, mean.buffer, rstd.buffer],
-      [rows, d, eps],
-    );
+    rowKernel("layernorm", rows, [
+      [x, d, "in"],
+      [gamma, 0, "in"],
+      [beta, 0, "in"],
+      [out, d, "out"],
+      [mean, 1, "out"],
+      [rstd, 1, "out"],
+    ], (rn) => [rn, d, eps]);
   }
   return { out, mean, rstd };
 }
@@ -222,11 +370,14 @@ export function layernormBackward(
   sameShape("layernorm_backward", x, dy);
   const dx = Tensor.empty(x.backend, x.shape);
   if (x.size > 0) {
-    x.backend.dispatch(
-      "layernorm_backward",
-      [x.buffer, gamma.buffer, dy.buffer, mean.buffer, rstd.buffer, dx.buffer],
-      [rows, d],
-    );
+    rowKernel("layernorm_backward", rows, [
+      [x, d, "in"],
+      [gamma, 0, "in"],
+      [dy, d, "in"],
+      [mean, 1, "in"],
+      [rstd, 1, "in"],
+      [dx, d, "out"],
+    ], (rn) => [rn, d]);
   }
   return dx;
 }
@@ -243,11 +394,14 @@ export function layernormParamGrad(
 ): void {
   const [rows, d] = checkNorm("layernorm_param_grad", x, dgamma, dbeta);
   if (x.size === 0) return;
-  x.backend.dispatch(
-    "layernorm_param_grad",
-    [x.buffer, dy.buffer, mean.buffer, rstd.buffer, dgamma.buffer, dbeta.buffer],
-    [rows, d, accumulate ? 1 : 0],
-  );
+  rowKernel("layernorm_param_grad", rows, [
+    [x, d, "in"],
+    [dy, d, "in"],
+    [mean, 1, "in"],
+    [rstd, 1, "in"],
+    [dgamma, 0, "inout"],
+    [dbeta, 0, "inout"],
+  ], (rn, r0) => [rn, d, accumulate || r0 > 0 ? 1 : 0]);
 }
 
 export function rmsnorm(x: Tensor, gamma: Tensor, eps: number): NormStats {
@@ -255,11 +409,12 @@ export function rmsnorm(x: Tensor, gamma: Tensor, eps: number): NormStats {
   const out = Tensor.empty(x.backend, x.shape);
   const rstd = Tensor.empty(x.backend, [rows]);
   if (x.size > 0) {
-    x.backend.dispatch("rmsnorm", [x.buffer, gamma.buffer, out.buffer, rstd.buffer], [
-      rows,
-      d,
-      eps,
-    ]);
+    rowKernel("rmsnorm", rows, [
+      [x, d, "in"],
+      [gamma, 0, "in"],
+      [out, d, "out"],
+      [rstd, 1, "out"],
+    ], (rn) => [rn, d, eps]);
   }
   return { out, rstd };
 }
@@ -269,11 +424,13 @@ export function rmsnormBackward(x: Tensor, gamma: Tensor, dy: Tensor, rrms: Tens
   sameShape("rmsnorm_backward", x, dy);
   const dx = Tensor.empty(x.backend, x.shape);
   if (x.size > 0) {
-    x.backend.dispatch(
-      "rmsnorm_backward",
-      [x.buffer, gamma.buffer, dy.buffer, rrms.buffer, dx.buffer],
-      [rows, d],
-    );
+    rowKernel("rmsnorm_backward", rows, [
+      [x, d, "in"],
+      [gamma, 0, "in"],
+      [dy, d, "in"],
+      [rrms, 1, "in"],
+      [dx, d, "out"],
+    ], (rn) => [rn, d]);
   }
   return dx;
 }
@@ -287,11 +444,12 @@ export function rmsnormParamGrad(
 ): void {
   const [rows, d] = checkNorm("rmsnorm_param_grad", x, dgamma);
   if (x.size === 0) return;
-  x.backend.dispatch("rmsnorm_param_grad", [x.buffer, dy.buffer, rrms.buffer, dgamma.buffer], [
-    rows,
-    d,
-    accumulate ? 1 : 0,
-  ]);
+  rowKernel("rmsnorm_param_grad", rows, [
+    [x, d, "in"],
+    [dy, d, "in"],
+    [rrms, 1, "in"],
+    [dgamma, 0, "inout"],
+  ], (rn, r0) => [rn, d, accumulate || r0 > 0 ? 1 : 0]);
 }
 
 export interface SoftmaxOptions {
@@ -310,13 +468,14 @@ export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   }
   const out = Tensor.empty(x.backend, x.shape);
   if (x.size > 0) {
-    x.backend.dispatch("softmax", [x.buffer, out.buffer], [
+    // Causal rows are query positions r % qlen: chunks start on multiples of qlen.
+    rowKernel(
+      "softmax",
       rows,
-      cols,
-      qlen,
-      opts.causal ? 1 : 0,
-      opts.scale ?? 1,
-    ]);
+      [[x, cols, "in"], [out, cols, "out"]],
+      (rn) => [rn, cols, qlen, opts.causal ? 1 : 0, opts.scale ?? 1],
+      opts.causal ? qlen : 1,
+    );
   }
   return out;
 }
@@ -326,7 +485,12 @@ export function softmaxBackward(y: Tensor, dy: Tensor, scale = 1): Tensor {
   const [rows, cols] = rowsCols(y);
   const dx = Tensor.empty(y.backend, y.shape);
   if (y.size > 0) {
-    y.backend.dispatch("softmax_backward", [y.buffer, dy.buffer, dx.buffer], [rows, cols, scale]);
+    rowKernel(
+      "softmax_backward",
+      rows,
+      [[y, cols, "in"], [dy, cols, "in"], [dx, cols, "out"]],
+      (rn) => [rn, cols, scale],
+    );
   }
   return dx;
 }
@@ -346,11 +510,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor): { loss: Tensor; l
   const loss = Tensor.empty(logits.backend, [rows]);
   const lse = Tensor.empty(logits.backend, [rows]);
   if (rows > 0) {
-    logits.backend.dispatch(
-      "cross_entropy",
-      [logits.buffer, targets.buffer, loss.buffer, lse.buffer],
-      [rows, v],
-    );
+    rowKernel("cross_entropy", rows, [
+      [logits, v, "in"],
+      [targets, 1, "in"],
+      [loss, 1, "out"],
+      [lse, 1, "out"],
+    ], (rn) => [rn, v]);
   }
   return { loss, lse };
 }
@@ -364,11 +529,13 @@ export function crossEntropyBackward(
   const [rows, v] = checkTargets("cross_entropy_backward", logits, targets);
   const d = Tensor.empty(logits.backend, logits.shape);
   if (rows > 0) {
-    logits.backend.dispatch(
-      "cross_entropy_backward",
-      [logits.buffer, targets.buffer, lse.buffer, dloss.buffer, d.buffer],
-      [rows, v],
-    );
+    rowKernel("cross_entropy_backward", rows, [
+      [logits, v, "in"],
+      [targets, 1, "in"],
+      [lse, 1, "in"],
+      [dloss, 1, "in"],
+      [d, v, "out"],
+    ], (rn) => [rn, v]);
   }
   return d;
 }
@@ -378,7 +545,9 @@ export function klDiv(p: Tensor, q: Tensor): Tensor {
   sameShape("kl_div", p, q);
   const [rows, v] = rowsCols(p);
   const out = Tensor.empty(p.backend, [rows]);
-  if (rows > 0) p.backend.dispatch("kl_div", [p.buffer, q.buffer, out.buffer], [rows, v]);
+  if (rows > 0) {
+    rowKernel("kl_div", rows, [[p, v, "in"], [q, v, "in"], [out, 1, "out"]], (rn) => [rn, v]);
+  }
   return out;
 }
 
@@ -387,7 +556,12 @@ export function klDivBackward(p: Tensor, q: Tensor, dkl: Tensor): Tensor {
   const [rows, v] = rowsCols(p);
   const dq = Tensor.empty(p.backend, q.shape);
   if (rows > 0) {
-    p.backend.dispatch("kl_div_backward", [p.buffer, q.buffer, dkl.buffer, dq.buffer], [rows, v]);
+    rowKernel(
+      "kl_div_backward",
+      rows,
+      [[p, v, "in"], [q, v, "in"], [dkl, 1, "in"], [dq, v, "out"]],
+      (rn) => [rn, v],
+    );
   }
   return dq;
 }
@@ -396,17 +570,83 @@ export function klDivBackward(p: Tensor, q: Tensor, dkl: Tensor): Tensor {
 export function argmaxRows(x: Tensor): Tensor {
   const [rows, cols] = rowsCols(x);
   const out = Tensor.empty(x.backend, [rows]);
-  if (rows > 0) x.backend.dispatch("argmax_rows", [x.buffer, out.buffer], [rows, cols]);
+  if (rows > 0) {
+    rowKernel("argmax_rows", rows, [[x, cols, "in"], [out, 1, "out"]], (rn) => [rn, cols]);
+  }
   return out;
+}
+
+/**
+ * Vocabulary chunks [v0, v0+vn) of a [V, d] table for the binding limit (whole table when it
+ * fits), each with the ids shifted by -v0 so that ids of other chunks fall outside [0, vn) and
+ * are skipped (backward) or give zero rows (forward).
+ */
+function vocabChunks(
+  what: string,
+  table: Region,
+  v: number,
+  d: number,
+  ids: Tensor,
+  fn: (rows: Region, vn: number, shifted: Tensor) => void,
+): void {
+  const be = ids.backend;
+  if (table.length <= be.maxBindingElements) {
+    fn(table, v, ids);
+    return;
+  }
+  const per = rowsPerChunkFor(what, be, v, table, d);
+  const neg = Tensor.empty(be, ids.shape);
+  try {
+    for (let v0 = 0; v0 < v; v0 += per) {
+      const vn = Math.min(per, v - v0);
+      fill(neg, -v0);
+      const shifted = v0 === 0 ? ids : add(ids, neg);
+      try {
+        fn(sub(table, v0 * d, vn * d), vn, shifted);
+      } finally {
+        if (shifted !== ids) shifted.free();
+      }
+    }
+  } finally {
+    neg.free();
+  }
+}
+
+/** Rows per chunk of a row-major region under the binding limit (aligned when possible). */
+function rowsPerChunkFor(what: string, be: Backend, rows: number, r: Region, cols: number): number {
+  let per = 0;
+  chunkRows(what, be, rows, [op(r, cols, "in")], (_b, r0, rn) => {
+    if (r0 === 0) per = rn;
+  });
+  return per;
 }
 
 /** Rows of `table` [V, d] picked by `ids` (f32 values), shape [...ids.shape, d]. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   sameBackend("embedding", table, ids);
   const [v, d] = rowsCols(table);
-  const out = Tensor.empty(table.backend, [...ids.shape, d]);
-  if (out.size > 0) {
-    table.backend.dispatch("embedding", [table.buffer, ids.buffer, out.buffer], [ids.size, d, v]);
+  const be = table.backend;
+  const out = Tensor.empty(be, [...ids.shape, d]);
+  if (out.size === 0) return out;
+  // Over vocabulary chunks each token's row comes from exactly one chunk and the others give
+  // zero rows, so adding up the chunk results is exact.
+  let part: Tensor | null = null;
+  try {
+    vocabChunks("embedding", reg(table), v, d, ids, (rows, vn, shifted) => {
+      const dst: Tensor = part === null && rows.offset === 0
+        ? out
+        : (part ??= Tensor.empty(be, out.shape));
+      chunkRows(
+        "embedding",
+        be,
+        ids.size,
+        [op(rows, 0, "in"), op(reg(shifted), 1, "in"), op(reg(dst), d, "out")],
+        (b, _r0, n) => be.dispatch("embedding", b, [n, d, vn]),
+      );
+      if (dst !== out) axpy(out, dst, 1);
+    });
+  } finally {
+    (part as Tensor | null)?.free();
   }
   return out;
 }
@@ -421,11 +661,16 @@ export function embeddingBackward(ids: Tensor, dout: Tensor, dtable: Tensor): vo
     );
   }
   if (dout.size === 0) return;
-  dtable.backend.dispatch("embedding_backward", [ids.buffer, dout.buffer, dtable.buffer], [
-    ids.size,
-    d,
-    v,
-  ]);
+  const be = dtable.backend;
+  vocabChunks("embedding_backward", reg(dtable), v, d, ids, (rows, vn, shifted) => {
+    chunkRows(
+      "embedding_backward",
+      be,
+      ids.size,
+      [op(reg(shifted), 1, "in"), op(reg(dout), d, "in"), op(rows, 0, "inout")],
+      (b, _r0, n) => be.dispatch("embedding_backward", b, [n, d, vn]),
+    );
+  });
 }
 
 /** Rotary embedding of x [batch, T, H, Dh]; sign -1 applies the inverse rotation. */
@@ -434,9 +679,27 @@ export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Ten
     fail("rope", `expected [batch, T, heads, even head dim], got ${shapeStr(x.shape)}`);
   }
   const [b, t, h, dh] = x.shape;
-  const out = Tensor.empty(x.backend, x.shape);
-  if (x.size > 0) {
-    x.backend.dispatch("rope", [x.buffer, out.buffer], [b, t, h, dh, posOffset, theta, sign]);
+  const be = x.backend;
+  const out = Tensor.empty(be, x.shape);
+  if (x.size === 0) return out;
+  const seq = t * h * dh;
+  if (seq <= be.maxBindingElements) {
+    // Chunks of whole sequences.
+    chunkRows("rope", be, b, [op(reg(x), seq, "in"), op(reg(out), seq, "out")], (bd, _r0, bn) => {
+      be.dispatch("rope", bd, [bn, t, h, dh, posOffset, theta, sign]);
+    });
+    return out;
+  }
+  // One sequence at a time, in chunks of positions.
+  for (let i = 0; i < b; i++) {
+    const row = h * dh;
+    chunkRows(
+      "rope",
+      be,
+      t,
+      [op(sub(reg(x), i * seq, seq), row, "in"), op(sub(reg(out), i * seq, seq), row, "out")],
+      (bd, t0, tn) => be.dispatch("rope", bd, [1, tn, h, dh, posOffset + t0, theta, sign]),
+    );
   }
   return out;
 }
@@ -445,8 +708,47 @@ export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Ten
 export function transpose0213(x: Tensor): Tensor {
   if (x.rank !== 4) fail("transpose_0213", `expected a 4-D tensor, got ${shapeStr(x.shape)}`);
   const [a, b, c, d] = x.shape;
-  const out = Tensor.empty(x.backend, [a, c, b, d]);
-  if (x.size > 0) x.backend.dispatch("transpose_0213", [x.buffer, out.buffer], [a, b, c, d]);
+  const be = x.backend;
+  const out = Tensor.empty(be, [a, c, b, d]);
+  if (x.size === 0) return out;
+  const slab = b * c * d;
+  if (slab <= be.maxBindingElements) {
+    chunkRows(
+      "transpose_0213",
+      be,
+      a,
+      [op(reg(x), slab, "in"), op(reg(out), slab, "out")],
+      (bd, _r0, an) => be.dispatch("transpose_0213", bd, [an, b, c, d]),
+    );
+    return out;
+  }
+  // One slab at a time: transpose b-chunks of x[i] into [C, bn, D] and place them as columns of
+  // out[i] viewed as [C, B*D].
+  const bn = Math.floor(be.maxBindingElements / (c * d));
+  if (bn < 1) {
+    fail(
+      "transpose_0213",
+      `a [${c}, ${d}] block of ${
+        shapeStr(x.shape)
+      } exceeds the binding limit of ${be.maxBindingElements} elements`,
+    );
+  }
+  const tmp = Tensor.empty(be, [Math.min(bn, b) * c * d]);
+  try {
+    for (let i = 0; i < a; i++) {
+      for (let b0 = 0; b0 < b; b0 += bn) {
+        const n = Math.min(bn, b - b0);
+        const src = sub(reg(x), i * slab + b0 * c * d, n * c * d);
+        const dst = sub(reg(tmp), 0, n * c * d);
+        chunkRows("transpose_0213", be, 1, [op(src, 0, "in"), op(dst, 0, "out")], (bd) => {
+          be.dispatch("transpose_0213", bd, [1, n, c, d]);
+        });
+        copyColsRegion(be, c, dst, n * d, 0, sub(reg(out), i * slab, slab), b * d, b0 * d, n * d);
+      }
+    }
+  } finally {
+    tmp.free();
+  }
   return out;
 }
 
@@ -455,7 +757,15 @@ export function repeatKv(x: Tensor, g: number): Tensor {
   if (x.rank !== 4) fail("repeat_kv", `expected a 4-D tensor, got ${shapeStr(x.shape)}`);
   const [a, hkv, t, d] = x.shape;
   const out = Tensor.empty(x.backend, [a, hkv * g, t, d]);
-  if (x.size > 0) x.backend.dispatch("repeat_kv", [x.buffer, out.buffer], [a, hkv, g, t, d]);
+  // Rows are (batch, kv head) pairs: t*d elements in, g*t*d out.
+  if (x.size > 0) {
+    rowKernel(
+      "repeat_kv",
+      a * hkv,
+      [[x, t * d, "in"], [out, g * t * d, "out"]],
+      (rn) => [1, rn, g, t, d],
+    );
+  }
   return out;
 }
 
@@ -466,7 +776,12 @@ export function repeatKvBackward(dout: Tensor, g: number): Tensor {
   }
   const dx = Tensor.empty(dout.backend, [a, h / g, t, d]);
   if (dx.size > 0) {
-    dout.backend.dispatch("repeat_kv_backward", [dout.buffer, dx.buffer], [a, h / g, g, t, d]);
+    rowKernel(
+      "repeat_kv_backward",
+      a * (h / g),
+      [[dout, g * t * d, "in"], [dx, t * d, "out"]],
+      (rn) => [1, rn, g, t, d],
+    );
   }
   return dx;
 }
@@ -489,15 +804,7 @@ export function copyCols(
       }`,
     );
   }
-  if (rows === 0 || width === 0) return;
-  x.backend.dispatch("copy_cols", [x.buffer, into.buffer], [
-    rows,
-    srcCols,
-    srcOffset,
-    dstCols,
-    dstOffset,
-    width,
-  ]);
+  copyColsRegion(x.backend, rows, reg(x), srcCols, srcOffset, reg(into), dstCols, dstOffset, width);
 }
 
 /** Columns [offset, offset+width) of x as a new [..., width] tensor. */
@@ -521,8 +828,7 @@ export interface AdamStep {
 export function adam(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamStep): void {
   for (const t of [g, m, v]) sameShape("adam", p, t);
   if (p.size === 0) return;
-  p.backend.dispatch("adam", [g.buffer, p.buffer, m.buffer, v.buffer], [
-    p.size,
+  elementwise("adam", p.backend, [[g, "in"], [p, "inout"], [m, "inout"], [v, "inout"]], p.size, [
     s.lr,
     s.beta1,
     s.beta2,

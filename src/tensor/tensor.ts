@@ -3,6 +3,7 @@
 // when it returns, except those it returns or that are `keep()`-ed (as in tf.tidy).
 
 import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
+import { fillRegion, whole } from "./chunk.ts";
 
 export type Shape = readonly number[];
 
@@ -53,7 +54,7 @@ export class Tensor {
 
   static full(backend: Backend, shape: Shape, value: number): Tensor {
     const t = Tensor.empty(backend, shape);
-    if (t.size > 0) backend.dispatch("fill", [t.buffer], [t.size, value]);
+    if (t.size > 0) fillRegion(backend, whole(t.buffer, t.size), value);
     return t;
   }
 
