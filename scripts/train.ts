@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
   strict: true,
   options: {
     out: { type: "string", default: "models/kne-facts" },
-    epochs: { type: "string", default: "40" },
+    epochs: { type: "string", default: "60" },
     batch: { type: "string", default: "32" },
     lr: { type: "string", default: "3e-3" },
     warmup: { type: "string", default: "200" },
