@@ -13,6 +13,7 @@ export class LinearAllocator {
   #top = HEAP_BASE;
   #free = new Map<number, number[]>();
   #live = 0;
+  #peak = 0;
 
   constructor(private readonly memory: WebAssembly.Memory) {}
 
@@ -22,6 +23,7 @@ export class LinearAllocator {
     const reuse = this.#free.get(size);
     if (reuse && reuse.length > 0) {
       this.#live += size;
+      this.#peak = Math.max(this.#peak, this.#live);
       return reuse.pop()!;
     }
     const offset = this.#top;
@@ -40,6 +42,7 @@ export class LinearAllocator {
     }
     this.#top = end;
     this.#live += size;
+    this.#peak = Math.max(this.#peak, this.#live);
     return offset;
   }
 
@@ -54,5 +57,19 @@ export class LinearAllocator {
   /** Bytes in blocks handed out and not released. */
   get liveBytes(): number {
     return this.#live;
+  }
+
+  /** Most bytes live at once since creation or resetPeak(). */
+  get peakBytes(): number {
+    return this.#peak;
+  }
+
+  resetPeak(): void {
+    this.#peak = this.#live;
+  }
+
+  /** Bytes of linear memory the bump pointer has reached (live, free-listed and static). */
+  get topBytes(): number {
+    return this.#top;
   }
 }

@@ -1,5 +1,7 @@
 // The WASM backend: kernels compiled from engine/assembly/ (SIMD, relaxed SIMD) running on a
 // shared WebAssembly.Memory. All buffers live in that one memory; dispatch is synchronous.
+// Large matmuls are split across a pool of worker threads (pool.ts) that share the memory; the
+// calling thread computes its share and waits for the others before dispatch returns.
 
 import {
   type Backend,
@@ -12,6 +14,8 @@ import {
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
 import { LinearAllocator, MAX_BYTES } from "./allocator.ts";
+import { type Call, controlBytes, ThreadPool } from "./pool.ts";
+import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
 
 const WASM_URL = new URL("../../build/kernels.wasm", import.meta.url);
 
@@ -27,24 +31,101 @@ class WasmBuffer implements DeviceBuffer {
 
 type KernelFn = (...args: number[]) => void;
 
+export interface WasmOptions {
+  /**
+   * Threads that run kernels, the calling one included (default navigator.hardwareConcurrency,
+   * at least 1). With more than one, large matmuls are split across worker threads.
+   */
+  threads?: number;
+  /**
+   * Lower the per-binding limit (bytes) below the wasm32 memory size, to exercise the chunking of
+   * large weights; dispatches then reject bindings over it, or slices not 64-element aligned.
+   */
+  maxBindingBytes?: number;
+}
+
 export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
-  readonly maxBindingElements = MAX_BYTES / 4;
-  readonly description: string;
+  readonly maxBindingElements: number;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly #exports: Record<string, unknown>;
   readonly #alloc: LinearAllocator;
   #nextId = 1;
   #f32: Float32Array<SharedArrayBuffer> | null = null;
+  #pool: ThreadPool | null = null;
+  /** Bytes the backend holds for itself (packing scratch, pool control): not in allocatedBytes. */
+  #reserved = 0;
+  /** Packing space per thread for the matmul kernels (0 when the module has none). */
+  readonly #scratchBytes: number;
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, maxBindingBytes?: number) {
+    this.maxBindingElements = Math.floor(Math.min(MAX_BYTES, maxBindingBytes ?? MAX_BYTES) / 4);
     this.module = module;
     this.memory = memory;
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     this.#exports = instance.exports as Record<string, unknown>;
     this.#alloc = new LinearAllocator(memory);
-    this.description = "WebAssembly SIMD (1 thread)";
+    const scratchBytes = this.#exports.matmul_scratch_bytes as (() => number) | undefined;
+    this.#scratchBytes = scratchBytes ? scratchBytes() : 0;
+    if (this.#scratchBytes > 0) {
+      (this.#exports.matmul_set_scratch as KernelFn)(this.#reserve(this.#scratchBytes));
+    }
+  }
+
+  get description(): string {
+    const t = this.threads;
+    return `WebAssembly SIMD (${t} thread${t === 1 ? "" : "s"})`;
+  }
+
+  /** Threads that run kernels, the calling one included. */
+  get threads(): number {
+    return this.#pool?.threads ?? 1;
+  }
+
+  #reserve(bytes: number): number {
+    this.#reserved += Math.max(64, Math.ceil(bytes / 64) * 64);
+    return this.#alloc.alloc(bytes);
+  }
+
+  /**
+   * Starts worker threads so that `threads` threads (this one included) run large kernels; called
+   * once by createWasmBackend. Each worker gets its own packing space from this allocator.
+   */
+  async startThreads(threads: number): Promise<void> {
+    if (this.#pool) throw new BackendError("startThreads: the thread pool is already running");
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new BackendError(`threads must be a positive integer, got ${threads}`);
+    }
+    if (threads === 1 || this.#scratchBytes === 0) return;
+    const ctl = this.#reserve(controlBytes(threads));
+    const scratch = Array.from(
+      { length: threads },
+      (_, i) => i === 0 ? 0 : this.#reserve(this.#scratchBytes),
+    );
+    const names = Object.keys(this.#exports).filter((n) => typeof this.#exports[n] === "function");
+    this.#pool = await ThreadPool.create(
+      this.module,
+      this.memory,
+      threads,
+      ctl,
+      names,
+      (slot) => [["matmul_set_scratch", [scratch[slot]]]],
+      this.#exports,
+    );
+  }
+
+  /**
+   * Runs kernel calls in parallel: calls[0] on this thread, calls[i] on worker i (at most
+   * `threads` calls; each names an export of the module with its raw arguments, pointers as
+   * bytes). Returns when all are done. Callers must give the calls disjoint outputs.
+   */
+  parallel(calls: readonly Call[]): void {
+    if (this.#pool && calls.length > 1) {
+      this.#pool.run(calls);
+      return;
+    }
+    for (const c of calls) (this.#exports[c.fn] as KernelFn)(...c.args);
   }
 
   /** A Float32Array over the whole memory, re-created after the memory grows. */
@@ -64,7 +145,9 @@ export class WasmBackend implements Backend {
 
   #own(buf: DeviceBuffer, what: string): WasmBuffer {
     if (!(buf instanceof WasmBuffer) || buf.backend !== this) {
-      throw new BackendError(`${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`);
+      throw new BackendError(
+        `${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`,
+      );
     }
     if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
     return buf;
@@ -108,7 +191,38 @@ export class WasmBackend implements Backend {
     if (typeof fn !== "function") {
       throw new BackendError(`kernel ${name} is missing from build/kernels.wasm (rebuild?)`);
     }
-    fn(...buffers.map((b) => this.pointer(b)), ...params);
+    if (this.maxBindingElements < MAX_BYTES / 4) this.#checkBindings(name, buffers);
+    const ptrs = buffers.map((b) => this.pointer(b));
+    const variant = MATMUL_VARIANTS.get(name);
+    if (variant !== undefined && this.#pool) {
+      const [batch, m, n, k] = params;
+      if (batch * m * n * k >= MIN_PARALLEL_MACS) {
+        const ranges = splitMatmul(batch, m, n, this.#pool.threads);
+        this.#pool.run(
+          ranges.map((r) => ({ fn: "matmul_range", args: [variant, ...ptrs, ...params, ...r] })),
+        );
+        return;
+      }
+    }
+    fn(...ptrs, ...params);
+  }
+
+  /** With a lowered binding limit, the checks WebGPU makes: size limit and slice alignment. */
+  #checkBindings(name: string, buffers: readonly Binding[]): void {
+    buffers.forEach((b, i) => {
+      const len = isSlice(b) ? b.length : b.length;
+      if (len > this.maxBindingElements) {
+        throw new BackendError(
+          `kernel ${name}: binding ${i} spans ${len * 4} bytes, over the ` +
+            `${this.maxBindingElements * 4}-byte binding limit; split the operation`,
+        );
+      }
+      if (isSlice(b) && b.offset % 64 !== 0) {
+        throw new BackendError(
+          `kernel ${name}: slice offset ${b.offset} is not 64-element aligned`,
+        );
+      }
+    });
   }
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
@@ -130,10 +244,23 @@ export class WasmBackend implements Backend {
   }
 
   allocatedBytes(): number {
-    return this.#alloc.liveBytes;
+    return this.#alloc.liveBytes - this.#reserved;
   }
 
-  dispose(): void {}
+  /** High-water mark of allocatedBytes() since the backend started or resetPeak(). */
+  peakBytes(): number {
+    return this.#alloc.peakBytes - this.#reserved;
+  }
+
+  resetPeak(): void {
+    this.#alloc.resetPeak();
+  }
+
+  /** Terminates the worker threads; kernels then run on the calling thread only. */
+  dispose(): void {
+    this.#pool?.dispose();
+    this.#pool = null;
+  }
 }
 
 let compiled: Promise<WebAssembly.Module> | null = null;
@@ -151,8 +278,11 @@ export function loadKernelModule(): Promise<WebAssembly.Module> {
   return compiled;
 }
 
-export async function createWasmBackend(): Promise<WasmBackend> {
+export async function createWasmBackend(opts: WasmOptions = {}): Promise<WasmBackend> {
   const module = await loadKernelModule();
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
-  return new WasmBackend(module, memory);
+  const backend = new WasmBackend(module, memory, opts.maxBindingBytes);
+  const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency : 1;
+  await backend.startThreads(opts.threads ?? Math.max(1, cores || 1));
+  return backend;
 }

@@ -1,0 +1,188 @@
+// A pool of worker threads for the WASM backend. Every worker instantiates the same compiled
+// kernel module over the backend's shared WebAssembly.Memory, so a kernel call made on a worker
+// sees the same buffers as one made on the calling thread. run() hands each worker one call,
+// makes its own call on the calling thread, then blocks (Atomics.wait) until every worker is
+// done: dispatch stays synchronous.
+//
+// Control block (allocated by the backend in the shared memory, CONTROL_BYTES long):
+//   Int32 [CTL_GEN]        job generation; bumped (and notified) to start a job
+//   Int32 [CTL_REMAINING]  workers still running the current job; the last one notifies
+//   Int32 [CTL_QUIT]       set before the final bump: workers exit their loop
+//   Int32 [CTL_ERROR]      set by a worker whose call threw
+//   slot w (1..threads-1) at w * SLOT_BYTES: Int32 export index (-1: nothing to do this job),
+//   Int32 argument count, then Float64 arguments at ARGS_OFFSET (exact for u32, i32 and f32).
+
+import { Worker } from "node:worker_threads";
+import { BackendError } from "../backend.ts";
+
+export const CTL_GEN = 0;
+export const CTL_REMAINING = 1;
+export const CTL_QUIT = 2;
+export const CTL_ERROR = 3;
+export const SLOT_BYTES = 256;
+export const ARGS_OFFSET = 8;
+export const MAX_ARGS = (SLOT_BYTES - ARGS_OFFSET) / 8;
+/** Polls of the generation word a worker makes after a job before it sleeps (~50-70 us). */
+export const SPIN_ITERATIONS = 10000;
+
+/** Bytes of shared memory a pool of `threads` threads needs for its control block. */
+export function controlBytes(threads: number): number {
+  return Math.max(1, threads) * SLOT_BYTES;
+}
+
+/** What a worker receives once, at start. */
+export interface InitMessage {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Byte offset of the control block. */
+  ctl: number;
+  /** This worker's slot, 1..threads-1 (the calling thread is slot 0). */
+  slot: number;
+  /** Exports a job may name, by index. */
+  names: string[];
+  /** Calls to make once after instantiation (e.g. setting this thread's scratch space). */
+  init: [string, number[]][];
+}
+
+/** One kernel call: an export of the module and its arguments. */
+export interface Call {
+  fn: string;
+  args: readonly number[];
+}
+
+export class ThreadPool {
+  readonly #workers: Worker[];
+  readonly #ctl: Int32Array<SharedArrayBuffer>;
+  readonly #memory: WebAssembly.Memory;
+  readonly #ctlOffset: number;
+  readonly #names: Map<string, number>;
+  readonly #local: Record<string, unknown>;
+  #disposed = false;
+
+  private constructor(
+    workers: Worker[],
+    memory: WebAssembly.Memory,
+    ctlOffset: number,
+    names: string[],
+    local: Record<string, unknown>,
+  ) {
+    this.#workers = workers;
+    this.#local = local;
+    this.#memory = memory;
+    this.#ctlOffset = ctlOffset;
+    this.#ctl = new Int32Array(memory.buffer as SharedArrayBuffer, ctlOffset, 16);
+    this.#names = new Map(names.map((n, i) => [n, i]));
+  }
+
+  /**
+   * Starts `threads - 1` workers (the calling thread is the other one). `ctlOffset` is a zeroed,
+   * 64-byte aligned block of controlBytes(threads) bytes in `memory`; `names` are the exports jobs
+   * may call; `init(slot)` lists the calls each worker makes once after instantiating the module;
+   * `local` are the calling thread's instance exports, which run calls[0].
+   */
+  static async create(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    threads: number,
+    ctlOffset: number,
+    names: string[],
+    init: (slot: number) => [string, number[]][],
+    local: Record<string, unknown>,
+  ): Promise<ThreadPool> {
+    new Int32Array(memory.buffer as SharedArrayBuffer, ctlOffset, controlBytes(threads) / 4)
+      .fill(0);
+    const workers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    for (let slot = 1; slot < threads; slot++) {
+      const w = new Worker(new URL("./worker.ts", import.meta.url));
+      workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.once("message", () => resolve());
+          w.once("error", (e: Error) => reject(e));
+          w.once("exit", (code: number) => reject(new Error(`worker exited with code ${code}`)));
+        }),
+      );
+      const msg: InitMessage = { module, memory, ctl: ctlOffset, slot, names, init: init(slot) };
+      w.postMessage(msg);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw new BackendError(
+        `WASM thread pool failed to start: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    for (const w of workers) {
+      w.removeAllListeners();
+      // Idle workers must not keep the process alive.
+      w.unref();
+    }
+    return new ThreadPool(workers, memory, ctlOffset, names, local);
+  }
+
+  /** Threads, the calling one included. */
+  get threads(): number {
+    return this.#workers.length + 1;
+  }
+
+  /**
+   * Runs calls[0] on the calling thread and calls[i] on worker i, and returns when all are done.
+   * Fewer calls than threads leave the other workers idle.
+   */
+  run(calls: readonly Call[]): void {
+    if (this.#disposed) throw new BackendError("thread pool used after dispose()");
+    if (calls.length > this.threads) {
+      throw new BackendError(`${calls.length} calls for a pool of ${this.threads} threads`);
+    }
+    const ctl = this.#ctl;
+    const buf = this.#memory.buffer as SharedArrayBuffer;
+    for (let w = 1; w < this.threads; w++) {
+      const base = this.#ctlOffset + w * SLOT_BYTES;
+      const slot = new Int32Array(buf, base, 2);
+      const call = calls[w];
+      if (!call) {
+        slot[0] = -1;
+        continue;
+      }
+      const fi = this.#names.get(call.fn);
+      if (fi === undefined || call.args.length > MAX_ARGS) {
+        throw new BackendError(`thread pool: cannot run ${call.fn} with ${call.args.length} args`);
+      }
+      slot[0] = fi;
+      slot[1] = call.args.length;
+      new Float64Array(buf, base + ARGS_OFFSET, call.args.length).set(call.args);
+    }
+    Atomics.store(ctl, CTL_ERROR, 0);
+    Atomics.store(ctl, CTL_REMAINING, this.threads - 1);
+    Atomics.add(ctl, CTL_GEN, 1);
+    Atomics.notify(ctl, CTL_GEN);
+    try {
+      const c = calls[0];
+      if (c) (this.#local[c.fn] as (...args: readonly number[]) => void)(...c.args);
+    } finally {
+      for (
+        let r = Atomics.load(ctl, CTL_REMAINING);
+        r !== 0;
+        r = Atomics.load(ctl, CTL_REMAINING)
+      ) {
+        Atomics.wait(ctl, CTL_REMAINING, r);
+      }
+    }
+    if (Atomics.load(ctl, CTL_ERROR) !== 0) {
+      throw new BackendError(`a WASM worker failed running ${calls.map((c) => c.fn).join(", ")}`);
+    }
+  }
+
+  /** Stops and terminates the workers; later run() calls throw. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    // A worker blocked in Atomics.wait ignores terminate(): wake it with the quit flag first.
+    Atomics.store(this.#ctl, CTL_QUIT, 1);
+    Atomics.add(this.#ctl, CTL_GEN, 1);
+    Atomics.notify(this.#ctl, CTL_GEN);
+    for (const w of this.#workers) w.terminate();
+  }
+}

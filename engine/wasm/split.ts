@@ -1,0 +1,50 @@
+// How the WASM backend splits one batched matmul across its threads.
+
+/** matmul kernels that run through matmul_range on several threads, by variant number. */
+export const MATMUL_VARIANTS: ReadonlyMap<string, number> = new Map([
+  ["matmul", 0],
+  ["matmul_tn", 1],
+  ["matmul_nt", 2],
+]);
+
+/**
+ * Below this many multiply-adds (batch*m*n*k) a matmul runs on the calling thread alone: waking a
+ * worker and waiting for it costs tens of microseconds, more than it saves on small products.
+ * Measured on the 2-core machine: see bench/RESULTS.md.
+ */
+export const MIN_PARALLEL_MACS = 96 * 96 * 96;
+
+/** Register tile of the AssemblyScript kernel (engine/assembly/matmul.ts): row bands align to it. */
+const MR = 6;
+/** Column bands align to 16 floats (64 bytes), so threads never write the same cache line. */
+const COL_ALIGN = 16;
+
+/** [b0, b1, i0, i1, j0, j1]: batches, rows and columns of C one thread computes. */
+export type Range = [number, number, number, number, number, number];
+
+function bands(total: number, parts: number, align: number): [number, number][] {
+  const units = Math.ceil(total / align);
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let t = 0; t < parts && start < total; t++) {
+    const end = Math.min(total, Math.round((units * (t + 1)) / parts) * align);
+    if (end > start) out.push([start, end]);
+    start = Math.max(start, end);
+  }
+  return out;
+}
+
+/**
+ * Splits C (batch x m x n) into at most `threads` ranges of about equal work. Whole batches when
+ * there are enough of them to balance; otherwise bands of rows or of columns of every matrix,
+ * whichever dimension is larger (each thread packs the whole of the operand it does not split,
+ * so splitting the larger side duplicates the smaller packing).
+ */
+export function splitMatmul(batch: number, m: number, n: number, threads: number): Range[] {
+  if (threads <= 1 || batch * m * n === 0) return [[0, batch, 0, m, 0, n]];
+  if (batch % threads === 0 || batch >= 4 * threads) {
+    return bands(batch, threads, 1).map(([b0, b1]) => [b0, b1, 0, m, 0, n]);
+  }
+  if (m >= n) return bands(m, threads, MR).map(([i0, i1]) => [0, batch, i0, i1, 0, n]);
+  return bands(n, threads, COL_ALIGN).map(([j0, j1]) => [0, batch, 0, m, j0, j1]);
+}

@@ -1,0 +1,158 @@
+// Tests of the WASM backend's worker threads: the thread count option, results identical to one
+// thread for every way a matmul is split (batches, row bands, column bands), the generic
+// parallel() entry, dispose(), and that an undisposed pool never keeps a script from exiting.
+
+import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
+import { BackendError } from "../../engine/backend.ts";
+import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.ts";
+import { MIN_PARALLEL_MACS, splitMatmul } from "../../engine/wasm/split.ts";
+import { randomData } from "../helpers/reference.ts";
+
+async function product(
+  be: WasmBackend,
+  kernel: string,
+  [batch, m, n, k, strideA, strideB]: number[],
+  seed: number,
+): Promise<Float32Array> {
+  const a = be.alloc(batch === 0 ? 0 : (batch - 1) * strideA + m * k);
+  const b = be.alloc(batch === 0 ? 0 : (batch - 1) * strideB + k * n);
+  const c = be.alloc(batch * m * n);
+  be.upload(a, randomData(a.length, seed));
+  be.upload(b, randomData(b.length, seed + 1));
+  be.upload(c, randomData(c.length, seed + 2));
+  be.dispatch(kernel, [a, b, c], [batch, m, n, k, strideA, strideB, 1]);
+  const out = await be.read(c);
+  [a, b, c].forEach((x) => be.free(x));
+  return out;
+}
+
+Deno.test("the thread count is an option and shows in the description", async () => {
+  const one = await createWasmBackend({ threads: 1 });
+  const two = await createWasmBackend({ threads: 2 });
+  try {
+    equal(one.threads, 1);
+    equal(two.threads, 2);
+    ok(one.description.includes("1 thread"), one.description);
+    ok(two.description.includes("2 threads"), two.description);
+    // Packing space and the control block are the backend's own, not allocations.
+    equal(two.allocatedBytes(), 0);
+    await rejects(() => two.startThreads(2), BackendError);
+  } finally {
+    one.dispose();
+    two.dispose();
+  }
+  const dflt = await createWasmBackend();
+  equal(dflt.threads, Math.max(1, navigator.hardwareConcurrency || 1));
+  dflt.dispose();
+  await rejects(() => createWasmBackend({ threads: 0 }), BackendError);
+});
+
+Deno.test("matmuls on 3 threads equal 1 thread bit for bit, however they are split", async () => {
+  const one = await createWasmBackend({ threads: 1 });
+  const three = await createWasmBackend({ threads: 3 });
+  try {
+    const shapes = [
+      [6, 48, 50, 64, 48 * 64, 0], // whole batches per thread
+      [2, 130, 70, 90, 0, 70 * 90 + 3], // row bands, broadcast A
+      [1, 64, 2304, 96, 0, 0], // column bands (m < n)
+      [1, 301, 37, 257, 0, 0], // row bands with edge tiles
+      [1, 200, 1000, 20, 0, 0], // column bands crossing NC
+      [1, 3, 5000, 300, 0, 0], // column bands, B streamed (few rows)
+      [3, 13, 3001, 100, 0, 0], // B streamed in passes of 4 rows, column tails
+      [1, 16, 4000, 600, 0, 0], // few rows but B too large to stream: packed
+    ];
+    for (const [i, s] of shapes.entries()) {
+      const [batch, m, n, k] = s;
+      ok(batch * m * n * k >= MIN_PARALLEL_MACS, `shape ${s} is above the threshold`);
+      ok(splitMatmul(batch, m, n, 3).length > 1);
+      for (const kernel of ["matmul", "matmul_tn", "matmul_nt"]) {
+        deepStrictEqual(
+          await product(three, kernel, s, 10 * i),
+          await product(one, kernel, s, 10 * i),
+          `${kernel} ${s}`,
+        );
+      }
+    }
+  } finally {
+    one.dispose();
+    three.dispose();
+  }
+});
+
+Deno.test("splitMatmul covers C exactly once with aligned bands", () => {
+  for (const [batch, m, n, t] of [[1, 1, 1, 2], [3, 7, 9, 2], [8, 5, 5, 4], [1, 1000, 20, 3]]) {
+    const seen = new Uint8Array(batch * m * n);
+    const ranges = splitMatmul(batch, m, n, t);
+    ok(ranges.length <= t);
+    for (const [b0, b1, i0, i1, j0, j1] of ranges) {
+      ok(i0 % 6 === 0 && j0 % 16 === 0, `aligned ${[b0, b1, i0, i1, j0, j1]}`);
+      for (let b = b0; b < b1; b++) {
+        for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) seen[(b * m + i) * n + j]++;
+      }
+    }
+    ok(seen.every((x) => x === 1), `split of ${[batch, m, n]} over ${t}`);
+  }
+});
+
+Deno.test("parallel() runs kernel calls on every thread", async () => {
+  const be = await createWasmBackend({ threads: 2 });
+  try {
+    const buf = be.alloc(2000);
+    const p = be.pointer(buf);
+    be.parallel([{ fn: "fill", args: [p, 1000, 1] }, { fn: "fill", args: [p + 4000, 1000, 2] }]);
+    const got = await be.read(buf);
+    ok(got.subarray(0, 1000).every((x) => x === 1) && got.subarray(1000).every((x) => x === 2));
+    throws(() => be.parallel([1, 2, 3].map(() => ({ fn: "fill", args: [p, 1, 0] }))), BackendError);
+    be.free(buf);
+  } finally {
+    be.dispose();
+  }
+});
+
+Deno.test("the pool survives many back-to-back jobs without losing one", async () => {
+  const be = await createWasmBackend({ threads: 2 });
+  try {
+    const buf = be.alloc(2);
+    const p = be.pointer(buf);
+    for (let i = 0; i < 3000; i++) {
+      be.parallel([{ fn: "fill", args: [p, 1, i] }, { fn: "fill", args: [p + 4, 1, -i] }]);
+      const [x, y] = await be.read(buf);
+      if (x !== i || y !== -i) throw new Error(`job ${i}: got ${x}, ${y}`);
+      // Now and then let the worker fall asleep, to exercise the wake-up path too.
+      if (i % 500 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    be.free(buf);
+  } finally {
+    be.dispose();
+  }
+});
+
+Deno.test("dispose() stops the workers; kernels then run on one thread", async () => {
+  const be = await createWasmBackend({ threads: 2 });
+  const before = await product(be, "matmul", [1, 128, 128, 128, 0, 0], 5);
+  be.dispose();
+  be.dispose();
+  equal(be.threads, 1);
+  deepStrictEqual(await product(be, "matmul", [1, 128, 128, 128, 0, 0], 5), before);
+});
+
+Deno.test("an undisposed thread pool does not keep a script from exiting", async () => {
+  const url = new URL("../../engine/wasm/backend.ts", import.meta.url).href;
+  const script = `
+    import { createWasmBackend } from "${url}";
+    const be = await createWasmBackend({ threads: 2 });
+    const a = be.alloc(256 * 256);
+    be.dispatch("matmul", [a, a, be.alloc(256 * 256)], [1, 256, 256, 256, 0, 0, 0]);
+    console.log(be.description);
+  `;
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  });
+  const out = await cmd.output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  ok(out.success, text);
+  ok(text.includes("2 threads"), text);
+});
