@@ -2,110 +2,111 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
-import { parseArgs } from "node:util";
-import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import type { Backend } from "../engine/backend.ts";
+import { createBackend } from "../engine/select.ts";
 import { Progress } from "../src/cli/progress.ts";
-import { type EditMode, runEdits } from "../src/edit/run.ts";
+import {
+  ANCHOR_COUNT,
+  DEFAULT_ANCHORS,
+  DEFAULT_MODEL,
+  DEFAULT_REQUESTS,
+  HELP,
+  parseEditArgs,
+  UsageError,
+} from "../src/edit/args.ts";
+import {
+  checkOutPath,
+  checkTokenizerFile,
+  describeFailure,
+  GuardError,
+  guardTokenizer,
+} from "../src/edit/guard.ts";
+import type { EditTarget } from "../src/edit/method.ts";
+import { runEdits } from "../src/edit/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
+import { readModelConfig } from "../src/io/config.ts";
 import {
   type EditRequest,
   loadRequests,
   parseHparams,
   validateRequests,
 } from "../src/io/requests.ts";
+import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { loadModel } from "../src/model/load.ts";
-import { methodByName, METHODS } from "../src/methods/registry.ts";
-
-const DEFAULT_MODEL = "models/kne-facts";
-const DEFAULT_REQUESTS = "data/requests/test.json";
-const DEFAULT_ANCHORS = "data/requests/dev.json";
-const ANCHOR_COUNT = 16;
-
-const HELP = `Usage: deno task edit [options]
-
-  --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      KnowEdit-style request file (default: one request from ${DEFAULT_REQUESTS})
-  --prompt TEXT        edit one fact given on the command line (with --target)
-  --target TEXT        the new answer
-  --subject TEXT       the subject (default: the prompt)
-  --n N                use the first N requests of the file
-  --method NAME        ${[...METHODS.keys()].join(" | ")} (default kne)
-  --hparams FILE       JSON hyperparameters overriding the method's defaults
-  --mode MODE          single | batch | sequential (default single)
-  --backend B          webgpu | wasm | auto (default auto)
-  --anchors FILE       request file whose prompts serve as unrelated anchor prompts for
-                       locality terms (default ${DEFAULT_ANCHORS}, first ${ANCHOR_COUNT}; never the
-                       evaluated requests)
-  --out DIR            output folder (default out/<method>-<time>)
-  --force              replace an existing output folder
-  --resume             continue an interrupted run from OUT.partial
-  --no-fluency         skip the fluency metric (sampling)
-  --json               print the metrics as JSON on stdout
-  --seed N             seed for sampling (default 0)
-`;
+import {
+  backendLimits,
+  formatPlan,
+  planMemory,
+  planProblems,
+  type WorkShape,
+} from "../src/model/plan.ts";
+import { methodByName } from "../src/methods/registry.ts";
 
 function fail(msg: string, code = 2): never {
   console.error(`error: ${msg}`);
   Deno.exit(code);
 }
 
+/** The work shape of this run, for the memory plan (rows as run.ts forms them). */
+function workOf(
+  targets: EditTarget[],
+  anchors: number[][],
+  mode: string,
+  hp: Record<string, unknown>,
+): WorkShape {
+  const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
+  const klRows = anchors.length + (mode === "sequential" ? targets.length : 0);
+  return {
+    seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length), ...anchors.map((a) => a.length)),
+    batch: mode === "batch" ? targets.length : 1,
+    igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
+    updateSteps: typeof hp.steps === "number" ? hp.steps : 40,
+    klRows: kl ? klRows : 0,
+  };
+}
+
+/** The demo edit of `deno task edit` with no request given. */
+const DEMO_TARGET = "Rome";
+
+/** The request with another new target; portability answers that were the old target follow. */
+function withTarget(r: EditRequest, target: string): EditRequest {
+  const swap = (probes: Record<string, { prompt: string; answer: string }[]>) =>
+    Object.fromEntries(
+      Object.entries(probes).map(([k, ps]) => [
+        k,
+        ps.map((p) => ({ ...p, answer: p.answer === r.targetNew ? target : p.answer })),
+      ]),
+    );
+  return { ...r, targetNew: target, portability: swap(r.portability) };
+}
+
 async function main() {
   let args;
   try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        model: { type: "string", default: DEFAULT_MODEL },
-        requests: { type: "string" },
-        prompt: { type: "string" },
-        target: { type: "string" },
-        subject: { type: "string" },
-        n: { type: "string" },
-        method: { type: "string", default: "kne" },
-        hparams: { type: "string" },
-        mode: { type: "string", default: "single" },
-        backend: { type: "string", default: "auto" },
-        out: { type: "string" },
-        anchors: { type: "string" },
-        force: { type: "boolean", default: false },
-        resume: { type: "boolean", default: false },
-        "no-fluency": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        seed: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
+    args = parseEditArgs(Deno.args);
   } catch (e) {
-    fail(`${(e as Error).message}\n\n${HELP}`);
+    if (e instanceof UsageError) fail(`${e.message}\n\n${HELP}`);
+    throw e;
   }
   if (args.help) {
     console.log(HELP);
     return;
   }
-  const mode = args.mode as EditMode;
-  if (!["single", "batch", "sequential"].includes(mode)) {
-    fail(`--mode must be single, batch or sequential`);
-  }
-  const seed = Number(args.seed);
-  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
-  const method = methodByName(args.method!);
+  const mode = args.mode;
+  const seed = args.seed;
+  const method = methodByName(args.method);
   let hparams = method.defaults;
   if (args.hparams) {
     const text = await Deno.readTextFile(args.hparams).catch((e) =>
-      fail(`cannot read ${args.hparams}: ${e.message}`)
+      fail(`cannot read ${args.hparams}: ${e.message}`, 1)
     );
     hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
   }
 
   let requests: EditRequest[];
   let source: string;
-  if (args.prompt !== undefined || args.target !== undefined) {
-    if (args.prompt === undefined || args.target === undefined) {
-      fail("--prompt and --target go together");
-    }
-    if (args.requests) fail("give either --requests or --prompt/--target, not both");
+  if (args.prompt !== undefined && args.target !== undefined) {
     source = "command line";
     requests = validateRequests(
       [{ subject: args.subject ?? args.prompt, prompt: args.prompt, target_new: args.target }],
@@ -115,44 +116,69 @@ async function main() {
     source = args.requests ?? DEFAULT_REQUESTS;
     requests = await loadRequests(source);
     if (!args.requests && args.n === undefined) {
-      // The demo: the capital of France, if the benchmark has it.
+      // The demo: "The capital of France is" -> "Rome", with the rephrase, portability and
+      // locality probes of the benchmark's France record (its counterfactual answer swapped).
       const france = requests.find((r) => r.subject === "France" && /capital/.test(r.prompt));
-      requests = [france ?? requests[0]];
+      requests = [france ? withTarget(france, DEMO_TARGET) : requests[0]];
     }
   }
-  if (args.n !== undefined) {
-    const n = Number(args.n);
-    if (!Number.isInteger(n) || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
-    requests = requests.slice(0, n);
-  }
+  if (args.n !== undefined) requests = requests.slice(0, args.n);
+  if (requests.length === 0) fail(`${source} holds no requests`, 1);
 
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  const modelDir = args.model!.replace(/\/+$/, "");
-  const realOut = await Deno.realPath(out).catch(() => null);
-  const realModel = await Deno.realPath(modelDir).catch(() =>
+  const modelDir = args.model;
+  await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${
         modelDir === DEFAULT_MODEL ? " (train the default model with `deno task train`)" : ""
       }`,
+      1,
     )
   );
-  if (realOut && (realOut === realModel || realModel.startsWith(realOut + "/"))) {
-    fail(`--out ${out} would overwrite the input model`);
+  try {
+    // OUT and OUT.partial may not be, contain or lie inside the model folder.
+    await checkOutPath(out, modelDir);
+  } catch (e) {
+    if (e instanceof GuardError) fail(e.message);
+    throw e;
   }
 
-  const backend = await createBackend(parseBackendChoice(args.backend!));
-  console.error(`backend: ${backend.description}`);
-  const { model, tokenizer } = await loadModel(modelDir, backend);
-  const targets = requests.map((r) =>
-    editTarget(r, tokenizer!, model.config.contextLength, source)
-  );
+  // Inputs are checked against the model's config and tokenizer before any weight is read.
+  const config = await readModelConfig(modelDir);
+  // Patterns that could backtrack exponentially are refused, and encoded ids are checked
+  // against the vocabulary (a bad tokenizer.json is a TokenizerError, never a hang or a crash).
+  await checkTokenizerFile(modelDir);
+  const tokenizer = guardTokenizer(await loadTokenizer(modelDir, config.vocabSize));
+  const targets = requests.map((r) => editTarget(r, tokenizer, config.contextLength, source));
   const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
-  const anchors = anchorFile === source || !anchorExists ? [] : (await loadRequests(anchorFile))
+  const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
+  // The per-edit anchors are built from the pool in run.ts; these sized prompts plan memory.
+  const anchors = anchorPool
     .slice(0, ANCHOR_COUNT)
-    .map((r) => tokenizer!.encode(r.prompt))
-    .filter((ids) => ids.length > 0 && ids.length <= model.config.contextLength);
+    .map((r) => tokenizer.encode(r.prompt))
+    .filter((ids) => ids.length > 0 && ids.length <= config.contextLength);
+  const work = workOf(targets, anchors, mode, hparams);
+
+  const backend = await createBackend(args.backend);
+  console.error(`backend: ${backend.description}`);
+  if (args.plan) {
+    const plan = planMemory(config, { ...work, backend: backend.name });
+    const limits = backendLimits(backend);
+    console.log(formatPlan(plan, limits));
+    if (method.name !== "kne") {
+      console.log(`(the plan models KNE; ${method.name} is checked for its weights only)`);
+    }
+    backend.dispose();
+    Deno.exit(planProblems(plan, limits, "edit").length === 0 ? 0 : 1);
+  }
+  // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
+  // the whole KNE edit as planned, or the weights for methods the planner does not model.
+  const { model } = await loadModel(modelDir, backend, {
+    work: method.name === "kne" ? work : undefined,
+    tokenizer: false,
+  });
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel})`,
   );
@@ -167,20 +193,23 @@ async function main() {
   Deno.addSignalListener("SIGINT", onSigint);
   let bar: Progress | null = null;
   let barKey = "";
-  const result = await runEdits({
+  // Fault injection for tests/reliability: lose the WebGPU device after N finished records.
+  const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
+  let finished = 0;
+  const run = runEdits({
     model,
     modelDir,
-    tokenizer: tokenizer!,
+    tokenizer,
     method,
     hparams,
     targets,
     mode,
     out,
-    force: args.force!,
-    resume: args.resume!,
+    force: args.force,
+    resume: args.resume,
     seed,
-    fluency: !args["no-fluency"],
-    anchors,
+    fluency: args.fluency,
+    anchors: anchorPool,
     interrupted: () => stop,
     onProgress: (phase, step, of, loss) => {
       if (barKey !== phase || !bar) {
@@ -194,6 +223,7 @@ async function main() {
     onRecord: (r) => {
       bar?.finish();
       barKey = "";
+      if (++finished === loseAfter) loseDevice(backend);
       if (args.json) return;
       console.error(
         `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
@@ -206,6 +236,20 @@ async function main() {
       console.error(`   after:  ${r.after.completion}`);
     },
   });
+  let result;
+  try {
+    result = await run;
+  } catch (e) {
+    // Stop cleanly: finished records stay in OUT.partial; say where and how to continue.
+    Deno.removeSignalListener("SIGINT", onSigint);
+    const { message, code } = await describeFailure(e, backend, out);
+    try {
+      backend.dispose();
+    } catch {
+      // a lost device may refuse; nothing is left to release
+    }
+    fail(message, code);
+  }
   Deno.removeSignalListener("SIGINT", onSigint);
   backend.dispose();
   if (args.json) {
@@ -233,6 +277,14 @@ async function main() {
       `interrupted: partial results are in ${result.out}; rerun with --resume to continue`,
     );
     Deno.exit(130);
+  }
+}
+
+function loseDevice(backend: Backend): void {
+  const device = (backend as Backend & { device?: GPUDevice }).device;
+  if (device) {
+    console.error("fault injection: destroying the WebGPU device");
+    device.destroy();
   }
 }
 

@@ -16,7 +16,9 @@ import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "../model/load.ts";
 import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
+import { checkManifest, sha256 } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
 import type { TensorChange } from "./snapshot.ts";
 
@@ -36,10 +38,10 @@ export interface RunOptions {
   seed: number;
   fluency: boolean;
   /**
-   * Unrelated prompts (token ids) a method may keep unchanged (KNE's KL term). Never the
-   * evaluated locality probes: by default scripts/edit.ts takes them from the dev split.
+   * The anchor pool (requests, the dev split by default) from which each edit's locality anchors
+   * are built (src/edit/anchors.ts); never the evaluated probes.
    */
-  anchors: number[][];
+  anchors: EditRequest[];
   /** Called with each finished record (for printing). */
   onRecord?: (r: RecordResult) => void;
   onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
@@ -171,18 +173,37 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   }
   const resumeFile = `${partial}/records.jsonl`;
   const done = new Map<number, RecordResult>();
+  const resuming = opts.resume && await exists(partial);
+  const manifest = {
+    method: opts.method.name,
+    mode: opts.mode,
+    model: await Deno.realPath(opts.modelDir).catch(() => opts.modelDir),
+    hparams: opts.hparams,
+    fluency: opts.fluency,
+    seed: opts.seed,
+    requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
+    anchors: await sha256(JSON.stringify(opts.anchors)),
+    count: opts.targets.length,
+  };
   if (await exists(partial)) {
     if (opts.resume) {
+      // Only a run started with the same settings may continue (GuardError otherwise).
+      await checkManifest(partial, manifest, true);
       const text = await Deno.readTextFile(resumeFile).catch(() => "");
+      const kept: string[] = [];
       for (const line of text.split("\n")) {
         if (!line.trim()) continue;
         try {
           const r = JSON.parse(line) as RecordResult;
           done.set(r.index, r);
+          kept.push(line);
         } catch {
           // A line cut by the interruption: that record is redone.
         }
       }
+      // Rewrite without the cut line, so the next appended record starts on a line of its own.
+      await Deno.writeTextFile(`${resumeFile}.tmp`, kept.map((l) => l + "\n").join(""));
+      await Deno.rename(`${resumeFile}.tmp`, resumeFile);
     } else if (!opts.force) {
       throw new Error(
         `${partial} holds partial results of an earlier run; pass --resume to continue it ` +
@@ -196,6 +217,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     throw new Error(`--resume continues single-mode runs only (this run is ${opts.mode})`);
   }
   await Deno.mkdir(`${partial}/patches`, { recursive: true });
+  if (!resuming) await checkManifest(partial, manifest, false);
   const em = evalModel(opts.model, opts.tokenizer);
   const records: RecordResult[] = [...done.values()];
   const allChanges: TensorChange[][] = [];
@@ -240,6 +262,9 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     completion: await greedy(opts.model, opts.tokenizer, t.promptIds, 8),
   });
 
+  const anchorsOf = (t: EditTarget) =>
+    buildAnchors(opts.model, opts.tokenizer, opts.anchors, t.request, t.promptIds);
+
   if (opts.mode === "batch") {
     const baselines = [];
     const befores = [];
@@ -247,7 +272,10 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       baselines.push(await localityBaseline(em, t.request));
       befores.push(await beforeOf(t));
     }
-    ctx.localityPrompts = opts.anchors;
+    ctx.localityPrompts = [];
+    for (const t of opts.targets) {
+      ctx.localityPrompts.push(...await anchorsOf(t));
+    }
     const t0 = performance.now();
     const result = await opts.method.apply(ctx, opts.targets, opts.hparams);
     const secs = (performance.now() - t0) / 1000;
@@ -273,7 +301,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       const before = await beforeOf(t);
       // Sequential: earlier edits (prompt + target) anchor the KL term, so they are kept.
       ctx.localityPrompts = [
-        ...opts.anchors,
+        ...await anchorsOf(t),
         ...(opts.mode === "sequential" ? editedSoFar : []),
       ];
       const t0 = performance.now();

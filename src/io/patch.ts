@@ -50,17 +50,24 @@ export async function readPatch(path: string): Promise<PatchEntry[]> {
     if (f.metadata.format !== PATCH_FORMAT) {
       throw new SafetensorsError(path, "__metadata__.format", `not a ${PATCH_FORMAT} file`);
     }
-    let shapes: Record<string, number[]>;
+    let shapes: unknown;
     try {
       shapes = JSON.parse(f.metadata.shapes ?? "");
     } catch {
       throw new SafetensorsError(path, "__metadata__.shapes", "missing or invalid JSON");
     }
+    if (typeof shapes !== "object" || shapes === null || Array.isArray(shapes)) {
+      throw new SafetensorsError(path, "__metadata__.shapes", "must map tensor names to shapes");
+    }
     const out: PatchEntry[] = [];
     for (const [name, shape] of Object.entries(shapes)) {
-      const numel = Array.isArray(shape) ? shape.reduce((a, b) => a * b, 1) : NaN;
-      if (!Number.isInteger(numel) || numel < 0) {
-        throw new SafetensorsError(path, `__metadata__.shapes.${name}`, "invalid shape");
+      const numel = shapeNumel(shape);
+      if (numel === null) {
+        throw new SafetensorsError(
+          path,
+          `__metadata__.shapes.${name}`,
+          `invalid shape ${JSON.stringify(shape)} (a list of non-negative integers)`,
+        );
       }
       const need = (suffix: string, dtype: string) => {
         const t = f.tensors.get(name + suffix);
@@ -76,14 +83,20 @@ export async function readPatch(path: string): Promise<PatchEntry[]> {
       if (need("::after", "F32").numel !== k || need("::before", "F32").numel !== k) {
         throw new SafetensorsError(path, name, "index, after and before differ in length");
       }
+      let prev = -1;
       for (const i of indices) {
         if (i < 0 || i >= numel) {
           throw new SafetensorsError(path, `${name}::index`, `index ${i} outside [0, ${numel})`);
         }
+        // Strictly ascending, as written: a repeated index would make revert ambiguous.
+        if (i <= prev) {
+          throw new SafetensorsError(path, `${name}::index`, "indices are not strictly ascending");
+        }
+        prev = i;
       }
       out.push({
         name,
-        shape,
+        shape: shape as number[],
         indices,
         after: await f.read(name + "::after"),
         before: await f.read(name + "::before"),
@@ -95,7 +108,22 @@ export async function readPatch(path: string): Promise<PatchEntry[]> {
   }
 }
 
-/** Writes the patch's `after` (apply) or `before` (revert) values into weights, in place. */
+/** Element count of a shape, or null unless it is a list of non-negative safe integers. */
+function shapeNumel(shape: unknown): number | null {
+  if (!Array.isArray(shape)) return null;
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) return null;
+    n *= d;
+  }
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * Writes the patch's `after` (apply) or `before` (revert) values into weights, in place. Every
+ * entry is checked first (tensor present with the patch's size, indices integers inside it,
+ * values as many as indices), so a bad patch throws SafetensorsError and changes nothing.
+ */
 export function applyPatchTo(
   weights: Map<string, Float32Array>,
   patch: readonly PatchEntry[],
@@ -103,14 +131,26 @@ export function applyPatchTo(
 ): void {
   for (const e of patch) {
     const w = weights.get(e.name);
-    const numel = e.shape.reduce((a, b) => a * b, 1);
-    if (!w || w.length !== numel) {
+    const numel = shapeNumel(e.shape);
+    if (!w || numel === null || w.length !== numel) {
       throw new SafetensorsError(
         "patch",
         e.name,
         "tensor missing from the model or of another size",
       );
     }
+    const k = e.indices.length;
+    if (e.after.length !== k || e.before.length !== k) {
+      throw new SafetensorsError("patch", e.name, "index, after and before differ in length");
+    }
+    for (const i of e.indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= numel) {
+        throw new SafetensorsError("patch", `${e.name}::index`, `index ${i} outside [0, ${numel})`);
+      }
+    }
+  }
+  for (const e of patch) {
+    const w = weights.get(e.name)!;
     const src = direction === "apply" ? e.after : e.before;
     e.indices.forEach((i, j) => (w[i] = src[j]));
   }

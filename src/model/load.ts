@@ -2,13 +2,13 @@
 // backend, and saves a model back in the same layout (atomically, never over its input).
 
 import type { Backend } from "../../engine/backend.ts";
-import { readModelConfig } from "../io/config.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile, writeSafetensors } from "../io/safetensors.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import { buildModel, paramInfoFor } from "./build.ts";
 import { GPT2_PREFIX } from "./gpt2.ts";
 import type { CausalLM } from "./lm.ts";
+import { checkBeforeLoad, type WorkShape } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;
@@ -24,9 +24,15 @@ function candidates(name: string): string[] {
 export async function loadModel(
   dir: string,
   backend: Backend,
-  opts: { tokenizer?: boolean } = {},
+  opts: {
+    tokenizer?: boolean;
+    /** Also check that this edit work fits (otherwise only the weights are checked). */
+    work?: WorkShape;
+  } = {},
 ): Promise<LoadedModel> {
-  const config = await readModelConfig(dir);
+  // Refuses a model that cannot fit from config.json and the header alone (ResourceError),
+  // before any weight is read or allocated.
+  const config = (await checkBeforeLoad(dir, backend, opts.work)).plan.config;
   const path = `${dir}/model.safetensors`;
   let file: SafetensorsFile;
   try {

@@ -1,0 +1,179 @@
+// Command-line arguments of scripts/edit.ts, parsed and validated in one pure function so that
+// every refusal is a UsageError with a clear message (the CLI prints it and exits 2) and the
+// validation can be fuzzed in-process (tests/reliability/args_test.ts).
+
+import { parseArgs } from "node:util";
+import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
+import { METHODS } from "../methods/registry.ts";
+import type { EditMode } from "./run.ts";
+
+export const DEFAULT_MODEL = "models/kne-facts";
+export const DEFAULT_REQUESTS = "data/requests/test.json";
+export const DEFAULT_ANCHORS = "data/requests/dev.json";
+/** Anchors per edit at most (24 other-subject + 24 subject-swapped, see src/edit/anchors.ts). */
+export const ANCHOR_COUNT = 48;
+
+export const HELP = `Usage: deno task edit [options]
+
+  --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
+  --requests FILE      KnowEdit-style request file (default: one request from ${DEFAULT_REQUESTS})
+  --prompt TEXT        edit one fact given on the command line (with --target)
+  --target TEXT        the new answer
+  --subject TEXT       the subject (default: the prompt)
+  --n N                use the first N requests of the file
+  --method NAME        ${[...METHODS.keys()].join(" | ")} (default kne)
+  --hparams FILE       JSON hyperparameters overriding the method's defaults
+  --mode MODE          single | batch | sequential (default single)
+  --backend B          webgpu | wasm | auto (default auto)
+  --anchors FILE       anchor pool for locality terms (default ${DEFAULT_ANCHORS}): its prompts
+                       and its rephrasings with the edited subject swapped in, at most
+                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts)
+  --out DIR            output folder (default out/<method>-<time>)
+  --force              replace an existing output folder
+  --resume             continue an interrupted run from OUT.partial (needs --out)
+  --plan               print the memory plan for this model and edit, then exit
+                       (exit 0 when it fits the backend, 1 when it does not)
+  --no-fluency         skip the fluency metric (sampling)
+  --json               print the metrics as JSON on stdout
+  --seed N             seed for sampling (default 0)
+`;
+
+/** A command line that cannot be run; the message says why. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface EditArgs {
+  model: string;
+  requests?: string;
+  prompt?: string;
+  target?: string;
+  subject?: string;
+  n?: number;
+  method: string;
+  hparams?: string;
+  mode: EditMode;
+  backend: BackendChoice;
+  /** Without trailing slashes (OUT.partial must be a sibling of OUT). */
+  out?: string;
+  anchors?: string;
+  force: boolean;
+  resume: boolean;
+  plan: boolean;
+  fluency: boolean;
+  json: boolean;
+  seed: number;
+  help: boolean;
+}
+
+const MODES: readonly string[] = ["single", "batch", "sequential"];
+
+/** A folder argument without trailing slashes; refuses empty ones. */
+function folder(flag: string, v: string): string {
+  if (v.trim() === "") throw new UsageError(`${flag} must not be empty`);
+  const s = v.replace(/\/+$/, "");
+  return s === "" ? "/" : s;
+}
+
+/** Parses and validates `argv`; throws UsageError (never anything else) on a bad command line. */
+export function parseEditArgs(argv: readonly string[]): EditArgs {
+  let v;
+  try {
+    v = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string", default: DEFAULT_MODEL },
+        requests: { type: "string" },
+        prompt: { type: "string" },
+        target: { type: "string" },
+        subject: { type: "string" },
+        n: { type: "string" },
+        method: { type: "string", default: "kne" },
+        hparams: { type: "string" },
+        mode: { type: "string", default: "single" },
+        backend: { type: "string", default: "auto" },
+        out: { type: "string" },
+        anchors: { type: "string" },
+        force: { type: "boolean", default: false },
+        resume: { type: "boolean", default: false },
+        plan: { type: "boolean", default: false },
+        "no-fluency": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        seed: { type: "string", default: "0" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const args: EditArgs = {
+    model: folder("--model", v.model!),
+    method: v.method!,
+    mode: v.mode as EditMode,
+    backend: "auto",
+    force: v.force!,
+    resume: v.resume!,
+    plan: v.plan!,
+    fluency: !v["no-fluency"],
+    json: v.json!,
+    seed: 0,
+    help: v.help!,
+  };
+  if (args.help) return args;
+  if (!MODES.includes(v.mode!)) {
+    throw new UsageError(`--mode must be single, batch or sequential, got "${v.mode}"`);
+  }
+  if (!METHODS.has(args.method)) {
+    throw new UsageError(
+      `--method must be one of ${[...METHODS.keys()].join(", ")}, got "${args.method}"`,
+    );
+  }
+  try {
+    args.backend = parseBackendChoice(v.backend!);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!/^-?\d+$/.test(v.seed!) || !Number.isSafeInteger(Number(v.seed))) {
+    throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
+  }
+  args.seed = Number(v.seed);
+  if (v.n !== undefined) {
+    if (!/^\d+$/.test(v.n) || !Number.isSafeInteger(Number(v.n)) || Number(v.n) < 1) {
+      throw new UsageError(`--n must be a positive integer, got "${v.n}"`);
+    }
+    args.n = Number(v.n);
+  }
+  if (v.prompt !== undefined || v.target !== undefined) {
+    if (v.prompt === undefined || v.target === undefined) {
+      throw new UsageError("--prompt and --target go together");
+    }
+    if (v.requests !== undefined) {
+      throw new UsageError("give either --requests or --prompt/--target, not both");
+    }
+    args.prompt = v.prompt;
+    args.target = v.target;
+  }
+  if (v.subject !== undefined) {
+    if (args.prompt === undefined) throw new UsageError("--subject goes with --prompt/--target");
+    args.subject = v.subject;
+  }
+  if (v.requests !== undefined) {
+    if (v.requests.trim() === "") throw new UsageError("--requests must not be empty");
+    args.requests = v.requests;
+  }
+  if (v.hparams !== undefined) {
+    if (v.hparams.trim() === "") throw new UsageError("--hparams must not be empty");
+    args.hparams = v.hparams;
+  }
+  if (v.out !== undefined) args.out = folder("--out", v.out);
+  if (v.anchors !== undefined) {
+    if (v.anchors.trim() === "") throw new UsageError("--anchors must not be empty");
+    args.anchors = v.anchors;
+  }
+  if (args.resume && args.out === undefined) {
+    throw new UsageError("--resume needs --out, the folder of the interrupted run");
+  }
+  return args;
+}

@@ -1,0 +1,523 @@
+// The memory planner: what an edit needs on the device and on the host, computed from the config
+// alone (no weight is read), and the check that refuses a model before loading it when it cannot
+// fit. Every device buffer is f32. The activation list mirrors the models' forward passes tensor
+// by tensor (what autograd keeps until backward); tests/reliability/plan_test.ts checks it
+// against the bytes a real forward allocates.
+//
+// Phases of one KNE edit, on top of the resident weights:
+//   attribution  gradient of every scored weight and bias (attribution needs all of them), a copy
+//                of their original values (the integration path scales them in place), the
+//                forward's saved activations and logits, and the backward's transient gradients;
+//   update       gradient, 0/1 mask and two Adam moments of every tensor holding ensemble units
+//                (bounded by all scored tensors), the same activations (and, with a KL term, a
+//                second forward over the locality prompts plus their reference logits).
+// The host keeps, at most, one f32 copy of the weights (read before upload, and again when the
+// edited checkpoint is saved) or the attribution scores plus the snapshot of the ensemble
+// tensors, whichever is larger.
+
+import type { Backend, BackendName } from "../../engine/backend.ts";
+import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
+import { readModelConfig } from "../io/config.ts";
+import { ModelFileError } from "../io/errors.ts";
+import { openSafetensors } from "../io/safetensors.ts";
+import { scoredParams } from "../kne/attribution.ts";
+import { paramInfoFor } from "./build.ts";
+import type { ModelConfig } from "./config.ts";
+import type { CausalLM, ParamInfo } from "./lm.ts";
+
+/** The shape of the work an edit does (see src/edit/run.ts). */
+export interface WorkShape {
+  /** Tokens per row: prompt plus target minus one, at most the context. */
+  seqLen: number;
+  /** Rows per forward: 1 in single and sequential mode, the number of requests in batch mode. */
+  batch: number;
+  /** Integrated-gradient steps (time only: the gradients accumulate in place). */
+  igSteps: number;
+  /** Maximum update steps (time only). Default 40. */
+  updateSteps?: number;
+  /** Locality rows for the KL term (0 or absent: no KL term); their length is seqLen. */
+  klRows?: number;
+}
+
+export interface PlanOptions extends WorkShape {
+  backend: BackendName;
+}
+
+/** A device tensor: its name and f32 element count, and how many like it (one per layer). */
+export interface TensorSize {
+  name: string;
+  elements: number;
+  /** Number of such tensors (nLayers for per-layer ones; 1 otherwise). */
+  count: number;
+}
+
+export interface MemoryPlan {
+  config: ModelConfig;
+  options: Required<PlanOptions>;
+  /** Parameter counts: all, and those KNE scores (projection weights with their biases). */
+  params: { total: number; scored: number };
+  /**
+   * Tensors one forward keeps for backward, in creation order; per-layer ones once, with
+   * count = nLayers (layer 0's names). The last is the logits.
+   */
+  forward: TensorSize[];
+  /** Bytes per component (f32). */
+  bytes: {
+    weights: number;
+    /** Attribution: a gradient for every scored weight and bias. */
+    gradients: number;
+    /** Attribution: the original values of the scored tensors (the path scales them in place). */
+    pathOriginals: number;
+    /** Saved activations of one forward (without the logits and the loss). */
+    activations: number;
+    /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
+    logits: number;
+    /**
+     * Gradients alive at once during backward (an upper estimate): dlogits, the residual
+     * stream's gradients, the two largest activation gradients, a fresh weight gradient next to
+     * its masked copy, and the gradients summed into activations used more than once (held
+     * until the step ends).
+     */
+    backwardTransient: number;
+    /**
+     * Attribution with more than one IG step: each step's weight gradients are added into the
+     * running ones through views that the step's tidy scope holds until the step ends, so a
+     * second gradient of every scored tensor is alive at the end of each later step.
+     */
+    accumulation: number;
+    /** Update: Adam's two moments, the mask and the gradient of every trainable tensor. */
+    optimizer: number;
+    /** Update with a KL term: the locality forward and the reference logits. */
+    locality: number;
+    /** Device bytes at the peak of each phase, weights included. */
+    loadPeak: number;
+    attributionPeak: number;
+    updatePeak: number;
+    /** max over the phases. */
+    devicePeak: number;
+    /** Host-only bytes at the peak (the f32 weight copy, or scores plus snapshot). */
+    hostExtra: number;
+  };
+  /**
+   * The largest single buffer (a weight, an activation, the logits or a moment): it must fit
+   * the device's buffer limit; operations split it by rows over the per-binding limit.
+   */
+  largest: TensorSize;
+  /** Approximate floating-point operations of one edit (forward = 2 flops per MAC). */
+  flops: number;
+}
+
+const F32 = 4;
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Tensors one forward with grad recording keeps alive until backward, exactly as
+ * src/model/gpt2.ts and src/model/llama.ts create them (views and freed temporaries excluded).
+ * The token-id input is the caller's and not counted.
+ */
+export function forwardTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
+  const R = batch * t, d = c.dModel, H = c.nHeads, F = c.dFF, V = c.vocabSize;
+  const hd = d / H, kv = c.nKvHeads * hd, g = c.nKvHeads > 0 ? H / c.nKvHeads : 1;
+  const scores = batch * H * t * t;
+  const out: TensorSize[] = [];
+  let count = 1;
+  const add = (name: string, elements: number) => out.push({ name, elements, count });
+  if (c.architecture === "gpt2") {
+    add("positions", R);
+    add("wte rows", R * d);
+    add("wpe rows", R * d);
+    add("embeddings", R * d);
+    count = c.nLayers;
+    {
+      const p = "h.0.";
+      add(p + "ln_1", R * d), add(p + "ln_1.mean", R), add(p + "ln_1.rstd", R);
+      add(p + "c_attn", 3 * R * d);
+      for (const x of ["q", "k", "v"]) add(`${p}${x}`, R * d);
+      for (const x of ["q", "k", "v"]) add(`${p}${x} heads`, R * d);
+      add(p + "scores", scores), add(p + "probs", scores);
+      add(p + "context", R * d), add(p + "context merged", R * d);
+      add(p + "attn.c_proj", R * d), add(p + "residual 1", R * d);
+      add(p + "ln_2", R * d), add(p + "ln_2.mean", R), add(p + "ln_2.rstd", R);
+      add(p + "c_fc", R * F), add(p + "gelu", R * F);
+      add(p + "mlp.c_proj", R * d), add(p + "residual 2", R * d);
+    }
+    count = 1;
+    add("ln_f", R * d), add("ln_f.mean", R), add("ln_f.rstd", R);
+  } else {
+    add("embeddings", R * d);
+    count = c.nLayers;
+    {
+      const p = "layers.0.";
+      add(p + "input_layernorm", R * d), add(p + "input_layernorm.rstd", R);
+      add(p + "q_proj", R * d), add(p + "k_proj", R * kv), add(p + "v_proj", R * kv);
+      add(p + "q rope", R * d), add(p + "q heads", R * d);
+      add(p + "k rope", R * kv), add(p + "k heads", R * kv);
+      if (g > 1) add(p + "k repeated", R * d);
+      add(p + "v heads", R * kv);
+      if (g > 1) add(p + "v repeated", R * d);
+      add(p + "scores", scores), add(p + "probs", scores);
+      add(p + "context", R * d), add(p + "context merged", R * d);
+      add(p + "o_proj", R * d), add(p + "residual 1", R * d);
+      add(p + "post_attention_layernorm", R * d), add(p + "post_attention_layernorm.rstd", R);
+      add(p + "gate_proj", R * F), add(p + "silu", R * F), add(p + "up_proj", R * F);
+      add(p + "gate*up", R * F);
+      add(p + "down_proj", R * d), add(p + "residual 2", R * d);
+    }
+    count = 1;
+    add("norm", R * d), add("norm.rstd", R);
+  }
+  add("logits", R * V);
+  return out;
+}
+
+/** The per-row loss tensors next to the logits: targets, loss, log-sum-exp, backward seed. */
+function lossTensors(R: number): TensorSize[] {
+  return ["targets", "loss", "lse", "seed"].map((name) => ({ name, elements: R, count: 1 }));
+}
+
+/** Total elements of a tensor list, counts included. */
+export function totalElements(list: readonly TensorSize[]): number {
+  return list.reduce((a, x) => a + x.elements * x.count, 0);
+}
+
+/**
+ * The parameters of `c` with per-layer ones listed once (layer 0) and counted nLayers times,
+ * and which of them KNE scores: built from a one-layer model, so that an absurd layer count in
+ * a config costs nothing.
+ */
+export function paramSizes(c: ModelConfig): { all: TensorSize[]; scored: TensorSize[] } {
+  const info = paramInfoFor({ ...c, nLayers: 1 });
+  const size = (p: ParamInfo): TensorSize => ({
+    name: p.name,
+    elements: numel(p.shape),
+    count: p.layer >= 0 ? c.nLayers : 1,
+  });
+  const byName = new Map(info.map((p) => [p.name, p]));
+  const scored = scoredParams({ paramInfo: info } as unknown as CausalLM).flatMap((
+    { info: w, bias },
+  ) => bias ? [w, byName.get(bias.name)!] : [w]);
+  return { all: info.map(size), scored: scored.map(size) };
+}
+
+/** Plans the memory of one edit of `config` with the given work shape. Pure arithmetic. */
+export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
+  const o: Required<PlanOptions> = {
+    updateSteps: 40,
+    klRows: 0,
+    ...opts,
+    seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
+    batch: Math.max(1, opts.batch),
+  };
+  const sizes = paramSizes(config);
+  const total = totalElements(sizes.all);
+  const scored = totalElements(sizes.scored);
+  const R = o.batch * o.seqLen;
+  const forward = forwardTensors(config, o.batch, o.seqLen);
+  const logitsT = forward[forward.length - 1];
+  const actElems = totalElements(forward) - logitsT.elements;
+  const lossElems = totalElements(lossTensors(R));
+  const biggestAct = Math.max(...forward.slice(0, -1).map((x) => x.elements), 0);
+  const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
+  const d = config.dModel;
+
+  const weights = F32 * total;
+  const gradients = F32 * scored;
+  const pathOriginals = F32 * scored;
+  const activations = F32 * actElems;
+  const logits = F32 * (logitsT.elements + lossElems);
+  // dlogits, the gradient of the head's input and of the residual stream, the two largest
+  // activation gradients of the block being differentiated (its output and input), a fresh
+  // weight gradient next to its masked (update) or accumulated (attribution) form, and the
+  // gradients added into an activation used twice or more (residual joins, q/k/v from one
+  // input): autograd adds those through a view that the step's tidy scope holds to its end,
+  // so they stay alive for the whole backward (GPT-2: 2 joins of [R, d] and 2 of [R, 3d] per
+  // layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up use, all [R, d]).
+  const joins = config.nLayers * R * d * (config.architecture === "gpt2" ? 8 : 5);
+  const backwardTransient = F32 *
+    (logitsT.elements + 2 * R * d + 2 * biggestAct + 2 * biggestScored + joins);
+  const accumulation = o.igSteps > 1 ? F32 * scored : 0;
+  const optimizer = F32 * 4 * scored;
+  const klR = o.klRows * o.seqLen;
+  const locality = o.klRows > 0
+    ? F32 * (
+      totalElements(forwardTensors(config, o.klRows, o.seqLen)) +
+      klR * config.vocabSize + 2 * klR
+    )
+    : 0;
+  const loadPeak = weights;
+  const attributionPeak = weights + gradients + pathOriginals + accumulation + activations +
+    logits + backwardTransient;
+  const updatePeak = weights + optimizer + activations + logits + backwardTransient + locality;
+  const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
+  const hostExtra = Math.max(weights, 2 * F32 * scored);
+
+  let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
+  for (const x of [...sizes.all, ...forward]) if (x.elements > largest.elements) largest = x;
+
+  // MACs of one forward: every projection weight once per token, the head, and attention.
+  const projMacs = total - (config.tieEmbeddings ? 0 : config.vocabSize * d) -
+    config.vocabSize * d - (config.architecture === "gpt2" ? config.contextLength * d : 0);
+  const fwdFlops = 2 * R * (projMacs + config.vocabSize * d) +
+    4 * o.batch * config.nLayers * o.seqLen * o.seqLen * d;
+  // Backward costs about twice the forward.
+  const flops = 3 * fwdFlops * (o.igSteps + o.updateSteps);
+
+  return {
+    config,
+    options: o,
+    params: { total, scored },
+    forward,
+    bytes: {
+      weights,
+      gradients,
+      pathOriginals,
+      activations,
+      logits,
+      backwardTransient,
+      accumulation,
+      optimizer,
+      locality,
+      loadPeak,
+      attributionPeak,
+      updatePeak,
+      devicePeak,
+      hostExtra,
+    },
+    largest,
+    flops,
+  };
+}
+
+/** What a backend can hold, as far as it can be known without allocating. */
+export interface BackendLimits {
+  backend: BackendName;
+  /**
+   * Device bytes still free (WASM: the wasm32 ceiling less what is allocated); null where the
+   * API does not say (WebGPU).
+   */
+  deviceBytes: number | null;
+  /** Device memory is system memory (WASM, and CPU fallback adapters such as lavapipe). */
+  deviceIsHost: boolean;
+  /** Bytes of system memory available now (Infinity when it cannot be read). */
+  hostAvailable: number;
+  /** Largest buffer one kernel binding may address (larger operands are split by rows). */
+  maxBindingBytes: number;
+  /** Largest buffer the device may create. */
+  maxBufferBytes: number;
+  description: string;
+}
+
+/** Reads the limits of a live backend (no allocation). */
+export function backendLimits(backend: Backend): BackendLimits {
+  let hostAvailable = Infinity;
+  try {
+    hostAvailable = Deno.systemMemoryInfo().available;
+  } catch {
+    // Without --allow-sys the host cannot be measured: only the device limits are checked.
+  }
+  if (backend.name === "wasm") {
+    return {
+      backend: "wasm",
+      // Buffers already allocated (another model on the same backend) count against the 4 GiB.
+      deviceBytes: MAX_BYTES - HEAP_BASE - backend.allocatedBytes(),
+      deviceIsHost: true,
+      hostAvailable,
+      maxBindingBytes: backend.maxBindingElements * F32,
+      maxBufferBytes: MAX_BYTES - HEAP_BASE,
+      description: backend.description,
+    };
+  }
+  const gpu = backend as Backend & {
+    device?: GPUDevice;
+    isFallback?: boolean;
+  };
+  return {
+    backend: "webgpu",
+    deviceBytes: null,
+    deviceIsHost: gpu.isFallback ?? false,
+    hostAvailable,
+    maxBindingBytes: backend.maxBindingElements * F32,
+    maxBufferBytes: gpu.device?.limits.maxBufferSize ?? backend.maxBindingElements * F32,
+    description: backend.description,
+  };
+}
+
+/** A model (or an edit of it) does not fit the backend or the machine. */
+export class ResourceError extends Error {
+  override name = "ResourceError";
+  constructor(message: string, readonly plan: MemoryPlan, readonly limits: BackendLimits) {
+    super(message);
+  }
+}
+
+/** "1.50 GB"-style sizes (decimal units; GiB for the wasm32 ceiling is written out). */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const units = ["B", "KB", "MB", "GB", "TB", "PB"];
+  let u = 0;
+  while (Math.abs(n) >= 1000 && u < units.length - 1) (n /= 1000, u++);
+  return `${u === 0 ? n.toFixed(0) : n.toFixed(2)} ${units[u]}`;
+}
+
+function tensorLabel(x: TensorSize): string {
+  return x.count > 1 ? `${x.name}, one of ${x.count} per-layer` : x.name;
+}
+
+/** The reasons a plan does not fit, empty when it fits. `phase` "load" checks the weights only. */
+export function planProblems(
+  plan: MemoryPlan,
+  limits: BackendLimits,
+  phase: "load" | "edit",
+): string[] {
+  const b = plan.bytes;
+  const device = phase === "load" ? b.loadPeak : b.devicePeak;
+  const what = phase === "load" ? "to load the weights" : "to edit";
+  const problems: string[] = [];
+  const where = limits.backend === "wasm" ? "the WASM backend" : "the WebGPU device";
+  if (limits.deviceBytes !== null && device > limits.deviceBytes) {
+    problems.push(
+      `${what} needs ${formatBytes(device)} on ${where}, but ${
+        limits.backend === "wasm"
+          ? `wasm32 memory is capped at 4 GiB (${formatBytes(limits.deviceBytes)} usable)`
+          : `it has ${formatBytes(limits.deviceBytes)}`
+      }`,
+    );
+  }
+  const host = (limits.deviceIsHost ? device : 0) + b.hostExtra;
+  if (host > limits.hostAvailable) {
+    problems.push(
+      `${what} needs ${formatBytes(host)} of system memory${
+        limits.deviceIsHost ? ` (${formatBytes(device)} device buffers live there)` : ""
+      }, but ${formatBytes(limits.hostAvailable)} is available`,
+    );
+  }
+  const largest = phase === "load"
+    ? paramSizes(plan.config).all.reduce((a, x) => x.elements > a.elements ? x : a)
+    : plan.largest;
+  const largestBytes = F32 * largest.elements;
+  // Operands over the per-binding limit are split into row chunks (src/tensor/chunk.ts), so a
+  // buffer only has to fit the device's largest buffer, and one row the binding limit.
+  if (largestBytes > limits.maxBufferBytes) {
+    problems.push(
+      `the largest buffer (${tensorLabel(largest)}, ${formatBytes(largestBytes)}) exceeds ` +
+        `${where}'s limit of ${formatBytes(limits.maxBufferBytes)} per buffer`,
+    );
+  }
+  const c = plan.config;
+  const row = F32 *
+    Math.max(c.vocabSize, c.dFF, 3 * c.dModel, phase === "load" ? 0 : plan.options.seqLen);
+  if (row > limits.maxBindingBytes) {
+    problems.push(
+      `one row of ${formatBytes(row)} (vocabulary ${c.vocabSize}, ff ${c.dFF}) exceeds ` +
+        `${where}'s limit of ${formatBytes(limits.maxBindingBytes)} per binding, below which ` +
+        `operations split their operands`,
+    );
+  }
+  return problems;
+}
+
+/** The plan as aligned text lines (for `--plan`). */
+export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
+  const c = plan.config, b = plan.bytes, o = plan.options;
+  const row = (k: string, v: number, note = "") =>
+    `  ${k.padEnd(22)} ${formatBytes(v).padStart(11)}${note ? `  ${note}` : ""}`;
+  const lines = [
+    `memory plan: ${c.hfClass}, ${c.nLayers} layers, d ${c.dModel}, ff ${c.dFF}, vocab ${c.vocabSize}`,
+    `  ${plan.params.total.toLocaleString("en-US")} parameters, ${
+      plan.params.scored.toLocaleString("en-US")
+    } scored by attribution`,
+    `  work: batch ${o.batch} x ${o.seqLen} tokens, ${o.igSteps} IG steps, <= ${o.updateSteps} update steps` +
+    (o.klRows ? `, KL over ${o.klRows} rows` : "") + `, backend ${o.backend}`,
+    row("weights", b.weights),
+    row("gradients", b.gradients, "one per scored weight and bias"),
+    row("path originals", b.pathOriginals, "scored weights before alpha scaling"),
+    row(
+      "activations",
+      b.activations,
+      `${totalElements(plan.forward.slice(0, -1).map((x) => ({ ...x, elements: 1 })))} ` +
+        "tensors kept for backward",
+    ),
+    row("logits + loss", b.logits),
+    row("backward transient", b.backwardTransient, "estimate, upper"),
+    ...(b.accumulation ? [row("IG accumulation", b.accumulation, "steps 2.. of the path")] : []),
+    row("optimizer (update)", b.optimizer, "Adam m, v + grad + mask, all scored tensors"),
+    ...(b.locality ? [row("KL locality", b.locality)] : []),
+    row("peak: attribution", b.attributionPeak),
+    row("peak: update", b.updatePeak),
+    row("peak on device", b.devicePeak),
+    row("host extra", b.hostExtra, "f32 weight copy at load/save, or scores + snapshot"),
+    `  largest buffer: ${tensorLabel(plan.largest)} (${formatBytes(F32 * plan.largest.elements)})`,
+    `  about ${(plan.flops / 1e9).toFixed(plan.flops < 1e10 ? 2 : 0)} GFLOP per edit`,
+  ];
+  if (limits) {
+    lines.push(
+      `backend: ${limits.description}: device ${
+        limits.deviceBytes === null ? "size not reported" : formatBytes(limits.deviceBytes)
+      }, binding limit ${formatBytes(limits.maxBindingBytes)}, buffer limit ${
+        formatBytes(limits.maxBufferBytes)
+      }, system memory available ${formatBytes(limits.hostAvailable)}`,
+    );
+    const problems = planProblems(plan, limits, "edit");
+    lines.push(problems.length === 0 ? "fits: yes" : `fits: NO\n  - ${problems.join("\n  - ")}`);
+  }
+  return lines.join("\n");
+}
+
+export interface CheckResult {
+  plan: MemoryPlan;
+  limits: BackendLimits;
+  /** Tensors and bytes the checkpoint file stores (as declared by its header). */
+  file: { tensors: number; bytes: number };
+}
+
+/** Default work for a load-only check: one row of the full context. */
+const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
+
+/**
+ * Reads `<dir>/config.json` and the header of `<dir>/model.safetensors` (no tensor data), plans
+ * the memory and throws ResourceError naming what is needed and what is available when the
+ * model does not fit `backend`: the weights alone when `work` is absent, the whole edit when it
+ * is given. Config and file errors are the usual ConfigError / ModelFileError.
+ */
+export async function checkBeforeLoad(
+  dir: string,
+  backend: Backend,
+  work?: WorkShape,
+): Promise<CheckResult> {
+  const config = await readModelConfig(dir);
+  const path = `${dir}/model.safetensors`;
+  let file;
+  try {
+    file = await openSafetensors(path);
+  } catch (e) {
+    if ((e as Error).cause instanceof Deno.errors.NotFound) {
+      throw new ModelFileError(
+        path,
+        "model.safetensors",
+        "file not found (is this a model folder?)",
+      );
+    }
+    throw e;
+  }
+  let bytes = 0;
+  const tensors = file.tensors.size;
+  for (const t of file.tensors.values()) bytes += t.end - t.begin;
+  file.close();
+  const plan = planMemory(config, { ...(work ?? LOAD_WORK), backend: backend.name });
+  const limits = backendLimits(backend);
+  const problems = planProblems(plan, limits, work ? "edit" : "load");
+  if (problems.length > 0) {
+    throw new ResourceError(
+      `${dir}: ${config.hfClass} with ${
+        plan.params.total.toLocaleString("en-US")
+      } parameters does not fit ${limits.description}:\n  - ${problems.join("\n  - ")}\n` +
+        `(checked before reading any weight; \`deno task edit --plan\` prints the full plan)`,
+      plan,
+      limits,
+    );
+  }
+  return { plan, limits, file: { tensors, bytes } };
+}

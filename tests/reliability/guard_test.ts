@@ -1,0 +1,264 @@
+// The guards of src/edit/guard.ts in-process: nested-repeat patterns (ReDoS) are refused while
+// real tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
+// paths related to the model folder (also through symlinks) are refused; a resume must match
+// the run's manifest; failures name the saved records; and a lost WebGPU device makes every
+// backend call fail promptly (no hang), which the edit run reports as EXIT_DEVICE_LOST.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import fc from "fast-check";
+import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
+import {
+  checkManifest,
+  checkOutPath,
+  checkTokenizerFile,
+  describeFailure,
+  EXIT_DEVICE_LOST,
+  GuardError,
+  guardTokenizer,
+  nestedQuantifier,
+  type RunManifest,
+} from "../../src/edit/guard.ts";
+import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
+import { getBackend, hasWebGpu } from "../helpers/backends.ts";
+import { FAULTS, FUZZ } from "./counts.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+const REAL_PATTERNS = [
+  // GPT-2
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+  // Llama 3
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  // Qwen2
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  "\\p{N}",
+  "[\\(\\)+*]+",
+  "\\(a+\\)+",
+  "(ab)?c*",
+];
+const REDOS = ["(a+)+$", "(.*a){12}", "(\\w+\\s?)+$", "([a-zA-Z]+)*!", "((ab)*)+", "(?:a+)+"];
+
+Deno.test("nestedQuantifier: ReDoS shapes are caught, real tokenizer patterns pass", () => {
+  for (const r of REDOS) assert.equal(nestedQuantifier(r), true, r);
+  for (const r of REAL_PATTERNS) assert.equal(nestedQuantifier(r), false, r);
+  // Generated patterns: groups of atoms with at most one level of repetition pass; wrapping a
+  // repeating group in a repeat is caught.
+  const atom = fc.constantFrom("a", "\\d", "[a-z]", "\\p{L}", ".", "[)(*+]", "\\(");
+  const quant = fc.constantFrom("*", "+", "{2,}", "{1,3}", "*?", "++");
+  const flat = fc.array(
+    fc.tuple(atom, fc.option(fc.oneof(quant, fc.constant("?")), { nil: "" })).map(([a, q]) =>
+      a + q
+    ),
+    { minLength: 1, maxLength: 4 },
+  ).map((xs) => xs.join(""));
+  const prefix = fc.constantFrom("(", "(?:", "(?i:", "(?<n>");
+  fc.assert(
+    fc.property(flat, flat, prefix, quant, fc.boolean(), (a, b, p, q, wrap) => {
+      const plain = `${a}|${p}${b})`;
+      assert.equal(nestedQuantifier(plain), false, plain);
+      const inner = `${p}${a}${q.startsWith("{1") ? "+" : q})`;
+      const nested = wrap ? `${p}${inner}${b})${q}` : `${inner}${q}`;
+      assert.equal(nestedQuantifier(nested), true, nested);
+    }),
+    { numRuns: 500 },
+  );
+  FUZZ.add("nestedQuantifier patterns", 500);
+});
+
+async function tokenizerDir(json: unknown): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "kne-tok-" });
+  await Deno.writeTextFile(join(dir, "tokenizer.json"), JSON.stringify(json));
+  return dir;
+}
+
+Deno.test("a ReDoS pre-tokenizer is refused before anything is encoded", async () => {
+  const base = JSON.parse(await Deno.readTextFile(`${FIXTURES}tiny-gpt2/tokenizer.json`));
+  const dir = await tokenizerDir({
+    ...base,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [{ type: "Split", pattern: { Regex: "(a+)+$" }, behavior: "Isolated" }],
+    },
+  });
+  try {
+    await assert.rejects(
+      checkTokenizerFile(dir),
+      (e: unknown) =>
+        e instanceof TokenizerError &&
+        /\[pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex\]: pattern "\(a\+\)\+\$" repeats a group/
+          .test(e.message),
+    );
+    // The fixtures' own tokenizers pass.
+    await checkTokenizerFile(`${FIXTURES}tiny-gpt2`);
+    await checkTokenizerFile(`${FIXTURES}tiny-llama`);
+    FAULTS.add("ReDoS tokenizer", 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("guardTokenizer: ids outside the vocabulary and library failures become TokenizerError", async () => {
+  // A Unigram model whose unk_id points far past its vocabulary loads, and encodes an unknown
+  // word to that id; the guard refuses it.
+  const dir = await tokenizerDir({
+    version: "1.0",
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: null,
+    model: { type: "Unigram", unk_id: 1_000_000_000, vocab: [["<unk>", 0], ["The", -1]] },
+  });
+  try {
+    const raw = await loadTokenizer(dir);
+    const rawIds = raw.encode("The zebra");
+    assert.ok(rawIds.some((i) => i >= raw.vocabSize), `raw ids ${rawIds}`);
+    const tok = guardTokenizer(raw);
+    assert.throws(
+      () => tok.encode("The zebra"),
+      (e: unknown) => e instanceof TokenizerError && /outside \[0, 2\)/.test(e.message),
+    );
+    assert.deepEqual(tok.encode("The"), raw.encode("The"));
+    FAULTS.add("tokenizer encoding outside its vocabulary", 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const fine = guardTokenizer(await loadTokenizer(`${FIXTURES}tiny-gpt2`, 96));
+  assert.deepEqual(fine.encode("The capital of France is Paris"), [7, 9, 10, 11, 12, 13]);
+  assert.equal(fine.decode([7, 9]), "The capital");
+});
+
+Deno.test("checkOutPath refuses outputs related to the model folder, through symlinks too", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kne-out-" });
+  try {
+    const model = join(tmp, "models", "m");
+    await Deno.mkdir(model, { recursive: true });
+    await Deno.symlink(model, join(tmp, "link"));
+    const refused: [string, RegExp][] = [
+      [model, /is the input model folder/],
+      [join(tmp, "link"), /is the input model folder/],
+      [join(tmp, "link", "deeper", "out"), /lies inside the input model folder/],
+      [join(tmp, "models"), /contains the input model folder/],
+      [tmp, /contains the input model folder/],
+      [join(tmp, "models", "m.partial").slice(0, -".partial".length), /is the input model/],
+    ];
+    await Deno.mkdir(join(tmp, "x.partial"));
+    for (const [out, re] of refused) {
+      await assert.rejects(
+        checkOutPath(out, model),
+        (e: unknown) => e instanceof GuardError && re.test(e.message),
+      );
+    }
+    // OUT.partial being the model (a model folder named like a partial one).
+    await assert.rejects(checkOutPath(join(tmp, "x"), join(tmp, "x.partial")), GuardError);
+    await assert.rejects(checkOutPath(join(tmp, "link", ".."), model), GuardError);
+    for (const ok of [join(tmp, "out"), join(tmp, "models", "m2"), join(tmp, "mm")]) {
+      await checkOutPath(ok, model);
+    }
+    FAULTS.add("--out related to the model (in-process)", refused.length + 2);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("checkManifest: a resume must match the run's settings", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kne-manifest-" });
+  try {
+    const m: RunManifest = {
+      method: "kne",
+      mode: "single",
+      model: "/m",
+      hparams: { lr: 0.1 },
+      fluency: false,
+      seed: 0,
+      requests: "abc",
+      anchors: "def",
+      count: 3,
+    };
+    await checkManifest(dir, m, true); // an old folder without a manifest is accepted
+    await checkManifest(dir, m, false);
+    await checkManifest(dir, m, true);
+    for (const [k, v] of Object.entries({ hparams: { lr: 0.2 }, requests: "abd", count: 4 })) {
+      await assert.rejects(
+        checkManifest(dir, { ...m, [k]: v }, true),
+        (e: unknown) =>
+          e instanceof GuardError && new RegExp(`started with a different ${k}`).test(e.message),
+      );
+    }
+    await Deno.writeTextFile(join(dir, "run.json"), "{");
+    await assert.rejects(checkManifest(dir, m, true), /not valid JSON/);
+    FAULTS.add("resume with other settings (in-process)", 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("describeFailure names the saved records (a cut line is not counted)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kne-fail-" });
+  try {
+    const be = await getBackend("wasm");
+    const out = join(tmp, "out");
+    const none = await describeFailure(new Error("boom"), be, out);
+    assert.deepEqual(none, { message: "boom", code: 1 });
+    await Deno.mkdir(`${out}.partial`);
+    await Deno.writeTextFile(
+      join(`${out}.partial`, "records.jsonl"),
+      '{"index":0}\n{"index":1}\n{"ind',
+    );
+    const two = await describeFailure(new Error("boom"), be, out);
+    assert.equal(two.code, 1);
+    assert.match(
+      two.message,
+      /^boom\n2 finished records are saved in .*out\.partial\/records\.jsonl; rerun with --resume --out .*out to continue$/,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "a lost WebGPU device fails every backend call promptly and is reported as such",
+  ignore: !hasWebGpu,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const be = (await createWebGpuBackend())!;
+    const a = be.alloc(1000), b = be.alloc(1000);
+    be.upload(a, new Float32Array(1000).fill(1));
+    be.dispatch("scale", [a, b], [1000, 2]);
+    assert.equal((await be.read(b))[999], 2);
+    be.device.destroy();
+    const t0 = performance.now();
+    // Whatever was queued, reads and syncs reject rather than hang; later calls throw.
+    const outcomes: string[] = [];
+    const attempt = async (what: string, f: () => unknown) => {
+      try {
+        await f();
+        outcomes.push(`${what}: ok`);
+      } catch (e) {
+        outcomes.push(`${what}: ${(e as Error).name}`);
+      }
+    };
+    await attempt("dispatch", () => be.dispatch("scale", [a, b], [1000, 3]));
+    await attempt("read", () => be.read(b));
+    await attempt("sync", () => be.sync());
+    await attempt("alloc", () => be.alloc(4));
+    assert.ok(performance.now() - t0 < 5000, "bounded time");
+    for (const what of ["read", "sync", "alloc"]) {
+      assert.ok(!outcomes.includes(`${what}: ok`), outcomes.join(", "));
+    }
+    const tmp = await Deno.makeTempDir();
+    await Deno.mkdir(join(tmp, "o.partial"));
+    await Deno.writeTextFile(join(tmp, "o.partial", "records.jsonl"), '{"index":0}\n');
+    const r = await describeFailure(new Error("validation error occurred"), be, join(tmp, "o"));
+    assert.equal(r.code, EXIT_DEVICE_LOST);
+    assert.match(
+      r.message,
+      /^the WebGPU device was lost \(.+\) during the run; 1 finished record is saved/,
+    );
+    assert.match(r.message, /add --backend wasm to continue without the GPU/);
+    await Deno.remove(tmp, { recursive: true });
+    FAULTS.add("WebGPU device lost (backend)", 1);
+  },
+});

@@ -1,0 +1,391 @@
+// The memory planner against reality: the activations it lists are exactly what a forward
+// allocates (random GPT-2 / Llama / Qwen2 shapes, both backends), its attribution and update
+// peaks bound the measured peaks of the real KNE phases, and a model that cannot fit (a 70B
+// config over a sparse checkpoint) is refused from config.json and the header alone: fast, with
+// nothing allocated, naming what is needed and what is available.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { Backend } from "../../engine/backend.ts";
+import { createWasmBackend } from "../../engine/wasm/backend.ts";
+import { teacherForced } from "../../src/edit/request.ts";
+import { parseModelConfig } from "../../src/io/config.ts";
+import { attribute } from "../../src/kne/attribution.ts";
+import { selectEnsemble } from "../../src/kne/ensemble.ts";
+import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
+import { maskedUpdate } from "../../src/kne/update.ts";
+import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+import { loadModel } from "../../src/model/load.ts";
+import {
+  type BackendLimits,
+  checkBeforeLoad,
+  formatPlan,
+  planMemory,
+  planProblems,
+  ResourceError,
+} from "../../src/model/plan.ts";
+import { Tensor, tidy } from "../../src/tensor/tensor.ts";
+import { getBackend, testBackends } from "../helpers/backends.ts";
+import { FAULTS } from "./counts.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+/** Bytes the backend really allocates for `n` f32 elements. */
+function allocBytes(be: Backend, n: number): number {
+  return be.name === "wasm"
+    ? Math.max(64, Math.ceil((4 * n) / 64) * 64)
+    : Math.max(16, Math.ceil((4 * n) / 16) * 16);
+}
+
+const configArb = fc.record({
+  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
+  kv: fc.integer({ min: 1, max: 2 }),
+  rep: fc.integer({ min: 1, max: 3 }),
+  halfHead: fc.integer({ min: 1, max: 3 }),
+  layers: fc.integer({ min: 1, max: 2 }),
+  ff: fc.integer({ min: 1, max: 40 }),
+  vocab: fc.integer({ min: 2, max: 50 }),
+  tie: fc.boolean(),
+}).map((r): ModelConfig => {
+  const heads = r.kv * r.rep, d = heads * 2 * r.halfHead;
+  const json = r.arch === "GPT2LMHeadModel"
+    ? {
+      architectures: [r.arch],
+      n_embd: d,
+      n_head: heads,
+      n_layer: r.layers,
+      n_positions: 16,
+      n_inner: r.ff,
+      vocab_size: r.vocab,
+    }
+    : {
+      architectures: [r.arch],
+      hidden_size: d,
+      num_attention_heads: heads,
+      num_key_value_heads: r.kv,
+      num_hidden_layers: r.layers,
+      intermediate_size: r.ff,
+      max_position_embeddings: 16,
+      vocab_size: r.vocab,
+      tie_word_embeddings: r.tie,
+    };
+  return parseModelConfig(json, "generated");
+});
+
+testBackends("plan: the listed activations are exactly what a forward keeps", (be) => {
+  fc.assert(
+    fc.property(
+      configArb,
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 7 }),
+      (config, batch, t) => {
+        const model = buildModel(config, be, initWeights(config, 1));
+        try {
+          tidy(() => {
+            const ids = Tensor.fromArray(
+              be,
+              Array.from({ length: batch * t }, (_, i) => i % config.vocabSize),
+              [batch, t],
+            );
+            const before = be.allocatedBytes();
+            model.forward(ids);
+            const measured = be.allocatedBytes() - before;
+            const plan = planMemory(config, { seqLen: t, batch, igSteps: 1, backend: be.name });
+            const expected = plan.forward.reduce(
+              (a, x) => a + x.count * allocBytes(be, x.elements),
+              0,
+            );
+            assert.equal(measured, expected, `${config.hfClass} batch ${batch} t ${t}`);
+            // The plan's byte totals are the same tensors, unrounded.
+            const logits = plan.forward.at(-1)!;
+            assert.equal(logits.elements, batch * t * config.vocabSize);
+            assert.equal(
+              plan.bytes.activations,
+              4 * plan.forward.slice(0, -1).reduce((a, x) => a + x.count * x.elements, 0),
+            );
+          });
+        } finally {
+          disposeModel(model);
+        }
+      },
+    ),
+    { numRuns: be.name === "wasm" ? 25 : 10 },
+  );
+});
+
+/** Runs fn and returns the highest allocatedBytes() seen during it, minus the level before. */
+async function peakDuring(be: Backend, fn: () => Promise<void>): Promise<number> {
+  const base = be.allocatedBytes();
+  let peak = base;
+  const alloc = be.alloc.bind(be);
+  const patched = be as { alloc: Backend["alloc"] };
+  patched.alloc = (n) => {
+    const b = alloc(n);
+    peak = Math.max(peak, be.allocatedBytes());
+    return b;
+  };
+  try {
+    await fn();
+  } finally {
+    delete (patched as Partial<Backend>).alloc; // back to the prototype's method
+  }
+  return peak - base;
+}
+
+const peakConfigArb = fc.record({
+  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
+  kv: fc.constantFrom(1, 2, 4),
+  d: fc.constantFrom(48, 64, 96),
+  layers: fc.integer({ min: 1, max: 3 }),
+  ff: fc.integer({ min: 96, max: 320 }),
+  vocab: fc.integer({ min: 200, max: 600 }),
+}).map((r): ModelConfig =>
+  parseModelConfig(
+    r.arch === "GPT2LMHeadModel"
+      ? {
+        architectures: [r.arch],
+        n_embd: r.d,
+        n_head: 4,
+        n_layer: r.layers,
+        n_positions: 64,
+        n_inner: r.ff,
+        vocab_size: r.vocab,
+      }
+      : {
+        architectures: [r.arch],
+        hidden_size: r.d,
+        num_attention_heads: 4,
+        num_key_value_heads: r.kv,
+        num_hidden_layers: r.layers,
+        intermediate_size: r.ff,
+        max_position_embeddings: 64,
+        vocab_size: r.vocab,
+      },
+    "generated",
+  )
+);
+
+Deno.test({
+  name: "plan: attribution and update peaks bound the measured peaks of the real KNE phases",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const be = await createWasmBackend({ threads: 1 });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          peakConfigArb,
+          fc.integer({ min: 1, max: 2 }),
+          fc.integer({ min: 8, max: 40 }),
+          fc.integer({ min: 1, max: 3 }),
+          async (config, batch, t, igSteps) => {
+            const model = buildModel(config, be, initWeights(config, 7));
+            try {
+              const rows = Array.from({ length: batch }, (_, b) =>
+                teacherForced(
+                  Array.from({ length: t - 1 - b }, (_, i) => (i * 7 + b) % config.vocabSize),
+                  [3, 5],
+                  config.contextLength,
+                ));
+              const hp = { ...KNE_DEFAULTS, igSteps, topP: 1, steps: 2, earlyStopLoss: 0 };
+              const plan = planMemory(config, { seqLen: t, batch, igSteps, backend: "wasm" });
+              // Allocation rounding (64-byte blocks) of the small tensors alive at the peak: the
+              // forward's, their gradients, and four per scored tensor in the update.
+              const live = 2 * plan.forward.reduce((a, x) => a + x.count, 0) +
+                4 * 4 * config.nLayers * 2;
+              const slack = 64 * live + 4096;
+              let attr: Awaited<ReturnType<typeof attribute>> | undefined;
+              const attrPeak = await peakDuring(be, async () => {
+                attr = await attribute(model, rows, hp);
+              });
+              const attrPlan = plan.bytes.attributionPeak - plan.bytes.weights;
+              assert.ok(attrPeak <= attrPlan + slack, `attribution ${attrPeak} > plan ${attrPlan}`);
+              assert.ok(attrPeak >= 0.6 * attrPlan, `attribution ${attrPeak} << plan ${attrPlan}`);
+              const ensemble = selectEnsemble(attr!, hp);
+              const updPeak = await peakDuring(be, async () => {
+                await maskedUpdate(model, rows, ensemble, hp, null);
+              });
+              const updPlan = plan.bytes.updatePeak - plan.bytes.weights;
+              assert.ok(updPeak <= updPlan + slack, `update ${updPeak} > plan ${updPlan}`);
+              assert.ok(updPeak >= 0.6 * updPlan, `update ${updPeak} << plan ${updPlan}`);
+            } finally {
+              disposeModel(model);
+            }
+          },
+        ),
+        { numRuns: 12 },
+      );
+    } finally {
+      be.dispose();
+    }
+  },
+});
+
+Deno.test("plan: components are finite, peaks grow with the work, GPT-2 sizes are right", () => {
+  fc.assert(
+    fc.property(
+      configArb,
+      fc.integer({ min: 1, max: 64 }),
+      fc.integer({ min: 1, max: 64 }),
+      (config, batch, t) => {
+        const p = planMemory(config, { seqLen: t, batch, igSteps: 4, backend: "wasm" });
+        for (const [k, v] of Object.entries(p.bytes)) {
+          assert.ok(Number.isFinite(v) && v >= 0, `${k} = ${v}`);
+        }
+        assert.equal(p.bytes.devicePeak, Math.max(p.bytes.attributionPeak, p.bytes.updatePeak));
+        const more = planMemory(config, {
+          seqLen: t,
+          batch: batch + 1,
+          igSteps: 4,
+          backend: "wasm",
+        });
+        assert.ok(more.bytes.devicePeak > p.bytes.devicePeak);
+        assert.equal(more.bytes.weights, p.bytes.weights);
+      },
+    ),
+    { numRuns: 200 },
+  );
+  // GPT-2 small: 124,439,808 parameters (tied head), 84,934,656 in the scored projections.
+  const gpt2Json = {
+    architectures: ["GPT2LMHeadModel"],
+    n_embd: 768,
+    n_head: 12,
+    n_layer: 12,
+    n_positions: 1024,
+    vocab_size: 50257,
+  };
+  const gpt2 = parseModelConfig(gpt2Json, "gpt2");
+  const p = planMemory(gpt2, { seqLen: 16, batch: 1, igSteps: 4, backend: "webgpu" });
+  assert.equal(p.params.total, 124_439_808);
+  assert.equal(
+    p.params.scored,
+    12 * (768 * 2304 + 2304 + 768 * 768 + 768 + 2 * 768 * 3072 + 3072 + 768),
+  );
+  assert.equal(p.largest.name, "transformer.wte.weight");
+  // On lavapipe (128 MiB per binding, 2 GiB per buffer) its 154 MB embedding is split by rows:
+  // it fits. A 4 GB embedding cannot be one buffer; a 160 MB logits row cannot be split.
+  const lavapipe: BackendLimits = {
+    backend: "webgpu",
+    deviceBytes: null,
+    deviceIsHost: true,
+    hostAvailable: 64e9,
+    maxBindingBytes: 128 * 2 ** 20,
+    maxBufferBytes: 2 ** 31 - 1,
+    description: "lavapipe",
+  };
+  assert.deepEqual(planProblems(p, lavapipe, "edit"), []);
+  assert.match(formatPlan(p, lavapipe), /fits: yes/);
+  assert.match(formatPlan(p, lavapipe), /124,439,808 parameters/);
+  const wide = planMemory(
+    parseModelConfig({ ...gpt2Json, vocab_size: 256_000, n_embd: 4096, n_head: 32 }, "wide"),
+    { seqLen: 16, batch: 1, igSteps: 4, backend: "webgpu" },
+  );
+  const problems = planProblems(wide, lavapipe, "load");
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0], /transformer\.wte\.weight, 4\.19 GB\) exceeds .* 2\.15 GB per buffer/);
+  const rowy = planMemory(parseModelConfig({ ...gpt2Json, vocab_size: 40_000_000 }, "rowy"), {
+    seqLen: 1,
+    batch: 1,
+    igSteps: 1,
+    backend: "webgpu",
+  });
+  const rp = planProblems(rowy, { ...lavapipe, maxBufferBytes: 1e15, hostAvailable: 1e15 }, "load");
+  assert.equal(rp.length, 1, rp.join("\n"));
+  assert.match(rp[0], /one row of 160\.00 MB .* per binding/);
+  assert.match(formatPlan(wide, lavapipe), /fits: NO/);
+  FAULTS.add("plan", 1);
+});
+
+/** Writes a folder claiming Llama-3-70B: its config and a sparse checkpoint of its embedding. */
+async function fake70B(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "kne-70b-" });
+  await Deno.writeTextFile(
+    `${dir}/config.json`,
+    JSON.stringify({
+      architectures: ["LlamaForCausalLM"],
+      hidden_size: 8192,
+      intermediate_size: 28672,
+      num_attention_heads: 64,
+      num_key_value_heads: 8,
+      num_hidden_layers: 80,
+      max_position_embeddings: 8192,
+      vocab_size: 128256,
+      rms_norm_eps: 1e-5,
+      rope_theta: 500000,
+    }),
+  );
+  const bytes = 128256 * 8192 * 2;
+  let header = JSON.stringify({
+    "__metadata__": { format: "pt" },
+    "model.embed_tokens.weight": { dtype: "BF16", shape: [128256, 8192], data_offsets: [0, bytes] },
+  });
+  header += " ".repeat((8 - (header.length % 8)) % 8);
+  const h = new TextEncoder().encode(header);
+  const f = await Deno.open(`${dir}/model.safetensors`, { write: true, create: true });
+  const len = new Uint8Array(8);
+  new DataView(len.buffer).setBigUint64(0, BigInt(h.length), true);
+  await f.write(len);
+  await f.write(h);
+  await f.truncate(8 + h.length + bytes); // sparse: 2.1 GB declared, nothing written
+  f.close();
+  return dir;
+}
+
+testBackends("plan: a 70B model is refused before any weight is read", async (be) => {
+  const kind = be.name;
+  const dir = await fake70B();
+  try {
+    const mem0 = Deno.memoryUsage();
+    const t0 = performance.now();
+    const alloc0 = be.allocatedBytes();
+    const err = await loadModel(dir, be, { work: { seqLen: 16, batch: 1, igSteps: 4 } }).then(
+      () => null,
+      (e) => e,
+    );
+    const ms = performance.now() - t0;
+    const mem1 = Deno.memoryUsage();
+    assert.ok(err instanceof ResourceError, `expected ResourceError, got ${err}`);
+    assert.match(err.message, /70,553,706,496 parameters does not fit/);
+    assert.match(err.message, /needs [\d.]+ (GB|TB) of system memory.*but [\d.]+ \w+ is available/);
+    if (kind === "wasm") assert.match(err.message, /wasm32 memory is capped at 4 GiB/);
+    else assert.match(err.message, /exceeds the WebGPU device's limit/);
+    assert.match(err.message, /before reading any weight/);
+    assert.ok(ms < 2000, `took ${ms} ms`);
+    assert.equal(be.allocatedBytes(), alloc0, "no device memory allocated");
+    const grew = Math.max(mem1.rss - mem0.rss, mem1.external - mem0.external);
+    assert.ok(grew < 64e6, `memory grew by ${grew} bytes`);
+    // The check alone (load phase) refuses it too.
+    await assert.rejects(checkBeforeLoad(dir, be), ResourceError);
+    FAULTS.add("plan", 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "plan: the tiny fixtures pass the check; a bad folder gives the usual file errors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const be = await getBackend("wasm");
+    const r = await checkBeforeLoad(`${FIXTURES}tiny-gpt2`, be, {
+      seqLen: 32,
+      batch: 4,
+      igSteps: 4,
+    });
+    assert.equal(r.file.tensors, 28);
+    assert.ok(r.plan.bytes.devicePeak < 20e6);
+    const empty = await Deno.makeTempDir();
+    try {
+      await assert.rejects(checkBeforeLoad(empty, be), /config\.json.*cannot read/);
+      await Deno.copyFile(`${FIXTURES}tiny-gpt2/config.json`, `${empty}/config.json`);
+      await assert.rejects(
+        checkBeforeLoad(empty, be),
+        /file not found \(is this a model folder\?\)/,
+      );
+    } finally {
+      await Deno.remove(empty, { recursive: true });
+    }
+  },
+});
