@@ -97,7 +97,9 @@ function accumulate(v: Var, g: Tensor): void {
     v.grad = g.shape.length === v.value.shape.length ? g : reshapeOwned(g, v.value.shape);
     if (v.isLeaf) keep(v.grad);
   } else {
-    axpy(v.grad, g.reshape(v.grad.shape), 1);
+    const r = g.reshape(v.grad.shape);
+    axpy(v.grad, r, 1);
+    r.free();
     g.free();
   }
 }

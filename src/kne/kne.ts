@@ -63,6 +63,7 @@ export async function kneEdit(
   } finally {
     anchor?.ids.free();
     anchor?.refLogits.free();
+    anchor?.weights.free();
   }
   if (update.diverged) snapshot.restore();
   return {

@@ -44,6 +44,11 @@ export interface LocalityAnchor {
   /** Unrelated prompts (ids, [batch, t]) and the unedited model's logits on them. */
   ids: Tensor;
   refLogits: Tensor;
+  /**
+   * Per-row weights of the KL: 1/prompts at each prompt's last position (the prediction that
+   * answers it), 0 at the others and at padding, so template words do not dilute the term.
+   */
+  weights: Tensor;
 }
 
 /** Logits of the unedited model on unrelated prompts, for the KL term. */
@@ -52,7 +57,9 @@ export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAn
   const { ids, t } = padBatch(rows);
   const idT = Tensor.fromArray(model.backend, ids, [prompts.length, t]);
   const refLogits = noGrad(() => model.forward(idT).value);
-  return { ids: idT, refLogits };
+  const w = new Float32Array(prompts.length * t);
+  prompts.forEach((p, i) => (w[i * t + p.length - 1] = 1 / prompts.length));
+  return { ids: idT, refLogits, weights: Tensor.fromArray(model.backend, w, [w.length]) };
 }
 
 export async function maskedUpdate(
@@ -90,8 +97,7 @@ export async function maskedUpdate(
         if (anchor && hp.klWeight > 0) {
           const q = model.forward(anchor.ids);
           const rowsKl = A.klRows(anchor.refLogits, q);
-          const kw = Tensor.full(be, [rowsKl.value.size], hp.klWeight / rowsKl.value.size);
-          total = A.add(ce, A.dot(rowsKl, kw));
+          total = A.add(ce, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
         }
         const ceValue = (await ce.value.toArray())[0];
         const totalValue = (await total.value.toArray())[0];

@@ -1,0 +1,71 @@
+// Anchor prompts for locality terms (KNE's KL-to-unedited term): prompts whose predictions an
+// edit should leave alone, built per edit from an anchor pool of requests (the dev split by
+// default), never from the evaluated probes:
+// - other subjects: the pool's prompts;
+// - the edited subject's other facts: the pool's rephrased prompts with the edited subject
+//   swapped in (as ROME keeps "{subject} is a" unchanged), in the pool's rephrase wording, so
+//   they are not the canonical texts the metrics probe.
+// Anchors that the unedited model answers like the edit prompt (paraphrases of the edited fact)
+// are dropped, as is any anchor whose text equals one of the request's evaluated prompts.
+
+import { noGrad } from "../autograd/variable.ts";
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { argmaxRows } from "../tensor/ops.ts";
+import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+
+export interface AnchorOptions {
+  /** Most prompts taken from other subjects. */
+  maxOther: number;
+  /** Most subject-swapped prompts. */
+  maxSubject: number;
+}
+
+export const ANCHOR_DEFAULTS: AnchorOptions = { maxOther: 24, maxSubject: 24 };
+
+function evaluatedTexts(r: EditRequest): Set<string> {
+  const probes = [...Object.values(r.portability), ...Object.values(r.locality)].flat();
+  return new Set([r.prompt, ...r.rephrasePrompts, ...probes.map((p) => p.prompt)]);
+}
+
+/** Argmax of the next token after each prompt (unedited model), in one padded batch. */
+async function nextTokens(model: CausalLM, prompts: number[][]): Promise<number[]> {
+  if (prompts.length === 0) return [];
+  const t = Math.max(...prompts.map((p) => p.length));
+  const ids = prompts.flatMap((p) => [...p, ...new Array(t - p.length).fill(0)]);
+  const am = await tidyAsync(async () =>
+    await argmaxRows(
+      noGrad(() => model.forward(Tensor.fromArray(model.backend, ids, [prompts.length, t]))).value,
+    ).toArray()
+  );
+  return prompts.map((p, i) => am[i * t + p.length - 1]);
+}
+
+export async function buildAnchors(
+  model: CausalLM,
+  tok: Tokenizer,
+  pool: readonly EditRequest[],
+  request: EditRequest,
+  editPrompt: number[],
+  opts: AnchorOptions = ANCHOR_DEFAULTS,
+): Promise<number[][]> {
+  const banned = evaluatedTexts(request);
+  const others = pool.filter((a) => a.subject !== request.subject).map((a) => a.prompt);
+  const swapped = pool.flatMap((a) =>
+    a.subject !== request.subject
+      ? a.rephrasePrompts.filter((p) => p.includes(a.subject)).map((p) =>
+        p.replace(a.subject, request.subject)
+      )
+      : []
+  );
+  const texts = [
+    ...new Set([...others.slice(0, opts.maxOther), ...swapped.slice(0, opts.maxSubject)]),
+  ].filter((t) => !banned.has(t));
+  const unk = tok.tokenToId("[UNK]");
+  const ids = texts.map((t) => tok.encode(t)).filter((x) =>
+    x.length > 0 && x.length <= model.config.contextLength && !x.includes(unk ?? -1)
+  );
+  const [editNext, ...next] = await nextTokens(model, [editPrompt, ...ids]);
+  return ids.filter((_, i) => next[i] !== editNext);
+}
