@@ -2,10 +2,26 @@
 
 import type { EditMethod, Hparams } from "../edit/method.ts";
 import { kneMethod } from "../kne/method.ts";
+import { ftlMethod, ftmMethod } from "./ft/method.ts";
+import { knMethod } from "./kn/method.ts";
+import { memitMethod } from "./memit/method.ts";
+import { romeMethod } from "./rome/method.ts";
 
 export const METHODS: ReadonlyMap<string, EditMethod<Hparams>> = new Map(
-  ([kneMethod] as unknown as EditMethod<Hparams>[]).map((m) => [m.name, m]),
+  ([kneMethod, ftlMethod, ftmMethod, knMethod, romeMethod, memitMethod] as unknown as EditMethod<
+    Hparams
+  >[]).map((m) => [m.name, m]),
 );
+
+/** Table labels (the paper's spelling). */
+export const METHOD_LABELS: Readonly<Record<string, string>> = {
+  kne: "KNE",
+  "ft-l": "FT-L",
+  "ft-m": "FT-M",
+  kn: "KN",
+  rome: "ROME",
+  memit: "MEMIT",
+};
 
 export function methodByName(name: string): EditMethod<Hparams> {
   const m = METHODS.get(name);

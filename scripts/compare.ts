@@ -1,0 +1,305 @@
+// `deno task compare`: runs several editing methods (KNE and the baselines) on the same requests
+// in single mode, each into OUT/<method>/ (the same outputs as `deno task edit`), then writes the
+// side-by-side table OUT/comparison.md, its data OUT/comparison.json and a grouped bar chart
+// OUT/comparison.svg. `--help` lists the options.
+
+import { parseArgs } from "node:util";
+import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import { DEFAULT_ANCHORS } from "../src/edit/args.ts";
+import { runEdits, type RunResult } from "../src/edit/run.ts";
+import { editTarget } from "../src/edit/targets.ts";
+import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
+import { loadRequests, parseHparams } from "../src/io/requests.ts";
+import { disposeModel } from "../src/model/build.ts";
+import { loadModel } from "../src/model/load.ts";
+import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
+import {
+  comparisonJson,
+  comparisonMarkdown,
+  type ComparisonMeta,
+  type ComparisonRow,
+  comparisonSvg,
+} from "../src/report/comparison.ts";
+
+const DEFAULT_MODEL = "models/kne-facts";
+const DEFAULT_REQUESTS = "data/requests/test.json";
+const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
+
+const HELP = `Usage: deno task compare [options]
+
+  --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
+  --requests FILE      KnowEdit-style request file (default ${DEFAULT_REQUESTS})
+  --methods LIST       comma-separated, from ${[...METHODS.keys()].join(", ")}
+                       (default ${DEFAULT_METHODS.join(",")})
+  --n N                the first N requests of the file (default 100)
+  --hparams-dir DIR    per-method hyperparameters DIR/<method>.json (methods without a file
+                       use their defaults)
+  --cov-texts FILE     texts for ROME/MEMIT's key statistics (.txt, one per line, or a .json
+                       array of strings); default: the fact corpus for the default model's
+                       tokenizer, else the requests' prompts
+  --anchors FILE       anchor pool for locality terms (KNE's KL term), as for deno task edit
+                       (default ${DEFAULT_ANCHORS}; none when it is the --requests file)
+  --backend B          webgpu | wasm | auto (default auto)
+  --out DIR            output folder (default out/compare-<time>)
+  --force              replace existing outputs
+  --resume             reuse finished methods in OUT and continue an interrupted one
+  --no-fluency         skip the fluency metric (sampling)
+  --seed N             seed for sampling (default 0)
+`;
+
+function fail(msg: string, code = 2): never {
+  console.error(`error: ${msg}`);
+  Deno.exit(code);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** The comparison row of a finished run's metrics.json. */
+function rowOf(
+  method: string,
+  out: string,
+  m: {
+    mean: RunResult["summary"];
+    records: number;
+    secondsPerEdit: { mean: number };
+    paramsChanged: { mean: number; fractionMean: number };
+    rolledBack: number[];
+  },
+): ComparisonRow {
+  return {
+    method,
+    label: METHOD_LABELS[method] ?? method,
+    summary: m.mean,
+    records: m.records,
+    msPerEdit: 1000 * m.secondsPerEdit.mean,
+    paramsChanged: m.paramsChanged.mean,
+    paramsFraction: m.paramsChanged.fractionMean,
+    rolledBack: m.rolledBack.length,
+    out,
+  };
+}
+
+async function main() {
+  let args;
+  try {
+    args = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        model: { type: "string", default: DEFAULT_MODEL },
+        requests: { type: "string", default: DEFAULT_REQUESTS },
+        methods: { type: "string", default: DEFAULT_METHODS.join(",") },
+        n: { type: "string", default: "100" },
+        "hparams-dir": { type: "string" },
+        "cov-texts": { type: "string" },
+        anchors: { type: "string" },
+        backend: { type: "string", default: "auto" },
+        out: { type: "string" },
+        force: { type: "boolean", default: false },
+        resume: { type: "boolean", default: false },
+        "no-fluency": { type: "boolean", default: false },
+        seed: { type: "string", default: "0" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${HELP}`);
+  }
+  if (args.help) {
+    console.log(HELP);
+    return;
+  }
+  const seed = Number(args.seed);
+  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
+  const n = Number(args.n);
+  if (!Number.isInteger(n) || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
+  const names = args.methods!.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) fail("--methods is empty");
+  if (new Set(names).size !== names.length) fail(`--methods names a method twice`);
+  const methods = names.map((name) => {
+    try {
+      return methodByName(name);
+    } catch (e) {
+      fail((e as Error).message.replace("--method", "--methods"));
+    }
+  });
+  if (args["cov-texts"] && !(await exists(args["cov-texts"]))) {
+    fail(`--cov-texts ${args["cov-texts"]}: no such file`);
+  }
+  const hparams = new Map<string, Record<string, number | boolean | string>>();
+  for (const m of methods) {
+    let hp = m.defaults;
+    const file = args["hparams-dir"] ? `${args["hparams-dir"]}/${m.name}.json` : null;
+    if (file && (await exists(file))) {
+      hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
+    }
+    if (args["cov-texts"] && "covTexts" in m.schema) {
+      hp = { ...hp, covTexts: args["cov-texts"] };
+    }
+    hparams.set(m.name, hp);
+  }
+
+  const modelDir = args.model!.replace(/\/+$/, "");
+  const realModel = await Deno.realPath(modelDir).catch(() =>
+    fail(
+      `--model ${modelDir}: no such folder${
+        modelDir === DEFAULT_MODEL ? " (train the default model with `deno task train`)" : ""
+      }`,
+    )
+  );
+  const out = (args.out ??
+    `out/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`).replace(
+      /\/+$/,
+      "",
+    );
+  const realOut = await Deno.realPath(out).catch(() => null);
+  if (realOut && (realOut === realModel || realModel.startsWith(realOut + "/"))) {
+    fail(`--out ${out} would overwrite the input model`);
+  }
+  if (realOut && !args.force && !args.resume) {
+    fail(`${out} exists; choose another --out, pass --force to replace it or --resume`);
+  }
+  const source = args.requests!;
+  const requests = (await loadRequests(source)).slice(0, n);
+
+  const backend = await createBackend(parseBackendChoice(args.backend!));
+  console.error(`backend: ${backend.description}`);
+  const { model, tokenizer } = await loadModel(modelDir, backend);
+  const targets = requests.map((r) =>
+    editTarget(r, tokenizer!, model.config.contextLength, source)
+  );
+  console.error(
+    `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
+      `${targets.length} request(s); methods: ${names.join(", ")}`,
+  );
+  // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
+  // anchors from it): never the evaluated requests' own file.
+  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const anchors = anchorFile === source || !(await exists(anchorFile))
+    ? []
+    : await loadRequests(anchorFile);
+  await Deno.mkdir(out, { recursive: true });
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) Deno.exit(130);
+    stop = true;
+    console.error("\ninterrupt: finishing the current record, then saving (Ctrl-C again to abort)");
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const rows: ComparisonRow[] = [];
+  let interrupted = false;
+  for (const method of methods) {
+    if (stop) {
+      interrupted = true;
+      break;
+    }
+    const dir = `${out}/${method.name}`;
+    const metricsFile = `${dir}/metrics.json`;
+    if (args.resume && (await exists(metricsFile))) {
+      const m = JSON.parse(await Deno.readTextFile(metricsFile));
+      const same = m.records === targets.length && !m.interrupted && m.model === modelDir &&
+        JSON.stringify(m.hparams) === JSON.stringify(hparams.get(method.name));
+      if (same) {
+        console.error(`[${method.name}] done earlier: ${metricsFile}`);
+        rows.push(rowOf(method.name, dir, m));
+        continue;
+      }
+    }
+    console.error(`[${method.name}] ${method.description}`);
+    try {
+      const r = await runEdits({
+        model,
+        modelDir,
+        tokenizer: tokenizer!,
+        method,
+        hparams: hparams.get(method.name)!,
+        targets,
+        mode: "single",
+        out: dir,
+        force: args.force! || args.resume!,
+        resume: args.resume!,
+        seed,
+        fluency: !args["no-fluency"],
+        anchors,
+        interrupted: () => stop,
+        onRecord: (rec) =>
+          console.error(
+            `[${method.name}] #${rec.index} ${rec.prompt} -> ${rec.targetNew}: edit succ ${
+              (100 * rec.before.editSucc).toFixed(0)
+            } -> ${(100 * rec.after.editSucc).toFixed(0)}, ${rec.paramsChanged} params, ${
+              rec.seconds.toFixed(2)
+            } s${rec.rolledBack ? " (ROLLED BACK)" : ""}`,
+          ),
+      });
+      if (r.interrupted) {
+        interrupted = true;
+        break;
+      }
+      rows.push(rowOf(method.name, dir, JSON.parse(await Deno.readTextFile(metricsFile))));
+    } catch (e) {
+      const msg = (e as Error).message;
+      console.error(`[${method.name}] failed: ${msg}`);
+      rows.push({
+        method: method.name,
+        label: METHOD_LABELS[method.name] ?? method.name,
+        summary: null,
+        records: 0,
+        msPerEdit: 0,
+        paramsChanged: 0,
+        paramsFraction: 0,
+        rolledBack: 0,
+        out: dir,
+        error: msg,
+      });
+    }
+  }
+  Deno.removeSignalListener("SIGINT", onSigint);
+  disposeModel(model);
+  backend.dispose();
+
+  const meta: ComparisonMeta = {
+    model: modelDir,
+    requests: source,
+    n: targets.length,
+    backend: backend.name,
+  };
+  await Deno.writeTextFile(`${out}/comparison.md`, comparisonMarkdown(rows, meta));
+  await Deno.writeTextFile(
+    `${out}/comparison.json`,
+    JSON.stringify({ ...(comparisonJson(rows, meta) as object), interrupted }, null, 2),
+  );
+  await Deno.writeTextFile(`${out}/comparison.svg`, comparisonSvg(rows, meta));
+  const s = (r: ComparisonRow, m: string) =>
+    (r.summary as unknown as Record<string, number | undefined> | null)?.[m];
+  console.log(`\n| metric | ${rows.map((r) => r.label).join(" | ")} |`);
+  console.log(`|---|${rows.map(() => "---:").join("|")}|`);
+  for (const m of METRICS) {
+    console.log(
+      `| ${METRIC_LABELS[m]} | ${
+        rows.map((r) => (r.summary ? (s(r, m)?.toFixed(2) ?? "n/a") : "failed")).join(" | ")
+      } |`,
+    );
+  }
+  console.log(`| ms / edit | ${rows.map((r) => r.msPerEdit.toFixed(0)).join(" | ")} |`);
+  console.log(`\noutputs: ${out}/comparison.md, comparison.json, comparison.svg`);
+  if (interrupted) {
+    console.error(`interrupted: rerun with --resume --out ${out} to continue`);
+    Deno.exit(130);
+  }
+  if (rows.some((r) => r.error)) Deno.exit(1);
+}
+
+try {
+  await main();
+} catch (e) {
+  fail((e as Error).message, 1);
+}

@@ -1,0 +1,111 @@
+// The side-by-side comparison of editing methods (scripts/compare.ts): a Markdown table laid out
+// like the KnowEdit / KNE papers' (metrics as rows, methods as columns, means x100), its JSON,
+// and a grouped bar chart of the four percentage metrics (fluency, an entropy x100, has its own
+// scale and stays in the table).
+
+import { METRIC_LABELS, METRICS, type Summary } from "../eval/aggregate.ts";
+import { barChartSvg } from "./bars.ts";
+
+export interface ComparisonRow {
+  /** Method name (--methods) and its table label. */
+  method: string;
+  label: string;
+  /** Null when the method failed (see error). */
+  summary: Summary | null;
+  records: number;
+  /** Mean wall time of the method's apply() per edit. */
+  msPerEdit: number;
+  /** Mean parameters changed per edit, and as a fraction of all parameters. */
+  paramsChanged: number;
+  paramsFraction: number;
+  rolledBack: number;
+  /** The method's run folder. */
+  out: string;
+  error?: string;
+}
+
+export interface ComparisonMeta {
+  model: string;
+  requests: string;
+  n: number;
+  backend: string;
+}
+
+function fmt(v: number | undefined, digits = 2): string {
+  return v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
+}
+
+function fmtCount(v: number): string {
+  return Math.round(v).toLocaleString("en-US");
+}
+
+function fmtFraction(f: number): string {
+  if (f === 0) return "0%";
+  const p = 100 * f;
+  return p >= 0.01 ? `${p.toFixed(2)}%` : `${p.toExponential(1)}%`;
+}
+
+/** The Markdown table (with a heading line naming the model and requests). */
+export function comparisonMarkdown(rows: readonly ComparisonRow[], meta: ComparisonMeta): string {
+  const cols = rows.map((r) => r.label);
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const out: string[] = [
+    `# Editing methods side by side`,
+    "",
+    `Model \`${meta.model}\`, ${meta.n} request(s) from \`${meta.requests}\`, single edits ` +
+    `(each from the unedited model), backend ${meta.backend}. Means over records x100 ` +
+    `(KnowEdit definitions); fluency is the weighted 2/3-gram entropy x100.`,
+    "",
+    line(["Metric", ...cols]),
+    line(["---", ...cols.map(() => "---:")]),
+  ];
+  const s = (r: ComparisonRow) => r.summary as unknown as Record<string, number | undefined>;
+  for (const m of METRICS) {
+    out.push(line([METRIC_LABELS[m], ...rows.map((r) => (r.summary ? fmt(s(r)[m]) : "failed"))]));
+  }
+  out.push(
+    line([
+      "Params changed",
+      ...rows.map((r) =>
+        r.summary ? `${fmtCount(r.paramsChanged)} (${fmtFraction(r.paramsFraction)})` : "-"
+      ),
+    ]),
+  );
+  out.push(line(["ms / edit", ...rows.map((r) => (r.summary ? fmt(r.msPerEdit, 0) : "-"))]));
+  out.push(line(["Rolled back", ...rows.map((r) => (r.summary ? String(r.rolledBack) : "-"))]));
+  const failed = rows.filter((r) => r.error);
+  if (failed.length > 0) {
+    out.push("");
+    for (const r of failed) out.push(`- ${r.label} failed: ${r.error}`);
+  }
+  out.push("");
+  out.push(`Per-method outputs: ${rows.map((r) => `\`${r.out}\``).join(", ")}.`);
+  return out.join("\n") + "\n";
+}
+
+/** JSON form of the comparison. */
+export function comparisonJson(rows: readonly ComparisonRow[], meta: ComparisonMeta): unknown {
+  return {
+    ...meta,
+    metrics: [...METRICS],
+    methods: rows.map((r) => ({ ...r })),
+  };
+}
+
+/** Grouped bars: Edit Succ., Generalization, Portability, Locality, one bar per method. */
+export function comparisonSvg(rows: readonly ComparisonRow[], meta: ComparisonMeta): string {
+  const metrics = METRICS.filter((m) => m !== "fluency");
+  return barChartSvg({
+    title: `Editing methods on ${meta.model} (${meta.n} request${meta.n === 1 ? "" : "s"})`,
+    groups: metrics.map((m) => METRIC_LABELS[m]),
+    series: rows.map((r) => ({
+      name: r.label,
+      values: metrics.map((m) =>
+        r.summary ? (r.summary as unknown as Record<string, number | undefined>)[m] : undefined
+      ),
+    })),
+    yMin: 0,
+    yMax: 100,
+    yLabel: "score (x100)",
+  });
+}

@@ -1,0 +1,84 @@
+// scripts/compare.ts end to end on the tiny oracle GPT-2 with two requests and all six methods:
+// every method runs into OUT/<method>/, and OUT/comparison.md, comparison.json and
+// comparison.svg are written with one column / entry / bar series per method.
+
+import { assert } from "./helpers.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
+
+Deno.test({
+  name: "compare.ts runs six methods on two requests and writes the table, JSON and chart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "kne-compare-" });
+    const hp = `${out}/hparams`;
+    await Deno.mkdir(hp);
+    // Quick settings for the tiny model (methods without a file use their defaults).
+    await Deno.writeTextFile(`${hp}/kne.json`, JSON.stringify({ steps: 20, lr: 0.02 }));
+    await Deno.writeTextFile(`${hp}/memit.json`, JSON.stringify({ vSteps: 10 }));
+    try {
+      const cmd = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "scripts/compare.ts",
+          "--model",
+          "tests/fixtures/tiny-gpt2",
+          "--requests",
+          "tests/fixtures/requests-tiny.json",
+          "--n",
+          "2",
+          "--methods",
+          METHODS.join(","),
+          "--backend",
+          "wasm",
+          "--hparams-dir",
+          hp,
+          "--out",
+          `${out}/run`,
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", KNE_CACHE_DIR: `${out}/cache` },
+      });
+      const r = await cmd.output();
+      const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      assert(r.code === 0, `compare.ts exited ${r.code}:\n${text}`);
+      const md = await Deno.readTextFile(`${out}/run/comparison.md`);
+      assert(
+        md.includes("| Metric | KNE | FT-L | FT-M | KN | ROME | MEMIT |"),
+        `table header missing:\n${md}`,
+      );
+      for (
+        const row of ["Edit Succ.", "Generalization", "Locality", "Params changed", "ms / edit"]
+      ) {
+        assert(md.includes(`| ${row} |`), `row ${row} missing`);
+      }
+      const json = JSON.parse(await Deno.readTextFile(`${out}/run/comparison.json`));
+      assert(json.n === 2, "n");
+      assert(
+        json.methods.map((m: { method: string }) => m.method).join() === METHODS.join(),
+        "methods",
+      );
+      for (const m of json.methods) {
+        assert(m.summary && m.records === 2, `${m.method} has no summary for 2 records`);
+        assert(typeof m.summary.editSucc === "number", `${m.method}: no edit succ`);
+        assert(m.paramsChanged > 0, `${m.method} changed nothing`);
+      }
+      const svg = await Deno.readTextFile(`${out}/run/comparison.svg`);
+      assert(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"), "not an SVG");
+      for (const label of ["KNE", "FT-L", "ROME", "MEMIT", "Edit Succ."]) {
+        assert(svg.includes(label), `SVG lacks ${label}`);
+      }
+      for (const m of METHODS) {
+        const st = await Deno.stat(`${out}/run/${m}/metrics.json`);
+        assert(st.isFile, `${m}/metrics.json missing`);
+      }
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
