@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     backend: { type: "string", default: "wasm" },
     "ckpt-every": { type: "string", default: "500" },
     resume: { type: "boolean", default: false },
+    "keep-checkpoint": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -45,7 +46,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`Usage: deno task train [--out DIR] [--epochs N] [--batch N] [--lr X] [--warmup N]
   [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N] [--backend B]
-  [--ckpt-every N] [--resume]`);
+  [--ckpt-every N] [--resume] [--keep-checkpoint]`);
   Deno.exit(0);
 }
 
@@ -262,6 +263,6 @@ const summary = {
 };
 await Deno.writeTextFile(`${out}/recall.json`, JSON.stringify(summary, null, 2) + "\n");
 await writeModelCard(`${out}/README.md`, summary);
-await Deno.remove(ckptDir, { recursive: true }).catch(() => {});
+if (!args["keep-checkpoint"]) await Deno.remove(ckptDir, { recursive: true }).catch(() => {});
 backend.dispose();
 console.error(`saved ${out} in ${state.seconds.toFixed(0)} s`);
