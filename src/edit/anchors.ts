@@ -22,7 +22,7 @@ export interface AnchorOptions {
   maxSubject: number;
 }
 
-export const ANCHOR_DEFAULTS: AnchorOptions = { maxOther: 24, maxSubject: 24 };
+export const ANCHOR_DEFAULTS: AnchorOptions = { maxOther: 48, maxSubject: 48 };
 
 function evaluatedTexts(r: EditRequest): Set<string> {
   const probes = [...Object.values(r.portability), ...Object.values(r.locality)].flat();
