@@ -236,7 +236,7 @@ export class WasmBackend implements Backend {
   free(buf: DeviceBuffer): void {
     const b = this.#own(buf, "free");
     b.freed = true;
-    this.#alloc.release(b.byteOffset, b.length * 4);
+    this.#alloc.release(b.byteOffset);
   }
 
   sync(): Promise<void> {

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { sizeClass } from "../../engine/wasm/allocator.ts";
 import type { Backend } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
@@ -33,9 +34,7 @@ const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
 /** Bytes the backend really allocates for `n` f32 elements. */
 function allocBytes(be: Backend, n: number): number {
-  return be.name === "wasm"
-    ? Math.max(64, Math.ceil((4 * n) / 64) * 64)
-    : Math.max(16, Math.ceil((4 * n) / 16) * 16);
+  return be.name === "wasm" ? sizeClass(4 * n) : Math.max(16, Math.ceil((4 * n) / 16) * 16);
 }
 
 const configArb = fc.record({
