@@ -11,7 +11,6 @@ import { padBatch, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { countNonfinite } from "../tensor/ops.ts";
 import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
-import { unitEntries } from "./attribution.ts";
 import type { Ensemble } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 
@@ -26,9 +25,15 @@ export interface UpdateResult {
 export function ensembleMasks(model: CausalLM, e: Ensemble): Map<string, Tensor> {
   const masks = new Map<string, Tensor>();
   for (const t of e.tensors) {
+    // The entries of unitEntries(info, u) for every unit, without building index arrays.
     const info = model.paramInfo.find((p) => p.name === t.name)!;
-    const m = new Float32Array(t.shape[0] * t.shape[1]);
-    for (const u of t.units) for (const i of unitEntries(info, u)) m[i] = 1;
+    const [r, c] = info.shape;
+    const m = new Float32Array(r * c);
+    if (info.layout === "in_out") {
+      for (let base = 0; base < r * c; base += c) for (const u of t.units) m[base + u] = 1;
+    } else {
+      for (const u of t.units) m.fill(1, u * c, (u + 1) * c);
+    }
     masks.set(t.name, Tensor.fromArray(model.backend, m, t.shape));
     if (t.bias) {
       const bias = model.params.get(t.bias)!;
@@ -56,7 +61,8 @@ export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAn
   const rows = prompts.map((p) => ({ ids: p, targets: p.map(() => -1) }));
   const { ids, t } = padBatch(rows);
   const idT = Tensor.fromArray(model.backend, ids, [prompts.length, t]);
-  const refLogits = noGrad(() => model.forward(idT).value);
+  // tidy frees the forward's intermediates; only the logits survive.
+  const refLogits = tidy(() => noGrad(() => model.forward(idT).value));
   const w = new Float32Array(prompts.length * t);
   prompts.forEach((p, i) => (w[i * t + p.length - 1] = 1 / prompts.length));
   return { ids: idT, refLogits, weights: Tensor.fromArray(model.backend, w, [w.length]) };

@@ -154,3 +154,16 @@ testBackends("a diverging edit is rolled back and leaves the model bit-identical
     }
   });
 });
+
+testBackends("an edit with a locality anchor frees everything it allocated", async (be) => {
+  await withModel(be, async (m) => {
+    const start = be.allocatedBytes();
+    const anchor = target(m, "The capital of Spain is", "Madrid").promptIds;
+    await kneEdit(m.model, [target(m, "The capital of Japan is", "Lima").row], {
+      ...HP,
+      klWeight: 1,
+    }, [anchor]);
+    const leaked = be.allocatedBytes() - start;
+    if (leaked !== 0) throw new Error(`${leaked} bytes still allocated after the edit`);
+  });
+});
