@@ -59,7 +59,9 @@ export function validateDispatch(
   const names = [...spec.inputs, ...spec.outputs];
   if (buffers.length !== names.length) {
     throw new BackendError(
-      `kernel ${spec.name}: expected ${names.length} buffers (${names.join(", ")}), got ${buffers.length}`,
+      `kernel ${spec.name}: expected ${names.length} buffers (${
+        names.join(", ")
+      }), got ${buffers.length}`,
     );
   }
   if (params.length !== spec.params.length) {
@@ -87,7 +89,9 @@ export function validateDispatch(
     }
     if (buf.backend.name !== backendName) {
       throw new BackendError(
-        `kernel ${spec.name}: buffer ${names[i]} (#${buf.id}) belongs to the ${buf.backend.name} backend, dispatched on ${backendName}`,
+        `kernel ${spec.name}: buffer ${
+          names[i]
+        } (#${buf.id}) belongs to the ${buf.backend.name} backend, dispatched on ${backendName}`,
       );
     }
     if (isSlice(b) && (b.offset < 0 || b.offset + b.length > buf.length)) {
@@ -99,9 +103,9 @@ export function validateDispatch(
     }
     if (bindingLength(b) < need[i]) {
       throw new BackendError(
-        `kernel ${spec.name}: buffer ${names[i]} holds ${
-          bindingLength(b)
-        } elements, needs ${need[i]} for params ${JSON.stringify(p)}`,
+        `kernel ${spec.name}: buffer ${names[i]} holds ${bindingLength(b)} elements, needs ${
+          need[i]
+        } for params ${JSON.stringify(p)}`,
       );
     }
   });

@@ -63,7 +63,9 @@ export class WebGpuBackend implements Backend {
     this.device = device;
     this.isFallback = isFallback;
     this.maxBindingElements = Math.floor(maxBinding / 4);
-    this.description = `WebGPU ${info.description || info.vendor}${isFallback ? " (fallback)" : ""}`;
+    this.description = `WebGPU ${info.description || info.vendor}${
+      isFallback ? " (fallback)" : ""
+    }`;
     this.#uniform = device.createBuffer({
       size: UNIFORM_SLOT * MAX_BATCH,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -93,7 +95,9 @@ export class WebGpuBackend implements Backend {
 
   #own(buf: DeviceBuffer, what: string): GpuBuffer {
     if (!(buf instanceof GpuBuffer) || buf.backend !== this) {
-      throw new BackendError(`${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`);
+      throw new BackendError(
+        `${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`,
+      );
     }
     if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
     return buf;
@@ -240,7 +244,13 @@ export class WebGpuBackend implements Backend {
     this.#endPass();
     if (this.#encoder) {
       if (this.#batch > 0) {
-        this.device.queue.writeBuffer(this.#uniform, 0, this.#uniformHost, 0, this.#batch * UNIFORM_SLOT);
+        this.device.queue.writeBuffer(
+          this.#uniform,
+          0,
+          this.#uniformHost,
+          0,
+          this.#batch * UNIFORM_SLOT,
+        );
       }
       this.device.queue.submit([this.#encoder.finish()]);
       this.#encoder = null;

@@ -23,16 +23,22 @@ testBackends("add matches float64 on random sizes", async (be) => {
 
 testBackends("fill writes every element", async (be) => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 1, max: 20000 }), fc.float({ noNaN: true }), async (n, v) => {
-      const d = be.alloc(n);
-      be.upload(d, new Float32Array(n).fill(POISON));
-      be.dispatch("fill", [d], [n, v]);
-      const got = await be.read(d);
-      for (let i = 0; i < n; i++) {
-        if (!Object.is(got[i], Math.fround(v))) throw new Error(`element ${i}: ${got[i]} != ${v}`);
-      }
-      be.free(d);
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 20000 }),
+      fc.float({ noNaN: true }),
+      async (n, v) => {
+        const d = be.alloc(n);
+        be.upload(d, new Float32Array(n).fill(POISON));
+        be.dispatch("fill", [d], [n, v]);
+        const got = await be.read(d);
+        for (let i = 0; i < n; i++) {
+          if (!Object.is(got[i], Math.fround(v))) {
+            throw new Error(`element ${i}: ${got[i]} != ${v}`);
+          }
+        }
+        be.free(d);
+      },
+    ),
     FC_RUNS,
   );
 });
