@@ -13,7 +13,7 @@ import {
 } from "../backend.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
-import { LinearAllocator, MAX_BYTES } from "./allocator.ts";
+import { LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
 import { type Call, controlBytes, ThreadPool } from "./pool.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
 
@@ -84,7 +84,7 @@ export class WasmBackend implements Backend {
   }
 
   #reserve(bytes: number): number {
-    this.#reserved += Math.max(64, Math.ceil(bytes / 64) * 64);
+    this.#reserved += sizeClass(bytes);
     return this.#alloc.alloc(bytes);
   }
 
