@@ -10,6 +10,7 @@ import { summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import { writePatch } from "../io/patch.ts";
+import { replaceDir } from "../io/replace.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -397,8 +398,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
     if (opts.mode === "single") revert(opts.model, finalChanges);
   }
-  if (await exists(opts.out)) await Deno.remove(opts.out, { recursive: true });
-  await Deno.rename(partial, opts.out);
+  await replaceDir(partial, opts.out);
   return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
 }
 

@@ -4,6 +4,7 @@
 import { Adam } from "../autograd/adam.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
+import { replaceDir } from "../io/replace.ts";
 import { openSafetensors, writeSafetensors } from "../io/safetensors.ts";
 
 export interface TrainState {
@@ -44,8 +45,7 @@ export async function saveCheckpoint(
   }
   await writeSafetensors(`${tmp}/state.safetensors`, tensors, { adamStep: String(opt.step) });
   await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(state));
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, dir);
+  await replaceDir(tmp, dir);
 }
 
 /** Loads a checkpoint into `model` and `opt`; refuses one of another architecture or shape. */

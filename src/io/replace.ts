@@ -1,0 +1,23 @@
+// Puts a finished folder in place of another by renames only: the old folder is first moved
+// aside (DIR.old), the new one renamed in, then the old one removed. At every instant either the
+// old or the new complete folder exists under a known name; nothing is ever half written at DIR.
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** Renames the complete folder `from` to `to`, replacing what `to` held. Same filesystem only. */
+export async function replaceDir(from: string, to: string): Promise<void> {
+  const old = `${to}.old`;
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+  const had = await exists(to);
+  if (had) await Deno.rename(to, old);
+  await Deno.rename(from, to);
+  if (had) await Deno.remove(old, { recursive: true });
+}
