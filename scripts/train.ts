@@ -1,7 +1,9 @@
 // `deno task train`: trains the project's default model (a small GPT-2 shaped LM) on the fact
 // world with our own autograd and AdamW, deterministic from --seed, resumable from its
 // checkpoint, with a progress bar and a final fact-recall report. Writes the model in Hugging
-// Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card.
+// Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
+// into OUT.partial and renames it to OUT only when all of it is written; an OUT that already
+// holds a model is replaced only with --force (refused before any training step).
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
@@ -19,34 +21,48 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/ch
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { mulberry32, shuffled } from "../src/facts/rng.ts";
 import { writeModelCard } from "../src/train/card.ts";
+import { replaceDir } from "../src/io/replace.ts";
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  strict: true,
-  options: {
-    out: { type: "string", default: "models/kne-facts" },
-    epochs: { type: "string", default: "60" },
-    batch: { type: "string", default: "32" },
-    lr: { type: "string", default: "3e-3" },
-    warmup: { type: "string", default: "200" },
-    "weight-decay": { type: "string", default: "0.01" },
-    d: { type: "string", default: "128" },
-    layers: { type: "string", default: "4" },
-    heads: { type: "string", default: "4" },
-    ctx: { type: "string", default: "32" },
-    seed: { type: "string", default: "1" },
-    backend: { type: "string", default: "wasm" },
-    "ckpt-every": { type: "string", default: "500" },
-    resume: { type: "boolean", default: false },
-    "keep-checkpoint": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const USAGE = `Usage: deno task train [--out DIR] [--force] [--epochs N] [--batch N] [--lr X]
+  [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N]
+  [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
+
+  --out DIR    where the model goes (default models/kne-facts); an existing model there is
+               replaced only with --force, and only once training has finished
+  --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
+
+const options = {
+  out: { type: "string", default: "models/kne-facts" },
+  epochs: { type: "string", default: "60" },
+  batch: { type: "string", default: "32" },
+  lr: { type: "string", default: "3e-3" },
+  warmup: { type: "string", default: "200" },
+  "weight-decay": { type: "string", default: "0.01" },
+  d: { type: "string", default: "128" },
+  layers: { type: "string", default: "4" },
+  heads: { type: "string", default: "4" },
+  ctx: { type: "string", default: "32" },
+  seed: { type: "string", default: "1" },
+  backend: { type: "string", default: "wasm" },
+  "ckpt-every": { type: "string", default: "500" },
+  resume: { type: "boolean", default: false },
+  force: { type: "boolean", default: false },
+  "keep-checkpoint": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+function parse() {
+  try {
+    return parseArgs({ args: Deno.args, strict: true, allowPositionals: false, options }).values;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+const args = parse();
 
 if (args.help) {
-  console.log(`Usage: deno task train [--out DIR] [--epochs N] [--batch N] [--lr X] [--warmup N]
-  [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N] [--backend B]
-  [--ckpt-every N] [--resume] [--keep-checkpoint]`);
+  console.log(USAGE);
   Deno.exit(0);
 }
 
@@ -67,23 +83,50 @@ function num(name: string): number {
   return v;
 }
 
-const out = args.out!;
-const ckptDir = `${out}.checkpoint`;
 const seed = int("seed", 0);
 const batch = int("batch");
 const epochs = int("epochs");
 const lr = num("lr");
 const warmup = int("warmup", 0);
+const weightDecay = num("weight-decay");
+const ctx = int("ctx");
+const d = int("d");
+const nLayers = int("layers");
+const nHeads = int("heads");
+const ckptEvery = int("ckpt-every");
+if (d % nHeads !== 0) {
+  console.error(`error: --d ${d} must be a multiple of --heads ${nHeads}`);
+  Deno.exit(2);
+}
+let backendChoice;
+try {
+  backendChoice = parseBackendChoice(args.backend!);
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+  Deno.exit(2);
+}
+
+const out = args.out!.replace(/\/+$/, "");
+const partial = `${out}.partial`;
+const ckptDir = `${out}.checkpoint`;
+const holdsModel = await Deno.stat(`${out}/model.safetensors`).then(() => true, () => false);
+if (holdsModel && !args.force) {
+  console.error(
+    `error: ${out} already holds a model; pass --force to replace it when training finishes, ` +
+      `or choose another --out`,
+  );
+  Deno.exit(2);
+}
 
 const corpus = buildCorpus({ seed: DEFAULT_SEED });
-await Deno.mkdir(out, { recursive: true });
+await Deno.remove(partial, { recursive: true }).catch(() => {});
+await Deno.mkdir(partial, { recursive: true });
 // The committed word-level tokenizer covers the corpus and every request (src/facts/tokenizer.ts).
 await Deno.copyFile(
   new URL("../data/tokenizer/tokenizer.json", import.meta.url),
-  `${out}/tokenizer.json`,
+  `${partial}/tokenizer.json`,
 );
-const tok = await loadTokenizer(out);
-const ctx = int("ctx");
+const tok = await loadTokenizer(partial);
 const seqs = corpus.train.map((s) => tok.encode(s)).filter((s) =>
   s.length >= 2 && s.length <= ctx + 1
 );
@@ -93,16 +136,15 @@ if (seqs.length < corpus.train.length) {
   );
 }
 
-const d = int("d");
 const config: ModelConfig = {
   architecture: "gpt2",
   hfClass: "GPT2LMHeadModel",
   vocabSize: tok.vocabSize,
   contextLength: ctx,
   dModel: d,
-  nLayers: int("layers"),
-  nHeads: int("heads"),
-  nKvHeads: int("heads"),
+  nLayers,
+  nHeads,
+  nKvHeads: nHeads,
   dFF: 4 * d,
   normEps: 1e-5,
   ropeTheta: 10000,
@@ -112,10 +154,10 @@ const config: ModelConfig = {
   eosTokenId: null,
 };
 
-const backend = await createBackend(parseBackendChoice(args.backend!));
+const backend = await createBackend(backendChoice);
 const model = buildModel(config, backend, initWeights(config, seed), "init");
 const params = [...model.params.values()];
-const opt = new Adam(params, { lr, weightDecay: num("weight-decay"), beta2: 0.98 });
+const opt = new Adam(params, { lr, weightDecay, beta2: 0.98 });
 const stepsPerEpoch = Math.ceil(seqs.length / batch);
 const totalSteps = stepsPerEpoch * epochs;
 let state: TrainState = {
@@ -199,7 +241,7 @@ while (state.step < totalSteps && !stop) {
     state.step,
     `loss ${lossAvg.toFixed(3)} ${(state.tokens / secs).toFixed(0)} tok/s epoch ${state.epoch + 1}`,
   );
-  if (state.step % int("ckpt-every") === 0 || stop) {
+  if (state.step % ckptEvery === 0 || stop) {
     state.seconds = secs;
     await saveCheckpoint(ckptDir, model, opt, state);
   }
@@ -213,7 +255,7 @@ if (stop) {
 }
 
 await Deno.writeTextFile(
-  `${out}/config.json`,
+  `${partial}/config.json`,
   JSON.stringify(
     {
       architectures: ["GPT2LMHeadModel"],
@@ -235,7 +277,7 @@ await Deno.writeTextFile(
     2,
   ) + "\n",
 );
-await saveWeights(model, out);
+await saveWeights(model, partial);
 
 const sets = corpus.evalSets;
 const report: Record<string, RecallReport> = {};
@@ -261,8 +303,9 @@ const summary = {
   recall: report,
   config,
 };
-await Deno.writeTextFile(`${out}/recall.json`, JSON.stringify(summary, null, 2) + "\n");
-await writeModelCard(`${out}/README.md`, summary);
+await Deno.writeTextFile(`${partial}/recall.json`, JSON.stringify(summary, null, 2) + "\n");
+await writeModelCard(`${partial}/README.md`, summary);
+await replaceDir(partial, out);
 if (!args["keep-checkpoint"]) await Deno.remove(ckptDir, { recursive: true }).catch(() => {});
 backend.dispose();
 console.error(`saved ${out} in ${state.seconds.toFixed(0)} s`);

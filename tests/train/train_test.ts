@@ -1,5 +1,6 @@
-// The training script: deterministic from its seed (two runs give byte-identical weights), and a
-// checkpoint of another model shape is refused with a clear error instead of being loaded.
+// The training script: deterministic from its seed (two runs give byte-identical weights), a
+// checkpoint of another model shape is refused with a clear error instead of being loaded, bad
+// arguments exit 2 before any work, and an existing model is replaced only with --force.
 
 import { equal as assertEquals, match as assertMatch } from "node:assert/strict";
 
@@ -54,9 +55,42 @@ Deno.test("resuming from a checkpoint of another shape is refused", async () => 
     // shape check by asking for a wider model.
     const first = await train(`${dir}/m`, ["--ckpt-every", "1", "--keep-checkpoint"]);
     assertEquals(first.code, 0, first.stderr);
-    const second = await train(`${dir}/m`, ["--resume", "--d", "24"]);
+    const second = await train(`${dir}/m`, ["--resume", "--force", "--d", "24"]);
     assertEquals(second.code, 1);
     assertMatch(second.stderr, /another model shape.*dModel 16 vs 24/s);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad arguments exit 2; an existing model is replaced only with --force", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const [extra, re] of [
+        [["--bogus"], /Unknown option '--bogus'/],
+        [["--epochs", "abc"], /--epochs must be an integer >= 1/],
+        [["--backend", "cuda"], /--backend must be webgpu, wasm or auto/],
+        [["--d", "10", "--heads", "4"], /--d 10 must be a multiple of --heads 4/],
+      ] as const
+    ) {
+      const r = await train(`${dir}/bad`, [...extra]);
+      assertEquals(r.code, 2, r.stderr);
+      assertMatch(r.stderr, re);
+    }
+    const first = await train(`${dir}/m`);
+    assertEquals(first.code, 0, first.stderr);
+    const before = await sha(`${dir}/m/model.safetensors`);
+    const refused = await train(`${dir}/m`, ["--seed", "7"]);
+    assertEquals(refused.code, 2);
+    assertMatch(refused.stderr, /already holds a model; pass --force/);
+    assertEquals(await sha(`${dir}/m/model.safetensors`), before);
+    const forced = await train(`${dir}/m`, ["--seed", "7", "--force"]);
+    assertEquals(forced.code, 0, forced.stderr);
+    const after = await sha(`${dir}/m/model.safetensors`);
+    if (after === before) throw new Error("--force with another seed left the weights unchanged");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(JSON.stringify(left), JSON.stringify(["m"]), "no .partial/.old/.checkpoint left");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
