@@ -134,10 +134,14 @@ async function main() {
   if (args["cov-texts"] && !(await exists(args["cov-texts"]))) {
     fail(`--cov-texts ${args["cov-texts"]}: no such file`);
   }
+  const hpDir = args["hparams-dir"];
+  if (hpDir && !(await Deno.stat(hpDir).then((s) => s.isDirectory, () => false))) {
+    fail(`--hparams-dir ${hpDir}: no such folder`);
+  }
   const hparams = new Map<string, Record<string, number | boolean | string>>();
   for (const m of methods) {
     let hp = m.defaults;
-    const file = args["hparams-dir"] ? `${args["hparams-dir"]}/${m.name}.json` : null;
+    const file = hpDir ? `${hpDir}/${m.name}.json` : null;
     if (file && (await exists(file))) {
       hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
     }

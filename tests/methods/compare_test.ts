@@ -1,6 +1,7 @@
 // scripts/compare.ts end to end on the tiny oracle GPT-2 with two requests and all six methods:
 // every method runs into OUT/<method>/, and OUT/comparison.md, comparison.json and
-// comparison.svg are written with one column / entry / bar series per method.
+// comparison.svg are written with one column / entry / bar series per method; bad arguments exit 2
+// with a message before any method runs.
 
 import { assert } from "./helpers.ts";
 
@@ -81,4 +82,35 @@ Deno.test({
       await Deno.remove(out, { recursive: true });
     }
   },
+});
+
+Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a model (exit 1), writing nothing", async () => {
+  const out = await Deno.makeTempDir({ prefix: "kne-compare-bad-" });
+  try {
+    const cases: [string[], RegExp, number][] = [
+      [["--n", "abc"], /--n must be a positive integer/, 2],
+      [["--methods", "kne,sgd"], /--methods must be one of/, 2],
+      [["--methods", "kne,kne"], /names a method twice/, 2],
+      [["--hparams-dir", `${out}/missing`], /--hparams-dir .*missing: no such folder/, 2],
+      [["--cov-texts", `${out}/missing.txt`], /--cov-texts .*: no such file/, 2],
+      [["--bogus"], /unknown option/i, 2],
+      [["--model", out], /config\.json: cannot read/, 1],
+    ];
+    for (const [args, re, code] of cases) {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "scripts/compare.ts", ...args, "--out", `${out}/run`],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const text = new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout);
+      assert(r.code === code, `${args.join(" ")}: exit ${r.code}, want ${code}:\n${text}`);
+      assert(re.test(text), `${args.join(" ")}: message ${JSON.stringify(text)} lacks ${re}`);
+    }
+    const left = [...Deno.readDirSync(out)].map((e) => e.name);
+    assert(left.length === 0, `outputs were written: ${left.join(", ")}`);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
