@@ -323,7 +323,10 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       if (opts.mode === "single") revert(opts.model, result.changes);
       else {
         allChanges.push(result.changes);
-        editedSoFar.push(t.row.ids);
+        // One anchor per target token: each prefix's last position predicts that token.
+        for (let k = 0; k < t.targetIds.length; k++) {
+          editedSoFar.push([...t.promptIds, ...t.targetIds.slice(0, k)]);
+        }
       }
     }
   }
