@@ -15,11 +15,6 @@ import type { CausalLM, HookSite, ParamInfo } from "../model/lm.ts";
 import { argmaxRows, countNonfinite } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 
-/** FT-L / FT-M default: the middle layer, floor(L / 2). */
-export function middleLayer(nLayers: number): number {
-  return Math.floor(nLayers / 2);
-}
-
 /**
  * ROME default: the early-middle layer floor((L - 1) / 2), where causal tracing puts the
  * subject's FFN recall (ROME edits layer 17 of GPT-2 XL's 48, 5 of GPT-J's 28).

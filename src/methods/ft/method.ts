@@ -11,13 +11,7 @@ import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../ed
 import { padBatch, type TeacherForced } from "../../edit/request.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import { Tensor, tidy, tidyAsync } from "../../tensor/tensor.ts";
-import {
-  ffnOutProjection,
-  freezeAllBut,
-  middleLayer,
-  resolveLayer,
-  snapshotEdit,
-} from "../common.ts";
+import { ffnOutProjection, freezeAllBut, resolveLayer, snapshotEdit } from "../common.ts";
 import { FT_DEFAULTS, FT_SCHEMA, type FtHparams } from "./hparams.ts";
 
 export type FtObjective = "prompt_last" | "target_new";
@@ -46,7 +40,7 @@ export async function fineTune(
   const layer = resolveLayer(
     hp.layer,
     model.config.nLayers,
-    middleLayer(model.config.nLayers),
+    model.config.nLayers - 1,
     "ft",
   );
   const info = ffnOutProjection(model, layer);
@@ -123,7 +117,7 @@ function ftMethod(
       const layer = resolveLayer(
         hp.layer,
         model.config.nLayers,
-        middleLayer(model.config.nLayers),
+        model.config.nLayers - 1,
         name,
       );
       const weight = ffnOutProjection(model, layer).name;
