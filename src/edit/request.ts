@@ -42,3 +42,17 @@ export function padBatch(
   }
   return { ids, targets, t };
 }
+
+/**
+ * The positions of a padded batch that carry a target, and those targets: what a loss reads,
+ * so that only these rows need logits (CausalLM.forward's `rows`).
+ */
+export function targetRows(targets: readonly number[]): { rows: number[]; targets: number[] } {
+  const rows: number[] = [], kept: number[] = [];
+  targets.forEach((tg, i) => {
+    if (tg < 0) return;
+    rows.push(i);
+    kept.push(tg);
+  });
+  return { rows, targets: kept };
+}

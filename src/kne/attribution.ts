@@ -9,7 +9,7 @@ import { backward, noGrad, type Var } from "../autograd/variable.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 import type { TeacherForced } from "../edit/request.ts";
-import { padBatch } from "../edit/request.ts";
+import { padBatch, targetRows } from "../edit/request.ts";
 import type { KneHparams } from "./hparams.ts";
 
 export interface ScoredTensor {
@@ -105,23 +105,21 @@ async function probabilityGradient(
   rows: readonly TeacherForced[],
 ): Promise<number> {
   const { ids, targets, t } = padBatch(rows);
+  const read = targetRows(targets);
   return await tidyAsync(async () => {
     const be = model.backend;
-    const logits = model.forward(Tensor.fromArray(be, ids, [rows.length, t]));
-    const ce = A.crossEntropyRows(logits, Tensor.fromArray(be, targets, [targets.length]));
+    const logits = model.forward(
+      Tensor.fromArray(be, ids, [rows.length, t]),
+      undefined,
+      undefined,
+      Tensor.fromArray(be, read.rows, [read.rows.length]),
+    );
+    const ce = A.crossEntropyRows(logits, Tensor.fromArray(be, read.targets, [read.rows.length]));
     const loss = await ce.value.toArray();
-    // dP/dlogits = -P * dCE/dlogits on target rows: seed the per-row CE with -P.
-    const seed = new Float32Array(loss.length);
-    let total = 0, count = 0;
-    targets.forEach((tg, i) => {
-      if (tg < 0) return;
-      const p = Math.exp(-loss[i]);
-      seed[i] = -p;
-      total += p;
-      count++;
-    });
+    // dP/dlogits = -P * dCE/dlogits on each target row: seed the per-row CE with -P.
+    const seed = loss.map((l) => -Math.exp(-l));
     backward(ce, Tensor.fromArray(be, seed, [seed.length]));
-    return total / Math.max(count, 1);
+    return loss.reduce((a, l) => a + Math.exp(-l), 0) / Math.max(loss.length, 1);
   });
 }
 

@@ -62,6 +62,7 @@ export async function kneEdit(
     throw e;
   } finally {
     anchor?.ids.free();
+    anchor?.rows.free();
     anchor?.refLogits.free();
     anchor?.weights.free();
   }

@@ -7,7 +7,7 @@
 import { Adam } from "../autograd/adam.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, noGrad, type Var } from "../autograd/variable.ts";
-import { padBatch, type TeacherForced } from "../edit/request.ts";
+import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { countNonfinite } from "../tensor/ops.ts";
 import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
@@ -48,24 +48,28 @@ export function ensembleMasks(model: CausalLM, e: Ensemble): Map<string, Tensor>
 export interface LocalityAnchor {
   /** Unrelated prompts (ids, [batch, t]) and the unedited model's logits on them. */
   ids: Tensor;
-  refLogits: Tensor;
   /**
-   * Per-row weights of the KL: 1/prompts at each prompt's last position (the prediction that
-   * answers it), 0 at the others and at padding, so template words do not dilute the term.
+   * The positions the KL reads: each prompt's last one (the prediction that answers it), so
+   * template words and padding do not dilute the term and need no logits.
    */
+  rows: Tensor;
+  /** Logits of the unedited model at `rows`, [prompts, V]. */
+  refLogits: Tensor;
+  /** Per-row weights of the KL: 1/prompts each. */
   weights: Tensor;
 }
 
 /** Logits of the unedited model on unrelated prompts, for the KL term. */
 export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAnchor {
-  const rows = prompts.map((p) => ({ ids: p, targets: p.map(() => -1) }));
-  const { ids, t } = padBatch(rows);
-  const idT = Tensor.fromArray(model.backend, ids, [prompts.length, t]);
+  const { ids, t } = padBatch(prompts.map((p) => ({ ids: p, targets: p.map(() => -1) })));
+  const be = model.backend;
+  const idT = Tensor.fromArray(be, ids, [prompts.length, t]);
+  const answers = prompts.map((p, i) => i * t + p.length - 1);
+  const rows = Tensor.fromArray(be, answers, [prompts.length]);
   // tidy frees the forward's intermediates; only the logits survive.
-  const refLogits = tidy(() => noGrad(() => model.forward(idT).value));
-  const w = new Float32Array(prompts.length * t);
-  prompts.forEach((p, i) => (w[i * t + p.length - 1] = 1 / prompts.length));
-  return { ids: idT, refLogits, weights: Tensor.fromArray(model.backend, w, [w.length]) };
+  const refLogits = tidy(() => noGrad(() => model.forward(idT, undefined, undefined, rows).value));
+  const w = new Float32Array(prompts.length).fill(1 / prompts.length);
+  return { ids: idT, rows, refLogits, weights: Tensor.fromArray(be, w, [w.length]) };
 }
 
 export async function maskedUpdate(
@@ -88,20 +92,25 @@ export async function maskedUpdate(
   }
   const opt = new Adam(trainable, { lr: hp.lr, beta1: hp.beta1, beta2: hp.beta2, weightDecay: 0 });
   const { ids, targets, t } = padBatch(rows);
+  const read = targetRows(targets);
   const be = model.backend;
   const idT = Tensor.fromArray(be, ids, [rows.length, t]);
-  const tgT = Tensor.fromArray(be, targets, [targets.length]);
-  const count = targets.filter((x) => x >= 0).length;
-  const w = Tensor.fromArray(be, targets.map((x) => (x >= 0 ? 1 / count : 0)), [targets.length]);
+  const rowT = Tensor.fromArray(be, read.rows, [read.rows.length]);
+  const tgT = Tensor.fromArray(be, read.targets, [read.targets.length]);
+  const count = read.targets.length;
+  const w = Tensor.fromArray(be, read.targets.map(() => 1 / count), [count]);
   const losses: number[] = [];
   let diverged = false;
   try {
     for (let step = 0; step < hp.steps; step++) {
       const loss = await tidyAsync(async () => {
-        const ce = A.dot(A.crossEntropyRows(model.forward(idT), tgT), w);
+        const ce = A.dot(
+          A.crossEntropyRows(model.forward(idT, undefined, undefined, rowT), tgT),
+          w,
+        );
         let total = ce;
         if (anchor && hp.klWeight > 0) {
-          const q = model.forward(anchor.ids);
+          const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
           const rowsKl = A.klRows(anchor.refLogits, q);
           total = A.add(ce, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
         }
@@ -131,7 +140,7 @@ export async function maskedUpdate(
       p.gradMask = null;
     }
     for (const m of masks.values()) m.free();
-    for (const x of [idT, tgT, w]) x.free();
+    for (const x of [idT, rowT, tgT, w]) x.free();
   }
   return { steps: losses.length, losses, diverged, seconds: (performance.now() - t0) / 1000 };
 }

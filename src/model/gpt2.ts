@@ -68,7 +68,7 @@ export class GPT2 implements CausalLM {
     return this.params.get(GPT2_PREFIX + name)!;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var {
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const pos0 = cache?.length ?? 0;
@@ -108,6 +108,8 @@ export class GPT2 implements CausalLM {
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     cache?.advance(t);
+    // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
+    if (rows) x = A.embedding(x, rows);
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }

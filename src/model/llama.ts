@@ -71,7 +71,7 @@ export class Llama implements CausalLM {
     return this.params.get(name) ?? null;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var {
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const pos0 = cache?.length ?? 0;
@@ -114,6 +114,8 @@ export class Llama implements CausalLM {
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     cache?.advance(t);
+    // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
+    if (rows) x = A.embedding(x, rows);
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");

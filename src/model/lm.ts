@@ -45,6 +45,9 @@ export interface CausalLM {
    * Records the graph when grad mode is on. With a KV cache (inference only, under noGrad),
    * positions start at cache.length, earlier positions come from the cache and the new ones are
    * added to it; hooks then see only the new positions.
+   * With `rows` ([n] indices into the batch*T positions, as f32 values), only those positions
+   * go through the final norm and the LM head and the logits are [n, V]: a loss that reads a
+   * few positions (an edit's target tokens, an anchor's answer) skips the head everywhere else.
    */
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache): Var;
+  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var;
 }
