@@ -56,7 +56,9 @@ function workOf(
   hp: Record<string, unknown>,
 ): WorkShape {
   const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
-  const klRows = anchors.length + (mode === "sequential" ? targets.length : 0);
+  // Sequential mode adds one anchor per target token of every earlier edit (src/edit/run.ts).
+  const earlier = targets.reduce((a, t) => a + t.targetIds.length, 0);
+  const klRows = anchors.length + (mode === "sequential" ? earlier : 0);
   return {
     seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length), ...anchors.map((a) => a.length)),
     batch: mode === "batch" ? targets.length : 1,

@@ -37,6 +37,11 @@ export interface WorkShape {
   updateSteps?: number;
   /** Locality rows for the KL term (0 or absent: no KL term); their length is seqLen. */
   klRows?: number;
+  /**
+   * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
+   * position, an upper bound).
+   */
+  targetTokens?: number;
 }
 
 export interface PlanOptions extends WorkShape {
@@ -89,7 +94,12 @@ export interface MemoryPlan {
     optimizer: number;
     /** Update with a KL term: the locality forward and the reference logits. */
     locality: number;
-    /** Device bytes at the peak of each phase, weights included. */
+    /**
+     * Allocator rounding at the device peak: the WASM backend hands out blocks in size classes
+     * at most 1/8 above the asked size (engine/wasm/allocator.ts); 0 on WebGPU (exact sizes).
+     */
+    rounding: number;
+    /** Device bytes at the peak of each phase, weights and rounding included. */
     loadPeak: number;
     attributionPeak: number;
     updatePeak: number;
@@ -207,6 +217,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const o: Required<PlanOptions> = {
     updateSteps: 40,
     klRows: 0,
+    targetTokens: opts.batch * opts.seqLen,
     ...opts,
     seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
@@ -218,7 +229,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const forward = forwardTensors(config, o.batch, o.seqLen);
   const logitsT = forward[forward.length - 1];
   const actElems = totalElements(forward) - logitsT.elements;
-  const lossElems = totalElements(lossTensors(R));
+  // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
+  const headRows = Math.max(1, Math.min(R, o.targetTokens));
+  const headElems = headRows * config.vocabSize;
+  const lossElems = totalElements(lossTensors(headRows));
   const biggestAct = Math.max(...forward.slice(0, -1).map((x) => x.elements), 0);
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
@@ -227,7 +241,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const gradients = F32 * scored;
   const pathOriginals = F32 * scored;
   const activations = F32 * actElems;
-  const logits = F32 * (logitsT.elements + lossElems);
+  const logits = F32 * (headElems + headRows * d + lossElems);
   // dlogits, the gradient of the head's input and of the residual stream, the two largest
   // activation gradients of the block being differentiated (its output and input), a fresh
   // weight gradient next to its masked (update) or accumulated (attribution) form, and the
@@ -235,23 +249,42 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // input): autograd adds those through a view that the step's tidy scope holds to its end,
   // so they stay alive for the whole backward (GPT-2: 2 joins of [R, d] and 2 of [R, 3d] per
   // layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up use, all [R, d]).
-  const joins = config.nLayers * R * d * (config.architecture === "gpt2" ? 8 : 5);
-  const backwardTransient = F32 *
-    (logitsT.elements + 2 * R * d + 2 * biggestAct + 2 * biggestScored + joins);
+  const transient = (rows: number, acts: number, heads: number) =>
+    F32 * (heads + 2 * rows * d + 2 * acts + 2 * biggestScored +
+      config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
+  const backwardTransient = transient(R, biggestAct, headElems);
   const accumulation = o.igSteps > 1 ? F32 * scored : 0;
   const optimizer = F32 * 4 * scored;
-  const klR = o.klRows * o.seqLen;
+  // The locality forward keeps its activations, but the head runs only at each anchor's answer
+  // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
+  // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
+  // the largest activation gradient of each).
+  const klForward = forwardTensors(config, o.klRows, o.seqLen);
+  const klRows = o.klRows * o.seqLen;
+  const klHead = o.klRows * config.vocabSize;
   const locality = o.klRows > 0
     ? F32 * (
-      totalElements(forwardTensors(config, o.klRows, o.seqLen)) +
-      klR * config.vocabSize + 2 * klR
+      totalElements(klForward) - klForward[klForward.length - 1].elements +
+      2 * klHead + o.klRows * d + 2 * o.klRows
     )
     : 0;
-  const loadPeak = weights;
-  const attributionPeak = weights + gradients + pathOriginals + accumulation + activations +
-    logits + backwardTransient;
-  const updatePeak = weights + optimizer + activations + logits + backwardTransient + locality;
+  const klBiggestAct = o.klRows > 0
+    ? Math.max(...klForward.slice(0, -1).map((x) => x.elements), 0)
+    : 0;
+  const updateTransient = o.klRows > 0
+    ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead)
+    : backwardTransient;
+  const round = o.backend === "wasm" ? 1 / 8 : 0;
+  const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
+  const loadPeak = withRounding(weights);
+  const attributionPeak = withRounding(
+    weights + gradients + pathOriginals + accumulation + activations + logits + backwardTransient,
+  );
+  const updatePeak = withRounding(
+    weights + optimizer + activations + logits + updateTransient + locality,
+  );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
+  const rounding = devicePeak - Math.round(devicePeak / (1 + round));
   const hostExtra = Math.max(weights, 2 * F32 * scored);
 
   let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
@@ -260,7 +293,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // MACs of one forward: every projection weight once per token, the head, and attention.
   const projMacs = total - (config.tieEmbeddings ? 0 : config.vocabSize * d) -
     config.vocabSize * d - (config.architecture === "gpt2" ? config.contextLength * d : 0);
-  const fwdFlops = 2 * R * (projMacs + config.vocabSize * d) +
+  const fwdFlops = 2 * R * projMacs + 2 * headRows * config.vocabSize * d +
     4 * o.batch * config.nLayers * o.seqLen * o.seqLen * d;
   // Backward costs about twice the forward.
   const flops = 3 * fwdFlops * (o.igSteps + o.updateSteps);
@@ -280,6 +313,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       accumulation,
       optimizer,
       locality,
+      rounding,
       loadPeak,
       attributionPeak,
       updatePeak,
@@ -445,6 +479,9 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     ...(b.accumulation ? [row("IG accumulation", b.accumulation, "steps 2.. of the path")] : []),
     row("optimizer (update)", b.optimizer, "Adam m, v + grad + mask, all scored tensors"),
     ...(b.locality ? [row("KL locality", b.locality)] : []),
+    ...(b.rounding
+      ? [row("allocator rounding", b.rounding, "WASM size classes, at most 1/8 per block")]
+      : []),
     row("peak: attribution", b.attributionPeak),
     row("peak: update", b.updatePeak),
     row("peak on device", b.devicePeak),

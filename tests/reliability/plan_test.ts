@@ -1,6 +1,7 @@
 // The memory planner against reality: the activations it lists are exactly what a forward
 // allocates (random GPT-2 / Llama / Qwen2 shapes, both backends), its attribution and update
-// peaks bound the measured peaks of the real KNE phases, and a model that cannot fit (a 70B
+// peaks (with and without a KL term, allocator rounding included) bound the measured peaks of
+// the real KNE phases and its tensor model stays within 60% of them, and a model that cannot fit (a 70B
 // config over a sparse checkpoint) is refused from config.json and the header alone: fast, with
 // nothing allocated, naming what is needed and what is available.
 
@@ -14,7 +15,7 @@ import { parseModelConfig } from "../../src/io/config.ts";
 import { attribute } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
-import { maskedUpdate } from "../../src/kne/update.ts";
+import { localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/model/load.ts";
@@ -166,7 +167,8 @@ const peakConfigArb = fc.record({
 );
 
 Deno.test({
-  name: "plan: attribution and update peaks bound the measured peaks of the real KNE phases",
+  name:
+    "plan: attribution and update peaks (with and without a KL term) bound the measured peaks of the real KNE phases",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -178,7 +180,8 @@ Deno.test({
           fc.integer({ min: 1, max: 2 }),
           fc.integer({ min: 8, max: 40 }),
           fc.integer({ min: 1, max: 3 }),
-          async (config, batch, t, igSteps) => {
+          fc.integer({ min: 0, max: 3 }),
+          async (config, batch, t, igSteps, klRows) => {
             const model = buildModel(config, be, initWeights(config, 7));
             try {
               const rows = Array.from({ length: batch }, (_, b) =>
@@ -187,33 +190,68 @@ Deno.test({
                   [3, 5],
                   config.contextLength,
                 ));
-              const hp = { ...KNE_DEFAULTS, igSteps, topP: 1, steps: 2, earlyStopLoss: 0 };
-              const plan = planMemory(config, { seqLen: t, batch, igSteps, backend: "wasm" });
+              const hp = {
+                ...KNE_DEFAULTS,
+                igSteps,
+                topP: 1,
+                steps: 2,
+                earlyStopLoss: 0,
+                klWeight: klRows > 0 ? 1 : 0,
+              };
+              // Anchors as long as the longest row (the plan assumes seqLen for them too).
+              const anchors = Array.from(
+                { length: klRows },
+                (_, a) => Array.from({ length: t - a }, (_, i) => (i * 5 + a) % config.vocabSize),
+              );
+              const plan = planMemory(config, {
+                seqLen: t,
+                batch,
+                igSteps,
+                klRows,
+                targetTokens: 2 * batch,
+                backend: "wasm",
+              });
               // Allocation rounding (64-byte blocks) of the small tensors alive at the peak: the
               // forward's, their gradients, and four per scored tensor in the update.
               const live = 2 * plan.forward.reduce((a, x) => a + x.count, 0) +
                 4 * 4 * config.nLayers * 2;
               const slack = 64 * live + 4096;
+              // Peaks above the weights (allocated before). The plan's phase peaks include the
+              // WASM allocator's worst-case size-class rounding (1/8): the measured bytes may
+              // reach that bound, and without it the modelled tensors must stay tight.
+              const above = (peak: number) => peak - plan.bytes.loadPeak;
+              const tight = (peak: number) => above(peak) / (1 + 1 / 8);
               let attr: Awaited<ReturnType<typeof attribute>> | undefined;
               const attrPeak = await peakDuring(be, async () => {
                 attr = await attribute(model, rows, hp);
               });
-              const attrPlan = plan.bytes.attributionPeak - plan.bytes.weights;
+              const attrPlan = above(plan.bytes.attributionPeak);
+              const attrTight = tight(plan.bytes.attributionPeak);
               assert.ok(attrPeak <= attrPlan + slack, `attribution ${attrPeak} > plan ${attrPlan}`);
-              assert.ok(attrPeak >= 0.6 * attrPlan, `attribution ${attrPeak} << plan ${attrPlan}`);
+              assert.ok(attrPeak >= 0.6 * attrTight, `attribution ${attrPeak} << ${attrTight}`);
               const ensemble = selectEnsemble(attr!, hp);
               const updPeak = await peakDuring(be, async () => {
-                await maskedUpdate(model, rows, ensemble, hp, null);
+                const anchor = klRows > 0 ? localityAnchor(model, anchors) : null;
+                try {
+                  await maskedUpdate(model, rows, ensemble, hp, anchor);
+                } finally {
+                  if (anchor) {
+                    [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights].forEach((x) =>
+                      x.free()
+                    );
+                  }
+                }
               });
-              const updPlan = plan.bytes.updatePeak - plan.bytes.weights;
+              const updPlan = above(plan.bytes.updatePeak);
+              const updTight = tight(plan.bytes.updatePeak);
               assert.ok(updPeak <= updPlan + slack, `update ${updPeak} > plan ${updPlan}`);
-              assert.ok(updPeak >= 0.6 * updPlan, `update ${updPeak} << plan ${updPlan}`);
+              assert.ok(updPeak >= 0.6 * updTight, `update ${updPeak} << ${updTight}`);
             } finally {
               disposeModel(model);
             }
           },
         ),
-        { numRuns: 12 },
+        { numRuns: 40 },
       );
     } finally {
       be.dispose();
