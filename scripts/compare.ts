@@ -9,6 +9,7 @@ import { DEFAULT_ANCHORS } from "../src/edit/args.ts";
 import { runEdits, type RunResult } from "../src/edit/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
+import { exists } from "../src/io/files.ts";
 import { loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { loadModel } from "../src/model/load.ts";
@@ -50,16 +51,6 @@ const HELP = `Usage: deno task compare [options]
 function fail(msg: string, code = 2): never {
   console.error(`error: ${msg}`);
   Deno.exit(code);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** The comparison row of a finished run's metrics.json. */

@@ -21,7 +21,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/ch
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { mulberry32, shuffled } from "../src/facts/rng.ts";
 import { writeModelCard } from "../src/train/card.ts";
-import { replaceDir } from "../src/io/replace.ts";
+import { replaceDir } from "../src/io/files.ts";
 
 const USAGE = `Usage: deno task train [--out DIR] [--force] [--epochs N] [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N]

@@ -10,7 +10,7 @@ import { summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import { writePatch } from "../io/patch.ts";
-import { replaceDir } from "../io/replace.ts";
+import { exists, replaceDir } from "../io/files.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -107,16 +107,6 @@ function revert(model: CausalLM, changes: readonly TensorChange[]): void {
       be.upload(p.value.buffer, c.before.subarray(i, j), c.indices[i]);
       i = j;
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }
 

@@ -4,7 +4,7 @@
 import { Adam } from "../autograd/adam.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { replaceDir } from "../io/replace.ts";
+import { replaceDir } from "../io/files.ts";
 import { openSafetensors, writeSafetensors } from "../io/safetensors.ts";
 
 export interface TrainState {

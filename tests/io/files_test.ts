@@ -1,8 +1,8 @@
-// replaceDir: a finished folder takes the place of another (or of nothing) by renames, leaving
-// neither the temporary name nor the set-aside DIR.old behind.
+// src/io/files.ts: a finished folder takes the place of another (or of nothing) by renames,
+// leaving neither the temporary name nor the set-aside DIR.old behind; exists follows links.
 
 import { equal as assertEquals } from "node:assert/strict";
-import { replaceDir } from "../../src/io/replace.ts";
+import { exists, replaceDir } from "../../src/io/files.ts";
 
 Deno.test("replaceDir replaces an existing folder and fills a missing one", async () => {
   const dir = await Deno.makeTempDir();
@@ -19,6 +19,10 @@ Deno.test("replaceDir replaces an existing folder and fills a missing one", asyn
     assertEquals(await Deno.readTextFile(`${dir}/fresh/g.txt`), "g");
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(left.join(), "fresh,old");
+    assertEquals(await exists(`${dir}/fresh`), true);
+    assertEquals(await exists(`${dir}/next`), false);
+    await Deno.symlink(`${dir}/gone`, `${dir}/dangling`);
+    assertEquals(await exists(`${dir}/dangling`), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,10 +1,12 @@
-// Puts a finished folder in place of another by renames only: the old folder is first moved
-// aside (DIR.old), the new one renamed in, then the old one removed. At every instant either the
-// old or the new complete folder exists under a known name; nothing is ever half written at DIR.
+// File-system helpers for outputs: whether a path exists, and replacing a folder by renames only
+// (the old folder is first moved aside as DIR.old, the new one renamed in, then the old one
+// removed), so at every instant either the old or the new complete folder exists under a known
+// name and nothing is ever half written at DIR.
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists (links followed); errors other than NotFound propagate. */
+export async function exists(path: string): Promise<boolean> {
   try {
-    await Deno.lstat(path);
+    await Deno.stat(path);
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
