@@ -177,9 +177,12 @@ function parseHeader(
     }
     tensors.set(name, parseTensorEntry(path, name, entry, dataLen));
   }
-  // Data order (stable): JSON.parse moves integer-like names to the front of an object, so
-  // header order is not recoverable; offsets are.
-  const ordered = [...tensors.entries()].sort((a, b) => a[1].begin - b[1].begin);
+  // Data order: JSON.parse moves integer-like names to the front of an object, so header order
+  // is not recoverable; offsets are (an empty tensor sorts before a non-empty one at its offset;
+  // empty tensors at one offset keep header order, which nothing in the file can settle).
+  const ordered = [...tensors.entries()].sort((a, b) =>
+    a[1].begin - b[1].begin || a[1].end - b[1].end
+  );
   // No two non-empty tensors may share bytes.
   const sorted = ordered.filter(([, t]) => t.end > t.begin);
   for (let i = 1; i < sorted.length; i++) {
