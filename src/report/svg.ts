@@ -56,8 +56,13 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
   if (!Number.isFinite(hi - lo)) return [lo, hi];
   const step = niceStep((hi - lo) / Math.max(1, count));
-  const out: number[] = [];
   const start = Math.ceil(lo / step - 1e-9), end = Math.floor(hi / step + 1e-9);
+  // A range of subnormal numbers has no representable nice step (10^-324 underflows to 0, and
+  // lo / 0 is infinite): the endpoints are the ticks then.
+  if (!(step > 0) || !Number.isFinite(start) || !Number.isFinite(end) || end - start > 10 * count) {
+    return [lo, hi];
+  }
+  const out: number[] = [];
   for (let i = start; i <= end; i++) out.push(Number((i * step).toPrecision(12)));
   return out;
 }

@@ -175,6 +175,9 @@ Deno.test("axis helpers: nice ticks and ceilings, number formatting", () => {
   assertEquals(niceTicks(0, 1, 4), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assertEquals(niceTicks(-3, 7, 5), [-2, 0, 2, 4, 6]);
   assertEquals(niceTicks(5, 5), [5]);
+  // Subnormal spans have no representable nice step (10^-324 is 0): the endpoints, at once.
+  assertEquals(niceTicks(-5e-324, 5e-324), [-5e-324, 5e-324]);
+  assertEquals(niceTicks(0, Number.MIN_VALUE * 3), [0, Number.MIN_VALUE * 3]);
   assertEquals([niceCeil(99.98), niceCeil(100), niceCeil(0.37), niceCeil(0), niceCeil(2.2)], [
     100,
     100,
@@ -251,7 +254,16 @@ Deno.test("heatmap property: any labels and values give well-formed, monotone SV
     { weight: 2, arbitrary: fc.double({ noNaN: true }) },
     {
       weight: 1,
-      arbitrary: fc.constantFrom(NaN, Infinity, -Infinity, 0, Number.MAX_VALUE, -Number.MAX_VALUE),
+      arbitrary: fc.constantFrom(
+        NaN,
+        Infinity,
+        -Infinity,
+        0,
+        Number.MAX_VALUE,
+        -Number.MAX_VALUE,
+        Number.MIN_VALUE,
+        -Number.MIN_VALUE,
+      ),
     },
   );
   fc.assert(
