@@ -197,6 +197,8 @@ function plan(c: ModelConfig, backend: "wasm" | "webgpu"): MemoryPlan {
     igSteps: HP.igSteps,
     updateSteps: HP.steps,
     klRows: ANCHORS,
+    klSeqLen: PROMPT_TOKENS,
+    targetTokens: TARGET_TOKENS,
     backend,
   });
 }

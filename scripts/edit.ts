@@ -60,7 +60,16 @@ function workOf(
   const earlier = targets.reduce((a, t) => a + t.targetIds.length, 0);
   const klRows = anchors.length + (mode === "sequential" ? earlier : 0);
   return {
-    seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length), ...anchors.map((a) => a.length)),
+    seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length)),
+    targetTokens: mode === "batch"
+      ? targets.reduce((n, t) => n + t.targetIds.length, 0)
+      : Math.max(1, ...targets.map((t) => t.targetIds.length)),
+    // Earlier edits' anchors (sequential) are prefixes of their rows, never longer than them.
+    klSeqLen: Math.max(
+      1,
+      ...anchors.map((a) => a.length),
+      ...(mode === "sequential" ? targets.map((t) => t.row.ids.length) : []),
+    ),
     batch: mode === "batch" ? targets.length : 1,
     igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
     updateSteps: typeof hp.steps === "number" ? hp.steps : 40,

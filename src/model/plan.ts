@@ -35,8 +35,10 @@ export interface WorkShape {
   igSteps: number;
   /** Maximum update steps (time only). Default 40. */
   updateSteps?: number;
-  /** Locality rows for the KL term (0 or absent: no KL term); their length is seqLen. */
+  /** Locality rows for the KL term (0 or absent: no KL term). */
   klRows?: number;
+  /** Tokens per locality row, padded to the longest (absent: seqLen). */
+  klSeqLen?: number;
   /**
    * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
    * position, an upper bound).
@@ -220,6 +222,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     targetTokens: opts.batch * opts.seqLen,
     ...opts,
     seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
+    klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
   };
   const sizes = paramSizes(config);
@@ -259,8 +262,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
   // the largest activation gradient of each).
-  const klForward = forwardTensors(config, o.klRows, o.seqLen);
-  const klRows = o.klRows * o.seqLen;
+  const klForward = forwardTensors(config, o.klRows, o.klSeqLen);
+  const klRows = o.klRows * o.klSeqLen;
   const klHead = o.klRows * config.vocabSize;
   const locality = o.klRows > 0
     ? F32 * (
@@ -442,7 +445,12 @@ export function planProblems(
   }
   const c = plan.config;
   const row = F32 *
-    Math.max(c.vocabSize, c.dFF, 3 * c.dModel, phase === "load" ? 0 : plan.options.seqLen);
+    Math.max(
+      c.vocabSize,
+      c.dFF,
+      3 * c.dModel,
+      phase === "load" ? 0 : Math.max(plan.options.seqLen, plan.options.klSeqLen),
+    );
   if (row > limits.maxBindingBytes) {
     problems.push(
       `one row of ${formatBytes(row)} (vocabulary ${c.vocabSize}, ff ${c.dFF}) exceeds ` +
@@ -464,7 +472,8 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
       plan.params.scored.toLocaleString("en-US")
     } scored by attribution`,
     `  work: batch ${o.batch} x ${o.seqLen} tokens, ${o.igSteps} IG steps, <= ${o.updateSteps} update steps` +
-    (o.klRows ? `, KL over ${o.klRows} rows` : "") + `, backend ${o.backend}`,
+    (o.klRows ? `, KL over ${o.klRows} rows of ${o.klSeqLen} tokens` : "") +
+    `, backend ${o.backend}`,
     row("weights", b.weights),
     row("gradients", b.gradients, "one per scored weight and bias"),
     row("path originals", b.pathOriginals, "scored weights before alpha scaling"),

@@ -208,6 +208,7 @@ Deno.test({
                 batch,
                 igSteps,
                 klRows,
+                klSeqLen: t,
                 targetTokens: 2 * batch,
                 backend: "wasm",
               });
