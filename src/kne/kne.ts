@@ -8,7 +8,7 @@ import type { CausalLM } from "../model/lm.ts";
 import { attribute, type Attribution } from "./attribution.ts";
 import { type Ensemble, ensembleParamCount, selectEnsemble } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
-import { localityAnchor, maskedUpdate, type UpdateResult } from "./update.ts";
+import { freeAnchor, localityAnchor, maskedUpdate, type UpdateResult } from "./update.ts";
 
 export interface KneProgress {
   phase: "attribution" | "update";
@@ -61,10 +61,7 @@ export async function kneEdit(
     snapshot.restore();
     throw e;
   } finally {
-    anchor?.ids.free();
-    anchor?.rows.free();
-    anchor?.refLogits.free();
-    anchor?.weights.free();
+    if (anchor) freeAnchor(anchor);
   }
   if (update.diverged) snapshot.restore();
   return {

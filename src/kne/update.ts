@@ -72,6 +72,11 @@ export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAn
   return { ids: idT, rows, refLogits, weights: Tensor.fromArray(be, w, [w.length]) };
 }
 
+/** Frees the anchor's device tensors. */
+export function freeAnchor(anchor: LocalityAnchor): void {
+  for (const x of [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights]) x.free();
+}
+
 export async function maskedUpdate(
   model: CausalLM,
   rows: readonly TeacherForced[],

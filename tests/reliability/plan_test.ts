@@ -15,7 +15,7 @@ import { parseModelConfig } from "../../src/io/config.ts";
 import { attribute } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
-import { localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
+import { freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/model/load.ts";
@@ -236,11 +236,7 @@ Deno.test({
                 try {
                   await maskedUpdate(model, rows, ensemble, hp, anchor);
                 } finally {
-                  if (anchor) {
-                    [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights].forEach((x) =>
-                      x.free()
-                    );
-                  }
+                  if (anchor) freeAnchor(anchor);
                 }
               });
               const updPlan = above(plan.bytes.updatePeak);
