@@ -56,13 +56,13 @@ function workOf(
   hp: Record<string, unknown>,
 ): WorkShape {
   const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
+  const targetTokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
   // Sequential mode adds one anchor per target token of every earlier edit (src/edit/run.ts).
-  const earlier = targets.reduce((a, t) => a + t.targetIds.length, 0);
-  const klRows = anchors.length + (mode === "sequential" ? earlier : 0);
+  const klRows = anchors.length + (mode === "sequential" ? targetTokens : 0);
   return {
     seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length)),
     targetTokens: mode === "batch"
-      ? targets.reduce((n, t) => n + t.targetIds.length, 0)
+      ? targetTokens
       : Math.max(1, ...targets.map((t) => t.targetIds.length)),
     // Earlier edits' anchors (sequential) are prefixes of their rows, never longer than them.
     klSeqLen: Math.max(

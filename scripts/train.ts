@@ -21,7 +21,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/ch
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { mulberry32, shuffled } from "../src/facts/rng.ts";
 import { writeModelCard } from "../src/train/card.ts";
-import { replaceDir } from "../src/io/files.ts";
+import { exists, replaceDir } from "../src/io/files.ts";
 
 const USAGE = `Usage: deno task train [--out DIR] [--force] [--epochs N] [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N]
@@ -109,8 +109,7 @@ try {
 const out = args.out!.replace(/\/+$/, "");
 const partial = `${out}.partial`;
 const ckptDir = `${out}.checkpoint`;
-const holdsModel = await Deno.stat(`${out}/model.safetensors`).then(() => true, () => false);
-if (holdsModel && !args.force) {
+if (await exists(`${out}/model.safetensors`) && !args.force) {
   console.error(
     `error: ${out} already holds a model; pass --force to replace it when training finishes, ` +
       `or choose another --out`,

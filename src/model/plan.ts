@@ -190,6 +190,11 @@ function lossTensors(R: number): TensorSize[] {
   return ["targets", "loss", "lse", "seed"].map((name) => ({ name, elements: R, count: 1 }));
 }
 
+/** Elements of the largest tensor a forward keeps, its logits (the last entry) excluded. */
+function biggestActivation(forward: readonly TensorSize[]): number {
+  return Math.max(...forward.slice(0, -1).map((x) => x.elements), 0);
+}
+
 /** Total elements of a tensor list, counts included. */
 export function totalElements(list: readonly TensorSize[]): number {
   return list.reduce((a, x) => a + x.elements * x.count, 0);
@@ -236,7 +241,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const headRows = Math.max(1, Math.min(R, o.targetTokens));
   const headElems = headRows * config.vocabSize;
   const lossElems = totalElements(lossTensors(headRows));
-  const biggestAct = Math.max(...forward.slice(0, -1).map((x) => x.elements), 0);
+  const biggestAct = biggestActivation(forward);
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
 
@@ -271,9 +276,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       2 * klHead + o.klRows * d + 2 * o.klRows
     )
     : 0;
-  const klBiggestAct = o.klRows > 0
-    ? Math.max(...klForward.slice(0, -1).map((x) => x.elements), 0)
-    : 0;
+  const klBiggestAct = o.klRows > 0 ? biggestActivation(klForward) : 0;
   const updateTransient = o.klRows > 0
     ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead)
     : backwardTransient;
