@@ -1,7 +1,9 @@
 // Matmul benchmark: our WASM backend (all cores, and one thread), our WebGPU backend, and peers
 // installed from npm in the same run (onnxruntime-node on the native CPU, TensorFlow.js' WASM
 // backend, jax-js' WASM backend). Shapes: square 256..2048 and the GPT-2-small layer products
-// (forward X·W, and the backward dX = dY·W^T by matmul_nt and dW = X^T·dY by matmul_tn).
+// (forward X·W, and the backward dX = dY·W^T by matmul_nt and dW = X^T·dY by matmul_tn), and
+// for our backends the same forward and dX with W stored as f16 (matmul_f16, matmul_nt_f16; the
+// peers have no f16-weight product with f32 activations here).
 //
 // Each measurement warms up, then takes the median of several rounds; within a shape the backends
 // run interleaved (A B C A B C ...) so that noise from the two shared cores hits all alike.
@@ -31,10 +33,12 @@ interface Shape {
   n: number;
   k: number;
   label: string;
+  /** B stored as f16 (our `${kernel}_f16` kernels). */
+  half?: boolean;
 }
 
 interface Result {
-  kernel: Kernel;
+  kernel: string;
   backend: string;
   threads: number | null;
   m: number;
@@ -53,6 +57,8 @@ interface Runner {
 interface Contender {
   name: string;
   threads: number | null;
+  /** Runs shapes with B in f16. */
+  f16?: boolean;
   /** null: not measured for this shape (the reason goes to the notes). */
   prepare(s: Shape, a: Float32Array, b: Float32Array): Promise<Runner | null>;
   close?(): void;
@@ -88,8 +94,15 @@ function shapes(): Shape[] {
     out.push({ kernel: "matmul", m, n, k, label: `${name} Y=XW` });
     out.push({ kernel: "matmul_nt", m, n: k, k: n, label: `${name} dX=dY W^T` });
     out.push({ kernel: "matmul_tn", m: k, n, k: m, label: `${name} dW=X^T dY` });
+    out.push({ kernel: "matmul", m, n, k, label: `${name} Y=XW f16 W`, half: true });
+    out.push({ kernel: "matmul_nt", m, n: k, k: n, label: `${name} dX f16 W`, half: true });
   }
   return out;
+}
+
+/** The kernel a shape runs: `${kernel}_f16` when B is f16. */
+function kernelName(s: Shape): string {
+  return s.half ? `${s.kernel}_f16` : s.kernel;
 }
 
 /** Operand shapes as stored: A is m x k (k x m for _tn), B is k x n (n x k for _nt). */
@@ -123,19 +136,22 @@ function ours(
   return {
     name,
     threads,
+    f16: true,
     prepare(s, a, b) {
       const why = skip?.(s);
       if (why) {
         note(`${name} ${s.kernel} ${s.m}x${s.n}x${s.k}: not measured (${why})`);
         return Promise.resolve(null);
       }
-      const [da, db, dc] = [be.alloc(a.length), be.alloc(b.length), be.alloc(s.m * s.n)];
+      const dtype = s.half ? "f16" : "f32";
+      const [da, db, dc] = [be.alloc(a.length), be.alloc(b.length, dtype), be.alloc(s.m * s.n)];
       be.upload(da, a);
       be.upload(db, b);
       const params = [1, s.m, s.n, s.k, 0, 0, 0];
+      const kernel = kernelName(s);
       return Promise.resolve({
-        run: be.name === "wasm" ? () => be.dispatch(s.kernel, [da, db, dc], params) : async () => {
-          be.dispatch(s.kernel, [da, db, dc], params);
+        run: be.name === "wasm" ? () => be.dispatch(kernel, [da, db, dc], params) : async () => {
+          be.dispatch(kernel, [da, db, dc], params);
           await be.sync();
         },
         dispose: () => [da, db, dc].forEach((d) => be.free(d)),
@@ -285,6 +301,7 @@ async function measure(contenders: Contender[], s: Shape): Promise<Result[]> {
   const a = random(da[0] * da[1], 1), b = random(db[0] * db[1], 2);
   const live: { c: Contender; r: Runner; inner: number; times: number[] }[] = [];
   for (const c of contenders) {
+    if (s.half && !c.f16) continue;
     let r: Runner | null = null;
     try {
       r = await c.prepare(s, a, b);
@@ -307,7 +324,7 @@ async function measure(contenders: Contender[], s: Shape): Promise<Result[]> {
     times.sort((p, q) => p - q);
     const ms = times[times.length >> 1];
     return {
-      kernel: s.kernel,
+      kernel: kernelName(s),
       backend: c.name,
       threads: c.threads,
       m: s.m,
@@ -375,7 +392,9 @@ async function main(): Promise<void> {
   note(`load average at start: ${load()} (other processes on these ${CORES} cores skew results)`);
   if (!JSON_OUT) {
     console.log(
-      `matmul f32, ${CORES} cores, ${new Date().toISOString()}, ${ROUNDS} rounds (median), ` +
+      `matmul (f32 arithmetic), ${CORES} cores, ${
+        new Date().toISOString()
+      }, ${ROUNDS} rounds (median), ` +
         `${contenders.map((c) => c.name).join(", ")}`,
     );
   }
@@ -386,7 +405,7 @@ async function main(): Promise<void> {
       for (const r of rs) console.log(JSON.stringify(r));
     } else {
       console.log(
-        `${s.label.padEnd(22)} ${s.kernel.padEnd(9)} ${`${s.m}x${s.n}x${s.k}`.padEnd(15)} ` +
+        `${s.label.padEnd(22)} ${kernelName(s).padEnd(13)} ${`${s.m}x${s.n}x${s.k}`.padEnd(15)} ` +
           rs.map((r) => `${r.backend} ${r.gflops.toFixed(1)}`).join(" | "),
       );
     }

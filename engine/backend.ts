@@ -1,20 +1,38 @@
 // The one backend interface every compute backend implements (a connector, as in jax-js):
-// allocate device buffers of f32, upload host data, dispatch a named kernel, read back, free.
-// Everything above engine/ (tensors, autograd, models, KNE) is written once against this.
+// allocate device buffers of f32 (or f16 for stored weights), upload host data, dispatch a named
+// kernel, read back, free. Everything above engine/ (tensors, autograd, models, KNE) is written
+// once against this.
 
 export type BackendName = "wasm" | "webgpu";
 
-/** A device allocation of `length` f32 elements, owned by exactly one backend. */
+/**
+ * Element type of a buffer. Arithmetic is f32 everywhere; f16 buffers hold weights at half the
+ * bytes, read by the kernels that declare an f16 binding (engine/kernels/f16.ts).
+ */
+export type DType = "f32" | "f16";
+
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { f32: 4, f16: 2 };
+
+/** Slices must start on this many bytes (WebGPU's minStorageBufferOffsetAlignment at most). */
+export const SLICE_ALIGN_BYTES = 256;
+
+/** Elements a slice offset of a `dtype` buffer must be a multiple of (64 for f32, 128 for f16). */
+export function sliceAlign(dtype: DType): number {
+  return SLICE_ALIGN_BYTES / DTYPE_BYTES[dtype];
+}
+
+/** A device allocation of `length` elements of `dtype`, owned by exactly one backend. */
 export interface DeviceBuffer {
   readonly id: number;
   readonly length: number;
+  readonly dtype: DType;
   readonly backend: Backend;
   readonly freed: boolean;
 }
 
 /**
  * A window of a buffer, for binding part of a weight larger than one binding may address.
- * WebGPU needs `offset` to be a multiple of 64 elements (256 bytes).
+ * `offset` must be a multiple of sliceAlign(dtype) elements (256 bytes, as WebGPU needs).
  */
 export interface BufferSlice {
   readonly buffer: DeviceBuffer;
@@ -41,18 +59,24 @@ export interface Backend {
   readonly description: string;
   /** Largest buffer (in f32 elements) one kernel binding may address on this device. */
   readonly maxBindingElements: number;
-  /** Allocate an uninitialised buffer of `length` f32 elements. */
-  alloc(length: number): DeviceBuffer;
-  /** Copy host data into `buf` starting at element `offset`. */
-  upload(buf: DeviceBuffer, data: Float32Array, offset?: number): void;
-  /** Read `length` elements starting at `offset` back to the host (flushes queued work). */
+  /** Allocate an uninitialised buffer of `length` elements of `dtype` (default f32). */
+  alloc(length: number, dtype?: DType): DeviceBuffer;
+  /**
+   * Copy host data into `buf` starting at element `offset`. An f16 buffer takes f32 values
+   * (rounded to nearest even) or raw f16 bits as a Uint16Array; an f32 buffer takes f32 values.
+   */
+  upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset?: number): void;
+  /**
+   * Read `length` elements starting at `offset` back to the host as f32 (f16 widens exactly;
+   * flushes queued work).
+   */
   read(buf: DeviceBuffer, offset?: number, length?: number): Promise<Float32Array>;
   /**
    * Queue the kernel `name` over `buffers` (its inputs, then its outputs, as the spec orders
    * them) with scalar `params`. Validates ownership, liveness and sizes before queueing.
    */
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void;
-  /** Copy `length` elements between buffers of this backend (queued like a kernel). */
+  /** Copy `length` elements between buffers of this backend and dtype (queued like a kernel). */
   copy(
     src: DeviceBuffer,
     srcOffset: number,

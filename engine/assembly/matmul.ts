@@ -1,5 +1,6 @@
 // AssemblyScript kernels: matmul (C = A.B, A^T.B, A.B^T, batched, broadcast strides, optional
-// accumulate), bias_add and sum_rows. Pointers are byte offsets into the shared linear memory.
+// accumulate), matmul_f16 / matmul_nt_f16 (B stored as f16), bias_add and sum_rows. Pointers are
+// byte offsets into the shared linear memory.
 //
 // The matmuls are a GotoBLAS/BLIS-style GEMM: op(B) is packed in KC x NC blocks into panels of NR
 // columns, op(A) in MC x KC blocks into panels of MR rows (zero-padded at the edges), so the three
@@ -10,6 +11,16 @@
 // instance gets its own region through matmul_set_scratch (allocated by the host), and the host
 // splits work by calling matmul_range. Each element's arithmetic is the same however the work
 // is split, so results do not depend on the thread count.
+//
+// The f16 variants widen B to f32 as they pack it (packed path), or a block at a time into the
+// thread's widening area (streamed path, which reads it once per pass of 4 rows), and run the f32
+// machinery on it. Widening is exact and the depth is blocked as in the f32 kernels (at absolute multiples of
+// KC), so matmul_f16 / matmul_nt_f16 give the very bits matmul / matmul_nt give on the widened B,
+// on any number of threads (the one exception: matmul_nt_f16 with few rows and a depth over WIDE
+// splits the depth at multiples of WIDE, where matmul_nt does not split it).
+
+import { f16_to_f32 } from "./f16";
+import { widen, widen4 } from "./lib/half";
 
 /** Register tile rows. */
 const MR: i32 = 6;
@@ -25,9 +36,26 @@ const NC: i32 = 960;
 /** This instance's packing space (matmul_scratch_bytes() bytes), set by the host. */
 let scratch: usize = 0;
 
-/** Bytes of packing space one thread needs. */
+/** Floats of a widened f16 block of B (after the f32 packing space). */
+const WIDE: i32 = KC * NC;
+
+/** Bytes of packing space one thread needs: packed A, packed B, an edge tile, widened B. */
 export function matmul_scratch_bytes(): i32 {
-  return (MC * KC + KC * NC + MR * NR) * 4;
+  return (MC * KC + KC * NC + MR * NR + WIDE) * 4;
+}
+
+/** Where the widened f16 block of B goes (past the f32 kernels' packing space). */
+// @ts-ignore: decorator
+@inline function wideArea(): usize {
+  return scratch + (<usize>(MC * KC + KC * NC + MR * NR) << 2);
+}
+
+/** Widens rows x cols f16 at src (leading dimension ld elements) to f32 at dst (dense rows). */
+function widenBlock(src: usize, ld: i32, rows: i32, cols: i32, dst: usize): void {
+  const ldb = <usize>ld << 1, colsb = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    f16_to_f32(src + <usize>r * ldb, dst + <usize>r * colsb, cols);
+  }
 }
 
 /** Sets this instance's (this thread's) packing space. */
@@ -175,6 +203,42 @@ function packCopy(src: usize, ld: i32, rows: i32, cols: i32, W: i32, dst: usize)
   }
 }
 
+// packCopy for an f16 source into panels of NR (8) columns, widening on the way: one 16-byte
+// load of 8 halves per panel row.
+function packCopy16(src: usize, ld: i32, rows: i32, cols: i32, dst: usize): void {
+  const ldb = <usize>ld << 1;
+  const Wb = <usize>NR << 2;
+  for (let j = 0; j < cols; j += NR) {
+    const w = min(NR, cols - j);
+    let d = dst + ((<usize>j * <usize>rows) << 2);
+    let s = src + (<usize>j << 1);
+    for (let p = 0; p < rows; p++) {
+      if (w == NR) {
+        const h = v128.load(s);
+        v128.store(d, widen4(i32x4.extend_low_i16x8_u(h)));
+        v128.store(d, widen4(i32x4.extend_high_i16x8_u(h)), 16);
+      } else {
+        for (let q = 0; q < NR; q++) {
+          store<f32>(d + (<usize>q << 2), q < w ? widen(<u32>load<u16>(s + (<usize>q << 1))) : 0);
+        }
+      }
+      d += Wb;
+      s += ldb;
+    }
+  }
+}
+
+// packTrans for an f16 source into panels of NR source rows: each panel's rows are widened into
+// the widening area (NR x cols floats, in L1) and packed from there.
+function packTrans16(src: usize, ld: i32, rows: i32, cols: i32, dst: usize): void {
+  const wide = wideArea();
+  for (let i = 0; i < rows; i += NR) {
+    const r = min(NR, rows - i);
+    widenBlock(src + ((<usize>i * <usize>ld) << 1), ld, r, cols, wide);
+    packTrans(wide, cols, r, cols, NR, dst + ((<usize>i * <usize>cols) << 2));
+  }
+}
+
 /**
  * Rows of C up to which gemm streams B directly, 4 rows a pass, instead of packing it; up to
  * twice as many when B is at most SMALL_B floats and so stays in cache between passes.
@@ -197,90 +261,80 @@ const SMALL_B: u64 = 2 << 20;
   v128.store(o, add ? f32x4.add(v128.load(o), v) : v);
 }
 
-// Up to 4 rows [i0, i0 + rows) of C, columns [j0, j1), for variants 0 and 1 (B is k x n):
-// B streams through once, 8 columns at a time, each load feeding every row. A matrix-vector
-// product then runs at memory speed instead of paying for packing B. Depth is blocked by KC so
-// that one sweep over columns touches few pages (a whole-depth column sweep thrashes the TLB).
+// Up to 4 rows of C, columns [j0, j1), for variants 0 and 1 (B is k x n), over one depth block of
+// kc: A[r, p] is the f32 at a0 + r * rs + p * ps, B[p, j] at b + p * ldb + 4j, C[r, j] at
+// c0 + r * ldc + 4j (bytes). B streams through once, 8 columns at a time, each load feeding every
+// row. A matrix-vector product then runs at memory speed instead of paying for packing B. The
+// caller blocks depth by KC so that one sweep over columns touches few pages (a whole-depth
+// column sweep thrashes the TLB).
 function smallRowsKN(
-  variant: i32, a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
-  i0: i32, rows: i32, j0: i32, j1: i32, acc: bool,
+  a0: usize, rs: usize, ps: usize, b: usize, ldb: usize, c0: usize, ldc: usize,
+  kc: i32, rows: i32, j0: i32, j1: i32, add: bool,
 ): void {
-  // A[i, p] = a[i * rs + p * ps] (bytes).
-  const rs: usize = variant == 1 ? 4 : <usize>k << 2;
-  const ps: usize = variant == 1 ? <usize>m << 2 : 4;
-  const ldb = <usize>n << 2, ldc = <usize>n << 2;
-  const c0 = c + <usize>i0 * ldc;
-  for (let pc = 0; pc < k; pc += KC) {
-    const kc = min(KC, k - pc);
-    const add = acc || pc > 0;
-    const a0 = a + <usize>i0 * rs + <usize>pc * ps;
-    const a1 = rows > 1 ? a0 + rs : a0, a2 = rows > 2 ? a0 + 2 * rs : a0;
-    const a3 = rows > 3 ? a0 + 3 * rs : a0;
-    const bk = b + <usize>pc * ldb;
-    let j = j0;
-    for (; j + 8 <= j1; j += 8) {
-      const z = f32x4.splat(0);
-      let x00 = z, x01 = z, x10 = z, x11 = z, x20 = z, x21 = z, x30 = z, x31 = z;
-      let bp = bk + (<usize>j << 2);
-      let ap: usize = 0;
-      for (let p = 0; p < kc; p++) {
-        const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-        const v0 = v128.load32_splat(a0 + ap), v1 = v128.load32_splat(a1 + ap);
-        const v2 = v128.load32_splat(a2 + ap), v3 = v128.load32_splat(a3 + ap);
-        x00 = f32x4.relaxed_madd(v0, b0, x00);
-        x01 = f32x4.relaxed_madd(v0, b1, x01);
-        x10 = f32x4.relaxed_madd(v1, b0, x10);
-        x11 = f32x4.relaxed_madd(v1, b1, x11);
-        x20 = f32x4.relaxed_madd(v2, b0, x20);
-        x21 = f32x4.relaxed_madd(v2, b1, x21);
-        x30 = f32x4.relaxed_madd(v3, b0, x30);
-        x31 = f32x4.relaxed_madd(v3, b1, x31);
-        bp += ldb;
-        ap += ps;
-      }
-      const o = c0 + (<usize>j << 2);
-      put4(o, x00, add);
-      put4(o + 16, x01, add);
-      if (rows > 1) {
-        put4(o + ldc, x10, add);
-        put4(o + ldc + 16, x11, add);
-      }
-      if (rows > 2) {
-        put4(o + 2 * ldc, x20, add);
-        put4(o + 2 * ldc + 16, x21, add);
-      }
-      if (rows > 3) {
-        put4(o + 3 * ldc, x30, add);
-        put4(o + 3 * ldc + 16, x31, add);
-      }
+  const a1 = rows > 1 ? a0 + rs : a0, a2 = rows > 2 ? a0 + 2 * rs : a0;
+  const a3 = rows > 3 ? a0 + 3 * rs : a0;
+  let j = j0;
+  for (; j + 8 <= j1; j += 8) {
+    const z = f32x4.splat(0);
+    let x00 = z, x01 = z, x10 = z, x11 = z, x20 = z, x21 = z, x30 = z, x31 = z;
+    let bp = b + (<usize>j << 2);
+    let ap: usize = 0;
+    for (let p = 0; p < kc; p++) {
+      const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+      const v0 = v128.load32_splat(a0 + ap), v1 = v128.load32_splat(a1 + ap);
+      const v2 = v128.load32_splat(a2 + ap), v3 = v128.load32_splat(a3 + ap);
+      x00 = f32x4.relaxed_madd(v0, b0, x00);
+      x01 = f32x4.relaxed_madd(v0, b1, x01);
+      x10 = f32x4.relaxed_madd(v1, b0, x10);
+      x11 = f32x4.relaxed_madd(v1, b1, x11);
+      x20 = f32x4.relaxed_madd(v2, b0, x20);
+      x21 = f32x4.relaxed_madd(v2, b1, x21);
+      x30 = f32x4.relaxed_madd(v3, b0, x30);
+      x31 = f32x4.relaxed_madd(v3, b1, x31);
+      bp += ldb;
+      ap += ps;
     }
-    for (; j < j1; j++) {
-      for (let r = 0; r < rows; r++) {
-        const ar = a0 + <usize>r * rs;
-        let s: f32 = 0;
-        for (let p = 0; p < kc; p++) {
-          s += load<f32>(ar + <usize>p * ps) * load<f32>(bk + <usize>p * ldb + (<usize>j << 2));
-        }
-        put(c0 + <usize>r * ldc + (<usize>j << 2), s, add);
+    const o = c0 + (<usize>j << 2);
+    put4(o, x00, add);
+    put4(o + 16, x01, add);
+    if (rows > 1) {
+      put4(o + ldc, x10, add);
+      put4(o + ldc + 16, x11, add);
+    }
+    if (rows > 2) {
+      put4(o + 2 * ldc, x20, add);
+      put4(o + 2 * ldc + 16, x21, add);
+    }
+    if (rows > 3) {
+      put4(o + 3 * ldc, x30, add);
+      put4(o + 3 * ldc + 16, x31, add);
+    }
+  }
+  for (; j < j1; j++) {
+    for (let r = 0; r < rows; r++) {
+      const ar = a0 + <usize>r * rs;
+      let s: f32 = 0;
+      for (let p = 0; p < kc; p++) {
+        s += load<f32>(ar + <usize>p * ps) * load<f32>(b + <usize>p * ldb + (<usize>j << 2));
       }
+      put(c0 + <usize>r * ldc + (<usize>j << 2), s, add);
     }
   }
 }
 
-// Up to 4 rows of C for variant 2 (B stored n x k): dot products of rows of A with rows of
-// B, two rows of B at a time, each load feeding every row of A.
+// Up to 4 rows of C for variant 2 (B stored n x k): dot products over depth k of rows of A (at
+// a0 + r * lda) with rows of B (at b + j * ldb), two rows of B at a time, each load feeding every
+// row of A; C[r, j] at c0 + r * ldc + 4j (bytes).
 function smallRowsNT(
-  a: usize, b: usize, c: usize, n: i32, k: i32, i0: i32, rows: i32, j0: i32, j1: i32, add: bool,
+  a0: usize, lda: usize, b: usize, ldb: usize, c0: usize, ldc: usize,
+  k: i32, rows: i32, j0: i32, j1: i32, add: bool,
 ): void {
-  const lda = <usize>k << 2, ldc = <usize>n << 2;
-  const a0 = a + <usize>i0 * lda;
   const a1 = rows > 1 ? a0 + lda : a0, a2 = rows > 2 ? a0 + 2 * lda : a0;
   const a3 = rows > 3 ? a0 + 3 * lda : a0;
-  const c0 = c + <usize>i0 * ldc;
   for (let j = j0; j < j1; j += 2) {
     const pair = j + 1 < j1;
-    const y0p = b + <usize>j * lda;
-    const y1p = pair ? y0p + lda : y0p;
+    const y0p = b + <usize>j * ldb;
+    const y1p = pair ? y0p + ldb : y0p;
     const z = f32x4.splat(0);
     let x00 = z, x01 = z, x10 = z, x11 = z, x20 = z, x21 = z, x30 = z, x31 = z;
     let p = 0;
@@ -332,10 +386,63 @@ function smallRowsNT(
   }
 }
 
+// The streamed path with an f16 B stored k x n (matmul_f16): each KC x NC block of B the rows
+// need is widened once, then every pass of 4 rows streams the f32 copy. Columns keep their
+// absolute 8-column groups (jc - j0 is a multiple of NC) and depth its KC blocks, so each element
+// takes the f32 path's arithmetic.
+function smallRowsKN16(
+  a: usize, b: usize, c: usize, n: i32, k: i32, i0: i32, i1: i32, j0: i32, j1: i32, acc: bool,
+): void {
+  const wide = wideArea();
+  const rs = <usize>k << 2, ldc = <usize>n << 2;
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      widenBlock(b + ((<usize>pc * <usize>n + <usize>jc) << 1), n, kc, nc, wide);
+      const add = acc || pc > 0;
+      for (let i = i0; i < i1; i += 4) {
+        smallRowsKN(
+          a + <usize>i * rs + (<usize>pc << 2), rs, 4, wide, <usize>nc << 2,
+          c + <usize>i * ldc + (<usize>jc << 2), ldc, kc, min(4, i1 - i), 0, nc, add,
+        );
+      }
+    }
+  }
+}
+
+// The streamed path with an f16 B stored n x k (matmul_nt_f16): as many whole rows of B as fit
+// in the widening area are widened, then every pass of 4 rows takes their dot products, over the
+// whole depth as in the f32 path. Only a depth beyond the area (over WIDE) is split, at absolute
+// multiples of WIDE.
+function smallRowsNT16(
+  a: usize, b: usize, c: usize, n: i32, k: i32, i0: i32, i1: i32, j0: i32, j1: i32, acc: bool,
+): void {
+  const wide = wideArea();
+  const lda = <usize>k << 2, ldc = <usize>n << 2;
+  const D = min(k, WIDE);
+  const R = WIDE / D;
+  for (let jb = j0; jb < j1; jb += R) {
+    const r = min(R, j1 - jb);
+    for (let pd = 0; pd < k; pd += D) {
+      const d = min(D, k - pd);
+      widenBlock(b + ((<usize>jb * <usize>k + <usize>pd) << 1), k, r, d, wide);
+      const add = acc || pd > 0;
+      for (let i = i0; i < i1; i += 4) {
+        smallRowsNT(
+          a + <usize>i * lda + (<usize>pd << 2), lda, wide, <usize>d << 2,
+          c + <usize>i * ldc + (<usize>jb << 2), ldc, d, min(4, i1 - i), 0, r, add,
+        );
+      }
+    }
+  }
+}
+
 // C[i0..i1, j0..j1] (+)= op(A) op(B) for one m x n matrix C, blocked for the caches.
-// variant 0: A m x k, B k x n; 1: A stored k x m; 2: B stored n x k.
+// variant 0: A m x k, B k x n; 1: A stored k x m; 2: B stored n x k. half: B's elements are f16
+// (variants 0 and 2 only), widened a block at a time into the thread's widening area.
 function gemm(
-  variant: i32, a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
+  variant: i32, half: bool, a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
   i0: i32, i1: i32, j0: i32, j1: i32, acc: bool,
 ): void {
   const ldc = <usize>n << 2;
@@ -350,10 +457,28 @@ function gemm(
   // Decided on the whole matrix, not this thread's part, so that results never depend on how
   // many threads share the work.
   if (m <= SMALL_ROWS || (m <= 2 * SMALL_ROWS && <u64>k * <u64>n <= SMALL_B)) {
+    if (half) {
+      if (variant == 2) smallRowsNT16(a, b, c, n, k, i0, i1, j0, j1, acc);
+      else smallRowsKN16(a, b, c, n, k, i0, i1, j0, j1, acc);
+      return;
+    }
+    const lda = <usize>k << 2, ldb = <usize>n << 2;
+    // A[i, p] = a[i * rs + p * ps] (bytes).
+    const rs: usize = variant == 1 ? 4 : lda;
+    const ps: usize = variant == 1 ? <usize>m << 2 : 4;
     for (let i = i0; i < i1; i += 4) {
       const rows = min(4, i1 - i);
-      if (variant == 2) smallRowsNT(a, b, c, n, k, i, rows, j0, j1, acc);
-      else smallRowsKN(variant, a, b, c, m, n, k, i, rows, j0, j1, acc);
+      const ci = c + <usize>i * ldc;
+      if (variant == 2) {
+        smallRowsNT(a + <usize>i * lda, lda, b, lda, ci, ldc, k, rows, j0, j1, acc);
+      } else {
+        for (let pc = 0; pc < k; pc += KC) {
+          smallRowsKN(
+            a + <usize>i * rs + <usize>pc * ps, rs, ps, b + <usize>pc * ldb, ldb, ci, ldc,
+            min(KC, k - pc), rows, j0, j1, acc || pc > 0,
+          );
+        }
+      }
     }
     return;
   }
@@ -365,7 +490,10 @@ function gemm(
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       if (variant == 2) {
-        packTrans(b + ((<usize>jc * <usize>k + <usize>pc) << 2), k, nc, kc, NR, packB);
+        if (half) packTrans16(b + ((<usize>jc * <usize>k + <usize>pc) << 1), k, nc, kc, packB);
+        else packTrans(b + ((<usize>jc * <usize>k + <usize>pc) << 2), k, nc, kc, NR, packB);
+      } else if (half) {
+        packCopy16(b + ((<usize>pc * <usize>n + <usize>jc) << 1), n, kc, nc, packB);
       } else {
         packCopy(b + ((<usize>pc * <usize>n + <usize>jc) << 2), n, kc, nc, NR, packB);
       }
@@ -405,18 +533,22 @@ function gemm(
 
 /**
  * The part of a batched matmul that one thread computes: batches [b0, b1), rows [i0, i1) and
- * columns [j0, j1) of each C_i (variant 0: matmul, 1: matmul_tn, 2: matmul_nt).
+ * columns [j0, j1) of each C_i (variant 0: matmul, 1: matmul_tn, 2: matmul_nt, 3: matmul_f16,
+ * 4: matmul_nt_f16).
  */
 export function matmul_range(
   variant: i32, a: usize, b: usize, c: usize, batch: i32, m: i32, n: i32, k: i32,
   strideA: i32, strideB: i32, accumulate: i32, b0: i32, b1: i32, i0: i32, i1: i32, j0: i32, j1: i32,
 ): void {
+  const half = variant >= 3;
+  const v = variant == 3 ? 0 : variant == 4 ? 2 : variant;
   const mn = <usize>m * <usize>n;
   for (let bi = b0; bi < b1; bi++) {
     gemm(
-      variant,
+      v,
+      half,
       a + ((<usize>bi * <usize>strideA) << 2),
-      b + ((<usize>bi * <usize>strideB) << 2),
+      b + ((<usize>bi * <usize>strideB) << (half ? 1 : 2)),
       c + ((<usize>bi * mn) << 2),
       m, n, k, i0, i1, j0, j1, accumulate != 0,
     );
@@ -442,6 +574,22 @@ export function matmul_nt(
   strideA: i32, strideB: i32, accumulate: i32,
 ): void {
   matmul_range(2, a, b, c, batch, m, n, k, strideA, strideB, accumulate, 0, batch, 0, m, 0, n);
+}
+
+/** matmul with B stored as f16 (B_i starts at b + 2 * i * strideB bytes); f32 arithmetic. */
+export function matmul_f16(
+  a: usize, b: usize, c: usize, batch: i32, m: i32, n: i32, k: i32,
+  strideA: i32, strideB: i32, accumulate: i32,
+): void {
+  matmul_range(3, a, b, c, batch, m, n, k, strideA, strideB, accumulate, 0, batch, 0, m, 0, n);
+}
+
+/** matmul_nt with B stored as f16 (B_i starts at b + 2 * i * strideB bytes); f32 arithmetic. */
+export function matmul_nt_f16(
+  a: usize, b: usize, c: usize, batch: i32, m: i32, n: i32, k: i32,
+  strideA: i32, strideB: i32, accumulate: i32,
+): void {
+  matmul_range(4, a, b, c, batch, m, n, k, strideA, strideB, accumulate, 0, batch, 0, m, 0, n);
 }
 
 /** out[r, c] = x[r, c] + bias[c]. */

@@ -2,6 +2,7 @@
 
 import { BackendError } from "../backend.ts";
 import { basicKernels } from "./basic.ts";
+import { f16Kernels } from "./f16.ts";
 import { layoutKernels } from "./layout.ts";
 import { matmulKernels } from "./matmul.ts";
 import { normKernels } from "./norm.ts";
@@ -16,6 +17,7 @@ const all: KernelSpec[] = [
   ...normKernels,
   ...softmaxKernels,
   ...layoutKernels,
+  ...f16Kernels,
 ];
 
 export const KERNELS: ReadonlyMap<string, KernelSpec> = new Map(all.map((k) => [k.name, k]));

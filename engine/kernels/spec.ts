@@ -2,8 +2,10 @@
 // A kernel named N is the AssemblyScript export N in engine/assembly/ and the WGSL entry point
 // `main` of engine/wgsl/N.wgsl. Buffers bind in order (inputs, then outputs) at @binding(0..),
 // followed by one uniform struct of scalar params at the next binding, fields in `params` order.
+// Bindings are f32 unless `dtypes` names them f16; such a kernel may reuse another kernel's WGSL
+// (`source`) with pipeline-overridable constants set (`constants`, WGSL `override`).
 
-import { BackendError, type Binding, isSlice, type KernelParams } from "../backend.ts";
+import { BackendError, type Binding, type DType, isSlice, type KernelParams } from "../backend.ts";
 
 export type ParamType = "u32" | "f32";
 
@@ -13,6 +15,12 @@ export interface KernelSpec {
   readonly inputs: readonly string[];
   /** Read-write buffers (written, possibly also read, e.g. accumulators). */
   readonly outputs: readonly string[];
+  /** Bindings whose elements are f16 (all others are f32). */
+  readonly dtypes?: Readonly<Record<string, DType>>;
+  /** WGSL file (without .wgsl) when it is not `name`: an f16 variant of an f32 kernel. */
+  readonly source?: string;
+  /** Values of the WGSL file's `override` constants for this kernel (WebGPU only). */
+  readonly constants?: Readonly<Record<string, number>>;
   /** Scalar parameters in call order. */
   readonly params: readonly (readonly [string, ParamType])[];
   /** Minimum element count each buffer must hold, inputs then outputs. */
@@ -37,6 +45,11 @@ export function grid1d(n: number, groupSize = 256): [number, number, number] {
 
 export function bindingLength(b: Binding): number {
   return isSlice(b) ? b.length : b.length;
+}
+
+/** The dtype a kernel expects for its binding `name`. */
+export function bindingDtype(spec: KernelSpec, name: string): DType {
+  return spec.dtypes?.[name] ?? "f32";
 }
 
 /** Named view of positional params. */
@@ -92,6 +105,13 @@ export function validateDispatch(
         `kernel ${spec.name}: buffer ${
           names[i]
         } (#${buf.id}) belongs to the ${buf.backend.name} backend, dispatched on ${backendName}`,
+      );
+    }
+    const want = bindingDtype(spec, names[i]);
+    if (buf.dtype !== want) {
+      throw new BackendError(
+        `kernel ${spec.name}: buffer ${names[i]} (#${buf.id}) holds ${buf.dtype}, the kernel ` +
+          `reads ${want}`,
       );
     }
     if (isSlice(b) && (b.offset < 0 || b.offset + b.length > buf.length)) {

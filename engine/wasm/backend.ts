@@ -8,9 +8,13 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DType,
+  DTYPE_BYTES,
   isSlice,
   type KernelParams,
+  sliceAlign,
 } from "../backend.ts";
+import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
 import { LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
@@ -24,9 +28,14 @@ class WasmBuffer implements DeviceBuffer {
   constructor(
     readonly id: number,
     readonly length: number,
+    readonly dtype: DType,
     readonly backend: WasmBackend,
     readonly byteOffset: number,
   ) {}
+
+  get bytesPer(): number {
+    return DTYPE_BYTES[this.dtype];
+  }
 }
 
 type KernelFn = (...args: number[]) => void;
@@ -53,6 +62,7 @@ export class WasmBackend implements Backend {
   readonly #alloc: LinearAllocator;
   #nextId = 1;
   #f32: Float32Array<SharedArrayBuffer> | null = null;
+  #u16: Uint16Array<SharedArrayBuffer> | null = null;
   #pool: ThreadPool | null = null;
   /** Bytes the backend holds for itself (packing scratch, pool control): not in allocatedBytes. */
   #reserved = 0;
@@ -135,12 +145,19 @@ export class WasmBackend implements Backend {
     return this.#f32;
   }
 
-  alloc(length: number): DeviceBuffer {
+  /** A Uint16Array over the whole memory (f16 bits), re-created after the memory grows. */
+  get heap16(): Uint16Array<SharedArrayBuffer> {
+    const buf = this.memory.buffer as SharedArrayBuffer;
+    if (!this.#u16 || this.#u16.buffer !== buf) this.#u16 = new Uint16Array(buf);
+    return this.#u16;
+  }
+
+  alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
     if (!Number.isInteger(length) || length < 0) {
       throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
     }
-    const offset = this.#alloc.alloc(length * 4);
-    return new WasmBuffer(this.#nextId++, length, this, offset);
+    const offset = this.#alloc.alloc(length * DTYPE_BYTES[dtype]);
+    return new WasmBuffer(this.#nextId++, length, dtype, this, offset);
   }
 
   #own(buf: DeviceBuffer, what: string): WasmBuffer {
@@ -164,24 +181,36 @@ export class WasmBackend implements Backend {
     }
   }
 
-  upload(buf: DeviceBuffer, data: Float32Array, offset = 0): void {
+  upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
-    this.heap.set(data, b.byteOffset / 4 + offset);
+    if (b.dtype === "f32") {
+      if (!(data instanceof Float32Array)) {
+        throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
+      }
+      this.heap.set(data, b.byteOffset / 4 + offset);
+    } else {
+      const bits = data instanceof Float32Array ? toHalfBits(data) : data;
+      this.heap16.set(bits, b.byteOffset / 2 + offset);
+    }
   }
 
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
+    if (b.dtype === "f16") {
+      const start = b.byteOffset / 2 + offset;
+      return Promise.resolve(fromHalfBits(this.heap16.slice(start, start + length)));
+    }
     const start = b.byteOffset / 4 + offset;
     return Promise.resolve(this.heap.slice(start, start + length));
   }
 
   /** Byte pointer of a binding, for kernels and the thread pool. */
   pointer(b: Binding): number {
-    return isSlice(b)
-      ? (this.#own(b.buffer, "dispatch") as WasmBuffer).byteOffset + b.offset * 4
-      : this.#own(b, "dispatch").byteOffset;
+    if (!isSlice(b)) return this.#own(b, "dispatch").byteOffset;
+    const buf = this.#own(b.buffer, "dispatch") as WasmBuffer;
+    return buf.byteOffset + b.offset * buf.bytesPer;
   }
 
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
@@ -210,16 +239,19 @@ export class WasmBackend implements Backend {
   /** With a lowered binding limit, the checks WebGPU makes: size limit and slice alignment. */
   #checkBindings(name: string, buffers: readonly Binding[]): void {
     buffers.forEach((b, i) => {
-      const len = isSlice(b) ? b.length : b.length;
-      if (len > this.maxBindingElements) {
+      const buf = isSlice(b) ? b.buffer : b;
+      const bytes = (isSlice(b) ? b.length : b.length) * DTYPE_BYTES[buf.dtype];
+      if (bytes > this.maxBindingElements * 4) {
         throw new BackendError(
-          `kernel ${name}: binding ${i} spans ${len * 4} bytes, over the ` +
+          `kernel ${name}: binding ${i} spans ${bytes} bytes, over the ` +
             `${this.maxBindingElements * 4}-byte binding limit; split the operation`,
         );
       }
-      if (isSlice(b) && b.offset % 64 !== 0) {
+      if (isSlice(b) && b.offset % sliceAlign(buf.dtype) !== 0) {
         throw new BackendError(
-          `kernel ${name}: slice offset ${b.offset} is not 64-element aligned`,
+          `kernel ${name}: slice offset ${b.offset} is not ${
+            sliceAlign(buf.dtype)
+          }-element aligned`,
         );
       }
     });
@@ -229,8 +261,13 @@ export class WasmBackend implements Backend {
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
     this.#range(s, srcOffset, n, "copy");
     this.#range(d, dstOffset, n, "copy");
-    const from = s.byteOffset / 4 + srcOffset;
-    this.heap.copyWithin(d.byteOffset / 4 + dstOffset, from, from + n);
+    if (s.dtype !== d.dtype) {
+      throw new BackendError(`copy: buffer #${s.id} holds ${s.dtype}, #${d.id} ${d.dtype}`);
+    }
+    const heap = s.dtype === "f16" ? this.heap16 : this.heap;
+    const per = s.bytesPer;
+    const from = s.byteOffset / per + srcOffset;
+    heap.copyWithin(d.byteOffset / per + dstOffset, from, from + n);
   }
 
   free(buf: DeviceBuffer): void {

@@ -1,10 +1,15 @@
 // How the WASM backend splits one batched matmul across its threads.
 
-/** matmul kernels that run through matmul_range on several threads, by variant number. */
+/**
+ * matmul kernels that run through matmul_range on several threads, by variant number (the f16
+ * ones read B as f16; engine/assembly/matmul.ts).
+ */
 export const MATMUL_VARIANTS: ReadonlyMap<string, number> = new Map([
   ["matmul", 0],
   ["matmul_tn", 1],
   ["matmul_nt", 2],
+  ["matmul_f16", 3],
+  ["matmul_nt_f16", 4],
 ]);
 
 /**

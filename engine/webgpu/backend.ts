@@ -8,9 +8,13 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DType,
+  DTYPE_BYTES,
   isSlice,
   type KernelParams,
+  SLICE_ALIGN_BYTES,
 } from "../backend.ts";
+import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
 
@@ -25,9 +29,19 @@ class GpuBuffer implements DeviceBuffer {
   constructor(
     readonly id: number,
     readonly length: number,
+    readonly dtype: DType,
     readonly backend: WebGpuBackend,
     readonly gpu: GPUBuffer,
   ) {}
+
+  get bytesPer(): number {
+    return DTYPE_BYTES[this.dtype];
+  }
+}
+
+/** Bytes a binding or transfer of `n` elements of `bytesPer` bytes spans (multiple of 4). */
+function wordBytes(n: number, bytesPer: number): number {
+  return Math.ceil(n * bytesPer / 4) * 4;
 }
 
 interface Pipeline {
@@ -79,18 +93,18 @@ export class WebGpuBackend implements Backend {
     if (this.#lost !== null) throw new BackendError(`WebGPU device lost: ${this.#lost}`);
   }
 
-  alloc(length: number): DeviceBuffer {
+  alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
     this.#checkAlive();
     if (!Number.isInteger(length) || length < 0) {
       throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
     }
-    const size = Math.max(16, Math.ceil(length * 4 / 16) * 16);
+    const size = Math.max(16, Math.ceil(length * DTYPE_BYTES[dtype] / 16) * 16);
     const gpu = this.device.createBuffer({
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     this.#live += size;
-    return new GpuBuffer(this.#nextId++, length, this, gpu);
+    return new GpuBuffer(this.#nextId++, length, dtype, this, gpu);
   }
 
   #own(buf: DeviceBuffer, what: string): GpuBuffer {
@@ -114,19 +128,45 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  upload(buf: DeviceBuffer, data: Float32Array, offset = 0): void {
+  /**
+   * WebGPU moves whole 4-byte words: an f16 range must start at an even element and end at an
+   * even one or at the buffer's end (whose padding half then goes along).
+   */
+  #words(b: GpuBuffer, offset: number, length: number, what: string): void {
+    if (
+      b.dtype === "f16" && (offset % 2 !== 0 || (length % 2 !== 0 && offset + length < b.length))
+    ) {
+      throw new BackendError(
+        `${what}: f16 range [${offset}, ${offset + length}) of buffer #${b.id} is not word ` +
+          `aligned (WebGPU copies 4-byte words: even offsets, even lengths except at the end)`,
+      );
+    }
+  }
+
+  upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
+    let bytes: Uint8Array;
+    if (b.dtype === "f32") {
+      if (!(data instanceof Float32Array)) {
+        throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
+      }
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      this.#words(b, offset, data.length, "upload");
+      const bits = new Uint16Array(data.length + (data.length % 2));
+      bits.set(data instanceof Float32Array ? toHalfBits(data) : data);
+      bytes = new Uint8Array(bits.buffer);
+    }
     // Queued dispatches that read the old contents must run first.
     this.#flush();
     if (data.length === 0) return;
-    // writeBuffer needs a multiple of 4 bytes, which f32 data always is.
     this.device.queue.writeBuffer(
       b.gpu,
-      offset * 4,
-      data.buffer as ArrayBuffer,
-      data.byteOffset,
-      data.byteLength,
+      offset * b.bytesPer,
+      bytes.buffer as ArrayBuffer,
+      bytes.byteOffset,
+      bytes.byteLength,
     );
   }
 
@@ -134,26 +174,31 @@ export class WebGpuBackend implements Backend {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
     if (length === 0) return new Float32Array(0);
+    // Whole words: an f16 read starting at an odd element takes the half before it along, and
+    // one ending at an odd element the half after it (inside the 16-byte rounded allocation).
+    const first = offset - (offset * b.bytesPer % 4) / b.bytesPer;
+    const size = wordBytes(offset + length - first, b.bytesPer);
     const staging = this.device.createBuffer({
-      size: Math.ceil(length * 4 / 4) * 4,
+      size,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
-    this.#encoder.copyBufferToBuffer(b.gpu, offset * 4, staging, 0, length * 4);
+    this.#encoder.copyBufferToBuffer(b.gpu, first * b.bytesPer, staging, 0, size);
     this.#flush();
     await staging.mapAsync(GPUMapMode.READ);
     this.#checkAlive();
-    const out = new Float32Array(staging.getMappedRange().slice(0));
+    const raw = staging.getMappedRange().slice(0);
     staging.unmap();
     staging.destroy();
-    return out;
+    if (b.dtype === "f32") return new Float32Array(raw);
+    return fromHalfBits(new Uint16Array(raw, (offset - first) * 2, length));
   }
 
   #pipeline(spec: KernelSpec): Pipeline {
     let p = this.#pipelines.get(spec.name);
     if (p) return p;
-    const code = Deno.readTextFileSync(new URL(`${spec.name}.wgsl`, WGSL_DIR));
+    const code = Deno.readTextFileSync(new URL(`${spec.source ?? spec.name}.wgsl`, WGSL_DIR));
     const entries: GPUBindGroupLayoutEntry[] = [
       ...spec.inputs.map((_, i) => ({
         binding: i,
@@ -176,7 +221,7 @@ export class WebGpuBackend implements Backend {
     const pipeline = this.device.createComputePipeline({
       label: spec.name,
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: "main" },
+      compute: { module, entryPoint: "main", constants: spec.constants },
     });
     p = { pipeline, layout };
     this.#pipelines.set(spec.name, p);
@@ -197,13 +242,15 @@ export class WebGpuBackend implements Backend {
     spec.params.forEach(([, t], i) => t === "u32" ? u32[i] = params[i] : f32[i] = params[i]);
     const entries: GPUBindGroupEntry[] = buffers.map((b, i) => {
       const gb = this.#own(isSlice(b) ? b.buffer : b, "dispatch");
-      const offset = isSlice(b) ? b.offset * 4 : 0;
-      if (offset % 256 !== 0) {
+      const offset = isSlice(b) ? b.offset * gb.bytesPer : 0;
+      if (offset % SLICE_ALIGN_BYTES !== 0) {
         throw new BackendError(
-          `kernel ${name}: slice offset ${b.length} of buffer #${gb.id} is not 64-element aligned`,
+          `kernel ${name}: slice offset ${
+            isSlice(b) ? b.offset : 0
+          } of buffer #${gb.id} is not ${SLICE_ALIGN_BYTES}-byte aligned`,
         );
       }
-      const bytes = Math.max(4, (isSlice(b) ? b.length : gb.length) * 4);
+      const bytes = Math.max(4, wordBytes(isSlice(b) ? b.length : gb.length, gb.bytesPer));
       if (bytes > this.maxBindingElements * 4) {
         throw new BackendError(
           `kernel ${name}: binding ${i} spans ${bytes} bytes, over this device's ` +
@@ -228,10 +275,21 @@ export class WebGpuBackend implements Backend {
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
     this.#range(s, srcOffset, n, "copy");
     this.#range(d, dstOffset, n, "copy");
+    if (s.dtype !== d.dtype) {
+      throw new BackendError(`copy: buffer #${s.id} holds ${s.dtype}, #${d.id} ${d.dtype}`);
+    }
+    this.#words(s, srcOffset, n, "copy");
+    this.#words(d, dstOffset, n, "copy");
     if (n === 0) return;
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
-    this.#encoder.copyBufferToBuffer(s.gpu, srcOffset * 4, d.gpu, dstOffset * 4, n * 4);
+    this.#encoder.copyBufferToBuffer(
+      s.gpu,
+      srcOffset * s.bytesPer,
+      d.gpu,
+      dstOffset * d.bytesPer,
+      wordBytes(n, s.bytesPer),
+    );
   }
 
   #endPass(): void {
@@ -324,9 +382,7 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   const adapter = await requestAdapter(opts.allowFallback ?? true);
   if (!adapter) return null;
   const lim = adapter.limits;
-  const features: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
   const device = await adapter.requestDevice({
-    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       maxBufferSize: lim.maxBufferSize,

@@ -7,9 +7,17 @@
 // dimension; each group loops over the tiles and batches its position stands for.
 struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+// B as raw words: f32 values, or with B_HALF (the matmul_f16 kernel, engine/kernels/f16.ts)
+// f16 pairs, element i in the low (even i) or high (odd i) half of word i / 2.
+override B_HALF: bool = false;
+@group(0) @binding(1) var<storage, read> b: array<u32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+
+fn loadB(i: u32) -> f32 {
+  if (B_HALF) { return unpack2x16float(b[i >> 1u])[i & 1u]; }
+  return bitcast<f32>(b[i]);
+}
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -44,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             {
               let kk = e / 64u; let q = e % 64u;
               var v = 0.0;
-              if (k0 + kk < p.k && col0 + q < p.n) { v = b[bOff + (k0 + kk) * p.n + col0 + q]; }
+              if (k0 + kk < p.k && col0 + q < p.n) { v = loadB(bOff + (k0 + kk) * p.n + col0 + q); }
               Bs[kk * TILE + q] = v;
             }
           }

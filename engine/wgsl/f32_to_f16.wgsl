@@ -1,0 +1,45 @@
+// f32_to_f16: y[i] = x[i] rounded to the nearest f16, ties to even, for i < n; beyond the f16
+// range ±Infinity, NaN stays NaN. y holds f16 pairs in u32 words (element i in the low half of
+// word i / 2 when i is even, the high half when odd), so no shader-f16 feature is needed; one
+// invocation writes one word, and a last word holding only element n - 1 keeps its high half.
+// Rounded on the bits, to match the WASM kernel and the host's Float16Array bit for bit.
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<u32>;
+@group(0) @binding(2) var<uniform> p: P;
+
+fn halfBits(v: f32) -> u32 {
+  let bits = bitcast<u32>(v);
+  let sign = (bits >> 16u) & 0x8000u;
+  let ax = bits & 0x7fffffffu;
+  if (ax > 0x7f800000u) { return sign | 0x7e00u; }
+  // 65520 = 65504 + half an ulp: from there on the nearest is Infinity.
+  if (ax >= 0x477ff000u) { return sign | 0x7c00u; }
+  if (ax >= 0x38800000u) {
+    // Normal: rebias the exponent by 127 - 15 and round the 13 dropped mantissa bits.
+    return sign | ((ax - 0x38000000u + 0xfffu + ((ax >> 13u) & 1u)) >> 13u);
+  }
+  // Subnormal (or zero): the count of 2^-24 units, m * 2^(e - 126), rounded to even.
+  let e = ax >> 23u;
+  if (e < 102u) { return sign; }
+  let m = (ax & 0x7fffffu) | 0x800000u;
+  let s = 126u - e;
+  let q = m >> s;
+  let rem = m & ((1u << s) - 1u);
+  let half = 1u << (s - 1u);
+  return sign | (q + select(0u, 1u, rem > half || (rem == half && (q & 1u) == 1u)));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let w = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = 2u * w;
+  if (i >= p.n) { return; }
+  let lo = halfBits(x[i]);
+  if (i + 1u < p.n) {
+    y[w] = lo | (halfBits(x[i + 1u]) << 16u);
+  } else {
+    y[w] = (y[w] & 0xffff0000u) | lo;
+  }
+}
