@@ -407,6 +407,22 @@ export function f32ToF16Bits(x: number): number {
   return sign | h;
 }
 
+/**
+ * The dtype to write `data` back as: `stored` (F16 or BF16) when every value is exact in it, so
+ * a half-precision checkpoint stays half size, else F32 (nothing is rounded).
+ */
+export function exactWriteDtype(data: Float32Array, stored: string): "F32" | "F16" | "BF16" {
+  if (stored !== "F16" && stored !== "BF16") return "F32";
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x !== x) continue; // NaN: NaN either way
+    const exact = stored === "F16" ? Math.f16round(x) === x : (bits[i] & 0xffff) === 0;
+    if (!exact) return "F32";
+  }
+  return stored;
+}
+
 /** bfloat16 bits of the float32 nearest to `x`, rounded to nearest, ties to even. */
 export function f32ToBf16Bits(x: number): number {
   SCRATCH_F32[0] = x;

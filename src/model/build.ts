@@ -1,10 +1,11 @@
 // Builds a CausalLM for a config from host weights (loaded or freshly initialised), checking
 // that every parameter the architecture needs is present with the right shape.
 
-import { type Backend, BackendError } from "../../engine/backend.ts";
+import { type Backend, BackendError, type DType } from "../../engine/backend.ts";
 import { param, type Var } from "../autograd/variable.ts";
 import { shapeStr, Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
+import { isMatrix } from "./dtype.ts";
 import { GPT2, gpt2ParamInfo } from "./gpt2.ts";
 import { Llama, llamaParamInfo } from "./llama.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
@@ -13,12 +14,16 @@ export function paramInfoFor(c: ModelConfig): ParamInfo[] {
   return c.architecture === "gpt2" ? gpt2ParamInfo(c) : llamaParamInfo(c);
 }
 
-/** Uploads `weights` (by HF name) and builds the model; throws naming a missing or misshapen one. */
+/**
+ * Uploads `weights` (by HF name) and builds the model, its matrices as `matrixDtype` (f16
+ * rounds to nearest even); throws naming a missing or misshapen weight.
+ */
 export function buildModel(
   config: ModelConfig,
   backend: Backend,
   weights: (info: ParamInfo) => Float32Array | undefined,
   source = "weights",
+  matrixDtype: DType = "f32",
 ): CausalLM {
   const params = new Map<string, Var>();
   try {
@@ -33,12 +38,22 @@ export function buildModel(
           }`,
         );
       }
-      params.set(info.name, param(Tensor.fromArray(backend, data, info.shape), info.name));
+      const dtype = isMatrix(info) ? matrixDtype : "f32";
+      params.set(info.name, param(Tensor.fromArray(backend, data, info.shape, dtype), info.name));
     }
   } catch (e) {
     for (const p of params.values()) p.value.free();
     throw e;
   }
+  return assembleModel(config, backend, params);
+}
+
+/** The model of `config` over parameters already on the device (by HF name). */
+export function assembleModel(
+  config: ModelConfig,
+  backend: Backend,
+  params: ReadonlyMap<string, Var>,
+): CausalLM {
   return config.architecture === "gpt2"
     ? new GPT2(config, backend, params)
     : new Llama(config, backend, params);

@@ -1,19 +1,26 @@
 // Loads a Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json) onto a
-// backend, and saves a model back in the same layout (atomically, never over its input).
+// backend one tensor at a time, and saves a model back in the same layout (atomically, never over
+// its input). Weight matrices may stay f16 on the device (see WeightDtype); norms and biases are
+// always f32.
 
-import type { Backend } from "../../engine/backend.ts";
+import type { Backend, DType } from "../../engine/backend.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile, writeSafetensors } from "../io/safetensors.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
-import { buildModel, paramInfoFor } from "./build.ts";
+import { param, type Var } from "../autograd/variable.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { assembleModel, paramInfoFor } from "./build.ts";
+import { F16_MAX, isMatrix, type WeightDtype } from "./dtype.ts";
 import { GPT2_PREFIX } from "./gpt2.ts";
-import type { CausalLM } from "./lm.ts";
+import type { CausalLM, ParamInfo } from "./lm.ts";
 import { checkBeforeLoad, type WorkShape } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;
   model: CausalLM;
   tokenizer: Tokenizer | null;
+  /** What the matrices were stored as, and why any stayed f32. */
+  weights: { dtype: DType; notes: string[] };
 }
 
 /** Candidate names of a tensor: GPT-2 files exist with and without the transformer. prefix. */
@@ -28,11 +35,14 @@ export async function loadModel(
     tokenizer?: boolean;
     /** Also check that this edit work fits (otherwise only the weights are checked). */
     work?: WorkShape;
+    /** Device dtype of the weight matrices (default auto). */
+    dtype?: WeightDtype;
   } = {},
 ): Promise<LoadedModel> {
   // Refuses a model that cannot fit from config.json and the header alone (ResourceError),
   // before any weight is read or allocated.
-  const config = (await checkBeforeLoad(dir, backend, opts.work)).plan.config;
+  const { plan } = await checkBeforeLoad(dir, backend, opts.work, opts.dtype ?? "auto");
+  const config = plan.config;
   const path = `${dir}/model.safetensors`;
   let file: SafetensorsFile;
   try {
@@ -47,11 +57,15 @@ export async function loadModel(
     }
     throw e;
   }
-  const weights = new Map<string, Float32Array>();
+  const params = new Map<string, Var>();
+  const notes: string[] = [];
+  let dtype: DType = "f32";
   try {
-    for (const info of paramInfoFor(config)) {
+    const infos = paramInfoFor(config);
+    dtype = plan.options.weightDtype;
+    for (const info of infos) {
       const found = candidates(info.name).find((n) => file.tensors.has(n));
-      if (!found) continue;
+      if (!found) throw new ModelFileError(path, info.name, "tensor is missing");
       const t = file.tensors.get(found)!;
       if (t.shape.join(",") !== info.shape.join(",")) {
         throw new ModelFileError(
@@ -60,28 +74,66 @@ export async function loadModel(
           `shape [${t.shape.join(", ")}] does not match the config's [${info.shape.join(", ")}]`,
         );
       }
-      weights.set(info.name, await file.read(found));
+      params.set(info.name, await readParam(file, found, info, dtype === "f16", backend, notes));
     }
+  } catch (e) {
+    for (const p of params.values()) p.value.free();
+    throw e;
   } finally {
     file.close();
   }
-  const model = buildModel(config, backend, (info) => {
-    const w = weights.get(info.name);
-    weights.delete(info.name);
-    return w;
-  }, path);
+  const model = assembleModel(config, backend, params);
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);
-  return { dir, model, tokenizer };
+  return { dir, model, tokenizer, weights: { dtype, notes } };
 }
 
-/** Writes the model's current weights as F32 safetensors in HF names into `dir`. */
+/**
+ * One parameter on the device. F16 data kept as f16 is uploaded bit for bit; other data as f16
+ * is rounded to nearest even, unless an entry is beyond the f16 range (then it stays f32, noted).
+ */
+async function readParam(
+  file: SafetensorsFile,
+  name: string,
+  info: ParamInfo,
+  f16: boolean,
+  backend: Backend,
+  notes: string[],
+): Promise<Var> {
+  const stored = file.tensors.get(name)!.dtype;
+  let t: Tensor;
+  if (f16 && isMatrix(info) && stored === "F16") {
+    const raw = await file.readRaw(name);
+    t = Tensor.empty(backend, info.shape, "f16");
+    backend.upload(t.buffer, new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2));
+  } else {
+    const data = await file.read(name);
+    let keepF16 = f16 && isMatrix(info);
+    if (keepF16) {
+      let max = 0;
+      for (const x of data) max = Math.max(max, Math.abs(x));
+      if (!(max <= F16_MAX)) {
+        keepF16 = false;
+        notes.push(`${info.name} stays f32: |w| reaches ${max}, beyond f16's ${F16_MAX}`);
+      }
+    }
+    t = Tensor.fromArray(backend, data, info.shape, keepF16 ? "f16" : "f32");
+  }
+  return param(t, info.name);
+}
+
+/**
+ * Writes the model's current weights as safetensors in HF names into `dir`: F32, and F16 for
+ * f16 weights (their exact bits).
+ */
 export async function saveWeights(model: CausalLM, dir: string): Promise<void> {
   const tensors = [];
   for (const info of model.paramInfo) {
+    const v = model.params.get(info.name)!.value;
     tensors.push({
       name: info.name,
       shape: info.shape,
-      data: await model.params.get(info.name)!.value.toArray(),
+      data: await v.toArray(),
+      dtype: v.dtype === "f16" ? "F16" as const : "F32" as const,
     });
   }
   await writeSafetensors(`${dir}/model.safetensors`, tensors, { format: "pt" });

@@ -1,8 +1,9 @@
 // The memory planner: what an edit needs on the device and on the host, computed from the config
 // alone (no weight is read), and the check that refuses a model before loading it when it cannot
-// fit. Every device buffer is f32. The activation list mirrors the models' forward passes tensor
-// by tensor (what autograd keeps until backward); tests/reliability/plan_test.ts checks it
-// against the bytes a real forward allocates.
+// fit. Every device buffer is f32 except the weight matrices, which may be f16 (the update then
+// keeps an f32 master of each trainable matrix). The activation list mirrors the models' forward
+// passes tensor by tensor (what autograd keeps until backward); tests/reliability/plan_test.ts
+// checks it against the bytes a real forward allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  gradient of every scored weight and bias (attribution needs all of them), a copy
@@ -11,18 +12,19 @@
 //   update       gradient, 0/1 mask and two Adam moments of every tensor holding ensemble units
 //                (bounded by all scored tensors), the same activations (and, with a KL term, a
 //                second forward over the locality prompts plus their reference logits).
-// The host keeps, at most, one f32 copy of the weights (read before upload, and again when the
-// edited checkpoint is saved) or the attribution scores plus the snapshot of the ensemble
+// The host keeps, at most, one f32 copy of the weights (when the edited checkpoint is saved;
+// loading reads one tensor at a time) or the attribution scores plus the snapshot of the ensemble
 // tensors, whichever is larger.
 
-import type { Backend, BackendName } from "../../engine/backend.ts";
+import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
 import { readModelConfig } from "../io/config.ts";
 import { ModelFileError } from "../io/errors.ts";
-import { openSafetensors } from "../io/safetensors.ts";
+import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
 import { scoredParams } from "../kne/attribution.ts";
 import { paramInfoFor } from "./build.ts";
 import type { ModelConfig } from "./config.ts";
+import { isMatrix, resolveWeightDtype, type WeightDtype } from "./dtype.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
 
 /** The shape of the work an edit does (see src/edit/run.ts). */
@@ -48,6 +50,8 @@ export interface WorkShape {
 
 export interface PlanOptions extends WorkShape {
   backend: BackendName;
+  /** Device dtype of the weight matrices (default f32; norms and biases are always f32). */
+  weightDtype?: DType;
 }
 
 /** A device tensor: its name and f32 element count, and how many like it (one per layer). */
@@ -68,7 +72,7 @@ export interface MemoryPlan {
    * count = nLayers (layer 0's names). The last is the logits.
    */
   forward: TensorSize[];
-  /** Bytes per component (f32). */
+  /** Bytes per component (f32, and the weight matrices at weightDtype). */
   bytes: {
     weights: number;
     /** Attribution: a gradient for every scored weight and bias. */
@@ -94,6 +98,8 @@ export interface MemoryPlan {
     accumulation: number;
     /** Update: Adam's two moments, the mask and the gradient of every trainable tensor. */
     optimizer: number;
+    /** Update with f16 weights: the f32 master copy of every trainable matrix. */
+    masters: number;
     /** Update with a KL term: the locality forward and the reference logits. */
     locality: number;
     /**
@@ -205,7 +211,9 @@ export function totalElements(list: readonly TensorSize[]): number {
  * and which of them KNE scores: built from a one-layer model, so that an absurd layer count in
  * a config costs nothing.
  */
-export function paramSizes(c: ModelConfig): { all: TensorSize[]; scored: TensorSize[] } {
+export function paramSizes(
+  c: ModelConfig,
+): { all: TensorSize[]; scored: TensorSize[]; matrices: Set<string> } {
   const info = paramInfoFor({ ...c, nLayers: 1 });
   const size = (p: ParamInfo): TensorSize => ({
     name: p.name,
@@ -216,7 +224,11 @@ export function paramSizes(c: ModelConfig): { all: TensorSize[]; scored: TensorS
   const scored = scoredParams({ paramInfo: info } as unknown as CausalLM).flatMap((
     { info: w, bias },
   ) => bias ? [w, byName.get(bias.name)!] : [w]);
-  return { all: info.map(size), scored: scored.map(size) };
+  return {
+    all: info.map(size),
+    scored: scored.map(size),
+    matrices: new Set(info.filter(isMatrix).map((p) => p.name)),
+  };
 }
 
 /** Plans the memory of one edit of `config` with the given work shape. Pure arithmetic. */
@@ -224,6 +236,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const o: Required<PlanOptions> = {
     updateSteps: 40,
     klRows: 0,
+    weightDtype: "f32",
     targetTokens: opts.batch * opts.seqLen,
     ...opts,
     seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
@@ -245,9 +258,17 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
 
-  const weights = F32 * total;
+  // Bytes of a parameter list with the matrices at the weight dtype.
+  const stored = (list: readonly TensorSize[]) =>
+    list.reduce(
+      (a, x) =>
+        a + x.elements * x.count * (sizes.matrices.has(x.name) ? DTYPE_BYTES[o.weightDtype] : F32),
+      0,
+    );
+  const scoredMatrices = totalElements(sizes.scored.filter((x) => sizes.matrices.has(x.name)));
+  const weights = stored(sizes.all);
   const gradients = F32 * scored;
-  const pathOriginals = F32 * scored;
+  const pathOriginals = stored(sizes.scored);
   const activations = F32 * actElems;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // dlogits, the gradient of the head's input and of the residual stream, the two largest
@@ -263,6 +284,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const backwardTransient = transient(R, biggestAct, headElems);
   const accumulation = o.igSteps > 1 ? F32 * scored : 0;
   const optimizer = F32 * 4 * scored;
+  const masters = o.weightDtype === "f16" ? F32 * scoredMatrices : 0;
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
@@ -287,7 +309,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     weights + gradients + pathOriginals + accumulation + activations + logits + backwardTransient,
   );
   const updatePeak = withRounding(
-    weights + optimizer + activations + logits + updateTransient + locality,
+    weights + optimizer + masters + activations + logits + updateTransient + locality,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -318,6 +340,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       backwardTransient,
       accumulation,
       optimizer,
+      masters,
       locality,
       rounding,
       loadPeak,
@@ -474,6 +497,7 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     `  ${plan.params.total.toLocaleString("en-US")} parameters, ${
       plan.params.scored.toLocaleString("en-US")
     } scored by attribution`,
+    `  weights: matrices ${o.weightDtype}, norms and biases f32`,
     `  work: batch ${o.batch} x ${o.seqLen} tokens, ${o.igSteps} IG steps, <= ${o.updateSteps} update steps` +
     (o.klRows ? `, KL over ${o.klRows} rows of ${o.klSeqLen} tokens` : "") +
     `, backend ${o.backend}`,
@@ -490,6 +514,7 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row("backward transient", b.backwardTransient, "estimate, upper"),
     ...(b.accumulation ? [row("IG accumulation", b.accumulation, "steps 2.. of the path")] : []),
     row("optimizer (update)", b.optimizer, "Adam m, v + grad + mask, all scored tensors"),
+    ...(b.masters ? [row("f32 masters (update)", b.masters, "of the f16 scored matrices")] : []),
     ...(b.locality ? [row("KL locality", b.locality)] : []),
     ...(b.rounding
       ? [row("allocator rounding", b.rounding, "WASM size classes, at most 1/8 per block")]
@@ -515,6 +540,29 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
   return lines.join("\n");
 }
 
+/** The stored dtypes of a checkpoint's 2-D tensors (its weight matrices). */
+function matrixDtypes(file: SafetensorsFile): string[] {
+  return [...file.tensors.values()].filter((t) => t.shape.length === 2).map((t) => t.dtype);
+}
+
+/**
+ * The device dtype `want` gives the matrices of the checkpoint in `dir` on `backend`, from the
+ * header alone (for --plan, which does not load).
+ */
+export async function weightDtypeFor(
+  dir: string,
+  backend: Backend,
+  want: WeightDtype,
+): Promise<DType> {
+  if (want !== "auto") return resolveWeightDtype(want, backend, []);
+  const file = await openSafetensors(`${dir}/model.safetensors`);
+  try {
+    return resolveWeightDtype(want, backend, matrixDtypes(file));
+  } finally {
+    file.close();
+  }
+}
+
 export interface CheckResult {
   plan: MemoryPlan;
   limits: BackendLimits;
@@ -535,6 +583,7 @@ export async function checkBeforeLoad(
   dir: string,
   backend: Backend,
   work?: WorkShape,
+  dtype: WeightDtype = "auto",
 ): Promise<CheckResult> {
   const config = await readModelConfig(dir);
   const path = `${dir}/model.safetensors`;
@@ -554,8 +603,9 @@ export async function checkBeforeLoad(
   let bytes = 0;
   const tensors = file.tensors.size;
   for (const t of file.tensors.values()) bytes += t.end - t.begin;
+  const weightDtype = resolveWeightDtype(dtype, backend, matrixDtypes(file));
   file.close();
-  const plan = planMemory(config, { ...(work ?? LOAD_WORK), backend: backend.name });
+  const plan = planMemory(config, { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype });
   const limits = backendLimits(backend);
   const problems = planProblems(plan, limits, work ? "edit" : "load");
   if (problems.length > 0) {

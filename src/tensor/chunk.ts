@@ -1,19 +1,18 @@
 // Splitting kernel dispatches whose buffers exceed the device's per-binding limit
 // (Backend.maxBindingElements, 128 MiB on lavapipe): GPT-2's token embedding, its tied LM head,
-// the logits of long batches. A dispatch binds 64-element-aligned slices of its buffers, chunk by
-// chunk; a chunk whose slice cannot start on a 64-element boundary is staged through a temporary
-// buffer (copied in and/or out around the dispatch). When everything fits, one dispatch binds the
-// whole buffers exactly as before.
+// the logits of long batches. A dispatch binds 256-byte-aligned slices of its buffers (64 f32 or
+// 128 f16 elements), chunk by chunk; a chunk whose slice cannot start on such a boundary is staged
+// through a temporary buffer (copied in and/or out around the dispatch). When everything fits, one
+// dispatch binds the whole buffers exactly as before. Limits count elements of any dtype against
+// maxBindingElements, which for f16 operands is conservative by a factor of two.
 
 import {
   type Backend,
   BackendError,
   type Binding,
   type DeviceBuffer,
+  sliceAlign,
 } from "../../engine/backend.ts";
-
-/** Slice offsets must be multiples of this many elements (256 bytes on WebGPU). */
-export const ALIGN = 64;
 
 /** A contiguous range of a device buffer. */
 export interface Region {
@@ -40,8 +39,10 @@ export class Staging {
 
   bind(r: Region, mode: Mode): Binding {
     if (r.offset === 0 && r.length === r.buf.length) return r.buf;
-    if (r.offset % ALIGN === 0) return { buffer: r.buf, offset: r.offset, length: r.length };
-    const tmp = this.backend.alloc(r.length);
+    if (r.offset % sliceAlign(r.buf.dtype) === 0) {
+      return { buffer: r.buf, offset: r.offset, length: r.length };
+    }
+    const tmp = this.backend.alloc(r.length, r.buf.dtype);
     if (mode !== "out") this.backend.copy(r.buf, r.offset, tmp, 0, r.length);
     this.#temps.push({ tmp, r, mode });
     return tmp;
@@ -127,10 +128,11 @@ export function rowsPerChunk(
   if (fit < multiple) throw limitError(`${what}: ${multiple} row(s)`, multiple * maxPer, be);
   // Alignment units of the row-chunked operands, largest per row first; keep those that fit.
   let step = multiple;
-  const byWeight = operands.filter((o) => o.perRow > 0 && o.region.offset % ALIGN === 0)
+  const align = (o: RowOperand) => sliceAlign(o.region.buf.dtype);
+  const byWeight = operands.filter((o) => o.perRow > 0 && o.region.offset % align(o) === 0)
     .sort((a, b) => b.perRow - a.perRow);
   for (const o of byWeight) {
-    const s = lcm(step, ALIGN / gcd(o.perRow, ALIGN));
+    const s = lcm(step, align(o) / gcd(o.perRow, align(o)));
     if (s > fit) break;
     step = s;
   }
@@ -236,16 +238,28 @@ export function block(
   cn: number,
 ): { region: Region; temp: DeviceBuffer | null } {
   if (c0 === 0 && cn === cols) return { region: sub(m, r0 * cols, rn * cols), temp: null };
-  const temp = be.alloc(rn * cn);
+  const temp = be.alloc(rn * cn, m.buf.dtype);
   copyColsRegion(be, rn, sub(m, r0 * cols, rn * cols), cols, c0, whole(temp), cn, 0, cn);
   return { region: whole(temp), temp };
 }
 
 export type MatmulKernel = "matmul" | "matmul_tn" | "matmul_nt";
 
+/** The kernel that runs `kernel` for these operands: its f16 variant when B is f16. */
+function matmulKernelFor(kernel: MatmulKernel, a: Region, b: Region, c: Region): string {
+  if (a.buf.dtype !== "f32" || c.buf.dtype !== "f32") {
+    throw new BackendError(`${kernel}: A and C must be f32 (got ${a.buf.dtype}, ${c.buf.dtype})`);
+  }
+  if (b.buf.dtype === "f32") return kernel;
+  if (kernel === "matmul_tn") {
+    throw new BackendError("matmul_tn: B must be f32 (an f16 B is only read by matmul and _nt)");
+  }
+  return `${kernel}_f16`;
+}
+
 /**
  * C = op(A) op(B) (or C += ... with accumulate) for a batch of matrices, as the matmul kernels
- * define it, split into batch groups or, when one matrix is over the limit, into blocks of rows
+ * define it (B may be f16 for matmul and matmul_nt), split into batch groups or, when one matrix is over the limit, into blocks of rows
  * and columns: row blocks of stored matrices are slices, column blocks are gathered with
  * copy_cols, partial products accumulate over k blocks and column blocks of C are assembled with
  * copy_cols.
@@ -264,12 +278,13 @@ export function matmulRegions(
   strideB: number,
   accumulate: boolean,
 ): void {
+  const name = matmulKernelFor(kernel, a, b, c);
   const limit = be.maxBindingElements;
   const span = (g: number, stride: number, size: number) => (g - 1) * stride + size;
   const fitsGroup = (g: number) =>
     span(g, strideA, m * k) <= limit && span(g, strideB, k * n) <= limit && g * m * n <= limit;
   if (fitsGroup(batch)) {
-    dispatchRegions(be, kernel, [
+    dispatchRegions(be, name, [
       [sub(a, 0, span(batch, strideA, m * k)), "in"],
       [sub(b, 0, span(batch, strideB, k * n)), "in"],
       [sub(c, 0, batch * m * n), accumulate ? "inout" : "out"],
@@ -289,7 +304,7 @@ export function matmulRegions(
     const bi = sub(b, i * strideB, span(gn, strideB, k * n));
     const ci = sub(c, i * m * n, gn * m * n);
     if (g > 0) {
-      dispatchRegions(be, kernel, [[ai, "in"], [bi, "in"], [ci, accumulate ? "inout" : "out"]], [
+      dispatchRegions(be, name, [[ai, "in"], [bi, "in"], [ci, accumulate ? "inout" : "out"]], [
         gn,
         m,
         n,
@@ -299,7 +314,7 @@ export function matmulRegions(
         accumulate ? 1 : 0,
       ]);
     } else {
-      matmulBlocked(be, kernel, ai, bi, ci, m, n, k, accumulate);
+      matmulBlocked(be, kernel, name, ai, bi, ci, m, n, k, accumulate);
     }
   }
 }
@@ -334,6 +349,7 @@ function blockSizes(
 function matmulBlocked(
   be: Backend,
   kernel: MatmulKernel,
+  name: string,
   a: Region,
   b: Region,
   c: Region,
@@ -376,7 +392,7 @@ function matmulBlocked(
               : block(be, b, n, k0, kn, n0, nn),
           );
           const acc = accumulate || k0 > 0;
-          dispatchRegions(be, kernel, [[ab, "in"], [bb, "in"], [cb, acc ? "inout" : "out"]], [
+          dispatchRegions(be, name, [[ab, "in"], [bb, "in"], [cb, acc ? "inout" : "out"]], [
             1,
             mn,
             nn,

@@ -4,7 +4,7 @@
 // chunks of rows or elements by src/tensor/chunk.ts; when everything fits, each op is the one
 // dispatch over whole buffers.
 
-import { type Backend, BackendError } from "../../engine/backend.ts";
+import { type Backend, BackendError, type DType, sliceAlign } from "../../engine/backend.ts";
 import {
   chunkRows,
   copyColsRegion,
@@ -104,6 +104,67 @@ export function fill(t: Tensor, value: number): Tensor {
   return t;
 }
 
+/**
+ * x converted to `dtype`: f32 -> f16 rounds to nearest even (beyond ±65504 gives ±Infinity),
+ * f16 -> f32 is exact. With `into` (same shape, of `dtype`), writes there.
+ */
+export function cast(x: Tensor, dtype: DType, into?: Tensor): Tensor {
+  if (into) {
+    sameBackend("cast", x, into);
+    sameShape("cast", x, into);
+    if (into.dtype !== dtype) fail("cast", `output holds ${into.dtype}, not ${dtype}`);
+  }
+  if (x.dtype === dtype) {
+    if (!into) return x.clone();
+    if (x.size > 0) x.backend.copy(x.buffer, 0, into.buffer, 0, x.size);
+    return into;
+  }
+  const out = into ?? Tensor.empty(x.backend, x.shape, dtype);
+  const kernel = dtype === "f16" ? "f32_to_f16" : "f16_to_f32";
+  if (x.size > 0) elementwise(kernel, x.backend, [[x, "in"], [out, "out"]], x.size);
+  return out;
+}
+
+/** dst = alpha * src, elementwise; either may be f16 (the product is formed in f32). */
+export function scaleInto(src: Tensor, alpha: number, dst: Tensor): void {
+  sameBackend("scale", src, dst);
+  sameShape("scale", src, dst);
+  if (src.dtype === "f32" && dst.dtype === "f32") {
+    elementwise("scale", src.backend, [[src, "in"], [dst, "out"]], src.size, [alpha]);
+    return;
+  }
+  const wide = src.dtype === "f32" ? src : cast(src, "f32");
+  const scaled = scale(wide, alpha);
+  if (wide !== src) wide.free();
+  cast(scaled, dst.dtype, dst);
+  scaled.free();
+}
+
+/**
+ * Writes `values` into t's elements [offset, offset + values.length) (f16 rounds to nearest
+ * even). WebGPU moves whole words, so an f16 run that starts or ends inside one goes through an
+ * f32 window widened from the tensor, written, and rounded back: neighbours keep their bits.
+ */
+export function writeAt(t: Tensor, offset: number, values: Float32Array): void {
+  const be = t.backend, n = values.length, end = offset + n;
+  if (offset < 0 || end > t.size) fail("writeAt", `[${offset}, ${end}) is outside ${t.size}`);
+  const wordAligned = offset % 2 === 0 && (n % 2 === 0 || end === t.size);
+  if (t.dtype === "f32" || wordAligned) {
+    be.upload(t.buffer, values, offset);
+    return;
+  }
+  const w0 = offset - offset % sliceAlign("f16");
+  const window = { buffer: t.buffer, offset: w0, length: end - w0 };
+  const tmp = Tensor.empty(be, [end - w0]);
+  try {
+    be.dispatch("f16_to_f32", [window, tmp.buffer], [end - w0]);
+    be.upload(tmp.buffer, values, offset - w0);
+    be.dispatch("f32_to_f16", [tmp.buffer, window], [end - w0]);
+  } finally {
+    tmp.free();
+  }
+}
+
 /** A new tensor of zeros (chunked fill, unlike Tensor.zeros). */
 export function zeros(backend: Backend, shape: Shape): Tensor {
   return fill(Tensor.empty(backend, shape), 0);
@@ -155,7 +216,11 @@ export function sum(x: Tensor): Tensor {
 
 /** Number of NaN/Inf elements, as a [1] tensor. */
 export function countNonfinite(x: Tensor): Tensor {
-  return reduceAll("count_nonfinite", x);
+  if (x.dtype === "f32") return reduceAll("count_nonfinite", x);
+  const wide = cast(x, "f32");
+  const n = reduceAll("count_nonfinite", wide);
+  wide.free();
+  return n;
 }
 
 export interface MatmulOptions {
@@ -621,13 +686,14 @@ function rowsPerChunkFor(what: string, be: Backend, rows: number, r: Region, col
   return per;
 }
 
-/** Rows of `table` [V, d] picked by `ids` (f32 values), shape [...ids.shape, d]. */
+/** Rows of `table` [V, d] (f32 or f16) picked by `ids` (f32 values), as f32 [...ids.shape, d]. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   sameBackend("embedding", table, ids);
   const [v, d] = rowsCols(table);
   const be = table.backend;
   const out = Tensor.empty(be, [...ids.shape, d]);
   if (out.size === 0) return out;
+  const kernel = table.dtype === "f16" ? "embedding_f16" : "embedding";
   // Over vocabulary chunks each token's row comes from exactly one chunk and the others give
   // zero rows, so adding up the chunk results is exact.
   let part: Tensor | null = null;
@@ -641,7 +707,7 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
         be,
         ids.size,
         [op(rows, 0, "in"), op(reg(shifted), 1, "in"), op(reg(dst), d, "out")],
-        (b, _r0, n) => be.dispatch("embedding", b, [n, d, vn]),
+        (b, _r0, n) => be.dispatch(kernel, b, [n, d, vn]),
       );
       if (dst !== out) axpy(out, dst, 1);
     });

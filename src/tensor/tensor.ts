@@ -1,8 +1,9 @@
-// The Tensor type: a contiguous row-major f32 array of a given shape in one backend's buffer.
+// The Tensor type: a contiguous row-major array of a given shape in one backend's buffer, f32 or
+// (stored weights only) f16.
 // Reshapes are views sharing reference-counted storage. Tensors created inside `tidy()` are freed
 // when it returns, except those it returns or that are `keep()`-ed (as in tf.tidy).
 
-import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
+import { type Backend, BackendError, type DeviceBuffer, type DType } from "../../engine/backend.ts";
 import { fillRegion, whole } from "./chunk.ts";
 
 export type Shape = readonly number[];
@@ -33,7 +34,6 @@ function checkShape(shape: Shape): void {
 }
 
 export class Tensor {
-  readonly dtype = "f32" as const;
   readonly size: number;
   #storage: Storage | null;
 
@@ -43,9 +43,9 @@ export class Tensor {
     scopes.at(-1)?.add(this);
   }
 
-  static empty(backend: Backend, shape: Shape): Tensor {
+  static empty(backend: Backend, shape: Shape, dtype: DType = "f32"): Tensor {
     checkShape(shape);
-    return new Tensor(backend, [...shape], new Storage(backend.alloc(shapeSize(shape))));
+    return new Tensor(backend, [...shape], new Storage(backend.alloc(shapeSize(shape), dtype)));
   }
 
   static zeros(backend: Backend, shape: Shape): Tensor {
@@ -58,14 +58,20 @@ export class Tensor {
     return t;
   }
 
-  static fromArray(backend: Backend, data: ArrayLike<number>, shape: Shape): Tensor {
+  /** A tensor holding `data`; an f16 tensor stores each value rounded to nearest even. */
+  static fromArray(
+    backend: Backend,
+    data: ArrayLike<number>,
+    shape: Shape,
+    dtype: DType = "f32",
+  ): Tensor {
     checkShape(shape);
     if (shapeSize(shape) !== data.length) {
       throw new BackendError(
         `fromArray: ${data.length} values do not fill shape ${shapeStr(shape)}`,
       );
     }
-    const t = Tensor.empty(backend, shape);
+    const t = Tensor.empty(backend, shape, dtype);
     backend.upload(t.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
     return t;
   }
@@ -73,6 +79,10 @@ export class Tensor {
   get buffer(): DeviceBuffer {
     if (!this.#storage) throw new BackendError(`tensor ${shapeStr(this.shape)} was freed`);
     return this.#storage.buffer;
+  }
+
+  get dtype(): DType {
+    return this.buffer.dtype;
   }
 
   get freed(): boolean {
@@ -104,11 +114,12 @@ export class Tensor {
 
   /** A new tensor with the same contents. */
   clone(): Tensor {
-    const t = Tensor.empty(this.backend, this.shape);
+    const t = Tensor.empty(this.backend, this.shape, this.dtype);
     if (this.size > 0) this.backend.copy(this.buffer, 0, t.buffer, 0, this.size);
     return t;
   }
 
+  /** The values as f32 (an f16 tensor's widen exactly). */
   async toArray(): Promise<Float32Array> {
     return await this.backend.read(this.buffer, 0, this.size);
   }

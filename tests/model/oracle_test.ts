@@ -16,7 +16,8 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
   testBackends(`${name} logits, loss and every gradient match the torch oracle`, async (be) => {
     const expected = await openSafetensors(`${dir}/expected.safetensors`);
     const ids = Array.from(await expected.read("input_ids"));
-    const { model } = await loadModel(dir, be);
+    // f32 weights: the f16 path is checked against this one in tests/model/f16_test.ts.
+    const { model } = await loadModel(dir, be, { dtype: "f32" });
     try {
       const targets = ids.map((_, i) => (i + 1 < ids.length ? ids[i + 1] : -1));
       await tidyAsync(async () => {

@@ -720,6 +720,7 @@ const FLAGS = [
   "--hparams",
   "--mode",
   "--backend",
+  "--dtype",
   "--out",
   "--anchors",
   "--force",
@@ -754,6 +755,9 @@ const VALUES = [
   "webgpu",
   "auto",
   "kne",
+  "f16",
+  "f32",
+  "bf16",
   "out/x",
   "out/x/",
   "/",
@@ -786,6 +790,7 @@ const argsProperty = () =>
     if (a.help) return;
     const ok = ["single", "batch", "sequential"].includes(a.mode) &&
       ["wasm", "webgpu", "auto"].includes(a.backend) && METHODS.has(a.method) &&
+      ["auto", "f32", "f16"].includes(a.dtype) && (a.dtype !== "f16" || a.method === "kne") &&
       Number.isSafeInteger(a.seed) &&
       (a.n === undefined || (Number.isSafeInteger(a.n) && a.n >= 1)) &&
       (a.prompt === undefined) === (a.target === undefined) &&

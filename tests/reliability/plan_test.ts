@@ -120,8 +120,8 @@ async function peakDuring(be: Backend, fn: () => Promise<void>): Promise<number>
   let peak = base;
   const alloc = be.alloc.bind(be);
   const patched = be as { alloc: Backend["alloc"] };
-  patched.alloc = (n) => {
-    const b = alloc(n);
+  patched.alloc = (n, dtype) => {
+    const b = alloc(n, dtype);
     peak = Math.max(peak, be.allocatedBytes());
     return b;
   };
@@ -168,7 +168,7 @@ const peakConfigArb = fc.record({
 
 Deno.test({
   name:
-    "plan: attribution and update peaks (with and without a KL term) bound the measured peaks of the real KNE phases",
+    "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices) bound the measured peaks of the real KNE phases",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -181,8 +181,9 @@ Deno.test({
           fc.integer({ min: 8, max: 40 }),
           fc.integer({ min: 1, max: 3 }),
           fc.integer({ min: 0, max: 3 }),
-          async (config, batch, t, igSteps, klRows) => {
-            const model = buildModel(config, be, initWeights(config, 7));
+          fc.constantFrom("f32" as const, "f16" as const),
+          async (config, batch, t, igSteps, klRows, weightDtype) => {
+            const model = buildModel(config, be, initWeights(config, 7), "random", weightDtype);
             try {
               const rows = Array.from({ length: batch }, (_, b) =>
                 teacherForced(
@@ -211,6 +212,7 @@ Deno.test({
                 klSeqLen: t,
                 targetTokens: 2 * batch,
                 backend: "wasm",
+                weightDtype,
               });
               // Allocation rounding (64-byte blocks) of the small tensors alive at the peak: the
               // forward's, their gradients, and four per scored tensor in the update.

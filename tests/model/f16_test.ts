@@ -1,0 +1,185 @@
+// f16 weights end to end: a model whose matrices are f16 on the device computes exactly what the
+// f32 model computes with those matrices rounded to f16 (logits, loss and every gradient, GPT-2
+// and Llama, both backends); checkpoints load as the requested dtype (F16 bit for bit, BF16 and
+// F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; writeAt keeps
+// the neighbours of unaligned f16 runs.
+
+import type { Backend } from "../../engine/backend.ts";
+import { backward } from "../../src/autograd/variable.ts";
+import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import { isMatrix } from "../../src/model/dtype.ts";
+import { loadModel, saveWeights } from "../../src/model/load.ts";
+import { lmLoss } from "../../src/model/loss.ts";
+import { writeAt } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+import { assertClose } from "../helpers/reference.ts";
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+/** Logits, loss and every parameter gradient of `dir`'s model loaded as `dtype`. */
+async function lossAndGrads(
+  be: Backend,
+  dir: string,
+  dtype: "f32" | "f16",
+  round: boolean,
+): Promise<{ dtypes: string[]; out: Map<string, Float32Array> }> {
+  const { model } = await loadModel(dir, be, { dtype, tokenizer: false });
+  try {
+    if (round) {
+      // The f32 reference: the same model with its matrices rounded to f16 on the host.
+      for (const info of model.paramInfo.filter(isMatrix)) {
+        const v = model.params.get(info.name)!.value;
+        const data = await v.toArray();
+        for (let i = 0; i < data.length; i++) data[i] = Math.f16round(data[i]);
+        be.upload(v.buffer, data);
+      }
+    }
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+    const targets = ids.map((_, i) => (i + 1 < ids.length ? ids[i + 1] : -1));
+    const out = new Map<string, Float32Array>();
+    await tidyAsync(async () => {
+      const r = lmLoss(model, ids, targets, 1);
+      backward(r.loss);
+      out.set("logits", await r.logits.value.toArray());
+      out.set("loss", await r.loss.value.toArray());
+    });
+    for (const [name, p] of model.params) {
+      if (!p.grad) throw new Error(`no gradient reached ${name}`);
+      out.set(`grad ${name}`, await p.grad.toArray());
+      p.zeroGrad();
+    }
+    return { dtypes: [...model.params.values()].map((p) => p.value.dtype), out };
+  } finally {
+    disposeModel(model);
+  }
+}
+
+for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  testBackends(
+    `${name} with f16 matrices equals the f32 model with f16-rounded matrices`,
+    async (be) => {
+      const half = await lossAndGrads(be, fixture(name), "f16", false);
+      const ref = await lossAndGrads(be, fixture(name), "f32", true);
+      if (!half.dtypes.includes("f16") || !half.dtypes.includes("f32")) {
+        throw new Error(`expected f16 matrices and f32 vectors, got ${half.dtypes}`);
+      }
+      if (ref.dtypes.includes("f16")) throw new Error("the reference must be all f32");
+      for (const [k, v] of ref.out) assertClose(half.out.get(k)!, v, 1e-4, k);
+    },
+  );
+}
+
+testBackends(
+  "the f16 path is not the f32 path: rounding the matrices moves the logits",
+  async (be) => {
+    // Guards the test above against comparing two f32 models.
+    const half = await lossAndGrads(be, fixture("tiny-gpt2"), "f16", false);
+    const full = await lossAndGrads(be, fixture("tiny-gpt2"), "f32", false);
+    const a = half.out.get("logits")!, b = full.out.get("logits")!;
+    if (a.every((x, i) => x === b[i])) throw new Error("f16 and f32 logits are identical");
+  },
+);
+
+/** Writes tiny-gpt2's tensors as `dtype` (matrices only) into a temp copy of the folder. */
+async function convertedCopy(dtype: "F16" | "BF16", big?: string): Promise<string> {
+  const src = fixture("tiny-gpt2");
+  const dir = await Deno.makeTempDir({ prefix: "kne-f16-" });
+  for (const f of ["config.json", "tokenizer.json"]) {
+    await Deno.copyFile(`${src}/${f}`, `${dir}/${f}`);
+  }
+  const file = await openSafetensors(`${src}/model.safetensors`);
+  const tensors = [];
+  for (const [name, info] of file.tensors) {
+    const data = await file.read(name);
+    if (name === big) data[0] = 1e6;
+    tensors.push({
+      name,
+      shape: info.shape,
+      data,
+      dtype: info.shape.length === 2 ? dtype : "F32" as const,
+    });
+  }
+  file.close();
+  await writeSafetensors(`${dir}/model.safetensors`, tensors, { format: "pt" });
+  return dir;
+}
+
+testBackends("an F16 checkpoint loads bit for bit and saves back identical", async (be) => {
+  const dir = await convertedCopy("F16");
+  const out = await Deno.makeTempDir({ prefix: "kne-f16-save-" });
+  try {
+    const m = await loadModel(dir, be, { tokenizer: false });
+    // auto: f16 on WebGPU for a half-precision checkpoint, f32 on WASM.
+    const want = be.name === "webgpu" ? "f16" : "f32";
+    if (m.weights.dtype !== want) throw new Error(`auto chose ${m.weights.dtype}, not ${want}`);
+    disposeModel(m.model);
+    const { model } = await loadModel(dir, be, { tokenizer: false, dtype: "f16" });
+    await saveWeights(model, out);
+    disposeModel(model);
+    const a = await openSafetensors(`${dir}/model.safetensors`);
+    const b = await openSafetensors(`${out}/model.safetensors`);
+    try {
+      for (const [name, info] of a.tensors) {
+        const other = [name, `transformer.${name}`].find((n) => b.tensors.has(n));
+        if (!other) throw new Error(`${name} was not saved`);
+        if (b.tensors.get(other)!.dtype !== info.dtype) {
+          throw new Error(`${name}: saved as ${b.tensors.get(other)!.dtype}, not ${info.dtype}`);
+        }
+        const x = await a.readRaw(name), y = await b.readRaw(other);
+        if (x.length !== y.length || x.some((v, i) => v !== y[i])) {
+          throw new Error(`${name}: saved bytes differ from the checkpoint`);
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+testBackends("a BF16 matrix beyond the f16 range stays f32, with a note", async (be) => {
+  const big = "transformer.h.0.mlp.c_fc.weight";
+  const dir = await convertedCopy("BF16", big);
+  try {
+    const { model, weights } = await loadModel(dir, be, { tokenizer: false, dtype: "f16" });
+    try {
+      const v = model.params.get(big)!.value;
+      if (v.dtype !== "f32") throw new Error(`${big} is ${v.dtype}`);
+      if ((await v.toArray())[0] !== 999424) throw new Error("the BF16 value was not kept");
+      if (!weights.notes.some((n) => n.includes(big) && n.includes("f32"))) {
+        throw new Error(`no note names ${big}: ${weights.notes}`);
+      }
+      const other = model.params.get("transformer.h.0.attn.c_attn.weight")!.value;
+      if (other.dtype !== "f16") throw new Error("the other matrices should be f16");
+    } finally {
+      disposeModel(model);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+testBackends("writeAt writes unaligned f16 runs and keeps their neighbours", async (be) => {
+  const n = 301;
+  const base = Float32Array.from({ length: n }, (_, i) => Math.f16round(i / 7 - 20));
+  const t = Tensor.fromArray(be, base, [n], "f16");
+  try {
+    const expect = base.slice();
+    for (const [off, len] of [[0, 1], [1, 1], [3, 4], [129, 2], [255, 3], [300, 1], [298, 3]]) {
+      const vals = Float32Array.from({ length: len }, (_, i) => Math.f16round(off + i + 0.25));
+      writeAt(t, off, vals);
+      expect.set(vals, off);
+    }
+    const got = await t.toArray();
+    got.forEach((x, i) => {
+      if (x !== expect[i]) throw new Error(`element ${i} is ${x}, expected ${expect[i]}`);
+    });
+  } finally {
+    t.free();
+  }
+});
