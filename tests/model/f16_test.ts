@@ -1,11 +1,13 @@
 // f16 weights end to end: a model whose matrices are f16 on the device computes exactly what the
 // f32 model computes with those matrices rounded to f16 (logits, loss and every gradient, GPT-2
 // and Llama, both backends); checkpoints load as the requested dtype (F16 bit for bit, BF16 and
-// F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; writeAt keeps
-// the neighbours of unaligned f16 runs.
+// F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; a missing
+// tensor is refused without leaking device memory; writeAt keeps the neighbours of unaligned f16
+// runs.
 
 import type { Backend } from "../../engine/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
+import { ModelFileError } from "../../src/io/errors.ts";
 import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { isMatrix } from "../../src/model/dtype.ts";
@@ -82,8 +84,15 @@ testBackends(
   },
 );
 
-/** Writes tiny-gpt2's tensors as `dtype` (matrices only) into a temp copy of the folder. */
-async function convertedCopy(dtype: "F16" | "BF16", big?: string): Promise<string> {
+/**
+ * Writes tiny-gpt2's tensors as `dtype` (matrices only) into a temp copy of the folder, with
+ * entry 0 of `big` set to 1e6 and without `drop`.
+ */
+async function convertedCopy(
+  dtype: "F16" | "BF16",
+  big?: string,
+  drop?: string,
+): Promise<string> {
   const src = fixture("tiny-gpt2");
   const dir = await Deno.makeTempDir({ prefix: "kne-f16-" });
   for (const f of ["config.json", "tokenizer.json"]) {
@@ -92,6 +101,7 @@ async function convertedCopy(dtype: "F16" | "BF16", big?: string): Promise<strin
   const file = await openSafetensors(`${src}/model.safetensors`);
   const tensors = [];
   for (const [name, info] of file.tensors) {
+    if (name === drop) continue;
     const data = await file.read(name);
     if (name === big) data[0] = 1e6;
     tensors.push({
@@ -141,6 +151,34 @@ testBackends("an F16 checkpoint loads bit for bit and saves back identical", asy
     await Deno.remove(out, { recursive: true });
   }
 });
+
+testBackends(
+  "a checkpoint missing a tensor is refused by name and frees what it uploaded",
+  async (be) => {
+    const src = await openSafetensors(`${fixture("tiny-gpt2")}/model.safetensors`);
+    const last = [...src.tensors.keys()].at(-1)!;
+    src.close();
+    const dir = await convertedCopy("F16", undefined, last);
+    const before = be.allocatedBytes();
+    try {
+      const err = await loadModel(dir, be, { tokenizer: false, dtype: "f16" }).then(
+        () => null,
+        (e) => e,
+      );
+      if (!(err instanceof ModelFileError) || !String(err.message).includes("tensor is missing")) {
+        throw new Error(`expected ModelFileError "tensor is missing", got ${err}`);
+      }
+      if (!String(err.message).includes(last.replace(/^transformer\./, ""))) {
+        throw new Error(`the error does not name ${last}: ${err.message}`);
+      }
+      if (be.allocatedBytes() !== before) {
+        throw new Error(`${be.allocatedBytes() - before} bytes stay allocated after the refusal`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 testBackends("a BF16 matrix beyond the f16 range stays f32, with a note", async (be) => {
   const big = "transformer.h.0.mlp.c_fc.weight";
