@@ -7,6 +7,7 @@
 import * as A from "../autograd/ops.ts";
 import { backward, noGrad, type Var } from "../autograd/variable.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
+import { scaleInto } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 import type { TeacherForced } from "../edit/request.ts";
 import { padBatch, targetRows } from "../edit/request.ts";
@@ -149,9 +150,7 @@ export async function attribute(
   try {
     for (let s = 1; s <= hp.igSteps; s++) {
       const alpha = s / hp.igSteps;
-      for (const [v, orig] of originals) {
-        be.dispatch("scale", [orig.buffer, v.value.buffer], [orig.size, alpha]);
-      }
+      for (const [v, orig] of originals) scaleInto(orig, alpha, v.value);
       const p = await probabilityGradient(model, rows);
       if (s === hp.igSteps) targetProb = p;
       onStep?.(s, hp.igSteps);

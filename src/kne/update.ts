@@ -2,14 +2,17 @@
 // gradient reaches each parameter; tensors outside the ensemble are frozen so their gradients
 // are never computed), all layers step together with Adam, early stop on the target loss,
 // optional KL-to-unedited locality term. Divergence (NaN/Inf) is reported to the caller, which
-// restores the snapshot.
+// restores the snapshot. With f16 weights, Adam steps an f32 master copy of each trainable matrix
+// and the f16 weight the forward reads is the master rounded to nearest after every step: steps
+// smaller than half an f16 ulp accumulate in the master instead of vanishing, and the weights
+// evaluated (and recorded in the patch) are exactly the f16 values the model holds.
 
 import { Adam } from "../autograd/adam.ts";
 import * as A from "../autograd/ops.ts";
-import { backward, noGrad, type Var } from "../autograd/variable.ts";
+import { backward, noGrad, param, type Var } from "../autograd/variable.ts";
 import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { countNonfinite } from "../tensor/ops.ts";
+import { cast, countNonfinite } from "../tensor/ops.ts";
 import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 import type { Ensemble } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
@@ -95,7 +98,12 @@ export async function maskedUpdate(
     p.gradMask = masks.get(name) ?? null;
     if (p.requiresGrad) trainable.push(p);
   }
-  const opt = new Adam(trainable, { lr: hp.lr, beta1: hp.beta1, beta2: hp.beta2, weightDecay: 0 });
+  const masters = new Map<Var, Var>();
+  for (const p of trainable) {
+    if (p.value.dtype === "f16") masters.set(p, param(cast(p.value, "f32"), p.name));
+  }
+  const stepped = trainable.map((p) => masters.get(p) ?? p);
+  const opt = new Adam(stepped, { lr: hp.lr, beta1: hp.beta1, beta2: hp.beta2, weightDecay: 0 });
   const { ids, targets, t } = padBatch(rows);
   const read = targetRows(targets);
   const be = model.backend;
@@ -133,13 +141,19 @@ export async function maskedUpdate(
         break;
       }
       if (loss < hp.earlyStopLoss) break;
+      for (const [p, m] of masters) [m.grad, p.grad] = [p.grad, null];
       tidy(() => opt.update());
+      for (const [p, m] of masters) cast(m.value, "f16", p.value);
       opt.zeroGrad();
     }
     if (!diverged) diverged = await anyNonFinite(trainable);
   } finally {
     opt.zeroGrad();
     opt.dispose();
+    for (const [p, m] of masters) {
+      p.zeroGrad();
+      m.value.free();
+    }
     for (const [p, r] of saved) {
       p.requiresGrad = r;
       p.gradMask = null;

@@ -1,0 +1,90 @@
+// KNE on f16 weights: the edit succeeds and every changed matrix entry is an f16 value the model
+// holds (what the patch records is exact); and the f32 master copies keep Adam steps smaller than
+// half an f16 ulp, which rounding alone would discard at every step.
+
+import type { EditTarget } from "../../src/edit/method.ts";
+import { editTarget } from "../../src/edit/targets.ts";
+import { validateRequests } from "../../src/io/requests.ts";
+import { KNE_DEFAULTS, type KneHparams } from "../../src/kne/hparams.ts";
+import { kneEdit } from "../../src/kne/kne.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import { type LoadedModel, loadModel } from "../../src/model/load.ts";
+import { noGrad } from "../../src/autograd/variable.ts";
+import { argmaxRows } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
+const HP: KneHparams = {
+  ...KNE_DEFAULTS,
+  igSteps: 2,
+  topP: 0.05,
+  lr: 0.02,
+  steps: 100,
+  earlyStopLoss: 0.01,
+};
+
+function target(m: LoadedModel, prompt: string, answer: string): EditTarget {
+  const [req] = validateRequests([{ subject: prompt, prompt, target_new: answer }], "test");
+  return editTarget(req, m.tokenizer!, m.model.config.contextLength, "test");
+}
+
+async function predicts(m: LoadedModel, t: EditTarget): Promise<boolean> {
+  const ids = t.row.ids;
+  const am = await tidyAsync(async () =>
+    await argmaxRows(
+      noGrad(() => m.model.forward(Tensor.fromArray(m.model.backend, ids, [1, ids.length]))).value,
+    ).toArray()
+  );
+  return t.targetIds.every((tok, j) => am[t.promptIds.length - 1 + j] === tok);
+}
+
+testBackends("KNE edits an f16 model and records exactly the f16 values it holds", async (be) => {
+  const m = await loadModel(DIR, be, { dtype: "f16" });
+  try {
+    const t = target(m, "The capital of France is", "Tokyo");
+    if (await predicts(m, t)) throw new Error("the random model already predicts the target");
+    const r = await kneEdit(m.model, [t.row], HP);
+    if (r.rolledBack) throw new Error("edit diverged");
+    if (!(await predicts(m, t))) throw new Error(`no edit after ${r.update.steps} steps`);
+    let matrices = 0;
+    for (const c of r.changes) {
+      const p = m.model.params.get(c.name)!;
+      if (p.value.dtype !== "f16") continue;
+      matrices++;
+      const now = await p.value.toArray();
+      c.indices.forEach((i, k) => {
+        if (Math.f16round(c.after[k]) !== c.after[k]) {
+          throw new Error(`${c.name}[${i}] = ${c.after[k]} is not an f16 value`);
+        }
+        if (now[i] !== c.after[k]) throw new Error(`${c.name}[${i}]: model and patch differ`);
+      });
+    }
+    if (matrices === 0) throw new Error("the edit changed no f16 matrix");
+  } finally {
+    disposeModel(m.model);
+  }
+});
+
+testBackends("f32 masters accumulate KNE steps below half an f16 ulp", async (be) => {
+  // Adam moves an entry by at most lr (1 - beta1) / sqrt(1 - beta2) ~ 3.2 lr per step: with
+  // lr = 4e-6 that is below 1.3e-5, under half the f16 ulp (2^-16 ~ 1.5e-5) of every |w| >= 2^-5,
+  // so rounding each step back to f16 would leave those entries unchanged forever.
+  const lr = 4e-6;
+  const m = await loadModel(DIR, be, { dtype: "f16" });
+  try {
+    const t = target(m, "The capital of France is", "Tokyo");
+    const r = await kneEdit(m.model, [t.row], { ...HP, lr, steps: 24, earlyStopLoss: 0 });
+    if (r.rolledBack) throw new Error("edit diverged");
+    let moved = 0;
+    for (const c of r.changes) {
+      if (m.model.params.get(c.name)!.value.dtype !== "f16") continue;
+      c.before.forEach((b, k) => {
+        if (Math.abs(b) >= 2 ** -5 && c.after[k] !== b) moved++;
+      });
+    }
+    if (moved === 0) throw new Error("no entry with |w| >= 2^-5 moved: sub-ulp steps were lost");
+  } finally {
+    disposeModel(m.model);
+  }
+});
