@@ -167,7 +167,8 @@ async function main() {
 
   const backend = await createBackend(parseBackendChoice(args.backend!));
   console.error(`backend: ${backend.description}`);
-  const { model, tokenizer } = await loadModel(modelDir, backend);
+  // One f32 model for every method: only KNE steps f32 masters of f16 weights.
+  const { model, tokenizer } = await loadModel(modelDir, backend, { dtype: "f32" });
   const targets = requests.map((r) =>
     editTarget(r, tokenizer!, model.config.contextLength, source)
   );

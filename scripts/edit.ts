@@ -39,6 +39,7 @@ import {
   formatPlan,
   planMemory,
   planProblems,
+  weightDtypeFor,
   type WorkShape,
 } from "../src/model/plan.ts";
 import { methodByName } from "../src/methods/registry.ts";
@@ -174,8 +175,11 @@ async function main() {
 
   const backend = await createBackend(args.backend);
   console.error(`backend: ${backend.description}`);
+  // Only KNE steps f32 masters of f16 weights; the other methods edit f32 weights.
+  const dtype = method.name === "kne" ? args.dtype : "f32";
   if (args.plan) {
-    const plan = planMemory(config, { ...work, backend: backend.name });
+    const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
+    const plan = planMemory(config, { ...work, backend: backend.name, weightDtype });
     const limits = backendLimits(backend);
     console.log(formatPlan(plan, limits));
     if (method.name !== "kne") {
@@ -186,13 +190,15 @@ async function main() {
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
   // the whole KNE edit as planned, or the weights for methods the planner does not model.
-  const { model } = await loadModel(modelDir, backend, {
+  const { model, weights } = await loadModel(modelDir, backend, {
     work: method.name === "kne" ? work : undefined,
     tokenizer: false,
+    dtype,
   });
   console.error(
-    `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel})`,
+    `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}, ${weights.dtype} weights)`,
   );
+  for (const note of weights.notes) console.error(`  note: ${note}`);
   console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
 
   let stop = false;

@@ -4,7 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
-import { openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
+import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = "Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]";
 
@@ -50,10 +50,12 @@ try {
   const file = await openSafetensors(`${modelDir}/model.safetensors`);
   const weights = new Map<string, Float32Array>();
   const shapes = new Map<string, readonly number[]>();
+  const stored = new Map<string, string>();
   try {
     for (const [name, info] of file.tensors) {
       weights.set(name, await file.read(name));
       shapes.set(name, info.shape);
+      stored.set(name, info.dtype);
     }
   } finally {
     file.close();
@@ -74,7 +76,13 @@ try {
   }
   await writeSafetensors(
     `${tmp}/model.safetensors`,
-    [...weights].map(([name, data]) => ({ name, shape: shapes.get(name)!, data })),
+    // A half-precision tensor stays so when the patched values are exact in it (an f16 edit).
+    [...weights].map(([name, data]) => ({
+      name,
+      shape: shapes.get(name)!,
+      data,
+      dtype: exactWriteDtype(data, stored.get(name)!),
+    })),
     { format: "pt" },
   );
   await Deno.remove(out, { recursive: true }).catch(() => {});

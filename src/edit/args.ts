@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
+import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
 import type { EditMode } from "./run.ts";
 
 export const DEFAULT_MODEL = "models/kne-facts";
@@ -25,6 +26,9 @@ export const HELP = `Usage: deno task edit [options]
   --hparams FILE       JSON hyperparameters overriding the method's defaults
   --mode MODE          single | batch | sequential (default single)
   --backend B          webgpu | wasm | auto (default auto)
+  --dtype D            weight matrices on the device: auto | f32 | f16 (default auto: f16 on
+                       WebGPU for F16/BF16 checkpoints, else f32); f16 halves their bytes,
+                       products accumulate in f32, KNE steps f32 master copies (KNE only)
   --anchors FILE       anchor pool for locality terms (default ${DEFAULT_ANCHORS}): its prompts
                        and its rephrasings with the edited subject swapped in, at most
                        ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts)
@@ -54,6 +58,7 @@ export interface EditArgs {
   hparams?: string;
   mode: EditMode;
   backend: BackendChoice;
+  dtype: WeightDtype;
   /** Without trailing slashes (OUT.partial must be a sibling of OUT). */
   out?: string;
   anchors?: string;
@@ -94,6 +99,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
         hparams: { type: "string" },
         mode: { type: "string", default: "single" },
         backend: { type: "string", default: "auto" },
+        dtype: { type: "string", default: "auto" },
         out: { type: "string" },
         anchors: { type: "string" },
         force: { type: "boolean", default: false },
@@ -113,6 +119,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     method: v.method!,
     mode: v.mode as EditMode,
     backend: "auto",
+    dtype: v.dtype as WeightDtype,
     force: v.force!,
     resume: v.resume!,
     plan: v.plan!,
@@ -134,6 +141,14 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     args.backend = parseBackendChoice(v.backend!);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if (!WEIGHT_DTYPES.includes(args.dtype)) {
+    throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got "${v.dtype}"`);
+  }
+  if (args.dtype === "f16" && args.method !== "kne") {
+    throw new UsageError(
+      `--dtype f16 works with --method kne only (${args.method} writes f32 weights)`,
+    );
   }
   if (!/^-?\d+$/.test(v.seed!) || !Number.isSafeInteger(Number(v.seed))) {
     throw new UsageError(`--seed must be an integer, got "${v.seed}"`);

@@ -21,7 +21,7 @@ import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
 import { checkManifest, sha256 } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
-import type { TensorChange } from "./snapshot.ts";
+import { type TensorChange, writeChanges } from "./snapshot.ts";
 
 export type EditMode = "single" | "batch" | "sequential";
 
@@ -93,21 +93,6 @@ export async function greedy(
     if (next === model.config.eosTokenId) break;
   }
   return tok.decode(ids);
-}
-
-function revert(model: CausalLM, changes: readonly TensorChange[]): void {
-  for (const c of changes) {
-    const p = model.params.get(c.name)!;
-    const be = p.value.backend;
-    // Few entries: upload each contiguous run.
-    let i = 0;
-    while (i < c.indices.length) {
-      let j = i + 1;
-      while (j < c.indices.length && c.indices[j] === c.indices[j - 1] + 1) j++;
-      be.upload(p.value.buffer, c.before.subarray(i, j), c.indices[i]);
-      i = j;
-    }
-  }
 }
 
 function countParams(model: CausalLM): number {
@@ -310,7 +295,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
           },
         );
       }
-      if (opts.mode === "single") revert(opts.model, result.changes);
+      if (opts.mode === "single") writeChanges(opts.model, result.changes, "before");
       else {
         allChanges.push(result.changes);
         // One anchor per target token: each prefix's last position predicts that token.
@@ -374,12 +359,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if (finalChanges) {
     if (opts.mode === "single") {
       // Re-apply the single edit (it was reverted after scoring).
-      for (const c of finalChanges) {
-        const p = opts.model.params.get(c.name)!;
-        c.indices.forEach((idx, k) =>
-          p.value.backend.upload(p.value.buffer, c.after.subarray(k, k + 1), idx)
-        );
-      }
+      writeChanges(opts.model, finalChanges, "after");
     }
     await Deno.mkdir(`${partial}/model`, { recursive: true });
     for (const f of ["config.json", "tokenizer.json"]) {
@@ -389,7 +369,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     }
     await saveWeights(opts.model, `${partial}/model`);
     await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
-    if (opts.mode === "single") revert(opts.model, finalChanges);
+    if (opts.mode === "single") writeChanges(opts.model, finalChanges, "before");
   }
   await replaceDir(partial, opts.out);
   return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };

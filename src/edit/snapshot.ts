@@ -3,6 +3,7 @@
 
 import { BackendError } from "../../engine/backend.ts";
 import type { CausalLM } from "../model/lm.ts";
+import { writeAt } from "../tensor/ops.ts";
 
 export interface TensorChange {
   name: string;
@@ -11,6 +12,25 @@ export interface TensorChange {
   indices: Uint32Array;
   before: Float32Array;
   after: Float32Array;
+}
+
+/** Writes each change's `before` or `after` values into the model, one upload per run. */
+export function writeChanges(
+  model: CausalLM,
+  changes: readonly TensorChange[],
+  which: "before" | "after",
+): void {
+  for (const c of changes) {
+    const p = model.params.get(c.name)!;
+    const values = c[which];
+    let i = 0;
+    while (i < c.indices.length) {
+      let j = i + 1;
+      while (j < c.indices.length && c.indices[j] === c.indices[j - 1] + 1) j++;
+      writeAt(p.value, c.indices[i], values.subarray(i, j));
+      i = j;
+    }
+  }
 }
 
 export class Snapshot {

@@ -1,9 +1,11 @@
 // The patch command end to end: `scripts/edit.ts` writes an edited checkpoint and a sparse patch;
 // `scripts/patch.ts apply` on the original model reproduces the edited weights bit for bit, and
-// `revert` on the edited model reproduces the original ones.
+// `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
+// checkpoint, whose outputs stay F16.
 
 import { equal } from "node:assert/strict";
 import { openSafetensors } from "../../src/io/safetensors.ts";
+import { halfCopy } from "../helpers/checkpoint.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MODEL = `${ROOT}tests/fixtures/tiny-gpt2`;
@@ -18,7 +20,7 @@ async function run(script: string, args: string[]): Promise<void> {
   equal(r.code, 0, `${script} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
 }
 
-/** Raw bytes of every tensor (all files here are F32), by name without the transformer. prefix. */
+/** Raw bytes of every tensor, by name without the transformer. prefix. */
 async function tensors(dir: string): Promise<Map<string, Uint8Array>> {
   const f = await openSafetensors(`${dir}/model.safetensors`);
   const out = new Map<string, Uint8Array>();
@@ -45,12 +47,28 @@ function assertSameBits(a: Map<string, Uint8Array>, b: Map<string, Uint8Array>, 
   }
 }
 
-Deno.test("patch apply and revert reproduce the edited and original weights bit for bit", async () => {
+/** Raw dtype of every tensor, by name without the transformer. prefix. */
+async function dtypes(dir: string): Promise<Map<string, string>> {
+  const f = await openSafetensors(`${dir}/model.safetensors`);
+  try {
+    return new Map(
+      [...f.tensors].map(([name, t]) => [name.replace(/^transformer\./, ""), t.dtype]),
+    );
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Edits `model` through the CLI, then checks that apply rebuilds the edited weights and revert
+ * the original ones bit for bit, and that the edit changed something.
+ */
+async function editApplyRevert(model: string, extra: string[]): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     await run("edit.ts", [
       "--model",
-      MODEL,
+      model,
       "--prompt",
       "The capital of France is",
       "--target",
@@ -60,9 +78,10 @@ Deno.test("patch apply and revert reproduce the edited and original weights bit 
       "--no-fluency",
       "--out",
       `${dir}/edit`,
+      ...extra,
     ]);
     const patch = `${dir}/edit/patch.safetensors`;
-    await run("patch.ts", ["apply", "--patch", patch, "--model", MODEL, "--out", `${dir}/applied`]);
+    await run("patch.ts", ["apply", "--patch", patch, "--model", model, "--out", `${dir}/applied`]);
     await run("patch.ts", [
       "revert",
       "--patch",
@@ -72,8 +91,13 @@ Deno.test("patch apply and revert reproduce the edited and original weights bit 
       "--out",
       `${dir}/reverted`,
     ]);
-    const original = await tensors(MODEL);
+    const original = await tensors(model);
     const edited = await tensors(`${dir}/edit/model`);
+    // Every tensor keeps its stored dtype: an f16 edit writes exact F16 values.
+    for (const out of [`${dir}/edit/model`, `${dir}/applied`, `${dir}/reverted`]) {
+      const want = await dtypes(model), got = await dtypes(out);
+      for (const [name, t] of want) equal(got.get(name), t, `${out}: dtype of ${name}`);
+    }
     assertSameBits(await tensors(`${dir}/applied`), edited, "apply");
     assertSameBits(await tensors(`${dir}/reverted`), original, "revert");
     let differs = false;
@@ -81,5 +105,18 @@ Deno.test("patch apply and revert reproduce the edited and original weights bit 
     if (!differs) throw new Error("the edit changed nothing, so the test would prove nothing");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("patch apply and revert reproduce the edited and original weights bit for bit", async () => {
+  await editApplyRevert(MODEL, []);
+});
+
+Deno.test("an f16 edit of an F16 checkpoint saves F16 weights that the patch rebuilds bit for bit", async () => {
+  const half = await halfCopy(MODEL, "F16");
+  try {
+    await editApplyRevert(half, ["--dtype", "f16"]);
+  } finally {
+    await Deno.remove(half, { recursive: true });
   }
 });

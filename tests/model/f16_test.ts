@@ -8,7 +8,7 @@
 import type { Backend } from "../../engine/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
 import { ModelFileError } from "../../src/io/errors.ts";
-import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
+import { openSafetensors } from "../../src/io/safetensors.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { isMatrix } from "../../src/model/dtype.ts";
 import { loadModel, saveWeights } from "../../src/model/load.ts";
@@ -16,6 +16,7 @@ import { lmLoss } from "../../src/model/loss.ts";
 import { writeAt } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { halfCopy } from "../helpers/checkpoint.ts";
 import { assertClose } from "../helpers/reference.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -84,40 +85,8 @@ testBackends(
   },
 );
 
-/**
- * Writes tiny-gpt2's tensors as `dtype` (matrices only) into a temp copy of the folder, with
- * entry 0 of `big` set to 1e6 and without `drop`.
- */
-async function convertedCopy(
-  dtype: "F16" | "BF16",
-  big?: string,
-  drop?: string,
-): Promise<string> {
-  const src = fixture("tiny-gpt2");
-  const dir = await Deno.makeTempDir({ prefix: "kne-f16-" });
-  for (const f of ["config.json", "tokenizer.json"]) {
-    await Deno.copyFile(`${src}/${f}`, `${dir}/${f}`);
-  }
-  const file = await openSafetensors(`${src}/model.safetensors`);
-  const tensors = [];
-  for (const [name, info] of file.tensors) {
-    if (name === drop) continue;
-    const data = await file.read(name);
-    if (name === big) data[0] = 1e6;
-    tensors.push({
-      name,
-      shape: info.shape,
-      data,
-      dtype: info.shape.length === 2 ? dtype : "F32" as const,
-    });
-  }
-  file.close();
-  await writeSafetensors(`${dir}/model.safetensors`, tensors, { format: "pt" });
-  return dir;
-}
-
 testBackends("an F16 checkpoint loads bit for bit and saves back identical", async (be) => {
-  const dir = await convertedCopy("F16");
+  const dir = await halfCopy(fixture("tiny-gpt2"), "F16");
   const out = await Deno.makeTempDir({ prefix: "kne-f16-save-" });
   try {
     const m = await loadModel(dir, be, { tokenizer: false });
@@ -158,7 +127,7 @@ testBackends(
     const src = await openSafetensors(`${fixture("tiny-gpt2")}/model.safetensors`);
     const last = [...src.tensors.keys()].at(-1)!;
     src.close();
-    const dir = await convertedCopy("F16", undefined, last);
+    const dir = await halfCopy(fixture("tiny-gpt2"), "F16", { drop: last });
     const before = be.allocatedBytes();
     try {
       const err = await loadModel(dir, be, { tokenizer: false, dtype: "f16" }).then(
@@ -182,7 +151,7 @@ testBackends(
 
 testBackends("a BF16 matrix beyond the f16 range stays f32, with a note", async (be) => {
   const big = "transformer.h.0.mlp.c_fc.weight";
-  const dir = await convertedCopy("BF16", big);
+  const dir = await halfCopy(fixture("tiny-gpt2"), "BF16", { big });
   try {
     const { model, weights } = await loadModel(dir, be, { tokenizer: false, dtype: "f16" });
     try {
