@@ -36,8 +36,8 @@ import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { loadModel } from "../src/model/load.ts";
 import {
   backendLimits,
+  fitPlan,
   formatPlan,
-  planMemory,
   planProblems,
   weightDtypeFor,
   type WorkShape,
@@ -179,8 +179,8 @@ async function main() {
   const dtype = method.name === "kne" ? args.dtype : "f32";
   if (args.plan) {
     const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
-    const plan = planMemory(config, { ...work, backend: backend.name, weightDtype });
     const limits = backendLimits(backend);
+    const plan = fitPlan(config, { ...work, backend: backend.name, weightDtype }, limits);
     console.log(formatPlan(plan, limits));
     if (method.name !== "kne") {
       console.log(`(the plan models KNE; ${method.name} is checked for its weights only)`);
@@ -190,7 +190,7 @@ async function main() {
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
   // the whole KNE edit as planned, or the weights for methods the planner does not model.
-  const { model, weights } = await loadModel(modelDir, backend, {
+  const { model, weights, plan } = await loadModel(modelDir, backend, {
     work: method.name === "kne" ? work : undefined,
     tokenizer: false,
     dtype,
@@ -199,6 +199,14 @@ async function main() {
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}, ${weights.dtype} weights)`,
   );
   for (const note of weights.notes) console.error(`  note: ${note}`);
+  const attributionChunks = method.name === "kne" ? plan.options.attributionChunks : 1;
+  if (attributionChunks > 1) {
+    console.error(
+      `  memory: attribution runs in ${attributionChunks} passes over groups of <= ${
+        Math.ceil(model.config.nLayers / attributionChunks)
+      } layers to fit (same scores, ${attributionChunks}x its time; --plan shows why)`,
+    );
+  }
   console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
 
   let stop = false;
@@ -228,6 +236,7 @@ async function main() {
     fluency: args.fluency,
     anchors: anchorPool,
     interrupted: () => stop,
+    attributionChunks,
     onProgress: (phase, step, of, loss) => {
       if (barKey !== phase || !bar) {
         bar?.finish();

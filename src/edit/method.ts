@@ -43,6 +43,11 @@ export interface EditContext {
   /** Unrelated prompts (token ids) for locality terms, when a method wants them. */
   localityPrompts: number[][];
   onProgress?: (p: MethodProgress) => void;
+  /**
+   * Groups of layers a gradient-attribution method differentiates one at a time to fit memory
+   * (the memory planner's choice; results are unchanged). Absent: one pass.
+   */
+  attributionChunks?: number;
 }
 
 export type Hparams = Record<string, HparamValue>;

@@ -48,6 +48,8 @@ export interface RunOptions {
   onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
   /** Returns true when the user asked to stop (SIGINT). */
   interrupted?: () => boolean;
+  /** Layer groups for attribution, from the memory plan (EditContext.attributionChunks). */
+  attributionChunks?: number;
 }
 
 export interface RecordResult {
@@ -207,6 +209,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     tokenizer: opts.tokenizer,
     localityPrompts: [] as number[][],
     onProgress: progress,
+    attributionChunks: opts.attributionChunks,
   };
   const finishRecord = async (
     t: EditTarget,

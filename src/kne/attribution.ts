@@ -1,7 +1,8 @@
 // KNE attribution: integrated gradients of the teacher-forced target probability with respect to
 // every projection weight of every layer (attention and FFN), Attr(w) = w * mean_s dP(alpha_s W)/dw
 // with alpha_s = s/m. All scored weights are scaled together along the path (one forward and
-// backward per step, not one per layer). Unit scores aggregate each output neuron's parameters
+// backward per step, not one per layer; the planner may split the layers into chunks that each
+// get their own pass, to bound gradient memory). Unit scores aggregate each output neuron's parameters
 // (a column of an [in, out] weight, a row of an [out, in] weight, plus its bias entry).
 
 import * as A from "../autograd/ops.ts";
@@ -124,67 +125,109 @@ async function probabilityGradient(
   });
 }
 
-/** Scores every projection weight for the edit targets `rows`. Leaves the model unchanged. */
+/**
+ * The scored params split into `chunks` groups of consecutive layers (as even as possible, at
+ * most one per layer): attribution differentiates one group at a time.
+ */
+export function layerChunks<T extends { info: ParamInfo }>(
+  scored: readonly T[],
+  chunks: number,
+): T[][] {
+  const layers = [...new Set(scored.map((s) => s.info.layer))].sort((a, b) => a - b);
+  const n = Math.max(1, Math.min(Math.floor(chunks), layers.length));
+  const per = Math.ceil(layers.length / n);
+  const groups: T[][] = [];
+  for (let i = 0; i < layers.length; i += per) {
+    const inGroup = new Set(layers.slice(i, i + per));
+    groups.push(scored.filter((s) => inGroup.has(s.info.layer)));
+  }
+  return groups.length > 0 ? groups : [[...scored]];
+}
+
+/**
+ * Scores every projection weight for the edit targets `rows`. Leaves the model unchanged.
+ * With `chunks` > 1 the layers are scored in that many groups, each with its own integrated-
+ * gradient pass (every scored weight still moves along the path; only the group's gradients
+ * are kept), so gradient memory drops to one group's at the cost of `chunks` times the passes.
+ * The scores are bit-identical to one pass: each weight's gradient comes from the same kernels
+ * on the same values.
+ */
 export async function attribute(
   model: CausalLM,
   rows: readonly TeacherForced[],
   hp: Pick<KneHparams, "igSteps" | "unitScore">,
   onStep?: (step: number, of: number) => void,
+  chunks = 1,
 ): Promise<Attribution> {
   const t0 = performance.now();
   const scored = scoredParams(model);
-  const vars: Var[] = [];
-  for (const { info, bias } of scored) {
-    vars.push(model.params.get(info.name)!);
-    if (bias) vars.push(model.params.get(bias.name)!);
-  }
+  const varsOf = (list: typeof scored): Var[] =>
+    list.flatMap(({ info, bias }) =>
+      bias ? [model.params.get(info.name)!, model.params.get(bias.name)!] : [
+        model.params.get(info.name)!,
+      ]
+    );
   const frozen = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
-  const originals = new Map<Var, Tensor>(vars.map((v) => [v, noGrad(() => v.value.clone())]));
+  const originals = new Map<Var, Tensor>(
+    varsOf(scored).map((v) => [v, noGrad(() => v.value.clone())]),
+  );
   for (const [p] of frozen) {
     p.zeroGrad();
     p.requiresGrad = false;
   }
-  for (const v of vars) v.requiresGrad = true;
+  const groups = layerChunks(scored, chunks);
+  const passes = groups.length * hp.igSteps;
   const be = model.backend;
   let targetProb = 0;
-  try {
-    for (let s = 1; s <= hp.igSteps; s++) {
-      const alpha = s / hp.igSteps;
-      for (const [v, orig] of originals) scaleInto(orig, alpha, v.value);
-      const p = await probabilityGradient(model, rows);
-      if (s === hp.igSteps) targetProb = p;
-      onStep?.(s, hp.igSteps);
-    }
-  } finally {
-    for (const [v, orig] of originals) {
-      be.copy(orig.buffer, 0, v.value.buffer, 0, orig.size);
-      orig.free();
-    }
-    for (const [p, r] of frozen) p.requiresGrad = r;
-  }
   const tensors: ScoredTensor[] = [];
   // Reads a weight and its gradient once each and scores them in one pass.
-  const readAttr = async (v: Var, info: ParamInfo | null, out: Float64Array) => {
-    const w = await v.value.toArray();
+  const readAttr = async (v: Var, orig: Tensor, info: ParamInfo | null, out: Float64Array) => {
+    const w = await orig.toArray();
     // No gradient reached the tensor: it reads as 0 (so -w * 0 stays -0, as before).
     const g = v.grad ? await v.grad.toArray() : new Float32Array(w.length);
     v.zeroGrad();
     attributeInPlace(info, w, g, hp.igSteps, hp.unitScore, out);
     return w;
   };
-  for (const { info, bias } of scored) {
-    const { units, size } = unitShape(info);
-    const sums = new Float64Array(units);
-    const scores = await readAttr(model.params.get(info.name)!, info, sums);
-    const biasScores = bias ? await readAttr(model.params.get(bias.name)!, null, sums) : null;
-    const n = size + (bias ? 1 : 0);
-    tensors.push({
-      info,
-      bias,
-      scores,
-      biasScores,
-      unitScores: Float32Array.from(sums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
-    });
+  try {
+    for (const [gi, group] of groups.entries()) {
+      const vars = varsOf(group);
+      for (const v of vars) v.requiresGrad = true;
+      for (let s = 1; s <= hp.igSteps; s++) {
+        const alpha = s / hp.igSteps;
+        for (const [v, orig] of originals) scaleInto(orig, alpha, v.value);
+        const p = await probabilityGradient(model, rows);
+        if (s === hp.igSteps) targetProb = p;
+        onStep?.(gi * hp.igSteps + s, passes);
+      }
+      for (const v of vars) v.requiresGrad = false;
+      for (const { info, bias } of group) {
+        const { units, size } = unitShape(info);
+        const sums = new Float64Array(units);
+        const w = model.params.get(info.name)!;
+        const scores = await readAttr(w, originals.get(w)!, info, sums);
+        const b = bias ? model.params.get(bias.name)! : null;
+        const biasScores = b ? await readAttr(b, originals.get(b)!, null, sums) : null;
+        const n = size + (bias ? 1 : 0);
+        tensors.push({
+          info,
+          bias,
+          scores,
+          biasScores,
+          unitScores: Float32Array.from(sums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
+        });
+      }
+    }
+  } finally {
+    for (const [v, orig] of originals) {
+      be.copy(orig.buffer, 0, v.value.buffer, 0, orig.size);
+      orig.free();
+      v.zeroGrad();
+    }
+    for (const [p, r] of frozen) p.requiresGrad = r;
   }
+  // In the scored order whatever the grouping (selection breaks ties by position).
+  const order = new Map(scored.map((s, i) => [s.info.name, i]));
+  tensors.sort((a, b) => order.get(a.info.name)! - order.get(b.info.name)!);
   return { tensors, targetProb, seconds: (performance.now() - t0) / 1000 };
 }

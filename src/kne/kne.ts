@@ -34,12 +34,14 @@ export async function kneEdit(
   hp: KneHparams,
   localityPrompts: number[][] = [],
   onProgress?: (p: KneProgress) => void,
+  attributionChunks = 1,
 ): Promise<KneResult> {
   const attribution = await attribute(
     model,
     rows,
     hp,
     (step, of) => onProgress?.({ phase: "attribution", step, of }),
+    attributionChunks,
   );
   const ensemble = selectEnsemble(attribution, hp);
   const names = ensemble.tensors.flatMap((t) => (t.bias ? [t.name, t.bias] : [t.name]));

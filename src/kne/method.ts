@@ -40,6 +40,7 @@ export const kneMethod: EditMethod<KneHparams> = {
       hp,
       ctx.localityPrompts,
       (p) => ctx.onProgress?.(p),
+      ctx.attributionChunks,
     );
     const grid = attributionGrid(r.attribution);
     return {

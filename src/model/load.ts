@@ -13,7 +13,7 @@ import { assembleModel, paramInfoFor } from "./build.ts";
 import { F16_MAX, isMatrix, type WeightDtype } from "./dtype.ts";
 import { GPT2_PREFIX } from "./gpt2.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
-import { checkBeforeLoad, type WorkShape } from "./plan.ts";
+import { checkBeforeLoad, type MemoryPlan, type WorkShape } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;
@@ -21,6 +21,8 @@ export interface LoadedModel {
   tokenizer: Tokenizer | null;
   /** What the matrices were stored as, and why any stayed f32. */
   weights: { dtype: DType; notes: string[] };
+  /** The memory plan the load was checked against (the edit's, when work was given). */
+  plan: MemoryPlan;
 }
 
 /** Candidate names of a tensor: GPT-2 files exist with and without the transformer. prefix. */
@@ -84,7 +86,7 @@ export async function loadModel(
   }
   const model = assembleModel(config, backend, params);
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);
-  return { dir, model, tokenizer, weights: { dtype, notes } };
+  return { dir, model, tokenizer, weights: { dtype, notes }, plan };
 }
 
 /**

@@ -6,9 +6,10 @@
 // checks it against the bytes a real forward allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
-//   attribution  gradient of every scored weight and bias (attribution needs all of them), a copy
-//                of their original values (the integration path scales them in place), the
-//                forward's saved activations and logits, and the backward's transient gradients;
+//   attribution  gradient of every scored weight and bias (of one group of layers when it is
+//                split into passes to fit: fitPlan), a copy of their original values (the
+//                integration path scales them in place), the forward's saved activations and
+//                logits, and the backward's transient gradients;
 //   update       gradient, 0/1 mask and two Adam moments of every tensor holding ensemble units
 //                (bounded by all scored tensors), the same activations (and, with a KL term, a
 //                second forward over the locality prompts plus their reference logits).
@@ -52,6 +53,11 @@ export interface PlanOptions extends WorkShape {
   backend: BackendName;
   /** Device dtype of the weight matrices (default f32; norms and biases are always f32). */
   weightDtype?: DType;
+  /**
+   * Groups of consecutive layers attribution differentiates one at a time (default 1; at most
+   * nLayers): gradient memory is one group's, the attribution passes are multiplied by it.
+   */
+  attributionChunks?: number;
 }
 
 /** A device tensor: its name and f32 element count, and how many like it (one per layer). */
@@ -239,6 +245,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     weightDtype: "f32",
     targetTokens: opts.batch * opts.seqLen,
     ...opts,
+    attributionChunks: Math.max(
+      1,
+      Math.min(Math.floor(opts.attributionChunks ?? 1), config.nLayers),
+    ),
     seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
     klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
@@ -267,7 +277,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     );
   const scoredMatrices = totalElements(sizes.scored.filter((x) => sizes.matrices.has(x.name)));
   const weights = stored(sizes.all);
-  const gradients = F32 * scored;
+  // Every scored tensor is per-layer: a chunk of attribution holds the gradients of its layers.
+  const chunkLayers = Math.ceil(config.nLayers / o.attributionChunks);
+  const chunkScored = scored / config.nLayers * chunkLayers;
+  const gradients = F32 * chunkScored;
   const pathOriginals = stored(sizes.scored);
   const activations = F32 * actElems;
   const logits = F32 * (headElems + headRows * d + lossElems);
@@ -282,7 +295,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     F32 * (heads + 2 * rows * d + 2 * acts + 2 * biggestScored +
       config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
   const backwardTransient = transient(R, biggestAct, headElems);
-  const accumulation = o.igSteps > 1 ? F32 * scored : 0;
+  const accumulation = o.igSteps > 1 ? F32 * chunkScored : 0;
   const optimizer = F32 * 4 * scored;
   const masters = o.weightDtype === "f16" ? F32 * scoredMatrices : 0;
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
@@ -324,7 +337,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const fwdFlops = 2 * R * projMacs + 2 * headRows * config.vocabSize * d +
     4 * o.batch * config.nLayers * o.seqLen * o.seqLen * d;
   // Backward costs about twice the forward.
-  const flops = 3 * fwdFlops * (o.igSteps + o.updateSteps);
+  const flops = 3 * fwdFlops * (o.igSteps * o.attributionChunks + o.updateSteps);
 
   return {
     config,
@@ -487,6 +500,27 @@ export function planProblems(
   return problems;
 }
 
+/**
+ * The plan of `config` for `opts` with the fewest attribution chunks (at least
+ * opts.attributionChunks) that fits `limits`: one pass when it fits, else more groups of layers
+ * until the attribution peak fits (the update's peak does not depend on them). When no chunking
+ * fits, the plan with the lowest device peak and the fewest chunks, for planProblems to report.
+ */
+export function fitPlan(config: ModelConfig, opts: PlanOptions, limits: BackendLimits): MemoryPlan {
+  let best: MemoryPlan | null = null;
+  let seenLayers = 0;
+  for (let chunks = Math.max(1, opts.attributionChunks ?? 1); chunks <= config.nLayers; chunks++) {
+    // Chunk counts that give the same group size plan the same memory: try each size once.
+    const layers = Math.ceil(config.nLayers / chunks);
+    if (layers === seenLayers) continue;
+    seenLayers = layers;
+    const plan = planMemory(config, { ...opts, attributionChunks: chunks });
+    if (planProblems(plan, limits, "edit").length === 0) return plan;
+    if (!best || plan.bytes.devicePeak < best.bytes.devicePeak) best = plan;
+  }
+  return best ?? planMemory(config, opts);
+}
+
 /** The plan as aligned text lines (for `--plan`). */
 export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
   const c = plan.config, b = plan.bytes, o = plan.options;
@@ -501,8 +535,19 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     `  work: batch ${o.batch} x ${o.seqLen} tokens, ${o.igSteps} IG steps, <= ${o.updateSteps} update steps` +
     (o.klRows ? `, KL over ${o.klRows} rows of ${o.klSeqLen} tokens` : "") +
     `, backend ${o.backend}`,
+    o.attributionChunks > 1
+      ? `  attribution: ${o.attributionChunks} passes over groups of <= ${
+        Math.ceil(c.nLayers / o.attributionChunks)
+      } layers (to fit; scores unchanged, ${o.attributionChunks}x the attribution time)`
+      : `  attribution: one pass over all ${c.nLayers} layers`,
     row("weights", b.weights),
-    row("gradients", b.gradients, "one per scored weight and bias"),
+    row(
+      "gradients",
+      b.gradients,
+      o.attributionChunks > 1
+        ? "one per scored weight and bias of one layer group"
+        : "one per scored weight and bias",
+    ),
     row("path originals", b.pathOriginals, "scored weights before alpha scaling"),
     row(
       "activations",
@@ -605,8 +650,9 @@ export async function checkBeforeLoad(
   for (const t of file.tensors.values()) bytes += t.end - t.begin;
   const weightDtype = resolveWeightDtype(dtype, backend, matrixDtypes(file));
   file.close();
-  const plan = planMemory(config, { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype });
   const limits = backendLimits(backend);
+  const opts = { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype };
+  const plan = work ? fitPlan(config, opts, limits) : planMemory(config, opts);
   const problems = planProblems(plan, limits, work ? "edit" : "load");
   if (problems.length > 0) {
     throw new ResourceError(

@@ -168,7 +168,7 @@ const peakConfigArb = fc.record({
 
 Deno.test({
   name:
-    "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices) bound the measured peaks of the real KNE phases",
+    "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices, attribution in layer groups) bound the measured peaks of the real KNE phases",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -182,7 +182,8 @@ Deno.test({
           fc.integer({ min: 1, max: 3 }),
           fc.integer({ min: 0, max: 3 }),
           fc.constantFrom("f32" as const, "f16" as const),
-          async (config, batch, t, igSteps, klRows, weightDtype) => {
+          fc.integer({ min: 1, max: 3 }),
+          async (config, batch, t, igSteps, klRows, weightDtype, chunks) => {
             const model = buildModel(config, be, initWeights(config, 7), "random", weightDtype);
             try {
               const rows = Array.from({ length: batch }, (_, b) =>
@@ -213,6 +214,7 @@ Deno.test({
                 targetTokens: 2 * batch,
                 backend: "wasm",
                 weightDtype,
+                attributionChunks: chunks,
               });
               // Allocation rounding (64-byte blocks) of the small tensors alive at the peak: the
               // forward's, their gradients, and four per scored tensor in the update.
@@ -226,7 +228,7 @@ Deno.test({
               const tight = (peak: number) => above(peak) / (1 + 1 / 8);
               let attr: Awaited<ReturnType<typeof attribute>> | undefined;
               const attrPeak = await peakDuring(be, async () => {
-                attr = await attribute(model, rows, hp);
+                attr = await attribute(model, rows, hp, undefined, chunks);
               });
               const attrPlan = above(plan.bytes.attributionPeak);
               const attrTight = tight(plan.bytes.attributionPeak);
