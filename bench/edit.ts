@@ -23,19 +23,20 @@
 //
 //   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--models=a,b]
 //                        [--anchors=N] [--force] [--llama-layers=N] [--threads=N]
-//                        [--no-webgpu] [--no-record]
+//                        [--dtypes=f32,f16] [--no-webgpu] [--no-record]
 //
 // --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM
 // dispatch is synchronous) and the host time outside kernels per phase; --anchors=N adds the KL
 // term over N random locality prompts at the default KL weight (the edit command uses up to 48);
 // --force runs shapes the planner rejects (to measure what they really use; a failure is
-// reported); --llama-layers picks the Llama layer count; --json prints one object per line.
+// reported); --llama-layers picks the Llama layer count; --dtypes the weight matrices' dtypes
+// to run (default f32 on WASM, f16 on WebGPU); --json prints one object per line.
 // Each edit's digest (FNV-1a of every score, the ensemble, the losses and the changes) shows
-// that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated entry is added to bench/RESULTS.md under
-// "## KNE edit at model scale (bench/edit.ts)". Target (issue "Real-model scale"): GPT-2 small
-// shape, WASM, under 10 s per edit on the 2-core machine.
+// that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated
+// entry is added to bench/RESULTS.md under "## KNE edit at model scale (bench/edit.ts)". Target
+// (issue "Real-model scale"): GPT-2 small shape, WASM, under 10 s per edit on the 2-core machine.
 
-import type { Backend } from "../engine/backend.ts";
+import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
 import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
@@ -190,8 +191,9 @@ function resetPeakRss(): boolean {
   }
 }
 
-function plan(c: ModelConfig, backend: "wasm" | "webgpu"): MemoryPlan {
+function plan(c: ModelConfig, backend: "wasm" | "webgpu", weightDtype: DType): MemoryPlan {
   return planMemory(c, {
+    weightDtype,
     seqLen: PROMPT_TOKENS + TARGET_TOKENS - 1,
     batch: 1,
     igSteps: HP.igSteps,
@@ -230,6 +232,8 @@ interface EditResult {
   config: string;
   backend: string;
   description: string;
+  /** Device dtype of the weight matrices. */
+  dtype: DType;
   params: number;
   weightBytes: number;
   tokens: number;
@@ -418,11 +422,12 @@ async function childEdits(): Promise<void> {
   const wasm = be.name === "wasm" ? be as WasmBackend : null;
   try {
     const t0 = performance.now();
-    const model = buildModel(config, be, initWeights(config, 1234), "random weights");
+    const dtype = (args.get("dtype") ?? "f32") as DType;
+    const model = buildModel(config, be, initWeights(config, 1234), "random weights", dtype);
     const buildSeconds = (performance.now() - t0) / 1000;
     let weightBytes = 0, params = 0;
     for (const p of model.params.values()) {
-      (weightBytes += p.value.size * 4, params += p.value.size);
+      (weightBytes += p.value.size * DTYPE_BYTES[p.value.dtype], params += p.value.size);
     }
     const progress = (s: string) => {
       if (!JSON_OUT) console.error(`  [${shape.key} ${be.name}] ${s}`);
@@ -496,6 +501,7 @@ async function childEdits(): Promise<void> {
       config: describe(config),
       backend: be.name,
       description: be.description,
+      dtype,
       params,
       weightBytes,
       tokens: PROMPT_TOKENS + TARGET_TOKENS,
@@ -516,7 +522,7 @@ async function childEdits(): Promise<void> {
       memoryBytes: wasm ? wasm.memory.buffer.byteLength : null,
       peakRssBytes: peakRss,
       rssReset,
-      plan: planSummary(plan(config, be.name)),
+      plan: planSummary(plan(config, be.name, dtype)),
       ensembleUnits: r.ensemble.selectedUnits,
       totalUnits: r.ensemble.totalUnits,
       changedEntries: r.changes.reduce((a, c) => a + c.indices.length, 0),
@@ -548,7 +554,8 @@ function summary(r: EditResult): string {
   const w = r.weightBytes, p = r.plan;
   const sec = (ms: number) => (ms / 1000).toFixed(2);
   const lines = [
-    `${r.description}: ${r.label} (${r.config}), ${(r.params / 1e6).toFixed(1)}M parameters, ` +
+    `${r.description}: ${r.label} (${r.config}), ${(r.params / 1e6).toFixed(1)}M parameters ` +
+    `(${r.dtype} matrices), ` +
     `${r.tokens} tokens (prompt ${PROMPT_TOKENS} + target ${TARGET_TOKENS})`,
     `  KNE edit (${HP.igSteps} IG steps, top-p ${HP.topP}, ${r.steps} update steps, lr ${HP.lr}, ${HP.unitScore}${
       r.anchors > 0 ? `, KL weight ${HP.klWeight} over ${r.anchors} anchors` : ", no KL term"
@@ -612,7 +619,17 @@ function summary(r: EditResult): string {
 interface Skip {
   shape: string;
   backend: string;
+  dtype: DType;
   note: string;
+}
+
+/** The weight dtypes to run on `backend`: --dtypes, else f32 on WASM and f16 on WebGPU. */
+function dtypesFor(backend: "wasm" | "webgpu"): DType[] {
+  const list = args.get("dtypes")?.split(",") ?? [backend === "wasm" ? "f32" : "f16"];
+  for (const d of list) {
+    if (d !== "f32" && d !== "f16") throw new Error(`--dtypes takes f32 and/or f16, got ${d}`);
+  }
+  return list as DType[];
 }
 
 async function runParent(): Promise<void> {
@@ -641,85 +658,94 @@ async function runParent(): Promise<void> {
   const results: EditResult[] = [];
   const skips: Skip[] = [];
   for (const backend of backends) {
-    for (const shape of shapes) {
-      let config = shape.config;
-      if (shape.family && args.has("llama-layers")) {
-        config = shape.family(Number(args.get("llama-layers")));
-      }
-      if (backend === "wasm") {
-        const p = plan(config, "wasm");
-        const problems = planProblems(p, wasmLimits, "edit");
-        if (problems.length > 0) {
-          let note = `${shape.label} (${describe(config)}, ${
-            (p.params.total / 1e6).toFixed(0)
-          }M parameters, weights ${formatBytes(p.bytes.weights)}) does not fit by the planner: ${
-            problems.join("; ")
-          } (attribution peak ${formatBytes(p.bytes.attributionPeak)}, update peak ${
-            formatBytes(p.bytes.updatePeak)
-          })`;
-          let fallback: ModelConfig | null = null;
-          if (FORCE) note += "; run anyway (--force)";
-          else if (shape.family) {
-            for (let l = config.nLayers - 1; l >= 1 && !fallback; l--) {
-              const c = shape.family(l);
-              if (planProblems(plan(c, "wasm"), wasmLimits, "edit").length === 0) fallback = c;
-            }
-            if (fallback) {
-              const p2 = plan(fallback, "wasm");
-              note += `; running the largest layer count of the same widths that the planner ` +
-                `admits instead: ${describe(fallback)} (${
-                  (p2.params.total / 1e6).toFixed(0)
-                }M parameters, planner device peak ${formatBytes(p2.bytes.devicePeak)})`;
-            }
-          }
-          skips.push({ shape: shape.key, backend, note });
-          if (!fallback && !FORCE) continue;
-          config = fallback ?? config;
+    for (const dtype of dtypesFor(backend)) {
+      for (const shape of shapes) {
+        let config = shape.config;
+        if (shape.family && args.has("llama-layers")) {
+          config = shape.family(Number(args.get("llama-layers")));
         }
+        if (backend === "wasm") {
+          const p = plan(config, "wasm", dtype);
+          const problems = planProblems(p, wasmLimits, "edit");
+          if (problems.length > 0) {
+            let note = `${shape.label} (${describe(config)}, ${
+              (p.params.total / 1e6).toFixed(0)
+            }M parameters, weights ${formatBytes(p.bytes.weights)}) does not fit by the planner: ${
+              problems.join("; ")
+            } (attribution peak ${formatBytes(p.bytes.attributionPeak)}, update peak ${
+              formatBytes(p.bytes.updatePeak)
+            })`;
+            let fallback: ModelConfig | null = null;
+            if (FORCE) note += "; run anyway (--force)";
+            else if (shape.family) {
+              for (let l = config.nLayers - 1; l >= 1 && !fallback; l--) {
+                const c = shape.family(l);
+                if (planProblems(plan(c, "wasm", dtype), wasmLimits, "edit").length === 0) {
+                  fallback = c;
+                }
+              }
+              if (fallback) {
+                const p2 = plan(fallback, "wasm", dtype);
+                note += `; running the largest layer count of the same widths that the planner ` +
+                  `admits instead: ${describe(fallback)} (${
+                    (p2.params.total / 1e6).toFixed(0)
+                  }M parameters, planner device peak ${formatBytes(p2.bytes.devicePeak)})`;
+              }
+            }
+            skips.push({ shape: shape.key, backend, dtype, note });
+            if (!fallback && !FORCE) continue;
+            config = fallback ?? config;
+          }
+        }
+        const childArgs = [
+          "run",
+          "-A",
+          new URL(import.meta.url).pathname,
+          "--child",
+          `--model=${shape.key}`,
+          `--backend=${backend}`,
+          `--dtype=${dtype}`,
+          `--edits=${EDITS}`,
+          `--anchors=${ANCHORS}`,
+          ...(config !== shape.config ? [`--layers=${config.nLayers}`] : []),
+          ...(THREADS ? [`--threads=${THREADS}`] : []),
+          ...(PROFILE ? ["--profile"] : []),
+          ...(JSON_OUT ? ["--json"] : []),
+        ];
+        if (!JSON_OUT) {
+          console.error(`${shape.key} on ${backend}, ${dtype} matrices: ${describe(config)}`);
+        }
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: childArgs,
+          stdout: "piped",
+          stderr: "inherit",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+        const parsed = text.startsWith("{") ? JSON.parse(text) : null;
+        if (!out.success || !parsed || parsed.error) {
+          skips.push({
+            shape: shape.key,
+            backend,
+            dtype,
+            note: `${shape.label} (${describe(config)}) failed: ${
+              parsed?.error ?? `exit code ${out.code}`
+            }`,
+          });
+          continue;
+        }
+        const r = parsed as EditResult;
+        if (config !== shape.config) {
+          r.label =
+            `${shape.label}, reduced to ${config.nLayers} of ${shape.config.nLayers} layers`;
+        }
+        results.push(r);
+        if (!JSON_OUT) console.log(summary(r) + "\n");
+        else console.log(JSON.stringify(r));
       }
-      const childArgs = [
-        "run",
-        "-A",
-        new URL(import.meta.url).pathname,
-        "--child",
-        `--model=${shape.key}`,
-        `--backend=${backend}`,
-        `--edits=${EDITS}`,
-        `--anchors=${ANCHORS}`,
-        ...(config !== shape.config ? [`--layers=${config.nLayers}`] : []),
-        ...(THREADS ? [`--threads=${THREADS}`] : []),
-        ...(PROFILE ? ["--profile"] : []),
-        ...(JSON_OUT ? ["--json"] : []),
-      ];
-      if (!JSON_OUT) console.error(`${shape.key} on ${backend}: ${describe(config)}`);
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: childArgs,
-        stdout: "piped",
-        stderr: "inherit",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-      const parsed = text.startsWith("{") ? JSON.parse(text) : null;
-      if (!out.success || !parsed || parsed.error) {
-        skips.push({
-          shape: shape.key,
-          backend,
-          note: `${shape.label} (${describe(config)}) failed: ${
-            parsed?.error ?? `exit code ${out.code}`
-          }`,
-        });
-        continue;
-      }
-      const r = parsed as EditResult;
-      if (config !== shape.config) {
-        r.label = `${shape.label}, reduced to ${config.nLayers} of ${shape.config.nLayers} layers`;
-      }
-      results.push(r);
-      if (!JSON_OUT) console.log(summary(r) + "\n");
-      else console.log(JSON.stringify(r));
     }
   }
   for (const s of skips) {
-    notes.push(`${s.backend}: ${s.note}`);
+    notes.push(`${s.backend} (${s.dtype} matrices): ${s.note}`);
   }
   notes.push("WebGPU on a real GPU (H100): not measured (no GPU lent)");
   for (const n of notes) {
@@ -739,12 +765,12 @@ function record(results: EditResult[], notes: string[]): void {
   } catch { /* new file */ }
   const sec = (ms: number) => (ms / 1000).toFixed(2);
   const table = [
-    "| model | backend | params | edit (s) | attribution | selection | update | other | peak device / weights | peak RSS / weights | planner peak / weights | load (before -> after) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| model | backend | matrices | params | edit (s) | attribution | selection | update | other | peak device / weights | peak RSS / weights | planner peak / weights | load (before -> after) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r) =>
       `| ${r.label} (${r.config}${
         r.anchors ? `; KL over ${r.anchors} anchors` : ""
-      }) | ${r.description} | ${(r.params / 1e6).toFixed(0)}M | ${sec(r.ms)} | ${
+      }) | ${r.description} | ${r.dtype} | ${(r.params / 1e6).toFixed(0)}M | ${sec(r.ms)} | ${
         sec(r.phases.attribution)
       } | ${sec(r.phases.selection)} | ${sec(r.phases.update)} | ${sec(r.phases.other)} | ${
         r.peakDeviceBytes === null ? "n/a" : x(r.peakDeviceBytes, r.weightBytes)
