@@ -3,55 +3,12 @@
 // f16 buffer is the u16 at ptr + 2 * i. Both conversions work on the bits, eight lanes a step,
 // and give the same bits as the WGSL kernels and the host's Float16Array: round to nearest, ties
 // to even, subnormals kept (never flushed), ±Infinity beyond the f16 range, NaN stays NaN with its
-// sign. f16_to_f32 also widens B blocks for matmul_f16 / matmul_nt_f16 (engine/assembly/matmul.ts).
+// sign (the scalar and four-lane conversions are in ./lib/half). f16_to_f32 also widens B blocks
+// for matmul_f16 / matmul_nt_f16 (engine/assembly/matmul.ts).
 
-import { widen, widen4 } from "./lib/half";
+import { halfBits, halfBits4, widen, widen4 } from "./lib/half";
 
 // ---- f32 -> f16 -------------------------------------------------------------------------------
-
-// Thresholds on |x|'s bits: above 0x7f800000 NaN; from 65520 (65504 + half an ulp) on the nearest
-// is Infinity; from 2^-14 on the result is a normal f16.
-const F32_INF: u32 = 0x7f800000;
-const HALF_OVERFLOW: u32 = 0x477ff000;
-const HALF_MIN_NORMAL: u32 = 0x38800000;
-/** 0.5: adding it to |x| < 2^-14 rounds |x| to a multiple of 2^-24 (its ulp), ties to even. */
-const SUB_MAGIC: u32 = 0x3f000000;
-
-// @ts-ignore: decorator
-@inline
-function halfBits(v: f32): u32 {
-  const bits = reinterpret<u32>(v);
-  const sign = (bits >>> 16) & 0x8000;
-  const ax = bits & 0x7fffffff;
-  if (ax > F32_INF) return sign | 0x7e00;
-  if (ax >= HALF_OVERFLOW) return sign | 0x7c00;
-  if (ax >= HALF_MIN_NORMAL) {
-    // Rebias the exponent by 127 - 15 and round the 13 dropped mantissa bits to even.
-    return sign | ((ax - 0x38000000 + 0xfff + ((ax >>> 13) & 1)) >>> 13);
-  }
-  // Subnormal or zero: the float addition does the rounding to a multiple of 2^-24.
-  return sign | (reinterpret<u32>(reinterpret<f32>(ax) + reinterpret<f32>(SUB_MAGIC)) - SUB_MAGIC);
-}
-
-/** halfBits on four lanes: f32 bits in, f16 bits in the low half of each i32 lane out. */
-// @ts-ignore: decorator
-@inline
-function halfBits4(x: v128): v128 {
-  const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
-  const ax = v128.and(x, i32x4.splat(0x7fffffff));
-  const lsb = v128.and(i32x4.shr_u(ax, 13), i32x4.splat(1));
-  const normal = i32x4.shr_u(
-    i32x4.add(i32x4.add(ax, i32x4.splat(0xfff - 0x38000000)), lsb),
-    13,
-  );
-  const magic = i32x4.splat(SUB_MAGIC);
-  const sub = i32x4.sub(f32x4.add(ax, magic), magic);
-  // |x| < 2^31 as u32, so signed lane compares order it correctly.
-  let r = v128.bitselect(normal, sub, i32x4.ge_s(ax, i32x4.splat(HALF_MIN_NORMAL)));
-  r = v128.bitselect(i32x4.splat(0x7c00), r, i32x4.ge_s(ax, i32x4.splat(HALF_OVERFLOW)));
-  r = v128.bitselect(i32x4.splat(0x7e00), r, i32x4.gt_s(ax, i32x4.splat(F32_INF)));
-  return v128.or(r, sign);
-}
 
 /** y[i] = x[i] rounded to the nearest f16 (bits), for i < n. */
 export function f32_to_f16(x: usize, y: usize, n: i32): void {

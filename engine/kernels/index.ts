@@ -9,6 +9,7 @@ import { normKernels } from "./norm.ts";
 import { pointwiseKernels } from "./pointwise.ts";
 import { softmaxKernels } from "./softmax.ts";
 import type { KernelSpec } from "./spec.ts";
+import { unitKernels } from "./units.ts";
 
 const all: KernelSpec[] = [
   ...basicKernels,
@@ -18,6 +19,7 @@ const all: KernelSpec[] = [
   ...softmaxKernels,
   ...layoutKernels,
   ...f16Kernels,
+  ...unitKernels,
 ];
 
 export const KERNELS: ReadonlyMap<string, KernelSpec> = new Map(all.map((k) => [k.name, k]));

@@ -1,0 +1,132 @@
+// AssemblyScript kernels that move selected units (rows or columns) of a matrix, for the masked
+// update's compact optimizer state (specs in engine/kernels/units.ts):
+//   gather_cols:  out[r, j] = x[r, ids[j]] (rows x k from rows x cols); an id outside [0, cols)
+//                 or NaN gives a column of zeros.
+//   scatter_rows: dst[ids[t], c] = src[t, c] (V x d from k x d); ids outside [0, V) or NaN skip.
+//   scatter_cols: dst[r, ids[j]] = src[r, j] (rows x cols from rows x k); ids outside skip.
+// Entries of dst no id selects are left as they are. The _f16 variants read x, or write dst, as
+// f16: gather widens exactly, scatter rounds to the nearest f16, ties to even (./lib/half).
+// The f32 kernels copy bits (NaN payloads included). Ids are f32 values truncated to integers.
+// Pointers are byte offsets into the shared linear memory; element i of an f16 buffer is the u16
+// at ptr + 2 * i. Single-threaded: these are small copies next to the matmuls.
+
+import { halfBits, widen } from "./lib/half";
+
+/** The unit an id stored as f32 selects, or -1 when it is outside [0, n) or NaN. */
+// @ts-ignore: decorator
+@inline
+function unitOf(id: f32, n: i32): i32 {
+  return id >= 0 && id < <f32>n ? min(<i32>id, n - 1) : -1;
+}
+
+// @ts-ignore: decorator
+@inline
+function at32(base: usize, i: usize): usize {
+  return base + (i << 2);
+}
+
+// @ts-ignore: decorator
+@inline
+function at16(base: usize, i: usize): usize {
+  return base + (i << 1);
+}
+
+// ---- gather_cols ------------------------------------------------------------------------------
+
+/** out[r * k + j] = x[r * cols + ids[j]] for r < rows, j < k (x f32). */
+export function gather_cols(x: usize, ids: usize, out: usize, rows: i32, cols: i32, k: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = at32(x, <usize>r * <usize>cols), o = at32(out, <usize>r * <usize>k);
+    for (let j = 0; j < k; j++) {
+      const c = unitOf(load<f32>(at32(ids, j)), cols);
+      store<u32>(at32(o, j), c < 0 ? 0 : load<u32>(at32(xr, c)));
+    }
+  }
+}
+
+/** gather_cols with x f16, widened exactly. */
+export function gather_cols_f16(
+  x: usize,
+  ids: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  k: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = at16(x, <usize>r * <usize>cols), o = at32(out, <usize>r * <usize>k);
+    for (let j = 0; j < k; j++) {
+      const c = unitOf(load<f32>(at32(ids, j)), cols);
+      store<f32>(at32(o, j), c < 0 ? 0 : widen(<u32>load<u16>(at16(xr, c))));
+    }
+  }
+}
+
+// ---- scatter_rows -----------------------------------------------------------------------------
+
+/** dst[ids[t] * d + c] = src[t * d + c] for t < k, c < d (dst f32). */
+export function scatter_rows(src: usize, ids: usize, dst: usize, k: i32, d: i32, V: i32): void {
+  for (let t = 0; t < k; t++) {
+    const row = unitOf(load<f32>(at32(ids, t)), V);
+    if (row < 0) continue;
+    const s = at32(src, <usize>t * <usize>d), o = at32(dst, <usize>row * <usize>d);
+    let c = 0;
+    for (; c + 4 <= d; c += 4) v128.store(at32(o, c), v128.load(at32(s, c)));
+    for (; c < d; c++) store<u32>(at32(o, c), load<u32>(at32(s, c)));
+  }
+}
+
+/** scatter_rows with dst f16: each value rounded to the nearest f16, ties to even. */
+export function scatter_rows_f16(
+  src: usize,
+  ids: usize,
+  dst: usize,
+  k: i32,
+  d: i32,
+  V: i32,
+): void {
+  for (let t = 0; t < k; t++) {
+    const row = unitOf(load<f32>(at32(ids, t)), V);
+    if (row < 0) continue;
+    const s = at32(src, <usize>t * <usize>d), o = at16(dst, <usize>row * <usize>d);
+    for (let c = 0; c < d; c++) store<u16>(at16(o, c), halfBits(load<f32>(at32(s, c))));
+  }
+}
+
+// ---- scatter_cols -----------------------------------------------------------------------------
+
+/** dst[r * cols + ids[j]] = src[r * k + j] for r < rows, j < k (dst f32). */
+export function scatter_cols(
+  src: usize,
+  ids: usize,
+  dst: usize,
+  rows: i32,
+  cols: i32,
+  k: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const s = at32(src, <usize>r * <usize>k), o = at32(dst, <usize>r * <usize>cols);
+    for (let j = 0; j < k; j++) {
+      const c = unitOf(load<f32>(at32(ids, j)), cols);
+      if (c >= 0) store<u32>(at32(o, c), load<u32>(at32(s, j)));
+    }
+  }
+}
+
+/** scatter_cols with dst f16: each value rounded to the nearest f16, ties to even. */
+export function scatter_cols_f16(
+  src: usize,
+  ids: usize,
+  dst: usize,
+  rows: i32,
+  cols: i32,
+  k: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const s = at32(src, <usize>r * <usize>k), o = at16(dst, <usize>r * <usize>cols);
+    for (let j = 0; j < k; j++) {
+      const c = unitOf(load<f32>(at32(ids, j)), cols);
+      if (c >= 0) store<u16>(at16(o, c), halfBits(load<f32>(at32(s, j))));
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// gather_cols: out[r, j] = x[r, ids[j]] for r < rows, j < k (x rows x cols, out rows x k); an id
+// outside [0, cols) (or NaN) gives 0 and never reads out of bounds. Ids are f32, truncated.
+// Copies bits: an f32 x moves unchanged (NaN payloads included). One invocation per element of
+// out.
+struct P { rows: u32, cols: u32, k: u32 }
+// x as raw words: f32 values, or with X_HALF (the gather_cols_f16 kernel, engine/kernels/units.ts)
+// f16 pairs, element i in the low (even i) or high (odd i) half of word i / 2, widened exactly.
+override X_HALF: bool = false;
+@group(0) @binding(0) var<storage, read> x: array<u32>;
+@group(0) @binding(1) var<storage, read> ids: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<uniform> p: P;
+
+// The f32 bits of element i of x.
+fn loadX(i: u32) -> u32 {
+  if (X_HALF) { return bitcast<u32>(unpack2x16float(x[i >> 1u])[i & 1u]); }
+  return x[i];
+}
+
+// The unit (row or column) an f32 id selects, truncated, or n when the id is outside [0, n) or
+// NaN (tested on the bits too, so that a compiler assuming no NaNs cannot let one through).
+fn unitOf(id: f32, n: u32) -> u32 {
+  if ((bitcast<u32>(id) & 0x7fffffffu) > 0x7f800000u) { return n; }
+  if (!(id >= 0.0 && id < f32(n))) { return n; }
+  return min(u32(id), n - 1u);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i >= p.rows * p.k) { return; }
+  let r = i / p.k;
+  let j = i - r * p.k;
+  let c = unitOf(ids[j], p.cols);
+  var v = 0u;
+  if (c < p.cols) { v = loadX(r * p.cols + c); }
+  out[i] = v;
+}
