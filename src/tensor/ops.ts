@@ -739,6 +739,78 @@ export function embeddingBackward(ids: Tensor, dout: Tensor, dtable: Tensor): vo
   });
 }
 
+/**
+ * Units of the matrix x [rows, cols] (f32 or f16): with axis 0 the rows `ids`, as f32 [k, cols];
+ * with axis 1 the columns `ids`, as f32 [rows, k]. ids are f32 values; one outside the axis
+ * gives zeros.
+ */
+export function gatherUnits(x: Tensor, ids: Tensor, axis: 0 | 1): Tensor {
+  sameBackend("gatherUnits", x, ids);
+  if (x.rank !== 2 || ids.rank !== 1) {
+    fail(
+      "gatherUnits",
+      `expected a matrix and a list, got ${shapeStr(x.shape)}, ${shapeStr(ids.shape)}`,
+    );
+  }
+  if (axis === 0) return embedding(x, ids);
+  const [rows, cols] = x.shape;
+  const k = ids.size;
+  const be = x.backend;
+  const out = Tensor.empty(be, [rows, k]);
+  const kernel = x.dtype === "f16" ? "gather_cols_f16" : "gather_cols";
+  chunkRows(
+    "gather_cols",
+    be,
+    rows,
+    [op(reg(x), cols, "in"), op(reg(ids), 0, "in"), op(reg(out), k, "out")],
+    (b, _r0, rn) => be.dispatch(kernel, b, [rn, cols, k]),
+  );
+  return out;
+}
+
+/**
+ * Writes the compact f32 `src` (gatherUnits' layout) into the units `ids` of the matrix dst in
+ * place, rounding to nearest even when dst is f16; every other entry keeps its bits. ids must be
+ * distinct; one outside the axis is skipped.
+ */
+export function scatterUnits(dst: Tensor, src: Tensor, ids: Tensor, axis: 0 | 1): void {
+  sameBackend("scatterUnits", dst, src, ids);
+  if (dst.rank !== 2 || ids.rank !== 1) {
+    fail(
+      "scatterUnits",
+      `expected a matrix and a list, got ${shapeStr(dst.shape)}, ${shapeStr(ids.shape)}`,
+    );
+  }
+  const [rows, cols] = dst.shape;
+  const k = ids.size;
+  const want = axis === 0 ? [k, cols] : [rows, k];
+  if (src.dtype !== "f32" || src.size !== want[0] * want[1]) {
+    fail("scatterUnits", `src ${shapeStr(src.shape)} ${src.dtype} is not f32 [${want}]`);
+  }
+  if (src.size === 0) return;
+  const be = dst.backend;
+  const half = dst.dtype === "f16" ? "_f16" : "";
+  if (axis === 1) {
+    chunkRows(
+      "scatter_cols",
+      be,
+      rows,
+      [op(reg(src), k, "in"), op(reg(ids), 0, "in"), op(reg(dst), cols, "inout")],
+      (b, _r0, rn) => be.dispatch(`scatter_cols${half}`, b, [rn, cols, k]),
+    );
+    return;
+  }
+  vocabChunks("scatter_rows", reg(dst), rows, cols, ids, (part, vn, shifted) => {
+    chunkRows(
+      "scatter_rows",
+      be,
+      k,
+      [op(reg(src), cols, "in"), op(reg(shifted), 1, "in"), op(part, 0, "inout")],
+      (b, _r0, n) => be.dispatch(`scatter_rows${half}`, b, [n, cols, vn]),
+    );
+  });
+}
+
 /** Rotary embedding of x [batch, T, H, Dh]; sign -1 applies the inverse rotation. */
 export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Tensor {
   if (x.rank !== 4 || x.shape[3] % 2 !== 0) {

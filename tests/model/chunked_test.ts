@@ -229,6 +229,29 @@ const cases: Record<string, OpCase> = {
       T.embeddingBackward(idT, rand(be, [n, d], seed + 3), dt);
       return read([out, dt]);
     }),
+  units: (be, seed, limit) =>
+    tidyAsync(() => {
+      // The masked update's gather and scatter of rows / columns, into f32 and f16 matrices
+      // (even widths for f16, whose staged slices must start on whole words).
+      const r = dims(seed);
+      const rows = r.int(1, 40), cols = 2 * r.int(1, Math.min(20, Math.floor(limit / 2)));
+      const pick = (n: number) => {
+        const all = Array.from({ length: n }, (_, i) => i).filter(() => r.bool());
+        return all.length ? all : [n - 1];
+      };
+      const out: Tensor[] = [];
+      for (const axis of [0, 1] as const) {
+        const ids = pick(axis === 0 ? rows : cols);
+        const idT = Tensor.fromArray(be, ids, [ids.length]);
+        for (const dtype of ["f32", "f16"] as const) {
+          const m = Tensor.fromArray(be, randomData(rows * cols, seed + 1), [rows, cols], dtype);
+          const got = T.gatherUnits(m, idT, axis);
+          T.scatterUnits(m, T.scale(got, -2), idT, axis);
+          out.push(got, T.cast(m, "f32"));
+        }
+      }
+      return read(out);
+    }),
   transpose0213: (be, seed, limit) =>
     tidyAsync(() => {
       const r = dims(seed);
