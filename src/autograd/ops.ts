@@ -129,7 +129,7 @@ export function embedding(table: Var, ids: Tensor): Var {
   return record(T.embedding(table.value, ids), [table], (g) => {
     // A leaf that already holds a gradient (GPT-2's tied embedding, after the LM head) takes the
     // scatter in place, as accumulation would, without a table-sized zero gradient.
-    if (table.isLeaf && table.grad && !table.gradMask && table.grad.size === table.value.size) {
+    if (table.isLeaf && table.grad && table.grad.size === table.value.size) {
       T.embeddingBackward(ids, g, table.grad);
       return [null];
     }

@@ -1,10 +1,10 @@
 // Reverse-mode autograd (micrograd-sized): a Var holds a Tensor value and, after backward(), its
 // gradient. Ops record their parents and a backward closure while grad mode is on; backward()
 // walks the graph in reverse creation order, frees intermediate gradients as soon as they have
-// been propagated, and applies per-parameter gradient masks where gradients reach the leaves.
+// been propagated, and hands a leaf's gradient to its sink, when it has one, instead of keeping it.
 
 import { BackendError } from "../../engine/backend.ts";
-import { axpy, mul } from "../tensor/ops.ts";
+import { axpy } from "../tensor/ops.ts";
 import { keep, shapeStr, Tensor } from "../tensor/tensor.ts";
 
 /** Gradients for each parent, in order; null where a parent needs none. */
@@ -16,8 +16,11 @@ let gradEnabled = true;
 export class Var {
   readonly id = nextId++;
   grad: Tensor | null = null;
-  /** Leaf only: multiplies the gradient reaching this parameter (1 keeps, 0 drops). */
-  gradMask: Tensor | null = null;
+  /**
+   * Leaf only: takes each gradient reaching this parameter (in its shape) instead of `grad`,
+   * e.g. to keep just the entries an update trains; g is freed when the sink returns.
+   */
+  gradSink: ((g: Tensor) => void) | null = null;
   /** Non-leaf: keep this intermediate's gradient after backward (for activation attribution). */
   retainGrad = false;
 
@@ -88,10 +91,14 @@ function accumulate(v: Var, g: Tensor): void {
       `autograd: gradient ${shapeStr(g.shape)} does not match value ${shapeStr(v.value.shape)}`,
     );
   }
-  if (v.isLeaf && v.gradMask) {
-    const masked = mul(g, v.gradMask);
-    g.free();
-    g = masked;
+  if (v.isLeaf && v.gradSink) {
+    const shaped = g.shape.length === v.value.shape.length ? g : reshapeOwned(g, v.value.shape);
+    try {
+      v.gradSink(shaped);
+    } finally {
+      shaped.free();
+    }
+    return;
   }
   if (v.grad === null) {
     v.grad = g.shape.length === v.value.shape.length ? g : reshapeOwned(g, v.value.shape);

@@ -31,6 +31,20 @@ export interface Ensemble {
   perLayer: Record<string, number>;
 }
 
+/**
+ * How many units selectEnsemble keeps out of `totalUnits` in `layers` layers: the top-p fraction
+ * (at least one), or up to perLayerK in each layer.
+ */
+export function keptUnits(
+  totalUnits: number,
+  layers: number,
+  hp: Pick<KneHparams, "topP" | "selection" | "perLayerK">,
+): number {
+  return hp.selection === "global"
+    ? Math.min(totalUnits, Math.max(1, Math.ceil(hp.topP * totalUnits)))
+    : Math.min(totalUnits, hp.perLayerK * layers);
+}
+
 export function selectEnsemble(
   attr: Attribution,
   hp: Pick<KneHparams, "topP" | "selection" | "perLayerK">,
@@ -41,7 +55,7 @@ export function selectEnsemble(
   const byScore = (a: Cand, b: Cand) => b.s - a.s || a.t - b.t || a.u - b.u;
   let kept: Cand[];
   if (hp.selection === "global") {
-    const k = Math.max(1, Math.ceil(hp.topP * cands.length));
+    const k = keptUnits(cands.length, 0, hp);
     kept = cands.sort(byScore).slice(0, k);
   } else {
     const layers = new Map<number, Cand[]>();

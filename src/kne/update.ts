@@ -1,19 +1,23 @@
-// KNE's masked update: only the ensemble's units receive gradient (a 0/1 mask applied where the
-// gradient reaches each parameter; tensors outside the ensemble are frozen so their gradients
-// are never computed), all layers step together with Adam, early stop on the target loss,
-// optional KL-to-unedited locality term. Divergence (NaN/Inf) is reported to the caller, which
-// restores the snapshot. With f16 weights, Adam steps an f32 master copy of each trainable matrix
-// and the f16 weight the forward reads is the master rounded to nearest after every step: steps
-// smaller than half an f16 ulp accumulate in the master instead of vanishing, and the weights
-// evaluated (and recorded in the patch) are exactly the f16 values the model holds.
+// KNE's masked update: only the ensemble's units change. Each tensor holding ensemble units is
+// trained in compact form: an f32 master of just its units' entries (the selected columns of an
+// [in, out] weight, rows of an [out, in] weight, entries of its bias), which Adam steps; the
+// gradient reaching the full tensor is gathered down to those entries as it arrives (a gradient
+// sink) and the dense one is freed, and after each step the masters are written back into the
+// model's tensors (rounded to nearest when they are f16). Optimizer memory is therefore 16 bytes
+// per ensemble entry, not per entry of every tensor the ensemble touches, and the result is the
+// same as masking a dense update: entries outside the ensemble keep their bits, and with f16
+// weights steps smaller than half an f16 ulp accumulate in the master instead of vanishing while
+// the model evaluated (and the patch recorded) holds exactly the f16 values written. All layers
+// step together with Adam, early stop on the target loss, optional KL-to-unedited locality term.
+// Divergence (NaN/Inf) is reported to the caller, which restores the snapshot.
 
 import { Adam } from "../autograd/adam.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, noGrad, param, type Var } from "../autograd/variable.ts";
 import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { cast, countNonfinite } from "../tensor/ops.ts";
-import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
+import { axpy, countNonfinite, gatherUnits, scatterUnits } from "../tensor/ops.ts";
+import { keep, Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 import type { Ensemble } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 
@@ -24,28 +28,46 @@ export interface UpdateResult {
   seconds: number;
 }
 
-/** Builds the per-tensor 0/1 masks of the ensemble (weights and their biases). */
-export function ensembleMasks(model: CausalLM, e: Ensemble): Map<string, Tensor> {
-  const masks = new Map<string, Tensor>();
+/**
+ * A model tensor trained through the compact master of its ensemble units: rows (axis 0) or
+ * columns (axis 1) `ids` of the tensor seen as a matrix (a bias is one row, its units columns).
+ */
+export interface UnitParam {
+  target: Var;
+  /** The target's value as a matrix (a view; the bias as [1, n]). */
+  matrix: Tensor;
+  ids: Tensor;
+  axis: 0 | 1;
+  /** f32 [units, cols] or [rows, units]: the entries Adam steps. */
+  master: Var;
+}
+
+/** The ensemble's tensors (weights and biases) as compact unit params, masters set from the model. */
+export function unitParams(model: CausalLM, e: Ensemble): UnitParam[] {
+  const out: UnitParam[] = [];
+  const add = (name: string, axis: 0 | 1, units: readonly number[]) => {
+    const target = model.params.get(name)!;
+    const v = target.value;
+    const matrix = v.rank === 2 ? v.reshape(v.shape) : v.reshape([1, v.size]);
+    const ids = Tensor.fromArray(model.backend, units, [units.length]);
+    const master = param(gatherUnits(matrix, ids, axis), `${name} units`);
+    out.push({ target, matrix, ids, axis, master });
+  };
   for (const t of e.tensors) {
-    // The entries of unitEntries(info, u) for every unit, without building index arrays.
-    const info = model.paramInfo.find((p) => p.name === t.name)!;
-    const [r, c] = info.shape;
-    const m = new Float32Array(r * c);
-    if (info.layout === "in_out") {
-      for (let base = 0; base < r * c; base += c) for (const u of t.units) m[base + u] = 1;
-    } else {
-      for (const u of t.units) m.fill(1, u * c, (u + 1) * c);
-    }
-    masks.set(t.name, Tensor.fromArray(model.backend, m, t.shape));
-    if (t.bias) {
-      const bias = model.params.get(t.bias)!;
-      const bm = new Float32Array(bias.value.size);
-      for (const u of t.units) bm[u] = 1;
-      masks.set(t.bias, Tensor.fromArray(model.backend, bm, bias.shape));
-    }
+    add(t.name, t.layout === "in_out" ? 1 : 0, t.units);
+    if (t.bias) add(t.bias, 1, t.units);
   }
-  return masks;
+  return out;
+}
+
+/** Frees what unitParams allocated (the masters' gradients included). */
+export function freeUnitParams(list: readonly UnitParam[]): void {
+  for (const u of list) {
+    u.master.zeroGrad();
+    u.master.value.free();
+    u.ids.free();
+    u.matrix.free();
+  }
 }
 
 export interface LocalityAnchor {
@@ -89,21 +111,33 @@ export async function maskedUpdate(
   onStep?: (step: number, loss: number) => void,
 ): Promise<UpdateResult> {
   const t0 = performance.now();
-  const masks = ensembleMasks(model, ensemble);
   const saved = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
-  const trainable: Var[] = [];
-  for (const [name, p] of model.params) {
+  for (const p of model.params.values()) {
     p.zeroGrad();
-    p.requiresGrad = masks.has(name);
-    p.gradMask = masks.get(name) ?? null;
-    if (p.requiresGrad) trainable.push(p);
+    p.requiresGrad = false;
   }
-  const masters = new Map<Var, Var>();
-  for (const p of trainable) {
-    if (p.value.dtype === "f16") masters.set(p, param(cast(p.value, "f32"), p.name));
+  const units = unitParams(model, ensemble);
+  for (const u of units) {
+    u.target.requiresGrad = true;
+    // The dense gradient lives only until its units are gathered (summed over repeated uses).
+    u.target.gradSink = (g) => {
+      const view = g.rank === 2 ? g : g.reshape(u.matrix.shape);
+      const part = gatherUnits(view, u.ids, u.axis);
+      if (view !== g) view.free();
+      if (u.master.grad) {
+        axpy(u.master.grad, part, 1);
+        part.free();
+      } else {
+        u.master.grad = keep(part);
+      }
+    };
   }
-  const stepped = trainable.map((p) => masters.get(p) ?? p);
-  const opt = new Adam(stepped, { lr: hp.lr, beta1: hp.beta1, beta2: hp.beta2, weightDecay: 0 });
+  const opt = new Adam(units.map((u) => u.master), {
+    lr: hp.lr,
+    beta1: hp.beta1,
+    beta2: hp.beta2,
+    weightDecay: 0,
+  });
   const { ids, targets, t } = padBatch(rows);
   const read = targetRows(targets);
   const be = model.backend;
@@ -141,24 +175,17 @@ export async function maskedUpdate(
         break;
       }
       if (loss < hp.earlyStopLoss) break;
-      for (const [p, m] of masters) [m.grad, p.grad] = [p.grad, null];
       tidy(() => opt.update());
-      for (const [p, m] of masters) cast(m.value, "f16", p.value);
+      for (const u of units) scatterUnits(u.matrix, u.master.value, u.ids, u.axis);
       opt.zeroGrad();
     }
-    if (!diverged) diverged = await anyNonFinite(trainable);
+    if (!diverged) diverged = await anyNonFinite(units.map((u) => u.target));
   } finally {
     opt.zeroGrad();
     opt.dispose();
-    for (const [p, m] of masters) {
-      p.zeroGrad();
-      m.value.free();
-    }
-    for (const [p, r] of saved) {
-      p.requiresGrad = r;
-      p.gradMask = null;
-    }
-    for (const m of masks.values()) m.free();
+    for (const u of units) u.target.gradSink = null;
+    freeUnitParams(units);
+    for (const [p, r] of saved) p.requiresGrad = r;
     for (const x of [idT, rowT, tgT, w]) x.free();
   }
   return { steps: losses.length, losses, diverged, seconds: (performance.now() - t0) / 1000 };

@@ -1,0 +1,126 @@
+// KNE's masked update trains compact masters of the ensemble's units: after one Adam step every
+// ensemble entry (columns of GPT-2's [in, out] weights and their bias entries, rows of Llama's
+// [out, in] weights) moved by exactly Adam's first step on the full gradient, lr * g / (|g| +
+// eps) (rounded to nearest for f16 weights), and every other entry kept its bits; the optimizer
+// state is allocated for the ensemble entries only. Both fixtures, both backends.
+
+import assert from "node:assert/strict";
+import * as A from "../../src/autograd/ops.ts";
+import { backward } from "../../src/autograd/variable.ts";
+import { padBatch, targetRows, teacherForced } from "../../src/edit/request.ts";
+import { attribute, unitEntries } from "../../src/kne/attribution.ts";
+import { ensembleParamCount, selectEnsemble } from "../../src/kne/ensemble.ts";
+import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
+import { maskedUpdate } from "../../src/kne/update.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import type { CausalLM } from "../../src/model/lm.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { Tensor, tidy } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+const HP = { ...KNE_DEFAULTS, igSteps: 1, topP: 0.1, steps: 1, earlyStopLoss: 0, klWeight: 0 };
+
+/** Gradients of the update's loss (mean target cross-entropy) for every parameter. */
+async function fullGradients(
+  model: CausalLM,
+  row: ReturnType<typeof teacherForced>,
+): Promise<Map<string, Float32Array>> {
+  const { ids, targets, t } = padBatch([row]);
+  const read = targetRows(targets);
+  const be = model.backend;
+  tidy(() => {
+    const ce = A.crossEntropyRows(
+      model.forward(
+        Tensor.fromArray(be, ids, [1, t]),
+        undefined,
+        undefined,
+        Tensor.fromArray(be, read.rows, [read.rows.length]),
+      ),
+      Tensor.fromArray(be, read.targets, [read.targets.length]),
+    );
+    const n = read.targets.length;
+    backward(A.dot(ce, Tensor.fromArray(be, read.targets.map(() => 1 / n), [n])));
+  });
+  const out = new Map<string, Float32Array>();
+  for (const [name, p] of model.params) {
+    if (p.grad) out.set(name, await p.grad.toArray());
+    p.zeroGrad();
+  }
+  return out;
+}
+
+for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  testBackends(
+    `${name}: one update step moves exactly the ensemble entries, by Adam's first step`,
+    async (be) => {
+      const { model } = await loadModel(fixture(name), be, { tokenizer: false });
+      try {
+        const row = teacherForced([5, 9, 2, 7, 3, 8], [4, 6], model.config.contextLength);
+        const ensemble = selectEnsemble(await attribute(model, [row], HP), HP);
+        const before = new Map<string, Float32Array>();
+        for (const [n, p] of model.params) before.set(n, await p.value.toArray());
+        const grads = await fullGradients(model, [row][0]);
+        // Which entries the ensemble owns, per tensor.
+        const owned = new Map<string, Set<number>>();
+        for (const t of ensemble.tensors) {
+          const info = model.paramInfo.find((p) => p.name === t.name)!;
+          owned.set(t.name, new Set(t.units.flatMap((u) => unitEntries(info, u))));
+          if (t.bias) owned.set(t.bias, new Set(t.units));
+        }
+        assert.ok(
+          ensemble.tensors.some((t) => t.layout === (name === "tiny-gpt2" ? "in_out" : "out_in")),
+        );
+        const base = be.allocatedBytes();
+        let peak = base;
+        const alloc = be.alloc.bind(be);
+        (be as { alloc: typeof be.alloc }).alloc = (n, dtype) => {
+          const b = alloc(n, dtype);
+          peak = Math.max(peak, be.allocatedBytes());
+          return b;
+        };
+        try {
+          const r = await maskedUpdate(model, [row], ensemble, HP, null);
+          assert.equal(r.steps, 1);
+        } finally {
+          delete (be as { alloc?: unknown }).alloc;
+        }
+        let moved = 0;
+        for (const [n, p] of model.params) {
+          const after = await p.value.toArray();
+          const was = before.get(n)!, g = grads.get(n), mine = owned.get(n);
+          for (let i = 0; i < after.length; i++) {
+            if (!mine?.has(i)) {
+              if (!Object.is(after[i], was[i])) {
+                assert.fail(`${n}[${i}] is outside the ensemble but moved`);
+              }
+              continue;
+            }
+            const gi = g![i];
+            const want = was[i] - HP.lr * gi / (Math.abs(gi) + 1e-8);
+            // f16 weights (WebGPU loads the F16 fixture as f16) hold the step rounded to nearest.
+            const tol = 1e-6 * Math.max(1, Math.abs(want)) +
+              (p.value.dtype === "f16" ? 2 ** (Math.floor(Math.log2(Math.abs(want))) - 11) : 0);
+            if (Math.abs(after[i] - want) > tol) {
+              assert.fail(
+                `${n}[${i}]: ${after[i]}, Adam's first step gives ${want} (was ${was[i]}, g ${gi})`,
+              );
+            }
+            if (after[i] !== was[i]) moved++;
+          }
+        }
+        assert.ok(moved > 0.9 * ensembleParamCount(ensemble), `${moved} entries moved`);
+        // Master, gradient and two moments per ensemble entry, not per entry of their tensors.
+        const entries = ensembleParamCount(ensemble);
+        const touched = ensemble.tensors.reduce((a, t) => a + t.shape[0] * t.shape[1], 0);
+        assert.ok(entries < touched / 2, "the ensemble must be a fraction of its tensors");
+        assert.ok(
+          peak - base < 16 * touched,
+          `update allocated ${peak - base} B, dense state is ${16 * touched} B`,
+        );
+      } finally {
+        disposeModel(model);
+      }
+    },
+  );
+}
