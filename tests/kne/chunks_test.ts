@@ -5,12 +5,7 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
-import {
-  attribute,
-  type Attribution,
-  layerChunks,
-  scoredParams,
-} from "../../src/kne/attribution.ts";
+import { attribute, type Attribution, layerChunks } from "../../src/kne/attribution.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { ParamInfo } from "../../src/model/lm.ts";
