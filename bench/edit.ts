@@ -52,9 +52,9 @@ import type { CausalLM } from "../src/model/lm.ts";
 import {
   type BackendLimits,
   backendLimits,
+  fitPlan,
   formatBytes,
   type MemoryPlan,
-  planMemory,
   planProblems,
 } from "../src/model/plan.ts";
 
@@ -191,9 +191,11 @@ function resetPeakRss(): boolean {
   }
 }
 
-function plan(c: ModelConfig, backend: "wasm" | "webgpu", weightDtype: DType): MemoryPlan {
-  return planMemory(c, {
+/** The plan of one edit of `c`, attribution split into the fewest layer groups that fit. */
+function plan(c: ModelConfig, weightDtype: DType, limits: BackendLimits): MemoryPlan {
+  return fitPlan(c, {
     weightDtype,
+    ensemble: HP,
     seqLen: PROMPT_TOKENS + TARGET_TOKENS - 1,
     batch: 1,
     igSteps: HP.igSteps,
@@ -201,8 +203,8 @@ function plan(c: ModelConfig, backend: "wasm" | "webgpu", weightDtype: DType): M
     klRows: ANCHORS,
     klSeqLen: PROMPT_TOKENS,
     targetTokens: TARGET_TOKENS,
-    backend,
-  });
+    backend: limits.backend,
+  }, limits);
 }
 
 interface PlanSummary {
@@ -234,6 +236,8 @@ interface EditResult {
   description: string;
   /** Device dtype of the weight matrices. */
   dtype: DType;
+  /** Layer groups attribution ran in (the planner's choice to fit). */
+  attributionChunks: number;
   params: number;
   weightBytes: number;
   tokens: number;
@@ -360,6 +364,7 @@ async function profiledEdit(
   model: CausalLM,
   rows: ReturnType<typeof teacherForced>[],
   anchors: number[][],
+  chunks: number,
 ): Promise<NonNullable<EditResult["profile"]>> {
   const prof = new Profiler(model.backend);
   const phases: { phase: string; ms: number; kernelMs: number }[] = [];
@@ -375,7 +380,7 @@ async function profiledEdit(
     return r;
   };
   try {
-    const attr = await timed("attribution", () => attribute(model, rows, HP));
+    const attr = await timed("attribution", () => attribute(model, rows, HP, undefined, chunks));
     const ens = await timed("selection", () => selectEnsemble(attr, HP));
     const names = ens.tensors.flatMap((t) => (t.bias ? [t.name, t.bias] : [t.name]));
     const snap = await timed("snapshot take", () => Snapshot.take(model, names));
@@ -423,6 +428,7 @@ async function childEdits(): Promise<void> {
   try {
     const t0 = performance.now();
     const dtype = (args.get("dtype") ?? "f32") as DType;
+    const planned = plan(config, dtype, backendLimits(be));
     const model = buildModel(config, be, initWeights(config, 1234), "random weights", dtype);
     const buildSeconds = (performance.now() - t0) / 1000;
     let weightBytes = 0, params = 0;
@@ -457,13 +463,13 @@ async function childEdits(): Promise<void> {
       const t1 = performance.now();
       let attrPeak = 0;
       const r = await kneEdit(model, rows, HP, anchors, (p) => {
-        // The path's last step is done: what follows (scoring on the host, selection,
-        // snapshot, update) is the update phase's peak.
-        if (wasm && p.phase === "attribution" && p.step === p.of) {
-          attrPeak = wasm.peakBytes();
-          wasm.resetPeak();
-        }
-      });
+        // The path's last step is done: the attribution peak. The update's is measured from the
+        // end of its first step (attribution's gradients are freed by then and the optimizer
+        // state is allocated after it), so steps 2.. hold everything the update keeps.
+        if (!wasm) return;
+        if (p.phase === "attribution" && p.step === p.of) attrPeak = wasm.peakBytes();
+        if (p.phase === "update" && p.step === 1) wasm.resetPeak();
+      }, planned.options.attributionChunks);
       const ms = performance.now() - t1;
       if (r.rolledBack) throw new Error("the edit diverged and was rolled back");
       const t2 = performance.now();
@@ -502,6 +508,7 @@ async function childEdits(): Promise<void> {
       backend: be.name,
       description: be.description,
       dtype,
+      attributionChunks: planned.options.attributionChunks,
       params,
       weightBytes,
       tokens: PROMPT_TOKENS + TARGET_TOKENS,
@@ -522,7 +529,7 @@ async function childEdits(): Promise<void> {
       memoryBytes: wasm ? wasm.memory.buffer.byteLength : null,
       peakRssBytes: peakRss,
       rssReset,
-      plan: planSummary(plan(config, be.name, dtype)),
+      plan: planSummary(planned),
       ensembleUnits: r.ensemble.selectedUnits,
       totalUnits: r.ensemble.totalUnits,
       changedEntries: r.changes.reduce((a, c) => a + c.indices.length, 0),
@@ -536,7 +543,7 @@ async function childEdits(): Promise<void> {
     };
     if (PROFILE) {
       progress("profiled edit");
-      result.profile = await profiledEdit(model, rows, anchors);
+      result.profile = await profiledEdit(model, rows, anchors, planned.options.attributionChunks);
     }
     disposeModel(model);
     console.log(JSON.stringify(result));
@@ -567,7 +574,11 @@ function summary(r: EditResult): string {
       sec(r.phases.selection)
     } s, update ${sec(r.phases.update)} s, other (snapshot + diff${
       r.anchors ? ", anchor reference forward" : ""
-    }) ${sec(r.phases.other)} s`,
+    }) ${sec(r.phases.other)} s${
+      r.attributionChunks > 1
+        ? `; attribution in ${r.attributionChunks} layer groups (to fit, planner)`
+        : ""
+    }`,
     `  weights ${mb(w)}; peak device ${
       r.peakDeviceBytes === null ? "n/a" : `${mb(r.peakDeviceBytes)} (${x(r.peakDeviceBytes, w)})`
     }${
@@ -665,7 +676,7 @@ async function runParent(): Promise<void> {
           config = shape.family(Number(args.get("llama-layers")));
         }
         if (backend === "wasm") {
-          const p = plan(config, "wasm", dtype);
+          const p = plan(config, dtype, wasmLimits);
           const problems = planProblems(p, wasmLimits, "edit");
           if (problems.length > 0) {
             let note = `${shape.label} (${describe(config)}, ${
@@ -680,12 +691,12 @@ async function runParent(): Promise<void> {
             else if (shape.family) {
               for (let l = config.nLayers - 1; l >= 1 && !fallback; l--) {
                 const c = shape.family(l);
-                if (planProblems(plan(c, "wasm", dtype), wasmLimits, "edit").length === 0) {
+                if (planProblems(plan(c, dtype, wasmLimits), wasmLimits, "edit").length === 0) {
                   fallback = c;
                 }
               }
               if (fallback) {
-                const p2 = plan(fallback, "wasm", dtype);
+                const p2 = plan(fallback, dtype, wasmLimits);
                 note += `; running the largest layer count of the same widths that the planner ` +
                   `admits instead: ${describe(fallback)} (${
                     (p2.params.total / 1e6).toFixed(0)

@@ -75,6 +75,10 @@ function workOf(
     igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
     updateSteps: typeof hp.steps === "number" ? hp.steps : 40,
     klRows: kl ? klRows : 0,
+    // KNE's selection bounds the update's state (other methods are checked for weights only).
+    ensemble: hp.selection === "global" || hp.selection === "per_layer"
+      ? { topP: Number(hp.topP), selection: hp.selection, perLayerK: Number(hp.perLayerK) }
+      : undefined,
   };
 }
 

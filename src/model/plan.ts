@@ -1,18 +1,18 @@
 // The memory planner: what an edit needs on the device and on the host, computed from the config
 // alone (no weight is read), and the check that refuses a model before loading it when it cannot
-// fit. Every device buffer is f32 except the weight matrices, which may be f16 (the update then
-// keeps an f32 master of each trainable matrix). The activation list mirrors the models' forward
-// passes tensor by tensor (what autograd keeps until backward); tests/reliability/plan_test.ts
-// checks it against the bytes a real forward allocates.
+// fit. Every device buffer is f32 except the weight matrices, which may be f16. The activation
+// list mirrors the models' forward passes tensor by tensor (what autograd keeps until backward);
+// tests/reliability/plan_test.ts checks it against the bytes a real forward allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  gradient of every scored weight and bias (of one group of layers when it is
 //                split into passes to fit: fitPlan), a copy of their original values (the
 //                integration path scales them in place), the forward's saved activations and
 //                logits, and the backward's transient gradients;
-//   update       gradient, 0/1 mask and two Adam moments of every tensor holding ensemble units
-//                (bounded by all scored tensors), the same activations (and, with a KL term, a
-//                second forward over the locality prompts plus their reference logits).
+//   update       f32 master, gradient and two Adam moments of every ensemble entry (bounded by
+//                the kept units with the most entries: src/kne/update.ts trains them compactly),
+//                the same activations (and, with a KL term, a second forward over the locality
+//                prompts plus their reference logits).
 // The host keeps, at most, one f32 copy of the weights (when the edited checkpoint is saved;
 // loading reads one tensor at a time) or the attribution scores plus the snapshot of the ensemble
 // tensors, whichever is larger.
@@ -22,7 +22,9 @@ import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
 import { readModelConfig } from "../io/config.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
-import { scoredParams } from "../kne/attribution.ts";
+import { scoredParams, unitShape } from "../kne/attribution.ts";
+import { keptUnits } from "../kne/ensemble.ts";
+import type { KneHparams } from "../kne/hparams.ts";
 import { paramInfoFor } from "./build.ts";
 import type { ModelConfig } from "./config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "./dtype.ts";
@@ -47,6 +49,8 @@ export interface WorkShape {
    * position, an upper bound).
    */
   targetTokens?: number;
+  /** How KNE selects its ensemble, which bounds the update's state (absent: every unit). */
+  ensemble?: Pick<KneHparams, "topP" | "selection" | "perLayerK">;
 }
 
 export interface PlanOptions extends WorkShape {
@@ -102,10 +106,11 @@ export interface MemoryPlan {
      * second gradient of every scored tensor is alive at the end of each later step.
      */
     accumulation: number;
-    /** Update: Adam's two moments, the mask and the gradient of every trainable tensor. */
+    /**
+     * Update: the f32 master, gradient and two Adam moments of every ensemble entry (at most
+     * the kept units' entries, largest units first).
+     */
     optimizer: number;
-    /** Update with f16 weights: the f32 master copy of every trainable matrix. */
-    masters: number;
     /** Update with a KL term: the locality forward and the reference logits. */
     locality: number;
     /**
@@ -132,6 +137,9 @@ export interface MemoryPlan {
 }
 
 const F32 = 4;
+
+/** An ensemble of every scored unit: the update's bound when the selection is not known. */
+const EVERY_UNIT = { topP: 1, selection: "global", perLayerK: 1 } as const;
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -219,7 +227,13 @@ export function totalElements(list: readonly TensorSize[]): number {
  */
 export function paramSizes(
   c: ModelConfig,
-): { all: TensorSize[]; scored: TensorSize[]; matrices: Set<string> } {
+): {
+  all: TensorSize[];
+  scored: TensorSize[];
+  matrices: Set<string>;
+  /** Per scored weight: its units, the entries of each (its bias entry included), count. */
+  units: { units: number; size: number; count: number }[];
+} {
   const info = paramInfoFor({ ...c, nLayers: 1 });
   const size = (p: ParamInfo): TensorSize => ({
     name: p.name,
@@ -227,13 +241,16 @@ export function paramSizes(
     count: p.layer >= 0 ? c.nLayers : 1,
   });
   const byName = new Map(info.map((p) => [p.name, p]));
-  const scored = scoredParams({ paramInfo: info } as unknown as CausalLM).flatMap((
-    { info: w, bias },
-  ) => bias ? [w, byName.get(bias.name)!] : [w]);
+  const weights = scoredParams({ paramInfo: info } as unknown as CausalLM);
+  const scored = weights.flatMap(({ info: w, bias }) => bias ? [w, byName.get(bias.name)!] : [w]);
   return {
     all: info.map(size),
     scored: scored.map(size),
     matrices: new Set(info.filter(isMatrix).map((p) => p.name)),
+    units: weights.map(({ info: w, bias }) => {
+      const u = unitShape(w);
+      return { units: u.units, size: u.size + (bias ? 1 : 0), count: w.layer >= 0 ? c.nLayers : 1 };
+    }),
   };
 }
 
@@ -244,6 +261,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     klRows: 0,
     weightDtype: "f32",
     targetTokens: opts.batch * opts.seqLen,
+    ensemble: EVERY_UNIT,
     ...opts,
     attributionChunks: Math.max(
       1,
@@ -275,7 +293,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
         a + x.elements * x.count * (sizes.matrices.has(x.name) ? DTYPE_BYTES[o.weightDtype] : F32),
       0,
     );
-  const scoredMatrices = totalElements(sizes.scored.filter((x) => sizes.matrices.has(x.name)));
   const weights = stored(sizes.all);
   // Every scored tensor is per-layer: a chunk of attribution holds the gradients of its layers.
   const chunkLayers = Math.ceil(config.nLayers / o.attributionChunks);
@@ -296,8 +313,16 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
   const backwardTransient = transient(R, biggestAct, headElems);
   const accumulation = o.igSteps > 1 ? F32 * chunkScored : 0;
-  const optimizer = F32 * 4 * scored;
-  const masters = o.weightDtype === "f16" ? F32 * scoredMatrices : 0;
+  // The kept units with the most entries bound the ensemble's entries.
+  const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
+  let left = keptUnits(totalUnits, config.nLayers, o.ensemble);
+  let ensembleEntries = 0;
+  for (const u of [...sizes.units].sort((a, b) => b.size - a.size)) {
+    const n = Math.min(left, u.units * u.count);
+    ensembleEntries += n * u.size;
+    left -= n;
+  }
+  const optimizer = F32 * 4 * ensembleEntries;
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
@@ -322,7 +347,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     weights + gradients + pathOriginals + accumulation + activations + logits + backwardTransient,
   );
   const updatePeak = withRounding(
-    weights + optimizer + masters + activations + logits + updateTransient + locality,
+    weights + optimizer + activations + logits + updateTransient + locality,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -353,7 +378,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       backwardTransient,
       accumulation,
       optimizer,
-      masters,
       locality,
       rounding,
       loadPeak,
@@ -558,8 +582,15 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row("logits + loss", b.logits),
     row("backward transient", b.backwardTransient, "estimate, upper"),
     ...(b.accumulation ? [row("IG accumulation", b.accumulation, "steps 2.. of the path")] : []),
-    row("optimizer (update)", b.optimizer, "Adam m, v + grad + mask, all scored tensors"),
-    ...(b.masters ? [row("f32 masters (update)", b.masters, "of the f16 scored matrices")] : []),
+    row(
+      "optimizer (update)",
+      b.optimizer,
+      `f32 master, grad, Adam m and v of ${
+        o.ensemble.selection === "global"
+          ? `top ${o.ensemble.topP}`
+          : `${o.ensemble.perLayerK}/layer`
+      } of the units (the largest)`,
+    ),
     ...(b.locality ? [row("KL locality", b.locality)] : []),
     ...(b.rounding
       ? [row("allocator rounding", b.rounding, "WASM size classes, at most 1/8 per block")]
