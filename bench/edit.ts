@@ -23,14 +23,16 @@
 //
 //   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--models=a,b]
 //                        [--anchors=N] [--force] [--llama-layers=N] [--threads=N]
-//                        [--dtypes=f32,f16] [--no-webgpu] [--no-record]
+//                        [--dtypes=f32,f16] [--no-wasm] [--no-webgpu] [--webgpu-fallback]
+//                        [--no-record]
 //
 // --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM
 // dispatch is synchronous) and the host time outside kernels per phase; --anchors=N adds the KL
 // term over N random locality prompts at the default KL weight (the edit command uses up to 48);
 // --force runs shapes the planner rejects (to measure what they really use; a failure is
 // reported); --llama-layers picks the Llama layer count; --dtypes the weight matrices' dtypes
-// to run (default f32 on WASM, f16 on WebGPU); --json prints one object per line.
+// to run (default f32 on WASM, f16 on WebGPU); --webgpu-fallback runs WebGPU on a software
+// adapter (lavapipe) too, which is otherwise skipped as too slow; --json prints one object per line.
 // Each edit's digest (FNV-1a of every score, the ensemble, the losses and the changes) shows
 // that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated
 // entry is added to bench/RESULTS.md under "## KNE edit at model scale (bench/edit.ts)". Target
@@ -422,7 +424,7 @@ async function childEdits(): Promise<void> {
     : shape.config;
   const loadBefore = load();
   const be: Backend = args.get("backend") === "webgpu"
-    ? (await createWebGpuBackend({ allowFallback: false }))!
+    ? (await createWebGpuBackend({ allowFallback: args.has("webgpu-fallback") }))!
     : await createWasmBackend(THREADS ? { threads: THREADS } : {});
   const wasm = be.name === "wasm" ? be as WasmBackend : null;
   try {
@@ -648,12 +650,12 @@ async function runParent(): Promise<void> {
   const shapes = args.has("quick")
     ? SHAPES.slice(0, 1)
     : SHAPES.filter((s) => !only || only.includes(s.key));
-  const backends: ("wasm" | "webgpu")[] = ["wasm"];
+  const backends: ("wasm" | "webgpu")[] = args.has("no-wasm") ? [] : ["wasm"];
   const notes: string[] = [];
   if (!args.has("no-webgpu")) {
     const adapter = await requestAdapter(true);
     if (!adapter) notes.push("webgpu: skipped (no adapter)");
-    else if (adapter.info.isFallbackAdapter) {
+    else if (adapter.info.isFallbackAdapter && !args.has("webgpu-fallback")) {
       notes.push(
         `webgpu: skipped (only a fallback adapter, ${
           adapter.info.description || adapter.info.vendor || "software"
@@ -721,6 +723,7 @@ async function runParent(): Promise<void> {
           ...(config !== shape.config ? [`--layers=${config.nLayers}`] : []),
           ...(THREADS ? [`--threads=${THREADS}`] : []),
           ...(PROFILE ? ["--profile"] : []),
+          ...(args.has("webgpu-fallback") ? ["--webgpu-fallback"] : []),
           ...(JSON_OUT ? ["--json"] : []),
         ];
         if (!JSON_OUT) {
