@@ -19,6 +19,17 @@ import { kernelSpec } from "../kernels/index.ts";
 import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
 
 const WGSL_DIR = new URL("../wgsl/", import.meta.url);
+
+/**
+ * The WGSL of `file` (relative to engine/wgsl/) with each `// #include lib/NAME.wgsl` line replaced
+ * by that file's text: WGSL has no imports, and helpers such as the f16 rounding are shared.
+ */
+function wgslSource(file: string): string {
+  return Deno.readTextFileSync(new URL(file, WGSL_DIR)).replace(
+    /^\/\/ #include (lib\/[\w.]+\.wgsl)$/gm,
+    (_, lib: string) => wgslSource(lib),
+  );
+}
 /** Bytes per uniform slot (minUniformBufferOffsetAlignment is at most 256). */
 const UNIFORM_SLOT = 256;
 /** Dispatches recorded before the encoder is submitted. */
@@ -198,7 +209,7 @@ export class WebGpuBackend implements Backend {
   #pipeline(spec: KernelSpec): Pipeline {
     let p = this.#pipelines.get(spec.name);
     if (p) return p;
-    const code = Deno.readTextFileSync(new URL(`${spec.source ?? spec.name}.wgsl`, WGSL_DIR));
+    const code = wgslSource(`${spec.source ?? spec.name}.wgsl`);
     const entries: GPUBindGroupLayoutEntry[] = [
       ...spec.inputs.map((_, i) => ({
         binding: i,

@@ -17,13 +17,7 @@ fn loadX(i: u32) -> u32 {
   return x[i];
 }
 
-// The unit (row or column) an f32 id selects, truncated, or n when the id is outside [0, n) or
-// NaN (tested on the bits too, so that a compiler assuming no NaNs cannot let one through).
-fn unitOf(id: f32, n: u32) -> u32 {
-  if ((bitcast<u32>(id) & 0x7fffffffu) > 0x7f800000u) { return n; }
-  if (!(id >= 0.0 && id < f32(n))) { return n; }
-  return min(u32(id), n - 1u);
-}
+// #include lib/units.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
