@@ -3,7 +3,6 @@
 // and Llama and both backends, the gradient memory drops, and the model is left unchanged.
 
 import assert from "node:assert/strict";
-import type { Backend } from "../../engine/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
 import { attribute, type Attribution, layerChunks } from "../../src/kne/attribution.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
@@ -11,6 +10,7 @@ import { disposeModel } from "../../src/model/build.ts";
 import type { ParamInfo } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/model/load.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { peakDuring } from "../helpers/memory.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const HP = { ...KNE_DEFAULTS, igSteps: 3 };
@@ -22,25 +22,6 @@ function sameBits(a: Float32Array, b: Float32Array, what: string): void {
   for (let i = 0; i < x.length; i++) {
     if (x[i] !== y[i]) assert.fail(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
   }
-}
-
-/** Largest bytes allocated above the start while `fn` runs. */
-async function peakDuring(be: Backend, fn: () => Promise<void>): Promise<number> {
-  const base = be.allocatedBytes();
-  let peak = base;
-  const alloc = be.alloc.bind(be);
-  const patched = be as { alloc: Backend["alloc"] };
-  patched.alloc = (n, dtype) => {
-    const b = alloc(n, dtype);
-    peak = Math.max(peak, be.allocatedBytes());
-    return b;
-  };
-  try {
-    await fn();
-  } finally {
-    delete (patched as Partial<Backend>).alloc;
-  }
-  return peak - base;
 }
 
 for (const name of ["tiny-gpt2", "tiny-llama"]) {

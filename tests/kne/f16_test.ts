@@ -2,49 +2,18 @@
 // holds (what the patch records is exact); and the f32 master copies keep Adam steps smaller than
 // half an f16 ulp, which rounding alone would discard at every step.
 
-import type { EditTarget } from "../../src/edit/method.ts";
-import { editTarget } from "../../src/edit/targets.ts";
-import { validateRequests } from "../../src/io/requests.ts";
-import { KNE_DEFAULTS, type KneHparams } from "../../src/kne/hparams.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
-import { type LoadedModel, loadModel } from "../../src/model/load.ts";
-import { noGrad } from "../../src/autograd/variable.ts";
-import { argmaxRows } from "../../src/tensor/ops.ts";
-import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { loadModel } from "../../src/model/load.ts";
 import { testBackends } from "../helpers/backends.ts";
-
-const DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
-const HP: KneHparams = {
-  ...KNE_DEFAULTS,
-  igSteps: 2,
-  topP: 0.05,
-  lr: 0.02,
-  steps: 100,
-  earlyStopLoss: 0.01,
-};
-
-function target(m: LoadedModel, prompt: string, answer: string): EditTarget {
-  const [req] = validateRequests([{ subject: prompt, prompt, target_new: answer }], "test");
-  return editTarget(req, m.tokenizer!, m.model.config.contextLength, "test");
-}
-
-async function predicts(m: LoadedModel, t: EditTarget): Promise<boolean> {
-  const ids = t.row.ids;
-  const am = await tidyAsync(async () =>
-    await argmaxRows(
-      noGrad(() => m.model.forward(Tensor.fromArray(m.model.backend, ids, [1, ids.length]))).value,
-    ).toArray()
-  );
-  return t.targetIds.every((tok, j) => am[t.promptIds.length - 1 + j] === tok);
-}
+import { predicts, target, TINY_GPT2, TINY_HP } from "../helpers/kne.ts";
 
 testBackends("KNE edits an f16 model and records exactly the f16 values it holds", async (be) => {
-  const m = await loadModel(DIR, be, { dtype: "f16" });
+  const m = await loadModel(TINY_GPT2, be, { dtype: "f16" });
   try {
     const t = target(m, "The capital of France is", "Tokyo");
     if (await predicts(m, t)) throw new Error("the random model already predicts the target");
-    const r = await kneEdit(m.model, [t.row], HP);
+    const r = await kneEdit(m.model, [t.row], TINY_HP);
     if (r.rolledBack) throw new Error("edit diverged");
     if (!(await predicts(m, t))) throw new Error(`no edit after ${r.update.steps} steps`);
     let matrices = 0;
@@ -71,10 +40,10 @@ testBackends("f32 masters accumulate KNE steps below half an f16 ulp", async (be
   // lr = 4e-6 that is below 1.3e-5, under half the f16 ulp (2^-16 ~ 1.5e-5) of every |w| >= 2^-5,
   // so rounding each step back to f16 would leave those entries unchanged forever.
   const lr = 4e-6;
-  const m = await loadModel(DIR, be, { dtype: "f16" });
+  const m = await loadModel(TINY_GPT2, be, { dtype: "f16" });
   try {
     const t = target(m, "The capital of France is", "Tokyo");
-    const r = await kneEdit(m.model, [t.row], { ...HP, lr, steps: 24, earlyStopLoss: 0 });
+    const r = await kneEdit(m.model, [t.row], { ...TINY_HP, lr, steps: 24, earlyStopLoss: 0 });
     if (r.rolledBack) throw new Error("edit diverged");
     let moved = 0;
     for (const c of r.changes) {

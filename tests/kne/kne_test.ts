@@ -4,44 +4,13 @@
 // edit is rolled back.
 
 import type { Backend } from "../../engine/backend.ts";
-import type { EditTarget } from "../../src/edit/method.ts";
-import { editTarget } from "../../src/edit/targets.ts";
-import { validateRequests } from "../../src/io/requests.ts";
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
-import { KNE_DEFAULTS, type KneHparams } from "../../src/kne/hparams.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { type LoadedModel, loadModel } from "../../src/model/load.ts";
-import { noGrad } from "../../src/autograd/variable.ts";
-import { argmaxRows } from "../../src/tensor/ops.ts";
-import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
-
-const DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
-const HP: KneHparams = {
-  ...KNE_DEFAULTS,
-  igSteps: 2,
-  topP: 0.05,
-  lr: 0.02,
-  steps: 100,
-  earlyStopLoss: 0.01,
-};
-
-function target(m: LoadedModel, prompt: string, answer: string): EditTarget {
-  const [req] = validateRequests([{ subject: prompt, prompt, target_new: answer }], "test");
-  return editTarget(req, m.tokenizer!, m.model.config.contextLength, "test");
-}
-
-async function predicts(m: LoadedModel, t: EditTarget): Promise<boolean> {
-  const ids = t.row.ids;
-  const am = await tidyAsync(async () =>
-    await argmaxRows(
-      noGrad(() => m.model.forward(Tensor.fromArray(m.model.backend, ids, [1, ids.length]))).value,
-    ).toArray()
-  );
-  return t.targetIds.every((tok, j) => am[t.promptIds.length - 1 + j] === tok);
-}
+import { predicts, target, TINY_GPT2, TINY_HP } from "../helpers/kne.ts";
 
 async function weights(m: LoadedModel): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
@@ -56,7 +25,7 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 }
 
 async function withModel(be: Backend, fn: (m: LoadedModel) => Promise<void>) {
-  const m = await loadModel(DIR, be);
+  const m = await loadModel(TINY_GPT2, be);
   try {
     await fn(m);
   } finally {
@@ -71,7 +40,7 @@ testBackends(
       const t = target(m, "The capital of France is", "Tokyo");
       if (await predicts(m, t)) throw new Error("the random model already predicts the target");
       const before = await weights(m);
-      const r = await kneEdit(m.model, [t.row], HP);
+      const r = await kneEdit(m.model, [t.row], TINY_HP);
       if (r.rolledBack) throw new Error("edit diverged");
       if (!(await predicts(m, t))) {
         throw new Error(`target is not the argmax after ${r.update.steps} steps`);
@@ -105,7 +74,7 @@ testBackends(
 testBackends("the sparse patch applies and reverts bit for bit", async (be) => {
   await withModel(be, async (m) => {
     const original = await weights(m);
-    const r = await kneEdit(m.model, [target(m, "The capital of Spain is", "Lima").row], HP);
+    const r = await kneEdit(m.model, [target(m, "The capital of Spain is", "Lima").row], TINY_HP);
     const edited = await weights(m);
     const path = await Deno.makeTempFile({ suffix: ".safetensors" });
     try {
@@ -130,9 +99,9 @@ testBackends("sequential edits keep the earlier edit (anchored by the KL term)",
   await withModel(be, async (m) => {
     const t1 = target(m, "The capital of France is", "Rome");
     const t2 = target(m, "The capital of Japan is", "Cairo");
-    await kneEdit(m.model, [t1.row], HP);
+    await kneEdit(m.model, [t1.row], TINY_HP);
     // In sequential mode earlier edited prompts are the locality anchors of later edits.
-    await kneEdit(m.model, [t2.row], { ...HP, klWeight: 1 }, [t1.row.ids]);
+    await kneEdit(m.model, [t2.row], { ...TINY_HP, klWeight: 1 }, [t1.row.ids]);
     if (!(await predicts(m, t2))) throw new Error("second edit failed");
     if (!(await predicts(m, t1))) throw new Error("the first edit was lost by the second");
   });
@@ -142,7 +111,7 @@ testBackends("a diverging edit is rolled back and leaves the model bit-identical
   await withModel(be, async (m) => {
     const original = await weights(m);
     const r = await kneEdit(m.model, [target(m, "The capital of Italy is", "Paris").row], {
-      ...HP,
+      ...TINY_HP,
       lr: 1e30,
       steps: 5,
     });
@@ -160,7 +129,7 @@ testBackends("an edit with a locality anchor frees everything it allocated", asy
     const start = be.allocatedBytes();
     const anchor = target(m, "The capital of Spain is", "Madrid").promptIds;
     await kneEdit(m.model, [target(m, "The capital of Japan is", "Lima").row], {
-      ...HP,
+      ...TINY_HP,
       klWeight: 1,
     }, [anchor]);
     const leaked = be.allocatedBytes() - start;

@@ -17,6 +17,7 @@ import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/model/load.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { peakDuring } from "../helpers/memory.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const HP = { ...KNE_DEFAULTS, igSteps: 1, topP: 0.1, steps: 1, earlyStopLoss: 0, klWeight: 0 };
@@ -71,20 +72,10 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
         assert.ok(
           ensemble.tensors.some((t) => t.layout === (name === "tiny-gpt2" ? "in_out" : "out_in")),
         );
-        const base = be.allocatedBytes();
-        let peak = base;
-        const alloc = be.alloc.bind(be);
-        (be as { alloc: typeof be.alloc }).alloc = (n, dtype) => {
-          const b = alloc(n, dtype);
-          peak = Math.max(peak, be.allocatedBytes());
-          return b;
-        };
-        try {
+        const peak = await peakDuring(be, async () => {
           const r = await maskedUpdate(model, [row], ensemble, HP, null);
           assert.equal(r.steps, 1);
-        } finally {
-          delete (be as { alloc?: unknown }).alloc;
-        }
+        });
         let moved = 0;
         for (const [n, p] of model.params) {
           const after = await p.value.toArray();
@@ -115,8 +106,8 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
         const touched = ensemble.tensors.reduce((a, t) => a + t.shape[0] * t.shape[1], 0);
         assert.ok(entries < touched / 2, "the ensemble must be a fraction of its tensors");
         assert.ok(
-          peak - base < 16 * touched,
-          `update allocated ${peak - base} B, dense state is ${16 * touched} B`,
+          peak < 16 * touched,
+          `update allocated ${peak} B, dense state is ${16 * touched} B`,
         );
       } finally {
         disposeModel(model);

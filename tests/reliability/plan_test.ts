@@ -32,6 +32,7 @@ import {
 } from "../../src/model/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
+import { peakDuring } from "../helpers/memory.ts";
 import { FAULTS } from "./counts.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
@@ -116,25 +117,6 @@ testBackends("plan: the listed activations are exactly what a forward keeps", (b
     { numRuns: be.name === "wasm" ? 25 : 10 },
   );
 });
-
-/** Runs fn and returns the highest allocatedBytes() seen during it, minus the level before. */
-async function peakDuring(be: Backend, fn: () => Promise<void>): Promise<number> {
-  const base = be.allocatedBytes();
-  let peak = base;
-  const alloc = be.alloc.bind(be);
-  const patched = be as { alloc: Backend["alloc"] };
-  patched.alloc = (n, dtype) => {
-    const b = alloc(n, dtype);
-    peak = Math.max(peak, be.allocatedBytes());
-    return b;
-  };
-  try {
-    await fn();
-  } finally {
-    delete (patched as Partial<Backend>).alloc; // back to the prototype's method
-  }
-  return peak - base;
-}
 
 const peakConfigArb = fc.record({
   arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
