@@ -42,7 +42,7 @@ import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
 import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
-import { Snapshot, type TensorChange } from "../src/edit/snapshot.ts";
+import { Snapshot, type TensorChange, writeChanges } from "../src/edit/snapshot.ts";
 import { attribute } from "../src/kne/attribution.ts";
 import { selectEnsemble } from "../src/kne/ensemble.ts";
 import { KNE_DEFAULTS, type KneHparams } from "../src/kne/hparams.ts";
@@ -318,16 +318,6 @@ function digest(r: Awaited<ReturnType<typeof kneEdit>>): string {
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-/** Writes the edit's "before" values back, so the next edit starts from the same weights. */
-async function undo(model: CausalLM, changes: readonly TensorChange[]): Promise<void> {
-  for (const c of changes) {
-    const p = model.params.get(c.name)!;
-    const data = await p.value.toArray();
-    c.indices.forEach((i, j) => (data[i] = c.before[j]));
-    p.value.backend.upload(p.value.buffer, data);
-  }
-}
-
 /** Times every dispatch by kernel name and by the current phase label. */
 class Profiler {
   phase = "";
@@ -397,7 +387,7 @@ async function profiledEdit(
       }
     });
     const changes = await timed("snapshot diff", () => snap.changes());
-    await undo(model, changes);
+    writeChanges(model, changes, "before");
   } finally {
     prof.restore();
   }
@@ -478,7 +468,7 @@ async function childEdits(): Promise<void> {
       selectEnsemble(r.attribution, HP);
       const selMs = performance.now() - t2;
       const rss = peakRssBytes();
-      await undo(model, r.changes);
+      writeChanges(model, r.changes, "before");
       const d = digest(r);
       digests.add(d);
       progress(
