@@ -42,7 +42,7 @@ import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
 import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
-import { Snapshot, type TensorChange, writeChanges } from "../src/edit/snapshot.ts";
+import { Snapshot, writeChanges } from "../src/edit/snapshot.ts";
 import { attribute } from "../src/kne/attribution.ts";
 import { selectEnsemble } from "../src/kne/ensemble.ts";
 import { KNE_DEFAULTS, type KneHparams } from "../src/kne/hparams.ts";
