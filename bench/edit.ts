@@ -16,7 +16,7 @@
 // then --edits timed edits (median reported); the weights are restored from the edit's exact
 // changes between edits, so every edit does identical work. Per phase: attribution (as timed
 // by attribute()), selection (selectEnsemble, timed again on the same scores), update (as timed
-// by maskedUpdate()) and other (the remainder of kneEdit: Snapshot.take and the diff, and the
+// by maskedUpdate()) and other (the remainder of kneEdit: UnitSnapshot.take and the diff, and the
 // anchors' reference forward with --anchors). Memory: the
 // backend's peak allocated bytes, the WASM memory size, the process's peak RSS (VmHWM, reset
 // before each edit), all relative to the weight bytes, next to the planner's prediction.
@@ -42,9 +42,9 @@ import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
 import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
-import { Snapshot, writeChanges } from "../src/edit/snapshot.ts";
+import { UnitSnapshot, writeChanges } from "../src/edit/snapshot.ts";
 import { attribute } from "../src/kne/attribution.ts";
-import { selectEnsemble } from "../src/kne/ensemble.ts";
+import { ensembleSelections, selectEnsemble } from "../src/kne/ensemble.ts";
 import { KNE_DEFAULTS, type KneHparams } from "../src/kne/hparams.ts";
 import { kneEdit } from "../src/kne/kne.ts";
 import { localityAnchor, maskedUpdate } from "../src/kne/update.ts";
@@ -253,7 +253,7 @@ interface EditResult {
   msAll: number[];
   /** Median per phase, ms. */
   /**
-   * other: the rest of kneEdit, i.e. Snapshot.take and the diff of the ensemble tensors, and
+   * other: the rest of kneEdit, i.e. UnitSnapshot.take and the diff of the ensemble entries, and
    * with --anchors the unedited model's reference forward over the anchors.
    */
   phases: { attribution: number; selection: number; update: number; other: number };
@@ -374,8 +374,10 @@ async function profiledEdit(
   try {
     const attr = await timed("attribution", () => attribute(model, rows, HP, undefined, chunks));
     const ens = await timed("selection", () => selectEnsemble(attr, HP));
-    const names = ens.tensors.flatMap((t) => (t.bias ? [t.name, t.bias] : [t.name]));
-    const snap = await timed("snapshot take", () => Snapshot.take(model, names));
+    const snap = await timed(
+      "snapshot take",
+      () => UnitSnapshot.take(model, ensembleSelections(ens)),
+    );
     await timed("update", async () => {
       const anchor = HP.klWeight > 0 && anchors.length > 0 ? localityAnchor(model, anchors) : null;
       try {

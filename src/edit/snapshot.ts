@@ -1,9 +1,13 @@
 // Host copies of the parameters an edit may change: restores them when an edit diverges (the
 // model is never left half-edited) and diffs them afterwards into the exact changed entries.
+// Snapshot copies whole tensors; UnitSnapshot only the units (rows / columns) an edit trains, so
+// its bytes and its diff scale with the selection.
 
 import { BackendError } from "../../engine/backend.ts";
+import type { UnitSelection } from "../kne/ensemble.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { writeAt } from "../tensor/ops.ts";
+import { gatherUnits, scatterUnits, unitMatrix, writeAt } from "../tensor/ops.ts";
+import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 
 export interface TensorChange {
   name: string;
@@ -33,7 +37,7 @@ export function writeChanges(
   }
 }
 
-export class Snapshot {
+export class Snapshot implements EditSnapshot {
   private constructor(readonly model: CausalLM, readonly saved: Map<string, Float32Array>) {}
 
   static async take(model: CausalLM, names: Iterable<string>): Promise<Snapshot> {
@@ -72,6 +76,96 @@ export class Snapshot {
         indices,
         before: Float32Array.from(indices, (i) => before[i]),
         after: Float32Array.from(indices, (i) => now[i]),
+      });
+    }
+    return out;
+  }
+}
+
+/** What an edit needs of a snapshot: put the values back, or list what changed. */
+export interface EditSnapshot {
+  restore(): void;
+  changes(): Promise<TensorChange[]>;
+}
+
+/** Flat indices of a selection's entries in gatherUnits' order, which is ascending. */
+function selectionIndices(shape: readonly number[], sel: UnitSelection): Uint32Array {
+  const [rows, cols] = shape.length === 2 ? shape : [1, shape[0]];
+  const k = sel.units.length;
+  const out = new Uint32Array(k * (sel.axis === 0 ? cols : rows));
+  let n = 0;
+  if (sel.axis === 0) {
+    for (const u of sel.units) for (let c = 0; c < cols; c++) out[n++] = u * cols + c;
+  } else {
+    for (let r = 0; r < rows; r++) for (const u of sel.units) out[n++] = r * cols + u;
+  }
+  return out;
+}
+
+interface SavedUnits {
+  sel: UnitSelection;
+  indices: Uint32Array;
+  before: Float32Array;
+}
+
+export class UnitSnapshot implements EditSnapshot {
+  private constructor(readonly model: CausalLM, readonly saved: SavedUnits[]) {}
+
+  static async take(model: CausalLM, selections: readonly UnitSelection[]): Promise<UnitSnapshot> {
+    const saved: SavedUnits[] = [];
+    for (const sel of selections) {
+      const p = model.params.get(sel.name);
+      if (!p) throw new BackendError(`snapshot: no parameter ${sel.name}`);
+      const before = await UnitSnapshot.#read(model, sel);
+      saved.push({ sel, indices: selectionIndices(p.shape, sel), before });
+    }
+    return new UnitSnapshot(model, saved);
+  }
+
+  static #read(model: CausalLM, sel: UnitSelection): Promise<Float32Array> {
+    return tidyAsync(() => {
+      const ids = Tensor.fromArray(model.backend, sel.units, [sel.units.length]);
+      return gatherUnits(unitMatrix(model.params.get(sel.name)!.value), ids, sel.axis).toArray();
+    });
+  }
+
+  /** Writes the saved values back (exact: f16 tensors hold values f16 represents). */
+  restore(): void {
+    for (const { sel, before } of this.saved) {
+      tidy(() => {
+        const m = unitMatrix(this.model.params.get(sel.name)!.value);
+        const be = this.model.backend;
+        const ids = Tensor.fromArray(be, sel.units, [sel.units.length]);
+        const k = sel.units.length;
+        const shape = sel.axis === 0 ? [k, m.shape[1]] : [m.shape[0], k];
+        scatterUnits(m, Tensor.fromArray(be, before, shape), ids, sel.axis);
+      });
+    }
+  }
+
+  /** Entries that differ bitwise from the snapshot, per tensor (unchanged tensors omitted). */
+  async changes(): Promise<TensorChange[]> {
+    const out: TensorChange[] = [];
+    for (const { sel, indices, before } of this.saved) {
+      const now = await UnitSnapshot.#read(this.model, sel);
+      const a = new Uint32Array(before.buffer, before.byteOffset, before.length);
+      const b = new Uint32Array(now.buffer, now.byteOffset, now.length);
+      const idx = new Uint32Array(a.length), was = new Float32Array(a.length);
+      const is = new Float32Array(a.length);
+      let n = 0;
+      for (let i = 0; i < a.length; i++) {
+        if (a[i] === b[i]) continue;
+        idx[n] = indices[i];
+        was[n] = before[i];
+        is[n++] = now[i];
+      }
+      if (n === 0) continue;
+      out.push({
+        name: sel.name,
+        shape: this.model.params.get(sel.name)!.shape,
+        indices: idx.slice(0, n),
+        before: was.slice(0, n),
+        after: is.slice(0, n),
       });
     }
     return out;

@@ -97,6 +97,31 @@ export function selectEnsemble(
   };
 }
 
+/**
+ * Units of one tensor seen as a matrix (unitMatrix): its rows (axis 0) or columns (axis 1)
+ * `units`, ascending.
+ */
+export interface UnitSelection {
+  name: string;
+  units: readonly number[];
+  axis: 0 | 1;
+}
+
+/**
+ * Every tensor the ensemble covers with its units: columns of an [in, out] weight, rows of an
+ * [out, in] weight, and the same entries of its bias (a bias is one row).
+ */
+export function ensembleSelections(e: Ensemble): UnitSelection[] {
+  return e.tensors.flatMap((t) => {
+    const weight: UnitSelection = {
+      name: t.name,
+      units: t.units,
+      axis: t.layout === "in_out" ? 1 : 0,
+    };
+    return t.bias ? [weight, { name: t.bias, units: t.units, axis: 1 as const }] : [weight];
+  });
+}
+
 /** Parameter entries (weights and biases) the ensemble covers. */
 export function ensembleParamCount(e: Ensemble): number {
   let n = 0;

@@ -3,10 +3,15 @@
 // changed entries returned for the sparse patch.
 
 import type { TeacherForced } from "../edit/request.ts";
-import { Snapshot, type TensorChange } from "../edit/snapshot.ts";
+import { type TensorChange, UnitSnapshot } from "../edit/snapshot.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { attribute, type Attribution } from "./attribution.ts";
-import { type Ensemble, ensembleParamCount, selectEnsemble } from "./ensemble.ts";
+import {
+  type Ensemble,
+  ensembleParamCount,
+  ensembleSelections,
+  selectEnsemble,
+} from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 import { freeAnchor, localityAnchor, maskedUpdate, type UpdateResult } from "./update.ts";
 
@@ -44,8 +49,8 @@ export async function kneEdit(
     attributionChunks,
   );
   const ensemble = selectEnsemble(attribution, hp);
-  const names = ensemble.tensors.flatMap((t) => (t.bias ? [t.name, t.bias] : [t.name]));
-  const snapshot = await Snapshot.take(model, names);
+  // Only the ensemble's entries can change: the snapshot holds just those.
+  const snapshot = await UnitSnapshot.take(model, ensembleSelections(ensemble));
   const anchor = hp.klWeight > 0 && localityPrompts.length > 0
     ? localityAnchor(model, localityPrompts)
     : null;

@@ -16,9 +16,9 @@ import * as A from "../autograd/ops.ts";
 import { backward, noGrad, param, type Var } from "../autograd/variable.ts";
 import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { axpy, countNonfinite, gatherUnits, scatterUnits } from "../tensor/ops.ts";
+import { axpy, countNonfinite, gatherUnits, scatterUnits, unitMatrix } from "../tensor/ops.ts";
 import { keep, Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
-import type { Ensemble } from "./ensemble.ts";
+import { type Ensemble, ensembleSelections } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 
 export interface UpdateResult {
@@ -44,20 +44,13 @@ export interface UnitParam {
 
 /** The ensemble's tensors (weights and biases) as compact unit params, masters set from the model. */
 export function unitParams(model: CausalLM, e: Ensemble): UnitParam[] {
-  const out: UnitParam[] = [];
-  const add = (name: string, axis: 0 | 1, units: readonly number[]) => {
+  return ensembleSelections(e).map(({ name, units, axis }) => {
     const target = model.params.get(name)!;
-    const v = target.value;
-    const matrix = v.rank === 2 ? v.reshape(v.shape) : v.reshape([1, v.size]);
+    const matrix = unitMatrix(target.value);
     const ids = Tensor.fromArray(model.backend, units, [units.length]);
     const master = param(gatherUnits(matrix, ids, axis), `${name} units`);
-    out.push({ target, matrix, ids, axis, master });
-  };
-  for (const t of e.tensors) {
-    add(t.name, t.layout === "in_out" ? 1 : 0, t.units);
-    if (t.bias) add(t.bias, 1, t.units);
-  }
-  return out;
+    return { target, matrix, ids, axis, master };
+  });
 }
 
 /** Frees what unitParams allocated (the masters' gradients included). */

@@ -15,7 +15,7 @@
 //                prompts plus their reference logits).
 // The host keeps, at most, one f32 copy of the weights (when the edited checkpoint is saved;
 // loading reads one tensor at a time) or the attribution scores plus the snapshot of the ensemble
-// tensors, whichever is larger.
+// entries, whichever is larger.
 
 import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
@@ -351,7 +351,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
-  const hostExtra = Math.max(weights, 2 * F32 * scored);
+  // Saving reads every weight as f32; an edit keeps a score per scored parameter and the
+  // ensemble entries' values (src/edit/snapshot.ts UnitSnapshot).
+  const hostExtra = Math.max(F32 * total, F32 * (scored + ensembleEntries));
 
   let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
   for (const x of [...sizes.all, ...forward]) if (x.elements > largest.elements) largest = x;
@@ -598,7 +600,7 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row("peak: attribution", b.attributionPeak),
     row("peak: update", b.updatePeak),
     row("peak on device", b.devicePeak),
-    row("host extra", b.hostExtra, "f32 weight copy at load/save, or scores + snapshot"),
+    row("host extra", b.hostExtra, "f32 weight copy at save, or scores + ensemble snapshot"),
     `  largest buffer: ${tensorLabel(plan.largest)} (${formatBytes(F32 * plan.largest.elements)})`,
     `  about ${(plan.flops / 1e9).toFixed(plan.flops < 1e10 ? 2 : 0)} GFLOP per edit`,
   ];

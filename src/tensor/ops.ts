@@ -740,6 +740,14 @@ export function embeddingBackward(ids: Tensor, dout: Tensor, dtable: Tensor): vo
 }
 
 /**
+ * `t` as the matrix gatherUnits and scatterUnits take: a view of it when it is 2-D, else a view
+ * as one row [1, n] (a bias, whose units are its entries). The caller frees the view.
+ */
+export function unitMatrix(t: Tensor): Tensor {
+  return t.rank === 2 ? t.reshape(t.shape) : t.reshape([1, t.size]);
+}
+
+/**
  * Units of the matrix x [rows, cols] (f32 or f16): with axis 0 the rows `ids`, as f32 [k, cols];
  * with axis 1 the columns `ids`, as f32 [rows, k]. ids are f32 values; one outside the axis
  * gives zeros.
