@@ -6,10 +6,11 @@ import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { loadModel } from "../../src/model/load.ts";
 import { testBackends } from "../helpers/backends.ts";
-import { predicts, target, TINY_GPT2, TINY_HP } from "../helpers/kne.ts";
+import { TINY_HP } from "../helpers/kne.ts";
+import { predicts, target, TINY } from "../helpers/tiny.ts";
 
 testBackends("KNE edits an f16 model and records exactly the f16 values it holds", async (be) => {
-  const m = await loadModel(TINY_GPT2, be, { dtype: "f16" });
+  const m = await loadModel(TINY, be, { dtype: "f16" });
   try {
     const t = target(m, "The capital of France is", "Tokyo");
     if (await predicts(m, t)) throw new Error("the random model already predicts the target");
@@ -40,7 +41,7 @@ testBackends("f32 masters accumulate KNE steps below half an f16 ulp", async (be
   // lr = 4e-6 that is below 1.3e-5, under half the f16 ulp (2^-16 ~ 1.5e-5) of every |w| >= 2^-5,
   // so rounding each step back to f16 would leave those entries unchanged forever.
   const lr = 4e-6;
-  const m = await loadModel(TINY_GPT2, be, { dtype: "f16" });
+  const m = await loadModel(TINY, be, { dtype: "f16" });
   try {
     const t = target(m, "The capital of France is", "Tokyo");
     const r = await kneEdit(m.model, [t.row], { ...TINY_HP, lr, steps: 24, earlyStopLoss: 0 });

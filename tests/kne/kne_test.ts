@@ -3,35 +3,12 @@
 // ones, the sparse patch reproduces the edited and original weights bit for bit, and a diverging
 // edit is rolled back.
 
-import type { Backend } from "../../engine/backend.ts";
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
-import { disposeModel } from "../../src/model/build.ts";
-import { type LoadedModel, loadModel } from "../../src/model/load.ts";
 import { testBackends } from "../helpers/backends.ts";
-import { predicts, target, TINY_GPT2, TINY_HP } from "../helpers/kne.ts";
-
-async function weights(m: LoadedModel): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const [n, p] of m.model.params) out.set(n, await p.value.toArray());
-  return out;
-}
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  return x.length === y.length && x.every((v, i) => v === y[i]);
-}
-
-async function withModel(be: Backend, fn: (m: LoadedModel) => Promise<void>) {
-  const m = await loadModel(TINY_GPT2, be);
-  try {
-    await fn(m);
-  } finally {
-    disposeModel(m.model);
-  }
-}
+import { TINY_HP } from "../helpers/kne.ts";
+import { predicts, sameBits, target, weights, withModel } from "../helpers/tiny.ts";
 
 testBackends(
   "KNE makes the target the argmax and changes nothing outside the ensemble",

@@ -3,7 +3,7 @@
 // comparison.svg are written with one column / entry / bar series per method; bad arguments exit 2
 // with a message before any method runs.
 
-import { assert } from "./helpers.ts";
+import { assert } from "../helpers/tiny.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];

@@ -15,7 +15,7 @@ import {
   target,
   weights,
   withModel,
-} from "./helpers.ts";
+} from "../helpers/tiny.ts";
 
 const HP: FtHparams = { ...FT_DEFAULTS, steps: 40 };
 

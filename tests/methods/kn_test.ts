@@ -11,7 +11,15 @@ import { KN_DEFAULTS, type KnHparams } from "../../src/methods/kn/hparams.ts";
 import { attributeNeurons, knMethod, layerScores } from "../../src/methods/kn/method.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
-import { assert, changedEntries, ctx, predicts, target, weights, withModel } from "./helpers.ts";
+import {
+  assert,
+  changedEntries,
+  ctx,
+  predicts,
+  target,
+  weights,
+  withModel,
+} from "../helpers/tiny.ts";
 
 const HP: KnHparams = { ...KN_DEFAULTS, igSteps: 8 };
 

@@ -10,7 +10,15 @@ import { memitLayers, memitMethod, memitUpdate } from "../../src/methods/memit/m
 import { ROME_DEFAULTS } from "../../src/methods/rome/hparams.ts";
 import { romeMethod, romeUpdate } from "../../src/methods/rome/method.ts";
 import { testBackends } from "../helpers/backends.ts";
-import { assert, changedTensors, ctx, predicts, target, weights, withModel } from "./helpers.ts";
+import {
+  assert,
+  changedTensors,
+  ctx,
+  predicts,
+  target,
+  weights,
+  withModel,
+} from "../helpers/tiny.ts";
 
 /** A random symmetric positive definite n x n matrix B Bᵀ + 0.1 I. */
 function spd(n: number, xs: number[]): Float64Array {

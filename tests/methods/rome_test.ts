@@ -21,7 +21,7 @@ import {
   TINY,
   weights,
   withModel,
-} from "./helpers.ts";
+} from "../helpers/tiny.ts";
 
 const HP: RomeHparams = { ...ROME_DEFAULTS };
 

@@ -1,5 +1,5 @@
-// Shared pieces of the baseline-method tests: the tiny oracle GPT-2 fixture, edit targets from
-// its vocabulary, argmax checks and host copies of the weights.
+// Shared pieces of the editing tests (KNE and the baselines): the tiny oracle GPT-2 fixture, edit
+// targets from its vocabulary, argmax checks and host copies of the weights.
 
 import type { Backend } from "../../engine/backend.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
