@@ -11,6 +11,14 @@ import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.t
 import { MIN_PARALLEL_MACS } from "../../engine/wasm/split.ts";
 import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
 import { getBackend, hasWebGpu, testBackends } from "../helpers/backends.ts";
+import {
+  type Case,
+  caseArb,
+  matmulRef,
+  type MatmulVariant,
+  span,
+  SPLIT_SHAPES,
+} from "../helpers/matmul.ts";
 
 const isGpu = (be: Backend) => be.name === "webgpu";
 
@@ -199,44 +207,7 @@ testBackends("f16_to_f32 widens all 65536 bit patterns exactly", async (be) => {
 
 type Variant = "matmul_f16" | "matmul_nt_f16";
 const VARIANTS: Variant[] = ["matmul_f16", "matmul_nt_f16"];
-const F32_OF: Record<Variant, string> = { matmul_f16: "matmul", matmul_nt_f16: "matmul_nt" };
-
-interface Case {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  strideA: number;
-  strideB: number;
-  accumulate: number;
-}
-
-function span(batch: number, stride: number, size: number): number {
-  return batch === 0 || size === 0 ? 0 : (batch - 1) * stride + size;
-}
-
-function matmulRef(
-  v: Variant,
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  { batch, m, n, k, strideA, strideB, accumulate }: Case,
-  c0: ArrayLike<number>,
-): Float64Array {
-  const c = new Float64Array(batch * m * n);
-  for (let bi = 0; bi < batch; bi++) {
-    const ao = bi * strideA, bo = bi * strideB, co = bi * m * n;
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = accumulate ? c0[co + i * n + j] : 0;
-        for (let p = 0; p < k; p++) {
-          s += a[ao + i * k + p] * (v === "matmul_nt_f16" ? b[bo + j * k + p] : b[bo + p * n + j]);
-        }
-        c[co + i * n + j] = s;
-      }
-    }
-  }
-  return c;
-}
+const F32_OF: Record<Variant, MatmulVariant> = { matmul_f16: "matmul", matmul_nt_f16: "matmul_nt" };
 
 /** The product on `be`: C's final contents. `b` must be f16-representable. */
 async function runF16(
@@ -269,39 +240,10 @@ async function checkCase(be: Backend, v: Variant, cs: Case, seed: number, tol = 
     : new Float32Array(batch * m * n).fill(POISON);
   const got = await runF16(be, v, a, b, c0, cs);
   const what = `${v} ${JSON.stringify(cs)}`;
-  assertClose(got, matmulRef(v, a, b, cs, c0), tol, what);
+  assertClose(got, matmulRef(F32_OF[v], a, b, cs, c0), tol, what);
   if (!isGpu(be) && k <= 245760) {
     deepStrictEqual(got, await runF16(be, F32_OF[v], a, b, c0, cs, "f32"), `${what} vs f32`);
   }
-}
-
-function caseArb(maxDim: number, maxBatch = 3): fc.Arbitrary<Case> {
-  const dim = fc.oneof(
-    { arbitrary: fc.constant(1), weight: 1 },
-    { arbitrary: fc.integer({ min: 1, max: maxDim }), weight: 6 },
-  );
-  return fc.record({
-    batch: fc.integer({ min: 1, max: maxBatch }),
-    m: dim,
-    n: dim,
-    k: dim,
-    strideKindA: fc.constantFrom("dense", "padded", "broadcast"),
-    strideKindB: fc.constantFrom("dense", "padded", "broadcast"),
-    pad: fc.integer({ min: 1, max: 7 }),
-    accumulate: fc.constantFrom(0, 1),
-  }).map(({ batch, m, n, k, strideKindA, strideKindB, pad, accumulate }) => {
-    const stride = (kind: string, size: number) =>
-      kind === "broadcast" ? 0 : kind === "padded" ? size + pad : size;
-    return {
-      batch,
-      m,
-      n,
-      k,
-      strideA: stride(strideKindA, m * k),
-      strideB: stride(strideKindB, k * n),
-      accumulate,
-    };
-  });
 }
 
 for (const v of VARIANTS) {
@@ -360,7 +302,7 @@ Deno.test({
 Deno.test("matmul_f16 and matmul_nt_f16 on 3 threads equal 1 thread bit for bit", async () => {
   const one = await createWasmBackend({ threads: 1 });
   const three = await createWasmBackend({ threads: 3 });
-  const product = async (be: WasmBackend, v: Variant, s: number[], seed: number) => {
+  const product = async (be: WasmBackend, v: Variant, s: readonly number[], seed: number) => {
     const [batch, m, n, k, strideA, strideB] = s;
     const cs = { batch, m, n, k, strideA, strideB, accumulate: 1 };
     const a = randomData(span(batch, strideA, m * k), seed);
@@ -368,17 +310,7 @@ Deno.test("matmul_f16 and matmul_nt_f16 on 3 threads equal 1 thread bit for bit"
     return await runF16(be, v, a, b, randomData(batch * m * n, seed + 2), cs);
   };
   try {
-    const shapes = [
-      [6, 48, 50, 64, 48 * 64, 0], // whole batches per thread
-      [2, 130, 70, 90, 0, 70 * 90 + 3], // row bands, broadcast A
-      [1, 64, 2304, 96, 0, 0], // column bands (m < n)
-      [1, 301, 37, 257, 0, 0], // row bands with edge tiles
-      [1, 200, 1000, 20, 0, 0], // column bands crossing NC
-      [1, 3, 5000, 300, 0, 0], // column bands, B streamed (few rows)
-      [3, 13, 3001, 100, 0, 0], // B streamed in passes of 4 rows, column tails
-      [1, 16, 4000, 600, 0, 0], // few rows but B too large to stream: packed
-    ];
-    for (const [i, s] of shapes.entries()) {
+    for (const [i, s] of SPLIT_SHAPES.entries()) {
       const [batch, m, n, k] = s;
       ok(batch * m * n * k >= MIN_PARALLEL_MACS, `shape ${s} is above the threshold`);
       for (const v of VARIANTS) {
@@ -423,7 +355,7 @@ testBackends("matmul_f16 reads B through an aligned slice of an f16 buffer", asy
     0,
   ]);
   const cs = { batch: 1, m, n, k, strideA: 0, strideB: 0, accumulate: 0 };
-  assertClose(await be.read(dc), matmulRef("matmul_f16", a, b, cs, []), 1e-5, "slice");
+  assertClose(await be.read(dc), matmulRef("matmul", a, b, cs), 1e-5, "slice");
   [da, dc, whole].forEach((x) => be.free(x));
 });
 

@@ -8,50 +8,10 @@ import { throws as assertThrows } from "node:assert/strict";
 import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
 import { assertClose, POISON, randomData, seedArb } from "../helpers/reference.ts";
 import { getBackend, hasWebGpu, testBackends } from "../helpers/backends.ts";
+import { type Case, caseArb, matmulRef, type MatmulVariant, span } from "../helpers/matmul.ts";
 
-type Variant = "matmul" | "matmul_tn" | "matmul_nt";
+type Variant = MatmulVariant;
 const VARIANTS: Variant[] = ["matmul", "matmul_tn", "matmul_nt"];
-
-interface Case {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  strideA: number;
-  strideB: number;
-  accumulate: number;
-}
-
-/** Elements a batch of matrices spans (as the spec computes it). */
-function span(batch: number, stride: number, size: number): number {
-  return batch === 0 || size === 0 ? 0 : (batch - 1) * stride + size;
-}
-
-/** float64 reference of a batched matmul variant; `c0` is C's prior content (accumulate). */
-function matmulRef(
-  v: Variant,
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  { batch, m, n, k, strideA, strideB, accumulate }: Case,
-  c0?: ArrayLike<number>,
-): Float64Array {
-  const c = new Float64Array(batch * m * n);
-  for (let bi = 0; bi < batch; bi++) {
-    const ao = bi * strideA, bo = bi * strideB, co = bi * m * n;
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = accumulate && c0 ? c0[co + i * n + j] : 0;
-        for (let p = 0; p < k; p++) {
-          const av = v === "matmul_tn" ? a[ao + p * m + i] : a[ao + i * k + p];
-          const bv = v === "matmul_nt" ? b[bo + j * k + p] : b[bo + p * n + j];
-          s += av * bv;
-        }
-        c[co + i * n + j] = s;
-      }
-    }
-  }
-  return c;
-}
 
 function upload(be: Backend, data: Float32Array): DeviceBuffer {
   const d = be.alloc(data.length);
@@ -72,36 +32,6 @@ async function checkCase(be: Backend, v: Variant, cs: Case, seed: number): Promi
   const got = await be.read(dc);
   assertClose(got, matmulRef(v, a, b, cs, c0), 1e-4, `${v} ${JSON.stringify(cs)}`);
   [da, db, dc].forEach((x) => be.free(x));
-}
-
-/** Random cases: sizes from 1 to maxDim, batch 1-3, strides dense, padded or 0 (broadcast). */
-function caseArb(maxDim: number, maxBatch = 3): fc.Arbitrary<Case> {
-  const dim = fc.oneof(
-    { arbitrary: fc.constant(1), weight: 1 },
-    { arbitrary: fc.integer({ min: 1, max: maxDim }), weight: 6 },
-  );
-  return fc.record({
-    batch: fc.integer({ min: 1, max: maxBatch }),
-    m: dim,
-    n: dim,
-    k: dim,
-    strideKindA: fc.constantFrom("dense", "padded", "broadcast"),
-    strideKindB: fc.constantFrom("dense", "padded", "broadcast"),
-    pad: fc.integer({ min: 1, max: 7 }),
-    accumulate: fc.constantFrom(0, 1),
-  }).map(({ batch, m, n, k, strideKindA, strideKindB, pad, accumulate }) => {
-    const stride = (kind: string, size: number) =>
-      kind === "broadcast" ? 0 : kind === "padded" ? size + pad : size;
-    return {
-      batch,
-      m,
-      n,
-      k,
-      strideA: stride(strideKindA, m * k),
-      strideB: stride(strideKindB, k * n),
-      accumulate,
-    };
-  });
 }
 
 for (const v of VARIANTS) {

@@ -6,12 +6,13 @@ import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict"
 import { BackendError } from "../../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.ts";
 import { MIN_PARALLEL_MACS, splitMatmul } from "../../engine/wasm/split.ts";
+import { SPLIT_SHAPES } from "../helpers/matmul.ts";
 import { randomData } from "../helpers/reference.ts";
 
 async function product(
   be: WasmBackend,
   kernel: string,
-  [batch, m, n, k, strideA, strideB]: number[],
+  [batch, m, n, k, strideA, strideB]: readonly number[],
   seed: number,
 ): Promise<Float32Array> {
   const a = be.alloc(batch === 0 ? 0 : (batch - 1) * strideA + m * k);
@@ -51,17 +52,7 @@ Deno.test("matmuls on 3 threads equal 1 thread bit for bit, however they are spl
   const one = await createWasmBackend({ threads: 1 });
   const three = await createWasmBackend({ threads: 3 });
   try {
-    const shapes = [
-      [6, 48, 50, 64, 48 * 64, 0], // whole batches per thread
-      [2, 130, 70, 90, 0, 70 * 90 + 3], // row bands, broadcast A
-      [1, 64, 2304, 96, 0, 0], // column bands (m < n)
-      [1, 301, 37, 257, 0, 0], // row bands with edge tiles
-      [1, 200, 1000, 20, 0, 0], // column bands crossing NC
-      [1, 3, 5000, 300, 0, 0], // column bands, B streamed (few rows)
-      [3, 13, 3001, 100, 0, 0], // B streamed in passes of 4 rows, column tails
-      [1, 16, 4000, 600, 0, 0], // few rows but B too large to stream: packed
-    ];
-    for (const [i, s] of shapes.entries()) {
+    for (const [i, s] of SPLIT_SHAPES.entries()) {
       const [batch, m, n, k] = s;
       ok(batch * m * n * k >= MIN_PARALLEL_MACS, `shape ${s} is above the threshold`);
       ok(splitMatmul(batch, m, n, 3).length > 1);
