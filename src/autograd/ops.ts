@@ -38,9 +38,18 @@ export function silu(x: Var): Var {
 
 /**
  * Linear layer over the last dim of x. `layout` says how w is stored: "in_out" ([in, out], the
- * GPT-2 Conv1D layout, y = x·W) or "out_in" ([out, in], torch Linear, y = x·Wᵀ).
+ * GPT-2 Conv1D layout, y = x·W) or "out_in" ([out, in], torch Linear, y = x·Wᵀ). With `scale`
+ * s != 1 the output is s·(x·W + b), the layer of weights s·W and s·b without touching them (the
+ * integration path of KNE's attribution); the gradients are those of that expression, so
+ * dW is s times the gradient at the scaled weights.
  */
-export function linear(x: Var, w: Var, b: Var | null, layout: "in_out" | "out_in"): Var {
+export function linear(
+  x: Var,
+  w: Var,
+  b: Var | null,
+  layout: "in_out" | "out_in",
+  scale = 1,
+): Var {
   const [rows, din] = T.rowsCols(x.value);
   const [wr, wc] = [w.shape[0], w.shape[1]];
   const dout = layout === "in_out" ? wc : wr;
@@ -58,9 +67,14 @@ export function linear(x: Var, w: Var, b: Var | null, layout: "in_out" | "out_in
     y.free();
     y = yb;
   }
+  if (scale !== 1) {
+    const ys = T.scale(y, scale);
+    y.free();
+    y = ys;
+  }
   const parents = b ? [x, w, b] : [x, w];
   return record(y, parents, (g, needs) => {
-    const g2 = g.reshape([rows, dout]);
+    const g2 = scale !== 1 ? T.scale(g, scale).viewAs([rows, dout]) : g.reshape([rows, dout]);
     const xr = x.value.reshape([rows, din]);
     const dx = needs[0]
       ? T.matmul(g2, w.value, { transB: layout === "in_out" }).viewAs(x.shape)

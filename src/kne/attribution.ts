@@ -1,15 +1,15 @@
 // KNE attribution: integrated gradients of the teacher-forced target probability with respect to
 // every projection weight of every layer (attention and FFN), Attr(w) = w * mean_s dP(alpha_s W)/dw
-// with alpha_s = s/m. All scored weights are scaled together along the path (one forward and
-// backward per step, not one per layer; the planner may split the layers into chunks that each
-// get their own pass, to bound gradient memory). Unit scores aggregate each output neuron's parameters
+// with alpha_s = s/m. All scored weights move together along the path (one forward and backward
+// per step, not one per layer; the planner may split the layers into chunks that each get their
+// own pass, to bound gradient memory), by scaling the projections' outputs, not the weights. Unit scores aggregate each output neuron's parameters
 // (a column of an [in, out] weight, a row of an [out, in] weight, plus its bias entry).
 
 import * as A from "../autograd/ops.ts";
-import { backward, noGrad, type Var } from "../autograd/variable.ts";
+import { backward, type Var } from "../autograd/variable.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
-import { scaleInto } from "../tensor/ops.ts";
-import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import { axpy, scale } from "../tensor/ops.ts";
+import { keep, Tensor, tidyAsync } from "../tensor/tensor.ts";
 import type { TeacherForced } from "../edit/request.ts";
 import { padBatch, targetRows } from "../edit/request.ts";
 import type { KneHparams } from "./hparams.ts";
@@ -99,7 +99,8 @@ function attributeInPlace(
 }
 
 /**
- * Gradients of sum_j P(y*_j | x, y*_<j) at alpha*W, accumulated into the scored params' grads.
+ * Gradients of sum_j P(y*_j | x, y*_<j) at the model's current projection scale, handed to the
+ * scored params' gradient sinks.
  * Returns the mean target probability at this alpha.
  */
 async function probabilityGradient(
@@ -146,11 +147,15 @@ export function layerChunks<T extends { info: ParamInfo }>(
 
 /**
  * Scores every projection weight for the edit targets `rows`. Leaves the model unchanged.
+ * The path alpha·W is walked through CausalLM.projectionScale (every scored projection's output
+ * times alpha), so the weights are never copied or rescaled: a step's gradient reaching W is
+ * alpha times the gradient at alpha·W, and a gradient sink sums it divided by alpha into one f32
+ * tensor per scored weight and bias (the dense gradient is freed as soon as it is summed).
  * With `chunks` > 1 the layers are scored in that many groups, each with its own integrated-
- * gradient pass (every scored weight still moves along the path; only the group's gradients
- * are kept), so gradient memory drops to one group's at the cost of `chunks` times the passes.
- * The scores are bit-identical to one pass: each weight's gradient comes from the same kernels
- * on the same values.
+ * gradient pass (every scored projection still moves along the path; only the group's
+ * gradients are kept), so gradient memory drops to one group's at the cost of `chunks` times
+ * the passes. The scores are bit-identical to one pass: each weight's gradient comes from the
+ * same kernels on the same values.
  */
 export async function attribute(
   model: CausalLM,
@@ -168,62 +173,72 @@ export async function attribute(
       ]
     );
   const frozen = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
-  const originals = new Map<Var, Tensor>(
-    varsOf(scored).map((v) => [v, noGrad(() => v.value.clone())]),
-  );
   for (const [p] of frozen) {
     p.zeroGrad();
     p.requiresGrad = false;
   }
   const groups = layerChunks(scored, chunks);
   const passes = groups.length * hp.igSteps;
-  const be = model.backend;
   let targetProb = 0;
   const tensors: ScoredTensor[] = [];
-  // Reads a weight and its gradient once each and scores them in one pass.
-  const readAttr = async (v: Var, orig: Tensor, info: ParamInfo | null, out: Float64Array) => {
-    const w = await orig.toArray();
-    // No gradient reached the tensor: it reads as 0 (so -w * 0 stays -0, as before).
-    const g = v.grad ? await v.grad.toArray() : new Float32Array(w.length);
-    v.zeroGrad();
+  // Per scored tensor of the current group: sum over the steps so far of dP/dW at alpha·W.
+  const sums = new Map<Var, Tensor>();
+  // Reads a weight and its summed gradient once each and scores them in one pass.
+  const readAttr = async (v: Var, info: ParamInfo | null, out: Float64Array) => {
+    const w = await v.value.toArray();
+    const sum = sums.get(v);
+    // No gradient reached the tensor: it reads as 0 (so -w * 0 stays -0).
+    const g = sum ? await sum.toArray() : new Float32Array(w.length);
     attributeInPlace(info, w, g, hp.igSteps, hp.unitScore, out);
     return w;
   };
   try {
     for (const [gi, group] of groups.entries()) {
       const vars = varsOf(group);
-      for (const v of vars) v.requiresGrad = true;
+      let inverseAlpha = 1;
+      for (const v of vars) {
+        v.requiresGrad = true;
+        v.gradSink = (g) => {
+          const sum = sums.get(v);
+          if (sum) axpy(sum, g, inverseAlpha);
+          else sums.set(v, keep(scale(g, inverseAlpha)));
+        };
+      }
       for (let s = 1; s <= hp.igSteps; s++) {
-        const alpha = s / hp.igSteps;
-        for (const [v, orig] of originals) scaleInto(orig, alpha, v.value);
+        model.projectionScale = s / hp.igSteps;
+        inverseAlpha = hp.igSteps / s;
         const p = await probabilityGradient(model, rows);
         if (s === hp.igSteps) targetProb = p;
         onStep?.(gi * hp.igSteps + s, passes);
       }
-      for (const v of vars) v.requiresGrad = false;
+      model.projectionScale = 1;
+      for (const v of vars) {
+        v.requiresGrad = false;
+        v.gradSink = null;
+      }
       for (const { info, bias } of group) {
         const { units, size } = unitShape(info);
-        const sums = new Float64Array(units);
-        const w = model.params.get(info.name)!;
-        const scores = await readAttr(w, originals.get(w)!, info, sums);
-        const b = bias ? model.params.get(bias.name)! : null;
-        const biasScores = b ? await readAttr(b, originals.get(b)!, null, sums) : null;
+        const unitSums = new Float64Array(units);
+        const scores = await readAttr(model.params.get(info.name)!, info, unitSums);
+        const biasScores = bias
+          ? await readAttr(model.params.get(bias.name)!, null, unitSums)
+          : null;
         const n = size + (bias ? 1 : 0);
         tensors.push({
           info,
           bias,
           scores,
           biasScores,
-          unitScores: Float32Array.from(sums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
+          unitScores: Float32Array.from(unitSums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
         });
       }
+      for (const sum of sums.values()) sum.free();
+      sums.clear();
     }
   } finally {
-    for (const [v, orig] of originals) {
-      be.copy(orig.buffer, 0, v.value.buffer, 0, orig.size);
-      orig.free();
-      v.zeroGrad();
-    }
+    model.projectionScale = 1;
+    for (const sum of sums.values()) sum.free();
+    for (const v of varsOf(scored)) v.gradSink = null;
     for (const [p, r] of frozen) p.requiresGrad = r;
   }
   // In the scored order whatever the grouping (selection breaks ties by position).

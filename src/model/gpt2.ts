@@ -64,6 +64,8 @@ export class GPT2 implements CausalLM {
     this.paramInfo = gpt2ParamInfo(config);
   }
 
+  projectionScale = 1;
+
   #p(name: string): Var {
     return this.params.get(GPT2_PREFIX + name)!;
   }
@@ -89,8 +91,10 @@ export class GPT2 implements CausalLM {
     x = A.reshape(x, [batch * t, c.dModel]);
     for (let l = 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
+      const proj = (input: Var, n: string) =>
+        A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
       const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
-      const qkv = A.linear(n1, h("attn.c_attn.weight"), h("attn.c_attn.bias"), "in_out");
+      const qkv = proj(n1, "attn.c_attn");
       const d = c.dModel;
       const att = causalSelfAttention(
         A.sliceCols(qkv, 0, d),
@@ -99,12 +103,12 @@ export class GPT2 implements CausalLM {
         { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
         cache?.layer(l, t),
       );
-      const ao = A.linear(att, h("attn.c_proj.weight"), h("attn.c_proj.bias"), "in_out");
+      const ao = proj(att, "attn.c_proj");
       x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.layerNorm(x, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
-      const f = A.gelu(A.linear(n2, h("mlp.c_fc.weight"), h("mlp.c_fc.bias"), "in_out"));
+      const f = A.gelu(proj(n2, "mlp.c_fc"));
       const key = hook?.(l, "mlp_key", f) ?? f;
-      const mo = A.linear(key, h("mlp.c_proj.weight"), h("mlp.c_proj.bias"), "in_out");
+      const mo = proj(key, "mlp.c_proj");
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     cache?.advance(t);

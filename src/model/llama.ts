@@ -63,6 +63,8 @@ export class Llama implements CausalLM {
     this.paramInfo = llamaParamInfo(config);
   }
 
+  projectionScale = 1;
+
   #p(name: string): Var {
     return this.params.get(name)!;
   }
@@ -88,14 +90,16 @@ export class Llama implements CausalLM {
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
       const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
-      const proj = (n: string) =>
+      const proj = (input: Var, n: string) =>
         A.linear(
-          n1,
-          this.#p(`${p}self_attn.${n}.weight`),
-          this.#opt(`${p}self_attn.${n}.bias`),
+          input,
+          this.#p(`${p}${n}.weight`),
+          this.#opt(`${p}${n}.bias`),
           "out_in",
+          this.projectionScale,
         );
-      const att = causalSelfAttention(proj("q_proj"), proj("k_proj"), proj("v_proj"), {
+      const qkv = (n: string) => proj(n1, `self_attn.${n}`);
+      const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
         batch,
         t,
         nHeads: c.nHeads,
@@ -103,14 +107,14 @@ export class Llama implements CausalLM {
         headDim: hd,
         rope: c.ropeTheta,
       }, cache?.layer(l, t));
-      const ao = A.linear(att, this.#p(p + "self_attn.o_proj.weight"), null, "out_in");
+      const ao = proj(att, "self_attn.o_proj");
       x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.rmsNorm(x, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
-      const gate = A.silu(A.linear(n2, this.#p(p + "mlp.gate_proj.weight"), null, "out_in"));
-      const up = A.linear(n2, this.#p(p + "mlp.up_proj.weight"), null, "out_in");
+      const gate = A.silu(proj(n2, "mlp.gate_proj"));
+      const up = proj(n2, "mlp.up_proj");
       const gu = A.mul(gate, up);
       const key = hook?.(l, "mlp_key", gu) ?? gu;
-      const mo = A.linear(key, this.#p(p + "mlp.down_proj.weight"), null, "out_in");
+      const mo = proj(key, "mlp.down_proj");
       x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
     }
     cache?.advance(t);

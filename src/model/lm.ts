@@ -41,6 +41,13 @@ export interface CausalLM {
   readonly params: ReadonlyMap<string, Var>;
   readonly paramInfo: readonly ParamInfo[];
   /**
+   * Multiplies the output of every projection inside the layers (attention and FFN, bias
+   * included; not the embeddings, norms or head) as if those weights were scaled by it: KNE's
+   * attribution walks the integration path alpha·W this way without copying the weights.
+   * 1 (the model itself) unless attribution is running.
+   */
+  projectionScale: number;
+  /**
    * Logits [batch*T, V] for token ids [batch, T] (f32 values), positions starting at 0.
    * Records the graph when grad mode is on. With a KV cache (inference only, under noGrad),
    * positions start at cache.length, earlier positions come from the cache and the new ones are

@@ -5,10 +5,10 @@
 // tests/reliability/plan_test.ts checks it against the bytes a real forward allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
-//   attribution  gradient of every scored weight and bias (of one group of layers when it is
-//                split into passes to fit: fitPlan), a copy of their original values (the
-//                integration path scales them in place), the forward's saved activations and
-//                logits, and the backward's transient gradients;
+//   attribution  the path-summed gradient of every scored weight and bias (of one group of
+//                layers when it is split into passes to fit: fitPlan; the integration path
+//                scales the projections' outputs, so the weights are not copied), the forward's
+//                saved activations and logits, and the backward's transient gradients;
 //   update       f32 master, gradient and two Adam moments of every ensemble entry (bounded by
 //                the kept units with the most entries: src/kne/update.ts trains them compactly),
 //                the same activations (and, with a KL term, a second forward over the locality
@@ -85,10 +85,8 @@ export interface MemoryPlan {
   /** Bytes per component (f32, and the weight matrices at weightDtype). */
   bytes: {
     weights: number;
-    /** Attribution: a gradient for every scored weight and bias. */
+    /** Attribution: the path-summed gradient of every scored weight and bias. */
     gradients: number;
-    /** Attribution: the original values of the scored tensors (the path scales them in place). */
-    pathOriginals: number;
     /** Saved activations of one forward (without the logits and the loss). */
     activations: number;
     /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
@@ -100,12 +98,6 @@ export interface MemoryPlan {
      * until the step ends).
      */
     backwardTransient: number;
-    /**
-     * Attribution with more than one IG step: each step's weight gradients are added into the
-     * running ones through views that the step's tidy scope holds until the step ends, so a
-     * second gradient of every scored tensor is alive at the end of each later step.
-     */
-    accumulation: number;
     /**
      * Update: the f32 master, gradient and two Adam moments of every ensemble entry (at most
      * the kept units' entries, largest units first).
@@ -298,7 +290,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const chunkLayers = Math.ceil(config.nLayers / o.attributionChunks);
   const chunkScored = scored / config.nLayers * chunkLayers;
   const gradients = F32 * chunkScored;
-  const pathOriginals = stored(sizes.scored);
   const activations = F32 * actElems;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // dlogits, the gradient of the head's input and of the residual stream, the two largest
@@ -312,7 +303,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     F32 * (heads + 2 * rows * d + 2 * acts + 2 * biggestScored +
       config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
   const backwardTransient = transient(R, biggestAct, headElems);
-  const accumulation = o.igSteps > 1 ? F32 * chunkScored : 0;
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
   let left = keptUnits(totalUnits, config.nLayers, o.ensemble);
@@ -344,7 +334,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);
   const attributionPeak = withRounding(
-    weights + gradients + pathOriginals + accumulation + activations + logits + backwardTransient,
+    weights + gradients + activations + logits + backwardTransient,
   );
   const updatePeak = withRounding(
     weights + optimizer + activations + logits + updateTransient + locality,
@@ -374,11 +364,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     bytes: {
       weights,
       gradients,
-      pathOriginals,
       activations,
       logits,
       backwardTransient,
-      accumulation,
       optimizer,
       locality,
       rounding,
@@ -574,7 +562,6 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
         ? "one per scored weight and bias of one layer group"
         : "one per scored weight and bias",
     ),
-    row("path originals", b.pathOriginals, "scored weights before alpha scaling"),
     row(
       "activations",
       b.activations,
@@ -583,7 +570,6 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     ),
     row("logits + loss", b.logits),
     row("backward transient", b.backwardTransient, "estimate, upper"),
-    ...(b.accumulation ? [row("IG accumulation", b.accumulation, "steps 2.. of the path")] : []),
     row(
       "optimizer (update)",
       b.optimizer,

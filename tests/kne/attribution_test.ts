@@ -1,0 +1,108 @@
+// KNE attribution against finite differences on the tiny GPT-2 and Llama fixtures: a unit's
+// summed score (unitScore "sum") is (1/m) sum_s of sum_{i in unit} w_i dP/dw_i at alpha_s W,
+// and sum_{i in unit} alpha w_i dP/dw_i = d/dh P(alpha W with the unit scaled by 1 + h). The
+// oracle scales the weights themselves on the host (the path attribute() walks by scaling the
+// projections' outputs instead), so the test also checks that CausalLM.projectionScale is the
+// same path. Per-parameter scores must add up to the unit scores.
+
+import assert from "node:assert/strict";
+import { noGrad } from "../../src/autograd/variable.ts";
+import { teacherForced } from "../../src/edit/request.ts";
+import { attribute, unitEntries } from "../../src/kne/attribution.ts";
+import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import type { CausalLM } from "../../src/model/lm.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { writeAt } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+const STEPS = 3;
+const PROMPT = [5, 9, 2, 7, 3, 8], TARGET = [4, 6];
+
+/** sum_j P(target_j | prompt, target_<j), in float64 from the f32 logits. */
+async function targetProbability(model: CausalLM): Promise<number> {
+  const ids = [...PROMPT, ...TARGET.slice(0, -1)];
+  const logits = await tidyAsync(async () =>
+    await noGrad(() => model.forward(Tensor.fromArray(model.backend, ids, [1, ids.length])))
+      .value.toArray()
+  );
+  const V = model.config.vocabSize;
+  let p = 0;
+  for (const [j, tok] of TARGET.entries()) {
+    const row = logits.subarray((PROMPT.length - 1 + j) * V, (PROMPT.length + j) * V);
+    const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+    const z = row.reduce((a, b) => a + Math.exp(b - max), 0);
+    p += Math.exp(row[tok] - max) / z;
+  }
+  return p;
+}
+
+for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  testBackends(`${name}: KNE unit scores match finite differences along the path`, async (be) => {
+    const { model } = await loadModel(fixture(name), be, { tokenizer: false });
+    try {
+      const rows = [teacherForced(PROMPT, TARGET, model.config.contextLength)];
+      const attr = await attribute(model, rows, {
+        ...KNE_DEFAULTS,
+        igSteps: STEPS,
+        unitScore: "sum",
+      });
+      assert.equal(model.projectionScale, 1, "attribution leaves the path scale at 1");
+      const originals = new Map<string, Float32Array>();
+      for (const [n, p] of model.params) originals.set(n, await p.value.toArray());
+      // Writes alpha * the original values into every scored tensor, unit u of `which` times 1 + h.
+      const setPath = (alpha: number, which?: (typeof attr.tensors)[number], u = 0, h = 0) => {
+        for (const t of attr.tensors) {
+          for (const info of t.bias ? [t.info, t.bias] : [t.info]) {
+            const w = originals.get(info.name)!.map((x) => alpha * x);
+            if (t === which) {
+              const entries = info === t.info ? unitEntries(info, u) : [u];
+              for (const i of entries) w[i] *= 1 + h;
+            }
+            writeAt(model.params.get(info.name)!.value, 0, w);
+          }
+        }
+      };
+      // The first weight of each layer's attention and FFN, and the last (the FFN output).
+      const checked = attr.tensors.filter((t, i, all) =>
+        i === 0 || i === all.length - 1 || /mlp\.(c_fc|gate_proj)/.test(t.info.name)
+      );
+      for (const t of checked) {
+        // Per-parameter scores add up to the unit scores (f32 entries summed in float64).
+        const sums = new Float64Array(t.unitScores.length);
+        for (let u = 0; u < sums.length; u++) {
+          for (const i of unitEntries(t.info, u)) sums[u] += t.scores[i];
+          if (t.biasScores) sums[u] += t.biasScores[u];
+          assert.ok(
+            Math.abs(Math.fround(sums[u]) - t.unitScores[u]) <= 1e-6 * Math.abs(sums[u]) + 1e-12,
+            `${t.info.name} unit ${u}: entries sum to ${sums[u]}, unit score ${t.unitScores[u]}`,
+          );
+        }
+        const order = [...t.unitScores.keys()].sort((a, b) =>
+          Math.abs(t.unitScores[b]) - Math.abs(t.unitScores[a])
+        );
+        for (const u of order.slice(0, 2)) {
+          let want = 0;
+          for (let s = 1; s <= STEPS; s++) {
+            const alpha = s / STEPS, h = 1e-2;
+            setPath(alpha, t, u, h);
+            const up = await targetProbability(model);
+            setPath(alpha, t, u, -h);
+            const down = await targetProbability(model);
+            want += (up - down) / (2 * h) / alpha / STEPS;
+          }
+          const got = t.unitScores[u];
+          assert.ok(
+            Math.abs(want - got) <= 2e-2 * Math.abs(got),
+            `${t.info.name} unit ${u}: attribution ${got}, finite differences ${want}`,
+          );
+        }
+      }
+      setPath(1);
+    } finally {
+      disposeModel(model);
+    }
+  });
+}
