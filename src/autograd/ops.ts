@@ -4,7 +4,7 @@
 import { BackendError } from "../../engine/backend.ts";
 import * as T from "../tensor/ops.ts";
 import { type Shape, shapeStr, Tensor } from "../tensor/tensor.ts";
-import { record, type Var } from "./variable.ts";
+import { record, sinkUnits, type Var } from "./variable.ts";
 
 export function add(a: Var, b: Var): Var {
   return record(T.add(a.value, b.value), [a, b], (g, needs) => [
@@ -79,12 +79,24 @@ export function linear(
     const dx = needs[0]
       ? T.matmul(g2, w.value, { transB: layout === "in_out" }).viewAs(x.shape)
       : null;
-    const dw = needs[1]
-      ? layout === "in_out"
-        ? T.matmul(xr, g2, { transA: true })
-        : T.matmul(g2, xr, { transA: true })
-      : null;
-    const db = b && needs[2] ? T.sumRows(g2) : null;
+    // dW = xᵀ·g ([in, out]) or gᵀ·x ([out, in]). A parameter that wants only some output units
+    // (Var.gradUnits: columns of an [in, out] weight or of the bias, rows of an [out, in] one)
+    // gets the same products over just those columns of g, handed to its sink.
+    const weightGrad = (gu: Tensor) =>
+      layout === "in_out" ? T.matmul(xr, gu, { transA: true }) : T.matmul(gu, xr, { transA: true });
+    const outputUnits = (v: Var, axis: 0 | 1) =>
+      v.gradUnits?.axis === axis ? T.gatherUnits(g2, v.gradUnits.ids, 1) : null;
+    let dw: Tensor | null = null, db: Tensor | null = null;
+    const gw = needs[1] ? outputUnits(w, layout === "in_out" ? 1 : 0) : null;
+    if (gw) {
+      sinkUnits(w, weightGrad(gw));
+      gw.free();
+    } else if (needs[1]) dw = weightGrad(g2);
+    const gb = b && needs[2] ? outputUnits(b, 1) : null;
+    if (gb) {
+      sinkUnits(b!, T.sumRows(gb));
+      gb.free();
+    } else if (b && needs[2]) db = T.sumRows(g2);
     g2.free();
     xr.free();
     return b ? [dx, dw, db] : [dx, dw];

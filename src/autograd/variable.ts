@@ -1,13 +1,24 @@
 // Reverse-mode autograd (micrograd-sized): a Var holds a Tensor value and, after backward(), its
 // gradient. Ops record their parents and a backward closure while grad mode is on; backward()
 // walks the graph in reverse creation order, frees intermediate gradients as soon as they have
-// been propagated, and hands a leaf's gradient to its sink, when it has one, instead of keeping it.
+// been propagated, and hands a leaf's gradient to its sink, when it has one, instead of keeping it
+// (only the gradient of some of its units, when it names them).
 
 import { BackendError } from "../../engine/backend.ts";
-import { axpy } from "../tensor/ops.ts";
+import { axpy, gatherUnits, unitMatrix } from "../tensor/ops.ts";
 import { keep, shapeStr, Tensor } from "../tensor/tensor.ts";
 
-/** Gradients for each parent, in order; null where a parent needs none. */
+/** Output units of a leaf seen as a matrix (unitMatrix): rows (axis 0) or columns (axis 1). */
+export interface GradUnits {
+  /** Unit indices as f32 values. */
+  ids: Tensor;
+  axis: 0 | 1;
+}
+
+/**
+ * Gradients for each parent, in order; null where a parent needs none or where the op handed it
+ * to the parent itself (sinkUnits).
+ */
 export type BackwardFn = (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
 
 let nextId = 0;
@@ -21,6 +32,13 @@ export class Var {
    * e.g. to keep just the entries an update trains; g is freed when the sink returns.
    */
   gradSink: ((g: Tensor) => void) | null = null;
+  /**
+   * Leaf with a gradSink only: just these units' gradient is wanted, and the sink receives it
+   * compact, in gatherUnits' layout ([k, cols] for rows, [rows, k] for columns). Ops that can
+   * compute only those units (A.linear) do so and call sinkUnits; a dense gradient from any
+   * other op is gathered down to them.
+   */
+  gradUnits: GradUnits | null = null;
   /** Non-leaf: keep this intermediate's gradient after backward (for activation attribution). */
   retainGrad = false;
 
@@ -91,6 +109,16 @@ function accumulate(v: Var, g: Tensor): void {
       `autograd: gradient ${shapeStr(g.shape)} does not match value ${shapeStr(v.value.shape)}`,
     );
   }
+  if (v.isLeaf && v.gradSink && v.gradUnits) {
+    const dense = unitMatrix(g.reshape(v.value.shape));
+    g.free();
+    try {
+      sinkUnits(v, gatherUnits(dense, v.gradUnits.ids, v.gradUnits.axis));
+    } finally {
+      dense.free();
+    }
+    return;
+  }
   if (v.isLeaf && v.gradSink) {
     const shaped = g.shape.length === v.value.shape.length ? g : reshapeOwned(g, v.value.shape);
     try {
@@ -108,6 +136,22 @@ function accumulate(v: Var, g: Tensor): void {
     axpy(v.grad, r, 1);
     r.free();
     g.free();
+  }
+}
+
+/**
+ * Hands a leaf with gradUnits the compact gradient of those units (what an op computed instead of
+ * the dense one); `compact` is freed afterwards.
+ */
+export function sinkUnits(v: Var, compact: Tensor): void {
+  if (!v.gradSink || !v.gradUnits) {
+    compact.free();
+    throw new BackendError("autograd: a compact gradient for a parameter with no unit sink");
+  }
+  try {
+    v.gradSink(compact);
+  } finally {
+    compact.free();
   }
 }
 

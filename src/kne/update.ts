@@ -1,10 +1,11 @@
 // KNE's masked update: only the ensemble's units change. Each tensor holding ensemble units is
 // trained in compact form: an f32 master of just its units' entries (the selected columns of an
 // [in, out] weight, rows of an [out, in] weight, entries of its bias), which Adam steps; the
-// gradient reaching the full tensor is gathered down to those entries as it arrives (a gradient
-// sink) and the dense one is freed, and after each step the masters are written back into the
-// model's tensors (rounded to nearest when they are f16). Optimizer memory is therefore 16 bytes
-// per ensemble entry, not per entry of every tensor the ensemble touches, and the result is the
+// gradient is computed for those units only (Var.gradUnits: A.linear multiplies just their columns
+// of the output gradient) and summed into the master's as it arrives (a gradient sink), and after
+// each step the masters are written back into the model's tensors (rounded to nearest when they
+// are f16). Optimizer memory is therefore 16 bytes per ensemble entry, not per entry of every
+// tensor the ensemble touches, and no dense weight gradient is ever formed; the result is the
 // same as masking a dense update: entries outside the ensemble keep their bits, and with f16
 // weights steps smaller than half an f16 ulp accumulate in the master instead of vanishing while
 // the model evaluated (and the patch recorded) holds exactly the f16 values written. All layers
@@ -112,17 +113,13 @@ export async function maskedUpdate(
   const units = unitParams(model, ensemble);
   for (const u of units) {
     u.target.requiresGrad = true;
-    // The dense gradient lives only until its units are gathered (summed over repeated uses).
+    // Only the units' gradient is computed (summed over repeated uses).
+    u.target.gradUnits = { ids: u.ids, axis: u.axis };
     u.target.gradSink = (g) => {
-      const view = g.rank === 2 ? g : g.reshape(u.matrix.shape);
-      const part = gatherUnits(view, u.ids, u.axis);
-      if (view !== g) view.free();
-      if (u.master.grad) {
-        axpy(u.master.grad, part, 1);
-        part.free();
-      } else {
-        u.master.grad = keep(part);
-      }
+      const part = g.reshape(u.master.shape);
+      if (u.master.grad) axpy(u.master.grad, part, 1);
+      else u.master.grad = keep(part.clone());
+      part.free();
     };
   }
   const opt = new Adam(units.map((u) => u.master), {
@@ -176,7 +173,10 @@ export async function maskedUpdate(
   } finally {
     opt.zeroGrad();
     opt.dispose();
-    for (const u of units) u.target.gradSink = null;
+    for (const u of units) {
+      u.target.gradSink = null;
+      u.target.gradUnits = null;
+    }
     freeUnitParams(units);
     for (const [p, r] of saved) p.requiresGrad = r;
     for (const x of [idT, rowT, tgT, w]) x.free();

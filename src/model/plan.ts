@@ -92,10 +92,11 @@ export interface MemoryPlan {
     /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
     logits: number;
     /**
-     * Gradients alive at once during backward (an upper estimate): dlogits, the residual
-     * stream's gradients, the two largest activation gradients, a fresh weight gradient next to
-     * its masked copy, and the gradients summed into activations used more than once (held
-     * until the step ends).
+     * Gradients alive at once during attribution's backward (an upper estimate): dlogits, the
+     * residual stream's gradients, the two largest activation gradients, a fresh weight
+     * gradient next to its running sum, and the gradients summed into activations used more
+     * than once (held until the step ends). The update's is the same with compact unit
+     * gradients in place of the weight gradient.
      */
     backwardTransient: number;
     /**
@@ -292,17 +293,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const gradients = F32 * chunkScored;
   const activations = F32 * actElems;
   const logits = F32 * (headElems + headRows * d + lossElems);
-  // dlogits, the gradient of the head's input and of the residual stream, the two largest
-  // activation gradients of the block being differentiated (its output and input), a fresh
-  // weight gradient next to its masked (update) or accumulated (attribution) form, and the
-  // gradients added into an activation used twice or more (residual joins, q/k/v from one
-  // input): autograd adds those through a view that the step's tidy scope holds to its end,
-  // so they stay alive for the whole backward (GPT-2: 2 joins of [R, d] and 2 of [R, 3d] per
-  // layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up use, all [R, d]).
-  const transient = (rows: number, acts: number, heads: number) =>
-    F32 * (heads + 2 * rows * d + 2 * acts + 2 * biggestScored +
-      config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
-  const backwardTransient = transient(R, biggestAct, headElems);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
   let left = keptUnits(totalUnits, config.nLayers, o.ensemble);
@@ -313,6 +303,19 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     left -= n;
   }
   const optimizer = F32 * 4 * ensembleEntries;
+  // dlogits, the gradient of the head's input and of the residual stream, the two largest
+  // activation gradients of the block being differentiated (its output and input), a fresh
+  // weight gradient next to its running sum (attribution: dense; update: only the ensemble's
+  // units, Var.gradUnits), and the gradients added into an activation used twice or more
+  // (residual joins, q/k/v from one input): autograd adds those through a view that the step's
+  // tidy scope holds to its end, so they stay alive for the whole backward (GPT-2: 2 joins of
+  // [R, d] and 2 of [R, 3d] per layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up
+  // use, all [R, d]).
+  const transient = (rows: number, acts: number, heads: number, weightGrad: number) =>
+    F32 * (heads + 2 * rows * d + 2 * acts + 2 * weightGrad +
+      config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
+  const backwardTransient = transient(R, biggestAct, headElems, biggestScored);
+  const unitGrad = Math.min(biggestScored, ensembleEntries);
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
@@ -328,8 +331,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     : 0;
   const klBiggestAct = o.klRows > 0 ? biggestActivation(klForward) : 0;
   const updateTransient = o.klRows > 0
-    ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead)
-    : backwardTransient;
+    ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead, unitGrad)
+    : transient(R, biggestAct, headElems, unitGrad);
   const round = o.backend === "wasm" ? 1 / 8 : 0;
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);

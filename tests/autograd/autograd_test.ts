@@ -1,7 +1,8 @@
 // Autograd core: composite ops' gradients against float64 finite differences of float64
-// references, gradient sinks, frozen parameters (no gradient computed), no-grad mode and tidy
+// references, gradient sinks (whole and per unit), frozen parameters (no gradient computed), no-grad mode and tidy
 // scopes freeing intermediates.
 
+import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as A from "../../src/autograd/ops.ts";
 import { backward, constant, noGrad, param, type Var } from "../../src/autograd/variable.ts";
@@ -96,41 +97,45 @@ testBackends("bmm gradients for nn, nt and tn match finite differences", async (
   );
 });
 
-testBackends("linear gradients in both weight layouts match finite differences", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.integer({ min: 1, max: 6 }),
-      fc.integer({ min: 1, max: 9 }),
-      fc.integer({ min: 1, max: 9 }),
-      fc.constantFrom("in_out" as const, "out_in" as const),
-      seedArb,
-      async (rows, din, dout, layout, seed) => {
-        const x = randomData(rows * din, seed), w = randomData(din * dout, seed + 1);
-        const b = randomData(dout, seed + 2), dy = randomData(rows * dout, seed + 3);
-        await tidyAsync(async () => {
-          const vx = param(Tensor.fromArray(be, x, [rows, din]));
-          const vw = param(
-            Tensor.fromArray(be, w, layout === "in_out" ? [din, dout] : [dout, din]),
-          );
-          const vb = param(Tensor.fromArray(be, b, [dout]));
-          backward(A.linear(vx, vw, vb, layout), Tensor.fromArray(be, dy, [rows, dout]));
-          const f: F64 = ([xx, ww, bb]) => {
-            const c = mm(xx, ww, rows, dout, din, false, layout === "out_in");
-            let s = 0;
-            c.forEach((v, i) => (s += (v + bb[i % dout]) * dy[i]));
-            return s;
-          };
-          const ins = [f64(x), f64(w), f64(b)];
-          for (const [i, v] of [vx, vw, vb].entries()) {
-            assertClose(await v.grad!.toArray(), numericGrad(f, ins, i), 1e-4, `grad ${i}`);
-            v.zeroGrad();
-          }
-        });
-      },
-    ),
-    FC_RUNS,
-  );
-});
+testBackends(
+  "linear gradients in both weight layouts, with an output scale, match finite differences",
+  async (be) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.constantFrom("in_out" as const, "out_in" as const),
+        fc.constantFrom(1, 0.75),
+        seedArb,
+        async (rows, din, dout, layout, scale, seed) => {
+          const x = randomData(rows * din, seed), w = randomData(din * dout, seed + 1);
+          const b = randomData(dout, seed + 2), dy = randomData(rows * dout, seed + 3);
+          await tidyAsync(async () => {
+            const vx = param(Tensor.fromArray(be, x, [rows, din]));
+            const vw = param(
+              Tensor.fromArray(be, w, layout === "in_out" ? [din, dout] : [dout, din]),
+            );
+            const vb = param(Tensor.fromArray(be, b, [dout]));
+            backward(A.linear(vx, vw, vb, layout, scale), Tensor.fromArray(be, dy, [rows, dout]));
+            const f: F64 = ([xx, ww, bb]) => {
+              const c = mm(xx, ww, rows, dout, din, false, layout === "out_in");
+              let s = 0;
+              c.forEach((v, i) => (s += scale * (v + bb[i % dout]) * dy[i]));
+              return s;
+            };
+            const ins = [f64(x), f64(w), f64(b)];
+            for (const [i, v] of [vx, vw, vb].entries()) {
+              assertClose(await v.grad!.toArray(), numericGrad(f, ins, i), 1e-4, `grad ${i}`);
+              v.zeroGrad();
+            }
+          });
+        },
+      ),
+      FC_RUNS,
+    );
+  },
+);
 
 testBackends(
   "a gradient sink takes every gradient reaching its leaf instead of grad; frozen parameters get none",
@@ -163,6 +168,76 @@ testBackends(
       });
       if (frozen.grad !== null) throw new Error("a frozen parameter received a gradient");
     });
+  },
+);
+
+testBackends(
+  "a unit sink gets just its units' gradient: linear computes only those, other ops' are gathered",
+  async (be) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.constantFrom("in_out" as const, "out_in" as const),
+        fc.constantFrom(1, 0.5),
+        seedArb,
+        async (rows, din, dout, layout, scale, seed) => {
+          const units = [...Array(dout).keys()].filter((u) => (u * 7 + seed) % 3 !== 0);
+          const wShape = layout === "in_out" ? [din, dout] : [dout, din];
+          const axis = layout === "in_out" ? 1 : 0;
+          const x = randomData(rows * din, seed), w = randomData(din * dout, seed + 1);
+          const b = randomData(dout, seed + 2), dy = randomData(rows * dout, seed + 3);
+          await tidyAsync(async () => {
+            const vx = constant(Tensor.fromArray(be, x, [rows, din]));
+            const seedT = Tensor.fromArray(be, dy, [rows, dout]);
+            const dense = [
+              param(Tensor.fromArray(be, w, wShape)),
+              param(Tensor.fromArray(be, b, [dout])),
+            ];
+            backward(A.linear(vx, dense[0], dense[1], layout, scale), seedT);
+            const ids = Tensor.fromArray(be, units, [units.length]);
+            const unit = [
+              param(Tensor.fromArray(be, w, wShape)),
+              param(Tensor.fromArray(be, b, [dout])),
+            ];
+            const seen: Tensor[][] = [[], []];
+            unit.forEach((v, i) => {
+              v.gradUnits = { ids, axis: i === 0 ? axis : 1 };
+              v.gradSink = (g) => seen[i].push(g.clone());
+            });
+            backward(A.linear(vx, unit[0], unit[1], layout, scale), seedT);
+            // The same through an op that only gives dense gradients (the fallback gathers).
+            backward(A.scale(unit[0], 2), Tensor.full(be, wShape, 1));
+            const full = [await dense[0].grad!.toArray(), await dense[1].grad!.toArray()];
+            const cols = layout === "in_out" ? dout : din;
+            // Units of the dense gradient: columns of [din, dout] and of the bias, rows of [dout, din].
+            const pick = (g: Float32Array, r: number, c: number, ax: 0 | 1) =>
+              Float32Array.from(
+                { length: ax === 0 ? units.length * c : r * units.length },
+                (_, i) =>
+                  ax === 0
+                    ? g[units[Math.floor(i / c)] * c + (i % c)]
+                    : g[Math.floor(i / units.length) * c + units[i % units.length]],
+              );
+            const wantW = pick(full[0], wShape[0], cols, axis);
+            const wantB = pick(full[1], 1, dout, 1);
+            assert.equal(
+              seen[0].length,
+              2,
+              "weight: linear's compact gradient and the gathered one",
+            );
+            assert.equal(seen[1].length, 1, "bias: linear's compact gradient");
+            assertClose(await seen[0][0].toArray(), Array.from(wantW), 1e-5, "weight units");
+            assertClose(await seen[1][0].toArray(), Array.from(wantB), 1e-5, "bias units");
+            const twos = pick(new Float32Array(din * dout).fill(2), wShape[0], cols, axis);
+            assert.deepEqual(Array.from(await seen[0][1].toArray()), Array.from(twos), "gathered");
+            assert.ok(unit.every((v) => v.grad === null), "a unit-sunk leaf kept a gradient");
+          });
+        },
+      ),
+      FC_RUNS,
+    );
   },
 );
 
