@@ -33,7 +33,7 @@
 // reported); --llama-layers picks the Llama layer count; --dtypes the weight matrices' dtypes
 // to run (default f32 on WASM, f16 on WebGPU); --webgpu-fallback runs WebGPU on a software
 // adapter (lavapipe) too, which is otherwise skipped as too slow; --json prints one object per line.
-// Each edit's digest (FNV-1a of every score, the ensemble, the losses and the changes) shows
+// Each edit's digest (FNV-1a of every unit score, the ensemble, the losses and the changes) shows
 // that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated
 // entry is added to bench/RESULTS.md under "## KNE edit at model scale (bench/edit.ts)". Target
 // (issue "Real-model scale"): GPT-2 small shape, WASM, under 10 s per edit on the 2-core machine.
@@ -288,9 +288,9 @@ interface EditResult {
 }
 
 /**
- * FNV-1a over the bits of what an edit produced: every per-parameter and per-unit attribution
- * score, the ensemble, the losses and the changed entries. Equal digests before and after an
- * optimisation of src/kne/ show that it left the results bit-identical.
+ * FNV-1a over the bits of what an edit produced: every unit's attribution score, the ensemble,
+ * the losses and the changed entries. Equal digests before and after an optimisation of
+ * src/kne/ show that it left the results bit-identical.
  */
 function digest(r: Awaited<ReturnType<typeof kneEdit>>): string {
   let h = 0x811c9dc5;
@@ -304,11 +304,7 @@ function digest(r: Awaited<ReturnType<typeof kneEdit>>): string {
     const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
     for (let i = 0; i < u.length; i++) mix(u[i]);
   };
-  for (const t of r.attribution.tensors) {
-    f32(t.scores);
-    if (t.biasScores) f32(t.biasScores);
-    f32(t.unitScores);
-  }
+  for (const t of r.attribution.tensors) f32(t.unitScores);
   for (const t of r.ensemble.tensors) for (const u of t.units) mix(u);
   f32(Float32Array.from(r.update.losses));
   for (const c of r.changes) {

@@ -437,7 +437,11 @@ export type TensorToWrite =
   | {
     name: string;
     shape: readonly number[];
-    data: Float32Array;
+    /**
+     * The values, or a function that reads them when the tensor's turn to be written comes (so
+     * that only one tensor is on the host at a time, e.g. a model streamed off the device).
+     */
+    data: Float32Array | (() => Promise<Float32Array>);
     /** Stored dtype (default F32); F16 and BF16 round to nearest even. */
     dtype?: "F32" | "F16" | "BF16";
   }
@@ -484,13 +488,7 @@ export async function writeSafetensors(
       throw new SafetensorsError(path, t.name, `bad shape [${t.shape.join(", ")}]`);
     }
     const numel = t.shape.reduce((p, d) => p * d, 1);
-    if (numel !== t.data.length) {
-      throw new SafetensorsError(
-        path,
-        t.name,
-        `shape [${t.shape.join(", ")}] has ${numel} elements but data has ${t.data.length}`,
-      );
-    }
+    if (typeof t.data !== "function") checkLength(path, t.name, t.shape, t.data);
     const bytes = numel * DTYPE_BYTES[dtype];
     entries.push([t.name, { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] }]);
     offset += bytes;
@@ -515,8 +513,10 @@ export async function writeSafetensors(
     await writeAll(file, headerBytes);
     for (const t of tensors) {
       const dtype = t.dtype ?? "F32";
-      for (let start = 0; start < t.data.length; start += CHUNK_ELEMENTS) {
-        const chunk = t.data.subarray(start, Math.min(t.data.length, start + CHUNK_ELEMENTS));
+      const data = typeof t.data === "function" ? await t.data() : t.data;
+      checkLength(path, t.name, t.shape, data);
+      for (let start = 0; start < data.length; start += CHUNK_ELEMENTS) {
+        const chunk = data.subarray(start, Math.min(data.length, start + CHUNK_ELEMENTS));
         await writeAll(file, encodeChunk(chunk, dtype));
       }
     }
@@ -529,6 +529,22 @@ export async function writeSafetensors(
     await Deno.remove(tmp).catch(() => {});
     if (e instanceof SafetensorsError) throw e;
     throw new SafetensorsError(path, null, `write failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function checkLength(
+  path: string,
+  name: string,
+  shape: readonly number[],
+  data: Float32Array | Int32Array,
+): void {
+  const numel = shape.reduce((p, d) => p * d, 1);
+  if (numel !== data.length) {
+    throw new SafetensorsError(
+      path,
+      name,
+      `shape [${shape.join(", ")}] has ${numel} elements but data has ${data.length}`,
+    );
   }
 }
 

@@ -18,11 +18,10 @@ export interface ScoredTensor {
   info: ParamInfo;
   /** The bias holding one entry per unit of this weight, if the architecture has one. */
   bias: ParamInfo | null;
-  /** Per-parameter attribution, same layout as the weight. */
-  scores: Float32Array;
-  /** Per-parameter attribution of the bias, if any. */
-  biasScores: Float32Array | null;
-  /** One score per output unit. */
+  /**
+   * One score per output unit, from its parameters' attributions (which are not kept: they
+   * would cost 4 bytes per scored parameter on the host).
+   */
   unitScores: Float32Array;
 }
 
@@ -59,13 +58,13 @@ export function scoredParams(model: CausalLM): { info: ParamInfo; bias: ParamInf
 }
 
 /**
- * Turns the weight values `w` into attributions in place, w[i] = (w[i] * g[i]) / steps, and adds
- * each output unit's |attr| (or attr, for "sum"; the stored f32 values) in float64 into `out`,
- * a unit's entries in ascending index order. `info` null: a bias, entry u is unit u. One pass
- * over the data with no per-element division or modulo for the unit index: the scored tensors
- * hold 85M entries for GPT-2 small, and this runs on the host.
+ * Adds each output unit's |attr| (or attr, for "sum") into `out` in float64, with the f32
+ * attribution attr[i] = (w[i] * g[i]) / steps, a unit's entries in ascending index order.
+ * `info` null: a bias, entry u is unit u. One pass over the data with no per-element division
+ * or modulo for the unit index: the scored tensors hold 85M entries for GPT-2 small, and this
+ * runs on the host.
  */
-function attributeInPlace(
+function addUnitScores(
   info: ParamInfo | null,
   w: Float32Array,
   g: Float32Array,
@@ -80,7 +79,6 @@ function attributeInPlace(
     for (let base = 0; base < r * c; base += c) {
       for (let j = 0; j < c; j++) {
         const a = Math.fround((w[base + j] * g[base + j]) / steps);
-        w[base + j] = a;
         out[j] += abs ? Math.abs(a) : a;
       }
     }
@@ -90,7 +88,6 @@ function attributeInPlace(
       let acc = out[i];
       for (let j = base; j < base + c; j++) {
         const a = Math.fround((w[j] * g[j]) / steps);
-        w[j] = a;
         acc += abs ? Math.abs(a) : a;
       }
       out[i] = acc;
@@ -183,14 +180,13 @@ export async function attribute(
   const tensors: ScoredTensor[] = [];
   // Per scored tensor of the current group: sum over the steps so far of dP/dW at alpha·W.
   const sums = new Map<Var, Tensor>();
-  // Reads a weight and its summed gradient once each and scores them in one pass.
-  const readAttr = async (v: Var, info: ParamInfo | null, out: Float64Array) => {
+  // Reads a weight and its summed gradient once each and scores its units in one pass.
+  const scoreUnits = async (v: Var, info: ParamInfo | null, out: Float64Array) => {
     const w = await v.value.toArray();
     const sum = sums.get(v);
     // No gradient reached the tensor: it reads as 0 (so -w * 0 stays -0).
     const g = sum ? await sum.toArray() : new Float32Array(w.length);
-    attributeInPlace(info, w, g, hp.igSteps, hp.unitScore, out);
-    return w;
+    addUnitScores(info, w, g, hp.igSteps, hp.unitScore, out);
   };
   try {
     for (const [gi, group] of groups.entries()) {
@@ -219,16 +215,12 @@ export async function attribute(
       for (const { info, bias } of group) {
         const { units, size } = unitShape(info);
         const unitSums = new Float64Array(units);
-        const scores = await readAttr(model.params.get(info.name)!, info, unitSums);
-        const biasScores = bias
-          ? await readAttr(model.params.get(bias.name)!, null, unitSums)
-          : null;
+        await scoreUnits(model.params.get(info.name)!, info, unitSums);
+        if (bias) await scoreUnits(model.params.get(bias.name)!, null, unitSums);
         const n = size + (bias ? 1 : 0);
         tensors.push({
           info,
           bias,
-          scores,
-          biasScores,
           unitScores: Float32Array.from(unitSums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
         });
       }

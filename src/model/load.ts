@@ -125,18 +125,18 @@ async function readParam(
 
 /**
  * Writes the model's current weights as safetensors in HF names into `dir`: F32, and F16 for
- * f16 weights (their exact bits).
+ * f16 weights (their exact bits). Each tensor is read off the device when its turn comes, so the
+ * host holds one at a time.
  */
 export async function saveWeights(model: CausalLM, dir: string): Promise<void> {
-  const tensors = [];
-  for (const info of model.paramInfo) {
+  const tensors = model.paramInfo.map((info) => {
     const v = model.params.get(info.name)!.value;
-    tensors.push({
+    return {
       name: info.name,
       shape: info.shape,
-      data: await v.toArray(),
+      data: () => v.toArray(),
       dtype: v.dtype === "f16" ? "F16" as const : "F32" as const,
-    });
-  }
+    };
+  });
   await writeSafetensors(`${dir}/model.safetensors`, tensors, { format: "pt" });
 }

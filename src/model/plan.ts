@@ -13,9 +13,8 @@
 //                the kept units with the most entries: src/kne/update.ts trains them compactly),
 //                the same activations (and, with a KL term, a second forward over the locality
 //                prompts plus their reference logits).
-// The host keeps, at most, one f32 copy of the weights (when the edited checkpoint is saved;
-// loading reads one tensor at a time) or the attribution scores plus the snapshot of the ensemble
-// entries, whichever is larger.
+// The host keeps one tensor at a time when loading and saving, one score per unit, and the
+// snapshot of the ensemble's entries with their diff.
 
 import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
@@ -117,7 +116,10 @@ export interface MemoryPlan {
     updatePeak: number;
     /** max over the phases. */
     devicePeak: number;
-    /** Host-only bytes at the peak (the f32 weight copy, or scores plus snapshot). */
+    /**
+     * Host-only bytes at the peak: the largest weight as f32 (saving streams them), one scored
+     * weight and its gradient sum (attribution), or the ensemble's snapshot and changes.
+     */
     hostExtra: number;
   };
   /**
@@ -344,9 +346,12 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
-  // Saving reads every weight as f32; an edit keeps a score per scored parameter and the
-  // ensemble entries' values (src/edit/snapshot.ts UnitSnapshot).
-  const hostExtra = Math.max(F32 * total, F32 * (scored + ensembleEntries));
+  // Saving reads one weight at a time as f32; attribution reads a weight and its gradient sum
+  // at a time and keeps one score per unit; the edit snapshots the ensemble's entries and diffs
+  // them into changes (indices, before and after values: src/edit/snapshot.ts UnitSnapshot).
+  const biggestParam = Math.max(...sizes.all.map((p) => p.elements), 0);
+  const hostExtra = F32 *
+    Math.max(biggestParam, 2 * biggestScored + totalUnits, 4 * ensembleEntries);
 
   let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
   for (const x of [...sizes.all, ...forward]) if (x.elements > largest.elements) largest = x;
@@ -589,7 +594,7 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row("peak: attribution", b.attributionPeak),
     row("peak: update", b.updatePeak),
     row("peak on device", b.devicePeak),
-    row("host extra", b.hostExtra, "f32 weight copy at save, or scores + ensemble snapshot"),
+    row("host extra", b.hostExtra, "max: a weight at save, a weight + its sum, snapshot + diff"),
     `  largest buffer: ${tensorLabel(plan.largest)} (${formatBytes(F32 * plan.largest.elements)})`,
     `  about ${(plan.flops / 1e9).toFixed(plan.flops < 1e10 ? 2 : 0)} GFLOP per edit`,
   ];

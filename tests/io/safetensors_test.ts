@@ -147,7 +147,7 @@ Deno.test("round trip F32/F16/BF16 on random shapes and values, with metadata", 
       fc.array(tensorArb, { minLength: 5, maxLength: 5 }),
       fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
       async (names, specs, metadata) => {
-        const tensors: TensorToWrite[] = names.filter((n) => n !== "__metadata__").map((
+        const tensors = names.filter((n) => n !== "__metadata__").map((
           name,
           i,
         ) => ({ name, ...specs[i] }));
@@ -234,6 +234,31 @@ Deno.test("concurrent reads of one open file each get their own tensor", async (
   st.close();
 });
 
+Deno.test("tensors read at their turn are written like eager ones, one at a time", async () => {
+  const values = [new Float32Array([1.5, -2, 3e-8]), new Float32Array([65504, 7, 0.1, -0])];
+  const shapes = [[3], [2, 2]];
+  const eager = tmpPath(), lazy = tmpPath();
+  await writeSafetensors(
+    eager,
+    values.map((data, i) => ({ name: `t${i}`, shape: shapes[i], data, dtype: "F16" })),
+  );
+  const order: string[] = [];
+  await writeSafetensors(
+    lazy,
+    values.map((data, i) => ({
+      name: `t${i}`,
+      shape: shapes[i],
+      data: () => {
+        order.push(`read t${i}`);
+        return Promise.resolve(data);
+      },
+      dtype: "F16",
+    })),
+  );
+  assert.deepEqual(order, ["read t0", "read t1"]);
+  assert.deepEqual(Deno.readFileSync(lazy), Deno.readFileSync(eager));
+});
+
 Deno.test("write replaces an existing file atomically and rejects bad input", async () => {
   const path = tmpPath();
   await writeSafetensors(path, [{ name: "a", shape: [2], data: new Float32Array([1, 2]) }]);
@@ -250,6 +275,11 @@ Deno.test("write replaces an existing file atomically and rejects bad input", as
     }]],
     ["reserved", [{ name: "__metadata__", shape: [0], data: new Float32Array(0) }]],
     ["bad shape", [{ name: "x", shape: [-1], data: new Float32Array(0) }]],
+    // Read when its turn comes: the length is checked then, and the partial file is removed.
+    ["shape [3] has 3 elements", [
+      { name: "a", shape: [2], data: () => Promise.resolve(new Float32Array(2)) },
+      { name: "b", shape: [3], data: () => Promise.resolve(new Float32Array(4)) },
+    ]],
   ];
   for (const [msg, tensors] of bad) {
     const p = tmpPath();
