@@ -24,7 +24,7 @@
 //   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--models=a,b]
 //                        [--anchors=N] [--force] [--llama-layers=N] [--threads=N]
 //                        [--dtypes=f32,f16] [--no-wasm] [--no-webgpu] [--webgpu-fallback]
-//                        [--no-record]
+//                        [--checkpoint] [--no-record]
 //
 // --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM
 // dispatch is synchronous) and the host time outside kernels per phase; --anchors=N adds the KL
@@ -32,7 +32,9 @@
 // --force runs shapes the planner rejects (to measure what they really use; a failure is
 // reported); --llama-layers picks the Llama layer count; --dtypes the weight matrices' dtypes
 // to run (default f32 on WASM, f16 on WebGPU); --webgpu-fallback runs WebGPU on a software
-// adapter (lavapipe) too, which is otherwise skipped as too slow; --json prints one object per line.
+// adapter (lavapipe) too, which is otherwise skipped as too slow; --checkpoint checkpoints the
+// layers whether or not the planner needs it (to measure what it costs); --json prints one object
+// per line.
 // Each edit's digest (FNV-1a of every unit score, the ensemble, the losses and the changes) shows
 // that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated
 // entry is added to bench/RESULTS.md under "## KNE edit at model scale (bench/edit.ts)". Target
@@ -77,6 +79,8 @@ const JSON_OUT = args.has("json");
 const PROFILE = args.has("profile");
 const EDITS = Math.max(1, Number(args.get("edits") ?? 3));
 const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
+/** Checkpoint the layers even where the planner would not. */
+const CHECKPOINT = args.has("checkpoint");
 /** Run shapes the planner rejects (to measure how far off it is); a failure is reported. */
 const FORCE = args.has("force");
 const PROMPT_TOKENS = 12;
@@ -206,6 +210,7 @@ function plan(c: ModelConfig, weightDtype: DType, limits: BackendLimits): Memory
     klSeqLen: PROMPT_TOKENS,
     targetTokens: TARGET_TOKENS,
     backend: limits.backend,
+    checkpointLayers: CHECKPOINT,
   }, limits);
 }
 
@@ -240,6 +245,8 @@ interface EditResult {
   dtype: DType;
   /** Layer groups attribution ran in (the planner's choice to fit). */
   attributionChunks: number;
+  /** Whether the layers were checkpointed (the planner's choice to fit). */
+  checkpointLayers: boolean;
   params: number;
   weightBytes: number;
   tokens: number;
@@ -420,6 +427,7 @@ async function childEdits(): Promise<void> {
     const dtype = (args.get("dtype") ?? "f32") as DType;
     const planned = plan(config, dtype, backendLimits(be));
     const model = buildModel(config, be, initWeights(config, 1234), "random weights", dtype);
+    model.checkpointLayers = planned.options.checkpointLayers;
     const buildSeconds = (performance.now() - t0) / 1000;
     let weightBytes = 0, params = 0;
     for (const p of model.params.values()) {
@@ -499,6 +507,7 @@ async function childEdits(): Promise<void> {
       description: be.description,
       dtype,
       attributionChunks: planned.options.attributionChunks,
+      checkpointLayers: planned.options.checkpointLayers,
       params,
       weightBytes,
       tokens: PROMPT_TOKENS + TARGET_TOKENS,
@@ -567,6 +576,10 @@ function summary(r: EditResult): string {
     }) ${sec(r.phases.other)} s${
       r.attributionChunks > 1
         ? `; attribution in ${r.attributionChunks} layer groups (to fit, planner)`
+        : ""
+    }${
+      r.checkpointLayers
+        ? `; layers checkpointed (${CHECKPOINT ? "--checkpoint" : "to fit, planner"})`
         : ""
     }`,
     `  weights ${mb(w)}; peak device ${
@@ -711,6 +724,7 @@ async function runParent(): Promise<void> {
           ...(config !== shape.config ? [`--layers=${config.nLayers}`] : []),
           ...(THREADS ? [`--threads=${THREADS}`] : []),
           ...(PROFILE ? ["--profile"] : []),
+          ...(CHECKPOINT ? ["--checkpoint"] : []),
           ...(args.has("webgpu-fallback") ? ["--webgpu-fallback"] : []),
           ...(JSON_OUT ? ["--json"] : []),
         ];

@@ -211,6 +211,13 @@ async function main() {
       } layers to fit (same scores, ${attributionChunks}x its time; --plan shows why)`,
     );
   }
+  model.checkpointLayers = method.name === "kne" && plan.options.checkpointLayers;
+  if (model.checkpointLayers) {
+    console.error(
+      "  memory: layers are checkpointed to fit (recomputed in backward: one more forward per " +
+        "step; --plan shows why)",
+    );
+  }
   console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
 
   let stop = false;

@@ -3,13 +3,14 @@
 // layer, as in llm.c; backward comes from the autograd ops.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
+import { checkpoint } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
-import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
+import { type CausalLM, type ForwardHook, layerParams, type ParamInfo } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
 
@@ -56,15 +57,19 @@ export function gpt2ParamInfo(c: ModelConfig): ParamInfo[] {
 export class GPT2 implements CausalLM {
   readonly paramInfo: readonly ParamInfo[];
 
+  readonly #layers: Var[][];
+
   constructor(
     readonly config: ModelConfig,
     readonly backend: Backend,
     readonly params: ReadonlyMap<string, Var>,
   ) {
     this.paramInfo = gpt2ParamInfo(config);
+    this.#layers = layerParams(this);
   }
 
   projectionScale = 1;
+  checkpointLayers = false;
 
   #p(name: string): Var {
     return this.params.get(GPT2_PREFIX + name)!;
@@ -89,27 +94,31 @@ export class GPT2 implements CausalLM {
       A.embedding(this.#p("wpe.weight"), positions),
     );
     x = A.reshape(x, [batch * t, c.dModel]);
+    const checkpointed = this.checkpointLayers && !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
-      const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
-      const qkv = proj(n1, "attn.c_attn");
-      const d = c.dModel;
-      const att = causalSelfAttention(
-        A.sliceCols(qkv, 0, d),
-        A.sliceCols(qkv, d, d),
-        A.sliceCols(qkv, 2 * d, d),
-        { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
-        cache?.layer(l, t),
-      );
-      const ao = proj(att, "attn.c_proj");
-      x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
-      const n2 = A.layerNorm(x, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
-      const f = A.gelu(proj(n2, "mlp.c_fc"));
-      const key = hook?.(l, "mlp_key", f) ?? f;
-      const mo = proj(key, "mlp.c_proj");
-      x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
+      const block = (x: Var): Var => {
+        const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
+        const qkv = proj(n1, "attn.c_attn");
+        const d = c.dModel;
+        const att = causalSelfAttention(
+          A.sliceCols(qkv, 0, d),
+          A.sliceCols(qkv, d, d),
+          A.sliceCols(qkv, 2 * d, d),
+          { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
+          cache?.layer(l, t),
+        );
+        const ao = proj(att, "attn.c_proj");
+        const mid = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
+        const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
+        const f = A.gelu(proj(n2, "mlp.c_fc"));
+        const key = hook?.(l, "mlp_key", f) ?? f;
+        const mo = proj(key, "mlp.c_proj");
+        return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
+      };
+      x = checkpointed ? checkpoint(x, this.#layers[l], block) : block(x);
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

@@ -3,13 +3,14 @@
 // weights stored [out, in], LM head untied unless tie_word_embeddings.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
+import { checkpoint } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
-import type { CausalLM, ForwardHook, ParamInfo } from "./lm.ts";
+import { type CausalLM, type ForwardHook, layerParams, type ParamInfo } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
   const d = c.dModel, hd = d / c.nHeads, kv = c.nKvHeads * hd;
@@ -55,15 +56,19 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
 export class Llama implements CausalLM {
   readonly paramInfo: readonly ParamInfo[];
 
+  readonly #layers: Var[][];
+
   constructor(
     readonly config: ModelConfig,
     readonly backend: Backend,
     readonly params: ReadonlyMap<string, Var>,
   ) {
     this.paramInfo = llamaParamInfo(config);
+    this.#layers = layerParams(this);
   }
 
   projectionScale = 1;
+  checkpointLayers = false;
 
   #p(name: string): Var {
     return this.params.get(name)!;
@@ -87,9 +92,9 @@ export class Llama implements CausalLM {
       batch * t,
       c.dModel,
     ]);
+    const checkpointed = this.checkpointLayers && !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
-      const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
       const proj = (input: Var, n: string) =>
         A.linear(
           input,
@@ -98,24 +103,28 @@ export class Llama implements CausalLM {
           "out_in",
           this.projectionScale,
         );
-      const qkv = (n: string) => proj(n1, `self_attn.${n}`);
-      const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
-        batch,
-        t,
-        nHeads: c.nHeads,
-        nKvHeads: c.nKvHeads,
-        headDim: hd,
-        rope: c.ropeTheta,
-      }, cache?.layer(l, t));
-      const ao = proj(att, "self_attn.o_proj");
-      x = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
-      const n2 = A.rmsNorm(x, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
-      const gate = A.silu(proj(n2, "mlp.gate_proj"));
-      const up = proj(n2, "mlp.up_proj");
-      const gu = A.mul(gate, up);
-      const key = hook?.(l, "mlp_key", gu) ?? gu;
-      const mo = proj(key, "mlp.down_proj");
-      x = A.add(x, hook?.(l, "mlp_out", mo) ?? mo);
+      const block = (x: Var): Var => {
+        const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
+        const qkv = (n: string) => proj(n1, `self_attn.${n}`);
+        const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
+          batch,
+          t,
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: hd,
+          rope: c.ropeTheta,
+        }, cache?.layer(l, t));
+        const ao = proj(att, "self_attn.o_proj");
+        const mid = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
+        const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
+        const gate = A.silu(proj(n2, "mlp.gate_proj"));
+        const up = proj(n2, "mlp.up_proj");
+        const gu = A.mul(gate, up);
+        const key = hook?.(l, "mlp_key", gu) ?? gu;
+        const mo = proj(key, "mlp.down_proj");
+        return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
+      };
+      x = checkpointed ? checkpoint(x, this.#layers[l], block) : block(x);
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

@@ -48,6 +48,13 @@ export interface CausalLM {
    */
   projectionScale: number;
   /**
+   * Gradient checkpointing: forward keeps only each layer's output, and backward runs each layer
+   * again to differentiate it (src/autograd/checkpoint.ts), so activation memory is the layers'
+   * outputs plus one layer's. The memory plan turns it on when that is the fastest edit that fits.
+   * Ignored with hooks (they would see the layer twice) and with a KV cache (inference).
+   */
+  checkpointLayers: boolean;
+  /**
    * Logits [batch*T, V] for token ids [batch, T] (f32 values), positions starting at 0.
    * Records the graph when grad mode is on. With a KV cache (inference only, under noGrad),
    * positions start at cache.length, earlier positions come from the cache and the new ones are
@@ -57,4 +64,11 @@ export interface CausalLM {
    * few positions (an edit's target tokens, an anchor's answer) skips the head everywhere else.
    */
   forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var;
+}
+
+/** Each layer's parameters (ParamInfo.layer), in paramInfo order: what a checkpointed layer reads. */
+export function layerParams(model: Pick<CausalLM, "config" | "params" | "paramInfo">): Var[][] {
+  const out: Var[][] = Array.from({ length: model.config.nLayers }, () => []);
+  for (const p of model.paramInfo) if (p.layer >= 0) out[p.layer].push(model.params.get(p.name)!);
+  return out;
 }

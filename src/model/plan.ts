@@ -61,6 +61,11 @@ export interface PlanOptions extends WorkShape {
    * nLayers): gradient memory is one group's, the attribution passes are multiplied by it.
    */
   attributionChunks?: number;
+  /**
+   * Gradient checkpointing (CausalLM.checkpointLayers): forward keeps each layer's output only,
+   * backward recomputes one layer at a time (default false).
+   */
+  checkpointLayers?: boolean;
 }
 
 /** A device tensor: its name and f32 element count, and how many like it (one per layer). */
@@ -88,6 +93,8 @@ export interface MemoryPlan {
     gradients: number;
     /** Saved activations of one forward (without the logits and the loss). */
     activations: number;
+    /** Checkpointed layers: one layer's activations, recomputed during backward. */
+    recompute: number;
     /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
     logits: number;
     /**
@@ -143,9 +150,39 @@ function numel(shape: readonly number[]): number {
 /**
  * Tensors one forward with grad recording keeps alive until backward, exactly as
  * src/model/gpt2.ts and src/model/llama.ts create them (views and freed temporaries excluded).
- * The token-id input is the caller's and not counted.
+ * The token-id input is the caller's and not counted. With `checkpointed` layers
+ * (CausalLM.checkpointLayers) each layer keeps only its output; what one layer's recomputation
+ * holds during backward is layerTensors().
  */
-export function forwardTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
+export function forwardTensors(
+  c: ModelConfig,
+  batch: number,
+  t: number,
+  checkpointed = false,
+): TensorSize[] {
+  const all = modelTensors(c, batch, t);
+  if (!checkpointed) return all;
+  const output = { name: "layer outputs", elements: batch * t * c.dModel, count: c.nLayers };
+  const out: TensorSize[] = [];
+  for (const x of all) {
+    if (!isLayerTensor(x)) out.push(x);
+    else if (!out.includes(output)) out.push(output);
+  }
+  return out;
+}
+
+/** The tensors one layer's forward keeps (count 1): a checkpointed layer's recomputation. */
+export function layerTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
+  return modelTensors(c, batch, t).filter(isLayerTensor).map((x) => ({ ...x, count: 1 }));
+}
+
+const LAYER_PREFIXES = ["h.0.", "layers.0."];
+
+function isLayerTensor(x: TensorSize): boolean {
+  return LAYER_PREFIXES.some((p) => x.name.startsWith(p));
+}
+
+function modelTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
   const R = batch * t, d = c.dModel, H = c.nHeads, F = c.dFF, V = c.vocabSize;
   const hd = d / H, kv = c.nKvHeads * hd, g = c.nKvHeads > 0 ? H / c.nKvHeads : 1;
   const scores = batch * H * t * t;
@@ -255,6 +292,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     updateSteps: 40,
     klRows: 0,
     weightDtype: "f32",
+    checkpointLayers: false,
     targetTokens: opts.batch * opts.seqLen,
     ensemble: EVERY_UNIT,
     ...opts,
@@ -270,14 +308,17 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
   const R = o.batch * o.seqLen;
-  const forward = forwardTensors(config, o.batch, o.seqLen);
+  const ckpt = o.checkpointLayers;
+  const forward = forwardTensors(config, o.batch, o.seqLen, ckpt);
+  const layer = layerTensors(config, o.batch, o.seqLen);
   const logitsT = forward[forward.length - 1];
   const actElems = totalElements(forward) - logitsT.elements;
   // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
   const headRows = Math.max(1, Math.min(R, o.targetTokens));
   const headElems = headRows * config.vocabSize;
   const lossElems = totalElements(lossTensors(headRows));
-  const biggestAct = biggestActivation(forward);
+  // With checkpointed layers, the largest activation gradients are those of the recomputed one.
+  const biggestAct = Math.max(biggestActivation(forward), ...layer.map((x) => x.elements));
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
 
@@ -294,6 +335,11 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const chunkScored = scored / config.nLayers * chunkLayers;
   const gradients = F32 * chunkScored;
   const activations = F32 * actElems;
+  // Backward of a checkpointed layer holds that layer's activations again (one at a time; with
+  // a KL term, of the larger of the two forwards).
+  const klLayer = layerTensors(config, o.klRows, o.klSeqLen);
+  const recompute = ckpt ? F32 * totalElements(layer) : 0;
+  const klRecompute = ckpt && o.klRows > 0 ? F32 * totalElements(klLayer) : 0;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
@@ -312,17 +358,20 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // (residual joins, q/k/v from one input): autograd adds those through a view that the step's
   // tidy scope holds to its end, so they stay alive for the whole backward (GPT-2: 2 joins of
   // [R, d] and 2 of [R, 3d] per layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up
-  // use, all [R, d]).
+  // use, all [R, d]); a checkpointed layer's are freed with its recomputation, which holds four
+  // [R, d] of its own: the recomputed output next to the kept one, the seed's copy, the gradient
+  // reaching the layer and the one it passes down.
+  const joinLayers = ckpt ? 1 : config.nLayers;
   const transient = (rows: number, acts: number, heads: number, weightGrad: number) =>
-    F32 * (heads + 2 * rows * d + 2 * acts + 2 * weightGrad +
-      config.nLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
+    F32 * (heads + 2 * rows * d + 2 * acts + 2 * weightGrad + (ckpt ? 4 * rows * d : 0) +
+      joinLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
   const backwardTransient = transient(R, biggestAct, headElems, biggestScored);
   const unitGrad = Math.min(biggestScored, ensembleEntries);
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
   // the largest activation gradient of each).
-  const klForward = forwardTensors(config, o.klRows, o.klSeqLen);
+  const klForward = forwardTensors(config, o.klRows, o.klSeqLen, ckpt);
   const klRows = o.klRows * o.klSeqLen;
   const klHead = o.klRows * config.vocabSize;
   const locality = o.klRows > 0
@@ -331,7 +380,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       2 * klHead + o.klRows * d + 2 * o.klRows
     )
     : 0;
-  const klBiggestAct = o.klRows > 0 ? biggestActivation(klForward) : 0;
+  const klBiggestAct = o.klRows > 0
+    ? Math.max(biggestActivation(klForward), ...klLayer.map((x) => x.elements))
+    : 0;
   const updateTransient = o.klRows > 0
     ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead, unitGrad)
     : transient(R, biggestAct, headElems, unitGrad);
@@ -339,10 +390,11 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);
   const attributionPeak = withRounding(
-    weights + gradients + activations + logits + backwardTransient,
+    weights + gradients + activations + recompute + logits + backwardTransient,
   );
   const updatePeak = withRounding(
-    weights + optimizer + activations + logits + updateTransient + locality,
+    weights + optimizer + activations + Math.max(recompute, klRecompute) + logits +
+      updateTransient + locality,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -361,8 +413,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     config.vocabSize * d - (config.architecture === "gpt2" ? config.contextLength * d : 0);
   const fwdFlops = 2 * R * projMacs + 2 * headRows * config.vocabSize * d +
     4 * o.batch * config.nLayers * o.seqLen * o.seqLen * d;
-  // Backward costs about twice the forward.
-  const flops = 3 * fwdFlops * (o.igSteps * o.attributionChunks + o.updateSteps);
+  // Backward costs about twice the forward, and checkpointing runs the forward once more.
+  const flops = (ckpt ? 4 : 3) * fwdFlops * (o.igSteps * o.attributionChunks + o.updateSteps);
 
   return {
     config,
@@ -373,6 +425,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       weights,
       gradients,
       activations,
+      recompute,
       logits,
       backwardTransient,
       optimizer,
@@ -523,24 +576,33 @@ export function planProblems(
 }
 
 /**
- * The plan of `config` for `opts` with the fewest attribution chunks (at least
- * opts.attributionChunks) that fits `limits`: one pass when it fits, else more groups of layers
- * until the attribution peak fits (the update's peak does not depend on them). When no chunking
- * fits, the plan with the lowest device peak and the fewest chunks, for planProblems to report.
+ * The plan of `config` for `opts` that fits `limits` in the least time (by its flops): over the
+ * attribution chunks (at least opts.attributionChunks: more groups of layers lower attribution's
+ * gradients at one integrated-gradient pass per group) and checkpointed layers or not (lower
+ * activations in both phases at one more forward per step; always on when opts asks for it).
+ * Ties go to fewer chunks without checkpointing. When nothing fits, the plan with the lowest
+ * device peak, for planProblems to report.
  */
 export function fitPlan(config: ModelConfig, opts: PlanOptions, limits: BackendLimits): MemoryPlan {
-  let best: MemoryPlan | null = null;
-  let seenLayers = 0;
-  for (let chunks = Math.max(1, opts.attributionChunks ?? 1); chunks <= config.nLayers; chunks++) {
-    // Chunk counts that give the same group size plan the same memory: try each size once.
-    const layers = Math.ceil(config.nLayers / chunks);
-    if (layers === seenLayers) continue;
-    seenLayers = layers;
-    const plan = planMemory(config, { ...opts, attributionChunks: chunks });
-    if (planProblems(plan, limits, "edit").length === 0) return plan;
-    if (!best || plan.bytes.devicePeak < best.bytes.devicePeak) best = plan;
+  let fastest: MemoryPlan | null = null, smallest: MemoryPlan | null = null;
+  for (const checkpointLayers of opts.checkpointLayers ? [true] : [false, true]) {
+    let seenLayers = 0;
+    for (
+      let chunks = Math.max(1, opts.attributionChunks ?? 1);
+      chunks <= config.nLayers;
+      chunks++
+    ) {
+      // Chunk counts that give the same group size plan the same memory: try each size once.
+      const layers = Math.ceil(config.nLayers / chunks);
+      if (layers === seenLayers) continue;
+      seenLayers = layers;
+      const plan = planMemory(config, { ...opts, attributionChunks: chunks, checkpointLayers });
+      if (planProblems(plan, limits, "edit").length === 0) {
+        if (!fastest || plan.flops < fastest.flops) fastest = plan;
+      } else if (!smallest || plan.bytes.devicePeak < smallest.bytes.devicePeak) smallest = plan;
+    }
   }
-  return best ?? planMemory(config, opts);
+  return fastest ?? smallest ?? planMemory(config, opts);
 }
 
 /** The plan as aligned text lines (for `--plan`). */
@@ -562,6 +624,11 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
         Math.ceil(c.nLayers / o.attributionChunks)
       } layers (to fit; scores unchanged, ${o.attributionChunks}x the attribution time)`
       : `  attribution: one pass over all ${c.nLayers} layers`,
+    ...(o.checkpointLayers
+      ? [
+        "  checkpointed layers: backward recomputes each layer (to fit; one more forward per step)",
+      ]
+      : []),
     row("weights", b.weights),
     row(
       "gradients",
@@ -576,6 +643,7 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
       `${totalElements(plan.forward.slice(0, -1).map((x) => ({ ...x, elements: 1 })))} ` +
         "tensors kept for backward",
     ),
+    ...(b.recompute ? [row("recomputed layer", b.recompute, "checkpointing, one at a time")] : []),
     row("logits + loss", b.logits),
     row("backward transient", b.backwardTransient, "estimate, upper"),
     row(

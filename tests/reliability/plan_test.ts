@@ -3,7 +3,7 @@
 // peaks (with and without a KL term, allocator rounding included, attribution in layer groups, an
 // ensemble of every unit or a fraction) bound the measured peaks of the real KNE phases and its
 // tensor model stays within 60% of them, fitPlan picks the fewest layer groups that fit a 7B edit
-// on a 24 GiB GPU, and a model that cannot fit (a 70B config over a sparse checkpoint) is refused
+// on a 24 GiB GPU and checkpointed layers for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is refused
 // from config.json and the header alone: fast, with nothing allocated, naming what is needed and
 // what is available.
 
@@ -77,46 +77,61 @@ const configArb = fc.record({
   return parseModelConfig(json, "generated");
 });
 
-testBackends("plan: the listed activations are exactly what a forward keeps", (be) => {
-  fc.assert(
-    fc.property(
-      configArb,
-      fc.integer({ min: 1, max: 3 }),
-      fc.integer({ min: 1, max: 7 }),
-      (config, batch, t) => {
-        const model = buildModel(config, be, initWeights(config, 1));
-        try {
-          tidy(() => {
-            const ids = Tensor.fromArray(
-              be,
-              Array.from({ length: batch * t }, (_, i) => i % config.vocabSize),
-              [batch, t],
-            );
-            const before = be.allocatedBytes();
-            model.forward(ids);
-            const measured = be.allocatedBytes() - before;
-            const plan = planMemory(config, { seqLen: t, batch, igSteps: 1, backend: be.name });
-            const expected = plan.forward.reduce(
-              (a, x) => a + x.count * allocBytes(be, x.elements),
-              0,
-            );
-            assert.equal(measured, expected, `${config.hfClass} batch ${batch} t ${t}`);
-            // The plan's byte totals are the same tensors, unrounded.
-            const logits = plan.forward.at(-1)!;
-            assert.equal(logits.elements, batch * t * config.vocabSize);
-            assert.equal(
-              plan.bytes.activations,
-              4 * plan.forward.slice(0, -1).reduce((a, x) => a + x.count * x.elements, 0),
-            );
-          });
-        } finally {
-          disposeModel(model);
-        }
-      },
-    ),
-    { numRuns: be.name === "wasm" ? 25 : 10 },
-  );
-});
+testBackends(
+  "plan: the listed activations are exactly what a forward keeps, checkpointed or not",
+  (be) => {
+    fc.assert(
+      fc.property(
+        configArb,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.boolean(),
+        (config, batch, t, checkpointLayers) => {
+          const model = buildModel(config, be, initWeights(config, 1));
+          model.checkpointLayers = checkpointLayers;
+          try {
+            tidy(() => {
+              const ids = Tensor.fromArray(
+                be,
+                Array.from({ length: batch * t }, (_, i) => i % config.vocabSize),
+                [batch, t],
+              );
+              const before = be.allocatedBytes();
+              model.forward(ids);
+              const measured = be.allocatedBytes() - before;
+              const plan = planMemory(config, {
+                seqLen: t,
+                batch,
+                igSteps: 1,
+                backend: be.name,
+                checkpointLayers,
+              });
+              const expected = plan.forward.reduce(
+                (a, x) => a + x.count * allocBytes(be, x.elements),
+                0,
+              );
+              assert.equal(
+                measured,
+                expected,
+                `${config.hfClass} batch ${batch} t ${t}${checkpointLayers ? " checkpointed" : ""}`,
+              );
+              // The plan's byte totals are the same tensors, unrounded.
+              const logits = plan.forward.at(-1)!;
+              assert.equal(logits.elements, batch * t * config.vocabSize);
+              assert.equal(
+                plan.bytes.activations,
+                4 * plan.forward.slice(0, -1).reduce((a, x) => a + x.count * x.elements, 0),
+              );
+            });
+          } finally {
+            disposeModel(model);
+          }
+        },
+      ),
+      { numRuns: be.name === "wasm" ? 25 : 10 },
+    );
+  },
+);
 
 const peakConfigArb = fc.record({
   arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
@@ -153,7 +168,7 @@ const peakConfigArb = fc.record({
 
 Deno.test({
   name:
-    "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices, attribution in layer groups) bound the measured peaks of the real KNE phases",
+    "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices, attribution in layer groups, checkpointed layers) bound the measured peaks of the real KNE phases",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -169,8 +184,10 @@ Deno.test({
           fc.constantFrom("f32" as const, "f16" as const),
           fc.integer({ min: 1, max: 3 }),
           fc.constantFrom(1, 0.2),
-          async (config, batch, t, igSteps, klRows, weightDtype, chunks, topP) => {
+          fc.boolean(),
+          async (config, batch, t, igSteps, klRows, weightDtype, chunks, topP, checkpoint) => {
             const model = buildModel(config, be, initWeights(config, 7), "random", weightDtype);
+            model.checkpointLayers = checkpoint;
             try {
               const rows = Array.from({ length: batch }, (_, b) =>
                 teacherForced(
@@ -201,6 +218,7 @@ Deno.test({
                 backend: "wasm",
                 weightDtype,
                 attributionChunks: chunks,
+                checkpointLayers: checkpoint,
                 ensemble: hp,
               });
               // Allocation rounding (64-byte blocks) of the small tensors alive at the peak: the
@@ -326,7 +344,7 @@ Deno.test("plan: components are finite, peaks grow with the work, GPT-2 sizes ar
   FAULTS.add("plan", 1);
 });
 
-Deno.test("plan: fitPlan splits attribution into the fewest layer groups that fit, and only then", () => {
+Deno.test("plan: fitPlan picks the fastest plan that fits: layer groups, checkpointed layers", () => {
   // Llama-2-7B's shape with f16 matrices and KNE's default selection, on GPUs of 40 and 24 GiB.
   const cfg = parseModelConfig({
     architectures: ["LlamaForCausalLM"],
@@ -380,9 +398,29 @@ Deno.test("plan: fitPlan splits attribution into the fewest layer groups that fi
   assert.equal(small.bytes.gradients, one.bytes.gradients / cfg.nLayers * layers);
   assert.equal(small.bytes.activations, one.bytes.activations);
   assert.equal(small.bytes.updatePeak, one.bytes.updatePeak);
+  assert.equal(small.options.checkpointLayers, false, "short edits need no checkpointing");
   // Nothing fits 12 GiB (the f16 weights alone are 13.5 GB): the plan says why.
   const none = fitPlan(cfg, work, gpu(12));
   assert.match(planProblems(none, gpu(12), "edit").join("\n"), /needs .* but it has/);
+  // At 1024 tokens the activations (23 GB) dominate: on 40 GiB, splitting attribution alone
+  // fits only with many groups, and checkpointed layers in one pass are faster.
+  const long = { ...work, seqLen: 1024 };
+  const chosen = fitPlan(cfg, long, gpu(40));
+  assert.deepEqual(planProblems(chosen, gpu(40), "edit"), []);
+  assert.equal(chosen.options.checkpointLayers, true);
+  assert.ok(chosen.bytes.activations < planMemory(cfg, long).bytes.activations / 10);
+  assert.match(formatPlan(chosen, gpu(40)), /checkpointed layers/);
+  let slower = 0;
+  for (let chunks = 1; chunks <= cfg.nLayers; chunks++) {
+    const plain = planMemory(cfg, { ...long, attributionChunks: chunks });
+    if (planProblems(plain, gpu(40), "edit").length > 0) continue;
+    assert.ok(
+      plain.flops > chosen.flops,
+      `${chunks} groups without checkpointing fit and are faster`,
+    );
+    slower++;
+  }
+  assert.ok(slower > 0, "some plan without checkpointing fits (and is slower)");
 });
 
 /** Writes a folder claiming Llama-3-70B: its config and a sparse checkpoint of its embedding. */
