@@ -411,10 +411,15 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // MACs of one forward: every projection weight once per token, the head, and attention.
   const projMacs = total - (config.tieEmbeddings ? 0 : config.vocabSize * d) -
     config.vocabSize * d - (config.architecture === "gpt2" ? config.contextLength * d : 0);
-  const fwdFlops = 2 * R * projMacs + 2 * headRows * config.vocabSize * d +
-    4 * o.batch * config.nLayers * o.seqLen * o.seqLen * d;
-  // Backward costs about twice the forward, and checkpointing runs the forward once more.
-  const flops = (ckpt ? 4 : 3) * fwdFlops * (o.igSteps * o.attributionChunks + o.updateSteps);
+  const fwdFlops = (rows: number, len: number, heads: number) =>
+    2 * rows * len * projMacs + 2 * heads * config.vocabSize * d +
+    4 * rows * config.nLayers * len * len * d;
+  // Backward costs about twice the forward, and checkpointing runs the forward once more; each
+  // update step with a KL term also runs the locality prompts (their head at one row each).
+  const flops = (ckpt ? 4 : 3) * (
+    fwdFlops(o.batch, o.seqLen, headRows) * (o.igSteps * o.attributionChunks + o.updateSteps) +
+    (o.klRows > 0 ? fwdFlops(o.klRows, o.klSeqLen, o.klRows) * o.updateSteps : 0)
+  );
 
   return {
     config,

@@ -289,6 +289,12 @@ Deno.test("plan: components are finite, peaks grow with the work, GPT-2 sizes ar
         });
         assert.ok(more.bytes.devicePeak > p.bytes.devicePeak);
         assert.equal(more.bytes.weights, p.bytes.weights);
+        // A KL term runs its prompts in every update step: the same flops as that many rows.
+        const opts = { seqLen: t, batch, igSteps: 4, updateSteps: 10, backend: "wasm" as const };
+        const kl = planMemory(config, { ...opts, klRows: batch, klSeqLen: t, targetTokens: batch });
+        const plain = planMemory(config, { ...opts, targetTokens: batch });
+        const asRows = planMemory(config, { ...opts, igSteps: 0, targetTokens: batch });
+        assert.ok(Math.abs(kl.flops - plain.flops - asRows.flops) <= 1e-9 * kl.flops);
       },
     ),
     { numRuns: 200 },
