@@ -8,9 +8,10 @@
 //   f32_to_f16: y[i] = x[i] rounded to the nearest f16, ties to even; beyond the f16 range gives
 //     ±Infinity, NaN stays NaN.
 //   f16_to_f32: y[i] = x[i] (exact).
-// f16 buffers are raw halves: on WebGPU, pairs in u32 words read with unpack2x16float and written
-// with integer rounding, so they work on every adapter (no shader-f16 feature: nothing is computed
-// in f16); the WASM kernels convert in software.
+// f16 buffers are raw halves. On WebGPU the matmuls, embedding and gather_cols read them as
+// array<f16> on a device with shader-f16, else as pairs in u32 words with unpack2x16float
+// (engine/webgpu/wgsl.ts); conversions and writes use integer rounding on the bits either way, and
+// nothing is computed in f16. The WASM kernels convert in software.
 
 import { layoutKernels } from "./layout.ts";
 import { matmulKernels } from "./matmul.ts";

@@ -17,19 +17,8 @@ import {
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
+import { hasHalfInput, wgslSource } from "./wgsl.ts";
 
-const WGSL_DIR = new URL("../wgsl/", import.meta.url);
-
-/**
- * The WGSL of `file` (relative to engine/wgsl/) with each `// #include lib/NAME.wgsl` line replaced
- * by that file's text: WGSL has no imports, and helpers such as the f16 rounding are shared.
- */
-function wgslSource(file: string): string {
-  return Deno.readTextFileSync(new URL(file, WGSL_DIR)).replace(
-    /^\/\/ #include (lib\/[\w.]+\.wgsl)$/gm,
-    (_, lib: string) => wgslSource(lib),
-  );
-}
 /** Bytes per uniform slot (minUniformBufferOffsetAlignment is at most 256). */
 const UNIFORM_SLOT = 256;
 /** Dispatches recorded before the encoder is submitted. */
@@ -65,6 +54,11 @@ export interface WebGpuOptions {
   allowFallback?: boolean;
   /** Lower the per-binding limit (bytes), to test chunking of large weights. */
   maxBindingBytes?: number;
+  /**
+   * How f16 weights are read: "native" (array<f16>, the adapter's shader-f16 feature), "packed"
+   * (pairs in u32 words, any adapter), or "auto" (default): native when the adapter has it.
+   */
+  halfReads?: "auto" | "native" | "packed";
 }
 
 export class WebGpuBackend implements Backend {
@@ -73,6 +67,8 @@ export class WebGpuBackend implements Backend {
   readonly maxBindingElements: number;
   readonly isFallback: boolean;
   readonly device: GPUDevice;
+  /** f16 weights are read as array<f16> (shader-f16), not as packed words (engine/webgpu/wgsl.ts). */
+  readonly nativeHalf: boolean;
   #pipelines = new Map<string, Pipeline>();
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -84,13 +80,20 @@ export class WebGpuBackend implements Backend {
   #live = 0;
   #lost: string | null = null;
 
-  constructor(device: GPUDevice, info: GPUAdapterInfo, isFallback: boolean, maxBinding: number) {
+  constructor(
+    device: GPUDevice,
+    info: GPUAdapterInfo,
+    isFallback: boolean,
+    maxBinding: number,
+    nativeHalf: boolean,
+  ) {
     this.device = device;
     this.isFallback = isFallback;
+    this.nativeHalf = nativeHalf;
     this.maxBindingElements = Math.floor(maxBinding / 4);
     this.description = `WebGPU ${info.description || info.vendor}${
       isFallback ? " (fallback)" : ""
-    }`;
+    }${nativeHalf ? ", shader-f16" : ""}`;
     this.#uniform = device.createBuffer({
       size: UNIFORM_SLOT * MAX_BATCH,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -209,7 +212,17 @@ export class WebGpuBackend implements Backend {
   #pipeline(spec: KernelSpec): Pipeline {
     let p = this.#pipelines.get(spec.name);
     if (p) return p;
-    const code = wgslSource(`${spec.source ?? spec.name}.wgsl`);
+    const file = `${spec.source ?? spec.name}.wgsl`;
+    // An _f16 variant of a kernel with a half input reads native halves when the device can;
+    // its <NAME>_HALF override then does not exist.
+    const halfFlags = Object.keys(spec.constants ?? {}).filter((k) => k.endsWith("_HALF"));
+    const native = this.nativeHalf && halfFlags.length > 0 && hasHalfInput(file);
+    const code = wgslSource(file, native);
+    const constants = native
+      ? Object.fromEntries(
+        Object.entries(spec.constants!).filter(([k]) => !halfFlags.includes(k)),
+      )
+      : spec.constants;
     const entries: GPUBindGroupLayoutEntry[] = [
       ...spec.inputs.map((_, i) => ({
         binding: i,
@@ -232,7 +245,7 @@ export class WebGpuBackend implements Backend {
     const pipeline = this.device.createComputePipeline({
       label: spec.name,
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: "main", constants: spec.constants },
+      compute: { module, entryPoint: "main", constants },
     });
     p = { pipeline, layout };
     this.#pipelines.set(spec.name, p);
@@ -393,7 +406,14 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   const adapter = await requestAdapter(opts.allowFallback ?? true);
   if (!adapter) return null;
   const lim = adapter.limits;
+  const hasF16 = adapter.features.has("shader-f16");
+  const halfReads = opts.halfReads ?? "auto";
+  if (halfReads === "native" && !hasF16) {
+    throw new BackendError(`WebGPU: ${adapter.info.description} has no shader-f16 feature`);
+  }
+  const nativeHalf = halfReads === "native" || (halfReads === "auto" && hasF16);
   const device = await adapter.requestDevice({
+    requiredFeatures: nativeHalf ? ["shader-f16"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       maxBufferSize: lim.maxBufferSize,
@@ -408,5 +428,11 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
     lim.maxStorageBufferBindingSize,
     opts.maxBindingBytes ?? Infinity,
   );
-  return new WebGpuBackend(device, adapter.info, adapter.info.isFallbackAdapter, maxBinding);
+  return new WebGpuBackend(
+    device,
+    adapter.info,
+    adapter.info.isFallbackAdapter,
+    maxBinding,
+    nativeHalf,
+  );
 }

@@ -1,18 +1,11 @@
 // embedding: out[t, c] = table[ids[t], c] for t < n, c < d; an id outside [0, V) (or NaN) gives
 // zeros and never reads out of bounds.
 struct P { n: u32, d: u32, V: u32 }
-// The table as raw words: f32 values, or with TABLE_HALF (the embedding_f16 kernel, engine/kernels/f16.ts)
-// f16 pairs, element i in the low (even i) or high (odd i) half of word i / 2.
-override TABLE_HALF: bool = false;
-@group(0) @binding(0) var<storage, read> table: array<u32>;
+// The table: f32, or f16 in the embedding_f16 kernel (engine/kernels/f16.ts), read as f32.
+// #half-input table 0 loadTable
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-
-fn loadTable(i: u32) -> f32 {
-  if (TABLE_HALF) { return unpack2x16float(table[i >> 1u])[i & 1u]; }
-  return bitcast<f32>(table[i]);
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

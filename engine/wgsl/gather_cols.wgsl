@@ -3,19 +3,12 @@
 // Copies bits: an f32 x moves unchanged (NaN payloads included). One invocation per element of
 // out.
 struct P { rows: u32, cols: u32, k: u32 }
-// x as raw words: f32 values, or with X_HALF (the gather_cols_f16 kernel, engine/kernels/units.ts)
-// f16 pairs, element i in the low (even i) or high (odd i) half of word i / 2, widened exactly.
-override X_HALF: bool = false;
-@group(0) @binding(0) var<storage, read> x: array<u32>;
+// x: f32, or f16 in the gather_cols_f16 kernel (engine/kernels/units.ts); loadX gives the f32
+// bits of an element (an f32 x moves unchanged, an f16 one widened).
+// #half-input x 0 loadX bits
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 @group(0) @binding(3) var<uniform> p: P;
-
-// The f32 bits of element i of x.
-fn loadX(i: u32) -> u32 {
-  if (X_HALF) { return bitcast<u32>(unpack2x16float(x[i >> 1u])[i & 1u]); }
-  return x[i];
-}
 
 // #include lib/units.wgsl
 

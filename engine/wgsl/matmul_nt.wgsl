@@ -7,17 +7,10 @@
 // dimension; each group loops over the tiles and batches its position stands for.
 struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-// B as raw words: f32 values, or with B_HALF (the matmul_nt_f16 kernel, engine/kernels/f16.ts)
-// f16 pairs, element i in the low (even i) or high (odd i) half of word i / 2.
-override B_HALF: bool = false;
-@group(0) @binding(1) var<storage, read> b: array<u32>;
+// B: f32, or f16 in the matmul_nt_f16 kernel (engine/kernels/f16.ts), read as f32 by loadB.
+// #half-input b 1 loadB
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-
-fn loadB(i: u32) -> f32 {
-  if (B_HALF) { return unpack2x16float(b[i >> 1u])[i & 1u]; }
-  return bitcast<f32>(b[i]);
-}
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;

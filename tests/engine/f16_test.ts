@@ -2,12 +2,14 @@
 // the host's Math.f16round over random f32 bit patterns and the edge cases of rounding, f16_to_f32
 // over all 65536 patterns), matmul_f16 / matmul_nt_f16 against float64 (and, on WASM, bit for bit
 // against matmul / matmul_nt on the widened B, on 1 and 3 threads), embedding_f16, dtype and slice
-// validation, and upload / read / copy of f16 buffers.
+// validation, upload / read / copy of f16 buffers, and on WebGPU the reads through shader-f16
+// against the packed reads, bit for bit.
 
 import fc from "fast-check";
 import { deepStrictEqual, ok, throws as assertThrows } from "node:assert/strict";
 import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.ts";
+import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { MIN_PARALLEL_MACS } from "../../engine/wasm/split.ts";
 import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
 import { getBackend, hasWebGpu, testBackends } from "../helpers/backends.ts";
@@ -532,5 +534,70 @@ Deno.test({
     be.copy(a, 6, b, 6, 3);
     deepStrictEqual([...await be.read(b, 5, 4)].slice(1), [2, 2, 2]);
     [a, b].forEach((x) => be.free(x));
+  },
+});
+
+// ---- native f16 reads (shader-f16) against packed words ------------------------------------
+
+const adapterHasF16 = hasWebGpu &&
+  (await navigator.gpu.requestAdapter())?.features.has("shader-f16") === true;
+
+Deno.test({
+  name: "WebGPU reads f16 weights through shader-f16 bit for bit as through packed words [webgpu]",
+  ignore: !adapterHasF16,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const native = (await createWebGpuBackend({ halfReads: "native" }))!;
+    const packed = (await createWebGpuBackend({ halfReads: "packed" }))!;
+    try {
+      ok(native.nativeHalf && !packed.nativeHalf, "the options choose the read path");
+      const same = (x: Float32Array, y: Float32Array, what: string) =>
+        deepStrictEqual(new Uint32Array(x.buffer), new Uint32Array(y.buffer), what);
+      await fc.assert(
+        fc.asyncProperty(
+          caseArb(40),
+          seedArb,
+          fc.constantFrom(...VARIANTS),
+          async (cs, seed, v) => {
+            const a = randomData(span(cs.batch, cs.strideA, cs.m * cs.k), seed);
+            const b = halfData(span(cs.batch, cs.strideB, cs.k * cs.n), seed + 1);
+            // Subnormal, signed zero, the largest half and infinities among the weights.
+            b.set([2 ** -24, -0, 65504, -Infinity, 3 * 2 ** -20].slice(0, b.length));
+            const c0 = randomData(cs.batch * cs.m * cs.n, seed + 2);
+            same(
+              await runF16(native, v, a, b, c0, cs),
+              await runF16(packed, v, a, b, c0, cs),
+              `${v} ${JSON.stringify(cs)}`,
+            );
+          },
+        ),
+        { numRuns: 12 },
+      );
+      // embedding_f16 and gather_cols_f16 on odd sizes, ids in and out of range.
+      const [V, d, n, k] = [7, 13, 5, 3];
+      const table = halfData(V * d, 3);
+      table.set([2 ** -24, -0, 65504, Infinity]);
+      const ids = Float32Array.from([0, 6, 7, -1, 3]);
+      const cols = Float32Array.from([12, 0, 13]);
+      for (
+        const [kernel, idList, size, params] of [
+          ["embedding_f16", ids, n * d, [n, d, V]],
+          ["gather_cols_f16", cols, V * k, [V, d, k]],
+        ] as const
+      ) {
+        const outs = [];
+        for (const be of [native, packed]) {
+          const [bt, bi, bo] = [put(be, table, "f16"), put(be, idList), be.alloc(size)];
+          be.dispatch(kernel, [bt, bi, bo], [...params]);
+          outs.push(await be.read(bo));
+          [bt, bi, bo].forEach((x) => be.free(x));
+        }
+        same(outs[0], outs[1], kernel);
+      }
+    } finally {
+      native.dispose();
+      packed.dispose();
+    }
   },
 });
