@@ -3,11 +3,27 @@
 // recording, back-propagates the output's gradient through that fresh graph (the parameters'
 // gradients reach them there, sinks included) and frees it before the next block's turn. Memory
 // of a stack of blocks drops from every block's activations to their outputs plus one block's.
-// A block nothing needs a gradient of (inference, or frozen layers before the ones trained)
-// frees its intermediates as soon as it has run.
+// runBlock runs a model layer this way when asked, and frees its intermediates as soon as it
+// has run when nothing needs its gradient (inference, frozen layers before the trained ones).
 
 import { type Tensor, tidy } from "../tensor/tensor.ts";
 import { backward, isGradEnabled, noGrad, record, Var } from "./variable.ts";
+
+/**
+ * A block (a model layer) run as memory allows: when nothing needs its gradient (inference, or
+ * frozen layers before the trained ones) its intermediates are freed as soon as it has run;
+ * otherwise it is checkpointed when `checkpointed`, else recorded as usual. Only for blocks whose
+ * insides nothing outside holds on to (no hooks, no KV cache).
+ */
+export function runBlock(
+  x: Var,
+  params: readonly Var[],
+  fn: (x: Var) => Var,
+  checkpointed: boolean,
+): Var {
+  if (!needsGradient(x, params)) return new Var(tidy(() => fn(x).value), false);
+  return checkpointed ? checkpoint(x, params, fn) : fn(x);
+}
 
 /**
  * fn(x) with fn's intermediates recomputed in backward instead of kept. `params` must list every
@@ -15,10 +31,7 @@ import { backward, isGradEnabled, noGrad, record, Var } from "./variable.ts";
  * again (no state changes between forward and backward).
  */
 export function checkpoint(x: Var, params: readonly Var[], fn: (x: Var) => Var): Var {
-  if (!isGradEnabled() || !(x.requiresGrad || params.some((p) => p.requiresGrad))) {
-    // Nothing to differentiate: nothing is recorded, and the intermediates are freed at once.
-    return new Var(tidy(() => fn(x).value), false);
-  }
+  if (!needsGradient(x, params)) return new Var(tidy(() => fn(x).value), false);
   const y = tidy(() => noGrad(() => fn(new Var(x.value, false)).value));
   return record(y, [x, ...params], (g, needs) => {
     const dx = tidy((): Tensor | null => {
@@ -31,4 +44,8 @@ export function checkpoint(x: Var, params: readonly Var[], fn: (x: Var) => Var):
     // The parameters received theirs inside the recomputed graph.
     return [dx, ...params.map(() => null)];
   });
+}
+
+function needsGradient(x: Var, params: readonly Var[]): boolean {
+  return isGradEnabled() && (x.requiresGrad || params.some((p) => p.requiresGrad));
 }

@@ -29,17 +29,28 @@ function evaluatedTexts(r: EditRequest): Set<string> {
   return new Set([r.prompt, ...r.rephrasePrompts, ...probes.map((p) => p.prompt)]);
 }
 
-/** Argmax of the next token after each prompt (unedited model), in one padded batch. */
+/**
+ * Argmax of the next token after each prompt (unedited model), in one padded batch whose head
+ * runs only at each prompt's last position.
+ */
 async function nextTokens(model: CausalLM, prompts: number[][]): Promise<number[]> {
   if (prompts.length === 0) return [];
   const t = Math.max(...prompts.map((p) => p.length));
   const ids = prompts.flatMap((p) => [...p, ...new Array(t - p.length).fill(0)]);
-  const am = await tidyAsync(async () =>
-    await argmaxRows(
-      noGrad(() => model.forward(Tensor.fromArray(model.backend, ids, [prompts.length, t]))).value,
-    ).toArray()
-  );
-  return prompts.map((p, i) => am[i * t + p.length - 1]);
+  const last = prompts.map((p, i) => i * t + p.length - 1);
+  const am = await tidyAsync(async () => {
+    const be = model.backend;
+    const logits = noGrad(() =>
+      model.forward(
+        Tensor.fromArray(be, ids, [prompts.length, t]),
+        undefined,
+        undefined,
+        Tensor.fromArray(be, last, [last.length]),
+      )
+    );
+    return await argmaxRows(logits.value).toArray();
+  });
+  return prompts.map((_, i) => am[i]);
 }
 
 export async function buildAnchors(

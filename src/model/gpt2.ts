@@ -3,7 +3,7 @@
 // layer, as in llm.c; backward comes from the autograd ops.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
-import { checkpoint } from "../autograd/checkpoint.ts";
+import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -94,7 +94,8 @@ export class GPT2 implements CausalLM {
       A.embedding(this.#p("wpe.weight"), positions),
     );
     x = A.reshape(x, [batch * t, c.dModel]);
-    const checkpointed = this.checkpointLayers && !hook && !cache;
+    // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
+    const owned = !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
       const proj = (input: Var, n: string) =>
@@ -118,7 +119,7 @@ export class GPT2 implements CausalLM {
         const mo = proj(key, "mlp.c_proj");
         return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
       };
-      x = checkpointed ? checkpoint(x, this.#layers[l], block) : block(x);
+      x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

@@ -3,7 +3,7 @@
 // weights stored [out, in], LM head untied unless tie_word_embeddings.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
-import { checkpoint } from "../autograd/checkpoint.ts";
+import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -92,7 +92,8 @@ export class Llama implements CausalLM {
       batch * t,
       c.dModel,
     ]);
-    const checkpointed = this.checkpointLayers && !hook && !cache;
+    // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
+    const owned = !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
       const proj = (input: Var, n: string) =>
@@ -124,7 +125,7 @@ export class Llama implements CausalLM {
         const mo = proj(key, "mlp.down_proj");
         return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
       };
-      x = checkpointed ? checkpoint(x, this.#layers[l], block) : block(x);
+      x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

@@ -18,6 +18,7 @@ import { attribute } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
+import { noGrad } from "../../src/autograd/variable.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/model/load.ts";
@@ -78,17 +79,20 @@ const configArb = fc.record({
 });
 
 testBackends(
-  "plan: the listed activations are exactly what a forward keeps, checkpointed or not",
+  "plan: the listed activations are exactly what a forward keeps (recorded, checkpointed, inference)",
   (be) => {
     fc.assert(
       fc.property(
         configArb,
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 7 }),
-        fc.boolean(),
-        (config, batch, t, checkpointLayers) => {
+        fc.constantFrom("recorded", "checkpointed", "inference"),
+        (config, batch, t, mode) => {
           const model = buildModel(config, be, initWeights(config, 1));
-          model.checkpointLayers = checkpointLayers;
+          model.checkpointLayers = mode === "checkpointed";
+          // An inference forward frees each layer's insides as it goes: it keeps what a
+          // checkpointed one keeps.
+          const checkpointLayers = mode !== "recorded";
           try {
             tidy(() => {
               const ids = Tensor.fromArray(
@@ -97,7 +101,8 @@ testBackends(
                 [batch, t],
               );
               const before = be.allocatedBytes();
-              model.forward(ids);
+              if (mode === "inference") noGrad(() => model.forward(ids));
+              else model.forward(ids);
               const measured = be.allocatedBytes() - before;
               const plan = planMemory(config, {
                 seqLen: t,
@@ -113,7 +118,7 @@ testBackends(
               assert.equal(
                 measured,
                 expected,
-                `${config.hfClass} batch ${batch} t ${t}${checkpointLayers ? " checkpointed" : ""}`,
+                `${config.hfClass} batch ${batch} t ${t} ${mode}`,
               );
               // The plan's byte totals are the same tensors, unrounded.
               const logits = plan.forward.at(-1)!;
