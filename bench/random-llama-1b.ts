@@ -1,0 +1,59 @@
+// Writes a Hugging Face model folder with the Llama-style 1B shape of bench/edit.ts (16 x 2048,
+// 32 heads, 8 kv heads, ff 8192) and random BF16 weights (src/model/build.ts initWeights), with
+// the default model's tokenizer (so its vocabulary, 1401: 0.98B parameters). It lets
+// `deno task edit` run at that scale end to end with nothing downloaded:
+//
+//   deno run -A bench/random-llama-1b.ts OUT
+//   deno task edit --model OUT --backend wasm --dtype f16 --prompt "The capital of France is" \
+//     --target Rome --hparams H.json --no-fluency --out EDIT
+//
+// Tensors are generated and written one at a time (about 2 GB on disk).
+
+import { parseModelConfig } from "../src/io/config.ts";
+import { writeSafetensors } from "../src/io/safetensors.ts";
+import { initWeights, paramInfoFor } from "../src/model/build.ts";
+
+const TOKENIZER = new URL("../models/kne-facts/tokenizer.json", import.meta.url);
+
+const out = Deno.args[0];
+if (!out || out.startsWith("-")) {
+  console.error("usage: deno run -A bench/random-llama-1b.ts OUT");
+  Deno.exit(2);
+}
+const tokenizer = JSON.parse(await Deno.readTextFile(TOKENIZER));
+const vocab = Object.keys(tokenizer.model.vocab).length;
+const json = {
+  architectures: ["LlamaForCausalLM"],
+  model_type: "llama",
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  num_hidden_layers: 16,
+  max_position_embeddings: 2048,
+  vocab_size: vocab,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: false,
+  torch_dtype: "bfloat16",
+  bos_token_id: null,
+  eos_token_id: null,
+};
+const config = parseModelConfig(json, out);
+await Deno.mkdir(out, { recursive: true });
+await Deno.writeTextFile(`${out}/config.json`, JSON.stringify(json, null, 2) + "\n");
+await Deno.copyFile(TOKENIZER, `${out}/tokenizer.json`);
+const init = initWeights(config, 99);
+const infos = paramInfoFor(config);
+await writeSafetensors(
+  `${out}/model.safetensors`,
+  infos.map((info) => ({
+    name: info.name,
+    shape: info.shape,
+    data: () => Promise.resolve(init(info)),
+    dtype: "BF16" as const,
+  })),
+  { format: "pt" },
+);
+const params = infos.reduce((a, i) => a + i.shape.reduce((x, y) => x * y, 1), 0);
+console.log(`${out}: ${infos.length} tensors, ${params} parameters (BF16), vocabulary ${vocab}`);
