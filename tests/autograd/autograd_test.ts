@@ -97,17 +97,22 @@ testBackends("bmm gradients for nn, nt and tn match finite differences", async (
   );
 });
 
+/** A linear layer's rows, in, out, weight layout, output scale and data seed. */
+const LINEAR_CASE = [
+  fc.integer({ min: 1, max: 6 }),
+  fc.integer({ min: 1, max: 9 }),
+  fc.integer({ min: 1, max: 9 }),
+  fc.constantFrom("in_out" as const, "out_in" as const),
+  fc.constantFrom(1, 0.75),
+  seedArb,
+] as const;
+
 testBackends(
   "linear gradients in both weight layouts, with an output scale, match finite differences",
   async (be) => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 9 }),
-        fc.integer({ min: 1, max: 9 }),
-        fc.constantFrom("in_out" as const, "out_in" as const),
-        fc.constantFrom(1, 0.75),
-        seedArb,
+        ...LINEAR_CASE,
         async (rows, din, dout, layout, scale, seed) => {
           const x = randomData(rows * din, seed), w = randomData(din * dout, seed + 1);
           const b = randomData(dout, seed + 2), dy = randomData(rows * dout, seed + 3);
@@ -176,12 +181,7 @@ testBackends(
   async (be) => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 9 }),
-        fc.integer({ min: 1, max: 9 }),
-        fc.constantFrom("in_out" as const, "out_in" as const),
-        fc.constantFrom(1, 0.5),
-        seedArb,
+        ...LINEAR_CASE,
         async (rows, din, dout, layout, scale, seed) => {
           const units = [...Array(dout).keys()].filter((u) => (u * 7 + seed) % 3 !== 0);
           const wShape = layout === "in_out" ? [din, dout] : [dout, din];
