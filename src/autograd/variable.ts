@@ -110,8 +110,9 @@ function accumulate(v: Var, g: Tensor): void {
     );
   }
   if (v.isLeaf && v.gradSink && v.gradUnits) {
-    const dense = unitMatrix(g.reshape(v.value.shape));
-    g.free();
+    const shaped = reshapeOwned(g, v.value.shape);
+    const dense = unitMatrix(shaped);
+    shaped.free();
     try {
       sinkUnits(v, gatherUnits(dense, v.gradUnits.ids, v.gradUnits.axis));
     } finally {
