@@ -26,12 +26,11 @@ export function runBlock(
 }
 
 /**
- * fn(x) with fn's intermediates recomputed in backward instead of kept. `params` must list every
- * parameter fn reads that may need a gradient, and fn must compute the same values when run
- * again (no state changes between forward and backward).
+ * fn(x) with fn's intermediates recomputed in backward instead of kept (something needs a
+ * gradient). `params` must list every parameter fn reads that may need a gradient, and fn must
+ * compute the same values when run again (no state changes between forward and backward).
  */
-export function checkpoint(x: Var, params: readonly Var[], fn: (x: Var) => Var): Var {
-  if (!needsGradient(x, params)) return new Var(tidy(() => fn(x).value), false);
+function checkpoint(x: Var, params: readonly Var[], fn: (x: Var) => Var): Var {
   const y = tidy(() => noGrad(() => fn(new Var(x.value, false)).value));
   return record(y, [x, ...params], (g, needs) => {
     const dx = tidy((): Tensor | null => {

@@ -172,7 +172,7 @@ export function forwardTensors(
 }
 
 /** The tensors one layer's forward keeps (count 1): a checkpointed layer's recomputation. */
-export function layerTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
+function layerTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
   return modelTensors(c, batch, t).filter(isLayerTensor).map((x) => ({ ...x, count: 1 }));
 }
 
