@@ -67,7 +67,7 @@ export class WebGpuBackend implements Backend {
   readonly maxBindingElements: number;
   readonly isFallback: boolean;
   readonly device: GPUDevice;
-  /** f16 weights are read as array<f16> (shader-f16), not as packed words (engine/webgpu/wgsl.ts). */
+  /** f16 weights are read as array<f16> (shader-f16), not packed words (engine/webgpu/wgsl.ts). */
   readonly nativeHalf: boolean;
   #pipelines = new Map<string, Pipeline>();
   #encoder: GPUCommandEncoder | null = null;

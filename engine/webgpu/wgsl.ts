@@ -15,7 +15,7 @@ const WGSL_DIR = new URL("../wgsl/", import.meta.url);
 
 const HALF_INPUT = /^\/\/ #half-input (\w+) (\d+) (\w+)( bits)?$/gm;
 
-/** Whether the WGSL of `file` declares a half input (so its _f16 variant can read native halves). */
+/** Whether the WGSL of `file` declares a half input (its _f16 variant can read native halves). */
 export function hasHalfInput(file: string): boolean {
   return new RegExp(HALF_INPUT.source, "m").test(read(file));
 }

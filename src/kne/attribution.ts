@@ -2,8 +2,9 @@
 // every projection weight of every layer (attention and FFN), Attr(w) = w * mean_s dP(alpha_s W)/dw
 // with alpha_s = s/m. All scored weights move together along the path (one forward and backward
 // per step, not one per layer; the planner may split the layers into chunks that each get their
-// own pass, to bound gradient memory), by scaling the projections' outputs, not the weights. Unit scores aggregate each output neuron's parameters
-// (a column of an [in, out] weight, a row of an [out, in] weight, plus its bias entry).
+// own pass, to bound gradient memory), by scaling the projections' outputs, not the weights.
+// Unit scores aggregate each output neuron's parameters (a column of an [in, out] weight, a row
+// of an [out, in] weight, plus its bias entry).
 
 import * as A from "../autograd/ops.ts";
 import { backward, type Var } from "../autograd/variable.ts";

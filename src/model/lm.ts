@@ -66,7 +66,7 @@ export interface CausalLM {
   forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var;
 }
 
-/** Each layer's parameters (ParamInfo.layer), in paramInfo order: what a checkpointed layer reads. */
+/** Each layer's parameters (ParamInfo.layer) in paramInfo order: what a checkpointed layer reads. */
 export function layerParams(model: Pick<CausalLM, "config" | "params" | "paramInfo">): Var[][] {
   const out: Var[][] = Array.from({ length: model.config.nLayers }, () => []);
   for (const p of model.paramInfo) if (p.layer >= 0) out[p.layer].push(model.params.get(p.name)!);

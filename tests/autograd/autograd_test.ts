@@ -1,6 +1,6 @@
 // Autograd core: composite ops' gradients against float64 finite differences of float64
-// references, gradient sinks (whole and per unit), frozen parameters (no gradient computed), no-grad mode and tidy
-// scopes freeing intermediates.
+// references, gradient sinks (whole and per unit), frozen parameters (no gradient computed),
+// no-grad mode and tidy scopes freeing intermediates.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
