@@ -4,6 +4,8 @@
 //                 or NaN gives a column of zeros.
 //   scatter_rows: dst[ids[t], c] = src[t, c] (V x d from k x d); ids outside [0, V) or NaN skip.
 //   scatter_cols: dst[r, ids[j]] = src[r, j] (rows x cols from rows x k); ids outside skip.
+//   scatter_entries: dst[rowIds[i], colIds[i]] = src[i] (rows x cols from k); an entry with
+//                 either id outside skips.
 // Entries of dst no id selects are left as they are. The _f16 variants read x, or write dst, as
 // f16: gather widens exactly, scatter rounds to the nearest f16, ties to even (./lib/half).
 // The f32 kernels copy bits (NaN payloads included). Ids are f32 values truncated to integers.
@@ -127,6 +129,46 @@ export function scatter_cols_f16(
     for (let j = 0; j < k; j++) {
       const c = unitOf(load<f32>(at32(ids, j)), cols);
       if (c >= 0) store<u16>(at16(o, c), halfBits(load<f32>(at32(s, j))));
+    }
+  }
+}
+
+// ---- scatter_entries --------------------------------------------------------------------------
+
+/** dst[rowIds[i] * cols + colIds[i]] = src[i] for i < k (dst f32). */
+export function scatter_entries(
+  src: usize,
+  rowIds: usize,
+  colIds: usize,
+  dst: usize,
+  k: i32,
+  rows: i32,
+  cols: i32,
+): void {
+  for (let i = 0; i < k; i++) {
+    const r = unitOf(load<f32>(at32(rowIds, i)), rows);
+    const c = unitOf(load<f32>(at32(colIds, i)), cols);
+    if (r >= 0 && c >= 0) {
+      store<u32>(at32(dst, <usize>r * <usize>cols + <usize>c), load<u32>(at32(src, i)));
+    }
+  }
+}
+
+/** scatter_entries with dst f16: each value rounded to the nearest f16, ties to even. */
+export function scatter_entries_f16(
+  src: usize,
+  rowIds: usize,
+  colIds: usize,
+  dst: usize,
+  k: i32,
+  rows: i32,
+  cols: i32,
+): void {
+  for (let i = 0; i < k; i++) {
+    const r = unitOf(load<f32>(at32(rowIds, i)), rows);
+    const c = unitOf(load<f32>(at32(colIds, i)), cols);
+    if (r >= 0 && c >= 0) {
+      store<u16>(at16(dst, <usize>r * <usize>cols + <usize>c), halfBits(load<f32>(at32(src, i))));
     }
   }
 }

@@ -6,7 +6,7 @@
 import { BackendError } from "../../engine/backend.ts";
 import type { UnitSelection } from "../kne/ensemble.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { gatherUnits, scatterUnits, unitMatrix, writeAt } from "../tensor/ops.ts";
+import { gatherUnits, scatterUnits, unitMatrix, writeEntries } from "../tensor/ops.ts";
 import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 
 export interface TensorChange {
@@ -18,23 +18,13 @@ export interface TensorChange {
   after: Float32Array;
 }
 
-/** Writes each change's `before` or `after` values into the model, one upload per run. */
+/** Writes each change's `before` or `after` values into the model, one scatter per tensor. */
 export function writeChanges(
   model: CausalLM,
   changes: readonly TensorChange[],
   which: "before" | "after",
 ): void {
-  for (const c of changes) {
-    const p = model.params.get(c.name)!;
-    const values = c[which];
-    let i = 0;
-    while (i < c.indices.length) {
-      let j = i + 1;
-      while (j < c.indices.length && c.indices[j] === c.indices[j - 1] + 1) j++;
-      writeAt(p.value, c.indices[i], values.subarray(i, j));
-      i = j;
-    }
-  }
+  for (const c of changes) writeEntries(model.params.get(c.name)!.value, c.indices, c[which]);
 }
 
 export class Snapshot implements EditSnapshot {

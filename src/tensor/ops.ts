@@ -4,7 +4,7 @@
 // chunks of rows or elements by src/tensor/chunk.ts; when everything fits, each op is the one
 // dispatch over whole buffers.
 
-import { type Backend, BackendError, type DType, sliceAlign } from "../../engine/backend.ts";
+import { type Backend, BackendError, type DType } from "../../engine/backend.ts";
 import {
   chunkRows,
   copyColsRegion,
@@ -140,29 +140,66 @@ export function scaleInto(src: Tensor, alpha: number, dst: Tensor): void {
   scaled.free();
 }
 
+/** Ids travel as f32 values: integers up to 2^24 are exact. */
+const MAX_EXACT_ID = 2 ** 24;
+
+/** The first position of the ascending `xs` whose value is at least `v`. */
+function lowerBound(xs: Uint32Array, v: number): number {
+  let lo = 0, hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * Writes `values` into t's elements [offset, offset + values.length) (f16 rounds to nearest
- * even). WebGPU moves whole words, so an f16 run that starts or ends inside one goes through an
- * f32 window widened from the tensor, written, and rounded back: neighbours keep their bits.
+ * Writes values[i] into entry indices[i] of t (flat indices, ascending and distinct; rounded to
+ * the nearest f16 when t is f16, its other entries keeping their bits): one upload of the entries
+ * and one scatter_entries dispatch per chunk of rows under the binding limit, however scattered
+ * the entries are (an edit's changes to the columns of a weight touch every row).
  */
-export function writeAt(t: Tensor, offset: number, values: Float32Array): void {
-  const be = t.backend, n = values.length, end = offset + n;
-  if (offset < 0 || end > t.size) fail("writeAt", `[${offset}, ${end}) is outside ${t.size}`);
-  const wordAligned = offset % 2 === 0 && (n % 2 === 0 || end === t.size);
-  if (t.dtype === "f32" || wordAligned) {
-    be.upload(t.buffer, values, offset);
-    return;
+export function writeEntries(t: Tensor, indices: Uint32Array, values: Float32Array): void {
+  const k = indices.length;
+  if (values.length !== k) fail("writeEntries", `${k} indices but ${values.length} values`);
+  for (let i = 0; i < k; i++) {
+    if (indices[i] >= t.size || (i > 0 && indices[i] <= indices[i - 1])) {
+      fail(
+        "writeEntries",
+        `index ${indices[i]} at ${i} is not ascending within [0, ${t.size}) (after ${
+          i > 0 ? indices[i - 1] : "none"
+        })`,
+      );
+    }
   }
-  const w0 = offset - offset % sliceAlign("f16");
-  const window = { buffer: t.buffer, offset: w0, length: end - w0 };
-  const tmp = Tensor.empty(be, [end - w0]);
-  try {
-    be.dispatch("f16_to_f32", [window, tmp.buffer], [end - w0]);
-    be.upload(tmp.buffer, values, offset - w0);
-    be.dispatch("f32_to_f16", [tmp.buffer, window], [end - w0]);
-  } finally {
-    tmp.free();
+  if (k === 0) return;
+  const [rows, cols] = unitMatrix(t).shape;
+  if (rows > MAX_EXACT_ID || cols > MAX_EXACT_ID) {
+    fail("writeEntries", `a ${rows} x ${cols} matrix has ids beyond f32's exact integers`);
   }
+  const be = t.backend;
+  const kernel = t.dtype === "f16" ? "scatter_entries_f16" : "scatter_entries";
+  chunkRows("scatter_entries", be, rows, [op(reg(t), cols, "inout")], (bind, r0, rn) => {
+    const first = lowerBound(indices, r0 * cols), end = lowerBound(indices, (r0 + rn) * cols);
+    for (let s = first; s < end; s += be.maxBindingElements) {
+      const n = Math.min(end - s, be.maxBindingElements);
+      const rowIds = new Float32Array(n), colIds = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const e = indices[s + i], r = Math.floor(e / cols);
+        rowIds[i] = r - r0;
+        colIds[i] = e - r * cols;
+      }
+      const parts = [values.subarray(s, s + n), rowIds, colIds].map((a) =>
+        Tensor.fromArray(be, a, [n])
+      );
+      try {
+        be.dispatch(kernel, [...parts.map((p) => p.buffer), bind[0]], [n, rn, cols]);
+      } finally {
+        for (const p of parts) p.free();
+      }
+    }
+  });
 }
 
 /** A new tensor of zeros (chunked fill, unlike Tensor.zeros). */

@@ -7,6 +7,8 @@
 //   rounding of src (ties to even) bit for bit, every other half (the other half of a word shared
 //   with a written one included: odd d, adjacent columns) keeps its bits, also on large shapes
 //   where every word is written by two invocations;
+//   scatter_entries / scatter_entries_f16: the same over single entries given by (row, column) id
+//   pairs in random order, an entry skipped when either id is invalid;
 //   dispatch validation: too-small buffers and wrong dtypes throw BackendError.
 
 import fc from "fast-check";
@@ -362,7 +364,8 @@ interface Scatter {
   params: number[];
   srcLen: number;
   dstLen: number;
-  ids: Ids;
+  /** The id buffers, bound after src. */
+  ids: Float32Array[];
   pairs: Pairs;
   what: string;
 }
@@ -392,7 +395,7 @@ function rowsScatter(cs: RowsCase): Scatter {
     params: [k, d, V],
     srcLen: k * d,
     dstLen: V * d,
-    ids,
+    ids: [ids.ids],
     pairs: scatterRowsPairs(ids.units, d),
     what: describe(cs, ids),
   };
@@ -406,7 +409,7 @@ function colsScatter(cs: ColsCase): Scatter {
     params: [rows, cols, k],
     srcLen: rows * k,
     dstLen: rows * cols,
-    ids,
+    ids: [ids.ids],
     pairs: scatterColsPairs(ids.units, rows, cols),
     what: describe(cs, ids),
   };
@@ -420,10 +423,11 @@ function describe(cs: RowsCase | ColsCase, ids: Ids): string {
 /** Runs an f32 scatter over a dst of random bits: selected entries get src's bits, no other. */
 async function checkScatterF32(be: Backend, kernel: string, sc: Scatter, seed: number) {
   const src = f32Bits(sc.srcLen, seed + 1), dst0 = f32Bits(sc.dstLen, seed + 2);
-  const [bs, bi, bd] = [putF32(be, src), putIds(be, sc.ids.ids), putF32(be, dst0)];
-  be.dispatch(kernel, [bs, bi, bd], sc.params);
+  const [bs, bd] = [putF32(be, src), putF32(be, dst0)];
+  const bi = sc.ids.map((ids) => putIds(be, ids));
+  be.dispatch(kernel, [bs, ...bi, bd], sc.params);
   const got = await readF32Bits(be, bd);
-  [bs, bi, bd].forEach((b) => be.free(b));
+  [bs, ...bi, bd].forEach((b) => be.free(b));
   const want = dst0.slice();
   const written = new Uint8Array(sc.dstLen);
   for (const [o, s] of sc.pairs) {
@@ -444,10 +448,10 @@ async function checkScatterF32(be: Backend, kernel: string, sc: Scatter, seed: n
  */
 async function checkScatterF16(be: Backend, kernel: string, sc: Scatter, seed: number) {
   const src = f16Sources(sc.srcLen, seed + 1), dst0 = halfBitsNoNaN(sc.dstLen, seed + 2);
-  const [bs, bi] = [putIds(be, src), putIds(be, sc.ids.ids)];
+  const bs = putIds(be, src), bi = sc.ids.map((ids) => putIds(be, ids));
   const bd = be.alloc(sc.dstLen, "f16");
   be.upload(bd, dst0);
-  be.dispatch(kernel, [bs, bi, bd], sc.params);
+  be.dispatch(kernel, [bs, ...bi, bd], sc.params);
   const want = dst0.slice(), rounded = halfBitsOf(src);
   const written = new Uint8Array(sc.dstLen);
   for (const [o, s] of sc.pairs) {
@@ -458,7 +462,72 @@ async function checkScatterF16(be: Backend, kernel: string, sc: Scatter, seed: n
     const s = sc.pairs.find(([o]) => o === i)?.[1];
     return `${kernel} ${sc.what}: dst ${i} (${written[i] ? `src ${src[s!]}` : "not written"})`;
   });
-  [bs, bi, bd].forEach((b) => be.free(b));
+  [bs, ...bi, bd].forEach((b) => be.free(b));
+}
+
+interface EntriesCase {
+  rows: number;
+  cols: number;
+  fraction: number;
+  invalid: number;
+  seed: number;
+}
+
+const entriesCaseArb = (maxRows: number, maxCols: number): fc.Arbitrary<EntriesCase> =>
+  fc.record({
+    rows: dimArb(maxRows),
+    cols: dimArb(maxCols),
+    fraction: fractionArb,
+    invalid: invalidArb,
+    seed: seedArb,
+  });
+
+/**
+ * A scatter_entries case: a random `fraction` of the rows x cols entries, distinct, in random
+ * order (ids with fractions, 0 sometimes as -0), with `invalid` entries mixed in whose row id,
+ * column id or both select nothing.
+ */
+function entriesScatter(cs: EntriesCase): Scatter {
+  const { rows, cols, fraction, invalid, seed } = cs;
+  const next = rng(seed + 7);
+  const n = rows * cols;
+  const perm = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = next() % (i + 1);
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  const id = (u: number) => {
+    const r = next() % 4;
+    if (u === 0 && r === 0) return -0;
+    return r === 1 ? u + [0.25, 0.5, 0.75][next() % 3] : u;
+  };
+  const entries: [number, number][] = perm.slice(0, Math.round(fraction * n))
+    .map((e) => [id(Math.floor(e / cols)), id(e % cols)]);
+  const badRows = invalidIds(rows), badCols = invalidIds(cols);
+  for (let i = 0; i < invalid; i++) {
+    const kind = next() % 3;
+    const r = kind === 1 ? next() % rows : badRows[next() % badRows.length];
+    const c = kind === 0 ? next() % cols : badCols[next() % badCols.length];
+    entries.splice(next() % (entries.length + 1), 0, [r, c]);
+  }
+  const rowIds = Float32Array.from(entries, ([r]) => r);
+  const colIds = Float32Array.from(entries, ([, c]) => c);
+  const pairs: Pairs = [];
+  const unit = (id: number, m: number) => id >= 0 && id < m ? Math.floor(id) : -1;
+  rowIds.forEach((r, i) => {
+    const [u, v] = [unit(r, rows), unit(colIds[i], cols)];
+    if (u >= 0 && v >= 0) pairs.push([u * cols + v, i]);
+  });
+  const few = entries.length <= 30;
+  return {
+    params: [entries.length, rows, cols],
+    srcLen: entries.length,
+    dstLen: n,
+    ids: [rowIds, colIds],
+    pairs,
+    what: JSON.stringify(cs) +
+      (few ? ` entries ${JSON.stringify([...rowIds].map((r, i) => [r, colIds[i]]))}` : ""),
+  };
 }
 
 testBackends("scatter_rows writes the selected rows' bits and leaves the rest", async (be) => {
@@ -501,9 +570,33 @@ testBackends("scatter_cols_f16 rounds columns to f16 and keeps the other halves"
   );
 });
 
+testBackends(
+  "scatter_entries writes the selected entries' bits and leaves the rest",
+  async (be) => {
+    await fc.assert(
+      fc.asyncProperty(
+        entriesCaseArb(13, 40),
+        (cs) => checkScatterF32(be, "scatter_entries", entriesScatter(cs), cs.seed),
+      ),
+      FC_RUNS,
+    );
+  },
+);
+
+testBackends("scatter_entries_f16 rounds entries to f16 and keeps the other halves", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(
+      entriesCaseArb(13, 40),
+      (cs) => checkScatterF16(be, "scatter_entries_f16", entriesScatter(cs), cs.seed),
+    ),
+    FC_RUNS,
+  );
+});
+
 testBackends("f16 scatters keep shared words whole on large shapes", async (be) => {
-  // Every word written by two invocations (odd d, all rows; odd cols, all columns), and every
-  // other unit selected (each written word keeps one untouched half), in shuffled order.
+  // Every word written by two invocations (odd d, all rows; odd cols, all columns; all entries),
+  // and every other unit (entry) selected (each written word keeps one untouched half), in
+  // shuffled order.
   const cases: [string, Scatter][] = [];
   for (const [d, V] of [[129, 257], [7, 4099]]) {
     for (const fraction of [1, 0.5]) {
@@ -514,6 +607,12 @@ testBackends("f16 scatters keep shared words whole on large shapes", async (be) 
     for (const fraction of [1, 0.5]) {
       const sc = colsScatter({ rows, cols, fraction, invalid: 1, seed: rows + cols });
       cases.push(["scatter_cols_f16", sc]);
+    }
+  }
+  for (const [rows, cols] of [[129, 257], [3, 20001]]) {
+    for (const fraction of [1, 0.5]) {
+      const sc = entriesScatter({ rows, cols, fraction, invalid: 3, seed: rows * cols });
+      cases.push(["scatter_entries_f16", sc]);
     }
   }
   for (const [i, [kernel, sc]] of cases.entries()) await checkScatterF16(be, kernel, sc, 31 * i);
@@ -537,6 +636,8 @@ testBackends("unit kernels reject too-small buffers and wrong dtypes with Backen
     ["scatter_rows_f16", [k, cols, rows], [k * cols, k, rows * cols], ["f32", "f32", "f16"]],
     ["scatter_cols", [rows, cols, k], [rows * k, k, rows * cols], ["f32", "f32", "f32"]],
     ["scatter_cols_f16", [rows, cols, k], [rows * k, k, rows * cols], ["f32", "f32", "f16"]],
+    ["scatter_entries", [k, rows, cols], [k, k, k, rows * cols], ["f32", "f32", "f32", "f32"]],
+    ["scatter_entries_f16", [k, rows, cols], [k, k, k, rows * cols], ["f32", "f32", "f32", "f16"]],
   ];
   for (const [name, params, sizes, dtypes] of kernels) {
     const fit = sizes.map((n, i) => be.alloc(n, dtypes[i]));
@@ -554,7 +655,7 @@ testBackends("unit kernels reject too-small buffers and wrong dtypes with Backen
       rejects(name, fit.map((b, j) => j === i ? wrong : b), params, new RegExp(`holds ${other}`));
       be.free(wrong);
     });
-    rejects(name, fit.slice(0, 2), params, /expected 3 buffers/);
+    rejects(name, fit.slice(0, 2), params, new RegExp(`expected ${sizes.length} buffers`));
     rejects(name, fit, params.slice(0, 2), /expected 3 params/);
     fit.forEach((b) => be.free(b));
   }

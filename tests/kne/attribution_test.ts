@@ -13,7 +13,6 @@ import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/model/load.ts";
-import { writeAt } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 
@@ -61,7 +60,8 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
               const entries = info === t.info ? unitEntries(info, u) : [u];
               for (const i of entries) w[i] *= 1 + h;
             }
-            writeAt(model.params.get(info.name)!.value, 0, w);
+            const v = model.params.get(info.name)!.value;
+            v.backend.upload(v.buffer, w);
           }
         }
       };

@@ -252,6 +252,20 @@ const cases: Record<string, OpCase> = {
       }
       return read(out);
     }),
+  writeEntries: (be, seed, limit) =>
+    tidyAsync(() => {
+      // An edit's changes written back: random entries of f32 and f16 matrices (even widths for
+      // f16, as above), chunks of rows each with its own batch of entries.
+      const r = dims(seed);
+      const rows = r.int(1, 40), cols = 2 * r.int(1, Math.min(20, Math.floor(limit / 2)));
+      const idx = Uint32Array.from({ length: rows * cols }, (_, i) => i).filter(() => r.bool());
+      const values = randomData(idx.length, seed + 2);
+      return read((["f32", "f16"] as const).map((dtype) => {
+        const m = Tensor.fromArray(be, randomData(rows * cols, seed + 1), [rows, cols], dtype);
+        T.writeEntries(m, idx, values);
+        return T.cast(m, "f32");
+      }));
+    }),
   transpose0213: (be, seed, limit) =>
     tidyAsync(() => {
       const r = dims(seed);

@@ -2,9 +2,11 @@
 // f32 model computes with those matrices rounded to f16 (logits, loss and every gradient, GPT-2
 // and Llama, both backends); checkpoints load as the requested dtype (F16 bit for bit, BF16 and
 // F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; a missing
-// tensor is refused without leaking device memory; writeAt keeps the neighbours of unaligned f16
-// runs.
+// tensor is refused without leaking device memory; writeEntries (an edit's changes written back)
+// writes lone entries and unaligned runs into f32 and f16 tensors keeping every other entry's
+// bits, and refuses indices that are not ascending or out of range.
 
+import { throws as assertThrows } from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
 import { ModelFileError } from "../../src/io/errors.ts";
@@ -13,7 +15,7 @@ import { disposeModel } from "../../src/model/build.ts";
 import { isMatrix } from "../../src/model/dtype.ts";
 import { loadModel, saveWeights } from "../../src/model/load.ts";
 import { lmLoss } from "../../src/model/loss.ts";
-import { writeAt } from "../../src/tensor/ops.ts";
+import { writeEntries } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { halfCopy } from "../helpers/checkpoint.ts";
@@ -171,22 +173,45 @@ testBackends("a BF16 matrix beyond the f16 range stays f32, with a note", async 
   }
 });
 
-testBackends("writeAt writes unaligned f16 runs and keeps their neighbours", async (be) => {
-  const n = 301;
-  const base = Float32Array.from({ length: n }, (_, i) => Math.f16round(i / 7 - 20));
-  const t = Tensor.fromArray(be, base, [n], "f16");
-  try {
-    const expect = base.slice();
-    for (const [off, len] of [[0, 1], [1, 1], [3, 4], [129, 2], [255, 3], [300, 1], [298, 3]]) {
-      const vals = Float32Array.from({ length: len }, (_, i) => Math.f16round(off + i + 0.25));
-      writeAt(t, off, vals);
-      expect.set(vals, off);
+testBackends(
+  "writeEntries writes scattered entries and runs, keeping their neighbours",
+  async (be) => {
+    // f32 and f16, a vector and matrices of odd widths; runs starting on odd entries, lone entries,
+    // whole rows, a column, both ends; values off the f16 grid (rounded to nearest in f16).
+    const shapes = [[301], [7, 33], [40, 5]];
+    for (const dtype of ["f32", "f16"] as const) {
+      for (const shape of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1), cols = shape.at(-1)!;
+        const round = (x: number) => dtype === "f16" ? Math.f16round(x) : Math.fround(x);
+        const base = Float32Array.from({ length: n }, (_, i) => round(i / 7 - 20));
+        const picked = new Set<number>();
+        for (const [off, len] of [[0, 1], [1, 1], [3, 4], [cols, cols], [n - 3, 3]]) {
+          for (let i = off; i < Math.min(off + len, n); i++) picked.add(i);
+        }
+        for (let i = 2; i < n; i += cols + 2) picked.add(i);
+        const indices = Uint32Array.from([...picked].sort((a, b) => a - b));
+        const values = Float32Array.from(indices, (i) => Math.fround(i + 0.3));
+        const t = Tensor.fromArray(be, base, shape, dtype);
+        try {
+          writeEntries(t, indices, values);
+          const expect = base.slice();
+          indices.forEach((e, i) => expect[e] = round(values[i]));
+          const got = await t.toArray();
+          got.forEach((x, i) => {
+            if (!Object.is(x, expect[i])) {
+              throw new Error(`${dtype} [${shape}] element ${i} is ${x}, expected ${expect[i]}`);
+            }
+          });
+          for (const bad of [Uint32Array.of(3, 2), Uint32Array.of(1, 1), Uint32Array.of(n)]) {
+            assertThrows(
+              () => writeEntries(t, bad, new Float32Array(bad.length)),
+              /not ascending within/,
+            );
+          }
+        } finally {
+          t.free();
+        }
+      }
     }
-    const got = await t.toArray();
-    got.forEach((x, i) => {
-      if (x !== expect[i]) throw new Error(`element ${i} is ${x}, expected ${expect[i]}`);
-    });
-  } finally {
-    t.free();
-  }
-});
+  },
+);

@@ -1,5 +1,5 @@
-// Shared WGSL for the scatter kernels (scatter_rows, scatter_cols): the write of one element of
-// dst. The including file declares `override DST_HALF: bool` and
+// Shared WGSL for the scatter kernels (scatter_rows, scatter_cols, scatter_entries): the write of
+// one element of dst. The including file declares `override DST_HALF: bool` and
 // `dst: array<atomic<u32>>` and includes lib/half.wgsl; included with
 // `// #include lib/scatter.wgsl`.
 
