@@ -12,12 +12,13 @@
 // splits work by calling matmul_range. Each element's arithmetic is the same however the work
 // is split, so results do not depend on the thread count.
 //
-// The f16 variants widen B to f32 as they pack it (packed path), or a block at a time into the
-// thread's widening area (streamed path, which reads it once per pass of 4 rows), and run the f32
-// machinery on it. Widening is exact and the depth is blocked as in the f32 kernels (at absolute multiples of
-// KC), so matmul_f16 / matmul_nt_f16 give the very bits matmul / matmul_nt give on the widened B,
-// on any number of threads (the one exception: matmul_nt_f16 with few rows and a depth over WIDE
-// splits the depth at multiples of WIDE, where matmul_nt does not split it).
+// The f16 variants widen B to f32 as they pack it (packed path); with few rows they stream it,
+// widened in registers as it is read when there are at most 4 rows (one pass), else a block at a
+// time into the thread's widening area (read again by each pass of 4 rows). The f32 machinery
+// runs on the widened values. Widening is exact and the depth is blocked as in the f32 kernels (at
+// absolute multiples of KC), so matmul_f16 / matmul_nt_f16 give the very bits matmul / matmul_nt
+// give on the widened B, on any number of threads (the one exception: matmul_nt_f16 with 5 to 16
+// rows and a depth over WIDE splits the depth at multiples of WIDE, where matmul_nt does not).
 
 import { f16_to_f32 } from "./f16";
 import { widen, widen4 } from "./lib/half";
@@ -44,6 +45,8 @@ const WIDE: i32 = KC * NC;
  * faster than with the whole 960 KiB widening area).
  */
 const STREAM_WIDE: i32 = KC * 256;
+/** Up to this many rows the streamed f16 paths widen B in registers as they read it. */
+const FUSED_ROWS: i32 = 4;
 
 /** Bytes of packing space one thread needs: packed A, packed B, an edge tile, widened B. */
 export function matmul_scratch_bytes(): i32 {
@@ -267,13 +270,31 @@ const SMALL_B: u64 = 2 << 20;
   v128.store(o, add ? f32x4.add(v128.load(o), v) : v);
 }
 
+// Loads of B's elements for the streamed kernels, which take B as f32 (T = f32) or as f16 bits
+// (T = u16, widened exactly on the way, ./lib/half): the arithmetic on the loaded values is the
+// same either way.
+
+/** Four consecutive elements of B at p (bytes), as f32x4. */
+// @ts-ignore: decorator
+@inline function loadB4<T>(p: usize): v128 {
+  if (sizeof<T>() == 2) return widen4(i32x4.extend_low_i16x8_u(v128.load64_zero(p)));
+  return v128.load(p);
+}
+
+/** The element of B at p (bytes), as f32. */
+// @ts-ignore: decorator
+@inline function loadB<T>(p: usize): f32 {
+  if (sizeof<T>() == 2) return widen(<u32>load<u16>(p));
+  return load<f32>(p);
+}
+
 // Up to 4 rows of C, columns [j0, j1), for variants 0 and 1 (B is k x n), over one depth block of
 // kc: A[r, p] is the f32 at a0 + r * rs + p * ps, B[p, j] at b + p * ldb + 4j, C[r, j] at
 // c0 + r * ldc + 4j (bytes). B streams through once, 8 columns at a time, each load feeding every
 // row. A matrix-vector product then runs at memory speed instead of paying for packing B. The
 // caller blocks depth by KC so that one sweep over columns touches few pages (a whole-depth
 // column sweep thrashes the TLB).
-function smallRowsKN(
+function smallRowsKN<T>(
   a0: usize, rs: usize, ps: usize, b: usize, ldb: usize, c0: usize, ldc: usize,
   kc: i32, rows: i32, j0: i32, j1: i32, add: bool,
 ): void {
@@ -283,10 +304,10 @@ function smallRowsKN(
   for (; j + 8 <= j1; j += 8) {
     const z = f32x4.splat(0);
     let x00 = z, x01 = z, x10 = z, x11 = z, x20 = z, x21 = z, x30 = z, x31 = z;
-    let bp = b + (<usize>j << 2);
+    let bp = b + <usize>j * sizeof<T>();
     let ap: usize = 0;
     for (let p = 0; p < kc; p++) {
-      const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+      const b0 = loadB4<T>(bp), b1 = loadB4<T>(bp + 4 * sizeof<T>());
       const v0 = v128.load32_splat(a0 + ap), v1 = v128.load32_splat(a1 + ap);
       const v2 = v128.load32_splat(a2 + ap), v3 = v128.load32_splat(a3 + ap);
       x00 = f32x4.relaxed_madd(v0, b0, x00);
@@ -321,7 +342,7 @@ function smallRowsKN(
       const ar = a0 + <usize>r * rs;
       let s: f32 = 0;
       for (let p = 0; p < kc; p++) {
-        s += load<f32>(ar + <usize>p * ps) * load<f32>(b + <usize>p * ldb + (<usize>j << 2));
+        s += load<f32>(ar + <usize>p * ps) * loadB<T>(b + <usize>p * ldb + <usize>j * sizeof<T>());
       }
       put(c0 + <usize>r * ldc + (<usize>j << 2), s, add);
     }
@@ -331,7 +352,7 @@ function smallRowsKN(
 // Up to 4 rows of C for variant 2 (B stored n x k): dot products over depth k of rows of A (at
 // a0 + r * lda) with rows of B (at b + j * ldb), two rows of B at a time, each load feeding every
 // row of A; C[r, j] at c0 + r * ldc + 4j (bytes).
-function smallRowsNT(
+function smallRowsNT<T>(
   a0: usize, lda: usize, b: usize, ldb: usize, c0: usize, ldc: usize,
   k: i32, rows: i32, j0: i32, j1: i32, add: bool,
 ): void {
@@ -345,8 +366,8 @@ function smallRowsNT(
     let x00 = z, x01 = z, x10 = z, x11 = z, x20 = z, x21 = z, x30 = z, x31 = z;
     let p = 0;
     for (; p + 4 <= k; p += 4) {
-      const o = <usize>p << 2;
-      const y0 = v128.load(y0p + o), y1 = v128.load(y1p + o);
+      const o = <usize>p << 2, ob = <usize>p * sizeof<T>();
+      const y0 = loadB4<T>(y0p + ob), y1 = loadB4<T>(y1p + ob);
       const v0 = v128.load(a0 + o), v1 = v128.load(a1 + o);
       const v2 = v128.load(a2 + o), v3 = v128.load(a3 + o);
       x00 = f32x4.relaxed_madd(v0, y0, x00);
@@ -361,8 +382,8 @@ function smallRowsNT(
     let s00 = hsum(x00), s01 = hsum(x01), s10 = hsum(x10), s11 = hsum(x11);
     let s20 = hsum(x20), s21 = hsum(x21), s30 = hsum(x30), s31 = hsum(x31);
     for (; p < k; p++) {
-      const o = <usize>p << 2;
-      const y0 = load<f32>(y0p + o), y1 = load<f32>(y1p + o);
+      const o = <usize>p << 2, ob = <usize>p * sizeof<T>();
+      const y0 = loadB<T>(y0p + ob), y1 = loadB<T>(y1p + ob);
       const v0 = load<f32>(a0 + o), v1 = load<f32>(a1 + o);
       const v2 = load<f32>(a2 + o), v3 = load<f32>(a3 + o);
       s00 += v0 * y0;
@@ -409,7 +430,7 @@ function smallRowsKN16(
       widenBlock(b + ((<usize>pc * <usize>n + <usize>jc) << 1), n, kc, nc, wide);
       const add = acc || pc > 0;
       for (let i = i0; i < i1; i += 4) {
-        smallRowsKN(
+        smallRowsKN<f32>(
           a + <usize>i * rs + (<usize>pc << 2), rs, 4, wide, <usize>nc << 2,
           c + <usize>i * ldc + (<usize>jc << 2), ldc, kc, min(4, i1 - i), 0, nc, add,
         );
@@ -436,7 +457,7 @@ function smallRowsNT16(
       widenBlock(b + ((<usize>jb * <usize>k + <usize>pd) << 1), k, r, d, wide);
       const add = acc || pd > 0;
       for (let i = i0; i < i1; i += 4) {
-        smallRowsNT(
+        smallRowsNT<f32>(
           a + <usize>i * lda + (<usize>pd << 2), lda, wide, <usize>d << 2,
           c + <usize>i * ldc + (<usize>jb << 2), ldc, d, min(4, i1 - i), 0, r, add,
         );
@@ -464,26 +485,29 @@ function gemm(
   // Decided on the whole matrix, not this thread's part, so that results never depend on how
   // many threads share the work.
   if (m <= SMALL_ROWS || (m <= 2 * SMALL_ROWS && <u64>k * <u64>n <= SMALL_B)) {
-    if (half) {
+    if (half && m > FUSED_ROWS) {
       if (variant == 2) smallRowsNT16(a, b, c, n, k, i0, i1, j0, j1, acc);
       else smallRowsKN16(a, b, c, n, k, i0, i1, j0, j1, acc);
       return;
     }
-    const lda = <usize>k << 2, ldb = <usize>n << 2;
+    // Bytes per element of B.
+    const eb: usize = half ? 2 : 4;
+    const lda = <usize>k << 2, ldb = <usize>n * eb, ldbT = <usize>k * eb;
     // A[i, p] = a[i * rs + p * ps] (bytes).
     const rs: usize = variant == 1 ? 4 : lda;
     const ps: usize = variant == 1 ? <usize>m << 2 : 4;
     for (let i = i0; i < i1; i += 4) {
       const rows = min(4, i1 - i);
-      const ci = c + <usize>i * ldc;
+      const ai = a + <usize>i * rs, ci = c + <usize>i * ldc;
       if (variant == 2) {
-        smallRowsNT(a + <usize>i * lda, lda, b, lda, ci, ldc, k, rows, j0, j1, acc);
+        if (half) smallRowsNT<u16>(ai, lda, b, ldbT, ci, ldc, k, rows, j0, j1, acc);
+        else smallRowsNT<f32>(ai, lda, b, ldbT, ci, ldc, k, rows, j0, j1, acc);
       } else {
         for (let pc = 0; pc < k; pc += KC) {
-          smallRowsKN(
-            a + <usize>i * rs + <usize>pc * ps, rs, ps, b + <usize>pc * ldb, ldb, ci, ldc,
-            min(KC, k - pc), rows, j0, j1, acc || pc > 0,
-          );
+          const ap = ai + <usize>pc * ps, bp = b + <usize>pc * ldb, kc = min(KC, k - pc);
+          const add = acc || pc > 0;
+          if (half) smallRowsKN<u16>(ap, rs, ps, bp, ldb, ci, ldc, kc, rows, j0, j1, add);
+          else smallRowsKN<f32>(ap, rs, ps, bp, ldb, ci, ldc, kc, rows, j0, j1, add);
         }
       }
     }
