@@ -12,8 +12,8 @@
 //                planner's numbers and not run; for the Llama family the largest layer count
 //                of the same widths that fits is run instead, labelled with its layer count.
 //
-// Each model runs in its own child process (clean peak RSS and WASM memory), one warm-up edit
-// then --edits timed edits (median reported); the weights are restored from the edit's exact
+// Each model runs in its own child process (clean peak RSS and WASM memory), --warmup edits (1
+// unless told) then --edits timed edits (median reported); the weights are restored from the edit's exact
 // changes between edits, so every edit does identical work. Per phase: attribution (as timed
 // by attribute()), selection (selectEnsemble, timed again on the same scores), update (as timed
 // by maskedUpdate()) and other (the remainder of kneEdit: UnitSnapshot.take and the diff, and the
@@ -21,7 +21,7 @@
 // backend's peak allocated bytes, the WASM memory size, the process's peak RSS (VmHWM, reset
 // before each edit), all relative to the weight bytes, next to the planner's prediction.
 //
-//   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--models=a,b]
+//   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--warmup=N] [--models=a,b]
 //                        [--anchors=N] [--force] [--llama-layers=N] [--threads=N]
 //                        [--dtypes=f32,f16] [--no-wasm] [--no-webgpu] [--webgpu-fallback]
 //                        [--checkpoint] [--no-record]
@@ -78,6 +78,8 @@ const args = new Map(
 const JSON_OUT = args.has("json");
 const PROFILE = args.has("profile");
 const EDITS = Math.max(1, Number(args.get("edits") ?? 3));
+/** Untimed edits first (0 for shapes that take most of an hour per edit on a software adapter). */
+const WARMUP = Math.max(0, Number(args.get("warmup") ?? 1));
 const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
 /** Checkpoint the layers even where the planner would not. */
 const CHECKPOINT = args.has("checkpoint");
@@ -455,12 +457,22 @@ async function childEdits(): Promise<void> {
     let peakDevice = 0, peakAttr = 0, peakUpdate = 0, peakRss = 0, rssReset = true;
     let last: Awaited<ReturnType<typeof kneEdit>> | null = null;
     const digests = new Set<string>();
-    for (let e = -1; e < EDITS; e++) {
+    for (let e = -WARMUP; e < EDITS; e++) {
       wasm?.resetPeak();
       rssReset = resetPeakRss() && rssReset;
       const t1 = performance.now();
-      let attrPeak = 0;
+      let attrPeak = 0, lastReport = t1;
       const r = await kneEdit(model, rows, HP, anchors, (p) => {
+        // Steps of a slow edit (a software adapter, a large shape), at most one line per 10 s.
+        const now = performance.now();
+        if (now - lastReport > 10_000) {
+          lastReport = now;
+          progress(
+            `  ${e < 0 ? "warm-up" : `edit ${e + 1}`}: ${p.phase} step ${p.step}/${p.of} at ${
+              ((now - t1) / 1000).toFixed(0)
+            } s, load ${load()}`,
+          );
+        }
         // The path's last step is done: the attribution peak. The update's is measured from the
         // end of its first step (attribution's gradients are freed by then and the optimizer
         // state is allocated after it), so steps 2.. hold everything the update keeps.
@@ -474,7 +486,10 @@ async function childEdits(): Promise<void> {
       selectEnsemble(r.attribution, HP);
       const selMs = performance.now() - t2;
       const rss = peakRssBytes();
+      const t3 = performance.now();
       writeChanges(model, r.changes, "before");
+      await be.sync();
+      const restoreMs = performance.now() - t3;
       const d = digest(r);
       digests.add(d);
       progress(
@@ -482,7 +497,7 @@ async function childEdits(): Promise<void> {
           `(attribution ${r.attribution.seconds.toFixed(2)} s, update ${
             r.update.seconds.toFixed(2)
           } s), loss ${r.update.losses[0].toFixed(3)} -> ${r.update.losses.at(-1)!.toFixed(3)}, ` +
-          `digest ${d}, load ${load()}`,
+          `digest ${d}; weights restored in ${restoreMs.toFixed(0)} ms; load ${load()}`,
       );
       if (e < 0) continue;
       times.push(ms);
@@ -565,7 +580,9 @@ function summary(r: EditResult): string {
     `${r.tokens} tokens (prompt ${PROMPT_TOKENS} + target ${TARGET_TOKENS})`,
     `  KNE edit (${HP.igSteps} IG steps, top-p ${HP.topP}, ${r.steps} update steps, lr ${HP.lr}, ${HP.unitScore}${
       r.anchors > 0 ? `, KL weight ${HP.klWeight} over ${r.anchors} anchors` : ", no KL term"
-    }): ${sec(r.ms)} s median of ${r.edits} (${r.msAll.map(sec).join(", ")} s)` +
+    }): ${sec(r.ms)} s median of ${r.edits} (${r.msAll.map(sec).join(", ")} s${
+      WARMUP === 0 ? "; no warm-up edit" : ""
+    })` +
     (r.shape === "gpt2-small" && r.backend === "wasm" && r.anchors === 0
       ? `  target < 10 s: ${r.ms < 10000 ? "met" : "NOT met"}`
       : ""),
@@ -720,6 +737,7 @@ async function runParent(): Promise<void> {
           `--backend=${backend}`,
           `--dtype=${dtype}`,
           `--edits=${EDITS}`,
+          `--warmup=${WARMUP}`,
           `--anchors=${ANCHORS}`,
           ...(config !== shape.config ? [`--layers=${config.nLayers}`] : []),
           ...(THREADS ? [`--threads=${THREADS}`] : []),
