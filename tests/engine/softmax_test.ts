@@ -266,7 +266,10 @@ testBackends("softmax_backward matches float64 and finite differences", async (b
           }
         }
         assertClose(got, want, 1e-4, `softmax_backward ${rows}x${cols}`);
-        if (rows * cols <= 300) {
+        // Central differences of an O(1) function carry ~1e-10 of float64 cancellation noise:
+        // they check the gradient only where it stands well above that (|scale| >= 1e-3); the
+        // float64 formula above checks every scale, 1e-11 included.
+        if (rows * cols <= 300 && Math.abs(s) >= 1e-3) {
           const fd = numericGrad((xx) => {
             const yy = softmaxRef(xx, rows, cols, 1, 0, s);
             return yy.reduce((a, v, i) => a + v * dy[i], 0);
