@@ -1,13 +1,15 @@
 // KNE on f16 weights: the edit succeeds and every changed matrix entry is an f16 value the model
-// holds (what the patch records is exact); and the f32 master copies keep Adam steps smaller than
-// half an f16 ulp, which rounding alone would discard at every step.
+// holds (what the patch records is exact), and writing the changes back on the device restores
+// the original bits and re-applies the edited ones; and the f32 master copies keep Adam steps
+// smaller than half an f16 ulp, which rounding alone would discard at every step.
 
+import { writeChanges } from "../../src/edit/snapshot.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { loadModel } from "../../src/model/load.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";
-import { predicts, target, TINY } from "../helpers/tiny.ts";
+import { predicts, sameBits, target, TINY, weights } from "../helpers/tiny.ts";
 
 testBackends("KNE edits an f16 model and records exactly the f16 values it holds", async (be) => {
   const m = await loadModel(TINY, be, { dtype: "f16" });
@@ -31,6 +33,24 @@ testBackends("KNE edits an f16 model and records exactly the f16 values it holds
       });
     }
     if (matrices === 0) throw new Error("the edit changed no f16 matrix");
+    // Written back on the device (as the edit command restores and re-applies edits): "before"
+    // gives every tensor its original bits, "after" the edited ones.
+    const edited = await weights(m);
+    writeChanges(m.model, r.changes, "before");
+    const reverted = await weights(m);
+    for (const c of r.changes) {
+      const now = reverted.get(c.name)!;
+      c.indices.forEach((i, k) => {
+        if (!Object.is(now[i], c.before[k])) throw new Error(`${c.name}[${i}] not restored`);
+      });
+    }
+    writeChanges(m.model, r.changes, "after");
+    for (const [n, w] of await weights(m)) {
+      if (!sameBits(w, edited.get(n)!)) throw new Error(`${n} differs after re-applying`);
+      if (!r.changes.some((c) => c.name === n) && !sameBits(w, reverted.get(n)!)) {
+        throw new Error(`${n} was not edited but changed`);
+      }
+    }
   } finally {
     disposeModel(m.model);
   }
