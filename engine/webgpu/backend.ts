@@ -1,7 +1,9 @@
 // The WebGPU backend: kernels from engine/wgsl/*.wgsl, one compute pipeline per kernel with an
 // explicit bind group layout. Dispatches are recorded into one command encoder and submitted
 // together when the host needs a result (read, sync) or the batch grows large; each GPU round
-// trip costs ~11 ms in Deno, so reads should be rare.
+// trip costs ~11 ms in Deno, so reads should be rare. On an adapter with timestamp-query, the
+// GPU time of every dispatch can be recorded (profileDispatches, takeDispatchTimes): each then
+// runs in its own compute pass with timestamps at its start and end.
 
 import {
   type Backend,
@@ -23,6 +25,23 @@ import { hasHalfInput, wgslSource } from "./wgsl.ts";
 const UNIFORM_SLOT = 256;
 /** Dispatches recorded before the encoder is submitted. */
 const MAX_BATCH = 512;
+/** Dispatches timed per query set (two timestamps each). */
+const QUERY_PAIRS = 1024;
+
+/** The GPU time of one dispatch (WebGpuBackend.takeDispatchTimes). */
+export interface DispatchTime {
+  name: string;
+  params: readonly number[];
+  ms: number;
+}
+
+/** Timestamps of a run of dispatches: being recorded (staging null) or resolved for reading. */
+interface TimedRun {
+  querySet: GPUQuerySet;
+  dispatches: { name: string; params: readonly number[] }[];
+  resolve: GPUBuffer | null;
+  staging: GPUBuffer | null;
+}
 
 class GpuBuffer implements DeviceBuffer {
   freed = false;
@@ -79,6 +98,12 @@ export class WebGpuBackend implements Backend {
   #nextId = 1;
   #live = 0;
   #lost: string | null = null;
+  /** Whether dispatches are being timed, the run being recorded, the runs awaiting reading. */
+  #profiling = false;
+  #timing: TimedRun | null = null;
+  #timed: TimedRun[] = [];
+  /** The device has the timestamp-query feature. */
+  readonly canProfile: boolean;
 
   constructor(
     device: GPUDevice,
@@ -88,6 +113,7 @@ export class WebGpuBackend implements Backend {
     nativeHalf: boolean,
   ) {
     this.device = device;
+    this.canProfile = device.features.has("timestamp-query");
     this.isFallback = isFallback;
     this.nativeHalf = nativeHalf;
     this.maxBindingElements = Math.floor(maxBinding / 4);
@@ -289,10 +315,102 @@ export class WebGpuBackend implements Backend {
     });
     const group = this.device.createBindGroup({ layout, entries });
     this.#encoder ??= this.device.createCommandEncoder();
+    if (this.#profiling) {
+      this.#timedDispatch(name, params, pipeline, group, gx, gy, gz);
+      return;
+    }
     this.#pass ??= this.#encoder.beginComputePass();
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, group);
     this.#pass.dispatchWorkgroups(gx, gy, gz);
+  }
+
+  /** One dispatch in its own pass, with timestamps written at the pass's start and end. */
+  #timedDispatch(
+    name: string,
+    params: KernelParams,
+    pipeline: GPUComputePipeline,
+    group: GPUBindGroup,
+    gx: number,
+    gy: number,
+    gz: number,
+  ): void {
+    this.#endPass();
+    const run = this.#timing ??= {
+      querySet: this.device.createQuerySet({ type: "timestamp", count: 2 * QUERY_PAIRS }),
+      dispatches: [],
+      resolve: null,
+      staging: null,
+    };
+    const i = run.dispatches.length;
+    run.dispatches.push({ name, params: [...params] });
+    const pass = this.#encoder!.beginComputePass({
+      timestampWrites: {
+        querySet: run.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(gx, gy, gz);
+    pass.end();
+    if (run.dispatches.length === QUERY_PAIRS) this.#resolveTiming();
+  }
+
+  /** Records the copy of the current run's timestamps into a readable buffer. */
+  #resolveTiming(): void {
+    const run = this.#timing;
+    if (!run) return;
+    this.#timing = null;
+    const bytes = run.dispatches.length * 16;
+    run.resolve = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    run.staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.resolveQuerySet(run.querySet, 0, 2 * run.dispatches.length, run.resolve, 0);
+    this.#encoder.copyBufferToBuffer(run.resolve, 0, run.staging, 0, bytes);
+    this.#timed.push(run);
+  }
+
+  /**
+   * Starts or stops timing each dispatch on the GPU (needs timestamp-query: canProfile). Timed
+   * dispatches run one pass each, so the work is slower while it is on.
+   */
+  profileDispatches(on: boolean): void {
+    if (on && !this.canProfile) {
+      throw new BackendError(`WebGPU: ${this.description} has no timestamp-query feature`);
+    }
+    if (!on) this.#resolveTiming();
+    this.#profiling = on;
+  }
+
+  /** The GPU time of every dispatch timed since the last call, in dispatch order. */
+  async takeDispatchTimes(): Promise<DispatchTime[]> {
+    this.#flush();
+    const runs = this.#timed;
+    this.#timed = [];
+    const out: DispatchTime[] = [];
+    for (const run of runs) {
+      await run.staging!.mapAsync(GPUMapMode.READ);
+      this.#checkAlive();
+      const ns = new BigInt64Array(run.staging!.getMappedRange());
+      run.dispatches.forEach((d, i) => {
+        // A timestamp may be 0 where the driver wrote none; such a dispatch counts 0 ms.
+        const t = ns[2 * i + 1] > ns[2 * i] ? Number(ns[2 * i + 1] - ns[2 * i]) : 0;
+        out.push({ ...d, ms: t / 1e6 });
+      });
+      run.staging!.unmap();
+      for (const b of [run.staging!, run.resolve!]) b.destroy();
+      run.querySet.destroy();
+    }
+    return out;
   }
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
@@ -323,6 +441,7 @@ export class WebGpuBackend implements Backend {
 
   /** Submit everything recorded so far, with the uniforms it uses. */
   #flush(): void {
+    this.#resolveTiming();
     this.#endPass();
     if (this.#encoder) {
       if (this.#batch > 0) {
@@ -413,7 +532,11 @@ export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<Web
   }
   const nativeHalf = halfReads === "native" || (halfReads === "auto" && hasF16);
   const device = await adapter.requestDevice({
-    requiredFeatures: nativeHalf ? ["shader-f16"] : [],
+    requiredFeatures: [
+      ...(nativeHalf ? ["shader-f16" as const] : []),
+      // Costs nothing until profileDispatches turns timing on.
+      ...(adapter.features.has("timestamp-query") ? ["timestamp-query" as const] : []),
+    ],
     requiredLimits: {
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       maxBufferSize: lim.maxBufferSize,
