@@ -13,6 +13,12 @@ import { grid1d, type KernelSpec, MAX_GROUPS_PER_DIM } from "./spec.ts";
 
 /** Output tile of one WebGPU workgroup in the matmul shaders (64 x 64, 4 x 4 per invocation). */
 export const MATMUL_TILE = 64;
+/**
+ * matmul and matmul_nt with at most this many rows take the shaders' skinny path
+ * (engine/wgsl/lib/matmul_skinny.wgsl): a workgroup computes every row of 256 columns.
+ */
+const SKINNY_ROWS = 16;
+const SKINNY_COLS = 256;
 
 const matmulParams = [
   ["batch", "u32"],
@@ -29,7 +35,7 @@ function span(batch: number, stride: number, size: number): number {
   return batch === 0 || size === 0 ? 0 : (batch - 1) * stride + size;
 }
 
-function matmulSpec(name: string): KernelSpec {
+function matmulSpec(name: string, skinny: boolean): KernelSpec {
   return {
     name,
     inputs: ["a", "b"],
@@ -42,7 +48,10 @@ function matmulSpec(name: string): KernelSpec {
     ],
     // The shaders loop over tiles and batches beyond a clamped grid, so any size fits.
     grid: (p) => [
-      Math.min(MAX_GROUPS_PER_DIM, Math.ceil(p.n / MATMUL_TILE)),
+      Math.min(
+        MAX_GROUPS_PER_DIM,
+        Math.ceil(p.n / (skinny && p.m <= SKINNY_ROWS ? SKINNY_COLS : MATMUL_TILE)),
+      ),
       Math.min(MAX_GROUPS_PER_DIM, Math.ceil(p.m / MATMUL_TILE)),
       Math.min(MAX_GROUPS_PER_DIM, p.batch),
     ],
@@ -50,9 +59,9 @@ function matmulSpec(name: string): KernelSpec {
 }
 
 export const matmulKernels: KernelSpec[] = [
-  matmulSpec("matmul"),
-  matmulSpec("matmul_tn"),
-  matmulSpec("matmul_nt"),
+  matmulSpec("matmul", true),
+  matmulSpec("matmul_tn", false),
+  matmulSpec("matmul_nt", true),
   {
     name: "bias_add",
     inputs: ["x", "bias"],

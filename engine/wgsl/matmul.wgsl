@@ -4,7 +4,9 @@
 // One workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, 4 x 4 outputs each (rows
 // ty + 16i, columns tx + 16j, so neighbours touch neighbouring words), stepping through k in
 // slices of 16 staged in workgroup memory (8 KiB). The grid is clamped to 65535 groups per
-// dimension; each group loops over the tiles and batches its position stands for.
+// dimension; each group loops over the tiles and batches its position stands for. With at most
+// 16 rows (SKINNY_ROWS) the kernel takes lib/matmul_skinny.wgsl's path instead (the grid then
+// has one row of groups of 256 columns, engine/kernels/matmul.ts).
 struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 // B: f32, or f16 in the matmul_f16 kernel (engine/kernels/f16.ts), read as f32 by loadB.
@@ -17,9 +19,18 @@ const TK: u32 = 16u;
 var<workgroup> As: array<f32, 1024>; // [kk * 64 + row]
 var<workgroup> Bs: array<f32, 1024>; // [kk * 64 + col]
 
+/** Index of op(B)[kk, col] in B_i (the skinny path's read). */
+fn bIndex(kk: u32, col: u32) -> u32 { return kk * p.n + col; }
+
+// #include lib/matmul_skinny.wgsl
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) lid: u32) {
+  if (p.m <= SKINNY_ROWS) {
+    skinny(wid, nwg, lid);
+    return;
+  }
   let tx = lid3.x;
   let ty = lid3.y;
   let tilesN = (p.n + TILE - 1u) / TILE;

@@ -18,6 +18,7 @@ import {
   caseArb,
   matmulRef,
   type MatmulVariant,
+  SKINNY_CASES,
   span,
   SPLIT_SHAPES,
 } from "../helpers/matmul.ts";
@@ -281,6 +282,12 @@ for (const v of VARIANTS) {
       ];
       for (const [i, cs] of fixed.entries()) await checkCase(be, v, cs, 100 + i);
     },
+  });
+}
+
+for (const v of VARIANTS) {
+  testBackends(`${v} matches float64 on few-row shapes (the skinny path)`, async (be) => {
+    for (const [i, cs] of SKINNY_CASES.entries()) await checkCase(be, v, cs, 300 + i);
   });
 }
 

@@ -1,14 +1,22 @@
 // Property tests of the matmul kernels (matmul, matmul_tn, matmul_nt) and the bias helpers
 // (bias_add, sum_rows) on both backends against float64 references, with gradient checks of the
 // backward uses (dA = G B^T by matmul_nt, dB = A^T G by matmul_tn, dbias = sum_rows G) against
-// central finite differences of the float64 forward, and dispatch validation.
+// central finite differences of the float64 forward, few-row shapes on both sides of the WGSL
+// skinny path, and dispatch validation.
 
 import fc from "fast-check";
 import { throws as assertThrows } from "node:assert/strict";
 import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
 import { assertClose, POISON, randomData, seedArb } from "../helpers/reference.ts";
 import { getBackend, hasWebGpu, testBackends } from "../helpers/backends.ts";
-import { type Case, caseArb, matmulRef, type MatmulVariant, span } from "../helpers/matmul.ts";
+import {
+  type Case,
+  caseArb,
+  matmulRef,
+  type MatmulVariant,
+  SKINNY_CASES,
+  span,
+} from "../helpers/matmul.ts";
 
 type Variant = MatmulVariant;
 const VARIANTS: Variant[] = ["matmul", "matmul_tn", "matmul_nt"];
@@ -249,6 +257,12 @@ testBackends("matmul kernels reject bad buffers with BackendError", async (be) =
   }
   [a, b, c, x, short].forEach((d) => be.free(d));
 });
+
+for (const v of ["matmul", "matmul_nt"] as const) {
+  testBackends(`${v} matches float64 on few-row shapes (the skinny path)`, async (be) => {
+    for (const [i, cs] of SKINNY_CASES.entries()) await checkCase(be, v, cs, 2000 + i);
+  });
+}
 
 // More than 65535 batches: the grid is clamped and each workgroup loops over several batches.
 // About 10 s on lavapipe; it runs wherever a WebGPU adapter exists.

@@ -91,3 +91,13 @@ export const SPLIT_SHAPES: readonly (readonly number[])[] = [
   [3, 13, 3001, 100, 0, 0], // B streamed in passes of 4 rows, column tails
   [1, 16, 4000, 600, 0, 0], // few rows but B too large to stream: packed
 ];
+
+/** Few-row shapes on both sides of the shaders' skinny path (m <= 16, 256-column groups, A
+ * staged 64 deep), crossing its column and depth blocks, batched with strides and broadcasts. */
+export const SKINNY_CASES: Case[] = [
+  { batch: 1, m: 1, n: 513, k: 130, strideA: 0, strideB: 0, accumulate: 0 },
+  { batch: 2, m: 4, n: 300, k: 65, strideA: 4 * 65, strideB: 0, accumulate: 1 },
+  { batch: 1, m: 15, n: 257, k: 200, strideA: 0, strideB: 0, accumulate: 0 },
+  { batch: 3, m: 16, n: 260, k: 64, strideA: 0, strideB: 260 * 64 + 3, accumulate: 1 },
+  { batch: 1, m: 17, n: 300, k: 130, strideA: 0, strideB: 0, accumulate: 0 },
+];
