@@ -26,8 +26,9 @@
 //                        [--dtypes=f32,f16] [--no-wasm] [--no-webgpu] [--webgpu-fallback]
 //                        [--checkpoint] [--no-record]
 //
-// --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM
-// dispatch is synchronous) and the host time outside kernels per phase; --anchors=N adds the KL
+// --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM:
+// wall time, dispatch is synchronous; WebGPU: GPU timestamps, one pass per dispatch) and the
+// time outside kernels per phase; --anchors=N adds the KL
 // term over N random locality prompts at the default KL weight (the edit command uses up to 48);
 // --force runs shapes the planner rejects (to measure what they really use; a failure is
 // reported); --llama-layers picks the Llama layer count; --dtypes the weight matrices' dtypes
@@ -42,7 +43,7 @@
 
 import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
-import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
+import { createWebGpuBackend, requestAdapter, WebGpuBackend } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
 import { UnitSnapshot, writeChanges } from "../src/edit/snapshot.ts";
 import { attribute } from "../src/kne/attribution.ts";
@@ -323,7 +324,11 @@ function digest(r: Awaited<ReturnType<typeof kneEdit>>): string {
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-/** Times every dispatch by kernel name and by the current phase label. */
+/**
+ * Times every dispatch by kernel name and by the current phase label: on WASM the wall time of
+ * each (synchronous) dispatch, on WebGPU the GPU timestamps of each (WebGpuBackend
+ * profileDispatches: one pass per dispatch while profiling), collected at the end of each phase.
+ */
 class Profiler {
   phase = "";
   kernels = new Map<string, { ms: number; calls: number }>();
@@ -331,28 +336,41 @@ class Profiler {
   shapes = new Map<string, { ms: number; calls: number }>();
   phaseKernelMs = new Map<string, number>();
   #inner: Backend["dispatch"];
+  readonly #gpu: WebGpuBackend | null;
   constructor(readonly be: Backend) {
     this.#inner = be.dispatch.bind(be);
+    this.#gpu = be instanceof WebGpuBackend ? be : null;
+    if (this.#gpu) {
+      this.#gpu.profileDispatches(true);
+      return;
+    }
     be.dispatch = (name, buffers, params) => {
       const t0 = performance.now();
       this.#inner(name, buffers, params);
-      const ms = performance.now() - t0;
-      const e = this.kernels.get(name) ?? { ms: 0, calls: 0 };
-      e.ms += ms;
-      e.calls++;
-      this.kernels.set(name, e);
-      if (name.startsWith("matmul")) {
-        const key = `${name} ${params.slice(0, 4).join("x")}`;
-        const f = this.shapes.get(key) ?? { ms: 0, calls: 0 };
-        f.ms += ms;
-        f.calls++;
-        this.shapes.set(key, f);
-      }
-      this.phaseKernelMs.set(this.phase, (this.phaseKernelMs.get(this.phase) ?? 0) + ms);
+      this.#add(name, params, performance.now() - t0);
     };
   }
+  #add(name: string, params: readonly number[], ms: number): void {
+    const e = this.kernels.get(name) ?? { ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    this.kernels.set(name, e);
+    if (name.startsWith("matmul")) {
+      const key = `${name} ${params.slice(0, 4).join("x")}`;
+      const f = this.shapes.get(key) ?? { ms: 0, calls: 0 };
+      f.ms += ms;
+      f.calls++;
+      this.shapes.set(key, f);
+    }
+    this.phaseKernelMs.set(this.phase, (this.phaseKernelMs.get(this.phase) ?? 0) + ms);
+  }
+  /** Counts the GPU times of the phase's dispatches (WebGPU; WASM counted them as they ran). */
+  async endPhase(): Promise<void> {
+    for (const t of await this.#gpu?.takeDispatchTimes() ?? []) this.#add(t.name, t.params, t.ms);
+  }
   restore(): void {
-    this.be.dispatch = this.#inner;
+    if (this.#gpu) this.#gpu.profileDispatches(false);
+    else this.be.dispatch = this.#inner;
   }
 }
 
@@ -369,6 +387,7 @@ async function profiledEdit(
     prof.phase = phase;
     const t0 = performance.now();
     const r = await fn();
+    await prof.endPhase();
     phases.push({
       phase,
       ms: performance.now() - t0,
