@@ -3,7 +3,8 @@
 // backend, jax-js' WASM backend). Shapes: square 256..2048 and the GPT-2-small layer products
 // (forward X·W, and the backward dX = dY·W^T by matmul_nt and dW = X^T·dY by matmul_tn), and
 // for our backends the same forward and dX with W stored as f16 (matmul_f16, matmul_nt_f16; the
-// peers have no f16-weight product with f32 activations here).
+// peers have no f16-weight product with f32 activations here); then a KNE edit's few-row
+// products (15 rows through c_fc, the LM head at 4 target rows), f32 and f16.
 //
 // Each measurement warms up, then takes the median of several rounds; within a shape the backends
 // run interleaved (A B C A B C ...) so that noise from the two shared cores hits all alike.
@@ -97,6 +98,16 @@ function shapes(): Shape[] {
     out.push({ kernel: "matmul", m, n, k, label: `${name} Y=XW f16 W`, half: true });
     out.push({ kernel: "matmul_nt", m, n: k, k: n, label: `${name} dX f16 W`, half: true });
   }
+  // A KNE edit's products (bench/edit.ts), f32 and f16 weights: 15 teacher-forced rows through
+  // mlp.c_fc, and the tied LM head at the 4 target rows (Y = X E^T, dX = dY E) for the 43690 of
+  // the embedding's 50257 rows that one 128 MiB binding holds (lavapipe's limit; the model splits
+  // the head there).
+  const edit: Shape[] = [
+    { kernel: "matmul", m: 15, n: 3072, k: 768, label: "edit fc Y=XW" },
+    { kernel: "matmul_nt", m: 4, n: 43690, k: 768, label: "edit head Y=XE^T" },
+    { kernel: "matmul", m: 4, n: 768, k: 43690, label: "edit head dX=dYE" },
+  ];
+  for (const e of edit) out.push(e, { ...e, label: `${e.label} f16`, half: true });
   return out;
 }
 
