@@ -174,7 +174,8 @@ export function writeEntries(t: Tensor, indices: Uint32Array, values: Float32Arr
     }
   }
   if (k === 0) return;
-  const [rows, cols] = unitMatrix(t).shape;
+  // As unitMatrix sees it (a vector is one row).
+  const [rows, cols] = t.rank === 2 ? t.shape : [1, t.size];
   if (rows > MAX_EXACT_ID || cols > MAX_EXACT_ID) {
     fail("writeEntries", `a ${rows} x ${cols} matrix has ids beyond f32's exact integers`);
   }

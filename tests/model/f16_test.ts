@@ -4,7 +4,7 @@
 // F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; a missing
 // tensor is refused without leaking device memory; writeEntries (an edit's changes written back)
 // writes lone entries and unaligned runs into f32 and f16 tensors keeping every other entry's
-// bits, and refuses indices that are not ascending or out of range.
+// bits, leaves nothing allocated, and refuses indices that are not ascending or out of range.
 
 import { throws as assertThrows } from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
@@ -191,6 +191,7 @@ testBackends(
         for (let i = 2; i < n; i += cols + 2) picked.add(i);
         const indices = Uint32Array.from([...picked].sort((a, b) => a - b));
         const values = Float32Array.from(indices, (i) => Math.fround(i + 0.3));
+        const live = be.allocatedBytes();
         const t = Tensor.fromArray(be, base, shape, dtype);
         try {
           writeEntries(t, indices, values);
@@ -210,6 +211,12 @@ testBackends(
           }
         } finally {
           t.free();
+        }
+        // Nothing of the write outlives it, and t itself is released.
+        if (be.allocatedBytes() !== live) {
+          throw new Error(
+            `${dtype} [${shape}]: ${be.allocatedBytes() - live} bytes left allocated`,
+          );
         }
       }
     }
