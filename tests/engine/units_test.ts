@@ -465,29 +465,12 @@ async function checkScatterF16(be: Backend, kernel: string, sc: Scatter, seed: n
   [bs, ...bi, bd].forEach((b) => be.free(b));
 }
 
-interface EntriesCase {
-  rows: number;
-  cols: number;
-  fraction: number;
-  invalid: number;
-  seed: number;
-}
-
-const entriesCaseArb = (maxRows: number, maxCols: number): fc.Arbitrary<EntriesCase> =>
-  fc.record({
-    rows: dimArb(maxRows),
-    cols: dimArb(maxCols),
-    fraction: fractionArb,
-    invalid: invalidArb,
-    seed: seedArb,
-  });
-
 /**
  * A scatter_entries case: a random `fraction` of the rows x cols entries, distinct, in random
  * order (ids with fractions, 0 sometimes as -0), with `invalid` entries mixed in whose row id,
  * column id or both select nothing.
  */
-function entriesScatter(cs: EntriesCase): Scatter {
+function entriesScatter(cs: ColsCase): Scatter {
   const { rows, cols, fraction, invalid, seed } = cs;
   const next = rng(seed + 7);
   const n = rows * cols;
@@ -530,68 +513,30 @@ function entriesScatter(cs: EntriesCase): Scatter {
   };
 }
 
-testBackends("scatter_rows writes the selected rows' bits and leaves the rest", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      rowsCaseArb(37, 40),
-      (cs) => checkScatterF32(be, "scatter_rows", rowsScatter(cs), cs.seed),
-    ),
-    FC_RUNS,
-  );
-});
-
-testBackends("scatter_cols writes the selected columns' bits and leaves the rest", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      colsCaseArb(13, 40),
-      (cs) => checkScatterF32(be, "scatter_cols", colsScatter(cs), cs.seed),
-    ),
-    FC_RUNS,
-  );
-});
-
-testBackends("scatter_rows_f16 rounds rows to f16 and keeps the other halves", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      rowsCaseArb(37, 40),
-      (cs) => checkScatterF16(be, "scatter_rows_f16", rowsScatter(cs), cs.seed),
-    ),
-    FC_RUNS,
-  );
-});
-
-testBackends("scatter_cols_f16 rounds columns to f16 and keeps the other halves", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      colsCaseArb(13, 40),
-      (cs) => checkScatterF16(be, "scatter_cols_f16", colsScatter(cs), cs.seed),
-    ),
-    FC_RUNS,
-  );
-});
-
-testBackends(
-  "scatter_entries writes the selected entries' bits and leaves the rest",
-  async (be) => {
+/** The property tests of one scatter kernel and its _f16 variant over random cases. */
+function scatterTests<C extends { seed: number }>(
+  kernel: string,
+  units: string,
+  arb: fc.Arbitrary<C>,
+  make: (cs: C) => Scatter,
+): void {
+  testBackends(`${kernel} writes the selected ${units}' bits and leaves the rest`, async (be) => {
     await fc.assert(
-      fc.asyncProperty(
-        entriesCaseArb(13, 40),
-        (cs) => checkScatterF32(be, "scatter_entries", entriesScatter(cs), cs.seed),
-      ),
+      fc.asyncProperty(arb, (cs) => checkScatterF32(be, kernel, make(cs), cs.seed)),
       FC_RUNS,
     );
-  },
-);
+  });
+  testBackends(`${kernel}_f16 rounds ${units} to f16 and keeps the other halves`, async (be) => {
+    await fc.assert(
+      fc.asyncProperty(arb, (cs) => checkScatterF16(be, `${kernel}_f16`, make(cs), cs.seed)),
+      FC_RUNS,
+    );
+  });
+}
 
-testBackends("scatter_entries_f16 rounds entries to f16 and keeps the other halves", async (be) => {
-  await fc.assert(
-    fc.asyncProperty(
-      entriesCaseArb(13, 40),
-      (cs) => checkScatterF16(be, "scatter_entries_f16", entriesScatter(cs), cs.seed),
-    ),
-    FC_RUNS,
-  );
-});
+scatterTests("scatter_rows", "rows", rowsCaseArb(37, 40), rowsScatter);
+scatterTests("scatter_cols", "columns", colsCaseArb(13, 40), colsScatter);
+scatterTests("scatter_entries", "entries", colsCaseArb(13, 40), entriesScatter);
 
 testBackends("f16 scatters keep shared words whole on large shapes", async (be) => {
   // Every word written by two invocations (odd d, all rows; odd cols, all columns; all entries),
