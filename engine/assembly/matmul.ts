@@ -40,9 +40,9 @@ let scratch: usize = 0;
 /** Floats of a widened f16 block of B (after the f32 packing space). */
 const WIDE: i32 = KC * NC;
 /**
- * Floats of B the streamed f16 paths widen at a time (KC x 256, 256 KiB): small enough to stay in
- * L2 while every pass of 4 rows reads it again (the skinny products of an edit measured 5-20%
- * faster than with the whole 960 KiB widening area).
+ * Floats of B the streamed f16 paths widen at a time (KC x 256, 256 KiB), meant to stay in L2
+ * while every pass of 4 rows reads it again. Against the whole 960 KiB widening area the edit's
+ * 15-row products measured within noise in `bench/matmul.ts` (bench/RESULTS.md).
  */
 const STREAM_WIDE: i32 = KC * 256;
 /** Up to this many rows the streamed f16 paths widen B in registers as they read it. */
@@ -441,8 +441,8 @@ function smallRowsKN16(
 
 // The streamed path with an f16 B stored n x k (matmul_nt_f16): as many whole rows of B as fit
 // in STREAM_WIDE floats (at least one) are widened, then every pass of 4 rows takes their dot
-// products, over the whole depth as in the f32 path. Only a depth beyond the area (over WIDE) is split, at absolute
-// multiples of WIDE.
+// products, over the whole depth as in the f32 path. Only a depth beyond the widening area (over
+// WIDE) is split, at absolute multiples of WIDE.
 function smallRowsNT16(
   a: usize, b: usize, c: usize, n: i32, k: i32, i0: i32, i1: i32, j0: i32, j1: i32, acc: bool,
 ): void {
