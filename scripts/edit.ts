@@ -15,13 +15,13 @@ import {
   UsageError,
 } from "../src/edit/args.ts";
 import {
-  checkOutPath,
   checkTokenizerFile,
   describeFailure,
   GuardError,
   guardTokenizer,
 } from "../src/edit/guard.ts";
 import type { EditTarget } from "../src/edit/method.ts";
+import { checkOutputFolder, lockOutput } from "../src/edit/output.ts";
 import { runEdits } from "../src/edit/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
@@ -153,8 +153,13 @@ async function main() {
     )
   );
   try {
-    // OUT and OUT.partial may not be, contain or lie inside the model folder.
-    await checkOutPath(out, modelDir);
+    // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
+    // only an output folder of this tool is replaced, with --force (src/edit/output.ts).
+    await checkOutputFolder(out, {
+      model: modelDir,
+      inputs: [args.requests, args.hparams, args.anchors].filter((f) => f !== undefined),
+      force: args.force,
+    });
   } catch (e) {
     if (e instanceof GuardError) fail(e.message);
     throw e;
@@ -220,6 +225,13 @@ async function main() {
   }
   console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
 
+  // No other run may write or remove OUT.partial while this one does (a stale lock is taken over).
+  try {
+    await lockOutput(out);
+  } catch (e) {
+    if (e instanceof GuardError) fail(e.message);
+    throw e;
+  }
   let stop = false;
   const onSigint = () => {
     if (stop) Deno.exit(130);

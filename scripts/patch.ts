@@ -1,9 +1,20 @@
 // `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a copy of a model
 // folder with a sparse edit patch applied (the edited weights) or reverted (the original ones),
-// bit for bit. The input folder is only read; the output appears atomically.
+// bit for bit. The input folder is only read; the output follows the edit command's rules
+// (src/edit/output.ts) and appears atomically (written as OUT.partial, then renamed).
 
 import { parseArgs } from "node:util";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
+import { GuardError } from "../src/edit/guard.ts";
+import {
+  checkOutputFolder,
+  checkReplaceable,
+  lockOutput,
+  markOutput,
+  OUTPUT_MARKER,
+  removeOutput,
+} from "../src/edit/output.ts";
+import { replaceDir } from "../src/io/files.ts";
 import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = "Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]";
@@ -33,17 +44,22 @@ const { values: args, positionals } = (() => {
 const direction = positionals[0];
 if (direction !== "apply" && direction !== "revert") fail("the first argument is apply or revert");
 if (!args.patch || !args.model || !args.out) fail("--patch, --model and --out are required");
-const out = args.out.replace(/\/+$/, "");
-const modelDir = args.model.replace(/\/+$/, "");
-if (await Deno.stat(out).then(() => true, () => false)) {
-  if (!args.force) fail(`${out} exists; pass --force to replace it`);
+const out = args.out.replace(/\/+$/, "") || "/";
+const modelDir = args.model.replace(/\/+$/, "") || "/";
+if (!(await Deno.stat(modelDir).then((s) => s.isDirectory, () => false))) {
+  fail(`no such model folder ${modelDir}`);
 }
-const realModel = await Deno.realPath(modelDir).catch(() =>
-  fail(`no such model folder ${modelDir}`)
-);
-if ((await Deno.realPath(out).catch(() => "")) === realModel) {
-  fail("--out must not be the input model");
+let release: () => void;
+try {
+  // The edit command's rules: never the model folder, nor an input, and only this tool's outputs
+  // are replaced (with --force); then OUT.partial is written under OUT's lock.
+  await checkOutputFolder(out, { model: modelDir, inputs: [args.patch], force: args.force });
+  release = await lockOutput(out);
+} catch (e) {
+  if (e instanceof GuardError) fail(e.message);
+  throw e;
 }
+const partial = `${out}.partial`;
 
 try {
   const patch = await readPatch(args.patch);
@@ -67,15 +83,17 @@ try {
     }
   }
   applyPatchTo(weights, patch, direction);
-  const tmp = `${out}.tmp-${Deno.pid}`;
-  await Deno.mkdir(tmp, { recursive: true });
+  // A leftover OUT.partial of a killed run is removed only if this tool wrote it (its marker).
+  await removeOutput(partial);
+  await Deno.mkdir(partial, { recursive: true });
+  await markOutput(partial, "patch");
   for await (const entry of Deno.readDir(modelDir)) {
-    if (entry.isFile && entry.name !== "model.safetensors") {
-      await Deno.copyFile(`${modelDir}/${entry.name}`, `${tmp}/${entry.name}`);
+    if (entry.isFile && entry.name !== "model.safetensors" && entry.name !== OUTPUT_MARKER) {
+      await Deno.copyFile(`${modelDir}/${entry.name}`, `${partial}/${entry.name}`);
     }
   }
   await writeSafetensors(
-    `${tmp}/model.safetensors`,
+    `${partial}/model.safetensors`,
     // A half-precision tensor stays so when the patched values are exact in it (an f16 edit).
     [...weights].map(([name, data]) => ({
       name,
@@ -85,8 +103,9 @@ try {
     })),
     { format: "pt" },
   );
-  await Deno.remove(out, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, out);
+  await checkReplaceable(out);
+  await replaceDir(partial, out);
+  release();
   const n = patch.reduce((a, e) => a + e.indices.length, 0);
   console.error(
     `${

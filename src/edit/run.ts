@@ -21,6 +21,7 @@ import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
 import { checkManifest, sha256 } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
+import { checkReplaceable, markOutput, removeOutput } from "./output.ts";
 import { type TensorChange, writeChanges } from "./snapshot.ts";
 
 export type EditMode = "single" | "batch" | "sequential";
@@ -149,6 +150,8 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if ((await exists(opts.out)) && !opts.force) {
     throw new Error(`${opts.out} exists; choose another --out or pass --force to replace it`);
   }
+  // Only an output folder of this tool is ever replaced (src/edit/output.ts).
+  await checkReplaceable(opts.out);
   const resumeFile = `${partial}/records.jsonl`;
   const done = new Map<number, RecordResult>();
   const resuming = opts.resume && await exists(partial);
@@ -188,13 +191,14 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
           `or --force to start over`,
       );
     } else {
-      await Deno.remove(partial, { recursive: true });
+      await removeOutput(partial);
     }
   }
   if (opts.resume && opts.mode !== "single" && done.size > 0) {
     throw new Error(`--resume continues single-mode runs only (this run is ${opts.mode})`);
   }
   await Deno.mkdir(`${partial}/patches`, { recursive: true });
+  await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
   const em = evalModel(opts.model, opts.tokenizer);
   const records: RecordResult[] = [...done.values()];
@@ -374,6 +378,8 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
     if (opts.mode === "single") writeChanges(opts.model, finalChanges, "before");
   }
+  await checkReplaceable(opts.out);
+  await checkReplaceable(`${opts.out}.old`);
   await replaceDir(partial, opts.out);
   return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
 }

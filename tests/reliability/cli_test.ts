@@ -68,11 +68,19 @@ Deno.test({
     assert.match(r.stderr, /exists; choose another --out or pass --force/);
     assert.equal(await Deno.readTextFile(join(out, "keep.txt")), "precious");
     assert.equal(await exists(`${out}.partial`), false);
+    // --force replaces only a folder this tool wrote (its .kne-output marker), never the user's.
+    const u = await runEdit([...base(out), "--n", "1", "--force"]);
+    assert.equal(u.code, 2, show(u));
+    assert.match(u.stderr, /was not written by this tool \(no \.kne-output marker/);
+    assert.equal(await Deno.readTextFile(join(out, "keep.txt")), "precious");
+    await Deno.writeTextFile(join(out, ".kne-output"), "{}\n");
     const f = await runEdit([...base(out), "--n", "1", "--force"]);
     assert.equal(f.code, 0, show(f));
     assert.equal(await exists(join(out, "keep.txt")), false);
     assert.ok(await exists(join(out, "metrics.json")));
+    assert.ok(await exists(join(out, ".kne-output")), "the output carries the marker");
     assert.ok(await exists(join(out, "model/model.safetensors")), "one request: edited model");
+    assert.equal(await exists(`${out}.lock`), false, "the lock is released at exit");
     // A trailing slash once put OUT.partial inside OUT, and the final step deleted the results.
     const slash = join(TMP, "slash");
     const t = await runEdit([...base(`${slash}/`), "--n", "1"]);
@@ -80,7 +88,7 @@ Deno.test({
     assert.ok(await exists(join(slash, "metrics.json")));
     assert.equal(await exists(`${slash}.partial`), false);
     await modelIntact();
-    FAULTS.add("existing --out", 1);
+    FAULTS.add("existing --out", 2);
     FAULTS.add("--out with a trailing slash", 1);
   },
 });

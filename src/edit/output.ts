@@ -1,0 +1,143 @@
+// The output-folder rules shared by every command that writes a folder (scripts/edit.ts,
+// scripts/compare.ts through run.ts, scripts/patch.ts): OUT and OUT.partial may not be, contain
+// or lie inside the input model folder, nor hold an input file; each output folder carries a
+// marker file, and only a real folder with that marker is ever removed or replaced, whatever
+// --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
+
+import { resolve } from "node:path";
+import { checkOutPath, GuardError } from "./guard.ts";
+
+/** The marker file written into every output folder of this tool. */
+export const OUTPUT_MARKER = ".kne-output";
+
+/** Writes the marker into `dir` (a folder this tool has just created or validated). */
+export async function markOutput(dir: string, kind: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${dir}/${OUTPUT_MARKER}`,
+    JSON.stringify({ tool: "kne", kind }) + "\n",
+  );
+}
+
+/** What `path` is, for messages: "a symbolic link", "a file", "a device or special file". */
+function kindOf(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "a symbolic link";
+  if (info.isFile) return "a file";
+  return "a device, socket or pipe";
+}
+
+/**
+ * Throws GuardError unless `path` is absent or a real folder (not a link) holding this tool's
+ * marker: the only kind of path this tool may remove or replace.
+ */
+export async function checkReplaceable(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (!info.isDirectory) {
+    throw new GuardError(
+      `${path} is ${kindOf(info)}, not an output folder of this tool; it is never replaced ` +
+        `(choose another --out)`,
+    );
+  }
+  const marker = await Deno.lstat(`${path}/${OUTPUT_MARKER}`).catch(() => null);
+  if (!marker?.isFile) {
+    throw new GuardError(
+      `${path} was not written by this tool (no ${OUTPUT_MARKER} marker in it), so it is never ` +
+        `removed, even with --force; choose another --out or remove it yourself`,
+    );
+  }
+}
+
+/** Removes `path` if it is an output folder of this tool (checkReplaceable); absent is fine. */
+export async function removeOutput(path: string): Promise<void> {
+  await checkReplaceable(path);
+  await Deno.remove(path, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
+
+/**
+ * The output rules of every command that writes a folder, checked before any work: OUT and
+ * OUT.partial may not be, contain or lie inside the model folder (checkOutPath), nor be or
+ * contain an input file (the patch, the requests...); an existing OUT is replaced only with
+ * `force`, and only when it is an output folder of this tool, as is OUT.old (a leftover of an
+ * interrupted replacement, removed when the new OUT is renamed in). Throws GuardError.
+ */
+export async function checkOutputFolder(
+  out: string,
+  opts: { model: string; inputs?: readonly string[]; force: boolean },
+): Promise<void> {
+  await checkOutPath(out, opts.model);
+  for (const input of opts.inputs ?? []) {
+    const file = resolve(input);
+    for (const p of [out, `${out}.partial`]) {
+      const dir = resolve(p);
+      if (file === dir || file.startsWith(dir + "/")) {
+        throw new GuardError(`--out ${out}: ${p} would replace the input ${input}`);
+      }
+    }
+  }
+  if (await Deno.lstat(out).then(() => true, () => false)) {
+    if (!opts.force) {
+      throw new GuardError(`${out} exists; choose another --out or pass --force to replace it`);
+    }
+    await checkReplaceable(out);
+  }
+  await checkReplaceable(`${out}.old`);
+}
+
+/** Whether process `pid` is alive (Linux /proc; elsewhere assumed alive). */
+async function alive(pid: number): Promise<boolean> {
+  if (!(await Deno.stat("/proc/self").then(() => true, () => false))) return true;
+  return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+}
+
+/**
+ * Takes the exclusive lock of OUT (the file OUT.lock, created only if absent, holding the pid),
+ * so two runs never write or remove the same OUT.partial. A lock whose process is dead (a killed
+ * run) is taken over. The lock is removed when the process exits (also through Deno.exit).
+ * Returns a function that releases it earlier.
+ */
+export async function lockOutput(out: string): Promise<() => void> {
+  const file = `${out}.lock`;
+  for (let attempt = 0;; attempt++) {
+    try {
+      await Deno.writeTextFile(file, `${Deno.pid}\n`, { createNew: true });
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists) || attempt > 0) {
+        if (e instanceof Deno.errors.AlreadyExists) {
+          throw new GuardError(`${file} was taken by another run while this one started`);
+        }
+        throw e;
+      }
+      const text = await Deno.readTextFile(file).catch(() => "");
+      const pid = Number(text.trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && await alive(pid)) {
+        throw new GuardError(
+          `another run (pid ${pid}) is writing ${out}.partial (lock ${file}); wait for it to ` +
+            `finish or stop it, or choose another --out`,
+        );
+      }
+      // A stale lock of a dead process (or an unreadable one): take it over.
+      await Deno.remove(file).catch(() => {});
+    }
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    globalThis.removeEventListener("unload", release);
+    try {
+      if (Deno.readTextFileSync(file).trim() === String(Deno.pid)) Deno.removeSync(file);
+    } catch {
+      // already gone
+    }
+  };
+  globalThis.addEventListener("unload", release);
+  return release;
+}
