@@ -82,7 +82,12 @@ try {
       e.name = e.name.replace(/^transformer\./, "");
     }
   }
-  applyPatchTo(weights, patch, direction);
+  // Refused unless the model holds the values the patch starts from (--force: a warning).
+  for (
+    const w of applyPatchTo(weights, patch, direction, { force: args.force, file: args.patch })
+  ) {
+    console.error(`warning: ${w}; applied anyway (--force)`);
+  }
   // A leftover OUT.partial of a killed run is removed only if this tool wrote it (its marker).
   await removeOutput(partial);
   await Deno.mkdir(partial, { recursive: true });

@@ -119,39 +119,77 @@ function shapeNumel(shape: unknown): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/** The bits of an f32 (so that NaN payloads and -0 compare exactly). */
+const bits = (x: number) => {
+  F32[0] = x;
+  return U32[0];
+};
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
 /**
  * Writes the patch's `after` (apply) or `before` (revert) values into weights, in place. Every
  * entry is checked first (tensor present with the patch's size, indices integers inside it,
- * values as many as indices), so a bad patch throws SafetensorsError and changes nothing.
+ * values as many as indices), so a bad patch throws SafetensorsError and changes nothing. The
+ * weights must hold, bit for bit, the values the patch starts from (`before` to apply, `after` to
+ * revert): otherwise the patch was made for another model and would leave a mix of two, so it
+ * is refused (SafetensorsError naming the tensor, the first index that differs and how many
+ * do), unless `force`, when it is applied and the differences are returned as warnings.
  */
 export function applyPatchTo(
   weights: Map<string, Float32Array>,
   patch: readonly PatchEntry[],
   direction: "apply" | "revert",
-): void {
+  opts: { force?: boolean; file?: string } = {},
+): string[] {
+  const file = opts.file ?? "patch";
   for (const e of patch) {
     const w = weights.get(e.name);
     const numel = shapeNumel(e.shape);
     if (!w || numel === null || w.length !== numel) {
       throw new SafetensorsError(
-        "patch",
+        file,
         e.name,
         "tensor missing from the model or of another size",
       );
     }
     const k = e.indices.length;
     if (e.after.length !== k || e.before.length !== k) {
-      throw new SafetensorsError("patch", e.name, "index, after and before differ in length");
+      throw new SafetensorsError(file, e.name, "index, after and before differ in length");
     }
     for (const i of e.indices) {
       if (!Number.isInteger(i) || i < 0 || i >= numel) {
-        throw new SafetensorsError("patch", `${e.name}::index`, `index ${i} outside [0, ${numel})`);
+        throw new SafetensorsError(file, `${e.name}::index`, `index ${i} outside [0, ${numel})`);
       }
     }
+  }
+  const from = direction === "apply" ? "before" : "after";
+  const warnings: string[] = [];
+  for (const e of patch) {
+    const w = weights.get(e.name)!;
+    const expect = e[from];
+    let differ = 0, first = -1;
+    e.indices.forEach((i, j) => {
+      if (bits(w[i]) !== bits(expect[j])) {
+        if (differ++ === 0) first = j;
+      }
+    });
+    if (differ === 0) continue;
+    const msg =
+      `the model does not hold the values this patch ${
+        direction === "apply" ? "was made from" : "produced"
+      }: ${differ} of ${e.indices.length} entries differ from its "${from}" values, the first at ` +
+      `index ${e.indices[first]} (model ${w[e.indices[first]]}, patch ${expect[first]}); ` +
+      `it was made for another model`;
+    if (!opts.force) {
+      throw new SafetensorsError(file, e.name, `${msg} (--force applies it anyway)`);
+    }
+    warnings.push(`${file} [${e.name}]: ${msg}`);
   }
   for (const e of patch) {
     const w = weights.get(e.name)!;
     const src = direction === "apply" ? e.after : e.before;
     e.indices.forEach((i, j) => (w[i] = src[j]));
   }
+  return warnings;
 }

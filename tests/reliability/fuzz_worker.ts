@@ -649,7 +649,8 @@ const patchProperty = (tmp: string) =>
       // changed.
       const weights = new Map(changes.map((c) => {
         const w = new Float32Array(c.shape[0] * c.shape[1]);
-        c.indices.forEach((i, k) => (w[i] = c.before[k]));
+        // The values the patch starts from: `before` to apply, `after` to revert.
+        c.indices.forEach((i, k) => (w[i] = (apply ? c.before : c.after)[k]));
         return [c.name, w] as const;
       }));
       const snapshot = new Map([...weights].map(([k, v]) => [k, v.slice()]));
@@ -658,7 +659,6 @@ const patchProperty = (tmp: string) =>
         outcome("applied");
         if (muts.length === 0) {
           applyPatchTo(weights, patch, apply ? "revert" : "apply");
-          if (!apply) applyPatchTo(weights, patch, "revert");
           for (const [k, v] of snapshot) {
             const w = weights.get(k)!;
             if (!v.every((x, i) => Object.is(x, w[i]))) throw new Error("apply/revert not exact");
@@ -692,7 +692,7 @@ const applyRangeProperty = () =>
         shape: [n],
         indices: Int32Array.from(idx),
         after: new Float32Array(idx.length).fill(1),
-        before: new Float32Array(idx.length).fill(2),
+        before: new Float32Array(idx.length).fill(7),
       };
       const bad = idx.some((i) => i < 0 || i >= n);
       try {

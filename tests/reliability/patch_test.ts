@@ -6,10 +6,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writePatch } from "../../src/io/patch.ts";
-import { openSafetensors } from "../../src/io/safetensors.ts";
+import fc from "fast-check";
+import { SafetensorsError } from "../../src/io/errors.ts";
+import { applyPatchTo, type PatchEntry, writePatch } from "../../src/io/patch.ts";
+import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
 import { copyModel, exists, hashTree, ROOT, type RunResult } from "./cli_helpers.ts";
-import { FAULTS } from "./counts.ts";
+import { FAULTS, FUZZ } from "./counts.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "kne-patch-" });
 const TENSOR = "transformer.h.0.mlp.c_fc.weight";
@@ -117,4 +119,111 @@ Deno.test({
     assert.equal(got[3], Math.fround(w[3] + 1));
     assert.equal(got[4], w[4]);
   },
+});
+
+/** A copy of `model` whose TENSOR differs at `at` (another checkpoint of the same shapes). */
+async function otherCheckpoint(model: string, to: string, at: number[]): Promise<string> {
+  await copyModel("tiny-gpt2", to);
+  const f = await openSafetensors(join(model, "model.safetensors"));
+  const tensors = [];
+  try {
+    for (const [name, info] of f.tensors) {
+      const data = await f.read(name);
+      if (name === TENSOR) { for (const i of at) data[i] += 0.5; }
+      tensors.push({ name, shape: info.shape, data });
+    }
+  } finally {
+    f.close();
+  }
+  await writeSafetensors(join(to, "model.safetensors"), tensors, { format: "pt" });
+  return to;
+}
+
+Deno.test({
+  name: "a patch applies only to the model it was made for (before), reverts only its output",
+  ...opts,
+  fn: async () => {
+    const model = await copyModel("tiny-gpt2", join(TMP, "m6"));
+    const patch = join(TMP, "m6.safetensors");
+    await patchFor(model, patch);
+    const other = await otherCheckpoint(model, join(TMP, "other"), [5, 9]);
+    const run = (dir: string, out: string, how = "apply", extra: string[] = []) =>
+      patchCmd([how, "--patch", patch, "--model", dir, "--out", join(TMP, out), ...extra]);
+    const r = await run(other, "mixed");
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `\\[${TENSOR.replaceAll(".", "\\.")}\\]: the model does not hold .* 2 of 3 ` +
+          `entries differ from its "before" values, the first at index 5`,
+      ),
+    );
+    assert.equal(await exists(join(TMP, "mixed")), false, "nothing written");
+    // Reverting a model the patch did not produce (the original) is refused the same way.
+    const rv = await run(model, "unreverted", "revert");
+    assert.equal(rv.code, 1, rv.stderr);
+    assert.match(rv.stderr, /3 of 3 entries differ from its "after" values, the first at index 3/);
+    // --force applies it anyway, with a warning naming the tensor and index.
+    const forced = await run(other, "forced", "apply", ["--force"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stderr, /warning: .*2 of 3 entries differ .* applied anyway \(--force\)/);
+    // The model it was made for: applied, and its output reverts to the original.
+    assert.equal((await run(model, "applied6")).code, 0);
+    const back = await run(join(TMP, "applied6"), "reverted6", "revert");
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await tensor(join(TMP, "reverted6")), await tensor(model));
+    FAULTS.add("patch for another model", 3);
+  },
+});
+
+Deno.test("applyPatchTo: refused unless every start value matches bit for bit; nothing written", () => {
+  let cases = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 40 }),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.nat(), { maxLength: 3 }),
+      fc.constantFrom<"apply" | "revert">("apply", "revert"),
+      fc.constantFrom(0.5, -0, NaN, 1e-45),
+      (n, picks, flips, direction, change) => {
+        cases++;
+        const idx = [...new Set(picks.map((p) => p % n))].sort((a, b) => a - b);
+        const entry: PatchEntry = {
+          name: "w",
+          shape: [n],
+          indices: Int32Array.from(idx),
+          before: Float32Array.from(idx, (i) => i + 0.25),
+          after: Float32Array.from(idx, (i) => -i),
+        };
+        const start = direction === "apply" ? entry.before : entry.after;
+        const w = new Float32Array(n);
+        idx.forEach((i, j) => (w[i] = start[j]));
+        // Entries whose value is changed (to another bit pattern: -0 differs from 0).
+        const bad = [...new Set(flips.map((f) => f % idx.length))].sort((a, b) => a - b);
+        for (const j of bad) w[idx[j]] = Object.is(w[idx[j]], change) ? 7 : change;
+        const snapshot = w.slice();
+        try {
+          applyPatchTo(new Map([["w", w]]), [entry], direction);
+          assert.equal(bad.length, 0, `accepted ${bad.length} differing entries`);
+          const end = direction === "apply" ? entry.after : entry.before;
+          idx.forEach((i, j) => assert.ok(Object.is(w[i], end[j])));
+        } catch (e) {
+          if (!(e instanceof SafetensorsError) || bad.length === 0) throw e;
+          assert.match(
+            e.message,
+            new RegExp(`${bad.length} of ${idx.length} entries .* at index ${idx[bad[0]]} `),
+          );
+          assert.ok(w.every((x, i) => Object.is(x, snapshot[i])), "a refused patch wrote");
+          // --force applies it and returns one warning.
+          assert.equal(
+            applyPatchTo(new Map([["w", w]]), [entry], direction, { force: true })
+              .length,
+            1,
+          );
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
+  FUZZ.add("applyPatchTo start values", cases);
 });
