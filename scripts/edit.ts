@@ -208,6 +208,7 @@ async function main() {
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}, ${weights.dtype} weights)`,
   );
   for (const note of weights.notes) console.error(`  note: ${note}`);
+  for (const w of weights.warnings) console.error(`warning: ${w}`);
   const attributionChunks = method.name === "kne" ? plan.options.attributionChunks : 1;
   if (attributionChunks > 1) {
     console.error(

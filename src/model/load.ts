@@ -10,6 +10,7 @@ import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import { param, type Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { assembleModel, paramInfoFor } from "./build.ts";
+import type { ModelConfig } from "./config.ts";
 import { F16_MAX, isMatrix, type WeightDtype } from "./dtype.ts";
 import { GPT2_PREFIX } from "./gpt2.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
@@ -19,8 +20,11 @@ export interface LoadedModel {
   dir: string;
   model: CausalLM;
   tokenizer: Tokenizer | null;
-  /** What the matrices were stored as, and why any stayed f32. */
-  weights: { dtype: DType; notes: string[] };
+  /**
+   * What the matrices were stored as, why any stayed f32, and warnings (tensors of the file
+   * that config.json does not describe, which are ignored).
+   */
+  weights: { dtype: DType; notes: string[]; warnings: string[] };
   /** The memory plan the load was checked against (the edit's, when work was given). */
   plan: MemoryPlan;
 }
@@ -61,9 +65,11 @@ export async function loadModel(
   }
   const params = new Map<string, Var>();
   const notes: string[] = [];
+  let warnings: string[] = [];
   let dtype: DType = "f32";
   try {
     const infos = paramInfoFor(config);
+    warnings = checkTensorSet(file, config, infos);
     dtype = plan.options.weightDtype;
     for (const info of infos) {
       const found = candidates(info.name).find((n) => file.tensors.has(n));
@@ -86,7 +92,78 @@ export async function loadModel(
   }
   const model = assembleModel(config, backend, params);
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);
-  return { dir, model, tokenizer, weights: { dtype, notes }, plan };
+  return { dir, model, tokenizer, weights: { dtype, notes, warnings }, plan };
+}
+
+/** Buffers some checkpoints carry besides the parameters (the engine computes them itself). */
+const BUFFERS = /\.(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
+
+/**
+ * Compares the checkpoint's tensor names with those the config describes, from the header
+ * alone: tensors of layers at or beyond the config's layer count mean the two disagree (the
+ * model would silently lose those layers), a ModelFileError; other tensors the config does not
+ * use are returned as a warning (known buffers and a tied output head excepted).
+ */
+function checkTensorSet(
+  file: SafetensorsFile,
+  config: ModelConfig,
+  infos: readonly ParamInfo[],
+): string[] {
+  const used = new Set(infos.flatMap((i) => candidates(i.name)));
+  const beyond: string[] = [];
+  const unknown: string[] = [];
+  let top = -1;
+  for (const name of file.tensors.keys()) {
+    const layer = /(?:^|\.)(?:h|layers)\.(\d+)\./.exec(name);
+    if (layer && Number(layer[1]) >= config.nLayers) {
+      beyond.push(name);
+      top = Math.max(top, Number(layer[1]));
+    } else if (!used.has(name) && !BUFFERS.test(name) && !/^lm_head\.weight$/.test(name)) {
+      unknown.push(name);
+    }
+  }
+  if (beyond.length > 0) {
+    const key = config.architecture === "gpt2" ? "n_layer" : "num_hidden_layers";
+    throw new ModelFileError(
+      file.path,
+      beyond[0],
+      `the checkpoint holds layers up to ${top} (${beyond.length} tensors beyond layer ${
+        config.nLayers - 1
+      }), but config.json's ${key} is ${config.nLayers}: the config and the checkpoint ` +
+        `disagree, and those layers would be dropped`,
+    );
+  }
+  if (unknown.length === 0) return [];
+  const shown = unknown.slice(0, 8).join(", ");
+  return [
+    `${file.path}: ignoring ${unknown.length} tensor${unknown.length === 1 ? "" : "s"} ` +
+    `config.json does not describe: ${shown}${unknown.length > 8 ? ", ..." : ""}`,
+  ];
+}
+
+/** Index of the first NaN or infinite entry of `data`, or -1 (one branch-free pass first). */
+export function firstNonFinite(data: Float32Array): number {
+  let acc = 0;
+  // x * 0 is 0 for every finite x and NaN for NaN and +-Inf.
+  for (let i = 0; i < data.length; i++) acc += data[i] * 0;
+  if (acc === 0) return -1;
+  return data.findIndex((x) => !Number.isFinite(x));
+}
+
+/** Index of the first NaN or infinite entry of raw F16 bits (exponent all ones), or -1. */
+function firstNonFiniteF16(bits: Uint16Array): number {
+  let acc = 0;
+  for (let i = 0; i < bits.length; i++) acc |= ((bits[i] & 0x7c00) + 0x400) >> 15;
+  if (acc === 0) return -1;
+  return bits.findIndex((h) => (h & 0x7c00) === 0x7c00);
+}
+
+function refuseNonFinite(file: SafetensorsFile, name: string, at: number, value: number): never {
+  throw new ModelFileError(
+    file.path,
+    name,
+    `entry ${at} (flat index) is ${value} (NaN or infinite weights are refused: the checkpoint is damaged)`,
+  );
 }
 
 /**
@@ -105,10 +182,22 @@ async function readParam(
   let t: Tensor;
   if (f16 && isMatrix(info) && stored === "F16") {
     const raw = await file.readRaw(name);
+    const half = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const bad = firstNonFiniteF16(half);
+    if (bad >= 0) {
+      refuseNonFinite(
+        file,
+        name,
+        bad,
+        half[bad] & 0x3ff ? NaN : half[bad] & 0x8000 ? -Infinity : Infinity,
+      );
+    }
     t = Tensor.empty(backend, info.shape, "f16");
-    backend.upload(t.buffer, new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2));
+    backend.upload(t.buffer, half);
   } else {
     const data = await file.read(name);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) refuseNonFinite(file, name, bad, data[bad]);
     let keepF16 = f16 && isMatrix(info);
     if (keepF16) {
       let max = 0;
