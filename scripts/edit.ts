@@ -4,6 +4,7 @@
 
 import type { Backend } from "../engine/backend.ts";
 import { createBackend } from "../engine/select.ts";
+import { printable } from "../src/cli/message.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
   ANCHOR_COUNT,
@@ -32,6 +33,7 @@ import {
   parseHparams,
   validateRequests,
 } from "../src/io/requests.ts";
+import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { loadModel } from "../src/model/load.ts";
 import {
@@ -45,7 +47,7 @@ import {
 import { methodByName } from "../src/methods/registry.ts";
 
 function fail(msg: string, code = 2): never {
-  console.error(`error: ${msg}`);
+  console.error(`error: ${printable(msg)}`);
   Deno.exit(code);
 }
 
@@ -114,8 +116,8 @@ async function main() {
   const method = methodByName(args.method);
   let hparams = method.defaults;
   if (args.hparams) {
-    const text = await Deno.readTextFile(args.hparams).catch((e) =>
-      fail(`cannot read ${args.hparams}: ${e.message}`, 1)
+    const text = await readRegularText(args.hparams).catch((e) =>
+      fail(`cannot read ${args.hparams}: ${fsReason(e)}`, 1)
     );
     hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
   }
@@ -292,7 +294,7 @@ async function main() {
   } catch (e) {
     // Stop cleanly: finished records stay in OUT.partial; say where and how to continue.
     Deno.removeSignalListener("SIGINT", onSigint);
-    const { message, code } = await describeFailure(e, backend, out);
+    const { message, code } = await describeFailure(fsError(e), backend, out);
     try {
       backend.dispose();
     } catch {
@@ -341,5 +343,6 @@ function loseDevice(backend: Backend): void {
 try {
   await main();
 } catch (e) {
-  fail((e as Error).message, 1);
+  // Raw OS errors become FileSystemError naming the path (never "os error 20").
+  fail((fsError(e) as Error).message, 1);
 }

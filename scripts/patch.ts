@@ -4,6 +4,7 @@
 // (src/edit/output.ts) and appears atomically (written as OUT.partial, then renamed).
 
 import { parseArgs } from "node:util";
+import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
 import { GuardError } from "../src/edit/guard.ts";
 import {
@@ -14,13 +15,13 @@ import {
   OUTPUT_MARKER,
   removeOutput,
 } from "../src/edit/output.ts";
-import { replaceDir } from "../src/io/files.ts";
+import { fsError, replaceDir } from "../src/io/files.ts";
 import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = "Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]";
 
 function fail(msg: string): never {
-  console.error(`error: ${msg}\n${USAGE}`);
+  console.error(`error: ${printable(msg)}\n${USAGE}`);
   Deno.exit(2);
 }
 
@@ -118,6 +119,6 @@ try {
     } ${n} entries in ${patch.length} tensors -> ${out}`,
   );
 } catch (e) {
-  console.error(`error: ${(e as Error).message}`);
+  console.error(`error: ${printable((fsError(e) as Error).message)}`);
   Deno.exit(1);
 }

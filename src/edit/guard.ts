@@ -6,6 +6,7 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import type { Backend } from "../../engine/backend.ts";
+import { readRegularText } from "../io/files.ts";
 import { type Tokenizer, TokenizerError } from "../io/tokenizer.ts";
 
 /**
@@ -123,7 +124,7 @@ export async function checkTokenizerFile(dir: string): Promise<void> {
   const file = join(dir, "tokenizer.json");
   let json: unknown;
   try {
-    json = JSON.parse(await Deno.readTextFile(file));
+    json = JSON.parse(await readRegularText(file));
   } catch {
     return; // loadTokenizer reports unreadable or invalid files
   }

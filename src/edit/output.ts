@@ -5,6 +5,8 @@
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
 
 import { resolve } from "node:path";
+import { FileSystemError } from "../io/errors.ts";
+import { fsError } from "../io/files.ts";
 import { checkOutPath, GuardError } from "./guard.ts";
 
 /** The marker file written into every output folder of this tool. */
@@ -71,6 +73,24 @@ export async function checkOutputFolder(
   out: string,
   opts: { model: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
+  await asGuardError(out, () => checkFolder(out, opts));
+}
+
+/** Runs `f`, turning raw OS errors (a path through a file, a read-only disk) into GuardError. */
+async function asGuardError<T>(out: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const fe = fsError(e);
+    if (fe instanceof FileSystemError) throw new GuardError(`--out ${out}: ${fe.message}`);
+    throw e;
+  }
+}
+
+async function checkFolder(
+  out: string,
+  opts: { model: string; inputs?: readonly string[]; force: boolean },
+): Promise<void> {
   await checkOutPath(out, opts.model);
   for (const input of opts.inputs ?? []) {
     const file = resolve(input);
@@ -102,7 +122,11 @@ async function alive(pid: number): Promise<boolean> {
  * run) is taken over. The lock is removed when the process exits (also through Deno.exit).
  * Returns a function that releases it earlier.
  */
-export async function lockOutput(out: string): Promise<() => void> {
+export function lockOutput(out: string): Promise<() => void> {
+  return asGuardError(out, () => takeLock(out));
+}
+
+async function takeLock(out: string): Promise<() => void> {
   const file = `${out}.lock`;
   for (let attempt = 0;; attempt++) {
     try {

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { ModelConfig } from "../model/config.ts";
 import { ConfigError } from "./errors.ts";
+import { fsReason, readRegularText } from "./files.ts";
 
 export { ConfigError };
 
@@ -26,9 +27,9 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   const file = join(dir, "config.json");
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readRegularText(file);
   } catch (e) {
-    throw new ConfigError(file, null, `cannot read: ${(e as Error).message}`, { cause: e });
+    throw new ConfigError(file, null, `cannot read: ${fsReason(e)}`, { cause: e });
   }
   let json: unknown;
   try {

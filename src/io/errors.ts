@@ -1,5 +1,5 @@
-// Typed errors for reading model files. Every error names the file it came from and the
-// tensor or field at fault, so a bad checkpoint is diagnosed from the message alone.
+// Typed errors for reading model files and writing outputs. Every error names the file it came
+// from and the tensor or field at fault, so a bad checkpoint is diagnosed from the message alone.
 
 /** Base class of every model-file error (safetensors, config.json, tokenizer.json). */
 export class ModelFileError extends Error {
@@ -24,3 +24,14 @@ export class ConfigError extends ModelFileError {}
 
 /** A tokenizer.json is missing, malformed, or does not fit the model. */
 export class TokenizerError extends ModelFileError {}
+
+/**
+ * A file-system operation failed (a missing folder, a read-only disk, a path through a file...):
+ * names the path and the operation in words, without the raw OS code (src/io/files.ts fsError).
+ */
+export class FileSystemError extends Error {
+  override name = "FileSystemError";
+  constructor(readonly file: string, readonly op: string, detail: string, options?: ErrorOptions) {
+    super(`cannot ${op} ${file}: ${detail}`, options);
+  }
+}

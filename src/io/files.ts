@@ -1,7 +1,10 @@
 // File-system helpers for outputs: whether a path exists, and replacing a folder by renames only
 // (the old folder is first moved aside as DIR.old, the new one renamed in, then the old one
 // removed), so at every instant either the old or the new complete folder exists under a known
-// name and nothing is ever half written at DIR.
+// name and nothing is ever half written at DIR. Also: reading only regular files (a FIFO would
+// block, /dev/zero never ends), and raw OS errors turned into FileSystemError naming the path.
+
+import { FileSystemError } from "./errors.ts";
 
 /** Whether `path` exists (links followed); errors other than NotFound propagate. */
 export async function exists(path: string): Promise<boolean> {
@@ -22,4 +25,83 @@ export async function replaceDir(from: string, to: string): Promise<void> {
   if (had) await Deno.rename(to, old);
   await Deno.rename(from, to);
   if (had) await Deno.remove(old, { recursive: true });
+}
+
+/** What Deno's syscall names mean, for messages. */
+const OPS: Record<string, string> = {
+  open: "open",
+  readfile: "read",
+  writefile: "write",
+  mkdir: "create the folder",
+  realpath: "resolve",
+  rename: "rename",
+  remove: "remove",
+  stat: "inspect",
+  lstat: "inspect",
+  copy: "copy",
+  copy_file: "copy",
+  readdir: "list",
+};
+
+/** Plain words for the OS error codes users meet (Linux numbering). */
+const CODES: Record<number, string> = {
+  1: "operation not permitted",
+  2: "no such file or folder (or a folder on its path is missing)",
+  13: "permission denied",
+  17: "something already exists there",
+  20: "a part of the path is a file, not a folder",
+  21: "it is a folder, not a file",
+  28: "no space left on the device",
+  30: "the file system is read-only",
+  36: "the name is too long",
+  39: "the folder is not empty",
+  122: "the disk quota is exceeded",
+};
+
+/**
+ * Turns a raw OS error of Deno (`Not a directory (os error 20): realpath '/x/y'`) into a
+ * FileSystemError naming the path and the operation in words; anything else is returned as is.
+ */
+export function fsError(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof FileSystemError) return e;
+  const m = /^(.*?) \(os error (\d+)\)(?:: (\w+) '([^']*)'(?: -> '([^']*)')?)?$/s.exec(e.message);
+  if (!m) return e;
+  const [, text, code, op, path, to] = m;
+  const detail = CODES[Number(code)] ?? text.toLowerCase();
+  const what = op ? (OPS[op] ?? op) : "use";
+  return new FileSystemError(
+    to ? `${path} to ${to}` : (path ?? "a file"),
+    what,
+    detail,
+    { cause: e },
+  );
+}
+
+/** The reason of an error in words: an OS error's plain meaning, else its message. */
+export function fsReason(e: unknown): string {
+  const f = fsError(e);
+  if (f instanceof FileSystemError) return f.message.slice(f.message.lastIndexOf(": ") + 2);
+  return (e as Error)?.message ?? String(e);
+}
+
+/**
+ * Reads a whole text file, refusing before it is opened anything that is not a regular file
+ * (links are followed): a FIFO would block forever and a device such as /dev/zero never ends.
+ */
+export async function readRegularText(path: string): Promise<string> {
+  await checkRegularFile(path);
+  return await Deno.readTextFile(path);
+}
+
+/** Throws unless `path` is a regular file (links followed), without opening it. */
+export async function checkRegularFile(path: string): Promise<void> {
+  const info = await Deno.stat(path);
+  if (!info.isFile) {
+    throw new Error(
+      info.isDirectory
+        ? "it is a folder, not a file"
+        : "not a regular file (a pipe, socket or device); refused, since reading it could " +
+          "block or never end",
+    );
+  }
 }

@@ -17,6 +17,8 @@
 // Errors are RequestError: "<file>: record <i>: field <path>: <what was expected>, got <what>",
 // with record indexes 0-based (the JSON array index, as jq's .[i]).
 
+import { fsReason, readRegularText } from "./files.ts";
+
 /** One probe: a prompt and the answer whose tokens are scored. */
 export interface Probe {
   prompt: string;
@@ -181,10 +183,12 @@ export function validateRequest(value: unknown, file: string, index: number): Ed
     );
   }
   const r = value;
+  // The prompt is checked first: the command line's subject defaults to it.
+  const prompt = c.string(r.prompt, "prompt");
   const req: EditRequest = {
     index,
     subject: c.string(r.subject, "subject"),
-    prompt: c.string(r.prompt, "prompt"),
+    prompt,
     targetNew: c.string(r.target_new, "target_new"),
     rephrasePrompts: [],
     portability: {},
@@ -229,9 +233,9 @@ export function parseRequests(text: string, file: string): EditRequest[] {
 export async function loadRequests(path: string): Promise<EditRequest[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readRegularText(path);
   } catch (e) {
-    throw new RequestError(path, undefined, undefined, `cannot read: ${(e as Error).message}`);
+    throw new RequestError(path, undefined, undefined, `cannot read: ${fsReason(e)}`);
   }
   return parseRequests(text, path);
 }

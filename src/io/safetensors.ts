@@ -6,6 +6,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { SafetensorsError } from "./errors.ts";
+import { checkRegularFile, fsReason } from "./files.ts";
 
 export { SafetensorsError };
 
@@ -101,9 +102,11 @@ async function readExactly(
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   let file: Deno.FsFile;
   try {
+    // Not opened unless a regular file: opening a FIFO blocks, and a device never ends.
+    await checkRegularFile(path);
     file = await Deno.open(path, { read: true });
   } catch (e) {
-    throw new SafetensorsError(path, null, `cannot open: ${(e as Error).message}`, { cause: e });
+    throw new SafetensorsError(path, null, `cannot open: ${fsReason(e)}`, { cause: e });
   }
   try {
     const { size } = await file.stat();

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
+import { fsReason, readRegularText } from "./files.ts";
 
 export { TokenizerError };
 
@@ -39,10 +40,10 @@ function isObject(x: unknown): x is Json {
 async function readJson(file: string, optional: boolean): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readRegularText(file);
   } catch (e) {
     if (optional && e instanceof Deno.errors.NotFound) return undefined;
-    throw new TokenizerError(file, null, `cannot read: ${(e as Error).message}`, { cause: e });
+    throw new TokenizerError(file, null, `cannot read: ${fsReason(e)}`, { cause: e });
   }
   try {
     return JSON.parse(text);
@@ -81,6 +82,28 @@ function declaredVocabSize(file: string, json: Json): number {
 }
 
 /**
+ * A BPE model's merges: a list of "a b" strings or [a, b] pairs (the library otherwise fails
+ * inside with "Cannot read properties of undefined").
+ */
+function checkMerges(file: string, merges: unknown): void {
+  if (!Array.isArray(merges)) {
+    throw new TokenizerError(file, "model.merges", "missing or not a list (a BPE model needs it)");
+  }
+  merges.forEach((m, i) => {
+    const ok = typeof m === "string"
+      ? m.includes(" ")
+      : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === "string");
+    if (!ok) {
+      throw new TokenizerError(
+        file,
+        `model.merges[${i}]`,
+        `expected "a b" or ["a", "b"], got ${JSON.stringify(m)?.slice(0, 60)}`,
+      );
+    }
+  });
+}
+
+/**
  * Loads `<dir>/tokenizer.json`. When `modelVocabSize` is given, a tokenizer whose ids reach
  * past the model's embedding rows is an error (a smaller tokenizer is fine: models often pad).
  */
@@ -98,6 +121,7 @@ export async function loadTokenizer(dir: string, modelVocabSize?: number): Promi
       `unsupported tokenizer model ${JSON.stringify(type)} (supported: BPE, WordPiece, Unigram)`,
     );
   }
+  if (type === "BPE") checkMerges(file, json.model.merges);
   const vocabSize = declaredVocabSize(file, json);
   if (modelVocabSize !== undefined && vocabSize > modelVocabSize) {
     throw new TokenizerError(
