@@ -1,6 +1,6 @@
 // GPU timing of dispatches on WebGPU (WebGpuBackend.profileDispatches / takeDispatchTimes):
 // exactly the dispatches made while timing is on come back, in order, with their kernel names
-// and params and finite non-negative times; a 256^3 matmul takes longer than filling 8 floats;
+// and params and finite non-negative times (no comparison of durations: they depend on the load);
 // runs beyond one query set (1024 dispatches) and across the 512-dispatch submits are all timed;
 // results are bit-identical with timing on and off. Without timestamp-query, turning it on
 // throws a BackendError. Ignored without a WebGPU adapter.
@@ -51,7 +51,6 @@ Deno.test({
       deepStrictEqual(times[1].params, [1, 256, 256, 256, 0, 0, 0]);
       times.slice(2).forEach((t, i) => deepStrictEqual([t.name, t.params[1]], ["fill", i]));
       for (const t of times) ok(Number.isFinite(t.ms) && t.ms >= 0, `${t.name}: ${t.ms} ms`);
-      ok(times[1].ms > times[0].ms, `matmul ${times[1].ms} ms, fill ${times[0].ms} ms`);
       deepStrictEqual(await be.takeDispatchTimes(), [], "times are handed out once");
     } finally {
       be.dispose();

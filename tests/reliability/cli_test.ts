@@ -396,12 +396,10 @@ Deno.test({
     assert.equal(bp.code, 1, show(bp));
     assert.match(bp.stdout, /70,553,706,496 parameters/);
     assert.match(bp.stdout, /fits: NO/);
-    const t0 = performance.now();
     const run = await runEdit([...args, "--out", out, ...FAST]);
     assert.equal(run.code, 1, show(run));
     assert.match(run.stderr, /does not fit .*\n.*wasm32 memory is capped at 4 GiB/);
     assert.match(run.stderr, /before reading any weight/);
-    assert.ok(performance.now() - t0 < 20_000);
     assert.equal(await exists(out), false);
     assert.equal(await exists(`${out}.partial`), false);
     FAULTS.add("70B model", 2);

@@ -23,7 +23,7 @@
 
 import assert from "node:assert/strict";
 import { FUZZ } from "./counts.ts";
-import { runFuzz } from "./fuzz_harness.ts";
+import { fuzzSeed, runFuzz } from "./fuzz_harness.ts";
 
 const SUITES: [string, number][] = [
   ["config", 3000],
@@ -39,11 +39,7 @@ for (const [suite, numRuns] of SUITES) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const seed = Number(Deno.env.get("KNE_FUZZ_SEED") ?? NaN);
-      const r = await runFuzz(suite, {
-        numRuns,
-        seed: Number.isFinite(seed) ? seed : undefined,
-      });
+      const r = await runFuzz(suite, { numRuns, seed: fuzzSeed() });
       assert.equal(r.numRuns, numRuns);
       console.log(`${suite}: seed ${r.seed}, outcomes ${JSON.stringify(r.outcomes)}`);
       FUZZ.add(suite, r.cases);

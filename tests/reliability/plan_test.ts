@@ -475,13 +475,11 @@ testBackends("plan: a 70B model is refused before any weight is read", async (be
   const dir = await fake70B();
   try {
     const mem0 = Deno.memoryUsage();
-    const t0 = performance.now();
     const alloc0 = be.allocatedBytes();
     const err = await loadModel(dir, be, { work: { seqLen: 16, batch: 1, igSteps: 4 } }).then(
       () => null,
       (e) => e,
     );
-    const ms = performance.now() - t0;
     const mem1 = Deno.memoryUsage();
     assert.ok(err instanceof ResourceError, `expected ResourceError, got ${err}`);
     assert.match(err.message, /70,553,706,496 parameters does not fit/);
@@ -489,7 +487,6 @@ testBackends("plan: a 70B model is refused before any weight is read", async (be
     if (kind === "wasm") assert.match(err.message, /wasm32 memory is capped at 4 GiB/);
     else assert.match(err.message, /exceeds the WebGPU device's limit/);
     assert.match(err.message, /before reading any weight/);
-    assert.ok(ms < 2000, `took ${ms} ms`);
     assert.equal(be.allocatedBytes(), alloc0, "no device memory allocated");
     const grew = Math.max(mem1.rss - mem0.rss, mem1.external - mem0.external);
     assert.ok(grew < 64e6, `memory grew by ${grew} bytes`);

@@ -411,33 +411,38 @@ Deno.test("bar chart property: any labels and values give well-formed SVG", () =
   );
 });
 
-Deno.test("example charts render to files (for viewing)", async () => {
-  const dir = Deno.env.get("KNE_SVG_OUT");
-  if (!dir) return; // set KNE_SVG_OUT=/tmp/x to write the examples
-  const values = Array.from(
-    { length: 12 },
-    (_, i) => COLS.map((_, j) => Math.round(100 * Math.exp(-((i - 6) ** 2) / 8) * (j + 1) / 4)),
-  );
-  await Deno.writeTextFile(
-    `${dir}/heatmap.svg`,
-    heatmapSvg({
-      rows: values.map((_, i) => `layer ${i}`),
-      cols: COLS,
-      values,
-      title: "Ensemble neurons per layer",
-      legendLabel: "neurons",
-    }),
-  );
-  await Deno.writeTextFile(
-    `${dir}/bars.svg`,
-    barChartSvg({
-      groups: GROUPS,
-      series: [{ name: "KNE", values: [100, 96, 61, 91, 58] }, {
-        name: "ROME",
-        values: [97, 92, 53, 54, 57],
-      }],
-      title: "Methods",
-      yMax: 100,
-    }),
-  );
+// Writes example charts for a person to look at; it checks nothing, so it runs only when asked:
+// KNE_SVG_OUT=/tmp/x deno test -A tests/report/svg_test.ts
+Deno.test({
+  name: "example charts render to files (for viewing; KNE_SVG_OUT=DIR)",
+  ignore: !Deno.env.get("KNE_SVG_OUT"),
+  fn: async () => {
+    const dir = Deno.env.get("KNE_SVG_OUT")!;
+    const values = Array.from(
+      { length: 12 },
+      (_, i) => COLS.map((_, j) => Math.round(100 * Math.exp(-((i - 6) ** 2) / 8) * (j + 1) / 4)),
+    );
+    await Deno.writeTextFile(
+      `${dir}/heatmap.svg`,
+      heatmapSvg({
+        rows: values.map((_, i) => `layer ${i}`),
+        cols: COLS,
+        values,
+        title: "Ensemble neurons per layer",
+        legendLabel: "neurons",
+      }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/bars.svg`,
+      barChartSvg({
+        groups: GROUPS,
+        series: [{ name: "KNE", values: [100, 96, 61, 91, 58] }, {
+          name: "ROME",
+          values: [97, 92, 53, 54, 57],
+        }],
+        title: "Methods",
+        yMax: 100,
+      }),
+    );
+  },
 });
