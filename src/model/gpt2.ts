@@ -89,11 +89,11 @@ export class GPT2 implements CausalLM {
       Float32Array.from({ length: batch * t }, (_, i) => pos0 + i % t),
       [batch, t],
     );
+    const tokens = A.reshape(A.embedding(this.#p("wte.weight"), ids), [batch * t, c.dModel]);
     let x = A.add(
-      A.embedding(this.#p("wte.weight"), ids),
-      A.embedding(this.#p("wpe.weight"), positions),
+      hook?.(-1, "embed", tokens) ?? tokens,
+      A.reshape(A.embedding(this.#p("wpe.weight"), positions), [batch * t, c.dModel]),
     );
-    x = A.reshape(x, [batch * t, c.dModel]);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
@@ -120,6 +120,7 @@ export class GPT2 implements CausalLM {
         return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
       };
       x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
+      if (hook) x = hook(l, "resid", x) ?? x;
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

@@ -88,10 +88,11 @@ export class Llama implements CausalLM {
       );
     }
     const hd = c.dModel / c.nHeads;
-    let x = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
+    const tokens = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
       batch * t,
       c.dModel,
     ]);
+    let x = hook?.(-1, "embed", tokens) ?? tokens;
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
     for (let l = 0; l < c.nLayers; l++) {
@@ -126,6 +127,7 @@ export class Llama implements CausalLM {
         return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
       };
       x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
+      if (hook) x = hook(l, "resid", x) ?? x;
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.

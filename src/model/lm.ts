@@ -21,6 +21,10 @@ export interface ParamInfo {
 
 /** Points inside a block where hooks may read or replace activations. */
 export type HookSite =
+  /** Token embeddings before anything is added to them (layer -1), [batch*T, d]. */
+  | "embed"
+  /** A block's output, the residual stream after the layer, [batch*T, d]. */
+  | "resid"
   /** Input of the FFN output projection (the FFN "keys"), [batch*T, dFF]. */
   | "mlp_key"
   /** Output of the FFN block before the residual add, [batch*T, d]. */

@@ -132,7 +132,9 @@ export async function optimiseValue(
       const outs = new Map<string, Var>();
       const logits = noGrad(() =>
         model.forward(idT, (l, site, x) => {
-          if (l <= layer && site !== "mlp_key") outs.set(`${l}/${site}`, x);
+          if (l <= layer && (site === "attn_out" || site === "mlp_out")) {
+            outs.set(`${l}/${site}`, x);
+          }
         })
       );
       const row = async (key: string) =>

@@ -1,0 +1,209 @@
+// `deno task trace`: causal tracing (src/trace/) of one prompt, or averaged over the first N
+// facts of a request file that the model knows. One prompt: three heatmaps (residual stream, MLP
+// and attention output; token positions x layers) and trace.json. A request file: every known
+// fact traced, the mean indirect effect per kind, position group and layer in average.json, a
+// chart of the three kinds at the last subject token (average.svg), and the MLP curve at the last
+// subject token printed (the ROME paper's headline: a mid-layer peak in a realistic model).
+
+import { parseArgs } from "node:util";
+import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import { loadRequests } from "../src/io/requests.ts";
+import { loadModel } from "../src/model/load.ts";
+import { barChartSvg, heatmapSvg } from "../src/report/mod.ts";
+import {
+  type FactTrace,
+  TRACE_KINDS,
+  traceFact,
+  type TraceKind,
+} from "../src/trace/causal-trace.ts";
+import { averageByGroup, POSITION_GROUPS } from "../src/trace/positions.ts";
+
+const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S --answer A |
+  --requests FILE [--n N]) [--samples K] [--noise X] [--seed N] [--out DIR] [--backend B] [--json]
+
+  --prompt P     a prompt that contains the subject S, answered by A (its first token is traced)
+  --requests F   KnowEdit-style requests: their prompt, subject and ground_truth (the first --n,
+                 default 50, that the model answers correctly)
+  --samples K    noise draws averaged (default 10); --noise X: std as a multiple of the token
+                 embeddings' std (default 3)`;
+
+const NAMES: Record<TraceKind, string> = {
+  resid: "residual stream",
+  mlp_out: "MLP output",
+  attn_out: "attention output",
+};
+
+function fail(msg: string): never {
+  console.error(`error: ${msg}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      model: { type: "string", default: "models/kne-facts" },
+      prompt: { type: "string" },
+      subject: { type: "string" },
+      answer: { type: "string" },
+      requests: { type: "string" },
+      n: { type: "string", default: "50" },
+      samples: { type: "string", default: "10" },
+      noise: { type: "string", default: "3" },
+      seed: { type: "string", default: "1" },
+      out: { type: "string" },
+      backend: { type: "string", default: "wasm" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+} catch (e) {
+  fail((e as Error).message);
+}
+if (args.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const count = (name: "n" | "samples" | "seed") => {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < (name === "seed" ? 0 : 1)) fail(`--${name} must be an integer`);
+  return v;
+};
+const noise = Number(args.noise);
+if (!(noise > 0)) fail("--noise must be a positive number");
+if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
+if (args.prompt && (!args.subject || !args.answer)) fail("--prompt needs --subject and --answer");
+const opts = { samples: count("samples"), noise, seed: count("seed") };
+const out = args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+
+let backendChoice;
+try {
+  backendChoice = parseBackendChoice(args.backend!);
+} catch (e) {
+  fail((e as Error).message);
+}
+const backend = await createBackend(backendChoice);
+const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
+const tok = tokenizer!;
+await Deno.mkdir(out, { recursive: true });
+
+const heatmaps = async (tr: FactTrace, prefix: string) => {
+  for (const kind of TRACE_KINDS) {
+    const rows = tr.tokens.map((t, i) =>
+      `${JSON.stringify(t)}${i >= tr.subject[0] && i < tr.subject[1] ? "*" : ""}`
+    );
+    await Deno.writeTextFile(
+      `${out}/${prefix}${kind}.svg`,
+      heatmapSvg({
+        rows,
+        cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
+        values: tr.effects[kind],
+        title: `Indirect effect of the ${NAMES[kind]} (p clean ${tr.pClean.toFixed(3)}, ` +
+          `corrupted ${tr.pCorrupted.toFixed(3)})`,
+        rowTitle: "token (* subject)",
+        colTitle: "layer",
+        legendLabel: "P(answer | restored) - P(answer | corrupted)",
+        formatValue: (v) => v.toFixed(2),
+      }),
+    );
+  }
+};
+
+if (args.prompt) {
+  const answer = args.answer!;
+  const tr = await traceFact(
+    model,
+    tok,
+    { prompt: args.prompt, subject: args.subject!, answer },
+    opts,
+  );
+  await Deno.writeTextFile(`${out}/trace.json`, JSON.stringify(tr, null, 2) + "\n");
+  await heatmaps(tr, "");
+  if (args.json) console.log(JSON.stringify(tr));
+  else {
+    console.log(
+      `p(${JSON.stringify(answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
+        tr.pCorrupted.toFixed(4)
+      }`,
+    );
+    const last = tr.subject[1] - 1;
+    console.log(
+      `MLP at the last subject token by layer: ${
+        tr.effects.mlp_out[last].map((x) => x.toFixed(3)).join(" ")
+      }`,
+    );
+    console.log(`wrote ${out}/{trace.json,resid.svg,mlp_out.svg,attn_out.svg}`);
+  }
+} else {
+  const n = count("n");
+  const requests = await loadRequests(args.requests!);
+  const traces: FactTrace[] = [];
+  let tried = 0;
+  for (const r of requests) {
+    if (traces.length >= n) break;
+    if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
+    tried++;
+    const tr = await traceFact(model, tok, {
+      prompt: r.prompt,
+      subject: r.subject,
+      answer: r.groundTruth,
+    }, opts).catch((e) => {
+      console.error(`skipped "${r.prompt}": ${(e as Error).message}`);
+      return null;
+    });
+    if (tr?.known) {
+      traces.push(tr);
+      Deno.stderr.writeSync(new TextEncoder().encode(`\rtraced ${traces.length}/${n}`));
+    }
+  }
+  console.error(`\n${traces.length} known facts traced (${tried} tried)`);
+  if (traces.length === 0) {
+    console.error("error: the model answers none of the requests' facts; nothing to average");
+    Deno.exit(1);
+  }
+  const avg = averageByGroup(traces);
+  const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);
+  await Deno.writeTextFile(
+    `${out}/average.json`,
+    JSON.stringify({ facts: traces.length, options: opts, byGroup: avg, traces }, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(
+    `${out}/average.svg`,
+    barChartSvg({
+      groups: layers,
+      series: TRACE_KINDS.map((k) => ({ name: NAMES[k], values: avg[k]["last subject token"] })),
+      title: `Average indirect effect at the last subject token (${traces.length} facts)`,
+      yLabel: "indirect effect",
+      formatValue: (v) => v.toFixed(2),
+    }),
+  );
+  for (const kind of TRACE_KINDS) {
+    await Deno.writeTextFile(
+      `${out}/average-${kind}.svg`,
+      heatmapSvg({
+        rows: [...POSITION_GROUPS],
+        cols: layers,
+        values: POSITION_GROUPS.map((g) => avg[kind][g]),
+        title: `Average indirect effect of the ${NAMES[kind]} (${traces.length} facts)`,
+        rowTitle: "position",
+        colTitle: "layer",
+        formatValue: (v) => v.toFixed(2),
+      }),
+    );
+  }
+  if (args.json) console.log(JSON.stringify({ facts: traces.length, byGroup: avg }));
+  else {
+    for (const kind of TRACE_KINDS) {
+      const curve = avg[kind]["last subject token"];
+      const peak = curve.indexOf(Math.max(...curve));
+      console.log(
+        `${NAMES[kind].padEnd(17)} at the last subject token: ` +
+          `${curve.map((x) => x.toFixed(3)).join(" ")} (peak at layer ${peak})`,
+      );
+    }
+    console.log(`wrote ${out}/average.{json,svg} and average-{resid,mlp_out,attn_out}.svg`);
+  }
+}
+backend.dispose();

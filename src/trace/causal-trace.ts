@@ -1,0 +1,212 @@
+// Causal tracing (Meng et al. 2022, "Locating and Editing Factual Associations in GPT"; the
+// procedure of shared/REALISM.md section 2) of one fact on any CausalLM:
+// 1. clean run: every layer's residual stream, MLP output and attention output at every token,
+//    and P(answer) (the probability of the answer's first token after the prompt, as ROME);
+// 2. corrupted runs: Gaussian noise (std = `noise` x the std of the token-embedding table) added
+//    to the subject tokens' input embeddings, `samples` seeded draws;
+// 3. restored runs: in each corrupted run, one state (kind, layer) at one position is put back
+//    to its clean value; indirect effect = mean P(answer | restored) - mean P(answer | corrupted).
+// Each (kind, layer) is one forward whose rows are every (sample, position) pair, so a prompt of
+// T tokens costs 3 x layers forwards of samples x T rows, plus the clean and corrupted runs.
+
+import { noGrad, type Var } from "../autograd/variable.ts";
+import * as A from "../autograd/ops.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import { gaussian } from "../model/build.ts";
+import type { CausalLM, HookSite } from "../model/lm.ts";
+import { constant } from "../autograd/variable.ts";
+import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+
+export const TRACE_KINDS = ["resid", "mlp_out", "attn_out"] as const;
+export type TraceKind = typeof TRACE_KINDS[number];
+
+export interface TraceOptions {
+  /** Noise draws averaged (default 10). */
+  samples?: number;
+  /** Noise std as a multiple of the token embeddings' std (default 3). */
+  noise?: number;
+  seed?: number;
+}
+
+export interface TraceFact {
+  prompt: string;
+  subject: string;
+  answer: string;
+}
+
+export interface FactTrace {
+  /** The prompt's tokens, as text. */
+  tokens: string[];
+  /** Subject token positions [start, end). */
+  subject: [number, number];
+  /** The answer token whose probability is traced. */
+  answerToken: number;
+  pClean: number;
+  /** The answer token is the clean run's most likely next token. */
+  known: boolean;
+  pCorrupted: number;
+  /** Indirect effect per kind, [position][layer]. */
+  effects: Record<TraceKind, number[][]>;
+}
+
+/** Positions [start, end) of `subject` in the tokens of `prompt`, or an error. */
+export function subjectSpan(tok: Tokenizer, prompt: string, subject: string): [number, number] {
+  const at = prompt.indexOf(subject);
+  if (at < 0) throw new Error(`the prompt "${prompt}" does not contain the subject "${subject}"`);
+  const ids = tok.encode(prompt);
+  const before = prompt.slice(0, at).trimEnd();
+  const start = before ? tok.encode(before).length : 0;
+  const upto = tok.encode(prompt.slice(0, at + subject.length));
+  const end = upto.length;
+  if (end <= start || upto.some((id, i) => ids[i] !== id)) {
+    throw new Error(`the subject "${subject}" does not fall on token boundaries of "${prompt}"`);
+  }
+  return [start, end];
+}
+
+function std(values: Float32Array): number {
+  let s = 0, s2 = 0;
+  for (const v of values) {
+    s += v;
+    s2 += v * v;
+  }
+  const m = s / values.length;
+  return Math.sqrt(Math.max(0, s2 / values.length - m * m));
+}
+
+function softmaxAt(logits: Float32Array, row: number, v: number, token: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < v; j++) max = Math.max(max, logits[row * v + j]);
+  let sum = 0;
+  for (let j = 0; j < v; j++) sum += Math.exp(logits[row * v + j] - max);
+  return Math.exp(logits[row * v + token] - max) / sum;
+}
+
+/** The token-embedding table: what the noise scale is measured on. */
+function embeddingTable(model: CausalLM): Var {
+  const info = model.paramInfo.find((p) =>
+    p.layout === "embedding" && p.shape[0] === model.config.vocabSize
+  );
+  if (!info) throw new Error("the model has no token-embedding table");
+  return model.params.get(info.name)!;
+}
+
+export async function traceFact(
+  model: CausalLM,
+  tok: Tokenizer,
+  fact: TraceFact,
+  opts: TraceOptions = {},
+): Promise<FactTrace> {
+  const samples = opts.samples ?? 10;
+  const seed = opts.seed ?? 1;
+  const be = model.backend;
+  const { nLayers, dModel: d, vocabSize: v } = model.config;
+  const ids = tok.encode(fact.prompt);
+  const t = ids.length;
+  const full = tok.encode(`${fact.prompt} ${fact.answer}`);
+  const answerToken = full[t];
+  if (answerToken === undefined || full.slice(0, t).some((x, i) => x !== ids[i])) {
+    throw new Error(`the answer "${fact.answer}" does not start a new token after the prompt`);
+  }
+  const [s0, s1] = subjectSpan(tok, fact.prompt, fact.subject);
+  const sigma = (opts.noise ?? 3) * std(await embeddingTable(model).value.toArray());
+
+  // Clean run: states per (kind, layer) as host rows [t, d], and P(answer).
+  const clean = new Map<string, Float32Array>();
+  let known = false;
+  const pClean = await tidyAsync(async () => {
+    const seen: [string, Var][] = [];
+    const logits = noGrad(() =>
+      model.forward(
+        Tensor.fromArray(be, ids, [1, t]),
+        (l, site, x) => {
+          if ((TRACE_KINDS as readonly string[]).includes(site)) seen.push([`${site}/${l}`, x]);
+        },
+        undefined,
+        Tensor.fromArray(be, [t - 1], [1]),
+      )
+    );
+    for (const [k, x] of seen) clean.set(k, await x.value.toArray());
+    const out = await logits.value.toArray();
+    known = out.every((x, j) => j === answerToken || x < out[answerToken]);
+    return softmaxAt(out, 0, v, answerToken);
+  });
+
+  // Noise per sample on the subject rows, as an addend [t, d].
+  const noise = Array.from({ length: samples }, (_, k) => {
+    const n = new Float32Array(t * d);
+    n.set(gaussian((s1 - s0) * d, sigma, seed * 1000 + k), s0 * d);
+    return n;
+  });
+
+  /** P(answer) of `rows` corrupted runs (row r uses sample sampleOf(r)), restoring per row. */
+  const run = (
+    rows: number,
+    sampleOf: (r: number) => number,
+    restore?: { kind: TraceKind; layer: number; positionOf: (r: number) => number },
+  ) =>
+    tidyAsync(async () => {
+      const addend = new Float32Array(rows * t * d);
+      for (let r = 0; r < rows; r++) addend.set(noise[sampleOf(r)], r * t * d);
+      const noiseVar = constant(Tensor.fromArray(be, addend, [rows * t, d]));
+      let keep: Var | null = null, put: Var | null = null;
+      if (restore) {
+        const state = clean.get(`${restore.kind}/${restore.layer}`)!;
+        const k = new Float32Array(rows * t * d).fill(1);
+        const p = new Float32Array(rows * t * d);
+        for (let r = 0; r < rows; r++) {
+          const i = restore.positionOf(r);
+          k.fill(0, (r * t + i) * d, (r * t + i + 1) * d);
+          p.set(state.subarray(i * d, (i + 1) * d), (r * t + i) * d);
+        }
+        keep = constant(Tensor.fromArray(be, k, [rows * t, d]));
+        put = constant(Tensor.fromArray(be, p, [rows * t, d]));
+      }
+      const hook = (l: number, site: HookSite, x: Var) => {
+        if (site === "embed") return A.add(x, noiseVar);
+        if (restore && l === restore.layer && site === restore.kind) {
+          return A.add(A.mul(x, keep!), put!);
+        }
+      };
+      const batchIds = Array.from({ length: rows }, () => ids).flat();
+      const last = Array.from({ length: rows }, (_, r) => r * t + t - 1);
+      const logits = noGrad(() =>
+        model.forward(
+          Tensor.fromArray(be, batchIds, [rows, t]),
+          hook,
+          undefined,
+          Tensor.fromArray(be, last, [rows]),
+        )
+      );
+      const out = await logits.value.toArray();
+      return Array.from({ length: rows }, (_, r) => softmaxAt(out, r, v, answerToken));
+    });
+
+  const corrupted = await run(samples, (r) => r);
+  const pCorrupted = corrupted.reduce((a, b) => a + b, 0) / samples;
+  const effects = {} as Record<TraceKind, number[][]>;
+  for (const kind of TRACE_KINDS) {
+    effects[kind] = Array.from({ length: t }, () => new Array(nLayers).fill(0));
+    for (let l = 0; l < nLayers; l++) {
+      const probs = await run(samples * t, (r) => Math.floor(r / t), {
+        kind,
+        layer: l,
+        positionOf: (r) => r % t,
+      });
+      for (let i = 0; i < t; i++) {
+        let s = 0;
+        for (let k = 0; k < samples; k++) s += probs[k * t + i];
+        effects[kind][i][l] = s / samples - pCorrupted;
+      }
+    }
+  }
+  return {
+    tokens: ids.map((id) => tok.decode([id])),
+    subject: [s0, s1],
+    answerToken,
+    pClean,
+    known,
+    pCorrupted,
+    effects,
+  };
+}

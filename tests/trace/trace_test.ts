@@ -1,0 +1,177 @@
+// Causal tracing on the tiny GPT-2 and Llama fixtures: indirect effects equal a direct
+// computation written apart from the tracer (a corrupted run records every state, and a second
+// run adds clean - corrupted at one row, where the tracer masks and replaces); restoring the last
+// layer's residual at the last token gives the clean probability; positions before the subject
+// have no effect (causal attention keeps the noise from them); the noise is seeded; the position
+// groups are ROME's.
+
+import assert from "node:assert/strict";
+import * as A from "../../src/autograd/ops.ts";
+import { constant, noGrad, type Var } from "../../src/autograd/variable.ts";
+import { gaussian } from "../../src/model/build.ts";
+import type { CausalLM, HookSite } from "../../src/model/lm.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { TRACE_KINDS, traceFact } from "../../src/trace/causal-trace.ts";
+import { averageByGroup, groupsOf } from "../../src/trace/positions.ts";
+import { testBackends } from "../helpers/backends.ts";
+
+const FIXTURES = ["tiny-gpt2", "tiny-llama"].map((n) =>
+  new URL(`../fixtures/${n}`, import.meta.url).pathname
+);
+const FACT = { prompt: "The capital of France is", subject: "France", answer: "Paris" };
+
+/** P(token) after a forward of `ids` with `hook`, and the states it saw (site/layer -> rows). */
+async function run(
+  model: CausalLM,
+  ids: number[],
+  token: number,
+  hook: (l: number, site: HookSite, x: Var) => Var | undefined,
+): Promise<{ p: number; states: Map<string, Float32Array> }> {
+  return await tidyAsync(async () => {
+    const seen: [string, Var][] = [];
+    const logits = noGrad(() =>
+      model.forward(Tensor.fromArray(model.backend, ids, [1, ids.length]), (l, site, x) => {
+        const y = hook(l, site, x) ?? x;
+        seen.push([`${site}/${l}`, y]);
+        return y;
+      })
+    );
+    const all = await logits.value.toArray();
+    const v = model.config.vocabSize;
+    const row = all.subarray((ids.length - 1) * v, ids.length * v);
+    const max = Math.max(...row);
+    const sum = row.reduce((a, x) => a + Math.exp(x - max), 0);
+    const states = new Map<string, Float32Array>();
+    for (const [k, x] of seen) states.set(k, await x.value.toArray());
+    return { p: Math.exp(row[token] - max) / sum, states };
+  });
+}
+
+for (const dir of FIXTURES) {
+  const name = dir.split("/").at(-1);
+  testBackends(`trace (${name}): effects equal a direct computation`, async (be) => {
+    const { model, tokenizer } = await loadModel(dir, be, { tokenizer: true });
+    const tok = tokenizer!;
+    const opts = { samples: 2, noise: 3, seed: 5 };
+    const tr = await traceFact(model, tok, FACT, opts);
+    assert.deepEqual(await traceFact(model, tok, FACT, opts), tr, "seeded: the same trace twice");
+    const other = await traceFact(model, tok, FACT, { ...opts, seed: 6 });
+    assert.notEqual(other.pCorrupted, tr.pCorrupted, "another seed, other noise");
+
+    const ids = tok.encode(FACT.prompt);
+    const t = ids.length, d = model.config.dModel, v = model.config.vocabSize;
+    const L = model.config.nLayers;
+    const [s0, s1] = tr.subject;
+    assert.deepEqual(tr.subject, [3, 4]);
+    assert.deepEqual(tr.tokens.slice(s0, s1).map((x) => x.trim()), ["France"]);
+    const token = tok.encode(`${FACT.prompt} ${FACT.answer}`)[t];
+
+    // The noise as specified: `noise` x the std of the token-embedding table, subject rows only.
+    const info = model.paramInfo.find((p) => p.layout === "embedding" && p.shape[0] === v)!;
+    const table = await model.params.get(info.name)!.value.toArray();
+    let m = 0;
+    for (const x of table) m += x / table.length;
+    let var2 = 0;
+    for (const x of table) var2 += (x - m) ** 2 / table.length;
+    const sigma = 3 * Math.sqrt(var2);
+    const noiseOf = (k: number) => {
+      const n = new Float32Array(t * d);
+      n.set(gaussian((s1 - s0) * d, sigma, 5 * 1000 + k), s0 * d);
+      return constant(Tensor.fromArray(be, n, [t, d]));
+    };
+    const corruptHook = (k: number) => (_l: number, site: HookSite, x: Var) =>
+      site === "embed" ? A.add(x, noiseOf(k)) : undefined;
+
+    const clean = await run(model, ids, token, () => undefined);
+    assert.ok(Math.abs(clean.p - tr.pClean) < 1e-5, `${clean.p} vs ${tr.pClean}`);
+    const corrupted = [
+      await run(model, ids, token, corruptHook(0)),
+      await run(model, ids, token, corruptHook(1)),
+    ];
+    const pCorr = (corrupted[0].p + corrupted[1].p) / 2;
+    assert.ok(Math.abs(pCorr - tr.pCorrupted) < 1e-5, `${pCorr} vs ${tr.pCorrupted}`);
+
+    for (const kind of TRACE_KINDS) {
+      for (const l of [0, L - 1]) {
+        for (const i of [0, s0, t - 1]) {
+          let p = 0;
+          for (const k of [0, 1]) {
+            const key = `${kind}/${l}`;
+            const delta = new Float32Array(t * d);
+            const c = clean.states.get(key)!, x = corrupted[k].states.get(key)!;
+            for (let j = 0; j < d; j++) delta[i * d + j] = c[i * d + j] - x[i * d + j];
+            const deltaVar = constant(Tensor.fromArray(be, delta, [t, d]));
+            const r = await run(
+              model,
+              ids,
+              token,
+              (ll, site, y) =>
+                site === "embed"
+                  ? A.add(y, noiseOf(k))
+                  : ll === l && site === kind
+                  ? A.add(y, deltaVar)
+                  : undefined,
+            );
+            p += r.p / 2;
+          }
+          const want = p - pCorr;
+          const got = tr.effects[kind][i][l];
+          assert.ok(
+            Math.abs(got - want) < 1e-5,
+            `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
+          );
+        }
+      }
+    }
+    // Restoring the last residual at the last token restores the output exactly.
+    assert.ok(Math.abs(tr.effects.resid[t - 1][L - 1] - (tr.pClean - tr.pCorrupted)) < 1e-5);
+    // Before the subject nothing is corrupted, so nothing restores anything.
+    for (const kind of TRACE_KINDS) {
+      for (let i = 0; i < s0; i++) assert.ok(tr.effects[kind][i].every((e) => Math.abs(e) < 1e-6));
+    }
+  });
+}
+
+Deno.test("position groups: ROME's, a one-token subject counts as first and last", () => {
+  // t = 8, subject [2, 5): 0 1 are prefix tokens (no group), 2 first, 3 middle, 4 last subject,
+  // 5 first subsequent, 6 further, 7 last token.
+  const g = Array.from({ length: 8 }, (_, i) => groupsOf(i, 8, [2, 5]));
+  assert.deepEqual(g, [
+    [],
+    [],
+    ["first subject token"],
+    ["middle subject tokens"],
+    ["last subject token"],
+    ["first subsequent token"],
+    ["further tokens"],
+    ["last token"],
+  ]);
+  assert.deepEqual(groupsOf(3, 6, [3, 4]), ["first subject token", "last subject token"]);
+  assert.deepEqual(groupsOf(5, 6, [3, 6]), ["last token"]);
+});
+
+Deno.test("averageByGroup: a fact's positions in one group are averaged, then facts", () => {
+  const effects = (vals: number[]) => ({
+    resid: vals.map((x) => [x, 2 * x]),
+    mlp_out: vals.map((x) => [x, x]),
+    attn_out: vals.map(() => [0, 0]),
+  });
+  const traces = [
+    {
+      tokens: ["a", "b", "c", "d"],
+      subject: [0, 3] as [number, number],
+      effects: effects([1, 2, 4, 8]),
+    },
+    { tokens: ["a", "b", "c"], subject: [0, 1] as [number, number], effects: effects([3, 5, 7]) },
+  ].map((x) => ({ ...x, answerToken: 0, pClean: 1, known: true, pCorrupted: 0 }));
+  const avg = averageByGroup(traces);
+  // Middle subject tokens: only the first fact has one (position 1, value 2).
+  assert.deepEqual(avg.resid["middle subject tokens"], [2, 4]);
+  // Last subject token: 4 (fact 1, position 2) and 3 (fact 2, position 0): mean 3.5.
+  assert.deepEqual(avg.mlp_out["last subject token"], [3.5, 3.5]);
+  assert.deepEqual(avg.mlp_out["last token"], [7.5, 7.5]);
+  assert.deepEqual(avg.mlp_out["first subsequent token"], [5, 5]);
+  // No fact has a further token: no value, not 0.
+  assert.ok(avg.mlp_out["further tokens"].every((x) => Number.isNaN(x)));
+});
