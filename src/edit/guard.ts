@@ -209,6 +209,55 @@ export interface RunManifest {
   /** SHA-256 of the anchor prompts' token ids (the KL term's locality prompts). */
   anchors: string;
   count: number;
+  /** The weights' identity (weightsIdentity): a resume on other weights would mix two models. */
+  weights: string;
+}
+
+/** Files up to this size are hashed whole; larger ones by samples (a 7B file takes minutes). */
+const WHOLE_HASH_LIMIT = 64 * 2 ** 20;
+const SAMPLE = 2 ** 20;
+const SAMPLES = 16;
+
+/**
+ * The identity of a weights file: its size and the SHA-256 of its bytes, all of them up to
+ * 64 MiB, else of its first MiB (the header), 16 evenly spaced 1 MiB blocks and its last MiB.
+ */
+export async function weightsIdentity(path: string): Promise<string> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    const parts: Uint8Array[] = [];
+    const readAt = async (offset: number, length: number) => {
+      const buf = new Uint8Array(length);
+      await file.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < length) {
+        const n = await file.read(buf.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      parts.push(buf.subarray(0, got));
+    };
+    if (size <= WHOLE_HASH_LIMIT) await readAt(0, size);
+    else {
+      await readAt(0, SAMPLE);
+      for (let i = 1; i <= SAMPLES; i++) {
+        await readAt(Math.floor((size - SAMPLE) * i / (SAMPLES + 1)), SAMPLE);
+      }
+      await readAt(size - SAMPLE, SAMPLE);
+    }
+    const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    const d = await crypto.subtle.digest("SHA-256", all);
+    const hex = [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return `${size}:${size <= WHOLE_HASH_LIMIT ? "sha256" : "sampled-sha256"}:${hex}`;
+  } finally {
+    file.close();
+  }
 }
 
 export async function sha256(text: string): Promise<string> {

@@ -4,12 +4,18 @@
 // to OUT.partial/records.jsonl so an interrupted run can --resume. Final outputs are written
 // into OUT.partial and renamed to OUT at the end (atomic; an existing OUT is only replaced with
 // force).
+// A record counts as finished only once every file it promises is durable: its patch
+// (patches/record-<i>.safetensors, written atomically with fsync) is written before its line is
+// appended. A resume keeps a record only when its line is whole and its patch reads back; it
+// removes everything else a crashed run left (final outputs, temporary files) and rebuilds the
+// final outputs, redoing the last record when every record was already finished, so that
+// ensemble.json, attribution.svg, model/ and patch.safetensors always come from this run.
 
 import { noGrad } from "../autograd/variable.ts";
 import { summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
-import { writePatch } from "../io/patch.ts";
+import { readPatch, writePatch } from "../io/patch.ts";
 import { exists, replaceDir } from "../io/files.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
@@ -19,9 +25,9 @@ import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
-import { checkManifest, sha256 } from "./guard.ts";
+import { checkManifest, sha256, weightsIdentity } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
-import { checkReplaceable, markOutput, removeOutput } from "./output.ts";
+import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
 import { type TensorChange, writeChanges } from "./snapshot.ts";
 
 export type EditMode = "single" | "batch" | "sequential";
@@ -165,6 +171,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
     anchors: await sha256(JSON.stringify(opts.anchors)),
     count: opts.targets.length,
+    weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
   };
   if (await exists(partial)) {
     if (opts.resume) {
@@ -174,14 +181,28 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       const kept: string[] = [];
       for (const line of text.split("\n")) {
         if (!line.trim()) continue;
+        let r: RecordResult;
         try {
-          const r = JSON.parse(line) as RecordResult;
-          done.set(r.index, r);
-          kept.push(line);
+          r = JSON.parse(line) as RecordResult;
         } catch {
-          // A line cut by the interruption: that record is redone.
+          continue; // A line cut by the interruption: that record is redone.
         }
+        // A record whose patch is missing or unreadable is redone as well.
+        if (
+          r.paramsChanged > 0 && !await readPatch(patchFile(partial, r.index)).catch(() => null)
+        ) {
+          continue;
+        }
+        done.set(r.index, r);
+        kept.push(JSON.stringify(r));
       }
+      // The final outputs come from this run: the last record is redone when all are finished.
+      if (opts.targets.every((t) => done.has(t.request.index)) && opts.targets.length > 0) {
+        const last = opts.targets.at(-1)!.request.index;
+        done.delete(last);
+        kept.splice(kept.findIndex((l) => (JSON.parse(l) as RecordResult).index === last), 1);
+      }
+      await clearLeftovers(partial, new Set([...done.keys()].map((i) => patchName(i))));
       // Rewrite without the cut line, so the next appended record starts on a line of its own.
       await Deno.writeTextFile(`${resumeFile}.tmp`, kept.map((l) => l + "\n").join(""));
       await Deno.rename(`${resumeFile}.tmp`, resumeFile);
@@ -291,17 +312,14 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       const result = await opts.method.apply(ctx, [t], opts.hparams);
       const secs = (performance.now() - t0) / 1000;
       lastResult = result;
-      await finishRecord(t, baseline, before, result, secs);
+      // The patch first: a record's line promises its patch is already on disk.
       if (result.changes.length > 0) {
-        await writePatch(
-          `${partial}/patches/record-${t.request.index}.safetensors`,
-          result.changes,
-          {
-            method: opts.method.name,
-            record: String(t.request.index),
-          },
-        );
+        await writePatch(patchFile(partial, t.request.index), result.changes, {
+          method: opts.method.name,
+          record: String(t.request.index),
+        });
       }
+      await finishRecord(t, baseline, before, result, secs);
       if (opts.mode === "single") writeChanges(opts.model, result.changes, "before");
       else {
         allChanges.push(result.changes);
@@ -382,6 +400,29 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   await checkReplaceable(`${opts.out}.old`);
   await replaceDir(partial, opts.out);
   return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
+}
+
+const patchName = (index: number) => `record-${index}.safetensors`;
+const patchFile = (partial: string, index: number) => `${partial}/patches/${patchName(index)}`;
+
+/** What a resume keeps of a crashed run's folder; everything else is removed and rebuilt. */
+const KEPT = new Set(["run.json", "records.jsonl", "patches", OUTPUT_MARKER]);
+
+/**
+ * Removes what a crashed run left in `partial` besides its manifest, records and the patches of
+ * the records kept (`patches`): final outputs, half-written files, temporary files.
+ */
+async function clearLeftovers(partial: string, patches: Set<string>): Promise<void> {
+  for await (const e of Deno.readDir(partial)) {
+    if (KEPT.has(e.name) || e.name.endsWith(".lock")) continue;
+    await Deno.remove(`${partial}/${e.name}`, { recursive: true });
+  }
+  if (!await exists(`${partial}/patches`)) return;
+  for await (const e of Deno.readDir(`${partial}/patches`)) {
+    if (!patches.has(e.name)) {
+      await Deno.remove(`${partial}/patches/${e.name}`, { recursive: true });
+    }
+  }
 }
 
 function median(xs: number[]): number {

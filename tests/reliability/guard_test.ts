@@ -18,6 +18,7 @@ import {
   guardTokenizer,
   nestedQuantifier,
   type RunManifest,
+  weightsIdentity,
 } from "../../src/edit/guard.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { getBackend, hasWebGpu } from "../helpers/backends.ts";
@@ -175,11 +176,13 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       requests: "abc",
       anchors: "def",
       count: 3,
+      weights: "10:sha256:00",
     };
     await checkManifest(dir, m, true); // an old folder without a manifest is accepted
     await checkManifest(dir, m, false);
     await checkManifest(dir, m, true);
-    for (const [k, v] of Object.entries({ hparams: { lr: 0.2 }, requests: "abd", count: 4 })) {
+    const changes = { hparams: { lr: 0.2 }, requests: "abd", count: 4, weights: "10:sha256:01" };
+    for (const [k, v] of Object.entries(changes)) {
       await assert.rejects(
         checkManifest(dir, { ...m, [k]: v }, true),
         (e: unknown) =>
@@ -188,7 +191,7 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
     }
     await Deno.writeTextFile(join(dir, "run.json"), "{");
     await assert.rejects(checkManifest(dir, m, true), /not valid JSON/);
-    FAULTS.add("resume with other settings (in-process)", 4);
+    FAULTS.add("resume with other settings (in-process)", 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -267,4 +270,31 @@ Deno.test({
     await Deno.remove(tmp, { recursive: true });
     FAULTS.add("WebGPU device lost (backend)", 1);
   },
+});
+
+Deno.test("weightsIdentity: whole hash of small files, sampled hash of large ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kne-weights-" });
+  try {
+    const small = join(dir, "small.safetensors");
+    await Deno.writeFile(small, new Uint8Array(1000).fill(7));
+    const a = await weightsIdentity(small);
+    assert.match(a, /^1000:sha256:[0-9a-f]{64}$/);
+    const flipped = new Uint8Array(1000).fill(7);
+    flipped[999] = 8;
+    await Deno.writeFile(small, flipped);
+    assert.notEqual(await weightsIdentity(small), a, "any changed byte of a small file shows");
+    // A large file: the header and every sampled block count, and so does the size.
+    const big = join(dir, "big.safetensors");
+    const bytes = new Uint8Array(80 * 2 ** 20);
+    await Deno.writeFile(big, bytes);
+    const b = await weightsIdentity(big);
+    assert.match(b, /^83886080:sampled-sha256:/);
+    bytes[10] = 1; // inside the header block
+    await Deno.writeFile(big, bytes);
+    assert.notEqual(await weightsIdentity(big), b);
+    await Deno.writeFile(big, bytes.subarray(0, bytes.length - 8));
+    assert.notEqual(await weightsIdentity(big), b);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

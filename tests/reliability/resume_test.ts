@@ -1,0 +1,120 @@
+// What --resume promises (src/edit/run.ts): a record counts as finished only when its patch is
+// on disk; a resume redoes records whose patch is missing or unreadable, removes whatever a
+// crashed run left besides its manifest, records and their patches (cut files, temporary files,
+// final outputs), rebuilds every final output, and refuses a model whose weights changed.
+// Crashes are reproduced by taking a finished output back to its OUT.partial state and damaging
+// it as the issue's disk-full and SIGKILL reproductions did.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { copyModel, exists, FAST, recordsIn, REQUESTS, runEdit } from "./cli_helpers.ts";
+import { FAULTS } from "./counts.ts";
+
+const TMP = await Deno.makeTempDir({ prefix: "kne-resume-" });
+const MODEL = await copyModel("tiny-gpt2", join(TMP, "model"));
+const HP = join(TMP, "quick.json");
+await Deno.writeTextFile(HP, JSON.stringify({ igSteps: 2, steps: 8 }));
+const args = (out: string, n: number, model = MODEL) => [
+  "--model",
+  model,
+  "--requests",
+  REQUESTS,
+  "--hparams",
+  HP,
+  "--out",
+  out,
+  "--n",
+  String(n),
+  ...FAST,
+];
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+/** A finished run of `n` records, turned back into the OUT.partial its crash would leave. */
+async function crashed(name: string, n: number): Promise<{ out: string; partial: string }> {
+  const out = join(TMP, name);
+  const r = await runEdit(args(out, n));
+  assert.equal(r.code, 0, r.stderr);
+  await Deno.rename(out, `${out}.partial`);
+  return { out, partial: `${out}.partial` };
+}
+
+Deno.test({
+  name: "resume of a one-record run whose final outputs were cut: all rebuilt, exit 0",
+  ...opts,
+  fn: async () => {
+    const { out, partial } = await crashed("one", 1);
+    // As a full disk left it: no weights, no patch, a cut tokenizer, temporary files.
+    await Deno.remove(join(partial, "model/model.safetensors"));
+    await Deno.remove(join(partial, "patch.safetensors"));
+    await Deno.remove(join(partial, "ensemble.json"));
+    await Deno.writeTextFile(join(partial, "model/tokenizer.json"), '{"version": "1.0", "mod');
+    await Deno.writeTextFile(join(partial, ".patch.safetensors.123-abc.tmp"), "half");
+    const r = await runEdit([...args(out, 1), "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (
+      const f of [
+        "model/model.safetensors",
+        "patch.safetensors",
+        "ensemble.json",
+        "attribution.svg",
+        "metrics.json",
+      ]
+    ) {
+      assert.ok(await exists(join(out, f)), `${f} missing after the resume`);
+    }
+    JSON.parse(await Deno.readTextFile(join(out, "model/tokenizer.json")));
+    const names = [...Deno.readDirSync(out)].map((e) => e.name);
+    assert.ok(!names.some((n) => n.endsWith(".tmp")), names.join(", "));
+    assert.equal((await recordsIn(join(out, "records.jsonl"))).length, 1);
+    FAULTS.add("resume after a full disk", 1);
+  },
+});
+
+Deno.test({
+  name: "a record whose patch is missing or cut is redone on resume",
+  ...opts,
+  fn: async () => {
+    const { out, partial } = await crashed("patches", 3);
+    const before = await recordsIn(join(partial, "records.jsonl"));
+    assert.equal(before.length, 3);
+    await Deno.remove(join(partial, "patches/record-0.safetensors"));
+    const cut = join(partial, "patches/record-1.safetensors");
+    const bytes = await Deno.readFile(cut);
+    await Deno.writeFile(cut, bytes.subarray(0, bytes.length >> 1));
+    const r = await runEdit([...args(out, 3), "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const i of [0, 1, 2]) {
+      assert.ok(await exists(join(out, `patches/record-${i}.safetensors`)), `patch ${i}`);
+    }
+    const after = await recordsIn(join(out, "records.jsonl"));
+    assert.deepEqual(after.map((x) => x.index).sort(), [0, 1, 2]);
+    // The redone records were edited again: same edit, same patch bits.
+    const a = await Deno.readFile(join(out, "patches/record-1.safetensors"));
+    assert.deepEqual(a.length, bytes.length);
+    FAULTS.add("resume with a missing or cut patch", 2);
+  },
+});
+
+Deno.test({
+  name: "resume refuses a model whose weights changed since the run started",
+  ...opts,
+  fn: async () => {
+    const { out } = await crashed("swapped", 2);
+    // Same path, other weights: one byte of model.safetensors changed after the crash.
+    const w = join(MODEL, "model.safetensors");
+    const original = await Deno.readFile(w);
+    const changed = original.slice();
+    changed[changed.length - 3] ^= 0x01;
+    await Deno.writeFile(w, changed);
+    try {
+      const r = await runEdit([...args(out, 2), "--resume"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /cannot resume .*different weights/);
+    } finally {
+      await Deno.writeFile(w, original);
+    }
+    const ok = await runEdit([...args(out, 2), "--resume"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    FAULTS.add("resume with swapped weights", 1);
+  },
+});
