@@ -63,27 +63,30 @@ export function guardTokenizer(tok: Tokenizer): Tokenizer {
 }
 
 /**
- * Whether a regular expression nests an unbounded repeat inside a repeated group, as in
- * `(a+)+`, `(\w+\s?)*` or `(.*a){12}`: the classic catastrophic-backtracking shape, which makes
- * matching exponential in the input length. Real tokenizer patterns (GPT-2, Llama 3, Qwen2)
- * repeat only single atoms or classes. Escapes and character classes are skipped.
+ * Whether a regular expression repeats a group whose content can match in more than one way:
+ * a group quantified by a repeat (`*`, `+`, `{n,}`, `{n,m}` with m > 1) that holds a quantifier
+ * (`(a+)+`, `(\w+\s?)*`, `(a?){30}`, `(.*a){12}`) or an alternation (`(a|aa)+`, `(x|y)*`).
+ * These are the shapes of catastrophic backtracking, exponential in the input length. A pattern
+ * that passes repeats only fixed sequences of atoms, so it backtracks polynomially at worst; real
+ * tokenizer patterns (GPT-2, Llama 3, Qwen2) pass. Escapes and character classes are skipped.
+ * The check is conservative: some safe patterns (e.g. `(ab|cd)+`) are refused too.
  */
-export function nestedQuantifier(re: string): boolean {
-  // Per open group: does its content hold a repeat?
-  const stack: boolean[] = [];
+export function backtrackingRisk(re: string): boolean {
+  // Per open group: does its content hold a quantifier, or an alternation at its own level?
+  const stack: { quant: boolean; alt: boolean }[] = [];
   const quantAt = (k: number): { len: number; repeats: boolean } | null => {
     const c = re[k];
     if (c === "*" || c === "+") {
       return { len: re[k + 1] === "?" || re[k + 1] === "+" ? 2 : 1, repeats: true };
     }
-    if (c === "?") return { len: 1, repeats: false };
+    if (c === "?") return { len: re[k + 1] === "?" ? 2 : 1, repeats: false };
     const m = c === "{" ? /^\{(\d*)(,?)(\d*)\}/.exec(re.slice(k)) : null;
     if (!m) return null;
     const max = m[2] ? (m[3] === "" ? Infinity : Number(m[3])) : Number(m[1]);
     return { len: m[0].length, repeats: max > 1 };
   };
-  const markRepeat = () => {
-    if (stack.length) stack[stack.length - 1] = true;
+  const markQuant = () => {
+    if (stack.length) stack[stack.length - 1].quant = true;
   };
   let i = 0;
   while (i < re.length) {
@@ -96,20 +99,23 @@ export function nestedQuantifier(re: string): boolean {
       while (i < re.length && re[i] !== "]") i += re[i] === "\\" ? 2 : 1;
       i++;
     } else if (c === "(") {
-      stack.push(false);
+      stack.push({ quant: false, alt: false });
       // Skip a group prefix: (?:  (?=  (?!  (?<=  (?<!  (?<name>  (?i:
       const prefix = /^\((\?(?:[:=!]|<[=!]|<[^>]*>|[a-zA-Z-]+:))?/.exec(re.slice(i))!;
       i += prefix[0].length;
+    } else if (c === "|") {
+      if (stack.length) stack[stack.length - 1].alt = true;
+      i++;
     } else if (c === ")") {
-      const inner = stack.pop() ?? false;
+      const inner = stack.pop() ?? { quant: false, alt: false };
       i++;
       const q = quantAt(i);
-      if (q?.repeats && inner) return true;
+      if (q?.repeats && (inner.quant || inner.alt)) return true;
       if (q) i += q.len;
-      if (inner || q?.repeats) markRepeat();
+      if (inner.quant || q) markQuant();
     } else {
       const q = quantAt(i);
-      if (q?.repeats) markRepeat();
+      if (q) markQuant();
       i += q ? q.len : 1;
     }
   }
@@ -118,7 +124,8 @@ export function nestedQuantifier(re: string): boolean {
 
 /**
  * Reads `<dir>/tokenizer.json` and refuses regular expressions (split and replace patterns,
- * anywhere in it) with nested repeats, which could make encoding a prompt take exponential time.
+ * anywhere in it) that backtrackingRisk flags, which could make encoding a prompt take
+ * exponential time.
  */
 export async function checkTokenizerFile(dir: string): Promise<void> {
   const file = join(dir, "tokenizer.json");
@@ -132,12 +139,13 @@ export async function checkTokenizerFile(dir: string): Promise<void> {
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
     else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
-        if (k === "Regex" && typeof x === "string" && nestedQuantifier(x)) {
+        if (k === "Regex" && typeof x === "string" && backtrackingRisk(x)) {
           throw new TokenizerError(
             file,
             `${path}.Regex`.replace(/^\./, ""),
-            `pattern ${JSON.stringify(x.slice(0, 60))} repeats a group that itself repeats; ` +
-              `matching it can take exponential time, so this tokenizer is refused`,
+            `pattern ${JSON.stringify(x.slice(0, 60))} repeats a group that can match in ` +
+              `several ways (a repeat or an alternation inside); matching it can take ` +
+              `exponential time, so this tokenizer is refused`,
           );
         }
         walk(x, `${path}.${k}`);
