@@ -1,6 +1,8 @@
-// Tokenises edit requests into EditTargets, refusing what cannot be edited: an empty prompt, a
-// target with unknown tokens, or prompt plus target longer than the model's context. Errors name
-// the record and the field.
+// Tokenises edit requests into EditTargets, refusing what cannot be edited or scored: an empty
+// prompt, a text with unknown tokens, or prompt plus answer longer than the model's context, for
+// the edit prompt and every evaluation probe alike (rephrases with the new target, portability
+// and locality probes with their answers): a probe past the context would read positions the
+// model does not have and score 0 silently. Errors name the record and the field.
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
@@ -56,6 +58,29 @@ export function editTarget(
     );
   }
   const targetIds = full.slice(promptIds.length);
+  const probe = (prompt: string, answer: string, field: string) => {
+    if (prompt.trim() === "") throw new EditInputError(`${where(field)}: the prompt is empty`);
+    const p = encodeField(tok, unk, prompt, where(field));
+    const f = encodeField(tok, unk, `${prompt} ${answer}`, where(field));
+    if (!p.every((id, i) => f[i] === id) || f.length <= p.length) {
+      throw new EditInputError(
+        `${where(field)}: the prompt's tokens are not a prefix of ` +
+          `prompt + answer`,
+      );
+    }
+    if (f.length - 1 > contextLength) {
+      throw new EditInputError(
+        `${where(field)}: prompt plus answer is ${f.length - 1} tokens as the model reads it, ` +
+          `longer than the model's context of ${contextLength} tokens`,
+      );
+    }
+  };
+  request.rephrasePrompts.forEach((r, i) => probe(r, request.targetNew, `rephrase_prompt[${i}]`));
+  for (const group of ["portability", "locality"] as const) {
+    for (const [kind, probes] of Object.entries(request[group])) {
+      probes.forEach((p, i) => probe(p.prompt, p.answer, `${group}.${kind}[${i}]`));
+    }
+  }
   try {
     return {
       request,
