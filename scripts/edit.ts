@@ -7,7 +7,6 @@ import { createBackend } from "../engine/select.ts";
 import { printable } from "../src/cli/message.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
-  ANCHOR_COUNT,
   DEFAULT_ANCHORS,
   DEFAULT_MODEL,
   DEFAULT_REQUESTS,
@@ -21,7 +20,6 @@ import {
   GuardError,
   guardTokenizer,
 } from "../src/edit/guard.ts";
-import type { EditTarget } from "../src/edit/method.ts";
 import { checkOutputFolder, lockOutput } from "../src/edit/output.ts";
 import { runEdits } from "../src/edit/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
@@ -42,46 +40,13 @@ import {
   formatPlan,
   planProblems,
   weightDtypeFor,
-  type WorkShape,
 } from "../src/model/plan.ts";
+import { workOf } from "../src/edit/work.ts";
 import { methodByName } from "../src/methods/registry.ts";
 
 function fail(msg: string, code = 2): never {
   console.error(`error: ${printable(msg)}`);
   Deno.exit(code);
-}
-
-/** The work shape of this run, for the memory plan (rows as run.ts forms them). */
-function workOf(
-  targets: EditTarget[],
-  anchors: number[][],
-  mode: string,
-  hp: Record<string, unknown>,
-): WorkShape {
-  const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
-  const targetTokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
-  // Sequential mode adds one anchor per target token of every earlier edit (src/edit/run.ts).
-  const klRows = anchors.length + (mode === "sequential" ? targetTokens : 0);
-  return {
-    seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length)),
-    targetTokens: mode === "batch"
-      ? targetTokens
-      : Math.max(1, ...targets.map((t) => t.targetIds.length)),
-    // Earlier edits' anchors (sequential) are prefixes of their rows, never longer than them.
-    klSeqLen: Math.max(
-      1,
-      ...anchors.map((a) => a.length),
-      ...(mode === "sequential" ? targets.map((t) => t.row.ids.length) : []),
-    ),
-    batch: mode === "batch" ? targets.length : 1,
-    igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
-    updateSteps: typeof hp.steps === "number" ? hp.steps : 40,
-    klRows: kl ? klRows : 0,
-    // KNE's selection bounds the update's state (other methods are checked for weights only).
-    ensemble: hp.selection === "global" || hp.selection === "per_layer"
-      ? { topP: Number(hp.topP), selection: hp.selection, perLayerK: Number(hp.perLayerK) }
-      : undefined,
-  };
 }
 
 /** The demo edit of `deno task edit` with no request given. */
@@ -177,12 +142,8 @@ async function main() {
   const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
-  // The per-edit anchors are built from the pool in run.ts; these sized prompts plan memory.
-  const anchors = anchorPool
-    .slice(0, ANCHOR_COUNT)
-    .map((r) => tokenizer.encode(r.prompt))
-    .filter((ids) => ids.length > 0 && ids.length <= config.contextLength);
-  const work = workOf(targets, anchors, mode, hparams);
+  // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates.
+  const work = workOf(targets, anchorPool, tokenizer, config.contextLength, mode, hparams);
 
   const backend = await createBackend(args.backend);
   console.error(`backend: ${backend.description}`);

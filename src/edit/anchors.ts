@@ -53,14 +53,18 @@ async function nextTokens(model: CausalLM, prompts: number[][]): Promise<number[
   return prompts.map((_, i) => am[i]);
 }
 
-export async function buildAnchors(
-  model: CausalLM,
+/**
+ * The anchor candidates of one edit, tokenised, before the unedited model drops those it answers
+ * like the edit prompt: what buildAnchors starts from, and so an upper bound of its anchors that
+ * the memory plan can count without a model.
+ */
+export function anchorCandidates(
   tok: Tokenizer,
+  contextLength: number,
   pool: readonly EditRequest[],
   request: EditRequest,
-  editPrompt: number[],
   opts: AnchorOptions = ANCHOR_DEFAULTS,
-): Promise<number[][]> {
+): number[][] {
   const banned = evaluatedTexts(request);
   const others = pool.filter((a) => a.subject !== request.subject).map((a) => a.prompt);
   const swapped = pool.flatMap((a) =>
@@ -74,9 +78,20 @@ export async function buildAnchors(
     ...new Set([...others.slice(0, opts.maxOther), ...swapped.slice(0, opts.maxSubject)]),
   ].filter((t) => !banned.has(t));
   const unk = tok.tokenToId("[UNK]");
-  const ids = texts.map((t) => tok.encode(t)).filter((x) =>
-    x.length > 0 && x.length <= model.config.contextLength && !x.includes(unk ?? -1)
+  return texts.map((t) => tok.encode(t)).filter((x) =>
+    x.length > 0 && x.length <= contextLength && !x.includes(unk ?? -1)
   );
+}
+
+export async function buildAnchors(
+  model: CausalLM,
+  tok: Tokenizer,
+  pool: readonly EditRequest[],
+  request: EditRequest,
+  editPrompt: number[],
+  opts: AnchorOptions = ANCHOR_DEFAULTS,
+): Promise<number[][]> {
+  const ids = anchorCandidates(tok, model.config.contextLength, pool, request, opts);
   const [editNext, ...next] = await nextTokens(model, [editPrompt, ...ids]);
   return ids.filter((_, i) => next[i] !== editNext);
 }

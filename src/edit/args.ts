@@ -7,12 +7,13 @@ import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
 import type { EditMode } from "./run.ts";
+import { ANCHOR_DEFAULTS } from "./anchors.ts";
 
 export const DEFAULT_MODEL = "models/kne-facts";
 export const DEFAULT_REQUESTS = "data/requests/test.json";
 export const DEFAULT_ANCHORS = "data/requests/dev.json";
-/** Anchors per edit at most (24 other-subject + 24 subject-swapped, see src/edit/anchors.ts). */
-export const ANCHOR_COUNT = 48;
+/** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */
+const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 
 export const HELP = `Usage: deno task edit [options]
 

@@ -1,0 +1,52 @@
+// The work shape of an edit run for the memory plan (src/model/plan.ts), counted as run.ts forms
+// its rows: the edit rows (one per request in batch mode, else one), and the KL term's anchor
+// rows: each edit's anchor candidates (src/edit/anchors.ts, an upper bound of what the model
+// keeps), for every request at once in batch mode, plus one row per target token of every
+// earlier edit in sequential mode.
+
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { WorkShape } from "../model/plan.ts";
+import { anchorCandidates } from "./anchors.ts";
+import type { EditTarget } from "./method.ts";
+
+export function workOf(
+  targets: readonly EditTarget[],
+  pool: readonly EditRequest[],
+  tok: Tokenizer,
+  contextLength: number,
+  mode: string,
+  hp: Record<string, unknown>,
+): WorkShape {
+  const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
+  const targetTokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
+  let klRows = 0, klSeqLen = 1;
+  if (kl) {
+    const perEdit = targets.map((t) => anchorCandidates(tok, contextLength, pool, t.request));
+    const counts = perEdit.map((a) => a.length);
+    // Batch: every request's anchors in one KL term; otherwise one edit's at a time.
+    klRows = mode === "batch" ? counts.reduce((a, b) => a + b, 0) : Math.max(0, ...counts);
+    // Sequential: one anchor per target token of every earlier edit (prefixes of their rows).
+    if (mode === "sequential") klRows += targetTokens;
+    klSeqLen = Math.max(
+      1,
+      ...perEdit.flat().map((a) => a.length),
+      ...(mode === "sequential" ? targets.map((t) => t.row.ids.length) : []),
+    );
+  }
+  return {
+    seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length)),
+    targetTokens: mode === "batch"
+      ? targetTokens
+      : Math.max(1, ...targets.map((t) => t.targetIds.length)),
+    klSeqLen,
+    batch: mode === "batch" ? targets.length : 1,
+    igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
+    updateSteps: typeof hp.steps === "number" ? hp.steps : 40,
+    klRows,
+    // KNE's selection bounds the update's state (other methods are checked for weights only).
+    ensemble: hp.selection === "global" || hp.selection === "per_layer"
+      ? { topP: Number(hp.topP), selection: hp.selection, perLayerK: Number(hp.perLayerK) }
+      : undefined,
+  };
+}

@@ -1,0 +1,77 @@
+// The memory plan counts the work the run will do (src/edit/work.ts): in batch mode every
+// request's anchors at once, in sequential mode the earlier edits' anchors too. The batch plan
+// once counted 48 anchors in all while the run built up to 96 per request, said 346.7 MB for
+// the whole test split, and the run died at 3.9 GB.
+
+import assert from "node:assert/strict";
+import { buildAnchors } from "../../src/edit/anchors.ts";
+import { editTarget } from "../../src/edit/targets.ts";
+import { workOf } from "../../src/edit/work.ts";
+import { loadRequests } from "../../src/io/requests.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { getBackend } from "../helpers/backends.ts";
+import { EDIT, FAST, FIXTURES, REQUESTS } from "./cli_helpers.ts";
+import { FAULTS } from "./counts.ts";
+
+Deno.test("workOf counts at least the anchor rows the run builds, per mode", async () => {
+  const be = await getBackend("wasm");
+  const { model, tokenizer } = await loadModel(`${FIXTURES}/tiny-gpt2`, be, { tokenizer: true });
+  const tok = tokenizer!;
+  const ctx = model.config.contextLength;
+  const requests = await loadRequests(REQUESTS);
+  const targets = requests.map((r) => editTarget(r, tok, ctx, "reqs"));
+  const built = [];
+  for (const t of targets) {
+    built.push(await buildAnchors(model, tok, requests, t.request, t.promptIds));
+  }
+  const counts = built.map((a) => a.length);
+  assert.ok(counts.some((c) => c > 0), "the fixture builds anchors");
+  const hp = { klWeight: 1, igSteps: 2, steps: 8 };
+  const single = workOf(targets, requests, tok, ctx, "single", hp);
+  const batch = workOf(targets, requests, tok, ctx, "batch", hp);
+  const seq = workOf(targets, requests, tok, ctx, "sequential", hp);
+  const tokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
+  assert.ok(single.klRows! >= Math.max(...counts), `single ${single.klRows}`);
+  assert.ok(batch.klRows! >= counts.reduce((a, b) => a + b, 0), `batch ${batch.klRows}`);
+  assert.ok(seq.klRows! >= Math.max(...counts) + tokens - 1, `sequential ${seq.klRows}`);
+  const longest = Math.max(...built.flat().map((a) => a.length));
+  for (const w of [single, batch, seq]) assert.ok(w.klSeqLen! >= longest);
+  assert.equal(batch.batch, targets.length);
+  assert.equal(workOf(targets, requests, tok, ctx, "batch", { ...hp, klWeight: 0 }).klRows, 0);
+  FAULTS.add("anchor rows per mode", 3);
+});
+
+Deno.test({
+  name: "the batch plan of the whole test split no longer says it fits the WASM memory",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const run = (extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          EDIT,
+          "--requests",
+          "data/requests/test.json",
+          "--plan",
+          ...FAST,
+          ...extra,
+        ],
+        cwd: new URL("../../", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const all = await run(["--mode", "batch"]);
+    const out = new TextDecoder().decode(all.stdout);
+    assert.equal(all.code, 1, out);
+    assert.match(out, /fits: NO/);
+    // With the KL term off there are no anchors, and the plan shrinks accordingly.
+    const hp = await Deno.makeTempFile({ suffix: ".json" });
+    await Deno.writeTextFile(hp, JSON.stringify({ klWeight: 0 }));
+    const none = await run(["--mode", "batch", "--hparams", hp]);
+    assert.equal(none.code, 0, new TextDecoder().decode(none.stdout));
+    await Deno.remove(hp);
+    FAULTS.add("batch plan of 320 requests", 1);
+  },
+});
