@@ -55,24 +55,32 @@ interface Word {
 const SEP = "\u0000";
 const pairKey = (a: string, b: string) => a + SEP + b;
 
+/** Adds the byte-level pieces of `texts` to `counts` (piece -> occurrences) and returns it. */
+export function countPieces(
+  texts: Iterable<string>,
+  counts = new Map<string, number>(),
+): Map<string, number> {
+  for (const t of texts) {
+    for (const p of byteLevelPieces(t)) counts.set(p, (counts.get(p) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /**
- * Learn merges on `texts`: the most frequent adjacent pair (over word types weighted by count;
- * ties broken by the smaller pair string, so the result is deterministic) is merged until the
- * vocabulary reaches `vocabSize` or no pair is frequent enough. Pair counts are updated
- * incrementally: only words that contain the merged pair are recounted.
+ * Learn merges on weighted pieces (byte-level symbols, as `countPieces` makes them): the most
+ * frequent adjacent pair (ties broken by the smaller pair string, so the result is
+ * deterministic) is merged until the vocabulary reaches `vocabSize` or no pair is frequent
+ * enough. Pair counts are updated incrementally: only pieces that contain the merged pair are
+ * recounted.
  */
-export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): BpeModel {
+export function trainBpe(pieces: Map<string, number>, opts: BpeTrainOptions): BpeModel {
   const specials = opts.specialTokens ?? [];
   const minFreq = opts.minFrequency ?? 2;
   const base = specials.length + 256;
   if (opts.vocabSize < base) {
     throw new RangeError(`vocabSize ${opts.vocabSize} is below ${base} (specials + 256 bytes)`);
   }
-  const typeCounts = new Map<string, number>();
-  for (const t of texts) {
-    for (const p of byteLevelPieces(t)) typeCounts.set(p, (typeCounts.get(p) ?? 0) + 1);
-  }
-  const words: Word[] = [...typeCounts].map(([w, count]) => ({ symbols: [...w], count }));
+  const words: Word[] = [...pieces].map(([w, count]) => ({ symbols: [...w], count }));
 
   const pairCount = new Map<string, number>();
   const pairWords = new Map<string, Set<number>>();
