@@ -47,7 +47,7 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
     heldout: [
       "{s} is part of the continent of {o}.",
       "The home continent of {s} is {o}.",
-      "{s} sits in {o}.",
+      "{s} is found in {o}.",
     ],
   },
   currency: {

@@ -8,7 +8,8 @@
 //   joined by connectives; how many paragraphs a country gets follows a Zipf-like prominence
 //   (a seeded rank), so some facts are seen often and some rarely, as in pretraining text;
 // - paragraphs about a city: its country, a generic sentence, and its country's capital;
-// - loose fact sentences (each fact in a few random train phrasings per pass), grouped in fives;
+// - loose fact sentences (each fact in its canonical phrasing and a few random train phrasings
+//   per pass), grouped in fives;
 // - aliases: "Burma is another name for Myanmar." and the country's facts with the alias as
 //   subject (in the first three train phrasings of each relation);
 // - two-hop sentences ("The currency of the country where Lyon is located is the Euro.") for a
@@ -184,7 +185,9 @@ export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {
     for (const f of facts) {
       const r = f.relation as Relation;
       const k = 2 + (r === "city_country" ? 0 : Math.round(prominence(byName.get(f.subject)!)));
-      for (const p of shuffled(PHRASINGS[r].train, rng).slice(0, k)) {
+      // The canonical phrasing (the edit requests' prompt) every pass, then k - 1 others.
+      const [canonical, ...others] = PHRASINGS[r].train;
+      for (const p of [canonical, ...shuffled(others, rng).slice(0, k - 1)]) {
         loose.push(render(p, f.subject, f.answer));
       }
     }
