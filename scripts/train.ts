@@ -348,7 +348,9 @@ const SAMPLE_PROMPTS = [
 const samples: [string, string][] = [];
 if (presetName === "base") {
   for (const p of SAMPLE_PROMPTS) {
-    const r = await generate(model, tok.encode(p), { maxNewTokens: 24, eosId: eot ?? undefined });
+    const ids = tok.encode(p);
+    const maxNewTokens = Math.min(24, ctx - ids.length);
+    const r = await generate(model, ids, { maxNewTokens, eosId: eot ?? undefined });
     samples.push([p, tok.decode(r.tokens.filter((t) => t !== eot))]);
     console.error(`sample: ${p}|${samples.at(-1)![1]}`);
   }
