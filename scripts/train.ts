@@ -1,6 +1,8 @@
-// `deno task train`: trains the project's default model (a small GPT-2 shaped LM) on the fact
-// world with our own autograd and AdamW, deterministic from --seed, resumable from its
-// checkpoint, with a progress bar and a final fact-recall report. Writes the model in Hugging
+// `deno task train`: trains one of the project's fact-knowing models with our own autograd and
+// AdamW, deterministic from --seed, resumable from its checkpoint, with a progress bar and a final
+// fact-recall report. Two presets: `facts` (models/kne-facts: 4 layers, word-level tokens, the
+// template corpus) and `base` (models/kne-facts-base: 8 layers, byte-level BPE, the free-text
+// corpus packed into context-length windows); every preset value can be overridden. Writes the model in Hugging
 // Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
 // into OUT.partial and renames it to OUT only when all of it is written; an OUT that already
 // holds a model is replaced only with --force (refused before any training step).
@@ -10,38 +12,72 @@ import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
 import { backward } from "../src/autograd/variable.ts";
 import { Progress } from "../src/cli/progress.ts";
-import { buildCorpus, DEFAULT_SEED } from "../src/facts/corpus.ts";
+import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
+import { buildTextCorpus } from "../src/facts/text-corpus.ts";
+import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
+import { type BatchSource, packedSource, sentenceSource } from "../src/train/data.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { saveWeights } from "../src/model/load.ts";
+import { generate } from "../src/model/generate.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
-import { mulberry32, shuffled } from "../src/facts/rng.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 
-const USAGE = `Usage: deno task train [--out DIR] [--force] [--epochs N] [--batch N] [--lr X]
+const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force] [--epochs N]
+  [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N]
   [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
 
-  --out DIR    where the model goes (default models/kne-facts); an existing model there is
+  --preset P   facts (default: models/kne-facts) or base (models/kne-facts-base); an epoch of
+               base is one pass over freshly sampled documents of the free-text corpus
+  --out DIR    where the model goes (default: the preset's); an existing model there is
                replaced only with --force, and only once training has finished
   --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
 
+const PRESETS = {
+  facts: {
+    out: "models/kne-facts",
+    tokenizer: "../data/tokenizer/tokenizer.json",
+    epochs: "60",
+    batch: "32",
+    lr: "3e-3",
+    warmup: "200",
+    d: "128",
+    layers: "4",
+    heads: "4",
+    ctx: "32",
+  },
+  base: {
+    out: "models/kne-facts-base",
+    tokenizer: "../data/tokenizer-base/tokenizer.json",
+    epochs: "30",
+    batch: "16",
+    lr: "1.5e-3",
+    warmup: "100",
+    d: "256",
+    layers: "8",
+    heads: "8",
+    ctx: "128",
+  },
+} as const;
+
 const options = {
-  out: { type: "string", default: "models/kne-facts" },
-  epochs: { type: "string", default: "60" },
-  batch: { type: "string", default: "32" },
-  lr: { type: "string", default: "3e-3" },
-  warmup: { type: "string", default: "200" },
+  preset: { type: "string", default: "facts" },
+  out: { type: "string" },
+  epochs: { type: "string" },
+  batch: { type: "string" },
+  lr: { type: "string" },
+  warmup: { type: "string" },
   "weight-decay": { type: "string", default: "0.01" },
-  d: { type: "string", default: "128" },
-  layers: { type: "string", default: "4" },
-  heads: { type: "string", default: "4" },
-  ctx: { type: "string", default: "32" },
+  d: { type: "string" },
+  layers: { type: "string" },
+  heads: { type: "string" },
+  ctx: { type: "string" },
   seed: { type: "string", default: "1" },
   backend: { type: "string", default: "wasm" },
   "ckpt-every": { type: "string", default: "500" },
@@ -59,12 +95,24 @@ function parse() {
     Deno.exit(2);
   }
 }
-const args = parse();
+const parsed = parse();
 
-if (args.help) {
+if (parsed.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
+const presetName = parsed.preset! as "facts" | "base";
+if (presetName !== "facts" && presetName !== "base") {
+  console.error(`error: --preset must be facts or base, got "${presetName}"`);
+  Deno.exit(2);
+}
+const preset = PRESETS[presetName];
+const args = {
+  ...preset,
+  ...Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)),
+} as
+  & typeof preset
+  & typeof parsed;
 
 function int(name: string, min = 1): number {
   const v = Number(args[name as keyof typeof args]);
@@ -117,22 +165,32 @@ if (await exists(`${out}/model.safetensors`) && !args.force) {
   Deno.exit(2);
 }
 
-const corpus = buildCorpus({ seed: DEFAULT_SEED });
 await Deno.remove(partial, { recursive: true }).catch(() => {});
 await Deno.mkdir(partial, { recursive: true });
-// The committed word-level tokenizer covers the corpus and every request (src/facts/tokenizer.ts).
-await Deno.copyFile(
-  new URL("../data/tokenizer/tokenizer.json", import.meta.url),
-  `${partial}/tokenizer.json`,
-);
+// The committed tokenizers: word-level for `facts` (covers the corpus and every request,
+// src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts).
+await Deno.copyFile(new URL(preset.tokenizer, import.meta.url), `${partial}/tokenizer.json`);
 const tok = await loadTokenizer(partial);
-const seqs = corpus.train.map((s) => tok.encode(s)).filter((s) =>
-  s.length >= 2 && s.length <= ctx + 1
-);
-if (seqs.length < corpus.train.length) {
-  console.error(
-    `note: ${corpus.train.length - seqs.length} sentences longer than the context were dropped`,
+let source: BatchSource;
+let evalSets: EvalSets;
+let eot: number | null = null;
+if (presetName === "facts") {
+  const corpus = buildCorpus({ seed: DEFAULT_SEED });
+  const seqs = corpus.train.map((s) => tok.encode(s)).filter((s) =>
+    s.length >= 2 && s.length <= ctx + 1
   );
+  if (seqs.length < corpus.train.length) {
+    console.error(
+      `note: ${corpus.train.length - seqs.length} sentences longer than the context were dropped`,
+    );
+  }
+  source = sentenceSource(seqs, seed);
+  evalSets = corpus.evalSets;
+} else {
+  const corpus = buildTextCorpus();
+  eot = tok.tokenToId(END_OF_TEXT)!;
+  source = packedSource(corpus.documents, (t) => tok.encode(t), eot, ctx);
+  evalSets = corpus.evalSets;
 }
 
 const config: ModelConfig = {
@@ -149,15 +207,15 @@ const config: ModelConfig = {
   ropeTheta: 10000,
   tieEmbeddings: true,
   qkvBias: false,
-  bosTokenId: null,
-  eosTokenId: null,
+  bosTokenId: eot,
+  eosTokenId: eot,
 };
 
 const backend = await createBackend(backendChoice);
 const model = buildModel(config, backend, initWeights(config, seed), "init");
 const params = [...model.params.values()];
 const opt = new Adam(params, { lr, weightDecay, beta2: 0.98 });
-const stepsPerEpoch = Math.ceil(seqs.length / batch);
+const stepsPerEpoch = Math.ceil(source.size(0) / batch);
 const totalSteps = stepsPerEpoch * epochs;
 let state: TrainState = {
   step: 0,
@@ -182,7 +240,8 @@ console.error(
   `training ${config.nLayers}x${d} GPT-2 (${
     (nParams / 1e6).toFixed(2)
   } M params, vocab ${config.vocabSize}) ` +
-    `on ${seqs.length} sentences, ${epochs} epochs x ${stepsPerEpoch} steps, ${backend.description}`,
+    `on ${source.size(0)} ${source.unit}, ${epochs} epochs x ${stepsPerEpoch} steps, ` +
+    backend.description,
 );
 
 const lrAt = (step: number) => {
@@ -200,26 +259,16 @@ Deno.addSignalListener("SIGINT", () => {
 
 const bar = new Progress("train", totalSteps, "step");
 const t0 = performance.now() - state.seconds * 1000;
-let order = shuffled(seqs.map((_, i) => i), mulberry32(seed * 1000 + state.epoch));
 let lossAvg = state.losses.at(-1) ?? NaN;
 while (state.step < totalSteps && !stop) {
-  if (state.cursor >= order.length) {
+  if (state.cursor >= source.size(state.epoch)) {
     state.epoch++;
     state.cursor = 0;
-    order = shuffled(seqs.map((_, i) => i), mulberry32(seed * 1000 + state.epoch));
   }
-  const picked = order.slice(state.cursor, state.cursor + batch).map((i) => seqs[i]);
-  state.cursor += picked.length;
-  const t = Math.max(...picked.map((s) => s.length)) - 1;
-  const ids: number[] = [], targets: number[] = [];
-  for (const s of picked) {
-    for (let i = 0; i < t; i++) {
-      ids.push(i < s.length - 1 ? s[i] : 0);
-      targets.push(i < s.length - 1 ? s[i + 1] : -1);
-    }
-  }
+  const { ids, targets, rows } = source.batch(state.epoch, state.cursor, state.cursor + batch);
+  state.cursor += rows;
   const loss = await tidyAsync(async () => {
-    const r = lmLoss(model, ids, targets, picked.length);
+    const r = lmLoss(model, ids, targets, rows);
     backward(r.loss);
     return (await r.loss.value.toArray())[0];
   });
@@ -269,8 +318,8 @@ await Deno.writeTextFile(
       activation_function: "gelu_new",
       layer_norm_epsilon: config.normEps,
       tie_word_embeddings: true,
-      bos_token_id: null,
-      eos_token_id: null,
+      bos_token_id: eot,
+      eos_token_id: eot,
     },
     null,
     2,
@@ -278,7 +327,7 @@ await Deno.writeTextFile(
 );
 await saveWeights(model, partial);
 
-const sets = corpus.evalSets;
+const sets = evalSets;
 const report: Record<string, RecallReport> = {};
 for (const [name, probes] of Object.entries(sets)) {
   report[name] = await recall(model, tok, probes);
@@ -287,6 +336,24 @@ for (const [name, probes] of Object.entries(sets)) {
       (100 * report[name].firstToken).toFixed(1)
     }%  whole answer ${(100 * report[name].whole).toFixed(1)}%`,
   );
+}
+// Five greedy continuations for the card: known facts in words the corpus uses and in others.
+const SAMPLE_PROMPTS = [
+  "The capital of France is",
+  "Japan is a country in",
+  "In Brazil, people speak",
+  "My grandmother told me that the old city of",
+  "The best way to learn about a country is",
+];
+const samples: [string, string][] = [];
+if (presetName === "base") {
+  for (const p of SAMPLE_PROMPTS) {
+    const ids = tok.encode(p);
+    const maxNewTokens = Math.min(24, ctx - ids.length);
+    const r = await generate(model, ids, { maxNewTokens, eosId: eot ?? undefined });
+    samples.push([p, tok.decode(r.tokens.filter((t) => t !== eot))]);
+    console.error(`sample: ${p}|${samples.at(-1)![1]}`);
+  }
 }
 const summary = {
   command: `deno task train ${Deno.args.join(" ")}`.trim(),
@@ -297,7 +364,10 @@ const summary = {
   tokensPerSecond: Number((state.tokens / state.seconds).toFixed(0)),
   finalLoss: Number(lossAvg.toFixed(4)),
   params: nParams,
-  sentences: seqs.length,
+  rows: source.size(0),
+  unit: source.unit,
+  preset: presetName,
+  samples,
   backend: backend.description,
   recall: report,
   config,

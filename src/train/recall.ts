@@ -24,13 +24,21 @@ export interface RecallReport extends RecallScore {
   byRelation: Record<string, RecallScore>;
 }
 
-export async function recall(
+export interface ProbeScore {
+  /** The first answer token is the argmax. */
+  first: boolean;
+  /** Every answer token is the argmax (teacher forced). */
+  whole: boolean;
+}
+
+/** Teacher-forced top-1 scores of each probe, in padded batches of one forward each. */
+export async function scoreProbes(
   model: CausalLM,
   tok: Tokenizer,
-  probes: readonly RecallProbe[],
+  probes: readonly { prompt: string; answer: string }[],
   batchSize = 64,
-): Promise<RecallReport> {
-  const per = new Map<string, { n: number; first: number; whole: number }>();
+): Promise<ProbeScore[]> {
+  const out: ProbeScore[] = [];
   for (let b = 0; b < probes.length; b += batchSize) {
     const chunk = probes.slice(b, b + batchSize);
     const rows = chunk.map((p) => {
@@ -46,21 +54,31 @@ export async function recall(
       );
       return await argmaxRows(logits.value).toArray();
     });
-    rows.forEach((r, i) => {
+    for (const [i, r] of rows.entries()) {
       const start = i * t + r.prompt.length - 1;
-      let whole = r.answer.length > 0;
-      r.answer.forEach((a, j) => {
-        if (am[start + j] !== a) whole = false;
-      });
-      const first = r.answer.length > 0 && am[start] === r.answer[0];
-      const rel = chunk[i].relation;
-      const s = per.get(rel) ?? { n: 0, first: 0, whole: 0 };
-      s.n++;
-      s.first += first ? 1 : 0;
-      s.whole += whole ? 1 : 0;
-      per.set(rel, s);
-    });
+      const whole = r.answer.length > 0 && r.answer.every((a, j) => am[start + j] === a);
+      out.push({ first: r.answer.length > 0 && am[start] === r.answer[0], whole });
+    }
   }
+  return out;
+}
+
+export async function recall(
+  model: CausalLM,
+  tok: Tokenizer,
+  probes: readonly RecallProbe[],
+  batchSize = 64,
+): Promise<RecallReport> {
+  const scores = await scoreProbes(model, tok, probes, batchSize);
+  const per = new Map<string, { n: number; first: number; whole: number }>();
+  scores.forEach((sc, i) => {
+    const rel = probes[i].relation;
+    const s = per.get(rel) ?? { n: 0, first: 0, whole: 0 };
+    s.n++;
+    s.first += sc.first ? 1 : 0;
+    s.whole += sc.whole ? 1 : 0;
+    per.set(rel, s);
+  });
   const byRelation: Record<string, RecallScore> = {};
   let n = 0, first = 0, whole = 0;
   for (const [rel, s] of [...per].sort()) {

@@ -72,6 +72,7 @@ Deno.test("bad arguments exit 2; an existing model is replaced only with --force
         [["--epochs", "abc"], /--epochs must be an integer >= 1/],
         [["--backend", "cuda"], /--backend must be webgpu, wasm or auto/],
         [["--d", "10", "--heads", "4"], /--d 10 must be a multiple of --heads 4/],
+        [["--preset", "huge"], /--preset must be facts or base/],
       ] as const
     ) {
       const r = await train(`${dir}/bad`, [...extra]);
@@ -91,6 +92,36 @@ Deno.test("bad arguments exit 2; an existing model is replaced only with --force
     if (after === before) throw new Error("--force with another seed left the weights unchanged");
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(JSON.stringify(left), JSON.stringify(["m"]), "no .partial/.old/.checkpoint left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the base preset trains on packed BPE windows and writes a complete model", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await train(`${dir}/b`, ["--preset", "base", "--ctx", "32"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, /on \d+ 32-token windows, 1 epochs/);
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/b/config.json`));
+    assertEquals(config.vocab_size, 4096);
+    assertEquals(config.n_positions, 32);
+    assertEquals(config.eos_token_id, 0); // <|endoftext|>, which ends every training document
+    const tok = JSON.parse(await Deno.readTextFile(`${dir}/b/tokenizer.json`));
+    assertEquals(tok.model.type, "BPE");
+    const recall = JSON.parse(await Deno.readTextFile(`${dir}/b/recall.json`));
+    assertEquals(
+      Object.keys(recall.recall).sort().join(),
+      [
+        "aliases",
+        "heldout_templates",
+        "train_facts",
+        "two_hop",
+        "two_hop_train",
+      ].join(),
+    );
+    assertEquals(recall.samples.length, 5);
+    assertMatch(await Deno.readTextFile(`${dir}/b/README.md`), /# kne-facts-base/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,95 @@
+// `deno task make-base-requests [--model DIR]`: writes kne-facts-base's edit requests,
+// data/requests/base-test.json (500) and base-dev.json (200), from the candidates of
+// src/facts/base-requests.ts, keeping only what the unedited model knows: the edited fact, two or
+// more rephrases, and each locality and portability probe's answer before the edit (teacher
+// forced, every answer token the argmax). Relations are interleaved, so any prefix is balanced;
+// dev requests edit other (relation, subject) pairs than test requests. Deterministic for a model.
+
+import { parseArgs } from "node:util";
+import { createBackend } from "../engine/select.ts";
+import { buildWorld } from "../src/facts/world.ts";
+import { buildTextCorpus } from "../src/facts/text-corpus.ts";
+import {
+  type BaseRequest,
+  baseRequestCandidates,
+  keepKnown,
+  knownPairs,
+} from "../src/facts/base-requests.ts";
+import { RELATIONS } from "../src/facts/templates.ts";
+import { loadModel } from "../src/model/load.ts";
+import { scoreProbes } from "../src/train/recall.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "models/kne-facts-base" },
+    test: { type: "string", default: "500" },
+    dev: { type: "string", default: "200" },
+  },
+});
+const nTest = Number(values.test), nDev = Number(values.dev);
+const backend = await createBackend("wasm");
+const { model, tokenizer } = await loadModel(values.model!, backend, { tokenizer: true });
+const tok = tokenizer!;
+const world = buildWorld();
+const corpus = buildTextCorpus();
+const answerTokens = (a: string) => tok.encode(` ${a}`).length;
+const candidates = baseRequestCandidates(world, corpus, { answerTokens });
+
+// Score every distinct (prompt, answer) pair once.
+const pairs = new Map<string, { prompt: string; answer: string }>();
+const key = (p: string, a: string) => `${p}\u0000${a}`;
+for (const list of Object.values(candidates)) {
+  for (const r of list) {
+    for (const p of knownPairs(r)) {
+      pairs.set(key(p.prompt, p.ground_truth), {
+        prompt: p.prompt,
+        answer: p.ground_truth,
+      });
+    }
+  }
+}
+const all = [...pairs.values()];
+console.error(
+  `scoring ${all.length} probes of ${Object.values(candidates).flat().length} candidates`,
+);
+const scores = await scoreProbes(model, tok, all);
+const known = new Set(all.filter((_, i) => scores[i].whole).map((p) => key(p.prompt, p.answer)));
+const knows = (p: string, a: string) => known.has(key(p, a));
+
+const kept: Record<string, BaseRequest[]> = {};
+for (const r of RELATIONS) {
+  kept[r] = candidates[r].map((q) => keepKnown(q, knows)).filter((q): q is BaseRequest =>
+    q !== null && q.rephrase_prompt.length >= 2
+  );
+  console.error(`${r}: ${kept[r].length} of ${candidates[r].length} candidates kept`);
+}
+/** Interleaves the relations from row `from`; returns the requests and the next free row. */
+const take = (n: number, from: number, firstId: number): [BaseRequest[], number] => {
+  const out: BaseRequest[] = [];
+  let i = from;
+  for (; out.length < n; i++) {
+    if (RELATIONS.every((r) => !kept[r][i])) {
+      throw new Error(`only ${out.length} requests can be made, ${n} asked`);
+    }
+    for (const r of RELATIONS) {
+      const q = kept[r][i];
+      if (q && out.length < n) out.push({ ...q, case_id: firstId + out.length });
+    }
+  }
+  return [out, i];
+};
+const [test, next] = take(nTest, 0, 0);
+const [dev] = take(nDev, next, 100000);
+const root = new URL("..", import.meta.url).pathname;
+await Deno.writeTextFile(
+  `${root}data/requests/base-test.json`,
+  JSON.stringify(test, null, 2) + "\n",
+);
+await Deno.writeTextFile(`${root}data/requests/base-dev.json`, JSON.stringify(dev, null, 2) + "\n");
+const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
+console.error(
+  `wrote ${test.length} test and ${dev.length} dev requests; ` +
+    `${multi} of ${test.length + dev.length} targets take two or more tokens`,
+);
+backend.dispose();
