@@ -1,8 +1,13 @@
 // Adapts a CausalLM and its tokenizer to the metrics' EvalModel interface: argmax predictions
-// and next-token logits from no-grad forward passes.
+// and next-token logits from no-grad forward passes, and generation through the KV cache
+// (src/model/generate.ts) up to the context, then one forward per token over the last context
+// tokens, as the metrics' own loop does (src/eval/fluency.ts generateTopK): the same tokens,
+// with one cached step per token instead of a forward over the whole sequence.
 
 import { noGrad } from "../autograd/variable.ts";
+import { sampleTopKToken } from "../eval/fluency.ts";
 import type { EvalModel } from "../eval/model.ts";
+import { generate } from "../model/generate.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { argmaxRows } from "../tensor/ops.ts";
@@ -12,6 +17,13 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
   const be = model.backend;
   const ctx = model.config.contextLength;
   const clip = (ids: number[]) => (ids.length > ctx ? ids.slice(ids.length - ctx) : ids);
+  const nextLogits = (ids: number[]) =>
+    tidyAsync(async () => {
+      const x = clip(ids);
+      const logits = noGrad(() => model.forward(Tensor.fromArray(be, x, [1, x.length])));
+      const v = model.config.vocabSize;
+      return await be.read(logits.value.buffer, (x.length - 1) * v, v);
+    });
   return {
     encode: (text) => tokenizer.encode(text),
     decode: (ids) => tokenizer.decode(ids),
@@ -21,12 +33,28 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
         const logits = noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length])));
         return Array.from(await argmaxRows(logits.value).toArray());
       }),
-    nextLogits: (ids) =>
-      tidyAsync(async () => {
-        const x = clip(ids);
-        const logits = noGrad(() => model.forward(Tensor.fromArray(be, x, [1, x.length])));
-        const v = model.config.vocabSize;
-        return await be.read(logits.value.buffer, (x.length - 1) * v, v);
-      }),
+    nextLogits,
+    async generate(ids, opts) {
+      let out = ids.slice();
+      const cached = Math.min(opts.maxLength, ctx) - out.length;
+      if (cached > 0) {
+        out = (await generate(model, out, {
+          maxNewTokens: cached,
+          topK: opts.topK,
+          rng: opts.rng,
+          eosId: opts.eosId,
+        })).ids;
+        if (opts.eosId !== undefined && out.at(-1) === opts.eosId && out.length > ids.length) {
+          return out;
+        }
+      }
+      // Past the context: a window of the last ctx tokens, one forward per token.
+      while (out.length < opts.maxLength) {
+        const next = sampleTopKToken(await nextLogits(out), opts.topK, opts.rng);
+        out.push(next);
+        if (opts.eosId !== undefined && next === opts.eosId) break;
+      }
+      return out;
+    },
   };
 }

@@ -11,7 +11,6 @@
 // final outputs, redoing the last record when every record was already finished, so that
 // ensemble.json, attribution.svg, model/ and patch.safetensors always come from this run.
 
-import { noGrad } from "../autograd/variable.ts";
 import { summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
@@ -21,8 +20,7 @@ import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "../model/load.ts";
-import { argmaxRows } from "../tensor/ops.ts";
-import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
 import { checkManifest, sha256, weightsIdentity } from "./guard.ts";
@@ -82,26 +80,16 @@ export interface RunResult {
   out: string;
 }
 
-/** The prompt and its greedy continuation of up to n tokens, as text. */
+/** The prompt and its greedy continuation of up to n tokens (KV-cached), as text. */
 export async function greedy(
   model: CausalLM,
   tok: Tokenizer,
   prompt: number[],
   n: number,
 ): Promise<string> {
-  const ids = [...prompt];
-  for (let i = 0; i < n && ids.length < model.config.contextLength; i++) {
-    const next = await tidyAsync(async () => {
-      const logits = noGrad(() =>
-        model.forward(Tensor.fromArray(model.backend, ids, [1, ids.length]))
-      );
-      const am = await argmaxRows(logits.value).toArray();
-      return am[am.length - 1];
-    });
-    ids.push(next);
-    if (next === model.config.eosTokenId) break;
-  }
-  return tok.decode(ids);
+  const maxNewTokens = Math.max(0, Math.min(n, model.config.contextLength - prompt.length));
+  const eosId = model.config.eosTokenId ?? undefined;
+  return tok.decode((await generate(model, prompt, { maxNewTokens, eosId })).ids);
 }
 
 function countParams(model: CausalLM): number {

@@ -1,0 +1,46 @@
+// Fluency sampling (the KnowEdit fluency metric: 100 tokens, top-5) of the first N request
+// prompts, timed through the edit pipeline's KV-cached generation (src/edit/eval-model.ts) and
+// through the metrics' one-forward-per-token loop, on the same model; checks that both sample the
+// same tokens. deno run -A bench/fluency.ts [--model DIR] [--requests FILE] [--n N]
+
+import { parseArgs } from "node:util";
+import { createBackend } from "../engine/select.ts";
+import { evalModel } from "../src/edit/eval-model.ts";
+import { fluency } from "../src/eval/fluency.ts";
+import { loadRequests } from "../src/io/requests.ts";
+import { loadModel } from "../src/model/load.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "models/kne-facts" },
+    requests: { type: "string", default: "data/requests/test.json" },
+    n: { type: "string", default: "100" },
+  },
+});
+const be = await createBackend("wasm");
+const { model, tokenizer } = await loadModel(values.model!, be, { tokenizer: true });
+const cached = evalModel(model, tokenizer!);
+const { generate: _, ...perToken } = cached;
+const prompts = (await loadRequests(values.requests!)).slice(0, Number(values.n)).map((r) =>
+  r.prompt
+);
+const time = async (m: typeof cached) => {
+  const t0 = performance.now();
+  const texts = [];
+  for (const [i, p] of prompts.entries()) texts.push((await fluency(m, p, { seed: i })).text);
+  return { seconds: (performance.now() - t0) / 1000, texts };
+};
+const slow = await time(perToken);
+const fast = await time(cached);
+const same = slow.texts.every((t, i) => t === fast.texts[i]);
+console.log(JSON.stringify({
+  model: values.model,
+  contextLength: model.config.contextLength,
+  prompts: prompts.length,
+  perTokenSeconds: Number(slow.seconds.toFixed(2)),
+  cachedSeconds: Number(fast.seconds.toFixed(2)),
+  speedup: Number((slow.seconds / fast.seconds).toFixed(2)),
+  sameTexts: same,
+}));
+be.dispose();

@@ -1,0 +1,49 @@
+// The edit pipeline's generation goes through the KV cache and still produces exactly the tokens
+// of the metrics' one-forward-per-token loop: top-k samples (fluency), across the context limit
+// (where it falls back to a window of the last ctx tokens), and the greedy completions.
+
+import assert from "node:assert/strict";
+import { noGrad } from "../../src/autograd/variable.ts";
+import { evalModel } from "../../src/edit/eval-model.ts";
+import { greedy } from "../../src/edit/run.ts";
+import { generateTopK } from "../../src/eval/fluency.ts";
+import { mulberry32 } from "../../src/eval/rng.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { argmaxRows } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { testBackends } from "../helpers/backends.ts";
+import { TINY } from "../helpers/tiny.ts";
+
+testBackends(
+  "evalModel.generate samples what the per-token loop samples, past the context too",
+  async (be) => {
+    const { model, tokenizer } = await loadModel(TINY, be, { tokenizer: true });
+    const em = evalModel(model, tokenizer!);
+    const { generate: _, ...loop } = em; // the same model without its generate hook
+    const prompt = tokenizer!.encode("The capital of France is");
+    const ctx = model.config.contextLength;
+    for (const [maxLength, topK, seed] of [[ctx - 4, 5, 1], [ctx + 20, 5, 2], [ctx + 3, 1, 3]]) {
+      const fast = await em.generate!(prompt, { maxLength, topK, rng: mulberry32(seed) });
+      const slow = await generateTopK(loop, prompt, { maxLength, topK, rng: mulberry32(seed) });
+      assert.deepEqual(fast, slow, `maxLength ${maxLength}, top-${topK}`);
+      assert.equal(fast.length, maxLength);
+    }
+  },
+);
+
+testBackends("greedy completions are the uncached argmax continuation", async (be) => {
+  const { model, tokenizer } = await loadModel(TINY, be, { tokenizer: true });
+  const tok = tokenizer!;
+  const prompt = tok.encode("The capital of Spain is");
+  const ids = [...prompt];
+  for (let i = 0; i < 8; i++) {
+    const am = await tidyAsync(async () =>
+      await argmaxRows(
+        noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length]))).value,
+      ).toArray()
+    );
+    ids.push(am[am.length - 1]);
+    if (ids.at(-1) === model.config.eosTokenId) break;
+  }
+  assert.equal(await greedy(model, tok, prompt, 8), tok.decode(ids));
+});
