@@ -6,7 +6,7 @@
 
 import { noGrad } from "../autograd/variable.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
-import type { EvalModel } from "../eval/model.ts";
+import { type EvalModel, logSoftmaxAt } from "../eval/model.ts";
 import { generate } from "../model/generate.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -34,6 +34,16 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
         return Array.from(await argmaxRows(logits.value).toArray());
       }),
     nextLogits,
+    tokenLogProbs: (ids) =>
+      tidyAsync(async () => {
+        const logits = noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length])));
+        const out = await logits.value.toArray();
+        const v = model.config.vocabSize;
+        return Float64Array.from(
+          { length: ids.length - 1 },
+          (_, t) => logSoftmaxAt(out, t * v, v, ids[t + 1]),
+        );
+      }),
     async generate(ids, opts) {
       let out = ids.slice();
       const cached = Math.min(opts.maxLength, ctx) - out.length;

@@ -1,17 +1,34 @@
 // Means over records, as the KnowEdit tables report them: each metric is averaged over the
 // records that have it (a record with no portability probes does not count as 0), then x100.
-// Fluency is the mean n-gram entropy x100 (EasyEdit prints sum(ngram_entropy)/n * 100).
+// Fluency is the mean n-gram entropy x100 (EasyEdit prints sum(ngram_entropy)/n * 100). The
+// CounterFact scores (./counterfact.ts) are means x100 too, and their Score is the harmonic mean
+// of the three means, as the ROME paper's tables compute it.
 
 import type { RecordMetrics } from "./record.ts";
 
-export type MetricName = "editSucc" | "generalization" | "portability" | "locality" | "fluency";
+export type MetricName =
+  | "editSucc"
+  | "generalization"
+  | "portability"
+  | "locality"
+  | "fluency"
+  | "efficacy"
+  | "paraphrase"
+  | "neighborhood"
+  | "cfScore";
 export const METRICS: readonly MetricName[] = [
   "editSucc",
   "generalization",
   "portability",
   "locality",
   "fluency",
+  "efficacy",
+  "paraphrase",
+  "neighborhood",
+  "cfScore",
 ];
+/** The metrics averaged from per-record values (the CounterFact Score is derived from three). */
+const PER_RECORD = METRICS.filter((m) => m !== "cfScore") as Exclude<MetricName, "cfScore">[];
 /** Table headings, KnowEdit wording. */
 export const METRIC_LABELS: Record<MetricName, string> = {
   editSucc: "Edit Succ.",
@@ -19,6 +36,10 @@ export const METRIC_LABELS: Record<MetricName, string> = {
   portability: "Portability",
   locality: "Locality",
   fluency: "Fluency",
+  efficacy: "Efficacy (CF)",
+  paraphrase: "Paraphrase (CF)",
+  neighborhood: "Neighborhood (CF)",
+  cfScore: "Score (CF)",
 };
 
 export interface Summary {
@@ -28,6 +49,11 @@ export interface Summary {
   portability?: number;
   locality?: number;
   fluency?: number;
+  efficacy?: number;
+  paraphrase?: number;
+  neighborhood?: number;
+  /** Harmonic mean of efficacy, paraphrase and neighborhood (absent unless all three are). */
+  cfScore?: number;
   /** Per probe kind, mean x100 over the records that have the kind. */
   portabilityByKind: Record<string, number>;
   localityByKind: Record<string, number>;
@@ -80,13 +106,27 @@ export function summarize(records: readonly RecordMetrics[]): Summary {
       portability: 0,
       locality: 0,
       fluency: 0,
+      efficacy: 0,
+      paraphrase: 0,
+      neighborhood: 0,
+      cfScore: 0,
     },
   };
-  for (const m of METRICS) {
+  for (const m of PER_RECORD) {
     const xs = records.map((r) => r[m]);
     out.counts[m] = xs.filter((x) => x !== undefined).length;
     const v = meanDefined(xs);
     if (v !== undefined) out[m] = v * 100;
+  }
+  const cf = [out.efficacy, out.paraphrase, out.neighborhood];
+  if (cf.every((x) => x !== undefined)) {
+    const parts = cf as number[];
+    out.cfScore = parts.some((x) => x === 0) ? 0 : 3 / parts.reduce((a, x) => a + 1 / x, 0);
+    out.counts.cfScore = Math.min(
+      out.counts.efficacy,
+      out.counts.paraphrase,
+      out.counts.neighborhood,
+    );
   }
   return out;
 }

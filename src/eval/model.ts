@@ -30,6 +30,11 @@ export interface EvalModel {
   /** Logits (length vocabSize) for the token following ids. */
   nextLogits(ids: number[]): Promise<Float32Array>;
   /**
+   * Teacher-forced log-probabilities: result[i] = log P(ids[i + 1] | ids[0..i]), natural log,
+   * length ids.length - 1 (one forward pass; the CounterFact scores compare sums of these).
+   */
+  tokenLogProbs(ids: number[]): Promise<Float64Array>;
+  /**
    * Optional faster sampler (e.g. KV-cached). Must behave like {@link sampleTopK}: return the
    * full sequence (prompt ids first, then the sampled ids), draw exactly one rng() per sampled
    * token, and stop at maxLength or after eosId.
@@ -75,6 +80,15 @@ export interface LogitsModel {
   generate?(ids: number[], opts: GenerateOptions): Promise<number[]>;
 }
 
+/** log softmax(row)[token] of one row of logits, in float64. */
+export function logSoftmaxAt(logits: ArrayLike<number>, offset: number, v: number, token: number) {
+  let max = -Infinity;
+  for (let j = 0; j < v; j++) max = Math.max(max, logits[offset + j]);
+  let sum = 0;
+  for (let j = 0; j < v; j++) sum += Math.exp(logits[offset + j] - max);
+  return logits[offset + token] - max - Math.log(sum);
+}
+
 /** Adapt a forward pass returning all logits to an EvalModel (argmax per position, last row). */
 export function evalModelFromLogits(m: LogitsModel): EvalModel {
   const run = async (ids: number[]) => {
@@ -100,6 +114,13 @@ export function evalModelFromLogits(m: LogitsModel): EvalModel {
     async nextLogits(ids) {
       const out = await run(ids);
       return out.slice((ids.length - 1) * m.vocabSize, ids.length * m.vocabSize);
+    },
+    async tokenLogProbs(ids) {
+      const out = await run(ids);
+      return Float64Array.from(
+        { length: ids.length - 1 },
+        (_, t) => logSoftmaxAt(out, t * m.vocabSize, m.vocabSize, ids[t + 1]),
+      );
     },
   };
   if (m.generate) model.generate = (ids, opts) => m.generate!(ids, opts);

@@ -10,6 +10,7 @@
 //                   average within a kind, then over the kinds of the record
 //   locality        the same two-level mean of localityScore(tokens before, tokens after)
 //   fluency         weighted n-gram entropy of a top-k sample from the prompt (./fluency.ts)
+//   efficacy, paraphrase, neighborhood   the CounterFact scores (./counterfact.ts)
 // A metric with no probes (no rephrase prompts, no portability/locality probes, a kind whose list
 // is empty) is absent from the result -- never NaN -- and left out of the means.
 //
@@ -18,6 +19,7 @@
 // {baseline}) after; or pass {before} when the two models are distinct objects.
 
 import { localityScore, localityTokens, tokenAccuracy } from "./accuracy.ts";
+import { counterfactRecord } from "./counterfact.ts";
 import { fluency, type FluencyOptions } from "./fluency.ts";
 import type { EvalModel } from "./model.ts";
 import type { EditRequest, Probe } from "../io/requests.ts";
@@ -29,6 +31,10 @@ export interface RecordMetrics {
   locality?: number;
   /** Weighted n-gram entropy in bits (not x100). */
   fluency?: number;
+  /** CounterFact scores in [0, 1] (./counterfact.ts). */
+  efficacy?: number;
+  paraphrase?: number;
+  neighborhood?: number;
   /** Per probe kind (kinds with at least one probe). */
   portabilityByKind?: Record<string, number>;
   localityByKind?: Record<string, number>;
@@ -140,6 +146,8 @@ export async function evaluateRecord(
     out.locality = loc.value;
     out.localityByKind = loc.byKind;
   }
+
+  Object.assign(out, await counterfactRecord(after, request));
 
   if (opts.fluency !== false) {
     const f = await fluency(after, request.prompt, opts.fluency ?? {});

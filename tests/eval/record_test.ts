@@ -179,6 +179,10 @@ Deno.test("summarize: means x100 over the records that have each metric", () => 
     portability: 2,
     locality: 1,
     fluency: 1,
+    efficacy: 0,
+    paraphrase: 0,
+    neighborhood: 0,
+    cfScore: 0,
   });
   assertEquals(summarize([]).counts.records, 0);
   assertEquals("editSucc" in summarize([]), false);

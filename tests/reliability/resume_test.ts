@@ -66,6 +66,12 @@ Deno.test({
     const names = [...Deno.readDirSync(out)].map((e) => e.name);
     assert.ok(!names.some((n) => n.endsWith(".tmp")), names.join(", "));
     assert.equal((await recordsIn(join(out, "records.jsonl"))).length, 1);
+    // The rebuilt metrics carry the CounterFact scores beside the KnowEdit ones.
+    const m = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    for (const k of ["editSucc", "efficacy", "paraphrase", "neighborhood", "cfScore"]) {
+      assert.ok(Number.isFinite(m.mean[k]), `mean ${k}: ${m.mean[k]}`);
+    }
+    assert.ok([0, 1].includes(m.perRecord[0].after.efficacy));
     FAULTS.add("resume after a full disk", 1);
   },
 });
