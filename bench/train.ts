@@ -1,0 +1,96 @@
+// Training throughput: tokens per second of one training step (forward, backward, AdamW) of the
+// project's two trained shapes, with the batches training uses: `facts` (models/kne-facts:
+// 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 8 layers,
+// d 256, vocab 4096, 16 windows of 128 tokens). Median over --steps after --warmup steps, random
+// weights and tokens. PyTorch as a peer is not wired in yet (Debian's python3-torch is not on
+// this machine); the figure says so.
+//
+//   deno run -A bench/train.ts [--shapes=facts,base] [--steps=N] [--warmup=N] [--json]
+
+import { createWasmBackend } from "../engine/wasm/backend.ts";
+import { Adam } from "../src/autograd/adam.ts";
+import { backward } from "../src/autograd/variable.ts";
+import { buildModel, disposeModel, initWeights } from "../src/model/build.ts";
+import type { ModelConfig } from "../src/model/config.ts";
+import { lmLoss } from "../src/model/loss.ts";
+import { tidyAsync } from "../src/tensor/tensor.ts";
+
+const args = new Map(
+  Deno.args.map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k, v ?? "true"] as const;
+  }),
+);
+const STEPS = Number(args.get("steps") ?? 6);
+const WARMUP = Number(args.get("warmup") ?? 2);
+
+interface Shape {
+  d: number;
+  layers: number;
+  heads: number;
+  vocab: number;
+  ctx: number;
+  batch: number;
+  /** Tokens per row fed to the model. */
+  rowTokens: number;
+}
+const SHAPES: Record<string, Shape> = {
+  facts: { d: 128, layers: 4, heads: 4, vocab: 1401, ctx: 32, batch: 32, rowTokens: 12 },
+  base: { d: 256, layers: 8, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
+};
+
+const be = await createWasmBackend();
+for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
+  const s = SHAPES[name];
+  if (!s) throw new Error(`unknown shape ${name} (facts, base)`);
+  const config: ModelConfig = {
+    architecture: "gpt2",
+    hfClass: "GPT2LMHeadModel",
+    vocabSize: s.vocab,
+    contextLength: s.ctx,
+    dModel: s.d,
+    nLayers: s.layers,
+    nHeads: s.heads,
+    nKvHeads: s.heads,
+    dFF: 4 * s.d,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: true,
+    qkvBias: false,
+    bosTokenId: null,
+    eosTokenId: null,
+  };
+  const model = buildModel(config, be, initWeights(config, 1), "init");
+  const opt = new Adam([...model.params.values()], { lr: 1e-3, weightDecay: 0.01 });
+  const n = s.batch * s.rowTokens;
+  const ids = Array.from({ length: n }, (_, i) => (i * 7919 + 13) % s.vocab);
+  const targets = ids.map((x) => (x * 31 + 7) % s.vocab);
+  const times: number[] = [];
+  for (let step = 0; step < WARMUP + STEPS; step++) {
+    const t0 = performance.now();
+    await tidyAsync(async () => {
+      const r = lmLoss(model, ids, targets, s.batch);
+      backward(r.loss);
+      return (await r.loss.value.toArray())[0];
+    });
+    opt.update();
+    opt.zeroGrad();
+    if (step >= WARMUP) times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[times.length >> 1];
+  const params = [...model.params.values()].reduce((a, p) => a + p.value.size, 0);
+  const row = {
+    shape: name,
+    params,
+    batch: s.batch,
+    rowTokens: s.rowTokens,
+    secondsPerStep: Number(median.toFixed(3)),
+    tokensPerSecond: Math.round(n / median),
+    pytorch: "not measured (python3-torch not installed)",
+    backend: be.description,
+  };
+  console.log(args.has("json") ? JSON.stringify(row) : row);
+  disposeModel(model);
+}
+be.dispose();
