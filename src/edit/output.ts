@@ -4,7 +4,7 @@
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
 
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError } from "../io/files.ts";
 import { checkOutPath, GuardError } from "./guard.ts";
@@ -128,6 +128,8 @@ export function lockOutput(out: string): Promise<() => void> {
 
 async function takeLock(out: string): Promise<() => void> {
   const file = `${out}.lock`;
+  // The lock sits beside OUT: its folder (e.g. out/ of a fresh clone) may not exist yet.
+  await Deno.mkdir(dirname(resolve(file)), { recursive: true });
   for (let attempt = 0;; attempt++) {
     try {
       await Deno.writeTextFile(file, `${Deno.pid}\n`, { createNew: true });

@@ -87,9 +87,16 @@ Deno.test({
     assert.equal(t.code, 0, show(t));
     assert.ok(await exists(join(slash, "metrics.json")));
     assert.equal(await exists(`${slash}.partial`), false);
+    // An --out whose folders do not exist yet (the default out/<method>-<time> of a fresh clone).
+    const nested = join(TMP, "fresh", "out", "kne-1");
+    const n = await runEdit([...base(nested), "--n", "1"]);
+    assert.equal(n.code, 0, show(n));
+    assert.ok(await exists(join(nested, "metrics.json")));
+    assert.equal(await exists(`${nested}.lock`), false);
     await modelIntact();
     FAULTS.add("existing --out", 2);
     FAULTS.add("--out with a trailing slash", 1);
+    FAULTS.add("--out in folders that do not exist yet", 1);
   },
 });
 
