@@ -4,6 +4,7 @@
 // different ones); and a run that fails midway (an error, a lost WebGPU device) reports where
 // its finished records are and how to continue.
 
+import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Backend } from "../../engine/backend.ts";
 import { readRegularText } from "../io/files.ts";
@@ -219,53 +220,49 @@ export interface RunManifest {
   count: number;
   /** The weights' identity (weightsIdentity): a resume on other weights would mix two models. */
   weights: string;
+  /** SHA-256 of config.json, and of tokenizer.json (null when the folder has none). */
+  config: string;
+  tokenizer: string | null;
 }
 
-/** Files up to this size are hashed whole; larger ones by samples (a 7B file takes minutes). */
-const WHOLE_HASH_LIMIT = 64 * 2 ** 20;
-const SAMPLE = 2 ** 20;
-const SAMPLES = 16;
+/** How a difference in each identity field is named in a refused resume. */
+const DIFFERENT: Record<string, string> = {
+  weights: "different weights (model.safetensors, size:sha256)",
+  config: "a different config.json (sha256)",
+  tokenizer: "a different tokenizer.json (sha256)",
+};
 
-/**
- * The identity of a weights file: its size and the SHA-256 of its bytes, all of them up to
- * 64 MiB, else of its first MiB (the header), 16 evenly spaced 1 MiB blocks and its last MiB.
- */
-export async function weightsIdentity(path: string): Promise<string> {
+/** Bytes read per step while hashing a file (the file is never held whole). */
+const HASH_CHUNK = 8 * 2 ** 20;
+
+/** The SHA-256 of a file's bytes, read in chunks, and its size. */
+export async function fileSha256(path: string): Promise<{ size: number; sha256: string }> {
   const file = await Deno.open(path, { read: true });
   try {
-    const size = (await file.stat()).size;
-    const parts: Uint8Array[] = [];
-    const readAt = async (offset: number, length: number) => {
-      const buf = new Uint8Array(length);
-      await file.seek(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < length) {
-        const n = await file.read(buf.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      parts.push(buf.subarray(0, got));
-    };
-    if (size <= WHOLE_HASH_LIMIT) await readAt(0, size);
-    else {
-      await readAt(0, SAMPLE);
-      for (let i = 1; i <= SAMPLES; i++) {
-        await readAt(Math.floor((size - SAMPLE) * i / (SAMPLES + 1)), SAMPLE);
-      }
-      await readAt(size - SAMPLE, SAMPLE);
+    const hash = createHash("sha256");
+    const buf = new Uint8Array(HASH_CHUNK);
+    let size = 0;
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+      size += n;
     }
-    const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    const d = await crypto.subtle.digest("SHA-256", all);
-    const hex = [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    return `${size}:${size <= WHOLE_HASH_LIMIT ? "sha256" : "sampled-sha256"}:${hex}`;
+    return { size, sha256: hash.digest("hex") };
   } finally {
     file.close();
   }
+}
+
+/**
+ * The identity of a weights file: its size and the SHA-256 of all its bytes. Hashing streams at
+ * about 0.8 GB/s (500 MB in 0.6 s on the loaded 2-core machine; a 7B f16 checkpoint in about
+ * 17 s, less than reading it to load it), and a sample of blocks would miss what an edit
+ * changes: a few entries in place, same size, same header.
+ */
+export async function weightsIdentity(path: string): Promise<string> {
+  const { size, sha256 } = await fileSha256(path);
+  return `${size}:sha256:${sha256}`;
 }
 
 export async function sha256(text: string): Promise<string> {
@@ -277,8 +274,10 @@ const MANIFEST = "run.json";
 
 /**
  * Writes `<partial>/run.json` for a new run, or, when resuming an existing partial folder,
- * checks that it was started with the same settings (a folder from before manifests existed is
- * accepted). Throws GuardError naming the first difference.
+ * checks that it was started with the same settings and model files. A folder without run.json
+ * is resumed only when it holds no finished record (a crash before the manifest was written);
+ * records of unknown settings and weights are never kept. Throws GuardError naming the first
+ * difference.
  */
 export async function checkManifest(
   partial: string,
@@ -303,7 +302,7 @@ export async function checkManifest(
       for (const [k, v] of Object.entries(manifest)) {
         if (JSON.stringify(old[k]) !== JSON.stringify(v)) {
           throw new GuardError(
-            `cannot resume ${partial}: it was started with a different ${k} (${
+            `cannot resume ${partial}: it was started with ${DIFFERENT[k] ?? `a different ${k}`} (${
               JSON.stringify(old[k])
             }, now ${JSON.stringify(v)}); rerun with the same options, or pass --force ` +
               `without --resume to start over`,
@@ -311,6 +310,14 @@ export async function checkManifest(
         }
       }
       return;
+    }
+    const n = await savedRecords(partial);
+    if (n > 0) {
+      throw new GuardError(
+        `cannot resume ${partial}: it holds ${n} finished record(s) but no ${MANIFEST}, so the ` +
+          `settings and weights that made them are unknown; pass --force without --resume to ` +
+          `start over`,
+      );
     }
   }
   await Deno.writeTextFile(file, JSON.stringify(manifest, null, 2) + "\n");

@@ -23,7 +23,7 @@ import { saveWeights } from "../model/load.ts";
 import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
-import { checkManifest, sha256, weightsIdentity } from "./guard.ts";
+import { checkManifest, fileSha256, sha256, weightsIdentity } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
 import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
 import { type TensorChange, writeChanges } from "./snapshot.ts";
@@ -160,6 +160,10 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     anchors: await sha256(JSON.stringify(opts.anchors)),
     count: opts.targets.length,
     weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
+    config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
+    tokenizer: await exists(`${opts.modelDir}/tokenizer.json`)
+      ? (await fileSha256(`${opts.modelDir}/tokenizer.json`)).sha256
+      : null,
   };
   if (await exists(partial)) {
     if (opts.resume) {

@@ -202,21 +202,40 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       anchors: "def",
       count: 3,
       weights: "10:sha256:00",
+      config: "c0",
+      tokenizer: "t0",
     };
-    await checkManifest(dir, m, true); // an old folder without a manifest is accepted
+    // A folder without a manifest and without records (a crash before run.json) is resumed.
+    await checkManifest(dir, m, true);
     await checkManifest(dir, m, false);
     await checkManifest(dir, m, true);
-    const changes = { hparams: { lr: 0.2 }, requests: "abd", count: 4, weights: "10:sha256:01" };
+    const changes = {
+      hparams: { lr: 0.2 },
+      requests: "abd",
+      count: 4,
+      weights: "10:sha256:01",
+      config: "c1",
+      tokenizer: null,
+    };
     for (const [k, v] of Object.entries(changes)) {
       await assert.rejects(
         checkManifest(dir, { ...m, [k]: v }, true),
         (e: unknown) =>
-          e instanceof GuardError && new RegExp(`started with a different ${k}`).test(e.message),
+          e instanceof GuardError &&
+          new RegExp(`started with (a )?different ${k}`).test(e.message),
       );
     }
     await Deno.writeTextFile(join(dir, "run.json"), "{");
     await assert.rejects(checkManifest(dir, m, true), /not valid JSON/);
-    FAULTS.add("resume with other settings (in-process)", 5);
+    // Records without the manifest that says which settings and weights made them: refused.
+    await Deno.remove(join(dir, "run.json"));
+    await Deno.writeTextFile(join(dir, "records.jsonl"), '{"index":0}\n');
+    await assert.rejects(
+      checkManifest(dir, m, true),
+      (e: unknown) =>
+        e instanceof GuardError && /1 finished record\(s\) but no run.json/.test(e.message),
+    );
+    FAULTS.add("resume with other settings or model files (in-process)", 8);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -297,7 +316,7 @@ Deno.test({
   },
 });
 
-Deno.test("weightsIdentity: whole hash of small files, sampled hash of large ones", async () => {
+Deno.test("weightsIdentity: the SHA-256 of every byte, of small and large files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kne-weights-" });
   try {
     const small = join(dir, "small.safetensors");
@@ -308,18 +327,22 @@ Deno.test("weightsIdentity: whole hash of small files, sampled hash of large one
     flipped[999] = 8;
     await Deno.writeFile(small, flipped);
     assert.notEqual(await weightsIdentity(small), a, "any changed byte of a small file shows");
-    // A large file: the header and every sampled block count, and so does the size.
+    // A large file changed in place as an edit changes it: one entry, same size, same header.
+    // Sampling 18 of its 80 MiB (the identity once did above 64 MiB) missed this change, and an
+    // edited copy of the model passed for the original.
     const big = join(dir, "big.safetensors");
     const bytes = new Uint8Array(80 * 2 ** 20);
     await Deno.writeFile(big, bytes);
     const b = await weightsIdentity(big);
-    assert.match(b, /^83886080:sampled-sha256:/);
-    bytes[10] = 1; // inside the header block
+    assert.match(b, /^83886080:sha256:[0-9a-f]{64}$/);
+    bytes[40 * 2 ** 20 + 3] = 1; // between the blocks a sample would have read
     await Deno.writeFile(big, bytes);
-    assert.notEqual(await weightsIdentity(big), b);
+    const c = await weightsIdentity(big);
+    assert.notEqual(c, b, "a changed byte in the middle of a large file shows");
     await Deno.writeFile(big, bytes.subarray(0, bytes.length - 8));
-    assert.notEqual(await weightsIdentity(big), b);
+    assert.notEqual(await weightsIdentity(big), c);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  FAULTS.add("weights changed in place (small and large files)", 3);
 });
