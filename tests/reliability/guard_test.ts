@@ -1,5 +1,6 @@
-// The guards of src/edit/guard.ts in-process: nested-repeat patterns (ReDoS) are refused while
-// real tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
+// The guards of src/edit/guard.ts in-process: backtracking patterns (ReDoS: a repeat or an
+// alternation inside a repeated group, more than 2 repeats in a row) are refused while real
+// tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
 // paths related to the model folder (also through symlinks) are refused; a resume must match
 // the run's manifest; failures name the saved records; and a lost WebGPU device makes every
 // backend call fail promptly (no hang), which the edit run reports as EXIT_DEVICE_LOST.
