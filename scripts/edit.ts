@@ -205,8 +205,10 @@ async function main() {
   Deno.addSignalListener("SIGINT", onSigint);
   let bar: Progress | null = null;
   let barKey = "";
-  // Fault injection for tests/reliability: lose the WebGPU device after N finished records.
+  // Fault injection for tests/reliability: lose the WebGPU device after N finished records, or
+  // die (SIGKILL) right after records.jsonl gains its N-th line.
   const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
+  const killAfter = Number(Deno.env.get("KNE_FAULT_KILL_AFTER") ?? "NaN");
   let finished = 0;
   const run = runEdits({
     model,
@@ -236,7 +238,8 @@ async function main() {
     onRecord: (r) => {
       bar?.finish();
       barKey = "";
-      if (++finished === loseAfter) loseDevice(backend);
+      if (++finished === killAfter) Deno.kill(Deno.pid, "SIGKILL");
+      if (finished === loseAfter) loseDevice(backend);
       if (args.json) return;
       console.error(
         `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${

@@ -6,7 +6,7 @@
 // force).
 // A record counts as finished only once every file it promises is durable: its patch
 // (patches/record-<i>.safetensors, written atomically with fsync) is written before its line is
-// appended. A resume keeps a record only when its line is whole and its patch reads back; it
+// appended, and the line is flushed (fsync) before the record is reported. A resume keeps a record only when its line is whole and its patch reads back; it
 // removes everything else a crashed run left (final outputs, temporary files) and rebuilds the
 // final outputs, redoing the last record when every record was already finished, so that
 // ensemble.json, attribution.svg, model/ and patch.safetensors always come from this run.
@@ -23,7 +23,7 @@ import { saveWeights } from "../model/load.ts";
 import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "./eval-model.ts";
-import { checkManifest, sha256, weightsIdentity } from "./guard.ts";
+import { checkManifest, fileSha256, sha256, weightsIdentity } from "./guard.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
 import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
 import { type TensorChange, writeChanges } from "./snapshot.ts";
@@ -160,6 +160,10 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     anchors: await sha256(JSON.stringify(opts.anchors)),
     count: opts.targets.length,
     weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
+    config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
+    tokenizer: await exists(`${opts.modelDir}/tokenizer.json`)
+      ? (await fileSha256(`${opts.modelDir}/tokenizer.json`)).sha256
+      : null,
   };
   if (await exists(partial)) {
     if (opts.resume) {
@@ -245,7 +249,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       timings: result.timings,
     };
     records.push(rec);
-    await Deno.writeTextFile(resumeFile, JSON.stringify(rec) + "\n", { append: true });
+    await appendDurably(resumeFile, JSON.stringify(rec) + "\n");
     opts.onRecord?.(rec);
   };
 
@@ -410,6 +414,18 @@ async function clearLeftovers(partial: string, patches: Set<string>): Promise<vo
     if (!patches.has(e.name)) {
       await Deno.remove(`${partial}/patches/${e.name}`, { recursive: true });
     }
+  }
+}
+
+/** Appends `text` to `file` and flushes it to the disk before returning (a record's promise). */
+async function appendDurably(file: string, text: string): Promise<void> {
+  const f = await Deno.open(file, { append: true, create: true });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let at = 0; at < bytes.length;) at += await f.write(bytes.subarray(at));
+    await f.syncData();
+  } finally {
+    f.close();
   }
 }
 

@@ -1,8 +1,10 @@
 // Tokenises edit requests into EditTargets, refusing what cannot be edited or scored: an empty
 // prompt, a text with unknown tokens, or prompt plus answer longer than the model's context, for
-// the edit prompt and every evaluation probe alike (rephrases with the new target, portability
-// and locality probes with their answers): a probe past the context would read positions the
-// model does not have and score 0 silently. Errors name the record and the field.
+// the edit prompt and every pair the metrics score (src/eval/record.ts, counterfact.ts):
+// rephrases with the new target, portability and locality probes with their answers, and for the
+// CounterFact scores the prompt and rephrases with ground_truth and locality probes with
+// target_new. A pair past the context would read positions the model does not have and score 0
+// silently. Errors name the record and the field.
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
@@ -80,6 +82,22 @@ export function editTarget(
     for (const [kind, probes] of Object.entries(request[group])) {
       probes.forEach((p, i) => probe(p.prompt, p.answer, `${group}.${kind}[${i}]`));
     }
+  }
+  // The CounterFact scores compare whole answers: ground_truth after the prompt and each
+  // rephrase (efficacy, paraphrase), target_new after each locality probe (neighborhood).
+  const truth = request.groundTruth;
+  if (truth !== undefined && truth !== request.targetNew) {
+    probe(request.prompt, truth, "ground_truth");
+    request.rephrasePrompts.forEach((r, i) =>
+      probe(r, truth, `rephrase_prompt[${i}] with ground_truth`)
+    );
+  }
+  for (const [kind, probes] of Object.entries(request.locality)) {
+    probes.forEach((p, i) => {
+      if (p.answer !== request.targetNew) {
+        probe(p.prompt, request.targetNew, `locality.${kind}[${i}] with target_new`);
+      }
+    });
   }
   try {
     return {

@@ -1,5 +1,6 @@
-// The guards of src/edit/guard.ts in-process: nested-repeat patterns (ReDoS) are refused while
-// real tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
+// The guards of src/edit/guard.ts in-process: backtracking patterns (ReDoS: a repeat or an
+// alternation inside a repeated group, more than 2 repeats in a row) are refused while real
+// tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
 // paths related to the model folder (also through symlinks) are refused; a resume must match
 // the run's manifest; failures name the saved records; and a lost WebGPU device makes every
 // backend call fail promptly (no hang), which the edit run reports as EXIT_DEVICE_LOST.
@@ -17,6 +18,7 @@ import {
   EXIT_DEVICE_LOST,
   GuardError,
   guardTokenizer,
+  MAX_REPEATS_IN_A_ROW,
   type RunManifest,
   weightsIdentity,
 } from "../../src/edit/guard.ts";
@@ -50,28 +52,36 @@ const REDOS = [
   "(?:x|xy)*z",
   "(a?){30}a{30}",
   "(\\d|\\d\\d)+$",
+  // Repeats in a row that share characters: polynomial of high degree (5.2 s on 41 letters).
+  "a*a*a*a*a*a*a*a*$",
+  "\\s*\\s*\\s*x",
+  ".*x.*x.*x.*y",
+  "(?:a*b*)c*$",
 ];
 
 Deno.test("backtrackingRisk: ReDoS shapes are caught, real tokenizer patterns pass", () => {
   for (const r of REDOS) assert.equal(backtrackingRisk(r), true, r);
   for (const r of REAL_PATTERNS) assert.equal(backtrackingRisk(r), false, r);
-  // Generated patterns: groups of atoms with at most one level of repetition pass; wrapping a
-  // repeating group in a repeat is caught.
+  // Generated patterns: sequences of atoms with at most MAX_REPEATS_IN_A_ROW repeats in a row
+  // pass, one more is caught, and so is wrapping a repeating group in a repeat.
   const atom = fc.constantFrom("a", "\\d", "[a-z]", "\\p{L}", ".", "[)(*+]", "\\(");
   const quant = fc.constantFrom("*", "+", "{2,}", "{1,3}", "*?", "++");
-  const flat = fc.array(
-    fc.tuple(atom, fc.option(fc.oneof(quant, fc.constant("?")), { nil: "" })).map(([a, q]) =>
-      a + q
-    ),
-    { minLength: 1, maxLength: 4 },
-  ).map((xs) => xs.join(""));
+  const item = fc.tuple(atom, fc.option(fc.oneof(quant, fc.constant("?")), { nil: "" }));
+  const flat = fc.array(item, { minLength: 1, maxLength: 4 }).map((xs) => ({
+    text: xs.map(([a, q]) => a + q).join(""),
+    repeats: xs.filter(([, q]) => q !== "" && q !== "?").length,
+  }));
   const prefix = fc.constantFrom("(", "(?:", "(?i:", "(?<n>");
   fc.assert(
     fc.property(flat, flat, prefix, quant, fc.boolean(), (a, b, p, q, wrap) => {
-      const plain = `${a}|${p}${b})`;
-      assert.equal(backtrackingRisk(plain), false, plain);
-      const inner = `${p}${a}${q.startsWith("{1") ? "+" : q})`;
-      const nested = wrap ? `${p}${inner}${b})${q}` : `${inner}${q}`;
+      const plain = `${a.text}|${p}${b.text})`;
+      const row = Math.max(a.repeats, b.repeats);
+      assert.equal(backtrackingRisk(plain), row > MAX_REPEATS_IN_A_ROW, plain);
+      // One repeat after the group adds one to the row of its longest alternative.
+      const after = `${p}${a.text}|${b.text})x${q}`;
+      assert.equal(backtrackingRisk(after), row + 1 > MAX_REPEATS_IN_A_ROW, after);
+      const inner = `${p}${a.text}${q.startsWith("{1") ? "+" : q})`;
+      const nested = wrap ? `${p}${inner}${b.text})${q}` : `${inner}${q}`;
       assert.equal(backtrackingRisk(nested), true, nested);
     }),
     { numRuns: 500 },
@@ -99,7 +109,7 @@ Deno.test("a ReDoS pre-tokenizer is refused before anything is encoded", async (
       checkTokenizerFile(dir),
       (e: unknown) =>
         e instanceof TokenizerError &&
-        /\[pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex\]: pattern "\(a\+\)\+\$" repeats a group/
+        /\[pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex\]: pattern "\(a\+\)\+\$": it repeats a group/
           .test(e.message),
     );
     // The alternation the first check let through (a 60-letter word hung encoding past 60 s).
@@ -114,11 +124,25 @@ Deno.test("a ReDoS pre-tokenizer is refused before anything is encoded", async (
         /\[normalizer\.pattern\.Regex\]: pattern "\(a\|aa\)\+\$"/.test(e.message),
     );
     await Deno.remove(alt, { recursive: true });
+    // Repeats in a row that the nested-repeat check let through (41 letters: 5.2 s).
+    const row = await tokenizerDir({
+      ...base,
+      normalizer: { type: "Replace", pattern: { Regex: "a*a*a*a*a*a*a*a*$" }, content: "b" },
+    });
+    await assert.rejects(
+      checkTokenizerFile(row),
+      (e: unknown) =>
+        e instanceof TokenizerError &&
+        /\[normalizer\.pattern\.Regex\]: pattern "a\*a\*.*": it holds 3 or more repeats in a row/
+          .test(e.message),
+    );
+    await Deno.remove(row, { recursive: true });
     // The fixtures' and the shipped models' own tokenizers pass.
     await checkTokenizerFile(`${FIXTURES}tiny-gpt2`);
     await checkTokenizerFile(`${FIXTURES}tiny-llama`);
     await checkTokenizerFile(new URL("../../models/kne-facts", import.meta.url).pathname);
-    FAULTS.add("ReDoS tokenizer", 2);
+    await checkTokenizerFile(new URL("../../models/kne-facts-base", import.meta.url).pathname);
+    FAULTS.add("ReDoS tokenizer", 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -202,21 +226,40 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       anchors: "def",
       count: 3,
       weights: "10:sha256:00",
+      config: "c0",
+      tokenizer: "t0",
     };
-    await checkManifest(dir, m, true); // an old folder without a manifest is accepted
+    // A folder without a manifest and without records (a crash before run.json) is resumed.
+    await checkManifest(dir, m, true);
     await checkManifest(dir, m, false);
     await checkManifest(dir, m, true);
-    const changes = { hparams: { lr: 0.2 }, requests: "abd", count: 4, weights: "10:sha256:01" };
+    const changes = {
+      hparams: { lr: 0.2 },
+      requests: "abd",
+      count: 4,
+      weights: "10:sha256:01",
+      config: "c1",
+      tokenizer: null,
+    };
     for (const [k, v] of Object.entries(changes)) {
       await assert.rejects(
         checkManifest(dir, { ...m, [k]: v }, true),
         (e: unknown) =>
-          e instanceof GuardError && new RegExp(`started with a different ${k}`).test(e.message),
+          e instanceof GuardError &&
+          new RegExp(`started with (a )?different ${k}`).test(e.message),
       );
     }
     await Deno.writeTextFile(join(dir, "run.json"), "{");
     await assert.rejects(checkManifest(dir, m, true), /not valid JSON/);
-    FAULTS.add("resume with other settings (in-process)", 5);
+    // Records without the manifest that says which settings and weights made them: refused.
+    await Deno.remove(join(dir, "run.json"));
+    await Deno.writeTextFile(join(dir, "records.jsonl"), '{"index":0}\n');
+    await assert.rejects(
+      checkManifest(dir, m, true),
+      (e: unknown) =>
+        e instanceof GuardError && /1 finished record\(s\) but no run.json/.test(e.message),
+    );
+    FAULTS.add("resume with other settings or model files (in-process)", 8);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -297,7 +340,7 @@ Deno.test({
   },
 });
 
-Deno.test("weightsIdentity: whole hash of small files, sampled hash of large ones", async () => {
+Deno.test("weightsIdentity: the SHA-256 of every byte, of small and large files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kne-weights-" });
   try {
     const small = join(dir, "small.safetensors");
@@ -308,18 +351,22 @@ Deno.test("weightsIdentity: whole hash of small files, sampled hash of large one
     flipped[999] = 8;
     await Deno.writeFile(small, flipped);
     assert.notEqual(await weightsIdentity(small), a, "any changed byte of a small file shows");
-    // A large file: the header and every sampled block count, and so does the size.
+    // A large file changed in place as an edit changes it: one entry, same size, same header.
+    // Sampling 18 of its 80 MiB (the identity once did above 64 MiB) missed this change, and an
+    // edited copy of the model passed for the original.
     const big = join(dir, "big.safetensors");
     const bytes = new Uint8Array(80 * 2 ** 20);
     await Deno.writeFile(big, bytes);
     const b = await weightsIdentity(big);
-    assert.match(b, /^83886080:sampled-sha256:/);
-    bytes[10] = 1; // inside the header block
+    assert.match(b, /^83886080:sha256:[0-9a-f]{64}$/);
+    bytes[40 * 2 ** 20 + 3] = 1; // between the blocks a sample would have read
     await Deno.writeFile(big, bytes);
-    assert.notEqual(await weightsIdentity(big), b);
+    const c = await weightsIdentity(big);
+    assert.notEqual(c, b, "a changed byte in the middle of a large file shows");
     await Deno.writeFile(big, bytes.subarray(0, bytes.length - 8));
-    assert.notEqual(await weightsIdentity(big), b);
+    assert.notEqual(await weightsIdentity(big), c);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  FAULTS.add("weights changed in place (small and large files)", 3);
 });

@@ -16,6 +16,10 @@ const tok = await loadTokenizer(TINY);
 const CTX = 32;
 const LONG = Array(20).fill("the capital of France").join(" ") + " is";
 const base = { subject: "France", prompt: "The capital of France is", target_new: "Rome" };
+// 21 tokens: fits the context of 32 with a one-token answer, not with a 13-token one.
+const MID = Array(5).fill("the capital of France").join(" ") + " is";
+const PARIS_13 = Array(13).fill("Paris").join(" ");
+const ROME_13 = Array(13).fill("Rome").join(" ");
 
 const cases: [Record<string, unknown>, RegExp][] = [
   [{ rephrase_prompt: [LONG] }, /field rephrase_prompt\[0\]: .*longer than the model's context/],
@@ -40,6 +44,20 @@ const cases: [Record<string, unknown>, RegExp][] = [
     { locality: { Neighborhood: [{ prompt: "The capital of Spain is", ground_truth: "Qqqzz" }] } },
     /field locality\.Neighborhood\[0\]: .*does not know/,
   ],
+  // The pairs the CounterFact scores read: ground_truth after the prompt and the rephrases,
+  // target_new after the locality probes (each fits with its own answer).
+  [{ ground_truth: "Qqqzz" }, /field ground_truth: .*does not know/],
+  [
+    { ground_truth: PARIS_13, rephrase_prompt: [MID] },
+    /field rephrase_prompt\[0\] with ground_truth: .* 33 tokens .*longer than the model's context/,
+  ],
+  [
+    {
+      target_new: ROME_13,
+      locality: { Neighborhood: [{ prompt: MID, ground_truth: "Madrid" }] },
+    },
+    /field locality\.Neighborhood\[0\] with target_new: .*longer than the model's context/,
+  ],
 ];
 
 Deno.test("every probe of a request is checked like the prompt (in-process)", () => {
@@ -54,6 +72,7 @@ Deno.test("every probe of a request is checked like the prompt (in-process)", ()
   // The same request with probes that fit is accepted.
   const [ok] = validateRequests([{
     ...base,
+    ground_truth: "Paris",
     rephrase_prompt: ["The capital city of France is"],
     locality: { Neighborhood: [{ prompt: "The capital of Spain is", ground_truth: "Madrid" }] },
   }], "reqs.json");

@@ -3,7 +3,8 @@
 // crashed run left besides its manifest, records and their patches (cut files, temporary files,
 // final outputs), rebuilds every final output, and refuses a model whose weights changed.
 // Crashes are reproduced by taking a finished output back to its OUT.partial state and damaging
-// it as the issue's disk-full and SIGKILL reproductions did.
+// it as the issue's disk-full and SIGKILL reproductions did, and by a real SIGKILL right after
+// records.jsonl gains a line (KNE_FAULT_KILL_AFTER of scripts/edit.ts).
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -122,5 +123,41 @@ Deno.test({
     const ok = await runEdit([...args(out, 2), "--resume"]);
     assert.equal(ok.code, 0, ok.stderr);
     FAULTS.add("resume with swapped weights", 1);
+  },
+});
+
+Deno.test({
+  name: "SIGKILL right after records.jsonl gains a line: that record's patch is on disk",
+  ...opts,
+  fn: async () => {
+    const ref = join(TMP, "uninterrupted");
+    assert.equal((await runEdit(args(ref, 3))).code, 0);
+    const out = join(TMP, "killed");
+    const killed = await runEdit(args(out, 3), { KNE_FAULT_KILL_AFTER: "2" });
+    assert.equal(killed.code, 137, killed.stderr);
+    const partial = `${out}.partial`;
+    const saved = await recordsIn(join(partial, "records.jsonl"));
+    assert.equal(saved.length, 2);
+    // Every record with a line has its patch, as the uninterrupted run wrote it.
+    for (const r of saved) {
+      const name = `patches/record-${r.index}.safetensors`;
+      assert.ok(await exists(join(partial, name)), `${name} missing after the kill`);
+      assert.deepEqual(
+        await Deno.readFile(join(partial, name)),
+        await Deno.readFile(join(ref, name)),
+      );
+    }
+    const r = await runEdit([...args(out, 3), "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = await recordsIn(join(out, "records.jsonl"));
+    assert.equal(done.length, 3);
+    for (const x of done) {
+      const name = `patches/record-${x.index}.safetensors`;
+      assert.deepEqual(await Deno.readFile(join(out, name)), await Deno.readFile(join(ref, name)));
+    }
+    // The same files as the uninterrupted run (several single edits: per-record patches only).
+    const names = async (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
+    assert.deepEqual(await names(out), await names(ref));
+    FAULTS.add("SIGKILL right after a record line", 1);
   },
 });
