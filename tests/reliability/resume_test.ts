@@ -156,8 +156,8 @@ Deno.test({
       assert.deepEqual(await Deno.readFile(join(out, name)), await Deno.readFile(join(ref, name)));
     }
     // The same files as the uninterrupted run (several single edits: per-record patches only).
-    const names = async (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
-    assert.deepEqual(await names(out), await names(ref));
+    const names = (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
+    assert.deepEqual(names(out), names(ref));
     FAULTS.add("SIGKILL right after a record line", 1);
   },
 });
