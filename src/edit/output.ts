@@ -4,10 +4,9 @@
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
 
-import { resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError } from "../io/files.ts";
-import { checkOutPath, GuardError } from "./guard.ts";
+import { checkOutPath, GuardError, realish } from "./guard.ts";
 
 /** The marker file written into every output folder of this tool. */
 export const OUTPUT_MARKER = ".kne-output";
@@ -65,9 +64,10 @@ export async function removeOutput(path: string): Promise<void> {
 /**
  * The output rules of every command that writes a folder, checked before any work: OUT and
  * OUT.partial may not be, contain or lie inside the model folder (checkOutPath), nor be or
- * contain an input file (the patch, the requests...); an existing OUT is replaced only with
- * `force`, and only when it is an output folder of this tool, as is OUT.old (a leftover of an
- * interrupted replacement, removed when the new OUT is renamed in). Throws GuardError.
+ * contain an input file (the patch, the requests...; symbolic links resolved); an existing OUT
+ * is replaced only with `force`, and only when it is an output folder of this tool, as is
+ * OUT.old (a leftover of an interrupted replacement, removed when the new OUT is renamed in).
+ * Throws GuardError.
  */
 export async function checkOutputFolder(
   out: string,
@@ -92,10 +92,12 @@ async function checkFolder(
   opts: { model: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
   await checkOutPath(out, opts.model);
+  // Real paths: an input reached through a symbolic link (to it or to a folder above it) is
+  // still inside OUT when its target is.
   for (const input of opts.inputs ?? []) {
-    const file = resolve(input);
+    const file = await realish(input);
     for (const p of [out, `${out}.partial`]) {
-      const dir = resolve(p);
+      const dir = await realish(p);
       if (file === dir || file.startsWith(dir + "/")) {
         throw new GuardError(`--out ${out}: ${p} would replace the input ${input}`);
       }
