@@ -19,10 +19,11 @@ export async function markOutput(dir: string, kind: string): Promise<void> {
   );
 }
 
-/** What `path` is, for messages: "a symbolic link", "a file", "a device or special file". */
+/** What a path is, for messages: "a symbolic link", "a file", "a folder", "a device...". */
 function kindOf(info: Deno.FileInfo): string {
   if (info.isSymlink) return "a symbolic link";
   if (info.isFile) return "a file";
+  if (info.isDirectory) return "a folder";
   return "a device, socket or pipe";
 }
 
@@ -121,12 +122,16 @@ async function alive(pid: number): Promise<boolean> {
 /**
  * Takes the exclusive lock of OUT (the file OUT.lock, created only if absent, holding the pid),
  * so two runs never write or remove the same OUT.partial. A lock whose process is dead (a killed
- * run) is taken over. The lock is removed when the process exits (also through Deno.exit).
- * Returns a function that releases it earlier.
+ * run) is taken over; anything else at OUT.lock (a live run's lock, a file that does not hold a
+ * pid, a folder, a pipe) is refused and left alone. The lock is removed when the process exits
+ * (also through Deno.exit). Returns a function that releases it earlier.
  */
 export function lockOutput(out: string): Promise<() => void> {
   return asGuardError(out, () => takeLock(out));
 }
+
+/** A lock file of this tool is a short regular file: a pid and a newline (or empty, if cut). */
+const LOCK_TEXT = /^(?:(\d{1,10})\n?)?$/;
 
 async function takeLock(out: string): Promise<() => void> {
   const file = `${out}.lock`;
@@ -135,23 +140,32 @@ async function takeLock(out: string): Promise<() => void> {
       await Deno.writeTextFile(file, `${Deno.pid}\n`, { createNew: true });
       break;
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists) || attempt > 0) {
-        if (e instanceof Deno.errors.AlreadyExists) {
-          throw new GuardError(`${file} was taken by another run while this one started`);
-        }
-        throw e;
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      if (attempt > 0) {
+        throw new GuardError(`${file} was taken by another run while this one started`);
       }
-      const text = await Deno.readTextFile(file).catch(() => "");
-      const pid = Number(text.trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && await alive(pid)) {
-        throw new GuardError(
-          `another run (pid ${pid}) is writing ${out}.partial (lock ${file}); wait for it to ` +
-            `finish or stop it, or choose another --out`,
-        );
-      }
-      // A stale lock of a dead process (or an unreadable one): take it over.
-      await Deno.remove(file).catch(() => {});
     }
+    // Read only a regular file, and a short one: a pipe would block, a device never end.
+    const info = await Deno.lstat(file).catch(() => null);
+    if (info === null) continue; // released meanwhile
+    const text = info.isFile && info.size <= 16 ? await Deno.readTextFile(file) : null;
+    const m = text === null ? null : LOCK_TEXT.exec(text);
+    if (!m) {
+      throw new GuardError(
+        `${file} is ${info.isFile ? "a file that does not hold a process id" : kindOf(info)}, ` +
+          `not a lock of this tool; it is never removed (remove it yourself or choose another ` +
+          `--out)`,
+      );
+    }
+    const pid = Number(m[1]);
+    if (m[1] !== undefined && pid > 0 && await alive(pid)) {
+      throw new GuardError(
+        `another run (pid ${pid}) is writing ${out}.partial (lock ${file}); wait for it to ` +
+          `finish or stop it, or choose another --out`,
+      );
+    }
+    // The lock of a dead process (or one cut before its pid was written): take it over.
+    await Deno.remove(file).catch(() => {});
   }
   let held = true;
   const release = () => {
