@@ -1,5 +1,5 @@
 // The output-folder rules shared by every command that writes a folder (scripts/edit.ts,
-// scripts/compare.ts through run.ts, scripts/patch.ts): OUT and OUT.partial may not be, contain
+// scripts/compare.ts through run.ts, scripts/patch.ts, scripts/train.ts): OUT and OUT.partial may not be, contain
 // or lie inside the input model folder, nor hold an input file; each output folder carries a
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
@@ -64,7 +64,8 @@ export async function removeOutput(path: string): Promise<void> {
 
 /**
  * The output rules of every command that writes a folder, checked before any work: OUT and
- * OUT.partial may not be, contain or lie inside the model folder (checkOutPath), nor be or
+ * OUT.partial may not be, contain or lie inside the input model folder if there is one
+ * (checkOutPath), nor be or
  * contain an input file (the patch, the requests...; symbolic links resolved); an existing OUT
  * is replaced only with `force`, and only when it is an output folder of this tool, as is
  * OUT.old (a leftover of an interrupted replacement, removed when the new OUT is renamed in).
@@ -72,7 +73,7 @@ export async function removeOutput(path: string): Promise<void> {
  */
 export async function checkOutputFolder(
   out: string,
-  opts: { model: string; inputs?: readonly string[]; force: boolean },
+  opts: { model?: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
   await asGuardError(out, () => checkFolder(out, opts));
 }
@@ -90,9 +91,9 @@ async function asGuardError<T>(out: string, f: () => Promise<T>): Promise<T> {
 
 async function checkFolder(
   out: string,
-  opts: { model: string; inputs?: readonly string[]; force: boolean },
+  opts: { model?: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
-  await checkOutPath(out, opts.model);
+  if (opts.model !== undefined) await checkOutPath(out, opts.model);
   // Real paths: an input reached through a symbolic link (to it or to a folder above it) is
   // still inside OUT when its target is.
   for (const input of opts.inputs ?? []) {
