@@ -45,8 +45,9 @@ const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force
 
   --preset P   facts (default: models/kne-facts) or base (models/kne-facts-base); an epoch of
                base is one pass over freshly sampled documents of the free-text corpus
-  --out DIR    where the model goes (default: the preset's); an existing model there is
-               replaced only with --force, and only once training has finished
+  --out DIR    where the model goes (default: the preset's); an existing folder there is
+               replaced only with --force, only if this tool wrote it (its .kne-output
+               marker), and only once training has finished
   --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
 
 const PRESETS = {
