@@ -10,6 +10,9 @@ import { runEdits, type RunResult } from "../src/edit/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
+import { printable } from "../src/cli/message.ts";
+import { GuardError } from "../src/edit/guard.ts";
+import { checkOutputFolder, lockOutput, markOutput } from "../src/edit/output.ts";
 import { loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { loadModel } from "../src/model/load.ts";
@@ -49,7 +52,7 @@ const HELP = `Usage: deno task compare [options]
 `;
 
 function fail(msg: string, code = 2): never {
-  console.error(`error: ${msg}`);
+  console.error(`error: ${printable(msg)}`);
   Deno.exit(code);
 }
 
@@ -143,7 +146,7 @@ async function main() {
   }
 
   const modelDir = args.model!.replace(/\/+$/, "");
-  const realModel = await Deno.realPath(modelDir).catch(() =>
+  await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${
         modelDir === DEFAULT_MODEL ? " (train the default model with `deno task train`)" : ""
@@ -155,14 +158,22 @@ async function main() {
       /\/+$/,
       "",
     );
-  const realOut = await Deno.realPath(out).catch(() => null);
-  if (realOut && (realOut === realModel || realModel.startsWith(realOut + "/"))) {
-    fail(`--out ${out} would overwrite the input model`);
-  }
-  if (realOut && !args.force && !args.resume) {
-    fail(`${out} exists; choose another --out, pass --force to replace it or --resume`);
-  }
   const source = args.requests!;
+  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  try {
+    // The edit command's output rules (src/edit/output.ts): OUT is not, holds not and lies not
+    // inside the model folder, holds no input; an existing OUT is written over (--force) or
+    // continued (--resume) only when this tool wrote it; it is locked while the methods run.
+    await checkOutputFolder(out, {
+      model: modelDir,
+      inputs: [source, anchorFile, args["cov-texts"], hpDir].filter((f) => f !== undefined),
+      force: args.force || args.resume,
+    });
+    await lockOutput(out);
+  } catch (e) {
+    if (e instanceof GuardError) fail(e.message);
+    throw e;
+  }
   const requests = (await loadRequests(source)).slice(0, n);
 
   const backend = await createBackend(parseBackendChoice(args.backend!));
@@ -178,11 +189,11 @@ async function main() {
   );
   // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
-  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   const anchors = anchorFile === source || !(await exists(anchorFile))
     ? []
     : await loadRequests(anchorFile);
   await Deno.mkdir(out, { recursive: true });
+  await markOutput(out, "compare");
 
   let stop = false;
   const onSigint = () => {

@@ -4,8 +4,9 @@
 // template corpus) and `base` (models/kne-facts-base: 8 layers, byte-level BPE, the free-text
 // corpus packed into context-length windows); every preset value can be overridden. Writes the model in Hugging
 // Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
-// into OUT.partial and renames it to OUT only when all of it is written; an OUT that already
-// holds a model is replaced only with --force (refused before any training step).
+// into OUT.partial and renames it to OUT only when all of it is written; an existing OUT is
+// replaced only with --force and only when this tool wrote it (the edit command's output rules,
+// src/edit/output.ts), refused before any training step.
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
@@ -27,6 +28,15 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/ch
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
+import { printable } from "../src/cli/message.ts";
+import { GuardError } from "../src/edit/guard.ts";
+import {
+  checkOutputFolder,
+  checkReplaceable,
+  lockOutput,
+  markOutput,
+  removeOutput,
+} from "../src/edit/output.ts";
 
 const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force] [--epochs N]
   [--batch N] [--lr X]
@@ -35,8 +45,9 @@ const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force
 
   --preset P   facts (default: models/kne-facts) or base (models/kne-facts-base); an epoch of
                base is one pass over freshly sampled documents of the free-text corpus
-  --out DIR    where the model goes (default: the preset's); an existing model there is
-               replaced only with --force, and only once training has finished
+  --out DIR    where the model goes (default: the preset's); an existing folder there is
+               replaced only with --force, only if this tool wrote it (its .kne-output
+               marker), and only once training has finished
   --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
 
 const PRESETS = {
@@ -157,16 +168,33 @@ try {
 const out = args.out!.replace(/\/+$/, "");
 const partial = `${out}.partial`;
 const ckptDir = `${out}.checkpoint`;
-if (await exists(`${out}/model.safetensors`) && !args.force) {
+const outIsDir = await Deno.lstat(out).then((i) => i.isDirectory, () => false);
+if (outIsDir && !args.force && await exists(`${out}/model.safetensors`)) {
   console.error(
     `error: ${out} already holds a model; pass --force to replace it when training finishes, ` +
       `or choose another --out`,
   );
   Deno.exit(2);
 }
+try {
+  // Only folders this tool wrote (its marker; the committed models carry it) are replaced or
+  // removed, whatever --force says: OUT, OUT.partial, the checkpoint and their .tmp/.old
+  // siblings; OUT.partial is written under OUT's lock.
+  await checkOutputFolder(out, { force: args.force });
+  for (const p of [partial, ckptDir, `${ckptDir}.tmp`, `${ckptDir}.old`]) {
+    await checkReplaceable(p);
+  }
+  await lockOutput(out);
+} catch (e) {
+  if (!(e instanceof GuardError)) throw e;
+  console.error(`error: ${printable(e.message)}`);
+  Deno.exit(2);
+}
+const markCheckpoint = (dir: string) => markOutput(dir, "checkpoint");
 
-await Deno.remove(partial, { recursive: true }).catch(() => {});
+await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
+await markOutput(partial, "train");
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
 // src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts).
 await Deno.copyFile(new URL(preset.tokenizer, import.meta.url), `${partial}/tokenizer.json`);
@@ -291,13 +319,13 @@ while (state.step < totalSteps && !stop) {
   );
   if (state.step % ckptEvery === 0 || stop) {
     state.seconds = secs;
-    await saveCheckpoint(ckptDir, model, opt, state);
+    await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
   }
 }
 bar.finish();
 state.seconds = (performance.now() - t0) / 1000;
 if (stop) {
-  await saveCheckpoint(ckptDir, model, opt, state);
+  await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);
 }
@@ -374,7 +402,8 @@ const summary = {
 };
 await Deno.writeTextFile(`${partial}/recall.json`, JSON.stringify(summary, null, 2) + "\n");
 await writeModelCard(`${partial}/README.md`, summary);
+await checkReplaceable(out);
 await replaceDir(partial, out);
-if (!args["keep-checkpoint"]) await Deno.remove(ckptDir, { recursive: true }).catch(() => {});
+if (!args["keep-checkpoint"]) await removeOutput(ckptDir);
 backend.dispose();
 console.error(`saved ${out} in ${state.seconds.toFixed(0)} s`);

@@ -204,7 +204,7 @@ export class GuardError extends Error {
 }
 
 /** The real path of `p`, resolving the nearest existing ancestor when `p` does not exist. */
-async function realish(p: string): Promise<string> {
+export async function realish(p: string): Promise<string> {
   const abs = resolve(p);
   let head = abs;
   const rest: string[] = [];

@@ -1,5 +1,5 @@
 // The output-folder rules shared by every command that writes a folder (scripts/edit.ts,
-// scripts/compare.ts through run.ts, scripts/patch.ts): OUT and OUT.partial may not be, contain
+// scripts/compare.ts through run.ts, scripts/patch.ts, scripts/train.ts): OUT and OUT.partial may not be, contain
 // or lie inside the input model folder, nor hold an input file; each output folder carries a
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
@@ -7,7 +7,7 @@
 import { dirname, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError } from "../io/files.ts";
-import { checkOutPath, GuardError } from "./guard.ts";
+import { checkOutPath, GuardError, realish } from "./guard.ts";
 
 /** The marker file written into every output folder of this tool. */
 export const OUTPUT_MARKER = ".kne-output";
@@ -20,10 +20,11 @@ export async function markOutput(dir: string, kind: string): Promise<void> {
   );
 }
 
-/** What `path` is, for messages: "a symbolic link", "a file", "a device or special file". */
+/** What a path is, for messages: "a symbolic link", "a file", "a folder", "a device...". */
 function kindOf(info: Deno.FileInfo): string {
   if (info.isSymlink) return "a symbolic link";
   if (info.isFile) return "a file";
+  if (info.isDirectory) return "a folder";
   return "a device, socket or pipe";
 }
 
@@ -64,14 +65,16 @@ export async function removeOutput(path: string): Promise<void> {
 
 /**
  * The output rules of every command that writes a folder, checked before any work: OUT and
- * OUT.partial may not be, contain or lie inside the model folder (checkOutPath), nor be or
- * contain an input file (the patch, the requests...); an existing OUT is replaced only with
- * `force`, and only when it is an output folder of this tool, as is OUT.old (a leftover of an
- * interrupted replacement, removed when the new OUT is renamed in). Throws GuardError.
+ * OUT.partial may not be, contain or lie inside the input model folder if there is one
+ * (checkOutPath), nor be or
+ * contain an input file (the patch, the requests...; symbolic links resolved); an existing OUT
+ * is replaced only with `force`, and only when it is an output folder of this tool, as is
+ * OUT.old (a leftover of an interrupted replacement, removed when the new OUT is renamed in).
+ * Throws GuardError.
  */
 export async function checkOutputFolder(
   out: string,
-  opts: { model: string; inputs?: readonly string[]; force: boolean },
+  opts: { model?: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
   await asGuardError(out, () => checkFolder(out, opts));
 }
@@ -89,13 +92,15 @@ async function asGuardError<T>(out: string, f: () => Promise<T>): Promise<T> {
 
 async function checkFolder(
   out: string,
-  opts: { model: string; inputs?: readonly string[]; force: boolean },
+  opts: { model?: string; inputs?: readonly string[]; force: boolean },
 ): Promise<void> {
-  await checkOutPath(out, opts.model);
+  if (opts.model !== undefined) await checkOutPath(out, opts.model);
+  // Real paths: an input reached through a symbolic link (to it or to a folder above it) is
+  // still inside OUT when its target is.
   for (const input of opts.inputs ?? []) {
-    const file = resolve(input);
+    const file = await realish(input);
     for (const p of [out, `${out}.partial`]) {
-      const dir = resolve(p);
+      const dir = await realish(p);
       if (file === dir || file.startsWith(dir + "/")) {
         throw new GuardError(`--out ${out}: ${p} would replace the input ${input}`);
       }
@@ -119,12 +124,16 @@ async function alive(pid: number): Promise<boolean> {
 /**
  * Takes the exclusive lock of OUT (the file OUT.lock, created only if absent, holding the pid),
  * so two runs never write or remove the same OUT.partial. A lock whose process is dead (a killed
- * run) is taken over. The lock is removed when the process exits (also through Deno.exit).
- * Returns a function that releases it earlier.
+ * run) is taken over; anything else at OUT.lock (a live run's lock, a file that does not hold a
+ * pid, a folder, a pipe) is refused and left alone. The lock is removed when the process exits
+ * (also through Deno.exit). Returns a function that releases it earlier.
  */
 export function lockOutput(out: string): Promise<() => void> {
   return asGuardError(out, () => takeLock(out));
 }
+
+/** A lock file of this tool is a short regular file: a pid and a newline (or empty, if cut). */
+const LOCK_TEXT = /^(?:(\d{1,10})\n?)?$/;
 
 async function takeLock(out: string): Promise<() => void> {
   const file = `${out}.lock`;
@@ -135,23 +144,32 @@ async function takeLock(out: string): Promise<() => void> {
       await Deno.writeTextFile(file, `${Deno.pid}\n`, { createNew: true });
       break;
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists) || attempt > 0) {
-        if (e instanceof Deno.errors.AlreadyExists) {
-          throw new GuardError(`${file} was taken by another run while this one started`);
-        }
-        throw e;
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      if (attempt > 0) {
+        throw new GuardError(`${file} was taken by another run while this one started`);
       }
-      const text = await Deno.readTextFile(file).catch(() => "");
-      const pid = Number(text.trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && await alive(pid)) {
-        throw new GuardError(
-          `another run (pid ${pid}) is writing ${out}.partial (lock ${file}); wait for it to ` +
-            `finish or stop it, or choose another --out`,
-        );
-      }
-      // A stale lock of a dead process (or an unreadable one): take it over.
-      await Deno.remove(file).catch(() => {});
     }
+    // Read only a regular file, and a short one: a pipe would block, a device never end.
+    const info = await Deno.lstat(file).catch(() => null);
+    if (info === null) continue; // released meanwhile
+    const text = info.isFile && info.size <= 16 ? await Deno.readTextFile(file) : null;
+    const m = text === null ? null : LOCK_TEXT.exec(text);
+    if (!m) {
+      throw new GuardError(
+        `${file} is ${info.isFile ? "a file that does not hold a process id" : kindOf(info)}, ` +
+          `not a lock of this tool; it is never removed (remove it yourself or choose another ` +
+          `--out)`,
+      );
+    }
+    const pid = Number(m[1]);
+    if (m[1] !== undefined && pid > 0 && await alive(pid)) {
+      throw new GuardError(
+        `another run (pid ${pid}) is writing ${out}.partial (lock ${file}); wait for it to ` +
+          `finish or stop it, or choose another --out`,
+      );
+    }
+    // The lock of a dead process (or one cut before its pid was written): take it over.
+    await Deno.remove(file).catch(() => {});
   }
   let held = true;
   const release = () => {

@@ -23,15 +23,21 @@ export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
 
+/**
+ * Writes the checkpoint into `dir.tmp` and renames it to `dir`. `mark`, when given, is called on
+ * the new folder first (the caller's output marker, so that only its own folders are removed).
+ */
 export async function saveCheckpoint(
   dir: string,
   model: CausalLM,
   opt: Adam,
   state: TrainState,
+  mark?: (dir: string) => Promise<void>,
 ): Promise<void> {
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
+  await mark?.(tmp);
   const tensors = [];
   const moments = opt.moments();
   for (const info of model.paramInfo) {

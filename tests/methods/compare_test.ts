@@ -86,6 +86,8 @@ Deno.test({
 
 Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a model (exit 1), writing nothing", async () => {
   const out = await Deno.makeTempDir({ prefix: "kne-compare-bad-" });
+  // A folder without config.json, beside OUT (an OUT inside the model folder is refused first).
+  const noModel = await Deno.makeTempDir({ prefix: "kne-compare-nomodel-" });
   try {
     const cases: [string[], RegExp, number][] = [
       [["--n", "abc"], /--n must be a positive integer/, 2],
@@ -94,7 +96,7 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
       [["--hparams-dir", `${out}/missing`], /--hparams-dir .*missing: no such folder/, 2],
       [["--cov-texts", `${out}/missing.txt`], /--cov-texts .*: no such file/, 2],
       [["--bogus"], /unknown option/i, 2],
-      [["--model", out], /config\.json: cannot read/, 1],
+      [["--model", noModel], /config\.json: cannot read/, 1],
     ];
     for (const [args, re, code] of cases) {
       const r = await new Deno.Command(Deno.execPath(), {
@@ -112,5 +114,6 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
     assert(left.length === 0, `outputs were written: ${left.join(", ")}`);
   } finally {
     await Deno.remove(out, { recursive: true });
+    await Deno.remove(noModel, { recursive: true });
   }
 });

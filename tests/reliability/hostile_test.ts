@@ -1,9 +1,10 @@
 // Smaller holes of the edit command, through the real CLI on a copy of the tiny GPT-2 fixture:
 // --force never replaces a device node or a link; a second run on the same --out is refused
-// while the first is alive (OUT.lock) and a killed run's lock is taken over; a FIFO or a device
-// as a model, tokenizer or hyperparameter file is refused instead of hanging; raw OS and library
-// messages become typed errors naming the file and field; control characters are escaped in
-// `error:` lines; a blank prompt is reported against `prompt`.
+// while the first is alive (OUT.lock) and a killed run's lock is taken over, but an OUT.lock the
+// tool did not write is never removed nor read blocking; a FIFO or a device as a model,
+// tokenizer or hyperparameter file is refused instead of hanging; raw OS and library messages
+// become typed errors naming the file and field; control characters are escaped in `error:`
+// lines; a blank prompt is reported against `prompt`.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,7 +12,15 @@ import { printable } from "../../src/cli/message.ts";
 import { FileSystemError } from "../../src/io/errors.ts";
 import { fsError } from "../../src/io/files.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
-import { copyModel, exists, FAST, REQUESTS, runEdit, startEdit } from "./cli_helpers.ts";
+import {
+  copyModel,
+  exists,
+  FAST,
+  REQUESTS,
+  runEdit,
+  type RunResult,
+  startEdit,
+} from "./cli_helpers.ts";
 import { FAULTS } from "./counts.ts";
 
 const TMP = await Deno.makeTempDir({ prefix: "kne-hostile-" });
@@ -111,6 +120,82 @@ Deno.test({
     assert.equal(await exists(`${out}.lock`), false, "released at exit");
     FAULTS.add("concurrent --force on a live run", 1);
     FAULTS.add("stale lock of a killed run", 1);
+  },
+});
+
+/** Runs the edit CLI; a run still going after minutes (only a hang gets there) is killed. */
+async function editOrHang(out: string): Promise<RunResult | "hung"> {
+  const run = startEdit([
+    "--model",
+    MODEL,
+    "--requests",
+    REQUESTS,
+    "--n",
+    "1",
+    "--hparams",
+    QUICK,
+    "--out",
+    out,
+    ...FAST,
+  ]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watchdog = new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 180_000)));
+  const first = await Promise.race([run.done, watchdog]);
+  clearTimeout(timer);
+  if (first === "hung") {
+    run.child.kill("SIGKILL");
+    await run.done;
+  }
+  return first;
+}
+
+Deno.test({
+  name: "an OUT.lock this tool did not write (a user's file, a folder, a FIFO) is never removed",
+  ...opts,
+  fn: async () => {
+    const cases: [string, (lock: string) => Promise<void>, RegExp][] = [
+      [
+        "a file without a pid",
+        (lock) => Deno.writeTextFile(lock, "my notes\n"),
+        /is a file that does not hold a process id, not a lock of this tool/,
+      ],
+      [
+        "a folder",
+        (lock) => Deno.mkdir(join(lock, "sub"), { recursive: true }),
+        /is a folder, not a lock of this tool/,
+      ],
+      [
+        "a FIFO (reading it blocked the run)",
+        async (lock) => {
+          assert.equal((await new Deno.Command("mkfifo", { args: [lock] }).output()).code, 0);
+        },
+        /is a device, socket or pipe, not a lock of this tool/,
+      ],
+    ];
+    for (const [i, [what, make, re]] of cases.entries()) {
+      const out = join(TMP, `foreign-lock-${i}`);
+      await make(`${out}.lock`);
+      const before = await Deno.lstat(`${out}.lock`);
+      const r = await editOrHang(out);
+      assert.notEqual(r, "hung", `${what}: the run hung`);
+      if (r === "hung") continue;
+      assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, re, what);
+      assert.match(r.stderr, /it is never removed/, what);
+      const after = await Deno.lstat(`${out}.lock`);
+      assert.equal(after.ino, before.ino, `${what}: the lock path was replaced`);
+      assert.equal(await exists(`${out}.partial`), false, what);
+      FAULTS.add("foreign OUT.lock", 1);
+    }
+    assert.equal(await Deno.readTextFile(join(TMP, "foreign-lock-0.lock")), "my notes\n");
+    // An empty lock (a run killed between creating it and writing its pid) is taken over.
+    const out = join(TMP, "empty-lock");
+    await Deno.writeTextFile(`${out}.lock`, "");
+    const r = await editOrHang(out);
+    assert.notEqual(r, "hung");
+    if (r !== "hung") assert.equal(r.code, 0, r.stderr);
+    assert.equal(await exists(`${out}.lock`), false, "released at exit");
+    FAULTS.add("foreign OUT.lock", 1);
   },
 });
 

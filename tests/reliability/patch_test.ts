@@ -121,6 +121,47 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "patch --out: the patch's folder is refused when the patch is named through a link",
+  ...opts,
+  fn: async () => {
+    // An output folder of this tool that holds the patch (as an edit run's OUT holds its
+    // patch.safetensors): --force may replace it, unless the patch read lies inside it.
+    const model = await copyModel("tiny-gpt2", join(TMP, "m-link"));
+    const first = join(TMP, "first.safetensors");
+    await patchFor(model, first);
+    const holder = join(TMP, "holder");
+    const made = await patchCmd(["apply", "--patch", first, "--model", model, "--out", holder]);
+    assert.equal(made.code, 0, made.stderr);
+    const patch = join(holder, "patch.safetensors");
+    await Deno.copyFile(first, patch);
+    await Deno.symlink(holder, join(TMP, "holder-link"));
+    await Deno.symlink(patch, join(TMP, "patch-link.safetensors"));
+    const before = await hashTree(holder);
+    for (
+      const via of [
+        join(TMP, "holder-link", "patch.safetensors"),
+        join(TMP, "patch-link.safetensors"),
+      ]
+    ) {
+      const r = await patchCmd([
+        "apply",
+        "--patch",
+        via,
+        "--model",
+        model,
+        "--out",
+        holder,
+        "--force",
+      ]);
+      assert.equal(r.code, 2, `${via}: ${r.stderr}`);
+      assert.match(r.stderr, /would replace the input/, via);
+      assert.deepEqual(await hashTree(holder), before, `${via}: the patch's folder changed`);
+      FAULTS.add("patch --out onto inputs or foreign paths", 1);
+    }
+  },
+});
+
 /** A copy of `model` whose TENSOR differs at `at` (another checkpoint of the same shapes). */
 async function otherCheckpoint(model: string, to: string, at: number[]): Promise<string> {
   await copyModel("tiny-gpt2", to);
