@@ -1,9 +1,10 @@
 // `deno task trace`: causal tracing (src/trace/) of one prompt, or averaged over the first N
 // facts of a request file that the model knows. One prompt: three heatmaps (residual stream, MLP
 // and attention output; token positions x layers) and trace.json. A request file: every known
-// fact traced, the mean indirect effect per kind, position group and layer in average.json, a
-// chart of the three kinds at the last subject token (average.svg), and the MLP curve at the last
-// subject token printed (the ROME paper's headline: a mid-layer peak in a realistic model).
+// fact traced (its three heatmaps in facts/), the mean indirect effect per kind, position group
+// and layer in average.json, a chart of the three kinds at the last subject token (average.svg),
+// and the MLP curve at the last subject token printed (the ROME paper's headline: a mid-layer
+// peak in a realistic model).
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
@@ -18,10 +19,11 @@ import {
 } from "../src/trace/causal-trace.ts";
 import { averageByGroup, POSITION_GROUPS } from "../src/trace/positions.ts";
 
-const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S --answer A |
+const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--answer A] |
   --requests FILE [--n N]) [--samples K] [--noise X] [--seed N] [--out DIR] [--backend B] [--json]
 
-  --prompt P     a prompt that contains the subject S, answered by A (its first token is traced)
+  --prompt P     a prompt that contains the subject S, answered by A (its first token is traced;
+                 without --answer, the model's most likely next token)
   --requests F   KnowEdit-style requests: their prompt, subject and ground_truth (the first --n,
                  default 50, that the model answers correctly)
   --samples K    noise draws averaged (default 10); --noise X: std as a multiple of the token
@@ -74,7 +76,7 @@ const count = (name: "n" | "samples" | "seed") => {
 const noise = Number(args.noise);
 if (!(noise > 0)) fail("--noise must be a positive number");
 if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
-if (args.prompt && (!args.subject || !args.answer)) fail("--prompt needs --subject and --answer");
+if (args.prompt && !args.subject) fail("--prompt needs --subject");
 const opts = { samples: count("samples"), noise, seed: count("seed") };
 const out = args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`;
 
@@ -87,7 +89,7 @@ try {
 const backend = await createBackend(backendChoice);
 const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
 const tok = tokenizer!;
-await Deno.mkdir(out, { recursive: true });
+await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
 
 const heatmaps = async (tr: FactTrace, prefix: string) => {
   for (const kind of TRACE_KINDS) {
@@ -100,7 +102,8 @@ const heatmaps = async (tr: FactTrace, prefix: string) => {
         rows,
         cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
         values: tr.effects[kind],
-        title: `Indirect effect of the ${NAMES[kind]} (p clean ${tr.pClean.toFixed(3)}, ` +
+        title: `Indirect effect of the ${NAMES[kind]} on p(${JSON.stringify(tr.answer)}) ` +
+          `(clean ${tr.pClean.toFixed(3)}, ` +
           `corrupted ${tr.pCorrupted.toFixed(3)})`,
         rowTitle: "token (* subject)",
         colTitle: "layer",
@@ -112,21 +115,26 @@ const heatmaps = async (tr: FactTrace, prefix: string) => {
 };
 
 if (args.prompt) {
-  const answer = args.answer!;
-  const tr = await traceFact(
-    model,
-    tok,
-    { prompt: args.prompt, subject: args.subject!, answer },
-    opts,
-  );
+  let tr: FactTrace;
+  try {
+    tr = await traceFact(
+      model,
+      tok,
+      { prompt: args.prompt, subject: args.subject!, answer: args.answer },
+      opts,
+    );
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   await Deno.writeTextFile(`${out}/trace.json`, JSON.stringify(tr, null, 2) + "\n");
   await heatmaps(tr, "");
   if (args.json) console.log(JSON.stringify(tr));
   else {
     console.log(
-      `p(${JSON.stringify(answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
+      `p(${JSON.stringify(tr.answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
         tr.pCorrupted.toFixed(4)
-      }`,
+      }${tr.known ? "" : " (not the model's most likely next token)"}`,
     );
     const last = tr.subject[1] - 1;
     console.log(
@@ -155,6 +163,7 @@ if (args.prompt) {
     });
     if (tr?.known) {
       traces.push(tr);
+      await heatmaps(tr, `facts/${String(traces.length).padStart(3, "0")}-`);
       Deno.stderr.writeSync(new TextEncoder().encode(`\rtraced ${traces.length}/${n}`));
     }
   }
@@ -204,6 +213,7 @@ if (args.prompt) {
       );
     }
     console.log(`wrote ${out}/average.{json,svg} and average-{resid,mlp_out,attn_out}.svg`);
+    console.log(`and each fact's heatmaps in ${out}/facts/NNN-{resid,mlp_out,attn_out}.svg`);
   }
 }
 backend.dispose();

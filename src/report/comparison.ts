@@ -54,7 +54,8 @@ export function comparisonMarkdown(rows: readonly ComparisonRow[], meta: Compari
     "",
     `Model \`${meta.model}\`, ${meta.n} request(s) from \`${meta.requests}\`, single edits ` +
     `(each from the unedited model), backend ${meta.backend}. Means over records x100 ` +
-    `(KnowEdit definitions); fluency is the weighted 2/3-gram entropy x100.`,
+    `(KnowEdit definitions; rows marked CF are the CounterFact scores, Score their harmonic ` +
+    `mean); fluency is the weighted 2/3-gram entropy x100.`,
     "",
     line(["Metric", ...cols]),
     line(["---", ...cols.map(() => "---:")]),
@@ -92,7 +93,7 @@ export function comparisonJson(rows: readonly ComparisonRow[], meta: ComparisonM
   };
 }
 
-/** Grouped bars: Edit Succ., Generalization, Portability, Locality, one bar per method. */
+/** Grouped bars: every metric but fluency (KnowEdit and CounterFact), one bar per method. */
 export function comparisonSvg(rows: readonly ComparisonRow[], meta: ComparisonMeta): string {
   const metrics = METRICS.filter((m) => m !== "fluency");
   return barChartSvg({

@@ -1,7 +1,8 @@
 // Causal tracing (Meng et al. 2022, "Locating and Editing Factual Associations in GPT"; the
 // procedure of shared/REALISM.md section 2) of one fact on any CausalLM:
 // 1. clean run: every layer's residual stream, MLP output and attention output at every token,
-//    and P(answer) (the probability of the answer's first token after the prompt, as ROME);
+//    and P(answer) (the probability of the answer's first token after the prompt, as ROME; with
+//    no answer given, the clean run's most likely next token is the answer);
 // 2. corrupted runs: Gaussian noise (std = `noise` x the std of the token-embedding table) added
 //    to the subject tokens' input embeddings, `samples` seeded draws;
 // 3. restored runs: in each corrupted run, one state (kind, layer) at one position is put back
@@ -31,7 +32,8 @@ export interface TraceOptions {
 export interface TraceFact {
   prompt: string;
   subject: string;
-  answer: string;
+  /** Absent: the clean run's most likely next token. */
+  answer?: string;
 }
 
 export interface FactTrace {
@@ -39,8 +41,9 @@ export interface FactTrace {
   tokens: string[];
   /** Subject token positions [start, end). */
   subject: [number, number];
-  /** The answer token whose probability is traced. */
+  /** The answer token whose probability is traced, and its text. */
   answerToken: number;
+  answer: string;
   pClean: number;
   /** The answer token is the clean run's most likely next token. */
   known: boolean;
@@ -103,10 +106,13 @@ export async function traceFact(
   const { nLayers, dModel: d, vocabSize: v } = model.config;
   const ids = tok.encode(fact.prompt);
   const t = ids.length;
-  const full = tok.encode(`${fact.prompt} ${fact.answer}`);
-  const answerToken = full[t];
-  if (answerToken === undefined || full.slice(0, t).some((x, i) => x !== ids[i])) {
-    throw new Error(`the answer "${fact.answer}" does not start a new token after the prompt`);
+  let answerToken = -1;
+  if (fact.answer !== undefined) {
+    const full = tok.encode(`${fact.prompt} ${fact.answer}`);
+    answerToken = full[t] ?? -1;
+    if (answerToken < 0 || full.slice(0, t).some((x, i) => x !== ids[i])) {
+      throw new Error(`the answer "${fact.answer}" does not start a new token after the prompt`);
+    }
   }
   const [s0, s1] = subjectSpan(tok, fact.prompt, fact.subject);
   const sigma = (opts.noise ?? 3) * std(await embeddingTable(model).value.toArray());
@@ -128,6 +134,10 @@ export async function traceFact(
     );
     for (const [k, x] of seen) clean.set(k, await x.value.toArray());
     const out = await logits.value.toArray();
+    if (answerToken < 0) {
+      answerToken = 0;
+      for (let j = 1; j < v; j++) if (out[j] > out[answerToken]) answerToken = j;
+    }
     known = out.every((x, j) => j === answerToken || x < out[answerToken]);
     return softmaxAt(out, 0, v, answerToken);
   });
@@ -204,6 +214,7 @@ export async function traceFact(
     tokens: ids.map((id) => tok.decode([id])),
     subject: [s0, s1],
     answerToken,
+    answer: fact.answer ?? tok.decode([answerToken]),
     pClean,
     known,
     pCorrupted,

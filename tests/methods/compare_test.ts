@@ -1,6 +1,7 @@
 // scripts/compare.ts end to end on the tiny oracle GPT-2 with two requests and all six methods:
 // every method runs into OUT/<method>/, and OUT/comparison.md, comparison.json and
-// comparison.svg are written with one column / entry / bar series per method; bad arguments exit 2
+// comparison.svg are written with one column / entry / bar series per method (KnowEdit and
+// CounterFact rows in the table, their means in the JSON); bad arguments exit 2
 // with a message before any method runs.
 
 import { assert } from "../helpers/tiny.ts";
@@ -54,7 +55,17 @@ Deno.test({
         `table header missing:\n${md}`,
       );
       for (
-        const row of ["Edit Succ.", "Generalization", "Locality", "Params changed", "ms / edit"]
+        const row of [
+          "Edit Succ.",
+          "Generalization",
+          "Locality",
+          "Efficacy (CF)",
+          "Paraphrase (CF)",
+          "Neighborhood (CF)",
+          "Score (CF)",
+          "Params changed",
+          "ms / edit",
+        ]
       ) {
         assert(md.includes(`| ${row} |`), `row ${row} missing`);
       }
@@ -67,6 +78,10 @@ Deno.test({
       for (const m of json.methods) {
         assert(m.summary && m.records === 2, `${m.method} has no summary for 2 records`);
         assert(typeof m.summary.editSucc === "number", `${m.method}: no edit succ`);
+        for (const k of ["efficacy", "paraphrase", "neighborhood", "cfScore"]) {
+          const v = m.summary[k];
+          assert(typeof v === "number" && v >= 0 && v <= 100, `${m.method}: ${k} ${v}`);
+        }
         assert(m.paramsChanged > 0, `${m.method} changed nothing`);
       }
       const svg = await Deno.readTextFile(`${out}/run/comparison.svg`);

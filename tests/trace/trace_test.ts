@@ -164,7 +164,7 @@ Deno.test("averageByGroup: a fact's positions in one group are averaged, then fa
       effects: effects([1, 2, 4, 8]),
     },
     { tokens: ["a", "b", "c"], subject: [0, 1] as [number, number], effects: effects([3, 5, 7]) },
-  ].map((x) => ({ ...x, answerToken: 0, pClean: 1, known: true, pCorrupted: 0 }));
+  ].map((x) => ({ ...x, answerToken: 0, answer: "", pClean: 1, known: true, pCorrupted: 0 }));
   const avg = averageByGroup(traces);
   // Middle subject tokens: only the first fact has one (position 1, value 2).
   assert.deepEqual(avg.resid["middle subject tokens"], [2, 4]);
@@ -175,3 +175,29 @@ Deno.test("averageByGroup: a fact's positions in one group are averaged, then fa
   // No fact has a further token: no value, not 0.
   assert.ok(avg.mlp_out["further tokens"].every((x) => Number.isNaN(x)));
 });
+
+for (const dir of FIXTURES) {
+  const name = dir.split("/").at(-1);
+  testBackends(
+    `trace (${name}): no answer traces the clean run's most likely token`,
+    async (be) => {
+      const { model, tokenizer } = await loadModel(dir, be, { tokenizer: true });
+      const tok = tokenizer!;
+      const opts = { samples: 2, noise: 3, seed: 5 };
+      const fact = { prompt: FACT.prompt, subject: FACT.subject };
+      const tr = await traceFact(model, tok, fact, opts);
+      const ids = tok.encode(FACT.prompt);
+      const logits = await tidyAsync(async () => {
+        const out = noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length])));
+        return (await out.value.toArray()).slice(-model.config.vocabSize);
+      });
+      const top = logits.indexOf(Math.max(...logits));
+      assert.equal(tr.answerToken, top);
+      assert.equal(tr.answer, tok.decode([top]));
+      assert.ok(tr.known);
+      // Naming that token as the answer gives the same trace.
+      const named = await traceFact(model, tok, { ...fact, answer: tr.answer.trim() }, opts);
+      assert.deepEqual({ ...named, answer: tr.answer }, tr);
+    },
+  );
+}

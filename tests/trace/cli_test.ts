@@ -1,0 +1,104 @@
+// `deno task trace` as a user runs it (scripts/trace.ts in a subprocess): one prompt on the tiny
+// fixture writes trace.json (the same trace as src/trace gives in-process, also on stdout with
+// --json) and the three heatmaps; a request file on models/kne-facts writes the averages, their
+// chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
+// fail with a message, not a stack trace.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createBackend } from "../../engine/select.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { traceFact } from "../../src/trace/causal-trace.ts";
+import { POSITION_GROUPS } from "../../src/trace/positions.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TINY = join(ROOT, "tests/fixtures/tiny-gpt2");
+
+async function trace(args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "scripts/trace.ts"), "--backend", "wasm", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+Deno.test("trace CLI: one prompt writes trace.json and three heatmaps", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const r = await trace([
+      ...["--model", TINY, "--prompt", "The capital of France is", "--subject", "France"],
+      ...["--samples", "2", "--seed", "4", "--json", "--out", out],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const written = JSON.parse(await Deno.readTextFile(join(out, "trace.json")));
+    assert.deepEqual(JSON.parse(r.stdout), written);
+    for (const k of ["resid", "mlp_out", "attn_out"]) {
+      assert.match(await Deno.readTextFile(join(out, `${k}.svg`)), /^<svg[^]*<\/svg>\s*$/);
+    }
+    const be = await createBackend("wasm");
+    try {
+      const { model, tokenizer } = await loadModel(TINY, be, { tokenizer: true });
+      const want = await traceFact(model, tokenizer!, {
+        prompt: "The capital of France is",
+        subject: "France",
+      }, { samples: 2, noise: 3, seed: 4 });
+      assert.deepEqual(written, JSON.parse(JSON.stringify(want)));
+    } finally {
+      be.dispose();
+    }
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: a request file averages known facts and keeps each fact's heatmaps", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const r = await trace([
+      ...["--model", join(ROOT, "models/kne-facts")],
+      ...["--requests", join(ROOT, "data/requests/dev.json"), "--n", "2", "--samples", "2"],
+      ...["--out", out],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /MLP output +at the last subject token: (-?\d\.\d{3} ){4}\(peak/);
+    const avg = JSON.parse(await Deno.readTextFile(join(out, "average.json")));
+    assert.equal(avg.facts, 2);
+    assert.equal(avg.traces.length, 2);
+    assert.ok(avg.traces.every((t: { known: boolean }) => t.known));
+    assert.deepEqual(Object.keys(avg.byGroup.mlp_out), [...POSITION_GROUPS]);
+    assert.equal(avg.byGroup.mlp_out["last subject token"].length, 4);
+    for (const f of ["average.svg", "average-mlp_out.svg", "facts/001-resid.svg"]) {
+      assert.ok(await exists(join(out, f)), f);
+    }
+    assert.ok(await exists(join(out, "facts/002-attn_out.svg")));
+    assert.ok(!(await exists(join(out, "facts/003-attn_out.svg"))));
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: bad arguments and a missing subject fail with a message", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const base = ["--model", TINY, "--out", out, "--samples", "1"];
+    const noise = await trace([...base, "--prompt", "a b", "--subject", "a", "--noise", "0"]);
+    assert.equal(noise.code, 2);
+    assert.match(noise.stderr, /--noise must be a positive number/);
+    const noSubject = await trace([...base, "--prompt", "The capital of France is"]);
+    assert.equal(noSubject.code, 2);
+    assert.match(noSubject.stderr, /--prompt needs --subject/);
+    const missing = await trace([
+      ...base,
+      ...["--prompt", "The capital of France is", "--subject", "Spain"],
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /does not contain the subject "Spain"/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
