@@ -56,7 +56,7 @@ const PRESETS = {
   base: {
     out: "models/kne-facts-base",
     tokenizer: "../data/tokenizer-base/tokenizer.json",
-    epochs: "32",
+    epochs: "28",
     batch: "16",
     lr: "1.5e-3",
     warmup: "100",
