@@ -373,6 +373,7 @@ const summary = {
   preset: presetName,
   samples,
   backend: backend.description,
+  machine: `${navigator.hardwareConcurrency} CPU threads, ${Deno.build.os} ${Deno.build.arch}`,
   recall: report,
   config,
 };
