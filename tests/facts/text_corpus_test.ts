@@ -8,6 +8,7 @@ import { PHRASINGS, promptOf, render } from "../../src/facts/phrasings.ts";
 import { trainBaseTokenizer } from "../../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../../src/tokenizer/bpe.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
+import { buildWorld } from "../../src/facts/world.ts";
 
 const corpus = buildTextCorpus();
 const PASSES = [0, 1, 2, 7];
@@ -58,6 +59,39 @@ Deno.test("text corpus: held-out two-hop sentences never appear; trained ones do
   for (const p of corpus.evalSets.two_hop_train) {
     assert.ok(text.includes(`${p.prompt} ${p.answer}`), p.prompt);
   }
+});
+
+Deno.test("text corpus: no sentence says a held-out bridge's two-hop answer without its country", () => {
+  const world = buildWorld();
+  const countryOf = new Map<string, string[]>();
+  for (const c of world.cities) {
+    countryOf.set(c.name, [...(countryOf.get(c.name) ?? []), c.country]);
+  }
+  for (const c of world.countries) {
+    countryOf.set(c.capital, [...(countryOf.get(c.capital) ?? []), c.name]);
+  }
+  const sentences = text.split(/(?<=\.) |\n/);
+  const held = corpus.evalSets.two_hop;
+  const bySubject = new Map<string, Set<string>>();
+  for (const p of held) {
+    bySubject.set(p.subject, (bySubject.get(p.subject) ?? new Set()).add(p.answer));
+  }
+  // A whole name: not part of a longer name ("Santo Domingo" in "Santo Domingo Oeste").
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const named = (s: string, name: string) =>
+    new RegExp(`(?<![\\p{L}-]|\\p{Lu}\\p{L}* )${esc(name)}(?![\\p{L}-]| \\p{Lu})`, "u").test(s);
+  let checked = 0;
+  for (const s of sentences) {
+    for (const [bridge, answers] of bySubject) {
+      if (!s.includes(bridge) || !named(s, bridge)) continue;
+      if (countryOf.get(bridge)!.some((c) => s.includes(c))) continue;
+      checked++;
+      for (const a of answers) assert.ok(!named(s, a), `${s} (bridge ${bridge}, answer ${a})`);
+    }
+  }
+  assert.ok(checked > 100, `${checked}`);
+  // The city-level sentences exist for trained bridges.
+  assert.ok(/In [^.,]+, people pay with the /.test(text));
 });
 
 Deno.test("text corpus: passes are deterministic and differ; every fact is in each pass", () => {

@@ -1,0 +1,85 @@
+// The model card: the base model's targets table says met or not met against each target, and
+// `deno task card` rewrites a card from a training summary, naming the machine, and refuses a
+// file that is not one.
+
+import assert from "node:assert/strict";
+import { BASE_TARGETS, targetsTable, type TrainSummary } from "../../src/train/card.ts";
+import type { RecallReport } from "../../src/train/recall.ts";
+
+const CARD = new URL("../../scripts/card.ts", import.meta.url).pathname;
+
+const score = (whole: number): RecallReport => ({
+  n: 10,
+  firstToken: whole,
+  whole,
+  byRelation: {},
+});
+
+Deno.test("card: each target is met only at or above its figure", () => {
+  const table = targetsTable({
+    train_facts: score(0.98),
+    heldout_templates: score(0.899),
+    two_hop: score(0.61),
+  });
+  const line = (name: string) => table.split("\n").find((l) => l.startsWith(`| ${name} |`))!;
+  assert.match(line("train_facts"), /\| 98\.0 \| 98\.0 \| met \|/);
+  assert.match(line("heldout_templates"), /\| 89\.9 \| 90\.0 \| \*\*not met\*\* \|/);
+  assert.match(line("two_hop"), /\| 61\.0 \| 60\.0 \| met \|/);
+  assert.match(line("aliases"), /\| - \| 90\.0 \| not measured \|/);
+  assert.equal(Object.keys(BASE_TARGETS).length, 4);
+});
+
+async function card(args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CARD, ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+}
+
+Deno.test("card: deno task card rewrites README.md from recall.json", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const summary: TrainSummary = {
+      command: "deno task train --preset base",
+      seconds: 4500,
+      steps: 1820,
+      epochs: 28,
+      tokens: 3_700_000,
+      tokensPerSecond: 822,
+      finalLoss: 0.7,
+      params: 7_399_936,
+      rows: 1028,
+      unit: "128-token windows",
+      preset: "base",
+      samples: [["The capital of France is", " Paris."]],
+      backend: "WebAssembly SIMD (2 threads)",
+      recall: { train_facts: score(0.99), two_hop: score(0.5) },
+      config: {
+        nLayers: 8,
+        dModel: 256,
+        nHeads: 8,
+        contextLength: 128,
+        vocabSize: 4096,
+        dFF: 1024,
+      },
+    };
+    await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify(summary));
+    const r = await card(["--model", dir, "--machine", "a 2-core test machine"]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = await Deno.readTextFile(`${dir}/README.md`);
+    assert.match(text, /# kne-facts-base/);
+    assert.match(text, /WebAssembly SIMD \(2 threads\) \(a 2-core test machine\)/);
+    assert.match(text, /\| two_hop \| 50\.0 \| 60\.0 \| \*\*not met\*\* \|/);
+    assert.match(text, /- \*\*The capital of France is\*\* Paris\./);
+
+    await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify({ train_facts: score(1) }));
+    const bad = await card(["--model", dir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /recall\.json: field "command" is missing/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,86 @@
+// Fact recall (src/train/recall.ts) on the tiny GPT-2 fixture: the padded, batched scores equal a
+// direct computation (one unpadded forward per probe, argmax at each answer position), probes the
+// model answers greedily score as known, and the report's totals and per-relation shares add up.
+
+import assert from "node:assert/strict";
+import { noGrad } from "../../src/autograd/variable.ts";
+import { loadModel } from "../../src/model/load.ts";
+import { argmaxRows } from "../../src/tensor/ops.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { recall, scoreProbes } from "../../src/train/recall.ts";
+import { getBackend } from "../helpers/backends.ts";
+import { TINY } from "../helpers/tiny.ts";
+
+const backend = await getBackend("wasm");
+const { model, tokenizer } = await loadModel(TINY, backend, { tokenizer: true });
+const tok = tokenizer!;
+
+async function argmaxOf(ids: number[]): Promise<number[]> {
+  return Array.from(await argmaxAsArray(ids));
+}
+
+async function argmaxAsArray(ids: number[]): Promise<Float32Array> {
+  return await tidyAsync(async () =>
+    await argmaxRows(
+      noGrad(() => model.forward(Tensor.fromArray(backend, ids, [1, ids.length]))).value,
+    ).toArray()
+  );
+}
+
+/** The model's own greedy answer of `n` tokens after `prompt`, as text. */
+async function greedy(prompt: string, n: number): Promise<string> {
+  const ids = tok.encode(prompt);
+  for (let i = 0; i < n; i++) ids.push((await argmaxOf(ids)).at(-1)!);
+  return tok.decode(ids.slice(tok.encode(prompt).length));
+}
+
+/** Whole-answer and first-token scores of one probe, computed without batching or padding. */
+async function direct(p: { prompt: string; answer: string }) {
+  const prompt = tok.encode(p.prompt);
+  const full = tok.encode(`${p.prompt} ${p.answer}`);
+  const answer = full.slice(prompt.length);
+  const am = await argmaxOf(full.slice(0, -1));
+  return {
+    first: am[prompt.length - 1] === answer[0],
+    whole: answer.every((a, j) => am[prompt.length - 1 + j] === a),
+  };
+}
+
+const prompts = [
+  "The capital of France is",
+  "The capital of Japan is",
+  "people in Spain speak",
+  "The largest river of the country of Egypt is in",
+  "Paris",
+];
+const probes = [
+  ...await Promise.all(prompts.map(async (prompt, i) => ({
+    prompt,
+    answer: await greedy(prompt, 1 + (i % 2)),
+    relation: "greedy",
+  }))),
+  ...prompts.map((prompt) => ({ prompt, answer: "Madrid and Rome", relation: "fixed" })),
+  ...prompts.map((prompt) => ({ prompt, answer: "Berlin", relation: "fixed" })),
+];
+
+Deno.test("recall: batched, padded scores equal one direct forward per probe", async () => {
+  const expected = [];
+  for (const p of probes) expected.push(await direct(p));
+  // Batches of 4 mix prompt lengths, so rows are padded; one batch of all of them as well.
+  assert.deepEqual(await scoreProbes(model, tok, probes, 4), expected);
+  assert.deepEqual(await scoreProbes(model, tok, probes, 64), expected);
+  // Both outcomes occur, so the comparison is not trivially all true or all false.
+  assert.ok(expected.some((e) => e.whole) && expected.some((e) => !e.whole));
+});
+
+Deno.test("recall: greedy answers are known; totals and relations add up", async () => {
+  const r = await recall(model, tok, probes, 3);
+  assert.equal(r.byRelation.greedy.whole, 1);
+  assert.equal(r.byRelation.greedy.firstToken, 1);
+  assert.equal(r.n, probes.length);
+  assert.equal(r.byRelation.greedy.n + r.byRelation.fixed.n, r.n);
+  const wholeCount = r.byRelation.greedy.whole * r.byRelation.greedy.n +
+    r.byRelation.fixed.whole * r.byRelation.fixed.n;
+  assert.ok(Math.abs(r.whole * r.n - wholeCount) < 1e-9);
+  assert.ok(r.whole <= r.firstToken);
+});
