@@ -8,6 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import { GuardError } from "../src/edit/guard.ts";
+import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/edit/output.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/model/load.ts";
 import { barChartSvg, heatmapSvg } from "../src/report/mod.ts";
@@ -20,14 +22,16 @@ import {
 import { averageByGroup, POSITION_GROUPS } from "../src/trace/positions.ts";
 
 const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--answer A] |
-  --requests FILE [--n N]) [--samples K] [--noise X] [--seed N] [--out DIR] [--backend B] [--json]
+  --requests FILE [--n N]) [--samples K] [--noise X] [--seed N] [--out DIR [--force]] [--backend B] [--json]
 
   --prompt P     a prompt that contains the subject S, answered by A (its first token is traced;
                  without --answer, the model's most likely next token)
   --requests F   KnowEdit-style requests: their prompt, subject and ground_truth (the first --n,
                  default 50, that the model answers correctly)
   --samples K    noise draws averaged (default 10); --noise X: std as a multiple of the token
-                 embeddings' std (default 3)`;
+                 embeddings' std (default 3)
+  --out DIR      output folder (default out/trace-<time>); an existing one is replaced only with
+                 --force and only when this tool wrote it`;
 
 const NAMES: Record<TraceKind, string> = {
   resid: "residual stream",
@@ -58,6 +62,7 @@ try {
       out: { type: "string" },
       backend: { type: "string", default: "wasm" },
       json: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   }).values;
@@ -78,7 +83,8 @@ if (!(noise > 0)) fail("--noise must be a positive number");
 if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
 if (args.prompt && !args.subject) fail("--prompt needs --subject");
 const opts = { samples: count("samples"), noise, seed: count("seed") };
-const out = args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)
+  .replace(/\/+$/, "");
 
 let backendChoice;
 try {
@@ -86,10 +92,29 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
+// The output rules of every command (src/edit/output.ts): OUT is not, holds not and lies not
+// inside the model folder, holds no input, and an existing OUT is replaced only with --force and
+// only when this tool wrote it; it is locked while the trace runs.
+try {
+  await checkOutputFolder(out, {
+    model: args.model!,
+    inputs: args.requests ? [args.requests] : [],
+    force: args.force!,
+  });
+  await lockOutput(out);
+} catch (e) {
+  if (e instanceof GuardError) {
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }
+  throw e;
+}
 const backend = await createBackend(backendChoice);
 const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
 const tok = tokenizer!;
+await removeOutput(out);
 await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
+await markOutput(out, "trace");
 
 const heatmaps = async (tr: FactTrace, prefix: string) => {
   for (const kind of TRACE_KINDS) {

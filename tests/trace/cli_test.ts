@@ -2,7 +2,7 @@
 // fixture writes trace.json (the same trace as src/trace gives in-process, also on stdout with
 // --json) and the three heatmaps; a request file on models/kne-facts writes the averages, their
 // chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
-// fail with a message, not a stack trace.
+// fail with a message, not a stack trace; --out follows the output rules of every command.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -27,7 +27,8 @@ async function trace(args: string[]) {
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 Deno.test("trace CLI: one prompt writes trace.json and three heatmaps", async () => {
-  const out = await Deno.makeTempDir();
+  const tmp = await Deno.makeTempDir();
+  const out = join(tmp, "out");
   try {
     const r = await trace([
       ...["--model", TINY, "--prompt", "The capital of France is", "--subject", "France"],
@@ -51,12 +52,13 @@ Deno.test("trace CLI: one prompt writes trace.json and three heatmaps", async ()
       be.dispose();
     }
   } finally {
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("trace CLI: a request file averages known facts and keeps each fact's heatmaps", async () => {
-  const out = await Deno.makeTempDir();
+  const tmp = await Deno.makeTempDir();
+  const out = join(tmp, "out");
   try {
     const r = await trace([
       ...["--model", join(ROOT, "models/kne-facts")],
@@ -77,12 +79,13 @@ Deno.test("trace CLI: a request file averages known facts and keeps each fact's 
     assert.ok(await exists(join(out, "facts/002-attn_out.svg")));
     assert.ok(!(await exists(join(out, "facts/003-attn_out.svg"))));
   } finally {
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
 Deno.test("trace CLI: bad arguments and a missing subject fail with a message", async () => {
-  const out = await Deno.makeTempDir();
+  const tmp = await Deno.makeTempDir();
+  const out = join(tmp, "out");
   try {
     const base = ["--model", TINY, "--out", out, "--samples", "1"];
     const noise = await trace([...base, "--prompt", "a b", "--subject", "a", "--noise", "0"]);
@@ -99,6 +102,48 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     assert.match(missing.stderr, /does not contain the subject "Spain"/);
     assert.doesNotMatch(missing.stderr, /\n\s+at /);
   } finally {
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: --out follows the output rules (model folder, user's folder, --force)", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const model = join(tmp, "model");
+    await Deno.mkdir(model);
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json"]) {
+      await Deno.copyFile(join(TINY, f), join(model, f));
+    }
+    const run = (out: string, ...more: string[]) =>
+      trace([
+        ...["--model", model, "--prompt", "The capital of France is", "--subject", "France"],
+        ...["--samples", "1", "--out", out, ...more],
+      ]);
+    for (const out of [model, join(model, "trace"), tmp]) {
+      const r = await run(out, "--force");
+      assert.equal(r.code, 1, `${out}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: /m);
+    }
+    assert.deepEqual(
+      [...Deno.readDirSync(model)].map((e) => e.name).sort(),
+      ["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    const mine = join(tmp, "mine");
+    await Deno.mkdir(mine);
+    await Deno.writeTextFile(join(mine, "notes.txt"), "keep");
+    const user = await run(mine, "--force");
+    assert.equal(user.code, 1, user.stderr);
+    assert.equal(await Deno.readTextFile(join(mine, "notes.txt")), "keep");
+    const out = join(tmp, "out");
+    assert.equal((await run(out)).code, 0);
+    const again = await run(out);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /exists; choose another --out or pass --force/);
+    const forced = await run(out, "--force");
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.ok(await exists(join(out, "trace.json")));
+    assert.ok(!(await exists(`${out}.lock`)));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
