@@ -289,7 +289,7 @@ Deno.addSignalListener("SIGINT", () => {
   console.error("\ninterrupt: saving a checkpoint (Ctrl-C again to abort)");
 });
 
-const bar = new Progress("train", totalSteps, "step");
+const bar = new Progress("train", totalSteps, "step", state.step);
 const t0 = performance.now() - state.seconds * 1000;
 let lossAvg = state.losses.at(-1) ?? NaN;
 while (state.step < totalSteps && !stop) {

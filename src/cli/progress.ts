@@ -10,7 +10,13 @@ export class Progress {
   #lastLine = 0;
   readonly isTty = Deno.stderr.isTerminal();
 
-  constructor(readonly label: string, readonly total: number, readonly unit = "it") {}
+  /** `from`: the count already done when the bar starts (a resumed run), left out of the rate. */
+  constructor(
+    readonly label: string,
+    readonly total: number,
+    readonly unit = "it",
+    readonly from = 0,
+  ) {}
 
   update(n: number, detail = ""): void {
     const now = performance.now();
@@ -20,7 +26,7 @@ export class Progress {
     const frac = this.total > 0 ? Math.min(1, n / this.total) : 1;
     const width = 24;
     const fill = Math.round(frac * width);
-    const rate = secs > 0 ? n / secs : 0;
+    const rate = secs > 0 ? Math.max(0, n - this.from) / secs : 0;
     const eta = rate > 0 ? (this.total - n) / rate : 0;
     const line =
       `${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${n}/${this.total}` +
