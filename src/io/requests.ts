@@ -1,7 +1,8 @@
 // Parse and validate KnowEdit-style request files, and a generic hyperparameter-file checker.
 //
 // Request file: a JSON array of records (format in /work/shared/KNE.md). Per record:
-//   subject, prompt, target_new   required, non-empty strings (not only whitespace)
+//   subject, prompt, target_new   required, non-empty strings (not only whitespace); no text field
+//                                 may hold a control character other than tab and newline
 //   ground_truth                  optional answer (the old fact; not used by the metrics)
 //   rephrase_prompt               optional string or array of strings (Generalization);
 //                                 `rephrase` (KnowEdit ZsRE's name) is accepted as a synonym
@@ -80,6 +81,9 @@ function has(o: Record<string, unknown>, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key) && o[key] !== undefined && o[key] !== null;
 }
 
+// deno-lint-ignore no-control-regex -- these control characters are the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
 class Ctx {
   constructor(readonly file: string, readonly record: number) {}
   fail(field: string, detail: string): never {
@@ -88,6 +92,11 @@ class Ctx {
   string(v: unknown, field: string): string {
     if (typeof v !== "string" || v.trim().length === 0) {
       this.fail(field, `expected a non-empty string, got ${describeValue(v)}`);
+    }
+    // Control characters (other than tab and newline) are no text a model was trained on, and
+    // echoed to a terminal they act (ESC sequences, BEL).
+    if (CONTROL.test(v)) {
+      this.fail(field, `expected text without control characters, got ${JSON.stringify(v)}`);
     }
     return v;
   }

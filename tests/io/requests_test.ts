@@ -173,6 +173,33 @@ Deno.test("errors name the file, the record and the field", () => {
   assertEquals(parseRequests("[]", FILE), []);
 });
 
+Deno.test("control characters in any text field are refused; tab and newline are text", () => {
+  const msg = (rec: unknown) => errorOf(() => validateRequests([rec], FILE)).message;
+  const prefix = `${FILE}: record 0: `;
+  for (const c of ["\u0000", "\u0007", "\u001b", "\u007f", "\u009b"]) {
+    assertEquals(
+      msg({ ...EXAMPLE, subject: `Fra${c}nce` }),
+      prefix +
+        `field subject: expected text without control characters, got ${
+          JSON.stringify(`Fra${c}nce`)
+        }`,
+    );
+  }
+  assert(msg({ ...EXAMPLE, target_new: "\u001b[31mRome" }).includes("field target_new: "));
+  assert(
+    msg({ ...EXAMPLE, rephrase_prompt: ["ok", "a\u0000b"] }).includes(
+      "field rephrase_prompt[1]: ",
+    ),
+  );
+  assert(
+    msg({ ...EXAMPLE, locality: { L: [{ prompt: "p", ground_truth: "x\u0007" }] } }).includes(
+      "field locality.L[0].ground_truth: ",
+    ),
+  );
+  const [r] = validateRequests([{ ...EXAMPLE, prompt: "The capital\tof France\nis" }], FILE);
+  assertEquals(r.prompt, "The capital\tof France\nis");
+});
+
 Deno.test("loadRequests reads a file and names it in errors", async () => {
   const dir = await Deno.makeTempDir();
   try {
