@@ -7,7 +7,7 @@
 //   gpt2-small   GPT-2 small shape: 12 layers, d 768, 12 heads, ff 3072, vocab 50257
 //   gpt2-medium  GPT-2 medium shape: 24 layers, d 1024, 16 heads, ff 4096, vocab 50257
 //   llama-1b     Llama-style 1B shape: 16 layers, d 2048, 32 heads, 8 kv heads, ff 8192,
-//                vocab 32000, untied head. When the planner (src/model/plan.ts) says an edit of
+//                vocab 32000, untied head. When the planner (src/pipeline/plan.ts) says an edit of
 //                a shape cannot fit the wasm32 4 GiB memory, the shape is reported with the
 //                planner's numbers and not run; for the Llama family the largest layer count
 //                of the same widths that fits is run instead, labelled with its layer count.
@@ -61,7 +61,7 @@ import {
   formatBytes,
   type MemoryPlan,
   planProblems,
-} from "../src/model/plan.ts";
+} from "../src/pipeline/plan.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.

@@ -8,7 +8,7 @@ import { createBackend } from "../engine/select.ts";
 import { evalModel } from "../src/edit/eval-model.ts";
 import { fluency } from "../src/eval/fluency.ts";
 import { loadRequests } from "../src/io/requests.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -9,7 +9,7 @@
 //
 // Tensors are generated and written one at a time (about 2 GB on disk).
 
-import { parseModelConfig } from "../src/io/config.ts";
+import { parseModelConfig } from "../src/model/read-config.ts";
 import { writeSafetensors } from "../src/io/safetensors.ts";
 import { initWeights, paramInfoFor } from "../src/model/build.ts";
 

@@ -5,17 +5,17 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { DEFAULT_ANCHORS } from "../src/edit/args.ts";
-import { runEdits, type RunResult } from "../src/edit/run.ts";
+import { DEFAULT_ANCHORS } from "../src/pipeline/args.ts";
+import { runEdits, type RunResult } from "../src/pipeline/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/edit/guard.ts";
-import { checkOutputFolder, lockOutput, markOutput } from "../src/edit/output.ts";
+import { GuardError } from "../src/pipeline/guard.ts";
+import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
 import { loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
 import {
   comparisonJson,
@@ -161,7 +161,7 @@ async function main() {
   const source = args.requests!;
   const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   try {
-    // The edit command's output rules (src/edit/output.ts): OUT is not, holds not and lies not
+    // The edit command's output rules (src/pipeline/output.ts): OUT is not, holds not and lies not
     // inside the model folder, holds no input; an existing OUT is written over (--force) or
     // continued (--resume) only when this tool wrote it; it is locked while the methods run.
     await checkOutputFolder(out, {
@@ -187,7 +187,7 @@ async function main() {
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
       `${targets.length} request(s); methods: ${names.join(", ")}`,
   );
-  // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
+  // The anchor pool, as scripts/edit.ts takes it (src/pipeline/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
   const anchors = anchorFile === source || !(await exists(anchorFile))
     ? []

@@ -13,18 +13,18 @@ import {
   HELP,
   parseEditArgs,
   UsageError,
-} from "../src/edit/args.ts";
+} from "../src/pipeline/args.ts";
 import {
   checkTokenizerFile,
   describeFailure,
   GuardError,
   guardTokenizer,
-} from "../src/edit/guard.ts";
-import { checkOutputFolder, lockOutput } from "../src/edit/output.ts";
-import { runEdits } from "../src/edit/run.ts";
+} from "../src/pipeline/guard.ts";
+import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
+import { runEdits } from "../src/pipeline/run.ts";
 import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
-import { readModelConfig } from "../src/io/config.ts";
+import { readModelConfig } from "../src/model/read-config.ts";
 import {
   type EditRequest,
   loadRequests,
@@ -33,15 +33,15 @@ import {
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 import {
   backendLimits,
   fitPlan,
   formatPlan,
   planProblems,
   weightDtypeFor,
-} from "../src/model/plan.ts";
-import { workOf } from "../src/edit/work.ts";
+} from "../src/pipeline/plan.ts";
+import { workOf } from "../src/pipeline/work.ts";
 import { methodByName } from "../src/methods/registry.ts";
 
 function fail(msg: string, code = 2): never {
@@ -121,7 +121,7 @@ async function main() {
   );
   try {
     // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
-    // only an output folder of this tool is replaced, with --force (src/edit/output.ts).
+    // only an output folder of this tool is replaced, with --force (src/pipeline/output.ts).
     await checkOutputFolder(out, {
       model: modelDir,
       inputs: [args.requests, args.hparams, args.anchors].filter((f) => f !== undefined),

@@ -1,9 +1,11 @@
 // `deno task make-base-requests [--model DIR]`: writes kne-facts-base's edit requests,
-// data/requests/base-test.json (500) and base-dev.json (200), from the candidates of
+// data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (200, the anchor
+// pool of locality terms, so that neither tuning on dev nor scoring on test reads the other
+// split's prompts as anchors), from the candidates of
 // src/facts/base-requests.ts, keeping only what the unedited model knows: the edited fact, two or
 // more rephrases, and each locality and portability probe's answer before the edit (teacher
 // forced, every answer token the argmax). Relations are interleaved, so any prefix is balanced;
-// dev requests edit other (relation, subject) pairs than test requests. Deterministic for a model.
+// dev and anchor requests edit other (relation, subject) pairs than test requests. Deterministic for a model.
 
 import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
@@ -16,7 +18,7 @@ import {
   knownPairs,
 } from "../src/facts/base-requests.ts";
 import { RELATIONS } from "../src/facts/templates.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 import { scoreProbes } from "../src/train/recall.ts";
 
 const { values } = parseArgs({
@@ -25,9 +27,10 @@ const { values } = parseArgs({
     model: { type: "string", default: "models/kne-facts-base" },
     test: { type: "string", default: "500" },
     dev: { type: "string", default: "200" },
+    anchors: { type: "string", default: "200" },
   },
 });
-const nTest = Number(values.test), nDev = Number(values.dev);
+const nTest = Number(values.test), nDev = Number(values.dev), nAnchors = Number(values.anchors);
 const backend = await createBackend("wasm");
 const { model, tokenizer } = await loadModel(values.model!, backend, { tokenizer: true });
 const tok = tokenizer!;
@@ -80,16 +83,21 @@ const take = (n: number, from: number, firstId: number): [BaseRequest[], number]
   return [out, i];
 };
 const [test, next] = take(nTest, 0, 0);
-const [dev] = take(nDev, next, 100000);
+const [dev, after] = take(nDev, next, 100000);
+const [anchors] = take(nAnchors, after, 200000);
 const root = new URL("..", import.meta.url).pathname;
 await Deno.writeTextFile(
   `${root}data/requests/base-test.json`,
   JSON.stringify(test, null, 2) + "\n",
 );
 await Deno.writeTextFile(`${root}data/requests/base-dev.json`, JSON.stringify(dev, null, 2) + "\n");
+await Deno.writeTextFile(
+  `${root}data/requests/base-anchors.json`,
+  JSON.stringify(anchors, null, 2) + "\n",
+);
 const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
 console.error(
-  `wrote ${test.length} test and ${dev.length} dev requests; ` +
+  `wrote ${test.length} test, ${dev.length} dev and ${anchors.length} anchor requests; ` +
     `${multi} of ${test.length + dev.length} targets take two or more tokens`,
 );
 backend.dispose();

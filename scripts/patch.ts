@@ -1,12 +1,12 @@
 // `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a copy of a model
 // folder with a sparse edit patch applied (the edited weights) or reverted (the original ones),
 // bit for bit. The input folder is only read; the output follows the edit command's rules
-// (src/edit/output.ts) and appears atomically (written as OUT.partial, then renamed).
+// (src/pipeline/output.ts) and appears atomically (written as OUT.partial, then renamed).
 
 import { parseArgs } from "node:util";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
-import { GuardError } from "../src/edit/guard.ts";
+import { GuardError } from "../src/pipeline/guard.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
@@ -14,7 +14,7 @@ import {
   markOutput,
   OUTPUT_MARKER,
   removeOutput,
-} from "../src/edit/output.ts";
+} from "../src/pipeline/output.ts";
 import { fsError, replaceDir } from "../src/io/files.ts";
 import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 

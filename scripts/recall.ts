@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
 

@@ -8,10 +8,10 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { GuardError } from "../src/edit/guard.ts";
-import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/edit/output.ts";
+import { GuardError } from "../src/pipeline/guard.ts";
+import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/pipeline/output.ts";
 import { loadRequests } from "../src/io/requests.ts";
-import { loadModel } from "../src/model/load.ts";
+import { loadModel } from "../src/pipeline/load.ts";
 import { barChartSvg, heatmapSvg } from "../src/report/mod.ts";
 import {
   type FactTrace,
@@ -92,7 +92,7 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-// The output rules of every command (src/edit/output.ts): OUT is not, holds not and lies not
+// The output rules of every command (src/pipeline/output.ts): OUT is not, holds not and lies not
 // inside the model folder, holds no input, and an existing OUT is replaced only with --force and
 // only when this tool wrote it; it is locked while the trace runs.
 try {

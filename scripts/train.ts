@@ -6,7 +6,7 @@
 // Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
 // into OUT.partial and renames it to OUT only when all of it is written; an existing OUT is
 // replaced only with --force and only when this tool wrote it (the edit command's output rules,
-// src/edit/output.ts), refused before any training step.
+// src/pipeline/output.ts), refused before any training step.
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
@@ -21,7 +21,7 @@ import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { lmLoss } from "../src/model/loss.ts";
-import { saveWeights } from "../src/model/load.ts";
+import { saveWeights } from "../src/pipeline/load.ts";
 import { generate } from "../src/model/generate.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
@@ -29,14 +29,14 @@ import { recall, type RecallReport } from "../src/train/recall.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/edit/guard.ts";
+import { GuardError } from "../src/pipeline/guard.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
   lockOutput,
   markOutput,
   removeOutput,
-} from "../src/edit/output.ts";
+} from "../src/pipeline/output.ts";
 
 const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force] [--epochs N]
   [--batch N] [--lr X]

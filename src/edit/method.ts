@@ -7,7 +7,7 @@ import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import type { TeacherForced } from "./request.ts";
-import type { TensorChange } from "./snapshot.ts";
+import type { TensorChange } from "../io/patch.ts";
 
 export interface EditTarget {
   request: EditRequest;

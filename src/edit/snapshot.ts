@@ -4,18 +4,19 @@
 // its bytes and its diff scale with the selection.
 
 import { BackendError } from "../../engine/backend.ts";
-import type { UnitSelection } from "../kne/ensemble.ts";
+import type { TensorChange } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { gatherUnits, scatterUnits, unitMatrix, writeEntries } from "../tensor/ops.ts";
 import { Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 
-export interface TensorChange {
+/**
+ * Units of one tensor seen as a matrix (unitMatrix): its rows (axis 0) or columns (axis 1)
+ * `units`, ascending.
+ */
+export interface UnitSelection {
   name: string;
-  shape: readonly number[];
-  /** Flat indices of entries whose bits changed, ascending. */
-  indices: Uint32Array;
-  before: Float32Array;
-  after: Float32Array;
+  units: readonly number[];
+  axis: 0 | 1;
 }
 
 /** Writes each change's `before` or `after` values into the model, one scatter per tensor. */

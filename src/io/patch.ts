@@ -3,9 +3,18 @@
 // with the tensor shapes in the metadata. apply() writes the edited values, revert() the
 // original ones, both bit for bit.
 
-import type { TensorChange } from "../edit/snapshot.ts";
 import { SafetensorsError } from "./errors.ts";
 import { openSafetensors, writeSafetensors } from "./safetensors.ts";
+
+/** The entries of one tensor an edit changed, with their values before and after. */
+export interface TensorChange {
+  name: string;
+  shape: readonly number[];
+  /** Flat indices of entries whose bits changed, ascending. */
+  indices: Uint32Array;
+  before: Float32Array;
+  after: Float32Array;
+}
 
 export const PATCH_FORMAT = "kne-sparse-patch-v1";
 

@@ -4,6 +4,7 @@
 
 import type { Attribution } from "./attribution.ts";
 import type { KneHparams } from "./hparams.ts";
+import type { UnitSelection } from "../edit/snapshot.ts";
 
 export interface EnsembleTensor {
   /** HF weight name. */
@@ -95,16 +96,6 @@ export function selectEnsemble(
     threshold: Math.min(...kept.map((c) => c.s)),
     perLayer,
   };
-}
-
-/**
- * Units of one tensor seen as a matrix (unitMatrix): its rows (axis 0) or columns (axis 1)
- * `units`, ascending.
- */
-export interface UnitSelection {
-  name: string;
-  units: readonly number[];
-  axis: 0 | 1;
 }
 
 /**

@@ -3,7 +3,8 @@
 // changed entries returned for the sparse patch.
 
 import type { TeacherForced } from "../edit/request.ts";
-import { type TensorChange, UnitSnapshot } from "../edit/snapshot.ts";
+import { UnitSnapshot } from "../edit/snapshot.ts";
+import type { TensorChange } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { attribute, type Attribution } from "./attribution.ts";
 import {

@@ -7,7 +7,8 @@
 import { BackendError } from "../../engine/backend.ts";
 import { noGrad, type Var } from "../autograd/variable.ts";
 import { evalModel } from "../edit/eval-model.ts";
-import { Snapshot, type TensorChange } from "../edit/snapshot.ts";
+import { Snapshot } from "../edit/snapshot.ts";
+import type { TensorChange } from "../io/patch.ts";
 import { generateTopK } from "../eval/fluency.ts";
 import { mulberry32 } from "../eval/rng.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";

@@ -1,5 +1,5 @@
 // The architecture description every model in src/model/ is built from, normalised from a
-// Hugging Face config.json (GPT-2, Llama, Qwen2) by src/io/config.ts.
+// Hugging Face config.json (GPT-2, Llama, Qwen2) by src/model/read-config.ts.
 
 export type Architecture = "gpt2" | "llama";
 

@@ -4,11 +4,11 @@
 // biases and Llama's [out, in] weights, f32 and f16, on both backends.
 
 import assert from "node:assert/strict";
-import { Snapshot, type TensorChange, UnitSnapshot } from "../../src/edit/snapshot.ts";
-import type { UnitSelection } from "../../src/kne/ensemble.ts";
+import { Snapshot, type UnitSelection, UnitSnapshot } from "../../src/edit/snapshot.ts";
+import type { TensorChange } from "../../src/io/patch.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { scatterUnits, unitMatrix } from "../../src/tensor/ops.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";

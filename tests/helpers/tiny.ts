@@ -7,7 +7,7 @@ import type { EditContext, EditTarget } from "../../src/edit/method.ts";
 import { editTarget } from "../../src/edit/targets.ts";
 import { validateRequests } from "../../src/io/requests.ts";
 import { disposeModel } from "../../src/model/build.ts";
-import { type LoadedModel, loadModel } from "../../src/model/load.ts";
+import { type LoadedModel, loadModel } from "../../src/pipeline/load.ts";
 import { argmaxRows } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 

@@ -2,7 +2,7 @@
 // names, shapes and dtypes, and their expected outputs are self-consistent.
 
 import assert from "node:assert/strict";
-import { readModelConfig } from "../../src/io/config.ts";
+import { readModelConfig } from "../../src/model/read-config.ts";
 import { openSafetensors, type TensorToWrite, writeSafetensors } from "../../src/io/safetensors.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 

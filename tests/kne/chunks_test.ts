@@ -8,7 +8,7 @@ import { attribute, type Attribution, layerChunks } from "../../src/kne/attribut
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { ParamInfo } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";
 

@@ -6,7 +6,7 @@
 import { writeChanges } from "../../src/edit/snapshot.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";
 import { predicts, sameBits, target, TINY, weights } from "../helpers/tiny.ts";

@@ -14,7 +14,7 @@ import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { maskedUpdate } from "../../src/kne/update.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";

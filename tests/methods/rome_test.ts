@@ -9,7 +9,7 @@ import { cacheDir, keyCovariance, keyMoments } from "../../src/methods/covarianc
 import { topSingularValues } from "../../src/methods/linalg.ts";
 import { ROME_DEFAULTS, type RomeHparams } from "../../src/methods/rome/hparams.ts";
 import { romeMethod } from "../../src/methods/rome/method.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { testBackends } from "../helpers/backends.ts";
 import {

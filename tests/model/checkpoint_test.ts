@@ -12,7 +12,7 @@ import { teacherForced } from "../../src/edit/request.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";

@@ -11,7 +11,7 @@ import { type Backend, BackendError, isSlice } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
-import { readModelConfig } from "../../src/io/config.ts";
+import { readModelConfig } from "../../src/model/read-config.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
 import { buildModel, disposeModel } from "../../src/model/build.ts";
 import { generate } from "../../src/model/generate.ts";

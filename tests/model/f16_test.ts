@@ -13,7 +13,7 @@ import { ModelFileError } from "../../src/io/errors.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { isMatrix } from "../../src/model/dtype.ts";
-import { loadModel, saveWeights } from "../../src/model/load.ts";
+import { loadModel, saveWeights } from "../../src/pipeline/load.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import { writeEntries } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";

@@ -4,7 +4,7 @@
 
 import { backward } from "../../src/autograd/variable.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import { tidyAsync } from "../../src/tensor/tensor.ts";
 import { disposeModel } from "../../src/model/build.ts";

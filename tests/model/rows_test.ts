@@ -7,7 +7,7 @@ import fc from "fast-check";
 import * as A from "../../src/autograd/ops.ts";
 import { backward } from "../../src/autograd/variable.ts";
 import { disposeModel } from "../../src/model/build.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { assertClose } from "../helpers/reference.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ModelFileError } from "../../src/io/errors.ts";
 import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { getBackend } from "../helpers/backends.ts";
 import { halfCopy } from "../helpers/checkpoint.ts";
 import { copyModel, FAST, REQUESTS, runEdit } from "./cli_helpers.ts";

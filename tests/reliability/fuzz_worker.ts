@@ -5,15 +5,15 @@
 // allocated). See fuzz_harness.ts for the protocol and fuzz_test.ts for the suites' purpose.
 
 import fc from "fast-check";
-import { parseEditArgs, UsageError } from "../../src/edit/args.ts";
-import { checkTokenizerFile, guardTokenizer } from "../../src/edit/guard.ts";
-import { ConfigError, parseModelConfig, readModelConfig } from "../../src/io/config.ts";
+import { parseEditArgs, UsageError } from "../../src/pipeline/args.ts";
+import { checkTokenizerFile, guardTokenizer } from "../../src/pipeline/guard.ts";
+import { ConfigError, parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
 import { SafetensorsError } from "../../src/io/errors.ts";
 import { applyPatchTo, type PatchEntry, readPatch, writePatch } from "../../src/io/patch.ts";
 import { writeSafetensors } from "../../src/io/safetensors.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
-import { planMemory, planProblems } from "../../src/model/plan.ts";
+import { planMemory, planProblems } from "../../src/pipeline/plan.ts";
 import { METHODS } from "../../src/methods/registry.ts";
 
 export interface FuzzRequest {

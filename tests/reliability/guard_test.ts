@@ -1,4 +1,4 @@
-// The guards of src/edit/guard.ts in-process: backtracking patterns (ReDoS: a repeat or an
+// The guards of src/pipeline/guard.ts in-process: backtracking patterns (ReDoS: a repeat or an
 // alternation inside a repeated group, more than 2 repeats in a row) are refused while real
 // tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
 // paths related to the model folder (also through symlinks) are refused; a resume must match
@@ -21,7 +21,7 @@ import {
   MAX_REPEATS_IN_A_ROW,
   type RunManifest,
   weightsIdentity,
-} from "../../src/edit/guard.ts";
+} from "../../src/pipeline/guard.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { getBackend, hasWebGpu } from "../helpers/backends.ts";
 import { FAULTS, FUZZ } from "./counts.ts";

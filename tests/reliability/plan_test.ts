@@ -14,7 +14,7 @@ import { sizeClass } from "../../engine/wasm/allocator.ts";
 import type { Backend } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
-import { parseModelConfig } from "../../src/io/config.ts";
+import { parseModelConfig } from "../../src/model/read-config.ts";
 import { attribute } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
@@ -22,7 +22,7 @@ import { freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.t
 import { noGrad } from "../../src/autograd/variable.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import {
   type BackendLimits,
   checkBeforeLoad,
@@ -31,7 +31,7 @@ import {
   planMemory,
   planProblems,
   ResourceError,
-} from "../../src/model/plan.ts";
+} from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";

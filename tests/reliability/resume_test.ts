@@ -1,4 +1,4 @@
-// What --resume promises (src/edit/run.ts): a record counts as finished only when its patch is
+// What --resume promises (src/pipeline/run.ts): a record counts as finished only when its patch is
 // on disk; a resume redoes records whose patch is missing or unreadable, removes whatever a
 // crashed run left besides its manifest, records and their patches (cut files, temporary files,
 // final outputs), rebuilds every final output, and refuses a model whose weights changed.

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBackend } from "../../engine/select.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { traceFact } from "../../src/trace/causal-trace.ts";
 import { POSITION_GROUPS } from "../../src/trace/positions.ts";
 

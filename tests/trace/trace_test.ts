@@ -10,7 +10,7 @@ import * as A from "../../src/autograd/ops.ts";
 import { constant, noGrad, type Var } from "../../src/autograd/variable.ts";
 import { gaussian } from "../../src/model/build.ts";
 import type { CausalLM, HookSite } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { TRACE_KINDS, traceFact } from "../../src/trace/causal-trace.ts";
 import { averageByGroup, groupsOf } from "../../src/trace/positions.ts";

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { noGrad } from "../../src/autograd/variable.ts";
-import { loadModel } from "../../src/model/load.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { argmaxRows } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { recall, scoreProbes } from "../../src/train/recall.ts";

@@ -18,18 +18,18 @@
 
 import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
-import { readModelConfig } from "../io/config.ts";
+import { readModelConfig } from "../model/read-config.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
 import { scoredParams, unitShape } from "../kne/attribution.ts";
 import { keptUnits } from "../kne/ensemble.ts";
 import type { KneHparams } from "../kne/hparams.ts";
-import { paramInfoFor } from "./build.ts";
-import type { ModelConfig } from "./config.ts";
-import { isMatrix, resolveWeightDtype, type WeightDtype } from "./dtype.ts";
-import type { CausalLM, ParamInfo } from "./lm.ts";
+import { paramInfoFor } from "../model/build.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
+import type { CausalLM, ParamInfo } from "../model/lm.ts";
 
-/** The shape of the work an edit does (see src/edit/run.ts). */
+/** The shape of the work an edit does (see src/pipeline/run.ts). */
 export interface WorkShape {
   /** Tokens per row: prompt plus target minus one, at most the context. */
   seqLen: number;

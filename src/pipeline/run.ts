@@ -19,14 +19,15 @@ import { exists, replaceDir } from "../io/files.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { saveWeights } from "../model/load.ts";
+import { saveWeights } from "./load.ts";
 import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
-import { evalModel } from "./eval-model.ts";
+import { evalModel } from "../edit/eval-model.ts";
 import { checkManifest, fileSha256, sha256, weightsIdentity } from "./guard.ts";
-import type { EditMethod, EditTarget, Hparams, MethodResult } from "./method.ts";
+import type { EditMethod, EditTarget, Hparams, MethodResult } from "../edit/method.ts";
 import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
-import { type TensorChange, writeChanges } from "./snapshot.ts";
+import { writeChanges } from "../edit/snapshot.ts";
+import type { TensorChange } from "../io/patch.ts";
 
 export type EditMode = "single" | "batch" | "sequential";
 
@@ -45,7 +46,7 @@ export interface RunOptions {
   fluency: boolean;
   /**
    * The anchor pool (requests, the dev split by default) from which each edit's locality anchors
-   * are built (src/edit/anchors.ts); never the evaluated probes.
+   * are built (src/pipeline/anchors.ts); never the evaluated probes.
    */
   anchors: EditRequest[];
   /** Called with each finished record (for printing). */
@@ -144,7 +145,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if ((await exists(opts.out)) && !opts.force) {
     throw new Error(`${opts.out} exists; choose another --out or pass --force to replace it`);
   }
-  // Only an output folder of this tool is ever replaced (src/edit/output.ts).
+  // Only an output folder of this tool is ever replaced (src/pipeline/output.ts).
   await checkReplaceable(opts.out);
   const resumeFile = `${partial}/records.jsonl`;
   const done = new Map<number, RecordResult>();

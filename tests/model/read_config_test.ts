@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ConfigError, parseModelConfig, readModelConfig } from "../../src/io/config.ts";
+import { ConfigError, parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;

@@ -1,12 +1,12 @@
-// Reads a Hugging Face config.json into the normalised ModelConfig (src/model/config.ts).
+// Reads a Hugging Face config.json into the normalised ModelConfig (./config.ts).
 // Only what the engine computes exactly is accepted: anything that would change the maths
 // (rope scaling, other activations, extra biases, sliding windows we cannot honour) is a
 // ConfigError naming the file and the field, never a silently different model.
 
 import { join } from "node:path";
-import type { ModelConfig } from "../model/config.ts";
-import { ConfigError } from "./errors.ts";
-import { fsReason, readRegularText } from "./files.ts";
+import type { ModelConfig } from "./config.ts";
+import { ConfigError } from "../io/errors.ts";
+import { fsReason, readRegularText } from "../io/files.ts";
 
 export { ConfigError };
 

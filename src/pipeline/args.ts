@@ -32,7 +32,7 @@ export const HELP = `Usage: deno task edit [options]
                        products accumulate in f32, KNE steps f32 master copies (KNE only)
   --anchors FILE       anchor pool for locality terms (default ${DEFAULT_ANCHORS}): its prompts
                        and its rephrasings with the edited subject swapped in, at most
-                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts)
+                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/pipeline/anchors.ts)
   --out DIR            output folder (default out/<method>-<time>)
   --force              replace an existing output folder
   --resume             continue an interrupted run from OUT.partial (needs --out)

@@ -9,11 +9,11 @@ import { openSafetensors, type SafetensorsFile, writeSafetensors } from "../io/s
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import { param, type Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { assembleModel, paramInfoFor } from "./build.ts";
-import type { ModelConfig } from "./config.ts";
-import { F16_MAX, isMatrix, type WeightDtype } from "./dtype.ts";
-import { GPT2_PREFIX } from "./gpt2.ts";
-import type { CausalLM, ParamInfo } from "./lm.ts";
+import { assembleModel, paramInfoFor } from "../model/build.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { F16_MAX, isMatrix, type WeightDtype } from "../model/dtype.ts";
+import { GPT2_PREFIX } from "../model/gpt2.ts";
+import type { CausalLM, ParamInfo } from "../model/lm.ts";
 import { checkBeforeLoad, type MemoryPlan, type WorkShape } from "./plan.ts";
 
 export interface LoadedModel {
