@@ -142,28 +142,36 @@ async function main() {
   const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
-  // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates.
-  const work = workOf(targets, anchorPool, tokenizer, config.contextLength, mode, hparams);
+  // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
+  // the method says what it does with the rows (absent: the plan checks the weights only).
+  const rows = workOf(
+    targets,
+    anchorPool,
+    tokenizer,
+    config.contextLength,
+    mode,
+    method.usesAnchors(hparams),
+  );
+  const work = method.planWork?.(rows, hparams);
 
   const backend = await createBackend(args.backend);
   console.error(`backend: ${backend.description}`);
-  // Only KNE steps f32 masters of f16 weights; the other methods edit f32 weights.
-  const dtype = method.name === "kne" ? args.dtype : "f32";
+  // A method edits the weight dtypes it declares (KNE steps f32 masters of f16 weights); others
+  // get f32 weights.
+  const dtype = method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
   if (args.plan) {
     const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
     const limits = backendLimits(backend);
-    const plan = fitPlan(config, { ...work, backend: backend.name, weightDtype }, limits);
+    const plan = fitPlan(config, { ...(work ?? rows), backend: backend.name, weightDtype }, limits);
     console.log(formatPlan(plan, limits));
-    if (method.name !== "kne") {
-      console.log(`(the plan models KNE; ${method.name} is checked for its weights only)`);
-    }
+    if (!work) console.log(`(${method.name} does not plan its work: its weights are checked)`);
     backend.dispose();
     Deno.exit(planProblems(plan, limits, "edit").length === 0 ? 0 : 1);
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
   // the whole KNE edit as planned, or the weights for methods the planner does not model.
   const { model, weights, plan } = await loadModel(modelDir, backend, {
-    work: method.name === "kne" ? work : undefined,
+    work,
     tokenizer: false,
     dtype,
   });
@@ -172,7 +180,7 @@ async function main() {
   );
   for (const note of weights.notes) console.error(`  note: ${note}`);
   for (const w of weights.warnings) console.error(`warning: ${w}`);
-  const attributionChunks = method.name === "kne" ? plan.options.attributionChunks : 1;
+  const attributionChunks = work ? plan.options.attributionChunks : 1;
   if (attributionChunks > 1) {
     console.error(
       `  memory: attribution runs in ${attributionChunks} passes over groups of <= ${
@@ -180,7 +188,7 @@ async function main() {
       } layers to fit (same scores, ${attributionChunks}x its time; --plan shows why)`,
     );
   }
-  model.checkpointLayers = method.name === "kne" && plan.options.checkpointLayers;
+  model.checkpointLayers = work !== undefined && plan.options.checkpointLayers;
   if (model.checkpointLayers) {
     console.error(
       "  memory: layers are checkpointed to fit (recomputed in backward: one more forward per " +

@@ -8,6 +8,33 @@ import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import type { TeacherForced } from "./request.ts";
 import type { TensorChange } from "../io/patch.ts";
+import type { WeightDtype } from "../model/dtype.ts";
+
+/**
+ * The shape of the work an edit does, for the memory plan (src/pipeline/plan.ts): the rows the
+ * run forms (src/pipeline/work.ts) and what the method does with them (EditMethod.planWork).
+ */
+export interface WorkShape {
+  /** Tokens per row: prompt plus target minus one, at most the context. */
+  seqLen: number;
+  /** Rows per forward: 1 in single and sequential mode, the number of requests in batch mode. */
+  batch: number;
+  /** Integrated-gradient steps (time only: the gradients accumulate in place). */
+  igSteps: number;
+  /** Maximum update steps (time only). Default 40. */
+  updateSteps?: number;
+  /** Locality rows for the KL term (0 or absent: no KL term). */
+  klRows?: number;
+  /** Tokens per locality row, padded to the longest (absent: seqLen). */
+  klSeqLen?: number;
+  /**
+   * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
+   * position, an upper bound).
+   */
+  targetTokens?: number;
+  /** How KNE selects its ensemble, which bounds the update's state (absent: every unit). */
+  ensemble?: { topP: number; selection: "global" | "per_layer"; perLayerK: number };
+}
 
 export interface EditTarget {
   request: EditRequest;
@@ -57,6 +84,18 @@ export interface EditMethod<H extends Hparams = Hparams> {
   readonly description: string;
   readonly defaults: H;
   readonly schema: HparamsSchema<H>;
+  /**
+   * Weight dtypes the method edits in place: f32, and f16 for a method that steps f32 masters of
+   * f16 weights. The run loads the weights as f32 for any other choice.
+   */
+  readonly weightDtypes: readonly WeightDtype[];
+  /** Whether an edit with `hp` reads locality anchors (EditContext.localityPrompts). */
+  usesAnchors(hp: H): boolean;
+  /**
+   * The work shape of an edit with `hp` for the memory plan, from the rows the run forms
+   * (`rows`: igSteps 1, no ensemble bound). Absent: the plan checks the weights only.
+   */
+  planWork?(rows: WorkShape, hp: H): WorkShape;
   /** Applies the edits (one, or several at once in batch mode) to `ctx.model` in place. */
   apply(ctx: EditContext, targets: readonly EditTarget[], hp: H): Promise<MethodResult>;
 }

@@ -29,6 +29,16 @@ export const kneMethod: EditMethod<KneHparams> = {
   description: "Knowledge Neuronal Ensemble (arXiv 2412.20637)",
   defaults: KNE_DEFAULTS,
   schema: KNE_SCHEMA,
+  weightDtypes: ["auto", "f32", "f16"],
+  usesAnchors: (hp) => hp.klWeight > 0,
+  // The plan models KNE's phases: attribution (igSteps passes), and an update of at most
+  // `steps` steps whose optimizer state is bounded by the ensemble's kept units.
+  planWork: (rows, hp) => ({
+    ...rows,
+    igSteps: hp.igSteps,
+    updateSteps: hp.steps,
+    ensemble: { topP: hp.topP, selection: hp.selection, perLayerK: hp.perLayerK },
+  }),
   async apply(
     ctx: EditContext,
     targets: readonly EditTarget[],

@@ -146,9 +146,12 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
   if (!WEIGHT_DTYPES.includes(args.dtype)) {
     throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got "${v.dtype}"`);
   }
-  if (args.dtype === "f16" && args.method !== "kne") {
+  const declared = METHODS.get(args.method)?.weightDtypes;
+  if (declared && !declared.includes(args.dtype) && args.dtype !== "auto") {
     throw new UsageError(
-      `--dtype f16 works with --method kne only (${args.method} writes f32 weights)`,
+      `--dtype ${args.dtype} does not work with --method ${args.method} (it edits ${
+        declared.join(", ")
+      } weights)`,
     );
   }
   if (!/^-?\d+$/.test(v.seed!) || !Number.isSafeInteger(Number(v.seed))) {

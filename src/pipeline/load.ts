@@ -14,7 +14,8 @@ import type { ModelConfig } from "../model/config.ts";
 import { F16_MAX, isMatrix, type WeightDtype } from "../model/dtype.ts";
 import { GPT2_PREFIX } from "../model/gpt2.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
-import { checkBeforeLoad, type MemoryPlan, type WorkShape } from "./plan.ts";
+import type { WorkShape } from "../edit/method.ts";
+import { checkBeforeLoad, type MemoryPlan } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;

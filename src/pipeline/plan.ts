@@ -23,34 +23,11 @@ import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
 import { scoredParams, unitShape } from "../kne/attribution.ts";
 import { keptUnits } from "../kne/ensemble.ts";
-import type { KneHparams } from "../kne/hparams.ts";
+import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
-
-/** The shape of the work an edit does (see src/pipeline/run.ts). */
-export interface WorkShape {
-  /** Tokens per row: prompt plus target minus one, at most the context. */
-  seqLen: number;
-  /** Rows per forward: 1 in single and sequential mode, the number of requests in batch mode. */
-  batch: number;
-  /** Integrated-gradient steps (time only: the gradients accumulate in place). */
-  igSteps: number;
-  /** Maximum update steps (time only). Default 40. */
-  updateSteps?: number;
-  /** Locality rows for the KL term (0 or absent: no KL term). */
-  klRows?: number;
-  /** Tokens per locality row, padded to the longest (absent: seqLen). */
-  klSeqLen?: number;
-  /**
-   * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
-   * position, an upper bound).
-   */
-  targetTokens?: number;
-  /** How KNE selects its ensemble, which bounds the update's state (absent: every unit). */
-  ensemble?: Pick<KneHparams, "topP" | "selection" | "perLayerK">;
-}
 
 export interface PlanOptions extends WorkShape {
   backend: BackendName;

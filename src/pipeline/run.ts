@@ -259,8 +259,13 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     completion: await greedy(opts.model, opts.tokenizer, t.promptIds, 8),
   });
 
-  const anchorsOf = (t: EditTarget) =>
-    buildAnchors(opts.model, opts.tokenizer, opts.anchors, t.request, t.promptIds);
+  // Anchors are built (a forward of the unedited model over the candidates) only for a method
+  // that reads them.
+  const usesAnchors = opts.method.usesAnchors(opts.hparams);
+  const anchorsOf = async (t: EditTarget) =>
+    usesAnchors
+      ? await buildAnchors(opts.model, opts.tokenizer, opts.anchors, t.request, t.promptIds)
+      : [];
 
   if (opts.mode === "batch") {
     const baselines = [];
@@ -299,7 +304,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       // Sequential: earlier edits (prompt + target) anchor the KL term, so they are kept.
       ctx.localityPrompts = [
         ...await anchorsOf(t),
-        ...(opts.mode === "sequential" ? editedSoFar : []),
+        ...(opts.mode === "sequential" && usesAnchors ? editedSoFar : []),
       ];
       const t0 = performance.now();
       const result = await opts.method.apply(ctx, [t], opts.hparams);

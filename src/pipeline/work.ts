@@ -2,13 +2,13 @@
 // its rows: the edit rows (one per request in batch mode, else one), and the KL term's anchor
 // rows: each edit's anchor candidates (src/pipeline/anchors.ts, an upper bound of what the model
 // keeps), for every request at once in batch mode, plus one row per target token of every
-// earlier edit in sequential mode.
+// earlier edit in sequential mode. What the method then does with these rows (its steps, its
+// ensemble) is its own to say (EditMethod.planWork).
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
-import type { WorkShape } from "./plan.ts";
 import { anchorCandidates } from "./anchors.ts";
-import type { EditTarget } from "../edit/method.ts";
+import type { EditTarget, WorkShape } from "../edit/method.ts";
 
 export function workOf(
   targets: readonly EditTarget[],
@@ -16,9 +16,9 @@ export function workOf(
   tok: Tokenizer,
   contextLength: number,
   mode: string,
-  hp: Record<string, unknown>,
+  /** Whether the method reads locality anchors (EditMethod.usesAnchors). */
+  kl: boolean,
 ): WorkShape {
-  const kl = typeof hp.klWeight === "number" && hp.klWeight > 0;
   const targetTokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
   let klRows = 0, klSeqLen = 1;
   if (kl) {
@@ -41,12 +41,7 @@ export function workOf(
       : Math.max(1, ...targets.map((t) => t.targetIds.length)),
     klSeqLen,
     batch: mode === "batch" ? targets.length : 1,
-    igSteps: typeof hp.igSteps === "number" ? hp.igSteps : 1,
-    updateSteps: typeof hp.steps === "number" ? hp.steps : 40,
+    igSteps: 1,
     klRows,
-    // KNE's selection bounds the update's state (other methods are checked for weights only).
-    ensemble: hp.selection === "global" || hp.selection === "per_layer"
-      ? { topP: Number(hp.topP), selection: hp.selection, perLayerK: Number(hp.perLayerK) }
-      : undefined,
   };
 }

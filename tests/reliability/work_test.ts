@@ -32,10 +32,9 @@ Deno.test("workOf counts at least the anchor rows the run builds, per mode", asy
   }
   const counts = built.map((a) => a.length);
   assert.ok(counts.some((c) => c > 0), "the fixture builds anchors");
-  const hp = { klWeight: 1, igSteps: 2, steps: 8 };
-  const single = workOf(targets, requests, tok, ctx, "single", hp);
-  const batch = workOf(targets, requests, tok, ctx, "batch", hp);
-  const seq = workOf(targets, requests, tok, ctx, "sequential", hp);
+  const single = workOf(targets, requests, tok, ctx, "single", true);
+  const batch = workOf(targets, requests, tok, ctx, "batch", true);
+  const seq = workOf(targets, requests, tok, ctx, "sequential", true);
   const tokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
   assert.ok(single.klRows! >= Math.max(...counts), `single ${single.klRows}`);
   assert.ok(batch.klRows! >= counts.reduce((a, b) => a + b, 0), `batch ${batch.klRows}`);
@@ -43,7 +42,17 @@ Deno.test("workOf counts at least the anchor rows the run builds, per mode", asy
   const longest = Math.max(...built.flat().map((a) => a.length));
   for (const w of [single, batch, seq]) assert.ok(w.klSeqLen! >= longest);
   assert.equal(batch.batch, targets.length);
-  assert.equal(workOf(targets, requests, tok, ctx, "batch", { ...hp, klWeight: 0 }).klRows, 0);
+  assert.equal(workOf(targets, requests, tok, ctx, "batch", false).klRows, 0);
+  // KNE reads anchors only with a KL term, and plans its steps and ensemble.
+  const kne = methodByName("kne");
+  assert.equal(kne.usesAnchors({ ...kne.defaults, klWeight: 0 }), false);
+  assert.equal(kne.usesAnchors({ ...kne.defaults, klWeight: 1 }), true);
+  const planned = kne.planWork!(single, { ...kne.defaults, igSteps: 2, steps: 8 });
+  assert.deepEqual(
+    [planned.igSteps, planned.updateSteps, planned.klRows],
+    [2, 8, single.klRows],
+  );
+  assert.equal(planned.ensemble!.topP, kne.defaults.topP);
   FAULTS.add("anchor rows per mode", 3);
 });
 
@@ -102,7 +111,10 @@ Deno.test({
     const tmp = await Deno.makeTempDir({ prefix: "kne-work-" });
     try {
       for (const mode of ["single", "batch", "sequential"] as EditMode[]) {
-        const work = workOf(targets, pool, tok, ctx, mode, hparams);
+        const work = method.planWork!(
+          workOf(targets, pool, tok, ctx, mode, method.usesAnchors(hparams)),
+          hparams,
+        );
         const plan = planMemory(model.config, { ...work, backend: "wasm" });
         // The weights are resident before the run: the plan's bytes above them bound the run's.
         const planned = plan.bytes.devicePeak - plan.bytes.loadPeak;

@@ -107,6 +107,8 @@ function ftMethod(
     description,
     defaults: FT_DEFAULTS,
     schema: FT_SCHEMA,
+    weightDtypes: ["f32"],
+    usesAnchors: () => false,
     async apply(
       ctx: EditContext,
       targets: readonly EditTarget[],

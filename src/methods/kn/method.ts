@@ -192,6 +192,8 @@ export const knMethod: EditMethod<KnHparams> = {
   description: "KN: knowledge neurons by integrated gradients, value vectors edited (Dai et al.)",
   defaults: KN_DEFAULTS,
   schema: KN_SCHEMA,
+  weightDtypes: ["f32"],
+  usesAnchors: () => false,
   async apply(
     ctx: EditContext,
     targets: readonly EditTarget[],

@@ -121,6 +121,8 @@ export const memitMethod: EditMethod<MemitHparams> = {
   description: "MEMIT: batched least-squares ROME over several mid FFN layers",
   defaults: MEMIT_DEFAULTS,
   schema: MEMIT_SCHEMA,
+  weightDtypes: ["f32"],
+  usesAnchors: () => false,
   async apply(
     ctx: EditContext,
     targets: readonly EditTarget[],

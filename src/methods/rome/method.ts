@@ -89,6 +89,8 @@ export const romeMethod: EditMethod<RomeHparams> = {
   description: "ROME: rank-one closed-form update of a mid-layer FFN output projection",
   defaults: ROME_DEFAULTS,
   schema: ROME_SCHEMA,
+  weightDtypes: ["f32"],
+  usesAnchors: () => false,
   async apply(
     ctx: EditContext,
     targets: readonly EditTarget[],
