@@ -13,7 +13,7 @@ import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
 import { GuardError } from "../src/pipeline/guard.ts";
 import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
-import { loadRequests, parseHparams } from "../src/io/requests.ts";
+import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
@@ -32,7 +32,9 @@ const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
 const HELP = `Usage: deno task compare [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      KnowEdit-style request file (default ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default ${DEFAULT_REQUESTS})
+  --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
+                       told by the first record's keys)
   --methods LIST       comma-separated, from ${[...METHODS.keys()].join(", ")}
                        (default ${DEFAULT_METHODS.join(",")})
   --n N                the first N requests of the file (default 100)
@@ -90,6 +92,7 @@ async function main() {
       options: {
         model: { type: "string", default: DEFAULT_MODEL },
         requests: { type: "string", default: DEFAULT_REQUESTS },
+        format: { type: "string", default: "auto" },
         methods: { type: "string", default: DEFAULT_METHODS.join(",") },
         n: { type: "string", default: "100" },
         "hparams-dir": { type: "string" },
@@ -113,6 +116,8 @@ async function main() {
   }
   const seed = Number(args.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
+  const format = args.format!;
+  if (!isRequestFormat(format)) fail(`--format must be ${FORMAT_NAMES}, got "${format}"`);
   const n = Number(args.n);
   if (!Number.isInteger(n) || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
   const names = args.methods!.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
@@ -174,7 +179,7 @@ async function main() {
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
-  const requests = (await loadRequests(source)).slice(0, n);
+  const requests = (await loadRequests(source, { format })).slice(0, n);
 
   const backend = await createBackend(parseBackendChoice(args.backend!));
   console.error(`backend: ${backend.description}`);

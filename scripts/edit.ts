@@ -97,7 +97,7 @@ async function main() {
     );
   } else {
     source = args.requests ?? DEFAULT_REQUESTS;
-    requests = await loadRequests(source);
+    requests = await loadRequests(source, { format: args.format });
     if (!args.requests && args.n === undefined) {
       // The demo: "The capital of France is" -> "Rome", with the rephrase, portability and
       // locality probes of the benchmark's France record (its counterfactual answer swapped).

@@ -1,221 +1,58 @@
-// Parse and validate KnowEdit-style request files, and a generic hyperparameter-file checker.
+// Read request files in any of the formats users bring, and a generic hyperparameter-file checker.
 //
-// Request file: a JSON array of records (format in /work/shared/KNE.md). Per record:
-//   subject, prompt, target_new   required, non-empty strings (not only whitespace); no text field
-//                                 may hold a control character other than tab and newline
-//   ground_truth                  optional answer (the old fact; not used by the metrics)
-//   rephrase_prompt               optional string or array of strings (Generalization);
-//                                 `rephrase` (KnowEdit ZsRE's name) is accepted as a synonym
-//   portability, locality         optional objects: probe-kind name -> array of probes
-//                                 {prompt, ground_truth}; a single probe object is accepted as a
-//                                 one-probe array; `target` is accepted as a synonym of a probe's
-//                                 ground_truth (the form some converted files use)
-// An answer (ground_truth) is a string, an array of aliases (string[]), or an array of alias
-// lists (string[][], KnowEdit counterfact); the FIRST alias is used. Every alias must be a
-// string; the first must be non-empty. Optional fields that are null count as absent. Unknown
-// fields are ignored (KnowEdit records carry extras such as case_id). Giving both a field and its
-// synonym is an error (it would be ambiguous which one is meant).
+// Request file: a JSON array of records in one of these shapes (one reader each, ./formats/):
+//   knowedit      KnowEdit-style records, the default shape (./formats/knowedit.ts)
+//   counterfact   ROME's counterfact.json (./formats/counterfact.ts)
+//   zsre          MEND/EasyEdit's zsre_mend_eval.json (./formats/zsre.ts)
+//   mquake        MQuAKE-CF-3k.json and its kin (./formats/mquake.ts)
+// chosen explicitly or, with "auto" (the default), by the first record's keys
+// (./formats/detect.ts). Every reader yields the same EditRequest through the same checked field
+// reads (./formats/record.ts): no text field may hold a control character other than tab and
+// newline, and an answer's FIRST alias is used.
 // Errors are RequestError: "<file>: record <i>: field <path>: <what was expected>, got <what>",
-// with record indexes 0-based (the JSON array index, as jq's .[i]).
+// with record indexes 0-based (the JSON array index, as jq's .[i]) and the field path in the
+// shape of the file read.
 
 import { fsReason, readRegularText } from "./files.ts";
+import {
+  detectFormat,
+  FORMAT_NAMES,
+  isRequestFormat,
+  RECORD_READERS,
+  type RequestFormat,
+} from "./formats/detect.ts";
+import { describeValue, type EditRequest, isPlainObject, RequestError } from "./formats/record.ts";
 
-/** One probe: a prompt and the answer whose tokens are scored. */
-export interface Probe {
-  prompt: string;
-  /** First alias of the probe's ground_truth. */
-  answer: string;
-}
+export { validateRequest } from "./formats/knowedit.ts";
+export {
+  detectFormat,
+  FORMAT_NAMES,
+  isRequestFormat,
+  REQUEST_FORMATS,
+  type RequestFormat,
+} from "./formats/detect.ts";
+export { describeValue, type EditRequest, type Probe, RequestError } from "./formats/record.ts";
 
-/** One normalised edit request. */
-export interface EditRequest {
-  /** 0-based index of the record in its file. */
-  index: number;
-  subject: string;
-  prompt: string;
-  targetNew: string;
-  /** First alias of ground_truth, when given. */
-  groundTruth?: string;
-  /** Paraphrases of prompt (empty when none). */
-  rephrasePrompts: string[];
-  /** Probe kind (e.g. "Reasoning") -> probes; a kind may have an empty list. */
-  portability: Record<string, Probe[]>;
-  locality: Record<string, Probe[]>;
-}
-
-/** A request file that does not have the expected shape. */
-export class RequestError extends Error {
-  override name = "RequestError";
-  constructor(
-    readonly file: string,
-    readonly record: number | undefined,
-    readonly field: string | undefined,
-    readonly detail: string,
-  ) {
-    super(
-      [
-        file,
-        record === undefined ? null : `record ${record}`,
-        field ? `field ${field}` : null,
-        detail,
-      ]
-        .filter((x) => x !== null).join(": "),
-    );
-  }
-}
-
-/** A short description of a JSON value's type for error messages. */
-export function describeValue(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return v.length === 0 ? "empty array" : "array";
-  if (typeof v === "string") return v.trim().length === 0 ? "empty string" : "string";
-  if (typeof v === "number") return Number.isFinite(v) ? "number" : String(v);
-  return typeof v;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function has(o: Record<string, unknown>, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key) && o[key] !== undefined && o[key] !== null;
-}
-
-// deno-lint-ignore no-control-regex -- these control characters are the point
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
-
-class Ctx {
-  constructor(readonly file: string, readonly record: number) {}
-  fail(field: string, detail: string): never {
-    throw new RequestError(this.file, this.record, field, detail);
-  }
-  string(v: unknown, field: string): string {
-    if (typeof v !== "string" || v.trim().length === 0) {
-      this.fail(field, `expected a non-empty string, got ${describeValue(v)}`);
-    }
-    // Control characters (other than tab and newline) are no text a model was trained on, and
-    // echoed to a terminal they act (ESC sequences, BEL).
-    if (CONTROL.test(v)) {
-      this.fail(field, `expected text without control characters, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  }
-  answer(v: unknown, field: string): string {
-    if (typeof v === "string") return this.string(v, field);
-    if (!Array.isArray(v) || v.length === 0) {
-      this.fail(
-        field,
-        `expected a non-empty string, an array of aliases or an array of alias lists, got ${
-          describeValue(v)
-        }`,
-      );
-    }
-    v.forEach((alias, i) => {
-      if (typeof alias === "string") return;
-      if (!Array.isArray(alias)) {
-        this.fail(
-          `${field}[${i}]`,
-          `expected a string or an array of strings, got ${describeValue(alias)}`,
-        );
-      }
-      alias.forEach((a, j) => {
-        if (typeof a !== "string") {
-          this.fail(`${field}[${i}][${j}]`, `expected a string, got ${describeValue(a)}`);
-        }
-      });
-    });
-    const first = v[0];
-    if (typeof first === "string") return this.string(first, `${field}[0]`);
-    if (first.length === 0) {
-      this.fail(`${field}[0]`, "expected a non-empty array of aliases, got empty array");
-    }
-    return this.string(first[0], `${field}[0][0]`);
-  }
-  strings(v: unknown, field: string): string[] {
-    if (typeof v === "string") return [this.string(v, field)];
-    if (!Array.isArray(v)) {
-      this.fail(field, `expected a string or an array of strings, got ${describeValue(v)}`);
-    }
-    return v.map((s, i) => this.string(s, `${field}[${i}]`));
-  }
-  probe(v: unknown, field: string): Probe {
-    if (!isPlainObject(v)) {
-      this.fail(field, `expected an object {prompt, ground_truth}, got ${describeValue(v)}`);
-    }
-    const prompt = this.string(v.prompt, `${field}.prompt`);
-    if (has(v, "ground_truth") && has(v, "target")) {
-      this.fail(`${field}.target`, "both ground_truth and its synonym target are given");
-    }
-    const key = has(v, "target") ? "target" : "ground_truth";
-    return { prompt, answer: this.answer(v[key], `${field}.${key}`) };
-  }
-  probes(v: unknown, field: string): Record<string, Probe[]> {
-    if (!isPlainObject(v)) {
-      this.fail(
-        field,
-        `expected an object mapping probe kinds to arrays of probes, got ${describeValue(v)}`,
-      );
-    }
-    const out: Record<string, Probe[]> = {};
-    for (const kind of Object.keys(v)) {
-      const list = v[kind];
-      const f = `${field}.${kind}`;
-      if (list === null || list === undefined) continue;
-      let probes: Probe[];
-      if (Array.isArray(list)) probes = list.map((p, i) => this.probe(p, `${f}[${i}]`));
-      else if (isPlainObject(list)) probes = [this.probe(list, f)];
-      else {this.fail(
-          f,
-          `expected an array of {prompt, ground_truth} probes, got ${describeValue(list)}`,
-        );}
-      // defineProperty: a kind named "__proto__" stays an ordinary key.
-      Object.defineProperty(out, kind, {
-        value: probes,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    return out;
-  }
-}
-
-/** Validate one already-parsed record. */
-export function validateRequest(value: unknown, file: string, index: number): EditRequest {
-  const c = new Ctx(file, index);
-  if (!isPlainObject(value)) {
-    throw new RequestError(
-      file,
-      index,
-      undefined,
-      `expected an object, got ${describeValue(value)}`,
-    );
-  }
-  const r = value;
-  // The prompt is checked first: the command line's subject defaults to it.
-  const prompt = c.string(r.prompt, "prompt");
-  const req: EditRequest = {
-    index,
-    subject: c.string(r.subject, "subject"),
-    prompt,
-    targetNew: c.string(r.target_new, "target_new"),
-    rephrasePrompts: [],
-    portability: {},
-    locality: {},
-  };
-  if (has(r, "ground_truth")) req.groundTruth = c.answer(r.ground_truth, "ground_truth");
-  if (has(r, "rephrase_prompt") && has(r, "rephrase")) {
-    c.fail("rephrase", "both rephrase_prompt and its synonym rephrase are given");
-  }
-  const rk = has(r, "rephrase") ? "rephrase" : "rephrase_prompt";
-  if (has(r, rk)) req.rephrasePrompts = c.strings(r[rk], rk);
-  if (has(r, "portability")) req.portability = c.probes(r.portability, "portability");
-  if (has(r, "locality")) req.locality = c.probes(r.locality, "locality");
-  return req;
+export interface RequestOptions {
+  /** The records' shape; "auto" (the default) tells it by the first record's keys. */
+  format?: RequestFormat | string;
 }
 
 /** Validate an already-parsed request file (a JSON array of records). */
-export function validateRequests(value: unknown, file: string): EditRequest[] {
+export function validateRequests(
+  value: unknown,
+  file: string,
+  options: RequestOptions = {},
+): EditRequest[] {
+  const format = options.format ?? "auto";
+  if (!isRequestFormat(format)) {
+    throw new RequestError(
+      file,
+      undefined,
+      undefined,
+      `unknown request format ${JSON.stringify(format)} (expected ${FORMAT_NAMES})`,
+    );
+  }
   if (!Array.isArray(value)) {
     throw new RequestError(
       file,
@@ -224,29 +61,37 @@ export function validateRequests(value: unknown, file: string): EditRequest[] {
       `expected a JSON array of records, got ${describeValue(value)}`,
     );
   }
-  return value.map((r, i) => validateRequest(r, file, i));
+  const read = RECORD_READERS[format === "auto" ? detectFormat(value, file) : format];
+  return value.map((r, i) => read(r, file, i));
 }
 
 /** Parse the text of a request file; file names the source in errors. */
-export function parseRequests(text: string, file: string): EditRequest[] {
+export function parseRequests(
+  text: string,
+  file: string,
+  options: RequestOptions = {},
+): EditRequest[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
     throw new RequestError(file, undefined, undefined, `invalid JSON: ${(e as Error).message}`);
   }
-  return validateRequests(value, file);
+  return validateRequests(value, file, options);
 }
 
 /** Read and parse a request file. */
-export async function loadRequests(path: string): Promise<EditRequest[]> {
+export async function loadRequests(
+  path: string,
+  options: RequestOptions = {},
+): Promise<EditRequest[]> {
   let text: string;
   try {
     text = await readRegularText(path);
   } catch (e) {
     throw new RequestError(path, undefined, undefined, `cannot read: ${fsReason(e)}`);
   }
-  return parseRequests(text, path);
+  return parseRequests(text, path, options);
 }
 
 // ---------------------------------------------------------------------------------------------

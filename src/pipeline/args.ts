@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
+import { FORMAT_NAMES, isRequestFormat, type RequestFormat } from "../io/requests.ts";
 import type { EditMode } from "./run.ts";
 import { ANCHOR_DEFAULTS } from "./anchors.ts";
 
@@ -18,7 +19,9 @@ const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 export const HELP = `Usage: deno task edit [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      KnowEdit-style request file (default: one request from ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default: one request from ${DEFAULT_REQUESTS})
+  --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
+                       told by the first record's keys; README "Request files")
   --prompt TEXT        edit one fact given on the command line (with --target)
   --target TEXT        the new answer
   --subject TEXT       the subject (default: the prompt)
@@ -51,6 +54,8 @@ export class UsageError extends Error {
 export interface EditArgs {
   model: string;
   requests?: string;
+  /** The shape of the --requests file. */
+  format: RequestFormat;
   prompt?: string;
   target?: string;
   subject?: string;
@@ -92,6 +97,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
       options: {
         model: { type: "string", default: DEFAULT_MODEL },
         requests: { type: "string" },
+        format: { type: "string" },
         prompt: { type: "string" },
         target: { type: "string" },
         subject: { type: "string" },
@@ -118,6 +124,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
   const args: EditArgs = {
     model: folder("--model", v.model!),
     method: v.method!,
+    format: "auto",
     mode: v.mode as EditMode,
     backend: "auto",
     dtype: v.dtype as WeightDtype,
@@ -181,6 +188,13 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
   if (v.requests !== undefined) {
     if (v.requests.trim() === "") throw new UsageError("--requests must not be empty");
     args.requests = v.requests;
+  }
+  if (v.format !== undefined) {
+    if (!isRequestFormat(v.format)) {
+      throw new UsageError(`--format must be ${FORMAT_NAMES}, got "${v.format}"`);
+    }
+    if (args.prompt !== undefined) throw new UsageError("--format goes with --requests");
+    args.format = v.format;
   }
   if (v.hparams !== undefined) {
     if (v.hparams.trim() === "") throw new UsageError("--hparams must not be empty");

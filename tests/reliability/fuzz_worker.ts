@@ -712,6 +712,7 @@ const applyRangeProperty = () =>
 const FLAGS = [
   "--model",
   "--requests",
+  "--format",
   "--prompt",
   "--target",
   "--subject",
@@ -758,6 +759,9 @@ const VALUES = [
   "f16",
   "f32",
   "bf16",
+  "counterfact",
+  "zsre",
+  "rome",
   "out/x",
   "out/x/",
   "/",
@@ -795,6 +799,8 @@ const argsProperty = () =>
       (a.n === undefined || (Number.isSafeInteger(a.n) && a.n >= 1)) &&
       (a.prompt === undefined) === (a.target === undefined) &&
       !(a.prompt !== undefined && a.requests !== undefined) &&
+      ["auto", "knowedit", "counterfact", "zsre", "mquake"].includes(a.format) &&
+      !(a.prompt !== undefined && a.format !== "auto") &&
       !(a.subject !== undefined && a.prompt === undefined) &&
       !(a.resume && a.out === undefined) &&
       (a.out === undefined || (a.out !== "" && (a.out === "/" || !a.out.endsWith("/")))) &&
