@@ -19,9 +19,8 @@ import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
 import { LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
 import { type Call, controlBytes, ThreadPool } from "./pool.ts";
+import { engineHost } from "../host.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
-
-const WASM_URL = new URL("../../build/kernels.wasm", import.meta.url);
 
 class WasmBuffer implements DeviceBuffer {
   freed = false;
@@ -302,14 +301,12 @@ export class WasmBackend implements Backend {
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 
-/** Compiles build/kernels.wasm once per process. */
+/** Compiles the kernels (build/kernels.wasm, from the engine's host) once per process. */
 export function loadKernelModule(): Promise<WebAssembly.Module> {
-  compiled ??= Deno.readFile(WASM_URL).then(
+  compiled ??= engineHost().kernelsWasm().then(
     (bytes) => WebAssembly.compile(bytes),
     (e) => {
-      throw new BackendError(
-        `cannot read ${WASM_URL.pathname} (${e.message}); run \`deno task build:wasm\``,
-      );
+      throw new BackendError((e as Error).message);
     },
   );
   return compiled;

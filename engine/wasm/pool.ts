@@ -1,4 +1,4 @@
-// A pool of worker threads for the WASM backend. Every worker instantiates the same compiled
+// A pool of worker threads for the WASM backend (started by the engine host, ../host.ts). Every worker instantiates the same compiled
 // kernel module over the backend's shared WebAssembly.Memory, so a kernel call made on a worker
 // sees the same buffers as one made on the calling thread. run() hands each worker one call,
 // makes its own call on the calling thread, then blocks (Atomics.wait) until every worker is
@@ -12,8 +12,8 @@
 //   slot w (1..threads-1) at w * SLOT_BYTES: Int32 export index (-1: nothing to do this job),
 //   Int32 argument count, then Float64 arguments at ARGS_OFFSET (exact for u32, i32 and f32).
 
-import { Worker } from "node:worker_threads";
 import { BackendError } from "../backend.ts";
+import { engineHost, type KernelThread } from "../host.ts";
 
 export const CTL_GEN = 0;
 export const CTL_REMAINING = 1;
@@ -51,7 +51,7 @@ export interface Call {
 }
 
 export class ThreadPool {
-  readonly #workers: Worker[];
+  readonly #workers: KernelThread[];
   readonly #ctl: Int32Array<SharedArrayBuffer>;
   readonly #memory: WebAssembly.Memory;
   readonly #ctlOffset: number;
@@ -60,7 +60,7 @@ export class ThreadPool {
   #disposed = false;
 
   private constructor(
-    workers: Worker[],
+    workers: KernelThread[],
     memory: WebAssembly.Memory,
     ctlOffset: number,
     names: string[],
@@ -91,33 +91,22 @@ export class ThreadPool {
   ): Promise<ThreadPool> {
     new Int32Array(memory.buffer as SharedArrayBuffer, ctlOffset, controlBytes(threads) / 4)
       .fill(0);
-    const workers: Worker[] = [];
-    const ready: Promise<void>[] = [];
-    for (let slot = 1; slot < threads; slot++) {
-      const w = new Worker(new URL("./worker.ts", import.meta.url));
-      workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.once("message", () => resolve());
-          w.once("error", (e: Error) => reject(e));
-          w.once("exit", (code: number) => reject(new Error(`worker exited with code ${code}`)));
-        }),
-      );
-      const msg: InitMessage = { module, memory, ctl: ctlOffset, slot, names, init: init(slot) };
-      w.postMessage(msg);
-    }
+    const workers: KernelThread[] = [];
     try {
-      await Promise.all(ready);
+      for (let slot = 1; slot < threads; slot++) {
+        const w = await engineHost().spawnKernelThread();
+        workers.push(w);
+        // Awaited below with the others; a failure before then must not go unhandled.
+        w.ready.catch(() => {});
+        const msg: InitMessage = { module, memory, ctl: ctlOffset, slot, names, init: init(slot) };
+        w.post(msg);
+      }
+      await Promise.all(workers.map((w) => w.ready));
     } catch (e) {
       for (const w of workers) w.terminate();
       throw new BackendError(
         `WASM thread pool failed to start: ${e instanceof Error ? e.message : e}`,
       );
-    }
-    for (const w of workers) {
-      w.removeAllListeners();
-      // Idle workers must not keep the process alive.
-      w.unref();
     }
     return new ThreadPool(workers, memory, ctlOffset, names, local);
   }

@@ -20,6 +20,7 @@ import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
 import { hasHalfInput, wgslSource } from "./wgsl.ts";
+import { engineHost } from "../host.ts";
 
 /** Bytes per uniform slot (minUniformBufferOffsetAlignment is at most 256). */
 const UNIFORM_SLOT = 256;
@@ -490,35 +491,11 @@ export class WebGpuBackend implements Backend {
 /** Requests an adapter; null when WebGPU is absent or only a refused fallback exists. */
 export async function requestAdapter(allowFallback = true): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
-  quietVulkanLoader();
+  engineHost().prepareWebGpu();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) return null;
   if (!allowFallback && adapter.info.isFallbackAdapter) return null;
   return adapter;
-}
-
-/**
- * On Linux the Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter
- * probe of a headless session (CI, ssh, containers); it is harmless but reads as an error. A
- * private 0700 runtime folder for this process silences it; a set variable is left alone.
- */
-function quietVulkanLoader(): void {
-  if (Deno.build.os !== "linux") return;
-  try {
-    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
-    const dir = Deno.makeTempDirSync({ prefix: "kne-xdg-" });
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch {
-        // already gone
-      }
-    });
-  } catch {
-    // without env or write permission the message stays; nothing else depends on it
-  }
 }
 
 export async function createWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuBackend | null> {

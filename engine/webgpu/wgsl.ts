@@ -11,7 +11,7 @@
 // array<f16> read with f32(), and the module starts with `enable f16;`. Either way the kernels do
 // their arithmetic in f32.
 
-const WGSL_DIR = new URL("../wgsl/", import.meta.url);
+import { engineHost } from "../host.ts";
 
 const HALF_INPUT = /^\/\/ #half-input (\w+) (\d+) (\w+)( bits)?$/gm;
 
@@ -36,7 +36,7 @@ export function wgslSource(file: string, nativeHalf = false): string {
 }
 
 function read(file: string): string {
-  return Deno.readTextFileSync(new URL(file, WGSL_DIR));
+  return engineHost().wgsl(file);
 }
 
 function expandIncludes(text: string): string {

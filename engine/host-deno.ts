@@ -1,0 +1,82 @@
+// The engine's host under Deno: kernels and WGSL are read from the repository's files, kernel
+// threads are node:worker_threads (they can be unref'd, so an idle pool never keeps a script
+// from exiting), and the Vulkan loader gets a private runtime folder.
+
+import type { EngineHost, KernelThread } from "./host.ts";
+
+const WASM_URL = new URL("../build/kernels.wasm", import.meta.url);
+const WGSL_DIR = new URL("./wgsl/", import.meta.url);
+const THREAD_URL = new URL("./wasm/worker.ts", import.meta.url);
+
+interface NodeWorker {
+  once(event: string, fn: (x: unknown) => void): void;
+  postMessage(message: unknown): void;
+  removeAllListeners(): void;
+  unref(): void;
+  terminate(): void;
+}
+
+/**
+ * node:worker_threads, imported by a computed name so that a browser bundle of the engine does
+ * not try to resolve it (the browser host never calls this).
+ */
+async function nodeWorker(url: URL): Promise<NodeWorker> {
+  const spec = ["node", "worker_threads"].join(":");
+  const { Worker } = await import(spec) as { Worker: new (url: URL) => NodeWorker };
+  return new Worker(url);
+}
+
+async function spawnKernelThread(): Promise<KernelThread> {
+  const w = await nodeWorker(THREAD_URL);
+  const ready = new Promise<void>((resolve, reject) => {
+    w.once("message", () => resolve());
+    w.once("error", (e) => reject(e));
+    w.once("exit", (code) => reject(new Error(`worker exited with code ${code}`)));
+  }).then(() => {
+    w.removeAllListeners();
+    w.unref();
+  });
+  return { ready, post: (m) => w.postMessage(m), terminate: () => w.terminate() };
+}
+
+async function kernelsWasm(): Promise<BufferSource> {
+  try {
+    return await Deno.readFile(WASM_URL);
+  } catch (e) {
+    throw new Error(
+      `cannot read ${WASM_URL.pathname} (${(e as Error).message}); run \`deno task build:wasm\``,
+    );
+  }
+}
+
+/**
+ * On Linux the Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter
+ * probe of a headless session (CI, ssh, containers); it is harmless but reads as an error. A
+ * private 0700 runtime folder for this process silences it; a set variable is left alone.
+ */
+function prepareWebGpu(): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = Deno.makeTempDirSync({ prefix: "kne-xdg-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    });
+  } catch {
+    // without env or write permission the message stays; nothing else depends on it
+  }
+}
+
+export const denoHost: EngineHost = {
+  name: "deno",
+  kernelsWasm,
+  wgsl: (file) => Deno.readTextFileSync(new URL(file, WGSL_DIR)),
+  spawnKernelThread,
+  prepareWebGpu,
+};
