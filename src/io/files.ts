@@ -105,3 +105,20 @@ export async function checkRegularFile(path: string): Promise<void> {
     );
   }
 }
+
+/**
+ * `dir/name` normalised as node:path's posix join does ("." and ".." resolved, repeated slashes
+ * collapsed); written here so that modules a browser bundle reaches import no node built-in.
+ */
+export function joinPath(dir: string, name: string): string {
+  const absolute = dir.startsWith("/");
+  const parts: string[] = [];
+  for (const part of `${dir}/${name}`.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part !== "..") parts.push(part);
+    else if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+    else if (!absolute) parts.push(part);
+  }
+  const joined = parts.join("/");
+  return absolute ? `/${joined}` : joined || ".";
+}

@@ -2,9 +2,9 @@
 // an 8-byte little-endian header length N, N bytes of JSON header, then the raw tensor bytes.
 // The header is validated in full before anything else is trusted: sizes declared in it are
 // never allocated until checked against the file, and each tensor is read on its own with a
-// seek, so a checkpoint never has to fit in memory twice.
+// seek, so a checkpoint never has to fit in memory twice. A file already in memory (a page
+// fetched it) is read through the same checks with safetensorsFromBytes.
 
-import { basename, dirname, join } from "node:path";
 import { SafetensorsError } from "./errors.ts";
 import { checkRegularFile, fsReason } from "./files.ts";
 
@@ -134,7 +134,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     const headerBytes = new Uint8Array(n);
     await readExactly(file, 8, headerBytes, path, "header");
     const header = parseHeader(path, headerBytes, size - 8 - n);
-    return new SafetensorsReader(path, file, header.metadata, header.tensors, 8 + n);
+    return new SafetensorsReader(path, fileSource(file), header.metadata, header.tensors, 8 + n);
   } catch (e) {
     file.close();
     if (e instanceof SafetensorsError) throw e;
@@ -252,14 +252,64 @@ function parseTensorEntry(path: string, name: string, entry: unknown, dataLen: n
   };
 }
 
+/** Where a reader's bytes come from: an open file, or a whole file in memory. */
+interface ByteSource {
+  /** Fills `out` with the bytes at `pos`; `what` names them in errors. */
+  readAt(pos: number, out: Uint8Array, path: string, what: string): Promise<void>;
+  close(): void;
+}
+
+function fileSource(file: Deno.FsFile): ByteSource {
+  return {
+    readAt: (pos, out, path, what) => readExactly(file, pos, out, path, what),
+    close: () => file.close(),
+  };
+}
+
+/**
+ * A whole safetensors file held in memory (e.g. fetched over HTTP), checked exactly as
+ * openSafetensors checks a file; `path` names it in errors (a URL or a file name).
+ */
+export function safetensorsFromBytes(path: string, bytes: Uint8Array): SafetensorsFile {
+  const size = bytes.length;
+  if (size < 8) {
+    throw new SafetensorsError(path, null, `file is ${size} bytes, too short for a header`);
+  }
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(
+      path,
+      "header length",
+      `declared header of ${headerLen} bytes exceeds the ${MAX_HEADER_BYTES}-byte cap`,
+    );
+  }
+  const n = Number(headerLen);
+  if (8 + n > size) {
+    throw new SafetensorsError(
+      path,
+      "header length",
+      `declared header of ${n} bytes runs past the end of the ${size}-byte file`,
+    );
+  }
+  const header = parseHeader(path, bytes.subarray(8, 8 + n), size - 8 - n);
+  const source: ByteSource = {
+    readAt: (pos, out) => {
+      out.set(bytes.subarray(pos, pos + out.length));
+      return Promise.resolve();
+    },
+    close: () => {},
+  };
+  return new SafetensorsReader(path, source, header.metadata, header.tensors, 8 + n);
+}
+
 class SafetensorsReader implements SafetensorsFile {
-  #file: Deno.FsFile | null;
+  #file: ByteSource | null;
   // Reads share one file position: serialise them.
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly path: string,
-    file: Deno.FsFile,
+    file: ByteSource,
     readonly metadata: Readonly<Record<string, string>>,
     readonly tensors: ReadonlyMap<string, TensorInfo>,
     readonly dataOffset: number,
@@ -277,7 +327,7 @@ class SafetensorsReader implements SafetensorsFile {
     const run = async () => {
       if (!this.#file) throw new SafetensorsError(this.path, name, "file is closed");
       try {
-        await readExactly(this.#file, this.dataOffset + t.begin, out, this.path, name);
+        await this.#file.readAt(this.dataOffset + t.begin, out, this.path, name);
       } catch (e) {
         if (e instanceof SafetensorsError) throw e;
         throw new SafetensorsError(this.path, name, `read failed: ${(e as Error).message}`, {
@@ -505,10 +555,11 @@ export async function writeSafetensors(
   const prefix = new Uint8Array(8);
   new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
 
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
+  // A hidden temporary beside `path` (same folder, so the rename stays on one filesystem).
+  const cut = path.lastIndexOf("/") + 1;
+  const tmp = `${path.slice(0, cut)}.${path.slice(cut)}.${Deno.pid}-${
+    crypto.randomUUID().slice(0, 8)
+  }.tmp`;
   let file: Deno.FsFile | null = null;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });

@@ -1,10 +1,10 @@
 // Loads a Hugging Face tokenizer.json (plus tokenizer_config.json when present) through
-// @huggingface/tokenizers, and checks that its ids fit the model's embedding table.
+// @huggingface/tokenizers, and checks that its ids fit the model's embedding table. A page that
+// fetched the JSON builds the same tokenizer with tokenizerFromJson.
 
-import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
-import { fsReason, readRegularText } from "./files.ts";
+import { fsReason, joinPath, readRegularText } from "./files.ts";
 
 export { TokenizerError };
 
@@ -108,8 +108,26 @@ function checkMerges(file: string, merges: unknown): void {
  * past the model's embedding rows is an error (a smaller tokenizer is fine: models often pad).
  */
 export async function loadTokenizer(dir: string, modelVocabSize?: number): Promise<Tokenizer> {
-  const file = join(dir, "tokenizer.json");
+  const file = joinPath(dir, "tokenizer.json");
   const json = await readJson(file, false);
+  const configFile = joinPath(dir, "tokenizer_config.json");
+  const config = (await readJson(configFile, true)) ?? {};
+  if (!isObject(config)) {
+    throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
+  }
+  return tokenizerFromJson(file, json, config, modelVocabSize);
+}
+
+/**
+ * The tokenizer of a parsed tokenizer.json (`file` names it in errors) and its
+ * tokenizer_config.json ({} when there is none), with loadTokenizer's checks.
+ */
+export function tokenizerFromJson(
+  file: string,
+  json: unknown,
+  config: Record<string, unknown>,
+  modelVocabSize?: number,
+): Tokenizer {
   if (!isObject(json)) throw new TokenizerError(file, null, "tokenizer.json is not an object");
   if (!isObject(json.model)) throw new TokenizerError(file, "model", "missing or not an object");
   const type = json.model.type;
@@ -129,11 +147,6 @@ export async function loadTokenizer(dir: string, modelVocabSize?: number): Promi
       "model.vocab",
       `tokenizer has ${vocabSize} token ids but the model's vocab_size is ${modelVocabSize}`,
     );
-  }
-  const configFile = join(dir, "tokenizer_config.json");
-  const config = (await readJson(configFile, true)) ?? {};
-  if (!isObject(config)) {
-    throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
   }
   let tok: HfTokenizer;
   try {

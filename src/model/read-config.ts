@@ -3,10 +3,9 @@
 // (rope scaling, other activations, extra biases, sliding windows we cannot honour) is a
 // ConfigError naming the file and the field, never a silently different model.
 
-import { join } from "node:path";
 import type { ModelConfig } from "./config.ts";
 import { ConfigError } from "../io/errors.ts";
-import { fsReason, readRegularText } from "../io/files.ts";
+import { fsReason, joinPath, readRegularText } from "../io/files.ts";
 
 export { ConfigError };
 
@@ -24,7 +23,7 @@ const MODEL_TYPES: Record<string, string> = {
 
 /** Reads and normalises `<dir>/config.json`. */
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
-  const file = join(dir, "config.json");
+  const file = joinPath(dir, "config.json");
   let text: string;
   try {
     text = await readRegularText(file);
