@@ -27,6 +27,7 @@ export const LAYERS: Record<string, number> = {
   "src/kne": 5,
   "src/methods": 6,
   "src/pipeline": 7,
+  "src/session": 7,
 };
 
 /** The folder (a key of LAYERS) a repository path belongs to, or undefined. */

@@ -14,7 +14,7 @@
 // splitter; see there). A text with no n-grams of some order has H_n = 0, as numpy's sum over
 // an empty array gives.
 
-import { type EvalModel, type GenerateOptions } from "./model.ts";
+import type { EvalModel, GenerateOptions } from "./model.ts";
 import { mulberry32, type Rng } from "./rng.ts";
 import { wordTokenize } from "./words.ts";
 

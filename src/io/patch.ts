@@ -4,7 +4,12 @@
 // original ones, both bit for bit.
 
 import { SafetensorsError } from "./errors.ts";
-import { openSafetensors, writeSafetensors } from "./safetensors.ts";
+import {
+  encodeSafetensors,
+  openSafetensors,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./safetensors.ts";
 
 /** The entries of one tensor an edit changed, with their values before and after. */
 export interface TensorChange {
@@ -26,13 +31,13 @@ export interface PatchEntry {
   before: Float32Array;
 }
 
-export async function writePatch(
-  path: string,
+/** The patch file's tensors and metadata for `changes`. */
+function patchTensors(
   changes: readonly TensorChange[],
-  metadata: Record<string, string> = {},
-): Promise<void> {
+  metadata: Record<string, string>,
+): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
   const shapes: Record<string, number[]> = {};
-  const tensors = changes.flatMap((c) => {
+  const tensors = changes.flatMap((c): TensorToWrite[] => {
     shapes[c.name] = [...c.shape];
     const k = c.indices.length;
     return [
@@ -46,11 +51,28 @@ export async function writePatch(
       { name: `${c.name}::before`, shape: [k], data: c.before },
     ];
   });
-  await writeSafetensors(path, tensors, {
-    ...metadata,
-    format: PATCH_FORMAT,
-    shapes: JSON.stringify(shapes),
-  });
+  return {
+    tensors,
+    metadata: { ...metadata, format: PATCH_FORMAT, shapes: JSON.stringify(shapes) },
+  };
+}
+
+export async function writePatch(
+  path: string,
+  changes: readonly TensorChange[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const p = patchTensors(changes, metadata);
+  await writeSafetensors(path, p.tensors, p.metadata);
+}
+
+/** The bytes writePatch writes, in memory (a page offers them as patch.safetensors). */
+export async function encodePatch(
+  changes: readonly TensorChange[],
+  metadata: Record<string, string> = {},
+): Promise<Uint8Array> {
+  const p = patchTensors(changes, metadata);
+  return await encodeSafetensors("patch.safetensors", p.tensors, p.metadata);
 }
 
 export async function readPatch(path: string): Promise<PatchEntry[]> {

@@ -511,6 +511,43 @@ export async function writeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata?: Record<string, string>,
 ): Promise<void> {
+  const header = encodeHeader(path, tensors, metadata);
+  // A hidden temporary beside `path` (same folder, so the rename stays on one filesystem).
+  const cut = path.lastIndexOf("/") + 1;
+  const tmp = `${path.slice(0, cut)}.${path.slice(cut)}.${Deno.pid}-${
+    crypto.randomUUID().slice(0, 8)
+  }.tmp`;
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+    await writeAll(file, header);
+    for (const t of tensors) {
+      const dtype = t.dtype ?? "F32";
+      const data = typeof t.data === "function" ? await t.data() : t.data;
+      checkLength(path, t.name, t.shape, data);
+      for (let start = 0; start < data.length; start += CHUNK_ELEMENTS) {
+        const chunk = data.subarray(start, Math.min(data.length, start + CHUNK_ELEMENTS));
+        await writeAll(file, encodeChunk(chunk, dtype));
+      }
+    }
+    await file.syncData();
+    file.close();
+    file = null;
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    if (file) file.close();
+    await Deno.remove(tmp).catch(() => {});
+    if (e instanceof SafetensorsError) throw e;
+    throw new SafetensorsError(path, null, `write failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The length prefix and JSON header of a file holding `tensors`; checks names and shapes. */
+function encodeHeader(
+  path: string,
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   // An ordered list, not an object: a JS object would move integer-like names to the front.
   const entries: [string, unknown][] = [];
   const seen = new Set<string>();
@@ -552,38 +589,34 @@ export async function writeSafetensors(
   const encoded = new TextEncoder().encode(json);
   json += " ".repeat((8 - (encoded.length % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  const out = new Uint8Array(8 + headerBytes.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  return out;
+}
 
-  // A hidden temporary beside `path` (same folder, so the rename stays on one filesystem).
-  const cut = path.lastIndexOf("/") + 1;
-  const tmp = `${path.slice(0, cut)}.${path.slice(cut)}.${Deno.pid}-${
-    crypto.randomUUID().slice(0, 8)
-  }.tmp`;
-  let file: Deno.FsFile | null = null;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    await writeAll(file, prefix);
-    await writeAll(file, headerBytes);
-    for (const t of tensors) {
-      const dtype = t.dtype ?? "F32";
-      const data = typeof t.data === "function" ? await t.data() : t.data;
-      checkLength(path, t.name, t.shape, data);
-      for (let start = 0; start < data.length; start += CHUNK_ELEMENTS) {
-        const chunk = data.subarray(start, Math.min(data.length, start + CHUNK_ELEMENTS));
-        await writeAll(file, encodeChunk(chunk, dtype));
-      }
-    }
-    await file.syncData();
-    file.close();
-    file = null;
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    if (file) file.close();
-    await Deno.remove(tmp).catch(() => {});
-    if (e instanceof SafetensorsError) throw e;
-    throw new SafetensorsError(path, null, `write failed: ${(e as Error).message}`, { cause: e });
+/**
+ * A whole safetensors file in memory (what writeSafetensors would write; e.g. for a page to
+ * download); `path` names it in errors.
+ */
+export async function encodeSafetensors(
+  path: string,
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Promise<Uint8Array> {
+  const parts = [encodeHeader(path, tensors, metadata)];
+  for (const t of tensors) {
+    const data = typeof t.data === "function" ? await t.data() : t.data;
+    checkLength(path, t.name, t.shape, data);
+    parts.push(encodeChunk(data, t.dtype ?? "F32").slice());
   }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function checkLength(

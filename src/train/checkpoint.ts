@@ -1,7 +1,7 @@
 // Training checkpoints: weights, Adam moments and loop state in one folder, written atomically
 // (temporary folder, then rename), so an interrupted run resumes exactly where it saved.
 
-import { Adam } from "../autograd/adam.ts";
+import type { Adam } from "../autograd/adam.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { replaceDir } from "../io/files.ts";

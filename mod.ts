@@ -1,0 +1,44 @@
+// kne as a library, for scripts and for the page (web/): pick a backend, load a model from a
+// folder URL (http(s): or file:) or from its files' contents, run one edit with any method and
+// hyperparameters, read its metrics, ensemble, attribution picture and changes, encode them as
+// patch.safetensors, apply or revert them, and generate text. Runs unchanged in Deno and in a
+// browser worker; a page first sets the web host (webHost, setEngineHost).
+
+export type { Backend } from "./engine/backend.ts";
+export { type BackendChoice, createBackend } from "./engine/select.ts";
+export { type EngineHost, engineHost, setEngineHost } from "./engine/host.ts";
+export { type WebAssets, webHost } from "./engine/host-web.ts";
+export {
+  loadModelFromFiles,
+  loadModelFromUrl,
+  type ModelFiles,
+  type SessionModel,
+} from "./src/session/load.ts";
+export {
+  applyChanges,
+  complete,
+  edit,
+  type EditOptions,
+  type EditOutcome,
+  revertChanges,
+  simpleRequest,
+} from "./src/session/edit.ts";
+export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
+export { type EditRequest, parseRequests } from "./src/io/requests.ts";
+export { encodePatch, type TensorChange } from "./src/io/patch.ts";
+export type { RecordMetrics } from "./src/eval/record.ts";
+export type { MethodProgress } from "./src/edit/method.ts";
+
+import { toFileUrl } from "./src/session/file-url.ts";
+import type { Backend } from "./engine/backend.ts";
+import type { WeightDtype } from "./src/model/dtype.ts";
+import { loadModelFromUrl, type SessionModel } from "./src/session/load.ts";
+
+/** Loads a model folder on disk (Deno) through the same path as a URL. */
+export async function loadModelFromDir(
+  dir: string,
+  backend: Backend,
+  dtype: WeightDtype = "auto",
+): Promise<SessionModel> {
+  return await loadModelFromUrl(toFileUrl(dir), backend, dtype);
+}

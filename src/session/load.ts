@@ -1,0 +1,101 @@
+// Loads a Hugging Face checkpoint from a base URL (http(s): a page; file: Deno) or from its files'
+// contents already in memory: config.json, tokenizer.json, an optional tokenizer_config.json and
+// model.safetensors. The whole weight file is held once while its tensors go onto the backend.
+
+import type { Backend } from "../../engine/backend.ts";
+import { safetensorsFromBytes } from "../io/safetensors.ts";
+import { type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { parseModelConfig } from "../model/read-config.ts";
+import { type LoadedWeights, loadWeights } from "../model/weights.ts";
+
+export interface SessionModel {
+  /** Where it came from (a URL or a label), for messages. */
+  source: string;
+  config: ModelConfig;
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  weights: Omit<LoadedWeights, "model">;
+}
+
+export interface ModelFiles {
+  /** Names the model in errors (e.g. its URL). */
+  source: string;
+  /** config.json, parsed. */
+  config: unknown;
+  /** tokenizer.json, parsed. */
+  tokenizer: unknown;
+  /** tokenizer_config.json, parsed (absent: none). */
+  tokenizerConfig?: Record<string, unknown>;
+  /** model.safetensors. */
+  weights: Uint8Array;
+}
+
+/** Builds the model from its files' contents (every check of the folder loader but the plan). */
+export async function loadModelFromFiles(
+  files: ModelFiles,
+  backend: Backend,
+  dtype: WeightDtype = "auto",
+): Promise<SessionModel> {
+  const at = (name: string) => `${files.source}/${name}`;
+  const config = parseModelConfig(files.config, at("config.json"));
+  const tokenizer = tokenizerFromJson(
+    at("tokenizer.json"),
+    files.tokenizer,
+    files.tokenizerConfig ?? {},
+    config.vocabSize,
+  );
+  const file = safetensorsFromBytes(at("model.safetensors"), files.weights);
+  const stored = [...file.tensors.values()].map((t) => t.dtype);
+  const device = resolveWeightDtype(dtype, backend, stored);
+  const { model, ...weights } = await loadWeights(file, config, device, backend);
+  return { source: files.source, config, model, tokenizer, weights };
+}
+
+async function fetchOk(url: URL, optional = false): Promise<Response | null> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    // A missing file: URL is an error in Deno's fetch, where HTTP answers 404.
+    if (optional && url.protocol === "file:") return null;
+    throw new Error(`${url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (res.ok) return res;
+  await res.body?.cancel();
+  if (optional && res.status === 404) return null;
+  throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+}
+
+async function fetchJson(url: URL): Promise<unknown> {
+  const res = (await fetchOk(url))!;
+  try {
+    return await res.json();
+  } catch (e) {
+    throw new Error(`${url}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Fetches a model folder's files from `base` (a folder URL) and builds the model. */
+export async function loadModelFromUrl(
+  base: string | URL,
+  backend: Backend,
+  dtype: WeightDtype = "auto",
+): Promise<SessionModel> {
+  const dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
+  const [config, tokenizer, tokenizerConfig, weights] = await Promise.all([
+    fetchJson(new URL("config.json", dir)),
+    fetchJson(new URL("tokenizer.json", dir)),
+    fetchOk(new URL("tokenizer_config.json", dir), true).then((r) => r?.json()),
+    fetchOk(new URL("model.safetensors", dir)).then(async (r) =>
+      new Uint8Array(await r!.arrayBuffer())
+    ),
+  ]);
+  return await loadModelFromFiles(
+    { source: dir.href.replace(/\/$/, ""), config, tokenizer, tokenizerConfig, weights },
+    backend,
+    dtype,
+  );
+}
