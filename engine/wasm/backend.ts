@@ -139,14 +139,14 @@ export class WasmBackend implements Backend {
 
   /** A Float32Array over the whole memory, re-created after the memory grows. */
   get heap(): Float32Array<SharedArrayBuffer> {
-    const buf = this.memory.buffer as SharedArrayBuffer;
+    const buf = this.memory.buffer as unknown as SharedArrayBuffer;
     if (!this.#f32 || this.#f32.buffer !== buf) this.#f32 = new Float32Array(buf);
     return this.#f32;
   }
 
   /** A Uint16Array over the whole memory (f16 bits), re-created after the memory grows. */
   get heap16(): Uint16Array<SharedArrayBuffer> {
-    const buf = this.memory.buffer as SharedArrayBuffer;
+    const buf = this.memory.buffer as unknown as SharedArrayBuffer;
     if (!this.#u16 || this.#u16.buffer !== buf) this.#u16 = new Uint16Array(buf);
     return this.#u16;
   }

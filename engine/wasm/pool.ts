@@ -70,7 +70,7 @@ export class ThreadPool {
     this.#local = local;
     this.#memory = memory;
     this.#ctlOffset = ctlOffset;
-    this.#ctl = new Int32Array(memory.buffer as SharedArrayBuffer, ctlOffset, 16);
+    this.#ctl = new Int32Array(memory.buffer as unknown as SharedArrayBuffer, ctlOffset, 16);
     this.#names = new Map(names.map((n, i) => [n, i]));
   }
 
@@ -89,7 +89,11 @@ export class ThreadPool {
     init: (slot: number) => [string, number[]][],
     local: Record<string, unknown>,
   ): Promise<ThreadPool> {
-    new Int32Array(memory.buffer as SharedArrayBuffer, ctlOffset, controlBytes(threads) / 4)
+    new Int32Array(
+      memory.buffer as unknown as SharedArrayBuffer,
+      ctlOffset,
+      controlBytes(threads) / 4,
+    )
       .fill(0);
     const workers: KernelThread[] = [];
     try {
@@ -126,7 +130,7 @@ export class ThreadPool {
       throw new BackendError(`${calls.length} calls for a pool of ${this.threads} threads`);
     }
     const ctl = this.#ctl;
-    const buf = this.#memory.buffer as SharedArrayBuffer;
+    const buf = this.#memory.buffer as unknown as SharedArrayBuffer;
     for (let w = 1; w < this.threads; w++) {
       const base = this.#ctlOffset + w * SLOT_BYTES;
       const slot = new Int32Array(buf, base, 2);

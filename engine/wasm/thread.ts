@@ -23,7 +23,7 @@ export function serve(msg: InitMessage, ready: () => void): void {
   const exports = instance.exports as Record<string, Fn>;
   for (const [name, args] of msg.init) exports[name](...args);
   const fns = msg.names.map((n) => exports[n]);
-  const buf = msg.memory.buffer as SharedArrayBuffer;
+  const buf = msg.memory.buffer as unknown as SharedArrayBuffer;
   const ctl = new Int32Array(buf, msg.ctl, 16);
   const slotBase = msg.ctl + msg.slot * SLOT_BYTES;
   const slot = new Int32Array(buf, slotBase, 2);

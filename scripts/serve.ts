@@ -1,0 +1,100 @@
+// `deno task serve [--port N]`: serves the page built by build:web, the shipped models
+// (models/kne-facts, models/kne-facts-base) and the request files, with the two headers that make
+// the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
+
+const root = new URL("../", import.meta.url);
+
+/** URL prefix -> folder of the repository it serves (longest prefix first). */
+const MOUNTS: [string, string][] = [
+  ["/models/kne-facts/", "models/kne-facts/"],
+  ["/models/kne-facts-base/", "models/kne-facts-base/"],
+  ["/data/requests/", "data/requests/"],
+  ["/", "build/web/"],
+];
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  wasm: "application/wasm",
+  svg: "image/svg+xml",
+  png: "image/png",
+};
+
+const ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
+};
+
+function answer(status: number, text: string): Response {
+  return new Response(text, { status, headers: { ...ISOLATION, "content-type": "text/plain" } });
+}
+
+/** The file a request path names, or null (outside every mount, or climbing out of one). */
+export function fileFor(pathname: string): URL | null {
+  let path = decodeURIComponent(pathname);
+  if (path.endsWith("/")) path += "index.html";
+  if (path.split("/").some((part) => part === ".." || part.startsWith("."))) return null;
+  for (const [prefix, dir] of MOUNTS) {
+    if (path.startsWith(prefix)) return new URL(dir + path.slice(prefix.length), root);
+  }
+  return null;
+}
+
+export async function handle(req: Request): Promise<Response> {
+  if (req.method !== "GET" && req.method !== "HEAD") return answer(405, "method not allowed");
+  const file = fileFor(new URL(req.url).pathname);
+  if (!file) return answer(404, "not found");
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(file);
+    if (!(await f.stat()).isFile) {
+      f.close();
+      return answer(404, "not found");
+    }
+  } catch {
+    return answer(404, "not found");
+  }
+  const ext = file.pathname.slice(file.pathname.lastIndexOf(".") + 1);
+  const headers = {
+    ...ISOLATION,
+    "content-type": TYPES[ext] ?? "application/octet-stream",
+    "cache-control": "no-cache",
+  };
+  if (req.method === "HEAD") {
+    f.close();
+    return new Response(null, { headers });
+  }
+  return new Response(f.readable, { headers });
+}
+
+/** Starts the server on `port` (0: any free port); resolves with the server and its URL. */
+export function serve(port: number): { server: Deno.HttpServer; url: Promise<string> } {
+  let resolve!: (url: string) => void;
+  const url = new Promise<string>((r) => (resolve = r));
+  const server = Deno.serve({
+    port,
+    hostname: "127.0.0.1",
+    onListen: (addr) => resolve(`http://127.0.0.1:${addr.port}/`),
+  }, handle);
+  return { server, url };
+}
+
+if (import.meta.main) {
+  try {
+    await Deno.stat(new URL("build/web/main.js", root));
+  } catch {
+    console.error("build/web/ is missing: run `deno task build:web` (deno task serve does)");
+    Deno.exit(1);
+  }
+  const i = Deno.args.indexOf("--port");
+  const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be an integer in [0, 65535], got ${Deno.args[i + 1]}`);
+    Deno.exit(2);
+  }
+  const { url } = serve(port);
+  console.error(`serving the page at ${await url}`);
+}

@@ -1,0 +1,128 @@
+// The engine in a dedicated worker: the WASM thread pool blocks on Atomics.wait, which a page's
+// main thread may not do, and a long edit must not freeze the page. It sets the web host
+// (assets fetched from the page's folder), loads the chosen shipped model and answers the
+// page's messages (web/protocol.ts) with the library (mod.ts).
+
+/// <reference lib="deno.worker" />
+
+import {
+  complete,
+  createBackend,
+  edit,
+  type EditRequest,
+  encodePatch,
+  loadModelFromUrl,
+  METHODS,
+  parseRequests,
+  revertChanges,
+  type SessionModel,
+  setEngineHost,
+  simpleRequest,
+  type TensorChange,
+  webHost,
+} from "../mod.ts";
+import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
+
+let session: SessionModel | null = null;
+/** Changes of the edits made so far, oldest first; revert undoes the last. */
+const edits: TensorChange[][] = [];
+let busy: Promise<void> = Promise.resolve();
+
+function send(msg: FromEngine, transfer: Transferable[] = []): void {
+  self.postMessage(msg, transfer);
+}
+
+function need(): SessionModel {
+  if (!session) throw new Error("no model loaded");
+  return session;
+}
+
+async function requestOf(r: { prompt: string; target: string } | { file: string; index: number }) {
+  if ("prompt" in r) return simpleRequest(r.prompt, r.target);
+  const url = new URL(r.file, self.location.href);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const all: EditRequest[] = parseRequests(await res.text(), r.file);
+  const found = all[r.index];
+  if (!found) throw new Error(`${r.file}: no record ${r.index} (it has ${all.length})`);
+  return found;
+}
+
+async function handle(msg: ToEngine): Promise<void> {
+  switch (msg.type) {
+    case "init": {
+      const base = new URL("./", self.location.href);
+      setEngineHost(
+        await webHost({
+          wasm: new URL("kernels.wasm", base),
+          wgsl: new URL("wgsl.json", base),
+          thread: new URL("kernel-thread.js", base),
+        }),
+      );
+      const backend = await createBackend(msg.backend);
+      const note = backend.name === "webgpu"
+        ? "WebGPU"
+        : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
+      session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
+      let params = 0;
+      for (const v of session.model.params.values()) params += v.value.size;
+      send({
+        type: "ready",
+        backend: backend.name,
+        note,
+        model: msg.model,
+        params,
+        methods: [...METHODS.keys()],
+      });
+      return;
+    }
+    case "complete":
+      send({ type: "completion", text: await complete(need(), msg.prompt) });
+      return;
+    case "edit": {
+      const m = need();
+      const request = await requestOf(msg.request);
+      const out = await edit(m, request, {
+        method: msg.method,
+        hparams: msg.hparams,
+        onProgress: (progress) => send({ type: "progress", progress }),
+      });
+      edits.push(out.changes);
+      const summary: EditSummary = {
+        prompt: request.prompt,
+        target: request.targetNew,
+        method: out.method,
+        before: out.before,
+        after: out.after,
+        metrics: out.metrics,
+        seconds: out.seconds,
+        paramsChanged: out.changes.reduce((n, c) => n + c.indices.length, 0),
+        rolledBack: out.rolledBack,
+        attributionSvg: out.pictures["attribution.svg"],
+      };
+      send({ type: "edited", summary });
+      return;
+    }
+    case "patch": {
+      const last = edits.at(-1);
+      if (!last) throw new Error("no edit to download");
+      const bytes = await encodePatch(last, { method: "page" });
+      send({ type: "patch", bytes: bytes as Uint8Array<ArrayBuffer> }, [bytes.buffer]);
+      return;
+    }
+    case "revert": {
+      const last = edits.pop();
+      if (!last) throw new Error("no edit to revert");
+      revertChanges(need(), last);
+      send({ type: "reverted", edits: edits.length });
+      return;
+    }
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToEngine>) => {
+  // One message at a time, in order: an edit and a completion must not interleave on the model.
+  busy = busy.then(() => handle(e.data)).catch((err) =>
+    send({ type: "error", message: err instanceof Error ? err.message : String(err) })
+  );
+};

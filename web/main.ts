@@ -1,0 +1,213 @@
+// The page: choose a shipped model and a backend, complete a prompt greedily, edit a fact with
+// KNE or a baseline (progress per phase), see before/after completions, the metrics and the
+// attribution heatmap, download the patch, revert. The engine runs in web/engine-worker.ts.
+
+/// <reference lib="dom" />
+
+import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
+
+const REQUESTS = "data/requests/test.json";
+const RECORDS_SHOWN = 40;
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html has no #${id}`);
+  return el as T;
+}
+
+const status = $<HTMLParagraphElement>("status");
+let engine: Worker | null = null;
+let patchUrl: string | null = null;
+
+function setStatus(state: string, text: string): void {
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+function post(msg: ToEngine): void {
+  engine?.postMessage(msg);
+}
+
+function busy(on: boolean): void {
+  for (const id of ["complete", "edit", "model", "backend"]) {
+    $<HTMLButtonElement>(id).disabled = on;
+  }
+}
+
+function startEngine(): void {
+  engine?.terminate();
+  engine = new Worker("engine-worker.js", { type: "module" });
+  engine.onmessage = (e: MessageEvent<FromEngine>) => onEngine(e.data);
+  engine.onerror = (e) => setStatus("error", `engine worker failed: ${e.message}`);
+  busy(true);
+  $("backend-note").textContent = "starting...";
+  setStatus("loading", "loading the model...");
+  post({
+    type: "init",
+    backend: $<HTMLSelectElement>("backend").value as "auto" | "webgpu" | "wasm",
+    model: $<HTMLSelectElement>("model").value,
+  });
+}
+
+const bars = new Map<string, HTMLProgressElement>();
+
+function progress(phase: string, step: number, of: number): void {
+  let bar = bars.get(phase);
+  if (!bar) {
+    const row = document.createElement("div");
+    const label = document.createElement("span");
+    label.textContent = phase;
+    bar = document.createElement("progress");
+    row.append(label, bar);
+    $("progress").append(row);
+    bars.set(phase, bar);
+  }
+  bar.max = of;
+  bar.value = step;
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined ? "-" : `${(100 * x).toFixed(1)}`;
+}
+
+function showEdit(s: EditSummary): void {
+  $("result").hidden = false;
+  $("before").textContent = s.before.completion;
+  $("after").textContent = s.after.completion;
+  const rows: [string, string, string][] = [
+    ["Edit Succ.", pct(s.before.editSucc), pct(s.metrics.editSucc)],
+    ["Generalization", "", pct(s.metrics.generalization)],
+    ["Portability", "", pct(s.metrics.portability)],
+    ["Locality", "", pct(s.metrics.locality)],
+    ["parameters changed", "", String(s.paramsChanged)],
+    ["seconds (edit)", "", s.seconds.toFixed(2)],
+  ];
+  const table = $<HTMLTableElement>("metrics");
+  table.replaceChildren();
+  const head = table.insertRow();
+  for (const h of [`${s.method}: ${s.prompt} -> ${s.target}`, "before", "after"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.append(th);
+  }
+  for (const [name, before, after] of rows) {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = name;
+    tr.insertCell().textContent = before;
+    const cell = tr.insertCell();
+    cell.textContent = after;
+    if (name === "Edit Succ.") cell.id = "edit-succ";
+    if (name === "seconds (edit)") cell.id = "edit-seconds";
+  }
+  // The SVG is drawn by the library (src/report/heatmap.ts), not taken from user input.
+  $("heatmap").innerHTML = s.attributionSvg ?? "";
+  $<HTMLButtonElement>("revert").disabled = false;
+  post({ type: "patch" });
+}
+
+function onEngine(msg: FromEngine): void {
+  switch (msg.type) {
+    case "ready": {
+      $("backend-note").textContent = `${msg.note}: ${msg.model}, ${msg.params} parameters`;
+      $("backend-note").dataset.backend = msg.backend;
+      const select = $<HTMLSelectElement>("method");
+      if (select.options.length === 0) {
+        for (const m of msg.methods) select.add(new Option(m, m, m === "kne", m === "kne"));
+      }
+      busy(false);
+      setStatus("ready", "ready");
+      return;
+    }
+    case "completion":
+      $("completion").textContent = msg.text;
+      busy(false);
+      setStatus("ready", "ready");
+      return;
+    case "progress":
+      progress(msg.progress.phase, msg.progress.step, msg.progress.of);
+      return;
+    case "edited":
+      showEdit(msg.summary);
+      busy(false);
+      setStatus("edited", `edited in ${msg.summary.seconds.toFixed(2)} s`);
+      return;
+    case "patch": {
+      if (patchUrl) URL.revokeObjectURL(patchUrl);
+      patchUrl = URL.createObjectURL(new Blob([msg.bytes]));
+      const a = $<HTMLAnchorElement>("download");
+      a.href = patchUrl;
+      a.hidden = false;
+      return;
+    }
+    case "reverted":
+      $<HTMLButtonElement>("revert").disabled = msg.edits === 0;
+      $<HTMLAnchorElement>("download").hidden = true;
+      $("result").hidden = true;
+      busy(false);
+      setStatus("reverted", `reverted (${msg.edits} edits remain)`);
+      return;
+    case "error":
+      busy(false);
+      setStatus("error", msg.message);
+      return;
+  }
+}
+
+async function loadRecords(): Promise<void> {
+  const res = await fetch(REQUESTS);
+  if (!res.ok) return;
+  const records = await res.json() as { prompt: string; target_new: string }[];
+  const select = $<HTMLSelectElement>("record");
+  records.slice(0, RECORDS_SHOWN).forEach((r, i) => {
+    select.add(new Option(`${i}: ${r.prompt} -> ${r.target_new}`, String(i)));
+  });
+}
+
+function onEdit(): void {
+  let hparams: Record<string, unknown>;
+  try {
+    hparams = JSON.parse($<HTMLInputElement>("hparams").value || "{}");
+  } catch (e) {
+    setStatus("error", `hyperparameters: not valid JSON: ${(e as Error).message}`);
+    return;
+  }
+  const record = $<HTMLSelectElement>("record").value;
+  bars.clear();
+  $("progress").replaceChildren();
+  busy(true);
+  setStatus("editing", "editing...");
+  post({
+    type: "edit",
+    request: record === ""
+      ? { prompt: $<HTMLInputElement>("prompt").value, target: $<HTMLInputElement>("target").value }
+      : { file: REQUESTS, index: Number(record) },
+    method: $<HTMLSelectElement>("method").value,
+    hparams,
+  });
+}
+
+$("complete").onclick = () => {
+  busy(true);
+  post({ type: "complete", prompt: $<HTMLInputElement>("prompt").value });
+};
+$("edit").onclick = onEdit;
+$("revert").onclick = () => {
+  busy(true);
+  post({ type: "revert" });
+};
+$("model").onchange = startEngine;
+$("backend").onchange = startEngine;
+
+// ?backend=wasm|webgpu|auto and ?model=NAME preselect (links, tests).
+const query = new URLSearchParams(location.search);
+for (const key of ["backend", "model"]) {
+  const value = query.get(key);
+  if (value) $<HTMLSelectElement>(key).value = value;
+}
+
+if (!crossOriginIsolated) {
+  setStatus("error", "the page is not cross-origin isolated (serve it with `deno task serve`)");
+} else {
+  startEngine();
+  loadRecords();
+}

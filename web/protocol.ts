@@ -1,0 +1,61 @@
+// Messages between the page (web/main.ts) and the engine worker (web/engine-worker.ts).
+
+// Plain data only, no engine types: the page's bundle must not pull in the engine.
+
+/** A method's progress (src/edit/method.ts MethodProgress). */
+export interface Progress {
+  phase: string;
+  step: number;
+  of: number;
+}
+
+/** The metrics the page shows (src/eval/record.ts RecordMetrics), each in [0, 1]. */
+export interface Metrics {
+  editSucc: number;
+  generalization?: number;
+  portability?: number;
+  locality?: number;
+}
+
+export type ToEngine =
+  | { type: "init"; backend: "auto" | "webgpu" | "wasm"; model: string }
+  | { type: "complete"; prompt: string }
+  | {
+    type: "edit";
+    /** A prompt and target, or a record of a request file (then its probes are scored too). */
+    request: { prompt: string; target: string } | { file: string; index: number };
+    method: string;
+    hparams: Record<string, unknown>;
+  }
+  | { type: "patch" }
+  | { type: "revert" };
+
+export interface EditSummary {
+  prompt: string;
+  target: string;
+  method: string;
+  before: { editSucc: number; completion: string };
+  after: { completion: string };
+  metrics: Metrics;
+  seconds: number;
+  paramsChanged: number;
+  rolledBack: boolean;
+  /** The attribution heatmap (KNE), when the method draws one. */
+  attributionSvg?: string;
+}
+
+export type FromEngine =
+  | {
+    type: "ready";
+    backend: string;
+    note: string;
+    model: string;
+    params: number;
+    methods: string[];
+  }
+  | { type: "completion"; text: string }
+  | { type: "progress"; progress: Progress }
+  | { type: "edited"; summary: EditSummary }
+  | { type: "patch"; bytes: Uint8Array<ArrayBuffer> }
+  | { type: "reverted"; edits: number }
+  | { type: "error"; message: string };
