@@ -9,7 +9,7 @@ struct P { rows: u32, V: u32 }
 @group(0) @binding(4) var<uniform> p: P;
 
 const WG: u32 = 256u;
-const LOWEST: f32 = -3.40282347e+38;
+const LOWEST: f32 = -0x1.fffffep+127f; // -FLT_MAX exactly (a decimal literal above it is refused by Tint)
 var<workgroup> red: array<f32, WG>;
 
 fn reduce_max(v: f32, lid: u32) -> f32 {
