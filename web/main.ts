@@ -127,6 +127,8 @@ function onEngine(msg: FromEngine): void {
       progress(msg.progress.phase, msg.progress.step, msg.progress.of);
       return;
     case "edited":
+      // A method may stop early (KNE at its loss threshold): its phases are done.
+      for (const bar of bars.values()) bar.value = bar.max;
       showEdit(msg.summary);
       busy(false);
       setStatus("edited", `edited in ${msg.summary.seconds.toFixed(2)} s`);

@@ -1,0 +1,159 @@
+// The page in a real browser (Debian's chromium, headless, driven by puppeteer-core): it edits
+// "The capital of France is" -> "Rome" on models/kne-facts on the WASM backend and on WebGPU
+// (SwiftShader), and the after-completion and Edit Succ. it shows must be those of the same edit
+// run in Deno through the library (mod.ts). Screenshots go to a temporary folder. Without a
+// chromium the test is ignored, except under CI=true, where it fails.
+
+/// <reference lib="dom" />
+
+import { strict as assert } from "node:assert";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import {
+  complete,
+  createBackend,
+  edit,
+  loadModelFromDir,
+  revertChanges,
+  simpleRequest,
+} from "../../mod.ts";
+import { serve } from "../../scripts/serve.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const PROMPT = "The capital of France is";
+const TARGET = "Rome";
+const MODEL = "models/kne-facts";
+
+function hasChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const present = hasChromium();
+if (!present && Deno.env.get("CI") === "true") {
+  throw new Error(`${CHROMIUM} is missing: CI must install chromium (.ci/run does)`);
+}
+
+async function buildWeb(): Promise<void> {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/build-web.ts"],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0, "scripts/build-web.ts failed");
+}
+
+/** Runs the edit in the page on `backend`; returns what the page shows. */
+async function editInPage(page: Page, url: string, backend: string) {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${url}?backend=${backend}&model=kne-facts`);
+  const state = () => page.$eval("#status", (el) => (el as HTMLElement).dataset.state ?? "");
+  const waitState = async (want: string) => {
+    await page.waitForFunction(
+      (w) => ["error", w].includes(document.getElementById("status")!.dataset.state ?? ""),
+      { timeout: 240_000 },
+      want,
+    );
+    const s = await state();
+    if (s !== want) {
+      const text = await page.$eval("#status", (el) => el.textContent);
+      throw new Error(`page (${backend}): ${text} ${errors.join("; ")}`);
+    }
+  };
+  await waitState("ready");
+  const backendName = await page.$eval(
+    "#backend-note",
+    (el) => (el as HTMLElement).dataset.backend ?? "",
+  );
+  await page.$eval("#prompt", (el, v) => ((el as HTMLInputElement).value = v), PROMPT);
+  await page.$eval("#target", (el, v) => ((el as HTMLInputElement).value = v), TARGET);
+  const text = (sel: string) => page.$eval(sel, (el) => el.textContent ?? "");
+  await page.click("#edit");
+  await waitState("edited");
+  const first = {
+    after: await text("#after"),
+    editSucc: await text("#edit-succ"),
+    seconds: Number(await text("#edit-seconds")),
+  };
+  await page.waitForFunction(() =>
+    !(document.getElementById("download") as HTMLAnchorElement).hidden
+  );
+  const patchHref = await page.$eval("#download", (el) => (el as HTMLAnchorElement).href);
+  // Revert, complete the prompt (as before the edit), and edit again (warm timing).
+  await page.click("#revert");
+  await waitState("reverted");
+  await page.$eval("#completion", (el) => (el.textContent = ""));
+  await page.click("#complete");
+  await waitState("ready");
+  const reverted = await text("#completion");
+  await page.click("#edit");
+  await waitState("edited");
+  return {
+    backend: backendName,
+    note: await text("#backend-note"),
+    first,
+    patchHref,
+    reverted,
+    again: { after: await text("#after"), seconds: Number(await text("#edit-seconds")) },
+  };
+}
+
+Deno.test({
+  name: "the page edits France -> Rome on WASM and WebGPU as Deno does",
+  ignore: !present,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await buildWeb();
+    // The same edit in Deno, through the library, on WASM; then reverted and made again.
+    const backend = await createBackend("wasm");
+    const m = await loadModelFromDir(MODEL, backend);
+    const want = await edit(m, simpleRequest(PROMPT, TARGET));
+    assert.equal(want.after.completion, await complete(m, PROMPT));
+    assert.ok(want.after.completion.startsWith(`${PROMPT} ${TARGET}`), want.after.completion);
+    assert.equal(want.metrics.editSucc, 1);
+    revertChanges(m, want.changes);
+    assert.equal(await complete(m, PROMPT), want.before.completion);
+    const again = await edit(m, simpleRequest(PROMPT, TARGET));
+    assert.equal(again.after.completion, want.after.completion);
+    backend.dispose();
+
+    const { server, url } = serve(0);
+    const shots = await Deno.makeTempDir({ prefix: "kne-browser-" });
+    let browser: Browser | null = null;
+    try {
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu"],
+      });
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1000, height: 900 });
+      for (const choice of ["wasm", "webgpu"]) {
+        const got = await editInPage(page, await url, choice);
+        await page.screenshot({ path: `${shots}/page-${choice}.png`, fullPage: true });
+        assert.equal(got.backend, choice, `backend note: ${got.note}`);
+        assert.equal(got.first.after, want.after.completion, `${choice}: after-completion`);
+        assert.equal(
+          got.first.editSucc,
+          (100 * want.metrics.editSucc).toFixed(1),
+          `${choice}: Edit Succ.`,
+        );
+        assert.match(got.patchHref, /^blob:/, `${choice}: patch download link`);
+        assert.equal(got.reverted, want.before.completion, `${choice}: completion after revert`);
+        assert.equal(got.again.after, want.after.completion, `${choice}: the edit made again`);
+        console.log(
+          `${choice}: edit in the page ${got.first.seconds.toFixed(2)} s, again ` +
+            `${got.again.seconds.toFixed(2)} s; in Deno (WASM) ${want.seconds.toFixed(2)} s, ` +
+            `again ${again.seconds.toFixed(2)} s; screenshot ${shots}/page-${choice}.png`,
+        );
+      }
+    } finally {
+      await browser?.close();
+      await server.shutdown();
+    }
+  },
+});
