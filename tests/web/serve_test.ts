@@ -1,0 +1,35 @@
+// The page's server (scripts/serve.ts): every answer carries the cross-origin isolation headers,
+// models and request files are served with their types, and nothing outside the mounts is.
+
+import { strict as assert } from "node:assert";
+import { fileFor, handle } from "../../scripts/serve.ts";
+
+const get = (path: string) => handle(new Request(`http://127.0.0.1${path}`));
+
+Deno.test("served files carry COOP/COEP and their content type", async () => {
+  const res = await get("/models/kne-facts/config.json");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("cross-origin-opener-policy"), "same-origin");
+  assert.equal(res.headers.get("cross-origin-embedder-policy"), "require-corp");
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(await res.text()).n_layer > 0, true);
+  const missing = await get("/models/kne-facts/nothing.json");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers.get("cross-origin-embedder-policy"), "require-corp");
+  await missing.body?.cancel();
+});
+
+Deno.test("paths outside the mounts or climbing out of them are refused", async () => {
+  for (const path of ["/../deno.json", "/models/kne-facts/../../deno.json", "/%2e%2e/deno.json"]) {
+    assert.equal(fileFor(path), null, path);
+  }
+  assert.equal(fileFor("/models/other/config.json")?.pathname.includes("build/web/"), true);
+  for (const path of ["/models/kne-facts/%2e%2e/%2e%2e/deno.json", "/.git/config"]) {
+    const res = await get(path);
+    assert.equal(res.status, 404, path);
+    await res.body?.cancel();
+  }
+  const post = await handle(new Request("http://127.0.0.1/", { method: "POST" }));
+  assert.equal(post.status, 405);
+  await post.body?.cancel();
+});
