@@ -25,7 +25,8 @@ export {
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
 export { type EditRequest, parseRequests } from "./src/io/requests.ts";
-export { encodePatch, type TensorChange } from "./src/io/patch.ts";
+export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
+export { applyPatch } from "./src/session/patch.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";
 export type { MethodProgress } from "./src/edit/method.ts";
 

@@ -7,6 +7,8 @@ import { SafetensorsError } from "./errors.ts";
 import {
   encodeSafetensors,
   openSafetensors,
+  type SafetensorsFile,
+  safetensorsFromBytes,
   type TensorToWrite,
   writeSafetensors,
 } from "./safetensors.ts";
@@ -78,65 +80,76 @@ export async function encodePatch(
 export async function readPatch(path: string): Promise<PatchEntry[]> {
   const f = await openSafetensors(path);
   try {
-    if (f.metadata.format !== PATCH_FORMAT) {
-      throw new SafetensorsError(path, "__metadata__.format", `not a ${PATCH_FORMAT} file`);
-    }
-    let shapes: unknown;
-    try {
-      shapes = JSON.parse(f.metadata.shapes ?? "");
-    } catch {
-      throw new SafetensorsError(path, "__metadata__.shapes", "missing or invalid JSON");
-    }
-    if (typeof shapes !== "object" || shapes === null || Array.isArray(shapes)) {
-      throw new SafetensorsError(path, "__metadata__.shapes", "must map tensor names to shapes");
-    }
-    const out: PatchEntry[] = [];
-    for (const [name, shape] of Object.entries(shapes)) {
-      const numel = shapeNumel(shape);
-      if (numel === null) {
-        throw new SafetensorsError(
-          path,
-          `__metadata__.shapes.${name}`,
-          `invalid shape ${JSON.stringify(shape)} (a list of non-negative integers)`,
-        );
-      }
-      const need = (suffix: string, dtype: string) => {
-        const t = f.tensors.get(name + suffix);
-        if (!t || t.dtype !== dtype) {
-          throw new SafetensorsError(path, name + suffix, `missing or not ${dtype}`);
-        }
-        return t;
-      };
-      const it = need("::index", "I32");
-      const k = it.numel;
-      const raw = await f.readRaw(name + "::index");
-      const indices = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 4 * k));
-      if (need("::after", "F32").numel !== k || need("::before", "F32").numel !== k) {
-        throw new SafetensorsError(path, name, "index, after and before differ in length");
-      }
-      let prev = -1;
-      for (const i of indices) {
-        if (i < 0 || i >= numel) {
-          throw new SafetensorsError(path, `${name}::index`, `index ${i} outside [0, ${numel})`);
-        }
-        // Strictly ascending, as written: a repeated index would make revert ambiguous.
-        if (i <= prev) {
-          throw new SafetensorsError(path, `${name}::index`, "indices are not strictly ascending");
-        }
-        prev = i;
-      }
-      out.push({
-        name,
-        shape: shape as number[],
-        indices,
-        after: await f.read(name + "::after"),
-        before: await f.read(name + "::before"),
-      });
-    }
-    return out;
+    return await patchEntries(f);
   } finally {
     f.close();
   }
+}
+
+/** The entries of a patch file held in memory (e.g. uploaded to a page); `path` names it. */
+export async function decodePatch(path: string, bytes: Uint8Array): Promise<PatchEntry[]> {
+  return await patchEntries(safetensorsFromBytes(path, bytes));
+}
+
+/** Checks and reads every entry of an open patch file. */
+async function patchEntries(f: SafetensorsFile): Promise<PatchEntry[]> {
+  const path = f.path;
+  if (f.metadata.format !== PATCH_FORMAT) {
+    throw new SafetensorsError(path, "__metadata__.format", `not a ${PATCH_FORMAT} file`);
+  }
+  let shapes: unknown;
+  try {
+    shapes = JSON.parse(f.metadata.shapes ?? "");
+  } catch {
+    throw new SafetensorsError(path, "__metadata__.shapes", "missing or invalid JSON");
+  }
+  if (typeof shapes !== "object" || shapes === null || Array.isArray(shapes)) {
+    throw new SafetensorsError(path, "__metadata__.shapes", "must map tensor names to shapes");
+  }
+  const out: PatchEntry[] = [];
+  for (const [name, shape] of Object.entries(shapes)) {
+    const numel = shapeNumel(shape);
+    if (numel === null) {
+      throw new SafetensorsError(
+        path,
+        `__metadata__.shapes.${name}`,
+        `invalid shape ${JSON.stringify(shape)} (a list of non-negative integers)`,
+      );
+    }
+    const need = (suffix: string, dtype: string) => {
+      const t = f.tensors.get(name + suffix);
+      if (!t || t.dtype !== dtype) {
+        throw new SafetensorsError(path, name + suffix, `missing or not ${dtype}`);
+      }
+      return t;
+    };
+    const it = need("::index", "I32");
+    const k = it.numel;
+    const raw = await f.readRaw(name + "::index");
+    const indices = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 4 * k));
+    if (need("::after", "F32").numel !== k || need("::before", "F32").numel !== k) {
+      throw new SafetensorsError(path, name, "index, after and before differ in length");
+    }
+    let prev = -1;
+    for (const i of indices) {
+      if (i < 0 || i >= numel) {
+        throw new SafetensorsError(path, `${name}::index`, `index ${i} outside [0, ${numel})`);
+      }
+      // Strictly ascending, as written: a repeated index would make revert ambiguous.
+      if (i <= prev) {
+        throw new SafetensorsError(path, `${name}::index`, "indices are not strictly ascending");
+      }
+      prev = i;
+    }
+    out.push({
+      name,
+      shape: shape as number[],
+      indices,
+      after: await f.read(name + "::after"),
+      before: await f.read(name + "::before"),
+    });
+  }
+  return out;
 }
 
 /** Element count of a shape, or null unless it is a list of non-negative safe integers. */
