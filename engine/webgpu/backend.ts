@@ -99,6 +99,8 @@ export class WebGpuBackend implements Backend {
   #nextId = 1;
   #live = 0;
   #lost: string | null = null;
+  /** The first error no error scope caught (a kernel that did not compile, a bad binding...). */
+  #error: string | null = null;
   /** Whether dispatches are being timed, the run being recorded, the runs awaiting reading. */
   #profiling = false;
   #timing: TimedRun | null = null;
@@ -128,10 +130,16 @@ export class WebGpuBackend implements Backend {
     device.lost.then((info) => {
       this.#lost = info.message || info.reason;
     });
+    // A command that fails validation is skipped and leaves its outputs as they were; the error
+    // arrives only as this event, so it is kept and thrown by the next call or read.
+    device.addEventListener("uncapturederror", (e) => {
+      this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
   }
 
   #checkAlive(): void {
     if (this.#lost !== null) throw new BackendError(`WebGPU device lost: ${this.#lost}`);
+    if (this.#error !== null) throw new BackendError(`WebGPU error: ${this.#error}`);
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
