@@ -6,8 +6,10 @@
 /// <reference lib="deno.worker" />
 
 import {
+  applyPatch,
   complete,
   createBackend,
+  decodePatch,
   edit,
   type EditRequest,
   encodePatch,
@@ -108,6 +110,14 @@ async function handle(msg: ToEngine): Promise<void> {
       if (!last) throw new Error("no edit to download");
       const bytes = await encodePatch(last, { method: "page" });
       send({ type: "patch", bytes: bytes as Uint8Array<ArrayBuffer> }, [bytes.buffer]);
+      return;
+    }
+    case "apply-patch": {
+      const m = need();
+      const patch = await decodePatch(msg.name, msg.bytes);
+      await applyPatch(m, patch, "apply", { file: msg.name });
+      edits.push(patch.map((e) => ({ ...e, indices: Uint32Array.from(e.indices) })));
+      send({ type: "patched", name: msg.name, entries: patch.length, edits: edits.length });
       return;
     }
     case "revert": {

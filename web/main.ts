@@ -148,6 +148,11 @@ function onEngine(msg: FromEngine): void {
       busy(false);
       setStatus("reverted", `reverted (${msg.edits} edits remain)`);
       return;
+    case "patched":
+      $<HTMLButtonElement>("revert").disabled = false;
+      busy(false);
+      setStatus("patched", `applied ${msg.name} (${msg.entries} tensors)`);
+      return;
     case "error":
       busy(false);
       setStatus("error", msg.message);
@@ -196,6 +201,17 @@ $("edit").onclick = onEdit;
 $("revert").onclick = () => {
   busy(true);
   post({ type: "revert" });
+};
+$<HTMLInputElement>("patch-file").onchange = async (e) => {
+  const input = e.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  input.value = "";
+  busy(true);
+  engine?.postMessage({ type: "apply-patch", name: file.name, bytes } satisfies ToEngine, [
+    bytes.buffer,
+  ]);
 };
 $("model").onchange = startEngine;
 $("backend").onchange = startEngine;

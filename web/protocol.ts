@@ -28,6 +28,8 @@ export type ToEngine =
     hparams: Record<string, unknown>;
   }
   | { type: "patch" }
+  /** Apply a patch file (e.g. one downloaded earlier); revert undoes it like an edit. */
+  | { type: "apply-patch"; name: string; bytes: Uint8Array<ArrayBuffer> }
   | { type: "revert" };
 
 export interface EditSummary {
@@ -58,4 +60,5 @@ export type FromEngine =
   | { type: "edited"; summary: EditSummary }
   | { type: "patch"; bytes: Uint8Array<ArrayBuffer> }
   | { type: "reverted"; edits: number }
+  | { type: "patched"; name: string; entries: number; edits: number }
   | { type: "error"; message: string };

@@ -1,8 +1,9 @@
 // The page in a real browser (Debian's chromium, headless, driven by puppeteer-core): it edits
 // "The capital of France is" -> "Rome" on models/kne-facts on the WASM backend and on WebGPU
 // (SwiftShader), and the after-completion and Edit Succ. it shows must be those of the same edit
-// run in Deno through the library (mod.ts). Screenshots go to a temporary folder. Without a
-// chromium the test is ignored, except under CI=true, where it fails.
+// run in Deno through the library (mod.ts); reverting restores the unedited completion, and
+// the downloaded patch.safetensors, applied, restores the edit. Screenshots go to a temporary
+// folder. Without a chromium the test is ignored, except under CI=true, where it fails.
 
 /// <reference lib="dom" />
 
@@ -92,13 +93,33 @@ async function editInPage(page: Page, url: string, backend: string) {
   const reverted = await text("#completion");
   await page.click("#edit");
   await waitState("edited");
+  const again = { after: await text("#after"), seconds: Number(await text("#edit-seconds")) };
+  // Download the patch, revert, and apply the downloaded file: the edit is back.
+  await page.waitForFunction(() =>
+    !(document.getElementById("download") as HTMLAnchorElement).hidden
+  );
+  const bytes = await page.$eval("#download", async (el) => {
+    const res = await fetch((el as HTMLAnchorElement).href);
+    return Array.from(new Uint8Array(await res.arrayBuffer()));
+  });
+  const patchFile = `${await Deno.makeTempDir({ prefix: "kne-patch-" })}/patch.safetensors`;
+  await Deno.writeFile(patchFile, new Uint8Array(bytes));
+  await page.click("#revert");
+  await waitState("reverted");
+  const input = await page.$("#patch-file");
+  await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(patchFile);
+  await waitState("patched");
+  await page.click("#complete");
+  await waitState("ready");
+  const patched = await text("#completion");
   return {
     backend: backendName,
     note: await text("#backend-note"),
     first,
     patchHref,
     reverted,
-    again: { after: await text("#after"), seconds: Number(await text("#edit-seconds")) },
+    again,
+    patched,
   };
 }
 
@@ -145,6 +166,7 @@ Deno.test({
         assert.match(got.patchHref, /^blob:/, `${choice}: patch download link`);
         assert.equal(got.reverted, want.before.completion, `${choice}: completion after revert`);
         assert.equal(got.again.after, want.after.completion, `${choice}: the edit made again`);
+        assert.equal(got.patched, want.after.completion, `${choice}: the downloaded patch applied`);
         console.log(
           `${choice}: edit in the page ${got.first.seconds.toFixed(2)} s, again ` +
             `${got.again.seconds.toFixed(2)} s; in Deno (WASM) ${want.seconds.toFixed(2)} s, ` +
