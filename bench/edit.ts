@@ -62,6 +62,7 @@ import {
   type MemoryPlan,
   planProblems,
 } from "../src/pipeline/plan.ts";
+import { median } from "../src/eval/aggregate.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -173,11 +174,6 @@ function describe(c: ModelConfig): string {
   return `${c.nLayers} x ${c.dModel}, ${c.nHeads} heads${
     c.nKvHeads !== c.nHeads ? ` (${c.nKvHeads} kv)` : ""
   }, ff ${c.dFF}, vocab ${c.vocabSize}`;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");

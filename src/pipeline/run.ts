@@ -11,7 +11,7 @@
 // final outputs, redoing the last record when every record was already finished, so that
 // ensemble.json, attribution.svg, model/ and patch.safetensors always come from this run.
 
-import { summarize, type Summary } from "../eval/aggregate.ts";
+import { median, summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import { readPatch, writePatch } from "../io/patch.ts";
@@ -433,11 +433,4 @@ async function appendDurably(file: string, text: string): Promise<void> {
   } finally {
     f.close();
   }
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
