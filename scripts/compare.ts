@@ -7,14 +7,14 @@ import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_ANCHORS } from "../src/pipeline/args.ts";
 import { runEdits, type RunResult } from "../src/pipeline/run.ts";
-import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
+import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
 import {
@@ -181,13 +181,13 @@ async function main() {
   }
   const requests = (await loadRequests(source, { format })).slice(0, n);
 
+  // The edit command's checks, before any weight is read (src/pipeline/inputs.ts).
+  const { tokenizer, targets } = await checkInputs(modelDir, requests, source);
+
   const backend = await createBackend(parseBackendChoice(args.backend!));
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
-  const { model, tokenizer } = await loadModel(modelDir, backend, { dtype: "f32" });
-  const targets = requests.map((r) =>
-    editTarget(r, tokenizer!, model.config.contextLength, source)
-  );
+  const { model } = await loadModel(modelDir, backend, { dtype: "f32", tokenizer: false });
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
       `${targets.length} request(s); methods: ${names.join(", ")}`,
@@ -231,7 +231,7 @@ async function main() {
       const r = await runEdits({
         model,
         modelDir,
-        tokenizer: tokenizer!,
+        tokenizer,
         method,
         hparams: hparams.get(method.name)!,
         targets,

@@ -14,17 +14,11 @@ import {
   parseEditArgs,
   UsageError,
 } from "../src/pipeline/args.ts";
-import {
-  checkTokenizerFile,
-  describeFailure,
-  GuardError,
-  guardTokenizer,
-} from "../src/pipeline/guard.ts";
+import { describeFailure } from "../src/pipeline/failure.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
 import { runEdits } from "../src/pipeline/run.ts";
-import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
-import { readModelConfig } from "../src/model/read-config.ts";
 import {
   type EditRequest,
   loadRequests,
@@ -32,7 +26,7 @@ import {
   validateRequests,
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
-import { loadTokenizer } from "../src/io/tokenizer.ts";
+import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import {
   backendLimits,
@@ -133,12 +127,7 @@ async function main() {
   }
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
-  const config = await readModelConfig(modelDir);
-  // Patterns that could backtrack exponentially are refused, and encoded ids are checked
-  // against the vocabulary (a bad tokenizer.json is a TokenizerError, never a hang or a crash).
-  await checkTokenizerFile(modelDir);
-  const tokenizer = guardTokenizer(await loadTokenizer(modelDir, config.vocabSize));
-  const targets = requests.map((r) => editTarget(r, tokenizer, config.contextLength, source));
+  const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
   const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);

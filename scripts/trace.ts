@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/pipeline/output.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/pipeline/load.ts";

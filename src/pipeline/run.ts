@@ -23,7 +23,7 @@ import { saveWeights } from "./load.ts";
 import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
-import { checkManifest, fileSha256, sha256, weightsIdentity } from "./guard.ts";
+import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "../edit/method.ts";
 import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
 import { writeChanges } from "../edit/snapshot.ts";
