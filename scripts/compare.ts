@@ -14,6 +14,7 @@ import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
+import { shippedHparams } from "../src/pipeline/hparams.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
@@ -39,7 +40,8 @@ const HELP = `Usage: deno task compare [options]
                        (default ${DEFAULT_METHODS.join(",")})
   --n N                the first N requests of the file (default 100)
   --hparams-dir DIR    per-method hyperparameters DIR/<method>.json (methods without a file
-                       use their defaults)
+                       use the file shipped for the model, hparams/<method>/<model>.json, or
+                       their defaults)
   --cov-texts FILE     texts for ROME/MEMIT's key statistics (.txt, one per line, or a .json
                        array of strings); default: the fact corpus for the default model's
                        tokenizer, else the requests' prompts
@@ -137,12 +139,16 @@ async function main() {
   if (hpDir && !(await Deno.stat(hpDir).then((s) => s.isDirectory, () => false))) {
     fail(`--hparams-dir ${hpDir}: no such folder`);
   }
+  const modelDir = args.model!.replace(/\/+$/, "");
   const hparams = new Map<string, Record<string, number | boolean | string>>();
   for (const m of methods) {
+    // DIR/<method>.json, else the file shipped for this model, else the defaults.
     let hp = m.defaults;
     const file = hpDir ? `${hpDir}/${m.name}.json` : null;
     if (file && (await exists(file))) {
       hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
+    } else {
+      hp = (await shippedHparams(m, modelDir))?.hparams ?? hp;
     }
     if (args["cov-texts"] && "covTexts" in m.schema) {
       hp = { ...hp, covTexts: args["cov-texts"] };
@@ -150,7 +156,6 @@ async function main() {
     hparams.set(m.name, hp);
   }
 
-  const modelDir = args.model!.replace(/\/+$/, "");
   await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${

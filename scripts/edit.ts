@@ -26,6 +26,7 @@ import {
   validateRequests,
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
+import { shippedHparams } from "../src/pipeline/hparams.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import {
@@ -73,12 +74,19 @@ async function main() {
   const mode = args.mode;
   const seed = args.seed;
   const method = methodByName(args.method);
+  // A file given with --hparams, else the one shipped for this model (hparams/<method>/<model>.json),
+  // else the method's defaults.
   let hparams = method.defaults;
+  let hparamsFrom = "built-in defaults";
   if (args.hparams) {
     const text = await readRegularText(args.hparams).catch((e) =>
       fail(`cannot read ${args.hparams}: ${fsReason(e)}`, 1)
     );
     hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
+    hparamsFrom = args.hparams;
+  } else {
+    const shipped = await shippedHparams(method, args.model);
+    if (shipped) ({ hparams, file: hparamsFrom } = shipped);
   }
 
   let requests: EditRequest[];
@@ -184,7 +192,9 @@ async function main() {
         "step; --plan shows why)",
     );
   }
-  console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
+  console.error(
+    `method: ${method.name}, mode ${mode}, ${targets.length} request(s); hparams: ${hparamsFrom}`,
+  );
 
   // No other run may write or remove OUT.partial while this one does (a stale lock is taken over).
   try {

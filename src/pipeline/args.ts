@@ -27,7 +27,8 @@ export const HELP = `Usage: deno task edit [options]
   --subject TEXT       the subject (default: the prompt)
   --n N                use the first N requests of the file
   --method NAME        ${[...METHODS.keys()].join(" | ")} (default kne)
-  --hparams FILE       JSON hyperparameters overriding the method's defaults
+  --hparams FILE       JSON hyperparameters overriding the method's defaults (default: the file
+                       shipped for the model, hparams/<method>/<model folder name>.json, if any)
   --mode MODE          single | batch | sequential (default single)
   --backend B          webgpu | wasm | auto (default auto)
   --dtype D            weight matrices on the device: auto | f32 | f16 (default auto: f16 on
