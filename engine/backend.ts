@@ -53,6 +53,16 @@ export function isSlice(b: Binding): b is BufferSlice {
  */
 export type KernelParams = readonly number[];
 
+/** What a device can hold, as far as it can be known without allocating. */
+export interface DeviceLimits {
+  /** Bytes still free for new buffers, or null where the device does not say (WebGPU). */
+  freeBytes: number | null;
+  /** Device memory is system memory (WASM, and CPU fallback adapters such as lavapipe). */
+  isHostMemory: boolean;
+  /** Largest buffer the device may create, in bytes. */
+  maxBufferBytes: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */
@@ -90,6 +100,13 @@ export interface Backend {
   sync(): Promise<void>;
   /** Bytes currently allocated through alloc() and not freed. */
   allocatedBytes(): number;
+  /** The device's limits now (free bytes count what is allocated). */
+  limits(): DeviceLimits;
+  /**
+   * Resolves with the reason when the device is lost (a WebGPU device can be; a WASM one never
+   * is), after which every call throws BackendError.
+   */
+  readonly lost: Promise<string>;
   /** Release the device, workers and memory. */
   dispose(): void;
 }

@@ -2,6 +2,7 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
+import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import type { Backend } from "../engine/backend.ts";
 import { createBackend } from "../engine/select.ts";
 import { printable } from "../src/cli/message.ts";
@@ -304,10 +305,9 @@ async function main() {
 }
 
 function loseDevice(backend: Backend): void {
-  const device = (backend as Backend & { device?: GPUDevice }).device;
-  if (device) {
+  if (backend instanceof WebGpuBackend) {
     console.error("fault injection: destroying the WebGPU device");
-    device.destroy();
+    backend.device.destroy();
   }
 }
 

@@ -8,6 +8,7 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DeviceLimits,
   type DType,
   DTYPE_BYTES,
   isSlice,
@@ -17,7 +18,7 @@ import {
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
-import { LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
+import { HEAP_BASE, LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
 import { type Call, controlBytes, ThreadPool } from "./pool.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
 
@@ -55,6 +56,8 @@ export interface WasmOptions {
 
 export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
+  /** Linear memory in this process is never lost. */
+  readonly lost: Promise<string> = new Promise(() => {});
   readonly maxBindingElements: number;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
@@ -282,6 +285,15 @@ export class WasmBackend implements Backend {
 
   allocatedBytes(): number {
     return this.#alloc.liveBytes - this.#reserved;
+  }
+
+  /** wasm32 memory: 4 GiB less the heap base, less what is allocated (another model counts). */
+  limits(): DeviceLimits {
+    return {
+      freeBytes: MAX_BYTES - HEAP_BASE - this.allocatedBytes(),
+      isHostMemory: true,
+      maxBufferBytes: MAX_BYTES - HEAP_BASE,
+    };
   }
 
   /** High-water mark of allocatedBytes() since the backend started or resetPeak(). */

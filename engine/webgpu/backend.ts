@@ -10,6 +10,7 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DeviceLimits,
   type DType,
   DTYPE_BYTES,
   isSlice,
@@ -104,6 +105,7 @@ export class WebGpuBackend implements Backend {
   #timed: TimedRun[] = [];
   /** The device has the timestamp-query feature. */
   readonly canProfile: boolean;
+  readonly lost: Promise<string>;
 
   constructor(
     device: GPUDevice,
@@ -124,8 +126,9 @@ export class WebGpuBackend implements Backend {
       size: UNIFORM_SLOT * MAX_BATCH,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    device.lost.then((info) => {
-      this.#lost = info.message || info.reason;
+    this.lost = device.lost.then((info) => {
+      this.#lost = info.message || info.reason || "lost";
+      return this.#lost;
     });
   }
 
@@ -478,6 +481,15 @@ export class WebGpuBackend implements Backend {
 
   allocatedBytes(): number {
     return this.#live;
+  }
+
+  /** WebGPU does not report free memory; a fallback adapter's memory is the host's. */
+  limits(): DeviceLimits {
+    return {
+      freeBytes: null,
+      isHostMemory: this.isFallback,
+      maxBufferBytes: this.device.limits.maxBufferSize,
+    };
   }
 
   dispose(): void {

@@ -4,15 +4,12 @@
 import type { Backend } from "../../engine/backend.ts";
 import { savedRecords } from "./manifest.ts";
 
-/** Whether the backend's device has been lost (WebGPU only; waits at most `ms`). */
+/** Whether the backend's device has been lost (waits at most `ms`): its reason, or null. */
 export async function deviceLost(backend: Backend, ms = 200): Promise<string | null> {
-  const device = (backend as Backend & { device?: GPUDevice }).device;
-  if (backend.name !== "webgpu" || !device) return null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
   try {
-    const info = await Promise.race([device.lost, timeout]);
-    return info ? (info.message || info.reason || "lost") : null;
+    return await Promise.race([backend.lost, timeout]);
   } finally {
     clearTimeout(timer);
   }
