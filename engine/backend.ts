@@ -63,6 +63,13 @@ export interface DeviceLimits {
   maxBufferBytes: number;
 }
 
+/** The time of one dispatch (Backend.takeDispatchTimes). */
+export interface DispatchTime {
+  name: string;
+  params: readonly number[];
+  ms: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */
@@ -107,6 +114,16 @@ export interface Backend {
    * is), after which every call throws BackendError.
    */
   readonly lost: Promise<string>;
+  /** Whether dispatches can be timed (WebGPU needs the timestamp-query feature). */
+  readonly canProfile: boolean;
+  /**
+   * Starts or stops timing every dispatch (WASM: the wall time of each synchronous dispatch;
+   * WebGPU: GPU timestamps, one pass per dispatch, so the work is slower while it is on).
+   * Throws BackendError when the device cannot time dispatches.
+   */
+  profileDispatches(on: boolean): void;
+  /** The time of every dispatch timed since the last call, in dispatch order. */
+  takeDispatchTimes(): Promise<DispatchTime[]>;
   /** Release the device, workers and memory. */
   dispose(): void;
 }

@@ -9,6 +9,7 @@ import {
   type Binding,
   type DeviceBuffer,
   type DeviceLimits,
+  type DispatchTime,
   type DType,
   DTYPE_BYTES,
   isSlice,
@@ -58,6 +59,11 @@ export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
   /** Linear memory in this process is never lost. */
   readonly lost: Promise<string> = new Promise(() => {});
+  /** Dispatches run synchronously here: each one's wall time is its time. */
+  readonly canProfile = true;
+  #profiling = false;
+  /** The dispatches timed since the last takeDispatchTimes. */
+  #timed: DispatchTime[] = [];
   readonly maxBindingElements: number;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
@@ -217,6 +223,23 @@ export class WasmBackend implements Backend {
   }
 
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    if (!this.#profiling) return this.#dispatch(name, buffers, params);
+    const t0 = performance.now();
+    this.#dispatch(name, buffers, params);
+    this.#timed.push({ name, params: [...params], ms: performance.now() - t0 });
+  }
+
+  profileDispatches(on: boolean): void {
+    this.#profiling = on;
+  }
+
+  takeDispatchTimes(): Promise<DispatchTime[]> {
+    const out = this.#timed;
+    this.#timed = [];
+    return Promise.resolve(out);
+  }
+
+  #dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
     const spec = kernelSpec(name);
     validateDispatch(spec, this.name, buffers, params);
     const fn = this.#exports[name] as KernelFn | undefined;

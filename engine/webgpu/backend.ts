@@ -11,6 +11,7 @@ import {
   type Binding,
   type DeviceBuffer,
   type DeviceLimits,
+  type DispatchTime,
   type DType,
   DTYPE_BYTES,
   isSlice,
@@ -28,13 +29,6 @@ const UNIFORM_SLOT = 256;
 const MAX_BATCH = 512;
 /** Dispatches timed per query set (two timestamps each). */
 const QUERY_PAIRS = 1024;
-
-/** The GPU time of one dispatch (WebGpuBackend.takeDispatchTimes). */
-export interface DispatchTime {
-  name: string;
-  params: readonly number[];
-  ms: number;
-}
 
 /** Timestamps of a run of dispatches: being recorded (staging null) or resolved for reading. */
 interface TimedRun {
