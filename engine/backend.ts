@@ -70,6 +70,14 @@ export interface DispatchTime {
   ms: number;
 }
 
+/** Host <-> device copies since the backend started (Backend.transfers). */
+export interface Transfers {
+  uploads: number;
+  uploadBytes: number;
+  reads: number;
+  readBytes: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */
@@ -124,6 +132,8 @@ export interface Backend {
   profileDispatches(on: boolean): void;
   /** The time of every dispatch timed since the last call, in dispatch order. */
   takeDispatchTimes(): Promise<DispatchTime[]>;
+  /** Host <-> device copies (upload, read) since the backend started: counts and bytes. */
+  transfers(): Transfers;
   /** Release the device, workers and memory. */
   dispose(): void;
 }

@@ -28,6 +28,7 @@ import {
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
+import { formatProfile, summarizeProfile } from "../src/pipeline/profile.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import {
@@ -218,6 +219,12 @@ async function main() {
   const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
   const killAfter = Number(Deno.env.get("KNE_FAULT_KILL_AFTER") ?? "NaN");
   let finished = 0;
+  if (args.profile) {
+    if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
+    backend.profileDispatches(true);
+  }
+  const startTransfers = backend.transfers();
+  const started = performance.now();
   const run = runEdits({
     model,
     modelDir,
@@ -275,6 +282,23 @@ async function main() {
     fail(message, code);
   }
   Deno.removeSignalListener("SIGINT", onSigint);
+  if (args.profile) {
+    const t = backend.transfers();
+    const profile = summarizeProfile(
+      backend.name,
+      (performance.now() - started) / 1000,
+      await backend.takeDispatchTimes(),
+      {
+        uploads: t.uploads - startTransfers.uploads,
+        uploadBytes: t.uploadBytes - startTransfers.uploadBytes,
+        reads: t.reads - startTransfers.reads,
+        readBytes: t.readBytes - startTransfers.readBytes,
+      },
+      result.records.map((r) => r.timings),
+    );
+    await Deno.writeTextFile(`${result.out}/profile.json`, JSON.stringify(profile, null, 2) + "\n");
+    console.error(formatProfile(profile));
+  }
   backend.dispose();
   if (args.json) {
     console.log(

@@ -15,6 +15,7 @@ import {
   isSlice,
   type KernelParams,
   sliceAlign,
+  type Transfers,
 } from "../backend.ts";
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
@@ -62,6 +63,7 @@ export class WasmBackend implements Backend {
   /** Dispatches run synchronously here: each one's wall time is its time. */
   readonly canProfile = true;
   #profiling = false;
+  #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
   /** The dispatches timed since the last takeDispatchTimes. */
   #timed: DispatchTime[] = [];
   readonly maxBindingElements: number;
@@ -193,6 +195,8 @@ export class WasmBackend implements Backend {
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f32") {
       if (!(data instanceof Float32Array)) {
         throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
@@ -207,6 +211,8 @@ export class WasmBackend implements Backend {
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
+    this.#transfers.reads++;
+    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f16") {
       const start = b.byteOffset / 2 + offset;
       return Promise.resolve(fromHalfBits(this.heap16.slice(start, start + length)));
@@ -304,6 +310,10 @@ export class WasmBackend implements Backend {
 
   sync(): Promise<void> {
     return Promise.resolve();
+  }
+
+  transfers(): Transfers {
+    return { ...this.#transfers };
   }
 
   allocatedBytes(): number {

@@ -17,6 +17,7 @@ import {
   isSlice,
   type KernelParams,
   SLICE_ALIGN_BYTES,
+  type Transfers,
 } from "../backend.ts";
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
@@ -95,6 +96,7 @@ export class WebGpuBackend implements Backend {
   #lost: string | null = null;
   /** Whether dispatches are being timed, the run being recorded, the runs awaiting reading. */
   #profiling = false;
+  #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
   #timing: TimedRun | null = null;
   #timed: TimedRun[] = [];
   /** The device has the timestamp-query feature. */
@@ -183,6 +185,8 @@ export class WebGpuBackend implements Backend {
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
     let bytes: Uint8Array;
     if (b.dtype === "f32") {
       if (!(data instanceof Float32Array)) {
@@ -210,6 +214,8 @@ export class WebGpuBackend implements Backend {
   async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
+    this.#transfers.reads++;
+    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     if (length === 0) return new Float32Array(0);
     // Whole words: an f16 read starting at an odd element takes the half before it along, and
     // one ending at an odd element the half after it (inside the 16-byte rounded allocation).
@@ -471,6 +477,10 @@ export class WebGpuBackend implements Backend {
     this.#flush();
     await this.device.queue.onSubmittedWorkDone();
     this.#checkAlive();
+  }
+
+  transfers(): Transfers {
+    return { ...this.#transfers };
   }
 
   allocatedBytes(): number {

@@ -42,6 +42,8 @@ export const HELP = `Usage: deno task edit [options]
   --resume             continue an interrupted run from OUT.partial (needs --out)
   --plan               print the memory plan for this model and edit, then exit
                        (exit 0 when it fits the backend, 1 when it does not)
+  --profile            time every dispatch (per kernel), count host <-> device copies, sum the
+                       method's phases; printed and written to OUT/profile.json
   --no-fluency         skip the fluency metric (sampling)
   --json               print the metrics as JSON on stdout
   --seed N             seed for sampling (default 0)
@@ -72,6 +74,7 @@ export interface EditArgs {
   force: boolean;
   resume: boolean;
   plan: boolean;
+  profile: boolean;
   fluency: boolean;
   json: boolean;
   seed: number;
@@ -113,6 +116,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
         force: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         plan: { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
         "no-fluency": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         seed: { type: "string", default: "0" },
@@ -132,6 +136,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     force: v.force!,
     resume: v.resume!,
     plan: v.plan!,
+    profile: v.profile!,
     fluency: !v["no-fluency"],
     json: v.json!,
     seed: 0,

@@ -73,3 +73,43 @@ Deno.test({
     }
   },
 });
+
+/** Uploads and reads are counted with their bytes (f16: two per element). */
+async function checkTransfers(be: Backend): Promise<void> {
+  const start = be.transfers();
+  const a = be.alloc(10), h = be.alloc(6, "f16");
+  be.upload(a, new Float32Array(10));
+  be.upload(h, new Float32Array(6));
+  await be.read(a, 2, 5);
+  await be.read(h);
+  const t = be.transfers();
+  deepStrictEqual(
+    [t.uploads - start.uploads, t.uploadBytes - start.uploadBytes],
+    [2, 10 * 4 + 6 * 2],
+  );
+  deepStrictEqual([t.reads - start.reads, t.readBytes - start.readBytes], [2, 5 * 4 + 6 * 2]);
+  be.free(a);
+  be.free(h);
+}
+
+Deno.test("WASM counts host <-> device copies and their bytes", async () => {
+  const be = await createWasmBackend();
+  try {
+    await checkTransfers(be);
+  } finally {
+    be.dispose();
+  }
+});
+
+Deno.test({
+  name: "WebGPU counts host <-> device copies and their bytes [webgpu]",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const be = (await createWebGpuBackend())!;
+    try {
+      await checkTransfers(be);
+    } finally {
+      be.dispose();
+    }
+  },
+});
