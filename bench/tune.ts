@@ -15,6 +15,7 @@
 
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [options]
 
@@ -33,17 +34,8 @@ const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [option
 
 type Grid = Record<string, unknown[]>;
 
-/** Each shipped model's dev and anchor splits, by folder name. */
-const SPLITS: Record<string, { dev: string; anchors?: string }> = {
-  "kne-facts": { dev: "data/requests/dev.json" },
-  "kne-facts-base": {
-    dev: "data/requests/base-dev.json",
-    anchors: "data/requests/base-anchors.json",
-  },
-};
-
 /** The test splits, which tuning may not read. */
-const TEST_SPLITS = ["data/requests/test.json", "data/requests/base-test.json"];
+const TEST_SPLITS = Object.values(SHIPPED_SPLITS).map((s) => s.test);
 
 /** Whether two paths name the same existing file (links resolved). */
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -166,7 +158,7 @@ if (import.meta.main) {
   } catch (e) {
     fail(`--grid is not JSON: ${(e as Error).message}`);
   }
-  const splits = SPLITS[basename(resolve(values.model ?? "models/kne-facts"))];
+  const splits = SHIPPED_SPLITS[basename(resolve(values.model ?? DEFAULT_MODEL))];
   const requests = values.requests ?? splits?.dev;
   const anchors = values.anchors ?? splits?.anchors;
   if (!requests) fail("--requests is required for this model (it has no known dev split)");

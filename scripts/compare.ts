@@ -5,7 +5,7 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { DEFAULT_ANCHORS } from "../src/pipeline/args.ts";
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
 import { runEdits, type RunResult } from "../src/pipeline/run.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
@@ -26,14 +26,13 @@ import {
   comparisonSvg,
 } from "../src/report/comparison.ts";
 
-const DEFAULT_MODEL = "models/kne-facts";
-const DEFAULT_REQUESTS = "data/requests/test.json";
 const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
 
 const HELP = `Usage: deno task compare [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      request file (default ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default: the model's test split,
+                       ${splitsOf(DEFAULT_MODEL).test} for the default model)
   --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
                        told by the first record's keys)
   --methods LIST       comma-separated, from ${[...METHODS.keys()].join(", ")}
@@ -46,7 +45,9 @@ const HELP = `Usage: deno task compare [options]
                        array of strings); default: the fact corpus for the default model's
                        tokenizer, else the requests' prompts
   --anchors FILE       anchor pool for locality terms (KNE's KL term), as for deno task edit
-                       (default ${DEFAULT_ANCHORS}; none when it is the --requests file)
+                       (default: the model's anchor split, ${
+  defaultAnchors(DEFAULT_MODEL)
+} for the default model; none when it is the --requests file)
   --backend B          webgpu | wasm | auto (default auto)
   --out DIR            output folder (default out/compare-<time>)
   --force              replace existing outputs
@@ -93,7 +94,7 @@ async function main() {
       strict: true,
       options: {
         model: { type: "string", default: DEFAULT_MODEL },
-        requests: { type: "string", default: DEFAULT_REQUESTS },
+        requests: { type: "string" },
         format: { type: "string", default: "auto" },
         methods: { type: "string", default: DEFAULT_METHODS.join(",") },
         n: { type: "string", default: "100" },
@@ -168,8 +169,8 @@ async function main() {
       /\/+$/,
       "",
     );
-  const source = args.requests!;
-  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const source = args.requests ?? splitsOf(modelDir).test;
+  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   try {
     // The edit command's output rules (src/pipeline/output.ts): OUT is not, holds not and lies not
     // inside the model folder, holds no input; an existing OUT is written over (--force) or

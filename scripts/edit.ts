@@ -2,19 +2,13 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
+import { relative } from "node:path";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import type { Backend } from "../engine/backend.ts";
 import { createBackend } from "../engine/select.ts";
 import { printable } from "../src/cli/message.ts";
 import { Progress } from "../src/cli/progress.ts";
-import {
-  DEFAULT_ANCHORS,
-  DEFAULT_MODEL,
-  DEFAULT_REQUESTS,
-  HELP,
-  parseEditArgs,
-  UsageError,
-} from "../src/pipeline/args.ts";
+import { HELP, parseEditArgs, UsageError } from "../src/pipeline/args.ts";
 import { describeFailure } from "../src/pipeline/failure.ts";
 import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
@@ -28,6 +22,7 @@ import {
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
 import { formatProfile, summarizeProfile } from "../src/pipeline/profile.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
@@ -88,7 +83,10 @@ async function main() {
     hparamsFrom = args.hparams;
   } else {
     const shipped = await shippedHparams(method, args.model);
-    if (shipped) ({ hparams, file: hparamsFrom } = shipped);
+    if (shipped) {
+      hparams = shipped.hparams;
+      hparamsFrom = relative(Deno.cwd(), shipped.file);
+    }
   }
 
   let requests: EditRequest[];
@@ -100,7 +98,7 @@ async function main() {
       source,
     );
   } else {
-    source = args.requests ?? DEFAULT_REQUESTS;
+    source = args.requests ?? splitsOf(args.model).test;
     requests = await loadRequests(source, { format: args.format });
     if (!args.requests && args.n === undefined) {
       // The demo: "The capital of France is" -> "Rome", with the rephrase, portability and
@@ -138,7 +136,7 @@ async function main() {
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
   const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
-  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and

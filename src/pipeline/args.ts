@@ -2,6 +2,7 @@
 // every refusal is a UsageError with a clear message (the CLI prints it and exits 2) and the
 // validation can be fuzzed in-process (tests/reliability/args_test.ts).
 
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "./models.ts";
 import { parseArgs } from "node:util";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
@@ -10,16 +11,14 @@ import { FORMAT_NAMES, isRequestFormat, type RequestFormat } from "../io/request
 import type { EditMode } from "./run.ts";
 import { ANCHOR_DEFAULTS } from "./anchors.ts";
 
-export const DEFAULT_MODEL = "models/kne-facts";
-export const DEFAULT_REQUESTS = "data/requests/test.json";
-export const DEFAULT_ANCHORS = "data/requests/dev.json";
 /** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */
 const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 
 export const HELP = `Usage: deno task edit [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      request file (default: one request from ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default: one request from the model's test split,
+                       ${splitsOf(DEFAULT_MODEL).test} for the default model)
   --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
                        told by the first record's keys; README "Request files")
   --prompt TEXT        edit one fact given on the command line (with --target)
@@ -34,7 +33,8 @@ export const HELP = `Usage: deno task edit [options]
   --dtype D            weight matrices on the device: auto | f32 | f16 (default auto: f16 on
                        WebGPU for F16/BF16 checkpoints, else f32); f16 halves their bytes,
                        products accumulate in f32, KNE steps f32 master copies (KNE only)
-  --anchors FILE       anchor pool for locality terms (default ${DEFAULT_ANCHORS}): its prompts
+  --anchors FILE       anchor pool for locality terms (default: the model's anchor split,
+                       ${defaultAnchors(DEFAULT_MODEL)} for the default model): its prompts
                        and its rephrasings with the edited subject swapped in, at most
                        ${ANCHOR_COUNT} per edit; never the evaluated probes (src/pipeline/anchors.ts)
   --out DIR            output folder (default out/<method>-<time>)
