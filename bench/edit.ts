@@ -43,7 +43,7 @@
 
 import { type Backend, type DType, DTYPE_BYTES } from "../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
-import { createWebGpuBackend, requestAdapter, WebGpuBackend } from "../engine/webgpu/backend.ts";
+import { createWebGpuBackend, requestAdapter } from "../engine/webgpu/backend.ts";
 import { teacherForced } from "../src/edit/request.ts";
 import { UnitSnapshot, writeChanges } from "../src/edit/snapshot.ts";
 import { attribute } from "../src/kne/attribution.ts";
@@ -62,6 +62,7 @@ import {
   type MemoryPlan,
   planProblems,
 } from "../src/pipeline/plan.ts";
+import { median } from "../src/eval/aggregate.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -173,11 +174,6 @@ function describe(c: ModelConfig): string {
   return `${c.nLayers} x ${c.dModel}, ${c.nHeads} heads${
     c.nKvHeads !== c.nHeads ? ` (${c.nKvHeads} kv)` : ""
   }, ff ${c.dFF}, vocab ${c.vocabSize}`;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
@@ -325,9 +321,9 @@ function digest(r: Awaited<ReturnType<typeof kneEdit>>): string {
 }
 
 /**
- * Times every dispatch by kernel name and by the current phase label: on WASM the wall time of
- * each (synchronous) dispatch, on WebGPU the GPU timestamps of each (WebGpuBackend
- * profileDispatches: one pass per dispatch while profiling), collected at the end of each phase.
+ * Times every dispatch by kernel name and by the current phase label through the backend's own
+ * profiling (Backend.profileDispatches: on WASM the wall time of each synchronous dispatch, on
+ * WebGPU the GPU timestamps of each, one pass per dispatch), collected at the end of each phase.
  */
 class Profiler {
   phase = "";
@@ -335,20 +331,8 @@ class Profiler {
   /** Matmuls by name and [batch, m, n, k]. */
   shapes = new Map<string, { ms: number; calls: number }>();
   phaseKernelMs = new Map<string, number>();
-  #inner: Backend["dispatch"];
-  readonly #gpu: WebGpuBackend | null;
   constructor(readonly be: Backend) {
-    this.#inner = be.dispatch.bind(be);
-    this.#gpu = be instanceof WebGpuBackend ? be : null;
-    if (this.#gpu) {
-      this.#gpu.profileDispatches(true);
-      return;
-    }
-    be.dispatch = (name, buffers, params) => {
-      const t0 = performance.now();
-      this.#inner(name, buffers, params);
-      this.#add(name, params, performance.now() - t0);
-    };
+    be.profileDispatches(true);
   }
   #add(name: string, params: readonly number[], ms: number): void {
     const e = this.kernels.get(name) ?? { ms: 0, calls: 0 };
@@ -364,13 +348,12 @@ class Profiler {
     }
     this.phaseKernelMs.set(this.phase, (this.phaseKernelMs.get(this.phase) ?? 0) + ms);
   }
-  /** Counts the GPU times of the phase's dispatches (WebGPU; WASM counted them as they ran). */
+  /** Counts the times of the phase's dispatches. */
   async endPhase(): Promise<void> {
-    for (const t of await this.#gpu?.takeDispatchTimes() ?? []) this.#add(t.name, t.params, t.ms);
+    for (const t of await this.be.takeDispatchTimes()) this.#add(t.name, t.params, t.ms);
   }
   restore(): void {
-    if (this.#gpu) this.#gpu.profileDispatches(false);
-    else this.be.dispatch = this.#inner;
+    this.be.profileDispatches(false);
   }
 }
 

@@ -24,6 +24,7 @@ import type { ModelConfig } from "../src/model/config.ts";
 import type { CausalLM } from "../src/model/lm.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
+import { median } from "../src/eval/aggregate.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -126,11 +127,6 @@ interface StepResult {
   profile?: { kernel: string; ms: number; calls: number }[];
   /** With --generate: KV-cached greedy decoding after a 32-token prompt. */
   generation?: { cachedMsPerToken: number; fullMsPerToken: number; tokens: number };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function step(model: CausalLM, meter: Meter, ids: number[], targets: number[]) {

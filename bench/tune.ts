@@ -5,20 +5,26 @@
 // best mean of Edit Succ. and Generalization; where no trial qualifies, the best mean of Edit
 // Succ., Generalization and Locality (ties: fewer parameters changed). Without the Edit Succ.
 // condition a setting that changes nothing (ROME at the last layer, whose subject-position update
-// cannot reach the prediction) would pass on its untouched Locality of 100. The test requests are never scored here; they are only the
-// anchor pool, so no dev probe is ever an anchor. Prints one JSON line per trial as it finishes
-// and a Markdown table at the end; per-trial outputs stay under OUT/<trial>/.
+// cannot reach the prediction) would pass on its untouched Locality of 100. Tuning reads nothing
+// of the test split: the anchor pool is the model's own anchor split (kne-facts-base:
+// data/requests/base-anchors.json), never a test file (refused), so neither a dev probe nor a test
+// prompt is ever an anchor. Prints one JSON line per trial as it finishes and a Markdown table at
+// the end; per-trial outputs stay under OUT/<trial>/.
 //
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
+import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [options]
 
   --method NAME     editing method (as for deno task edit)
   --grid JSON       {"key": [values...], ...}: every combination is one trial
-  --requests FILE   scored requests (default data/requests/dev.json)
-  --anchors FILE    anchor pool (default data/requests/test.json)
+  --model DIR       the model (default: the edit command's)
+  --requests FILE   scored requests (default: the model's dev split)
+  --anchors FILE    anchor pool (default: the model's anchor split; required for a model
+                    without one; a test split is refused)
   --n N             the first N requests (default 50)
   --backend B       wasm | webgpu | auto (default wasm)
   --out DIR         per-trial outputs (default .tmp/tune-<method>)
@@ -27,6 +33,15 @@ const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [option
 `;
 
 type Grid = Record<string, unknown[]>;
+
+/** The test splits, which tuning may not read. */
+const TEST_SPLITS = Object.values(SHIPPED_SPLITS).map((s) => s.test);
+
+/** Whether two paths name the same existing file (links resolved). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const real = (p: string) => Deno.realPath(p).catch(() => resolve(p));
+  return (await real(a)) === (await real(b));
+}
 
 interface Trial {
   trial: string;
@@ -74,7 +89,15 @@ export function gridPoints(grid: Grid): Record<string, unknown>[] {
 async function runTrial(
   name: string,
   hparams: Record<string, unknown>,
-  a: { method: string; requests: string; anchors: string; n: string; backend: string; out: string },
+  a: {
+    method: string;
+    model?: string;
+    requests: string;
+    anchors: string;
+    n: string;
+    backend: string;
+    out: string;
+  },
 ): Promise<Trial> {
   const dir = `${a.out}/${name}`;
   await Deno.mkdir(dir, { recursive: true });
@@ -84,6 +107,7 @@ async function runTrial(
     "run",
     "-A",
     "scripts/edit.ts",
+    ...(a.model ? ["--model", a.model] : []),
     ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
     ...["--anchors", a.anchors, "--n", a.n, "--backend", a.backend],
     ...["--no-fluency", "--json", "--force", "--out", `${dir}/run`],
@@ -113,8 +137,9 @@ if (import.meta.main) {
     options: {
       method: { type: "string" },
       grid: { type: "string" },
-      requests: { type: "string", default: "data/requests/dev.json" },
-      anchors: { type: "string", default: "data/requests/test.json" },
+      model: { type: "string" },
+      requests: { type: "string" },
+      anchors: { type: "string" },
       n: { type: "string", default: "50" },
       backend: { type: "string", default: "wasm" },
       out: { type: "string" },
@@ -133,10 +158,35 @@ if (import.meta.main) {
   } catch (e) {
     fail(`--grid is not JSON: ${(e as Error).message}`);
   }
+  const splits = SHIPPED_SPLITS[basename(resolve(values.model ?? DEFAULT_MODEL))];
+  const requests = values.requests ?? splits?.dev;
+  const anchors = values.anchors ?? splits?.anchors;
+  if (!requests) fail("--requests is required for this model (it has no known dev split)");
+  if (!anchors) {
+    fail("--anchors is required for this model (it has no anchor split; never its test split)");
+  }
+  for (const test of TEST_SPLITS) {
+    for (const [flag, file] of [["--anchors", anchors], ["--requests", requests]]) {
+      if (await sameFile(file, test)) {
+        fail(`${flag} ${file} is the test split ${test}: tuning must read nothing of it`);
+      }
+    }
+  }
+  if (await sameFile(anchors, requests)) fail("--anchors is the --requests file (no anchors)");
+  for (const [flag, file] of [["--anchors", anchors], ["--requests", requests]]) {
+    if (!(await Deno.stat(file).then((i) => i.isFile, () => false))) {
+      fail(
+        `${flag} ${file}: no such file${
+          flag === "--anchors" ? " (an edit would run without anchors)" : ""
+        }`,
+      );
+    }
+  }
   const a = {
     method: values.method,
-    requests: values.requests,
-    anchors: values.anchors,
+    model: values.model,
+    requests,
+    anchors,
     n: values.n,
     backend: values.backend,
     out: values.out ?? `.tmp/tune-${values.method}`,

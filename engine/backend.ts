@@ -53,6 +53,31 @@ export function isSlice(b: Binding): b is BufferSlice {
  */
 export type KernelParams = readonly number[];
 
+/** What a device can hold, as far as it can be known without allocating. */
+export interface DeviceLimits {
+  /** Bytes still free for new buffers, or null where the device does not say (WebGPU). */
+  freeBytes: number | null;
+  /** Device memory is system memory (WASM, and CPU fallback adapters such as lavapipe). */
+  isHostMemory: boolean;
+  /** Largest buffer the device may create, in bytes. */
+  maxBufferBytes: number;
+}
+
+/** The time of one dispatch (Backend.takeDispatchTimes). */
+export interface DispatchTime {
+  name: string;
+  params: readonly number[];
+  ms: number;
+}
+
+/** Host <-> device copies since the backend started (Backend.transfers). */
+export interface Transfers {
+  uploads: number;
+  uploadBytes: number;
+  reads: number;
+  readBytes: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */
@@ -90,6 +115,25 @@ export interface Backend {
   sync(): Promise<void>;
   /** Bytes currently allocated through alloc() and not freed. */
   allocatedBytes(): number;
+  /** The device's limits now (free bytes count what is allocated). */
+  limits(): DeviceLimits;
+  /**
+   * Resolves with the reason when the device is lost (a WebGPU device can be; a WASM one never
+   * is), after which every call throws BackendError.
+   */
+  readonly lost: Promise<string>;
+  /** Whether dispatches can be timed (WebGPU needs the timestamp-query feature). */
+  readonly canProfile: boolean;
+  /**
+   * Starts or stops timing every dispatch (WASM: the wall time of each synchronous dispatch;
+   * WebGPU: GPU timestamps, one pass per dispatch, so the work is slower while it is on).
+   * Throws BackendError when the device cannot time dispatches.
+   */
+  profileDispatches(on: boolean): void;
+  /** The time of every dispatch timed since the last call, in dispatch order. */
+  takeDispatchTimes(): Promise<DispatchTime[]>;
+  /** Host <-> device copies (upload, read) since the backend started: counts and bytes. */
+  transfers(): Transfers;
   /** Release the device, workers and memory. */
   dispose(): void;
 }

@@ -5,16 +5,17 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { DEFAULT_ANCHORS } from "../src/pipeline/args.ts";
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
 import { runEdits, type RunResult } from "../src/pipeline/run.ts";
-import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
+import { shippedHparams } from "../src/pipeline/hparams.ts";
+import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
 import {
@@ -25,26 +26,28 @@ import {
   comparisonSvg,
 } from "../src/report/comparison.ts";
 
-const DEFAULT_MODEL = "models/kne-facts";
-const DEFAULT_REQUESTS = "data/requests/test.json";
 const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
 
 const HELP = `Usage: deno task compare [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      request file (default ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default: the model's test split,
+                       ${splitsOf(DEFAULT_MODEL).test} for the default model)
   --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
                        told by the first record's keys)
   --methods LIST       comma-separated, from ${[...METHODS.keys()].join(", ")}
                        (default ${DEFAULT_METHODS.join(",")})
   --n N                the first N requests of the file (default 100)
   --hparams-dir DIR    per-method hyperparameters DIR/<method>.json (methods without a file
-                       use their defaults)
+                       use the file shipped for the model, hparams/<method>/<model>.json, or
+                       their defaults)
   --cov-texts FILE     texts for ROME/MEMIT's key statistics (.txt, one per line, or a .json
                        array of strings); default: the fact corpus for the default model's
                        tokenizer, else the requests' prompts
   --anchors FILE       anchor pool for locality terms (KNE's KL term), as for deno task edit
-                       (default ${DEFAULT_ANCHORS}; none when it is the --requests file)
+                       (default: the model's anchor split, ${
+  defaultAnchors(DEFAULT_MODEL)
+} for the default model; none when it is the --requests file)
   --backend B          webgpu | wasm | auto (default auto)
   --out DIR            output folder (default out/compare-<time>)
   --force              replace existing outputs
@@ -91,7 +94,7 @@ async function main() {
       strict: true,
       options: {
         model: { type: "string", default: DEFAULT_MODEL },
-        requests: { type: "string", default: DEFAULT_REQUESTS },
+        requests: { type: "string" },
         format: { type: "string", default: "auto" },
         methods: { type: "string", default: DEFAULT_METHODS.join(",") },
         n: { type: "string", default: "100" },
@@ -137,12 +140,16 @@ async function main() {
   if (hpDir && !(await Deno.stat(hpDir).then((s) => s.isDirectory, () => false))) {
     fail(`--hparams-dir ${hpDir}: no such folder`);
   }
+  const modelDir = args.model!.replace(/\/+$/, "");
   const hparams = new Map<string, Record<string, number | boolean | string>>();
   for (const m of methods) {
+    // DIR/<method>.json, else the file shipped for this model, else the defaults.
     let hp = m.defaults;
     const file = hpDir ? `${hpDir}/${m.name}.json` : null;
     if (file && (await exists(file))) {
       hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
+    } else {
+      hp = (await shippedHparams(m, modelDir))?.hparams ?? hp;
     }
     if (args["cov-texts"] && "covTexts" in m.schema) {
       hp = { ...hp, covTexts: args["cov-texts"] };
@@ -150,7 +157,6 @@ async function main() {
     hparams.set(m.name, hp);
   }
 
-  const modelDir = args.model!.replace(/\/+$/, "");
   await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${
@@ -163,8 +169,8 @@ async function main() {
       /\/+$/,
       "",
     );
-  const source = args.requests!;
-  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const source = args.requests ?? splitsOf(modelDir).test;
+  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   try {
     // The edit command's output rules (src/pipeline/output.ts): OUT is not, holds not and lies not
     // inside the model folder, holds no input; an existing OUT is written over (--force) or
@@ -181,13 +187,13 @@ async function main() {
   }
   const requests = (await loadRequests(source, { format })).slice(0, n);
 
+  // The edit command's checks, before any weight is read (src/pipeline/inputs.ts).
+  const { tokenizer, targets } = await checkInputs(modelDir, requests, source);
+
   const backend = await createBackend(parseBackendChoice(args.backend!));
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
-  const { model, tokenizer } = await loadModel(modelDir, backend, { dtype: "f32" });
-  const targets = requests.map((r) =>
-    editTarget(r, tokenizer!, model.config.contextLength, source)
-  );
+  const { model } = await loadModel(modelDir, backend, { dtype: "f32", tokenizer: false });
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
       `${targets.length} request(s); methods: ${names.join(", ")}`,
@@ -231,7 +237,7 @@ async function main() {
       const r = await runEdits({
         model,
         modelDir,
-        tokenizer: tokenizer!,
+        tokenizer,
         method,
         hparams: hparams.get(method.name)!,
         targets,

@@ -2,29 +2,18 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
+import { relative } from "node:path";
+import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import type { Backend } from "../engine/backend.ts";
 import { createBackend } from "../engine/select.ts";
 import { printable } from "../src/cli/message.ts";
 import { Progress } from "../src/cli/progress.ts";
-import {
-  DEFAULT_ANCHORS,
-  DEFAULT_MODEL,
-  DEFAULT_REQUESTS,
-  HELP,
-  parseEditArgs,
-  UsageError,
-} from "../src/pipeline/args.ts";
-import {
-  checkTokenizerFile,
-  describeFailure,
-  GuardError,
-  guardTokenizer,
-} from "../src/pipeline/guard.ts";
+import { HELP, parseEditArgs, UsageError } from "../src/pipeline/args.ts";
+import { describeFailure } from "../src/pipeline/failure.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
 import { runEdits } from "../src/pipeline/run.ts";
-import { editTarget } from "../src/edit/targets.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
-import { readModelConfig } from "../src/model/read-config.ts";
 import {
   type EditRequest,
   loadRequests,
@@ -32,7 +21,10 @@ import {
   validateRequests,
 } from "../src/io/requests.ts";
 import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
-import { loadTokenizer } from "../src/io/tokenizer.ts";
+import { shippedHparams } from "../src/pipeline/hparams.ts";
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
+import { formatProfile, summarizeProfile } from "../src/pipeline/profile.ts";
+import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import {
   backendLimits,
@@ -79,12 +71,22 @@ async function main() {
   const mode = args.mode;
   const seed = args.seed;
   const method = methodByName(args.method);
+  // A file given with --hparams, else the one shipped for this model (hparams/<method>/<model>.json),
+  // else the method's defaults.
   let hparams = method.defaults;
+  let hparamsFrom = "built-in defaults";
   if (args.hparams) {
     const text = await readRegularText(args.hparams).catch((e) =>
       fail(`cannot read ${args.hparams}: ${fsReason(e)}`, 1)
     );
     hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
+    hparamsFrom = args.hparams;
+  } else {
+    const shipped = await shippedHparams(method, args.model);
+    if (shipped) {
+      hparams = shipped.hparams;
+      hparamsFrom = relative(Deno.cwd(), shipped.file);
+    }
   }
 
   let requests: EditRequest[];
@@ -96,7 +98,7 @@ async function main() {
       source,
     );
   } else {
-    source = args.requests ?? DEFAULT_REQUESTS;
+    source = args.requests ?? splitsOf(args.model).test;
     requests = await loadRequests(source, { format: args.format });
     if (!args.requests && args.n === undefined) {
       // The demo: "The capital of France is" -> "Rome", with the rephrase, portability and
@@ -133,13 +135,8 @@ async function main() {
   }
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
-  const config = await readModelConfig(modelDir);
-  // Patterns that could backtrack exponentially are refused, and encoded ids are checked
-  // against the vocabulary (a bad tokenizer.json is a TokenizerError, never a hang or a crash).
-  await checkTokenizerFile(modelDir);
-  const tokenizer = guardTokenizer(await loadTokenizer(modelDir, config.vocabSize));
-  const targets = requests.map((r) => editTarget(r, tokenizer, config.contextLength, source));
-  const anchorFile = args.anchors ?? DEFAULT_ANCHORS;
+  const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
+  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
@@ -195,7 +192,9 @@ async function main() {
         "step; --plan shows why)",
     );
   }
-  console.error(`method: ${method.name}, mode ${mode}, ${targets.length} request(s)`);
+  console.error(
+    `method: ${method.name}, mode ${mode}, ${targets.length} request(s); hparams: ${hparamsFrom}`,
+  );
 
   // No other run may write or remove OUT.partial while this one does (a stale lock is taken over).
   try {
@@ -218,6 +217,12 @@ async function main() {
   const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
   const killAfter = Number(Deno.env.get("KNE_FAULT_KILL_AFTER") ?? "NaN");
   let finished = 0;
+  if (args.profile) {
+    if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
+    backend.profileDispatches(true);
+  }
+  const startTransfers = backend.transfers();
+  const started = performance.now();
   const run = runEdits({
     model,
     modelDir,
@@ -275,6 +280,23 @@ async function main() {
     fail(message, code);
   }
   Deno.removeSignalListener("SIGINT", onSigint);
+  if (args.profile) {
+    const t = backend.transfers();
+    const profile = summarizeProfile(
+      backend.name,
+      (performance.now() - started) / 1000,
+      await backend.takeDispatchTimes(),
+      {
+        uploads: t.uploads - startTransfers.uploads,
+        uploadBytes: t.uploadBytes - startTransfers.uploadBytes,
+        reads: t.reads - startTransfers.reads,
+        readBytes: t.readBytes - startTransfers.readBytes,
+      },
+      result.records.map((r) => r.timings),
+    );
+    await Deno.writeTextFile(`${result.out}/profile.json`, JSON.stringify(profile, null, 2) + "\n");
+    console.error(formatProfile(profile));
+  }
   backend.dispose();
   if (args.json) {
     console.log(
@@ -305,10 +327,9 @@ async function main() {
 }
 
 function loseDevice(backend: Backend): void {
-  const device = (backend as Backend & { device?: GPUDevice }).device;
-  if (device) {
+  if (backend instanceof WebGpuBackend) {
     console.error("fault injection: destroying the WebGPU device");
-    device.destroy();
+    backend.device.destroy();
   }
 }
 

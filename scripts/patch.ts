@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import {
   checkOutputFolder,
   checkReplaceable,

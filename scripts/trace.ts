@@ -8,7 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { Progress } from "../src/cli/progress.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/pipeline/output.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/pipeline/load.ts";
@@ -174,6 +175,7 @@ if (args.prompt) {
   const requests = await loadRequests(args.requests!);
   const traces: FactTrace[] = [];
   let tried = 0;
+  const bar = new Progress("trace", n, "fact");
   for (const r of requests) {
     if (traces.length >= n) break;
     if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
@@ -189,10 +191,11 @@ if (args.prompt) {
     if (tr?.known) {
       traces.push(tr);
       await heatmaps(tr, `facts/${String(traces.length).padStart(3, "0")}-`);
-      Deno.stderr.writeSync(new TextEncoder().encode(`\rtraced ${traces.length}/${n}`));
+      bar.update(traces.length, `${tried} tried`);
     }
   }
-  console.error(`\n${traces.length} known facts traced (${tried} tried)`);
+  bar.finish();
+  console.error(`${traces.length} known facts traced (${tried} tried)`);
   if (traces.length === 0) {
     console.error("error: the model answers none of the requests' facts; nothing to average");
     Deno.exit(1);

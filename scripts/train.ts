@@ -29,7 +29,7 @@ import { recall, type RecallReport } from "../src/train/recall.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/pipeline/guard.ts";
+import { GuardError } from "../src/pipeline/output.ts";
 import {
   checkOutputFolder,
   checkReplaceable,

@@ -16,6 +16,7 @@ export const LAYERS: Record<string, number> = {
   "src/io": 1,
   "src/tokenizer": 1,
   "src/cli": 1,
+  "src/random": 1,
   "src/autograd": 2,
   "src/eval": 2,
   "src/facts": 2,

@@ -8,16 +8,19 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DeviceLimits,
+  type DispatchTime,
   type DType,
   DTYPE_BYTES,
   isSlice,
   type KernelParams,
   sliceAlign,
+  type Transfers,
 } from "../backend.ts";
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
-import { LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
+import { HEAP_BASE, LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
 import { type Call, controlBytes, ThreadPool } from "./pool.ts";
 import { engineHost } from "../host.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
@@ -54,6 +57,14 @@ export interface WasmOptions {
 
 export class WasmBackend implements Backend {
   readonly name = "wasm" as const;
+  /** Linear memory in this process is never lost. */
+  readonly lost: Promise<string> = new Promise(() => {});
+  /** Dispatches run synchronously here: each one's wall time is its time. */
+  readonly canProfile = true;
+  #profiling = false;
+  #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
+  /** The dispatches timed since the last takeDispatchTimes. */
+  #timed: DispatchTime[] = [];
   readonly maxBindingElements: number;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
@@ -183,6 +194,8 @@ export class WasmBackend implements Backend {
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f32") {
       if (!(data instanceof Float32Array)) {
         throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
@@ -197,6 +210,8 @@ export class WasmBackend implements Backend {
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
+    this.#transfers.reads++;
+    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f16") {
       const start = b.byteOffset / 2 + offset;
       return Promise.resolve(fromHalfBits(this.heap16.slice(start, start + length)));
@@ -213,6 +228,23 @@ export class WasmBackend implements Backend {
   }
 
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    if (!this.#profiling) return this.#dispatch(name, buffers, params);
+    const t0 = performance.now();
+    this.#dispatch(name, buffers, params);
+    this.#timed.push({ name, params: [...params], ms: performance.now() - t0 });
+  }
+
+  profileDispatches(on: boolean): void {
+    this.#profiling = on;
+  }
+
+  takeDispatchTimes(): Promise<DispatchTime[]> {
+    const out = this.#timed;
+    this.#timed = [];
+    return Promise.resolve(out);
+  }
+
+  #dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
     const spec = kernelSpec(name);
     validateDispatch(spec, this.name, buffers, params);
     const fn = this.#exports[name] as KernelFn | undefined;
@@ -279,8 +311,21 @@ export class WasmBackend implements Backend {
     return Promise.resolve();
   }
 
+  transfers(): Transfers {
+    return { ...this.#transfers };
+  }
+
   allocatedBytes(): number {
     return this.#alloc.liveBytes - this.#reserved;
+  }
+
+  /** wasm32 memory: 4 GiB less the heap base, less what is allocated (another model counts). */
+  limits(): DeviceLimits {
+    return {
+      freeBytes: MAX_BYTES - HEAP_BASE - this.allocatedBytes(),
+      isHostMemory: true,
+      maxBufferBytes: MAX_BYTES - HEAP_BASE,
+    };
   }
 
   /** High-water mark of allocatedBytes() since the backend started or resetPeak(). */

@@ -10,11 +10,14 @@ import {
   BackendError,
   type Binding,
   type DeviceBuffer,
+  type DeviceLimits,
+  type DispatchTime,
   type DType,
   DTYPE_BYTES,
   isSlice,
   type KernelParams,
   SLICE_ALIGN_BYTES,
+  type Transfers,
 } from "../backend.ts";
 import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
@@ -28,13 +31,6 @@ const UNIFORM_SLOT = 256;
 const MAX_BATCH = 512;
 /** Dispatches timed per query set (two timestamps each). */
 const QUERY_PAIRS = 1024;
-
-/** The GPU time of one dispatch (WebGpuBackend.takeDispatchTimes). */
-export interface DispatchTime {
-  name: string;
-  params: readonly number[];
-  ms: number;
-}
 
 /** Timestamps of a run of dispatches: being recorded (staging null) or resolved for reading. */
 interface TimedRun {
@@ -103,10 +99,12 @@ export class WebGpuBackend implements Backend {
   #error: string | null = null;
   /** Whether dispatches are being timed, the run being recorded, the runs awaiting reading. */
   #profiling = false;
+  #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
   #timing: TimedRun | null = null;
   #timed: TimedRun[] = [];
   /** The device has the timestamp-query feature. */
   readonly canProfile: boolean;
+  readonly lost: Promise<string>;
 
   constructor(
     device: GPUDevice,
@@ -127,8 +125,9 @@ export class WebGpuBackend implements Backend {
       size: UNIFORM_SLOT * MAX_BATCH,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    device.lost.then((info) => {
-      this.#lost = info.message || info.reason;
+    this.lost = device.lost.then((info) => {
+      this.#lost = info.message || info.reason || "lost";
+      return this.#lost;
     });
     // A command that fails validation is skipped and leaves its outputs as they were; the error
     // arrives only as this event, so it is kept and thrown by the next call or read.
@@ -195,6 +194,8 @@ export class WebGpuBackend implements Backend {
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
     this.#range(b, offset, data.length, "upload");
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
     let bytes: Uint8Array;
     if (b.dtype === "f32") {
       if (!(data instanceof Float32Array)) {
@@ -222,6 +223,8 @@ export class WebGpuBackend implements Backend {
   async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
     this.#range(b, offset, length, "read");
+    this.#transfers.reads++;
+    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     if (length === 0) return new Float32Array(0);
     // Whole words: an f16 read starting at an odd element takes the half before it along, and
     // one ending at an odd element the half after it (inside the 16-byte rounded allocation).
@@ -485,8 +488,21 @@ export class WebGpuBackend implements Backend {
     this.#checkAlive();
   }
 
+  transfers(): Transfers {
+    return { ...this.#transfers };
+  }
+
   allocatedBytes(): number {
     return this.#live;
+  }
+
+  /** WebGPU does not report free memory; a fallback adapter's memory is the host's. */
+  limits(): DeviceLimits {
+    return {
+      freeBytes: null,
+      isHostMemory: this.isFallback,
+      maxBufferBytes: this.device.limits.maxBufferSize,
+    };
   }
 
   dispose(): void {

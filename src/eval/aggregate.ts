@@ -62,6 +62,14 @@ export interface Summary {
 }
 
 /** Mean of the defined, finite values; undefined when there is none. */
+/** The median of `xs` (the mean of the two middle values for an even count); 0 for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 export function meanDefined(xs: readonly (number | undefined)[]): number | undefined {
   let s = 0, n = 0;
   for (const x of xs) {

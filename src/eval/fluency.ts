@@ -15,7 +15,7 @@
 // an empty array gives.
 
 import type { EvalModel, GenerateOptions } from "./model.ts";
-import { mulberry32, type Rng } from "./rng.ts";
+import { mulberry32, type Rng } from "../random/rng.ts";
 import { wordTokenize } from "./words.ts";
 
 export { wordTokenize };

@@ -1,7 +1,7 @@
 // The evaluation metrics (KnowEdit style): one import for callers.
 
 export * from "./model.ts";
-export * from "./rng.ts";
+export * from "../random/rng.ts";
 export * from "./accuracy.ts";
 export * from "./fluency.ts";
 export * from "./record.ts";

@@ -2,7 +2,7 @@
 // logits. Keeping the metrics behind this interface makes them testable on hand-made logits and
 // independent of the engine: the lead adapts a real model (tokenizer + forward pass) to it.
 
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../random/rng.ts";
 
 /** Options of one sampled generation (see src/eval/fluency.ts for the defaults). */
 export interface GenerateOptions {

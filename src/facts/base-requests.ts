@@ -22,7 +22,7 @@
 // when the unedited model knows its fact, keeps only the probes the model answers correctly, and
 // takes the first balanced test and dev requests (disjoint subjects).
 
-import { mulberry32, pick, type Rng, shuffled } from "./rng.ts";
+import { mulberry32, pick, type Rng, shuffled } from "../random/rng.ts";
 import type { EditRequest, PortabilityProbe, RequestProbe } from "./requests.ts";
 import { PHRASINGS, promptOf, twoHopPhrasing } from "./phrasings.ts";
 import { type Relation, RELATIONS } from "./templates.ts";

@@ -17,7 +17,7 @@
 // Deterministic given the seed (which only drives the two-hop split and the sentence order).
 
 import { buildWorld, type World } from "./world.ts";
-import { mulberry32, shuffled } from "./rng.ts";
+import { mulberry32, shuffled } from "../random/rng.ts";
 import {
   AUX_TEMPLATES,
   type AuxRelation,

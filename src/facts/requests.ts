@@ -32,7 +32,7 @@
 
 import { buildWorld, type Country, type World } from "./world.ts";
 import { buildCorpus, type Corpus, DEFAULT_SEED } from "./corpus.ts";
-import { mulberry32, pick, type Rng, shuffled } from "./rng.ts";
+import { mulberry32, pick, type Rng, shuffled } from "../random/rng.ts";
 import { fill, type Relation, RELATIONS, TEMPLATES, TWO_HOP_TEMPLATES } from "./templates.ts";
 
 export interface RequestProbe {

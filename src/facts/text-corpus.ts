@@ -21,7 +21,7 @@
 // HELD-OUT phrasings (PHRASINGS[r].heldout) never occur in training. Probe sets have the shape of
 // the template corpus's (src/facts/corpus.ts), so the same recall code scores them.
 
-import { mulberry32, pick, type Rng, shuffled } from "./rng.ts";
+import { mulberry32, pick, type Rng, shuffled } from "../random/rng.ts";
 import { type EvalSets, type Fact, mainFacts, type Probe, splitBridges } from "./corpus.ts";
 import {
   ALIAS_PHRASINGS,

@@ -10,7 +10,7 @@ import { evalModel } from "../edit/eval-model.ts";
 import { Snapshot } from "../edit/snapshot.ts";
 import type { TensorChange } from "../io/patch.ts";
 import { generateTopK } from "../eval/fluency.ts";
-import { mulberry32 } from "../eval/rng.ts";
+import { mulberry32 } from "../random/rng.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM, HookSite, ParamInfo } from "../model/lm.ts";
 import { argmaxRows, countNonfinite } from "../tensor/ops.ts";

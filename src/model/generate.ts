@@ -7,7 +7,7 @@ import { BackendError } from "../../engine/backend.ts";
 import { noGrad } from "../autograd/variable.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
 import { argmax, type GenerateOptions as EvalGenerateOptions } from "../eval/model.ts";
-import type { Rng } from "../eval/rng.ts";
+import type { Rng } from "../random/rng.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 import { KVCache } from "./kvcache.ts";
 import type { CausalLM } from "./lm.ts";

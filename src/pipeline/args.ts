@@ -2,6 +2,7 @@
 // every refusal is a UsageError with a clear message (the CLI prints it and exits 2) and the
 // validation can be fuzzed in-process (tests/reliability/args_test.ts).
 
+import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "./models.ts";
 import { parseArgs } from "node:util";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
@@ -10,16 +11,14 @@ import { FORMAT_NAMES, isRequestFormat, type RequestFormat } from "../io/request
 import type { EditMode } from "./run.ts";
 import { ANCHOR_DEFAULTS } from "./anchors.ts";
 
-export const DEFAULT_MODEL = "models/kne-facts";
-export const DEFAULT_REQUESTS = "data/requests/test.json";
-export const DEFAULT_ANCHORS = "data/requests/dev.json";
 /** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */
 const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 
 export const HELP = `Usage: deno task edit [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      request file (default: one request from ${DEFAULT_REQUESTS})
+  --requests FILE      request file (default: one request from the model's test split,
+                       ${splitsOf(DEFAULT_MODEL).test} for the default model)
   --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
                        told by the first record's keys; README "Request files")
   --prompt TEXT        edit one fact given on the command line (with --target)
@@ -27,13 +26,15 @@ export const HELP = `Usage: deno task edit [options]
   --subject TEXT       the subject (default: the prompt)
   --n N                use the first N requests of the file
   --method NAME        ${[...METHODS.keys()].join(" | ")} (default kne)
-  --hparams FILE       JSON hyperparameters overriding the method's defaults
+  --hparams FILE       JSON hyperparameters overriding the method's defaults (default: the file
+                       shipped for the model, hparams/<method>/<model folder name>.json, if any)
   --mode MODE          single | batch | sequential (default single)
   --backend B          webgpu | wasm | auto (default auto)
   --dtype D            weight matrices on the device: auto | f32 | f16 (default auto: f16 on
                        WebGPU for F16/BF16 checkpoints, else f32); f16 halves their bytes,
                        products accumulate in f32, KNE steps f32 master copies (KNE only)
-  --anchors FILE       anchor pool for locality terms (default ${DEFAULT_ANCHORS}): its prompts
+  --anchors FILE       anchor pool for locality terms (default: the model's anchor split,
+                       ${defaultAnchors(DEFAULT_MODEL)} for the default model): its prompts
                        and its rephrasings with the edited subject swapped in, at most
                        ${ANCHOR_COUNT} per edit; never the evaluated probes (src/pipeline/anchors.ts)
   --out DIR            output folder (default out/<method>-<time>)
@@ -41,6 +42,8 @@ export const HELP = `Usage: deno task edit [options]
   --resume             continue an interrupted run from OUT.partial (needs --out)
   --plan               print the memory plan for this model and edit, then exit
                        (exit 0 when it fits the backend, 1 when it does not)
+  --profile            time every dispatch (per kernel), count host <-> device copies, sum the
+                       method's phases; printed and written to OUT/profile.json
   --no-fluency         skip the fluency metric (sampling)
   --json               print the metrics as JSON on stdout
   --seed N             seed for sampling (default 0)
@@ -71,6 +74,7 @@ export interface EditArgs {
   force: boolean;
   resume: boolean;
   plan: boolean;
+  profile: boolean;
   fluency: boolean;
   json: boolean;
   seed: number;
@@ -112,6 +116,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
         force: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         plan: { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
         "no-fluency": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         seed: { type: "string", default: "0" },
@@ -131,6 +136,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     force: v.force!,
     resume: v.resume!,
     plan: v.plan!,
+    profile: v.profile!,
     fluency: !v["no-fluency"],
     json: v.json!,
     seed: 0,

@@ -4,10 +4,58 @@
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
 // --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
 
-import { dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError } from "../io/files.ts";
-import { checkOutPath, GuardError, realish } from "./guard.ts";
+
+/** An output path or resume request that would damage inputs or mix results. */
+export class GuardError extends Error {
+  override name = "GuardError";
+}
+
+/** The real path of `p`, resolving the nearest existing ancestor when `p` does not exist. */
+export async function realish(p: string): Promise<string> {
+  const abs = resolve(p);
+  let head = abs;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await Deno.realPath(head), ...rest.reverse());
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      const up = dirname(head);
+      if (up === head) return abs;
+      rest.push(basename(head));
+      head = up;
+    }
+  }
+}
+
+function related(a: string, b: string): "same" | "inside" | "contains" | null {
+  if (a === b) return "same";
+  const slash = (s: string) => (s.endsWith("/") ? s : s + "/");
+  if (a.startsWith(slash(b))) return "inside";
+  if (b.startsWith(slash(a))) return "contains";
+  return null;
+}
+
+/**
+ * Refuses an output folder that is the model folder, lies inside it, or contains it, and the
+ * same for OUT.partial (the run writes there first and removes it with --force).
+ */
+export async function checkOutPath(out: string, modelDir: string): Promise<void> {
+  const model = await realish(modelDir);
+  for (const p of [out, `${out}.partial`]) {
+    const r = related(await realish(p), model);
+    if (r === null) continue;
+    const what = r === "same"
+      ? "is the input model folder"
+      : r === "inside"
+      ? "lies inside the input model folder"
+      : "contains the input model folder";
+    throw new GuardError(`--out ${out}: ${p} ${what} (${modelDir}); choose another --out`);
+  }
+}
 
 /** The marker file written into every output folder of this tool. */
 export const OUTPUT_MARKER = ".kne-output";

@@ -17,7 +17,6 @@
 // snapshot of the ensemble's entries with their diff.
 
 import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
-import { HEAP_BASE, MAX_BYTES } from "../../engine/wasm/allocator.ts";
 import { readModelConfig } from "../model/read-config.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
@@ -451,29 +450,14 @@ export function backendLimits(backend: Backend): BackendLimits {
   } catch {
     // Without --allow-sys the host cannot be measured: only the device limits are checked.
   }
-  if (backend.name === "wasm") {
-    return {
-      backend: "wasm",
-      // Buffers already allocated (another model on the same backend) count against the 4 GiB.
-      deviceBytes: MAX_BYTES - HEAP_BASE - backend.allocatedBytes(),
-      deviceIsHost: true,
-      hostAvailable,
-      maxBindingBytes: backend.maxBindingElements * F32,
-      maxBufferBytes: MAX_BYTES - HEAP_BASE,
-      description: backend.description,
-    };
-  }
-  const gpu = backend as Backend & {
-    device?: GPUDevice;
-    isFallback?: boolean;
-  };
+  const device = backend.limits();
   return {
-    backend: "webgpu",
-    deviceBytes: null,
-    deviceIsHost: gpu.isFallback ?? false,
+    backend: backend.name,
+    deviceBytes: device.freeBytes,
+    deviceIsHost: device.isHostMemory,
     hostAvailable,
     maxBindingBytes: backend.maxBindingElements * F32,
-    maxBufferBytes: gpu.device?.limits.maxBufferSize ?? backend.maxBindingElements * F32,
+    maxBufferBytes: device.maxBufferBytes,
     description: backend.description,
   };
 }

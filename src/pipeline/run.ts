@@ -11,7 +11,7 @@
 // final outputs, redoing the last record when every record was already finished, so that
 // ensemble.json, attribution.svg, model/ and patch.safetensors always come from this run.
 
-import { summarize, type Summary } from "../eval/aggregate.ts";
+import { median, summarize, type Summary } from "../eval/aggregate.ts";
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import { readPatch, writePatch } from "../io/patch.ts";
@@ -23,7 +23,7 @@ import { saveWeights } from "./load.ts";
 import { generate } from "../model/generate.ts";
 import { buildAnchors } from "./anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
-import { checkManifest, fileSha256, sha256, weightsIdentity } from "./guard.ts";
+import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "../edit/method.ts";
 import { checkReplaceable, markOutput, OUTPUT_MARKER, removeOutput } from "./output.ts";
 import { writeChanges } from "../edit/snapshot.ts";
@@ -433,11 +433,4 @@ async function appendDurably(file: string, text: string): Promise<void> {
   } finally {
     f.close();
   }
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }

@@ -7,7 +7,7 @@
 //   (the last partial row dropped), as GPT-2 was trained. A pass's rows are built when the pass
 //   starts, so the loop holds one pass at a time.
 
-import { mulberry32, shuffled } from "../facts/rng.ts";
+import { mulberry32, shuffled } from "../random/rng.ts";
 
 export interface Batch {
   ids: number[];

@@ -1,6 +1,8 @@
 // bench/tune.ts: the grid expands to every combination, and the selection rule picks the best
 // Edit Succ./Generalization among editing trials at the Locality floor, never a no-op, falling
-// back to the mean of the three when no trial qualifies.
+// back to the mean of the three when no trial qualifies; a test split as the anchor pool or the
+// scored requests, a model without an anchor split and no --anchors, and anchors equal to the
+// requests are refused before any trial runs.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { chooseTrial, gridPoints } from "../../bench/tune.ts";
@@ -29,4 +31,35 @@ Deno.test("chooseTrial: floor first, no-ops excluded, mean of three as the fallb
   // Ties on the score go to the trial that changes fewer parameters.
   const small = trial(95, 90, 91, 0.5);
   equal(chooseTrial([good, small], 90), small);
+});
+
+Deno.test("tune.ts refuses to read a test split, or to tune without anchors", async () => {
+  const ROOT = new URL("../../", import.meta.url).pathname;
+  const tune = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bench/tune.ts", "--method", "kne", "--grid", '{"topP":[0.01]}', ...args],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+    }).output();
+    return { code: r.code, err: new TextDecoder().decode(r.stderr) };
+  };
+  const cases: [string[], RegExp][] = [
+    [[], /--anchors is required for this model/],
+    [["--anchors", "data/requests/test.json"], /--anchors .* is the test split/],
+    [
+      ["--model", "models/kne-facts-base", "--anchors", "./data/../data/requests/base-test.json"],
+      /--anchors .*base-test\.json is the test split/,
+    ],
+    [
+      ["--model", "models/kne-facts-base", "--requests", "data/requests/base-test.json"],
+      /--requests data\/requests\/base-test\.json is the test split/,
+    ],
+    [["--anchors", "data/requests/dev.json"], /--anchors is the --requests file/],
+    [["--anchors", "data/requests/missing.json"], /--anchors .*missing\.json: no such file/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await tune(...args);
+    equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    equal(re.test(r.err), true, `${args.join(" ")}: ${r.err}`);
+  }
 });

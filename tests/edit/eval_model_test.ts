@@ -7,7 +7,7 @@ import { noGrad } from "../../src/autograd/variable.ts";
 import { evalModel } from "../../src/edit/eval-model.ts";
 import { greedy } from "../../src/pipeline/run.ts";
 import { generateTopK } from "../../src/eval/fluency.ts";
-import { mulberry32 } from "../../src/eval/rng.ts";
+import { mulberry32 } from "../../src/random/rng.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { argmaxRows } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";

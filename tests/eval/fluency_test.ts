@@ -16,7 +16,7 @@ import {
   sampleTopKToken,
   wordTokenize,
 } from "../../src/eval/fluency.ts";
-import { mulberry32 } from "../../src/eval/rng.ts";
+import { mulberry32 } from "../../src/random/rng.ts";
 import { wordModel } from "./fake_model.ts";
 
 interface Fixture {

@@ -103,6 +103,15 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
   const out = await Deno.makeTempDir({ prefix: "kne-compare-bad-" });
   // A folder without config.json, beside OUT (an OUT inside the model folder is refused first).
   const noModel = await Deno.makeTempDir({ prefix: "kne-compare-nomodel-" });
+  // The edit command's tokenizer guards hold here too: a pattern that could backtrack is refused
+  // before any weight is read (compare used to load such a tokenizer unchecked).
+  const redos = await Deno.makeTempDir({ prefix: "kne-compare-redos-" });
+  for (const f of ["config.json", "model.safetensors"]) {
+    await Deno.copyFile(`${ROOT}models/kne-facts/${f}`, `${redos}/${f}`);
+  }
+  const tok = JSON.parse(await Deno.readTextFile(`${ROOT}models/kne-facts/tokenizer.json`));
+  tok.normalizer = { type: "Replace", pattern: { Regex: "(a+)+$" }, content: "b" };
+  await Deno.writeTextFile(`${redos}/tokenizer.json`, JSON.stringify(tok));
   try {
     const cases: [string[], RegExp, number][] = [
       [["--n", "abc"], /--n must be a positive integer/, 2],
@@ -112,6 +121,11 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
       [["--cov-texts", `${out}/missing.txt`], /--cov-texts .*: no such file/, 2],
       [["--bogus"], /unknown option/i, 2],
       [["--model", noModel], /config\.json: cannot read/, 1],
+      [
+        ["--model", redos, "--n", "1"],
+        /normalizer\.pattern\.Regex\]: pattern "\(a\+\)\+\$": it repeats/,
+        1,
+      ],
     ];
     for (const [args, re, code] of cases) {
       const r = await new Deno.Command(Deno.execPath(), {
@@ -130,5 +144,6 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
   } finally {
     await Deno.remove(out, { recursive: true });
     await Deno.remove(noModel, { recursive: true });
+    await Deno.remove(redos, { recursive: true });
   }
 });

@@ -9,7 +9,7 @@ import type { Backend } from "../../engine/backend.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
 import { generateTopK } from "../../src/eval/fluency.ts";
 import { evalModelFromLogits } from "../../src/eval/model.ts";
-import { mulberry32 } from "../../src/eval/rng.ts";
+import { mulberry32 } from "../../src/random/rng.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
 import { buildModel, disposeModel } from "../../src/model/build.ts";

@@ -6,7 +6,7 @@
 
 import fc from "fast-check";
 import { parseEditArgs, UsageError } from "../../src/pipeline/args.ts";
-import { checkTokenizerFile, guardTokenizer } from "../../src/pipeline/guard.ts";
+import { checkTokenizerFile, guardTokenizer } from "../../src/io/tokenizer-guard.ts";
 import { ConfigError, parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
 import { SafetensorsError } from "../../src/io/errors.ts";
 import { applyPatchTo, type PatchEntry, readPatch, writePatch } from "../../src/io/patch.ts";

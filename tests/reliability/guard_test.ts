@@ -1,5 +1,5 @@
-// The guards of src/pipeline/guard.ts in-process: backtracking patterns (ReDoS: a repeat or an
-// alternation inside a repeated group, more than 2 repeats in a row) are refused while real
+// The guards in-process (src/io/tokenizer-guard.ts; src/pipeline/ output.ts, manifest.ts and
+// failure.ts): backtracking patterns (ReDoS: a repeat or an alternation inside a repeated group, more than 2 repeats in a row) are refused while real
 // tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
 // paths related to the model folder (also through symlinks) are refused; a resume must match
 // the run's manifest; failures name the saved records; and a lost WebGPU device makes every
@@ -11,17 +11,13 @@ import fc from "fast-check";
 import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
 import {
   backtrackingRisk,
-  checkManifest,
-  checkOutPath,
   checkTokenizerFile,
-  describeFailure,
-  EXIT_DEVICE_LOST,
-  GuardError,
   guardTokenizer,
   MAX_REPEATS_IN_A_ROW,
-  type RunManifest,
-  weightsIdentity,
-} from "../../src/pipeline/guard.ts";
+} from "../../src/io/tokenizer-guard.ts";
+import { checkManifest, type RunManifest, weightsIdentity } from "../../src/pipeline/manifest.ts";
+import { checkOutPath, GuardError } from "../../src/pipeline/output.ts";
+import { describeFailure, EXIT_DEVICE_LOST } from "../../src/pipeline/failure.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { getBackend, hasWebGpu } from "../helpers/backends.ts";
 import { FAULTS, FUZZ } from "./counts.ts";

@@ -1,7 +1,13 @@
-// A small seeded PRNG (mulberry32) so that the corpus and the requests are reproducible.
+// Seeded uniform random numbers, so that corpora, requests, fluency samples and method
+// randomness are reproducible from a seed.
 
+/** A source of uniform numbers in [0, 1). */
 export type Rng = () => number;
 
+/**
+ * mulberry32 (Tommy Ettinger's 32-bit generator): tiny, fast, passes PractRand to 2^32 outputs.
+ * Returns k / 2^32, k in [0, 2^32).
+ */
 export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {

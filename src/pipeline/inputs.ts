@@ -1,0 +1,32 @@
+// What every command that edits checks before any weight is read, the same way: the model
+// folder's config.json, its tokenizer.json (patterns that could backtrack are refused, encoded
+// ids are checked against the vocabulary), and every request's prompt, target and probes
+// tokenised against the context (src/edit/targets.ts).
+
+import type { EditTarget } from "../edit/method.ts";
+import { editTarget } from "../edit/targets.ts";
+import type { EditRequest } from "../io/requests.ts";
+import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
+import { checkTokenizerFile, guardTokenizer } from "../io/tokenizer-guard.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { readModelConfig } from "../model/read-config.ts";
+
+export interface CheckedInputs {
+  config: ModelConfig;
+  /** The guarded tokenizer (guardTokenizer). */
+  tokenizer: Tokenizer;
+  targets: EditTarget[];
+}
+
+/** Checks the model's config and tokenizer and the requests; throws the typed error of each. */
+export async function checkInputs(
+  modelDir: string,
+  requests: readonly EditRequest[],
+  source: string,
+): Promise<CheckedInputs> {
+  const config = await readModelConfig(modelDir);
+  await checkTokenizerFile(modelDir);
+  const tokenizer = guardTokenizer(await loadTokenizer(modelDir, config.vocabSize));
+  const targets = requests.map((r) => editTarget(r, tokenizer, config.contextLength, source));
+  return { config, tokenizer, targets };
+}

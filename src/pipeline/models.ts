@@ -1,0 +1,37 @@
+// The models this project ships and the request splits made for each: what `task edit`,
+// `task compare` and `bench/tune.ts` use when no --requests or --anchors is given. The test split
+// is scored, the dev split tunes, and the anchor pool (the locality term's prompts) is a split of
+// its own where one exists, so that neither tuning nor scoring reads the other's prompts.
+
+import { basename, resolve } from "node:path";
+
+export interface ModelSplits {
+  test: string;
+  dev: string;
+  /** The anchor pool; absent: the dev split (kne-facts, whose splits predate an anchor split). */
+  anchors?: string;
+}
+
+/** The default model of every command. */
+export const DEFAULT_MODEL = "models/kne-facts";
+
+export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
+  "kne-facts": { test: "data/requests/test.json", dev: "data/requests/dev.json" },
+  "kne-facts-base": {
+    test: "data/requests/base-test.json",
+    dev: "data/requests/base-dev.json",
+    anchors: "data/requests/base-anchors.json",
+  },
+};
+
+/** The splits of the shipped model at `modelDir` (by folder name), else the default model's. */
+export function splitsOf(modelDir: string): ModelSplits {
+  return SHIPPED_SPLITS[basename(resolve(modelDir))] ??
+    SHIPPED_SPLITS[basename(DEFAULT_MODEL)];
+}
+
+/** The anchor pool for a run on `modelDir` scored on `requests`. */
+export function defaultAnchors(modelDir: string): string {
+  const s = splitsOf(modelDir);
+  return s.anchors ?? s.dev;
+}

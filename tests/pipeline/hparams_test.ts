@@ -1,0 +1,47 @@
+// The hyperparameters shipped per method and model (src/pipeline/hparams.ts): found by the model
+// folder's name, merged over the defaults and checked against the schema; none for a model
+// without a file; a bad shipped file is an HparamsError naming it. The shipped files of the
+// default model hold the values its dev split chose, which are also the built-in defaults.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { HparamsError } from "../../src/io/requests.ts";
+import { methodByName, METHODS } from "../../src/methods/registry.ts";
+import { shippedHparams, shippedHparamsFile } from "../../src/pipeline/hparams.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+Deno.test("shipped hparams: found by the model folder's name, merged over the defaults", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const kne = methodByName("kne");
+    await Deno.mkdir(join(root, "kne"));
+    await Deno.writeTextFile(join(root, "kne", "my-model.json"), JSON.stringify({ topP: 0.002 }));
+    const got = await shippedHparams(kne, "/somewhere/models/my-model/", root);
+    assert.equal(got!.file, join(root, "kne", "my-model.json"));
+    assert.deepEqual(got!.hparams, { ...kne.defaults, topP: 0.002 });
+    assert.equal(await shippedHparams(kne, "models/other-model", root), null);
+    assert.equal(await shippedHparams(methodByName("rome"), "models/my-model", root), null);
+    await Deno.writeTextFile(join(root, "kne", "bad.json"), JSON.stringify({ topP: "many" }));
+    await assert.rejects(
+      shippedHparams(kne, "models/bad", root),
+      (e: unknown) =>
+        e instanceof HparamsError && e.message.startsWith(join(root, "kne", "bad.json")),
+    );
+    await Deno.mkdir(join(root, "kne", "folder.json"));
+    await assert.rejects(
+      shippedHparams(kne, "models/folder", root),
+      (e: unknown) => e instanceof HparamsError && /cannot read: .*folder/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("shipped hparams: every method has a valid file for models/kne-facts", async () => {
+  for (const [name, m] of METHODS) {
+    const got = await shippedHparams(m, join(ROOT, "models/kne-facts"));
+    assert.equal(got?.file, shippedHparamsFile(name, "models/kne-facts"), name);
+    assert.deepEqual(got!.hparams, m.defaults, name);
+  }
+});
