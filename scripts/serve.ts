@@ -1,5 +1,6 @@
 // `deno task serve [--port N]`: serves the page built by build:web, the shipped models
-// (models/kne-facts, models/kne-facts-base) and the request files, with the two headers that make
+// (models/kne-facts, models/kne-facts-base), the request files and the per-model hyperparameter
+// files (hparams/<method>/<model>.json), with the two headers that make
 // the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
 
 const root = new URL("../", import.meta.url);
@@ -9,6 +10,7 @@ const MOUNTS: [string, string][] = [
   ["/models/kne-facts/", "models/kne-facts/"],
   ["/models/kne-facts-base/", "models/kne-facts-base/"],
   ["/data/requests/", "data/requests/"],
+  ["/hparams/", "hparams/"],
   ["/", "build/web/"],
 ];
 

@@ -26,6 +26,8 @@ import {
 import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
 
 let session: SessionModel | null = null;
+/** The shipped model's name (its hparams/<method>/<name>.json files apply to it). */
+let modelName = "";
 /** Changes of the edits made so far, oldest first; revert undoes the last. */
 const edits: TensorChange[][] = [];
 let busy: Promise<void> = Promise.resolve();
@@ -50,6 +52,20 @@ async function requestOf(r: { prompt: string; target: string } | { file: string;
   return found;
 }
 
+/**
+ * The method's hyperparameters for the model, as `deno task edit` takes them when no --hparams
+ * is given (hparams/<method>/<model>.json, else the method's defaults), under the page's own.
+ */
+async function hparamsFor(method: string, own: Record<string, unknown>) {
+  const file = `hparams/${method}/${modelName}.json`;
+  const res = await fetch(new URL(file, self.location.href));
+  if (!res.ok) {
+    await res.body?.cancel();
+    return { hparams: own, file: null };
+  }
+  return { hparams: { ...(await res.json()), ...own }, file };
+}
+
 async function handle(msg: ToEngine): Promise<void> {
   switch (msg.type) {
     case "init": {
@@ -66,6 +82,7 @@ async function handle(msg: ToEngine): Promise<void> {
         ? "WebGPU"
         : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
       session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
+      modelName = msg.model;
       let params = 0;
       for (const v of session.model.params.values()) params += v.value.size;
       send({
@@ -84,9 +101,10 @@ async function handle(msg: ToEngine): Promise<void> {
     case "edit": {
       const m = need();
       const request = await requestOf(msg.request);
+      const hp = await hparamsFor(msg.method, msg.hparams);
       const out = await edit(m, request, {
         method: msg.method,
-        hparams: msg.hparams,
+        hparams: hp.hparams,
         onProgress: (progress) => send({ type: "progress", progress }),
       });
       edits.push(out.changes);
@@ -101,6 +119,7 @@ async function handle(msg: ToEngine): Promise<void> {
         paramsChanged: out.changes.reduce((n, c) => n + c.indices.length, 0),
         rolledBack: out.rolledBack,
         attributionSvg: out.pictures["attribution.svg"],
+        hparamsFile: hp.file,
       };
       send({ type: "edited", summary });
       return;

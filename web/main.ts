@@ -131,7 +131,12 @@ function onEngine(msg: FromEngine): void {
       for (const bar of bars.values()) bar.value = bar.max;
       showEdit(msg.summary);
       busy(false);
-      setStatus("edited", `edited in ${msg.summary.seconds.toFixed(2)} s`);
+      setStatus(
+        "edited",
+        `edited in ${msg.summary.seconds.toFixed(2)} s (hyperparameters: ${
+          msg.summary.hparamsFile ?? "the method's defaults"
+        } and the page's)`,
+      );
       return;
     case "patch": {
       if (patchUrl) URL.revokeObjectURL(patchUrl);

@@ -44,6 +44,8 @@ export interface EditSummary {
   rolledBack: boolean;
   /** The attribution heatmap (KNE), when the method draws one. */
   attributionSvg?: string;
+  /** The model's hyperparameter file the edit started from (null: the method's defaults). */
+  hparamsFile: string | null;
 }
 
 export type FromEngine =
