@@ -80,7 +80,7 @@ function showEdit(s: EditSummary): void {
     ["Portability", "", pct(s.metrics.portability)],
     ["Locality", "", pct(s.metrics.locality)],
     ["parameters changed", "", String(s.paramsChanged)],
-    ["seconds (edit)", "", s.seconds.toFixed(2)],
+    ["seconds (edit)", "", s.seconds.toFixed(3)],
   ];
   const table = $<HTMLTableElement>("metrics");
   table.replaceChildren();
