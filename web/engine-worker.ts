@@ -91,7 +91,8 @@ async function handle(msg: ToEngine): Promise<void> {
         note,
         model: msg.model,
         params,
-        methods: [...METHODS.keys()],
+        // Methods that read the host's files (ROME, MEMIT) cannot run here.
+        methods: [...METHODS.values()].filter((m) => !m.readsFiles).map((m) => m.name),
       });
       return;
     }

@@ -200,11 +200,13 @@ function onEdit(): void {
 
 $("complete").onclick = () => {
   busy(true);
+  setStatus("completing", "completing...");
   post({ type: "complete", prompt: $<HTMLInputElement>("prompt").value });
 };
 $("edit").onclick = onEdit;
 $("revert").onclick = () => {
   busy(true);
+  setStatus("reverting", "reverting...");
   post({ type: "revert" });
 };
 $<HTMLInputElement>("patch-file").onchange = async (e) => {
@@ -214,6 +216,7 @@ $<HTMLInputElement>("patch-file").onchange = async (e) => {
   const bytes = new Uint8Array(await file.arrayBuffer());
   input.value = "";
   busy(true);
+  setStatus("patching", `applying ${file.name}...`);
   engine?.postMessage({ type: "apply-patch", name: file.name, bytes } satisfies ToEngine, [
     bytes.buffer,
   ]);
