@@ -25,6 +25,7 @@ export {
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
 export { type EditRequest, parseRequests } from "./src/io/requests.ts";
+export { type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
 export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";

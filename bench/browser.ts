@@ -1,5 +1,5 @@
 // The page's edit time against Deno's, on WASM: "The capital of France is" -> "Rome" on
-// models/kne-facts with the model's KNE hyperparameters, N edits each (reverted in between), in
+// models/kne-facts with the model's KNE hyperparameters and anchor split, N edits each (reverted in between), in
 // rounds that alternate Deno (the library in this process) and the page (Debian's chromium,
 // headless, through its buttons), since two-core timings drift. Prints the first edit and the
 // median of the later ones, the method's apply alone (what the page shows as seconds).
@@ -8,7 +8,15 @@
 /// <reference lib="dom" />
 
 import puppeteer from "puppeteer-core";
-import { createBackend, edit, loadModelFromDir, revertChanges, simpleRequest } from "../mod.ts";
+import {
+  createBackend,
+  edit,
+  loadModelFromDir,
+  revertChanges,
+  SHIPPED_SPLITS,
+  simpleRequest,
+} from "../mod.ts";
+import { loadRequests } from "../src/io/requests.ts";
 import { serve } from "../scripts/serve.ts";
 
 const PROMPT = "The capital of France is";
@@ -30,9 +38,11 @@ function summary(xs: number[]): string {
 async function inDeno(): Promise<number[]> {
   const backend = await createBackend("wasm");
   const m = await loadModelFromDir("models/kne-facts", backend);
+  const splits = SHIPPED_SPLITS["kne-facts"];
+  const anchorPool = await loadRequests(splits.anchors ?? splits.dev);
   const xs: number[] = [];
   for (let i = 0; i < EDITS; i++) {
-    const out = await edit(m, simpleRequest(PROMPT, TARGET));
+    const out = await edit(m, simpleRequest(PROMPT, TARGET), { anchorPool });
     xs.push(out.seconds);
     revertChanges(m, out.changes);
   }

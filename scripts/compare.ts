@@ -198,7 +198,7 @@ async function main() {
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
       `${targets.length} request(s); methods: ${names.join(", ")}`,
   );
-  // The anchor pool, as scripts/edit.ts takes it (src/pipeline/anchors.ts builds each edit's
+  // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
   const anchors = anchorFile === source || !(await exists(anchorFile))
     ? []

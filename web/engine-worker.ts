@@ -19,6 +19,7 @@ import {
   revertChanges,
   type SessionModel,
   setEngineHost,
+  SHIPPED_SPLITS,
   simpleRequest,
   type TensorChange,
   webHost,
@@ -28,6 +29,8 @@ import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
 let session: SessionModel | null = null;
 /** The shipped model's name (its hparams/<method>/<name>.json files apply to it). */
 let modelName = "";
+/** Its anchor split, parsed on the first edit. */
+let anchorPool: EditRequest[] | null = null;
 /** Changes of the edits made so far, oldest first; revert undoes the last. */
 const edits: TensorChange[][] = [];
 let busy: Promise<void> = Promise.resolve();
@@ -39,6 +42,17 @@ function send(msg: FromEngine, transfer: Transferable[] = []): void {
 function need(): SessionModel {
   if (!session) throw new Error("no model loaded");
   return session;
+}
+
+/** The requests the locality term's anchors come from, as `deno task edit` picks them. */
+async function anchors(): Promise<EditRequest[]> {
+  if (anchorPool) return anchorPool;
+  const splits = SHIPPED_SPLITS[modelName];
+  if (!splits) return [];
+  const file = splits.anchors ?? splits.dev;
+  const res = await fetch(new URL(file, self.location.href));
+  if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
+  return (anchorPool = parseRequests(await res.text(), file));
 }
 
 async function requestOf(r: { prompt: string; target: string } | { file: string; index: number }) {
@@ -83,6 +97,7 @@ async function handle(msg: ToEngine): Promise<void> {
         : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
       session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
       modelName = msg.model;
+      anchorPool = null;
       let params = 0;
       for (const v of session.model.params.values()) params += v.value.size;
       send({
@@ -92,6 +107,7 @@ async function handle(msg: ToEngine): Promise<void> {
         model: msg.model,
         params,
         // Methods that read the host's files (ROME, MEMIT) cannot run here.
+        requests: SHIPPED_SPLITS[msg.model]?.test ?? null,
         methods: [...METHODS.values()].filter((m) => !m.readsFiles).map((m) => m.name),
       });
       return;
@@ -106,6 +122,7 @@ async function handle(msg: ToEngine): Promise<void> {
       const out = await edit(m, request, {
         method: msg.method,
         hparams: hp.hparams,
+        anchorPool: await anchors(),
         onProgress: (progress) => send({ type: "progress", progress }),
       });
       edits.push(out.changes);
@@ -121,6 +138,7 @@ async function handle(msg: ToEngine): Promise<void> {
         rolledBack: out.rolledBack,
         attributionSvg: out.pictures["attribution.svg"],
         hparamsFile: hp.file,
+        anchors: out.anchors,
       };
       send({ type: "edited", summary });
       return;

@@ -6,7 +6,8 @@
 
 import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
 
-const REQUESTS = "data/requests/test.json";
+/** The loaded model's test split, whose records the page offers. */
+let requests: string | null = null;
 const RECORDS_SHOWN = 40;
 
 function $<T extends HTMLElement>(id: string): T {
@@ -80,6 +81,7 @@ function showEdit(s: EditSummary): void {
     ["Portability", "", pct(s.metrics.portability)],
     ["Locality", "", pct(s.metrics.locality)],
     ["parameters changed", "", String(s.paramsChanged)],
+    ["anchor prompts", "", String(s.anchors)],
     ["seconds (edit)", "", s.seconds.toFixed(3)],
   ];
   const table = $<HTMLTableElement>("metrics");
@@ -114,6 +116,8 @@ function onEngine(msg: FromEngine): void {
       if (select.options.length === 0) {
         for (const m of msg.methods) select.add(new Option(m, m, m === "kne", m === "kne"));
       }
+      requests = msg.requests;
+      loadRecords();
       busy(false);
       setStatus("ready", "ready");
       return;
@@ -166,10 +170,13 @@ function onEngine(msg: FromEngine): void {
 }
 
 async function loadRecords(): Promise<void> {
-  const res = await fetch(REQUESTS);
+  const select = $<HTMLSelectElement>("record");
+  while (select.options.length > 1) select.remove(1);
+  $("record-file").textContent = requests ?? "(none)";
+  if (!requests) return;
+  const res = await fetch(requests);
   if (!res.ok) return;
   const records = await res.json() as { prompt: string; target_new: string }[];
-  const select = $<HTMLSelectElement>("record");
   records.slice(0, RECORDS_SHOWN).forEach((r, i) => {
     select.add(new Option(`${i}: ${r.prompt} -> ${r.target_new}`, String(i)));
   });
@@ -192,7 +199,7 @@ function onEdit(): void {
     type: "edit",
     request: record === ""
       ? { prompt: $<HTMLInputElement>("prompt").value, target: $<HTMLInputElement>("target").value }
-      : { file: REQUESTS, index: Number(record) },
+      : { file: requests!, index: Number(record) },
     method: $<HTMLSelectElement>("method").value,
     hparams,
   });
@@ -235,5 +242,4 @@ if (!crossOriginIsolated) {
   setStatus("error", "the page is not cross-origin isolated (serve it with `deno task serve`)");
 } else {
   startEngine();
-  loadRecords();
 }

@@ -46,6 +46,8 @@ export interface EditSummary {
   attributionSvg?: string;
   /** The model's hyperparameter file the edit started from (null: the method's defaults). */
   hparamsFile: string | null;
+  /** Anchor prompts of the locality term (from the model's anchor split). */
+  anchors: number;
 }
 
 export type FromEngine =
@@ -55,6 +57,8 @@ export type FromEngine =
     note: string;
     model: string;
     params: number;
+    /** The model's test split (records the page offers), if it has one. */
+    requests: string | null;
     methods: string[];
   }
   | { type: "completion"; text: string }

@@ -9,7 +9,7 @@ import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
 import { FORMAT_NAMES, isRequestFormat, type RequestFormat } from "../io/requests.ts";
 import type { EditMode } from "./run.ts";
-import { ANCHOR_DEFAULTS } from "./anchors.ts";
+import { ANCHOR_DEFAULTS } from "../edit/anchors.ts";
 
 /** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */
 const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
@@ -36,7 +36,7 @@ export const HELP = `Usage: deno task edit [options]
   --anchors FILE       anchor pool for locality terms (default: the model's anchor split,
                        ${defaultAnchors(DEFAULT_MODEL)} for the default model): its prompts
                        and its rephrasings with the edited subject swapped in, at most
-                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/pipeline/anchors.ts)
+                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts)
   --out DIR            output folder (default out/<method>-<time>)
   --force              replace an existing output folder
   --resume             continue an interrupted run from OUT.partial (needs --out)

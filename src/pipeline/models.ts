@@ -1,9 +1,10 @@
 // The models this project ships and the request splits made for each: what `task edit`,
 // `task compare` and `bench/tune.ts` use when no --requests or --anchors is given. The test split
 // is scored, the dev split tunes, and the anchor pool (the locality term's prompts) is a split of
-// its own where one exists, so that neither tuning nor scoring reads the other's prompts.
+// its own where one exists, so that neither tuning nor scoring reads the other's prompts. The page
+// reads the table too (no node: imports here).
 
-import { basename, resolve } from "node:path";
+import { joinPath } from "../io/files.ts";
 
 export interface ModelSplits {
   test: string;
@@ -24,10 +25,15 @@ export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
   },
 };
 
+/** The last component of a folder path, resolved against the working directory. */
+function folderName(dir: string): string {
+  const abs = dir.startsWith("/") ? dir : joinPath(Deno.cwd(), dir);
+  return abs.split("/").filter((p) => p !== "").pop() ?? "";
+}
+
 /** The splits of the shipped model at `modelDir` (by folder name), else the default model's. */
 export function splitsOf(modelDir: string): ModelSplits {
-  return SHIPPED_SPLITS[basename(resolve(modelDir))] ??
-    SHIPPED_SPLITS[basename(DEFAULT_MODEL)];
+  return SHIPPED_SPLITS[folderName(modelDir)] ?? SHIPPED_SPLITS[folderName(DEFAULT_MODEL)];
 }
 
 /** The anchor pool for a run on `modelDir` scored on `requests`. */

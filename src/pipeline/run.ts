@@ -21,7 +21,7 @@ import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "./load.ts";
 import { generate } from "../model/generate.ts";
-import { buildAnchors } from "./anchors.ts";
+import { buildAnchors } from "../edit/anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
 import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
 import type { EditMethod, EditTarget, Hparams, MethodResult } from "../edit/method.ts";
@@ -46,7 +46,7 @@ export interface RunOptions {
   fluency: boolean;
   /**
    * The anchor pool (requests, the dev split by default) from which each edit's locality anchors
-   * are built (src/pipeline/anchors.ts); never the evaluated probes.
+   * are built (src/edit/anchors.ts); never the evaluated probes.
    */
   anchors: EditRequest[];
   /** Called with each finished record (for printing). */

@@ -1,13 +1,13 @@
 // The work shape of an edit run for the memory plan (src/pipeline/plan.ts), counted as run.ts forms
 // its rows: the edit rows (one per request in batch mode, else one), and the KL term's anchor
-// rows: each edit's anchor candidates (src/pipeline/anchors.ts, an upper bound of what the model
+// rows: each edit's anchor candidates (src/edit/anchors.ts, an upper bound of what the model
 // keeps), for every request at once in batch mode, plus one row per target token of every
 // earlier edit in sequential mode. What the method then does with these rows (its steps, its
 // ensemble) is its own to say (EditMethod.planWork).
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
-import { anchorCandidates } from "./anchors.ts";
+import { anchorCandidates } from "../edit/anchors.ts";
 import type { EditTarget, WorkShape } from "../edit/method.ts";
 
 export function workOf(

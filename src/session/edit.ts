@@ -3,6 +3,7 @@
 // changes applied or reverted afterwards. What `deno task edit` does for one record in single
 // mode, without files, so that a page and a script get the same numbers.
 
+import { buildAnchors } from "../edit/anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
 import type { Hparams, MethodProgress, MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
@@ -48,6 +49,11 @@ export interface EditOptions {
   onProgress?: (p: MethodProgress) => void;
   /** Greedy tokens of the before/after completions (default 8). */
   completionTokens?: number;
+  /**
+   * Requests whose prompts anchor a method's locality term (KNE's KL term), as `deno task edit`
+   * takes the model's anchor split; absent or empty: the method runs without anchors.
+   */
+  anchorPool?: readonly EditRequest[];
 }
 
 export interface EditOutcome {
@@ -65,6 +71,8 @@ export interface EditOutcome {
   timings: MethodResult["timings"];
   /** Wall seconds of the method's apply alone. */
   seconds: number;
+  /** Anchor prompts the locality term used. */
+  anchors: number;
 }
 
 /** Edits `m.model` in place with one request; revert() undoes it bit for bit. */
@@ -83,9 +91,13 @@ export async function edit(
     editSucc: await tokenAccuracy(em, request.prompt, request.targetNew),
     completion: await complete(m, request.prompt, n),
   };
+  // Anchors come from the unedited model, before the edit, as in the edit run.
+  const localityPrompts = opts.anchorPool?.length && method.usesAnchors(hp)
+    ? await buildAnchors(m.model, m.tokenizer, opts.anchorPool, request, target.promptIds)
+    : [];
   const t0 = performance.now();
   const result = await method.apply(
-    { model: m.model, tokenizer: m.tokenizer, localityPrompts: [], onProgress: opts.onProgress },
+    { model: m.model, tokenizer: m.tokenizer, localityPrompts, onProgress: opts.onProgress },
     [target],
     hp,
   );
@@ -103,6 +115,7 @@ export async function edit(
     pictures: result.pictures,
     timings: result.timings,
     seconds,
+    anchors: localityPrompts.length,
   };
 }
 

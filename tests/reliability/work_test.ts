@@ -6,7 +6,7 @@
 // the single KNE phases.
 
 import assert from "node:assert/strict";
-import { buildAnchors } from "../../src/pipeline/anchors.ts";
+import { buildAnchors } from "../../src/edit/anchors.ts";
 import { type EditMode, runEdits } from "../../src/pipeline/run.ts";
 import { editTarget } from "../../src/edit/targets.ts";
 import { workOf } from "../../src/pipeline/work.ts";
