@@ -293,13 +293,23 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       );
     }
   } else {
+    // Sequential: Locality compares with the original model, as EasyEdit measures it, so every
+    // request's unedited locality answers are recorded before the first edit (not after the
+    // earlier edits of the sequence).
+    const sequentialBaselines = new Map<number, Awaited<ReturnType<typeof localityBaseline>>>();
+    if (opts.mode === "sequential") {
+      for (const t of opts.targets) {
+        sequentialBaselines.set(t.request.index, await localityBaseline(em, t.request));
+      }
+    }
     for (const t of opts.targets) {
       if (done.has(t.request.index)) continue;
       if (opts.interrupted?.()) {
         interrupted = true;
         break;
       }
-      const baseline = await localityBaseline(em, t.request);
+      const baseline = sequentialBaselines.get(t.request.index) ??
+        await localityBaseline(em, t.request);
       const before = await beforeOf(t);
       // Sequential: earlier edits (prompt + target) anchor the KL term, so they are kept.
       ctx.localityPrompts = [
