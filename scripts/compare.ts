@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
-import { runEdits, type RunResult } from "../src/pipeline/run.ts";
+import type { RunResult } from "../src/pipeline/records.ts";
+import { runEdits } from "../src/pipeline/run.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";

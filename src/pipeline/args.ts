@@ -8,7 +8,7 @@ import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
 import { FORMAT_NAMES, isRequestFormat, type RequestFormat } from "../io/requests.ts";
-import type { EditMode } from "./run.ts";
+import type { EditMode } from "./records.ts";
 import { ANCHOR_DEFAULTS } from "../edit/anchors.ts";
 
 /** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */

@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { buildAnchors } from "../../src/edit/anchors.ts";
-import { type EditMode, runEdits } from "../../src/pipeline/run.ts";
+import type { EditMode } from "../../src/pipeline/records.ts";
+import { runEdits } from "../../src/pipeline/run.ts";
 import { editTarget } from "../../src/edit/targets.ts";
 import { workOf } from "../../src/pipeline/work.ts";
 import { loadRequests } from "../../src/io/requests.ts";

@@ -1,0 +1,135 @@
+// The final outputs of an edit run, written into OUT.partial and renamed to OUT at the end: the
+// summary (metrics.json), the method's artefacts and pictures of the last edit, and for one
+// request, a batch or a sequence the edited checkpoint (model/) and its sparse patch.
+
+import { median, summarize } from "../eval/aggregate.ts";
+import { tokenAccuracy } from "../eval/accuracy.ts";
+import type { EvalModel } from "../eval/model.ts";
+import type { MethodResult } from "../edit/method.ts";
+import { writeChanges } from "../edit/snapshot.ts";
+import { exists, replaceDir } from "../io/files.ts";
+import { type TensorChange, writePatch } from "../io/patch.ts";
+import type { CausalLM } from "../model/lm.ts";
+import { saveWeights } from "./load.ts";
+import { checkReplaceable } from "./output.ts";
+import type { RecordResult, RunOptions, RunResult } from "./records.ts";
+
+function countParams(model: CausalLM): number {
+  let n = 0;
+  for (const p of model.params.values()) n += p.value.size;
+  return n;
+}
+
+/** Merges changes of successive edits of the same tensors (sequential/batch outputs). */
+function mergeChanges(all: TensorChange[][]): TensorChange[] {
+  const byName = new Map<string, Map<number, { before: number; after: number }>>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const changes of all) {
+    for (const c of changes) {
+      shapes.set(c.name, c.shape);
+      let m = byName.get(c.name);
+      if (!m) byName.set(c.name, m = new Map());
+      c.indices.forEach((idx, k) => {
+        const prev = m!.get(idx);
+        m!.set(idx, { before: prev ? prev.before : c.before[k], after: c.after[k] });
+      });
+    }
+  }
+  return [...byName].map(([name, m]) => {
+    const idx = [...m.keys()].sort((a, b) => a - b);
+    return {
+      name,
+      shape: shapes.get(name)!,
+      indices: Uint32Array.from(idx),
+      before: Float32Array.from(idx, (i) => m.get(i)!.before),
+      after: Float32Array.from(idx, (i) => m.get(i)!.after),
+    };
+  });
+}
+
+/** What the edit loop leaves for the outputs. */
+export interface RunState {
+  em: EvalModel;
+  records: RecordResult[];
+  interrupted: boolean;
+  /** Each edit's changes (batch and sequential: merged into the final patch). */
+  allChanges: TensorChange[][];
+  lastResult: MethodResult | null;
+}
+
+/** Writes the outputs into `partial` and renames it to OUT (not when interrupted). */
+export async function finishRun(
+  opts: RunOptions,
+  partial: string,
+  { em, records, interrupted, allChanges, lastResult }: RunState,
+): Promise<RunResult> {
+  records.sort((a, b) => a.index - b.index);
+  let sequentialEditSucc: number | undefined;
+  if (opts.mode === "sequential" && !interrupted) {
+    let s = 0;
+    for (const t of opts.targets) {
+      s += await tokenAccuracy(em, t.request.prompt, t.request.targetNew);
+    }
+    sequentialEditSucc = (100 * s) / opts.targets.length;
+  }
+  const summary = summarize(records.map((r) => r.after));
+  const paramsTotal = countParams(opts.model);
+  const meanOf = (f: (r: RecordResult) => number) =>
+    records.length ? records.reduce((a, r) => a + f(r), 0) / records.length : 0;
+  const metrics = {
+    method: opts.method.name,
+    mode: opts.mode,
+    model: opts.modelDir,
+    hparams: opts.hparams,
+    records: records.length,
+    mean: summary,
+    sequentialEditSucc,
+    secondsPerEdit: {
+      mean: meanOf((r) => r.seconds),
+      median: median(records.map((r) => r.seconds)),
+    },
+    paramsChanged: {
+      mean: meanOf((r) => r.paramsChanged),
+      fractionMean: meanOf((r) => r.paramsChanged) / paramsTotal,
+    },
+    paramsTotal,
+    rolledBack: records.filter((r) => r.rolledBack).map((r) => r.index),
+    interrupted,
+    perRecord: records,
+  };
+  await Deno.writeTextFile(`${partial}/metrics.json`, JSON.stringify(metrics, null, 2));
+  if (interrupted) {
+    return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: partial };
+  }
+  if (lastResult) {
+    for (const [name, value] of Object.entries(lastResult.artifacts)) {
+      await Deno.writeTextFile(`${partial}/${name}.json`, JSON.stringify(value, null, 2));
+    }
+    for (const [name, svg] of Object.entries(lastResult.pictures)) {
+      await Deno.writeTextFile(`${partial}/${name}`, svg);
+    }
+  }
+  // The edited checkpoint: for one request or a batch/sequence, the model as edited.
+  const finalChanges = opts.mode === "single"
+    ? (opts.targets.length === 1 && lastResult ? lastResult.changes : null)
+    : mergeChanges(allChanges);
+  if (finalChanges) {
+    if (opts.mode === "single") {
+      // Re-apply the single edit (it was reverted after scoring).
+      writeChanges(opts.model, finalChanges, "after");
+    }
+    await Deno.mkdir(`${partial}/model`, { recursive: true });
+    for (const f of ["config.json", "tokenizer.json"]) {
+      if (await exists(`${opts.modelDir}/${f}`)) {
+        await Deno.copyFile(`${opts.modelDir}/${f}`, `${partial}/model/${f}`);
+      }
+    }
+    await saveWeights(opts.model, `${partial}/model`);
+    await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
+    if (opts.mode === "single") writeChanges(opts.model, finalChanges, "before");
+  }
+  await checkReplaceable(opts.out);
+  await checkReplaceable(`${opts.out}.old`);
+  await replaceDir(partial, opts.out);
+  return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
+}

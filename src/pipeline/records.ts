@@ -1,0 +1,61 @@
+// What an edit run is given (RunOptions), what it records per request (RecordResult, one line of
+// OUT.partial/records.jsonl) and what it returns (RunResult).
+
+import type { EditMethod, EditTarget, Hparams } from "../edit/method.ts";
+import type { Summary } from "../eval/aggregate.ts";
+import type { RecordMetrics } from "../eval/record.ts";
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { CausalLM } from "../model/lm.ts";
+
+export type EditMode = "single" | "batch" | "sequential";
+
+export interface RunOptions {
+  model: CausalLM;
+  modelDir: string;
+  tokenizer: Tokenizer;
+  method: EditMethod;
+  hparams: Hparams;
+  targets: EditTarget[];
+  mode: EditMode;
+  out: string;
+  force: boolean;
+  resume: boolean;
+  seed: number;
+  fluency: boolean;
+  /**
+   * The anchor pool (requests, the dev split by default) from which each edit's locality anchors
+   * are built (src/edit/anchors.ts); never the evaluated probes.
+   */
+  anchors: EditRequest[];
+  /** Called with each finished record (for printing). */
+  onRecord?: (r: RecordResult) => void;
+  onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
+  /** Returns true when the user asked to stop (SIGINT). */
+  interrupted?: () => boolean;
+  /** Layer groups for attribution, from the memory plan (EditContext.attributionChunks). */
+  attributionChunks?: number;
+}
+
+export interface RecordResult {
+  index: number;
+  subject: string;
+  prompt: string;
+  targetNew: string;
+  before: { editSucc: number; completion: string };
+  after: RecordMetrics & { completion: string };
+  rolledBack: boolean;
+  seconds: number;
+  paramsChanged: number;
+  timings: Record<string, number>;
+}
+
+export interface RunResult {
+  records: RecordResult[];
+  summary: Summary;
+  /** Final edit succ of every request after the whole sequence (sequential mode). */
+  sequentialEditSucc?: number;
+  paramsTotal: number;
+  interrupted: boolean;
+  out: string;
+}

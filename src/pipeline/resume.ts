@@ -1,0 +1,104 @@
+// Reopening OUT.partial of an earlier run. With --resume, a run started with the same settings
+// (run.json) continues: a record counts as finished only when its line is whole and its patch
+// reads back; everything else a crashed run left (final outputs, temporary files) is removed,
+// and the last record is redone when every record was already finished, so that the final
+// outputs always come from this run. Without --resume the folder is replaced only with --force.
+// Also the record files themselves: where each record's patch lives, and the durable append of
+// a record's line.
+
+import { exists } from "../io/files.ts";
+import { readPatch } from "../io/patch.ts";
+import { checkManifest, type RunManifest } from "./manifest.ts";
+import { OUTPUT_MARKER, removeOutput } from "./output.ts";
+import type { RecordResult, RunOptions } from "./records.ts";
+
+/**
+ * The finished records of `partial` to keep (by request index), after checking it may be
+ * continued; throws when it may not (GuardError for other settings, Error without --resume or
+ * --force). An empty map when the folder is replaced.
+ */
+export async function reopenPartial(
+  partial: string,
+  opts: Pick<RunOptions, "resume" | "force" | "targets">,
+  manifest: RunManifest,
+): Promise<Map<number, RecordResult>> {
+  const done = new Map<number, RecordResult>();
+  const resumeFile = `${partial}/records.jsonl`;
+  if (opts.resume) {
+    // Only a run started with the same settings may continue (GuardError otherwise).
+    await checkManifest(partial, manifest, true);
+    const text = await Deno.readTextFile(resumeFile).catch(() => "");
+    const kept: string[] = [];
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      let r: RecordResult;
+      try {
+        r = JSON.parse(line) as RecordResult;
+      } catch {
+        continue; // A line cut by the interruption: that record is redone.
+      }
+      // A record whose patch is missing or unreadable is redone as well.
+      if (
+        r.paramsChanged > 0 && !await readPatch(patchFile(partial, r.index)).catch(() => null)
+      ) {
+        continue;
+      }
+      done.set(r.index, r);
+      kept.push(JSON.stringify(r));
+    }
+    // The final outputs come from this run: the last record is redone when all are finished.
+    if (opts.targets.every((t) => done.has(t.request.index)) && opts.targets.length > 0) {
+      const last = opts.targets.at(-1)!.request.index;
+      done.delete(last);
+      kept.splice(kept.findIndex((l) => (JSON.parse(l) as RecordResult).index === last), 1);
+    }
+    await clearLeftovers(partial, new Set([...done.keys()].map((i) => patchName(i))));
+    // Rewrite without the cut line, so the next appended record starts on a line of its own.
+    await Deno.writeTextFile(`${resumeFile}.tmp`, kept.map((l) => l + "\n").join(""));
+    await Deno.rename(`${resumeFile}.tmp`, resumeFile);
+  } else if (!opts.force) {
+    throw new Error(
+      `${partial} holds partial results of an earlier run; pass --resume to continue it ` +
+        `or --force to start over`,
+    );
+  } else {
+    await removeOutput(partial);
+  }
+  return done;
+}
+
+export const patchName = (index: number) => `record-${index}.safetensors`;
+export const patchFile = (partial: string, index: number) =>
+  `${partial}/patches/${patchName(index)}`;
+
+/** What a resume keeps of a crashed run's folder; everything else is removed and rebuilt. */
+const KEPT = new Set(["run.json", "records.jsonl", "patches", OUTPUT_MARKER]);
+
+/**
+ * Removes what a crashed run left in `partial` besides its manifest, records and the patches of
+ * the records kept (`patches`): final outputs, half-written files, temporary files.
+ */
+async function clearLeftovers(partial: string, patches: Set<string>): Promise<void> {
+  for await (const e of Deno.readDir(partial)) {
+    if (KEPT.has(e.name) || e.name.endsWith(".lock")) continue;
+    await Deno.remove(`${partial}/${e.name}`, { recursive: true });
+  }
+  if (!await exists(`${partial}/patches`)) return;
+  for await (const e of Deno.readDir(`${partial}/patches`)) {
+    if (!patches.has(e.name)) {
+      await Deno.remove(`${partial}/patches/${e.name}`, { recursive: true });
+    }
+  }
+}
+
+/** Appends `text` to `file` and flushes it to the disk before returning (a record's promise). */
+export async function appendDurably(file: string, text: string): Promise<void> {
+  const f = await Deno.open(file, { append: true, create: true });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let at = 0; at < bytes.length;) at += await f.write(bytes.subarray(at));
+    await f.syncData();
+  } finally {
+    f.close();
+  }
+}
