@@ -388,7 +388,7 @@ async function profiledEdit(
     await timed("update", async () => {
       const anchor = HP.klWeight > 0 && anchors.length > 0 ? localityAnchor(model, anchors) : null;
       try {
-        return await maskedUpdate(model, rows, ens, HP, anchor);
+        return await maskedUpdate(model, rows, ens, HP, anchor ? [anchor] : []);
       } finally {
         anchor?.ids.free();
         anchor?.refLogits.free();

@@ -21,6 +21,11 @@ export type KneHparams = {
   earlyStopLoss: number;
   /** Weight of the KL-to-unedited term on unrelated prompts (0 disables it). */
   klWeight: number;
+  /**
+   * Anchors the KL term reads per update step, cycling through all of them (0: every anchor at
+   * every step). Fewer per step make each step cheaper; the term then sees each anchor in turn.
+   */
+  klAnchorsPerStep: number;
   beta1: number;
   beta2: number;
 };
@@ -40,6 +45,7 @@ export const KNE_DEFAULTS: KneHparams = {
   steps: 60,
   earlyStopLoss: 0.05,
   klWeight: 50,
+  klAnchorsPerStep: 0,
   beta1: 0.9,
   beta2: 0.999,
 };
@@ -54,6 +60,7 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
   steps: { type: "integer", min: 1, max: 10_000 },
   earlyStopLoss: { type: "number", min: 0, max: 100 },
   klWeight: { type: "number", min: 0, max: 1000 },
+  klAnchorsPerStep: { type: "integer", min: 0, max: 1_000_000, description: "KL anchors per step" },
   beta1: { type: "number", min: 0, max: 1, maxExclusive: true },
   beta2: { type: "number", min: 0, max: 1, maxExclusive: true },
 };

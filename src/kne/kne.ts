@@ -14,7 +14,7 @@ import {
   selectEnsemble,
 } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
-import { freeAnchor, localityAnchor, maskedUpdate, type UpdateResult } from "./update.ts";
+import { freeAnchor, localityAnchors, maskedUpdate, type UpdateResult } from "./update.ts";
 
 export interface KneProgress {
   phase: "attribution" | "update";
@@ -52,9 +52,9 @@ export async function kneEdit(
   const ensemble = selectEnsemble(attribution, hp);
   // Only the ensemble's entries can change: the snapshot holds just those.
   const snapshot = await UnitSnapshot.take(model, ensembleSelections(ensemble));
-  const anchor = hp.klWeight > 0 && localityPrompts.length > 0
-    ? localityAnchor(model, localityPrompts)
-    : null;
+  const anchors = hp.klWeight > 0 && localityPrompts.length > 0
+    ? localityAnchors(model, localityPrompts, hp.klAnchorsPerStep)
+    : [];
   let update: UpdateResult;
   try {
     update = await maskedUpdate(
@@ -62,14 +62,14 @@ export async function kneEdit(
       rows,
       ensemble,
       hp,
-      anchor,
+      anchors,
       (step, loss) => onProgress?.({ phase: "update", step, of: hp.steps, loss }),
     );
   } catch (e) {
     snapshot.restore();
     throw e;
   } finally {
-    if (anchor) freeAnchor(anchor);
+    for (const a of anchors) freeAnchor(a);
   }
   if (update.diverged) snapshot.restore();
   return {

@@ -35,6 +35,8 @@ export const kneMethod: EditMethod<KneHparams> = {
   // `steps` steps whose optimizer state is bounded by the ensemble's kept units.
   planWork: (rows, hp) => ({
     ...rows,
+    // One group of anchors is forwarded per step.
+    klRows: hp.klAnchorsPerStep > 0 ? Math.min(rows.klRows ?? 0, hp.klAnchorsPerStep) : rows.klRows,
     igSteps: hp.igSteps,
     updateSteps: hp.steps,
     ensemble: { topP: hp.topP, selection: hp.selection, perLayerK: hp.perLayerK },

@@ -91,6 +91,24 @@ export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAn
   return { ids: idT, rows, refLogits, weights: Tensor.fromArray(be, w, [w.length]) };
 }
 
+/**
+ * The KL term's anchors in groups of at most `perStep` prompts (0: one group of all), each group
+ * weighted as a whole term (1/its prompts): step s of the update reads group s mod groups, so
+ * each step forwards only one group while every anchor still takes part in turn.
+ */
+export function localityAnchors(
+  model: CausalLM,
+  prompts: number[][],
+  perStep: number,
+): LocalityAnchor[] {
+  const size = perStep > 0 ? perStep : prompts.length;
+  const groups: LocalityAnchor[] = [];
+  for (let i = 0; i < prompts.length; i += size) {
+    groups.push(localityAnchor(model, prompts.slice(i, i + size)));
+  }
+  return groups;
+}
+
 /** Frees the anchor's device tensors. */
 export function freeAnchor(anchor: LocalityAnchor): void {
   for (const x of [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights]) x.free();
@@ -101,7 +119,7 @@ export async function maskedUpdate(
   rows: readonly TeacherForced[],
   ensemble: Ensemble,
   hp: Pick<KneHparams, "lr" | "steps" | "earlyStopLoss" | "klWeight" | "beta1" | "beta2">,
-  anchor: LocalityAnchor | null,
+  anchors: readonly LocalityAnchor[],
   onStep?: (step: number, loss: number) => void,
 ): Promise<UpdateResult> {
   const t0 = performance.now();
@@ -146,6 +164,7 @@ export async function maskedUpdate(
           w,
         );
         let total = ce;
+        const anchor = anchors.length > 0 ? anchors[step % anchors.length] : null;
         if (anchor && hp.klWeight > 0) {
           const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
           const rowsKl = A.klRows(anchor.refLogits, q);

@@ -1,11 +1,13 @@
 // KNE end to end on the tiny oracle GPT-2: the edit makes the target the argmax, changes only
 // entries inside the ensemble (everything else bit-identical), sequential edits keep earlier
 // ones, the sparse patch reproduces the edited and original weights bit for bit, and a diverging
-// edit is rolled back.
+// edit is rolled back; the KL term's anchors can be read in groups, one group per step.
 
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
+import { freeAnchor, localityAnchor, localityAnchors } from "../../src/kne/update.ts";
+import { writeEntries } from "../../src/tensor/ops.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";
 import { predicts, sameBits, target, weights, withModel } from "../helpers/tiny.ts";
@@ -113,3 +115,54 @@ testBackends("an edit with a locality anchor frees everything it allocated", asy
     if (leaked !== 0) throw new Error(`${leaked} bytes still allocated after the edit`);
   });
 });
+
+testBackends(
+  "klAnchorsPerStep: groups of anchors in turn; one group of all is the whole-term edit",
+  async (be) => {
+    await withModel(be, async (m) => {
+      const prompts = ["The capital of Spain is", "The capital of Italy is", "France is in"]
+        .map((p) => target(m, p, "Madrid").promptIds);
+      const full = localityAnchor(m.model, prompts);
+      const groups = localityAnchors(m.model, prompts, 2);
+      try {
+        if (groups.length !== 2) throw new Error(`${groups.length} groups of 2 for 3 anchors`);
+        const ref = await full.refLogits.toArray();
+        const parts = [
+          ...await groups[0].refLogits.toArray(),
+          ...await groups[1].refLogits.toArray(),
+        ];
+        // Each group is the same forward on fewer prompts: the same reference logits.
+        for (let i = 0; i < ref.length; i++) {
+          if (Math.abs(ref[i] - parts[i]) > 1e-4) throw new Error(`ref logit ${i} differs`);
+        }
+        const w = [...await groups[0].weights.toArray(), ...await groups[1].weights.toArray()];
+        if (w.join() !== [0.5, 0.5, 1].join()) throw new Error(`group weights ${w}`);
+      } finally {
+        freeAnchor(full);
+        for (const g of groups) freeAnchor(g);
+      }
+      // Groups as large as the pool are the whole term: the same edit, bit for bit.
+      const t = target(m, "The capital of Japan is", "Lima");
+      const hp = { ...TINY_HP, klWeight: 1 };
+      const a = await kneEdit(m.model, [t.row], { ...hp, klAnchorsPerStep: 0 }, prompts);
+      const afterAll = await weights(m);
+      for (const c of a.changes) {
+        const p = m.model.params.get(c.name)!.value;
+        writeEntries(p, c.indices, c.before);
+      }
+      const b = await kneEdit(m.model, [t.row], { ...hp, klAnchorsPerStep: 3 }, prompts);
+      if (a.update.losses.join() !== b.update.losses.join()) {
+        throw new Error(`losses ${a.update.losses} vs ${b.update.losses}`);
+      }
+      for (const [k, v] of await weights(m)) {
+        if (!sameBits(v, afterAll.get(k)!)) throw new Error(`${k} differs`);
+      }
+      for (const c of b.changes) {
+        writeEntries(m.model.params.get(c.name)!.value, c.indices, c.before);
+      }
+      // One anchor per step still edits.
+      const one = await kneEdit(m.model, [t.row], { ...hp, klAnchorsPerStep: 1 }, prompts);
+      if (one.rolledBack || !(await predicts(m, t))) throw new Error("one anchor per step failed");
+    });
+  },
+);

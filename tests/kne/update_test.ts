@@ -73,7 +73,7 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
           ensemble.tensors.some((t) => t.layout === (name === "tiny-gpt2" ? "in_out" : "out_in")),
         );
         const peak = await peakDuring(be, async () => {
-          const r = await maskedUpdate(model, [row], ensemble, HP, null);
+          const r = await maskedUpdate(model, [row], ensemble, HP, []);
           assert.equal(r.steps, 1);
         });
         let moved = 0;
