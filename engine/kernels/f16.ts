@@ -24,8 +24,8 @@ function variant(base: KernelSpec[], name: string, f16: string): KernelSpec {
   return {
     ...spec,
     name: `${name}_f16`,
-    source: name,
-    constants: { [`${f16.toUpperCase()}_HALF`]: 1 },
+    source: spec.source ?? name,
+    constants: { ...spec.constants, [`${f16.toUpperCase()}_HALF`]: 1 },
     dtypes: { [f16]: "f16" },
   };
 }

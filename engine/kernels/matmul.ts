@@ -61,7 +61,8 @@ function matmulSpec(name: string, skinny: boolean): KernelSpec {
 export const matmulKernels: KernelSpec[] = [
   matmulSpec("matmul", true),
   matmulSpec("matmul_tn", false),
-  matmulSpec("matmul_nt", true),
+  // The same WGSL as matmul, B read transposed (its override B_TRANSPOSED).
+  { ...matmulSpec("matmul_nt", true), source: "matmul", constants: { B_TRANSPOSED: 1 } },
   {
     name: "bias_add",
     inputs: ["x", "bias"],

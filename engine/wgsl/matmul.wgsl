@@ -1,4 +1,5 @@
-// matmul: for each i < batch, C_i = A_i B_i with A_i m x k and B_i k x n (row-major);
+// matmul and matmul_nt: for each i < batch, C_i = A_i op(B_i) with A_i m x k (row-major), and
+// B_i k x n (matmul) or, with the override B_TRANSPOSED (matmul_nt), stored n x k (C = A B^T);
 // C_i = c[i*m*n ...] is m x n and is overwritten, or added to when accumulate = 1.
 // A_i = a[i*strideA ...], B_i = b[i*strideB ...] (stride 0 broadcasts).
 // One workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, 4 x 4 outputs each (rows
@@ -9,18 +10,23 @@
 // has one row of groups of 256 columns, engine/kernels/matmul.ts).
 struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-// B: f32, or f16 in the matmul_f16 kernel (engine/kernels/f16.ts), read as f32 by loadB.
+// B: f32, or f16 in the matmul_f16 and matmul_nt_f16 kernels (engine/kernels/f16.ts), read as
+// f32 by loadB.
 // #half-input b 1 loadB
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+override B_TRANSPOSED: bool = false;
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
 var<workgroup> As: array<f32, 1024>; // [kk * 64 + row]
 var<workgroup> Bs: array<f32, 1024>; // [kk * 64 + col]
 
-/** Index of op(B)[kk, col] in B_i (the skinny path's read). */
-fn bIndex(kk: u32, col: u32) -> u32 { return kk * p.n + col; }
+/** Index of op(B)[kk, col] in B_i. */
+fn bIndex(kk: u32, col: u32) -> u32 {
+  if (B_TRANSPOSED) { return col * p.k + kk; }
+  return kk * p.n + col;
+}
 
 // #include lib/matmul_skinny.wgsl
 
@@ -54,9 +60,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               As[kk * TILE + r] = v;
             }
             {
-              let kk = e / 64u; let q = e % 64u;
+              // Neighbouring invocations read neighbouring words of B as it is stored.
+              var kk = e / 64u; var q = e % 64u;
+              if (B_TRANSPOSED) { q = e / 16u; kk = e % 16u; }
               var v = 0.0;
-              if (k0 + kk < p.k && col0 + q < p.n) { v = loadB(bOff + (k0 + kk) * p.n + col0 + q); }
+              if (k0 + kk < p.k && col0 + q < p.n) { v = loadB(bOff + bIndex(k0 + kk, col0 + q)); }
               Bs[kk * TILE + q] = v;
             }
           }
