@@ -8,33 +8,7 @@ struct P { rows: u32, V: u32 }
 @group(0) @binding(3) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
 
-const WG: u32 = 256u;
-const LOWEST: f32 = -0x1.fffffep+127f; // -FLT_MAX exactly (a decimal literal above it is refused by Tint)
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+// #include lib/row_reduce.wgsl
 
 fn phi_over_x2(x: f32) -> f32 {
   var y = 1.0 / 3628800.0;

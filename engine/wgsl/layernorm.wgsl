@@ -9,20 +9,7 @@ struct P { rows: u32, d: u32, eps: f32 }
 @group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(6) var<uniform> p: P;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum of v over the workgroup (all invocations must call it, in uniform control flow).
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+// #include lib/row_reduce.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -34,13 +21,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let fd = f32(p.d);
   var s = 0.0;
   for (var j = lid; j < p.d; j += 256u) { s += x[base + j]; }
-  let mu = reduce(s, lid) / fd;
+  let mu = reduce_sum(s, lid) / fd;
   var q = 0.0;
   for (var j = lid; j < p.d; j += 256u) {
     let t = x[base + j] - mu;
     q += t * t;
   }
-  let rs = 1.0 / sqrt(reduce(q, lid) / fd + p.eps);
+  let rs = 1.0 / sqrt(reduce_sum(q, lid) / fd + p.eps);
   if (lid == 0u) {
     mean[row] = mu;
     rstd[row] = rs;

@@ -6,20 +6,7 @@ struct P { rows: u32, d: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read_write> rrms: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum of v over the workgroup (all invocations must call it, in uniform control flow).
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+// #include lib/row_reduce.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -33,7 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let t = x[base + j];
     q += t * t;
   }
-  let rr = 1.0 / sqrt(reduce(q, lid) / f32(p.d) + p.eps);
+  let rr = 1.0 / sqrt(reduce_sum(q, lid) / f32(p.d) + p.eps);
   if (lid == 0u) { rrms[row] = rr; }
   for (var j = lid; j < p.d; j += 256u) {
     out[base + j] = x[base + j] * rr * gamma[j];

@@ -7,20 +7,7 @@ struct P { rows: u32, d: u32 }
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<uniform> p: P;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum of v over the workgroup (all invocations must call it, in uniform control flow).
-fn reduce(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+// #include lib/row_reduce.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -32,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let rr = rrms[row];
   var s = 0.0;
   for (var j = lid; j < p.d; j += 256u) { s += gamma[j] * dy[base + j] * x[base + j]; }
-  let c = rr * rr * rr * reduce(s, lid) / f32(p.d);
+  let c = rr * rr * rr * reduce_sum(s, lid) / f32(p.d);
   for (var j = lid; j < p.d; j += 256u) {
     dx[base + j] = rr * gamma[j] * dy[base + j] - x[base + j] * c;
   }
