@@ -2,8 +2,9 @@
 // project's two trained shapes, with the batches training uses: `facts` (models/kne-facts:
 // 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 8 layers,
 // d 256, vocab 4096, 16 windows of 128 tokens). Median over --steps after --warmup steps, random
-// weights and tokens. PyTorch as a peer is not wired in yet (Debian's python3-torch is not on
-// this machine); the figure says so.
+// weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
+// (bench/peers/torch_train.py, 2 threads), when Debian's python3-torch is installed (CI does not
+// install it); the row says so otherwise.
 //
 //   deno run -A bench/train.ts [--shapes=facts,base] [--steps=N] [--warmup=N] [--json]
 
@@ -39,6 +40,29 @@ const SHAPES: Record<string, Shape> = {
   base: { d: 256, layers: 8, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
 };
 
+/** Debian's python with torch (its own python3.11 binary; the python3 first on PATH may lack it). */
+async function torchPython(): Promise<string | null> {
+  for (const py of ["/usr/bin/python3.11", "/usr/bin/python3", "python3"]) {
+    const ok = await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" })
+      .output().then((r) => r.success, () => false);
+    if (ok) return py;
+  }
+  return null;
+}
+
+/** The PyTorch peer's seconds per step on shape `s`, or why it was not measured. */
+async function torchStep(py: string | null, s: Shape): Promise<Record<string, unknown>> {
+  if (!py) return { note: "not measured (python3-torch not installed)" };
+  const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
+  const r = await new Deno.Command(py, {
+    args: [script, JSON.stringify({ ...s, steps: STEPS, warmup: WARMUP })],
+    env: { OMP_NUM_THREADS: "2" },
+  }).output();
+  if (!r.success) return { note: `failed: ${new TextDecoder().decode(r.stderr).slice(-300)}` };
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
+
+const py = await torchPython();
 const be = await createWasmBackend();
 for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
   const s = SHAPES[name];
@@ -87,7 +111,15 @@ for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
     rowTokens: s.rowTokens,
     secondsPerStep: Number(median.toFixed(3)),
     tokensPerSecond: Math.round(n / median),
-    pytorch: "not measured (python3-torch not installed)",
+    pytorch: await torchStep(py, s).then((t) =>
+      typeof t.tokensPerSecond === "number"
+        ? {
+          ...t,
+          tokensPerSecond: Math.round(t.tokensPerSecond),
+          ratio: Number((n / median / t.tokensPerSecond).toFixed(2)),
+        }
+        : t
+    ),
     backend: be.description,
   };
   console.log(args.has("json") ? JSON.stringify(row) : row);
