@@ -3,6 +3,7 @@
 // side-by-side table OUT/comparison.md, its data OUT/comparison.json and a grouped bar chart
 // OUT/comparison.svg. `--help` lists the options.
 
+import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
@@ -207,17 +208,11 @@ async function main() {
   await Deno.mkdir(out, { recursive: true });
   await markOutput(out, "compare");
 
-  let stop = false;
-  const onSigint = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\ninterrupt: finishing the current record, then saving (Ctrl-C again to abort)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const interrupt = listenForInterrupt("finishing the current record, then saving");
   const rows: ComparisonRow[] = [];
   let interrupted = false;
   for (const method of methods) {
-    if (stop) {
+    if (interrupt.requested()) {
       interrupted = true;
       break;
     }
@@ -249,7 +244,7 @@ async function main() {
         seed,
         fluency: !args["no-fluency"],
         anchors,
-        interrupted: () => stop,
+        interrupted: interrupt.requested,
         onRecord: (rec) =>
           console.error(
             `[${method.name}] #${rec.index} ${rec.prompt} -> ${rec.targetNew}: edit succ ${
@@ -281,7 +276,7 @@ async function main() {
       });
     }
   }
-  Deno.removeSignalListener("SIGINT", onSigint);
+  interrupt.release();
   disposeModel(model);
   backend.dispose();
 

@@ -2,6 +2,7 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
+import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { relative } from "node:path";
 import { WebGpuBackend } from "../engine/webgpu/backend.ts";
 import type { Backend } from "../engine/backend.ts";
@@ -203,13 +204,7 @@ async function main() {
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
-  let stop = false;
-  const onSigint = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    console.error("\ninterrupt: finishing the current record, then saving (Ctrl-C again to abort)");
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const interrupt = listenForInterrupt("finishing the current record, then saving");
   let bar: Progress | null = null;
   let barKey = "";
   // Fault injection for tests/reliability: lose the WebGPU device after N finished records, or
@@ -237,7 +232,7 @@ async function main() {
     seed,
     fluency: args.fluency,
     anchors: anchorPool,
-    interrupted: () => stop,
+    interrupted: interrupt.requested,
     attributionChunks,
     onProgress: (phase, step, of, loss) => {
       if (barKey !== phase || !bar) {
@@ -270,7 +265,7 @@ async function main() {
     result = await run;
   } catch (e) {
     // Stop cleanly: finished records stay in OUT.partial; say where and how to continue.
-    Deno.removeSignalListener("SIGINT", onSigint);
+    interrupt.release();
     const { message, code } = await describeFailure(fsError(e), backend, out);
     try {
       backend.dispose();
@@ -279,7 +274,7 @@ async function main() {
     }
     fail(message, code);
   }
-  Deno.removeSignalListener("SIGINT", onSigint);
+  interrupt.release();
   if (args.profile) {
     const t = backend.transfers();
     const profile = summarizeProfile(

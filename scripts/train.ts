@@ -8,6 +8,7 @@
 // replaced only with --force and only when this tool wrote it (the edit command's output rules,
 // src/pipeline/output.ts), refused before any training step.
 
+import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
@@ -282,17 +283,12 @@ const lrAt = (step: number) => {
   return lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, p))));
 };
 
-let stop = false;
-Deno.addSignalListener("SIGINT", () => {
-  if (stop) Deno.exit(130);
-  stop = true;
-  console.error("\ninterrupt: saving a checkpoint (Ctrl-C again to abort)");
-});
+const interrupt = listenForInterrupt("saving a checkpoint");
 
 const bar = new Progress("train", totalSteps, "step", state.step);
 const t0 = performance.now() - state.seconds * 1000;
 let lossAvg = state.losses.at(-1) ?? NaN;
-while (state.step < totalSteps && !stop) {
+while (state.step < totalSteps && !interrupt.requested()) {
   if (state.cursor >= source.size(state.epoch)) {
     state.epoch++;
     state.cursor = 0;
@@ -321,14 +317,14 @@ while (state.step < totalSteps && !stop) {
     state.step,
     `loss ${lossAvg.toFixed(3)} ${(state.tokens / secs).toFixed(0)} tok/s epoch ${state.epoch + 1}`,
   );
-  if (state.step % ckptEvery === 0 || stop) {
+  if (state.step % ckptEvery === 0 || interrupt.requested()) {
     state.seconds = secs;
     await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
   }
 }
 bar.finish();
 state.seconds = (performance.now() - t0) / 1000;
-if (stop) {
+if (interrupt.requested()) {
   await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);
