@@ -237,7 +237,8 @@ async function main() {
     onProgress: (phase, step, of, loss) => {
       if (barKey !== phase || !bar) {
         bar?.finish();
-        bar = new Progress(`  ${phase.padEnd(12)}`, of, "step");
+        // The first report comes after its step: the rate counts the steps after it.
+        bar = new Progress(`  ${phase.padEnd(12)}`, of, "step", step);
         barKey = phase;
       }
       bar.update(step, loss !== undefined ? `loss ${loss.toFixed(4)}` : "");
