@@ -19,8 +19,10 @@ import { disposeModel } from "../src/model/build.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
+import type { Intervals } from "../src/eval/bootstrap.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
 import {
+  cell,
   comparisonJson,
   comparisonMarkdown,
   type ComparisonMeta,
@@ -69,6 +71,7 @@ function rowOf(
   out: string,
   m: {
     mean: RunResult["summary"];
+    ci95?: Intervals;
     records: number;
     secondsPerEdit: { mean: number };
     paramsChanged: { mean: number; fractionMean: number };
@@ -79,6 +82,7 @@ function rowOf(
     method,
     label: METHOD_LABELS[method] ?? method,
     summary: m.mean,
+    ci95: m.ci95 ?? {},
     records: m.records,
     msPerEdit: 1000 * m.secondsPerEdit.mean,
     paramsChanged: m.paramsChanged.mean,
@@ -299,7 +303,7 @@ async function main() {
   for (const m of METRICS) {
     console.log(
       `| ${METRIC_LABELS[m]} | ${
-        rows.map((r) => (r.summary ? (s(r, m)?.toFixed(2) ?? "n/a") : "failed")).join(" | ")
+        rows.map((r) => (r.summary ? cell(s(r, m), r.ci95?.[m]) : "failed")).join(" | ")
       } |`,
     );
   }

@@ -3,6 +3,7 @@
 // request, a batch or a sequence the edited checkpoint (model/) and its sparse patch.
 
 import { median, summarize } from "../eval/aggregate.ts";
+import { bootstrapIntervals } from "../eval/bootstrap.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import type { EvalModel } from "../eval/model.ts";
 import type { MethodResult } from "../edit/method.ts";
@@ -83,6 +84,8 @@ export async function finishRun(
     hparams: opts.hparams,
     records: records.length,
     mean: summary,
+    // 95% percentile-bootstrap intervals over the records (src/eval/bootstrap.ts).
+    ci95: bootstrapIntervals(records.map((r) => r.after)),
     sequentialEditSucc,
     secondsPerEdit: {
       mean: meanOf((r) => r.seconds),

@@ -4,6 +4,7 @@
 // scale and stays in the table).
 
 import { METRIC_LABELS, METRICS, type Summary } from "../eval/aggregate.ts";
+import type { Intervals } from "../eval/bootstrap.ts";
 import { barChartSvg } from "./bars.ts";
 
 export interface ComparisonRow {
@@ -12,6 +13,8 @@ export interface ComparisonRow {
   label: string;
   /** Null when the method failed (see error). */
   summary: Summary | null;
+  /** 95% bootstrap intervals per metric (absent for runs written before they existed). */
+  ci95?: Intervals;
   records: number;
   /** Mean wall time of the method's apply() per edit. */
   msPerEdit: number;
@@ -35,6 +38,12 @@ function fmt(v: number | undefined, digits = 2): string {
   return v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
 }
 
+/** A mean with its 95% interval when there is one: "92.20 [88.1, 95.6]". */
+export function cell(v: number | undefined, ci?: [number, number]): string {
+  if (v === undefined || !Number.isFinite(v)) return "n/a";
+  return ci ? `${v.toFixed(2)} [${ci[0].toFixed(1)}, ${ci[1].toFixed(1)}]` : v.toFixed(2);
+}
+
 function fmtCount(v: number): string {
   return Math.round(v).toLocaleString("en-US");
 }
@@ -55,14 +64,20 @@ export function comparisonMarkdown(rows: readonly ComparisonRow[], meta: Compari
     `Model \`${meta.model}\`, ${meta.n} request(s) from \`${meta.requests}\`, single edits ` +
     `(each from the unedited model), backend ${meta.backend}. Means over records x100 ` +
     `(KnowEdit definitions; rows marked CF are the CounterFact scores, Score their harmonic ` +
-    `mean); fluency is the weighted 2/3-gram entropy x100.`,
+    `mean); fluency is the weighted 2/3-gram entropy x100. In brackets: the 95% bootstrap ` +
+    `interval over the records (a win is claimed only where intervals do not overlap).`,
     "",
     line(["Metric", ...cols]),
     line(["---", ...cols.map(() => "---:")]),
   ];
   const s = (r: ComparisonRow) => r.summary as unknown as Record<string, number | undefined>;
   for (const m of METRICS) {
-    out.push(line([METRIC_LABELS[m], ...rows.map((r) => (r.summary ? fmt(s(r)[m]) : "failed"))]));
+    out.push(
+      line([
+        METRIC_LABELS[m],
+        ...rows.map((r) => (r.summary ? cell(s(r)[m], r.ci95?.[m]) : "failed")),
+      ]),
+    );
   }
   out.push(
     line([

@@ -83,7 +83,16 @@ Deno.test({
           assert(typeof v === "number" && v >= 0 && v <= 100, `${m.method}: ${k} ${v}`);
         }
         assert(m.paramsChanged > 0, `${m.method} changed nothing`);
+        // The 95% bootstrap interval of each metric contains its mean, and the table shows it.
+        const [lo, hi] = m.ci95.editSucc;
+        assert(lo <= m.summary.editSucc && m.summary.editSucc <= hi, `${m.method}: ci ${lo} ${hi}`);
       }
+      const kne = json.methods[0];
+      const [lo, hi] = kne.ci95.editSucc as [number, number];
+      assert(
+        md.includes(`${kne.summary.editSucc.toFixed(2)} [${lo.toFixed(1)}, ${hi.toFixed(1)}]`),
+        `Edit Succ. cell with its interval missing:\n${md}`,
+      );
       const svg = await Deno.readTextFile(`${out}/run/comparison.svg`);
       assert(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"), "not an SVG");
       for (const label of ["KNE", "FT-L", "ROME", "MEMIT", "Edit Succ."]) {
