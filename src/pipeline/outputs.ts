@@ -4,6 +4,8 @@
 
 import { median, summarize } from "../eval/aggregate.ts";
 import { bootstrapIntervals } from "../eval/bootstrap.ts";
+import { type RetentionCheck, retentionCurve, type RetentionPoint } from "../eval/retention.ts";
+import { barChartSvg } from "../report/bars.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
 import type { EvalModel } from "../eval/model.ts";
 import type { MethodResult } from "../edit/method.ts";
@@ -56,13 +58,15 @@ export interface RunState {
   /** Each edit's changes (batch and sequential: merged into the final patch). */
   allChanges: TensorChange[][];
   lastResult: MethodResult | null;
+  /** Sequential mode: the Edit Succ. of the edits so far at each checkpoint. */
+  retention: RetentionCheck[];
 }
 
 /** Writes the outputs into `partial` and renames it to OUT (not when interrupted). */
 export async function finishRun(
   opts: RunOptions,
   partial: string,
-  { em, records, interrupted, allChanges, lastResult }: RunState,
+  { em, records, interrupted, allChanges, lastResult, retention }: RunState,
 ): Promise<RunResult> {
   records.sort((a, b) => a.index - b.index);
   let sequentialEditSucc: number | undefined;
@@ -87,6 +91,8 @@ export async function finishRun(
     // 95% percentile-bootstrap intervals over the records (src/eval/bootstrap.ts).
     ci95: bootstrapIntervals(records.map((r) => r.after)),
     sequentialEditSucc,
+    // Sequential: Edit Succ. of an edit k edits after it was made (src/eval/retention.ts).
+    retention: opts.mode === "sequential" ? retentionCurve(retention) : undefined,
     secondsPerEdit: {
       mean: meanOf((r) => r.seconds),
       median: median(records.map((r) => r.seconds)),
@@ -101,6 +107,9 @@ export async function finishRun(
     perRecord: records,
   };
   await Deno.writeTextFile(`${partial}/metrics.json`, JSON.stringify(metrics, null, 2));
+  if (metrics.retention && metrics.retention.length > 0) {
+    await Deno.writeTextFile(`${partial}/retention.svg`, retentionSvg(metrics.retention));
+  }
   if (interrupted) {
     return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: partial };
   }
@@ -135,4 +144,16 @@ export async function finishRun(
   await checkReplaceable(`${opts.out}.old`);
   await replaceDir(partial, opts.out);
   return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: opts.out };
+}
+
+/** The retention curve as bars: Edit Succ. held by the number of edits made after. */
+function retentionSvg(curve: readonly RetentionPoint[]): string {
+  return barChartSvg({
+    title: "Sequential editing: edits still holding after k more edits",
+    groups: curve.map((p) => `${p.lag}`),
+    series: [{ name: "Edit Succ. (x100)", values: curve.map((p) => p.held) }],
+    yMin: 0,
+    yMax: 100,
+    yLabel: "Edit Succ. of the k-th earlier edit",
+  });
 }

@@ -11,6 +11,7 @@
 
 import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
+import { isRetentionCheck, type RetentionCheck } from "../eval/retention.ts";
 import { writePatch } from "../io/patch.ts";
 import { exists } from "../io/files.ts";
 import type { EditRequest } from "../io/requests.ts";
@@ -93,6 +94,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const records: RecordResult[] = [...done.values()];
   const allChanges: TensorChange[][] = [];
   const editedSoFar: number[][] = [];
+  const retention: RetentionCheck[] = [];
   let lastResult: MethodResult | null = null;
   let interrupted = false;
   const progress = (p: { phase: string; step: number; of: number; loss?: number }) =>
@@ -177,6 +179,9 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
         sequentialBaselines.set(t.request.index, await localityBaseline(em, t.request));
       }
     }
+    // Sequential: every `every`-th edit, the Edit Succ. of every edit so far (retention).
+    const every = Math.max(1, Math.ceil(opts.targets.length / 20));
+    let made = 0;
     for (const t of opts.targets) {
       if (done.has(t.request.index)) continue;
       if (opts.interrupted?.()) {
@@ -210,9 +215,23 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
         for (let k = 0; k < t.targetIds.length; k++) {
           editedSoFar.push([...t.promptIds, ...t.targetIds.slice(0, k)]);
         }
+        if (isRetentionCheck(++made, opts.targets.length, every)) {
+          const editSucc = [];
+          for (const e of opts.targets.slice(0, made)) {
+            editSucc.push(await tokenAccuracy(em, e.request.prompt, e.request.targetNew));
+          }
+          retention.push({ made, editSucc });
+        }
       }
     }
   }
 
-  return await finishRun(opts, partial, { em, records, interrupted, allChanges, lastResult });
+  return await finishRun(opts, partial, {
+    em,
+    records,
+    interrupted,
+    allChanges,
+    lastResult,
+    retention,
+  });
 }

@@ -1,7 +1,8 @@
 // Sequential editing measures Locality against the original model, as EasyEdit does: a stub
 // method whose first edit scrambles the model's output head and whose later edits change nothing
 // must cost the later records Locality too (measured against the model before the sequence, they
-// see the scramble), where a baseline taken after the earlier edits would score them 100.
+// see the scramble), where a baseline taken after the earlier edits would score them 100; and the
+// run reports its retention curve (Edit Succ. of each edit k edits later) with a chart.
 
 import assert from "node:assert/strict";
 import type { EditMethod } from "../../src/edit/method.ts";
@@ -70,6 +71,15 @@ Deno.test("sequential mode: Locality of later records is measured against the or
     // Locality is a fraction here. The later records' own edits changed nothing; against the
     // original model they still lose it (a baseline after the scramble would give them 1).
     for (const l of loc) assert.ok(l < 0.5, `locality ${loc}`);
+    // Retention: with 3 edits every edit is a checkpoint, so edit i is measured 3 - i times.
+    const m = JSON.parse(await Deno.readTextFile(`${tmp}/out/metrics.json`));
+    assert.deepEqual(m.retention.map((p: { lag: number; n: number }) => [p.lag, p.n]), [
+      [0, 3],
+      [1, 2],
+      [2, 1],
+    ]);
+    for (const p of m.retention) assert.ok(p.held >= 0 && p.held <= 100);
+    assert.match(await Deno.readTextFile(`${tmp}/out/retention.svg`), /^<svg/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
