@@ -1,5 +1,5 @@
 // `deno task make-base-requests [--model DIR]`: writes kne-facts-base's edit requests,
-// data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (120, the anchor
+// data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (100, the anchor
 // pool of locality terms, so that neither tuning on dev nor scoring on test reads the other
 // split's prompts as anchors), from the candidates of
 // src/facts/base-requests.ts, keeping only what the unedited model knows: the edited fact, two or
@@ -27,7 +27,7 @@ const { values } = parseArgs({
     model: { type: "string", default: "models/kne-facts-base" },
     test: { type: "string", default: "500" },
     dev: { type: "string", default: "200" },
-    anchors: { type: "string", default: "120" },
+    anchors: { type: "string", default: "100" },
   },
 });
 const nTest = Number(values.test), nDev = Number(values.dev), nAnchors = Number(values.anchors);

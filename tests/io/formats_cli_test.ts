@@ -46,7 +46,7 @@ Deno.test({
           ...FAST,
         ]);
         assert.equal(r.code, 0, show(r));
-        assert.match(r.stdout, /^memory plan: GPT2LMHeadModel, 8 layers/);
+        assert.match(r.stdout, /^memory plan: GPT2LMHeadModel, 12 layers/);
         assert.equal(await exists(out), false);
       }
     }
