@@ -1,6 +1,6 @@
 // Training throughput: tokens per second of one training step (forward, backward, AdamW) of the
 // project's two trained shapes, with the batches training uses: `facts` (models/kne-facts:
-// 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 8 layers,
+// 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 12 layers,
 // d 256, vocab 4096, 16 windows of 128 tokens). Median over --steps after --warmup steps, random
 // weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
 // (bench/peers/torch_train.py, 2 threads), when Debian's python3-torch is installed (CI does not
@@ -37,7 +37,7 @@ interface Shape {
 }
 const SHAPES: Record<string, Shape> = {
   facts: { d: 128, layers: 4, heads: 4, vocab: 1401, ctx: 32, batch: 32, rowTokens: 12 },
-  base: { d: 256, layers: 8, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
+  base: { d: 256, layers: 12, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
 };
 
 /** Debian's python with torch (its own python3.11 binary; the python3 first on PATH may lack it). */
