@@ -4,14 +4,13 @@
 // always f32.
 
 import type { Backend, DType } from "../../engine/backend.ts";
-import { ModelFileError } from "../io/errors.ts";
-import { openSafetensors, type SafetensorsFile, writeSafetensors } from "../io/safetensors.ts";
+import { writeSafetensors } from "../io/safetensors.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { checkBeforeLoad, type MemoryPlan } from "./plan.ts";
+import { checkBeforeLoad, type MemoryPlan, openCheckpoint } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;
@@ -41,20 +40,7 @@ export async function loadModel(
   // before any weight is read or allocated.
   const { plan } = await checkBeforeLoad(dir, backend, opts.work, opts.dtype ?? "auto");
   const config = plan.config;
-  const path = `${dir}/model.safetensors`;
-  let file: SafetensorsFile;
-  try {
-    file = await openSafetensors(path);
-  } catch (e) {
-    if ((e as Error).cause instanceof Deno.errors.NotFound) {
-      throw new ModelFileError(
-        path,
-        "model.safetensors",
-        "file not found (is this a model folder?)",
-      );
-    }
-    throw e;
-  }
+  const file = await openCheckpoint(dir);
   let loaded: LoadedWeights;
   try {
     loaded = await loadWeights(file, config, plan.options.weightDtype, backend);

@@ -679,6 +679,23 @@ export interface CheckResult {
 /** Default work for a load-only check: one row of the full context. */
 const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
 
+/** The folder's model.safetensors, opened (header read); a missing file is a ModelFileError. */
+export async function openCheckpoint(dir: string): Promise<SafetensorsFile> {
+  const path = `${dir}/model.safetensors`;
+  try {
+    return await openSafetensors(path);
+  } catch (e) {
+    if ((e as Error).cause instanceof Deno.errors.NotFound) {
+      throw new ModelFileError(
+        path,
+        "model.safetensors",
+        "file not found (is this a model folder?)",
+      );
+    }
+    throw e;
+  }
+}
+
 /**
  * Reads `<dir>/config.json` and the header of `<dir>/model.safetensors` (no tensor data), plans
  * the memory and throws ResourceError naming what is needed and what is available when the
@@ -692,20 +709,7 @@ export async function checkBeforeLoad(
   dtype: WeightDtype = "auto",
 ): Promise<CheckResult> {
   const config = await readModelConfig(dir);
-  const path = `${dir}/model.safetensors`;
-  let file;
-  try {
-    file = await openSafetensors(path);
-  } catch (e) {
-    if ((e as Error).cause instanceof Deno.errors.NotFound) {
-      throw new ModelFileError(
-        path,
-        "model.safetensors",
-        "file not found (is this a model folder?)",
-      );
-    }
-    throw e;
-  }
+  const file = await openCheckpoint(dir);
   let bytes = 0;
   const tensors = file.tensors.size;
   for (const t of file.tensors.values()) bytes += t.end - t.begin;
