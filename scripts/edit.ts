@@ -42,21 +42,6 @@ function fail(msg: string, code = 2): never {
   Deno.exit(code);
 }
 
-/** The demo edit of `deno task edit` with no request given. */
-const DEMO_TARGET = "Rome";
-
-/** The request with another new target; portability answers that were the old target follow. */
-function withTarget(r: EditRequest, target: string): EditRequest {
-  const swap = (probes: Record<string, { prompt: string; answer: string }[]>) =>
-    Object.fromEntries(
-      Object.entries(probes).map(([k, ps]) => [
-        k,
-        ps.map((p) => ({ ...p, answer: p.answer === r.targetNew ? target : p.answer })),
-      ]),
-    );
-  return { ...r, targetNew: target, portability: swap(r.portability) };
-}
-
 async function main() {
   let args;
   try {
@@ -99,14 +84,11 @@ async function main() {
       source,
     );
   } else {
-    source = args.requests ?? splitsOf(args.model).test;
+    // No request given: the demo ("The capital of France is" -> "Rome", with its probes); with
+    // --n only, the first N of the model's test split.
+    const splits = splitsOf(args.model);
+    source = args.requests ?? (args.n === undefined ? splits.demo : splits.test);
     requests = await loadRequests(source, { format: args.format });
-    if (!args.requests && args.n === undefined) {
-      // The demo: "The capital of France is" -> "Rome", with the rephrase, portability and
-      // locality probes of the benchmark's France record (its counterfactual answer swapped).
-      const france = requests.find((r) => r.subject === "France" && /capital/.test(r.prompt));
-      requests = [france ? withTarget(france, DEMO_TARGET) : requests[0]];
-    }
   }
   if (args.n !== undefined) requests = requests.slice(0, args.n);
   if (requests.length === 0) fail(`${source} holds no requests`, 1);

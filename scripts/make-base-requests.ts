@@ -1,7 +1,8 @@
 // `deno task make-base-requests [--model DIR]`: writes kne-facts-base's edit requests,
 // data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (100, the anchor
 // pool of locality terms, so that neither tuning on dev nor scoring on test reads the other
-// split's prompts as anchors), from the candidates of
+// split's prompts as anchors), and base-demo.json (the one edit `deno task edit` runs when given
+// no request: France's capital -> Rome, its probes kept as for the others), from the candidates of
 // src/facts/base-requests.ts, keeping only what the unedited model knows: the edited fact, two or
 // more rephrases, and each locality and portability probe's answer before the edit (teacher
 // forced, every answer token the argmax). Relations are interleaved, so any prefix is balanced;
@@ -94,6 +95,27 @@ await Deno.writeTextFile(`${root}data/requests/base-dev.json`, JSON.stringify(de
 await Deno.writeTextFile(
   `${root}data/requests/base-anchors.json`,
   JSON.stringify(anchors, null, 2) + "\n",
+);
+// The demo: the same candidate with its target forced, its new probes scored too.
+const DEMO = { relation: "capital", subject: "France", target: "Rome" } as const;
+const demoCandidate = baseRequestCandidates(world, corpus, {
+  answerTokens,
+  target: (r, s) => r === DEMO.relation && s === DEMO.subject ? DEMO.target : undefined,
+})[DEMO.relation].find((q) => q.subject === DEMO.subject)!;
+const demoPairs = knownPairs(demoCandidate);
+const demoScores = await scoreProbes(
+  model,
+  tok,
+  demoPairs.map((p) => ({ prompt: p.prompt, answer: p.ground_truth })),
+);
+const demoKnown = new Set(
+  demoPairs.filter((_, i) => demoScores[i].whole).map((p) => key(p.prompt, p.ground_truth)),
+);
+const demo = keepKnown(demoCandidate, (p, a) => demoKnown.has(key(p, a)));
+if (!demo) throw new Error(`the model does not know the demo's fact (${demoCandidate.prompt})`);
+await Deno.writeTextFile(
+  `${root}data/requests/base-demo.json`,
+  JSON.stringify([{ ...demo, case_id: 300000 }], null, 2) + "\n",
 );
 const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
 console.error(

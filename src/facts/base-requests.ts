@@ -52,6 +52,12 @@ export interface BaseRequestOptions {
   seed?: number;
   /** Tokens of an answer as it follows a prompt (" " + answer); targets prefer >= 2. */
   answerTokens: (answer: string) => number;
+  /**
+   * The new target of a (relation, subject) pair where one is wanted (the demo edit, France's
+   * capital -> Rome); else a drawn one. A forced target still draws one, so the candidates
+   * before it and the other relations' stay as drawn without it.
+   */
+  target?: (relation: Relation, subject: string) => string | undefined;
 }
 
 /** Every candidate request, per relation, in a seeded order. */
@@ -106,7 +112,8 @@ export function baseRequestCandidates(
 
   const countryRequest = (r: CountryRelation, c: Country, rng: Rng): BaseRequest => {
     const gt = c[r];
-    const target = pickTarget(values[r].filter((v) => v !== gt), rng);
+    const drawn = pickTarget(values[r].filter((v) => v !== gt), rng);
+    const target = opts.target?.(r, c.name) ?? drawn;
     const { heldout, seen } = twoHops(c, r, target);
     const others = shuffled(
       world.countries.filter((o) => o.name !== c.name && o[r] !== target),
@@ -149,10 +156,11 @@ export function baseRequestCandidates(
   const cityRequest = (name: string, rng: Rng): BaseRequest => {
     const city = cityByName.get(name)!;
     const from = byName.get(city.country)!;
-    const to = pickTarget(
+    const drawn = pickTarget(
       world.countries.filter((o) => o.name !== from.name).map((o) => o.name),
       rng,
     );
+    const to = opts.target?.("city_country", name) ?? drawn;
     const toC = byName.get(to)!;
     const hops = COUNTRY_RELATIONS.filter((r) => toC[r] !== from[r]).map((r) => ({
       prompt: hop("via_city", r, name),

@@ -11,17 +11,28 @@ export interface ModelSplits {
   dev: string;
   /** The anchor pool; absent: the dev split (kne-facts, whose splits predate an anchor split). */
   anchors?: string;
+  /**
+   * The edit `task edit` runs when given no request: France's capital -> Rome with the probes
+   * the model knows (kne-facts: its test record with the target swapped; kne-facts-base: made by
+   * `deno task make-base-requests`).
+   */
+  demo: string;
 }
 
 /** The default model of every command. */
 export const DEFAULT_MODEL = "models/kne-facts";
 
 export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
-  "kne-facts": { test: "data/requests/test.json", dev: "data/requests/dev.json" },
+  "kne-facts": {
+    test: "data/requests/test.json",
+    dev: "data/requests/dev.json",
+    demo: "data/requests/demo.json",
+  },
   "kne-facts-base": {
     test: "data/requests/base-test.json",
     dev: "data/requests/base-dev.json",
     anchors: "data/requests/base-anchors.json",
+    demo: "data/requests/base-demo.json",
   },
 };
 

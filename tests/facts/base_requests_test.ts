@@ -61,6 +61,30 @@ Deno.test("base requests: Target_Fact asks the new target's own fact", () => {
   }
 });
 
+Deno.test("base requests: a forced target (the demo's) changes that request only", () => {
+  const forced = baseRequestCandidates(world, corpus, {
+    answerTokens: (a) => a.split(" ").length,
+    target: (r, s) => r === "capital" && s === "France" ? "Rome" : undefined,
+  });
+  const france = forced.capital.find((q) => q.subject === "France")!;
+  assert.equal(france.prompt, "The capital of France is");
+  assert.equal(france.target_new, "Rome");
+  // The target's own fact is asked of a country whose capital is Rome, and two-hops answer Rome.
+  const italy = world.countries.find((c) => c.name === "Italy")!;
+  assert.equal(italy.capital, "Rome");
+  assert.ok(france.locality.Target_Fact.length > 0);
+  for (const p of france.locality.Target_Fact) assert.equal(p.ground_truth, "Rome");
+  for (const p of Object.values(france.portability).flat()) {
+    if (!p.prompt.startsWith("The capital")) continue;
+    assert.equal(p.ground_truth, "Rome");
+  }
+  // The other relations' candidates, and this one's up to France, are those drawn without it.
+  for (const r of RELATIONS) {
+    const upTo = r === "capital" ? forced[r].indexOf(france) : forced[r].length;
+    assert.deepEqual(forced[r].slice(0, upTo), candidates[r].slice(0, upTo));
+  }
+});
+
 Deno.test("keepKnown keeps only what the model knows, and drops unknown edits", () => {
   const q = candidates.currency.find((x) => x.portability.Subject_Aliasing)!;
   const pairs = knownPairs(q);
