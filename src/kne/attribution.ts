@@ -47,11 +47,18 @@ export function unitEntries(info: ParamInfo, u: number): number[] {
     : Array.from({ length: c }, (_, j) => u * c + j);
 }
 
-/** The projection weights KNE scores, each with its bias partner. */
-export function scoredParams(model: CausalLM): { info: ParamInfo; bias: ParamInfo | null }[] {
+/**
+ * The projection weights KNE scores, each with its bias partner: every layer's (groups "all"),
+ * or only the FFN's ("mlp", groups mlp_*) or the attention's ("attn", groups attn_*).
+ */
+export function scoredParams(
+  model: Pick<CausalLM, "paramInfo">,
+  groups: KneHparams["scoredGroups"] = "all",
+): { info: ParamInfo; bias: ParamInfo | null }[] {
   const byName = new Map(model.paramInfo.map((p) => [p.name, p]));
   return model.paramInfo
     .filter((p) => p.layer >= 0 && (p.layout === "in_out" || p.layout === "out_in"))
+    .filter((p) => groups === "all" || p.group.startsWith(`${groups}_`))
     .map((info) => ({
       info,
       bias: byName.get(info.name.replace(/\.weight$/, ".bias")) ?? null,
@@ -158,12 +165,12 @@ export function layerChunks<T extends { info: ParamInfo }>(
 export async function attribute(
   model: CausalLM,
   rows: readonly TeacherForced[],
-  hp: Pick<KneHparams, "igSteps" | "unitScore">,
+  hp: Pick<KneHparams, "igSteps" | "unitScore"> & Partial<Pick<KneHparams, "scoredGroups">>,
   onStep?: (step: number, of: number) => void,
   chunks = 1,
 ): Promise<Attribution> {
   const t0 = performance.now();
-  const scored = scoredParams(model);
+  const scored = scoredParams(model, hp.scoredGroups);
   const varsOf = (list: typeof scored): Var[] =>
     list.flatMap(({ info, bias }) =>
       bias ? [model.params.get(info.name)!, model.params.get(bias.name)!] : [

@@ -11,6 +11,11 @@ export type KneHparams = {
   /** "global": one threshold over every layer; "per_layer": the top perLayerK units of each layer. */
   selection: "global" | "per_layer";
   perLayerK: number;
+  /**
+   * Which projections are scored, and so may enter the ensemble: every one ("all"), the FFN's
+   * ("mlp") or the attention's ("attn"). The paper scores both.
+   */
+  scoredGroups: "all" | "mlp" | "attn";
   /** How a unit's per-parameter attributions combine: mean or sum of |attr|, or signed sum. */
   unitScore: "mean_abs" | "sum_abs" | "sum";
   /** Adam learning rate of the masked update. */
@@ -40,6 +45,7 @@ export const KNE_DEFAULTS: KneHparams = {
   topP: 0.012,
   selection: "global",
   perLayerK: 8,
+  scoredGroups: "all",
   unitScore: "sum_abs",
   lr: 0.02,
   steps: 60,
@@ -55,6 +61,7 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
   topP: { type: "number", min: 0, max: 1, minExclusive: true, description: "ensemble fraction" },
   selection: { type: "string", choices: ["global", "per_layer"] },
   perLayerK: { type: "integer", min: 1, max: 1_000_000 },
+  scoredGroups: { type: "string", choices: ["all", "mlp", "attn"] },
   unitScore: { type: "string", choices: ["mean_abs", "sum_abs", "sum"] },
   lr: { type: "number", min: 0, max: 1, minExclusive: true },
   steps: { type: "integer", min: 1, max: 10_000 },

@@ -249,7 +249,8 @@ export function paramSizes(
     count: p.layer >= 0 ? c.nLayers : 1,
   });
   const byName = new Map(info.map((p) => [p.name, p]));
-  const weights = scoredParams({ paramInfo: info } as unknown as CausalLM);
+  // Every group: the plan bounds an edit scoring all of them.
+  const weights = scoredParams({ paramInfo: info });
   const scored = weights.flatMap(({ info: w, bias }) => bias ? [w, byName.get(bias.name)!] : [w]);
   return {
     all: info.map(size),

@@ -1,6 +1,7 @@
 // Attribution in groups of layers (what the memory planner chooses when one pass does not fit):
 // every unit score and the target probability are bit-identical to one pass, on GPT-2
-// and Llama and both backends, the gradient memory drops, and the model is left unchanged.
+// and Llama and both backends, the gradient memory drops, and the model is left unchanged; so
+// are the scores of the FFN or attention projections when only those are scored.
 
 import assert from "node:assert/strict";
 import { teacherForced } from "../../src/edit/request.ts";
@@ -80,3 +81,28 @@ Deno.test("layerChunks splits consecutive layers as evenly as it can, at most on
   assert.deepEqual(groups(9), [[0], [1], [2], [3], [4]]);
   assert.deepEqual(groups(0), [[0, 1, 2, 3, 4]]);
 });
+
+for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  testBackends(
+    `${name}: scoring only the FFN or the attention keeps those scores bit for bit`,
+    async (be) => {
+      const { model } = await loadModel(fixture(name), be, { tokenizer: false });
+      try {
+        const rows = [teacherForced([5, 9, 2, 7, 3, 8], [4, 6], model.config.contextLength)];
+        const all = await attribute(model, rows, HP);
+        for (const groups of ["mlp", "attn"] as const) {
+          const part = await attribute(model, rows, { ...HP, scoredGroups: groups });
+          const want = all.tensors.filter((t) => t.info.group.startsWith(`${groups}_`));
+          assert.ok(want.length > 0 && want.length < all.tensors.length);
+          assert.deepEqual(part.tensors.map((t) => t.info.name), want.map((t) => t.info.name));
+          for (const [i, t] of part.tensors.entries()) {
+            sameBits(t.unitScores, want[i].unitScores, `${t.info.name} units, ${groups} only`);
+          }
+          assert.equal(part.targetProb, all.targetProb);
+        }
+      } finally {
+        disposeModel(model);
+      }
+    },
+  );
+}
