@@ -69,7 +69,7 @@ export async function kneEdit(
     snapshot.restore();
     throw e;
   } finally {
-    for (const a of anchors) freeAnchor(a);
+    for (const a of anchors.flat()) freeAnchor(a);
   }
   if (update.diverged) snapshot.restore();
   return {

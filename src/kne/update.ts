@@ -78,8 +78,15 @@ export interface LocalityAnchor {
   weights: Tensor;
 }
 
-/** Logits of the unedited model on unrelated prompts, for the KL term. */
-export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAnchor {
+/**
+ * Logits of the unedited model on unrelated prompts, for the KL term; each prompt's KL row is
+ * weighted `weight` (default 1/prompts: the batch is the whole term).
+ */
+export function localityAnchor(
+  model: CausalLM,
+  prompts: number[][],
+  weight = 1 / prompts.length,
+): LocalityAnchor {
   const { ids, t } = padBatch(prompts.map((p) => ({ ids: p, targets: p.map(() => -1) })));
   const be = model.backend;
   const idT = Tensor.fromArray(be, ids, [prompts.length, t]);
@@ -87,24 +94,61 @@ export function localityAnchor(model: CausalLM, prompts: number[][]): LocalityAn
   const rows = Tensor.fromArray(be, answers, [prompts.length]);
   // tidy frees the forward's intermediates; only the logits survive.
   const refLogits = tidy(() => noGrad(() => model.forward(idT, undefined, undefined, rows).value));
-  const w = new Float32Array(prompts.length).fill(1 / prompts.length);
+  const w = new Float32Array(prompts.length).fill(weight);
   return { ids: idT, rows, refLogits, weights: Tensor.fromArray(be, w, [w.length]) };
 }
 
+/** At most this many padded batches per group of anchors (see lengthBuckets). */
+export const MAX_LENGTH_BUCKETS = 3;
+
 /**
- * The KL term's anchors in groups of at most `perStep` prompts (0: one group of all), each group
- * weighted as a whole term (1/its prompts): step s of the update reads group s mod groups, so
- * each step forwards only one group while every anchor still takes part in turn.
+ * Splits prompts into at most `buckets` batches of similar length so that padding to each
+ * batch's longest prompt wastes as few token rows as possible: the lengths sorted, cut where the
+ * padded total (sum over batches of count x longest) is least (exact, by dynamic programming).
+ * A prompt's last position attends to nothing after it, so the KL rows are the same in any batch.
+ */
+export function lengthBuckets(prompts: number[][], buckets = MAX_LENGTH_BUCKETS): number[][][] {
+  const sorted = [...prompts].sort((a, b) => a.length - b.length);
+  const n = sorted.length;
+  if (n === 0) return [];
+  // cost[k][i]: least padded rows of the first i prompts in k batches; cut[k][i]: last batch start.
+  const cost = Array.from({ length: buckets + 1 }, () => new Array(n + 1).fill(Infinity));
+  const cut = Array.from({ length: buckets + 1 }, () => new Array(n + 1).fill(0));
+  cost[0][0] = 0;
+  for (let k = 1; k <= buckets; k++) {
+    for (let i = 1; i <= n; i++) {
+      for (let j = 0; j < i; j++) {
+        const c = cost[k - 1][j] + (i - j) * sorted[i - 1].length;
+        if (c < cost[k][i]) (cost[k][i] = c, cut[k][i] = j);
+      }
+    }
+  }
+  let k = 1;
+  for (let b = 2; b <= buckets; b++) if (cost[b][n] < cost[k][n]) k = b;
+  const out: number[][][] = [];
+  for (let i = n; k > 0; k--) {
+    out.unshift(sorted.slice(cut[k][i], i));
+    i = cut[k][i];
+  }
+  return out;
+}
+
+/**
+ * The KL term's anchors in groups of at most `perStep` prompts (0: one group of all), each
+ * group weighted as a whole term (1/its prompts) and held as length buckets (lengthBuckets):
+ * step s of the update reads group s mod groups, so each step forwards only one group while
+ * every anchor still takes part in turn.
  */
 export function localityAnchors(
   model: CausalLM,
   prompts: number[][],
   perStep: number,
-): LocalityAnchor[] {
+): LocalityAnchor[][] {
   const size = perStep > 0 ? perStep : prompts.length;
-  const groups: LocalityAnchor[] = [];
+  const groups: LocalityAnchor[][] = [];
   for (let i = 0; i < prompts.length; i += size) {
-    groups.push(localityAnchor(model, prompts.slice(i, i + size)));
+    const group = prompts.slice(i, i + size);
+    groups.push(lengthBuckets(group).map((b) => localityAnchor(model, b, 1 / group.length)));
   }
   return groups;
 }
@@ -119,7 +163,7 @@ export async function maskedUpdate(
   rows: readonly TeacherForced[],
   ensemble: Ensemble,
   hp: Pick<KneHparams, "lr" | "steps" | "earlyStopLoss" | "klWeight" | "beta1" | "beta2">,
-  anchors: readonly LocalityAnchor[],
+  anchors: readonly (readonly LocalityAnchor[])[],
   onStep?: (step: number, loss: number) => void,
 ): Promise<UpdateResult> {
   const t0 = performance.now();
@@ -164,11 +208,13 @@ export async function maskedUpdate(
           w,
         );
         let total = ce;
-        const anchor = anchors.length > 0 ? anchors[step % anchors.length] : null;
-        if (anchor && hp.klWeight > 0) {
-          const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
-          const rowsKl = A.klRows(anchor.refLogits, q);
-          total = A.add(ce, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
+        const group = anchors.length > 0 ? anchors[step % anchors.length] : [];
+        if (hp.klWeight > 0) {
+          for (const anchor of group) {
+            const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
+            const rowsKl = A.klRows(anchor.refLogits, q);
+            total = A.add(total, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
+          }
         }
         const ceValue = (await ce.value.toArray())[0];
         const totalValue = (await total.value.toArray())[0];

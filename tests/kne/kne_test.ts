@@ -1,12 +1,19 @@
 // KNE end to end on the tiny oracle GPT-2: the edit makes the target the argmax, changes only
 // entries inside the ensemble (everything else bit-identical), sequential edits keep earlier
 // ones, the sparse patch reproduces the edited and original weights bit for bit, and a diverging
-// edit is rolled back; the KL term's anchors can be read in groups, one group per step.
+// edit is rolled back; the KL term's anchors can be read in groups, one group per step, each
+// in length buckets that pad least.
 
+import fc from "fast-check";
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
-import { freeAnchor, localityAnchor, localityAnchors } from "../../src/kne/update.ts";
+import {
+  freeAnchor,
+  lengthBuckets,
+  localityAnchor,
+  localityAnchors,
+} from "../../src/kne/update.ts";
 import { writeEntries } from "../../src/tensor/ops.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";
@@ -126,20 +133,32 @@ testBackends(
       const groups = localityAnchors(m.model, prompts, 2);
       try {
         if (groups.length !== 2) throw new Error(`${groups.length} groups of 2 for 3 anchors`);
+        const V = m.model.config.vocabSize;
         const ref = await full.refLogits.toArray();
-        const parts = [
-          ...await groups[0].refLogits.toArray(),
-          ...await groups[1].refLogits.toArray(),
-        ];
-        // Each group is the same forward on fewer prompts: the same reference logits.
-        for (let i = 0; i < ref.length; i++) {
-          if (Math.abs(ref[i] - parts[i]) > 1e-4) throw new Error(`ref logit ${i} differs`);
+        // Each group is the same forward on fewer prompts, in length buckets: every prompt's
+        // reference logits are those of the one padded batch of all three.
+        for (const [g, group] of groups.entries()) {
+          const buckets = lengthBuckets(prompts.slice(2 * g, 2 * g + 2));
+          if (buckets.length !== group.length) throw new Error(`group ${g}: bucket count`);
+          for (const [b, anchor] of group.entries()) {
+            const got = await anchor.refLogits.toArray();
+            for (const [r, prompt] of buckets[b].entries()) {
+              const i = prompts.indexOf(prompt);
+              for (let v = 0; v < V; v++) {
+                if (Math.abs(got[r * V + v] - ref[i * V + v]) > 1e-4) {
+                  throw new Error(`prompt ${i}: ref logit ${v} differs`);
+                }
+              }
+            }
+          }
         }
-        const w = [...await groups[0].weights.toArray(), ...await groups[1].weights.toArray()];
-        if (w.join() !== [0.5, 0.5, 1].join()) throw new Error(`group weights ${w}`);
+        const w = await Promise.all(groups.flat().map((a) => a.weights.toArray()));
+        if (w.flatMap((x) => [...x]).join() !== [0.5, 0.5, 1].join()) {
+          throw new Error(`group weights ${w}`);
+        }
       } finally {
         freeAnchor(full);
-        for (const g of groups) freeAnchor(g);
+        for (const a of groups.flat()) freeAnchor(a);
       }
       // Groups as large as the pool are the whole term: the same edit, bit for bit.
       const t = target(m, "The capital of Japan is", "Lima");
@@ -166,3 +185,32 @@ testBackends(
     });
   },
 );
+
+Deno.test("lengthBuckets: the least padded rows over every way to cut the sorted lengths", () => {
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 12 }),
+    fc.integer({ min: 1, max: 4 }),
+    (lengths, k) => {
+      const prompts = lengths.map((n) => new Array(n).fill(0));
+      const buckets = lengthBuckets(prompts, k);
+      const padded = (bs: number[][][]) =>
+        bs.reduce((a, b) => a + b.length * Math.max(...b.map((p) => p.length)), 0);
+      // Every prompt once, at most k non-empty buckets.
+      if (buckets.flat().length !== prompts.length) return false;
+      if (buckets.length > k || buckets.some((b) => b.length === 0)) return false;
+      if (!prompts.every((p) => buckets.flat().includes(p))) return false;
+      // Brute force: every choice of up to k - 1 cut points in the sorted order.
+      const sorted = [...lengths].sort((a, b) => a - b);
+      let best = Infinity;
+      const search = (from: number, left: number, acc: number) => {
+        if (from === sorted.length) return void (best = Math.min(best, acc));
+        if (left === 0) return;
+        for (let to = from + 1; to <= sorted.length; to++) {
+          search(to, left - 1, acc + (to - from) * sorted[to - 1]);
+        }
+      };
+      search(0, k, 0);
+      return padded(buckets) === best;
+    },
+  ));
+});

@@ -249,7 +249,7 @@ Deno.test({
               const updPeak = await peakDuring(be, async () => {
                 const anchor = klRows > 0 ? localityAnchor(model, anchors) : null;
                 try {
-                  await maskedUpdate(model, rows, ensemble, hp, anchor ? [anchor] : []);
+                  await maskedUpdate(model, rows, ensemble, hp, anchor ? [[anchor]] : []);
                 } finally {
                   if (anchor) freeAnchor(anchor);
                 }
