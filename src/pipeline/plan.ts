@@ -26,7 +26,7 @@ import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
-import type { CausalLM, ParamInfo } from "../model/lm.ts";
+import type { ParamInfo } from "../model/lm.ts";
 
 export interface PlanOptions extends WorkShape {
   backend: BackendName;
