@@ -50,7 +50,7 @@ import { attribute } from "../src/kne/attribution.ts";
 import { ensembleSelections, selectEnsemble } from "../src/kne/ensemble.ts";
 import { KNE_DEFAULTS, type KneHparams } from "../src/kne/hparams.ts";
 import { kneEdit } from "../src/kne/kne.ts";
-import { localityAnchor, maskedUpdate } from "../src/kne/update.ts";
+import { freeAnchor, localityAnchors, maskedUpdate } from "../src/kne/update.ts";
 import { buildModel, disposeModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import type { CausalLM } from "../src/model/lm.ts";
@@ -386,13 +386,13 @@ async function profiledEdit(
       () => UnitSnapshot.take(model, ensembleSelections(ens)),
     );
     await timed("update", async () => {
-      const anchor = HP.klWeight > 0 && anchors.length > 0 ? localityAnchor(model, anchors) : null;
+      const groups = HP.klWeight > 0 && anchors.length > 0
+        ? localityAnchors(model, anchors, HP.klAnchorsPerStep)
+        : [];
       try {
-        return await maskedUpdate(model, rows, ens, HP, anchor ? [anchor] : []);
+        return await maskedUpdate(model, rows, ens, HP, groups);
       } finally {
-        anchor?.ids.free();
-        anchor?.refLogits.free();
-        anchor?.weights.free();
+        for (const a of groups.flat()) freeAnchor(a);
       }
     });
     const changes = await timed("snapshot diff", () => snap.changes());
