@@ -33,7 +33,13 @@ export interface WorkShape {
    */
   targetTokens?: number;
   /** How KNE selects its ensemble, which bounds the update's state (absent: every unit). */
-  ensemble?: { topP: number; selection: "global" | "per_layer"; perLayerK: number };
+  ensemble?: {
+    topP: number;
+    selection: "global" | "per_layer";
+    perLayerK: number;
+    /** "neuron": an FFN unit is a whole neuron over the layer's FFN tensors (KNE's ffnUnit). */
+    ffnUnit?: "projection" | "neuron";
+  };
 }
 
 export interface EditTarget {

@@ -4,7 +4,10 @@
 // per step, not one per layer; the planner may split the layers into chunks that each get their
 // own pass, to bound gradient memory), by scaling the projections' outputs, not the weights.
 // Unit scores aggregate each output neuron's parameters (a column of an [in, out] weight, a row
-// of an [out, in] weight, plus its bias entry).
+// of an [out, in] weight, plus its bias entry). With ffnUnit "neuron" the FFN's output projection
+// is scored by its input units instead (a row of GPT-2's [dFF, d] c_proj, a column of Llama's
+// [d, dFF] down_proj: the value vector of one FFN neuron, whose key is the matching unit of the
+// input projections), so that the ensemble can select whole FFN neurons (src/kne/ensemble.ts).
 
 import * as A from "../autograd/ops.ts";
 import { backward, type Var } from "../autograd/variable.ts";
@@ -19,6 +22,8 @@ export interface ScoredTensor {
   info: ParamInfo;
   /** The bias holding one entry per unit of this weight, if the architecture has one. */
   bias: ParamInfo | null;
+  /** The weight's unit axis as a matrix: 1 = its columns are the units, 0 = its rows. */
+  axis: 0 | 1;
   /**
    * One score per output unit, from its parameters' attributions (which are not kept: they
    * would cost 4 bytes per scored parameter on the host).
@@ -33,47 +38,70 @@ export interface Attribution {
   seconds: number;
 }
 
-/** Number of output units of a weight and the parameter count of each. */
-export function unitShape(info: ParamInfo): { units: number; size: number } {
-  const [r, c] = info.shape;
-  return info.layout === "in_out" ? { units: c, size: r } : { units: r, size: c };
+/** The output-unit axis of a weight: columns of an [in, out] weight, rows of an [out, in] one. */
+export function outputAxis(info: ParamInfo): 0 | 1 {
+  return info.layout === "in_out" ? 1 : 0;
 }
 
-/** Entry indices of unit u of a weight. */
-export function unitEntries(info: ParamInfo, u: number): number[] {
+/** Number of units of a weight along `axis` (default: its outputs) and the entries of each. */
+export function unitShape(
+  info: ParamInfo,
+  axis: 0 | 1 = outputAxis(info),
+): { units: number; size: number } {
   const [r, c] = info.shape;
-  return info.layout === "in_out"
+  return axis === 1 ? { units: c, size: r } : { units: r, size: c };
+}
+
+/** Entry indices of unit u of a weight along `axis` (default: its outputs). */
+export function unitEntries(info: ParamInfo, u: number, axis = outputAxis(info)): number[] {
+  const [r, c] = info.shape;
+  return axis === 1
     ? Array.from({ length: r }, (_, i) => i * c + u)
     : Array.from({ length: c }, (_, j) => u * c + j);
 }
 
+/** A scored weight: its bias partner (one entry per unit) and its unit axis. */
+export interface ScoredParam {
+  info: ParamInfo;
+  bias: ParamInfo | null;
+  axis: 0 | 1;
+}
+
 /**
  * The projection weights KNE scores, each with its bias partner: every layer's (groups "all"),
- * or only the FFN's ("mlp", groups mlp_*) or the attention's ("attn", groups attn_*).
+ * or only the FFN's ("mlp", groups mlp_*) or the attention's ("attn", groups attn_*). With
+ * ffnUnit "neuron" the FFN output projection's units are its inputs (the FFN neurons), and its
+ * bias, one entry per output, belongs to no unit.
  */
 export function scoredParams(
   model: Pick<CausalLM, "paramInfo">,
   groups: KneHparams["scoredGroups"] = "all",
-): { info: ParamInfo; bias: ParamInfo | null }[] {
+  ffnUnit: KneHparams["ffnUnit"] = "projection",
+): ScoredParam[] {
   const byName = new Map(model.paramInfo.map((p) => [p.name, p]));
   return model.paramInfo
     .filter((p) => p.layer >= 0 && (p.layout === "in_out" || p.layout === "out_in"))
     .filter((p) => groups === "all" || p.group.startsWith(`${groups}_`))
-    .map((info) => ({
-      info,
-      bias: byName.get(info.name.replace(/\.weight$/, ".bias")) ?? null,
-    }));
+    .map((info) => {
+      const byInput = ffnUnit === "neuron" && info.group === "mlp_out";
+      return {
+        info,
+        bias: byInput ? null : byName.get(info.name.replace(/\.weight$/, ".bias")) ?? null,
+        axis: byInput ? (1 - outputAxis(info)) as 0 | 1 : outputAxis(info),
+      };
+    });
 }
 
 /**
- * Adds each output unit's |attr| (or attr, for "sum") into `out` in float64, with the f32
+ * Adds each unit's |attr| (or attr, for "sum") into `out` in float64, with the f32
  * attribution attr[i] = (w[i] * g[i]) / steps, a unit's entries in ascending index order.
- * `info` null: a bias, entry u is unit u. One pass over the data with no per-element division
- * or modulo for the unit index: the scored tensors hold 85M entries for GPT-2 small, and this
- * runs on the host.
+ * `shape` null: a bias, entry u is unit u; else a matrix whose units lie along `axis`. One pass
+ * over the data with no per-element division or modulo for the unit index: the scored tensors
+ * hold 85M entries for GPT-2 small, and this runs on the host.
  */
 function addUnitScores(
-  info: ParamInfo | null,
+  shape: readonly number[] | null,
+  axis: 0 | 1,
   w: Float32Array,
   g: Float32Array,
   steps: number,
@@ -81,8 +109,8 @@ function addUnitScores(
   out: Float64Array,
 ): void {
   const abs = how !== "sum";
-  const [r, c] = info ? info.shape : [1, w.length];
-  if (info === null || info.layout === "in_out") {
+  const [r, c] = shape ?? [1, w.length];
+  if (shape === null || axis === 1) {
     // Unit j is column j: each row adds one entry to every unit.
     for (let base = 0; base < r * c; base += c) {
       for (let j = 0; j < c; j++) {
@@ -165,12 +193,14 @@ export function layerChunks<T extends { info: ParamInfo }>(
 export async function attribute(
   model: CausalLM,
   rows: readonly TeacherForced[],
-  hp: Pick<KneHparams, "igSteps" | "unitScore"> & Partial<Pick<KneHparams, "scoredGroups">>,
+  hp:
+    & Pick<KneHparams, "igSteps" | "unitScore">
+    & Partial<Pick<KneHparams, "scoredGroups" | "ffnUnit">>,
   onStep?: (step: number, of: number) => void,
   chunks = 1,
 ): Promise<Attribution> {
   const t0 = performance.now();
-  const scored = scoredParams(model, hp.scoredGroups);
+  const scored = scoredParams(model, hp.scoredGroups, hp.ffnUnit);
   const varsOf = (list: typeof scored): Var[] =>
     list.flatMap(({ info, bias }) =>
       bias ? [model.params.get(info.name)!, model.params.get(bias.name)!] : [
@@ -189,12 +219,17 @@ export async function attribute(
   // Per scored tensor of the current group: sum over the steps so far of dP/dW at alpha·W.
   const sums = new Map<Var, Tensor>();
   // Reads a weight and its summed gradient once each and scores its units in one pass.
-  const scoreUnits = async (v: Var, info: ParamInfo | null, out: Float64Array) => {
+  const scoreUnits = async (
+    v: Var,
+    shape: readonly number[] | null,
+    axis: 0 | 1,
+    out: Float64Array,
+  ) => {
     const w = await v.value.toArray();
     const sum = sums.get(v);
     // No gradient reached the tensor: it reads as 0 (so -w * 0 stays -0).
     const g = sum ? await sum.toArray() : new Float32Array(w.length);
-    addUnitScores(info, w, g, hp.igSteps, hp.unitScore, out);
+    addUnitScores(shape, axis, w, g, hp.igSteps, hp.unitScore, out);
   };
   try {
     for (const [gi, group] of groups.entries()) {
@@ -220,15 +255,16 @@ export async function attribute(
         v.requiresGrad = false;
         v.gradSink = null;
       }
-      for (const { info, bias } of group) {
-        const { units, size } = unitShape(info);
+      for (const { info, bias, axis } of group) {
+        const { units, size } = unitShape(info, axis);
         const unitSums = new Float64Array(units);
-        await scoreUnits(model.params.get(info.name)!, info, unitSums);
-        if (bias) await scoreUnits(model.params.get(bias.name)!, null, unitSums);
+        await scoreUnits(model.params.get(info.name)!, info.shape, axis, unitSums);
+        if (bias) await scoreUnits(model.params.get(bias.name)!, null, 1, unitSums);
         const n = size + (bias ? 1 : 0);
         tensors.push({
           info,
           bias,
+          axis,
           unitScores: Float32Array.from(unitSums, (x) => (hp.unitScore === "mean_abs" ? x / n : x)),
         });
       }

@@ -1,6 +1,8 @@
-// The knowledge neuronal ensemble: the output units selected from the attribution, either by one
-// global top-p threshold across all layers or by the top k of each layer. Serialisable to JSON
-// for inspection (OUT/ensemble.json).
+// The knowledge neuronal ensemble: the units selected from the attribution, either by one global
+// top-p threshold across all layers or by the top k of each layer. A unit is one scored tensor's
+// unit, or with ffnUnit "neuron" one FFN neuron: unit j of every FFN tensor of a layer (the input
+// projections' output j and the output projection's input j), scored as the sum of theirs and
+// selected together. Serialisable to JSON for inspection (OUT/ensemble.json).
 
 import type { Attribution } from "./attribution.ts";
 import type { KneHparams } from "./hparams.ts";
@@ -15,9 +17,11 @@ export interface EnsembleTensor {
   group: string;
   layout: "in_out" | "out_in";
   shape: readonly number[];
+  /** The units' axis in the weight as a matrix: 1 = columns, 0 = rows. */
+  axis: 0 | 1;
   /** Selected unit indices, ascending. */
   units: number[];
-  /** Their scores, in the same order. */
+  /** Their scores (a neuron's: the whole neuron's), in the same order. */
   scores: number[];
 }
 
@@ -48,12 +52,29 @@ export function keptUnits(
 
 export function selectEnsemble(
   attr: Attribution,
-  hp: Pick<KneHparams, "topP" | "selection" | "perLayerK">,
+  hp: Pick<KneHparams, "topP" | "selection" | "perLayerK"> & Partial<Pick<KneHparams, "ffnUnit">>,
 ): Ensemble {
-  type Cand = { t: number; u: number; s: number };
+  // A candidate: its score, its layer, and the (tensor, unit) pairs it selects.
+  type Cand = { s: number; layer: number; members: { t: number; u: number }[] };
   const cands: Cand[] = [];
-  attr.tensors.forEach((st, t) => st.unitScores.forEach((s, u) => cands.push({ t, u, s })));
-  const byScore = (a: Cand, b: Cand) => b.s - a.s || a.t - b.t || a.u - b.u;
+  // ffnUnit "neuron": one candidate per FFN neuron of a layer, over all its FFN tensors.
+  const neurons = new Map<number, Cand[]>();
+  attr.tensors.forEach((st, t) => {
+    const layer = st.info.layer;
+    if (hp.ffnUnit === "neuron" && st.info.group.startsWith("mlp_")) {
+      if (!neurons.has(layer)) neurons.set(layer, []);
+      const list = neurons.get(layer)!;
+      st.unitScores.forEach((s, u) => {
+        if (!list[u]) list[u] = { s: 0, layer, members: [] };
+        list[u].s += s;
+        list[u].members.push({ t, u });
+      });
+    } else st.unitScores.forEach((s, u) => cands.push({ s, layer, members: [{ t, u }] }));
+  });
+  for (const list of neurons.values()) cands.push(...list);
+  const first = (c: Cand) => c.members[0];
+  const byScore = (a: Cand, b: Cand) =>
+    b.s - a.s || first(a).t - first(b).t || first(a).u - first(b).u;
   let kept: Cand[];
   if (hp.selection === "global") {
     const k = keptUnits(cands.length, 0, hp);
@@ -61,14 +82,14 @@ export function selectEnsemble(
   } else {
     const layers = new Map<number, Cand[]>();
     for (const c of cands) {
-      const l = attr.tensors[c.t].info.layer;
-      if (!layers.has(l)) layers.set(l, []);
-      layers.get(l)!.push(c);
+      if (!layers.has(c.layer)) layers.set(c.layer, []);
+      layers.get(c.layer)!.push(c);
     }
     kept = [...layers.values()].flatMap((cs) => cs.sort(byScore).slice(0, hp.perLayerK));
   }
+  const picked = kept.flatMap((c) => c.members.map(({ t, u }) => ({ t, u, s: c.s })));
   const tensors = new Map<number, EnsembleTensor>();
-  for (const c of kept.sort((a, b) => a.t - b.t || a.u - b.u)) {
+  for (const c of picked.sort((a, b) => a.t - b.t || a.u - b.u)) {
     const st = attr.tensors[c.t];
     let e = tensors.get(c.t);
     if (!e) {
@@ -79,6 +100,7 @@ export function selectEnsemble(
         group: st.info.group,
         layout: st.info.layout as "in_out" | "out_in",
         shape: st.info.shape,
+        axis: st.axis,
         units: [],
         scores: [],
       };
@@ -99,16 +121,12 @@ export function selectEnsemble(
 }
 
 /**
- * Every tensor the ensemble covers with its units: columns of an [in, out] weight, rows of an
- * [out, in] weight, and the same entries of its bias (a bias is one row).
+ * Every tensor the ensemble covers with its units (columns or rows of the weight, as its axis
+ * says) and the same entries of its bias (a bias is one row).
  */
 export function ensembleSelections(e: Ensemble): UnitSelection[] {
   return e.tensors.flatMap((t) => {
-    const weight: UnitSelection = {
-      name: t.name,
-      units: t.units,
-      axis: t.layout === "in_out" ? 1 : 0,
-    };
+    const weight: UnitSelection = { name: t.name, units: t.units, axis: t.axis };
     return t.bias ? [weight, { name: t.bias, units: t.units, axis: 1 as const }] : [weight];
   });
 }
@@ -117,7 +135,7 @@ export function ensembleSelections(e: Ensemble): UnitSelection[] {
 export function ensembleParamCount(e: Ensemble): number {
   let n = 0;
   for (const t of e.tensors) {
-    const size = t.layout === "in_out" ? t.shape[0] : t.shape[1];
+    const size = t.axis === 1 ? t.shape[0] : t.shape[1];
     n += t.units.length * (size + (t.bias ? 1 : 0));
   }
   return n;

@@ -16,6 +16,12 @@ export type KneHparams = {
    * ("mlp") or the attention's ("attn"). The paper scores both.
    */
   scoredGroups: "all" | "mlp" | "attn";
+  /**
+   * The FFN's unit: "projection" (each projection's output units, as for attention: a column of
+   * c_fc, and a residual dimension of c_proj) or "neuron" (one FFN neuron, key and value: its
+   * input-projection units with the matching input unit of the output projection, one score).
+   */
+  ffnUnit: "projection" | "neuron";
   /** How a unit's per-parameter attributions combine: mean or sum of |attr|, or signed sum. */
   unitScore: "mean_abs" | "sum_abs" | "sum";
   /** Adam learning rate of the masked update. */
@@ -46,6 +52,7 @@ export const KNE_DEFAULTS: KneHparams = {
   selection: "global",
   perLayerK: 8,
   scoredGroups: "all",
+  ffnUnit: "projection",
   unitScore: "sum_abs",
   lr: 0.02,
   steps: 60,
@@ -62,6 +69,7 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
   selection: { type: "string", choices: ["global", "per_layer"] },
   perLayerK: { type: "integer", min: 1, max: 1_000_000 },
   scoredGroups: { type: "string", choices: ["all", "mlp", "attn"] },
+  ffnUnit: { type: "string", choices: ["projection", "neuron"] },
   unitScore: { type: "string", choices: ["mean_abs", "sum_abs", "sum"] },
   lr: { type: "number", min: 0, max: 1, minExclusive: true },
   steps: { type: "integer", min: 1, max: 10_000 },

@@ -39,7 +39,12 @@ export const kneMethod: EditMethod<KneHparams> = {
     klRows: hp.klAnchorsPerStep > 0 ? Math.min(rows.klRows ?? 0, hp.klAnchorsPerStep) : rows.klRows,
     igSteps: hp.igSteps,
     updateSteps: hp.steps,
-    ensemble: { topP: hp.topP, selection: hp.selection, perLayerK: hp.perLayerK },
+    ensemble: {
+      topP: hp.topP,
+      selection: hp.selection,
+      perLayerK: hp.perLayerK,
+      ffnUnit: hp.ffnUnit,
+    },
   }),
   async apply(
     ctx: EditContext,

@@ -231,10 +231,12 @@ export function totalElements(list: readonly TensorSize[]): number {
 /**
  * The parameters of `c` with per-layer ones listed once (layer 0) and counted nLayers times,
  * and which of them KNE scores: built from a one-layer model, so that an absurd layer count in
- * a config costs nothing.
+ * a config costs nothing. With ffnUnit "neuron" a layer's FFN tensors make one list of units
+ * (a neuron's entries over all of them), as the ensemble selects them.
  */
 export function paramSizes(
   c: ModelConfig,
+  ffnUnit: "projection" | "neuron" = "projection",
 ): {
   all: TensorSize[];
   scored: TensorSize[];
@@ -252,14 +254,25 @@ export function paramSizes(
   // Every group: the plan bounds an edit scoring all of them.
   const weights = scoredParams({ paramInfo: info });
   const scored = weights.flatMap(({ info: w, bias }) => bias ? [w, byName.get(bias.name)!] : [w]);
+  const unitList = (list: typeof weights) =>
+    list.map(({ info: w, bias, axis }) => {
+      const u = unitShape(w, axis);
+      return { units: u.units, size: u.size + (bias ? 1 : 0), count: w.layer >= 0 ? c.nLayers : 1 };
+    });
+  let units = unitList(weights);
+  if (ffnUnit === "neuron") {
+    const ffn = scoredParams({ paramInfo: info }, "mlp", "neuron");
+    const neuron = unitList(ffn);
+    units = [
+      ...unitList(weights.filter((w) => !w.info.group.startsWith("mlp_"))),
+      { units: neuron[0].units, size: neuron.reduce((a, u) => a + u.size, 0), count: c.nLayers },
+    ];
+  }
   return {
     all: info.map(size),
     scored: scored.map(size),
     matrices: new Set(info.filter(isMatrix).map((p) => p.name)),
-    units: weights.map(({ info: w, bias }) => {
-      const u = unitShape(w);
-      return { units: u.units, size: u.size + (bias ? 1 : 0), count: w.layer >= 0 ? c.nLayers : 1 };
-    }),
+    units,
   };
 }
 
@@ -281,7 +294,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
   };
-  const sizes = paramSizes(config);
+  const sizes = paramSizes(config, o.ensemble.ffnUnit);
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
   const R = o.batch * o.seqLen;

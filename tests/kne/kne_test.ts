@@ -35,7 +35,7 @@ testBackends(
       const allowed = new Map<string, Set<number>>();
       for (const e of r.ensemble.tensors) {
         const info = m.model.paramInfo.find((p) => p.name === e.name)!;
-        allowed.set(e.name, new Set(e.units.flatMap((u) => unitEntries(info, u))));
+        allowed.set(e.name, new Set(e.units.flatMap((u) => unitEntries(info, u, e.axis))));
         if (e.bias) allowed.set(e.bias, new Set(e.units));
       }
       let changed = 0;

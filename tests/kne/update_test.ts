@@ -2,7 +2,8 @@
 // ensemble entry (columns of GPT-2's [in, out] weights and their bias entries, rows of Llama's
 // [out, in] weights) moved by exactly Adam's first step on the full gradient, lr * g / (|g| +
 // eps) (rounded to nearest for f16 weights), and every other entry kept its bits; the optimizer
-// state is allocated for the ensemble entries only. Both fixtures, both backends.
+// state is allocated for the ensemble entries only. Both fixtures, both backends, with the FFN's
+// units as projection outputs or as whole neurons (ffnUnit "neuron").
 
 import assert from "node:assert/strict";
 import * as A from "../../src/autograd/ops.ts";
@@ -51,14 +52,36 @@ async function fullGradients(
   return out;
 }
 
-for (const name of ["tiny-gpt2", "tiny-llama"]) {
+for (
+  const [name, ffnUnit] of [
+    ["tiny-gpt2", "projection"],
+    ["tiny-llama", "projection"],
+    ["tiny-gpt2", "neuron"],
+    ["tiny-llama", "neuron"],
+  ] as const
+) {
   testBackends(
-    `${name}: one update step moves exactly the ensemble entries, by Adam's first step`,
+    `${name}: one update step moves exactly the ensemble entries (${ffnUnit} units), by Adam's first step`,
     async (be) => {
       const { model } = await loadModel(fixture(name), be, { tokenizer: false });
       try {
         const row = teacherForced([5, 9, 2, 7, 3, 8], [4, 6], model.config.contextLength);
-        const ensemble = selectEnsemble(await attribute(model, [row], HP), HP);
+        const hp = { ...HP, ffnUnit };
+        const ensemble = selectEnsemble(await attribute(model, [row], hp), hp);
+        if (ffnUnit === "neuron") {
+          // A neuron is selected whole: every FFN tensor of a layer holds the same units, the
+          // output projection along its inputs (GPT-2: rows of [dFF, d]; Llama: columns).
+          const ffn = ensemble.tensors.filter((t) => t.group.startsWith("mlp_"));
+          assert.ok(ffn.some((t) => t.group === "mlp_out"), "no FFN neuron selected");
+          for (const t of ffn) {
+            const mates = ffn.filter((o) => o.layer === t.layer);
+            assert.equal(mates.length, name === "tiny-gpt2" ? 2 : 3);
+            for (const o of mates) assert.deepEqual(o.units, t.units);
+            const outputs = t.layout === "in_out" ? 1 : 0;
+            assert.equal(t.axis, t.group === "mlp_out" ? 1 - outputs : outputs);
+            if (t.group === "mlp_out") assert.equal(t.bias, null);
+          }
+        }
         const before = new Map<string, Float32Array>();
         for (const [n, p] of model.params) before.set(n, await p.value.toArray());
         const grads = await fullGradients(model, [row][0]);
@@ -66,14 +89,14 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
         const owned = new Map<string, Set<number>>();
         for (const t of ensemble.tensors) {
           const info = model.paramInfo.find((p) => p.name === t.name)!;
-          owned.set(t.name, new Set(t.units.flatMap((u) => unitEntries(info, u))));
+          owned.set(t.name, new Set(t.units.flatMap((u) => unitEntries(info, u, t.axis))));
           if (t.bias) owned.set(t.bias, new Set(t.units));
         }
         assert.ok(
           ensemble.tensors.some((t) => t.layout === (name === "tiny-gpt2" ? "in_out" : "out_in")),
         );
         const peak = await peakDuring(be, async () => {
-          const r = await maskedUpdate(model, [row], ensemble, HP, []);
+          const r = await maskedUpdate(model, [row], ensemble, hp, []);
           assert.equal(r.steps, 1);
         });
         let moved = 0;

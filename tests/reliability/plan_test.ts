@@ -191,7 +191,19 @@ Deno.test({
           fc.integer({ min: 1, max: 3 }),
           fc.constantFrom(1, 0.2),
           fc.boolean(),
-          async (config, batch, t, igSteps, klRows, weightDtype, chunks, topP, checkpoint) => {
+          fc.constantFrom("projection" as const, "neuron" as const),
+          async (
+            config,
+            batch,
+            t,
+            igSteps,
+            klRows,
+            weightDtype,
+            chunks,
+            topP,
+            checkpoint,
+            ffnUnit,
+          ) => {
             const model = buildModel(config, be, initWeights(config, 7), "random", weightDtype);
             model.checkpointLayers = checkpoint;
             try {
@@ -205,6 +217,7 @@ Deno.test({
                 ...KNE_DEFAULTS,
                 igSteps,
                 topP,
+                ffnUnit,
                 steps: 2,
                 earlyStopLoss: 0,
                 klWeight: klRows > 0 ? 1 : 0,
