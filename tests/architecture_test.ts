@@ -114,11 +114,18 @@ Deno.test("architecture: upward and sideways imports and unplaced folders are re
     await put("src/model/load.ts", 'import { run } from "../pipeline/run.ts";\n');
     await put("src/trace/t.ts", 'import { f } from "../train/fit.ts";\n');
     await put("src/newhome/x.ts", "export const x = 1;\n");
+    // A subfolder is its top folder: src/tensor/ops/ is src/tensor.
+    await put(
+      "src/tensor/ops/basic.ts",
+      'import { c } from "../chunk.ts";\nimport "../../../engine/b.ts";\n',
+    );
+    await put("src/tensor/ops/up.ts", 'import { v } from "../../autograd/variable.ts";\n');
     await put("engine/b.ts", 'import { v } from "../src/autograd/variable.ts";\n');
     assert.deepEqual(await layerViolations(root, ["engine", "src"]), [
       "engine/b.ts -> src/autograd/variable.ts",
       "src/model/load.ts -> src/pipeline/run.ts",
       "src/newhome/x.ts: its folder has no layer in docs/ARCHITECTURE.md",
+      "src/tensor/ops/up.ts -> src/autograd/variable.ts",
       "src/trace/t.ts -> src/train/fit.ts",
     ]);
   } finally {
