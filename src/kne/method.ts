@@ -84,3 +84,19 @@ export const kneMethod: EditMethod<KneHparams> = {
     };
   },
 };
+
+/**
+ * KNE as the paper describes it, by name: every attention and FFN projection scored by its
+ * output units (the project's own choices, FFN-only scoring and whole-neuron units, cannot be
+ * set), so results of the paper's method and of kne can be told apart.
+ */
+export const knePaperMethod: EditMethod<KneHparams> = {
+  ...kneMethod,
+  name: "kne-paper",
+  description: "KNE with the paper's units: every projection, output units",
+  schema: {
+    ...KNE_SCHEMA,
+    scoredGroups: { type: "string", choices: ["all"] },
+    ffnUnit: { type: "string", choices: ["projection"] },
+  },
+};

@@ -1,14 +1,22 @@
 // Every editing method scripts/edit.ts and scripts/compare.ts can run, by --method name.
 
 import type { EditMethod, Hparams } from "../edit/method.ts";
-import { kneMethod } from "../kne/method.ts";
+import { kneMethod, knePaperMethod } from "../kne/method.ts";
 import { ftlMethod, ftmMethod } from "./ft/method.ts";
 import { knMethod } from "./kn/method.ts";
 import { memitMethod } from "./memit/method.ts";
 import { romeMethod } from "./rome/method.ts";
 
 export const METHODS: ReadonlyMap<string, EditMethod<Hparams>> = new Map(
-  ([kneMethod, ftlMethod, ftmMethod, knMethod, romeMethod, memitMethod] as unknown as EditMethod<
+  ([
+    kneMethod,
+    knePaperMethod,
+    ftlMethod,
+    ftmMethod,
+    knMethod,
+    romeMethod,
+    memitMethod,
+  ] as unknown as EditMethod<
     Hparams
   >[]).map((m) => [m.name, m]),
 );
@@ -16,6 +24,7 @@ export const METHODS: ReadonlyMap<string, EditMethod<Hparams>> = new Map(
 /** Table labels (the paper's spelling). */
 export const METHOD_LABELS: Readonly<Record<string, string>> = {
   kne: "KNE",
+  "kne-paper": "KNE (paper)",
   "ft-l": "FT-L",
   "ft-m": "FT-M",
   kn: "KN",

@@ -1,11 +1,12 @@
 // The hyperparameters shipped per method and model (src/pipeline/hparams.ts): found by the model
 // folder's name, merged over the defaults and checked against the schema; none for a model
-// without a file; a bad shipped file is an HparamsError naming it. The shipped files of the
-// default model hold the values its dev split chose, which are also the built-in defaults.
+// without a file; a bad shipped file is an HparamsError naming it. The files of models/kne-facts
+// hold the values its dev split chose, which are also the built-in defaults; those of the default
+// model, kne-facts-base, the values its own dev split chose.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { HparamsError } from "../../src/io/requests.ts";
+import { HparamsError, parseHparams } from "../../src/io/requests.ts";
 import { methodByName, METHODS } from "../../src/methods/registry.ts";
 import { shippedHparams, shippedHparamsFile } from "../../src/pipeline/hparams.ts";
 
@@ -43,5 +44,26 @@ Deno.test("shipped hparams: every method has a valid file for models/kne-facts",
     const got = await shippedHparams(m, join(ROOT, "models/kne-facts"));
     assert.equal(got?.file, shippedHparamsFile(name, "models/kne-facts"), name);
     assert.deepEqual(got!.hparams, m.defaults, name);
+  }
+});
+
+Deno.test("shipped hparams: every method has a valid file for models/kne-facts-base", async () => {
+  for (const [name, m] of METHODS) {
+    const got = await shippedHparams(m, join(ROOT, "models/kne-facts-base"));
+    assert.equal(got?.file, shippedHparamsFile(name, "models/kne-facts-base"), name);
+    // Tuned on the base model's dev split: every file sets what its search chose (bench/RESULTS.md).
+    assert.notDeepEqual(got!.hparams, m.defaults, name);
+  }
+});
+
+Deno.test("kne-paper: the paper's units only; kne's own choices are refused by name", () => {
+  const paper = methodByName("kne-paper"), kne = methodByName("kne");
+  assert.deepEqual(paper.defaults, kne.defaults);
+  for (const bad of ['{"scoredGroups": "mlp"}', '{"ffnUnit": "neuron"}']) {
+    assert.throws(
+      () => parseHparams(bad, paper.defaults, paper.schema, "hp.json"),
+      (e: unknown) => e instanceof HparamsError && /hp\.json/.test(e.message),
+    );
+    parseHparams(bad, kne.defaults, kne.schema, "hp.json");
   }
 });
