@@ -99,7 +99,9 @@ async function main() {
   await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${
-        modelDir === DEFAULT_MODEL ? " (train the default model with `deno task train`)" : ""
+        modelDir === DEFAULT_MODEL
+          ? " (train the default model with `deno task train --preset base`)"
+          : ""
       }`,
       1,
     )

@@ -13,6 +13,7 @@ import { GuardError } from "../src/pipeline/output.ts";
 import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/pipeline/output.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/pipeline/load.ts";
+import { DEFAULT_MODEL } from "../src/pipeline/models.ts";
 import { barChartSvg, heatmapSvg } from "../src/report/mod.ts";
 import {
   type FactTrace,
@@ -51,7 +52,7 @@ try {
     args: Deno.args,
     strict: true,
     options: {
-      model: { type: "string", default: "models/kne-facts" },
+      model: { type: "string", default: DEFAULT_MODEL },
       prompt: { type: "string" },
       subject: { type: "string" },
       answer: { type: "string" },

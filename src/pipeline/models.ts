@@ -20,7 +20,7 @@ export interface ModelSplits {
 }
 
 /** The default model of every command. */
-export const DEFAULT_MODEL = "models/kne-facts";
+export const DEFAULT_MODEL = "models/kne-facts-base";
 
 export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
   "kne-facts": {
