@@ -82,8 +82,17 @@ export function isGradEnabled(): boolean {
 
 /** Runs fn without recording (inference). */
 export function noGrad<T>(fn: () => T): T {
+  return gradMode(false, fn);
+}
+
+/** Runs fn recording, even inside noGrad (the planner measures a recorded forward). */
+export function withGrad<T>(fn: () => T): T {
+  return gradMode(true, fn);
+}
+
+function gradMode<T>(on: boolean, fn: () => T): T {
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = on;
   try {
     const r = fn();
     if (r instanceof Promise) {

@@ -1,8 +1,9 @@
 // The memory planner: what an edit needs on the device and on the host, computed from the config
 // alone (no weight is read), and the check that refuses a model before loading it when it cannot
-// fit. Every device buffer is f32 except the weight matrices, which may be f16. The activation
-// list mirrors the models' forward passes tensor by tensor (what autograd keeps until backward);
-// tests/reliability/plan_test.ts checks it against the bytes a real forward allocates.
+// fit. Every device buffer is f32 except the weight matrices, which may be f16. The activations
+// (what autograd keeps until backward) are measured by running the models' own forward on a
+// backend that only counts allocations (src/pipeline/activations.ts);
+// tests/reliability/plan_test.ts checks them against the bytes a real forward allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  the path-summed gradient of every scored weight and bias (of one group of
@@ -24,6 +25,7 @@ import { scoredParams, unitShape } from "../kne/attribution.ts";
 import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
+import { measureForward, type TensorSize } from "./activations.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
@@ -44,13 +46,7 @@ export interface PlanOptions extends WorkShape {
   checkpointLayers?: boolean;
 }
 
-/** A device tensor: its name and f32 element count, and how many like it (one per layer). */
-export interface TensorSize {
-  name: string;
-  elements: number;
-  /** Number of such tensors (nLayers for per-layer ones; 1 otherwise). */
-  count: number;
-}
+export type { TensorSize };
 
 export interface MemoryPlan {
   config: ModelConfig;
@@ -58,8 +54,9 @@ export interface MemoryPlan {
   /** Parameter counts: all, and those KNE scores (projection weights with their biases). */
   params: { total: number; scored: number };
   /**
-   * Tensors one forward keeps for backward, in creation order; per-layer ones once, with
-   * count = nLayers (layer 0's names). The last is the logits.
+   * Tensors one forward keeps for backward, in creation order, as measured on the forward
+   * itself; per-layer ones once, with count = nLayers, named by the kernel that wrote them. The
+   * last is the logits.
    */
   forward: TensorSize[];
   /** Bytes per component (f32, and the weight matrices at weightDtype). */
@@ -124,93 +121,26 @@ function numel(shape: readonly number[]): number {
 }
 
 /**
- * Tensors one forward with grad recording keeps alive until backward, exactly as
- * src/model/gpt2.ts and src/model/llama.ts create them (views and freed temporaries excluded).
- * The token-id input is the caller's and not counted. With `checkpointed` layers
- * (CausalLM.checkpointLayers) each layer keeps only its output; what one layer's recomputation
- * holds during backward is layerTensors().
+ * Tensors one forward with grad recording keeps alive until backward, in creation order,
+ * measured from the forward itself (src/pipeline/activations.ts): per-layer ones once with
+ * count nLayers. The token-id input is the caller's and not counted; the last is the logits of
+ * every row. With `checkpointed` layers (CausalLM.checkpointLayers) each layer keeps only its
+ * output; what one layer's recomputation holds during backward is layerTensors().
  */
 export function forwardTensors(
   c: ModelConfig,
   batch: number,
   t: number,
   checkpointed = false,
+  weightDtype: DType = "f32",
 ): TensorSize[] {
-  const all = modelTensors(c, batch, t);
-  if (!checkpointed) return all;
-  const output = { name: "layer outputs", elements: batch * t * c.dModel, count: c.nLayers };
-  const out: TensorSize[] = [];
-  for (const x of all) {
-    if (!isLayerTensor(x)) out.push(x);
-    else if (!out.includes(output)) out.push(output);
-  }
-  return out;
+  const m = measureForward(c, batch, t, checkpointed, weightDtype);
+  return [...m.before, ...m.layer.map((x) => ({ ...x, count: c.nLayers })), ...m.after];
 }
 
 /** The tensors one layer's forward keeps (count 1): a checkpointed layer's recomputation. */
-function layerTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
-  return modelTensors(c, batch, t).filter(isLayerTensor).map((x) => ({ ...x, count: 1 }));
-}
-
-const LAYER_PREFIXES = ["h.0.", "layers.0."];
-
-function isLayerTensor(x: TensorSize): boolean {
-  return LAYER_PREFIXES.some((p) => x.name.startsWith(p));
-}
-
-function modelTensors(c: ModelConfig, batch: number, t: number): TensorSize[] {
-  const R = batch * t, d = c.dModel, H = c.nHeads, F = c.dFF, V = c.vocabSize;
-  const hd = d / H, kv = c.nKvHeads * hd, g = c.nKvHeads > 0 ? H / c.nKvHeads : 1;
-  const scores = batch * H * t * t;
-  const out: TensorSize[] = [];
-  let count = 1;
-  const add = (name: string, elements: number) => out.push({ name, elements, count });
-  if (c.architecture === "gpt2") {
-    add("positions", R);
-    add("wte rows", R * d);
-    add("wpe rows", R * d);
-    add("embeddings", R * d);
-    count = c.nLayers;
-    {
-      const p = "h.0.";
-      add(p + "ln_1", R * d), add(p + "ln_1.mean", R), add(p + "ln_1.rstd", R);
-      add(p + "c_attn", 3 * R * d);
-      for (const x of ["q", "k", "v"]) add(`${p}${x}`, R * d);
-      for (const x of ["q", "k", "v"]) add(`${p}${x} heads`, R * d);
-      add(p + "scores", scores), add(p + "probs", scores);
-      add(p + "context", R * d), add(p + "context merged", R * d);
-      add(p + "attn.c_proj", R * d), add(p + "residual 1", R * d);
-      add(p + "ln_2", R * d), add(p + "ln_2.mean", R), add(p + "ln_2.rstd", R);
-      add(p + "c_fc", R * F), add(p + "gelu", R * F);
-      add(p + "mlp.c_proj", R * d), add(p + "residual 2", R * d);
-    }
-    count = 1;
-    add("ln_f", R * d), add("ln_f.mean", R), add("ln_f.rstd", R);
-  } else {
-    add("embeddings", R * d);
-    count = c.nLayers;
-    {
-      const p = "layers.0.";
-      add(p + "input_layernorm", R * d), add(p + "input_layernorm.rstd", R);
-      add(p + "q_proj", R * d), add(p + "k_proj", R * kv), add(p + "v_proj", R * kv);
-      add(p + "q rope", R * d), add(p + "q heads", R * d);
-      add(p + "k rope", R * kv), add(p + "k heads", R * kv);
-      if (g > 1) add(p + "k repeated", R * d);
-      add(p + "v heads", R * kv);
-      if (g > 1) add(p + "v repeated", R * d);
-      add(p + "scores", scores), add(p + "probs", scores);
-      add(p + "context", R * d), add(p + "context merged", R * d);
-      add(p + "o_proj", R * d), add(p + "residual 1", R * d);
-      add(p + "post_attention_layernorm", R * d), add(p + "post_attention_layernorm.rstd", R);
-      add(p + "gate_proj", R * F), add(p + "silu", R * F), add(p + "up_proj", R * F);
-      add(p + "gate*up", R * F);
-      add(p + "down_proj", R * d), add(p + "residual 2", R * d);
-    }
-    count = 1;
-    add("norm", R * d), add("norm.rstd", R);
-  }
-  add("logits", R * V);
-  return out;
+function layerTensors(c: ModelConfig, batch: number, t: number, weightDtype: DType): TensorSize[] {
+  return measureForward(c, batch, t, false, weightDtype).layer;
 }
 
 /** The per-row loss tensors next to the logits: targets, loss, log-sum-exp, backward seed. */
@@ -276,7 +206,10 @@ export function paramSizes(
   };
 }
 
-/** Plans the memory of one edit of `config` with the given work shape. Pure arithmetic. */
+/**
+ * Plans the memory of one edit of `config` with the given work shape: arithmetic over the
+ * parameter shapes and the activations measured from the forward (no weight is read or made).
+ */
 export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const o: Required<PlanOptions> = {
     updateSteps: 40,
@@ -299,8 +232,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const scored = totalElements(sizes.scored);
   const R = o.batch * o.seqLen;
   const ckpt = o.checkpointLayers;
-  const forward = forwardTensors(config, o.batch, o.seqLen, ckpt);
-  const layer = layerTensors(config, o.batch, o.seqLen);
+  const forward = forwardTensors(config, o.batch, o.seqLen, ckpt, o.weightDtype);
+  const layer = layerTensors(config, o.batch, o.seqLen, o.weightDtype);
   const logitsT = forward[forward.length - 1];
   const actElems = totalElements(forward) - logitsT.elements;
   // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
@@ -327,9 +260,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const activations = F32 * actElems;
   // Backward of a checkpointed layer holds that layer's activations again (one at a time; with
   // a KL term, of the larger of the two forwards).
-  const klLayer = layerTensors(config, o.klRows, o.klSeqLen);
+  const kl = o.klRows > 0;
+  const klLayer = kl ? layerTensors(config, o.klRows, o.klSeqLen, o.weightDtype) : [];
   const recompute = ckpt ? F32 * totalElements(layer) : 0;
-  const klRecompute = ckpt && o.klRows > 0 ? F32 * totalElements(klLayer) : 0;
+  const klRecompute = ckpt && kl ? F32 * totalElements(klLayer) : 0;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
@@ -361,19 +295,19 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
   // the largest activation gradient of each).
-  const klForward = forwardTensors(config, o.klRows, o.klSeqLen, ckpt);
+  const klForward = kl ? forwardTensors(config, o.klRows, o.klSeqLen, ckpt, o.weightDtype) : [];
   const klRows = o.klRows * o.klSeqLen;
   const klHead = o.klRows * config.vocabSize;
-  const locality = o.klRows > 0
+  const locality = kl
     ? F32 * (
       totalElements(klForward) - klForward[klForward.length - 1].elements +
       2 * klHead + o.klRows * d + 2 * o.klRows
     )
     : 0;
-  const klBiggestAct = o.klRows > 0
+  const klBiggestAct = kl
     ? Math.max(biggestActivation(klForward), ...klLayer.map((x) => x.elements))
     : 0;
-  const updateTransient = o.klRows > 0
+  const updateTransient = kl
     ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead, unitGrad)
     : transient(R, biggestAct, headElems, unitGrad);
   const round = o.backend === "wasm" ? 1 / 8 : 0;

@@ -1,0 +1,236 @@
+// The measuring backend: a Backend that holds no data. It counts what a computation allocates
+// (live and peak bytes, every live buffer with the kernel that first wrote it and what that read)
+// without storing
+// or computing anything: upload and dispatch only check their arguments, reads return zeros.
+// The memory planner runs the real model forward on it, so that its activation sizes are the
+// forward's own allocations, not a second hand-written copy. Buffers are plain objects: a 7B
+// layer costs a few hundred of them, never host memory per element.
+
+import {
+  type Backend,
+  BackendError,
+  type BackendName,
+  type Binding,
+  type DeviceBuffer,
+  type DeviceLimits,
+  type DispatchTime,
+  type DType,
+  DTYPE_BYTES,
+  isSlice,
+  type KernelParams,
+  type Transfers,
+} from "../backend.ts";
+import { kernelSpec } from "../kernels/index.ts";
+import { bindingDtype, bindingLength, namedParams } from "../kernels/spec.ts";
+
+/** A buffer of the measuring backend: its size and who first wrote it, no data. */
+export class MeasuredBuffer implements DeviceBuffer {
+  freed = false;
+  /** The kernel that first wrote it ("upload", "copy"), or "" while nothing has. */
+  writer = "";
+  /** Ids of the buffers that kernel read. */
+  sources: readonly number[] = [];
+  constructor(
+    readonly id: number,
+    readonly length: number,
+    readonly dtype: DType,
+    readonly backend: MeasuringBackend,
+    /** Bytes it counts for (rounded as the measured backend would). */
+    readonly bytes: number,
+  ) {}
+}
+
+export interface MeasuringOptions {
+  /**
+   * The backend it stands in for (default "wasm"): its name, so that code choosing by backend
+   * sees the one being planned for.
+   */
+  as?: BackendName;
+  /** Bytes an allocation of `bytes` counts for (default exact; WASM rounds to size classes). */
+  roundBytes?: (bytes: number) => number;
+  /**
+   * Largest binding in f32 elements (default unbounded: nothing is split into chunks, whatever a
+   * config claims; the plan checks the real limits itself).
+   */
+  maxBindingElements?: number;
+}
+
+export class MeasuringBackend implements Backend {
+  readonly name: BackendName;
+  readonly description: string;
+  readonly maxBindingElements: number;
+  readonly lost: Promise<string> = new Promise(() => {});
+  readonly canProfile = false;
+  readonly #round: (bytes: number) => number;
+  /** Live buffers in creation order (a Map keeps insertion order). */
+  readonly #live = new Map<number, MeasuredBuffer>();
+  #nextId = 1;
+  #liveBytes = 0;
+  #peakBytes = 0;
+  #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
+
+  constructor(opts: MeasuringOptions = {}) {
+    this.name = opts.as ?? "wasm";
+    this.description = `measuring (as ${this.name}, no data)`;
+    this.maxBindingElements = opts.maxBindingElements ?? Infinity;
+    this.#round = opts.roundBytes ?? ((b) => b);
+  }
+
+  alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
+    if (!Number.isInteger(length) || length < 0) {
+      throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
+    }
+    const bytes = this.#round(length * DTYPE_BYTES[dtype]);
+    const buf = new MeasuredBuffer(this.#nextId++, length, dtype, this, bytes);
+    this.#live.set(buf.id, buf);
+    this.#liveBytes += bytes;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
+    return buf;
+  }
+
+  #own(buf: DeviceBuffer, what: string): MeasuredBuffer {
+    if (!(buf instanceof MeasuredBuffer) || buf.backend !== this) {
+      throw new BackendError(
+        `${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`,
+      );
+    }
+    if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
+    return buf;
+  }
+
+  #range(buf: DeviceBuffer, offset: number, length: number, what: string): void {
+    if (
+      !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
+      offset + length > buf.length
+    ) {
+      throw new BackendError(
+        `${what}: range [${offset}, ${offset + length}) outside buffer #${buf.id} of ${buf.length}`,
+      );
+    }
+  }
+
+  upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
+    const b = this.#own(buf, "upload");
+    this.#range(b, offset, data.length, "upload");
+    if (b.dtype === "f32" && !(data instanceof Float32Array)) {
+      throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
+    }
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
+    b.writer ||= "upload";
+  }
+
+  read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+    const b = this.#own(buf, "read");
+    this.#range(b, offset, length, "read");
+    this.#transfers.reads++;
+    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
+    return Promise.resolve(new Float32Array(length));
+  }
+
+  /**
+   * Checks what a real backend checks about the buffers (count, owner, liveness, dtype, sizes for
+   * the params), but not the device's limits on params (u32): a config too large for any device
+   * is measured, and refused by the plan's checks, not here.
+   */
+  dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    const spec = kernelSpec(name);
+    const names = [...spec.inputs, ...spec.outputs];
+    if (buffers.length !== names.length || params.length !== spec.params.length) {
+      throw new BackendError(
+        `kernel ${name}: expected ${names.length} buffers and ${spec.params.length} params, ` +
+          `got ${buffers.length} and ${params.length}`,
+      );
+    }
+    const p = namedParams(spec, params);
+    let need: readonly number[] | null = null;
+    try {
+      need = spec.sizes(p);
+    } catch {
+      // A kernel's own limit on its params (a head dim, a u32): the device's to refuse, not the
+      // measurement's; the buffers are then not checked against the params.
+    }
+    const owned = buffers.map((b, i) => {
+      const buf = this.#own(isSlice(b) ? b.buffer : b, "dispatch");
+      if (buf.dtype !== bindingDtype(spec, names[i])) {
+        throw new BackendError(
+          `kernel ${name}: buffer ${names[i]} (#${buf.id}) holds ${buf.dtype}, the kernel ` +
+            `reads ${bindingDtype(spec, names[i])}`,
+        );
+      }
+      if (isSlice(b)) this.#range(buf, b.offset, b.length, `kernel ${name}: slice`);
+      if (need && bindingLength(b) < need[i]) {
+        throw new BackendError(
+          `kernel ${name}: buffer ${names[i]} holds ${bindingLength(b)} elements, needs ${
+            need[i]
+          } for params ${JSON.stringify(p)}`,
+        );
+      }
+      return buf;
+    });
+    const n = spec.inputs.length;
+    for (const out of owned.slice(n)) {
+      if (out.writer) continue;
+      out.writer = name;
+      out.sources = owned.slice(0, n).map((b) => b.id);
+    }
+  }
+
+  copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
+    const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
+    this.#range(s, srcOffset, n, "copy");
+    this.#range(d, dstOffset, n, "copy");
+    if (s.dtype !== d.dtype) {
+      throw new BackendError(`copy: buffer #${s.id} holds ${s.dtype}, #${d.id} ${d.dtype}`);
+    }
+    if (!d.writer) (d.writer = "copy", d.sources = [s.id]);
+  }
+
+  free(buf: DeviceBuffer): void {
+    const b = this.#own(buf, "free");
+    b.freed = true;
+    this.#live.delete(b.id);
+    this.#liveBytes -= b.bytes;
+  }
+
+  /** The buffers allocated and not freed, in creation order. */
+  liveBuffers(): MeasuredBuffer[] {
+    return [...this.#live.values()];
+  }
+
+  allocatedBytes(): number {
+    return this.#liveBytes;
+  }
+
+  /** High-water mark of allocatedBytes() since the backend started or resetPeak(). */
+  peakBytes(): number {
+    return this.#peakBytes;
+  }
+
+  resetPeak(): void {
+    this.#peakBytes = this.#liveBytes;
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  limits(): DeviceLimits {
+    return { freeBytes: null, isHostMemory: false, maxBufferBytes: Number.MAX_SAFE_INTEGER };
+  }
+
+  profileDispatches(on: boolean): void {
+    if (on) throw new BackendError(`${this.description}: dispatches run nothing to time`);
+  }
+
+  takeDispatchTimes(): Promise<DispatchTime[]> {
+    return Promise.resolve([]);
+  }
+
+  transfers(): Transfers {
+    return { ...this.#transfers };
+  }
+
+  /** Nothing to release: no memory, no workers. */
+  dispose(): void {}
+}

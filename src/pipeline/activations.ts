@@ -1,0 +1,126 @@
+// The activations a forward keeps for backward, measured by running the real model forward
+// (src/model/gpt2.ts, llama.ts) with recording on, on the measuring backend (no data, no
+// arithmetic: engine/measure/backend.ts). The memory plan reads its activation sizes from here,
+// so they cannot drift from the forward. A model of 1 and one of 2 layers are measured; what the
+// second adds is one layer's, which the plan counts nLayers times, so an 80-layer config costs
+// what a 2-layer one does.
+
+import { BackendError, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
+import { type MeasuredBuffer, MeasuringBackend } from "../../engine/measure/backend.ts";
+import { param, type Var, withGrad } from "../autograd/variable.ts";
+import { assembleModel, paramInfoFor } from "../model/build.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { isMatrix } from "../model/dtype.ts";
+import { Tensor, tidy } from "../tensor/tensor.ts";
+
+/** A device tensor: its name and f32 element count, and how many like it (one per layer). */
+export interface TensorSize {
+  name: string;
+  elements: number;
+  /** Number of such tensors (nLayers for per-layer ones; 1 otherwise). */
+  count: number;
+}
+
+/** The buffers one forward allocates and keeps, in creation order (each count 1). */
+export interface ForwardMeasure {
+  /** Before the first layer: the embeddings. */
+  before: TensorSize[];
+  /** One layer's. */
+  layer: TensorSize[];
+  /** After the last layer: the final norm's and, last, the logits. */
+  after: TensorSize[];
+}
+
+/**
+ * The kept buffers of a forward of `config` cut to `layers` layers, on a fresh backend, and the
+ * ids of layer 0's parameters.
+ */
+function keptBuffers(
+  config: ModelConfig,
+  layers: number,
+  batch: number,
+  t: number,
+  checkpointed: boolean,
+  weightDtype: DType,
+): { kept: MeasuredBuffer[]; layer0: Set<number> } {
+  const be = new MeasuringBackend();
+  const c = { ...config, nLayers: layers };
+  return tidy(() => {
+    // Parameters are allocated, never initialised: no host array of a weight's size exists.
+    const params = new Map<string, Var>();
+    const layer0 = new Set<number>();
+    for (const info of paramInfoFor(c)) {
+      const dtype = isMatrix(info) ? weightDtype : "f32";
+      const value = Tensor.empty(be, info.shape, dtype);
+      if (info.layer === 0) layer0.add(value.buffer.id);
+      params.set(info.name, param(value, info.name));
+    }
+    const model = assembleModel(c, be, params);
+    model.checkpointLayers = checkpointed;
+    const ids = Tensor.empty(be, [batch, t]);
+    const before = new Set(be.liveBuffers());
+    withGrad(() => model.forward(ids));
+    return { kept: be.liveBuffers().filter((b) => !before.has(b)), layer0 };
+  });
+}
+
+function sameKind(a: MeasuredBuffer, b: MeasuredBuffer): boolean {
+  return a.length === b.length && a.dtype === b.dtype && a.writer === b.writer;
+}
+
+function sizeOf(b: MeasuredBuffer, name: string): TensorSize {
+  return { name, elements: (b.length * DTYPE_BYTES[b.dtype]) / 4, count: 1 };
+}
+
+const cache = new Map<string, ForwardMeasure>();
+const CACHE_ENTRIES = 256;
+
+/**
+ * The tensors a recorded forward of `config` over ids [batch, t] keeps until backward (logits of
+ * every row; the token ids are the caller's), split into the part before the layers, one
+ * layer's, and the part after. With `checkpointed` layers (CausalLM.checkpointLayers) a layer
+ * keeps its output only. Memoised: the plan asks for the same shapes many times (fitPlan).
+ */
+export function measureForward(
+  config: ModelConfig,
+  batch: number,
+  t: number,
+  checkpointed = false,
+  weightDtype: DType = "f32",
+): ForwardMeasure {
+  const key = JSON.stringify([config, batch, t, checkpointed, weightDtype]);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const one = keptBuffers(config, 1, batch, t, checkpointed, weightDtype).kept;
+  const { kept: two, layer0 } = keptBuffers(config, 2, batch, t, checkpointed, weightDtype);
+  const k = two.length - one.length;
+  // two = before + layer + layer + after, one = before + layer + after: a cut where both agree
+  // before it and after the extra layer. Cuts a few buffers apart can agree (the embeddings'
+  // sum and a layer's residual sum look alike): the layer starts where a kernel first reads a
+  // parameter of layer 0, else at the first cut that agrees.
+  const agrees = (j: number) => {
+    if (j + k > one.length) return false;
+    for (let i = 0; i < j; i++) if (!sameKind(one[i], two[i])) return false;
+    for (let i = j; i < one.length; i++) if (!sameKind(one[i], two[i + k])) return false;
+    return true;
+  };
+  const cuts = k < 0 ? [] : [...Array(one.length + 1).keys()].filter(agrees);
+  const cut = cuts.find((j) => two[j]?.sources.some((id) => layer0.has(id))) ?? cuts[0] ?? -1;
+  if (cut < 0) {
+    throw new BackendError(
+      `${config.hfClass}: a forward with 2 layers does not keep one layer more than with 1 ` +
+        `(${one.length} and ${two.length} buffers): the plan cannot scale it by layers`,
+    );
+  }
+  const layerEnd = cut + k;
+  const m: ForwardMeasure = {
+    before: one.slice(0, cut).map((b) => sizeOf(b, b.writer)),
+    layer: two.slice(cut, layerEnd).map((b) => sizeOf(b, `layer ${b.writer}`)),
+    after: one.slice(layerEnd).map((b, i, all) =>
+      sizeOf(b, i === all.length - 1 ? "logits" : b.writer)
+    ),
+  };
+  if (cache.size >= CACHE_ENTRIES) cache.clear();
+  cache.set(key, m);
+  return m;
+}
