@@ -46,12 +46,12 @@ const HELP = `Usage: deno task compare [options]
                        use the file shipped for the model, hparams/<method>/<model>.json, or
                        their defaults)
   --cov-texts FILE     texts for ROME/MEMIT's key statistics (.txt, one per line, or a .json
-                       array of strings); default: the fact corpus for the default model's
-                       tokenizer, else the requests' prompts
+                       array of strings); default: the template fact corpus (kne-facts'
+                       training text) when the tokenizer encodes it, else the requests' prompts
   --anchors FILE       anchor pool for locality terms (KNE's KL term), as for deno task edit
-                       (default: the model's anchor split, ${
-  defaultAnchors(DEFAULT_MODEL)
-} for the default model; none when it is the --requests file)
+                       (default: the model's anchor split,
+                       ${defaultAnchors(DEFAULT_MODEL)} for the default model;
+                       none when it is the --requests file)
   --backend B          webgpu | wasm | auto (default auto)
   --out DIR            output folder (default out/compare-<time>)
   --force              replace existing outputs

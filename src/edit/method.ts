@@ -28,6 +28,11 @@ export interface WorkShape {
   /** Tokens per locality row, padded to the longest (absent: seqLen). */
   klSeqLen?: number;
   /**
+   * The locality rows as the batches the KL term forwards them in (src/kne/update.ts
+   * lengthBuckets: each padded to its own longest); absent: one batch of klRows x klSeqLen.
+   */
+  klBatches?: readonly { rows: number; seqLen: number }[];
+  /**
    * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
    * position, an upper bound).
    */

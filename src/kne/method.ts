@@ -35,8 +35,9 @@ export const kneMethod: EditMethod<KneHparams> = {
   // `steps` steps whose optimizer state is bounded by the ensemble's kept units.
   planWork: (rows, hp) => ({
     ...rows,
-    // One group of anchors is forwarded per step.
+    // One group of anchors is forwarded per step (bounded as one batch of the longest rows).
     klRows: hp.klAnchorsPerStep > 0 ? Math.min(rows.klRows ?? 0, hp.klAnchorsPerStep) : rows.klRows,
+    klBatches: hp.klAnchorsPerStep > 0 ? undefined : rows.klBatches,
     igSteps: hp.igSteps,
     updateSteps: hp.steps,
     ensemble: {

@@ -226,7 +226,18 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
     klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
+    klBatches: [],
   };
+  // The KL term's forwards: its length buckets, else one batch of klRows x klSeqLen.
+  const klBatches = o.klRows <= 0
+    ? []
+    : opts.klBatches && opts.klBatches.length > 0
+    ? opts.klBatches.map((b) => ({
+      rows: Math.max(1, b.rows),
+      seqLen: Math.max(1, Math.min(b.seqLen, config.contextLength)),
+    }))
+    : [{ rows: o.klRows, seqLen: o.klSeqLen }];
+  o.klBatches = klBatches;
   const sizes = paramSizes(config, o.ensemble.ffnUnit);
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
@@ -259,11 +270,11 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const gradients = F32 * chunkScored;
   const activations = F32 * actElems;
   // Backward of a checkpointed layer holds that layer's activations again (one at a time; with
-  // a KL term, of the larger of the two forwards).
-  const kl = o.klRows > 0;
-  const klLayer = kl ? layerTensors(config, o.klRows, o.klSeqLen, o.weightDtype) : [];
+  // a KL term, of the largest of the forwards).
+  const kl = klBatches.length > 0;
+  const klLayers = klBatches.map((b) => layerTensors(config, b.rows, b.seqLen, o.weightDtype));
   const recompute = ckpt ? F32 * totalElements(layer) : 0;
-  const klRecompute = ckpt && kl ? F32 * totalElements(klLayer) : 0;
+  const klRecompute = ckpt && kl ? F32 * Math.max(...klLayers.map(totalElements)) : 0;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
@@ -295,17 +306,23 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
   // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
   // the largest activation gradient of each).
-  const klForward = kl ? forwardTensors(config, o.klRows, o.klSeqLen, ckpt, o.weightDtype) : [];
-  const klRows = o.klRows * o.klSeqLen;
-  const klHead = o.klRows * config.vocabSize;
+  const klForwards = klBatches.map((b) =>
+    forwardTensors(config, b.rows, b.seqLen, ckpt, o.weightDtype)
+  );
+  const klRowCount = klBatches.reduce((n, b) => n + b.rows, 0);
+  const klRows = klBatches.reduce((n, b) => n + b.rows * b.seqLen, 0);
+  const klHead = klRowCount * config.vocabSize;
   const locality = kl
     ? F32 * (
-      totalElements(klForward) - klForward[klForward.length - 1].elements +
-      2 * klHead + o.klRows * d + 2 * o.klRows
+      klForwards.reduce((n, f) => n + totalElements(f) - f[f.length - 1].elements, 0) +
+      2 * klHead + klRowCount * d + 2 * klRowCount
     )
     : 0;
   const klBiggestAct = kl
-    ? Math.max(biggestActivation(klForward), ...klLayer.map((x) => x.elements))
+    ? Math.max(
+      ...klForwards.map(biggestActivation),
+      ...klLayers.flat().map((x) => x.elements),
+    )
     : 0;
   const updateTransient = kl
     ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead, unitGrad)
@@ -342,7 +359,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // update step with a KL term also runs the locality prompts (their head at one row each).
   const flops = (ckpt ? 4 : 3) * (
     fwdFlops(o.batch, o.seqLen, headRows) * (o.igSteps * o.attributionChunks + o.updateSteps) +
-    (o.klRows > 0 ? fwdFlops(o.klRows, o.klSeqLen, o.klRows) * o.updateSteps : 0)
+    klBatches.reduce((n, b) => n + fwdFlops(b.rows, b.seqLen, b.rows), 0) * o.updateSteps
   );
 
   return {
@@ -531,7 +548,10 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     } scored by attribution`,
     `  weights: matrices ${o.weightDtype}, norms and biases f32`,
     `  work: batch ${o.batch} x ${o.seqLen} tokens, ${o.igSteps} IG steps, <= ${o.updateSteps} update steps` +
-    (o.klRows ? `, KL over ${o.klRows} rows of ${o.klSeqLen} tokens` : "") +
+    (o.klRows
+      ? `, KL over ${o.klRows} rows of ${o.klSeqLen} tokens` +
+        (o.klBatches.length > 1 ? ` at most, in ${o.klBatches.length} length buckets` : "")
+      : "") +
     `, backend ${o.backend}`,
     o.attributionChunks > 1
       ? `  attribution: ${o.attributionChunks} passes over groups of <= ${

@@ -2,12 +2,14 @@
 // its rows: the edit rows (one per request in batch mode, else one), and the KL term's anchor
 // rows: each edit's anchor candidates (src/edit/anchors.ts, an upper bound of what the model
 // keeps), for every request at once in batch mode, plus one row per target token of every
-// earlier edit in sequential mode. What the method then does with these rows (its steps, its
-// ensemble) is its own to say (EditMethod.planWork).
+// earlier edit in sequential mode, in the length buckets the KL term forwards them in (the
+// edit whose buckets hold the most padded tokens). What the method then does with these rows
+// (its steps, its ensemble) is its own to say (EditMethod.planWork).
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import { anchorCandidates } from "../edit/anchors.ts";
+import { lengthBuckets } from "../kne/update.ts";
 import type { EditTarget, WorkShape } from "../edit/method.ts";
 
 export function workOf(
@@ -21,18 +23,25 @@ export function workOf(
 ): WorkShape {
   const targetTokens = targets.reduce((n, t) => n + t.targetIds.length, 0);
   let klRows = 0, klSeqLen = 1;
+  let klBatches: { rows: number; seqLen: number }[] = [];
   if (kl) {
     const perEdit = targets.map((t) => anchorCandidates(tok, contextLength, pool, t.request));
-    const counts = perEdit.map((a) => a.length);
+    // Sequential: one anchor per target token of every edit before (prefixes of their rows;
+    // all of them bound what the last edit sees).
+    const edited = mode === "sequential"
+      ? targets.flatMap((t) => t.targetIds.map((_, k) => t.promptIds.length + k))
+      : [];
     // Batch: every request's anchors in one KL term; otherwise one edit's at a time.
-    klRows = mode === "batch" ? counts.reduce((a, b) => a + b, 0) : Math.max(0, ...counts);
-    // Sequential: one anchor per target token of every earlier edit (prefixes of their rows).
-    if (mode === "sequential") klRows += targetTokens;
-    klSeqLen = Math.max(
-      1,
-      ...perEdit.flat().map((a) => a.length),
-      ...(mode === "sequential" ? targets.map((t) => t.row.ids.length) : []),
-    );
+    const terms = mode === "batch"
+      ? [perEdit.flat().map((a) => a.length)]
+      : perEdit.map((a) => [...a.map((x) => x.length), ...edited]);
+    const padded = (bs: number[][]) => bs.reduce((n, b) => n + b.length * Math.max(...b), 0);
+    const buckets = terms.map((lengths) => lengthBuckets(lengths.map((n) => new Array(n))))
+      .map((bs) => bs.map((b) => b.map((x) => x.length)))
+      .reduce((best, bs) => padded(bs) > padded(best) ? bs : best, [] as number[][]);
+    klBatches = buckets.map((b) => ({ rows: b.length, seqLen: Math.max(...b) }));
+    klRows = klBatches.reduce((n, b) => n + b.rows, 0);
+    klSeqLen = Math.max(1, ...klBatches.map((b) => b.seqLen));
   }
   return {
     seqLen: Math.max(1, ...targets.map((t) => t.row.ids.length)),
@@ -43,5 +52,6 @@ export function workOf(
     batch: mode === "batch" ? targets.length : 1,
     igSteps: 1,
     klRows,
+    klBatches,
   };
 }
