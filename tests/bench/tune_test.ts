@@ -44,7 +44,7 @@ Deno.test("tune.ts refuses to read a test split, or to tune without anchors", as
     return { code: r.code, err: new TextDecoder().decode(r.stderr) };
   };
   const cases: [string[], RegExp][] = [
-    [[], /--anchors is required for this model/],
+    [["--model", "models/kne-facts"], /--anchors is required for this model/],
     [["--anchors", "data/requests/test.json"], /--anchors .* is the test split/],
     [
       ["--model", "models/kne-facts-base", "--anchors", "./data/../data/requests/base-test.json"],
@@ -54,7 +54,11 @@ Deno.test("tune.ts refuses to read a test split, or to tune without anchors", as
       ["--model", "models/kne-facts-base", "--requests", "data/requests/base-test.json"],
       /--requests data\/requests\/base-test\.json is the test split/,
     ],
-    [["--anchors", "data/requests/dev.json"], /--anchors is the --requests file/],
+    [
+      ["--model", "models/kne-facts", "--anchors", "data/requests/dev.json"],
+      /--anchors is the --requests file/,
+    ],
+    [["--anchors", "data/requests/base-dev.json"], /--anchors is the --requests file/],
     [["--anchors", "data/requests/missing.json"], /--anchors .*missing\.json: no such file/],
   ];
   for (const [args, re] of cases) {
