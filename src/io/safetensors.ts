@@ -98,6 +98,37 @@ async function readExactly(
   }
 }
 
+/** A file too short to hold the 8-byte header length is refused. */
+function checkFileSize(path: string, size: number): void {
+  if (size < 8) {
+    throw new SafetensorsError(path, null, `file is ${size} bytes, too short for a header`);
+  }
+}
+
+/**
+ * The header's byte length from the file's first 8 bytes (little-endian u64), refused above the
+ * cap or past the end of a `size`-byte file.
+ */
+function headerLength(path: string, first8: Uint8Array, size: number): number {
+  const declared = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(
+      path,
+      "header length",
+      `declared header of ${declared} bytes exceeds the ${MAX_HEADER_BYTES}-byte cap`,
+    );
+  }
+  const n = Number(declared);
+  if (8 + n > size) {
+    throw new SafetensorsError(
+      path,
+      "header length",
+      `declared header of ${n} bytes runs past the end of the ${size}-byte file`,
+    );
+  }
+  return n;
+}
+
 /** Opens a safetensors file read-only and validates its whole header. */
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   let file: Deno.FsFile;
@@ -110,27 +141,10 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   }
   try {
     const { size } = await file.stat();
-    if (size < 8) {
-      throw new SafetensorsError(path, null, `file is ${size} bytes, too short for a header`);
-    }
+    checkFileSize(path, size);
     const lenBytes = new Uint8Array(8);
     await readExactly(file, 0, lenBytes, path, "header length");
-    const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
-    if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-      throw new SafetensorsError(
-        path,
-        "header length",
-        `declared header of ${headerLen} bytes exceeds the ${MAX_HEADER_BYTES}-byte cap`,
-      );
-    }
-    const n = Number(headerLen);
-    if (8 + n > size) {
-      throw new SafetensorsError(
-        path,
-        "header length",
-        `declared header of ${n} bytes runs past the end of the ${size}-byte file`,
-      );
-    }
+    const n = headerLength(path, lenBytes, size);
     const headerBytes = new Uint8Array(n);
     await readExactly(file, 8, headerBytes, path, "header");
     const header = parseHeader(path, headerBytes, size - 8 - n);
@@ -272,25 +286,8 @@ function fileSource(file: Deno.FsFile): ByteSource {
  */
 export function safetensorsFromBytes(path: string, bytes: Uint8Array): SafetensorsFile {
   const size = bytes.length;
-  if (size < 8) {
-    throw new SafetensorsError(path, null, `file is ${size} bytes, too short for a header`);
-  }
-  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(
-      path,
-      "header length",
-      `declared header of ${headerLen} bytes exceeds the ${MAX_HEADER_BYTES}-byte cap`,
-    );
-  }
-  const n = Number(headerLen);
-  if (8 + n > size) {
-    throw new SafetensorsError(
-      path,
-      "header length",
-      `declared header of ${n} bytes runs past the end of the ${size}-byte file`,
-    );
-  }
+  checkFileSize(path, size);
+  const n = headerLength(path, bytes.subarray(0, 8), size);
   const header = parseHeader(path, bytes.subarray(8, 8 + n), size - 8 - n);
   const source: ByteSource = {
     readAt: (pos, out) => {

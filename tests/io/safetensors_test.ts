@@ -10,6 +10,7 @@ import {
   f32ToF16Bits,
   openSafetensors,
   SafetensorsError,
+  safetensorsFromBytes,
   type TensorToWrite,
   writeSafetensors,
 } from "../../src/io/safetensors.ts";
@@ -311,12 +312,22 @@ function rawFile(header: unknown, data = new Uint8Array(0), len?: bigint): strin
   return path;
 }
 
+/** openSafetensors refuses the file, and safetensorsFromBytes its bytes with the same message. */
 async function expectError(path: string, ...fragments: string[]) {
+  let message = "";
   await assert.rejects(openSafetensors(path), (e: Error) => {
     assert.ok(e instanceof SafetensorsError, `not a SafetensorsError: ${e}`);
     for (const f of [path, ...fragments]) {
       assert.ok(e.message.includes(f), `message "${e.message}" lacks "${f}"`);
     }
+    message = e.message;
+    return true;
+  });
+  const bytes = await Deno.readFile(path).catch(() => null);
+  if (bytes === null) return;
+  assert.throws(() => safetensorsFromBytes(path, bytes), (e: Error) => {
+    assert.ok(e instanceof SafetensorsError, `not a SafetensorsError: ${e}`);
+    assert.equal(e.message, message);
     return true;
   });
 }
