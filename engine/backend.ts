@@ -141,3 +141,32 @@ export interface Backend {
 export class BackendError extends Error {
   override name = "BackendError";
 }
+
+/**
+ * `buf` as one of `owner`'s live buffers (of its buffer class `kind`), else a BackendError that
+ * names `what`: the ownership check every backend makes before touching a buffer.
+ */
+export function ownedBuffer<T extends DeviceBuffer>(
+  buf: DeviceBuffer,
+  kind: abstract new (...args: never[]) => T,
+  owner: Backend,
+  what: string,
+): T {
+  if (!(buf instanceof kind) || buf.backend !== owner) {
+    throw new BackendError(`${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`);
+  }
+  if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
+  return buf;
+}
+
+/** Refuses an element range [offset, offset + length) that is not inside `buf`. */
+export function checkRange(buf: DeviceBuffer, offset: number, length: number, what: string): void {
+  if (
+    !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
+    offset + length > buf.length
+  ) {
+    throw new BackendError(
+      `${what}: range [${offset}, ${offset + length}) outside buffer #${buf.id} of ${buf.length}`,
+    );
+  }
+}

@@ -11,6 +11,7 @@ import {
   BackendError,
   type BackendName,
   type Binding,
+  checkRange,
   type DeviceBuffer,
   type DeviceLimits,
   type DispatchTime,
@@ -18,6 +19,7 @@ import {
   DTYPE_BYTES,
   isSlice,
   type KernelParams,
+  ownedBuffer,
   type Transfers,
 } from "../backend.ts";
 import { kernelSpec } from "../kernels/index.ts";
@@ -89,29 +91,12 @@ export class MeasuringBackend implements Backend {
   }
 
   #own(buf: DeviceBuffer, what: string): MeasuredBuffer {
-    if (!(buf instanceof MeasuredBuffer) || buf.backend !== this) {
-      throw new BackendError(
-        `${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`,
-      );
-    }
-    if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
-    return buf;
-  }
-
-  #range(buf: DeviceBuffer, offset: number, length: number, what: string): void {
-    if (
-      !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
-      offset + length > buf.length
-    ) {
-      throw new BackendError(
-        `${what}: range [${offset}, ${offset + length}) outside buffer #${buf.id} of ${buf.length}`,
-      );
-    }
+    return ownedBuffer(buf, MeasuredBuffer, this, what);
   }
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
-    this.#range(b, offset, data.length, "upload");
+    checkRange(b, offset, data.length, "upload");
     if (b.dtype === "f32" && !(data instanceof Float32Array)) {
       throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
     }
@@ -122,7 +107,7 @@ export class MeasuringBackend implements Backend {
 
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
-    this.#range(b, offset, length, "read");
+    checkRange(b, offset, length, "read");
     this.#transfers.reads++;
     this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     return Promise.resolve(new Float32Array(length));
@@ -158,7 +143,7 @@ export class MeasuringBackend implements Backend {
             `reads ${bindingDtype(spec, names[i])}`,
         );
       }
-      if (isSlice(b)) this.#range(buf, b.offset, b.length, `kernel ${name}: slice`);
+      if (isSlice(b)) checkRange(buf, b.offset, b.length, `kernel ${name}: slice`);
       if (need && bindingLength(b) < need[i]) {
         throw new BackendError(
           `kernel ${name}: buffer ${names[i]} holds ${bindingLength(b)} elements, needs ${
@@ -178,8 +163,8 @@ export class MeasuringBackend implements Backend {
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
-    this.#range(s, srcOffset, n, "copy");
-    this.#range(d, dstOffset, n, "copy");
+    checkRange(s, srcOffset, n, "copy");
+    checkRange(d, dstOffset, n, "copy");
     if (s.dtype !== d.dtype) {
       throw new BackendError(`copy: buffer #${s.id} holds ${s.dtype}, #${d.id} ${d.dtype}`);
     }

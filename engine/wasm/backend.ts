@@ -7,6 +7,7 @@ import {
   type Backend,
   BackendError,
   type Binding,
+  checkRange,
   type DeviceBuffer,
   type DeviceLimits,
   type DispatchTime,
@@ -14,6 +15,7 @@ import {
   DTYPE_BYTES,
   isSlice,
   type KernelParams,
+  ownedBuffer,
   sliceAlign,
   type Transfers,
 } from "../backend.ts";
@@ -171,29 +173,12 @@ export class WasmBackend implements Backend {
   }
 
   #own(buf: DeviceBuffer, what: string): WasmBuffer {
-    if (!(buf instanceof WasmBuffer) || buf.backend !== this) {
-      throw new BackendError(
-        `${what}: buffer #${buf.id} belongs to the ${buf.backend.name} backend`,
-      );
-    }
-    if (buf.freed) throw new BackendError(`${what}: buffer #${buf.id} was freed`);
-    return buf;
-  }
-
-  #range(buf: DeviceBuffer, offset: number, length: number, what: string): void {
-    if (
-      !Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 ||
-      offset + length > buf.length
-    ) {
-      throw new BackendError(
-        `${what}: range [${offset}, ${offset + length}) outside buffer #${buf.id} of ${buf.length}`,
-      );
-    }
+    return ownedBuffer(buf, WasmBuffer, this, what);
   }
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
-    this.#range(b, offset, data.length, "upload");
+    checkRange(b, offset, data.length, "upload");
     this.#transfers.uploads++;
     this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f32") {
@@ -209,7 +194,7 @@ export class WasmBackend implements Backend {
 
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
-    this.#range(b, offset, length, "read");
+    checkRange(b, offset, length, "read");
     this.#transfers.reads++;
     this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
     if (b.dtype === "f16") {
@@ -290,8 +275,8 @@ export class WasmBackend implements Backend {
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
-    this.#range(s, srcOffset, n, "copy");
-    this.#range(d, dstOffset, n, "copy");
+    checkRange(s, srcOffset, n, "copy");
+    checkRange(d, dstOffset, n, "copy");
     if (s.dtype !== d.dtype) {
       throw new BackendError(`copy: buffer #${s.id} holds ${s.dtype}, #${d.id} ${d.dtype}`);
     }
