@@ -16,6 +16,7 @@ import type { ModelConfig } from "../../src/model/config.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import { parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
 import { measureForward } from "../../src/pipeline/activations.ts";
+import { LLAMA_7B } from "../helpers/configs.ts";
 import { forwardTensors, planMemory } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 
@@ -112,17 +113,6 @@ Deno.test("measure: the measuring backend checks its arguments and holds no data
   assert.throws(() => be.dispatch("add", [a, a, b], [8]), /was freed/);
   assert.throws(() => be.free(b), /was freed/);
 });
-
-const LLAMA_7B = parseModelConfig({
-  architectures: ["LlamaForCausalLM"],
-  hidden_size: 4096,
-  intermediate_size: 11008,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  num_hidden_layers: 32,
-  max_position_embeddings: 4096,
-  vocab_size: 32000,
-}, "7b");
 
 Deno.test("measure: the plan's forward is the measured one, its layers counted nLayers times", () => {
   for (const name of ["tiny-gpt2", "tiny-llama"]) {

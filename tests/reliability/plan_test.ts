@@ -33,6 +33,7 @@ import {
   ResourceError,
 } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
+import { LLAMA_7B } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";
 import { FAULTS } from "./counts.ts";
@@ -371,16 +372,7 @@ Deno.test("plan: components are finite, peaks grow with the work, GPT-2 sizes ar
 
 Deno.test("plan: fitPlan picks the fastest plan that fits: layer groups, checkpointed layers", () => {
   // Llama-2-7B's shape with f16 matrices and KNE's default selection, on GPUs of 40 and 24 GiB.
-  const cfg = parseModelConfig({
-    architectures: ["LlamaForCausalLM"],
-    hidden_size: 4096,
-    intermediate_size: 11008,
-    num_attention_heads: 32,
-    num_key_value_heads: 32,
-    num_hidden_layers: 32,
-    max_position_embeddings: 4096,
-    vocab_size: 32000,
-  }, "7b");
+  const cfg = LLAMA_7B;
   const gpu = (gib: number): BackendLimits => ({
     backend: "webgpu",
     deviceBytes: gib * 2 ** 30,
