@@ -10,3 +10,11 @@ export const TINY_HP: KneHparams = {
   steps: 100,
   earlyStopLoss: 0.01,
 };
+
+/** Each tiny fixture (GPT-2, Llama) with each way KNE can see an FFN unit (KneHparams.ffnUnit). */
+export const FIXTURE_FFN_UNITS = [
+  ["tiny-gpt2", "projection"],
+  ["tiny-llama", "projection"],
+  ["tiny-gpt2", "neuron"],
+  ["tiny-llama", "neuron"],
+] as const;

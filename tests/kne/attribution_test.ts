@@ -16,6 +16,7 @@ import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { FIXTURE_FFN_UNITS } from "../helpers/kne.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const STEPS = 3;
@@ -39,14 +40,7 @@ async function targetProbability(model: CausalLM): Promise<number> {
   return p;
 }
 
-for (
-  const [name, ffnUnit] of [
-    ["tiny-gpt2", "projection"],
-    ["tiny-llama", "projection"],
-    ["tiny-gpt2", "neuron"],
-    ["tiny-llama", "neuron"],
-  ] as const
-) {
+for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
   testBackends(
     `${name}: KNE ${ffnUnit} unit scores match finite differences along the path`,
     async (be) => {

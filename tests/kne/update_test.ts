@@ -18,6 +18,7 @@ import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { FIXTURE_FFN_UNITS } from "../helpers/kne.ts";
 import { peakDuring } from "../helpers/memory.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -52,14 +53,7 @@ async function fullGradients(
   return out;
 }
 
-for (
-  const [name, ffnUnit] of [
-    ["tiny-gpt2", "projection"],
-    ["tiny-llama", "projection"],
-    ["tiny-gpt2", "neuron"],
-    ["tiny-llama", "neuron"],
-  ] as const
-) {
+for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
   testBackends(
     `${name}: one update step moves exactly the ensemble entries (${ffnUnit} units), by Adam's first step`,
     async (be) => {
