@@ -8,22 +8,12 @@
 
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
+import { unknownIds } from "./known-tokens.ts";
 import type { EditTarget } from "./method.ts";
 import { teacherForced } from "./request.ts";
 
 export class EditInputError extends Error {
   override name = "EditInputError";
-}
-
-const UNKNOWN_TOKENS = ["[UNK]", "<unk>", "<|unk|>"];
-
-function unknownIds(tok: Tokenizer): Set<number> {
-  const ids = new Set<number>();
-  for (const t of UNKNOWN_TOKENS) {
-    const id = tok.tokenToId(t);
-    if (id !== undefined) ids.add(id);
-  }
-  return ids;
 }
 
 function encodeField(

@@ -23,6 +23,36 @@ export interface TensorChange {
   after: Float32Array;
 }
 
+/**
+ * Changes of successive edits of the same tensors as one per tensor: an entry keeps its first
+ * `before` and its last `after` (sequential and batch outputs, KNE's dynamic ensemble).
+ */
+export function mergeChanges(all: TensorChange[][]): TensorChange[] {
+  const byName = new Map<string, Map<number, { before: number; after: number }>>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const changes of all) {
+    for (const c of changes) {
+      shapes.set(c.name, c.shape);
+      let m = byName.get(c.name);
+      if (!m) byName.set(c.name, m = new Map());
+      c.indices.forEach((idx, k) => {
+        const prev = m!.get(idx);
+        m!.set(idx, { before: prev ? prev.before : c.before[k], after: c.after[k] });
+      });
+    }
+  }
+  return [...byName].map(([name, m]) => {
+    const idx = [...m.keys()].sort((a, b) => a - b);
+    return {
+      name,
+      shape: shapes.get(name)!,
+      indices: Uint32Array.from(idx),
+      before: Float32Array.from(idx, (i) => m.get(i)!.before),
+      after: Float32Array.from(idx, (i) => m.get(i)!.after),
+    };
+  });
+}
+
 export const PATCH_FORMAT = "kne-sparse-patch-v1";
 
 export interface PatchEntry {

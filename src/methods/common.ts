@@ -1,16 +1,12 @@
 // Pieces the baseline editors share: layer defaults, the FFN output projection of a layer and its
 // host copy in "math" layout (out = W k, W [dOut, dIn]) whatever the storage layout, freezing
 // every parameter but the edited ones, the snapshot / NaN rollback wrapper, the subject's last
-// token inside the prompt, activation capture through forward hooks, and ROME's random context
-// prefixes.
+// token inside the prompt and activation capture through forward hooks.
 
 import { BackendError } from "../../engine/backend.ts";
 import { noGrad, type Var } from "../autograd/variable.ts";
-import { evalModel } from "../edit/eval-model.ts";
 import { Snapshot } from "../edit/snapshot.ts";
 import type { TensorChange } from "../io/patch.ts";
-import { generateTopK } from "../eval/fluency.ts";
-import { mulberry32 } from "../random/rng.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM, HookSite, ParamInfo } from "../model/lm.ts";
 import { argmaxRows, countNonfinite } from "../tensor/ops.ts";
@@ -153,24 +149,6 @@ export async function snapshotEdit<T extends { diverged?: boolean }>(
   return { value, changes: await snapshot.changes(), rolledBack: false };
 }
 
-const UNKNOWN_TOKENS = ["[UNK]", "<unk>", "<|unk|>"];
-
-/** Ids of the tokenizer's unknown-word tokens. */
-export function unknownIds(tok: Tokenizer): Set<number> {
-  const ids = new Set<number>();
-  for (const t of UNKNOWN_TOKENS) {
-    const id = tok.tokenToId(t);
-    if (id !== undefined) ids.add(id);
-  }
-  return ids;
-}
-
-/** Token ids of text, or null when it is empty or holds unknown words. */
-export function encodeKnown(tok: Tokenizer, text: string, unk = unknownIds(tok)): number[] | null {
-  const ids = tok.encode(text);
-  return ids.length === 0 || ids.some((i) => unk.has(i)) ? null : ids;
-}
-
 export interface SubjectPosition {
   /** Index in the prompt's tokens of the subject's last token. */
   index: number;
@@ -278,45 +256,4 @@ export async function nextArgmax(model: CausalLM, ids: readonly number[]): Promi
     const am = await argmaxRows(logits.value).toArray();
     return am[am.length - 1];
   });
-}
-
-const PREFIX_SEEDS = ["The", "Therefore", "Because", "I", "You"];
-const prefixCache = new WeakMap<CausalLM, Map<string, number[][]>>();
-
-/**
- * ROME's context templates as token prefixes: the empty prefix, then `count` samples of
- * `length` tokens (top-k 5, seeded) from the seed words "The", "Therefore", "Because", "I",
- * "You" (those the tokenizer knows), each followed by ". ". Sampled once per model object (the
- * unedited model on the first edit) and reused, as ROME caches them.
- */
-export async function contextPrefixes(
-  model: CausalLM,
-  tok: Tokenizer,
-  count: number,
-  length: number,
-  seed: number,
-): Promise<number[][]> {
-  if (count === 0) return [[]];
-  const key = `${count}/${length}/${seed}`;
-  let byKey = prefixCache.get(model);
-  if (!byKey) prefixCache.set(model, byKey = new Map());
-  const hit = byKey.get(key);
-  if (hit) return hit;
-  const unk = unknownIds(tok);
-  const seeds = PREFIX_SEEDS.map((w) => encodeKnown(tok, w, unk)).filter((x) => x !== null);
-  const period = encodeKnown(tok, ".", unk) ?? [];
-  const em = evalModel(model, tok);
-  const out: number[][] = [[]];
-  for (let i = 0; i < count; i++) {
-    const start = seeds.length ? seeds[i % seeds.length] : [];
-    if (start.length === 0) break;
-    const ids = await generateTopK(em, start, {
-      maxLength: start.length + length,
-      topK: 5,
-      rng: mulberry32(seed * 7919 + i + 1),
-    });
-    out.push([...ids, ...period]);
-  }
-  byKey.set(key, out);
-  return out;
 }

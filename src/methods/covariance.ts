@@ -26,7 +26,7 @@ import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { matmul } from "../tensor/ops.ts";
 import { keep, Tensor, tidy } from "../tensor/tensor.ts";
-import { encodeKnown, unknownIds } from "./common.ts";
+import { encodeKnown, unknownIds } from "../edit/known-tokens.ts";
 import { cholesky } from "./linalg.ts";
 
 export interface KeyMoment {

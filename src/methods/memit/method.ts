@@ -14,13 +14,13 @@
 // The residual stream z is the sum of the attention and FFN outputs of layers 0..L (hook sites
 // "attn_out" and "mlp_out"); the embeddings cancel in z* - z since edits never touch them.
 
+import { contextPrefixes } from "../../edit/context-prefixes.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import {
   addMath,
   type CaptureRequest,
   captureRows,
-  contextPrefixes,
   earlyMiddleLayer,
   ffnOutProjection,
   snapshotEdit,

@@ -12,12 +12,14 @@
 import { Adam } from "../../autograd/adam.ts";
 import * as A from "../../autograd/ops.ts";
 import { backward, constant, noGrad, param, type Var } from "../../autograd/variable.ts";
+import { prefixedRows } from "../../edit/context-prefixes.ts";
+import { encodeKnown } from "../../edit/known-tokens.ts";
 import type { EditTarget } from "../../edit/method.ts";
 import { padBatch, type TeacherForced } from "../../edit/request.ts";
 import type { Tokenizer } from "../../io/tokenizer.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import { Tensor, tidy, tidyAsync } from "../../tensor/tensor.ts";
-import { encodeKnown, freezeAllBut, subjectLastToken, type SubjectPosition } from "../common.ts";
+import { freezeAllBut, subjectLastToken, type SubjectPosition } from "../common.ts";
 import { norm } from "../linalg.ts";
 import type { ValueHparams } from "./hparams.ts";
 
@@ -41,14 +43,8 @@ export function rewriteSet(
 ): RewriteSet {
   const { request } = target;
   const subject = subjectLastToken(tok, request.prompt, target.promptIds, request.subject);
-  const rows: TeacherForced[] = [];
-  const subjectPos: number[] = [];
-  for (const pre of [[], ...prefixes.filter((p) => p.length > 0)]) {
-    const ids = [...pre, ...target.row.ids];
-    if (ids.length > contextLength) continue;
-    rows.push({ ids, targets: [...pre.map(() => -1), ...target.row.targets] });
-    subjectPos.push(pre.length + subject.index);
-  }
+  const rows = prefixedRows(target.row, prefixes, contextLength);
+  const subjectPos = rows.map((r) => r.ids.length - target.row.ids.length + subject.index);
   const nRewrite = rows.length;
   let kl: RewriteSet["kl"] = null;
   if (subject.found) {

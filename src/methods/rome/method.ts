@@ -13,12 +13,12 @@
 // subject is not found in the prompt's tokens the last prompt token is used and the artefacts
 // say so. Several targets (batch mode) are applied one after another.
 
+import { contextPrefixes } from "../../edit/context-prefixes.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { EditRequest } from "../../io/requests.ts";
 import {
   addMath,
   captureRows,
-  contextPrefixes,
   earlyMiddleLayer,
   ffnOutProjection,
   resolveLayer,
