@@ -140,3 +140,55 @@ export function ensembleParamCount(e: Ensemble): number {
   }
   return n;
 }
+
+/**
+ * The ensembles of successive rounds (a dynamic ensemble, reattributeEvery) as one: every unit
+ * selected in either, with its latest score. A unit is counted once (with ffnUnit "neuron" one
+ * FFN neuron of a layer, however many tensors hold it).
+ */
+export function unionEnsemble(
+  a: Ensemble,
+  b: Ensemble,
+  ffnUnit: KneHparams["ffnUnit"] = "projection",
+): Ensemble {
+  const byName = new Map<string, EnsembleTensor>();
+  for (const t of [...a.tensors, ...b.tensors]) {
+    const prev = byName.get(t.name);
+    const scores = new Map(prev ? prev.units.map((u, i) => [u, prev.scores[i]]) : []);
+    t.units.forEach((u, i) => scores.set(u, t.scores[i]));
+    const units = [...scores.keys()].sort((x, y) => x - y);
+    byName.set(t.name, { ...(prev ?? t), units, scores: units.map((u) => scores.get(u)!) });
+  }
+  // By layer; within one, first-seen order (the sort is stable).
+  const tensors = [...byName.values()].sort((x, y) => x.layer - y.layer);
+  const distinct = new Set<string>();
+  const perLayer: Record<string, number> = {};
+  for (const t of tensors) {
+    perLayer[t.layer] = (perLayer[t.layer] ?? 0) + t.units.length;
+    const neuron = ffnUnit === "neuron" && t.group.startsWith("mlp_");
+    for (const u of t.units) distinct.add(neuron ? `${t.layer}/mlp/${u}` : `${t.name}/${u}`);
+  }
+  return {
+    tensors,
+    totalUnits: a.totalUnits,
+    selectedUnits: distinct.size,
+    threshold: Math.min(a.threshold, b.threshold),
+    perLayer,
+  };
+}
+
+/** The selections' units not in `covered` (name -> units), which it then records as covered. */
+export function uncoveredSelections(
+  selections: readonly UnitSelection[],
+  covered: Map<string, Set<number>>,
+): UnitSelection[] {
+  const out: UnitSelection[] = [];
+  for (const sel of selections) {
+    let seen = covered.get(sel.name);
+    if (!seen) covered.set(sel.name, seen = new Set());
+    const units = sel.units.filter((u) => !seen!.has(u));
+    for (const u of units) seen.add(u);
+    if (units.length > 0) out.push({ name: sel.name, units, axis: sel.axis });
+  }
+  return out;
+}

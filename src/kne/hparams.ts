@@ -37,6 +37,22 @@ export type KneHparams = {
    * every step). Fewer per step make each step cheaper; the term then sees each anchor in turn.
    */
   klAnchorsPerStep: number;
+  /**
+   * ROME's context templates for KNE: the edit is also attributed and trained behind this many
+   * prefixes sampled from the unedited model (src/edit/context-prefixes.ts), so that it holds
+   * after other text; 0: the bare prompt only (the paper's method).
+   */
+  contextTemplates: number;
+  /** Tokens sampled per context prefix. */
+  templateTokens: number;
+  /** Seed of the prefix sampling. */
+  templateSeed: number;
+  /**
+   * Dynamic ensemble: every this many update steps the attribution is recomputed on the model as
+   * edited so far and the ensemble selected again (the units of every round may change); 0: one
+   * attribution before the update (the paper's method).
+   */
+  reattributeEvery: number;
   beta1: number;
   beta2: number;
 };
@@ -59,6 +75,10 @@ export const KNE_DEFAULTS: KneHparams = {
   earlyStopLoss: 0.05,
   klWeight: 50,
   klAnchorsPerStep: 0,
+  contextTemplates: 0,
+  templateTokens: 5,
+  templateSeed: 0,
+  reattributeEvery: 0,
   beta1: 0.9,
   beta2: 0.999,
 };
@@ -76,6 +96,15 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
   earlyStopLoss: { type: "number", min: 0, max: 100 },
   klWeight: { type: "number", min: 0, max: 1000 },
   klAnchorsPerStep: { type: "integer", min: 0, max: 1_000_000, description: "KL anchors per step" },
+  contextTemplates: { type: "integer", min: 0, max: 100, description: "context prefixes" },
+  templateTokens: { type: "integer", min: 1, max: 64 },
+  templateSeed: { type: "integer", min: 0, max: 1_000_000 },
+  reattributeEvery: {
+    type: "integer",
+    min: 0,
+    max: 10_000,
+    description: "update steps between attributions (0: once)",
+  },
   beta1: { type: "number", min: 0, max: 1, maxExclusive: true },
   beta2: { type: "number", min: 0, max: 1, maxExclusive: true },
 };

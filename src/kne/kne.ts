@@ -1,10 +1,11 @@
 // KNE end to end for one edit (or one batch of edits): attribution -> ensemble -> masked
-// update, with a snapshot so that a diverged edit is rolled back and reported, and the exact
+// update (with reattributeEvery, repeated in rounds on the model as edited so far: a dynamic
+// ensemble), with a snapshot so that a diverged edit is rolled back and reported, and the exact
 // changed entries returned for the sparse patch.
 
 import type { TeacherForced } from "../edit/request.ts";
 import { UnitSnapshot } from "../edit/snapshot.ts";
-import type { TensorChange } from "../io/patch.ts";
+import { mergeChanges, type TensorChange } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { attribute, type Attribution } from "./attribution.ts";
 import {
@@ -12,6 +13,8 @@ import {
   ensembleParamCount,
   ensembleSelections,
   selectEnsemble,
+  uncoveredSelections,
+  unionEnsemble,
 } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 import { freeAnchor, localityAnchors, maskedUpdate, type UpdateResult } from "./update.ts";
@@ -24,8 +27,12 @@ export interface KneProgress {
 }
 
 export interface KneResult {
+  /** The first round's attribution (the unedited model's). */
   attribution: Attribution;
+  /** Every unit any round selected (one round unless reattributeEvery). */
   ensemble: Ensemble;
+  /** Attribution rounds run. */
+  rounds: number;
   /** Parameter entries inside the ensemble (the most the edit may change). */
   ensembleParams: number;
   update: UpdateResult;
@@ -42,42 +49,68 @@ export async function kneEdit(
   onProgress?: (p: KneProgress) => void,
   attributionChunks = 1,
 ): Promise<KneResult> {
-  const attribution = await attribute(
-    model,
-    rows,
-    hp,
-    (step, of) => onProgress?.({ phase: "attribution", step, of }),
-    attributionChunks,
-  );
-  const ensemble = selectEnsemble(attribution, hp);
-  // Only the ensemble's entries can change: the snapshot holds just those.
-  const snapshot = await UnitSnapshot.take(model, ensembleSelections(ensemble));
+  // The anchors' reference logits are the unedited model's: taken before any update.
   const anchors = hp.klWeight > 0 && localityPrompts.length > 0
     ? localityAnchors(model, localityPrompts, hp.klAnchorsPerStep)
     : [];
-  let update: UpdateResult;
+  // One round without reattributeEvery; with it, a round per `reattributeEvery` update steps,
+  // each attributing the model as edited so far and training the units it selects.
+  const perRound = hp.reattributeEvery > 0 ? hp.reattributeEvery : hp.steps;
+  // Only ensemble entries can change: each round snapshots the units no earlier round holds.
+  const snapshots: UnitSnapshot[] = [];
+  const covered = new Map<string, Set<number>>();
+  let attribution: Attribution | undefined;
+  let ensemble: Ensemble | undefined;
+  let rounds = 0;
+  const update: UpdateResult = { steps: 0, losses: [], diverged: false, seconds: 0 };
   try {
-    update = await maskedUpdate(
-      model,
-      rows,
-      ensemble,
-      hp,
-      anchors,
-      (step, loss) => onProgress?.({ phase: "update", step, of: hp.steps, loss }),
-    );
+    while (update.steps < hp.steps) {
+      const round = await attribute(
+        model,
+        rows,
+        hp,
+        (step, of) => onProgress?.({ phase: "attribution", step, of }),
+        attributionChunks,
+      );
+      const selected = selectEnsemble(round, hp);
+      attribution ??= round;
+      rounds++;
+      ensemble = ensemble ? unionEnsemble(ensemble, selected, hp.ffnUnit) : selected;
+      const fresh = uncoveredSelections(ensembleSelections(selected), covered);
+      snapshots.push(await UnitSnapshot.take(model, fresh));
+      const done = update.steps;
+      const r = await maskedUpdate(
+        model,
+        rows,
+        selected,
+        { ...hp, steps: Math.min(perRound, hp.steps - done) },
+        anchors,
+        (step, loss) => onProgress?.({ phase: "update", step: done + step, of: hp.steps, loss }),
+      );
+      update.steps += r.steps;
+      update.losses.push(...r.losses);
+      update.seconds += r.seconds;
+      update.diverged = r.diverged;
+      const last = r.losses[r.losses.length - 1];
+      if (r.diverged || r.steps === 0 || last < hp.earlyStopLoss) break;
+    }
   } catch (e) {
-    snapshot.restore();
+    for (const s of snapshots) s.restore();
     throw e;
   } finally {
     for (const a of anchors.flat()) freeAnchor(a);
   }
-  if (update.diverged) snapshot.restore();
+  if (update.diverged) { for (const s of snapshots) s.restore(); }
+  const changes = update.diverged
+    ? []
+    : mergeChanges(await Promise.all(snapshots.map((s) => s.changes())));
   return {
-    attribution,
-    ensemble,
-    ensembleParams: ensembleParamCount(ensemble),
+    attribution: attribution!,
+    ensemble: ensemble!,
+    ensembleParams: ensembleParamCount(ensemble!),
+    rounds,
     update,
-    changes: update.diverged ? [] : await snapshot.changes(),
+    changes,
     rolledBack: update.diverged,
   };
 }

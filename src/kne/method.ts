@@ -1,6 +1,7 @@
 // KNE as an EditMethod: attribution, ensemble, masked update; artefacts are the ensemble
 // (OUT/ensemble.json) and the attribution heatmap (OUT/attribution.svg).
 
+import { contextPrefixes, prefixedRows } from "../edit/context-prefixes.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../edit/method.ts";
 import { heatmapSvg } from "../report/heatmap.ts";
 import type { Attribution } from "./attribution.ts";
@@ -35,6 +36,17 @@ export const kneMethod: EditMethod<KneHparams> = {
   // `steps` steps whose optimizer state is bounded by the ensemble's kept units.
   planWork: (rows, hp) => ({
     ...rows,
+    // Context prefixes: each request's row again behind every prefix (a seed word, the sampled
+    // tokens and a period; the word and the period are taken as at most 4 tokens).
+    ...(hp.contextTemplates > 0
+      ? {
+        batch: rows.batch * (1 + hp.contextTemplates),
+        seqLen: rows.seqLen + hp.templateTokens + 4,
+        targetTokens: rows.targetTokens === undefined
+          ? undefined
+          : rows.targetTokens * (1 + hp.contextTemplates),
+      }
+      : {}),
     // One group of anchors is forwarded per step (bounded as one batch of the longest rows).
     klRows: hp.klAnchorsPerStep > 0 ? Math.min(rows.klRows ?? 0, hp.klAnchorsPerStep) : rows.klRows,
     klBatches: hp.klAnchorsPerStep > 0 ? undefined : rows.klBatches,
@@ -52,9 +64,17 @@ export const kneMethod: EditMethod<KneHparams> = {
     targets: readonly EditTarget[],
     hp: KneHparams,
   ): Promise<MethodResult> {
+    const prefixes = await contextPrefixes(
+      ctx.model,
+      ctx.tokenizer,
+      hp.contextTemplates,
+      hp.templateTokens,
+      hp.templateSeed,
+    );
+    const context = ctx.model.config.contextLength;
     const r = await kneEdit(
       ctx.model,
-      targets.map((t) => t.row),
+      targets.flatMap((t) => prefixedRows(t.row, prefixes, context)),
       hp,
       ctx.localityPrompts,
       (p) => ctx.onProgress?.(p),
@@ -70,6 +90,7 @@ export const kneMethod: EditMethod<KneHparams> = {
           ensembleParams: r.ensembleParams,
           targetProbBefore: r.attribution.targetProb,
           updateSteps: r.update.steps,
+          attributionRounds: r.rounds,
           losses: r.update.losses,
         },
       },
@@ -88,8 +109,8 @@ export const kneMethod: EditMethod<KneHparams> = {
 
 /**
  * KNE as the paper describes it, by name: every attention and FFN projection scored by its
- * output units (the project's own choices, FFN-only scoring and whole-neuron units, cannot be
- * set), so results of the paper's method and of kne can be told apart.
+ * output units, the bare prompt, one attribution (the project's own choices, FFN-only scoring,
+ * whole-neuron units, context prefixes and a dynamic ensemble, cannot be set), so results of the paper's method and of kne can be told apart.
  */
 export const knePaperMethod: EditMethod<KneHparams> = {
   ...kneMethod,
@@ -99,5 +120,7 @@ export const knePaperMethod: EditMethod<KneHparams> = {
     ...KNE_SCHEMA,
     scoredGroups: { type: "string", choices: ["all"] },
     ffnUnit: { type: "string", choices: ["projection"] },
+    contextTemplates: { type: "integer", min: 0, max: 0 },
+    reattributeEvery: { type: "integer", min: 0, max: 0 },
   },
 };

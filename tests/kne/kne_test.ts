@@ -6,7 +6,9 @@
 
 import fc from "fast-check";
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
+import { contextPrefixes, prefixedRows } from "../../src/edit/context-prefixes.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
+import { kneMethod } from "../../src/kne/method.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
 import {
   freeAnchor,
@@ -14,48 +16,74 @@ import {
   localityAnchor,
   localityAnchors,
 } from "../../src/kne/update.ts";
+import { noGrad } from "../../src/autograd/variable.ts";
 import { writeEntries } from "../../src/tensor/ops.ts";
-import { testBackends } from "../helpers/backends.ts";
+import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import type { Backend } from "../../engine/backend.ts";
+import { getBackend, testBackends } from "../helpers/backends.ts";
 import { TINY_HP } from "../helpers/kne.ts";
-import { predicts, sameBits, target, weights, withModel } from "../helpers/tiny.ts";
+import { ctx, predicts, sameBits, target, weights, withModel } from "../helpers/tiny.ts";
 
-testBackends(
-  "KNE makes the target the argmax and changes nothing outside the ensemble",
-  async (be) => {
-    await withModel(be, async (m) => {
-      const t = target(m, "The capital of France is", "Tokyo");
-      if (await predicts(m, t)) throw new Error("the random model already predicts the target");
-      const before = await weights(m);
-      const r = await kneEdit(m.model, [t.row], TINY_HP);
-      if (r.rolledBack) throw new Error("edit diverged");
-      if (!(await predicts(m, t))) {
-        throw new Error(`target is not the argmax after ${r.update.steps} steps`);
-      }
-      const after = await weights(m);
-      const allowed = new Map<string, Set<number>>();
-      for (const e of r.ensemble.tensors) {
-        const info = m.model.paramInfo.find((p) => p.name === e.name)!;
-        allowed.set(e.name, new Set(e.units.flatMap((u) => unitEntries(info, u, e.axis))));
-        if (e.bias) allowed.set(e.bias, new Set(e.units));
-      }
-      let changed = 0;
-      for (const [name, b] of before) {
-        const a = after.get(name)!;
-        const ok = allowed.get(name) ?? new Set<number>();
-        const x = new Uint32Array(b.buffer), y = new Uint32Array(a.buffer);
-        for (let i = 0; i < x.length; i++) {
-          if (x[i] === y[i]) continue;
-          if (!ok.has(i)) throw new Error(`${name}[${i}] changed but is outside the ensemble`);
-          changed++;
+const DYNAMIC_HP = { ...TINY_HP, reattributeEvery: 2 };
+
+/**
+ * The dynamic ensemble and the context prefixes are orchestration above the backend (every
+ * kernel they run is tested on both backends elsewhere), so their cases run on WASM only: WebGPU
+ * on lavapipe takes minutes for each.
+ */
+function testWasm(name: string, fn: (be: Backend) => Promise<void>): void {
+  Deno.test({
+    name: `${name} [wasm]`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => fn(await getBackend("wasm")),
+  });
+}
+
+// reattributeEvery 2: the dynamic ensemble, attributed again every 2 update steps.
+for (const [label, hp] of [["", TINY_HP], [" (dynamic ensemble)", DYNAMIC_HP]] as const) {
+  (hp.reattributeEvery ? testWasm : testBackends)(
+    `KNE makes the target the argmax and changes nothing outside the ensemble${label}`,
+    async (be) => {
+      await withModel(be, async (m) => {
+        const t = target(m, "The capital of France is", "Tokyo");
+        if (await predicts(m, t)) throw new Error("the random model already predicts the target");
+        const before = await weights(m);
+        const r = await kneEdit(m.model, [t.row], hp);
+        if (r.rolledBack) throw new Error("edit diverged");
+        const rounds = hp.reattributeEvery ? Math.ceil(r.update.steps / hp.reattributeEvery) : 1;
+        if (r.rounds !== rounds || (hp.reattributeEvery && rounds < 2)) {
+          throw new Error(`${r.rounds} attribution rounds for ${r.update.steps} steps`);
         }
-      }
-      const reported = r.changes.reduce((s, c) => s + c.indices.length, 0);
-      if (changed === 0 || changed !== reported) {
-        throw new Error(`changed ${changed} entries, the result reports ${reported}`);
-      }
-    });
-  },
-);
+        if (!(await predicts(m, t))) {
+          throw new Error(`target is not the argmax after ${r.update.steps} steps`);
+        }
+        const after = await weights(m);
+        const allowed = new Map<string, Set<number>>();
+        for (const e of r.ensemble.tensors) {
+          const info = m.model.paramInfo.find((p) => p.name === e.name)!;
+          allowed.set(e.name, new Set(e.units.flatMap((u) => unitEntries(info, u, e.axis))));
+          if (e.bias) allowed.set(e.bias, new Set(e.units));
+        }
+        let changed = 0;
+        for (const [name, b] of before) {
+          const a = after.get(name)!;
+          const ok = allowed.get(name) ?? new Set<number>();
+          const x = new Uint32Array(b.buffer), y = new Uint32Array(a.buffer);
+          for (let i = 0; i < x.length; i++) {
+            if (x[i] === y[i]) continue;
+            if (!ok.has(i)) throw new Error(`${name}[${i}] changed but is outside the ensemble`);
+            changed++;
+          }
+        }
+        const reported = r.changes.reduce((s, c) => s + c.indices.length, 0);
+        if (changed === 0 || changed !== reported) {
+          throw new Error(`changed ${changed} entries, the result reports ${reported}`);
+        }
+      });
+    },
+  );
+}
 
 testBackends("the sparse patch applies and reverts bit for bit", async (be) => {
   await withModel(be, async (m) => {
@@ -93,22 +121,31 @@ testBackends("sequential edits keep the earlier edit (anchored by the KL term)",
   });
 });
 
-testBackends("a diverging edit is rolled back and leaves the model bit-identical", async (be) => {
-  await withModel(be, async (m) => {
-    const original = await weights(m);
-    const r = await kneEdit(m.model, [target(m, "The capital of Italy is", "Paris").row], {
-      ...TINY_HP,
-      lr: 1e30,
-      steps: 5,
-    });
-    if (!r.rolledBack) throw new Error("a 1e30 learning rate did not diverge");
-    if (r.changes.length !== 0) throw new Error("a rolled back edit reports changes");
-    const now = await weights(m);
-    for (const [k, v] of now) {
-      if (!sameBits(v, original.get(k)!)) throw new Error(`${k} not restored`);
-    }
-  });
-});
+// reattributeEvery 1: the second round attributes the model its first step blew up, so the
+// rollback restores the units of two snapshots.
+for (const every of [0, 1]) {
+  (every ? testWasm : testBackends)(
+    `a diverging edit is rolled back and leaves the model bit-identical (reattributeEvery ${every})`,
+    async (be) => {
+      await withModel(be, async (m) => {
+        const original = await weights(m);
+        const r = await kneEdit(m.model, [target(m, "The capital of Italy is", "Paris").row], {
+          ...TINY_HP,
+          lr: 1e30,
+          steps: 5,
+          reattributeEvery: every,
+        });
+        if (!r.rolledBack) throw new Error("a 1e30 learning rate did not diverge");
+        if (every > 0 && r.rounds < 2) throw new Error(`${r.rounds} rounds`);
+        if (r.changes.length !== 0) throw new Error("a rolled back edit reports changes");
+        const now = await weights(m);
+        for (const [k, v] of now) {
+          if (!sameBits(v, original.get(k)!)) throw new Error(`${k} not restored`);
+        }
+      });
+    },
+  );
+}
 
 testBackends("an edit with a locality anchor frees everything it allocated", async (be) => {
   await withModel(be, async (m) => {
@@ -213,4 +250,45 @@ Deno.test("lengthBuckets: the least padded rows over every way to cut the sorted
       return padded(buckets) === best;
     },
   ));
+});
+
+testWasm("contextTemplates: the edit is trained behind each sampled prefix", async (be) => {
+  await withModel(be, async (m) => {
+    const t = target(m, "The capital of Japan is", "Lima");
+    const hp = { ...TINY_HP, contextTemplates: 2, templateTokens: 3 };
+    const prefixes = await contextPrefixes(m.model, m.tokenizer!, 2, 3, 0);
+    const rows = prefixedRows(t.row, prefixes, m.model.config.contextLength);
+    if (rows.length !== 3) throw new Error(`${rows.length} rows for 2 prefixes`);
+    // The first step's loss is the unedited model's mean target cross-entropy over all 3 rows.
+    let sum = 0, count = 0;
+    for (const row of rows) {
+      const V = m.model.config.vocabSize;
+      const logits = await tidyAsync(() =>
+        noGrad(() => m.model.forward(Tensor.fromArray(be, row.ids, [1, row.ids.length])))
+          .value.toArray()
+      );
+      row.targets.forEach((y, i) => {
+        if (y < 0) return;
+        const z = logits.subarray(i * V, (i + 1) * V);
+        const max = Math.max(...z);
+        const lse = max + Math.log(z.reduce((a, v) => a + Math.exp(v - max), 0));
+        sum += lse - z[y];
+        count++;
+      });
+    }
+    const first = await kneMethod.apply(ctx(m), [t], { ...hp, steps: 1 });
+    const loss = (first.artifacts.ensemble as { losses: number[] }).losses[0];
+    if (Math.abs(loss - sum / count) > 1e-4) throw new Error(`loss ${loss}, want ${sum / count}`);
+    for (const c of first.changes) {
+      writeEntries(m.model.params.get(c.name)!.value, c.indices, c.before);
+    }
+    // The whole edit: the target is the argmax after the bare prompt and behind each prefix.
+    const r = await kneMethod.apply(ctx(m), [t], hp);
+    if (r.rolledBack) throw new Error("edit diverged");
+    for (const row of rows) {
+      const pre = row.ids.length - t.row.ids.length;
+      const behind = { ...t, promptIds: [...row.ids.slice(0, pre), ...t.promptIds], row };
+      if (!(await predicts(m, behind))) throw new Error(`not the argmax behind ${pre} tokens`);
+    }
+  });
 });
