@@ -207,6 +207,11 @@ export async function maskedUpdate(
           A.crossEntropyRows(model.forward(idT, undefined, undefined, rowT), tgT),
           w,
         );
+        // The target loss first: at the step that stops early (and one that diverges) the
+        // anchors' forward, the dearest part of a step, is never run.
+        const ceValue = (await ce.value.toArray())[0];
+        if (!Number.isFinite(ceValue)) return Number.NaN;
+        if (ceValue < hp.earlyStopLoss) return ceValue;
         let total = ce;
         const group = anchors.length > 0 ? anchors[step % anchors.length] : [];
         if (hp.klWeight > 0) {
@@ -216,10 +221,7 @@ export async function maskedUpdate(
             total = A.add(total, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
           }
         }
-        const ceValue = (await ce.value.toArray())[0];
-        const totalValue = (await total.value.toArray())[0];
-        if (!Number.isFinite(totalValue)) return Number.NaN;
-        if (ceValue < hp.earlyStopLoss) return ceValue;
+        if (total !== ce && !Number.isFinite((await total.value.toArray())[0])) return Number.NaN;
         backward(total);
         return ceValue;
       });
