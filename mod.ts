@@ -2,12 +2,19 @@
 // folder URL (http(s): or file:) or from its files' contents, run one edit with any method and
 // hyperparameters, read its metrics, ensemble, attribution picture and changes, encode them as
 // patch.safetensors, apply or revert them, and generate text. Runs unchanged in Deno and in a
-// browser worker; a page first sets the web host (webHost, setEngineHost).
+// browser worker; a page first sets the web hosts (webHost with setEngineHost for the engine's
+// assets, webCovarianceHost with setCovarianceHost for ROME's and MEMIT's corpus and cache).
 
 export type { Backend } from "./engine/backend.ts";
 export { type BackendChoice, createBackend } from "./engine/select.ts";
 export { type EngineHost, engineHost, setEngineHost } from "./engine/host.ts";
 export { type WebAssets, webHost } from "./engine/host-web.ts";
+export {
+  type CovarianceHost,
+  covarianceHost,
+  setCovarianceHost,
+} from "./src/methods/covariance-host.ts";
+export { type CovarianceAssets, webCovarianceHost } from "./src/methods/covariance-host-web.ts";
 export {
   loadModelFromFiles,
   loadModelFromUrl,
@@ -25,7 +32,7 @@ export {
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
 export { type EditRequest, parseRequests } from "./src/io/requests.ts";
-export { type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
+export { DEFAULT_MODEL, type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
 export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";

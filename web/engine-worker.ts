@@ -1,7 +1,8 @@
 // The engine in a dedicated worker: the WASM thread pool blocks on Atomics.wait, which a page's
-// main thread may not do, and a long edit must not freeze the page. It sets the web host
-// (assets fetched from the page's folder), loads the chosen shipped model and answers the
-// page's messages (web/protocol.ts) with the library (mod.ts).
+// main thread may not do, and a long edit must not freeze the page. It sets the web hosts (the
+// engine's assets and the covariance statistics' corpus fetched from the page's folder, their
+// results kept in Cache Storage), loads the chosen shipped model and answers the page's messages
+// (web/protocol.ts) with the library (mod.ts).
 
 /// <reference lib="deno.worker" />
 
@@ -14,14 +15,17 @@ import {
   type EditRequest,
   encodePatch,
   loadModelFromUrl,
+  METHOD_LABELS,
   METHODS,
   parseRequests,
   revertChanges,
   type SessionModel,
+  setCovarianceHost,
   setEngineHost,
   SHIPPED_SPLITS,
   simpleRequest,
   type TensorChange,
+  webCovarianceHost,
   webHost,
 } from "../mod.ts";
 import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
@@ -91,6 +95,8 @@ async function handle(msg: ToEngine): Promise<void> {
           thread: new URL("kernel-thread.js", base),
         }),
       );
+      // ROME's and MEMIT's key statistics: the corpus that build:web wrote, kept across reloads.
+      setCovarianceHost(webCovarianceHost({ corpus: new URL("corpus.json", base), base }));
       const backend = await createBackend(msg.backend);
       const note = backend.name === "webgpu"
         ? "WebGPU"
@@ -106,9 +112,7 @@ async function handle(msg: ToEngine): Promise<void> {
         note,
         model: msg.model,
         params,
-        // Methods that read the host's files (ROME, MEMIT) cannot run here.
-        requests: SHIPPED_SPLITS[msg.model]?.test ?? null,
-        methods: [...METHODS.values()].filter((m) => !m.readsFiles).map((m) => m.name),
+        methods: [...METHODS.keys()].map((name) => ({ name, label: METHOD_LABELS[name] ?? name })),
       });
       return;
     }

@@ -1,13 +1,14 @@
-// The page: choose a shipped model and a backend, complete a prompt greedily, edit a fact with
-// KNE or a baseline (progress per phase), see before/after completions, the metrics and the
-// attribution heatmap, download the patch, revert. The engine runs in web/engine-worker.ts.
+// The page: choose a shipped model (the default one preselected, its demo request prefilled) and
+// a backend, complete a prompt greedily, edit a fact with KNE or a baseline (progress per phase),
+// see before/after completions, the metrics and the attribution heatmap, download the patch,
+// revert. The engine runs in web/engine-worker.ts.
 
 /// <reference lib="dom" />
 
+import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
 
-/** The loaded model's test split, whose records the page offers. */
-let requests: string | null = null;
+/** Test-split records offered besides the demo. */
 const RECORDS_SHOWN = 40;
 
 function $<T extends HTMLElement>(id: string): T {
@@ -35,7 +36,7 @@ function busy(on: boolean): void {
   }
 }
 
-function startEngine(): void {
+async function startEngine(): Promise<void> {
   engine?.terminate();
   engine = new Worker("engine-worker.js", { type: "module" });
   engine.onmessage = (e: MessageEvent<FromEngine>) => onEngine(e.data);
@@ -43,10 +44,13 @@ function startEngine(): void {
   busy(true);
   $("backend-note").textContent = "starting...";
   setStatus("loading", "loading the model...");
+  const model = $<HTMLSelectElement>("model").value;
+  // The records are in place before the model is ready: a ready page edits what it shows.
+  await loadRecords(model).catch((e) => setStatus("error", `request files: ${e.message}`));
   post({
     type: "init",
     backend: $<HTMLSelectElement>("backend").value as "auto" | "webgpu" | "wasm",
-    model: $<HTMLSelectElement>("model").value,
+    model,
   });
 }
 
@@ -114,10 +118,10 @@ function onEngine(msg: FromEngine): void {
       $("backend-note").dataset.backend = msg.backend;
       const select = $<HTMLSelectElement>("method");
       if (select.options.length === 0) {
-        for (const m of msg.methods) select.add(new Option(m, m, m === "kne", m === "kne"));
+        for (const m of msg.methods) {
+          select.add(new Option(m.label, m.name, m.name === "kne", m.name === "kne"));
+        }
       }
-      requests = msg.requests;
-      loadRecords();
       busy(false);
       setStatus("ready", "ready");
       return;
@@ -169,17 +173,40 @@ function onEngine(msg: FromEngine): void {
   }
 }
 
-async function loadRecords(): Promise<void> {
+interface RecordJson {
+  prompt: string;
+  target_new: string;
+}
+
+async function fetchRecords(file: string): Promise<RecordJson[]> {
+  const res = await fetch(file);
+  if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
+  return await res.json();
+}
+
+/**
+ * Offers the model's demo request (what `deno task edit` edits when given none), preselected and
+ * prefilled into the prompt and target, and the first records of its test split; a record is
+ * edited with its probes, so its Generalization, Portability and Locality are scored too.
+ */
+async function loadRecords(model: string): Promise<void> {
   const select = $<HTMLSelectElement>("record");
   while (select.options.length > 1) select.remove(1);
-  $("record-file").textContent = requests ?? "(none)";
-  if (!requests) return;
-  const res = await fetch(requests);
-  if (!res.ok) return;
-  const records = await res.json() as { prompt: string; target_new: string }[];
-  records.slice(0, RECORDS_SHOWN).forEach((r, i) => {
-    select.add(new Option(`${i}: ${r.prompt} -> ${r.target_new}`, String(i)));
-  });
+  const splits = SHIPPED_SPLITS[model];
+  if (!splits) return;
+  const [demo, test] = await Promise.all([fetchRecords(splits.demo), fetchRecords(splits.test)]);
+  const add = (file: string, label: string, r: RecordJson, i: number, selected = false) => {
+    const option = new Option(`${label}: ${r.prompt} -> ${r.target_new}`, `${file}#${i}`);
+    option.title = file;
+    option.selected = option.defaultSelected = selected;
+    select.add(option);
+  };
+  demo.forEach((r, i) => add(splits.demo, "demo", r, i, i === 0));
+  test.slice(0, RECORDS_SHOWN).forEach((r, i) => add(splits.test, `test ${i}`, r, i));
+  if (demo[0]) {
+    $<HTMLInputElement>("prompt").value = demo[0].prompt;
+    $<HTMLInputElement>("target").value = demo[0].target_new;
+  }
 }
 
 function onEdit(): void {
@@ -195,11 +222,12 @@ function onEdit(): void {
   $("progress").replaceChildren();
   busy(true);
   setStatus("editing", "editing...");
+  const at = record.lastIndexOf("#");
   post({
     type: "edit",
     request: record === ""
       ? { prompt: $<HTMLInputElement>("prompt").value, target: $<HTMLInputElement>("target").value }
-      : { file: requests!, index: Number(record) },
+      : { file: record.slice(0, at), index: Number(record.slice(at + 1)) },
     method: $<HTMLSelectElement>("method").value,
     hparams,
   });
@@ -228,9 +256,20 @@ $<HTMLInputElement>("patch-file").onchange = async (e) => {
     bytes.buffer,
   ]);
 };
+// Typing a prompt or target edits that instead of the chosen record.
+for (const id of ["prompt", "target"]) {
+  $(id).oninput = () => ($<HTMLSelectElement>("record").value = "");
+}
 $("model").onchange = startEngine;
 $("backend").onchange = startEngine;
 
+const defaultModel = DEFAULT_MODEL.split("/").pop()!;
+for (const name of Object.keys(SHIPPED_SPLITS)) {
+  const label = name === defaultModel ? `${name} (default)` : name;
+  $<HTMLSelectElement>("model").add(
+    new Option(label, name, name === defaultModel, name === defaultModel),
+  );
+}
 // ?backend=wasm|webgpu|auto and ?model=NAME preselect (links, tests).
 const query = new URLSearchParams(location.search);
 for (const key of ["backend", "model"]) {

@@ -57,9 +57,8 @@ export type FromEngine =
     note: string;
     model: string;
     params: number;
-    /** The model's test split (records the page offers), if it has one. */
-    requests: string | null;
-    methods: string[];
+    /** Every method of the registry: its --method name and its table label. */
+    methods: { name: string; label: string }[];
   }
   | { type: "completion"; text: string }
   | { type: "progress"; progress: Progress }
