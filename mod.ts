@@ -31,11 +31,17 @@ export {
   simpleRequest,
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
-export { type EditRequest, parseRequests } from "./src/io/requests.ts";
+export {
+  type EditRequest,
+  parseHparams,
+  parseRequests,
+  validateRequests,
+} from "./src/io/requests.ts";
 export { DEFAULT_MODEL, type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
 export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";
+export { METRIC_LABELS, METRICS } from "./src/eval/aggregate.ts";
 export type { MethodProgress } from "./src/edit/method.ts";
 
 import { toFileUrl } from "./src/session/file-url.ts";

@@ -2,40 +2,48 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
-import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { relative } from "node:path";
-import { WebGpuBackend } from "../engine/webgpu/backend.ts";
-import type { Backend } from "../engine/backend.ts";
-import { createBackend } from "../engine/select.ts";
-import { printable } from "../src/cli/message.ts";
-import { Progress } from "../src/cli/progress.ts";
-import { HELP, parseEditArgs, UsageError } from "../src/pipeline/args.ts";
-import { describeFailure } from "../src/pipeline/failure.ts";
-import { GuardError } from "../src/pipeline/output.ts";
-import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
-import { runEdits } from "../src/pipeline/run.ts";
-import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import {
+  createBackend,
+  DEFAULT_MODEL,
   type EditRequest,
-  loadRequests,
+  methodByName,
+  METRIC_LABELS,
+  METRICS,
   parseHparams,
   validateRequests,
-} from "../src/io/requests.ts";
-import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
-import { shippedHparams } from "../src/pipeline/hparams.ts";
-import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
-import { formatProfile, summarizeProfile } from "../src/pipeline/profile.ts";
-import { checkInputs } from "../src/pipeline/inputs.ts";
-import { loadModel } from "../src/pipeline/load.ts";
+} from "../mod.ts";
 import {
   backendLimits,
+  checkInputs,
+  checkOutputFolder,
+  defaultAnchors,
+  describeFailure,
+  faultInjection,
   fitPlan,
   formatPlan,
+  formatProfile,
+  fsError,
+  fsReason,
+  GuardError,
+  HELP,
+  listenForInterrupt,
+  loadModel,
+  loadRequests,
+  lockOutput,
+  parseEditArgs,
   planProblems,
+  printable,
+  Progress,
+  readRegularText,
+  runEdits,
+  shippedHparams,
+  splitsOf,
+  summarizeProfile,
+  UsageError,
   weightDtypeFor,
-} from "../src/pipeline/plan.ts";
-import { workOf } from "../src/pipeline/work.ts";
-import { methodByName } from "../src/methods/registry.ts";
+  workOf,
+} from "../deno.ts";
 
 function fail(msg: string, code = 2): never {
   console.error(`error: ${printable(msg)}`);
@@ -191,10 +199,8 @@ async function main() {
   const interrupt = listenForInterrupt("finishing the current record, then saving");
   let bar: Progress | null = null;
   let barKey = "";
-  // Fault injection for tests/reliability: lose the WebGPU device after N finished records, or
-  // die (SIGKILL) right after records.jsonl gains its N-th line.
-  const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
-  const killAfter = Number(Deno.env.get("KNE_FAULT_KILL_AFTER") ?? "NaN");
+  // Fault injection for tests/reliability (src/pipeline/faults.ts).
+  const fault = faultInjection(backend);
   let finished = 0;
   if (args.profile) {
     if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
@@ -231,8 +237,7 @@ async function main() {
     onRecord: (r) => {
       bar?.finish();
       barKey = "";
-      if (++finished === killAfter) Deno.kill(Deno.pid, "SIGKILL");
-      if (finished === loseAfter) loseDevice(backend);
+      fault(++finished);
       if (args.json) return;
       console.error(
         `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
@@ -303,13 +308,6 @@ async function main() {
       `interrupted: partial results are in ${result.out}; rerun with --resume to continue`,
     );
     Deno.exit(130);
-  }
-}
-
-function loseDevice(backend: Backend): void {
-  if (backend instanceof WebGpuBackend) {
-    console.error("fault injection: destroying the WebGPU device");
-    backend.device.destroy();
   }
 }
 
