@@ -1,5 +1,5 @@
 // The library's Deno part (`exports["./deno"]` in deno.json): what `deno task edit` adds to the
-// one-edit session of mod.ts. Checked inputs, the memory plan and checked loading, the run of
+// one-edit session and the memory plan of mod.ts. Checked inputs and checked loading, the run of
 // many requests (single, batch or sequential, resumable) into an output folder with its guards,
 // failures and profile, the shipped hyperparameter files and splits on disk, the argument parser,
 // and the terminal's progress bars and Ctrl-C. Everything here reads or writes files, the
@@ -12,17 +12,9 @@ export { loadRequests } from "./src/io/requests.ts";
 export { fsError, fsReason, readRegularText } from "./src/io/files.ts";
 export { shippedHparams } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, splitsOf } from "./src/pipeline/models.ts";
-// Inputs checked against the model folder, the memory plan, checked loading.
+// Inputs checked against the model folder, the weights' dtype from its header, checked loading.
 export { checkInputs } from "./src/pipeline/inputs.ts";
-export { workOf } from "./src/pipeline/work.ts";
-export {
-  backendLimits,
-  fitPlan,
-  formatPlan,
-  planProblems,
-  ResourceError,
-  weightDtypeFor,
-} from "./src/pipeline/plan.ts";
+export { ResourceError, weightDtypeFor } from "./src/pipeline/plan.ts";
 export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";
 // The run into an output folder.
 export { runEdits } from "./src/pipeline/run.ts";

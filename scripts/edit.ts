@@ -7,21 +7,20 @@ import {
   createBackend,
   DEFAULT_MODEL,
   type EditRequest,
+  editWork,
   methodByName,
   METRIC_LABELS,
   METRICS,
   parseHparams,
+  planEdit,
   validateRequests,
 } from "../mod.ts";
 import {
-  backendLimits,
   checkInputs,
   checkOutputFolder,
   defaultAnchors,
   describeFailure,
   faultInjection,
-  fitPlan,
-  formatPlan,
   formatProfile,
   fsError,
   fsReason,
@@ -32,7 +31,6 @@ import {
   loadRequests,
   lockOutput,
   parseEditArgs,
-  planProblems,
   printable,
   Progress,
   readRegularText,
@@ -42,7 +40,6 @@ import {
   summarizeProfile,
   UsageError,
   weightDtypeFor,
-  workOf,
 } from "../deno.ts";
 
 function fail(msg: string, code = 2): never {
@@ -134,15 +131,8 @@ async function main() {
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
-  const rows = workOf(
-    targets,
-    anchorPool,
-    tokenizer,
-    config.contextLength,
-    mode,
-    method.usesAnchors(hparams),
-  );
-  const work = method.planWork?.(rows, hparams);
+  const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, mode);
+  const work = editW.work;
 
   const backend = await createBackend(args.backend);
   console.error(`backend: ${backend.description}`);
@@ -151,12 +141,10 @@ async function main() {
   const dtype = method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
   if (args.plan) {
     const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
-    const limits = backendLimits(backend);
-    const plan = fitPlan(config, { ...(work ?? rows), backend: backend.name, weightDtype }, limits);
-    console.log(formatPlan(plan, limits));
-    if (!work) console.log(`(${method.name} does not plan its work: its weights are checked)`);
+    const { text, problems } = planEdit(config, method, editW, backend, weightDtype);
+    console.log(text);
     backend.dispose();
-    Deno.exit(planProblems(plan, limits, "edit").length === 0 ? 0 : 1);
+    Deno.exit(problems.length === 0 ? 0 : 1);
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
   // the whole KNE edit as planned, or the weights for methods the planner does not model.

@@ -237,3 +237,33 @@ export function applyPatchTo(
   }
   return warnings;
 }
+
+/**
+ * Merges the changes of successive edits into one: each entry goes from its value before the first
+ * edit that touched it to its value after the last (a sequence's patch, reverted in one step).
+ */
+export function mergeChanges(all: TensorChange[][]): TensorChange[] {
+  const byName = new Map<string, Map<number, { before: number; after: number }>>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const changes of all) {
+    for (const c of changes) {
+      shapes.set(c.name, c.shape);
+      let m = byName.get(c.name);
+      if (!m) byName.set(c.name, m = new Map());
+      c.indices.forEach((idx, k) => {
+        const prev = m!.get(idx);
+        m!.set(idx, { before: prev ? prev.before : c.before[k], after: c.after[k] });
+      });
+    }
+  }
+  return [...byName].map(([name, m]) => {
+    const idx = [...m.keys()].sort((a, b) => a - b);
+    return {
+      name,
+      shape: shapes.get(name)!,
+      indices: Uint32Array.from(idx),
+      before: Float32Array.from(idx, (i) => m.get(i)!.before),
+      after: Float32Array.from(idx, (i) => m.get(i)!.after),
+    };
+  });
+}

@@ -11,7 +11,7 @@ import type { EvalModel } from "../eval/model.ts";
 import type { MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { exists, replaceDir } from "../io/files.ts";
-import { type TensorChange, writePatch } from "../io/patch.ts";
+import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "./load.ts";
 import { checkReplaceable } from "./output.ts";
@@ -21,33 +21,6 @@ function countParams(model: CausalLM): number {
   let n = 0;
   for (const p of model.params.values()) n += p.value.size;
   return n;
-}
-
-/** Merges changes of successive edits of the same tensors (sequential/batch outputs). */
-function mergeChanges(all: TensorChange[][]): TensorChange[] {
-  const byName = new Map<string, Map<number, { before: number; after: number }>>();
-  const shapes = new Map<string, readonly number[]>();
-  for (const changes of all) {
-    for (const c of changes) {
-      shapes.set(c.name, c.shape);
-      let m = byName.get(c.name);
-      if (!m) byName.set(c.name, m = new Map());
-      c.indices.forEach((idx, k) => {
-        const prev = m!.get(idx);
-        m!.set(idx, { before: prev ? prev.before : c.before[k], after: c.after[k] });
-      });
-    }
-  }
-  return [...byName].map(([name, m]) => {
-    const idx = [...m.keys()].sort((a, b) => a - b);
-    return {
-      name,
-      shape: shapes.get(name)!,
-      indices: Uint32Array.from(idx),
-      before: Float32Array.from(idx, (i) => m.get(i)!.before),
-      after: Float32Array.from(idx, (i) => m.get(i)!.after),
-    };
-  });
 }
 
 /** What the edit loop leaves for the outputs. */
