@@ -3,8 +3,9 @@
 // (or several, in a batch or a sequence) with any method and hyperparameters, read its metrics,
 // ensemble, attribution picture and changes, encode them as patch.safetensors, apply or revert
 // them, and generate text (the file run of `deno task edit` adds deno.ts). Runs unchanged in Deno
-// and in a browser worker; a page first sets the web hosts (webHost with setEngineHost for the engine's
-// assets, webCovarianceHost with setCovarianceHost for ROME's and MEMIT's corpus and cache).
+// and in a browser worker; a page first sets the web hosts (webHost with setEngineHost for the
+// engine's assets, webCovarianceHost with setCovarianceHost for ROME's and MEMIT's corpus and
+// cache).
 
 export type { Backend } from "./engine/backend.ts";
 export { type BackendChoice, createBackend } from "./engine/select.ts";

@@ -6,7 +6,7 @@
 /// <reference lib="dom" />
 
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
-import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
+import type { EditMode, EditSummary, FromEngine, ManySummary, ToEngine } from "./protocol.ts";
 
 /** Test-split records offered besides the demo. */
 const RECORDS_SHOWN = 40;
@@ -31,7 +31,7 @@ function post(msg: ToEngine): void {
 }
 
 function busy(on: boolean): void {
-  for (const id of ["complete", "edit", "model", "backend"]) {
+  for (const id of ["complete", "edit", "model", "backend", "mode"]) {
     $<HTMLButtonElement>(id).disabled = on;
   }
 }
@@ -111,6 +111,45 @@ function showEdit(s: EditSummary): void {
   post({ type: "patch" });
 }
 
+/** A batch's or a sequence's records: before and after, and the Edit Succ. at the end. */
+function showMany(s: ManySummary): void {
+  $("many").hidden = false;
+  const table = $<HTMLTableElement>("records");
+  table.replaceChildren();
+  const head = table.insertRow();
+  const cols = [
+    "request",
+    "Edit Succ. before",
+    "after",
+    "Gen.",
+    "Port.",
+    "Loc.",
+    "after completion",
+  ];
+  if (s.mode === "sequential") cols.splice(3, 0, "after the last edit");
+  for (const h of [`${s.method}, ${s.mode}: ${s.records.length} requests`, ...cols.slice(1)]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.append(th);
+  }
+  for (const r of s.records) {
+    const tr = table.insertRow();
+    const cells = [
+      `${r.prompt} -> ${r.target}`,
+      pct(r.before.editSucc),
+      pct(r.metrics.editSucc),
+      pct(r.metrics.generalization),
+      pct(r.metrics.portability),
+      pct(r.metrics.locality),
+      r.after.completion,
+    ];
+    if (s.mode === "sequential") cells.splice(3, 0, pct(r.endEditSucc));
+    for (const c of cells) tr.insertCell().textContent = c;
+  }
+  $<HTMLButtonElement>("revert").disabled = false;
+  post({ type: "patch" });
+}
+
 function onEngine(msg: FromEngine): void {
   switch (msg.type) {
     case "ready": {
@@ -131,6 +170,10 @@ function onEngine(msg: FromEngine): void {
       busy(false);
       setStatus("ready", "ready");
       return;
+    case "plan":
+      $("plan").hidden = false;
+      $("plan-text").textContent = msg.text;
+      return;
     case "progress":
       progress(msg.progress.phase, msg.progress.step, msg.progress.of);
       return;
@@ -142,6 +185,19 @@ function onEngine(msg: FromEngine): void {
       setStatus(
         "edited",
         `edited in ${msg.summary.seconds.toFixed(2)} s (hyperparameters: ${
+          msg.summary.hparamsFile ?? "the method's defaults"
+        } and the page's)`,
+      );
+      return;
+    case "edited-many":
+      for (const bar of bars.values()) bar.value = bar.max;
+      showMany(msg.summary);
+      busy(false);
+      setStatus(
+        "edited",
+        `edited ${msg.summary.records.length} requests (${msg.summary.mode}) in ${
+          msg.summary.seconds.toFixed(2)
+        } s, ${msg.summary.paramsChanged} parameters (hyperparameters: ${
           msg.summary.hparamsFile ?? "the method's defaults"
         } and the page's)`,
       );
@@ -158,6 +214,7 @@ function onEngine(msg: FromEngine): void {
       $<HTMLButtonElement>("revert").disabled = msg.edits === 0;
       $<HTMLAnchorElement>("download").hidden = true;
       $("result").hidden = true;
+      $("many").hidden = true;
       busy(false);
       setStatus("reverted", `reverted (${msg.edits} edits remain)`);
       return;
@@ -223,11 +280,19 @@ function onEdit(): void {
   busy(true);
   setStatus("editing", "editing...");
   const at = record.lastIndexOf("#");
+  const mode = $<HTMLSelectElement>("mode").value as EditMode;
+  $("result").hidden = true;
+  $("many").hidden = true;
   post({
     type: "edit",
     request: record === ""
       ? { prompt: $<HTMLInputElement>("prompt").value, target: $<HTMLInputElement>("target").value }
-      : { file: record.slice(0, at), index: Number(record.slice(at + 1)) },
+      : {
+        file: record.slice(0, at),
+        index: Number(record.slice(at + 1)),
+        count: Math.max(1, Number($<HTMLInputElement>("count").value) || 1),
+      },
+    mode,
     method: $<HTMLSelectElement>("method").value,
     hparams,
   });

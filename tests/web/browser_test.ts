@@ -3,8 +3,10 @@
 // France is" -> "Rome", with its probes) preselected, and on the WASM backend edits it with KNE
 // (the model's hyperparameter file and anchor split) and with ROME; the after-completion and
 // Edit Succ. it shows must be those of the same edit run in Deno through the library (mod.ts).
-// On WASM, reverting the KNE edit restores the unedited completion, editing again gives the same
-// result, and the downloaded patch.safetensors, applied, restores the edit.
+// On WASM, the page shows the edit's memory plan first; reverting the KNE edit restores the
+// unedited completion, editing again gives the same result, and the downloaded patch.safetensors,
+// applied, restores the edit; a batch of the test split's first two records shows each record's
+// Edit Succ. and after-completion of the same batch edit in Deno.
 // Chosen to keep the file near 2 minutes on 2 busy cores (measured there, 2026-12-04):
 // - ROME runs with covSamples 1000 (the shipped file says 10000), in both places: its covariance
 //   pass over 10000 corpus texts took 60 s in Deno and as long in the page (which then keeps it
@@ -25,6 +27,7 @@ import {
   createBackend,
   DEFAULT_MODEL,
   edit,
+  editMany,
   type EditRequest,
   loadModelFromDir,
   methodByName,
@@ -39,6 +42,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const SMALL_MODEL = "models/kne-facts";
 const NO_KL = { klWeight: 0 };
 const ROME_COV = { covSamples: 1000 };
+/** Records of the default model's test split edited at once in the batch case. */
+const BATCH = 2;
 
 function hasChromium(): boolean {
   try {
@@ -87,8 +92,11 @@ interface PageEdit {
   full?: boolean;
 }
 
-/** Opens the page, edits the preselected demo record as `how` says; returns what it shows. */
-async function editInPage(page: Page, url: string, how: PageEdit) {
+/**
+ * Opens the page at `query`, waits for the model, reads what it preselected, and chooses `method`
+ * and `hparams`; returns helpers that wait for a status and read elements.
+ */
+async function openPage(page: Page, url: string, how: PageEdit) {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(`${url}?${how.query}`);
@@ -122,8 +130,39 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
     (el, v) => ((el as HTMLInputElement).value = v),
     JSON.stringify(how.hparams),
   );
+  return { shown, waitState, text };
+}
+
+/**
+ * Edits the first `count` records of `file` in `mode` (batch or sequential) in the page; returns
+ * its records table (a row per record: request, Edit Succ. before, after, ...).
+ */
+async function editManyInPage(
+  page: Page,
+  url: string,
+  how: PageEdit & { mode: "batch" | "sequential"; count: number; file: string },
+) {
+  const { waitState } = await openPage(page, url, how);
+  await page.select("#record", `${how.file}#0`);
+  await page.select("#mode", how.mode);
+  await page.$eval("#count", (el, v) => ((el as HTMLInputElement).value = v), `${how.count}`);
   await page.click("#edit");
   await waitState("edited");
+  return await page.$$eval(
+    "#records tr",
+    (trs) =>
+      trs.slice(1).map((tr) =>
+        [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? "")
+      ),
+  );
+}
+
+/** Opens the page, edits the preselected demo record as `how` says; returns what it shows. */
+async function editInPage(page: Page, url: string, how: PageEdit) {
+  const { shown, waitState, text } = await openPage(page, url, how);
+  await page.click("#edit");
+  await waitState("edited");
+  const plan = await text("#plan-text");
   const first = {
     after: await text("#after"),
     editSucc: await text("#edit-succ"),
@@ -133,7 +172,7 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
     !(document.getElementById("download") as HTMLAnchorElement).hidden
   );
   const patchHref = await page.$eval("#download", (el) => (el as HTMLAnchorElement).href);
-  if (!how.full) return { shown, first, patchHref };
+  if (!how.full) return { shown, plan, first, patchHref };
   // Revert, complete the prompt (as before the edit), and edit again (warm timing).
   await page.click("#revert");
   await waitState("reverted");
@@ -162,13 +201,14 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
   await page.click("#complete");
   await waitState("ready");
   const patched = await text("#completion");
-  return { shown, first, patchHref, reverted, again, patched };
+  return { shown, plan, first, patchHref, reverted, again, patched };
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
 Deno.test({
-  name: "the page edits France -> Rome on the default model with KNE and ROME as Deno does",
+  name:
+    "the page edits France -> Rome on the default model with KNE and ROME, and a batch, as Deno does",
   ignore: !present,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -192,6 +232,12 @@ Deno.test({
       hparams: await hparamsOf("rome", DEFAULT_MODEL, ROME_COV),
     });
     revertChanges(m, rome.changes);
+    const batch = await editMany(m, (await loadRequests(splits.test)).slice(0, BATCH), {
+      mode: "batch",
+      hparams: kne,
+      anchorPool,
+    });
+    revertChanges(m, batch.changes);
     backend.dispose();
     // WebGPU's leg: the small model without the KL term (see the header).
     const small = await createBackend("wasm");
@@ -224,6 +270,7 @@ Deno.test({
       assert.equal(got.shown.model, nameOf(DEFAULT_MODEL), "the default model is preselected");
       assert.equal(got.shown.record, `${splits.demo}#0`, "the demo record is preselected");
       assert.deepEqual([got.shown.prompt, got.shown.target], [demo.prompt, demo.targetNew]);
+      assert.match(got.plan, /^memory plan: .*\n[^]*fits: yes$/, "the memory plan is shown");
       assert.equal(got.first.after, want.after.completion, "wasm: after-completion");
       assert.equal(got.first.editSucc, pct(want.metrics.editSucc), "Edit Succ.");
       assert.match(got.patchHref, /^blob:/, "patch download link");
@@ -247,6 +294,19 @@ Deno.test({
       console.log(
         `wasm, ROME (covSamples ${ROME_COV.covSamples}): edit in the page ` +
           `${gotRome.first.seconds.toFixed(3)} s; in Deno ${rome.seconds.toFixed(3)} s`,
+      );
+      const rows = await editManyInPage(page, await url, {
+        query: "backend=wasm",
+        method: "kne",
+        hparams: {},
+        mode: "batch",
+        count: BATCH,
+        file: splits.test,
+      });
+      assert.deepEqual(
+        rows.map((r) => [r[2], r.at(-1)]),
+        batch.records.map((r) => [pct(r.metrics.editSucc), r.after.completion]),
+        "batch: Edit Succ. and after-completions",
       );
       const gpu = await editInPage(page, await url, {
         query: `backend=webgpu&model=${nameOf(SMALL_MODEL)}`,
