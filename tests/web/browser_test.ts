@@ -75,7 +75,7 @@ async function demoOf(dir: string): Promise<EditRequest> {
   return (await loadRequests(SHIPPED_SPLITS[nameOf(dir)].demo))[0];
 }
 
-/** The method's shipped hyperparameters for the model with `over` on top, as the page takes them. */
+/** The method's shipped hyperparameters for the model, `over` on top (as the page takes them). */
 async function hparamsOf(method: string, dir: string, over: Record<string, unknown> = {}) {
   const shipped = await shippedHparams(methodByName(method), dir);
   assert.ok(shipped, `no hparams/${method}/${nameOf(dir)}.json`);
@@ -208,7 +208,7 @@ const pct = (x: number) => (100 * x).toFixed(1);
 
 Deno.test({
   name:
-    "the page edits France -> Rome on the default model with KNE and ROME, and a batch, as Deno does",
+    "the page edits France -> Rome on the default model with KNE, ROME and a batch as Deno does",
   ignore: !present,
   sanitizeResources: false,
   sanitizeOps: false,
