@@ -28,8 +28,9 @@ async function bundle(entry: string, file: string): Promise<void> {
   const { code } = await cmd.output();
   if (code !== 0) throw new Error(`deno bundle ${entry} failed (exit ${code})`);
   const text = await Deno.readTextFile(new URL(file, out));
-  // A node: import left in a bundle would fail to load in a browser: refuse it here.
-  const node = /^import .* from "node:[^"]+";$/m.exec(text);
+  // A node: import left in a bundle would fail to load in a browser, and a bundled CommonJS
+  // require of one (an npm package that reads files) would fail when reached: refuse both here.
+  const node = /^import .* from "node:[^"]+";$|__require\("node:[^"]+"\)/m.exec(text);
   if (node) throw new Error(`build/web/${file} still imports a Node built-in: ${node[0]}`);
 }
 
