@@ -1,13 +1,22 @@
 // kne as a library, for scripts and for the page (web/): pick a backend, load a model from a
-// folder URL (http(s): or file:) or from its files' contents, run one edit with any method and
-// hyperparameters, read its metrics, ensemble, attribution picture and changes, encode them as
-// patch.safetensors, apply or revert them, and generate text. Runs unchanged in Deno and in a
-// browser worker; a page first sets the web host (webHost, setEngineHost).
+// folder URL (http(s): or file:) or from its files' contents, plan an edit's memory, run one edit
+// (or several, in a batch or a sequence) with any method and hyperparameters, read its metrics,
+// ensemble, attribution picture and changes, encode them as patch.safetensors, apply or revert
+// them, and generate text (the file run of `deno task edit` adds deno.ts). Runs unchanged in Deno
+// and in a browser worker; a page first sets the web hosts (webHost with setEngineHost for the
+// engine's assets, webCovarianceHost with setCovarianceHost for ROME's and MEMIT's corpus and
+// cache).
 
 export type { Backend } from "./engine/backend.ts";
 export { type BackendChoice, createBackend } from "./engine/select.ts";
 export { type EngineHost, engineHost, setEngineHost } from "./engine/host.ts";
 export { type WebAssets, webHost } from "./engine/host-web.ts";
+export {
+  type CovarianceHost,
+  covarianceHost,
+  setCovarianceHost,
+} from "./src/methods/covariance-host.ts";
+export { type CovarianceAssets, webCovarianceHost } from "./src/methods/covariance-host-web.ts";
 export {
   loadModelFromFiles,
   loadModelFromUrl,
@@ -24,11 +33,25 @@ export {
   simpleRequest,
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
-export { type EditRequest, parseRequests } from "./src/io/requests.ts";
-export { type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
+export { editTarget } from "./src/edit/targets.ts";
+export { type EditPlan, type EditWork, editWork, planEdit } from "./src/pipeline/plan-edit.ts";
+export {
+  type EditRequest,
+  parseHparams,
+  parseRequests,
+  validateRequests,
+} from "./src/io/requests.ts";
+export { DEFAULT_MODEL, type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
 export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";
+export {
+  editMany,
+  type ManyMode,
+  type ManyOutcome,
+  type ManyRecord,
+} from "./src/session/edit-many.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";
+export { METRIC_LABELS, METRICS } from "./src/eval/aggregate.ts";
 export type { MethodProgress } from "./src/edit/method.ts";
 
 import { toFileUrl } from "./src/session/file-url.ts";

@@ -1,33 +1,34 @@
-// The page's edit time against Deno's, on WASM: "The capital of France is" -> "Rome" on
-// models/kne-facts with the model's KNE hyperparameters and anchor split, N edits each (reverted in between), in
-// rounds that alternate Deno (the library in this process) and the page (Debian's chromium,
-// headless, through its buttons), since two-core timings drift. Prints the first edit and the
-// median of the later ones, the method's apply alone (what the page shows as seconds).
-// `deno run -A bench/browser.ts [--edits N] [--rounds R]`, after `deno task build:web`.
+// The page's edit time against Deno's, on WASM: KNE on a shipped model's demo request (default:
+// the default model, models/kne-facts-base: "The capital of France is" -> "Rome") with the model's
+// KNE hyperparameter file and anchor split, N edits each (reverted in between), in rounds that
+// alternate Deno (the library in this process) and the page (Debian's chromium, headless, through
+// its buttons), since two-core timings drift. Prints the first edit and the median of the later
+// ones, the method's apply alone (what the page shows as seconds).
+// `deno run -A bench/browser.ts [--model NAME] [--edits N] [--rounds R]`, after
+// `deno task build:web`.
 
 /// <reference lib="dom" />
 
 import puppeteer from "puppeteer-core";
 import {
   createBackend,
+  DEFAULT_MODEL,
   edit,
   loadModelFromDir,
+  methodByName,
   revertChanges,
   SHIPPED_SPLITS,
-  simpleRequest,
 } from "../mod.ts";
-import { loadRequests } from "../src/io/requests.ts";
+import { loadRequests, shippedHparams } from "../deno.ts";
 import { serve } from "../scripts/serve.ts";
 
-const PROMPT = "The capital of France is";
-const TARGET = "Rome";
-
-function flag(name: string, def: number): number {
+function flag(name: string, def: string): string {
   const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Number(Deno.args[i + 1]) : def;
+  return i >= 0 ? Deno.args[i + 1] : def;
 }
-const EDITS = flag("edits", 8);
-const ROUNDS = flag("rounds", 2);
+const MODEL = flag("model", DEFAULT_MODEL.split("/").pop()!);
+const EDITS = Number(flag("edits", "8"));
+const ROUNDS = Number(flag("rounds", "2"));
 
 function summary(xs: number[]): string {
   const warm = xs.slice(1).sort((a, b) => a - b);
@@ -37,12 +38,15 @@ function summary(xs: number[]): string {
 
 async function inDeno(): Promise<number[]> {
   const backend = await createBackend("wasm");
-  const m = await loadModelFromDir("models/kne-facts", backend);
-  const splits = SHIPPED_SPLITS["kne-facts"];
+  const dir = `models/${MODEL}`;
+  const m = await loadModelFromDir(dir, backend);
+  const splits = SHIPPED_SPLITS[MODEL];
+  const [demo] = await loadRequests(splits.demo);
   const anchorPool = await loadRequests(splits.anchors ?? splits.dev);
+  const hparams = (await shippedHparams(methodByName("kne"), dir))?.hparams;
   const xs: number[] = [];
   for (let i = 0; i < EDITS; i++) {
-    const out = await edit(m, simpleRequest(PROMPT, TARGET), { anchorPool });
+    const out = await edit(m, demo, { hparams, anchorPool });
     xs.push(out.seconds);
     revertChanges(m, out.changes);
   }
@@ -57,7 +61,8 @@ async function inPage(url: string): Promise<number[]> {
   });
   try {
     const page = await browser.newPage();
-    await page.goto(`${url}?backend=wasm&model=kne-facts`);
+    // The page preselects the model's demo request and takes its hyperparameter file.
+    await page.goto(`${url}?backend=wasm&model=${MODEL}`);
     const state = (want: string) =>
       page.waitForFunction(
         (w) => [w, "error"].includes(document.getElementById("status")!.dataset.state ?? ""),
@@ -65,8 +70,6 @@ async function inPage(url: string): Promise<number[]> {
         want,
       );
     await state("ready");
-    await page.$eval("#prompt", (el, v) => ((el as HTMLInputElement).value = v), PROMPT);
-    await page.$eval("#target", (el, v) => ((el as HTMLInputElement).value = v), TARGET);
     const xs: number[] = [];
     for (let i = 0; i < EDITS; i++) {
       await page.click("#edit");

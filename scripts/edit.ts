@@ -2,40 +2,45 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
-import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { relative } from "node:path";
-import { WebGpuBackend } from "../engine/webgpu/backend.ts";
-import type { Backend } from "../engine/backend.ts";
-import { createBackend } from "../engine/select.ts";
-import { printable } from "../src/cli/message.ts";
-import { Progress } from "../src/cli/progress.ts";
-import { HELP, parseEditArgs, UsageError } from "../src/pipeline/args.ts";
-import { describeFailure } from "../src/pipeline/failure.ts";
-import { GuardError } from "../src/pipeline/output.ts";
-import { checkOutputFolder, lockOutput } from "../src/pipeline/output.ts";
-import { runEdits } from "../src/pipeline/run.ts";
-import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import {
+  createBackend,
+  DEFAULT_MODEL,
   type EditRequest,
-  loadRequests,
+  editWork,
+  methodByName,
+  METRIC_LABELS,
+  METRICS,
   parseHparams,
+  planEdit,
   validateRequests,
-} from "../src/io/requests.ts";
-import { fsError, fsReason, readRegularText } from "../src/io/files.ts";
-import { shippedHparams } from "../src/pipeline/hparams.ts";
-import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
-import { formatProfile, summarizeProfile } from "../src/pipeline/profile.ts";
-import { checkInputs } from "../src/pipeline/inputs.ts";
-import { loadModel } from "../src/pipeline/load.ts";
+} from "../mod.ts";
 import {
-  backendLimits,
-  fitPlan,
-  formatPlan,
-  planProblems,
+  checkInputs,
+  checkOutputFolder,
+  defaultAnchors,
+  describeFailure,
+  faultInjection,
+  formatProfile,
+  fsError,
+  fsReason,
+  GuardError,
+  HELP,
+  listenForInterrupt,
+  loadModel,
+  loadRequests,
+  lockOutput,
+  parseEditArgs,
+  printable,
+  Progress,
+  readRegularText,
+  runEdits,
+  shippedHparams,
+  splitsOf,
+  summarizeProfile,
+  UsageError,
   weightDtypeFor,
-} from "../src/pipeline/plan.ts";
-import { workOf } from "../src/pipeline/work.ts";
-import { methodByName } from "../src/methods/registry.ts";
+} from "../deno.ts";
 
 function fail(msg: string, code = 2): never {
   console.error(`error: ${printable(msg)}`);
@@ -126,15 +131,8 @@ async function main() {
   const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
-  const rows = workOf(
-    targets,
-    anchorPool,
-    tokenizer,
-    config.contextLength,
-    mode,
-    method.usesAnchors(hparams),
-  );
-  const work = method.planWork?.(rows, hparams);
+  const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, mode);
+  const work = editW.work;
 
   const backend = await createBackend(args.backend);
   console.error(`backend: ${backend.description}`);
@@ -143,12 +141,10 @@ async function main() {
   const dtype = method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
   if (args.plan) {
     const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
-    const limits = backendLimits(backend);
-    const plan = fitPlan(config, { ...(work ?? rows), backend: backend.name, weightDtype }, limits);
-    console.log(formatPlan(plan, limits));
-    if (!work) console.log(`(${method.name} does not plan its work: its weights are checked)`);
+    const { text, problems } = planEdit(config, method, editW, backend, weightDtype);
+    console.log(text);
     backend.dispose();
-    Deno.exit(planProblems(plan, limits, "edit").length === 0 ? 0 : 1);
+    Deno.exit(problems.length === 0 ? 0 : 1);
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
   // the whole KNE edit as planned, or the weights for methods the planner does not model.
@@ -191,10 +187,8 @@ async function main() {
   const interrupt = listenForInterrupt("finishing the current record, then saving");
   let bar: Progress | null = null;
   let barKey = "";
-  // Fault injection for tests/reliability: lose the WebGPU device after N finished records, or
-  // die (SIGKILL) right after records.jsonl gains its N-th line.
-  const loseAfter = Number(Deno.env.get("KNE_FAULT_DEVICE_LOST_AFTER") ?? "NaN");
-  const killAfter = Number(Deno.env.get("KNE_FAULT_KILL_AFTER") ?? "NaN");
+  // Fault injection for tests/reliability (src/pipeline/faults.ts).
+  const fault = faultInjection(backend);
   let finished = 0;
   if (args.profile) {
     if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
@@ -231,8 +225,7 @@ async function main() {
     onRecord: (r) => {
       bar?.finish();
       barKey = "";
-      if (++finished === killAfter) Deno.kill(Deno.pid, "SIGKILL");
-      if (finished === loseAfter) loseDevice(backend);
+      fault(++finished);
       if (args.json) return;
       console.error(
         `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
@@ -303,13 +296,6 @@ async function main() {
       `interrupted: partial results are in ${result.out}; rerun with --resume to continue`,
     );
     Deno.exit(130);
-  }
-}
-
-function loseDevice(backend: Backend): void {
-  if (backend instanceof WebGpuBackend) {
-    console.error("fault injection: destroying the WebGPU device");
-    backend.device.destroy();
   }
 }
 

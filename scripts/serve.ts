@@ -1,14 +1,18 @@
-// `deno task serve [--port N]`: serves the page built by build:web, the shipped models
-// (models/kne-facts, models/kne-facts-base), the request files and the per-model hyperparameter
+// `deno task serve [--port N]`: serves the page built by build:web, the shipped models (every
+// model of SHIPPED_SPLITS, under models/), the request files and the per-model hyperparameter
 // files (hparams/<method>/<model>.json), with the two headers that make
 // the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
+
+import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const root = new URL("../", import.meta.url);
 
 /** URL prefix -> folder of the repository it serves (longest prefix first). */
 const MOUNTS: [string, string][] = [
-  ["/models/kne-facts/", "models/kne-facts/"],
-  ["/models/kne-facts-base/", "models/kne-facts-base/"],
+  ...Object.keys(SHIPPED_SPLITS).map((name): [string, string] => [
+    `/models/${name}/`,
+    `models/${name}/`,
+  ]),
   ["/data/requests/", "data/requests/"],
   ["/hparams/", "hparams/"],
   ["/", "build/web/"],

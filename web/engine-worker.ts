@@ -1,7 +1,8 @@
 // The engine in a dedicated worker: the WASM thread pool blocks on Atomics.wait, which a page's
-// main thread may not do, and a long edit must not freeze the page. It sets the web host
-// (assets fetched from the page's folder), loads the chosen shipped model and answers the
-// page's messages (web/protocol.ts) with the library (mod.ts).
+// main thread may not do, and a long edit must not freeze the page. It sets the web hosts (the
+// engine's assets and the covariance statistics' corpus fetched from the page's folder, their
+// results kept in Cache Storage), loads the chosen shipped model and answers the page's messages
+// (web/protocol.ts) with the library (mod.ts).
 
 /// <reference lib="deno.worker" />
 
@@ -11,20 +12,30 @@ import {
   createBackend,
   decodePatch,
   edit,
+  editMany,
   type EditRequest,
+  editTarget,
+  editWork,
   encodePatch,
   loadModelFromUrl,
+  METHOD_LABELS,
+  methodByName,
+  type MethodProgress,
   METHODS,
+  parseHparams,
   parseRequests,
+  planEdit,
   revertChanges,
   type SessionModel,
+  setCovarianceHost,
   setEngineHost,
   SHIPPED_SPLITS,
   simpleRequest,
   type TensorChange,
+  webCovarianceHost,
   webHost,
 } from "../mod.ts";
-import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
+import type { EditMode, EditSummary, FromEngine, ManySummary, ToEngine } from "./protocol.ts";
 
 let session: SessionModel | null = null;
 /** The shipped model's name (its hparams/<method>/<name>.json files apply to it). */
@@ -55,15 +66,24 @@ async function anchors(): Promise<EditRequest[]> {
   return (anchorPool = parseRequests(await res.text(), file));
 }
 
-async function requestOf(r: { prompt: string; target: string } | { file: string; index: number }) {
-  if ("prompt" in r) return simpleRequest(r.prompt, r.target);
+/** The request(s) an edit message names: a prompt and target, or records of a request file. */
+async function requestsOf(r: Extract<ToEngine, { type: "edit" }>["request"], mode: EditMode) {
+  if ("prompt" in r) {
+    if (mode !== "single") throw new Error(`${mode} mode edits records of a request file`);
+    return [simpleRequest(r.prompt, r.target)];
+  }
   const url = new URL(r.file, self.location.href);
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const all: EditRequest[] = parseRequests(await res.text(), r.file);
-  const found = all[r.index];
-  if (!found) throw new Error(`${r.file}: no record ${r.index} (it has ${all.length})`);
-  return found;
+  const count = mode === "single" ? 1 : r.count;
+  const picked = all.slice(r.index, r.index + count);
+  if (picked.length < count) {
+    throw new Error(
+      `${r.file}: no records ${r.index}..${r.index + count - 1} (it has ${all.length})`,
+    );
+  }
+  return picked;
 }
 
 /**
@@ -80,6 +100,10 @@ async function hparamsFor(method: string, own: Record<string, unknown>) {
   return { hparams: { ...(await res.json()), ...own }, file };
 }
 
+function changedCount(changes: readonly TensorChange[]): number {
+  return changes.reduce((n, c) => n + c.indices.length, 0);
+}
+
 async function handle(msg: ToEngine): Promise<void> {
   switch (msg.type) {
     case "init": {
@@ -91,6 +115,8 @@ async function handle(msg: ToEngine): Promise<void> {
           thread: new URL("kernel-thread.js", base),
         }),
       );
+      // ROME's and MEMIT's key statistics: the corpus that build:web wrote, kept across reloads.
+      setCovarianceHost(webCovarianceHost({ corpus: new URL("corpus.json", base), base }));
       const backend = await createBackend(msg.backend);
       const note = backend.name === "webgpu"
         ? "WebGPU"
@@ -106,9 +132,7 @@ async function handle(msg: ToEngine): Promise<void> {
         note,
         model: msg.model,
         params,
-        // Methods that read the host's files (ROME, MEMIT) cannot run here.
-        requests: SHIPPED_SPLITS[msg.model]?.test ?? null,
-        methods: [...METHODS.values()].filter((m) => !m.readsFiles).map((m) => m.name),
+        methods: [...METHODS.keys()].map((name) => ({ name, label: METHOD_LABELS[name] ?? name })),
       });
       return;
     }
@@ -117,14 +141,50 @@ async function handle(msg: ToEngine): Promise<void> {
       return;
     case "edit": {
       const m = need();
-      const request = await requestOf(msg.request);
+      const requests = await requestsOf(msg.request, msg.mode);
       const hp = await hparamsFor(msg.method, msg.hparams);
-      const out = await edit(m, request, {
+      const pool = await anchors();
+      // The memory plan first, as `deno task edit` checks it: an edit that cannot fit is refused.
+      const method = methodByName(msg.method);
+      const parsed = parseHparams(hp.hparams, method.defaults, method.schema, "hparams");
+      const targets = requests.map((r) =>
+        editTarget(r, m.tokenizer, m.config.contextLength, m.source)
+      );
+      const work = editWork(method, parsed, targets, pool, m.tokenizer, m.config, msg.mode);
+      const plan = planEdit(m.config, method, work, m.model.backend, m.weights.dtype);
+      send({ type: "plan", text: plan.text });
+      if (plan.problems.length > 0) {
+        throw new Error(`the edit cannot fit: ${plan.problems.join("; ")}`);
+      }
+      const opts = {
         method: msg.method,
         hparams: hp.hparams,
-        anchorPool: await anchors(),
-        onProgress: (progress) => send({ type: "progress", progress }),
-      });
+        anchorPool: pool,
+        onProgress: (progress: MethodProgress) => send({ type: "progress", progress }),
+      };
+      if (msg.mode !== "single") {
+        const out = await editMany(m, requests, { ...opts, mode: msg.mode });
+        edits.push(out.changes);
+        const summary: ManySummary = {
+          mode: out.mode,
+          method: out.method,
+          records: out.records.map((r, i) => ({
+            prompt: r.request.prompt,
+            target: r.request.targetNew,
+            before: r.before,
+            after: r.after,
+            metrics: r.metrics,
+            endEditSucc: out.endEditSucc?.[i],
+          })),
+          seconds: out.seconds,
+          paramsChanged: changedCount(out.changes),
+          hparamsFile: hp.file,
+        };
+        send({ type: "edited-many", summary });
+        return;
+      }
+      const request = requests[0];
+      const out = await edit(m, request, opts);
       edits.push(out.changes);
       const summary: EditSummary = {
         prompt: request.prompt,
@@ -134,7 +194,7 @@ async function handle(msg: ToEngine): Promise<void> {
         after: out.after,
         metrics: out.metrics,
         seconds: out.seconds,
-        paramsChanged: out.changes.reduce((n, c) => n + c.indices.length, 0),
+        paramsChanged: changedCount(out.changes),
         rolledBack: out.rolledBack,
         attributionSvg: out.pictures["attribution.svg"],
         hparamsFile: hp.file,

@@ -1,13 +1,14 @@
-// The page: choose a shipped model and a backend, complete a prompt greedily, edit a fact with
-// KNE or a baseline (progress per phase), see before/after completions, the metrics and the
-// attribution heatmap, download the patch, revert. The engine runs in web/engine-worker.ts.
+// The page: choose a shipped model (the default one preselected, its demo request prefilled) and
+// a backend, complete a prompt greedily, edit a fact with KNE or a baseline (progress per phase),
+// see before/after completions, the metrics and the attribution heatmap, download the patch,
+// revert. The engine runs in web/engine-worker.ts.
 
 /// <reference lib="dom" />
 
-import type { EditSummary, FromEngine, ToEngine } from "./protocol.ts";
+import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
+import type { EditMode, EditSummary, FromEngine, ManySummary, ToEngine } from "./protocol.ts";
 
-/** The loaded model's test split, whose records the page offers. */
-let requests: string | null = null;
+/** Test-split records offered besides the demo. */
 const RECORDS_SHOWN = 40;
 
 function $<T extends HTMLElement>(id: string): T {
@@ -30,12 +31,12 @@ function post(msg: ToEngine): void {
 }
 
 function busy(on: boolean): void {
-  for (const id of ["complete", "edit", "model", "backend"]) {
+  for (const id of ["complete", "edit", "model", "backend", "mode"]) {
     $<HTMLButtonElement>(id).disabled = on;
   }
 }
 
-function startEngine(): void {
+async function startEngine(): Promise<void> {
   engine?.terminate();
   engine = new Worker("engine-worker.js", { type: "module" });
   engine.onmessage = (e: MessageEvent<FromEngine>) => onEngine(e.data);
@@ -43,10 +44,13 @@ function startEngine(): void {
   busy(true);
   $("backend-note").textContent = "starting...";
   setStatus("loading", "loading the model...");
+  const model = $<HTMLSelectElement>("model").value;
+  // The records are in place before the model is ready: a ready page edits what it shows.
+  await loadRecords(model).catch((e) => setStatus("error", `request files: ${e.message}`));
   post({
     type: "init",
     backend: $<HTMLSelectElement>("backend").value as "auto" | "webgpu" | "wasm",
-    model: $<HTMLSelectElement>("model").value,
+    model,
   });
 }
 
@@ -107,6 +111,45 @@ function showEdit(s: EditSummary): void {
   post({ type: "patch" });
 }
 
+/** A batch's or a sequence's records: before and after, and the Edit Succ. at the end. */
+function showMany(s: ManySummary): void {
+  $("many").hidden = false;
+  const table = $<HTMLTableElement>("records");
+  table.replaceChildren();
+  const head = table.insertRow();
+  const cols = [
+    "request",
+    "Edit Succ. before",
+    "after",
+    "Gen.",
+    "Port.",
+    "Loc.",
+    "after completion",
+  ];
+  if (s.mode === "sequential") cols.splice(3, 0, "after the last edit");
+  for (const h of [`${s.method}, ${s.mode}: ${s.records.length} requests`, ...cols.slice(1)]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.append(th);
+  }
+  for (const r of s.records) {
+    const tr = table.insertRow();
+    const cells = [
+      `${r.prompt} -> ${r.target}`,
+      pct(r.before.editSucc),
+      pct(r.metrics.editSucc),
+      pct(r.metrics.generalization),
+      pct(r.metrics.portability),
+      pct(r.metrics.locality),
+      r.after.completion,
+    ];
+    if (s.mode === "sequential") cells.splice(3, 0, pct(r.endEditSucc));
+    for (const c of cells) tr.insertCell().textContent = c;
+  }
+  $<HTMLButtonElement>("revert").disabled = false;
+  post({ type: "patch" });
+}
+
 function onEngine(msg: FromEngine): void {
   switch (msg.type) {
     case "ready": {
@@ -114,10 +157,10 @@ function onEngine(msg: FromEngine): void {
       $("backend-note").dataset.backend = msg.backend;
       const select = $<HTMLSelectElement>("method");
       if (select.options.length === 0) {
-        for (const m of msg.methods) select.add(new Option(m, m, m === "kne", m === "kne"));
+        for (const m of msg.methods) {
+          select.add(new Option(m.label, m.name, m.name === "kne", m.name === "kne"));
+        }
       }
-      requests = msg.requests;
-      loadRecords();
       busy(false);
       setStatus("ready", "ready");
       return;
@@ -126,6 +169,10 @@ function onEngine(msg: FromEngine): void {
       $("completion").textContent = msg.text;
       busy(false);
       setStatus("ready", "ready");
+      return;
+    case "plan":
+      $("plan").hidden = false;
+      $("plan-text").textContent = msg.text;
       return;
     case "progress":
       progress(msg.progress.phase, msg.progress.step, msg.progress.of);
@@ -142,6 +189,19 @@ function onEngine(msg: FromEngine): void {
         } and the page's)`,
       );
       return;
+    case "edited-many":
+      for (const bar of bars.values()) bar.value = bar.max;
+      showMany(msg.summary);
+      busy(false);
+      setStatus(
+        "edited",
+        `edited ${msg.summary.records.length} requests (${msg.summary.mode}) in ${
+          msg.summary.seconds.toFixed(2)
+        } s, ${msg.summary.paramsChanged} parameters (hyperparameters: ${
+          msg.summary.hparamsFile ?? "the method's defaults"
+        } and the page's)`,
+      );
+      return;
     case "patch": {
       if (patchUrl) URL.revokeObjectURL(patchUrl);
       patchUrl = URL.createObjectURL(new Blob([msg.bytes]));
@@ -154,6 +214,7 @@ function onEngine(msg: FromEngine): void {
       $<HTMLButtonElement>("revert").disabled = msg.edits === 0;
       $<HTMLAnchorElement>("download").hidden = true;
       $("result").hidden = true;
+      $("many").hidden = true;
       busy(false);
       setStatus("reverted", `reverted (${msg.edits} edits remain)`);
       return;
@@ -169,17 +230,40 @@ function onEngine(msg: FromEngine): void {
   }
 }
 
-async function loadRecords(): Promise<void> {
+interface RecordJson {
+  prompt: string;
+  target_new: string;
+}
+
+async function fetchRecords(file: string): Promise<RecordJson[]> {
+  const res = await fetch(file);
+  if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
+  return await res.json();
+}
+
+/**
+ * Offers the model's demo request (what `deno task edit` edits when given none), preselected and
+ * prefilled into the prompt and target, and the first records of its test split; a record is
+ * edited with its probes, so its Generalization, Portability and Locality are scored too.
+ */
+async function loadRecords(model: string): Promise<void> {
   const select = $<HTMLSelectElement>("record");
   while (select.options.length > 1) select.remove(1);
-  $("record-file").textContent = requests ?? "(none)";
-  if (!requests) return;
-  const res = await fetch(requests);
-  if (!res.ok) return;
-  const records = await res.json() as { prompt: string; target_new: string }[];
-  records.slice(0, RECORDS_SHOWN).forEach((r, i) => {
-    select.add(new Option(`${i}: ${r.prompt} -> ${r.target_new}`, String(i)));
-  });
+  const splits = SHIPPED_SPLITS[model];
+  if (!splits) return;
+  const [demo, test] = await Promise.all([fetchRecords(splits.demo), fetchRecords(splits.test)]);
+  const add = (file: string, label: string, r: RecordJson, i: number, selected = false) => {
+    const option = new Option(`${label}: ${r.prompt} -> ${r.target_new}`, `${file}#${i}`);
+    option.title = file;
+    option.selected = option.defaultSelected = selected;
+    select.add(option);
+  };
+  demo.forEach((r, i) => add(splits.demo, "demo", r, i, i === 0));
+  test.slice(0, RECORDS_SHOWN).forEach((r, i) => add(splits.test, `test ${i}`, r, i));
+  if (demo[0]) {
+    $<HTMLInputElement>("prompt").value = demo[0].prompt;
+    $<HTMLInputElement>("target").value = demo[0].target_new;
+  }
 }
 
 function onEdit(): void {
@@ -195,11 +279,20 @@ function onEdit(): void {
   $("progress").replaceChildren();
   busy(true);
   setStatus("editing", "editing...");
+  const at = record.lastIndexOf("#");
+  const mode = $<HTMLSelectElement>("mode").value as EditMode;
+  $("result").hidden = true;
+  $("many").hidden = true;
   post({
     type: "edit",
     request: record === ""
       ? { prompt: $<HTMLInputElement>("prompt").value, target: $<HTMLInputElement>("target").value }
-      : { file: requests!, index: Number(record) },
+      : {
+        file: record.slice(0, at),
+        index: Number(record.slice(at + 1)),
+        count: Math.max(1, Number($<HTMLInputElement>("count").value) || 1),
+      },
+    mode,
     method: $<HTMLSelectElement>("method").value,
     hparams,
   });
@@ -228,9 +321,20 @@ $<HTMLInputElement>("patch-file").onchange = async (e) => {
     bytes.buffer,
   ]);
 };
+// Typing a prompt or target edits that instead of the chosen record.
+for (const id of ["prompt", "target"]) {
+  $(id).oninput = () => ($<HTMLSelectElement>("record").value = "");
+}
 $("model").onchange = startEngine;
 $("backend").onchange = startEngine;
 
+const defaultModel = DEFAULT_MODEL.split("/").pop()!;
+for (const name of Object.keys(SHIPPED_SPLITS)) {
+  const label = name === defaultModel ? `${name} (default)` : name;
+  $<HTMLSelectElement>("model").add(
+    new Option(label, name, name === defaultModel, name === defaultModel),
+  );
+}
 // ?backend=wasm|webgpu|auto and ?model=NAME preselect (links, tests).
 const query = new URLSearchParams(location.search);
 for (const key of ["backend", "model"]) {

@@ -17,13 +17,20 @@ export interface Metrics {
   locality?: number;
 }
 
+/** One request, or several edited together (batch) or one after another (sequential). */
+export type EditMode = "single" | "batch" | "sequential";
+
 export type ToEngine =
   | { type: "init"; backend: "auto" | "webgpu" | "wasm"; model: string }
   | { type: "complete"; prompt: string }
   | {
     type: "edit";
-    /** A prompt and target, or a record of a request file (then its probes are scored too). */
-    request: { prompt: string; target: string } | { file: string; index: number };
+    /**
+     * A prompt and target, or records of a request file (then their probes are scored too):
+     * `count` records from `index` (batch and sequential), else the one at `index`.
+     */
+    request: { prompt: string; target: string } | { file: string; index: number; count: number };
+    mode: EditMode;
     method: string;
     hparams: Record<string, unknown>;
   }
@@ -50,6 +57,26 @@ export interface EditSummary {
   anchors: number;
 }
 
+/** One record of a batch or a sequence. */
+export interface RecordSummary {
+  prompt: string;
+  target: string;
+  before: { editSucc: number; completion: string };
+  after: { completion: string };
+  metrics: Metrics;
+  /** Sequential: its Edit Succ. after the last edit. */
+  endEditSucc?: number;
+}
+
+export interface ManySummary {
+  mode: EditMode;
+  method: string;
+  records: RecordSummary[];
+  seconds: number;
+  paramsChanged: number;
+  hparamsFile: string | null;
+}
+
 export type FromEngine =
   | {
     type: "ready";
@@ -57,13 +84,15 @@ export type FromEngine =
     note: string;
     model: string;
     params: number;
-    /** The model's test split (records the page offers), if it has one. */
-    requests: string | null;
-    methods: string[];
+    /** Every method of the registry: its --method name and its table label. */
+    methods: { name: string; label: string }[];
   }
   | { type: "completion"; text: string }
+  /** The edit's memory plan (what `deno task edit --plan` prints), before it runs. */
+  | { type: "plan"; text: string }
   | { type: "progress"; progress: Progress }
   | { type: "edited"; summary: EditSummary }
+  | { type: "edited-many"; summary: ManySummary }
   | { type: "patch"; bytes: Uint8Array<ArrayBuffer> }
   | { type: "reverted"; edits: number }
   | { type: "patched"; name: string; entries: number; edits: number }

@@ -8,7 +8,7 @@ export class Progress {
   #last = 0;
   #done = false;
   #lastLine = 0;
-  readonly isTty = Deno.stderr.isTerminal();
+  readonly isTty: boolean = Deno.stderr.isTerminal();
 
   /** `from`: the count already done when the bar starts (a resumed run), left out of the rate. */
   constructor(

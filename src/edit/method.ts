@@ -100,11 +100,6 @@ export interface EditMethod<H extends Hparams = Hparams> {
    * f16 weights. The run loads the weights as f32 for any other choice.
    */
   readonly weightDtypes: readonly WeightDtype[];
-  /**
-   * The method reads the host's files (ROME and MEMIT build covariance statistics from the fact
-   * corpus and cache them on disk), so it runs under Deno and not in a page. Absent: false.
-   */
-  readonly readsFiles?: boolean;
   /** Whether an edit with `hp` reads locality anchors (EditContext.localityPrompts). */
   usesAnchors(hp: H): boolean;
   /**

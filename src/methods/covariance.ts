@@ -15,10 +15,11 @@
 //
 // Keys are summed on the device (K^T K with the transposed matmul, same-length texts batched,
 // the forward pass stopped after the last needed layer) and accumulated on the host in float64.
-// Results are memoised per model object and cached on disk in .cache/kne/ at the repository
-// root (override with KNE_CACHE_DIR), keyed by a SHA-256 of the model's weights, the texts and
-// the layer; never in the model folder. Request-prompt statistics are not cached on disk (they
-// differ per request and are cheap).
+// Results are memoised per model object and kept by the host's store (./covariance-host.ts: under
+// Deno files in .cache/kne/ at the repository root, override with KNE_CACHE_DIR; in a page the
+// browser's Cache Storage), keyed by a SHA-256 of the model's weights, the texts and the layer;
+// never in the model folder. Request-prompt statistics are not stored (they differ per request
+// and are cheap). The corpus and covTexts files come through the same host.
 
 import { BackendError } from "../../engine/backend.ts";
 import { noGrad } from "../autograd/variable.ts";
@@ -27,6 +28,7 @@ import type { CausalLM } from "../model/lm.ts";
 import { matmul } from "../tensor/ops.ts";
 import { keep, Tensor, tidy } from "../tensor/tensor.ts";
 import { encodeKnown, unknownIds } from "../edit/known-tokens.ts";
+import { covarianceHost } from "./covariance-host.ts";
 import { cholesky } from "./linalg.ts";
 
 export interface KeyMoment {
@@ -40,8 +42,9 @@ export interface KeyMoment {
   /** Where the texts came from (corpus, prompts, a file). */
   source: string;
   texts: number;
-  /** Loaded from the disk cache. */
+  /** Loaded from the host's store. */
   cached: boolean;
+  /** Where the store keeps it (a file under Deno); null: not stored. */
   file: string | null;
 }
 
@@ -55,12 +58,6 @@ export interface CovarianceOptions {
   promptSeqs?: readonly number[][];
   /** Token positions per forward batch. */
   batchTokens?: number;
-}
-
-export function cacheDir(): string {
-  const env = Deno.env.get("KNE_CACHE_DIR");
-  if (env) return env;
-  return new URL("../../.cache/kne", import.meta.url).pathname;
 }
 
 async function sha256(parts: readonly Uint8Array[]): Promise<string> {
@@ -90,7 +87,7 @@ export async function weightsHash(model: CausalLM): Promise<string> {
 async function readTexts(path: string): Promise<string[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await covarianceHost().readText(path);
   } catch (e) {
     throw new BackendError(`covariance texts ${path}: cannot read: ${(e as Error).message}`);
   }
@@ -109,12 +106,6 @@ async function readTexts(path: string): Promise<string[]> {
   return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
 }
 
-async function corpusTexts(): Promise<string[]> {
-  // Imported lazily: the fact world pulls in sizeable npm data packages.
-  const { buildCorpus } = await import("../facts/corpus.ts");
-  return buildCorpus().train;
-}
-
 /** Resolves covTexts to token sequences (known words only, cut to the context). */
 export async function covarianceTexts(
   tok: Tokenizer,
@@ -129,7 +120,7 @@ export async function covarianceTexts(
   let source = opts.texts;
   let texts: string[];
   if (source === "auto") {
-    const corpus = await corpusTexts();
+    const corpus = await covarianceHost().corpusTexts();
     const probe = corpus.slice(0, 200);
     const fits = probe.every((t) => encodeKnown(tok, t, unk) !== null);
     if (fits) {
@@ -139,7 +130,7 @@ export async function covarianceTexts(
       source = "prompts";
       texts = [...opts.prompts];
     }
-  } else if (source === "corpus") texts = await corpusTexts();
+  } else if (source === "corpus") texts = await covarianceHost().corpusTexts();
   else if (source === "prompts") texts = [...opts.prompts];
   else texts = await readTexts(source);
   const seqs = encodeAll(texts.slice(0, opts.maxTexts));
@@ -262,14 +253,13 @@ export async function keyCovariance(
   }
   if (missing.length === 0) return out;
   const disk = source !== "prompts";
-  const dir = cacheDir();
+  const host = covarianceHost();
   const wHash = disk ? await weightsHash(model) : "";
-  const fileOf = (l: number) =>
-    `${dir}/cov-${wHash.slice(0, 20)}-${textsKey.slice(0, 20)}-L${l}.f64`;
+  const nameOf = (l: number) => `cov-${wHash.slice(0, 20)}-${textsKey.slice(0, 20)}-L${l}.f64`;
   const compute: number[] = [];
   for (const l of missing) {
     if (disk) {
-      const loaded = await readCache(fileOf(l), n);
+      const loaded = fromCache(await host.readCache(nameOf(l)), n);
       if (loaded) {
         const m: KeyMoment = {
           layer: l,
@@ -279,7 +269,7 @@ export async function keyCovariance(
           source,
           texts: seqs.length,
           cached: true,
-          file: fileOf(l),
+          file: host.cacheLocation(nameOf(l)),
         };
         mine.set(`${l}/${textsKey}`, m);
         out.set(l, m);
@@ -294,8 +284,8 @@ export async function keyCovariance(
       const moment = moments.get(l)!;
       let file: string | null = null;
       if (disk) {
-        file = fileOf(l);
-        await writeCache(file, moment, count);
+        await host.writeCache(nameOf(l), toCache(moment, count));
+        file = host.cacheLocation(nameOf(l));
       }
       const m: KeyMoment = {
         layer: l,
@@ -314,34 +304,22 @@ export async function keyCovariance(
   return out;
 }
 
-// Cache file: 8-byte little-endian header (f64 key count), then n*n f64 values.
-async function readCache(
-  file: string,
+// Stored entry: an 8-byte little-endian header (f64 key count), then n*n f64 values.
+function fromCache(
+  bytes: Uint8Array | null,
   n: number,
-): Promise<{ count: number; moment: Float64Array } | null> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch {
-    return null;
-  }
-  if (bytes.byteLength !== 8 * (n * n + 1)) return null;
-  const all = new Float64Array(bytes.buffer, bytes.byteOffset, n * n + 1);
-  return { count: all[0], moment: all.slice(1) };
+): { count: number; moment: Float64Array } | null {
+  if (!bytes || bytes.byteLength !== 8 * (n * n + 1)) return null;
+  // A copy: the bytes may not start at a multiple of 8.
+  const all = new Float64Array(bytes.slice().buffer);
+  return { count: all[0], moment: all.subarray(1) };
 }
 
-async function writeCache(file: string, moment: Float64Array, count: number): Promise<void> {
-  const dir = file.slice(0, file.lastIndexOf("/"));
-  await Deno.mkdir(dir, { recursive: true });
-  // Keep the cache out of git even where .gitignore does not list it.
-  const ignore = `${dir}/.gitignore`;
-  await Deno.writeTextFile(ignore, "*\n", { createNew: true }).catch(() => {});
+function toCache(moment: Float64Array, count: number): Uint8Array {
   const all = new Float64Array(moment.length + 1);
   all[0] = count;
   all.set(moment, 1);
-  const tmp = `${file}.${Deno.pid}.tmp`;
-  await Deno.writeFile(tmp, new Uint8Array(all.buffer));
-  await Deno.rename(tmp, file);
+  return new Uint8Array(all.buffer);
 }
 
 const factors = new WeakMap<Float64Array, Map<number, { l: Float64Array; dim?: number }>>();

@@ -10,7 +10,7 @@ import { fsReason, readRegularText } from "../io/files.ts";
 import { HparamsError, parseHparams } from "../io/requests.ts";
 
 /** The folder of the shipped per-model hyperparameter files. */
-export const HPARAMS_ROOT = new URL("../../hparams/", import.meta.url).pathname;
+export const HPARAMS_ROOT: string = new URL("../../hparams/", import.meta.url).pathname;
 
 /** The shipped file of `method` for the model folder `modelDir` (it may not exist). */
 export function shippedHparamsFile(method: string, modelDir: string, root = HPARAMS_ROOT): string {

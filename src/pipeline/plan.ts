@@ -26,6 +26,7 @@ import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
 import { measureForward, type TensorSize } from "./activations.ts";
+import { systemMemoryAvailable } from "./system-memory.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
@@ -407,14 +408,9 @@ export interface BackendLimits {
   description: string;
 }
 
-/** Reads the limits of a live backend (no allocation). */
+/** Reads the limits of a live backend (no allocation) and the system memory available now. */
 export function backendLimits(backend: Backend): BackendLimits {
-  let hostAvailable = Infinity;
-  try {
-    hostAvailable = Deno.systemMemoryInfo().available;
-  } catch {
-    // Without --allow-sys the host cannot be measured: only the device limits are checked.
-  }
+  const hostAvailable = systemMemoryAvailable();
   const device = backend.limits();
   return {
     backend: backend.name,
@@ -606,7 +602,11 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
         limits.deviceBytes === null ? "size not reported" : formatBytes(limits.deviceBytes)
       }, binding limit ${formatBytes(limits.maxBindingBytes)}, buffer limit ${
         formatBytes(limits.maxBufferBytes)
-      }, system memory available ${formatBytes(limits.hostAvailable)}`,
+      }, system memory ${
+        Number.isFinite(limits.hostAvailable)
+          ? `available ${formatBytes(limits.hostAvailable)}`
+          : "not measured (only the device is checked)"
+      }`,
     );
     const problems = planProblems(plan, limits, "edit");
     lines.push(problems.length === 0 ? "fits: yes" : `fits: NO\n  - ${problems.join("\n  - ")}`);

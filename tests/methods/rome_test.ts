@@ -5,7 +5,8 @@
 // keyed by the weights, the texts and the layer.
 
 import { captureRows } from "../../src/methods/common.ts";
-import { cacheDir, keyCovariance, keyMoments } from "../../src/methods/covariance.ts";
+import { keyCovariance, keyMoments } from "../../src/methods/covariance.ts";
+import { cacheDir } from "../../src/methods/covariance-host-deno.ts";
 import { topSingularValues } from "../../src/methods/linalg.ts";
 import { ROME_DEFAULTS, type RomeHparams } from "../../src/methods/rome/hparams.ts";
 import { romeMethod } from "../../src/methods/rome/method.ts";

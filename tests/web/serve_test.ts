@@ -1,8 +1,9 @@
 // The page's server (scripts/serve.ts): every answer carries the cross-origin isolation headers,
-// models and request files are served with their types, and nothing outside the mounts is.
+// every shipped model and request file is served with its type, and nothing outside the mounts is.
 
 import { strict as assert } from "node:assert";
 import { fileFor, handle } from "../../scripts/serve.ts";
+import { SHIPPED_SPLITS } from "../../src/pipeline/models.ts";
 
 const get = (path: string) => handle(new Request(`http://127.0.0.1${path}`));
 
@@ -17,6 +18,16 @@ Deno.test("served files carry COOP/COEP and their content type", async () => {
   assert.equal(missing.status, 404);
   assert.equal(missing.headers.get("cross-origin-embedder-policy"), "require-corp");
   await missing.body?.cancel();
+});
+
+Deno.test("every shipped model is served with its request files", async () => {
+  for (const [name, splits] of Object.entries(SHIPPED_SPLITS)) {
+    for (const path of [`/models/${name}/config.json`, `/${splits.demo}`, `/${splits.test}`]) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      await res.body?.cancel();
+    }
+  }
 });
 
 Deno.test("paths outside the mounts or climbing out of them are refused", async () => {

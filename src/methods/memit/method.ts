@@ -122,7 +122,6 @@ export const memitMethod: EditMethod<MemitHparams> = {
   defaults: MEMIT_DEFAULTS,
   schema: MEMIT_SCHEMA,
   weightDtypes: ["f32"],
-  readsFiles: true,
   usesAnchors: () => false,
   async apply(
     ctx: EditContext,

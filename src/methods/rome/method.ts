@@ -90,7 +90,6 @@ export const romeMethod: EditMethod<RomeHparams> = {
   defaults: ROME_DEFAULTS,
   schema: ROME_SCHEMA,
   weightDtypes: ["f32"],
-  readsFiles: true,
   usesAnchors: () => false,
   async apply(
     ctx: EditContext,

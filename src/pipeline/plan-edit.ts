@@ -1,0 +1,68 @@
+// The memory plan of an edit, from its requests as token rows (what `deno task edit --plan` prints
+// and what the page shows before an edit): the work the run forms (./work.ts) and what the method
+// does with it (EditMethod.planWork), fitted to the backend's limits (./plan.ts).
+
+import type { Backend, DType } from "../../engine/backend.ts";
+import type { EditMethod, EditTarget, Hparams, WorkShape } from "../edit/method.ts";
+import type { EditRequest } from "../io/requests.ts";
+import type { Tokenizer } from "../io/tokenizer.ts";
+import type { ModelConfig } from "../model/config.ts";
+import {
+  type BackendLimits,
+  backendLimits,
+  fitPlan,
+  formatPlan,
+  type MemoryPlan,
+  planProblems,
+} from "./plan.ts";
+import { workOf } from "./work.ts";
+
+export interface EditWork {
+  /** The rows the run forms (igSteps 1, no ensemble bound). */
+  rows: WorkShape;
+  /** What the method does with them; undefined: it does not plan its work (weights only). */
+  work: WorkShape | undefined;
+}
+
+/** The work of editing `targets` with `method` in `mode`, anchors drawn from `pool`. */
+export function editWork(
+  method: EditMethod<Hparams>,
+  hparams: Hparams,
+  targets: readonly EditTarget[],
+  pool: readonly EditRequest[],
+  tokenizer: Tokenizer,
+  config: ModelConfig,
+  mode: string,
+): EditWork {
+  const kl = method.usesAnchors(hparams);
+  const rows = workOf(targets, pool, tokenizer, config.contextLength, mode, kl);
+  return { rows, work: method.planWork?.(rows, hparams) };
+}
+
+export interface EditPlan {
+  plan: MemoryPlan;
+  limits: BackendLimits;
+  /** The plan as text, with a line when the method does not plan its work. */
+  text: string;
+  /** Why it does not fit; empty when it does. */
+  problems: string[];
+}
+
+/** The fastest plan of `w` that fits `backend` (else the smallest), as `--plan` reports it. */
+export function planEdit(
+  config: ModelConfig,
+  method: EditMethod<Hparams>,
+  w: EditWork,
+  backend: Backend,
+  weightDtype: DType,
+): EditPlan {
+  const limits = backendLimits(backend);
+  const plan = fitPlan(
+    config,
+    { ...(w.work ?? w.rows), backend: backend.name, weightDtype },
+    limits,
+  );
+  const text = formatPlan(plan, limits) +
+    (w.work ? "" : `\n(${method.name} does not plan its work: its weights are checked)`);
+  return { plan, limits, text, problems: planProblems(plan, limits, "edit") };
+}
