@@ -8,7 +8,8 @@
 // PyTorch CPU is the peer, in the same run, on the same shape and tokens with the WASM backend's
 // thread count (bench/peers/torch_model.py), when a python3 imports torch (Debian's
 // python3-torch; CI does not install it): its median step and the ratio are printed next to
-// the WASM figure, or a note says why it was not measured.
+// the WASM figure (with --generate its greedy decoding too), or a note says why it was not
+// measured.
 //
 //   deno task bench:model [--json] [--profile] [--generate] [--rounds=N] [--seq=N] [--layers=N]
 //                         [--threads=N] [--no-webgpu] [--no-torch] [--no-record]
@@ -50,6 +51,8 @@ const ROUNDS = Number(args.get("rounds") ?? 3);
 const SEQ = Number(args.get("seq") ?? 32);
 const LAYERS = Number(args.get("layers") ?? 12);
 const GENERATE = args.has("generate");
+/** Tokens --generate decodes with the KV cache (3 more recompute the full forward). */
+const GENERATE_TOKENS = 16;
 const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
 
 const config: ModelConfig = {
@@ -144,6 +147,8 @@ interface TorchStep {
   loss: number;
   torch: string;
   threads: number;
+  /** With --generate, as StepResult's. */
+  generation?: { cachedMsPerToken: number; fullMsPerToken: number; tokens: number };
 }
 
 async function step(model: CausalLM, meter: Meter, ids: number[], targets: number[]) {
@@ -251,7 +256,7 @@ async function bench(be: Backend): Promise<StepResult> {
       }
     }
     if (GENERATE) {
-      const n = 16;
+      const n = GENERATE_TOKENS;
       const t1 = performance.now();
       await generate(model, ids, { maxNewTokens: n });
       const t2 = performance.now();
@@ -315,6 +320,15 @@ function summary(r: StepResult): string {
         } s), loss ${r.pytorch.loss.toFixed(4)}; PyTorch / kne time: ${
           (r.pytorch.ms / r.ms).toFixed(2)
         }x`,
+        ...(r.pytorch.generation
+          ? [
+            `  PyTorch generation, same prompt: ${
+              r.pytorch.generation.cachedMsPerToken.toFixed(0)
+            } ms/token with its KV cache, ${
+              r.pytorch.generation.fullMsPerToken.toFixed(0)
+            } ms/token recomputing the full forward`,
+          ]
+          : []),
       ]
       : []),
   ].join("\n");
@@ -338,6 +352,7 @@ if (!args.has("no-torch")) {
     targets,
     rounds: ROUNDS,
     threads: wasmThreads,
+    ...(GENERATE ? { generate: GENERATE_TOKENS } : {}),
   });
   if (peer.ok) results[0].pytorch = peer.value as unknown as TorchStep;
   else notes.push(peer.note);

@@ -3,7 +3,10 @@
 # write it, on the CPU with the bench's thread count; gradients are cleared outside the timing, as
 # the bench does. Reads {config, ids, targets, rounds, threads} as JSON on argv[1]; prints one JSON
 # line: the median ms per step and of its forward after one warm-up step, and the last loss.
-# With "weights" (a safetensors path) the model holds that checkpoint instead of random weights.
+# With "weights" (a safetensors path) the model holds that checkpoint instead of random weights;
+# with "generate": n, greedy decoding after the ids is timed as the bench times it: n tokens
+# with the KV cache (prefill included) and 3 recomputing the full forward, ms per token (and the
+# tokens each gave).
 import json
 import statistics
 import sys
@@ -32,6 +35,25 @@ for r in range(1 + inp["rounds"]):
     if r > 0:
         times.append((t2 - t0) * 1000)
         forward.append((t1 - t0) * 1000)
-print(json.dumps({"ms": statistics.median(times), "msAll": times,
-                  "forwardMs": statistics.median(forward), "loss": loss.item(),
-                  "torch": torch.__version__, "threads": torch.get_num_threads()}))
+
+
+def greedy(n, cached):
+    """Generates n tokens greedily after the ids: the ms per token and the tokens."""
+    t0 = time.perf_counter()
+    cache = [{} for _ in model.blocks] if cached else None
+    seq = feed = ids
+    with torch.no_grad():
+        for _ in range(n):
+            tok = model(feed, cache=cache)[0, -1].argmax().view(1, 1)
+            seq = torch.cat((seq, tok), dim=1)
+            feed = tok if cached else seq
+    return (time.perf_counter() - t0) * 1000 / n, seq[0, ids.shape[1]:].tolist()
+
+
+out = {"ms": statistics.median(times), "msAll": times, "forwardMs": statistics.median(forward),
+       "loss": loss.item(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+if inp.get("generate"):
+    (cached_ms, cached), (full_ms, full) = greedy(inp["generate"], True), greedy(3, False)
+    out["generation"] = {"cachedMsPerToken": cached_ms, "fullMsPerToken": full_ms,
+                         "tokens": inp["generate"], "cachedTokens": cached, "fullTokens": full}
+print(json.dumps(out))

@@ -1,7 +1,8 @@
 # GPT-2 and Llama-style decoders in PyTorch for the bench peers (bench/peers/torch_*.py), written
 # as a PyTorch user would write them: nn.Module layers with nn.Linear projections ([out, in]
 # weights), an explicit causal mask, a tanh-GELU MLP and tied head (GPT-2), or RMSNorm, rotary
-# positions, grouped KV heads and a SwiGLU MLP (Llama). Built from the bench's ModelConfig JSON
+# positions, grouped KV heads and a SwiGLU MLP (Llama); an optional per-layer KV cache for
+# generation. Built from the bench's ModelConfig JSON
 # (src/model/config.ts field names), with GPT-2's initialisation (normal 0.02, residual
 # projections 0.02 / sqrt(2 layers), as src/model/build.ts initWeights), f32, on the CPU, or with
 # a Hugging Face checkpoint's weights (load_checkpoint, to check a peer against src/).
@@ -14,11 +15,21 @@ import torch.nn.functional as F
 
 
 def causal_attention(q, k, v):
-    """Softmax attention of [b, heads, t, hd] q, k, v under a causal mask."""
-    t = q.shape[2]
+    """Softmax attention of [b, heads, t, hd] queries at the last t of k's positions, causal."""
+    t, n = q.shape[2], k.shape[2]
     att = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-    mask = torch.ones(t, t, dtype=torch.bool).triu(1)
+    mask = torch.ones(t, n, dtype=torch.bool).triu(n - t + 1)
     return att.masked_fill(mask, float("-inf")).softmax(-1) @ v
+
+
+def extend(cache, k, v):
+    """The layer's cached keys and values followed by k, v (the cache, a dict, keeps them)."""
+    if cache is None:
+        return k, v
+    if cache:
+        k, v = torch.cat((cache["k"], k), dim=2), torch.cat((cache["v"], v), dim=2)
+    cache.update(k=k, v=v)
+    return k, v
 
 
 class GPT2Block(nn.Module):
@@ -32,10 +43,11 @@ class GPT2Block(nn.Module):
     def projections(self):
         return [self.c_attn, self.attn_proj, self.c_fc, self.mlp_proj]
 
-    def forward(self, x):
+    def forward(self, x, cache):
         b, t, d = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
         q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        k, v = extend(cache, k, v)
         x = x + self.attn_proj(causal_attention(q, k, v).transpose(1, 2).reshape(b, t, d))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
@@ -74,7 +86,7 @@ class LlamaBlock(nn.Module):
         return [self.q_proj, self.k_proj, self.v_proj, self.o_proj,
                 self.gate_proj, self.up_proj, self.down_proj]
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, cache):
         b, t, d = x.shape
         hd = d // self.heads
         h = self.input_layernorm(x)
@@ -82,6 +94,7 @@ class LlamaBlock(nn.Module):
         k = self.k_proj(h).view(b, t, self.kv, hd).transpose(1, 2)
         v = self.v_proj(h).view(b, t, self.kv, hd).transpose(1, 2)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        k, v = extend(cache, k, v)
         group = self.heads // self.kv
         k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         x = x + self.o_proj(causal_attention(q, k, v).transpose(1, 2).reshape(b, t, d))
@@ -125,21 +138,26 @@ class CausalLM(nn.Module):
         """Every layer's attention and FFN projections, in layer order (what KNE scores)."""
         return [lin for blk in self.blocks for lin in blk.projections()]
 
-    def forward(self, ids, rows=None):
-        """Logits [b, t, V], or [len(rows), V] at flat positions `rows` of the [b * t] rows."""
+    def forward(self, ids, rows=None, cache=None):
+        """
+        Logits [b, t, V], or [len(rows), V] at flat positions `rows` of the [b * t] rows. With
+        `cache` (one dict per layer, empty at first) ids follow the positions cached so far.
+        """
         b, t = ids.shape
-        pos = torch.arange(t)
+        caches = cache or [None] * len(self.blocks)
+        start = caches[0]["k"].shape[2] if caches[0] else 0
+        pos = torch.arange(start, start + t)
         x = self.wte(ids)
         if self.llama:
             freqs = torch.outer(pos.float(), self.inv_freq)
             emb = torch.cat((freqs, freqs), dim=-1)
             cos, sin = emb.cos(), emb.sin()
-            for blk in self.blocks:
-                x = blk(x, cos, sin)
+            for blk, c in zip(self.blocks, caches):
+                x = blk(x, cos, sin, c)
         else:
             x = x + self.wpe(pos)
-            for blk in self.blocks:
-                x = blk(x)
+            for blk, c in zip(self.blocks, caches):
+                x = blk(x, c)
         x = self.norm(x)
         if rows is not None:
             x = x.reshape(b * t, -1)[rows]

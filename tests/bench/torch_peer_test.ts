@@ -3,9 +3,10 @@
 // scores as many units as src/kne/ does on the same shape (GPT-2 and Llama) and keeps as many,
 // runs every update step and changes entries, and on the tiny GPT-2 fixture's weights edits as
 // kneEdit does (target probability, units, changed entries, every step's loss); the model-step
-// peer gives the torch oracle's loss on both fixtures. No timing is checked.
+// peer gives the torch oracle's loss on both fixtures and, with and without its KV cache, the
+// greedy tokens of src/model/generate.ts. No timing is checked.
 
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { NO_TORCH_NOTE, runTorchPeer, torchPython } from "../../bench/peers/torch.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
@@ -16,6 +17,7 @@ import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel, paramInfoFor } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
+import { generate } from "../../src/model/generate.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { TINY } from "../helpers/tiny.ts";
@@ -88,7 +90,7 @@ Deno.test({
 
 for (const name of ["tiny-gpt2", "tiny-llama"]) {
   Deno.test({
-    name: `torch_model.py on ${name}'s weights: the torch oracle's loss, every round timed`,
+    name: `torch_model.py on ${name}'s weights: the torch oracle's loss, greedy tokens as ours`,
     ignore: !py,
     fn: async () => {
       const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -101,13 +103,28 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
         targets: tokens.slice(1),
         rounds: 2,
         threads: 1,
+        generate: 8,
       });
       expected.close();
       if (!r.ok) throw new Error(r.note);
-      const v = r.value as { msAll: number[]; loss: number };
+      const v = r.value as {
+        msAll: number[];
+        loss: number;
+        generation: { cachedTokens: number[]; fullTokens: number[] };
+      };
       equal(v.msAll.length, 2);
       const want = Number(expected.metadata.loss_f64);
       ok(Math.abs(v.loss - want) < 1e-4, `loss ${v.loss}, oracle ${want}`);
+      const be = await createWasmBackend({ threads: 1 });
+      const m = await loadModel(dir, be);
+      try {
+        const ours = await generate(m.model, tokens.slice(0, -1), { maxNewTokens: 8 });
+        deepEqual(v.generation.cachedTokens, ours.tokens);
+        deepEqual(v.generation.fullTokens, ours.tokens.slice(0, 3));
+      } finally {
+        disposeModel(m.model);
+        be.dispose();
+      }
     },
   });
 }
