@@ -48,7 +48,8 @@ ids = torch.tensor([prompt + target[:-1]])
 # The teacher-forced positions: the prompt's last one and each target token's but the last.
 rows = torch.arange(len(prompt) - 1, len(prompt) + len(target) - 1)
 targets = torch.tensor(target)
-anchor_ids = torch.tensor(inp["anchors"]) if inp["anchors"] else None
+# As kneEdit: the anchors take part only with a KL weight.
+anchor_ids = torch.tensor(inp["anchors"]) if inp["anchors"] and hp["klWeight"] > 0 else None
 anchor_rows = None if anchor_ids is None else \
     torch.arange(anchor_ids.shape[0]) * anchor_ids.shape[1] + anchor_ids.shape[1] - 1
 

@@ -107,7 +107,6 @@ class CausalLM(nn.Module):
 
     def __init__(self, c):
         super().__init__()
-        self.c = c
         d, V = c["dModel"], c["vocabSize"]
         self.llama = c["architecture"] == "llama"
         self.wte = nn.Embedding(V, d)
@@ -176,7 +175,7 @@ def torch_name(hf):
 
 
 def load_checkpoint(model, path):
-    """Loads a safetensors checkpoint (F32 or BF16) of Hugging Face's GPT-2 or Llama into `model`."""
+    """Loads a safetensors checkpoint (F32 or BF16) of Hugging Face GPT-2 or Llama into `model`."""
     with open(path, "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
         data = bytearray(f.read())
