@@ -28,13 +28,15 @@ from torch_models import CausalLM, load_checkpoint
 
 inp = json.loads(sys.argv[1])
 hp = inp["hp"]
-# The bench's KNE settings (src/kne/hparams.ts names); the other variants are not written here.
-variant = {k: hp[k] for k in
-           ("selection", "unitScore", "scoredGroups", "ffnUnit", "klAnchorsPerStep")}
-if variant != {"selection": "global", "unitScore": "sum_abs", "scoredGroups": "all",
-               "ffnUnit": "projection", "klAnchorsPerStep": 0}:
-    sys.exit(f"torch_edit.py runs global top-p over sum_abs projection units with every anchor "
-             f"at every step, not {variant}")
+# The bench's KNE settings (src/kne/hparams.ts names, a missing one as 0); the other variants are
+# not written here.
+PLAIN = {"selection": "global", "unitScore": "sum_abs", "scoredGroups": "all",
+         "ffnUnit": "projection", "klAnchorsPerStep": 0, "contextTemplates": 0,
+         "reattributeEvery": 0}
+variant = {k: hp.get(k, 0) for k in PLAIN}
+if variant != PLAIN:
+    sys.exit(f"torch_edit.py runs the plain KNE edit (global top-p over sum_abs projection units, "
+             f"every anchor at every step, bare prompts, one attribution), not {variant}")
 torch.set_num_threads(inp["threads"])
 torch.manual_seed(1234)
 model = CausalLM(inp["config"])
