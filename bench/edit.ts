@@ -24,7 +24,7 @@
 //   deno task bench:edit [--json] [--quick] [--profile] [--edits=N] [--warmup=N] [--models=a,b]
 //                        [--anchors=N] [--force] [--llama-layers=N] [--threads=N]
 //                        [--dtypes=f32,f16] [--no-wasm] [--no-webgpu] [--webgpu-fallback]
-//                        [--checkpoint] [--no-record]
+//                        [--checkpoint] [--no-torch] [--no-record]
 //
 // --quick runs only gpt2-small; --profile adds one more edit with every dispatch timed (WASM:
 // wall time, dispatch is synchronous; WebGPU: GPU timestamps, one pass per dispatch) and the
@@ -36,6 +36,12 @@
 // adapter (lavapipe) too, which is otherwise skipped as too slow; --checkpoint checkpoints the
 // layers whether or not the planner needs it (to measure what it costs); --json prints one object
 // per line.
+// PyTorch CPU is the peer of every WASM f32 row, in the same run (after the row's child, not
+// beside it), when a python3 imports torch (Debian's python3-torch; CI does not install it;
+// --no-torch skips it): the same edit of the same shape and tokens, written as a PyTorch user
+// would write it (bench/peers/torch_edit.py: dense gradients, then the mask), with the WASM
+// backend's thread count, f32, --warmup then --edits edits; its median per edit and phases and
+// the ratio are printed under the row, or a note says why it was not measured.
 // Each edit's digest (FNV-1a of every unit score, the ensemble, the losses and the changes) shows
 // that an optimisation of src/kne/ left the results bit-identical. Unless --no-record, a dated
 // entry is added to bench/RESULTS.md under "## KNE edit at model scale (bench/edit.ts)". Target
@@ -63,6 +69,7 @@ import {
   planProblems,
 } from "../src/pipeline/plan.ts";
 import { median } from "../src/eval/aggregate.ts";
+import { NO_TORCH_NOTE, runTorchPeer, torchPython } from "./peers/torch.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -234,12 +241,44 @@ function planSummary(p: MemoryPlan): PlanSummary {
   };
 }
 
+/**
+ * The edit's prompt and target tokens and the anchors' prompts: random ids of the model's
+ * vocabulary, the same for every backend and for the PyTorch peer.
+ */
+function editTokens(vocab: number): { prompt: number[]; target: number[]; anchors: number[][] } {
+  let s = 0x2545f491;
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const tok = () => Math.floor(rnd() * vocab);
+  const prompt = Array.from({ length: PROMPT_TOKENS }, tok);
+  const target = Array.from({ length: TARGET_TOKENS }, tok);
+  const anchors = Array.from({ length: ANCHORS }, () => Array.from({ length: PROMPT_TOKENS }, tok));
+  return { prompt, target, anchors };
+}
+
+/** The PyTorch peer's edit (bench/peers/torch_edit.py's output), for a WASM f32 row. */
+interface TorchEdit {
+  ms: number;
+  msAll: number[];
+  phases: { attribution: number; selection: number; update: number; other: number };
+  ensembleUnits: number;
+  totalUnits: number;
+  changedEntries: number;
+  targetProbBefore: number;
+  steps: number;
+  lossFirst: number;
+  lossLast: number;
+  torch: string;
+  threads: number;
+}
+
 interface EditResult {
   shape: string;
   label: string;
   config: string;
   backend: string;
   description: string;
+  /** WASM: the backend's threads (the PyTorch peer runs with as many). */
+  threads: number | null;
   /** Device dtype of the weight matrices. */
   dtype: DType;
   /** Layer groups attribution ran in (the planner's choice to fit). */
@@ -291,6 +330,8 @@ interface EditResult {
     /** Matmuls by kernel and batch x m x n x k, largest time first. */
     matmuls: { kernel: string; ms: number; calls: number }[];
   };
+  /** WASM f32 rows: the same edit in PyTorch CPU (set by the parent after the child). */
+  pytorch?: TorchEdit;
 }
 
 /**
@@ -442,16 +483,8 @@ async function childEdits(): Promise<void> {
     };
     progress(`built ${(params / 1e6).toFixed(1)}M parameters in ${buildSeconds.toFixed(1)} s`);
 
-    let s = 0x2545f491;
-    const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    const tok = () => Math.floor(rnd() * config.vocabSize);
-    const prompt = Array.from({ length: PROMPT_TOKENS }, tok);
-    const target = Array.from({ length: TARGET_TOKENS }, tok);
+    const { prompt, target, anchors } = editTokens(config.vocabSize);
     const rows = [teacherForced(prompt, target, config.contextLength)];
-    const anchors = Array.from(
-      { length: ANCHORS },
-      () => Array.from({ length: PROMPT_TOKENS }, tok),
-    );
 
     const times: number[] = [];
     const ph = { attribution: [] as number[], selection: [] as number[], update: [] as number[] };
@@ -522,6 +555,7 @@ async function childEdits(): Promise<void> {
       config: describe(config),
       backend: be.name,
       description: be.description,
+      threads: wasm ? wasm.threads : null,
       dtype,
       attributionChunks: planned.options.attributionChunks,
       checkpointLayers: planned.options.checkpointLayers,
@@ -624,6 +658,18 @@ function summary(r: EditResult): string {
       r.buildSeconds.toFixed(1)
     } s; load ${r.loadBefore} -> ${r.loadAfter}`,
   ];
+  if (r.pytorch) {
+    const t = r.pytorch;
+    lines.push(
+      `  PyTorch ${t.torch} CPU (${t.threads} threads, f32), the same edit written plainly ` +
+        `(dense gradients, then the mask): ${sec(t.ms)} s median of ${t.msAll.length} ` +
+        `(attribution ${sec(t.phases.attribution)} s, selection ${sec(t.phases.selection)} s, ` +
+        `update ${sec(t.phases.update)} s, other ${sec(t.phases.other)} s); ${t.ensembleUnits} ` +
+        `of ${t.totalUnits} units, ${t.changedEntries} entries changed, loss ${
+          t.lossFirst.toFixed(3)
+        } -> ${t.lossLast.toFixed(3)}; PyTorch / kne time: ${(t.ms / r.ms).toFixed(2)}x`,
+    );
+  }
   if (r.profile) {
     lines.push(
       `  profiled edit: ${
@@ -649,6 +695,18 @@ function summary(r: EditResult): string {
   return lines.join("\n");
 }
 
+/** The same edit of `config` in PyTorch CPU (bench/peers/torch_edit.py), or why it did not run. */
+function torchEdit(py: string | null, config: ModelConfig, threads: number) {
+  return runTorchPeer(py, "torch_edit.py", {
+    config,
+    ...editTokens(config.vocabSize),
+    hp: HP,
+    edits: EDITS,
+    warmup: WARMUP,
+    threads,
+  });
+}
+
 interface Skip {
   shape: string;
   backend: string;
@@ -672,6 +730,7 @@ async function runParent(): Promise<void> {
     : SHAPES.filter((s) => !only || only.includes(s.key));
   const backends: ("wasm" | "webgpu")[] = args.has("no-wasm") ? [] : ["wasm"];
   const notes: string[] = [];
+  const py = args.has("no-torch") ? null : await torchPython();
   if (!args.has("no-webgpu")) {
     const adapter = await requestAdapter(true);
     if (!adapter) notes.push("webgpu: skipped (no adapter)");
@@ -774,6 +833,13 @@ async function runParent(): Promise<void> {
           r.label =
             `${shape.label}, reduced to ${config.nLayers} of ${shape.config.nLayers} layers`;
         }
+        if (backend === "wasm" && dtype === "f32" && !args.has("no-torch")) {
+          if (!JSON_OUT && py) console.error(`${shape.key} in PyTorch CPU: the same edit`);
+          const peer = await torchEdit(py, config, r.threads ?? 1);
+          if (peer.ok) r.pytorch = peer.value as unknown as TorchEdit;
+          else if (peer.note !== NO_TORCH_NOTE) notes.push(`${r.label}: ${peer.note}`);
+          else if (!notes.includes(peer.note)) notes.push(peer.note);
+        }
         results.push(r);
         if (!JSON_OUT) console.log(summary(r) + "\n");
         else console.log(JSON.stringify(r));
@@ -801,18 +867,18 @@ function record(results: EditResult[], notes: string[]): void {
   } catch { /* new file */ }
   const sec = (ms: number) => (ms / 1000).toFixed(2);
   const table = [
-    "| model | backend | matrices | params | edit (s) | attribution | selection | update | other | peak device / weights | peak RSS / weights | planner peak / weights | load (before -> after) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| model | backend | matrices | params | edit (s) | attribution | selection | update | other | PyTorch edit (s), PyTorch / kne | peak device / weights | peak RSS / weights | planner peak / weights | load (before -> after) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...results.map((r) =>
       `| ${r.label} (${r.config}${
         r.anchors ? `; KL over ${r.anchors} anchors` : ""
       }) | ${r.description} | ${r.dtype} | ${(r.params / 1e6).toFixed(0)}M | ${sec(r.ms)} | ${
         sec(r.phases.attribution)
       } | ${sec(r.phases.selection)} | ${sec(r.phases.update)} | ${sec(r.phases.other)} | ${
-        r.peakDeviceBytes === null ? "n/a" : x(r.peakDeviceBytes, r.weightBytes)
-      } | ${x(r.peakRssBytes, r.weightBytes)} | ${
-        x(r.plan.devicePeak, r.weightBytes)
-      } | ${r.loadBefore} -> ${r.loadAfter} |`
+        r.pytorch ? `${sec(r.pytorch.ms)}, ${(r.pytorch.ms / r.ms).toFixed(2)}x` : "n/a"
+      } | ${r.peakDeviceBytes === null ? "n/a" : x(r.peakDeviceBytes, r.weightBytes)} | ${
+        x(r.peakRssBytes, r.weightBytes)
+      } | ${x(r.plan.devicePeak, r.weightBytes)} | ${r.loadBefore} -> ${r.loadAfter} |`
     ),
   ];
   const entry = [

@@ -5,9 +5,14 @@
 // achieved GFLOP/s, and peak memory (the backend's allocated-bytes high-water mark and the
 // process's peak RSS) relative to the weight bytes. Targets (issue "Autograd and the
 // transformer"): under 3 s per step on WASM on the 2-core machine, peak under 3x the weights.
+// PyTorch CPU is the peer, in the same run, on the same shape and tokens with the WASM backend's
+// thread count (bench/peers/torch_model.py), when a python3 imports torch (Debian's
+// python3-torch; CI does not install it): its median step and the ratio are printed next to
+// the WASM figure (with --generate its greedy decoding too), or a note says why it was not
+// measured.
 //
 //   deno task bench:model [--json] [--profile] [--generate] [--rounds=N] [--seq=N] [--layers=N]
-//                         [--threads=N] [--no-webgpu] [--no-record]
+//                         [--threads=N] [--no-webgpu] [--no-torch] [--no-record]
 //
 // --json prints one object per line; --profile adds the time per kernel (WASM dispatch is
 // synchronous, so wrapping it times each kernel exactly); --generate times greedy decoding with
@@ -25,6 +30,7 @@ import type { CausalLM } from "../src/model/lm.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { median } from "../src/eval/aggregate.ts";
+import { type PeerResult, runTorchPeer, torchPython } from "./peers/torch.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -45,6 +51,8 @@ const ROUNDS = Number(args.get("rounds") ?? 3);
 const SEQ = Number(args.get("seq") ?? 32);
 const LAYERS = Number(args.get("layers") ?? 12);
 const GENERATE = args.has("generate");
+/** Tokens --generate decodes with the KV cache (3 more recompute the full forward). */
+const GENERATE_TOKENS = 16;
 const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
 
 const config: ModelConfig = {
@@ -127,6 +135,20 @@ interface StepResult {
   profile?: { kernel: string; ms: number; calls: number }[];
   /** With --generate: KV-cached greedy decoding after a 32-token prompt. */
   generation?: { cachedMsPerToken: number; fullMsPerToken: number; tokens: number };
+  /** WASM only: the same step in PyTorch CPU (bench/peers/torch_model.py). */
+  pytorch?: TorchStep;
+}
+
+/** The PyTorch peer's step (median after a warm-up), as bench/peers/torch_model.py prints it. */
+interface TorchStep {
+  ms: number;
+  msAll: number[];
+  forwardMs: number;
+  loss: number;
+  torch: string;
+  threads: number;
+  /** With --generate, as StepResult's. */
+  generation?: { cachedMsPerToken: number; fullMsPerToken: number; tokens: number };
 }
 
 async function step(model: CausalLM, meter: Meter, ids: number[], targets: number[]) {
@@ -147,6 +169,12 @@ async function step(model: CausalLM, meter: Meter, ids: number[], targets: numbe
   return { ms, forwardMs: tf, loss };
 }
 
+// The step's tokens: random ids, each position's target the next id (the last one random).
+let seed = 0x2545f491;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+const ids = Array.from({ length: SEQ }, () => Math.floor(rnd() * config.vocabSize));
+const targets = ids.map((_, i) => (i + 1 < SEQ ? ids[i + 1] : Math.floor(rnd() * 50257)));
+
 async function bench(be: Backend): Promise<StepResult> {
   const t0 = performance.now();
   const model = buildModel(config, be, initWeights(config, 1234), "random weights");
@@ -159,10 +187,6 @@ async function bench(be: Backend): Promise<StepResult> {
       } s`,
     );
   }
-  let s = 0x2545f491;
-  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
-  const ids = Array.from({ length: SEQ }, () => Math.floor(rnd() * config.vocabSize));
-  const targets = ids.map((_, i) => (i + 1 < SEQ ? ids[i + 1] : Math.floor(rnd() * 50257)));
   const meter = new Meter(be, false);
   const wasm = be.name === "wasm" ? be as WasmBackend : null;
   try {
@@ -232,7 +256,7 @@ async function bench(be: Backend): Promise<StepResult> {
       }
     }
     if (GENERATE) {
-      const n = 16;
+      const n = GENERATE_TOKENS;
       const t1 = performance.now();
       await generate(model, ids, { maxNewTokens: n });
       const t2 = performance.now();
@@ -287,6 +311,26 @@ function summary(r: StepResult): string {
         } ms/token recomputing the full forward`,
       ]
       : []),
+    ...(r.pytorch
+      ? [
+        `  PyTorch ${r.pytorch.torch} CPU (${r.pytorch.threads} threads), same step and tokens: ${
+          (r.pytorch.ms / 1000).toFixed(2)
+        } s median of ${r.pytorch.msAll.length} (forward ${
+          (r.pytorch.forwardMs / 1000).toFixed(2)
+        } s), loss ${r.pytorch.loss.toFixed(4)}; PyTorch / kne time: ${
+          (r.pytorch.ms / r.ms).toFixed(2)
+        }x`,
+        ...(r.pytorch.generation
+          ? [
+            `  PyTorch generation, same prompt: ${
+              r.pytorch.generation.cachedMsPerToken.toFixed(0)
+            } ms/token with its KV cache, ${
+              r.pytorch.generation.fullMsPerToken.toFixed(0)
+            } ms/token recomputing the full forward`,
+          ]
+          : []),
+      ]
+      : []),
   ].join("\n");
 }
 
@@ -294,10 +338,24 @@ const results: StepResult[] = [];
 const notes: string[] = [];
 
 const wasm = await createWasmBackend(THREADS ? { threads: THREADS } : {});
+const wasmThreads = wasm.threads;
 try {
   results.push(await bench(wasm));
 } finally {
   wasm.dispose();
+}
+
+if (!args.has("no-torch")) {
+  const peer: PeerResult = await runTorchPeer(await torchPython(), "torch_model.py", {
+    config,
+    ids,
+    targets,
+    rounds: ROUNDS,
+    threads: wasmThreads,
+    ...(GENERATE ? { generate: GENERATE_TOKENS } : {}),
+  });
+  if (peer.ok) results[0].pytorch = peer.value as unknown as TorchStep;
+  else notes.push(peer.note);
 }
 
 if (!args.has("no-webgpu")) {

@@ -3,8 +3,8 @@
 // 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 12 layers,
 // d 256, vocab 4096, 16 windows of 128 tokens). Median over --steps after --warmup steps, random
 // weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
-// (bench/peers/torch_train.py, 2 threads), when Debian's python3-torch is installed (CI does not
-// install it); the row says so otherwise.
+// (bench/peers/torch_train.py, the WASM backend's thread count), when Debian's python3-torch is
+// installed (CI does not install it; bench/peers/torch.ts); the row says so otherwise.
 //
 //   deno run -A bench/train.ts [--shapes=facts,base] [--steps=N] [--warmup=N] [--json]
 
@@ -15,6 +15,7 @@ import { buildModel, disposeModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
+import { runTorchPeer, torchPython } from "./peers/torch.ts";
 
 const args = new Map(
   Deno.args.map((a) => {
@@ -40,26 +41,22 @@ const SHAPES: Record<string, Shape> = {
   base: { d: 256, layers: 12, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
 };
 
-/** Debian's python with torch (its own python3.11 binary; the python3 first on PATH may lack it). */
-async function torchPython(): Promise<string | null> {
-  for (const py of ["/usr/bin/python3.11", "/usr/bin/python3", "python3"]) {
-    const ok = await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" })
-      .output().then((r) => r.success, () => false);
-    if (ok) return py;
-  }
-  return null;
-}
-
-/** The PyTorch peer's seconds per step on shape `s`, or why it was not measured. */
-async function torchStep(py: string | null, s: Shape): Promise<Record<string, unknown>> {
-  if (!py) return { note: "not measured (python3-torch not installed)" };
-  const script = new URL("./peers/torch_train.py", import.meta.url).pathname;
-  const r = await new Deno.Command(py, {
-    args: [script, JSON.stringify({ ...s, steps: STEPS, warmup: WARMUP })],
-    env: { OMP_NUM_THREADS: "2" },
-  }).output();
-  if (!r.success) return { note: `failed: ${new TextDecoder().decode(r.stderr).slice(-300)}` };
-  return JSON.parse(new TextDecoder().decode(r.stdout));
+/** The PyTorch peer's seconds per step on `config` with shape `s`, or why it was not measured. */
+async function torchStep(
+  py: string | null,
+  config: ModelConfig,
+  s: Shape,
+  threads: number,
+): Promise<Record<string, unknown>> {
+  const r = await runTorchPeer(py, "torch_train.py", {
+    config,
+    batch: s.batch,
+    rowTokens: s.rowTokens,
+    steps: STEPS,
+    warmup: WARMUP,
+    threads,
+  });
+  return r.ok ? r.value : { note: r.note };
 }
 
 const py = await torchPython();
@@ -111,7 +108,7 @@ for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
     rowTokens: s.rowTokens,
     secondsPerStep: Number(median.toFixed(3)),
     tokensPerSecond: Math.round(n / median),
-    pytorch: await torchStep(py, s).then((t) =>
+    pytorch: await torchStep(py, config, s, be.threads).then((t) =>
       typeof t.tokensPerSecond === "number"
         ? {
           ...t,
