@@ -1,0 +1,32 @@
+// bench/sequential.ts's lag bins: each bin's value is the mean over every measurement whose lag
+// falls in it, which is the curve's per-lag means weighted by their counts.
+
+import fc from "fast-check";
+import { binRetention } from "../../bench/sequential.ts";
+import { retentionCurve } from "../../src/eval/retention.ts";
+
+Deno.test("binRetention: the mean of every measurement in a bin's lags", () => {
+  fc.assert(fc.property(
+    fc.array(fc.array(fc.constantFrom<number>(0, 0.5, 1), { minLength: 1, maxLength: 6 }), {
+      minLength: 1,
+      maxLength: 6,
+    }),
+    (sequence) => {
+      // Checks after 1, 2, ... edits; check k holds k values (cut or padded from the draw).
+      const checks = sequence.map((v, k) => ({
+        made: k + 1,
+        editSucc: Array.from({ length: k + 1 }, (_, i) => v[i % v.length]),
+      }));
+      const bins = [[0, 0], [1, 2], [3, 9]] as const;
+      const got = binRetention(retentionCurve(checks), bins);
+      return bins.every(([lo, hi], b) => {
+        const xs = checks.flatMap((c) =>
+          c.editSucc.filter((_, i) => c.made - (i + 1) >= lo && c.made - (i + 1) <= hi)
+        );
+        if (xs.length === 0) return got[b] === null;
+        const want = (100 * xs.reduce((a, x) => a + x, 0)) / xs.length;
+        return got[b] !== null && Math.abs(got[b]! - want) < 1e-9;
+      });
+    },
+  ));
+});
