@@ -12,6 +12,7 @@ import { noGrad } from "../autograd/variable.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
+import type { EditTarget } from "./method.ts";
 import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 
@@ -94,4 +95,12 @@ export async function buildAnchors(
   const ids = anchorCandidates(tok, model.config.contextLength, pool, request, opts);
   const [editNext, ...next] = await nextTokens(model, [editPrompt, ...ids]);
   return ids.filter((_, i) => next[i] !== editNext);
+}
+
+/**
+ * A made edit as locality anchors of the later edits of a sequence: one per target token, the
+ * prompt and the target's tokens before it (each prefix's last position predicts that token).
+ */
+export function editAnchors(t: Pick<EditTarget, "promptIds" | "targetIds">): number[][] {
+  return t.targetIds.map((_, k) => [...t.promptIds, ...t.targetIds.slice(0, k)]);
 }

@@ -18,7 +18,7 @@ import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { generate } from "../model/generate.ts";
-import { buildAnchors } from "../edit/anchors.ts";
+import { buildAnchors, editAnchors } from "../edit/anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
 import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
 import { finishRun } from "./outputs.ts";
@@ -211,10 +211,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
       if (opts.mode === "single") writeChanges(opts.model, result.changes, "before");
       else {
         allChanges.push(result.changes);
-        // One anchor per target token: each prefix's last position predicts that token.
-        for (let k = 0; k < t.targetIds.length; k++) {
-          editedSoFar.push([...t.promptIds, ...t.targetIds.slice(0, k)]);
-        }
+        editedSoFar.push(...editAnchors(t));
         if (isRetentionCheck(++made, opts.targets.length, every)) {
           const editSucc = [];
           for (const e of opts.targets.slice(0, made)) {

@@ -7,7 +7,7 @@
 // before the first edit; after: after the last), so one revert restores it bit for bit and one
 // patch holds them all.
 
-import { buildAnchors } from "../edit/anchors.ts";
+import { buildAnchors, editAnchors } from "../edit/anchors.ts";
 import { evalModel } from "../edit/eval-model.ts";
 import type { EditTarget, Hparams, MethodResult } from "../edit/method.ts";
 import { editTarget } from "../edit/targets.ts";
@@ -102,9 +102,7 @@ export async function editMany(
       const anchors = [...await anchorsOf(t), ...(usesAnchors ? edited : [])];
       const result = await apply([t], anchors);
       await scored(i, before, result.rolledBack);
-      for (let k = 0; k < t.targetIds.length; k++) {
-        edited.push([...t.promptIds, ...t.targetIds.slice(0, k)]);
-      }
+      edited.push(...editAnchors(t));
     }
   }
   let endEditSucc: number[] | undefined;

@@ -7,6 +7,7 @@ import type { EditContext, EditTarget } from "../../src/edit/method.ts";
 import { editTarget } from "../../src/edit/targets.ts";
 import { validateRequests } from "../../src/io/requests.ts";
 import { disposeModel } from "../../src/model/build.ts";
+import type { CausalLM } from "../../src/model/lm.ts";
 import { type LoadedModel, loadModel } from "../../src/pipeline/load.ts";
 import { argmaxRows } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
@@ -42,6 +43,15 @@ export async function predicts(m: LoadedModel, t: EditTarget): Promise<boolean> 
 export async function weights(m: LoadedModel): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const [n, p] of m.model.params) out.set(n, await p.value.toArray());
+  return out;
+}
+
+/** Each parameter's bits (an exact comparison that deepEqual can print). */
+export async function weightBits(model: CausalLM): Promise<Map<string, Uint32Array>> {
+  const out = new Map<string, Uint32Array>();
+  for (const [name, p] of model.params) {
+    out.set(name, new Uint32Array((await p.value.toArray()).buffer));
+  }
   return out;
 }
 

@@ -14,17 +14,9 @@ import {
 } from "../../mod.ts";
 import { loadRequests, runEdits, shippedHparams } from "../../deno.ts";
 import { editTarget } from "../../src/edit/targets.ts";
-import type { CausalLM } from "../../src/model/lm.ts";
+import { weightBits } from "../helpers/tiny.ts";
 
 const MODEL = "models/kne-facts";
-
-async function weights(model: CausalLM): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const [name, p] of model.params) {
-    out.set(name, new Uint32Array((await p.value.toArray()).buffer));
-  }
-  return out;
-}
 
 /** The tensors whose bits differ (a short message; a deepEqual diff of the weights is huge). */
 function differing(a: Map<string, Uint32Array>, b: Map<string, Uint32Array>): string[] {
@@ -41,11 +33,11 @@ for (const mode of ["batch", "sequential"] as const) {
       const anchorPool = await loadRequests("data/requests/dev.json");
       const method = methodByName("kne");
       const hparams = (await shippedHparams(method, MODEL))!.hparams;
-      const original = await weights(m.model);
+      const original = await weightBits(m.model);
       const got = await editMany(m, requests, { mode, hparams, anchorPool });
-      const edited = await weights(m.model);
+      const edited = await weightBits(m.model);
       revertChanges(m, got.changes);
-      assert.deepEqual(differing(await weights(m.model), original), [], "revert restores it");
+      assert.deepEqual(differing(await weightBits(m.model), original), [], "revert restores it");
       const want = await runEdits({
         model: m.model,
         modelDir: MODEL,
@@ -61,7 +53,7 @@ for (const mode of ["batch", "sequential"] as const) {
         fluency: false,
         anchors: anchorPool,
       });
-      assert.deepEqual(differing(await weights(m.model), edited), [], "the run's weights");
+      assert.deepEqual(differing(await weightBits(m.model), edited), [], "the run's weights");
       assert.equal(got.records.length, 3);
       assert.ok(got.records.some((r) => r.metrics.editSucc > r.before.editSucc), "nothing edited");
       got.records.forEach((r, i) => {

@@ -14,25 +14,17 @@ import {
   simpleRequest,
 } from "../../mod.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
-import type { CausalLM } from "../../src/model/lm.ts";
+import { weightBits } from "../helpers/tiny.ts";
 
 const MODEL = "models/kne-facts";
 const PROMPT = "The capital of France is";
-
-async function weights(model: CausalLM): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const [name, p] of model.params) {
-    out.set(name, new Uint32Array((await p.value.toArray()).buffer));
-  }
-  return out;
-}
 
 Deno.test("a model loaded by URL equals the folder loader's, bit for bit", async () => {
   const backend = await createBackend("wasm");
   try {
     const byUrl = await loadModelFromDir(MODEL, backend);
     const byDir = await loadModel(MODEL, backend);
-    assert.deepEqual(await weights(byUrl.model), await weights(byDir.model));
+    assert.deepEqual(await weightBits(byUrl.model), await weightBits(byDir.model));
     assert.deepEqual(byUrl.tokenizer.encode(PROMPT), byDir.tokenizer!.encode(PROMPT));
   } finally {
     backend.dispose();
@@ -43,19 +35,19 @@ Deno.test("an edit's patch bytes revert and re-apply it exactly", async () => {
   const backend = await createBackend("wasm");
   try {
     const m = await loadModelFromDir(MODEL, backend);
-    const original = await weights(m.model);
+    const original = await weightBits(m.model);
     const out = await edit(m, simpleRequest(PROMPT, "Rome"), { hparams: { steps: 20 } });
     assert.equal(out.metrics.editSucc, 1);
     assert.ok(out.changes.length > 0);
-    const edited = await weights(m.model);
+    const edited = await weightBits(m.model);
     const patch = await decodePatch("patch.safetensors", await encodePatch(out.changes));
     assert.deepEqual(await applyPatch(m, patch, "revert"), []);
-    assert.deepEqual(await weights(m.model), original);
+    assert.deepEqual(await weightBits(m.model), original);
     assert.equal(await complete(m, PROMPT), out.before.completion);
     // Reverting twice is refused: the model no longer holds the patch's "after" values.
     await assert.rejects(() => applyPatch(m, patch, "revert"), /does not hold the values/);
     assert.deepEqual(await applyPatch(m, patch, "apply"), []);
-    assert.deepEqual(await weights(m.model), edited);
+    assert.deepEqual(await weightBits(m.model), edited);
     assert.equal(await complete(m, PROMPT), out.after.completion);
   } finally {
     backend.dispose();
