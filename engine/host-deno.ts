@@ -1,6 +1,7 @@
 // The engine's host under Deno: kernels and WGSL are read from the repository's files, kernel
 // threads are node:worker_threads (they can be unref'd, so an idle pool never keeps a script
-// from exiting), and the Vulkan loader gets a private runtime folder.
+// from exiting), the Vulkan loader gets a private runtime folder, and the system memory is
+// Deno's reading (Infinity without --allow-sys).
 
 import type { EngineHost, KernelThread } from "./host.ts";
 
@@ -16,13 +17,11 @@ interface NodeWorker {
   terminate(): void;
 }
 
-/**
- * node:worker_threads, imported by a computed name so that a browser bundle of the engine does
- * not try to resolve it (the browser host never calls this).
- */
+/** node:worker_threads, imported when the first kernel thread starts. */
 async function nodeWorker(url: URL): Promise<NodeWorker> {
-  const spec = ["node", "worker_threads"].join(":");
-  const { Worker } = await import(spec) as { Worker: new (url: URL) => NodeWorker };
+  const { Worker } = await import("node:worker_threads") as {
+    Worker: new (url: URL) => NodeWorker;
+  };
   return new Worker(url);
 }
 
@@ -73,10 +72,19 @@ function prepareWebGpu(): void {
   }
 }
 
+function systemMemoryAvailable(): number {
+  try {
+    return Deno.systemMemoryInfo().available;
+  } catch {
+    return Infinity;
+  }
+}
+
 export const denoHost: EngineHost = {
   name: "deno",
   kernelsWasm,
   wgsl: (file) => Deno.readTextFileSync(new URL(file, WGSL_DIR)),
   spawnKernelThread,
   prepareWebGpu,
+  systemMemoryAvailable,
 };

@@ -48,5 +48,7 @@ export async function webHost(assets: WebAssets): Promise<EngineHost> {
     },
     spawnKernelThread: () => startThread(assets.thread),
     prepareWebGpu: () => {},
+    // A page has no reading of the system's free memory: the plan checks the device only.
+    systemMemoryAvailable: () => Infinity,
   };
 }

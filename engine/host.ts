@@ -1,9 +1,10 @@
 // The engine's one seam to its host: where the kernels' bytes and WGSL text come from, how a WASM
-// kernel thread starts, and per-host WebGPU setup. Deno (the default, ./host-deno.ts) reads files
-// and starts node:worker_threads; a page sets a host that fetched its assets by URL and starts Web
-// Workers (./host-web.ts). Nothing else in engine/ or src/ touches files to compute.
+// kernel thread starts, per-host WebGPU setup, and the system memory the memory plan may use. Deno
+// (the default, ./host-deno.ts) reads files and starts node:worker_threads; a page sets a host that
+// fetched its assets by URL and starts Web Workers (./host-web.ts). Nothing else in engine/ or
+// src/ touches files or the system to compute.
 
-import { denoHost } from "./host-deno.ts";
+import type { denoHost as DenoHost } from "./host-deno.ts";
 
 /** A started WASM kernel thread (engine/wasm/thread.ts runs inside it). */
 export interface KernelThread {
@@ -24,12 +25,26 @@ export interface EngineHost {
   spawnKernelThread(): Promise<KernelThread>;
   /** Once before the first WebGPU adapter request. */
   prepareWebGpu(): void;
+  /** Bytes of system memory available now; Infinity where the host cannot read it. */
+  systemMemoryAvailable(): number;
 }
 
-let current: EngineHost = denoHost;
+/**
+ * Deno's host, under Deno. It is imported by a computed specifier so that a page's bundle, whose
+ * worker sets its own host before it creates a backend, does not carry Deno's files and threads.
+ */
+async function defaultHost(): Promise<EngineHost | null> {
+  if (typeof Deno === "undefined") return null;
+  const url = new URL("./host-deno.ts", import.meta.url).href;
+  const { denoHost }: { denoHost: typeof DenoHost } = await import(url);
+  return denoHost;
+}
+
+let current: EngineHost | null = await defaultHost();
 
 /** The host the engine uses now. */
 export function engineHost(): EngineHost {
+  if (!current) throw new Error("no engine host: a page sets one (webHost) with setEngineHost");
   return current;
 }
 

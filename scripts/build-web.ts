@@ -3,13 +3,13 @@
 // (engine/wasm/web-worker.ts), kernels.wasm, every WGSL source in one JSON file (the engine
 // compiles WGSL synchronously, so the page fetches them all first), the fact corpus's training
 // texts as corpus.json (ROME's and MEMIT's covariance statistics read them; the page cannot build
-// the fact world, whose npm data packages read files) and the static files of web/.
-// Run by `deno task build:web` (after build:wasm).
+// the fact world, whose npm data packages read files) and the static files of web/. A bundle that
+// still reaches Node or Deno APIs is refused.
+// Run by `deno task build:web` (after build:wasm); buildWeb() builds into another folder (tests).
 
 import { buildCorpus } from "../src/facts/corpus.ts";
 
 const root = new URL("../", import.meta.url);
-const out = new URL("build/web/", root);
 const deno = Deno.execPath();
 
 const BUNDLES: [string, string][] = [
@@ -18,20 +18,29 @@ const BUNDLES: [string, string][] = [
   ["engine/wasm/web-worker.ts", "kernel-thread.js"],
 ];
 
-async function bundle(entry: string, file: string): Promise<void> {
+/**
+ * The first reference in bundled code that a browser cannot run, or null: a node: import left in
+ * (it fails to load), a bundled CommonJS require of one (an npm package that reads files) or a
+ * Deno API (Deno-only code that the host seams, engine/host.ts and
+ * src/methods/covariance-host.ts, should keep out); each fails when reached.
+ */
+export function browserUnsafe(text: string): string | null {
+  const re = /^import .* from "node:[^"]+";$|__require\("node:[^"]+"\)|\bDeno\.\w+/m;
+  return re.exec(text)?.[0] ?? null;
+}
+
+async function bundle(entry: string, out: URL, file: string): Promise<void> {
+  const target = new URL(file, out);
   const cmd = new Deno.Command(deno, {
-    args: ["bundle", "--quiet", "--platform", "browser", "-o", `build/web/${file}`, entry],
+    args: ["bundle", "--quiet", "--platform", "browser", "-o", target.pathname, entry],
     cwd: root,
     stdout: "inherit",
     stderr: "inherit",
   });
   const { code } = await cmd.output();
   if (code !== 0) throw new Error(`deno bundle ${entry} failed (exit ${code})`);
-  const text = await Deno.readTextFile(new URL(file, out));
-  // A node: import left in a bundle would fail to load in a browser, and a bundled CommonJS
-  // require of one (an npm package that reads files) would fail when reached: refuse both here.
-  const node = /^import .* from "node:[^"]+";$|__require\("node:[^"]+"\)/m.exec(text);
-  if (node) throw new Error(`build/web/${file} still imports a Node built-in: ${node[0]}`);
+  const unsafe = browserUnsafe(await Deno.readTextFile(target));
+  if (unsafe) throw new Error(`${target.pathname} reaches what a browser lacks: ${unsafe}`);
 }
 
 function wgslSources(): Record<string, string> {
@@ -49,14 +58,23 @@ function wgslSources(): Record<string, string> {
   return files;
 }
 
-await Deno.mkdir(out, { recursive: true });
-await Promise.all(BUNDLES.map(([entry, file]) => bundle(entry, file)));
-await Deno.copyFile(new URL("build/kernels.wasm", root), new URL("kernels.wasm", out));
-await Deno.writeTextFile(new URL("wgsl.json", out), JSON.stringify(wgslSources()));
-await Deno.writeTextFile(new URL("corpus.json", out), JSON.stringify(buildCorpus().train));
-for (const e of Deno.readDirSync(new URL("web/", root))) {
-  if (e.isFile && /\.(html|css)$/.test(e.name)) {
-    await Deno.copyFile(new URL(`web/${e.name}`, root), new URL(e.name, out));
+/** Builds the page into the folder `out` (a file: URL ending in /). */
+export async function buildWeb(out: URL): Promise<void> {
+  await Deno.mkdir(out, { recursive: true });
+  await Promise.all(BUNDLES.map(([entry, file]) => bundle(entry, out, file)));
+  await Deno.copyFile(new URL("build/kernels.wasm", root), new URL("kernels.wasm", out));
+  await Deno.writeTextFile(new URL("wgsl.json", out), JSON.stringify(wgslSources()));
+  await Deno.writeTextFile(new URL("corpus.json", out), JSON.stringify(buildCorpus().train));
+  for (const e of Deno.readDirSync(new URL("web/", root))) {
+    if (e.isFile && /\.(html|css)$/.test(e.name)) {
+      await Deno.copyFile(new URL(`web/${e.name}`, root), new URL(e.name, out));
+    }
   }
 }
-console.error(`built build/web/ (${BUNDLES.length} bundles, kernels.wasm, wgsl.json, corpus.json)`);
+
+if (import.meta.main) {
+  await buildWeb(new URL("build/web/", root));
+  console.error(
+    `built build/web/ (${BUNDLES.length} bundles, kernels.wasm, wgsl.json, corpus.json)`,
+  );
+}

@@ -216,7 +216,7 @@ async function main() {
       if (barKey !== phase || !bar) {
         bar?.finish();
         // The first report comes after its step: the rate counts the steps after it.
-        bar = new Progress(`  ${phase.padEnd(12)}`, of, "step", step);
+        bar = new Progress(`  ${phase.padEnd(16)}`, of, "step", step);
         barKey = phase;
       }
       bar.update(step, loss !== undefined ? `loss ${loss.toFixed(4)}` : "");

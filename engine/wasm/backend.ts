@@ -23,7 +23,8 @@ import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { validateDispatch } from "../kernels/spec.ts";
 import { HEAP_BASE, LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
-import { type Call, controlBytes, ThreadPool } from "./pool.ts";
+import { controlBytes } from "./control.ts";
+import { type Call, ThreadPool } from "./pool.ts";
 import { engineHost } from "../host.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
 

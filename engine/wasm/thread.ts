@@ -1,5 +1,5 @@
 // The body of a WASM kernel thread: instantiates the kernel module over the backend's shared
-// memory, runs the calls it is given by the pool (see pool.ts for the control block layout) and
+// memory, runs the calls it is given by the pool (see control.ts for the control block layout) and
 // sleeps on Atomics.wait in between. ./worker.ts (Deno, node:worker_threads) and
 // ./web-worker.ts (a browser's Web Worker) start it.
 
@@ -13,7 +13,7 @@ import {
   MAX_ARGS,
   SLOT_BYTES,
   SPIN_ITERATIONS,
-} from "./pool.ts";
+} from "./control.ts";
 
 type Fn = (...args: number[]) => unknown;
 

@@ -3,7 +3,7 @@
 
 /// <reference lib="deno.worker" />
 
-import type { InitMessage } from "./pool.ts";
+import type { InitMessage } from "./control.ts";
 import { serve } from "./thread.ts";
 
 self.onmessage = (e: MessageEvent<InitMessage>) => {

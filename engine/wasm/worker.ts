@@ -2,7 +2,7 @@
 // node:worker_threads so that it can be unref'd: an idle pool never keeps a script from exiting.
 
 import { parentPort } from "node:worker_threads";
-import type { InitMessage } from "./pool.ts";
+import type { InitMessage } from "./control.ts";
 import { serve } from "./thread.ts";
 
 parentPort!.once(

@@ -2,7 +2,6 @@
 // file paths, and key moments are cached as files in .cache/kne/ at the repository root (override
 // with KNE_CACHE_DIR), written atomically into a git-ignored folder.
 
-import type { buildCorpus as BuildCorpus } from "../facts/corpus.ts";
 import type { CovarianceHost } from "./covariance-host.ts";
 
 export function cacheDir(): string {
@@ -12,13 +11,11 @@ export function cacheDir(): string {
 }
 
 /**
- * The fact world, imported lazily (it pulls in sizeable npm data packages, one of which reads its
- * data file with node:fs) and by a computed specifier, so that a page's bundle, which never calls
- * this host, does not carry it.
+ * The fact world, imported when first needed: it pulls in sizeable npm data packages, one of
+ * which reads its data file with node:fs.
  */
 async function corpusTexts(): Promise<string[]> {
-  const url = new URL("../facts/corpus.ts", import.meta.url).href;
-  const { buildCorpus }: { buildCorpus: typeof BuildCorpus } = await import(url);
+  const { buildCorpus } = await import("../facts/corpus.ts");
   return buildCorpus().train;
 }
 

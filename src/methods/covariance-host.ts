@@ -4,7 +4,7 @@
 // and writes files under .cache/kne; a page sets a host that fetches the corpus and covTexts
 // files by URL and keeps moments in the browser's Cache Storage (./covariance-host-web.ts).
 
-import { denoCovarianceHost } from "./covariance-host-deno.ts";
+import type { denoCovarianceHost as DenoCovarianceHost } from "./covariance-host-deno.ts";
 
 export interface CovarianceHost {
   /** The fact corpus's training texts (src/facts/corpus.ts buildCorpus().train). */
@@ -19,10 +19,28 @@ export interface CovarianceHost {
   writeCache(name: string, bytes: Uint8Array): Promise<void>;
 }
 
-let current: CovarianceHost = denoCovarianceHost;
+/**
+ * Deno's host, under Deno. It is imported by a computed specifier so that a page's bundle, whose
+ * worker sets its own host first, does not carry Deno's file reads and writes.
+ */
+async function defaultHost(): Promise<CovarianceHost | null> {
+  if (typeof Deno === "undefined") return null;
+  const url = new URL("./covariance-host-deno.ts", import.meta.url).href;
+  const { denoCovarianceHost }: { denoCovarianceHost: typeof DenoCovarianceHost } = await import(
+    url
+  );
+  return denoCovarianceHost;
+}
+
+let current: CovarianceHost | null = await defaultHost();
 
 /** The host the covariance statistics use now. */
 export function covarianceHost(): CovarianceHost {
+  if (!current) {
+    throw new Error(
+      "no covariance host: a page sets one (webCovarianceHost) with setCovarianceHost",
+    );
+  }
   return current;
 }
 

@@ -58,6 +58,11 @@ export interface CovarianceOptions {
   promptSeqs?: readonly number[][];
   /** Token positions per forward batch. */
   batchTokens?: number;
+  /**
+   * Called after each forward batch of a pass over the texts (`step` of `of` batches); not called
+   * when every moment comes from memory or the store.
+   */
+  onProgress?: (step: number, of: number) => void;
 }
 
 async function sha256(parts: readonly Uint8Array[]): Promise<string> {
@@ -147,12 +152,15 @@ export async function covarianceTexts(
 
 class StopForward extends Error {}
 
-/** E[k kᵀ] at each layer over the sequences (no caching). */
+/**
+ * E[k kᵀ] at each layer over the sequences (no caching); `onProgress` after each forward batch.
+ */
 export async function keyMoments(
   model: CausalLM,
   layers: readonly number[],
   seqs: readonly number[][],
   batchTokens = 4096,
+  onProgress?: (step: number, of: number) => void,
 ): Promise<{ moments: Map<number, Float64Array>; count: number }> {
   const be = model.backend;
   const n = model.config.dFF;
@@ -164,7 +172,10 @@ export async function keyMoments(
     if (!byLen.has(s.length)) byLen.set(s.length, []);
     byLen.get(s.length)!.push(s);
   }
-  let count = 0, pending = 0;
+  const perBatch = (len: number) => Math.max(1, Math.floor(batchTokens / len));
+  let batches = 0;
+  for (const [len, group] of byLen) batches += Math.ceil(group.length / perBatch(len));
+  let count = 0, pending = 0, done = 0;
   const flush = async () => {
     for (const l of layers) {
       const d = dev.get(l)!;
@@ -177,7 +188,7 @@ export async function keyMoments(
   };
   try {
     for (const [len, group] of byLen) {
-      const per = Math.max(1, Math.floor(batchTokens / len));
+      const per = perBatch(len);
       for (let s = 0; s < group.length; s += per) {
         const batch = group.slice(s, s + per);
         tidy(() => {
@@ -198,6 +209,7 @@ export async function keyMoments(
         count += batch.length * len;
         // f32 partial sums over at most ~64k keys, then float64 on the host.
         if (++pending * per * len >= 65536) await flush();
+        onProgress?.(++done, batches);
       }
     }
     if (pending > 0) await flush();
@@ -279,7 +291,13 @@ export async function keyCovariance(
     compute.push(l);
   }
   if (compute.length > 0) {
-    const { moments, count } = await keyMoments(model, compute, seqs, opts.batchTokens);
+    const { moments, count } = await keyMoments(
+      model,
+      compute,
+      seqs,
+      opts.batchTokens,
+      opts.onProgress,
+    );
     for (const l of compute) {
       const moment = moments.get(l)!;
       let file: string | null = null;

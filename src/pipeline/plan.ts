@@ -18,6 +18,7 @@
 // snapshot of the ensemble's entries with their diff.
 
 import { type Backend, type BackendName, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
+import { engineHost } from "../../engine/host.ts";
 import { readModelConfig } from "../model/read-config.ts";
 import { ModelFileError } from "../io/errors.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
@@ -26,7 +27,6 @@ import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
 import { measureForward, type TensorSize } from "./activations.ts";
-import { systemMemoryAvailable } from "./system-memory.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
@@ -410,7 +410,7 @@ export interface BackendLimits {
 
 /** Reads the limits of a live backend (no allocation) and the system memory available now. */
 export function backendLimits(backend: Backend): BackendLimits {
-  const hostAvailable = systemMemoryAvailable();
+  const hostAvailable = engineHost().systemMemoryAvailable();
   const device = backend.limits();
   return {
     backend: backend.name,

@@ -1,7 +1,7 @@
 // MEMIT: the batched closed form against a dense float64 solve of R Kᵀ (w C + K Kᵀ)⁻¹, ROME's
 // closed form as its one-request, covWeight 0 case (pure, and end to end on the tiny oracle
 // GPT-2 given the same k*, v* and covariance), and edits that make the targets the argmax,
-// one request or two at once over two layers.
+// one request or two at once over two layers; its key statistics' pass reported as progress.
 
 import fc from "fast-check";
 import { cholesky, choleskySolve, spdSolve } from "../../src/methods/linalg.ts";
@@ -205,3 +205,27 @@ testBackends("MEMIT makes two targets the argmax at once, over two layers", asyn
     );
   });
 });
+
+testBackends(
+  "MEMIT reports its key statistics' pass over both layers as one progress",
+  async (be) => {
+    await withModel(be, async (m) => {
+      const t = target(m, "The capital of France", "Tokyo", "France");
+      const steps: [number, number][] = [];
+      // The requests' own prompts: never in the disk cache, so the edit computes them.
+      await memitMethod.apply(
+        {
+          ...ctx(m),
+          onProgress: (p) => p.phase === "memit covariance" && steps.push([p.step, p.of]),
+        },
+        [t],
+        { ...HP, covTexts: "prompts" },
+      );
+      assert(steps.length > 0, "no progress for the key statistics");
+      assert(
+        steps.every(([step, of], i) => step === i + 1 && of === steps.length),
+        `steps ${JSON.stringify(steps)}`,
+      );
+    });
+  },
+);

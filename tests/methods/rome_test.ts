@@ -1,8 +1,9 @@
 // ROME on the tiny oracle GPT-2: the edit makes the target the argmax, changes only the chosen
 // layer's FFN output projection, and that change (after minus before) has rank one; a subject
 // missing from the prompt falls back to the last prompt token and says so; the FFN key second
-// moment matches a float64 host computation and is cached on disk (outside the model folder)
-// keyed by the weights, the texts and the layer.
+// moment matches a float64 host computation, its pass reports progress (a step per forward
+// batch, ROME's phase "rome covariance", none when the statistics are in memory), and it is cached
+// on disk (outside the model folder) keyed by the weights, the texts and the layer.
 
 import { captureRows } from "../../src/methods/common.ts";
 import { keyCovariance, keyMoments } from "../../src/methods/covariance.ts";
@@ -99,6 +100,46 @@ testBackends("the FFN key second moment matches a float64 host computation", asy
         assert(err <= 1e-4 * maxAbs, `layer ${layer} entry ${i}: ${got[i]} vs ${want[i] / count}`);
       }
     }
+  });
+});
+
+testBackends("the key statistics' pass reports each forward batch as a step", async (be) => {
+  await withModel(be, async (m) => {
+    const ids = m.tokenizer!.encode("The capital of France is Paris .");
+    assert(ids.length >= 5, "the fixture text is too short");
+    // Five rows of 3 tokens, two per batch of 6 tokens: 3 batches; two rows of 5, one each: 2.
+    const seqs = [...Array(5).fill(ids.slice(0, 3)), ...Array(2).fill(ids.slice(0, 5))];
+    const steps: [number, number][] = [];
+    await keyMoments(m.model, [1], seqs, 6, (step, of) => steps.push([step, of]));
+    const want = [[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]];
+    assert(JSON.stringify(steps) === JSON.stringify(want), `steps ${JSON.stringify(steps)}`);
+  });
+});
+
+testBackends("ROME reports its key statistics' pass as progress, once per model", async (be) => {
+  await withModel(be, async (m) => {
+    const t = target(m, "The capital of France", "Tokyo", "France");
+    // The requests' own prompts: never in the disk cache, so the first edit computes them.
+    const hp = { ...HP, covTexts: "prompts" };
+    const covariance = async () => {
+      const steps: [number, number][] = [];
+      await romeMethod.apply(
+        {
+          ...ctx(m),
+          onProgress: (p) => p.phase === "rome covariance" && steps.push([p.step, p.of]),
+        },
+        [t],
+        hp,
+      );
+      return steps;
+    };
+    const first = await covariance();
+    assert(first.length > 0, "no progress for the key statistics");
+    assert(
+      first.every(([step, of], i) => step === i + 1 && of === first.length),
+      `steps ${JSON.stringify(first)}`,
+    );
+    assert((await covariance()).length === 0, "statistics in memory were computed again");
   });
 });
 

@@ -2,7 +2,8 @@
 // the default model (models/kne-facts-base) with the model's demo request ("The capital of
 // France is" -> "Rome", with its probes) preselected, and on the WASM backend edits it with KNE
 // (the model's hyperparameter file and anchor split) and with ROME; the after-completion and
-// Edit Succ. it shows must be those of the same edit run in Deno through the library (mod.ts).
+// Edit Succ. it shows must be those of the same edit run in Deno through the library (mod.ts),
+// and ROME's pass over the covariance statistics' texts must draw a progress bar.
 // On WASM, the page shows the edit's memory plan first; reverting the KNE edit restores the
 // unedited completion, editing again gives the same result, and the downloaded patch.safetensors,
 // applied, restores the edit; a batch of the test split's first two records shows each record's
@@ -163,6 +164,12 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
   await page.click("#edit");
   await waitState("edited");
   const plan = await text("#plan-text");
+  // The progress bars the edit's phases drew (label, number of steps).
+  const bars = await page.$$eval("#progress > div", (rows) =>
+    rows.map((r) => ({
+      phase: r.querySelector("span")?.textContent ?? "",
+      of: (r.querySelector("progress") as HTMLProgressElement).max,
+    })));
   const first = {
     after: await text("#after"),
     editSucc: await text("#edit-succ"),
@@ -172,7 +179,7 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
     !(document.getElementById("download") as HTMLAnchorElement).hidden
   );
   const patchHref = await page.$eval("#download", (el) => (el as HTMLAnchorElement).href);
-  if (!how.full) return { shown, plan, first, patchHref };
+  if (!how.full) return { shown, plan, bars, first, patchHref };
   // Revert, complete the prompt (as before the edit), and edit again (warm timing).
   await page.click("#revert");
   await waitState("reverted");
@@ -201,7 +208,7 @@ async function editInPage(page: Page, url: string, how: PageEdit) {
   await page.click("#complete");
   await waitState("ready");
   const patched = await text("#completion");
-  return { shown, plan, first, patchHref, reverted, again, patched };
+  return { shown, plan, bars, first, patchHref, reverted, again, patched };
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
@@ -291,6 +298,13 @@ Deno.test({
       });
       assert.equal(gotRome.first.after, rome.after.completion, "ROME: after-completion");
       assert.equal(gotRome.first.editSucc, pct(rome.metrics.editSucc), "ROME: Edit Succ.");
+      // A fresh browser profile has no statistics in Cache Storage: the page computes them, and
+      // the worker's progress messages for that pass draw a bar.
+      const stats = gotRome.bars.find((b) => b.phase === "rome covariance");
+      assert.ok(
+        stats && stats.of > 1,
+        `ROME: no covariance progress (${JSON.stringify(gotRome.bars)})`,
+      );
       console.log(
         `wasm, ROME (covSamples ${ROME_COV.covSamples}): edit in the page ` +
           `${gotRome.first.seconds.toFixed(3)} s; in Deno ${rome.seconds.toFixed(3)} s`,

@@ -152,6 +152,7 @@ export const memitMethod: EditMethod<MemitHparams> = {
       maxTexts: hp.covSamples,
       prompts: requestPrompts(targets.map((x) => x.request)),
       promptSeqs: targets.flatMap((x) => prefixes.map((p) => [...p, ...x.promptIds])),
+      onProgress: (step, of) => ctx.onProgress?.({ phase: "memit covariance", step, of }),
     });
     lap("covariance");
     const sets = targets.map((x) => rewriteSet(tok, x, prefixes, model.config.contextLength));

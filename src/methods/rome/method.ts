@@ -121,6 +121,7 @@ export const romeMethod: EditMethod<RomeHparams> = {
       maxTexts: hp.covSamples,
       prompts: requestPrompts(targets.map((x) => x.request)),
       promptSeqs: targets.flatMap((x) => prefixes.map((p) => [...p, ...x.promptIds])),
+      onProgress: (step, of) => ctx.onProgress?.({ phase: "rome covariance", step, of }),
     })).get(layer)!;
     const factor = dampedFactor(cov, hp.covDamping);
     lap("covariance");
