@@ -22,8 +22,12 @@ import type {
 } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { tokenAccuracy } from "../eval/accuracy.ts";
-import { evaluateRecord, type LocalityBaseline, localityBaseline } from "../eval/record.ts";
-import type { RecordMetrics } from "../eval/record.ts";
+import {
+  evaluateRecord,
+  type LocalityBaseline,
+  localityBaseline,
+  type RecordMetrics,
+} from "../eval/record.ts";
 import { isRetentionCheck, type RetentionCheck } from "../eval/retention.ts";
 import type { TensorChange } from "../io/patch.ts";
 import type { EditRequest } from "../io/requests.ts";
