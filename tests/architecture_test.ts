@@ -27,6 +27,7 @@ export const LAYERS: Record<string, number> = {
   "src/train": 4,
   "src/kne": 5,
   "src/methods": 6,
+  "src/loop": 6,
   "src/pipeline": 7,
   "src/session": 7,
 };

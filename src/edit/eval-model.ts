@@ -2,7 +2,8 @@
 // and next-token logits from no-grad forward passes, and generation through the KV cache
 // (src/model/generate.ts) up to the context, then one forward per token over the last context
 // tokens, as the metrics' own loop does (src/eval/fluency.ts generateTopK): the same tokens,
-// with one cached step per token instead of a forward over the whole sequence.
+// with one cached step per token instead of a forward over the whole sequence. Also the greedy
+// completion the edit records show before and after an edit.
 
 import { noGrad } from "../autograd/variable.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
@@ -67,4 +68,16 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
       return out;
     },
   };
+}
+
+/** The prompt and its greedy continuation of up to n tokens (KV-cached), as text. */
+export async function greedy(
+  model: CausalLM,
+  tok: Tokenizer,
+  prompt: number[],
+  n: number,
+): Promise<string> {
+  const maxNewTokens = Math.max(0, Math.min(n, model.config.contextLength - prompt.length));
+  const eosId = model.config.eosTokenId ?? undefined;
+  return tok.decode((await generate(model, prompt, { maxNewTokens, eosId })).ids);
 }

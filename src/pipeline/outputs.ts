@@ -6,8 +6,6 @@ import { median, summarize } from "../eval/aggregate.ts";
 import { bootstrapIntervals } from "../eval/bootstrap.ts";
 import { type RetentionCheck, retentionCurve, type RetentionPoint } from "../eval/retention.ts";
 import { barChartSvg } from "../report/bars.ts";
-import { tokenAccuracy } from "../eval/accuracy.ts";
-import type { EvalModel } from "../eval/model.ts";
 import type { MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { exists, replaceDir } from "../io/files.ts";
@@ -25,7 +23,6 @@ function countParams(model: CausalLM): number {
 
 /** What the edit loop leaves for the outputs. */
 export interface RunState {
-  em: EvalModel;
   records: RecordResult[];
   interrupted: boolean;
   /** Each edit's changes (batch and sequential: merged into the final patch). */
@@ -33,23 +30,21 @@ export interface RunState {
   lastResult: MethodResult | null;
   /** Sequential mode: the Edit Succ. of the edits so far at each checkpoint. */
   retention: RetentionCheck[];
+  /** Sequential mode, when every edit was made: each request's Edit Succ. after the last. */
+  endEditSucc?: number[];
 }
 
 /** Writes the outputs into `partial` and renames it to OUT (not when interrupted). */
 export async function finishRun(
   opts: RunOptions,
   partial: string,
-  { em, records, interrupted, allChanges, lastResult, retention }: RunState,
+  { records, interrupted, allChanges, lastResult, retention, endEditSucc }: RunState,
 ): Promise<RunResult> {
   records.sort((a, b) => a.index - b.index);
-  let sequentialEditSucc: number | undefined;
-  if (opts.mode === "sequential" && !interrupted) {
-    let s = 0;
-    for (const t of opts.targets) {
-      s += await tokenAccuracy(em, t.request.prompt, t.request.targetNew);
-    }
-    sequentialEditSucc = (100 * s) / opts.targets.length;
-  }
+  // Sequential: the mean Edit Succ. (x100) of all edits after the last one.
+  const sequentialEditSucc = endEditSucc
+    ? (100 * endEditSucc.reduce((a, s) => a + s, 0)) / endEditSucc.length
+    : undefined;
   const summary = summarize(records.map((r) => r.after));
   const paramsTotal = countParams(opts.model);
   const meanOf = (f: (r: RecordResult) => number) =>

@@ -6,9 +6,10 @@ import type { Summary } from "../eval/aggregate.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
+import type { EditMode } from "../loop/edit-loop.ts";
 import type { CausalLM } from "../model/lm.ts";
 
-export type EditMode = "single" | "batch" | "sequential";
+export type { EditMode };
 
 export interface RunOptions {
   model: CausalLM;

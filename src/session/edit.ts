@@ -1,18 +1,22 @@
 // One edit on a loaded model, in memory: the request's metrics and greedy completion before and
 // after, the method's result (exact changes, ensemble, attribution picture, timings), and the
-// changes applied or reverted afterwards. What `deno task edit` does for one record in single
-// mode, without files, so that a page and a script get the same numbers.
+// changes applied or reverted afterwards. It runs the edit loop of `deno task edit`
+// (src/loop/edit-loop.ts) in single mode, without files, so that a page and a script get the same
+// numbers; editInMemory runs it for ./edit-many.ts too.
 
-import { buildAnchors } from "../edit/anchors.ts";
-import { evalModel } from "../edit/eval-model.ts";
-import type { Hparams, MethodProgress, MethodResult } from "../edit/method.ts";
+import { greedy } from "../edit/eval-model.ts";
+import type { EditMethod, Hparams, MethodProgress, MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { editTarget } from "../edit/targets.ts";
-import { tokenAccuracy } from "../eval/accuracy.ts";
-import { evaluateRecord, localityBaseline, type RecordMetrics } from "../eval/record.ts";
+import type { RecordMetrics } from "../eval/record.ts";
 import type { TensorChange } from "../io/patch.ts";
 import { type EditRequest, parseHparams } from "../io/requests.ts";
-import { generate } from "../model/generate.ts";
+import {
+  type EditMode,
+  type LoopOutcome,
+  type LoopRecord,
+  runEditLoop,
+} from "../loop/edit-loop.ts";
 import { methodByName } from "../methods/registry.ts";
 import type { SessionModel } from "./load.ts";
 
@@ -35,10 +39,7 @@ export async function complete(
   prompt: string,
   maxNewTokens = 8,
 ): Promise<string> {
-  const ids = m.tokenizer.encode(prompt);
-  const n = Math.max(0, Math.min(maxNewTokens, m.config.contextLength - ids.length));
-  const eosId = m.config.eosTokenId ?? undefined;
-  return m.tokenizer.decode((await generate(m.model, ids, { maxNewTokens: n, eosId })).ids);
+  return await greedy(m.model, m.tokenizer, m.tokenizer.encode(prompt), maxNewTokens);
 }
 
 export interface EditOptions {
@@ -51,7 +52,8 @@ export interface EditOptions {
   completionTokens?: number;
   /**
    * Requests whose prompts anchor a method's locality term (KNE's KL term), as `deno task edit`
-   * takes the model's anchor split; absent or empty: the method runs without anchors.
+   * takes the model's anchor split; absent or empty: none from a pool (a sequence still anchors
+   * on its earlier edits, as in `deno task edit`).
    */
   anchorPool?: readonly EditRequest[];
 }
@@ -75,47 +77,64 @@ export interface EditOutcome {
   anchors: number;
 }
 
+/** What the edit loop gave for a session's requests, with the method and hyperparameters used. */
+export interface SessionRun {
+  method: EditMethod;
+  hparams: Hparams;
+  records: LoopRecord[];
+  outcome: LoopOutcome;
+}
+
+/**
+ * Runs the edit loop of `deno task edit` (src/loop/edit-loop.ts) over `requests` on the session's
+ * model, in memory: fluency skipped, a sequence measured after its last edit only.
+ */
+export async function editInMemory(
+  m: SessionModel,
+  requests: readonly EditRequest[],
+  mode: EditMode,
+  opts: EditOptions,
+): Promise<SessionRun> {
+  const method = methodByName(opts.method ?? "kne");
+  const hparams = parseHparams(opts.hparams ?? {}, method.defaults, method.schema, "hparams");
+  const records: LoopRecord[] = [];
+  const outcome = await runEditLoop({
+    model: m.model,
+    tokenizer: m.tokenizer,
+    method,
+    hparams,
+    targets: requests.map((r) => editTarget(r, m.tokenizer, m.config.contextLength, m.source)),
+    mode,
+    anchorPool: opts.anchorPool ?? [],
+    fluency: false,
+    completionTokens: opts.completionTokens ?? 8,
+    retentionChecks: false,
+  }, { record: (r) => void records.push(r), progress: opts.onProgress });
+  return { method, hparams, records, outcome };
+}
+
 /** Edits `m.model` in place with one request; revert() undoes it bit for bit. */
 export async function edit(
   m: SessionModel,
   request: EditRequest,
   opts: EditOptions = {},
 ): Promise<EditOutcome> {
-  const method = methodByName(opts.method ?? "kne");
-  const hp = parseHparams(opts.hparams ?? {}, method.defaults, method.schema, "hparams");
-  const target = editTarget(request, m.tokenizer, m.config.contextLength, m.source);
-  const em = evalModel(m.model, m.tokenizer);
-  const n = opts.completionTokens ?? 8;
-  const baseline = await localityBaseline(em, request);
-  const before = {
-    editSucc: await tokenAccuracy(em, request.prompt, request.targetNew),
-    completion: await complete(m, request.prompt, n),
-  };
-  // Anchors come from the unedited model, before the edit, as in the edit run.
-  const localityPrompts = opts.anchorPool?.length && method.usesAnchors(hp)
-    ? await buildAnchors(m.model, m.tokenizer, opts.anchorPool, request, target.promptIds)
-    : [];
-  const t0 = performance.now();
-  const result = await method.apply(
-    { model: m.model, tokenizer: m.tokenizer, localityPrompts, onProgress: opts.onProgress },
-    [target],
-    hp,
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const metrics = await evaluateRecord(request, em, { baseline, fluency: false });
+  // Single mode scores the edit and reverts it; the session keeps it applied.
+  const { method, hparams, records: [r] } = await editInMemory(m, [request], "single", opts);
+  applyChanges(m, r.result.changes);
   return {
     method: method.name,
-    hparams: hp,
-    before,
-    after: { completion: await complete(m, request.prompt, n) },
-    metrics,
-    changes: result.changes,
-    rolledBack: result.rolledBack,
-    artifacts: result.artifacts,
-    pictures: result.pictures,
-    timings: result.timings,
-    seconds,
-    anchors: localityPrompts.length,
+    hparams,
+    before: r.before,
+    after: r.after,
+    metrics: r.metrics,
+    changes: r.result.changes,
+    rolledBack: r.result.rolledBack,
+    artifacts: r.result.artifacts,
+    pictures: r.result.pictures,
+    timings: r.result.timings,
+    seconds: r.seconds,
+    anchors: r.anchors,
   };
 }
 

@@ -4,8 +4,7 @@
 
 import assert from "node:assert/strict";
 import { noGrad } from "../../src/autograd/variable.ts";
-import { evalModel } from "../../src/edit/eval-model.ts";
-import { greedy } from "../../src/pipeline/run.ts";
+import { evalModel, greedy } from "../../src/edit/eval-model.ts";
 import { generateTopK } from "../../src/eval/fluency.ts";
 import { mulberry32 } from "../../src/random/rng.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
