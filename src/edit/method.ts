@@ -82,6 +82,11 @@ export interface EditContext {
   localityPrompts: number[][];
   onProgress?: (p: MethodProgress) => void;
   /**
+   * Sequential mode: the changes the earlier edits of the sequence made, in order (absent in
+   * single and batch mode), so that a method can tell which weights hold earlier facts.
+   */
+  priorChanges?: readonly (readonly TensorChange[])[];
+  /**
    * Groups of layers a gradient-attribution method differentiates one at a time to fit memory
    * (the memory planner's choice; results are unchanged). Absent: one pass.
    */

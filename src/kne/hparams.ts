@@ -53,6 +53,13 @@ export type KneHparams = {
    * attribution before the update (the paper's method).
    */
   reattributeEvery: number;
+  /**
+   * Sequential editing: the scores of units that earlier edits of the sequence changed are
+   * multiplied by 1 - spareHeld before the ensemble is selected (1: such a unit is never selected
+   * again), so that a new edit does not rewrite an earlier fact's ensemble; 0: off (the paper's
+   * method). Without earlier edits (single and batch mode) it has no effect.
+   */
+  spareHeld: number;
   beta1: number;
   beta2: number;
 };
@@ -79,6 +86,7 @@ export const KNE_DEFAULTS: KneHparams = {
   templateTokens: 5,
   templateSeed: 0,
   reattributeEvery: 0,
+  spareHeld: 0,
   beta1: 0.9,
   beta2: 0.999,
 };
@@ -104,6 +112,12 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
     min: 0,
     max: 10_000,
     description: "update steps between attributions (0: once)",
+  },
+  spareHeld: {
+    type: "number",
+    min: 0,
+    max: 1,
+    description: "score factor 1 - spareHeld for units earlier edits changed",
   },
   beta1: { type: "number", min: 0, max: 1, maxExclusive: true },
   beta2: { type: "number", min: 0, max: 1, maxExclusive: true },

@@ -16,6 +16,7 @@ import {
   uncoveredSelections,
   unionEnsemble,
 } from "./ensemble.ts";
+import { heldUnits, spareHeldUnits } from "./held.ts";
 import type { KneHparams } from "./hparams.ts";
 import { freeAnchor, localityAnchors, maskedUpdate, type UpdateResult } from "./update.ts";
 
@@ -48,6 +49,7 @@ export async function kneEdit(
   localityPrompts: number[][] = [],
   onProgress?: (p: KneProgress) => void,
   attributionChunks = 1,
+  priorChanges: readonly (readonly TensorChange[])[] = [],
 ): Promise<KneResult> {
   // The anchors' reference logits are the unedited model's: taken before any update.
   const anchors = hp.klWeight > 0 && localityPrompts.length > 0
@@ -62,6 +64,7 @@ export async function kneEdit(
   let attribution: Attribution | undefined;
   let ensemble: Ensemble | undefined;
   let rounds = 0;
+  let held: Set<number>[] | null | undefined;
   const update: UpdateResult = { steps: 0, losses: [], diverged: false, seconds: 0 };
   try {
     while (update.steps < hp.steps) {
@@ -72,7 +75,10 @@ export async function kneEdit(
         (step, of) => onProgress?.({ phase: "attribution", step, of }),
         attributionChunks,
       );
-      const selected = selectEnsemble(round, hp);
+      // spareHeld: units earlier edits of a sequence changed score lower (the held sets are
+      // the same every round: they come from the scored tensors and the prior changes only).
+      held ??= hp.spareHeld > 0 ? heldUnits(round.tensors, priorChanges) : null;
+      const selected = selectEnsemble(held ? spareHeldUnits(round, held, hp.spareHeld) : round, hp);
       attribution ??= round;
       rounds++;
       ensemble = ensemble ? unionEnsemble(ensemble, selected, hp.ffnUnit) : selected;

@@ -79,6 +79,7 @@ export const kneMethod: EditMethod<KneHparams> = {
       ctx.localityPrompts,
       (p) => ctx.onProgress?.(p),
       ctx.attributionChunks,
+      ctx.priorChanges,
     );
     const grid = attributionGrid(r.attribution);
     return {
@@ -110,7 +111,8 @@ export const kneMethod: EditMethod<KneHparams> = {
 /**
  * KNE as the paper describes it, by name: every attention and FFN projection scored by its
  * output units, the bare prompt, one attribution (the project's own choices, FFN-only scoring,
- * whole-neuron units, context prefixes and a dynamic ensemble, cannot be set), so results of the paper's method and of kne can be told apart.
+ * whole-neuron units, context prefixes, a dynamic ensemble and sparing units earlier edits
+ * hold, cannot be set), so results of the paper's method and of kne can be told apart.
  */
 export const knePaperMethod: EditMethod<KneHparams> = {
   ...kneMethod,
@@ -122,5 +124,6 @@ export const knePaperMethod: EditMethod<KneHparams> = {
     ffnUnit: { type: "string", choices: ["projection"] },
     contextTemplates: { type: "integer", min: 0, max: 0 },
     reattributeEvery: { type: "integer", min: 0, max: 0 },
+    spareHeld: { type: "number", min: 0, max: 0 },
   },
 };

@@ -123,13 +123,18 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
     editSucc: await editSucc(t),
     completion: await completion(t),
   });
-  const apply = async (ts: readonly EditTarget[], localityPrompts: number[][]) => {
+  const apply = async (
+    ts: readonly EditTarget[],
+    localityPrompts: number[][],
+    priorChanges?: readonly TensorChange[][],
+  ) => {
     const t0 = performance.now();
     const result = await method.apply(
       {
         model,
         tokenizer,
         localityPrompts,
+        priorChanges,
         onProgress: sink.progress,
         attributionChunks: opts.attributionChunks,
       },
@@ -204,7 +209,9 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
       ...await poolAnchors(t),
       ...(mode === "sequential" && usesAnchors ? edited : []),
     ];
-    const { result, seconds } = await apply([t], anchors);
+    // Sequential: the method also sees what the earlier edits changed (KNE's spareHeld).
+    const prior = mode === "sequential" ? [...out.applied] : undefined;
+    const { result, seconds } = await apply([t], anchors, prior);
     await scored(t, baseline, before, result, seconds, anchors.length);
     if (mode === "single") {
       writeChanges(model, result.changes, "before");

@@ -2,7 +2,8 @@
 // method whose first edit scrambles the model's output head and whose later edits change nothing
 // must cost the later records Locality too (measured against the model before the sequence, they
 // see the scramble), where a baseline taken after the earlier edits would score them 100; and the
-// run reports its retention curve (Edit Succ. of each edit k edits later) with a chart.
+// run reports its retention curve (Edit Succ. of each edit k edits later) with a chart. Each
+// edit is shown the changes of the edits before it (EditContext.priorChanges, KNE's spareHeld).
 
 import assert from "node:assert/strict";
 import type { EditMethod } from "../../src/edit/method.ts";
@@ -24,6 +25,8 @@ Deno.test("sequential mode: Locality of later records is measured against the or
   const requests = (await loadRequests(`${ROOT}data/requests/test.json`)).slice(0, 3);
   const targets = requests.map((r) => editTarget(r, tok, model.config.contextLength, "test"));
   let calls = 0;
+  const editChanges: unknown[] = [];
+  const priorSeen: unknown[][] = [];
   // The token embedding, which the tied head also reads: reversing it changes every prediction.
   const name = [...model.params.keys()].find((n) => /wte/.test(n))!;
   const stub: EditMethod = {
@@ -34,14 +37,17 @@ Deno.test("sequential mode: Locality of later records is measured against the or
     weightDtypes: ["f32"],
     usesAnchors: () => false,
     async apply(ctx) {
+      priorSeen.push([...(ctx.priorChanges ?? [])]);
       const snap = await Snapshot.take(ctx.model, [name]);
       if (calls++ === 0) {
         const p = ctx.model.params.get(name)!.value;
         const reversed = Float32Array.from(await p.toArray()).reverse();
         writeEntries(p, Uint32Array.from({ length: p.size }, (_, i) => i), reversed);
       }
+      const changes = await snap.changes();
+      editChanges.push(changes);
       return {
-        changes: await snap.changes(),
+        changes,
         rolledBack: false,
         artifacts: {},
         pictures: {},
@@ -66,6 +72,8 @@ Deno.test("sequential mode: Locality of later records is measured against the or
       fluency: false,
       anchors: [],
     });
+    // Edit k sees the k earlier edits' changes, in order.
+    assert.deepEqual(priorSeen, [[], [editChanges[0]], [editChanges[0], editChanges[1]]]);
     const loc = result.records.map((r) => r.after.locality!);
     assert.equal(result.records.length, 3);
     // Locality is a fraction here. The later records' own edits changed nothing; against the
