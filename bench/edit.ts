@@ -431,7 +431,7 @@ async function profiledEdit(
         ? localityAnchors(model, anchors, HP.klAnchorsPerStep)
         : [];
       try {
-        return await maskedUpdate(model, rows, ens, HP, groups);
+        return await maskedUpdate(model, rows, ens, HP, groups, undefined, true);
       } finally {
         for (const a of groups.flat()) freeAnchor(a);
       }

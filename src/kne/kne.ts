@@ -92,6 +92,8 @@ export async function kneEdit(
         { ...hp, steps: Math.min(perRound, hp.steps - done) },
         anchors,
         (step, loss) => onProgress?.({ phase: "update", step: done + step, of: hp.steps, loss }),
+        // The first round starts from the model the anchors were taken from.
+        rounds === 1,
       );
       update.steps += r.steps;
       update.losses.push(...r.losses);

@@ -158,6 +158,10 @@ export function freeAnchor(anchor: LocalityAnchor): void {
   for (const x of [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights]) x.free();
 }
 
+/**
+ * Trains the ensemble's units on the target rows (and the KL term on the anchors' groups, one
+ * group per step). `fromReference`: the model is still the one the anchors were taken from.
+ */
 export async function maskedUpdate(
   model: CausalLM,
   rows: readonly TeacherForced[],
@@ -165,6 +169,7 @@ export async function maskedUpdate(
   hp: Pick<KneHparams, "lr" | "steps" | "earlyStopLoss" | "klWeight" | "beta1" | "beta2">,
   anchors: readonly (readonly LocalityAnchor[])[],
   onStep?: (step: number, loss: number) => void,
+  fromReference = false,
 ): Promise<UpdateResult> {
   const t0 = performance.now();
   const saved = [...model.params.values()].map((p) => [p, p.requiresGrad] as const);
@@ -214,7 +219,10 @@ export async function maskedUpdate(
         if (ceValue < hp.earlyStopLoss) return ceValue;
         let total = ce;
         const group = anchors.length > 0 ? anchors[step % anchors.length] : [];
-        if (hp.klWeight > 0) {
+        // fromReference: the first step's model is the one the anchors' reference logits came
+        // from, so the same forward gives the same logits and the KL term and its gradient are
+        // exactly zero there; its forward and backward are skipped (the result is bit-identical).
+        if (hp.klWeight > 0 && !(fromReference && step === 0)) {
           for (const anchor of group) {
             const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
             const rowsKl = A.klRows(anchor.refLogits, q);

@@ -2,19 +2,23 @@
 // entries inside the ensemble (everything else bit-identical), sequential edits keep earlier
 // ones, the sparse patch reproduces the edited and original weights bit for bit, and a diverging
 // edit is rolled back; the KL term's anchors can be read in groups, one group per step, each
-// in length buckets that pad least.
+// in length buckets that pad least, and the first step's KL term, exactly zero, may be skipped.
 
 import fc from "fast-check";
 import { applyPatchTo, readPatch, writePatch } from "../../src/io/patch.ts";
 import { contextPrefixes, prefixedRows } from "../../src/edit/context-prefixes.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { kneMethod } from "../../src/kne/method.ts";
+import { attribute } from "../../src/kne/attribution.ts";
+import { selectEnsemble } from "../../src/kne/ensemble.ts";
+import { klRows } from "../../src/autograd/ops.ts";
 import { unitEntries } from "../../src/kne/attribution.ts";
 import {
   freeAnchor,
   lengthBuckets,
   localityAnchor,
   localityAnchors,
+  maskedUpdate,
 } from "../../src/kne/update.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
 import { writeEntries } from "../../src/tensor/ops.ts";
@@ -219,6 +223,62 @@ testBackends(
       // One anchor per step still edits.
       const one = await kneEdit(m.model, [t.row], { ...hp, klAnchorsPerStep: 1 }, prompts);
       if (one.rolledBack || !(await predicts(m, t))) throw new Error("one anchor per step failed");
+    });
+  },
+);
+
+testBackends(
+  "the first step's KL term is exactly zero, so skipping it (fromReference) leaves the edit bit-identical",
+  async (be) => {
+    await withModel(be, async (m) => {
+      const prompts = ["The capital of Spain is", "The capital of Italy is", "France is in"]
+        .map((p) => target(m, p, "Madrid").promptIds);
+      const t = target(m, "The capital of Japan is", "Lima");
+      // Steps 2 and later read the anchors in both runs; only step 1's forward is skipped.
+      const hp = { ...TINY_HP, klWeight: 1, steps: 4, earlyStopLoss: 0 };
+      const ensemble = selectEnsemble(await attribute(m.model, [t.row], hp), hp);
+      const original = await weights(m);
+      const runs: Map<string, Float32Array>[] = [];
+      const losses: number[][] = [];
+      for (const fromReference of [false, true]) {
+        const groups = localityAnchors(m.model, prompts, 0);
+        try {
+          // The premise: on the unchanged model the KL rows are exactly zero.
+          for (const a of groups.flat()) {
+            const kl = await tidyAsync(async () =>
+              await noGrad(() =>
+                klRows(a.refLogits, m.model.forward(a.ids, undefined, undefined, a.rows))
+              ).value.toArray()
+            );
+            if (!kl.every((x) => x === 0)) throw new Error(`KL at the reference: ${[...kl]}`);
+          }
+          const r = await maskedUpdate(
+            m.model,
+            [t.row],
+            ensemble,
+            hp,
+            groups,
+            undefined,
+            fromReference,
+          );
+          if (r.steps !== 4) throw new Error(`${r.steps} steps`);
+          losses.push(r.losses);
+        } finally {
+          for (const a of groups.flat()) freeAnchor(a);
+        }
+        runs.push(await weights(m));
+        for (const [name, w] of original) {
+          const p = m.model.params.get(name)!.value;
+          writeEntries(p, Uint32Array.from(w.keys()), w);
+        }
+      }
+      if (losses[0].join() !== losses[1].join()) throw new Error(`losses ${losses.join(" vs ")}`);
+      let moved = 0;
+      for (const [name, w] of runs[0]) {
+        if (!sameBits(w, runs[1].get(name)!)) throw new Error(`${name} differs`);
+        if (!sameBits(w, original.get(name)!)) moved++;
+      }
+      if (moved === 0) throw new Error("the update changed nothing");
     });
   },
 );
