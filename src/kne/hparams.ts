@@ -33,8 +33,9 @@ export type KneHparams = {
   /** Weight of the KL-to-unedited term on unrelated prompts (0 disables it). */
   klWeight: number;
   /**
-   * Anchors the KL term reads per update step, cycling through all of them (0: every anchor at
-   * every step). Fewer per step make each step cheaper; the term then sees each anchor in turn.
+   * Anchors the KL term reads per update step, cycling through all of them in strided groups
+   * (src/kne/update.ts localityAnchors; 0: every anchor at every step). Fewer per step make each
+   * step cheaper; the term then sees each anchor in turn.
    */
   klAnchorsPerStep: number;
   /**

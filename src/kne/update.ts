@@ -136,21 +136,21 @@ export function lengthBuckets(prompts: number[][], buckets = MAX_LENGTH_BUCKETS)
 /**
  * The KL term's anchors in groups of at most `perStep` prompts (0: one group of all), each
  * group weighted as a whole term (1/its prompts) and held as length buckets (lengthBuckets):
- * step s of the update reads group s mod groups, so each step forwards only one group while
- * every anchor still takes part in turn.
+ * the update reads one group per step, in turn, so each step forwards only one group while every
+ * anchor still takes part. The groups are strided (group g holds prompts g, g + G, g + 2G, ...
+ * of the G groups), so that each one samples the whole list: the unrelated prompts and, in
+ * sequential mode, the earlier edits of every age, even in an edit that stops after a few steps.
  */
 export function localityAnchors(
   model: CausalLM,
   prompts: number[][],
   perStep: number,
 ): LocalityAnchor[][] {
-  const size = perStep > 0 ? perStep : prompts.length;
-  const groups: LocalityAnchor[][] = [];
-  for (let i = 0; i < prompts.length; i += size) {
-    const group = prompts.slice(i, i + size);
-    groups.push(lengthBuckets(group).map((b) => localityAnchor(model, b, 1 / group.length)));
-  }
-  return groups;
+  const count = perStep > 0 ? Math.ceil(prompts.length / perStep) : Math.min(1, prompts.length);
+  return Array.from({ length: count }, (_, g) => {
+    const group = prompts.filter((_, i) => i % count === g);
+    return lengthBuckets(group).map((b) => localityAnchor(model, b, 1 / group.length));
+  });
 }
 
 /** Frees the anchor's device tensors. */
@@ -160,7 +160,8 @@ export function freeAnchor(anchor: LocalityAnchor): void {
 
 /**
  * Trains the ensemble's units on the target rows (and the KL term on the anchors' groups, one
- * group per step). `fromReference`: the model is still the one the anchors were taken from.
+ * group per step). `fromReference`: the model is still the one the anchors were taken from, so
+ * the first step skips the term (exactly zero there) and the groups are read from the second.
  */
 export async function maskedUpdate(
   model: CausalLM,
@@ -218,11 +219,12 @@ export async function maskedUpdate(
         if (!Number.isFinite(ceValue)) return Number.NaN;
         if (ceValue < hp.earlyStopLoss) return ceValue;
         let total = ce;
-        const group = anchors.length > 0 ? anchors[step % anchors.length] : [];
         // fromReference: the first step's model is the one the anchors' reference logits came
         // from, so the same forward gives the same logits and the KL term and its gradient are
-        // exactly zero there; its forward and backward are skipped (the result is bit-identical).
-        if (hp.klWeight > 0 && !(fromReference && step === 0)) {
+        // exactly zero there: that step reads no anchors, and the groups are read from the next.
+        const turn = fromReference ? step - 1 : step;
+        const group = anchors.length > 0 && turn >= 0 ? anchors[turn % anchors.length] : [];
+        if (hp.klWeight > 0) {
           for (const anchor of group) {
             const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
             const rowsKl = A.klRows(anchor.refLogits, q);
