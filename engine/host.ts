@@ -29,22 +29,30 @@ export interface EngineHost {
   systemMemoryAvailable(): number;
 }
 
+let current: EngineHost | null = null;
+let denoDefault: Promise<EngineHost> | null = null;
+
 /**
- * Deno's host, under Deno. It is imported by a computed specifier so that a page's bundle, whose
- * worker sets its own host before it creates a backend, does not carry Deno's files and threads.
+ * The host: the one set, else under Deno Deno's, imported on first use. The import is by a
+ * computed specifier, so that a page's bundle (whose worker sets its own host first) does not
+ * carry Deno's files and threads; and lazily, not by a top-level await, which in a module this
+ * widely imported makes Deno's second and later Workers of a process hang while loading.
  */
-async function defaultHost(): Promise<EngineHost | null> {
-  if (typeof Deno === "undefined") return null;
+export async function readyEngineHost(): Promise<EngineHost> {
+  if (current) return current;
+  if (typeof Deno === "undefined") {
+    throw new Error("no engine host: a page sets one (webHost) with setEngineHost");
+  }
   const url = new URL("./host-deno.ts", import.meta.url).href;
-  const { denoHost }: { denoHost: typeof DenoHost } = await import(url);
-  return denoHost;
+  denoDefault ??= import(url).then((m: { denoHost: typeof DenoHost }) => m.denoHost);
+  const host = await denoDefault;
+  current ??= host;
+  return current;
 }
 
-let current: EngineHost | null = await defaultHost();
-
-/** The host the engine uses now. */
+/** The host the engine uses now: set, or resolved by readyEngineHost (creating a backend does). */
 export function engineHost(): EngineHost {
-  if (!current) throw new Error("no engine host: a page sets one (webHost) with setEngineHost");
+  if (!current) throw new Error("no engine host yet: await readyEngineHost() first");
   return current;
 }
 

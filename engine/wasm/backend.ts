@@ -25,7 +25,7 @@ import { validateDispatch } from "../kernels/spec.ts";
 import { HEAP_BASE, LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts";
 import { controlBytes } from "./control.ts";
 import { type Call, ThreadPool } from "./pool.ts";
-import { engineHost } from "../host.ts";
+import { readyEngineHost } from "../host.ts";
 import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
 
 class WasmBuffer implements DeviceBuffer {
@@ -334,7 +334,7 @@ let compiled: Promise<WebAssembly.Module> | null = null;
 
 /** Compiles the kernels (build/kernels.wasm, from the engine's host) once per process. */
 export function loadKernelModule(): Promise<WebAssembly.Module> {
-  compiled ??= engineHost().kernelsWasm().then(
+  compiled ??= readyEngineHost().then((host) => host.kernelsWasm()).then(
     (bytes) => WebAssembly.compile(bytes),
     (e) => {
       throw new BackendError((e as Error).message);

@@ -6,7 +6,7 @@
 // done: dispatch stays synchronous.
 
 import { BackendError } from "../backend.ts";
-import { engineHost, type KernelThread } from "../host.ts";
+import { type KernelThread, readyEngineHost } from "../host.ts";
 import {
   ARGS_OFFSET,
   controlBytes,
@@ -73,7 +73,7 @@ export class ThreadPool {
     const workers: KernelThread[] = [];
     try {
       for (let slot = 1; slot < threads; slot++) {
-        const w = await engineHost().spawnKernelThread();
+        const w = await (await readyEngineHost()).spawnKernelThread();
         workers.push(w);
         // Awaited below with the others; a failure before then must not go unhandled.
         w.ready.catch(() => {});

@@ -25,7 +25,7 @@ import { fromHalfBits, toHalfBits } from "../half.ts";
 import { kernelSpec } from "../kernels/index.ts";
 import { type KernelSpec, validateDispatch } from "../kernels/spec.ts";
 import { hasHalfInput, wgslSource } from "./wgsl.ts";
-import { engineHost } from "../host.ts";
+import { readyEngineHost } from "../host.ts";
 
 /** Bytes per uniform slot (minUniformBufferOffsetAlignment is at most 256). */
 const UNIFORM_SLOT = 256;
@@ -500,7 +500,7 @@ export class WebGpuBackend implements Backend {
 /** Requests an adapter; null when WebGPU is absent or only a refused fallback exists. */
 export async function requestAdapter(allowFallback = true): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
-  engineHost().prepareWebGpu();
+  (await readyEngineHost()).prepareWebGpu();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) return null;
   if (!allowFallback && adapter.info.isFallbackAdapter) return null;

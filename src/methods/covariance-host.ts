@@ -19,28 +19,27 @@ export interface CovarianceHost {
   writeCache(name: string, bytes: Uint8Array): Promise<void>;
 }
 
+let current: CovarianceHost | null = null;
+let denoDefault: Promise<CovarianceHost> | null = null;
+
 /**
- * Deno's host, under Deno. It is imported by a computed specifier so that a page's bundle, whose
- * worker sets its own host first, does not carry Deno's file reads and writes.
+ * The host the covariance statistics use: the one set, else under Deno Deno's, imported on first
+ * use by a computed specifier (so that a page's bundle does not carry Deno's file reads and
+ * writes) and lazily (a top-level await makes Deno's later Workers hang while loading).
  */
-async function defaultHost(): Promise<CovarianceHost | null> {
-  if (typeof Deno === "undefined") return null;
-  const url = new URL("./covariance-host-deno.ts", import.meta.url).href;
-  const { denoCovarianceHost }: { denoCovarianceHost: typeof DenoCovarianceHost } = await import(
-    url
-  );
-  return denoCovarianceHost;
-}
-
-let current: CovarianceHost | null = await defaultHost();
-
-/** The host the covariance statistics use now. */
-export function covarianceHost(): CovarianceHost {
-  if (!current) {
+export async function covarianceHost(): Promise<CovarianceHost> {
+  if (current) return current;
+  if (typeof Deno === "undefined") {
     throw new Error(
       "no covariance host: a page sets one (webCovarianceHost) with setCovarianceHost",
     );
   }
+  const url = new URL("./covariance-host-deno.ts", import.meta.url).href;
+  denoDefault ??= import(url).then((m: { denoCovarianceHost: typeof DenoCovarianceHost }) =>
+    m.denoCovarianceHost
+  );
+  const host = await denoDefault;
+  current ??= host;
   return current;
 }
 

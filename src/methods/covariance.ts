@@ -92,7 +92,7 @@ export async function weightsHash(model: CausalLM): Promise<string> {
 async function readTexts(path: string): Promise<string[]> {
   let text: string;
   try {
-    text = await covarianceHost().readText(path);
+    text = await (await covarianceHost()).readText(path);
   } catch (e) {
     throw new BackendError(`covariance texts ${path}: cannot read: ${(e as Error).message}`);
   }
@@ -125,7 +125,7 @@ export async function covarianceTexts(
   let source = opts.texts;
   let texts: string[];
   if (source === "auto") {
-    const corpus = await covarianceHost().corpusTexts();
+    const corpus = await (await covarianceHost()).corpusTexts();
     const probe = corpus.slice(0, 200);
     const fits = probe.every((t) => encodeKnown(tok, t, unk) !== null);
     if (fits) {
@@ -135,7 +135,7 @@ export async function covarianceTexts(
       source = "prompts";
       texts = [...opts.prompts];
     }
-  } else if (source === "corpus") texts = await covarianceHost().corpusTexts();
+  } else if (source === "corpus") texts = await (await covarianceHost()).corpusTexts();
   else if (source === "prompts") texts = [...opts.prompts];
   else texts = await readTexts(source);
   const seqs = encodeAll(texts.slice(0, opts.maxTexts));
@@ -265,7 +265,7 @@ export async function keyCovariance(
   }
   if (missing.length === 0) return out;
   const disk = source !== "prompts";
-  const host = covarianceHost();
+  const host = await covarianceHost();
   const wHash = disk ? await weightsHash(model) : "";
   const nameOf = (l: number) => `cov-${wHash.slice(0, 20)}-${textsKey.slice(0, 20)}-L${l}.f64`;
   const compute: number[] = [];
