@@ -159,6 +159,43 @@ export function ownedBuffer<T extends DeviceBuffer>(
   return buf;
 }
 
+/** Refuses a buffer length that is not a non-negative integer: the check of every alloc. */
+export function checkAllocLength(length: number): void {
+  if (!Number.isInteger(length) || length < 0) {
+    throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
+  }
+}
+
+/**
+ * The checks every backend makes before writing `data` at element `offset` of `buf` (the range;
+ * f16 bits only into an f16 buffer), then the upload counted in `transfers`.
+ */
+export function recordUpload(
+  buf: DeviceBuffer,
+  data: Float32Array | Uint16Array,
+  offset: number,
+  transfers: Transfers,
+): void {
+  checkRange(buf, offset, data.length, "upload");
+  if (buf.dtype === "f32" && !(data instanceof Float32Array)) {
+    throw new BackendError(`upload: buffer #${buf.id} holds f32, got f16 bits`);
+  }
+  transfers.uploads++;
+  transfers.uploadBytes += data.length * DTYPE_BYTES[buf.dtype];
+}
+
+/** The range check of a read of `length` elements at `offset` of `buf`, then its count. */
+export function recordRead(
+  buf: DeviceBuffer,
+  offset: number,
+  length: number,
+  transfers: Transfers,
+): void {
+  checkRange(buf, offset, length, "read");
+  transfers.reads++;
+  transfers.readBytes += length * DTYPE_BYTES[buf.dtype];
+}
+
 /** Refuses an element range [offset, offset + length) that is not inside `buf`. */
 export function checkRange(buf: DeviceBuffer, offset: number, length: number, what: string): void {
   if (

@@ -2,6 +2,8 @@
 // repetition for grouped-query attention and column copies. Pointers are byte offsets into the
 // shared linear memory; all copies move contiguous runs with f32x4 loads and stores.
 
+import { zeroRun } from "./lib/lanes";
+
 /** dst[i] = src[i] for i < n. */
 function copyRun(dst: usize, src: usize, n: i32): void {
   let i = 0;
@@ -26,14 +28,6 @@ function addRun(dst: usize, src: usize, n: i32): void {
     const o = <usize>i << 2;
     store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
-}
-
-/** dst[i] = 0 for i < n. */
-function zeroRun(dst: usize, n: i32): void {
-  const z = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), z);
-  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
 }
 
 /** Byte offset of element index i. */

@@ -22,6 +22,7 @@
 
 import { f16_to_f32 } from "./f16";
 import { widen, widen4 } from "./lib/half";
+import { hsum } from "./lib/lanes";
 
 /** Register tile rows. */
 const MR: i32 = 6;
@@ -256,11 +257,6 @@ function packTrans16(src: usize, ld: i32, rows: i32, cols: i32, dst: usize): voi
  */
 const SMALL_ROWS: i32 = 8;
 const SMALL_B: u64 = 2 << 20;
-
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
-    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
 
 @inline function put(o: usize, v: f32, add: bool): void {
   store<f32>(o, add ? load<f32>(o) + v : v);

@@ -2,11 +2,7 @@
 // their input gradients and their gamma/beta gradients. Pointers are byte offsets into the
 // shared linear memory; rows and d are element counts. Inner loops run in f32x4 lanes.
 
-/** Horizontal sum of the four lanes. */
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
-    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
+import { hsum, zeroRun } from "./lib/lanes";
 
 /** Sum of d f32 at p. */
 @inline function rowSum(p: usize, d: i32): f32 {
@@ -132,13 +128,6 @@ export function layernorm_backward(
   }
 }
 
-/** Writes zeros over d f32 at p. */
-@inline function zero(p: usize, d: i32): void {
-  let j = 0;
-  for (; j + 4 <= d; j += 4) v128.store(p + (<usize>j << 2), f32x4.splat(0));
-  for (; j < d; j++) store<f32>(p + (<usize>j << 2), 0);
-}
-
 export function layernorm_param_grad(
   x: usize,
   dy: usize,
@@ -151,8 +140,8 @@ export function layernorm_param_grad(
   accumulate: i32,
 ): void {
   if (accumulate == 0) {
-    zero(dgamma, d);
-    zero(dbeta, d);
+    zeroRun(dgamma, d);
+    zeroRun(dbeta, d);
   }
   const rowBytes = <usize>d << 2;
   for (let r = 0; r < rows; r++) {
@@ -258,7 +247,7 @@ export function rmsnorm_param_grad(
   d: i32,
   accumulate: i32,
 ): void {
-  if (accumulate == 0) zero(dgamma, d);
+  if (accumulate == 0) zeroRun(dgamma, d);
   const rowBytes = <usize>d << 2;
   for (let r = 0; r < rows; r++) {
     const base = <usize>r * rowBytes;

@@ -33,20 +33,49 @@ function at16(base: usize, i: usize): usize {
   return base + (i << 1);
 }
 
+/**
+ * Element i of dst gets the f32 with bits v: the bits themselves (dst f32), or with `half` the
+ * f16 nearest to it, ties to even.
+ */
+// @ts-ignore: decorator
+@inline
+function storeDst(dst: usize, i: usize, v: u32, half: bool): void {
+  if (half) store<u16>(at16(dst, i), halfBits(reinterpret<f32>(v)));
+  else store<u32>(at32(dst, i), v);
+}
+
 // ---- gather_cols ------------------------------------------------------------------------------
 
-/** out[r * k + j] = x[r * cols + ids[j]] for r < rows, j < k (x f32). */
-export function gather_cols(x: usize, ids: usize, out: usize, rows: i32, cols: i32, k: i32): void {
+/** out[r * k + j] = x[r * cols + ids[j]] for r < rows, j < k; with `half` x is f16, widened. */
+// @ts-ignore: decorator
+@inline
+function gatherCols(
+  x: usize,
+  ids: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  k: i32,
+  half: bool,
+): void {
   for (let r = 0; r < rows; r++) {
-    const xr = at32(x, <usize>r * <usize>cols), o = at32(out, <usize>r * <usize>k);
+    const xr = <usize>r * <usize>cols, o = at32(out, <usize>r * <usize>k);
     for (let j = 0; j < k; j++) {
       const c = unitOf(load<f32>(at32(ids, j)), cols);
-      store<u32>(at32(o, j), c < 0 ? 0 : load<u32>(at32(xr, c)));
+      let v: u32 = 0;
+      if (c >= 0) {
+        const i = xr + <usize>c;
+        v = half ? reinterpret<u32>(widen(<u32>load<u16>(at16(x, i)))) : load<u32>(at32(x, i));
+      }
+      store<u32>(at32(o, j), v);
     }
   }
 }
 
-/** gather_cols with x f16, widened exactly. */
+export function gather_cols(x: usize, ids: usize, out: usize, rows: i32, cols: i32, k: i32): void {
+  gatherCols(x, ids, out, rows, cols, k, false);
+}
+
 export function gather_cols_f16(
   x: usize,
   ids: usize,
@@ -55,30 +84,31 @@ export function gather_cols_f16(
   cols: i32,
   k: i32,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const xr = at16(x, <usize>r * <usize>cols), o = at32(out, <usize>r * <usize>k);
-    for (let j = 0; j < k; j++) {
-      const c = unitOf(load<f32>(at32(ids, j)), cols);
-      store<f32>(at32(o, j), c < 0 ? 0 : widen(<u32>load<u16>(at16(xr, c))));
-    }
-  }
+  gatherCols(x, ids, out, rows, cols, k, true);
 }
 
 // ---- scatter_rows -----------------------------------------------------------------------------
 
-/** dst[ids[t] * d + c] = src[t * d + c] for t < k, c < d (dst f32). */
-export function scatter_rows(src: usize, ids: usize, dst: usize, k: i32, d: i32, V: i32): void {
+/** dst[ids[t] * d + c] = src[t * d + c] for t < k, c < d; with `half` dst is f16. */
+// @ts-ignore: decorator
+@inline
+function scatterRows(src: usize, ids: usize, dst: usize, k: i32, d: i32, V: i32, half: bool): void {
   for (let t = 0; t < k; t++) {
     const row = unitOf(load<f32>(at32(ids, t)), V);
     if (row < 0) continue;
-    const s = at32(src, <usize>t * <usize>d), o = at32(dst, <usize>row * <usize>d);
+    const s = at32(src, <usize>t * <usize>d), o = <usize>row * <usize>d;
     let c = 0;
-    for (; c + 4 <= d; c += 4) v128.store(at32(o, c), v128.load(at32(s, c)));
-    for (; c < d; c++) store<u32>(at32(o, c), load<u32>(at32(s, c)));
+    if (!half) {
+      for (; c + 4 <= d; c += 4) v128.store(at32(dst, o + <usize>c), v128.load(at32(s, c)));
+    }
+    for (; c < d; c++) storeDst(dst, o + <usize>c, load<u32>(at32(s, c)), half);
   }
 }
 
-/** scatter_rows with dst f16: each value rounded to the nearest f16, ties to even. */
+export function scatter_rows(src: usize, ids: usize, dst: usize, k: i32, d: i32, V: i32): void {
+  scatterRows(src, ids, dst, k, d, V, false);
+}
+
 export function scatter_rows_f16(
   src: usize,
   ids: usize,
@@ -87,17 +117,32 @@ export function scatter_rows_f16(
   d: i32,
   V: i32,
 ): void {
-  for (let t = 0; t < k; t++) {
-    const row = unitOf(load<f32>(at32(ids, t)), V);
-    if (row < 0) continue;
-    const s = at32(src, <usize>t * <usize>d), o = at16(dst, <usize>row * <usize>d);
-    for (let c = 0; c < d; c++) store<u16>(at16(o, c), halfBits(load<f32>(at32(s, c))));
-  }
+  scatterRows(src, ids, dst, k, d, V, true);
 }
 
 // ---- scatter_cols -----------------------------------------------------------------------------
 
-/** dst[r * cols + ids[j]] = src[r * k + j] for r < rows, j < k (dst f32). */
+/** dst[r * cols + ids[j]] = src[r * k + j] for r < rows, j < k; with `half` dst is f16. */
+// @ts-ignore: decorator
+@inline
+function scatterCols(
+  src: usize,
+  ids: usize,
+  dst: usize,
+  rows: i32,
+  cols: i32,
+  k: i32,
+  half: bool,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const s = at32(src, <usize>r * <usize>k), o = <usize>r * <usize>cols;
+    for (let j = 0; j < k; j++) {
+      const c = unitOf(load<f32>(at32(ids, j)), cols);
+      if (c >= 0) storeDst(dst, o + <usize>c, load<u32>(at32(s, j)), half);
+    }
+  }
+}
+
 export function scatter_cols(
   src: usize,
   ids: usize,
@@ -106,16 +151,9 @@ export function scatter_cols(
   cols: i32,
   k: i32,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const s = at32(src, <usize>r * <usize>k), o = at32(dst, <usize>r * <usize>cols);
-    for (let j = 0; j < k; j++) {
-      const c = unitOf(load<f32>(at32(ids, j)), cols);
-      if (c >= 0) store<u32>(at32(o, c), load<u32>(at32(s, j)));
-    }
-  }
+  scatterCols(src, ids, dst, rows, cols, k, false);
 }
 
-/** scatter_cols with dst f16: each value rounded to the nearest f16, ties to even. */
 export function scatter_cols_f16(
   src: usize,
   ids: usize,
@@ -124,18 +162,33 @@ export function scatter_cols_f16(
   cols: i32,
   k: i32,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const s = at32(src, <usize>r * <usize>k), o = at16(dst, <usize>r * <usize>cols);
-    for (let j = 0; j < k; j++) {
-      const c = unitOf(load<f32>(at32(ids, j)), cols);
-      if (c >= 0) store<u16>(at16(o, c), halfBits(load<f32>(at32(s, j))));
-    }
-  }
+  scatterCols(src, ids, dst, rows, cols, k, true);
 }
 
 // ---- scatter_entries --------------------------------------------------------------------------
 
-/** dst[rowIds[i] * cols + colIds[i]] = src[i] for i < k (dst f32). */
+/** dst[rowIds[i] * cols + colIds[i]] = src[i] for i < k; with `half` dst is f16. */
+// @ts-ignore: decorator
+@inline
+function scatterEntries(
+  src: usize,
+  rowIds: usize,
+  colIds: usize,
+  dst: usize,
+  k: i32,
+  rows: i32,
+  cols: i32,
+  half: bool,
+): void {
+  for (let i = 0; i < k; i++) {
+    const r = unitOf(load<f32>(at32(rowIds, i)), rows);
+    const c = unitOf(load<f32>(at32(colIds, i)), cols);
+    if (r >= 0 && c >= 0) {
+      storeDst(dst, <usize>r * <usize>cols + <usize>c, load<u32>(at32(src, i)), half);
+    }
+  }
+}
+
 export function scatter_entries(
   src: usize,
   rowIds: usize,
@@ -145,16 +198,9 @@ export function scatter_entries(
   rows: i32,
   cols: i32,
 ): void {
-  for (let i = 0; i < k; i++) {
-    const r = unitOf(load<f32>(at32(rowIds, i)), rows);
-    const c = unitOf(load<f32>(at32(colIds, i)), cols);
-    if (r >= 0 && c >= 0) {
-      store<u32>(at32(dst, <usize>r * <usize>cols + <usize>c), load<u32>(at32(src, i)));
-    }
-  }
+  scatterEntries(src, rowIds, colIds, dst, k, rows, cols, false);
 }
 
-/** scatter_entries with dst f16: each value rounded to the nearest f16, ties to even. */
 export function scatter_entries_f16(
   src: usize,
   rowIds: usize,
@@ -164,11 +210,5 @@ export function scatter_entries_f16(
   rows: i32,
   cols: i32,
 ): void {
-  for (let i = 0; i < k; i++) {
-    const r = unitOf(load<f32>(at32(rowIds, i)), rows);
-    const c = unitOf(load<f32>(at32(colIds, i)), cols);
-    if (r >= 0 && c >= 0) {
-      store<u16>(at16(dst, <usize>r * <usize>cols + <usize>c), halfBits(load<f32>(at32(src, i))));
-    }
-  }
+  scatterEntries(src, rowIds, colIds, dst, k, rows, cols, true);
 }

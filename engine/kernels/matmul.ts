@@ -60,8 +60,8 @@ function matmulSpec(name: string, skinny: boolean): KernelSpec {
 
 export const matmulKernels: KernelSpec[] = [
   matmulSpec("matmul", true),
-  matmulSpec("matmul_tn", false),
-  // The same WGSL as matmul, B read transposed (its override B_TRANSPOSED).
+  // The same WGSL as matmul, A or B read transposed (its overrides A_TRANSPOSED, B_TRANSPOSED).
+  { ...matmulSpec("matmul_tn", false), source: "matmul", constants: { A_TRANSPOSED: 1 } },
   { ...matmulSpec("matmul_nt", true), source: "matmul", constants: { B_TRANSPOSED: 1 } },
   {
     name: "bias_add",

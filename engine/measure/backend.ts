@@ -11,6 +11,7 @@ import {
   BackendError,
   type BackendName,
   type Binding,
+  checkAllocLength,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -20,6 +21,8 @@ import {
   isSlice,
   type KernelParams,
   ownedBuffer,
+  recordRead,
+  recordUpload,
   type Transfers,
 } from "../backend.ts";
 import { kernelSpec } from "../kernels/index.ts";
@@ -79,9 +82,7 @@ export class MeasuringBackend implements Backend {
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
-    if (!Number.isInteger(length) || length < 0) {
-      throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
-    }
+    checkAllocLength(length);
     const bytes = this.#round(length * DTYPE_BYTES[dtype]);
     const buf = new MeasuredBuffer(this.#nextId++, length, dtype, this, bytes);
     this.#live.set(buf.id, buf);
@@ -96,20 +97,13 @@ export class MeasuringBackend implements Backend {
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
-    checkRange(b, offset, data.length, "upload");
-    if (b.dtype === "f32" && !(data instanceof Float32Array)) {
-      throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
-    }
-    this.#transfers.uploads++;
-    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
+    recordUpload(b, data, offset, this.#transfers);
     b.writer ||= "upload";
   }
 
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
-    checkRange(b, offset, length, "read");
-    this.#transfers.reads++;
-    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
+    recordRead(b, offset, length, this.#transfers);
     return Promise.resolve(new Float32Array(length));
   }
 

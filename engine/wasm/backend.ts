@@ -7,6 +7,7 @@ import {
   type Backend,
   BackendError,
   type Binding,
+  checkAllocLength,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -16,6 +17,8 @@ import {
   isSlice,
   type KernelParams,
   ownedBuffer,
+  recordRead,
+  recordUpload,
   sliceAlign,
   type Transfers,
 } from "../backend.ts";
@@ -166,9 +169,7 @@ export class WasmBackend implements Backend {
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
-    if (!Number.isInteger(length) || length < 0) {
-      throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
-    }
+    checkAllocLength(length);
     const offset = this.#alloc.alloc(length * DTYPE_BYTES[dtype]);
     return new WasmBuffer(this.#nextId++, length, dtype, this, offset);
   }
@@ -179,14 +180,9 @@ export class WasmBackend implements Backend {
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
-    checkRange(b, offset, data.length, "upload");
-    this.#transfers.uploads++;
-    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
+    recordUpload(b, data, offset, this.#transfers);
     if (b.dtype === "f32") {
-      if (!(data instanceof Float32Array)) {
-        throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
-      }
-      this.heap.set(data, b.byteOffset / 4 + offset);
+      this.heap.set(data as Float32Array, b.byteOffset / 4 + offset);
     } else {
       const bits = data instanceof Float32Array ? toHalfBits(data) : data;
       this.heap16.set(bits, b.byteOffset / 2 + offset);
@@ -195,9 +191,7 @@ export class WasmBackend implements Backend {
 
   read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
-    checkRange(b, offset, length, "read");
-    this.#transfers.reads++;
-    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
+    recordRead(b, offset, length, this.#transfers);
     if (b.dtype === "f16") {
       const start = b.byteOffset / 2 + offset;
       return Promise.resolve(fromHalfBits(this.heap16.slice(start, start + length)));

@@ -9,6 +9,7 @@ import {
   type Backend,
   BackendError,
   type Binding,
+  checkAllocLength,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -18,6 +19,8 @@ import {
   isSlice,
   type KernelParams,
   ownedBuffer,
+  recordRead,
+  recordUpload,
   SLICE_ALIGN_BYTES,
   type Transfers,
 } from "../backend.ts";
@@ -145,9 +148,7 @@ export class WebGpuBackend implements Backend {
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
     this.#checkAlive();
-    if (!Number.isInteger(length) || length < 0) {
-      throw new BackendError(`alloc: length must be a non-negative integer, got ${length}`);
-    }
+    checkAllocLength(length);
     const size = Math.max(16, Math.ceil(length * DTYPE_BYTES[dtype] / 16) * 16);
     const gpu = this.device.createBuffer({
       size,
@@ -178,14 +179,9 @@ export class WebGpuBackend implements Backend {
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
     const b = this.#own(buf, "upload");
-    checkRange(b, offset, data.length, "upload");
-    this.#transfers.uploads++;
-    this.#transfers.uploadBytes += data.length * DTYPE_BYTES[b.dtype];
+    recordUpload(b, data, offset, this.#transfers);
     let bytes: Uint8Array;
     if (b.dtype === "f32") {
-      if (!(data instanceof Float32Array)) {
-        throw new BackendError(`upload: buffer #${b.id} holds f32, got f16 bits`);
-      }
       bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } else {
       this.#words(b, offset, data.length, "upload");
@@ -207,9 +203,7 @@ export class WebGpuBackend implements Backend {
 
   async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
     const b = this.#own(buf, "read");
-    checkRange(b, offset, length, "read");
-    this.#transfers.reads++;
-    this.#transfers.readBytes += length * DTYPE_BYTES[b.dtype];
+    recordRead(b, offset, length, this.#transfers);
     if (length === 0) return new Float32Array(0);
     // Whole words: an f16 read starting at an odd element takes the half before it along, and
     // one ending at an odd element the half after it (inside the 16-byte rounded allocation).

@@ -7,7 +7,11 @@ struct P { rows: u32, V: u32 }
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
 
+// The row lib/logsumexp.wgsl reduces.
+fn logit(i: u32) -> f32 { return logits[i]; }
+
 // #include lib/row_reduce.wgsl
+// #include lib/logsumexp.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -15,12 +19,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wid.y * nwg.x + wid.x;
   if (row >= p.rows) { return; }
   let base = row * p.V;
-  var m = LOWEST;
-  for (var j = lid; j < p.V; j += WG) { m = max(m, logits[base + j]); }
-  m = reduce_max(m, lid);
-  var s = 0.0;
-  for (var j = lid; j < p.V; j += WG) { s += exp(logits[base + j] - m); }
-  s = reduce_sum(s, lid);
+  let m = row_max(base, p.V, lid);
+  let s = row_sum_exp(base, p.V, m, lid);
   if (lid == 0u) {
     let ls = log(s);
     lse[row] = m + ls;

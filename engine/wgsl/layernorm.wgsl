@@ -10,6 +10,7 @@ struct P { rows: u32, d: u32, eps: f32 }
 @group(0) @binding(6) var<uniform> p: P;
 
 // #include lib/row_reduce.wgsl
+// #include lib/norm_row.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -18,21 +19,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wid.y * nwg.x + wid.x;
   if (row >= p.rows) { return; }
   let base = row * p.d;
-  let fd = f32(p.d);
   var s = 0.0;
-  for (var j = lid; j < p.d; j += 256u) { s += x[base + j]; }
-  let mu = reduce_sum(s, lid) / fd;
-  var q = 0.0;
-  for (var j = lid; j < p.d; j += 256u) {
-    let t = x[base + j] - mu;
-    q += t * t;
-  }
-  let rs = 1.0 / sqrt(reduce_sum(q, lid) / fd + p.eps);
+  for (var j = lid; j < p.d; j += WG) { s += x[base + j]; }
+  let mu = reduce_sum(s, lid) / f32(p.d);
+  let rs = inv_rms(base, p.d, mu, p.eps, lid);
   if (lid == 0u) {
     mean[row] = mu;
     rstd[row] = rs;
   }
-  for (var j = lid; j < p.d; j += 256u) {
+  for (var j = lid; j < p.d; j += WG) {
     out[base + j] = (x[base + j] - mu) * rs * gamma[j] + beta[j];
   }
 }

@@ -1,13 +1,14 @@
-// matmul and matmul_nt: for each i < batch, C_i = A_i op(B_i) with A_i m x k (row-major), and
-// B_i k x n (matmul) or, with the override B_TRANSPOSED (matmul_nt), stored n x k (C = A B^T);
+// matmul, matmul_tn and matmul_nt: for each i < batch, C_i = op(A_i) op(B_i) with A_i m x k
+// (row-major) or, with the override A_TRANSPOSED (matmul_tn), stored k x m (C = A^T B), and B_i
+// k x n or, with the override B_TRANSPOSED (matmul_nt), stored n x k (C = A B^T);
 // C_i = c[i*m*n ...] is m x n and is overwritten, or added to when accumulate = 1.
 // A_i = a[i*strideA ...], B_i = b[i*strideB ...] (stride 0 broadcasts).
 // One workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, 4 x 4 outputs each (rows
 // ty + 16i, columns tx + 16j, so neighbours touch neighbouring words), stepping through k in
 // slices of 16 staged in workgroup memory (8 KiB). The grid is clamped to 65535 groups per
 // dimension; each group loops over the tiles and batches its position stands for. With at most
-// 16 rows (SKINNY_ROWS) the kernel takes lib/matmul_skinny.wgsl's path instead (the grid then
-// has one row of groups of 256 columns, engine/kernels/matmul.ts).
+// 16 rows (SKINNY_ROWS) and A not transposed the kernel takes lib/matmul_skinny.wgsl's path
+// instead (the grid then has one row of groups of 256 columns, engine/kernels/matmul.ts).
 struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 // B: f32, or f16 in the matmul_f16 and matmul_nt_f16 kernels (engine/kernels/f16.ts), read as
@@ -15,12 +16,19 @@ struct P { batch: u32, m: u32, n: u32, k: u32, strideA: u32, strideB: u32, accum
 // #half-input b 1 loadB
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+override A_TRANSPOSED: bool = false;
 override B_TRANSPOSED: bool = false;
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
 var<workgroup> As: array<f32, 1024>; // [kk * 64 + row]
 var<workgroup> Bs: array<f32, 1024>; // [kk * 64 + col]
+
+/** Index of op(A)[row, kk] in A_i. */
+fn aIndex(row: u32, kk: u32) -> u32 {
+  if (A_TRANSPOSED) { return kk * p.m + row; }
+  return row * p.k + kk;
+}
 
 /** Index of op(B)[kk, col] in B_i. */
 fn bIndex(kk: u32, col: u32) -> u32 {
@@ -33,7 +41,7 @@ fn bIndex(kk: u32, col: u32) -> u32 {
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) lid: u32) {
-  if (p.m <= SKINNY_ROWS) {
+  if (p.m <= SKINNY_ROWS && !A_TRANSPOSED) {
     skinny(wid, nwg, lid);
     return;
   }
@@ -53,14 +61,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         for (var k0 = 0u; k0 < p.k; k0 += TK) {
           for (var t = 0u; t < 4u; t++) {
             let e = lid + t * 256u;
+            // Neighbouring invocations read neighbouring words of A and B as they are stored.
             {
-              let r = e / 16u; let kk = e % 16u;
+              var r = e / 16u; var kk = e % 16u;
+              if (A_TRANSPOSED) { kk = e / 64u; r = e % 64u; }
               var v = 0.0;
-              if (row0 + r < p.m && k0 + kk < p.k) { v = a[aOff + (row0 + r) * p.k + k0 + kk]; }
+              if (row0 + r < p.m && k0 + kk < p.k) { v = a[aOff + aIndex(row0 + r, k0 + kk)]; }
               As[kk * TILE + r] = v;
             }
             {
-              // Neighbouring invocations read neighbouring words of B as it is stored.
               var kk = e / 64u; var q = e % 64u;
               if (B_TRANSPOSED) { q = e / 16u; kk = e % 16u; }
               var v = 0.0;

@@ -7,6 +7,7 @@ struct P { rows: u32, d: u32, eps: f32 }
 @group(0) @binding(4) var<uniform> p: P;
 
 // #include lib/row_reduce.wgsl
+// #include lib/norm_row.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -15,14 +16,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wid.y * nwg.x + wid.x;
   if (row >= p.rows) { return; }
   let base = row * p.d;
-  var q = 0.0;
-  for (var j = lid; j < p.d; j += 256u) {
-    let t = x[base + j];
-    q += t * t;
-  }
-  let rr = 1.0 / sqrt(reduce_sum(q, lid) / f32(p.d) + p.eps);
+  let rr = inv_rms(base, p.d, 0.0, p.eps, lid);
   if (lid == 0u) { rrms[row] = rr; }
-  for (var j = lid; j < p.d; j += 256u) {
+  for (var j = lid; j < p.d; j += WG) {
     out[base + j] = x[base + j] * rr * gamma[j];
   }
 }

@@ -2,14 +2,10 @@
 // an id outside [0, cols) (or NaN) is skipped, and every entry of dst no id selects is left as it
 // was. Ids are f32, truncated; the caller gives distinct ids. One invocation per element of src.
 struct P { rows: u32, cols: u32, k: u32 }
-// dst as raw words: f32 values, or with DST_HALF (the scatter_cols_f16 kernel,
-// engine/kernels/units.ts) f16 pairs, element i in the low (even i) or high (odd i) half of word
-// i / 2, rounded to the nearest f16, ties to even, as f32_to_f16 does. Adjacent columns share
-// words: each invocation changes only its half, with atomics.
-override DST_HALF: bool = false;
 // src as f32 bits: the f32 path copies them unchanged (NaN payloads included).
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
+// dst: see lib/scatter.wgsl. In f16, adjacent columns share words.
 @group(0) @binding(2) var<storage, read_write> dst: array<atomic<u32>>;
 @group(0) @binding(3) var<uniform> p: P;
 

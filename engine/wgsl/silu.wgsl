@@ -4,11 +4,7 @@ struct P { n: u32 }
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: P;
 
-// sigmoid with exp kept finite (WGSL leaves overflow undefined); exactly 0 below z = -87, where
-// the true value is under 1.7e-38, so x * sigmoid(x) is 0 for hugely negative x.
-fn sigmoid(z: f32) -> f32 {
-  return select(1.0 / (1.0 + exp(-clamp(z, -87.0, 87.0))), 0.0, z < -87.0);
-}
+// #include lib/sigmoid.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -6,7 +6,11 @@ struct P { rows: u32, cols: u32, qlen: u32, causal: u32, scale: f32 }
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: P;
 
+// The row lib/logsumexp.wgsl reduces: scale * x.
+fn logit(i: u32) -> f32 { return p.scale * x[i]; }
+
 // #include lib/row_reduce.wgsl
+// #include lib/logsumexp.wgsl
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -19,16 +23,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     n = u32(clamp(pos + 1, 0, i32(p.cols)));
   }
   let base = row * p.cols;
-  var m = LOWEST;
-  for (var j = lid; j < n; j += WG) { m = max(m, p.scale * x[base + j]); }
-  m = reduce_max(m, lid);
-  var s = 0.0;
-  for (var j = lid; j < n; j += WG) { s += exp(p.scale * x[base + j] - m); }
-  s = reduce_sum(s, lid);
-  let inv = 1.0 / s;
+  let m = row_max(base, n, lid);
+  let inv = 1.0 / row_sum_exp(base, n, m, lid);
   for (var j = lid; j < p.cols; j += WG) {
     var v = 0.0;
-    if (j < n) { v = exp(p.scale * x[base + j] - m) * inv; }
+    if (j < n) { v = exp(logit(base + j) - m) * inv; }
     out[base + j] = v;
   }
 }
