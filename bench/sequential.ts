@@ -2,9 +2,11 @@
 // runs: per method the Edit Succ. of each edit when it was made, how many still hold after the
 // last edit, Generalization, Portability and Locality (against the original model), and the
 // retention curve binned by how many edits came after (lag), as one Markdown table, a JSON file
-// and a grouped bar chart (retention.svg) in OUT.
+// and a grouped bar chart (retention.svg) in OUT. A run may be labelled (LABEL=RUN_DIR; default:
+// its method's name), and --previous keeps the rows of an earlier sequential.json (a new row of
+// the same label replaces one), so a method rerun with other settings joins the runs already made.
 //
-//   deno run -A bench/sequential.ts --out bench/sequential RUN_DIR [RUN_DIR ...]
+//   deno run -A bench/sequential.ts --out bench/sequential [--previous FILE] [LABEL=]RUN_DIR ...
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -46,13 +48,16 @@ interface RunSummary {
   retention: (number | null)[];
 }
 
-async function summarize(dir: string): Promise<RunSummary> {
+/** The summary of a finished run, `DIR` or `LABEL=DIR` (the row's label; default: the method). */
+async function summarize(arg: string): Promise<RunSummary> {
+  const eq = arg.indexOf("=");
+  const [label, dir] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [null, arg];
   const m = JSON.parse(await Deno.readTextFile(join(dir, "metrics.json")));
   if (m.mode !== "sequential" || !Array.isArray(m.retention)) {
     throw new Error(`${dir}: not a finished sequential run (mode ${m.mode})`);
   }
   return {
-    method: m.method,
+    method: label ?? m.method,
     records: m.records,
     editSucc: m.mean.editSucc,
     heldAtEnd: m.sequentialEditSucc,
@@ -64,17 +69,34 @@ async function summarize(dir: string): Promise<RunSummary> {
   };
 }
 
+/** The earlier rows, each replaced by a new one of the same label, then the other new rows. */
+export function joinRuns<R extends { method: string }>(
+  previous: readonly R[],
+  fresh: readonly R[],
+): R[] {
+  return [
+    ...previous.map((p) => fresh.find((r) => r.method === p.method) ?? p),
+    ...fresh.filter((r) => !previous.some((p) => p.method === r.method)),
+  ];
+}
+
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
-    options: { out: { type: "string" } },
+    options: { out: { type: "string" }, previous: { type: "string" } },
     allowPositionals: true,
   });
   if (!values.out || positionals.length === 0) {
-    console.error("usage: deno run -A bench/sequential.ts --out DIR RUN_DIR [RUN_DIR ...]");
+    console.error(
+      "usage: deno run -A bench/sequential.ts --out DIR [--previous FILE] [LABEL=]RUN_DIR ...",
+    );
     Deno.exit(2);
   }
-  const runs = await Promise.all(positionals.map(summarize));
+  const fresh = await Promise.all(positionals.map(summarize));
+  const previous: RunSummary[] = values.previous
+    ? JSON.parse(await Deno.readTextFile(values.previous))
+    : [];
+  const runs = joinRuns(previous, fresh);
   const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(1));
   const table = [
     `| Method | edits | Edit Succ. when made | still held after the last | Gen. | Port. | Loc. | s / edit | ${

@@ -1,8 +1,10 @@
 // bench/sequential.ts's lag bins: each bin's value is the mean over every measurement whose lag
-// falls in it, which is the curve's per-lag means weighted by their counts.
+// falls in it, which is the curve's per-lag means weighted by their counts; and how a rerun's rows
+// join the rows of an earlier table.
 
+import assert from "node:assert/strict";
 import fc from "fast-check";
-import { binRetention } from "../../bench/sequential.ts";
+import { binRetention, joinRuns } from "../../bench/sequential.ts";
 import { retentionCurve } from "../../src/eval/retention.ts";
 
 Deno.test("binRetention: the mean of every measurement in a bin's lags", () => {
@@ -29,4 +31,10 @@ Deno.test("binRetention: the mean of every measurement in a bin's lags", () => {
       });
     },
   ));
+});
+
+Deno.test("joinRuns keeps earlier rows in order, replaces one of the same label, appends the rest", () => {
+  const row = (method: string, v: number) => ({ method, v });
+  const got = joinRuns([row("kne", 1), row("ft-m", 2)], [row("kne (seq)", 3), row("ft-m", 4)]);
+  assert.deepEqual(got, [row("kne", 1), row("ft-m", 4), row("kne (seq)", 3)]);
 });
