@@ -73,7 +73,7 @@ async function main() {
     hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
     hparamsFrom = args.hparams;
   } else {
-    const shipped = await shippedHparams(method, args.model);
+    const shipped = await shippedHparams(method, args.model, undefined, args.mode);
     if (shipped) {
       hparams = shipped.hparams;
       hparamsFrom = relative(Deno.cwd(), shipped.file);

@@ -87,17 +87,22 @@ async function requestsOf(r: Extract<ToEngine, { type: "edit" }>["request"], mod
 }
 
 /**
- * The method's hyperparameters for the model, as `deno task edit` takes them when no --hparams
- * is given (hparams/<method>/<model>.json, else the method's defaults), under the page's own.
+ * The method's hyperparameters for the model in `mode`, as `deno task edit` takes them when no
+ * --hparams is given (hparams/<method>/<model>.<mode>.json, else hparams/<method>/<model>.json,
+ * else the method's defaults), under the page's own.
  */
-async function hparamsFor(method: string, own: Record<string, unknown>) {
-  const file = `hparams/${method}/${modelName}.json`;
-  const res = await fetch(new URL(file, self.location.href));
-  if (!res.ok) {
+async function hparamsFor(method: string, mode: string, own: Record<string, unknown>) {
+  for (
+    const file of [
+      `hparams/${method}/${modelName}.${mode}.json`,
+      `hparams/${method}/${modelName}.json`,
+    ]
+  ) {
+    const res = await fetch(new URL(file, self.location.href));
+    if (res.ok) return { hparams: { ...(await res.json()), ...own }, file };
     await res.body?.cancel();
-    return { hparams: own, file: null };
   }
-  return { hparams: { ...(await res.json()), ...own }, file };
+  return { hparams: own, file: null };
 }
 
 function changedCount(changes: readonly TensorChange[]): number {
@@ -142,7 +147,7 @@ async function handle(msg: ToEngine): Promise<void> {
     case "edit": {
       const m = need();
       const requests = await requestsOf(msg.request, msg.mode);
-      const hp = await hparamsFor(msg.method, msg.hparams);
+      const hp = await hparamsFor(msg.method, msg.mode, msg.hparams);
       const pool = await anchors();
       // The memory plan first, as `deno task edit` checks it: an edit that cannot fit is refused.
       const method = methodByName(msg.method);

@@ -2,7 +2,8 @@
 // folder's name, merged over the defaults and checked against the schema; none for a model
 // without a file; a bad shipped file is an HparamsError naming it. The files of models/kne-facts
 // hold the values its dev split chose, which are also the built-in defaults; those of the default
-// model, kne-facts-base, the values its own dev split chose.
+// model, kne-facts-base, the values its own dev split chose; a mode's own file
+// (<model>.<mode>.json, KNE's sequential setting) is used in that mode.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -23,6 +24,13 @@ Deno.test("shipped hparams: found by the model folder's name, merged over the de
     assert.deepEqual(got!.hparams, { ...kne.defaults, topP: 0.002 });
     assert.equal(await shippedHparams(kne, "models/other-model", root), null);
     assert.equal(await shippedHparams(methodByName("rome"), "models/my-model", root), null);
+    // A mode's own file is used in that mode; other modes (and none) read the model's file.
+    await Deno.writeTextFile(join(root, "kne", "my-model.sequential.json"), '{"spareHeld": 1}');
+    const seq = await shippedHparams(kne, "models/my-model", root, "sequential");
+    assert.equal(seq!.file, join(root, "kne", "my-model.sequential.json"));
+    assert.deepEqual(seq!.hparams, { ...kne.defaults, spareHeld: 1 });
+    assert.equal((await shippedHparams(kne, "models/my-model", root, "batch"))!.file, got!.file);
+    assert.equal((await shippedHparams(kne, "models/my-model", root))!.file, got!.file);
     await Deno.writeTextFile(join(root, "kne", "bad.json"), JSON.stringify({ topP: "many" }));
     await assert.rejects(
       shippedHparams(kne, "models/bad", root),
@@ -66,4 +74,19 @@ Deno.test("kne-paper: the paper's units only; kne's own choices are refused by n
     );
     parseHparams(bad, kne.defaults, kne.schema, "hp.json");
   }
+});
+
+Deno.test("kne-facts-base's sequential KNE file: the single-edit file with the sequential choices", async () => {
+  const kne = methodByName("kne");
+  const dir = join(ROOT, "models/kne-facts-base");
+  const single = (await shippedHparams(kne, dir))!;
+  const seq = (await shippedHparams(kne, dir, undefined, "sequential"))!;
+  assert.equal(seq.file, shippedHparamsFile("kne", dir, undefined, "sequential"));
+  // Chosen on base-dev (bench/RESULTS.md, "Sequential editing on base-dev").
+  assert.deepEqual(seq.hparams, {
+    ...single.hparams,
+    klWeight: 30,
+    klAnchorsPerStep: 48,
+    spareHeld: 1,
+  });
 });
