@@ -41,6 +41,7 @@ export {
   parseRequests,
   validateRequests,
 } from "./src/io/requests.ts";
+export { hparamsCandidates } from "./src/io/hparams-files.ts";
 export { DEFAULT_MODEL, type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
 export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";

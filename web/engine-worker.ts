@@ -17,6 +17,7 @@ import {
   editTarget,
   editWork,
   encodePatch,
+  hparamsCandidates,
   loadModelFromUrl,
   METHOD_LABELS,
   methodByName,
@@ -92,12 +93,7 @@ async function requestsOf(r: Extract<ToEngine, { type: "edit" }>["request"], mod
  * else the method's defaults), under the page's own.
  */
 async function hparamsFor(method: string, mode: string, own: Record<string, unknown>) {
-  for (
-    const file of [
-      `hparams/${method}/${modelName}.${mode}.json`,
-      `hparams/${method}/${modelName}.json`,
-    ]
-  ) {
+  for (const file of hparamsCandidates(method, modelName, mode).map((f) => `hparams/${f}`)) {
     const res = await fetch(new URL(file, self.location.href));
     if (res.ok) return { hparams: { ...(await res.json()), ...own }, file };
     await res.body?.cancel();

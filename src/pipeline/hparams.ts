@@ -8,6 +8,7 @@
 import { basename, join, resolve } from "node:path";
 import type { EditMethod, Hparams } from "../edit/method.ts";
 import { fsReason, readRegularText } from "../io/files.ts";
+import { hparamsCandidates } from "../io/hparams-files.ts";
 import { HparamsError, parseHparams } from "../io/requests.ts";
 
 /** The folder of the shipped per-model hyperparameter files. */
@@ -23,7 +24,7 @@ export function shippedHparamsFile(
   root = HPARAMS_ROOT,
   mode?: string,
 ): string {
-  return join(root, method, `${basename(resolve(modelDir))}${mode ? `.${mode}` : ""}.json`);
+  return join(root, hparamsCandidates(method, basename(resolve(modelDir)), mode)[0]);
 }
 
 /**
@@ -37,11 +38,8 @@ export async function shippedHparams<H extends Hparams>(
   root = HPARAMS_ROOT,
   mode?: string,
 ): Promise<{ hparams: H; file: string } | null> {
-  for (
-    const file of new Set(
-      [mode, undefined].map((m) => shippedHparamsFile(method.name, modelDir, root, m)),
-    )
-  ) {
+  const model = basename(resolve(modelDir));
+  for (const file of hparamsCandidates(method.name, model, mode).map((f) => join(root, f))) {
     let text: string;
     try {
       text = await readRegularText(file);
