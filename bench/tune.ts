@@ -26,6 +26,7 @@ const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [option
   --anchors FILE    anchor pool (default: the model's anchor split; required for a model
                     without one; a test split is refused)
   --n N             the first N requests (default 50)
+  --mode M          single | batch | sequential (default single), passed to the edit command
   --backend B       wasm | webgpu | auto (default wasm)
   --out DIR         per-trial outputs (default .tmp/tune-<method>)
   --locality-floor X  Locality a trial needs to be chosen on Edit Succ. and Generalization
@@ -95,6 +96,7 @@ async function runTrial(
     requests: string;
     anchors: string;
     n: string;
+    mode: string;
     backend: string;
     out: string;
   },
@@ -109,7 +111,7 @@ async function runTrial(
     "scripts/edit.ts",
     ...(a.model ? ["--model", a.model] : []),
     ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
-    ...["--anchors", a.anchors, "--n", a.n, "--backend", a.backend],
+    ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
     ...["--no-fluency", "--json", "--force", "--out", `${dir}/run`],
   ];
   const res = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
@@ -141,6 +143,7 @@ if (import.meta.main) {
       requests: { type: "string" },
       anchors: { type: "string" },
       n: { type: "string", default: "50" },
+      mode: { type: "string", default: "single" },
       backend: { type: "string", default: "wasm" },
       out: { type: "string" },
       "locality-floor": { type: "string", default: "90" },
@@ -188,6 +191,7 @@ if (import.meta.main) {
     requests,
     anchors,
     n: values.n,
+    mode: values.mode,
     backend: values.backend,
     out: values.out ?? `.tmp/tune-${values.method}`,
   };
