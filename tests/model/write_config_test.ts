@@ -1,0 +1,61 @@
+// ModelConfig → config.json → ModelConfig: what the trainer writes reads back as the same model,
+// for both families over random shapes, and the two fixtures' configs survive the round trip.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
+import { hfConfigJson } from "../../src/model/write-config.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+const roundTrip = (c: ModelConfig) => parseModelConfig(hfConfigJson(c), "written");
+
+Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
+  const config = fc.record({
+    llama: fc.boolean(),
+    vocabSize: fc.integer({ min: 8, max: 70000 }),
+    contextLength: fc.integer({ min: 1, max: 8192 }),
+    headDim: fc.integer({ min: 1, max: 64 }).map((h) => 2 * h),
+    nKvHeads: fc.integer({ min: 1, max: 8 }),
+    group: fc.integer({ min: 1, max: 4 }),
+    nLayers: fc.integer({ min: 1, max: 48 }),
+    dFF: fc.integer({ min: 1, max: 20000 }),
+    normEps: fc.constantFrom(1e-5, 1e-6),
+    ropeTheta: fc.constantFrom(10000, 500000),
+    tie: fc.boolean(),
+    eos: fc.option(fc.integer({ min: 0, max: 7 })),
+  }).map((r): ModelConfig => {
+    const nHeads = r.nKvHeads * r.group, dModel = nHeads * r.headDim;
+    return {
+      architecture: r.llama ? "llama" : "gpt2",
+      hfClass: r.llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
+      vocabSize: r.vocabSize,
+      contextLength: r.contextLength,
+      dModel,
+      nLayers: r.nLayers,
+      nHeads,
+      nKvHeads: r.llama ? r.nKvHeads : nHeads,
+      dFF: r.dFF,
+      normEps: r.normEps,
+      ropeTheta: r.llama ? r.ropeTheta : 10000,
+      tieEmbeddings: r.llama ? r.tie : true,
+      qkvBias: !r.llama,
+      bosTokenId: r.eos,
+      eosTokenId: r.eos,
+    };
+  });
+  fc.assert(fc.property(config, (c) => assert.deepEqual(roundTrip(c), c)));
+});
+
+Deno.test("the fixtures' configs survive hfConfigJson", async () => {
+  for (const name of ["tiny-gpt2", "tiny-llama"]) {
+    const c = await readModelConfig(`${FIXTURES}${name}`);
+    assert.deepEqual(roundTrip(c), c, name);
+  }
+});
+
+Deno.test("hfConfigJson refuses a family it cannot write", async () => {
+  const c = await readModelConfig(`${FIXTURES}tiny-llama`);
+  assert.throws(() => hfConfigJson({ ...c, hfClass: "Qwen2ForCausalLM" }), /Qwen2ForCausalLM/);
+});
