@@ -4,7 +4,7 @@
 // fetched its assets by URL and starts Web Workers (./host-web.ts). Nothing else in engine/ or
 // src/ touches files or the system to compute.
 
-import type { denoHost as DenoHost } from "./host-deno.ts";
+import { hostSlot } from "./host-slot.ts";
 
 /** A started WASM kernel thread (engine/wasm/thread.ts runs inside it). */
 export interface KernelThread {
@@ -29,34 +29,25 @@ export interface EngineHost {
   systemMemoryAvailable(): number;
 }
 
-let current: EngineHost | null = null;
-let denoDefault: Promise<EngineHost> | null = null;
+const slot = hostSlot<EngineHost>(
+  new URL("./host-deno.ts", import.meta.url),
+  "denoHost",
+  "no engine host: a page sets one (webHost) with setEngineHost",
+);
 
-/**
- * The host: the one set, else under Deno Deno's, imported on first use. The import is by a
- * computed specifier, so that a page's bundle (whose worker sets its own host first) does not
- * carry Deno's files and threads; and lazily, not by a top-level await, which in a module this
- * widely imported makes Deno's second and later Workers of a process hang while loading.
- */
-export async function readyEngineHost(): Promise<EngineHost> {
-  if (current) return current;
-  if (typeof Deno === "undefined") {
-    throw new Error("no engine host: a page sets one (webHost) with setEngineHost");
-  }
-  const url = new URL("./host-deno.ts", import.meta.url).href;
-  denoDefault ??= import(url).then((m: { denoHost: typeof DenoHost }) => m.denoHost);
-  const host = await denoDefault;
-  current ??= host;
-  return current;
+/** The host: the one set, else under Deno Deno's (./host-deno.ts), imported on first use. */
+export function readyEngineHost(): Promise<EngineHost> {
+  return slot.ready();
 }
 
 /** The host the engine uses now: set, or resolved by readyEngineHost (creating a backend does). */
 export function engineHost(): EngineHost {
-  if (!current) throw new Error("no engine host yet: await readyEngineHost() first");
-  return current;
+  const host = slot.now();
+  if (!host) throw new Error("no engine host yet: await readyEngineHost() first");
+  return host;
 }
 
 /** Replaces the host (a page does this once, before creating a backend). */
 export function setEngineHost(host: EngineHost): void {
-  current = host;
+  slot.set(host);
 }

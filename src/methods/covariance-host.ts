@@ -4,7 +4,7 @@
 // and writes files under .cache/kne; a page sets a host that fetches the corpus and covTexts
 // files by URL and keeps moments in the browser's Cache Storage (./covariance-host-web.ts).
 
-import type { denoCovarianceHost as DenoCovarianceHost } from "./covariance-host-deno.ts";
+import { hostSlot } from "../../engine/host-slot.ts";
 
 export interface CovarianceHost {
   /** The fact corpus's training texts (src/facts/corpus.ts buildCorpus().train). */
@@ -19,31 +19,18 @@ export interface CovarianceHost {
   writeCache(name: string, bytes: Uint8Array): Promise<void>;
 }
 
-let current: CovarianceHost | null = null;
-let denoDefault: Promise<CovarianceHost> | null = null;
+const slot = hostSlot<CovarianceHost>(
+  new URL("./covariance-host-deno.ts", import.meta.url),
+  "denoCovarianceHost",
+  "no covariance host: a page sets one (webCovarianceHost) with setCovarianceHost",
+);
 
-/**
- * The host the covariance statistics use: the one set, else under Deno Deno's, imported on first
- * use by a computed specifier (so that a page's bundle does not carry Deno's file reads and
- * writes) and lazily (a top-level await makes Deno's later Workers hang while loading).
- */
-export async function covarianceHost(): Promise<CovarianceHost> {
-  if (current) return current;
-  if (typeof Deno === "undefined") {
-    throw new Error(
-      "no covariance host: a page sets one (webCovarianceHost) with setCovarianceHost",
-    );
-  }
-  const url = new URL("./covariance-host-deno.ts", import.meta.url).href;
-  denoDefault ??= import(url).then((m: { denoCovarianceHost: typeof DenoCovarianceHost }) =>
-    m.denoCovarianceHost
-  );
-  const host = await denoDefault;
-  current ??= host;
-  return current;
+/** The host the covariance statistics use: the one set, else under Deno Deno's. */
+export function covarianceHost(): Promise<CovarianceHost> {
+  return slot.ready();
 }
 
 /** Replaces the host (a page does this once, before the first ROME or MEMIT edit). */
 export function setCovarianceHost(host: CovarianceHost): void {
-  current = host;
+  slot.set(host);
 }
