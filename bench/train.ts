@@ -1,12 +1,13 @@
 // Training throughput: tokens per second of one training step (forward, backward, AdamW) of the
-// project's two trained shapes, with the batches training uses: `facts` (models/kne-facts:
-// 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens) and `base` (kne-facts-base: 12 layers,
-// d 256, vocab 4096, 16 windows of 128 tokens). Median over --steps after --warmup steps, random
+// project's trained shapes, with the batches training uses: `facts` (models/kne-facts:
+// 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens), `base` (kne-facts-base: 12 layers,
+// d 256, vocab 4096, 16 windows of 128 tokens) and `base-llama` (its Llama-style twin: the same
+// with RMSNorm, rotary positions and a SwiGLU FFN of 688). Median over --steps after --warmup steps, random
 // weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
 // (bench/peers/torch_train.py, the WASM backend's thread count), when Debian's python3-torch is
 // installed (CI does not install it; bench/peers/torch.ts); the row says so otherwise.
 //
-//   deno run -A bench/train.ts [--shapes=facts,base] [--steps=N] [--warmup=N] [--json]
+//   deno run -A bench/train.ts [--shapes=facts,base,base-llama] [--steps=N] [--warmup=N] [--json]
 
 import { createWasmBackend } from "../engine/wasm/backend.ts";
 import { Adam } from "../src/autograd/adam.ts";
@@ -27,6 +28,7 @@ const STEPS = Number(args.get("steps") ?? 6);
 const WARMUP = Number(args.get("warmup") ?? 2);
 
 interface Shape {
+  llama?: boolean;
   d: number;
   layers: number;
   heads: number;
@@ -35,10 +37,23 @@ interface Shape {
   batch: number;
   /** Tokens per row fed to the model. */
   rowTokens: number;
+  /** FFN width (default 4 d). */
+  ff?: number;
 }
 const SHAPES: Record<string, Shape> = {
   facts: { d: 128, layers: 4, heads: 4, vocab: 1401, ctx: 32, batch: 32, rowTokens: 12 },
   base: { d: 256, layers: 12, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
+  "base-llama": {
+    llama: true,
+    d: 256,
+    layers: 12,
+    heads: 8,
+    ff: 688,
+    vocab: 4096,
+    ctx: 128,
+    batch: 16,
+    rowTokens: 128,
+  },
 };
 
 /** The PyTorch peer's seconds per step on `config` with shape `s`, or why it was not measured. */
@@ -63,17 +78,17 @@ const py = await torchPython();
 const be = await createWasmBackend();
 for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
   const s = SHAPES[name];
-  if (!s) throw new Error(`unknown shape ${name} (facts, base)`);
+  if (!s) throw new Error(`unknown shape ${name} (${Object.keys(SHAPES).join(", ")})`);
   const config: ModelConfig = {
-    architecture: "gpt2",
-    hfClass: "GPT2LMHeadModel",
+    architecture: s.llama ? "llama" : "gpt2",
+    hfClass: s.llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
     vocabSize: s.vocab,
     contextLength: s.ctx,
     dModel: s.d,
     nLayers: s.layers,
     nHeads: s.heads,
     nKvHeads: s.heads,
-    dFF: 4 * s.d,
+    dFF: s.ff ?? 4 * s.d,
     normEps: 1e-5,
     ropeTheta: 10000,
     tieEmbeddings: true,
