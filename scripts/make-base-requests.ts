@@ -1,12 +1,14 @@
-// `deno task make-base-requests [--model DIR]`: writes kne-facts-base's edit requests,
+// `deno task make-base-requests [--model DIR] [--prefix P]`: writes kne-facts-base's edit requests,
 // data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (100, the anchor
 // pool of locality terms, so that neither tuning on dev nor scoring on test reads the other
 // split's prompts as anchors), and base-demo.json (the one edit `deno task edit` runs when given
 // no request: France's capital -> Rome, its probes kept as for the others), from the candidates of
 // src/facts/base-requests.ts, keeping only what the unedited model knows: the edited fact, two or
 // more rephrases, and each locality and portability probe's answer before the edit (teacher
-// forced, every answer token the argmax). Relations are interleaved, so any prefix is balanced;
-// dev and anchor requests edit other (relation, subject) pairs than test requests. Deterministic for a model.
+// forced, every answer token the argmax). Relations are interleaved, so any leading slice is
+// balanced; dev and anchor requests edit other (relation, subject) pairs than test requests.
+// Deterministic for a model. With --prefix base-llama and the Llama twin as --model, it writes the
+// twin's own files (base-llama-test.json, ...), kept by what the twin knows.
 
 import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     test: { type: "string", default: "500" },
     dev: { type: "string", default: "200" },
     anchors: { type: "string", default: "100" },
+    prefix: { type: "string", default: "base" },
   },
 });
 const nTest = Number(values.test), nDev = Number(values.dev), nAnchors = Number(values.anchors);
@@ -86,16 +89,10 @@ const take = (n: number, from: number, firstId: number): [BaseRequest[], number]
 const [test, next] = take(nTest, 0, 0);
 const [dev, after] = take(nDev, next, 100000);
 const [anchors] = take(nAnchors, after, 200000);
-const root = new URL("..", import.meta.url).pathname;
-await Deno.writeTextFile(
-  `${root}data/requests/base-test.json`,
-  JSON.stringify(test, null, 2) + "\n",
-);
-await Deno.writeTextFile(`${root}data/requests/base-dev.json`, JSON.stringify(dev, null, 2) + "\n");
-await Deno.writeTextFile(
-  `${root}data/requests/base-anchors.json`,
-  JSON.stringify(anchors, null, 2) + "\n",
-);
+const files = `${new URL("..", import.meta.url).pathname}data/requests/${values.prefix}`;
+await Deno.writeTextFile(`${files}-test.json`, JSON.stringify(test, null, 2) + "\n");
+await Deno.writeTextFile(`${files}-dev.json`, JSON.stringify(dev, null, 2) + "\n");
+await Deno.writeTextFile(`${files}-anchors.json`, JSON.stringify(anchors, null, 2) + "\n");
 // The demo: the same candidate with its target forced, its new probes scored too.
 const DEMO = { relation: "capital", subject: "France", target: "Rome" } as const;
 const demoCandidate = baseRequestCandidates(world, corpus, {
@@ -114,7 +111,7 @@ const demoKnown = new Set(
 const demo = keepKnown(demoCandidate, (p, a) => demoKnown.has(key(p, a)));
 if (!demo) throw new Error(`the model does not know the demo's fact (${demoCandidate.prompt})`);
 await Deno.writeTextFile(
-  `${root}data/requests/base-demo.json`,
+  `${files}-demo.json`,
   JSON.stringify([{ ...demo, case_id: 300000 }], null, 2) + "\n",
 );
 const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
