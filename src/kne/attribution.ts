@@ -132,6 +132,20 @@ function addUnitScores(
 }
 
 /**
+ * The per-row cross-entropy of `targets` at positions `rows` of token ids [batch, t], the head
+ * run at those rows only: what attribution (seeded with -P) and the update (averaged)
+ * differentiate, and what the memory plan measures their backward on.
+ */
+export function targetCrossEntropy(
+  model: CausalLM,
+  ids: Tensor,
+  rows: Tensor,
+  targets: Tensor,
+): Var {
+  return A.crossEntropyRows(model.forward(ids, undefined, undefined, rows), targets);
+}
+
+/**
  * Gradients of sum_j P(y*_j | x, y*_<j) at the model's current projection scale, handed to the
  * scored params' gradient sinks.
  * Returns the mean target probability at this alpha.
@@ -144,13 +158,12 @@ async function probabilityGradient(
   const read = targetRows(targets);
   return await tidyAsync(async () => {
     const be = model.backend;
-    const logits = model.forward(
+    const ce = targetCrossEntropy(
+      model,
       Tensor.fromArray(be, ids, [rows.length, t]),
-      undefined,
-      undefined,
       Tensor.fromArray(be, read.rows, [read.rows.length]),
+      Tensor.fromArray(be, read.targets, [read.rows.length]),
     );
-    const ce = A.crossEntropyRows(logits, Tensor.fromArray(be, read.targets, [read.rows.length]));
     const loss = await ce.value.toArray();
     // dP/dlogits = -P * dCE/dlogits on each target row: seed the per-row CE with -P.
     const seed = loss.map((l) => -Math.exp(-l));

@@ -19,6 +19,7 @@ import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { axpy, countNonfinite, gatherUnits, scatterUnits, unitMatrix } from "../tensor/ops.ts";
 import { keep, Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
+import { targetCrossEntropy } from "./attribution.ts";
 import { type Ensemble, ensembleSelections } from "./ensemble.ts";
 import type { KneHparams } from "./hparams.ts";
 
@@ -153,6 +154,15 @@ export function localityAnchors(
   });
 }
 
+/**
+ * The KL term of one anchor batch, weighted `klWeight`: the edited model's logits at the
+ * anchors' answer rows against the unedited ones, as the update adds it to the target loss.
+ */
+export function anchorKl(model: CausalLM, anchor: LocalityAnchor, klWeight: number): Var {
+  const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
+  return A.scale(A.dot(A.klRows(anchor.refLogits, q), anchor.weights), klWeight);
+}
+
 /** Frees the anchor's device tensors. */
 export function freeAnchor(anchor: LocalityAnchor): void {
   for (const x of [anchor.ids, anchor.rows, anchor.refLogits, anchor.weights]) x.free();
@@ -209,10 +219,7 @@ export async function maskedUpdate(
   try {
     for (let step = 0; step < hp.steps; step++) {
       const loss = await tidyAsync(async () => {
-        const ce = A.dot(
-          A.crossEntropyRows(model.forward(idT, undefined, undefined, rowT), tgT),
-          w,
-        );
+        const ce = A.dot(targetCrossEntropy(model, idT, rowT, tgT), w);
         // The target loss first: at the step that stops early (and one that diverges) the
         // anchors' forward, the dearest part of a step, is never run.
         const ceValue = (await ce.value.toArray())[0];
@@ -225,11 +232,7 @@ export async function maskedUpdate(
         const turn = fromReference ? step - 1 : step;
         const group = anchors.length > 0 && turn >= 0 ? anchors[turn % anchors.length] : [];
         if (hp.klWeight > 0) {
-          for (const anchor of group) {
-            const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
-            const rowsKl = A.klRows(anchor.refLogits, q);
-            total = A.add(total, A.scale(A.dot(rowsKl, anchor.weights), hp.klWeight));
-          }
+          for (const anchor of group) total = A.add(total, anchorKl(model, anchor, hp.klWeight));
         }
         if (total !== ce && !Number.isFinite((await total.value.toArray())[0])) return Number.NaN;
         backward(total);

@@ -10,6 +10,7 @@ import { type MeasuredBuffer, MeasuringBackend } from "../../engine/measure/back
 import { param, type Var, withGrad } from "../autograd/variable.ts";
 import { assembleModel, paramInfoFor } from "../model/build.ts";
 import type { ModelConfig } from "../model/config.ts";
+import type { CausalLM } from "../model/lm.ts";
 import { isMatrix } from "../model/dtype.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
 
@@ -32,6 +33,29 @@ export interface ForwardMeasure {
 }
 
 /**
+ * The model of `config` cut to `layers` layers on the measuring backend `be` (call inside a tidy
+ * scope), and the buffer ids of layer 0's parameters. Parameters are allocated, never
+ * initialised: no host array of a weight's size exists.
+ */
+export function measuredModel(
+  be: MeasuringBackend,
+  config: ModelConfig,
+  layers: number,
+  weightDtype: DType,
+): { model: CausalLM; layer0: Set<number> } {
+  const c = { ...config, nLayers: layers };
+  const params = new Map<string, Var>();
+  const layer0 = new Set<number>();
+  for (const info of paramInfoFor(c)) {
+    const dtype = isMatrix(info) ? weightDtype : "f32";
+    const value = Tensor.empty(be, info.shape, dtype);
+    if (info.layer === 0) layer0.add(value.buffer.id);
+    params.set(info.name, param(value, info.name));
+  }
+  return { model: assembleModel(c, be, params), layer0 };
+}
+
+/**
  * The kept buffers of a forward of `config` cut to `layers` layers, on a fresh backend, and the
  * ids of layer 0's parameters.
  */
@@ -44,18 +68,8 @@ function keptBuffers(
   weightDtype: DType,
 ): { kept: MeasuredBuffer[]; layer0: Set<number> } {
   const be = new MeasuringBackend();
-  const c = { ...config, nLayers: layers };
   return tidy(() => {
-    // Parameters are allocated, never initialised: no host array of a weight's size exists.
-    const params = new Map<string, Var>();
-    const layer0 = new Set<number>();
-    for (const info of paramInfoFor(c)) {
-      const dtype = isMatrix(info) ? weightDtype : "f32";
-      const value = Tensor.empty(be, info.shape, dtype);
-      if (info.layer === 0) layer0.add(value.buffer.id);
-      params.set(info.name, param(value, info.name));
-    }
-    const model = assembleModel(c, be, params);
+    const { model, layer0 } = measuredModel(be, config, layers, weightDtype);
     model.checkpointLayers = checkpointed;
     const ids = Tensor.empty(be, [batch, t]);
     const before = new Set(be.liveBuffers());

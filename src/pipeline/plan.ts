@@ -1,19 +1,21 @@
 // The memory planner: what an edit needs on the device and on the host, computed from the config
 // alone (no weight is read), and the check that refuses a model before loading it when it cannot
 // fit. Every device buffer is f32 except the weight matrices, which may be f16. The activations
-// (what autograd keeps until backward) are measured by running the models' own forward on a
-// backend that only counts allocations (src/pipeline/activations.ts);
-// tests/reliability/plan_test.ts checks them against the bytes a real forward allocates.
+// (what autograd keeps until backward) and the backward's transient gradients are measured by
+// running the models' own forward and the edit's own loss and backward on a backend that only
+// counts allocations (src/pipeline/activations.ts, backward.ts), so neither can drift from the
+// code; tests/reliability/plan_test.ts checks them against the bytes a real edit allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  the path-summed gradient of every scored weight and bias (of one group of
 //                layers when it is split into passes to fit: fitPlan; the integration path
 //                scales the projections' outputs, so the weights are not copied), the forward's
-//                saved activations and logits, and the backward's transient gradients;
+//                saved activations and logits, and the backward's transient gradients (with
+//                checkpointed layers, the recomputed layer's activations among them);
 //   update       f32 master, gradient and two Adam moments of every ensemble entry (bounded by
 //                the kept units with the most entries: src/kne/update.ts trains them compactly),
 //                the same activations (and, with a KL term, a second forward over the locality
-//                prompts plus their reference logits).
+//                prompts plus their reference logits), and the backward's transients.
 // The host keeps one tensor at a time when loading and saving, one score per unit, and the
 // snapshot of the ensemble's entries with their diff.
 
@@ -27,6 +29,7 @@ import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
 import { measureForward, type TensorSize } from "./activations.ts";
+import { attributionTransient, updateTransient } from "./backward.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
@@ -67,18 +70,23 @@ export interface MemoryPlan {
     gradients: number;
     /** Saved activations of one forward (without the logits and the loss). */
     activations: number;
-    /** Checkpointed layers: one layer's activations, recomputed during backward. */
+    /**
+     * Checkpointed layers: one layer's activations, recomputed during backward (shown on its
+     * own; the measured backward transients hold it).
+     */
     recompute: number;
     /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
     logits: number;
     /**
-     * Gradients alive at once during attribution's backward (an upper estimate): dlogits, the
-     * residual stream's gradients, the two largest activation gradients, a fresh weight
-     * gradient next to its running sum, and the gradients summed into activations used more
-     * than once (held until the step ends). The update's is the same with compact unit
-     * gradients in place of the weight gradient.
+     * Bytes attribution's backward allocates above what its forward keeps, at its peak, measured
+     * on the real backward (src/pipeline/backward.ts; the running sums are the gradients): dense
+     * weight gradients, activation gradients, those summed into activations used more than once
+     * (held until the step ends), and with checkpointed layers the recomputed one. Exact for the
+     * measured cuts, an upper bound where the head's backward outweighs the layers'.
      */
     backwardTransient: number;
+    /** The same for one update step: only the ensemble's units' gradients, the KL term's too. */
+    updateTransient: number;
     /**
      * Update: the f32 master, gradient and two Adam moments of every ensemble entry (at most
      * the kept units' entries, largest units first).
@@ -147,11 +155,6 @@ function layerTensors(c: ModelConfig, batch: number, t: number, weightDtype: DTy
 /** The per-row loss tensors next to the logits: targets, loss, log-sum-exp, backward seed. */
 function lossTensors(R: number): TensorSize[] {
   return ["targets", "loss", "lse", "seed"].map((name) => ({ name, elements: R, count: 1 }));
-}
-
-/** Elements of the largest tensor a forward keeps, its logits (the last entry) excluded. */
-function biggestActivation(forward: readonly TensorSize[]): number {
-  return Math.max(...forward.slice(0, -1).map((x) => x.elements), 0);
 }
 
 /** Total elements of a tensor list, counts included. */
@@ -252,8 +255,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const headRows = Math.max(1, Math.min(R, o.targetTokens));
   const headElems = headRows * config.vocabSize;
   const lossElems = totalElements(lossTensors(headRows));
-  // With checkpointed layers, the largest activation gradients are those of the recomputed one.
-  const biggestAct = Math.max(biggestActivation(forward), ...layer.map((x) => x.elements));
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
 
@@ -270,16 +271,15 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const chunkScored = scored / config.nLayers * chunkLayers;
   const gradients = F32 * chunkScored;
   const activations = F32 * actElems;
-  // Backward of a checkpointed layer holds that layer's activations again (one at a time; with
-  // a KL term, of the largest of the forwards).
+  // Backward of a checkpointed layer holds that layer's activations again, one at a time (part
+  // of the measured backward transients).
   const kl = klBatches.length > 0;
-  const klLayers = klBatches.map((b) => layerTensors(config, b.rows, b.seqLen, o.weightDtype));
   const recompute = ckpt ? F32 * totalElements(layer) : 0;
-  const klRecompute = ckpt && kl ? F32 * Math.max(...klLayers.map(totalElements)) : 0;
   const logits = F32 * (headElems + headRows * d + lossElems);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
-  let left = keptUnits(totalUnits, config.nLayers, o.ensemble);
+  const kept = keptUnits(totalUnits, config.nLayers, o.ensemble);
+  let left = kept;
   let ensembleEntries = 0;
   for (const u of [...sizes.units].sort((a, b) => b.size - a.size)) {
     const n = Math.min(left, u.units * u.count);
@@ -287,31 +287,30 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     left -= n;
   }
   const optimizer = F32 * 4 * ensembleEntries;
-  // dlogits, the gradient of the head's input and of the residual stream, the two largest
-  // activation gradients of the block being differentiated (its output and input), a fresh
-  // weight gradient next to its running sum (attribution: dense; update: only the ensemble's
-  // units, Var.gradUnits), and the gradients added into an activation used twice or more
-  // (residual joins, q/k/v from one input): autograd adds those through a view that the step's
-  // tidy scope holds to its end, so they stay alive for the whole backward (GPT-2: 2 joins of
-  // [R, d] and 2 of [R, 3d] per layer; Llama: 2 joins, 2 extra q/k/v uses and 1 extra gate/up
-  // use, all [R, d]); a checkpointed layer's are freed with its recomputation, which holds four
-  // [R, d] of its own: the recomputed output next to the kept one, the seed's copy, the gradient
-  // reaching the layer and the one it passes down.
-  const joinLayers = ckpt ? 1 : config.nLayers;
-  const transient = (rows: number, acts: number, heads: number, weightGrad: number) =>
-    F32 * (heads + 2 * rows * d + 2 * acts + 2 * weightGrad + (ckpt ? 4 * rows * d : 0) +
-      joinLayers * rows * d * (config.architecture === "gpt2" ? 8 : 5));
-  const backwardTransient = transient(R, biggestAct, headElems, biggestScored);
-  const unitGrad = Math.min(biggestScored, ensembleEntries);
+  // The gradients the backward holds at once, measured on the real forward, loss and backward
+  // of each phase (src/pipeline/backward.ts): dense weight gradients in attribution, only the
+  // ensemble's units in the update (each tensor's, at most the kept units), with the KL term's
+  // anchor batches when there is one, the recomputed layer included when checkpointed.
+  const work = {
+    batch: o.batch,
+    seqLen: o.seqLen,
+    headRows,
+    checkpointed: ckpt,
+    weightDtype: o.weightDtype,
+  };
+  const backwardTransient = attributionTransient(config, work);
+  const updateBackward = updateTransient(config, {
+    ...work,
+    units: kept,
+    ffnUnit: o.ensemble.ffnUnit ?? "projection",
+    klBatches,
+  });
   // The locality forward keeps its activations, but the head runs only at each anchor's answer
-  // position: its logits and the unedited reference are [klRows, V] each. One backward then runs
-  // through both graphs, so its transient gradients cover the rows of both (and, interleaved,
-  // the largest activation gradient of each).
+  // position: its logits and the unedited reference are [klRows, V] each.
   const klForwards = klBatches.map((b) =>
     forwardTensors(config, b.rows, b.seqLen, ckpt, o.weightDtype)
   );
   const klRowCount = klBatches.reduce((n, b) => n + b.rows, 0);
-  const klRows = klBatches.reduce((n, b) => n + b.rows * b.seqLen, 0);
   const klHead = klRowCount * config.vocabSize;
   const locality = kl
     ? F32 * (
@@ -319,24 +318,14 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       2 * klHead + klRowCount * d + 2 * klRowCount
     )
     : 0;
-  const klBiggestAct = kl
-    ? Math.max(
-      ...klForwards.map(biggestActivation),
-      ...klLayers.flat().map((x) => x.elements),
-    )
-    : 0;
-  const updateTransient = kl
-    ? transient(R + klRows, biggestAct + klBiggestAct, headElems + klHead, unitGrad)
-    : transient(R, biggestAct, headElems, unitGrad);
   const round = o.backend === "wasm" ? 1 / 8 : 0;
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);
   const attributionPeak = withRounding(
-    weights + gradients + activations + recompute + logits + backwardTransient,
+    weights + gradients + activations + logits + backwardTransient,
   );
   const updatePeak = withRounding(
-    weights + optimizer + activations + Math.max(recompute, klRecompute) + logits +
-      updateTransient + locality,
+    weights + optimizer + activations + logits + updateBackward + locality,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -350,9 +339,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
   for (const x of [...sizes.all, ...forward]) if (x.elements > largest.elements) largest = x;
 
-  // MACs of one forward: every projection weight once per token, the head, and attention.
-  const projMacs = total - (config.tieEmbeddings ? 0 : config.vocabSize * d) -
-    config.vocabSize * d - (config.architecture === "gpt2" ? config.contextLength * d : 0);
+  // MACs of one forward: every projection weight (and bias) once per token, the head, and
+  // attention.
+  const projMacs = scored;
   const fwdFlops = (rows: number, len: number, heads: number) =>
     2 * rows * len * projMacs + 2 * heads * config.vocabSize * d +
     4 * rows * config.nLayers * len * len * d;
@@ -375,6 +364,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       recompute,
       logits,
       backwardTransient,
+      updateTransient: updateBackward,
       optimizer,
       locality,
       rounding,
@@ -573,9 +563,12 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
       `${totalElements(plan.forward.slice(0, -1).map((x) => ({ ...x, elements: 1 })))} ` +
         "tensors kept for backward",
     ),
-    ...(b.recompute ? [row("recomputed layer", b.recompute, "checkpointing, one at a time")] : []),
+    ...(b.recompute
+      ? [row("recomputed layer", b.recompute, "checkpointing, one at a time, in the transients")]
+      : []),
     row("logits + loss", b.logits),
-    row("backward transient", b.backwardTransient, "estimate, upper"),
+    row("backward transient", b.backwardTransient, "attribution, measured"),
+    row("  in the update", b.updateTransient, "measured"),
     row(
       "optimizer (update)",
       b.optimizer,

@@ -2,7 +2,7 @@
 // allocates, recorded, checkpointed or in inference (random GPT-2 / Llama / Qwen2 shapes, both
 // backends), its attribution and update peaks (with and without a KL term, allocator rounding
 // included, attribution in layer groups, checkpointed layers, an ensemble of every unit or a
-// fraction) bound the measured peaks of the real KNE phases and its tensor model stays within 60%
+// fraction) bound the measured peaks of the real KNE phases and its tensor model stays within 75%
 // of them, fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and
 // checkpointed layers for a long one, and a model that cannot fit (a 70B config over a sparse
 // checkpoint) is refused from config.json and the header alone: fast, with nothing allocated,
@@ -258,7 +258,7 @@ Deno.test({
               const attrPlan = above(plan.bytes.attributionPeak);
               const attrTight = tight(plan.bytes.attributionPeak);
               assert.ok(attrPeak <= attrPlan + slack, `attribution ${attrPeak} > plan ${attrPlan}`);
-              assert.ok(attrPeak >= 0.6 * attrTight, `attribution ${attrPeak} << ${attrTight}`);
+              assert.ok(attrPeak >= 0.75 * attrTight, `attribution ${attrPeak} << ${attrTight}`);
               const ensemble = selectEnsemble(attr!, hp);
               const updPeak = await peakDuring(be, async () => {
                 const anchor = klRows > 0 ? localityAnchor(model, anchors) : null;
@@ -274,7 +274,7 @@ Deno.test({
               // With every unit in the ensemble the bound is its size; with a fraction, the
               // bound assumes the largest units and the measured ones may be smaller.
               if (topP === 1) {
-                assert.ok(updPeak >= 0.6 * updTight, `update ${updPeak} << ${updTight}`);
+                assert.ok(updPeak >= 0.75 * updTight, `update ${updPeak} << ${updTight}`);
               }
             } finally {
               disposeModel(model);
