@@ -3,7 +3,7 @@
 // without a file; a bad shipped file is an HparamsError naming it. The files of models/kne-facts
 // hold the values its dev split chose, which are also the built-in defaults; those of the default
 // model, kne-facts-base, the values its own dev split chose; a mode's own file
-// (<model>.<mode>.json, KNE's sequential setting) is used in that mode.
+// (<model>.<mode>.json, KNE's sequential and batch settings) is used in that mode.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -88,5 +88,20 @@ Deno.test("kne-facts-base's sequential KNE file: the single-edit file with the s
     klWeight: 30,
     klAnchorsPerStep: 48,
     spareHeld: 1,
+  });
+});
+
+Deno.test("kne-facts-base's batch KNE file: the single-edit file with the batch choices", async () => {
+  const kne = methodByName("kne");
+  const dir = join(ROOT, "models/kne-facts-base");
+  const single = (await shippedHparams(kne, dir))!;
+  const batch = (await shippedHparams(kne, dir, undefined, "batch"))!;
+  assert.equal(batch.file, shippedHparamsFile("kne", dir, undefined, "batch"));
+  // Chosen on base-dev (bench/RESULTS.md, "Batch editing: a setting of its own for batches").
+  assert.deepEqual(batch.hparams, {
+    ...single.hparams,
+    klWeight: 20,
+    klAnchorsPerStep: 192,
+    steps: 150,
   });
 });
