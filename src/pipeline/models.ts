@@ -34,6 +34,14 @@ export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
     anchors: "data/requests/base-anchors.json",
     demo: "data/requests/base-demo.json",
   },
+  // The Llama-style twin: the same candidates, kept by what the twin knows
+  // (`deno task make-base-requests --model models/kne-facts-base-llama --prefix base-llama`).
+  "kne-facts-base-llama": {
+    test: "data/requests/base-llama-test.json",
+    dev: "data/requests/base-llama-dev.json",
+    anchors: "data/requests/base-llama-anchors.json",
+    demo: "data/requests/base-llama-demo.json",
+  },
 };
 
 /** The last component of a folder path, resolved against the working directory. */
