@@ -58,7 +58,7 @@ Deno.test("workOf counts at least the anchor rows the run builds, per mode", asy
 });
 
 Deno.test({
-  name: "the batch plan of the whole test split no longer says it fits the WASM memory",
+  name: "the batch plan of the whole test split: every anchor per step does not fit, groups do",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -78,10 +78,16 @@ Deno.test({
         stdout: "piped",
         stderr: "piped",
       }).output();
-    const all = await run(["--mode", "batch"]);
+    // The single-edit file reads every anchor at every step: 320 requests' anchors do not fit.
+    const all = await run(["--mode", "batch", "--hparams", "hparams/kne/kne-facts-base.json"]);
     const out = new TextDecoder().decode(all.stdout);
     assert.equal(all.code, 1, out);
     assert.match(out, /fits: NO/);
+    // The batch file reads them in groups of 192 per step (klAnchorsPerStep), which fit.
+    const grouped = await run(["--mode", "batch"]);
+    const groupedOut = new TextDecoder().decode(grouped.stdout);
+    assert.equal(grouped.code, 0, groupedOut);
+    assert.match(groupedOut, /KL over 192 rows/);
     // With the KL term off there are no anchors, and the plan shrinks accordingly.
     const hp = await Deno.makeTempFile({ suffix: ".json" });
     await Deno.writeTextFile(hp, JSON.stringify({ klWeight: 0 }));
