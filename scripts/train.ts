@@ -57,6 +57,26 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                marker), and only once training has finished
   --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
 
+/** The base preset (models/kne-facts-base), which its Llama-style twin varies. */
+const BASE = {
+  out: "models/kne-facts-base",
+  tokenizer: "../data/tokenizer-base/tokenizer.json",
+  epochs: "28",
+  batch: "16",
+  lr: "1.5e-3",
+  warmup: "100",
+  // Weight decay as in GPT-2-style pretraining; it favours rules shared by many facts
+  // (relations across phrasings, composition) over per-sentence memorization.
+  "weight-decay": "0.1",
+  arch: "gpt2",
+  d: "256",
+  // 12 layers: the shipped model (the 8-layer attempts are in bench/RESULTS.md).
+  layers: "12",
+  heads: "8",
+  ff: "1024",
+  ctx: "128",
+} as const;
+
 const PRESETS = {
   facts: {
     out: "models/kne-facts",
@@ -73,40 +93,14 @@ const PRESETS = {
     ff: "512",
     ctx: "32",
   },
-  base: {
-    out: "models/kne-facts-base",
-    tokenizer: "../data/tokenizer-base/tokenizer.json",
-    epochs: "28",
-    batch: "16",
-    lr: "1.5e-3",
-    warmup: "100",
-    // Weight decay as in GPT-2-style pretraining; it favours rules shared by many facts
-    // (relations across phrasings, composition) over per-sentence memorization.
-    "weight-decay": "0.1",
-    arch: "gpt2",
-    d: "256",
-    // 12 layers: the shipped model (the 8-layer attempts are in bench/RESULTS.md).
-    layers: "12",
-    heads: "8",
-    ff: "1024",
-    ctx: "128",
-  },
+  base: BASE,
   // The Llama-style twin of base (issue 19): everything as base but the block, whose SwiGLU MLP
   // has three [256, 688] projections (528k weights, GPT-2's two [256, 1024] hold 524k).
   "base-llama": {
+    ...BASE,
     out: "models/kne-facts-base-llama",
-    tokenizer: "../data/tokenizer-base/tokenizer.json",
-    epochs: "28",
-    batch: "16",
-    lr: "1.5e-3",
-    warmup: "100",
-    "weight-decay": "0.1",
     arch: "llama",
-    d: "256",
-    layers: "12",
-    heads: "8",
     ff: "688",
-    ctx: "128",
   },
 } as const;
 type PresetName = keyof typeof PRESETS;

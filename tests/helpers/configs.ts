@@ -1,5 +1,6 @@
 // Model configs of real shapes that tests plan for without any weights.
 
+import type { ModelConfig } from "../../src/model/config.ts";
 import { parseModelConfig } from "../../src/model/read-config.ts";
 
 /** Llama-2-7B's shape (config.json fields as Hugging Face ships them). */
@@ -13,3 +14,42 @@ export const LLAMA_7B = parseModelConfig({
   max_position_embeddings: 4096,
   vocab_size: 32000,
 }, "7b");
+
+/** The fields a generated test config varies. */
+export interface ConfigShape {
+  arch: "GPT2LMHeadModel" | "LlamaForCausalLM" | "Qwen2ForCausalLM";
+  d: number;
+  heads: number;
+  kv: number;
+  layers: number;
+  ff: number;
+  ctx: number;
+  vocab: number;
+}
+
+/** A config of `s`'s shape, read from the config.json its family would ship. */
+export function configOfShape(s: ConfigShape): ModelConfig {
+  return parseModelConfig(
+    s.arch === "GPT2LMHeadModel"
+      ? {
+        architectures: [s.arch],
+        n_embd: s.d,
+        n_head: s.heads,
+        n_layer: s.layers,
+        n_positions: s.ctx,
+        n_inner: s.ff,
+        vocab_size: s.vocab,
+      }
+      : {
+        architectures: [s.arch],
+        hidden_size: s.d,
+        num_attention_heads: s.heads,
+        num_key_value_heads: s.kv,
+        num_hidden_layers: s.layers,
+        intermediate_size: s.ff,
+        max_position_embeddings: s.ctx,
+        vocab_size: s.vocab,
+      },
+    "generated",
+  );
+}

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ModelConfig } from "../../src/model/config.ts";
-import { parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
+import { readModelConfig } from "../../src/model/read-config.ts";
+import { configOfShape } from "../helpers/configs.ts";
 import {
   attributionTransient,
   measureBackward,
@@ -21,37 +22,13 @@ import { planMemory } from "../../src/pipeline/plan.ts";
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
 const configArb = fc.record({
-  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
+  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM" as const),
   kv: fc.constantFrom(1, 2),
   d: fc.constantFrom(16, 32),
   layers: fc.integer({ min: 3, max: 5 }),
   ff: fc.integer({ min: 8, max: 96 }),
   vocab: fc.integer({ min: 4, max: 300 }),
-}).map((r): ModelConfig =>
-  parseModelConfig(
-    r.arch === "GPT2LMHeadModel"
-      ? {
-        architectures: [r.arch],
-        n_embd: r.d,
-        n_head: 2,
-        n_layer: r.layers,
-        n_positions: 32,
-        n_inner: r.ff,
-        vocab_size: r.vocab,
-      }
-      : {
-        architectures: [r.arch],
-        hidden_size: r.d,
-        num_attention_heads: 2,
-        num_key_value_heads: r.kv,
-        num_hidden_layers: r.layers,
-        intermediate_size: r.ff,
-        max_position_embeddings: 32,
-        vocab_size: r.vocab,
-      },
-    "generated",
-  )
-);
+}).map((r): ModelConfig => configOfShape({ ...r, heads: 2, ctx: 32 }));
 
 const workArb = fc.record({
   batch: fc.integer({ min: 1, max: 3 }),

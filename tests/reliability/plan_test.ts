@@ -33,7 +33,7 @@ import {
   ResourceError,
 } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
-import { LLAMA_7B } from "../helpers/configs.ts";
+import { configOfShape, LLAMA_7B } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";
 import { FAULTS } from "./counts.ts";
@@ -141,37 +141,13 @@ testBackends(
 );
 
 const peakConfigArb = fc.record({
-  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
+  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM" as const),
   kv: fc.constantFrom(1, 2, 4),
   d: fc.constantFrom(48, 64, 96),
   layers: fc.integer({ min: 1, max: 3 }),
   ff: fc.integer({ min: 96, max: 320 }),
   vocab: fc.integer({ min: 200, max: 600 }),
-}).map((r): ModelConfig =>
-  parseModelConfig(
-    r.arch === "GPT2LMHeadModel"
-      ? {
-        architectures: [r.arch],
-        n_embd: r.d,
-        n_head: 4,
-        n_layer: r.layers,
-        n_positions: 64,
-        n_inner: r.ff,
-        vocab_size: r.vocab,
-      }
-      : {
-        architectures: [r.arch],
-        hidden_size: r.d,
-        num_attention_heads: 4,
-        num_key_value_heads: r.kv,
-        num_hidden_layers: r.layers,
-        intermediate_size: r.ff,
-        max_position_embeddings: 64,
-        vocab_size: r.vocab,
-      },
-    "generated",
-  )
-);
+}).map((r): ModelConfig => configOfShape({ ...r, heads: 4, ctx: 64 }));
 
 Deno.test({
   name:
