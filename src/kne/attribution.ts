@@ -9,6 +9,7 @@
 // [d, dFF] down_proj: the value vector of one FFN neuron, whose key is the matching unit of the
 // input projections), so that the ensemble can select whole FFN neurons (src/kne/ensemble.ts).
 
+import { BackendError } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, type Var } from "../autograd/variable.ts";
 import type { CausalLM, ParamInfo } from "../model/lm.ts";
@@ -71,16 +72,17 @@ export interface ScoredParam {
  * The projection weights KNE scores, each with its bias partner: every layer's (groups "all"),
  * or only the FFN's ("mlp", groups mlp_*) or the attention's ("attn", groups attn_*). With
  * ffnUnit "neuron" the FFN output projection's units are its inputs (the FFN neurons), and its
- * bias, one entry per output, belongs to no unit.
+ * bias, one entry per output, belongs to no unit. Layers below `fromLayer` are not scored.
  */
 export function scoredParams(
   model: Pick<CausalLM, "paramInfo">,
   groups: KneHparams["scoredGroups"] = "all",
   ffnUnit: KneHparams["ffnUnit"] = "projection",
+  fromLayer = 0,
 ): ScoredParam[] {
   const byName = new Map(model.paramInfo.map((p) => [p.name, p]));
   return model.paramInfo
-    .filter((p) => p.layer >= 0 && (p.layout === "in_out" || p.layout === "out_in"))
+    .filter((p) => p.layer >= fromLayer && (p.layout === "in_out" || p.layout === "out_in"))
     .filter((p) => groups === "all" || p.group.startsWith(`${groups}_`))
     .map((info) => {
       const byInput = ffnUnit === "neuron" && info.group === "mlp_out";
@@ -208,12 +210,18 @@ export async function attribute(
   rows: readonly TeacherForced[],
   hp:
     & Pick<KneHparams, "igSteps" | "unitScore">
-    & Partial<Pick<KneHparams, "scoredGroups" | "ffnUnit">>,
+    & Partial<Pick<KneHparams, "scoredGroups" | "ffnUnit" | "fromLayer">>,
   onStep?: (step: number, of: number) => void,
   chunks = 1,
 ): Promise<Attribution> {
   const t0 = performance.now();
-  const scored = scoredParams(model, hp.scoredGroups, hp.ffnUnit);
+  const nLayers = model.config.nLayers;
+  if ((hp.fromLayer ?? 0) >= nLayers) {
+    throw new BackendError(
+      `kne: fromLayer ${hp.fromLayer} leaves no layer to score (the model has ${nLayers})`,
+    );
+  }
+  const scored = scoredParams(model, hp.scoredGroups, hp.ffnUnit, hp.fromLayer);
   const varsOf = (list: typeof scored): Var[] =>
     list.flatMap(({ info, bias }) =>
       bias ? [model.params.get(info.name)!, model.params.get(bias.name)!] : [

@@ -22,6 +22,13 @@ export type KneHparams = {
    * input-projection units with the matching input unit of the output projection, one score).
    */
   ffnUnit: "projection" | "neuron";
+  /**
+   * The lowest layer whose units are scored and may enter the ensemble (0: every layer, the
+   * paper's method). Higher floors keep the edit out of the layers below, where this project's
+   * small models put most of a fact's attribution (their first FFN), and place it where the
+   * prompt's last token reads the subject.
+   */
+  fromLayer: number;
   /** How a unit's per-parameter attributions combine: mean or sum of |attr|, or signed sum. */
   unitScore: "mean_abs" | "sum_abs" | "sum";
   /** Adam learning rate of the masked update. */
@@ -77,6 +84,7 @@ export const KNE_DEFAULTS: KneHparams = {
   perLayerK: 8,
   scoredGroups: "all",
   ffnUnit: "projection",
+  fromLayer: 0,
   unitScore: "sum_abs",
   lr: 0.02,
   steps: 60,
@@ -99,6 +107,7 @@ export const KNE_SCHEMA: HparamsSchema<KneHparams> = {
   perLayerK: { type: "integer", min: 1, max: 1_000_000 },
   scoredGroups: { type: "string", choices: ["all", "mlp", "attn"] },
   ffnUnit: { type: "string", choices: ["projection", "neuron"] },
+  fromLayer: { type: "integer", min: 0, max: 10_000, description: "lowest scored layer" },
   unitScore: { type: "string", choices: ["mean_abs", "sum_abs", "sum"] },
   lr: { type: "number", min: 0, max: 1, minExclusive: true },
   steps: { type: "integer", min: 1, max: 10_000 },

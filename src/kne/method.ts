@@ -111,7 +111,7 @@ export const kneMethod: EditMethod<KneHparams> = {
 /**
  * KNE as the paper describes it, by name: every attention and FFN projection scored by its
  * output units, the bare prompt, one attribution (the project's own choices, FFN-only scoring,
- * whole-neuron units, context prefixes, a dynamic ensemble and sparing units earlier edits
+ * whole-neuron units, a layer floor, context prefixes, a dynamic ensemble and sparing units earlier edits
  * hold, cannot be set), so results of the paper's method and of kne can be told apart.
  */
 export const knePaperMethod: EditMethod<KneHparams> = {
@@ -122,6 +122,7 @@ export const knePaperMethod: EditMethod<KneHparams> = {
     ...KNE_SCHEMA,
     scoredGroups: { type: "string", choices: ["all"] },
     ffnUnit: { type: "string", choices: ["projection"] },
+    fromLayer: { type: "integer", min: 0, max: 0 },
     contextTemplates: { type: "integer", min: 0, max: 0 },
     reattributeEvery: { type: "integer", min: 0, max: 0 },
     spareHeld: { type: "number", min: 0, max: 0 },

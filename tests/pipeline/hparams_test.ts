@@ -67,7 +67,7 @@ Deno.test("shipped hparams: every method has a valid file for models/kne-facts-b
 Deno.test("kne-paper: the paper's units only; kne's own choices are refused by name", () => {
   const paper = methodByName("kne-paper"), kne = methodByName("kne");
   assert.deepEqual(paper.defaults, kne.defaults);
-  for (const bad of ['{"scoredGroups": "mlp"}', '{"ffnUnit": "neuron"}']) {
+  for (const bad of ['{"scoredGroups": "mlp"}', '{"ffnUnit": "neuron"}', '{"fromLayer": 6}']) {
     assert.throws(
       () => parseHparams(bad, paper.defaults, paper.schema, "hp.json"),
       (e: unknown) => e instanceof HparamsError && /hp\.json/.test(e.message),
