@@ -1,9 +1,10 @@
 // The activations a forward keeps for backward, measured by running the real model forward
 // (src/model/gpt2.ts, llama.ts) with recording on, on the measuring backend (no data, no
-// arithmetic: engine/measure/backend.ts). The memory plan reads its activation sizes from here,
-// so they cannot drift from the forward. A model of 1 and one of 2 layers are measured; what the
-// second adds is one layer's, which the plan counts nLayers times, so an 80-layer config costs
-// what a 2-layer one does.
+// arithmetic: engine/measure/backend.ts), and with it the edit's own loss (./losses.ts): the head
+// at the target rows and the target cross-entropy, or an anchor batch's KL. The memory plan reads
+// its activation, head, loss and locality sizes from here, so they cannot drift from the code. A
+// model of 1 and one of 2 layers are measured; what the second adds is one layer's, which the
+// plan counts nLayers times, so an 80-layer config costs what a 2-layer one does.
 
 import { BackendError, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { type MeasuredBuffer, MeasuringBackend } from "../../engine/measure/backend.ts";
@@ -13,6 +14,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { isMatrix } from "../model/dtype.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
+import { type Head, measuredLoss } from "./losses.ts";
 
 /** A device tensor: its name and f32 element count, and how many like it (one per layer). */
 export interface TensorSize {
@@ -22,42 +24,51 @@ export interface TensorSize {
   count: number;
 }
 
-/** The buffers one forward allocates and keeps, in creation order (each count 1). */
+/** The buffers one forward and its loss allocate and keep, in creation order (each count 1). */
 export interface ForwardMeasure {
+  /**
+   * Their inputs, allocated before the forward and named by the loss (./losses.ts): the token
+   * ids, and the target rows, targets and per-row weights, or an anchor batch's reference logits.
+   */
+  inputs: TensorSize[];
   /** Before the first layer: the embeddings. */
   before: TensorSize[];
   /** One layer's. */
   layer: TensorSize[];
-  /** After the last layer: the final norm's and, last, the logits. */
+  /**
+   * After the last layer: the head's (the gathered rows, the final norm's, the logits, named so)
+   * and the loss's.
+   */
   after: TensorSize[];
 }
 
 /**
  * The model of `config` cut to `layers` layers on the measuring backend `be` (call inside a tidy
- * scope), and the buffer ids of layer 0's parameters. Parameters are allocated, never
- * initialised: no host array of a weight's size exists.
+ * scope), the buffer ids of layer 0's parameters and of its matrices. Parameters are allocated,
+ * never initialised: no host array of a weight's size exists.
  */
 export function measuredModel(
   be: MeasuringBackend,
   config: ModelConfig,
   layers: number,
   weightDtype: DType,
-): { model: CausalLM; layer0: Set<number> } {
+): { model: CausalLM; layer0: Set<number>; matrices: Set<number> } {
   const c = { ...config, nLayers: layers };
   const params = new Map<string, Var>();
-  const layer0 = new Set<number>();
+  const layer0 = new Set<number>(), matrices = new Set<number>();
   for (const info of paramInfoFor(c)) {
     const dtype = isMatrix(info) ? weightDtype : "f32";
     const value = Tensor.empty(be, info.shape, dtype);
     if (info.layer === 0) layer0.add(value.buffer.id);
+    if (isMatrix(info)) matrices.add(value.buffer.id);
     params.set(info.name, param(value, info.name));
   }
-  return { model: assembleModel(c, be, params), layer0 };
+  return { model: assembleModel(c, be, params), layer0, matrices };
 }
 
 /**
- * The kept buffers of a forward of `config` cut to `layers` layers, on a fresh backend, and the
- * ids of layer 0's parameters.
+ * The inputs and the kept buffers of a forward of `config` cut to `layers` layers and its loss,
+ * on a fresh backend, and the ids of layer 0's parameters and of the matrices.
  */
 function keptBuffers(
   config: ModelConfig,
@@ -66,15 +77,20 @@ function keptBuffers(
   t: number,
   checkpointed: boolean,
   weightDtype: DType,
-): { kept: MeasuredBuffer[]; layer0: Set<number> } {
+  head: Head | undefined,
+): { inputs: TensorSize[]; kept: MeasuredBuffer[]; layer0: Set<number>; matrices: Set<number> } {
   const be = new MeasuringBackend();
   return tidy(() => {
-    const { model, layer0 } = measuredModel(be, config, layers, weightDtype);
+    const { model, layer0, matrices } = measuredModel(be, config, layers, weightDtype);
     model.checkpointLayers = checkpointed;
-    const ids = Tensor.empty(be, [batch, t]);
+    const start = new Set(be.liveBuffers());
+    const loss = measuredLoss(model, batch, t, head);
+    const names = new Map(Object.entries(loss.inputs).map(([name, x]) => [x.buffer.id, name]));
+    const inputs = be.liveBuffers().filter((b) => !start.has(b))
+      .map((b) => sizeOf(b, names.get(b.id) ?? b.writer));
     const before = new Set(be.liveBuffers());
-    withGrad(() => model.forward(ids));
-    return { kept: be.liveBuffers().filter((b) => !before.has(b)), layer0 };
+    withGrad(() => loss.run());
+    return { inputs, kept: be.liveBuffers().filter((b) => !before.has(b)), layer0, matrices };
   });
 }
 
@@ -90,10 +106,11 @@ const cache = new Map<string, ForwardMeasure>();
 const CACHE_ENTRIES = 256;
 
 /**
- * The tensors a recorded forward of `config` over ids [batch, t] keeps until backward (logits of
- * every row; the token ids are the caller's), split into the part before the layers, one
- * layer's, and the part after. With `checkpointed` layers (CausalLM.checkpointLayers) a layer
- * keeps its output only. Memoised: the plan asks for the same shapes many times (fitPlan).
+ * The tensors a recorded forward of `config` over ids [batch, t] and the loss `head` names keep
+ * until backward (default: the logits of every row, no loss), split into their inputs, the part
+ * before the layers, one layer's, and the part after. With `checkpointed` layers
+ * (CausalLM.checkpointLayers) a layer keeps its output only. Memoised: the plan asks for the same
+ * shapes many times (fitPlan).
  */
 export function measureForward(
   config: ModelConfig,
@@ -101,12 +118,15 @@ export function measureForward(
   t: number,
   checkpointed = false,
   weightDtype: DType = "f32",
+  head?: Head,
 ): ForwardMeasure {
-  const key = JSON.stringify([config, batch, t, checkpointed, weightDtype]);
+  const key = JSON.stringify([config, batch, t, checkpointed, weightDtype, head ?? null]);
   const hit = cache.get(key);
   if (hit) return hit;
-  const one = keptBuffers(config, 1, batch, t, checkpointed, weightDtype).kept;
-  const { kept: two, layer0 } = keptBuffers(config, 2, batch, t, checkpointed, weightDtype);
+  const measured = (layers: number) =>
+    keptBuffers(config, layers, batch, t, checkpointed, weightDtype, head);
+  const { inputs, kept: one, matrices } = measured(1);
+  const { kept: two, layer0 } = measured(2);
   const k = two.length - one.length;
   // two = before + layer + layer + after, one = before + layer + after: a cut where both agree
   // before it and after the extra layer. Cuts a few buffers apart can agree (the embeddings'
@@ -127,11 +147,13 @@ export function measureForward(
     );
   }
   const layerEnd = cut + k;
+  // After the last layer only the head reads a matrix: what it writes is the logits.
   const m: ForwardMeasure = {
+    inputs,
     before: one.slice(0, cut).map((b) => sizeOf(b, b.writer)),
     layer: two.slice(cut, layerEnd).map((b) => sizeOf(b, `layer ${b.writer}`)),
-    after: one.slice(layerEnd).map((b, i, all) =>
-      sizeOf(b, i === all.length - 1 ? "logits" : b.writer)
+    after: one.slice(layerEnd).map((b) =>
+      sizeOf(b, b.sources.some((id) => matrices.has(id)) ? "logits" : b.writer)
     ),
   };
   if (cache.size >= CACHE_ENTRIES) cache.clear();

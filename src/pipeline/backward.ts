@@ -3,9 +3,10 @@
 // arithmetic: engine/measure/backend.ts), as src/pipeline/activations.ts does for the forward.
 // Attribution differentiates every scored weight and bias densely into running sums; the update
 // only the ensemble's units (Var.gradUnits) into compact sums, its loss the mean target
-// cross-entropy plus, with a KL term, the KL over each anchor batch (src/kne/). The sums are
-// allocated before the step (the plan counts them as gradients and optimizer state); what is
-// measured is the backward's peak above what the forward left alive.
+// cross-entropy plus, with a KL term, the KL over each anchor batch (src/kne/, built by
+// ./losses.ts as the planner's kept tensors are). The sums are allocated before the step (the
+// plan counts them as gradients and optimizer state); what is measured is the backward's peak
+// above what the forward left alive.
 //
 // Cuts of 1 and 2 layers are measured. Every layer above the bottom one runs the same backward
 // and leaves the same bytes behind, if any, until the backward ends: with r those bytes (what the
@@ -18,14 +19,14 @@ import type { DType } from "../../engine/backend.ts";
 import { MeasuringBackend } from "../../engine/measure/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, type Var } from "../autograd/variable.ts";
-import { scoredParams, targetCrossEntropy, unitShape } from "../kne/attribution.ts";
+import { scoredParams, unitShape } from "../kne/attribution.ts";
 import type { KneHparams } from "../kne/hparams.ts";
-import { anchorKl } from "../kne/update.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { axpy } from "../tensor/ops.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
 import { measuredModel } from "./activations.ts";
+import { measuredLoss } from "./losses.ts";
 
 /** The work of one backward: the batch, the rows the head runs on, how the layers run. */
 export interface BackwardWork {
@@ -93,23 +94,21 @@ function unitSinks(be: MeasuringBackend, model: CausalLM, work: UpdateWork): voi
   }
 }
 
-/** The loss of the phase on a forward of `model`, and the seed its backward starts from. */
-function phaseLoss(be: MeasuringBackend, model: CausalLM, phase: Phase): [Var, Tensor?] {
+/**
+ * The loss of the phase on a forward of `model`, and the seed its backward starts from: built by
+ * ./losses.ts, as the planner's kept tensors are (src/pipeline/activations.ts).
+ */
+function phaseLoss(model: CausalLM, phase: Phase): [Var, Tensor?] {
   const work = "attribution" in phase ? phase.attribution : phase.update;
-  const ids = Tensor.empty(be, [work.batch, work.seqLen]);
-  const rows = Tensor.empty(be, [work.headRows]);
-  const ce = targetCrossEntropy(model, ids, rows, Tensor.empty(be, [work.headRows]));
-  // Attribution seeds the per-row loss with -P (src/kne/attribution.ts).
-  if ("attribution" in phase) return [ce, Tensor.empty(be, [work.headRows])];
-  let total = A.dot(ce, Tensor.empty(be, [work.headRows]));
+  const target = (loss: "attribution" | "update") =>
+    measuredLoss(model, work.batch, work.seqLen, { loss, rows: work.headRows }).run();
+  if ("attribution" in phase) {
+    const { root, seed } = target("attribution");
+    return [root, seed];
+  }
+  let total = target("update").root;
   for (const b of phase.update.klBatches) {
-    const anchor = {
-      ids: Tensor.empty(be, [b.rows, b.seqLen]),
-      rows: Tensor.empty(be, [b.rows]),
-      refLogits: Tensor.empty(be, [b.rows, model.config.vocabSize]),
-      weights: Tensor.empty(be, [b.rows]),
-    };
-    total = A.add(total, anchorKl(model, anchor, 1));
+    total = A.add(total, measuredLoss(model, b.rows, b.seqLen, { loss: "anchor" }).run().root);
   }
   return [total];
 }
@@ -124,7 +123,7 @@ export function measureBackward(config: ModelConfig, layers: number, phase: Phas
     for (const p of model.params.values()) p.requiresGrad = false;
     if ("attribution" in phase) denseSinks(be, model);
     else unitSinks(be, model, phase.update);
-    const [root, seed] = phaseLoss(be, model, phase);
+    const [root, seed] = phaseLoss(model, phase);
     const start = be.allocatedBytes();
     be.resetPeak();
     backward(root, seed);
