@@ -1,21 +1,23 @@
 // The memory planner: what an edit needs on the device and on the host, computed from the config
 // alone (no weight is read), and the check that refuses a model before loading it when it cannot
 // fit. Every device buffer is f32 except the weight matrices, which may be f16. The activations
-// (what autograd keeps until backward) and the backward's transient gradients are measured by
-// running the models' own forward and the edit's own loss and backward on a backend that only
-// counts allocations (src/pipeline/activations.ts, backward.ts), so neither can drift from the
-// code; tests/reliability/plan_test.ts checks them against the bytes a real edit allocates.
+// (what autograd keeps until backward), the head's and the loss's tensors with their inputs, the
+// KL term's and the backward's transient gradients are measured by running the models' own
+// forward and the edit's own losses and backward on a backend that only counts allocations
+// (src/pipeline/activations.ts, losses.ts, backward.ts), so none can drift from the code;
+// tests/reliability/plan_test.ts checks them against the bytes a real edit allocates.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  the path-summed gradient of every scored weight and bias (of one group of
 //                layers when it is split into passes to fit: fitPlan; the integration path
 //                scales the projections' outputs, so the weights are not copied), the forward's
-//                saved activations and logits, and the backward's transient gradients (with
-//                checkpointed layers, the recomputed layer's activations among them);
+//                saved activations, its head and loss at the target rows, and the backward's
+//                transient gradients (with checkpointed layers, the recomputed layer's
+//                activations among them);
 //   update       f32 master, gradient and two Adam moments of every ensemble entry (bounded by
 //                the kept units with the most entries: src/kne/update.ts trains them compactly),
-//                the same activations (and, with a KL term, a second forward over the locality
-//                prompts plus their reference logits), and the backward's transients.
+//                the same activations, head and loss (and, with a KL term, each anchor batch's
+//                forward and KL, and its reference logits), and the backward's transients.
 // The host keeps one tensor at a time when loading and saving, one score per unit, and the
 // snapshot of the ensemble's entries with their diff.
 
@@ -28,7 +30,7 @@ import { scoredParams, unitShape } from "../kne/attribution.ts";
 import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
-import { measureForward, type TensorSize } from "./activations.ts";
+import { type ForwardMeasure, measureForward, type TensorSize } from "./activations.ts";
 import { attributionTransient, updateTransient } from "./backward.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix, resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
@@ -58,24 +60,37 @@ export interface MemoryPlan {
   /** Parameter counts: all, and those KNE scores (projection weights with their biases). */
   params: { total: number; scored: number };
   /**
-   * Tensors one forward keeps for backward, in creation order, as measured on the forward
-   * itself; per-layer ones once, with count = nLayers, named by the kernel that wrote them. The
-   * last is the logits.
+   * Tensors the target forward keeps for backward through its last layer, in creation order, as
+   * measured on the forward itself; per-layer ones once, with count = nLayers, named by the
+   * kernel that wrote them.
    */
   forward: TensorSize[];
+  /**
+   * What the target forward and its loss keep beyond: their inputs (token ids, target rows,
+   * targets, per-row weights), the head's at the target rows (the gathered rows, the final
+   * norm's, the logits) and the loss's, as measured on the real head and loss of the phase
+   * (attribution or the update) that keeps more.
+   */
+  head: TensorSize[];
+  /**
+   * The KL term's tensors of one update step (none without it): each anchor batch's inputs (its
+   * reference logits among them), its forward with per-layer ones once (count nLayers), the head
+   * at one row per anchor, and its KL, as measured on the real anchors and KL.
+   */
+  anchors: TensorSize[];
   /** Bytes per component (f32, and the weight matrices at weightDtype). */
   bytes: {
     weights: number;
     /** Attribution: the path-summed gradient of every scored weight and bias. */
     gradients: number;
-    /** Saved activations of one forward (without the logits and the loss). */
+    /** Saved activations of the target forward through its last layer (`forward`). */
     activations: number;
     /**
      * Checkpointed layers: one layer's activations, recomputed during backward (shown on its
      * own; the measured backward transients hold it).
      */
     recompute: number;
-    /** Logits [batch*seqLen, vocab] plus the per-row loss tensors. */
+    /** The head, the loss and their inputs (`head`): the logits are [target rows, vocab]. */
     logits: number;
     /**
      * Bytes attribution's backward allocates above what its forward keeps, at its peak, measured
@@ -92,7 +107,7 @@ export interface MemoryPlan {
      * the kept units' entries, largest units first).
      */
     optimizer: number;
-    /** Update with a KL term: the locality forward and the reference logits. */
+    /** Update with a KL term: the `anchors` tensors. */
     locality: number;
     /**
      * Allocator rounding at the device peak: the WASM backend hands out blocks in size classes
@@ -130,31 +145,18 @@ function numel(shape: readonly number[]): number {
 }
 
 /**
- * Tensors one forward with grad recording keeps alive until backward, in creation order,
- * measured from the forward itself (src/pipeline/activations.ts): per-layer ones once with
- * count nLayers. The token-id input is the caller's and not counted; the last is the logits of
- * every row. With `checkpointed` layers (CausalLM.checkpointLayers) each layer keeps only its
- * output; what one layer's recomputation holds during backward is layerTensors().
+ * A measured forward's tensors (src/pipeline/activations.ts) as the plan counts them: through its
+ * last layer (before the layers, then one layer's with count nLayers), and beyond, with its loss
+ * (the inputs, then what the head and the loss keep).
  */
 export function forwardTensors(
   c: ModelConfig,
-  batch: number,
-  t: number,
-  checkpointed = false,
-  weightDtype: DType = "f32",
-): TensorSize[] {
-  const m = measureForward(c, batch, t, checkpointed, weightDtype);
-  return [...m.before, ...m.layer.map((x) => ({ ...x, count: c.nLayers })), ...m.after];
-}
-
-/** The tensors one layer's forward keeps (count 1): a checkpointed layer's recomputation. */
-function layerTensors(c: ModelConfig, batch: number, t: number, weightDtype: DType): TensorSize[] {
-  return measureForward(c, batch, t, false, weightDtype).layer;
-}
-
-/** The per-row loss tensors next to the logits: targets, loss, log-sum-exp, backward seed. */
-function lossTensors(R: number): TensorSize[] {
-  return ["targets", "loss", "lse", "seed"].map((name) => ({ name, elements: R, count: 1 }));
+  m: ForwardMeasure,
+): { layers: TensorSize[]; head: TensorSize[] } {
+  return {
+    layers: [...m.before, ...m.layer.map((x) => ({ ...x, count: c.nLayers }))],
+    head: [...m.inputs, ...m.after],
+  };
 }
 
 /** Total elements of a tensor list, counts included. */
@@ -245,16 +247,23 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const sizes = paramSizes(config, o.ensemble.ffnUnit);
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
-  const R = o.batch * o.seqLen;
   const ckpt = o.checkpointLayers;
-  const forward = forwardTensors(config, o.batch, o.seqLen, ckpt, o.weightDtype);
-  const layer = layerTensors(config, o.batch, o.seqLen, o.weightDtype);
-  const logitsT = forward[forward.length - 1];
-  const actElems = totalElements(forward) - logitsT.elements;
   // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
-  const headRows = Math.max(1, Math.min(R, o.targetTokens));
-  const headElems = headRows * config.vocabSize;
-  const lossElems = totalElements(lossTensors(headRows));
+  o.targetTokens = Math.max(1, Math.min(o.batch * o.seqLen, o.targetTokens));
+  const headRows = o.targetTokens;
+  // The target forward with its loss as each phase runs it, measured; the phases differ only in
+  // the loss (attribution seeds the per-row loss, the update averages it): the larger is held.
+  const measured = (loss: "attribution" | "update", checkpointed: boolean) =>
+    measureForward(config, o.batch, o.seqLen, checkpointed, o.weightDtype, {
+      loss,
+      rows: headRows,
+    });
+  const target = (["attribution", "update"] as const).map((loss) =>
+    forwardTensors(config, measured(loss, ckpt))
+  );
+  const forward = target[0].layers;
+  const head = target.map((x) => x.head)
+    .reduce((a, b) => totalElements(b) > totalElements(a) ? b : a);
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
   const d = config.dModel;
 
@@ -270,12 +279,11 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const chunkLayers = Math.ceil(config.nLayers / o.attributionChunks);
   const chunkScored = scored / config.nLayers * chunkLayers;
   const gradients = F32 * chunkScored;
-  const activations = F32 * actElems;
+  const activations = F32 * totalElements(forward);
   // Backward of a checkpointed layer holds that layer's activations again, one at a time (part
   // of the measured backward transients).
-  const kl = klBatches.length > 0;
-  const recompute = ckpt ? F32 * totalElements(layer) : 0;
-  const logits = F32 * (headElems + headRows * d + lossElems);
+  const recompute = ckpt ? F32 * totalElements(measured("update", false).layer) : 0;
+  const logits = F32 * totalElements(head);
   // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
   const kept = keptUnits(totalUnits, config.nLayers, o.ensemble);
@@ -305,19 +313,14 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     ffnUnit: o.ensemble.ffnUnit ?? "projection",
     klBatches,
   });
-  // The locality forward keeps its activations, but the head runs only at each anchor's answer
-  // position: its logits and the unedited reference are [klRows, V] each.
-  const klForwards = klBatches.map((b) =>
-    forwardTensors(config, b.rows, b.seqLen, ckpt, o.weightDtype)
-  );
-  const klRowCount = klBatches.reduce((n, b) => n + b.rows, 0);
-  const klHead = klRowCount * config.vocabSize;
-  const locality = kl
-    ? F32 * (
-      klForwards.reduce((n, f) => n + totalElements(f) - f[f.length - 1].elements, 0) +
-      2 * klHead + klRowCount * d + 2 * klRowCount
-    )
-    : 0;
+  // Each anchor batch of a step, measured on the real anchor and KL: its inputs (the unedited
+  // reference logits among them), its forward (the head at each anchor's answer row) and KL.
+  const anchors = klBatches.flatMap((b) => {
+    const m = measureForward(config, b.rows, b.seqLen, ckpt, o.weightDtype, { loss: "anchor" });
+    const { layers, head } = forwardTensors(config, m);
+    return [...layers, ...head];
+  });
+  const locality = F32 * totalElements(anchors);
   const round = o.backend === "wasm" ? 1 / 8 : 0;
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);
@@ -337,7 +340,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     Math.max(biggestParam, 2 * biggestScored + totalUnits, 4 * ensembleEntries);
 
   let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
-  for (const x of [...sizes.all, ...forward]) if (x.elements > largest.elements) largest = x;
+  for (const x of [...sizes.all, ...forward, ...head, ...anchors]) {
+    if (x.elements > largest.elements) largest = x;
+  }
 
   // MACs of one forward: every projection weight (and bias) once per token, the head, and
   // attention.
@@ -357,6 +362,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     options: o,
     params: { total, scored },
     forward,
+    head,
+    anchors,
     bytes: {
       weights,
       gradients,
@@ -560,13 +567,18 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row(
       "activations",
       b.activations,
-      `${totalElements(plan.forward.slice(0, -1).map((x) => ({ ...x, elements: 1 })))} ` +
-        "tensors kept for backward",
+      `${
+        totalElements(plan.forward.map((x) => ({ ...x, elements: 1 })))
+      } tensors kept for backward`,
     ),
     ...(b.recompute
       ? [row("recomputed layer", b.recompute, "checkpointing, one at a time, in the transients")]
       : []),
-    row("logits + loss", b.logits),
+    row(
+      "head + loss",
+      b.logits,
+      `${o.targetTokens} target rows: inputs, final norm, logits, loss; measured`,
+    ),
     row("backward transient", b.backwardTransient, "attribution, measured"),
     row("  in the update", b.updateTransient, "measured"),
     row(
@@ -578,7 +590,9 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
           : `${o.ensemble.perLayerK}/layer`
       } of the units (the largest)`,
     ),
-    ...(b.locality ? [row("KL locality", b.locality)] : []),
+    ...(b.locality
+      ? [row("KL locality", b.locality, "anchors' inputs and reference logits, forwards, KL")]
+      : []),
     ...(b.rounding
       ? [row("allocator rounding", b.rounding, "WASM size classes, at most 1/8 per block")]
       : []),

@@ -1,9 +1,10 @@
 // The measuring backend and the planner's measured activations: the backend counts what the WASM
 // backend allocates for the same forward and backward (live bytes after, peak during; tiny
 // GPT-2 and Llama fixtures, recorded and checkpointed), it checks what a real backend checks
-// (binding sizes, freed buffers, owners) and holds no data; the planner's forward list is the
-// measured one, its layers scaled from a 1- and 2-layer model, and a 7B or 70B config plans
-// without host memory of a weight's size.
+// (binding sizes, freed buffers, owners) and holds no data; the planner's forward and head lists
+// are the measured ones (the head and loss at the target rows, their inputs named), its layers
+// scaled from a 1- and 2-layer model, and a 7B or 70B config plans without host memory of a
+// weight's size.
 
 import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
@@ -114,32 +115,45 @@ Deno.test("measure: the measuring backend checks its arguments and holds no data
   assert.throws(() => be.free(b), /was freed/);
 });
 
-Deno.test("measure: the plan's forward is the measured one, its layers counted nLayers times", () => {
+Deno.test("measure: the plan's forward and head are the measured ones, its layers counted nLayers times", () => {
   for (const name of ["tiny-gpt2", "tiny-llama"]) {
     const config = parseModelConfig(
       JSON.parse(Deno.readTextFileSync(`${FIXTURES}${name}/config.json`)),
       name,
     );
     for (const checkpointed of [false, true]) {
-      const m = measureForward(config, 3, 5, checkpointed);
-      const list = forwardTensors(config, 3, 5, checkpointed);
-      const layered = list.filter((x) => x.count === config.nLayers);
+      // Without a head: the logits of every row, last.
+      const all = measureForward(config, 3, 5, checkpointed);
+      assert.equal(all.after.at(-1)!.name, "logits");
+      assert.equal(all.after.at(-1)!.elements, 3 * 5 * config.vocabSize);
+      const m = measureForward(config, 3, 5, checkpointed, "f32", { loss: "update", rows: 4 });
+      // The head and the loss change nothing before the last layer's output.
+      assert.deepEqual([m.before, m.layer], [all.before, all.layer]);
+      const { layers, head } = forwardTensors(config, m);
+      const layered = layers.filter((x) => x.count === config.nLayers);
       assert.equal(layered.length, m.layer.length);
-      assert.equal(list.at(-1)!.name, "logits");
-      assert.equal(list.at(-1)!.elements, 3 * 5 * config.vocabSize);
       // Checkpointed, a layer keeps its output alone; recorded, it starts at its first norm and
       // ends at its residual sum.
       if (checkpointed) assert.deepEqual(m.layer.map((x) => x.elements), [3 * 5 * config.dModel]);
       else assert.match(m.layer[0].name, /^layer (layernorm|rmsnorm)$/);
       assert.equal(m.layer.at(-1)!.name, "layer add");
+      // The inputs first, named by the loss; the logits at the target rows only.
+      assert.deepEqual(head.slice(0, 4).map((x) => x.name), ["ids", "rows", "targets", "weights"]);
+      assert.deepEqual(
+        head.filter((x) => x.name === "logits").map((x) => x.elements),
+        [4 * config.vocabSize],
+      );
       const plan = planMemory(config, {
         seqLen: 5,
         batch: 3,
         igSteps: 1,
+        targetTokens: 4,
         backend: "wasm",
         checkpointLayers: checkpointed,
       });
-      assert.deepEqual(plan.forward, list);
+      assert.deepEqual(plan.forward, layers);
+      // The update's loss keeps its mean besides what attribution's keeps: the plan holds it.
+      assert.deepEqual(plan.head, head);
       // A checkpointed layer's recomputation holds what a recorded layer keeps.
       const layer = measureForward(config, 3, 5, false).layer;
       const recompute = 4 * layer.reduce((a, x) => a + x.elements, 0);
@@ -159,7 +173,8 @@ Deno.test("measure: a 7B config plans from a 2-layer measurement, no weight made
   assert.ok(grew < 64e6, `memory grew by ${grew} bytes`);
   const R = 1024, d = 4096;
   // Checkpointed, the forward keeps each layer's output [R, d]; a plain one far more per layer.
+  // Through the last layer a plain forward keeps the embeddings [R, d] and its 32 layers'.
   assert.equal(ckpt.forward.filter((x) => x.count === 32).length, 1);
   assert.ok(plain.bytes.activations > 10 * ckpt.bytes.activations);
-  assert.equal(ckpt.bytes.recompute * 32, plain.bytes.activations - 4 * (R * d) - 4 * (R * d + R));
+  assert.equal(ckpt.bytes.recompute * 32, plain.bytes.activations - 4 * (R * d));
 });

@@ -1,6 +1,7 @@
-// The memory planner against reality: the activations it lists are exactly what a forward
-// allocates, recorded, checkpointed or in inference (random GPT-2 / Llama / Qwen2 shapes, both
-// backends), its attribution and update peaks (with and without a KL term, allocator rounding
+// The memory planner against reality: the activations, head and loss it lists are exactly what
+// the target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 /
+// Llama / Qwen2 shapes and target rows, both backends), as are its head and KL tensors at two
+// vocabularies and row counts (tiny fixtures, each allocating its own), its attribution and update peaks (with and without a KL term, allocator rounding
 // included, attribution in layer groups, checkpointed layers, an ensemble of every unit or a
 // fraction) bound the measured peaks of the real KNE phases and its tensor model stays within 75%
 // of them, fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and
@@ -15,13 +16,15 @@ import type { Backend } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { teacherForced } from "../../src/edit/request.ts";
 import { parseModelConfig } from "../../src/model/read-config.ts";
-import { attribute } from "../../src/kne/attribution.ts";
+import * as A from "../../src/autograd/ops.ts";
+import { attribute, targetCrossEntropy } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
-import { freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
+import { anchorKl, freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
+import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import {
   type BackendLimits,
@@ -31,6 +34,8 @@ import {
   planMemory,
   planProblems,
   ResourceError,
+  type TensorSize,
+  totalElements,
 } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { configOfShape, LLAMA_7B } from "../helpers/configs.ts";
@@ -80,16 +85,36 @@ const configArb = fc.record({
   return parseModelConfig(json, "generated");
 });
 
+/**
+ * The update's target loss on `be`, as maskedUpdate runs it (src/kne/update.ts): the forward
+ * with the head at `h` target rows and the mean cross-entropy there, the inputs uploaded first.
+ */
+function targetLoss(model: CausalLM, batch: number, t: number, h: number): void {
+  const be = model.backend, v = model.config.vocabSize;
+  const ids = Tensor.fromArray(be, Array.from({ length: batch * t }, (_, i) => i % v), [batch, t]);
+  const rows = Tensor.fromArray(be, Array.from({ length: h }, (_, i) => i), [h]);
+  const targets = Tensor.fromArray(be, Array.from({ length: h }, (_, i) => (3 * i) % v), [h]);
+  const w = Tensor.fromArray(be, new Array(h).fill(1 / h), [h]);
+  A.dot(targetCrossEntropy(model, ids, rows, targets), w);
+}
+
+/** Bytes `be` allocates for the listed tensors, counts included. */
+function listedBytes(be: Backend, list: readonly TensorSize[]): number {
+  return list.reduce((a, x) => a + x.count * allocBytes(be, x.elements), 0);
+}
+
 testBackends(
-  "plan: the listed activations are exactly what a forward keeps (recorded, checkpointed, inference)",
+  "plan: the listed activations, head and loss are exactly what the target forward and loss keep (recorded, checkpointed, inference)",
   (be) => {
     fc.assert(
       fc.property(
         configArb,
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 21 }),
         fc.constantFrom("recorded", "checkpointed", "inference"),
-        (config, batch, t, mode) => {
+        (config, batch, t, rows, mode) => {
+          const h = Math.min(rows, batch * t);
           const model = buildModel(config, be, initWeights(config, 1));
           model.checkpointLayers = mode === "checkpointed";
           // An inference forward frees each layer's insides as it goes: it keeps what a
@@ -97,38 +122,29 @@ testBackends(
           const checkpointLayers = mode !== "recorded";
           try {
             tidy(() => {
-              const ids = Tensor.fromArray(
-                be,
-                Array.from({ length: batch * t }, (_, i) => i % config.vocabSize),
-                [batch, t],
-              );
               const before = be.allocatedBytes();
-              if (mode === "inference") noGrad(() => model.forward(ids));
-              else model.forward(ids);
+              if (mode === "inference") noGrad(() => targetLoss(model, batch, t, h));
+              else targetLoss(model, batch, t, h);
               const measured = be.allocatedBytes() - before;
               const plan = planMemory(config, {
                 seqLen: t,
                 batch,
                 igSteps: 1,
+                targetTokens: h,
                 backend: be.name,
                 checkpointLayers,
               });
-              const expected = plan.forward.reduce(
-                (a, x) => a + x.count * allocBytes(be, x.elements),
-                0,
-              );
               assert.equal(
                 measured,
-                expected,
-                `${config.hfClass} batch ${batch} t ${t} ${mode}`,
+                listedBytes(be, plan.forward) + listedBytes(be, plan.head),
+                `${config.hfClass} batch ${batch} t ${t} rows ${h} ${mode}`,
               );
+              // The head runs at the target rows only.
+              const logits = plan.head.filter((x) => x.name === "logits");
+              assert.deepEqual(logits.map((x) => x.elements), [h * config.vocabSize]);
               // The plan's byte totals are the same tensors, unrounded.
-              const logits = plan.forward.at(-1)!;
-              assert.equal(logits.elements, batch * t * config.vocabSize);
-              assert.equal(
-                plan.bytes.activations,
-                4 * plan.forward.slice(0, -1).reduce((a, x) => a + x.count * x.elements, 0),
-              );
+              assert.equal(plan.bytes.activations, 4 * totalElements(plan.forward));
+              assert.equal(plan.bytes.logits, 4 * totalElements(plan.head));
             });
           } finally {
             disposeModel(model);
@@ -137,6 +153,60 @@ testBackends(
       ),
       { numRuns: be.name === "wasm" ? 25 : 10 },
     );
+  },
+);
+
+testBackends(
+  "plan: the head, loss and KL bytes follow the target rows and the vocabulary as the real losses allocate them",
+  (be) => {
+    for (const name of ["tiny-gpt2", "tiny-llama"]) {
+      const fixture = JSON.parse(Deno.readTextFileSync(`${FIXTURES}${name}/config.json`));
+      const heads = new Set<number>(), kls = new Set<number>();
+      for (const vocab of [fixture.vocab_size, 5 * fixture.vocab_size]) {
+        const config = parseModelConfig({ ...fixture, vocab_size: vocab }, name);
+        const model = buildModel(config, be, initWeights(config, 2));
+        try {
+          for (const rows of [1, 6]) {
+            const plan = planMemory(config, {
+              seqLen: 4,
+              batch: 2,
+              igSteps: 1,
+              targetTokens: rows,
+              klRows: rows,
+              klSeqLen: 3,
+              backend: be.name,
+            });
+            const what = `${name} vocab ${vocab}, ${rows} rows`;
+            // The target loss keeps the forward through its last layer, then the plan's head.
+            const head = tidy(() => {
+              const before = be.allocatedBytes();
+              targetLoss(model, 2, 4, rows);
+              return be.allocatedBytes() - before - listedBytes(be, plan.forward);
+            });
+            assert.equal(head, listedBytes(be, plan.head), what);
+            heads.add(head);
+            // One batch of `rows` 3-token anchors, built and run as the update does.
+            const kl = tidy(() => {
+              const before = be.allocatedBytes();
+              const prompts = Array.from(
+                { length: rows },
+                (_, i) => [i, 2 * i, 3].map((x) => x % vocab),
+              );
+              anchorKl(model, localityAnchor(model, prompts), 1);
+              return be.allocatedBytes() - before;
+            });
+            assert.equal(kl, listedBytes(be, plan.anchors), what);
+            kls.add(kl);
+            assert.equal(plan.bytes.locality, 4 * totalElements(plan.anchors));
+          }
+        } finally {
+          disposeModel(model);
+        }
+      }
+      // Each vocabulary and row count allocates its own: the head is not a constant.
+      assert.equal(heads.size, 4, `${name}: ${[...heads]}`);
+      assert.equal(kls.size, 4, `${name}: ${[...kls]}`);
+    }
   },
 );
 
