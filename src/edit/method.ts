@@ -33,6 +33,11 @@ export interface WorkShape {
    */
   klBatches?: readonly { rows: number; seqLen: number }[];
   /**
+   * Every anchor batch the edit makes before attribution (the reference logits are the unedited
+   * model's) and holds to its end, when a step forwards only some of them; absent: klBatches.
+   */
+  klHeldBatches?: readonly { rows: number; seqLen: number }[];
+  /**
    * Target tokens over the whole batch: the only positions that reach the LM head (absent: every
    * position, an upper bound).
    */

@@ -50,6 +50,8 @@ export const kneMethod: EditMethod<KneHparams> = {
     // One group of anchors is forwarded per step (bounded as one batch of the longest rows).
     klRows: hp.klAnchorsPerStep > 0 ? Math.min(rows.klRows ?? 0, hp.klAnchorsPerStep) : rows.klRows,
     klBatches: hp.klAnchorsPerStep > 0 ? undefined : rows.klBatches,
+    // Every group's inputs and reference logits are held from before attribution to the end.
+    klHeldBatches: hp.klAnchorsPerStep > 0 ? rows.klBatches : undefined,
     igSteps: hp.igSteps,
     updateSteps: hp.steps,
     ensemble: {

@@ -110,6 +110,12 @@ export interface MemoryPlan {
     /** Update with a KL term: the `anchors` tensors. */
     locality: number;
     /**
+     * The KL term's inputs (token ids, answer rows, reference logits) of every anchor batch,
+     * held from before attribution to the edit's end; in the update, those of the step's
+     * batches are part of `locality`.
+     */
+    anchorInputs: number;
+    /**
      * Allocator rounding at the device peak: the WASM backend hands out blocks in size classes
      * at most 1/8 above the asked size (engine/wasm/allocator.ts); 0 on WebGPU (exact sizes).
      */
@@ -233,17 +239,27 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
     batch: Math.max(1, opts.batch),
     klBatches: [],
+    klHeldBatches: [],
   };
-  // The KL term's forwards: its length buckets, else one batch of klRows x klSeqLen.
+  const clampBatches = (bs: readonly { rows: number; seqLen: number }[]) =>
+    bs.map((b) => ({
+      rows: Math.max(1, b.rows),
+      seqLen: Math.max(1, Math.min(b.seqLen, config.contextLength)),
+    }));
+  // The KL term's forwards of one step: its length buckets, else one batch of klRows x klSeqLen;
+  // and every batch the edit holds (absent: the step's).
   const klBatches = o.klRows <= 0
     ? []
     : opts.klBatches && opts.klBatches.length > 0
-    ? opts.klBatches.map((b) => ({
-      rows: Math.max(1, b.rows),
-      seqLen: Math.max(1, Math.min(b.seqLen, config.contextLength)),
-    }))
+    ? clampBatches(opts.klBatches)
     : [{ rows: o.klRows, seqLen: o.klSeqLen }];
+  const klHeldBatches = o.klRows <= 0
+    ? []
+    : opts.klHeldBatches && opts.klHeldBatches.length > 0
+    ? clampBatches(opts.klHeldBatches)
+    : klBatches;
   o.klBatches = klBatches;
+  o.klHeldBatches = klHeldBatches;
   const sizes = paramSizes(config, o.ensemble.ffnUnit);
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
@@ -321,14 +337,24 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     return [...layers, ...head];
   });
   const locality = F32 * totalElements(anchors);
+  // The anchors are made before attribution and held to the edit's end (src/kne/kne.ts): their
+  // inputs, the reference logits among them, are on the device in both phases, every group's
+  // when a step forwards one group only.
+  const anchorInputBytes = (bs: readonly { rows: number; seqLen: number }[]) =>
+    F32 * bs.reduce((n, b) =>
+      n + totalElements(
+        measureForward(config, b.rows, b.seqLen, ckpt, o.weightDtype, { loss: "anchor" }).inputs,
+      ), 0);
+  const anchorInputs = anchorInputBytes(klHeldBatches);
+  const otherGroups = Math.max(0, anchorInputs - anchorInputBytes(klBatches));
   const round = o.backend === "wasm" ? 1 / 8 : 0;
   const withRounding = (bytes: number) => Math.ceil(bytes * (1 + round));
   const loadPeak = withRounding(weights);
   const attributionPeak = withRounding(
-    weights + gradients + activations + logits + backwardTransient,
+    weights + gradients + activations + logits + backwardTransient + anchorInputs,
   );
   const updatePeak = withRounding(
-    weights + optimizer + activations + logits + updateBackward + locality,
+    weights + optimizer + activations + logits + updateBackward + locality + otherGroups,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -374,6 +400,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       updateTransient: updateBackward,
       optimizer,
       locality,
+      anchorInputs,
       rounding,
       loadPeak,
       attributionPeak,
@@ -592,6 +619,9 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     ),
     ...(b.locality
       ? [row("KL locality", b.locality, "anchors' inputs and reference logits, forwards, KL")]
+      : []),
+    ...(b.anchorInputs
+      ? [row("  held anchors", b.anchorInputs, "every batch's inputs, through both phases")]
       : []),
     ...(b.rounding
       ? [row("allocator rounding", b.rounding, "WASM size classes, at most 1/8 per block")]

@@ -134,7 +134,14 @@ Deno.test("backward: the plan's transients are the measured ones, whatever the f
       const b = plan.bytes;
       assert.equal(
         b.attributionPeak,
-        b.weights + b.gradients + b.activations + b.logits + b.backwardTransient,
+        b.weights + b.gradients + b.activations + b.logits + b.backwardTransient +
+          b.anchorInputs,
+      );
+      // Every anchor is forwarded at every step: the held inputs are the step's, in `locality`.
+      assert.ok(b.anchorInputs > 0 && b.anchorInputs < b.locality);
+      assert.equal(
+        b.updatePeak,
+        b.weights + b.optimizer + b.activations + b.logits + b.updateTransient + b.locality,
       );
     }
   }

@@ -3,7 +3,8 @@
 // Llama / Qwen2 shapes and target rows, both backends), as are its head and KL tensors at two
 // vocabularies and row counts (tiny fixtures, each allocating its own), its attribution and update peaks (with and without a KL term, allocator rounding
 // included, attribution in layer groups, checkpointed layers, an ensemble of every unit or a
-// fraction) bound the measured peaks of the real KNE phases and its tensor model stays within 75%
+// fraction) bound the measured peaks of the real KNE phases, as does a whole KNE edit holding its
+// anchors from before attribution (with anchor groups too), and its tensor model stays within 75%
 // of them, fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and
 // checkpointed layers for a long one, and a model that cannot fit (a 70B config over a sparse
 // checkpoint) is refused from config.json and the header alone: fast, with nothing allocated,
@@ -20,6 +21,8 @@ import * as A from "../../src/autograd/ops.ts";
 import { attribute, targetCrossEntropy } from "../../src/kne/attribution.ts";
 import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { KNE_DEFAULTS } from "../../src/kne/hparams.ts";
+import { kneEdit } from "../../src/kne/kne.ts";
+import { kneMethod } from "../../src/kne/method.ts";
 import { anchorKl, freeAnchor, localityAnchor, maskedUpdate } from "../../src/kne/update.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
@@ -297,8 +300,13 @@ Deno.test({
               // reach that bound, and without it the modelled tensors must stay tight.
               const above = (peak: number) => peak - plan.bytes.loadPeak;
               const tight = (peak: number) => above(peak) / (1 + 1 / 8);
+              // As kneEdit does: the anchors (their reference logits from the unedited model)
+              // are made before attribution and held to the end of the update.
+              const held = be.allocatedBytes();
+              const anchor = klRows > 0 ? localityAnchor(model, anchors) : null;
+              const anchorBytes = be.allocatedBytes() - held;
               let attr: Awaited<ReturnType<typeof attribute>> | undefined;
-              const attrPeak = await peakDuring(be, async () => {
+              const attrPeak = anchorBytes + await peakDuring(be, async () => {
                 attr = await attribute(model, rows, hp, undefined, chunks);
               });
               const attrPlan = above(plan.bytes.attributionPeak);
@@ -306,8 +314,7 @@ Deno.test({
               assert.ok(attrPeak <= attrPlan + slack, `attribution ${attrPeak} > plan ${attrPlan}`);
               assert.ok(attrPeak >= 0.75 * attrTight, `attribution ${attrPeak} << ${attrTight}`);
               const ensemble = selectEnsemble(attr!, hp);
-              const updPeak = await peakDuring(be, async () => {
-                const anchor = klRows > 0 ? localityAnchor(model, anchors) : null;
+              const updPeak = anchorBytes + await peakDuring(be, async () => {
                 try {
                   await maskedUpdate(model, rows, ensemble, hp, anchor ? [[anchor]] : []);
                 } finally {
@@ -330,6 +337,66 @@ Deno.test({
         { numRuns: 40 },
       );
     } finally {
+      be.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "plan: a whole KNE edit with a KL term, its anchors held from before attribution, stays under the planned peaks (every anchor per step, or groups)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const be = await createWasmBackend({ threads: 1 });
+    // A large vocabulary makes the anchors' reference logits the biggest thing they hold.
+    const config = configOfShape({
+      arch: "GPT2LMHeadModel",
+      d: 48,
+      layers: 2,
+      ff: 96,
+      vocab: 16384,
+      heads: 4,
+      kv: 4,
+      ctx: 64,
+    });
+    const model = buildModel(config, be, initWeights(config, 3), "random", "f32");
+    try {
+      const row = teacherForced([1, 2, 3, 4, 5], [6, 7], config.contextLength);
+      const prompts = Array.from({ length: 24 }, (_, a) => [8 + a, 9, 10, 11]);
+      for (const klAnchorsPerStep of [0, 4]) {
+        const hp = {
+          ...KNE_DEFAULTS,
+          igSteps: 2,
+          steps: 3,
+          earlyStopLoss: 0,
+          klWeight: 1,
+          klAnchorsPerStep,
+        };
+        const rows = {
+          seqLen: row.ids.length,
+          batch: 1,
+          igSteps: 1,
+          targetTokens: 2,
+          klRows: prompts.length,
+          klSeqLen: 4,
+          klBatches: [{ rows: prompts.length, seqLen: 4 }],
+        };
+        const plan = planMemory(config, { ...kneMethod.planWork!(rows, hp), backend: "wasm" });
+        const base = be.allocatedBytes();
+        const peak = await peakDuring(be, async () => {
+          await kneEdit(model, [row], hp, prompts);
+        });
+        const planned = plan.bytes.devicePeak - plan.bytes.loadPeak;
+        assert.ok(
+          peak <= planned,
+          `klAnchorsPerStep ${klAnchorsPerStep}: the edit peaked ${peak} B above the weights, ` +
+            `the plan allows ${planned}`,
+        );
+        assert.equal(be.allocatedBytes(), base, "the edit left buffers behind");
+      }
+    } finally {
+      disposeModel(model);
       be.dispose();
     }
   },
