@@ -86,30 +86,47 @@ Deno.test("kne-paper: the paper's units only; kne's own choices are refused by n
   }
 });
 
-Deno.test("kne-facts-base's sequential KNE file: the single-edit file with the sequential choices", async () => {
+// The single-edit setting the sequential and batch searches started from (before fromLayer).
+const SEARCH_BASE = {
+  ...methodByName("kne").defaults,
+  igSteps: 4,
+  topP: 0.004,
+  selection: "global",
+  perLayerK: 8,
+  scoredGroups: "mlp",
+  ffnUnit: "neuron",
+  unitScore: "sum_abs",
+  lr: 0.005,
+  steps: 60,
+  earlyStopLoss: 0.05,
+  klWeight: 10,
+  klAnchorsPerStep: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+};
+
+Deno.test("kne-facts-base's sequential KNE file: the searches' base with the sequential choices", async () => {
   const kne = methodByName("kne");
   const dir = join(ROOT, "models/kne-facts-base");
-  const single = (await shippedHparams(kne, dir))!;
   const seq = (await shippedHparams(kne, dir, undefined, "sequential"))!;
   assert.equal(seq.file, shippedHparamsFile("kne", dir, undefined, "sequential"));
   // Chosen on base-dev (bench/RESULTS.md, "Sequential editing on base-dev").
   assert.deepEqual(seq.hparams, {
-    ...single.hparams,
+    ...SEARCH_BASE,
     klWeight: 30,
     klAnchorsPerStep: 48,
     spareHeld: 1,
   });
 });
 
-Deno.test("kne-facts-base's batch KNE file: the single-edit file with the batch choices", async () => {
+Deno.test("kne-facts-base's batch KNE file: the searches' base with the batch choices", async () => {
   const kne = methodByName("kne");
   const dir = join(ROOT, "models/kne-facts-base");
-  const single = (await shippedHparams(kne, dir))!;
   const batch = (await shippedHparams(kne, dir, undefined, "batch"))!;
   assert.equal(batch.file, shippedHparamsFile("kne", dir, undefined, "batch"));
   // Chosen on base-dev (bench/RESULTS.md, "Batch editing: a setting of its own for batches").
   assert.deepEqual(batch.hparams, {
-    ...single.hparams,
+    ...SEARCH_BASE,
     klWeight: 20,
     klAnchorsPerStep: 192,
     steps: 150,
