@@ -12,7 +12,7 @@
 import { BackendError } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, type Var } from "../autograd/variable.ts";
-import type { CausalLM, ParamInfo } from "../model/lm.ts";
+import type { CausalLM, LayerStart, ParamInfo } from "../model/lm.ts";
 import { axpy, scale } from "../tensor/ops.ts";
 import { keep, Tensor, tidyAsync } from "../tensor/tensor.ts";
 import type { TeacherForced } from "../edit/request.ts";
@@ -136,15 +136,17 @@ function addUnitScores(
 /**
  * The per-row cross-entropy of `targets` at positions `rows` of token ids [batch, t], the head
  * run at those rows only: what attribution (seeded with -P) and the update (averaged)
- * differentiate, and what the memory plan measures their backward on.
+ * differentiate, and what the memory plan measures their backward on. With `start` the forward
+ * begins at that layer (CausalLM.forward).
  */
 export function targetCrossEntropy(
   model: CausalLM,
   ids: Tensor,
   rows: Tensor,
   targets: Tensor,
+  start?: LayerStart,
 ): Var {
-  return A.crossEntropyRows(model.forward(ids, undefined, undefined, rows), targets);
+  return A.crossEntropyRows(model.forward(ids, undefined, undefined, rows, start), targets);
 }
 
 /**

@@ -16,7 +16,7 @@ import { Adam } from "../autograd/adam.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, noGrad, param, type Var } from "../autograd/variable.ts";
 import { padBatch, targetRows, type TeacherForced } from "../edit/request.ts";
-import type { CausalLM } from "../model/lm.ts";
+import type { CausalLM, LayerStart } from "../model/lm.ts";
 import { axpy, countNonfinite, gatherUnits, scatterUnits, unitMatrix } from "../tensor/ops.ts";
 import { keep, Tensor, tidy, tidyAsync } from "../tensor/tensor.ts";
 import { targetCrossEntropy } from "./attribution.ts";
@@ -156,11 +156,39 @@ export function localityAnchors(
 
 /**
  * The KL term of one anchor batch, weighted `klWeight`: the edited model's logits at the
- * anchors' answer rows against the unedited ones, as the update adds it to the target loss.
+ * anchors' answer rows against the unedited ones, as the update adds it to the target loss. With
+ * `start` the forward begins at that layer (CausalLM.forward).
  */
-export function anchorKl(model: CausalLM, anchor: LocalityAnchor, klWeight: number): Var {
-  const q = model.forward(anchor.ids, undefined, undefined, anchor.rows);
+export function anchorKl(
+  model: CausalLM,
+  anchor: LocalityAnchor,
+  klWeight: number,
+  start?: LayerStart,
+): Var {
+  const q = model.forward(anchor.ids, undefined, undefined, anchor.rows, start);
   return A.scale(A.dot(A.klRows(anchor.refLogits, q), anchor.weights), klWeight);
+}
+
+/**
+ * The residual stream entering `layer` on token ids [batch, t] (no gradient), kept: where the
+ * update's forwards start when no unit below `layer` is trained, so the layers below, which give
+ * the same activations at every step, run once per update instead of once per step.
+ */
+export function residualEntering(model: CausalLM, ids: Tensor, layer: number): Tensor {
+  let x: Tensor | undefined;
+  tidy(() =>
+    noGrad(() =>
+      model.forward(
+        ids,
+        (l, site, v) => {
+          if (l === layer - 1 && site === "resid") x = keep(v.value.clone());
+        },
+        undefined,
+        Tensor.fromArray(model.backend, [0], [1]),
+      )
+    )
+  );
+  return x!;
 }
 
 /** Frees the anchor's device tensors. */
@@ -214,12 +242,22 @@ export async function maskedUpdate(
   const tgT = Tensor.fromArray(be, read.targets, [read.targets.length]);
   const count = read.targets.length;
   const w = Tensor.fromArray(be, read.targets.map(() => 1 / count), [count]);
+  // No unit below the ensemble's lowest layer changes: the forwards start there, from the
+  // residual stream entering it, computed once (bit-identical to running every layer).
+  const lowest = Math.min(...ensemble.tensors.map((e) => e.layer));
+  const starts = new Map<Tensor, LayerStart>();
+  const startOf = (ids: Tensor): LayerStart | undefined => {
+    if (!(lowest > 0 && lowest < model.config.nLayers)) return undefined;
+    let st = starts.get(ids);
+    if (!st) starts.set(ids, st = { layer: lowest, x: residualEntering(model, ids, lowest) });
+    return st;
+  };
   const losses: number[] = [];
   let diverged = false;
   try {
     for (let step = 0; step < hp.steps; step++) {
       const loss = await tidyAsync(async () => {
-        const ce = A.dot(targetCrossEntropy(model, idT, rowT, tgT), w);
+        const ce = A.dot(targetCrossEntropy(model, idT, rowT, tgT, startOf(idT)), w);
         // The target loss first: at the step that stops early (and one that diverges) the
         // anchors' forward, the dearest part of a step, is never run.
         const ceValue = (await ce.value.toArray())[0];
@@ -232,7 +270,9 @@ export async function maskedUpdate(
         const turn = fromReference ? step - 1 : step;
         const group = anchors.length > 0 && turn >= 0 ? anchors[turn % anchors.length] : [];
         if (hp.klWeight > 0) {
-          for (const anchor of group) total = A.add(total, anchorKl(model, anchor, hp.klWeight));
+          for (const anchor of group) {
+            total = A.add(total, anchorKl(model, anchor, hp.klWeight, startOf(anchor.ids)));
+          }
         }
         if (total !== ce && !Number.isFinite((await total.value.toArray())[0])) return Number.NaN;
         backward(total);
@@ -260,6 +300,7 @@ export async function maskedUpdate(
     freeUnitParams(units);
     for (const [p, r] of saved) p.requiresGrad = r;
     for (const x of [idT, rowT, tgT, w]) x.free();
+    for (const st of starts.values()) st.x.free();
   }
   return { steps: losses.length, losses, diverged, seconds: (performance.now() - t0) / 1000 };
 }

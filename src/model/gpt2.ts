@@ -5,12 +5,19 @@
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
-import type { Var } from "../autograd/variable.ts";
+import { constant, type Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
-import { type CausalLM, type ForwardHook, layerParams, type ParamInfo } from "./lm.ts";
+import {
+  type CausalLM,
+  type ForwardHook,
+  layerParams,
+  type LayerStart,
+  type ParamInfo,
+  startCheck,
+} from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
 
@@ -75,7 +82,29 @@ export class GPT2 implements CausalLM {
     return this.params.get(GPT2_PREFIX + name)!;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var {
+  /** Token plus position embeddings of ids [batch, t], positions from pos0. */
+  #embed(ids: Tensor, pos0: number, hook?: ForwardHook): Var {
+    const [batch, t] = ids.shape;
+    const d = this.config.dModel;
+    const positions = Tensor.fromArray(
+      this.backend,
+      Float32Array.from({ length: batch * t }, (_, i) => pos0 + i % t),
+      [batch, t],
+    );
+    const tokens = A.reshape(A.embedding(this.#p("wte.weight"), ids), [batch * t, d]);
+    return A.add(
+      hook?.(-1, "embed", tokens) ?? tokens,
+      A.reshape(A.embedding(this.#p("wpe.weight"), positions), [batch * t, d]),
+    );
+  }
+
+  forward(
+    ids: Tensor,
+    hook?: ForwardHook,
+    cache?: KVCache,
+    rows?: Tensor,
+    start?: LayerStart,
+  ): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const pos0 = cache?.length ?? 0;
@@ -84,19 +113,11 @@ export class GPT2 implements CausalLM {
         `GPT-2: positions ${pos0}..${pos0 + t} exceed the context length ${c.contextLength}`,
       );
     }
-    const positions = Tensor.fromArray(
-      this.backend,
-      Float32Array.from({ length: batch * t }, (_, i) => pos0 + i % t),
-      [batch, t],
-    );
-    const tokens = A.reshape(A.embedding(this.#p("wte.weight"), ids), [batch * t, c.dModel]);
-    let x = A.add(
-      hook?.(-1, "embed", tokens) ?? tokens,
-      A.reshape(A.embedding(this.#p("wpe.weight"), positions), [batch * t, c.dModel]),
-    );
+    startCheck(start, cache, batch * t, c);
+    let x = start ? constant(start.x) : this.#embed(ids, pos0, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
-    for (let l = 0; l < c.nLayers; l++) {
+    for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);

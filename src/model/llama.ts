@@ -5,12 +5,19 @@
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
-import type { Var } from "../autograd/variable.ts";
+import { constant, type Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
-import { type CausalLM, type ForwardHook, layerParams, type ParamInfo } from "./lm.ts";
+import {
+  type CausalLM,
+  type ForwardHook,
+  layerParams,
+  type LayerStart,
+  type ParamInfo,
+  startCheck,
+} from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
   const d = c.dModel, hd = d / c.nHeads, kv = c.nKvHeads * hd;
@@ -78,7 +85,23 @@ export class Llama implements CausalLM {
     return this.params.get(name) ?? null;
   }
 
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var {
+  /** Token embeddings of ids [batch, t] (rotary positions are applied inside attention). */
+  #embed(ids: Tensor, hook?: ForwardHook): Var {
+    const [batch, t] = ids.shape;
+    const tokens = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
+      batch * t,
+      this.config.dModel,
+    ]);
+    return hook?.(-1, "embed", tokens) ?? tokens;
+  }
+
+  forward(
+    ids: Tensor,
+    hook?: ForwardHook,
+    cache?: KVCache,
+    rows?: Tensor,
+    start?: LayerStart,
+  ): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
     const pos0 = cache?.length ?? 0;
@@ -88,14 +111,11 @@ export class Llama implements CausalLM {
       );
     }
     const hd = c.dModel / c.nHeads;
-    const tokens = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
-      batch * t,
-      c.dModel,
-    ]);
-    let x = hook?.(-1, "embed", tokens) ?? tokens;
+    startCheck(start, cache, batch * t, c);
+    let x = start ? constant(start.x) : this.#embed(ids, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
-    for (let l = 0; l < c.nLayers; l++) {
+    for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
       const proj = (input: Var, n: string) =>
         A.linear(

@@ -1,7 +1,7 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass.
 
-import type { Backend } from "../../engine/backend.ts";
+import { type Backend, BackendError } from "../../engine/backend.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
@@ -38,6 +38,17 @@ export type HookSite =
  */
 export type ForwardHook = (layer: number, site: HookSite, x: Var) => Var | void;
 
+/**
+ * Where a forward starts when not at the tokens: at block `layer`, from the residual stream `x`
+ * [batch*T, d] that enters it (what layer - 1 outputs). The embeddings and the layers below are
+ * not run, so a caller that holds them fixed computes them once (KNE's update below its lowest
+ * ensemble layer).
+ */
+export interface LayerStart {
+  layer: number;
+  x: Tensor;
+}
+
 export interface CausalLM {
   readonly config: ModelConfig;
   readonly backend: Backend;
@@ -66,8 +77,16 @@ export interface CausalLM {
    * With `rows` ([n] indices into the batch*T positions, as f32 values), only those positions
    * go through the final norm and the LM head and the logits are [n, V]: a loss that reads a
    * few positions (an edit's target tokens, an anchor's answer) skips the head everywhere else.
+   * With `start` (no cache) the forward begins at that layer from that residual stream; `ids`
+   * then only gives the shape [batch, T].
    */
-  forward(ids: Tensor, hook?: ForwardHook, cache?: KVCache, rows?: Tensor): Var;
+  forward(
+    ids: Tensor,
+    hook?: ForwardHook,
+    cache?: KVCache,
+    rows?: Tensor,
+    start?: LayerStart,
+  ): Var;
 }
 
 /** Each layer's parameters (ParamInfo.layer) in paramInfo order: what a checkpointed layer reads. */
@@ -75,4 +94,27 @@ export function layerParams(model: Pick<CausalLM, "config" | "params" | "paramIn
   const out: Var[][] = Array.from({ length: model.config.nLayers }, () => []);
   for (const p of model.paramInfo) if (p.layer >= 0) out[p.layer].push(model.params.get(p.name)!);
   return out;
+}
+
+/** Refuses a LayerStart the forward cannot honour: with a KV cache, or of the wrong shape. */
+export function startCheck(
+  start: LayerStart | undefined,
+  cache: KVCache | undefined,
+  positions: number,
+  config: ModelConfig,
+): void {
+  if (!start) return;
+  const [r, d] = start.x.shape;
+  if (cache || !Number.isInteger(start.layer) || start.layer < 0 || start.layer >= config.nLayers) {
+    throw new BackendError(
+      `forward: cannot start at layer ${start.layer} (${config.nLayers} layers${
+        cache ? ", with a KV cache" : ""
+      })`,
+    );
+  }
+  if (r !== positions || d !== config.dModel) {
+    throw new BackendError(
+      `forward: a start at layer ${start.layer} needs [${positions}, ${config.dModel}], got [${start.x.shape}]`,
+    );
+  }
 }
