@@ -113,8 +113,9 @@ export const kneMethod: EditMethod<KneHparams> = {
 /**
  * KNE as the paper describes it, by name: every attention and FFN projection scored by its
  * output units, the bare prompt, one attribution (the project's own choices, FFN-only scoring,
- * whole-neuron units, a layer floor, context prefixes, a dynamic ensemble and sparing units earlier edits
- * hold, cannot be set), so results of the paper's method and of kne can be told apart.
+ * whole-neuron units, a layer floor, context prefixes, a dynamic ensemble and sparing units
+ * earlier edits hold, cannot be set), so results of the paper's method and of kne can be told
+ * apart.
  */
 export const knePaperMethod: EditMethod<KneHparams> = {
   ...kneMethod,

@@ -12,6 +12,7 @@
 // step together with Adam, early stop on the target loss, optional KL-to-unedited locality term.
 // Divergence (NaN/Inf) is reported to the caller, which restores the snapshot.
 
+import { BackendError } from "../../engine/backend.ts";
 import { Adam } from "../autograd/adam.ts";
 import * as A from "../autograd/ops.ts";
 import { backward, noGrad, param, type Var } from "../autograd/variable.ts";
@@ -175,6 +176,11 @@ export function anchorKl(
  * the same activations at every step, run once per update instead of once per step.
  */
 export function residualEntering(model: CausalLM, ids: Tensor, layer: number): Tensor {
+  if (!Number.isInteger(layer) || layer < 1 || layer >= model.config.nLayers) {
+    throw new BackendError(
+      `residualEntering: layer ${layer} is not one of 1..${model.config.nLayers - 1}`,
+    );
+  }
   let x: Tensor | undefined;
   tidy(() =>
     noGrad(() =>
@@ -247,7 +253,7 @@ export async function maskedUpdate(
   const lowest = Math.min(...ensemble.tensors.map((e) => e.layer));
   const starts = new Map<Tensor, LayerStart>();
   const startOf = (ids: Tensor): LayerStart | undefined => {
-    if (!(lowest > 0 && lowest < model.config.nLayers)) return undefined;
+    if (!(lowest > 0 && Number.isFinite(lowest))) return undefined;
     let st = starts.get(ids);
     if (!st) starts.set(ids, st = { layer: lowest, x: residualEntering(model, ids, lowest) });
     return st;

@@ -331,9 +331,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   });
   // Each anchor batch of a step, measured on the real anchor and KL: its inputs (the unedited
   // reference logits among them), its forward (the head at each anchor's answer row) and KL.
+  const anchorMeasure = (b: { rows: number; seqLen: number }) =>
+    measureForward(config, b.rows, b.seqLen, ckpt, o.weightDtype, { loss: "anchor" });
   const anchors = klBatches.flatMap((b) => {
-    const m = measureForward(config, b.rows, b.seqLen, ckpt, o.weightDtype, { loss: "anchor" });
-    const { layers, head } = forwardTensors(config, m);
+    const { layers, head } = forwardTensors(config, anchorMeasure(b));
     return [...layers, ...head];
   });
   const locality = F32 * totalElements(anchors);
@@ -341,10 +342,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // inputs, the reference logits among them, are on the device in both phases, every group's
   // when a step forwards one group only.
   const anchorInputBytes = (bs: readonly { rows: number; seqLen: number }[]) =>
-    F32 * bs.reduce((n, b) =>
-      n + totalElements(
-        measureForward(config, b.rows, b.seqLen, ckpt, o.weightDtype, { loss: "anchor" }).inputs,
-      ), 0);
+    F32 * bs.reduce((n, b) => n + totalElements(anchorMeasure(b).inputs), 0);
   const anchorInputs = anchorInputBytes(klHeldBatches);
   const otherGroups = Math.max(0, anchorInputs - anchorInputBytes(klBatches));
   const round = o.backend === "wasm" ? 1 / 8 : 0;
