@@ -5,16 +5,14 @@
 // checked against the planner in tests/reliability/plan_test.ts.
 
 import assert from "node:assert/strict";
-import type { Backend } from "../../engine/backend.ts";
-import * as A from "../../src/autograd/ops.ts";
-import { backward } from "../../src/autograd/variable.ts";
 import { teacherForced } from "../../src/edit/request.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
-import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { logitsAndGradients, withFixture } from "../helpers/gradients.ts";
 import { TINY_HP } from "../helpers/kne.ts";
 import { sameBits } from "../helpers/tiny.ts";
 
@@ -23,30 +21,11 @@ const IDS = [[5, 9, 2, 7, 3, 8, 1], [4, 6, 0, 2, 9, 9, 3]];
 
 /** Logits and every parameter's gradient of sum(logits * seed), for a batch of two rows. */
 async function gradients(model: CausalLM): Promise<Map<string, Float32Array>> {
-  const be = model.backend;
-  const out = new Map<string, Float32Array>();
-  await tidyAsync(async () => {
-    const ids = Tensor.fromArray(be, IDS.flat(), [IDS.length, IDS[0].length]);
-    const logits = model.forward(ids);
-    const seed = Float32Array.from({ length: logits.value.size }, (_, i) => Math.sin(i));
-    out.set("logits", await logits.value.toArray());
-    backward(
-      A.dot(A.reshape(logits, [logits.value.size]), Tensor.fromArray(be, seed, [seed.length])),
-    );
-  });
-  for (const [n, p] of model.params) {
-    out.set(n, p.grad ? await p.grad.toArray() : new Float32Array(0));
-    p.zeroGrad();
-  }
-  return out;
-}
-
-async function withFixture(be: Backend, name: string, fn: (m: CausalLM) => Promise<void>) {
-  const { model } = await loadModel(fixture(name), be, { tokenizer: false });
+  const ids = Tensor.fromArray(model.backend, IDS.flat(), [IDS.length, IDS[0].length]);
   try {
-    await fn(model);
+    return await logitsAndGradients(model, ids);
   } finally {
-    disposeModel(model);
+    ids.free();
   }
 }
 

@@ -3,56 +3,18 @@
 // plain and checkpointed: the logits at the read rows and every gradient of the layers it runs
 // are bit-identical to the whole forward's, and the layers below get none. So KNE's update, which
 // starts its forwards at the ensemble's lowest layer, edits exactly as if it ran every layer. A
-// start the forward cannot honour (a layer out of range, a stream of the wrong shape) is refused.
+// start the forward cannot honour (a layer out of range, a stream of the wrong shape) is refused,
+// as is a residual asked for at layer 0 or past the last.
 
 import assert from "node:assert/strict";
-import type { Backend } from "../../engine/backend.ts";
-import * as A from "../../src/autograd/ops.ts";
-import { backward } from "../../src/autograd/variable.ts";
 import { residualEntering } from "../../src/kne/update.ts";
-import { disposeModel } from "../../src/model/build.ts";
-import type { CausalLM, LayerStart } from "../../src/model/lm.ts";
-import { loadModel } from "../../src/pipeline/load.ts";
-import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { logitsAndGradients, withFixture } from "../helpers/gradients.ts";
 import { sameBits } from "../helpers/tiny.ts";
 
-const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const IDS = [[5, 9, 2, 7, 3, 8, 1], [4, 6, 0, 2, 9, 9, 3]];
 const ROWS = [2, 6, 8, 13];
-
-/** Logits at ROWS and every parameter's gradient of sum(logits * seed), from `start` if given. */
-async function run(
-  model: CausalLM,
-  ids: Tensor,
-  start?: LayerStart,
-): Promise<Map<string, Float32Array>> {
-  const be = model.backend;
-  const out = new Map<string, Float32Array>();
-  await tidyAsync(async () => {
-    const rows = Tensor.fromArray(be, ROWS, [ROWS.length]);
-    const logits = model.forward(ids, undefined, undefined, rows, start);
-    const seed = Float32Array.from({ length: logits.value.size }, (_, i) => Math.cos(i));
-    out.set("logits", await logits.value.toArray());
-    backward(
-      A.dot(A.reshape(logits, [logits.value.size]), Tensor.fromArray(be, seed, [seed.length])),
-    );
-  });
-  for (const [n, p] of model.params) {
-    out.set(n, p.grad ? await p.grad.toArray() : new Float32Array(0));
-    p.zeroGrad();
-  }
-  return out;
-}
-
-async function withFixture(be: Backend, name: string, fn: (m: CausalLM) => Promise<void>) {
-  const { model } = await loadModel(fixture(name), be, { tokenizer: false });
-  try {
-    await fn(model);
-  } finally {
-    disposeModel(model);
-  }
-}
 
 for (const name of ["tiny-gpt2", "tiny-llama"]) {
   testBackends(
@@ -65,8 +27,8 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
         try {
           for (const checkpointed of [false, true]) {
             model.checkpointLayers = checkpointed;
-            const whole = await run(model, ids);
-            const started = await run(model, ids, { layer, x });
+            const whole = await logitsAndGradients(model, ids, ROWS);
+            const started = await logitsAndGradients(model, ids, ROWS, { layer, x });
             assert.ok(sameBits(started.get("logits")!, whole.get("logits")!), "logits differ");
             for (const info of model.paramInfo) {
               const g = started.get(info.name)!;
@@ -94,6 +56,9 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
             /needs \[14,/,
           );
           short.free();
+          for (const bad of [0, model.config.nLayers]) {
+            assert.throws(() => residualEntering(model, ids, bad), /not one of 1\.\./);
+          }
         } finally {
           x.free();
           ids.free();
