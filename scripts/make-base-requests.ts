@@ -40,7 +40,7 @@ const { model, tokenizer } = await loadModel(values.model!, backend, { tokenizer
 const tok = tokenizer!;
 const world = buildWorld();
 const corpus = buildTextCorpus();
-const answerTokens = (a: string) => tok.encode(` ${a}`).length;
+const answerTokens = (a: string) => tok.encode(` ${a}`, { addSpecialTokens: false }).length;
 const candidates = baseRequestCandidates(world, corpus, { answerTokens });
 
 // Score every distinct (prompt, answer) pair once.

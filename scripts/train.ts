@@ -236,7 +236,7 @@ let evalSets: EvalSets;
 let eot: number | null = null;
 if (presetName === "facts") {
   const corpus = buildCorpus({ seed: DEFAULT_SEED });
-  const seqs = corpus.train.map((s) => tok.encode(s)).filter((s) =>
+  const seqs = corpus.train.map((s) => tok.encode(s, { addSpecialTokens: false })).filter((s) =>
     s.length >= 2 && s.length <= ctx + 1
   );
   if (seqs.length < corpus.train.length) {
@@ -249,7 +249,12 @@ if (presetName === "facts") {
 } else {
   const corpus = buildTextCorpus();
   eot = tok.tokenToId(END_OF_TEXT)!;
-  source = packedSource(corpus.documents, (t) => tok.encode(t), eot, ctx);
+  source = packedSource(
+    corpus.documents,
+    (t) => tok.encode(t, { addSpecialTokens: false }),
+    eot,
+    ctx,
+  );
   evalSets = corpus.evalSets;
 }
 

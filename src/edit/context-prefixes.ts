@@ -16,7 +16,8 @@ const prefixCache = new WeakMap<CausalLM, Map<string, number[][]>>();
  * ROME's context templates as token prefixes: the empty prefix, then `count` samples of
  * `length` tokens (top-k 5, seeded) from the seed words "The", "Therefore", "Because", "I",
  * "You" (those the tokenizer knows), each followed by ". ". Sampled once per model object (the
- * unedited model on the first edit) and reused, as ROME caches them.
+ * unedited model on the first edit) and reused, as ROME caches them. A prefix holds text tokens
+ * only: the tokenizer's leading special tokens (Llama's <s>) stay first in a prefixed row.
  */
 export async function contextPrefixes(
   model: CausalLM,
@@ -33,7 +34,7 @@ export async function contextPrefixes(
   if (hit) return hit;
   const unk = unknownIds(tok);
   const seeds = PREFIX_SEEDS.map((w) => encodeKnown(tok, w, unk)).filter((x) => x !== null);
-  const period = encodeKnown(tok, ".", unk) ?? [];
+  const period = encodeKnown(tok, ".", unk, { addSpecialTokens: false }) ?? [];
   const em = evalModel(model, tok);
   const out: number[][] = [[]];
   for (let i = 0; i < count; i++) {
@@ -44,7 +45,7 @@ export async function contextPrefixes(
       topK: 5,
       rng: mulberry32(seed * 7919 + i + 1),
     });
-    out.push([...ids, ...period]);
+    out.push([...ids.slice(tok.leadingIds.length), ...period]);
   }
   byKey.set(key, out);
   return out;
@@ -52,17 +53,27 @@ export async function contextPrefixes(
 
 /**
  * The row and, behind each non-empty prefix, the same row with the prefix's positions unscored;
- * a prefixed row longer than `contextLength` is left out.
+ * a prefixed row longer than `contextLength` is left out. The prefix goes after the row's first
+ * `leading` tokens (the tokenizer's leading special ones, Tokenizer.leadingIds), so that a
+ * prefixed row starts as any input does, as ROME's "{prefix}. {prompt}" texts are tokenized.
  */
 export function prefixedRows(
   row: TeacherForced,
   prefixes: readonly number[][],
   contextLength: number,
+  leading: number,
 ): TeacherForced[] {
   const rows = [row];
   for (const pre of prefixes) {
     if (pre.length === 0 || pre.length + row.ids.length > contextLength) continue;
-    rows.push({ ids: [...pre, ...row.ids], targets: [...pre.map(() => -1), ...row.targets] });
+    rows.push({
+      ids: [...row.ids.slice(0, leading), ...pre, ...row.ids.slice(leading)],
+      targets: [
+        ...row.targets.slice(0, leading),
+        ...pre.map(() => -1),
+        ...row.targets.slice(leading),
+      ],
+    });
   }
   return rows;
 }

@@ -9,7 +9,7 @@ import { noGrad } from "../autograd/variable.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
 import { type EvalModel, logSoftmaxAt } from "../eval/model.ts";
 import { generate } from "../model/generate.ts";
-import type { Tokenizer } from "../io/tokenizer.ts";
+import { type Tokenizer, withoutLeading } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
@@ -27,7 +27,7 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
     });
   return {
     encode: (text) => tokenizer.encode(text),
-    decode: (ids) => tokenizer.decode(ids),
+    decode: (ids) => tokenizer.decode(withoutLeading(tokenizer, ids)),
     vocabSize: model.config.vocabSize,
     argmaxes: (ids) =>
       tidyAsync(async () => {
@@ -79,5 +79,6 @@ export async function greedy(
 ): Promise<string> {
   const maxNewTokens = Math.max(0, Math.min(n, model.config.contextLength - prompt.length));
   const eosId = model.config.eosTokenId ?? undefined;
-  return tok.decode((await generate(model, prompt, { maxNewTokens, eosId })).ids);
+  const { ids } = await generate(model, prompt, { maxNewTokens, eosId });
+  return tok.decode(withoutLeading(tok, ids));
 }

@@ -2,7 +2,7 @@
 // null when it holds one of them (or is empty). Request checks, covariance texts and context
 // prefixes all refuse unknown words the same way.
 
-import type { Tokenizer } from "../io/tokenizer.ts";
+import type { EncodeOptions, Tokenizer } from "../io/tokenizer.ts";
 
 const UNKNOWN_TOKENS = ["[UNK]", "<unk>", "<|unk|>"];
 
@@ -16,8 +16,17 @@ export function unknownIds(tok: Tokenizer): Set<number> {
   return ids;
 }
 
-/** Token ids of text, or null when it is empty or holds unknown words. */
-export function encodeKnown(tok: Tokenizer, text: string, unk = unknownIds(tok)): number[] | null {
-  const ids = tok.encode(text);
-  return ids.length === 0 || ids.some((i) => unk.has(i)) ? null : ids;
+/**
+ * Token ids of text (after the leading special tokens unless `options` says otherwise), or null
+ * when the text encodes to nothing or holds unknown words.
+ */
+export function encodeKnown(
+  tok: Tokenizer,
+  text: string,
+  unk = unknownIds(tok),
+  options?: EncodeOptions,
+): number[] | null {
+  const ids = tok.encode(text, options);
+  const textIds = ids.length - (options?.addSpecialTokens === false ? 0 : tok.leadingIds.length);
+  return textIds <= 0 || ids.some((i) => unk.has(i)) ? null : ids;
 }

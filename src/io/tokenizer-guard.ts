@@ -18,6 +18,7 @@ export function guardTokenizer(tok: Tokenizer): Tokenizer {
   return {
     file: tok.file,
     vocabSize: tok.vocabSize,
+    leadingIds: tok.leadingIds,
     encode(text, options) {
       let ids: number[];
       try {

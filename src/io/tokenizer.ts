@@ -9,7 +9,11 @@ import { fsReason, joinPath, readRegularText } from "./files.ts";
 export { TokenizerError };
 
 export interface EncodeOptions {
-  /** Add the tokenizer's special tokens (BOS, CLS/SEP...) as its post-processor says. */
+  /**
+   * Put the tokenizer's leading special tokens (`leadingIds`, Llama's <s>) before the text, as
+   * Hugging Face does for a model input (default true); false for a piece of a text (a subject,
+   * an answer, a training document).
+   */
   addSpecialTokens?: boolean;
 }
 
@@ -22,13 +26,26 @@ export interface Tokenizer {
   readonly file: string;
   /** One more than the largest token id (vocabulary plus added tokens). */
   readonly vocabSize: number;
-  /** Token ids of `text`; no special tokens unless `addSpecialTokens`. */
+  /**
+   * The special tokens put before every model input (Llama's <s>; none for GPT-2): those of the
+   * post-processor's template before its sequence, or the BOS token when tokenizer_config.json
+   * sets add_bos_token (false there: none). Trailing ones (EOS, SEP) are never added: a prompt is
+   * continued, not closed.
+   */
+  readonly leadingIds: readonly number[];
+  /** Token ids of `text`, after `leadingIds` unless `addSpecialTokens` is false. */
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: readonly number[], options?: DecodeOptions): string;
   /** The id of a token string, or undefined when it is not in the vocabulary. */
   tokenToId(token: string): number | undefined;
   /** The string of a token id, or undefined when the id is unused. */
   idToToken(id: number): string | undefined;
+}
+
+/** `ids` without the tokenizer's leading special tokens when it starts with them (for text). */
+export function withoutLeading(tok: Tokenizer, ids: readonly number[]): readonly number[] {
+  const n = tok.leadingIds.length;
+  return n > 0 && tok.leadingIds.every((id, i) => ids[i] === id) ? ids.slice(n) : ids;
 }
 
 type Json = Record<string, unknown>;
@@ -79,6 +96,68 @@ function declaredVocabSize(file: string, json: Json): number {
     see(t.id, `added_tokens[${i}]`);
   });
   return max + 1;
+}
+
+/** The id of a special token named in the tokenizer (an added token or a vocabulary entry). */
+function specialId(file: string, json: Json, token: string, what: string): number {
+  const added = (json.added_tokens as Json[] | undefined ?? []).find((t) => t.content === token);
+  const vocab = (json.model as Json).vocab;
+  const id = added?.id ?? (isObject(vocab) ? vocab[token] : undefined);
+  if (typeof id !== "number") {
+    throw new TokenizerError(file, what, `special token ${JSON.stringify(token)} has no id`);
+  }
+  return id;
+}
+
+/** The leading special tokens of one post-processor (a Sequence's, in order), read from JSON. */
+function templateLeading(file: string, json: Json, pp: unknown, what: string): number[] {
+  if (!isObject(pp)) return [];
+  if (pp.type === "Sequence" && Array.isArray(pp.processors)) {
+    return pp.processors.flatMap((p, i) =>
+      templateLeading(file, json, p, `${what}.processors[${i}]`)
+    );
+  }
+  if (pp.type !== "TemplateProcessing") return [];
+  if (!Array.isArray(pp.single)) {
+    throw new TokenizerError(file, `${what}.single`, "a TemplateProcessing needs a list");
+  }
+  const out: number[] = [];
+  for (const piece of pp.single) {
+    if (isObject(piece) && isObject(piece.Sequence)) return out;
+    const name = isObject(piece) && isObject(piece.SpecialToken) ? piece.SpecialToken.id : null;
+    if (typeof name !== "string") {
+      throw new TokenizerError(file, `${what}.single`, "expected SpecialToken or Sequence pieces");
+    }
+    const entry = isObject(pp.special_tokens) ? pp.special_tokens[name] : undefined;
+    const ids = isObject(entry) ? entry.ids : undefined;
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === "number")) {
+      throw new TokenizerError(
+        file,
+        `${what}.special_tokens`,
+        `no ids for ${JSON.stringify(name)}`,
+      );
+    }
+    out.push(...ids);
+  }
+  // A template without the text itself is not one a causal model's input can follow.
+  throw new TokenizerError(file, `${what}.single`, "the template has no Sequence");
+}
+
+/**
+ * The special tokens Hugging Face puts before a text (see Tokenizer.leadingIds): an explicit
+ * add_bos_token in tokenizer_config.json decides (LlamaTokenizerFast rebuilds its template from
+ * it), else the post-processor's template.
+ */
+function leadingIdsOf(file: string, json: Json, config: Json): number[] {
+  if (typeof config.add_bos_token === "boolean") {
+    if (!config.add_bos_token) return [];
+    const bos = isObject(config.bos_token) ? config.bos_token.content : config.bos_token;
+    if (typeof bos !== "string") {
+      throw new TokenizerError(file, "bos_token", "add_bos_token is set but bos_token is not");
+    }
+    return [specialId(file, json, bos, "bos_token")];
+  }
+  return templateLeading(file, json, json.post_processor, "post_processor");
 }
 
 /**
@@ -170,11 +249,15 @@ export function tokenizerFromJson(
       }
     }
   };
+  const leadingIds = leadingIdsOf(file, json, config);
+  checkIds(leadingIds);
   return {
     file,
     vocabSize,
+    leadingIds,
     encode(text, options = {}) {
-      return tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+      const ids = tok.encode(text, { add_special_tokens: false }).ids;
+      return (options.addSpecialTokens ?? true) ? [...leadingIds, ...ids] : ids;
     },
     decode(ids, options = {}) {
       if (ids.length === 0) return "";

@@ -76,7 +76,9 @@ export const kneMethod: EditMethod<KneHparams> = {
     const context = ctx.model.config.contextLength;
     const r = await kneEdit(
       ctx.model,
-      targets.flatMap((t) => prefixedRows(t.row, prefixes, context)),
+      targets.flatMap((t) =>
+        prefixedRows(t.row, prefixes, context, ctx.tokenizer.leadingIds.length)
+      ),
       hp,
       ctx.localityPrompts,
       (p) => ctx.onProgress?.(p),

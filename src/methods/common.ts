@@ -190,7 +190,7 @@ export function subjectLastToken(
     }
   }
   for (const variant of [subject, ` ${subject}`]) {
-    const ids = subject.trim() === "" ? [] : tok.encode(variant);
+    const ids = subject.trim() === "" ? [] : tok.encode(variant, { addSpecialTokens: false });
     const s = findSub(promptIds, ids);
     if (s >= 0) {
       return {

@@ -58,7 +58,8 @@ export function subjectSpan(tok: Tokenizer, prompt: string, subject: string): [n
   if (at < 0) throw new Error(`the prompt "${prompt}" does not contain the subject "${subject}"`);
   const ids = tok.encode(prompt);
   const before = prompt.slice(0, at).trimEnd();
-  const start = before ? tok.encode(before).length : 0;
+  // The tokens before the subject: the leading special ones (Llama's <s>) and the text's.
+  const start = tok.encode(before).length;
   const upto = tok.encode(prompt.slice(0, at + subject.length));
   const end = upto.length;
   if (end <= start || upto.some((id, i) => ids[i] !== id)) {

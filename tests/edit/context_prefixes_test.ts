@@ -7,20 +7,23 @@ import { contextPrefixes, prefixedRows } from "../../src/edit/context-prefixes.t
 import { testBackends } from "../helpers/backends.ts";
 import { assert, withModel } from "../helpers/tiny.ts";
 
-Deno.test("prefixedRows: the row, then the row behind each prefix that fits", () => {
+Deno.test("prefixedRows: the row, then the row behind each prefix that fits, after its leading tokens", () => {
   fc.assert(fc.property(
     fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 8 }),
     fc.array(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 6 }), { maxLength: 5 }),
     fc.integer({ min: 8, max: 16 }),
-    (ids, prefixes, context) => {
+    fc.integer({ min: 0, max: 1 }),
+    (ids, prefixes, context, leading) => {
       const row = { ids, targets: ids.map((x, i) => (i % 2 ? x : -1)) };
-      const rows = prefixedRows(row, prefixes, context);
+      const rows = prefixedRows(row, prefixes, context, leading);
       const fitting = prefixes.filter((p) => p.length > 0 && p.length + ids.length <= context);
       if (rows[0] !== row || rows.length !== 1 + fitting.length) return false;
+      const [lead, rest] = [ids.slice(0, leading), ids.slice(leading)];
+      const [leadT, restT] = [row.targets.slice(0, leading), row.targets.slice(leading)];
       return fitting.every((p, k) => {
         const r = rows[k + 1];
-        return r.ids.join() === [...p, ...ids].join() &&
-          r.targets.join() === [...p.map(() => -1), ...row.targets].join();
+        return r.ids.join() === [...lead, ...p, ...rest].join() &&
+          r.targets.join() === [...leadT, ...p.map(() => -1), ...restT].join();
       });
     },
   ));

@@ -71,10 +71,13 @@ Deno.test("tiny WordPiece tokenizer: encode, decode, special tokens, lookups", a
     const tok = await loadTokenizer(dir, 15);
     assert.equal(tok.vocabSize, 15);
     assert.equal(tok.file, `${dir}/tokenizer.json`);
-    assert.deepEqual(tok.encode("The capital of France is Paris."), [3, 4, 5, 6, 7, 8, 9]);
-    assert.deepEqual(tok.encode("the capital", { addSpecialTokens: true }), [1, 3, 4, 2]);
+    // A model input starts with the template's leading [CLS]; its trailing [SEP] is not added
+    // (a prompt is continued); a piece of text takes no special token.
+    assert.deepEqual(tok.leadingIds, [1]);
+    assert.deepEqual(tok.encode("The capital of France is Paris."), [1, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(tok.encode("the capital", { addSpecialTokens: false }), [3, 4]);
     // Subwords, and a word that cannot be spelled falls back to [UNK].
-    assert.deepEqual(tok.encode("berlins is zzz"), [12, 13, 14, 7, 0]);
+    assert.deepEqual(tok.encode("berlins is zzz", { addSpecialTokens: false }), [12, 13, 14, 7, 0]);
     assert.equal(tok.decode([3, 4, 5, 6, 7, 8, 9]), "the capital of france is paris.");
     assert.equal(tok.decode([12, 13, 14]), "berlins");
     assert.equal(tok.decode([1, 3, 2], { skipSpecialTokens: true }), "the");
@@ -155,7 +158,10 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
     const ids = Array.from(await st.read("input_ids"));
     const text = st.metadata.text;
     st.close();
-    assert.deepEqual(tok.encode(text), ids);
+    // The oracle's ids are the text's own; a model input puts the leading <s> first (Llama).
+    assert.deepEqual(tok.encode(text, { addSpecialTokens: false }), ids);
+    assert.deepEqual(tok.leadingIds, name === "tiny-llama" ? [tok.tokenToId("<s>")] : []);
+    assert.deepEqual(tok.encode(text), [...tok.leadingIds, ...ids]);
     assert.equal(tok.decode(ids), text.replace(" .", "."));
   });
 }

@@ -324,7 +324,8 @@ testWasm("contextTemplates: the edit is trained behind each sampled prefix", asy
     const t = target(m, "The capital of Japan is", "Lima");
     const hp = { ...TINY_HP, contextTemplates: 2, templateTokens: 3 };
     const prefixes = await contextPrefixes(m.model, m.tokenizer!, 2, 3, 0);
-    const rows = prefixedRows(t.row, prefixes, m.model.config.contextLength);
+    const leading = m.tokenizer!.leadingIds.length;
+    const rows = prefixedRows(t.row, prefixes, m.model.config.contextLength, leading);
     if (rows.length !== 3) throw new Error(`${rows.length} rows for 2 prefixes`);
     // The first step's loss is the unedited model's mean target cross-entropy over all 3 rows.
     let sum = 0, count = 0;

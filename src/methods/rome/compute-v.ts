@@ -43,7 +43,7 @@ export function rewriteSet(
 ): RewriteSet {
   const { request } = target;
   const subject = subjectLastToken(tok, request.prompt, target.promptIds, request.subject);
-  const rows = prefixedRows(target.row, prefixes, contextLength);
+  const rows = prefixedRows(target.row, prefixes, contextLength, tok.leadingIds.length);
   const subjectPos = rows.map((r) => r.ids.length - target.row.ids.length + subject.index);
   const nRewrite = rows.length;
   let kl: RewriteSet["kl"] = null;
