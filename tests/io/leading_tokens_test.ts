@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { contextPrefixes, prefixedRows } from "../../src/edit/context-prefixes.ts";
-import { greedy } from "../../src/edit/eval-model.ts";
+import { evalModel, greedy } from "../../src/edit/eval-model.ts";
 import { editTarget } from "../../src/edit/targets.ts";
+import { fluency } from "../../src/eval/fluency.ts";
 import { validateRequests } from "../../src/io/requests.ts";
 import { TokenizerError, tokenizerFromJson } from "../../src/io/tokenizer.ts";
 import { subjectLastToken } from "../../src/methods/common.ts";
@@ -106,6 +107,10 @@ testBackends(
       }
       const text = await greedy(m.model, tok, tok.encode(req.prompt), 3);
       assert.ok(text.startsWith("The capital of France is"), text);
+      // The fluency sample reads the prompt's ids, <s> first, and scores its text without it.
+      const sample = await fluency(evalModel(m.model, tok), req.prompt, { maxLength: 12 });
+      assert.equal(sample.ids[0], bos);
+      assert.ok(sample.text.startsWith("The capital of France is"), sample.text);
     } finally {
       disposeModel(m.model);
     }
