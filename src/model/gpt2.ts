@@ -2,7 +2,7 @@
 // stored [in, out], tanh GELU MLP, LM head tied to the token embedding. Forward is explicit per
 // layer, as in llm.c; backward comes from the autograd ops.
 
-import { type Backend, BackendError } from "../../engine/backend.ts";
+import type { Backend } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
@@ -13,10 +13,10 @@ import type { KVCache } from "./kvcache.ts";
 import {
   type CausalLM,
   type ForwardHook,
+  forwardOrigin,
   layerParams,
   type LayerStart,
   type ParamInfo,
-  startCheck,
 } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
@@ -107,13 +107,7 @@ export class GPT2 implements CausalLM {
   ): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
-    const pos0 = cache?.length ?? 0;
-    if (cache && pos0 + t > c.contextLength) {
-      throw new BackendError(
-        `GPT-2: positions ${pos0}..${pos0 + t} exceed the context length ${c.contextLength}`,
-      );
-    }
-    startCheck(start, cache, batch * t, c);
+    const pos0 = forwardOrigin("GPT-2", ids.shape, cache, start, c);
     let x = start ? constant(start.x) : this.#embed(ids, pos0, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;

@@ -2,7 +2,7 @@
 // rotary position embeddings (rotate_half), grouped-query attention, SwiGLU MLP, torch Linear
 // weights stored [out, in], LM head untied unless tie_word_embeddings.
 
-import { type Backend, BackendError } from "../../engine/backend.ts";
+import type { Backend } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
@@ -13,10 +13,10 @@ import type { KVCache } from "./kvcache.ts";
 import {
   type CausalLM,
   type ForwardHook,
+  forwardOrigin,
   layerParams,
   type LayerStart,
   type ParamInfo,
-  startCheck,
 } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
@@ -104,14 +104,8 @@ export class Llama implements CausalLM {
   ): Var {
     const c = this.config;
     const [batch, t] = ids.shape;
-    const pos0 = cache?.length ?? 0;
-    if (cache && pos0 + t > c.contextLength) {
-      throw new BackendError(
-        `Llama: positions ${pos0}..${pos0 + t} exceed the context length ${c.contextLength}`,
-      );
-    }
+    forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.dModel / c.nHeads;
-    startCheck(start, cache, batch * t, c);
     let x = start ? constant(start.x) : this.#embed(ids, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;

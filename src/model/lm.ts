@@ -96,14 +96,34 @@ export function layerParams(model: Pick<CausalLM, "config" | "params" | "paramIn
   return out;
 }
 
-/** Refuses a LayerStart the forward cannot honour: with a KV cache, or of the wrong shape. */
-export function startCheck(
+/**
+ * The first position of a forward over `t` new tokens in `batch` rows (cache.length, else 0),
+ * after refusing what the forward cannot honour: positions past the context (`arch` names the
+ * model in the message), and a LayerStart with a KV cache or of the wrong shape.
+ */
+export function forwardOrigin(
+  arch: string,
+  [batch, t]: readonly number[],
+  cache: KVCache | undefined,
   start: LayerStart | undefined,
+  config: ModelConfig,
+): number {
+  const pos0 = cache?.length ?? 0;
+  if (cache && pos0 + t > config.contextLength) {
+    throw new BackendError(
+      `${arch}: positions ${pos0}..${pos0 + t} exceed the context length ${config.contextLength}`,
+    );
+  }
+  if (start) checkStart(start, cache, batch * t, config);
+  return pos0;
+}
+
+function checkStart(
+  start: LayerStart,
   cache: KVCache | undefined,
   positions: number,
   config: ModelConfig,
 ): void {
-  if (!start) return;
   const [r, d] = start.x.shape;
   if (cache || !Number.isInteger(start.layer) || start.layer < 0 || start.layer >= config.nLayers) {
     throw new BackendError(
