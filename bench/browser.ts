@@ -42,7 +42,7 @@ async function inDeno(): Promise<number[]> {
   const m = await loadModelFromDir(dir, backend);
   const splits = SHIPPED_SPLITS[MODEL];
   const [demo] = await loadRequests(splits.demo);
-  const anchorPool = await loadRequests(splits.anchors ?? splits.dev);
+  const anchorPool = await loadRequests(splits.anchors);
   const hparams = (await shippedHparams(methodByName("kne"), dir))?.hparams;
   const xs: number[] = [];
   for (let i = 0; i < EDITS; i++) {

@@ -1,5 +1,7 @@
 // Writes the fact world's committed data files (deterministic; `deno task make-requests`):
 //   data/requests/test.json, data/requests/dev.json   KnowEdit-style counterfactual edit requests
+//   data/requests/anchors.json                         the anchor pool of locality terms (subjects
+//                                                      after dev's; not in the tokenizer's texts)
 //   data/tokenizer/tokenizer.json (+ tokenizer_config.json)   the word-level tokenizer
 //   data/corpus-stats.json                             corpus statistics
 // The generator logic lives in src/facts/ (corpus.ts, requests.ts, tokenizer.ts).
@@ -12,8 +14,8 @@ import { encode, loadTokenizer, writeTokenizer } from "../src/facts/tokenizer.ts
 const root = new URL("..", import.meta.url).pathname;
 const seed = Number(Deno.env.get("KNE_FACTS_SEED") ?? DEFAULT_SEED);
 const corpus = buildCorpus({ seed });
-const { test, dev } = buildRequests({ seed, corpus });
-for (const [name, reqs] of [["test", test], ["dev", dev]] as const) {
+const { test, dev, anchors } = buildRequests({ seed, corpus });
+for (const [name, reqs] of [["test", test], ["dev", dev], ["anchors", anchors]] as const) {
   const errs = validateRequests(reqs);
   if (errs.length) throw new Error(`${name}: ${errs.slice(0, 5).join("; ")}`);
 }
@@ -21,11 +23,16 @@ for (const [name, reqs] of [["test", test], ["dev", dev]] as const) {
 Deno.mkdirSync(`${root}data/requests`, { recursive: true });
 Deno.writeTextFileSync(`${root}data/requests/test.json`, JSON.stringify(test, null, 2) + "\n");
 Deno.writeTextFileSync(`${root}data/requests/dev.json`, JSON.stringify(dev, null, 2) + "\n");
+Deno.writeTextFileSync(
+  `${root}data/requests/anchors.json`,
+  JSON.stringify(anchors, null, 2) + "\n",
+);
 
 const tokPath = `${root}data/tokenizer/tokenizer.json`;
 writeTokenizer(tokPath, corpus, [...requestTexts(test), ...requestTexts(dev)]);
 const tok = loadTokenizer(tokPath);
-for (const t of requestTexts([...test, ...dev])) {
+// The anchor split came after the tokenizer was fixed: its texts must encode without [UNK] too.
+for (const t of requestTexts([...test, ...dev, ...anchors])) {
   if (encode(tok, t).includes(1)) throw new Error(`[UNK] in request text: ${t}`);
 }
 

@@ -61,7 +61,7 @@ async function anchors(): Promise<EditRequest[]> {
   if (anchorPool) return anchorPool;
   const splits = SHIPPED_SPLITS[modelName];
   if (!splits) return [];
-  const file = splits.anchors ?? splits.dev;
+  const file = splits.anchors;
   const res = await fetch(new URL(file, self.location.href));
   if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
   return (anchorPool = parseRequests(await res.text(), file));

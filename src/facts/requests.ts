@@ -63,6 +63,11 @@ export interface RequestOptions {
   nTest?: number;
   /** Requests in dev.json (default 50). */
   nDev?: number;
+  /**
+   * Requests in anchors.json (default 50): the anchor pool of locality terms, subjects after the
+   * dev split's in the same order, so that tuning on dev reads none of its own prompts as anchors.
+   */
+  nAnchors?: number;
   corpus?: Corpus;
   world?: World;
 }
@@ -83,10 +88,11 @@ const COUNTRY_RELATIONS: CountryRelation[] = ["capital", "continent", "currency"
 
 export function buildRequests(
   opts: RequestOptions = {},
-): { test: EditRequest[]; dev: EditRequest[] } {
+): { test: EditRequest[]; dev: EditRequest[]; anchors: EditRequest[] } {
   const seed = opts.seed ?? DEFAULT_SEED;
   const nTest = opts.nTest ?? 320;
   const nDev = opts.nDev ?? 50;
+  const nAnchors = opts.nAnchors ?? 50;
   const world = opts.world ?? buildWorld();
   const corpus = opts.corpus ?? buildCorpus({ seed, world: opts.world });
   const held = new Set(corpus.heldoutBridges);
@@ -282,7 +288,16 @@ export function buildRequests(
       dev.push(make(r, order[r][perRelTest + i], 100000 + dev.length));
     }
   }
-  return { test, dev };
+  // The anchors take the subjects left after dev's, relations interleaved while they last.
+  const anchors: EditRequest[] = [];
+  for (let i = perRelTest + perRelDev; anchors.length < nAnchors; i++) {
+    const left = RELATIONS.filter((r) => i < order[r].length);
+    if (left.length === 0) throw new Error(`only ${anchors.length} anchor requests can be made`);
+    for (const r of left) {
+      if (anchors.length < nAnchors) anchors.push(make(r, order[r][i], 200000 + anchors.length));
+    }
+  }
+  return { test, dev, anchors };
 }
 
 /** Every text of a request list (for tokenizer coverage checks). */

@@ -9,8 +9,8 @@ import { joinPath } from "../io/files.ts";
 export interface ModelSplits {
   test: string;
   dev: string;
-  /** The anchor pool; absent: the dev split (kne-facts, whose splits predate an anchor split). */
-  anchors?: string;
+  /** The anchor pool: requests on other (relation, subject) pairs than test's and dev's. */
+  anchors: string;
   /**
    * The edit `task edit` runs when given no request: France's capital -> Rome with the probes
    * the model knows (kne-facts: its test record with the target swapped; kne-facts-base: made by
@@ -26,6 +26,7 @@ export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
   "kne-facts": {
     test: "data/requests/test.json",
     dev: "data/requests/dev.json",
+    anchors: "data/requests/anchors.json",
     demo: "data/requests/demo.json",
   },
   "kne-facts-base": {
@@ -55,8 +56,7 @@ export function splitsOf(modelDir: string): ModelSplits {
   return SHIPPED_SPLITS[folderName(modelDir)] ?? SHIPPED_SPLITS[folderName(DEFAULT_MODEL)];
 }
 
-/** The anchor pool for a run on `modelDir` scored on `requests`. */
+/** The anchor pool of a run on the model at `modelDir`. */
 export function defaultAnchors(modelDir: string): string {
-  const s = splitsOf(modelDir);
-  return s.anchors ?? s.dev;
+  return splitsOf(modelDir).anchors;
 }

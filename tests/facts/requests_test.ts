@@ -9,6 +9,7 @@ const read = (name: string): EditRequest[] =>
   JSON.parse(Deno.readTextFileSync(`${root}data/requests/${name}.json`));
 const test = read("test");
 const dev = read("dev");
+const anchors = read("anchors");
 const corpus = buildCorpus();
 const train = new Set(corpus.train);
 const world = buildWorld();
@@ -33,6 +34,7 @@ Deno.test("requests: committed files equal the generator output (deterministic)"
   const built = buildRequests();
   assert.deepEqual(test, JSON.parse(JSON.stringify(built.test)));
   assert.deepEqual(dev, JSON.parse(JSON.stringify(built.dev)));
+  assert.deepEqual(anchors, JSON.parse(JSON.stringify(built.anchors)));
   const other = buildRequests({ seed: 99, world });
   assert.notDeepEqual(other.test.map((q) => q.subject), built.test.map((q) => q.subject));
 });
@@ -44,7 +46,13 @@ Deno.test("requests: balanced, disjoint, and grounded in the world", () => {
   const testKeys = new Set(test.map(key));
   assert.equal(testKeys.size, test.length);
   for (const q of dev) assert.ok(!testKeys.has(key(q)), key(q));
-  const ids = [...test, ...dev].map((q) => q.case_id);
+  // The anchor pool edits none of the (relation, subject) pairs that test or dev edits.
+  const devKeys = new Set(dev.map(key));
+  assert.equal(anchors.length, 50);
+  assert.deepEqual(validateRequests(anchors), []);
+  for (const q of anchors) assert.ok(!testKeys.has(key(q)) && !devKeys.has(key(q)), key(q));
+  assert.equal(new Set(anchors.map(key)).size, anchors.length);
+  const ids = [...test, ...dev, ...anchors].map((q) => q.case_id);
   assert.equal(new Set(ids).size, ids.length);
 
   const typeOf = new Map<string, Set<string>>([
@@ -54,7 +62,7 @@ Deno.test("requests: balanced, disjoint, and grounded in the world", () => {
     ["language", new Set(world.languages)],
     ["city_country", new Set(world.countries.map((c) => c.name))],
   ]);
-  for (const q of [...test, ...dev]) {
+  for (const q of [...test, ...dev, ...anchors]) {
     const t = TEMPLATES[q.relation];
     // The prompt is the canonical trained fact; the rephrase is a held-out template.
     assert.equal(q.prompt, fill(t.train[0], q.subject));
