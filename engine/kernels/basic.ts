@@ -1,6 +1,6 @@
 // Specs of the elementwise basics: fill and add.
 
-import { grid1d, type KernelSpec } from "./spec.ts";
+import { elementPieces, grid1d, type KernelSpec } from "./spec.ts";
 
 export const basicKernels: KernelSpec[] = [
   {
@@ -10,6 +10,7 @@ export const basicKernels: KernelSpec[] = [
     params: [["n", "u32"], ["value", "f32"]],
     sizes: (p) => [p.n],
     grid: (p) => grid1d(p.n),
+    pieces: elementPieces(1),
   },
   {
     name: "add",
@@ -18,5 +19,6 @@ export const basicKernels: KernelSpec[] = [
     params: [["n", "u32"]],
     sizes: (p) => [p.n, p.n, p.n],
     grid: (p) => grid1d(p.n),
+    pieces: elementPieces(3),
   },
 ];

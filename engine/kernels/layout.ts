@@ -5,7 +5,7 @@
 // Integer data (token ids) are f32 values.
 
 import { BackendError } from "../backend.ts";
-import { grid1d, type KernelSpec } from "./spec.ts";
+import { grid1d, type KernelSpec, rowPieces } from "./spec.ts";
 
 export const layoutKernels: KernelSpec[] = [
   /** out[t] = table[ids[t]]; an id outside [0, V) (or NaN) writes a row of zeros. */
@@ -68,6 +68,7 @@ export const layoutKernels: KernelSpec[] = [
     params: [["A", "u32"], ["B", "u32"], ["C", "u32"], ["D", "u32"]],
     sizes: (p) => [p.A * p.B * p.C * p.D, p.A * p.B * p.C * p.D],
     grid: (p) => grid1d(p.A * p.B * p.C * p.D),
+    pieces: { over: "A", strides: (p) => [p.B * p.C * p.D, p.B * p.C * p.D] },
   },
   /** out[a, h, t, d] = x[a, floor(h / g), t, d]: x [A, Hkv, T, D] -> out [A, Hkv*g, T, D]. */
   {
@@ -113,5 +114,6 @@ export const layoutKernels: KernelSpec[] = [
       return [p.rows * p.srcCols, p.rows * p.dstCols];
     },
     grid: (p) => grid1d(p.rows * p.width),
+    pieces: rowPieces((p) => [p.srcCols, p.dstCols]),
   },
 ];

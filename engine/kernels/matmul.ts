@@ -9,7 +9,7 @@
 // bias_add: out[r, c] = x[r, c] + bias[c].
 // sum_rows: out[c] = (accumulate ? out[c] : 0) + sum_r x[r, c] (a bias gradient).
 
-import { grid1d, type KernelSpec, MAX_GROUPS_PER_DIM } from "./spec.ts";
+import { grid1d, type KernelSpec, MAX_GROUPS_PER_DIM, rowPieces } from "./spec.ts";
 
 /** Output tile of one WebGPU workgroup in the matmul shaders (64 x 64, 4 x 4 per invocation). */
 export const MATMUL_TILE = 64;
@@ -70,6 +70,7 @@ export const matmulKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["cols", "u32"]],
     sizes: (p) => [p.rows * p.cols, p.rows === 0 ? 0 : p.cols, p.rows * p.cols],
     grid: (p) => grid1d(p.rows * p.cols),
+    pieces: rowPieces((p) => [p.cols, 0, p.cols]),
   },
   {
     name: "sum_rows",

@@ -2,7 +2,7 @@
 // a row-major [rows, d] matrix, their input gradients, and their gamma/beta gradients. Row kernels
 // run one workgroup per row (grid folded past 65535); param-grad kernels one invocation per column.
 
-import { grid1d, type KernelSpec } from "./spec.ts";
+import { grid1d, type KernelSpec, rowPieces } from "./spec.ts";
 
 /** One workgroup per row, folded into 2-D past 65535 rows. */
 const perRow = (p: Readonly<Record<string, number>>) => grid1d(p.rows, 1);
@@ -21,6 +21,7 @@ export const normKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["d", "u32"], ["eps", "f32"]],
     sizes: (p) => [p.rows * p.d, p.d, p.d, p.rows * p.d, p.rows, p.rows],
     grid: perRow,
+    pieces: rowPieces((p) => [p.d, 0, 0, p.d, 1, 1]),
   },
   /** dx of layernorm given dy and the saved mean, rstd. */
   {
@@ -30,6 +31,7 @@ export const normKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["d", "u32"]],
     sizes: (p) => [p.rows * p.d, p.d, p.rows * p.d, p.rows, p.rows, p.rows * p.d],
     grid: perRow,
+    pieces: rowPieces((p) => [p.d, 0, p.d, 1, 1, p.d]),
   },
   /**
    * dgamma[j] = sum_r dy[r,j] * (x[r,j]-mean[r]) * rstd[r]; dbeta[j] = sum_r dy[r,j].
@@ -51,6 +53,7 @@ export const normKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["d", "u32"], ["eps", "f32"]],
     sizes: (p) => [p.rows * p.d, p.d, p.rows * p.d, p.rows],
     grid: perRow,
+    pieces: rowPieces((p) => [p.d, 0, p.d, 1]),
   },
   /** dx of rmsnorm given dy and the saved rrms. */
   {
@@ -60,6 +63,7 @@ export const normKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["d", "u32"]],
     sizes: (p) => [p.rows * p.d, p.d, p.rows * p.d, p.rows, p.rows * p.d],
     grid: perRow,
+    pieces: rowPieces((p) => [p.d, 0, p.d, 1, p.d]),
   },
   /** dgamma[j] = sum_r dy[r,j] * x[r,j] * rrms[r]; accumulate = 1 adds into dgamma. */
   {

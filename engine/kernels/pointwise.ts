@@ -1,14 +1,18 @@
 // Specs of the pointwise kernels: elementwise arithmetic, activations and their gradients, the
 // AdamW update, and the whole-buffer reductions `sum` and `count_nonfinite` (one workgroup).
 
-import { grid1d, type KernelSpec } from "./spec.ts";
+import { elementPieces, EXP_COST, grid1d, type KernelSpec } from "./spec.ts";
 
-/** An elementwise kernel over `n` elements whose buffers all hold at least `n`. */
+/**
+ * An elementwise kernel over `n` elements whose buffers all hold at least `n`; `cost`: work per
+ * element against a copy (KernelSpec.pieces).
+ */
 function elementwise(
   name: string,
   inputs: string[],
   outputs: string[],
   extra: (readonly [string, "u32" | "f32"])[] = [],
+  cost = 1,
 ): KernelSpec {
   return {
     name,
@@ -17,6 +21,7 @@ function elementwise(
     params: [["n", "u32"], ...extra],
     sizes: (p) => [...inputs, ...outputs].map(() => p.n),
     grid: (p) => grid1d(p.n),
+    pieces: elementPieces(inputs.length + outputs.length, cost),
   };
 }
 
@@ -28,13 +33,13 @@ export const pointwiseKernels: KernelSpec[] = [
   /** y += alpha * x, in place. */
   elementwise("axpy", ["x"], ["y"], [["alpha", "f32"]]),
   /** GPT-2's tanh GELU: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))). */
-  elementwise("gelu", ["x"], ["out"]),
+  elementwise("gelu", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * gelu'(x). */
-  elementwise("gelu_backward", ["x", "dy"], ["dx"]),
+  elementwise("gelu_backward", ["x", "dy"], ["dx"], [], EXP_COST),
   /** out = x * sigmoid(x). */
-  elementwise("silu", ["x"], ["out"]),
+  elementwise("silu", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * silu'(x). */
-  elementwise("silu_backward", ["x", "dy"], ["dx"]),
+  elementwise("silu_backward", ["x", "dy"], ["dx"], [], EXP_COST),
   /**
    * AdamW, bias corrections bc1 = 1 - beta1^t and bc2 = 1 - beta2^t passed in:
    * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/bc1)/(sqrt(v/bc2)+eps) + lr wd p.
@@ -48,7 +53,7 @@ export const pointwiseKernels: KernelSpec[] = [
     ["weightDecay", "f32"],
     ["bc1", "f32"],
     ["bc2", "f32"],
-  ]),
+  ], EXP_COST / 2),
   /** out[0] = sum of x[0..n). One workgroup on WebGPU. */
   {
     name: "sum",

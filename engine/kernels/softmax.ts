@@ -4,7 +4,7 @@
 // Integer data (targets) are f32 values; a target < 0 marks an ignored row.
 
 import { BackendError } from "../backend.ts";
-import { grid1d, type KernelSpec } from "./spec.ts";
+import { EXP_COST, grid1d, type KernelSpec, rowPieces } from "./spec.ts";
 
 /** One workgroup per row, folded into 2-D past 65535 rows. */
 const perRow = (p: Readonly<Record<string, number>>) => grid1d(p.rows, 1);
@@ -32,6 +32,11 @@ export const softmaxKernels: KernelSpec[] = [
       return [p.rows * p.cols, p.rows * p.cols];
     },
     grid: perRow,
+    // A causal row's query position is its index modulo qlen: ranges hold whole query blocks.
+    pieces: {
+      ...rowPieces((p) => [p.cols, p.cols], EXP_COST),
+      align: (p) => p.causal ? p.qlen : 1,
+    },
   },
   /** dx = scale * y * (dy - sum_j y_j dy_j) per row: the gradient w.r.t. the pre-scale x. */
   {
@@ -41,6 +46,7 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["cols", "u32"], ["scale", "f32"]],
     sizes: (p) => [p.rows * p.cols, p.rows * p.cols, p.rows * p.cols],
     grid: perRow,
+    pieces: rowPieces((p) => [p.cols, p.cols, p.cols], EXP_COST),
   },
   /**
    * lse[r] = logsumexp(logits[r]); loss[r] = lse[r] - logits[r, targets[r]]. A target < 0 is
@@ -53,6 +59,7 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["V", "u32"]],
     sizes: (p) => [p.rows * p.V, p.rows, p.rows, p.rows],
     grid: perRow,
+    pieces: rowPieces((p) => [p.V, 1, 1, 1], EXP_COST),
   },
   /**
    * dlogits[r] = (softmax(logits[r]) - onehot(targets[r])) * dloss[r], using the saved lse.
@@ -65,6 +72,7 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["V", "u32"]],
     sizes: (p) => [p.rows * p.V, p.rows, p.rows, p.rows, p.rows * p.V],
     grid: (p) => grid1d(p.rows * p.V),
+    pieces: rowPieces((p) => [p.V, 1, 1, 1, p.V], EXP_COST),
   },
   /**
    * kl[r] = KL(softmax(p_logits[r]) || softmax(q_logits[r])), computed without cancellation so
@@ -77,6 +85,7 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["V", "u32"]],
     sizes: (p) => [p.rows * p.V, p.rows * p.V, p.rows],
     grid: perRow,
+    pieces: rowPieces((p) => [p.V, p.V, 1], EXP_COST),
   },
   /** dq[r] = (softmax(q_logits[r]) - softmax(p_logits[r])) * dkl[r]: gradient w.r.t. q_logits. */
   {
@@ -86,6 +95,7 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["V", "u32"]],
     sizes: (p) => [p.rows * p.V, p.rows * p.V, p.rows, p.rows * p.V],
     grid: perRow,
+    pieces: rowPieces((p) => [p.V, p.V, 1, p.V], EXP_COST),
   },
   /** out[r] = index of the largest x[r, j] (lowest index on ties), as an f32. */
   {
@@ -95,5 +105,6 @@ export const softmaxKernels: KernelSpec[] = [
     params: [["rows", "u32"], ["cols", "u32"]],
     sizes: (p) => [p.rows * p.cols, p.rows],
     grid: perRow,
+    pieces: rowPieces((p) => [p.cols, 1]),
   },
 ];

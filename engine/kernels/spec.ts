@@ -27,6 +27,40 @@ export interface KernelSpec {
   sizes(p: Readonly<Record<string, number>>): readonly number[];
   /** WebGPU workgroup grid for these params. */
   grid(p: Readonly<Record<string, number>>): readonly [number, number, number];
+  /**
+   * The call is independent pieces (rows, elements, batch items), as many as the param `over`:
+   * piece i reads and writes only elements [i s, (i + 1) s) of each binding, s its entry of
+   * `strides` (0: a binding every piece reads whole, such as a norm's gamma). A backend may run
+   * ranges of pieces as separate calls, each binding offset to its range and `over` set to the
+   * range's length (the WASM backend does, on its threads). A range holds a multiple of
+   * `align` pieces (default 1), except the last. `cost` is the work per element against a plain
+   * copy (default 1; about 8 where each element takes an exp): what splitting a call is weighed
+   * by. Absent: the call is one piece.
+   */
+  readonly pieces?: Pieces;
+}
+
+export interface Pieces {
+  readonly over: string;
+  strides(p: Readonly<Record<string, number>>): readonly number[];
+  align?(p: Readonly<Record<string, number>>): number;
+  readonly cost?: number;
+}
+
+/** Work per element of a kernel that takes an exp (or a tanh) per element, against a copy. */
+export const EXP_COST = 8;
+
+/** Pieces of a kernel whose `bindings` bindings hold one element per piece each. */
+export function elementPieces(bindings: number, cost = 1): Pieces {
+  return { over: "n", strides: () => Array<number>(bindings).fill(1), align: () => 4, cost };
+}
+
+/** Row pieces: each binding's elements per row (0: shared by every row). */
+export function rowPieces(
+  strides: (p: Readonly<Record<string, number>>) => number[],
+  cost = 1,
+): Pieces {
+  return { over: "rows", strides, cost };
 }
 
 /** Most workgroups one grid dimension may hold in WebGPU. */

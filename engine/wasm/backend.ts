@@ -1,7 +1,8 @@
 // The WASM backend: kernels compiled from engine/assembly/ (SIMD, relaxed SIMD) running on a
 // shared WebAssembly.Memory. All buffers live in that one memory; dispatch is synchronous.
-// Large matmuls are split across a pool of worker threads (pool.ts) that share the memory; the
-// calling thread computes its share and waits for the others before dispatch returns.
+// Large matmuls, and large calls of kernels made of independent pieces (rows, elements), are split
+// across a pool of worker threads (pool.ts) that share the memory; the calling thread computes its
+// share and waits for the others before dispatch returns.
 
 import {
   type Backend,
@@ -29,7 +30,13 @@ import { HEAP_BASE, LinearAllocator, MAX_BYTES, sizeClass } from "./allocator.ts
 import { controlBytes } from "./control.ts";
 import { type Call, ThreadPool } from "./pool.ts";
 import { readyEngineHost } from "../host.ts";
-import { MATMUL_VARIANTS, MIN_PARALLEL_MACS, splitMatmul } from "./split.ts";
+import {
+  MATMUL_VARIANTS,
+  MIN_PARALLEL_ELEMENTS,
+  MIN_PARALLEL_MACS,
+  splitMatmul,
+  splitPieces,
+} from "./split.ts";
 
 class WasmBuffer implements DeviceBuffer {
   freed = false;
@@ -59,6 +66,11 @@ export interface WasmOptions {
    * large weights; dispatches then reject bindings over it, or slices not 64-element aligned.
    */
   maxBindingBytes?: number;
+  /**
+   * Least work (elements times cost per element) a call of a kernel of pieces must do to be split
+   * across the threads (default MIN_PARALLEL_ELEMENTS); 1 splits every such call.
+   */
+  minParallelElements?: number;
 }
 
 export class WasmBackend implements Backend {
@@ -84,9 +96,16 @@ export class WasmBackend implements Backend {
   #reserved = 0;
   /** Packing space per thread for the matmul kernels (0 when the module has none). */
   readonly #scratchBytes: number;
+  readonly #minParallelElements: number;
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, maxBindingBytes?: number) {
+  constructor(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    maxBindingBytes?: number,
+    minParallelElements = MIN_PARALLEL_ELEMENTS,
+  ) {
     this.maxBindingElements = Math.floor(Math.min(MAX_BYTES, maxBindingBytes ?? MAX_BYTES) / 4);
+    this.#minParallelElements = minParallelElements;
     this.module = module;
     this.memory = memory;
     const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -244,6 +263,21 @@ export class WasmBackend implements Backend {
         return;
       }
     }
+    if (spec.pieces && this.#pool) {
+      const bytesPer = buffers.map((b) => DTYPE_BYTES[(isSlice(b) ? b.buffer : b).dtype]);
+      const calls = splitPieces(
+        spec,
+        ptrs,
+        bytesPer,
+        params,
+        this.#pool.threads,
+        this.#minParallelElements,
+      );
+      if (calls) {
+        this.#pool.run(calls.map((c) => ({ fn: name, args: [...c.ptrs, ...c.params] })));
+        return;
+      }
+    }
     fn(...ptrs, ...params);
   }
 
@@ -338,9 +372,18 @@ export function loadKernelModule(): Promise<WebAssembly.Module> {
 }
 
 export async function createWasmBackend(opts: WasmOptions = {}): Promise<WasmBackend> {
+  const min = opts.minParallelElements;
+  if (min !== undefined && !(Number.isInteger(min) && min >= 1)) {
+    throw new BackendError(`minParallelElements must be a positive integer, got ${min}`);
+  }
   const module = await loadKernelModule();
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
-  const backend = new WasmBackend(module, memory, opts.maxBindingBytes);
+  const backend = new WasmBackend(
+    module,
+    memory,
+    opts.maxBindingBytes,
+    opts.minParallelElements,
+  );
   const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency : 1;
   await backend.startThreads(opts.threads ?? Math.max(1, cores || 1));
   return backend;

@@ -1,4 +1,8 @@
-// How the WASM backend splits one batched matmul across its threads.
+// How the WASM backend splits one kernel call across its threads: a batched matmul into bands of
+// C, a kernel of independent pieces (rows, elements; KernelSpec.pieces) into ranges of them.
+
+import type { KernelParams } from "../backend.ts";
+import { type KernelSpec, namedParams } from "../kernels/spec.ts";
 
 /**
  * matmul kernels that run through matmul_range on several threads, by variant number (the f16
@@ -18,6 +22,13 @@ export const MATMUL_VARIANTS: ReadonlyMap<string, number> = new Map([
  * Measured on the 2-core machine: see bench/RESULTS.md.
  */
 export const MIN_PARALLEL_MACS = 96 * 96 * 96;
+
+/**
+ * Below this much work (pieces times the widest binding's elements per piece, times the kernel's
+ * cost per element) a kernel of pieces runs on the calling thread alone, for the same reason:
+ * 2^18 elements of an add, 2^15 of a GELU. Measured on the 2-core machine: see bench/RESULTS.md.
+ */
+export const MIN_PARALLEL_ELEMENTS = 1 << 18;
 
 /** Register tile of the AssemblyScript kernel (engine/assembly/matmul.ts): row bands align to it. */
 const MR = 6;
@@ -52,4 +63,38 @@ export function splitMatmul(batch: number, m: number, n: number, threads: number
   }
   if (m >= n) return bands(m, threads, MR).map(([i0, i1]) => [0, batch, i0, i1, 0, n]);
   return bands(n, threads, COL_ALIGN).map(([j0, j1]) => [0, batch, 0, m, j0, j1]);
+}
+
+/** One call of a kernel over a range of its pieces: byte pointers and params. */
+export interface PieceCall {
+  ptrs: number[];
+  params: number[];
+}
+
+/**
+ * The calls that run `spec` (with byte pointers `ptrs` to bindings of `bytesPer` bytes per
+ * element) as at most `threads` ranges of its pieces, or null when it is one piece, too small
+ * (under `minElements` of work), or not split into more than one range.
+ */
+export function splitPieces(
+  spec: KernelSpec,
+  ptrs: readonly number[],
+  bytesPer: readonly number[],
+  params: KernelParams,
+  threads: number,
+  minElements = MIN_PARALLEL_ELEMENTS,
+): PieceCall[] | null {
+  const pieces = spec.pieces;
+  if (!pieces || threads <= 1) return null;
+  const p = namedParams(spec, params);
+  const count = p[pieces.over];
+  const strides = pieces.strides(p);
+  if (count * Math.max(1, ...strides) * (pieces.cost ?? 1) < minElements) return null;
+  const ranges = bands(count, threads, Math.max(1, pieces.align?.(p) ?? 1));
+  if (ranges.length < 2) return null;
+  const at = spec.params.findIndex(([name]) => name === pieces.over);
+  return ranges.map(([a, b]) => ({
+    ptrs: ptrs.map((ptr, i) => ptr + a * strides[i] * bytesPer[i]),
+    params: params.map((v, i) => i === at ? b - a : v),
+  }));
 }

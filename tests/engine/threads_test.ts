@@ -1,11 +1,14 @@
 // Tests of the WASM backend's worker threads: the thread count option, results identical to one
-// thread for every way a matmul is split (batches, row bands, column bands), the generic
+// thread for every way a matmul is split (batches, row bands, column bands) and for every kernel
+// of independent pieces split into ranges, the generic
 // parallel() entry, dispose(), and that an undisposed pool never keeps a script from exiting.
 
 import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { BackendError } from "../../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.ts";
-import { MIN_PARALLEL_MACS, splitMatmul } from "../../engine/wasm/split.ts";
+import { KERNELS, kernelSpec } from "../../engine/kernels/index.ts";
+import { namedParams } from "../../engine/kernels/spec.ts";
+import { MIN_PARALLEL_MACS, splitMatmul, splitPieces } from "../../engine/wasm/split.ts";
 import { SPLIT_SHAPES } from "../helpers/matmul.ts";
 import { randomData } from "../helpers/reference.ts";
 
@@ -147,4 +150,117 @@ Deno.test("an undisposed thread pool does not keep a script from exiting", async
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   ok(out.success, text);
   ok(text.includes("2 threads"), text);
+});
+
+/**
+ * Params of every kernel made of independent pieces (KernelSpec.pieces), sized so that ranges
+ * start off vector and row boundaries; `ints` names a binding of integer targets in [-1, 23).
+ */
+const PIECE_CASES: Record<string, { params: number[]; ints?: number }> = {
+  fill: { params: [1003, 0.5] },
+  add: { params: [1003] },
+  mul: { params: [1003] },
+  scale: { params: [1003, -1.5] },
+  axpy: { params: [1003, 0.25] },
+  gelu: { params: [1003] },
+  gelu_backward: { params: [1003] },
+  silu: { params: [1003] },
+  silu_backward: { params: [1003] },
+  adam: { params: [1003, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.5, 0.25] },
+  bias_add: { params: [21, 13] },
+  softmax: { params: [35, 9, 7, 1, 0.5] },
+  softmax_backward: { params: [37, 19, 0.7] },
+  cross_entropy: { params: [29, 23], ints: 1 },
+  cross_entropy_backward: { params: [29, 23], ints: 1 },
+  kl_div: { params: [29, 23] },
+  kl_div_backward: { params: [29, 23] },
+  argmax_rows: { params: [29, 23] },
+  layernorm: { params: [31, 17, 1e-5] },
+  layernorm_backward: { params: [31, 17] },
+  rmsnorm: { params: [31, 17, 1e-5] },
+  rmsnorm_backward: { params: [31, 17] },
+  transpose_0213: { params: [5, 3, 4, 6] },
+  copy_cols: { params: [13, 11, 2, 9, 3, 5] },
+};
+
+/** Every output of one call of `name` on seeded random inputs (outputs start random too). */
+async function piecesRun(
+  be: WasmBackend,
+  name: string,
+  params: number[],
+  ints: number | undefined,
+): Promise<Float32Array[]> {
+  const spec = kernelSpec(name);
+  const sizes = spec.sizes(namedParams(spec, params));
+  const bufs = sizes.map((n, i) => {
+    const b = be.alloc(n);
+    // Positive data everywhere keeps adam's v and the norms' rstd meaningful.
+    let data = randomData(n, 7 * i + 1).map((x) => name === "adam" && i === 3 ? Math.abs(x) : x);
+    if (i === ints) data = data.map((_, j) => (j * 5) % 24 - 1);
+    be.upload(b, data);
+    return b;
+  });
+  be.dispatch(name, bufs, params);
+  const outs = await Promise.all(bufs.slice(spec.inputs.length).map((b) => be.read(b)));
+  bufs.forEach((b) => be.free(b));
+  return outs;
+}
+
+Deno.test("kernels of independent pieces on 3 threads equal 1 thread bit for bit", async () => {
+  const pieced = [...KERNELS.values()].filter((k) => k.pieces).map((k) => k.name);
+  // Every kernel that declares pieces is run here: a new one without a case fails.
+  deepStrictEqual(pieced.filter((n) => !(n in PIECE_CASES)), []);
+  const one = await createWasmBackend({ threads: 1 });
+  const three = await createWasmBackend({ threads: 3, minParallelElements: 1 });
+  try {
+    for (const name of pieced) {
+      const { params, ints } = PIECE_CASES[name];
+      const spec = kernelSpec(name);
+      const calls = splitPieces(
+        spec,
+        spec.sizes(namedParams(spec, params)).map(() => 0),
+        [
+          ...spec.sizes(namedParams(spec, params)).map(() => 4),
+        ],
+        params,
+        3,
+        1,
+      );
+      ok(calls !== null && calls.length === 3, `${name} is split in three`);
+      deepStrictEqual(
+        await piecesRun(three, name, params, ints),
+        await piecesRun(one, name, params, ints),
+        name,
+      );
+    }
+  } finally {
+    one.dispose();
+    three.dispose();
+  }
+  await rejects(() => createWasmBackend({ minParallelElements: 0 }), BackendError);
+});
+
+Deno.test("splitPieces: ranges cover the pieces once, aligned; small calls stay whole", () => {
+  const softmax = kernelSpec("softmax");
+  // rows 35 in causal query blocks of 7: every range starts at a block.
+  const calls = splitPieces(softmax, [1000, 5000], [4, 4], [35, 9, 7, 1, 0.5], 2, 1)!;
+  deepStrictEqual(calls.map((c) => c.params[0]), [21, 14]);
+  deepStrictEqual(calls.map((c) => c.ptrs), [[1000, 5000], [1000 + 21 * 9 * 4, 5000 + 21 * 9 * 4]]);
+  // A norm's gamma (stride 0) is shared by every range.
+  const ln = splitPieces(
+    kernelSpec("layernorm"),
+    [0, 100, 200, 300, 400, 500],
+    [4, 4, 4, 4, 4, 4],
+    [
+      10,
+      8,
+      1e-5,
+    ],
+    2,
+    1,
+  )!;
+  deepStrictEqual(ln[1].ptrs, [5 * 8 * 4, 100, 200, 300 + 5 * 8 * 4, 400 + 20, 500 + 20]);
+  equal(splitPieces(kernelSpec("gelu"), [0, 0], [4, 4], [1000], 2), null);
+  equal(splitPieces(kernelSpec("gelu"), [0, 0], [4, 4], [1 << 16], 1), null);
+  equal(splitPieces(kernelSpec("matmul"), [0, 0, 0], [4, 4, 4], [1, 64, 64, 64, 0, 0, 1], 2), null);
 });
