@@ -44,7 +44,10 @@ Deno.test("tune.ts refuses to read a test split, or to tune without anchors", as
     return { code: r.code, err: new TextDecoder().decode(r.stderr) };
   };
   const cases: [string[], RegExp][] = [
-    [["--model", "models/kne-facts"], /--anchors is required for this model/],
+    [
+      ["--model", "tests/fixtures/tiny-gpt2", "--requests", "tests/fixtures/requests-tiny.json"],
+      /--anchors is required for this model/,
+    ],
     [["--anchors", "data/requests/test.json"], /--anchors .* is the test split/],
     [
       ["--model", "models/kne-facts-base", "--anchors", "./data/../data/requests/base-test.json"],

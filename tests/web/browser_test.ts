@@ -226,7 +226,7 @@ Deno.test({
     const m = await loadModelFromDir(DEFAULT_MODEL, backend);
     const demo = await demoOf(DEFAULT_MODEL);
     const splits = SHIPPED_SPLITS[nameOf(DEFAULT_MODEL)];
-    const anchorPool = await loadRequests(splits.anchors ?? splits.dev);
+    const anchorPool = await loadRequests(splits.anchors);
     const kne = await hparamsOf("kne", DEFAULT_MODEL);
     const want = await edit(m, demo, { hparams: kne, anchorPool });
     assert.ok(want.anchors > 0, "the KL term has anchors");
