@@ -73,8 +73,10 @@ export type KneHparams = {
 };
 
 /**
- * Defaults chosen on the dev split (data/requests/dev.json, 50 requests, anchors from the test
- * file's prompts), never on the test requests; the trials are listed in bench/RESULTS.md. A
+ * Defaults: the first search on kne-facts' dev split (data/requests/dev.json, 50 requests, its
+ * anchors then the test file's prompts, which tuning now never reads), never scored on the test
+ * requests; the trials are listed in bench/RESULTS.md. kne-facts' own file has since been retuned
+ * with its anchor split (lr, klWeight, klAnchorsPerStep); these stay for models without a file. A
  * larger learning rate or a smaller KL weight edits as reliably but moves unrelated facts.
  */
 export const KNE_DEFAULTS: KneHparams = {
