@@ -21,12 +21,9 @@ for (const [name, reqs] of [["test", test], ["dev", dev], ["anchors", anchors]] 
 }
 
 Deno.mkdirSync(`${root}data/requests`, { recursive: true });
-Deno.writeTextFileSync(`${root}data/requests/test.json`, JSON.stringify(test, null, 2) + "\n");
-Deno.writeTextFileSync(`${root}data/requests/dev.json`, JSON.stringify(dev, null, 2) + "\n");
-Deno.writeTextFileSync(
-  `${root}data/requests/anchors.json`,
-  JSON.stringify(anchors, null, 2) + "\n",
-);
+for (const [name, reqs] of [["test", test], ["dev", dev], ["anchors", anchors]] as const) {
+  Deno.writeTextFileSync(`${root}data/requests/${name}.json`, JSON.stringify(reqs, null, 2) + "\n");
+}
 
 const tokPath = `${root}data/tokenizer/tokenizer.json`;
 writeTokenizer(tokPath, corpus, [...requestTexts(test), ...requestTexts(dev)]);

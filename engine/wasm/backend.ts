@@ -264,11 +264,10 @@ export class WasmBackend implements Backend {
       }
     }
     if (spec.pieces && this.#pool) {
-      const bytesPer = buffers.map((b) => DTYPE_BYTES[(isSlice(b) ? b.buffer : b).dtype]);
       const calls = splitPieces(
         spec,
         ptrs,
-        bytesPer,
+        (i) => DTYPE_BYTES[(isSlice(buffers[i]) ? buffers[i].buffer : buffers[i]).dtype],
         params,
         this.#pool.threads,
         this.#minParallelElements,

@@ -72,14 +72,15 @@ export interface PieceCall {
 }
 
 /**
- * The calls that run `spec` (with byte pointers `ptrs` to bindings of `bytesPer` bytes per
- * element) as at most `threads` ranges of its pieces, or null when it is one piece, too small
- * (under `minElements` of work), or not split into more than one range.
+ * The calls that run `spec` (with byte pointers `ptrs` to bindings of `bytesPer(i)` bytes per
+ * element, asked only when the call is split) as at most `threads` ranges of its pieces, or null
+ * when it is one piece, too small (under `minElements` of work), or not split into more than one
+ * range.
  */
 export function splitPieces(
   spec: KernelSpec,
   ptrs: readonly number[],
-  bytesPer: readonly number[],
+  bytesPer: (binding: number) => number,
   params: KernelParams,
   threads: number,
   minElements = MIN_PARALLEL_ELEMENTS,
@@ -94,7 +95,7 @@ export function splitPieces(
   if (ranges.length < 2) return null;
   const at = spec.params.findIndex(([name]) => name === pieces.over);
   return ranges.map(([a, b]) => ({
-    ptrs: ptrs.map((ptr, i) => ptr + a * strides[i] * bytesPer[i]),
+    ptrs: ptrs.map((ptr, i) => ptr + a * strides[i] * bytesPer(i)),
     params: params.map((v, i) => i === at ? b - a : v),
   }));
 }
