@@ -11,6 +11,7 @@ import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import {
+  atRows,
   type CausalLM,
   type ForwardHook,
   forwardOrigin,
@@ -111,8 +112,12 @@ export class GPT2 implements CausalLM {
     let x = start ? constant(start.x) : this.#embed(ids, pos0, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
+    // With `rows` and nothing watching the layers, the last layer goes on from its attention
+    // (the one step that mixes positions) with only the rows read (atRows).
+    const keep = owned ? rows : undefined;
     for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
+      const only = l === c.nLayers - 1 ? keep : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
       const block = (x: Var): Var => {
@@ -126,8 +131,8 @@ export class GPT2 implements CausalLM {
           { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
           cache?.layer(l, t),
         );
-        const ao = proj(att, "attn.c_proj");
-        const mid = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
+        const ao = proj(atRows(att, only), "attn.c_proj");
+        const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
         const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
         const f = A.gelu(proj(n2, "mlp.c_fc"));
         const key = hook?.(l, "mlp_key", f) ?? f;
@@ -139,7 +144,7 @@ export class GPT2 implements CausalLM {
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows) x = A.embedding(x, rows);
+    if (rows && !keep) x = A.embedding(x, rows);
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }

@@ -11,6 +11,7 @@ import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import {
+  atRows,
   type CausalLM,
   type ForwardHook,
   forwardOrigin,
@@ -109,8 +110,12 @@ export class Llama implements CausalLM {
     let x = start ? constant(start.x) : this.#embed(ids, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
+    // With `rows` and nothing watching the layers, the last layer goes on from its attention
+    // (the one step that mixes positions) with only the rows read (atRows).
+    const keep = owned ? rows : undefined;
     for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
+      const only = l === c.nLayers - 1 ? keep : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(
           input,
@@ -130,8 +135,8 @@ export class Llama implements CausalLM {
           headDim: hd,
           rope: c.ropeTheta,
         }, cache?.layer(l, t));
-        const ao = proj(att, "self_attn.o_proj");
-        const mid = A.add(x, hook?.(l, "attn_out", ao) ?? ao);
+        const ao = proj(atRows(att, only), "self_attn.o_proj");
+        const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
         const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
         const gate = A.silu(proj(n2, "mlp.gate_proj"));
         const up = proj(n2, "mlp.up_proj");
@@ -145,7 +150,7 @@ export class Llama implements CausalLM {
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows) x = A.embedding(x, rows);
+    if (rows && !keep) x = A.embedding(x, rows);
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");

@@ -2,6 +2,7 @@
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
+import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
@@ -77,6 +78,8 @@ export interface CausalLM {
    * With `rows` ([n] indices into the batch*T positions, as f32 values), only those positions
    * go through the final norm and the LM head and the logits are [n, V]: a loss that reads a
    * few positions (an edit's target tokens, an anchor's answer) skips the head everywhere else.
+   * Without hooks or a cache, the last layer also stops at the others after its attention:
+   * its output projection, MLP and norm run on the rows read only (atRows).
    * With `start` (no cache) the forward begins at that layer from that residual stream; `ids`
    * then only gives the shape [batch, T].
    */
@@ -87,6 +90,16 @@ export interface CausalLM {
     rows?: Tensor,
     start?: LayerStart,
   ): Var;
+}
+
+/**
+ * `v` [positions, d] at `rows` only (gathered, scatter-add backward), or `v` itself without
+ * rows. A layer's attention is the one step that mixes positions; every op after it acts on each
+ * position alone, so a forward whose caller reads only some rows can gather them right after the
+ * last layer's attention and give those rows the same values and gradients.
+ */
+export function atRows(v: Var, rows: Tensor | undefined): Var {
+  return rows ? A.embedding(v, rows) : v;
 }
 
 /** Each layer's parameters (ParamInfo.layer) in paramInfo order: what a checkpointed layer reads. */

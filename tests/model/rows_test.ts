@@ -1,7 +1,8 @@
 // forward(ids, ..., rows): logits of only the positions a loss reads. They equal those rows of the
 // full logits, and a loss over them gives every parameter the same gradient as the same loss
-// over the full logits (rows gathered after the blocks, scatter-added back), on both
-// architectures and both backends, for random batches and row subsets.
+// over the full logits (the rows gathered after the last layer's attention, scatter-added back),
+// on both architectures and both backends, for random batches and row subsets, with the layers
+// recorded or checkpointed (the last one then recomputes a block that ends with fewer rows).
 
 import fc from "fast-check";
 import * as A from "../../src/autograd/ops.ts";
@@ -25,7 +26,9 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
             fc.integer({ min: 1, max: 3 }),
             fc.integer({ min: 1, max: Math.min(9, model.config.contextLength) }),
             fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-            async (batch, t, seed) => {
+            fc.boolean(),
+            async (batch, t, seed, checkpointed) => {
+              model.checkpointLayers = checkpointed;
               let s = seed || 1;
               const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
               const ids = Array.from({ length: batch * t }, () => Math.floor(rnd() * V));
@@ -58,9 +61,10 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
               a.grads.forEach((g, i) => assertClose(g, b.grads[i], 1e-4, `grad ${i}`));
             },
           ),
-          { numRuns: 6 },
+          { numRuns: 8 },
         );
       } finally {
+        model.checkpointLayers = false;
         for (const p of model.params.values()) p.zeroGrad();
         disposeModel(model);
       }
