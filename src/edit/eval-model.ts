@@ -1,50 +1,48 @@
 // Adapts a CausalLM and its tokenizer to the metrics' EvalModel interface: argmax predictions
-// and next-token logits from no-grad forward passes, and generation through the KV cache
-// (src/model/generate.ts) up to the context, then one forward per token over the last context
-// tokens, as the metrics' own loop does (src/eval/fluency.ts generateTopK): the same tokens,
-// with one cached step per token instead of a forward over the whole sequence. Also the greedy
-// completion the edit records show before and after an edit.
+// and teacher-forced log-probabilities from no-grad forwards that the calls of one tick share
+// (./batched-forward.ts); next-token logits from the last position only; generation through the
+// KV cache (src/model/generate.ts) up to the context, then one forward per token over the last
+// context tokens, as the metrics' own loop does (src/eval/fluency.ts generateTopK): the same
+// tokens, with one cached step per token instead of a forward over the whole sequence. Also the
+// greedy completion the edit records show before and after an edit.
 
 import { noGrad } from "../autograd/variable.ts";
+import { batchedForward } from "./batched-forward.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
 import { type EvalModel, logSoftmaxAt } from "../eval/model.ts";
 import { generate } from "../model/generate.ts";
 import { type Tokenizer, withoutLeading } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 
 export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
   const be = model.backend;
   const ctx = model.config.contextLength;
   const clip = (ids: number[]) => (ids.length > ctx ? ids.slice(ids.length - ctx) : ids);
+  const batched = batchedForward(model);
   const nextLogits = (ids: number[]) =>
     tidyAsync(async () => {
       const x = clip(ids);
-      const logits = noGrad(() => model.forward(Tensor.fromArray(be, x, [1, x.length])));
-      const v = model.config.vocabSize;
-      return await be.read(logits.value.buffer, (x.length - 1) * v, v);
+      const last = Tensor.fromArray(be, [x.length - 1], [1]);
+      const logits = noGrad(() =>
+        model.forward(Tensor.fromArray(be, x, [1, x.length]), undefined, undefined, last)
+      );
+      return await logits.value.toArray();
     });
   return {
     encode: (text) => tokenizer.encode(text),
     decode: (ids) => tokenizer.decode(withoutLeading(tokenizer, ids)),
     vocabSize: model.config.vocabSize,
-    argmaxes: (ids) =>
-      tidyAsync(async () => {
-        const logits = noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length])));
-        return Array.from(await argmaxRows(logits.value).toArray());
-      }),
+    argmaxes: (ids) => batched.argmaxes(ids),
     nextLogits,
-    tokenLogProbs: (ids) =>
-      tidyAsync(async () => {
-        const logits = noGrad(() => model.forward(Tensor.fromArray(be, ids, [1, ids.length])));
-        const out = await logits.value.toArray();
-        const v = model.config.vocabSize;
-        return Float64Array.from(
-          { length: ids.length - 1 },
-          (_, t) => logSoftmaxAt(out, t * v, v, ids[t + 1]),
-        );
-      }),
+    tokenLogProbs: async (ids) => {
+      const out = await batched.logits(ids);
+      const v = model.config.vocabSize;
+      return Float64Array.from(
+        { length: ids.length - 1 },
+        (_, t) => logSoftmaxAt(out, t * v, v, ids[t + 1]),
+      );
+    },
     async generate(ids, opts) {
       let out = ids.slice();
       const cached = Math.min(opts.maxLength, ctx) - out.length;

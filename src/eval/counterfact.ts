@@ -40,7 +40,11 @@ const mean = (xs: number[]) =>
 
 /** `a` is more likely than `b` after `prompt` (whole answers). */
 async function beats(model: EvalModel, prompt: string, a: string, b: string): Promise<number> {
-  return (await answerLogProb(model, prompt, a)) > (await answerLogProb(model, prompt, b)) ? 1 : 0;
+  const [la, lb] = await Promise.all([
+    answerLogProb(model, prompt, a),
+    answerLogProb(model, prompt, b),
+  ]);
+  return la > lb ? 1 : 0;
 }
 
 export async function counterfactRecord(
@@ -50,19 +54,18 @@ export async function counterfactRecord(
   const out: CounterFactMetrics = {};
   const truth = request.groundTruth;
   const target = request.targetNew;
-  if (truth !== undefined && truth !== target) {
-    out.efficacy = await beats(after, request.prompt, target, truth);
-    const p: number[] = [];
-    for (const r of request.rephrasePrompts) p.push(await beats(after, r, target, truth));
+  const scored = truth !== undefined && truth !== target;
+  // Every comparison asked at once: the model may run them as a few batches.
+  const neighbors = Object.values(request.locality).flat().filter((p) => p.answer !== target);
+  const [efficacy, p, n] = await Promise.all([
+    scored ? beats(after, request.prompt, target, truth) : null,
+    scored ? Promise.all(request.rephrasePrompts.map((r) => beats(after, r, target, truth))) : [],
+    Promise.all(neighbors.map((probe) => beats(after, probe.prompt, probe.answer, target))),
+  ]);
+  if (efficacy !== null) {
+    out.efficacy = efficacy;
     const pm = mean(p);
     if (pm !== undefined) out.paraphrase = pm;
-  }
-  const n: number[] = [];
-  for (const probes of Object.values(request.locality)) {
-    for (const probe of probes) {
-      if (probe.answer === target) continue;
-      n.push(await beats(after, probe.prompt, probe.answer, target));
-    }
   }
   const nm = mean(n);
   if (nm !== undefined) out.neighborhood = nm;

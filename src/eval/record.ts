@@ -50,12 +50,15 @@ export async function localityBaseline(
   before: EvalModel,
   request: EditRequest,
 ): Promise<LocalityBaseline> {
+  const kinds = Object.entries(request.locality);
+  // Every probe asked at once: the model may run them as one batch.
+  const tokens = await Promise.all(
+    kinds.map(([, probes]) =>
+      Promise.all(probes.map((p) => localityTokens(before, p.prompt, p.answer)))
+    ),
+  );
   const out: LocalityBaseline = {};
-  for (const [kind, probes] of Object.entries(request.locality)) {
-    const list: number[][] = [];
-    for (const p of probes) list.push(await localityTokens(before, p.prompt, p.answer));
-    setKey(out, kind, list);
-  }
+  kinds.forEach(([kind], k) => setKey(out, kind, tokens[k]));
   return out;
 }
 
@@ -81,17 +84,19 @@ async function twoLevel(
   groups: Record<string, Probe[]>,
   score: (kind: string, probe: Probe, i: number) => Promise<number>,
 ): Promise<{ value?: number; byKind?: Record<string, number> }> {
+  const kinds = Object.entries(groups);
+  const scores = await Promise.all(
+    kinds.map(([kind, probes]) => Promise.all(probes.map((p, i) => score(kind, p, i)))),
+  );
   const byKind: Record<string, number> = {};
   let any = false;
-  for (const [kind, probes] of Object.entries(groups)) {
-    const xs: number[] = [];
-    for (let i = 0; i < probes.length; i++) xs.push(await score(kind, probes[i], i));
-    const m = mean(xs);
+  kinds.forEach(([kind], k) => {
+    const m = mean(scores[k]);
     if (m !== undefined) {
       setKey(byKind, kind, m);
       any = true;
     }
-  }
+  });
   if (!any) return {};
   return { value: mean(Object.values(byKind)), byKind };
 }
@@ -102,39 +107,24 @@ export async function evaluateRecord(
   after: EvalModel,
   opts: EvaluateOptions = {},
 ): Promise<RecordMetrics> {
-  const out: RecordMetrics = {
-    editSucc: await tokenAccuracy(after, request.prompt, request.targetNew),
-  };
-  const gen: number[] = [];
-  for (const r of request.rephrasePrompts) {
-    gen.push(await tokenAccuracy(after, r, request.targetNew));
-  }
-  const g = mean(gen);
-  if (g !== undefined) out.generalization = g;
-
-  const port = await twoLevel(
-    request.portability,
-    (_k, p) => tokenAccuracy(after, p.prompt, p.answer),
-  );
-  if (port.value !== undefined) {
-    out.portability = port.value;
-    out.portabilityByKind = port.byKind;
-  }
-
   const nLoc = Object.values(request.locality).reduce((a, ps) => a + ps.length, 0);
-  if (nLoc > 0) {
-    let baseline = opts.baseline;
-    if (!baseline) {
-      if (!opts.before) {
-        throw new Error(
-          `record ${request.index}: locality needs the unedited model's tokens: pass baseline ` +
-            "(localityBaseline before editing) or before",
-        );
-      }
-      baseline = await localityBaseline(opts.before, request);
+  let baseline = opts.baseline;
+  if (nLoc > 0 && !baseline) {
+    if (!opts.before) {
+      throw new Error(
+        `record ${request.index}: locality needs the unedited model's tokens: pass baseline ` +
+          "(localityBaseline before editing) or before",
+      );
     }
-    const base = baseline;
-    const loc = await twoLevel(request.locality, async (kind, p, i) => {
+    baseline = await localityBaseline(opts.before, request);
+  }
+  const base = baseline ?? {};
+  // Every probe of the record asked at once: the model may run them as a few batches.
+  const [editSucc, gen, port, loc, cf] = await Promise.all([
+    tokenAccuracy(after, request.prompt, request.targetNew),
+    Promise.all(request.rephrasePrompts.map((r) => tokenAccuracy(after, r, request.targetNew))),
+    twoLevel(request.portability, (_k, p) => tokenAccuracy(after, p.prompt, p.answer)),
+    nLoc === 0 ? null : twoLevel(request.locality, async (kind, p, i) => {
       const b = Object.prototype.hasOwnProperty.call(base, kind) ? base[kind][i] : undefined;
       if (!b) {
         throw new Error(
@@ -142,12 +132,21 @@ export async function evaluateRecord(
         );
       }
       return localityScore(b, await localityTokens(after, p.prompt, p.answer));
-    });
+    }),
+    counterfactRecord(after, request),
+  ]);
+  const out: RecordMetrics = { editSucc };
+  const g = mean(gen);
+  if (g !== undefined) out.generalization = g;
+  if (port.value !== undefined) {
+    out.portability = port.value;
+    out.portabilityByKind = port.byKind;
+  }
+  if (loc) {
     out.locality = loc.value;
     out.localityByKind = loc.byKind;
   }
-
-  Object.assign(out, await counterfactRecord(after, request));
+  Object.assign(out, cf);
 
   if (opts.fluency !== false) {
     const f = await fluency(after, request.prompt, opts.fluency ?? {});

@@ -224,9 +224,11 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
       ? isRetentionCheck(made, targets.length, every)
       : made === targets.length;
     if (check) {
-      const succ = [];
-      for (const e of targets.slice(0, made)) succ.push(await editSucc(e));
-      out.retention.push({ made, editSucc: succ });
+      // Asked together, so that the prompts run as a few batches.
+      out.retention.push({
+        made,
+        editSucc: await Promise.all(targets.slice(0, made).map((e) => editSucc(e))),
+      });
     }
   }
   if (mode === "sequential" && !out.interrupted) {
