@@ -10,6 +10,7 @@ import { noGrad } from "../autograd/variable.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { argmaxRows } from "../tensor/ops.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
+import { padBatch } from "./request.ts";
 
 /** Logit floats a batch may hold (16 MB); a sequence longer than that still runs alone. */
 export const BATCH_LOGIT_FLOATS = 1 << 22;
@@ -64,12 +65,8 @@ export function batchedForward(model: CausalLM): BatchedForward {
   /** One padded batch of jobs of one kind: argmax ids, or logits rows, per real position. */
   const runBatch = (jobs: Job[], argmax: boolean) =>
     tidyAsync(async () => {
-      const t = Math.max(...jobs.map((j) => j.ids.length));
-      const ids: number[] = [], rows: number[] = [];
-      jobs.forEach((j, b) => {
-        for (let i = 0; i < t; i++) ids.push(i < j.ids.length ? j.ids[i] : 0);
-        for (let i = 0; i < j.ids.length; i++) rows.push(b * t + i);
-      });
+      const { ids, t } = padBatch(jobs.map((j) => ({ ids: j.ids, targets: [] })));
+      const rows = jobs.flatMap((j, b) => j.ids.map((_, i) => b * t + i));
       const logits = noGrad(() =>
         model.forward(
           Tensor.fromArray(be, ids, [jobs.length, t]),
