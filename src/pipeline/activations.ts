@@ -4,7 +4,8 @@
 // at the target rows and the target cross-entropy, or an anchor batch's KL. The memory plan reads
 // its activation, head, loss and locality sizes from here, so they cannot drift from the code. A
 // model of 1 and one of 2 layers are measured; what the second adds is one layer's, which the
-// plan counts nLayers times, so an 80-layer config costs what a 2-layer one does.
+// plan counts for every layer but the last (a forward that reads some rows runs the last one on
+// those rows only after its attention), so an 80-layer config costs what a 2-layer one does.
 
 import { BackendError, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { type MeasuredBuffer, MeasuringBackend } from "../../engine/measure/backend.ts";
@@ -33,11 +34,15 @@ export interface ForwardMeasure {
   inputs: TensorSize[];
   /** Before the first layer: the embeddings. */
   before: TensorSize[];
-  /** One layer's. */
+  /** One layer's: every layer's but the last. */
   layer: TensorSize[];
   /**
-   * After the last layer: the head's (the gathered rows, the final norm's, the logits, named so)
-   * and the loss's.
+   * The last layer's: a whole layer's, or with rows read (a head's `rows`, CausalLM.forward) a
+   * layer that goes on from its attention with those rows only.
+   */
+  last: TensorSize[];
+  /**
+   * After the last layer: the head's (the final norm's, the logits, named so) and the loss's.
    */
   after: TensorSize[];
 }
@@ -52,23 +57,25 @@ export function measuredModel(
   config: ModelConfig,
   layers: number,
   weightDtype: DType,
-): { model: CausalLM; layer0: Set<number>; matrices: Set<number> } {
+): { model: CausalLM; layer0: Set<number>; finalNorm: Set<number>; matrices: Set<number> } {
   const c = { ...config, nLayers: layers };
   const params = new Map<string, Var>();
-  const layer0 = new Set<number>(), matrices = new Set<number>();
+  const layer0 = new Set<number>(), finalNorm = new Set<number>(), matrices = new Set<number>();
   for (const info of paramInfoFor(c)) {
     const dtype = isMatrix(info) ? weightDtype : "f32";
     const value = Tensor.empty(be, info.shape, dtype);
     if (info.layer === 0) layer0.add(value.buffer.id);
+    if (info.layer < 0 && info.group === "norm") finalNorm.add(value.buffer.id);
     if (isMatrix(info)) matrices.add(value.buffer.id);
     params.set(info.name, param(value, info.name));
   }
-  return { model: assembleModel(c, be, params), layer0, matrices };
+  return { model: assembleModel(c, be, params), layer0, finalNorm, matrices };
 }
 
 /**
  * The inputs and the kept buffers of a forward of `config` cut to `layers` layers and its loss,
- * on a fresh backend, and the ids of layer 0's parameters and of the matrices.
+ * on a fresh backend, and the ids of layer 0's parameters, of the final norm's and of the
+ * matrices.
  */
 function keptBuffers(
   config: ModelConfig,
@@ -78,10 +85,16 @@ function keptBuffers(
   checkpointed: boolean,
   weightDtype: DType,
   head: Head | undefined,
-): { inputs: TensorSize[]; kept: MeasuredBuffer[]; layer0: Set<number>; matrices: Set<number> } {
+): {
+  inputs: TensorSize[];
+  kept: MeasuredBuffer[];
+  layer0: Set<number>;
+  finalNorm: Set<number>;
+  matrices: Set<number>;
+} {
   const be = new MeasuringBackend();
   return tidy(() => {
-    const { model, layer0, matrices } = measuredModel(be, config, layers, weightDtype);
+    const { model, layer0, finalNorm, matrices } = measuredModel(be, config, layers, weightDtype);
     model.checkpointLayers = checkpointed;
     const start = new Set(be.liveBuffers());
     const loss = measuredLoss(model, batch, t, head);
@@ -90,7 +103,8 @@ function keptBuffers(
       .map((b) => sizeOf(b, names.get(b.id) ?? b.writer));
     const before = new Set(be.liveBuffers());
     withGrad(() => loss.run());
-    return { inputs, kept: be.liveBuffers().filter((b) => !before.has(b)), layer0, matrices };
+    const kept = be.liveBuffers().filter((b) => !before.has(b));
+    return { inputs, kept, layer0, finalNorm, matrices };
   });
 }
 
@@ -125,13 +139,17 @@ export function measureForward(
   if (hit) return hit;
   const measured = (layers: number) =>
     keptBuffers(config, layers, batch, t, checkpointed, weightDtype, head);
-  const { inputs, kept: one, matrices } = measured(1);
+  const { inputs, kept: one, finalNorm, matrices } = measured(1);
   const { kept: two, layer0 } = measured(2);
   const k = two.length - one.length;
-  // two = before + layer + layer + after, one = before + layer + after: a cut where both agree
+  // In the one-layer forward its layer is the last: it ends where the final norm first reads its
+  // parameters (rows a head reads are gathered inside it, after its attention).
+  const norm = one.findIndex((b) => b.sources.some((id) => finalNorm.has(id)));
+  const lastEnd = norm < 0 ? one.length : norm;
+  // two = before + layer + last + after, one = before + last + after: a cut where both agree
   // before it and after the extra layer. Cuts a few buffers apart can agree (the embeddings'
   // sum and a layer's residual sum look alike): the layer starts where a kernel first reads a
-  // parameter of layer 0, else at the first cut that agrees.
+  // parameter of layer 0, else at the latest cut that agrees and leaves the last layer a buffer.
   const agrees = (j: number) => {
     if (j + k > one.length) return false;
     for (let i = 0; i < j; i++) if (!sameKind(one[i], two[i])) return false;
@@ -139,20 +157,21 @@ export function measureForward(
     return true;
   };
   const cuts = k < 0 ? [] : [...Array(one.length + 1).keys()].filter(agrees);
-  const cut = cuts.find((j) => two[j]?.sources.some((id) => layer0.has(id))) ?? cuts[0] ?? -1;
+  const cut = cuts.find((j) => two[j]?.sources.some((id) => layer0.has(id))) ??
+    cuts.filter((j) => j < lastEnd).at(-1) ?? -1;
   if (cut < 0) {
     throw new BackendError(
       `${config.hfClass}: a forward with 2 layers does not keep one layer more than with 1 ` +
         `(${one.length} and ${two.length} buffers): the plan cannot scale it by layers`,
     );
   }
-  const layerEnd = cut + k;
   // After the last layer only the head reads a matrix: what it writes is the logits.
   const m: ForwardMeasure = {
     inputs,
     before: one.slice(0, cut).map((b) => sizeOf(b, b.writer)),
-    layer: two.slice(cut, layerEnd).map((b) => sizeOf(b, `layer ${b.writer}`)),
-    after: one.slice(layerEnd).map((b) =>
+    layer: two.slice(cut, cut + k).map((b) => sizeOf(b, `layer ${b.writer}`)),
+    last: one.slice(cut, lastEnd).map((b) => sizeOf(b, `last layer ${b.writer}`)),
+    after: one.slice(lastEnd).map((b) =>
       sizeOf(b, b.sources.some((id) => matrices.has(id)) ? "logits" : b.writer)
     ),
   };

@@ -8,12 +8,14 @@
 // plan counts them as gradients and optimizer state); what is measured is the backward's peak
 // above what the forward left alive.
 //
-// Cuts of 1 and 2 layers are measured. Every layer above the bottom one runs the same backward
-// and leaves the same bytes behind, if any, until the backward ends: with r those bytes (what the
-// second layer adds to what the 1-layer cut still holds at its end), a model of n layers peaks at
-// max(peak of 1 layer, peak of 2 layers + (n - 2) r). That is exact when r is 0 or the layers
-// outweigh the head's backward (the logits' gradient), else an upper bound higher by less than
-// that head peak; so an 80-layer config costs what a 2-layer one does.
+// Cuts of 2 and 3 layers are measured (the last layer differs from the others: with rows read it
+// goes on from its attention with those rows only, so a cut of 1 layer has no whole layer).
+// Every whole layer above the bottom one runs the same backward and leaves the same bytes behind,
+// if any, until the backward ends: with r those bytes (what the third layer adds to what the
+// 2-layer cut still holds at its end), a model of n layers peaks at max(peak of 2 layers, peak of 3
+// layers + (n - 3) r). That is exact when r is 0 or the layers outweigh the head's backward (the
+// logits' gradient), else an upper bound higher by less than that head peak; so an 80-layer config
+// costs what a 3-layer one does.
 
 import type { DType } from "../../engine/backend.ts";
 import { MeasuringBackend } from "../../engine/measure/backend.ts";
@@ -139,11 +141,11 @@ function transient(config: ModelConfig, phase: Phase): number {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   let bytes: number;
-  if (config.nLayers <= 2) bytes = measureBackward(config, config.nLayers, phase).peak;
+  if (config.nLayers <= 3) bytes = measureBackward(config, config.nLayers, phase).peak;
   else {
-    const one = measureBackward(config, 1, phase), two = measureBackward(config, 2, phase);
-    const perLayer = Math.max(0, two.held - one.held);
-    bytes = Math.max(one.peak, two.peak + (config.nLayers - 2) * perLayer);
+    const two = measureBackward(config, 2, phase), three = measureBackward(config, 3, phase);
+    const perLayer = Math.max(0, three.held - two.held);
+    bytes = Math.max(two.peak, three.peak + (config.nLayers - 3) * perLayer);
   }
   if (cache.size >= CACHE_ENTRIES) cache.clear();
   cache.set(key, bytes);

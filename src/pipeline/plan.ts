@@ -61,20 +61,22 @@ export interface MemoryPlan {
   params: { total: number; scored: number };
   /**
    * Tensors the target forward keeps for backward through its last layer, in creation order, as
-   * measured on the forward itself; per-layer ones once, with count = nLayers, named by the
-   * kernel that wrote them.
+   * measured on the forward itself; per-layer ones once, with count = nLayers - 1, then the last
+   * layer's (which goes on with the target rows only after its attention), named by the kernel
+   * that wrote them.
    */
   forward: TensorSize[];
   /**
    * What the target forward and its loss keep beyond: their inputs (token ids, target rows,
-   * targets, per-row weights), the head's at the target rows (the gathered rows, the final
-   * norm's, the logits) and the loss's, as measured on the real head and loss of the phase
+   * targets, per-row weights), the head's at the target rows (the final norm's, the logits) and
+   * the loss's, as measured on the real head and loss of the phase
    * (attribution or the update) that keeps more.
    */
   head: TensorSize[];
   /**
    * The KL term's tensors of one update step (none without it): each anchor batch's inputs (its
-   * reference logits among them), its forward with per-layer ones once (count nLayers), the head
+   * reference logits among them), its forward with per-layer ones once (count nLayers - 1) and
+   * the last layer's, the head
    * at one row per anchor, and its KL, as measured on the real anchors and KL.
    */
   anchors: TensorSize[];
@@ -152,15 +154,15 @@ function numel(shape: readonly number[]): number {
 
 /**
  * A measured forward's tensors (src/pipeline/activations.ts) as the plan counts them: through its
- * last layer (before the layers, then one layer's with count nLayers), and beyond, with its loss
- * (the inputs, then what the head and the loss keep).
+ * last layer (before the layers, one layer's with count nLayers - 1, then the last layer's), and
+ * beyond, with its loss (the inputs, then what the head and the loss keep).
  */
 export function forwardTensors(
   c: ModelConfig,
   m: ForwardMeasure,
 ): { layers: TensorSize[]; head: TensorSize[] } {
   return {
-    layers: [...m.before, ...m.layer.map((x) => ({ ...x, count: c.nLayers }))],
+    layers: [...m.before, ...m.layer.map((x) => ({ ...x, count: c.nLayers - 1 })), ...m.last],
     head: [...m.inputs, ...m.after],
   };
 }

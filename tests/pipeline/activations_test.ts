@@ -3,8 +3,9 @@
 // GPT-2 and Llama fixtures, recorded and checkpointed), it checks what a real backend checks
 // (binding sizes, freed buffers, owners) and holds no data; the planner's forward and head lists
 // are the measured ones (the head and loss at the target rows, their inputs named), its layers
-// scaled from a 1- and 2-layer model, and a 7B or 70B config plans without host memory of a
-// weight's size.
+// scaled from a 1- and 2-layer model (the last layer apart: with rows read it goes on from its
+// attention with those rows only), and a 7B or 70B config plans without host memory of a weight's
+// size.
 
 import assert from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
@@ -115,7 +116,7 @@ Deno.test("measure: the measuring backend checks its arguments and holds no data
   assert.throws(() => be.free(b), /was freed/);
 });
 
-Deno.test("measure: the plan's forward and head are the measured ones, its layers counted nLayers times", () => {
+Deno.test("measure: the plan's forward and head are the measured ones, its layers counted nLayers - 1 times and the last apart", () => {
   for (const name of ["tiny-gpt2", "tiny-llama"]) {
     const config = parseModelConfig(
       JSON.parse(Deno.readTextFileSync(`${FIXTURES}${name}/config.json`)),
@@ -126,12 +127,23 @@ Deno.test("measure: the plan's forward and head are the measured ones, its layer
       const all = measureForward(config, 3, 5, checkpointed);
       assert.equal(all.after.at(-1)!.name, "logits");
       assert.equal(all.after.at(-1)!.elements, 3 * 5 * config.vocabSize);
+      // Reading every row, the last layer is a whole one.
+      const sizes = (list: { elements: number }[]) => list.map((x) => x.elements);
+      assert.deepEqual(sizes(all.last), sizes(all.layer));
       const m = measureForward(config, 3, 5, checkpointed, "f32", { loss: "update", rows: 4 });
       // The head and the loss change nothing before the last layer's output.
       assert.deepEqual([m.before, m.layer], [all.before, all.layer]);
       const { layers, head } = forwardTensors(config, m);
-      const layered = layers.filter((x) => x.count === config.nLayers);
-      assert.equal(layered.length, m.layer.length);
+      assert.deepEqual(layers.slice(0, m.before.length), m.before);
+      const layered = layers.slice(m.before.length, m.before.length + m.layer.length);
+      assert.deepEqual(layered, m.layer.map((x) => ({ ...x, count: config.nLayers - 1 })));
+      assert.equal(layers.length, m.before.length + m.layer.length + m.last.length);
+      // Reading 4 rows, the last layer ends with their residual sum [4, d], and keeps less.
+      assert.equal(m.last.at(-1)!.name, "last layer add");
+      assert.equal(m.last.at(-1)!.elements, 4 * config.dModel);
+      const total = (list: { elements: number }[]) => list.reduce((a, x) => a + x.elements, 0);
+      assert.ok(total(m.last) < total(m.layer));
+      assert.deepEqual(layers.slice(-m.last.length), m.last);
       // Checkpointed, a layer keeps its output alone; recorded, it starts at its first norm and
       // ends at its residual sum.
       if (checkpointed) assert.deepEqual(m.layer.map((x) => x.elements), [3 * 5 * config.dModel]);
@@ -173,8 +185,10 @@ Deno.test("measure: a 7B config plans from a 2-layer measurement, no weight made
   assert.ok(grew < 64e6, `memory grew by ${grew} bytes`);
   const R = 1024, d = 4096;
   // Checkpointed, the forward keeps each layer's output [R, d]; a plain one far more per layer.
-  // Through the last layer a plain forward keeps the embeddings [R, d] and its 32 layers'.
-  assert.equal(ckpt.forward.filter((x) => x.count === 32).length, 1);
+  // Through the last layer a plain forward keeps the embeddings [R, d], 31 layers' and the last's.
+  assert.equal(ckpt.forward.filter((x) => x.count === 31).length, 1);
   assert.ok(plain.bytes.activations > 10 * ckpt.bytes.activations);
-  assert.equal(ckpt.bytes.recompute * 32, plain.bytes.activations - 4 * (R * d));
+  const last = plain.forward.filter((x) => x.name.startsWith("last layer "));
+  const lastBytes = 4 * last.reduce((a, x) => a + x.elements, 0);
+  assert.equal(ckpt.bytes.recompute * 31, plain.bytes.activations - 4 * (R * d) - lastBytes);
 });
