@@ -112,12 +112,11 @@ export class GPT2 implements CausalLM {
     let x = start ? constant(start.x) : this.#embed(ids, pos0, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
-    // With `rows` and nothing watching the layers, the last layer goes on from its attention
-    // (the one step that mixes positions) with only the rows read (atRows).
-    const keep = owned ? rows : undefined;
     for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
-      const only = l === c.nLayers - 1 ? keep : undefined;
+      // With `rows` and nothing watching the layers, the last layer goes on from its attention
+      // (the one step that mixes positions) with only the rows read (atRows).
+      const only = owned && l === c.nLayers - 1 ? rows : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
       const block = (x: Var): Var => {
@@ -144,7 +143,7 @@ export class GPT2 implements CausalLM {
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows && !keep) x = A.embedding(x, rows);
+    if (rows && !owned) x = A.embedding(x, rows);
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }

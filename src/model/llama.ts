@@ -110,12 +110,11 @@ export class Llama implements CausalLM {
     let x = start ? constant(start.x) : this.#embed(ids, hook);
     // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
     const owned = !hook && !cache;
-    // With `rows` and nothing watching the layers, the last layer goes on from its attention
-    // (the one step that mixes positions) with only the rows read (atRows).
-    const keep = owned ? rows : undefined;
     for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
       const p = `model.layers.${l}.`;
-      const only = l === c.nLayers - 1 ? keep : undefined;
+      // With `rows` and nothing watching the layers, the last layer goes on from its attention
+      // (the one step that mixes positions) with only the rows read (atRows).
+      const only = owned && l === c.nLayers - 1 ? rows : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(
           input,
@@ -150,7 +149,7 @@ export class Llama implements CausalLM {
     }
     cache?.advance(t);
     // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows && !keep) x = A.embedding(x, rows);
+    if (rows && !owned) x = A.embedding(x, rows);
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");
