@@ -256,16 +256,20 @@ testBackends("softmax_backward matches float64 and finite differences", async (b
         const [by, bdy, bdx] = [put(be, y), put(be, dy), poisoned(be, rows * cols)];
         be.dispatch("softmax_backward", [by, bdy, bdx], [rows, cols, s]);
         const got = await be.read(bdx);
-        const want = new Float64Array(rows * cols);
+        const want = new Float64Array(rows * cols), terms = new Float64Array(rows * cols);
         for (let r = 0; r < rows; r++) {
-          let dot = 0;
-          for (let j = 0; j < cols; j++) dot += y[r * cols + j] * dy[r * cols + j];
+          let dot = 0, dotTerms = 0;
+          for (let j = 0; j < cols; j++) {
+            dot += y[r * cols + j] * dy[r * cols + j];
+            dotTerms += Math.abs(y[r * cols + j] * dy[r * cols + j]);
+          }
           for (let j = 0; j < cols; j++) {
             const i = r * cols + j;
             want[i] = s * y[i] * (dy[i] - dot);
+            terms[i] = Math.abs(s * y[i]) * (Math.abs(dy[i]) + dotTerms);
           }
         }
-        assertClose(got, want, 1e-4, `softmax_backward ${rows}x${cols}`);
+        assertClose(got, want, 1e-4, `softmax_backward ${rows}x${cols}`, terms);
         // Central differences of an O(1) function carry ~1e-10 of float64 cancellation noise:
         // they check the gradient only where it stands well above that (|scale| >= 1e-3); the
         // float64 formula above checks every scale, 1e-11 included.
@@ -274,7 +278,13 @@ testBackends("softmax_backward matches float64 and finite differences", async (b
             const yy = softmaxRef(xx, rows, cols, 1, 0, s);
             return yy.reduce((a, v, i) => a + v * dy[i], 0);
           }, x);
-          assertClose(got, fd, 1e-4, `softmax_backward vs finite differences ${rows}x${cols}`);
+          assertClose(
+            got,
+            fd,
+            1e-4,
+            `softmax_backward vs finite differences ${rows}x${cols}`,
+            terms,
+          );
         }
         [by, bdy, bdx].forEach((b) => be.free(b));
       },

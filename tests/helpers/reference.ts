@@ -2,12 +2,18 @@
 
 import fc from "fast-check";
 
-/** Max relative error |a-b| / max(1, |b|) ... scaled by the reference's magnitude. */
+/**
+ * Max relative error |a-b| / max(1, |b|) ... scaled by the reference's magnitude. Where an element
+ * is a difference of larger terms (dy - sum y*dy with y near 1), float32 keeps only the terms'
+ * relative precision: `terms` then gives each element's sum of term magnitudes, and the error is
+ * measured against it as well.
+ */
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   tol = 1e-4,
   what = "",
+  terms?: ArrayLike<number>,
 ): void {
   if (actual.length !== expected.length) {
     throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
@@ -17,11 +23,10 @@ export function assertClose(
   scale = Math.max(scale, 1e-6);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
-    if (!Number.isFinite(a) || Math.abs(a - e) > tol * Math.max(Math.abs(e), scale)) {
+    const size = Math.max(Math.abs(e), scale, terms ? terms[i] : 0);
+    if (!Number.isFinite(a) || Math.abs(a - e) > tol * size) {
       throw new Error(
-        `${what}: element ${i} is ${a}, expected ${e} (rel err ${
-          Math.abs(a - e) / Math.max(Math.abs(e), scale)
-        } > ${tol})`,
+        `${what}: element ${i} is ${a}, expected ${e} (rel err ${Math.abs(a - e) / size} > ${tol})`,
       );
     }
   }
@@ -47,5 +52,5 @@ export const POISON = Number.NaN;
 
 export const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
 
-/** fast-check settings: enough runs to hit odd sizes, few enough for lavapipe. */
-export const FC_RUNS = { numRuns: 25 };
+/** fast-check settings: enough runs to hit odd sizes, few enough for lavapipe (FC_STRESS: more). */
+export const FC_RUNS = { numRuns: Number(Deno.env.get("FC_STRESS") ?? 25) };
