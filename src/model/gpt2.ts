@@ -3,7 +3,6 @@
 // layer, as in llm.c; backward comes from the autograd ops.
 
 import type { Backend } from "../../engine/backend.ts";
-import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -18,6 +17,7 @@ import {
   layerParams,
   type LayerStart,
   type ParamInfo,
+  runLayers,
 } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
@@ -109,41 +109,29 @@ export class GPT2 implements CausalLM {
     const c = this.config;
     const [batch, t] = ids.shape;
     const pos0 = forwardOrigin("GPT-2", ids.shape, cache, start, c);
-    let x = start ? constant(start.x) : this.#embed(ids, pos0, hook);
-    // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
-    const owned = !hook && !cache;
-    for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
+    const x0 = start ? constant(start.x) : this.#embed(ids, pos0, hook);
+    const x = runLayers(this, this.#layers, x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
-      // With `rows` and nothing watching the layers, the last layer goes on from its attention
-      // (the one step that mixes positions) with only the rows read (atRows).
-      const only = owned && l === c.nLayers - 1 ? rows : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
-      const block = (x: Var): Var => {
-        const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
-        const qkv = proj(n1, "attn.c_attn");
-        const d = c.dModel;
-        const att = causalSelfAttention(
-          A.sliceCols(qkv, 0, d),
-          A.sliceCols(qkv, d, d),
-          A.sliceCols(qkv, 2 * d, d),
-          { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
-          cache?.layer(l, t),
-        );
-        const ao = proj(atRows(att, only), "attn.c_proj");
-        const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
-        const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
-        const f = A.gelu(proj(n2, "mlp.c_fc"));
-        const key = hook?.(l, "mlp_key", f) ?? f;
-        const mo = proj(key, "mlp.c_proj");
-        return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
-      };
-      x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
-      if (hook) x = hook(l, "resid", x) ?? x;
-    }
-    cache?.advance(t);
-    // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows && !owned) x = A.embedding(x, rows);
+      const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
+      const qkv = proj(n1, "attn.c_attn");
+      const d = c.dModel;
+      const att = causalSelfAttention(
+        A.sliceCols(qkv, 0, d),
+        A.sliceCols(qkv, d, d),
+        A.sliceCols(qkv, 2 * d, d),
+        { batch, t, nHeads: c.nHeads, nKvHeads: c.nHeads, headDim: d / c.nHeads, rope: null },
+        cache?.layer(l, t),
+      );
+      const ao = proj(atRows(att, only), "attn.c_proj");
+      const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
+      const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
+      const f = A.gelu(proj(n2, "mlp.c_fc"));
+      const key = hook?.(l, "mlp_key", f) ?? f;
+      const mo = proj(key, "mlp.c_proj");
+      return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
+    });
     const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }

@@ -3,7 +3,6 @@
 // weights stored [out, in], LM head untied unless tie_word_embeddings.
 
 import type { Backend } from "../../engine/backend.ts";
-import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -18,6 +17,7 @@ import {
   layerParams,
   type LayerStart,
   type ParamInfo,
+  runLayers,
 } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
@@ -107,14 +107,9 @@ export class Llama implements CausalLM {
     const [batch, t] = ids.shape;
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.dModel / c.nHeads;
-    let x = start ? constant(start.x) : this.#embed(ids, hook);
-    // Nothing outside sees a layer's insides: it may free or recompute them (runBlock).
-    const owned = !hook && !cache;
-    for (let l = start?.layer ?? 0; l < c.nLayers; l++) {
+    const x0 = start ? constant(start.x) : this.#embed(ids, hook);
+    const x = runLayers(this, this.#layers, x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;
-      // With `rows` and nothing watching the layers, the last layer goes on from its attention
-      // (the one step that mixes positions) with only the rows read (atRows).
-      const only = owned && l === c.nLayers - 1 ? rows : undefined;
       const proj = (input: Var, n: string) =>
         A.linear(
           input,
@@ -123,33 +118,26 @@ export class Llama implements CausalLM {
           "out_in",
           this.projectionScale,
         );
-      const block = (x: Var): Var => {
-        const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
-        const qkv = (n: string) => proj(n1, `self_attn.${n}`);
-        const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
-          batch,
-          t,
-          nHeads: c.nHeads,
-          nKvHeads: c.nKvHeads,
-          headDim: hd,
-          rope: c.ropeTheta,
-        }, cache?.layer(l, t));
-        const ao = proj(atRows(att, only), "self_attn.o_proj");
-        const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
-        const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
-        const gate = A.silu(proj(n2, "mlp.gate_proj"));
-        const up = proj(n2, "mlp.up_proj");
-        const gu = A.mul(gate, up);
-        const key = hook?.(l, "mlp_key", gu) ?? gu;
-        const mo = proj(key, "mlp.down_proj");
-        return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
-      };
-      x = owned ? runBlock(x, this.#layers[l], block, this.checkpointLayers) : block(x);
-      if (hook) x = hook(l, "resid", x) ?? x;
-    }
-    cache?.advance(t);
-    // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-    if (rows && !owned) x = A.embedding(x, rows);
+      const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
+      const qkv = (n: string) => proj(n1, `self_attn.${n}`);
+      const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
+        batch,
+        t,
+        nHeads: c.nHeads,
+        nKvHeads: c.nKvHeads,
+        headDim: hd,
+        rope: c.ropeTheta,
+      }, cache?.layer(l, t));
+      const ao = proj(atRows(att, only), "self_attn.o_proj");
+      const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
+      const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
+      const gate = A.silu(proj(n2, "mlp.gate_proj"));
+      const up = proj(n2, "mlp.up_proj");
+      const gu = A.mul(gate, up);
+      const key = hook?.(l, "mlp_key", gu) ?? gu;
+      const mo = proj(key, "mlp.down_proj");
+      return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
+    });
     const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
     const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");

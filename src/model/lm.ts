@@ -2,6 +2,7 @@
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass.
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
+import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -100,6 +101,48 @@ export interface CausalLM {
  */
 export function atRows(v: Var, rows: Tensor | undefined): Var {
   return rows ? A.embedding(v, rows) : v;
+}
+
+/**
+ * One decoder layer `l` on the residual stream `x`; `only` is set on the last layer when the
+ * caller reads some rows: the layer goes on from its attention with those rows alone (atRows).
+ */
+export type LayerBlock = (l: number, x: Var, only: Tensor | undefined) => Var;
+
+/** What a forward asked of the layer stack (CausalLM.forward's arguments). */
+export interface StackRun {
+  hook?: ForwardHook;
+  cache?: KVCache;
+  rows?: Tensor;
+  start?: LayerStart;
+  /** The new positions per sequence, by which the cache advances. */
+  t: number;
+}
+
+/**
+ * The layer stack every decoder here shares, from `start`'s layer (else 0) on `x`. When nothing
+ * outside sees a layer's insides (no hook, no cache), each layer runs as memory allows (runBlock:
+ * freed, recorded or checkpointed) and the last one keeps only the rows read; otherwise those rows
+ * are gathered after the stack. Returns the stream the final norm reads.
+ */
+export function runLayers(
+  model: Pick<CausalLM, "config" | "checkpointLayers">,
+  layers: readonly Var[][],
+  x: Var,
+  { hook, cache, rows, start, t }: StackRun,
+  block: LayerBlock,
+): Var {
+  const last = model.config.nLayers - 1;
+  const owned = !hook && !cache;
+  for (let l = start?.layer ?? 0; l <= last; l++) {
+    const only = owned && l === last ? rows : undefined;
+    const run = (v: Var) => block(l, v, only);
+    x = owned ? runBlock(x, layers[l], run, model.checkpointLayers) : run(x);
+    if (hook) x = hook(l, "resid", x) ?? x;
+  }
+  cache?.advance(t);
+  // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
+  return rows && !owned ? A.embedding(x, rows) : x;
 }
 
 /** Each layer's parameters (ParamInfo.layer) in paramInfo order: what a checkpointed layer reads. */
