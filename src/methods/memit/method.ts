@@ -14,7 +14,6 @@
 // The residual stream z is the sum of the attention and FFN outputs of layers 0..L (hook sites
 // "attn_out" and "mlp_out"); the embeddings cancel in z* - z since edits never touch them.
 
-import { contextPrefixes } from "../../edit/context-prefixes.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import {
@@ -25,10 +24,10 @@ import {
   ffnOutProjection,
   snapshotEdit,
 } from "../common.ts";
-import { dampedFactor, effectiveDim, keyCovariance } from "../covariance.ts";
+import { dampedFactor, effectiveDim } from "../covariance.ts";
 import { cholesky, choleskySolve, dot, LinalgError, norm } from "../linalg.ts";
 import { optimiseValue, paddedSet, type RewriteSet, rewriteSet } from "../rome/compute-v.ts";
-import { covarianceInfo, meanRows, requestPrompts } from "../rome/method.ts";
+import { covarianceInfo, keyStatistics, meanRows, phaseClock } from "../rome/key-statistics.ts";
 import { MEMIT_DEFAULTS, MEMIT_SCHEMA, type MemitHparams } from "./hparams.ts";
 
 /** The hparam `layers` as sorted layer indices. */
@@ -132,29 +131,8 @@ export const memitMethod: EditMethod<MemitHparams> = {
     const layers = memitLayers(hp.layers, model.config.nLayers);
     const last = layers[layers.length - 1];
     const n = model.config.dFF;
-    const timings = { covariance: 0, templates: 0, value: 0, update: 0 };
-    let t = performance.now();
-    const lap = (k: keyof typeof timings) => {
-      const now = performance.now();
-      timings[k] += (now - t) / 1000;
-      t = now;
-    };
-    const prefixes = await contextPrefixes(
-      model,
-      tok,
-      hp.contextTemplates,
-      hp.templateTokens,
-      hp.templateSeed,
-    );
-    lap("templates");
-    const covs = await keyCovariance(model, tok, layers, {
-      texts: hp.covTexts,
-      maxTexts: hp.covSamples,
-      prompts: requestPrompts(targets.map((x) => x.request)),
-      promptSeqs: targets.flatMap((x) => prefixes.map((p) => [...p, ...x.promptIds])),
-      onProgress: (step, of) => ctx.onProgress?.({ phase: "memit covariance", step, of }),
-    });
-    lap("covariance");
+    const { timings, lap } = phaseClock();
+    const { prefixes, covs } = await keyStatistics(ctx, targets, hp, layers, "memit", lap);
     const sets = targets.map((x) => rewriteSet(tok, x, prefixes, model.config.contextLength));
     const zStar: Float64Array[] = [];
     const records: Record<string, unknown>[] = [];

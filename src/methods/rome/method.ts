@@ -13,9 +13,7 @@
 // subject is not found in the prompt's tokens the last prompt token is used and the artefacts
 // say so. Several targets (batch mode) are applied one after another.
 
-import { contextPrefixes } from "../../edit/context-prefixes.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
-import type { EditRequest } from "../../io/requests.ts";
 import {
   addMath,
   captureRows,
@@ -24,10 +22,11 @@ import {
   resolveLayer,
   snapshotEdit,
 } from "../common.ts";
-import { dampedFactor, keyCovariance, type KeyMoment } from "../covariance.ts";
+import { dampedFactor } from "../covariance.ts";
 import { choleskySolve, dot, norm } from "../linalg.ts";
 import { optimiseValue, paddedSet, rewriteSet } from "./compute-v.ts";
 import { ROME_DEFAULTS, ROME_SCHEMA, type RomeHparams } from "./hparams.ts";
+import { covarianceInfo, keyStatistics, meanRows, phaseClock } from "./key-statistics.ts";
 
 /**
  * ROME's closed form: ΔW = r uᵀ / (uᵀ k) with u = C⁻¹ k (C given by its Cholesky factor) and
@@ -54,36 +53,6 @@ export function romeUpdate(
   return out;
 }
 
-/** Mean of row vectors. */
-export function meanRows(rows: readonly Float64Array[]): Float64Array {
-  const out = new Float64Array(rows[0].length);
-  for (const r of rows) for (let i = 0; i < r.length; i++) out[i] += r[i];
-  for (let i = 0; i < out.length; i++) out[i] /= rows.length;
-  return out;
-}
-
-/** Every prompt of the requests (prompts, rephrases, probes): the "prompts" key statistics. */
-export function requestPrompts(requests: readonly EditRequest[]): string[] {
-  return requests.flatMap((r) => [
-    r.prompt,
-    ...r.rephrasePrompts,
-    ...Object.values(r.portability).flat().map((p) => p.prompt),
-    ...Object.values(r.locality).flat().map((p) => p.prompt),
-  ]);
-}
-
-export function covarianceInfo(m: KeyMoment, damping: number): Record<string, unknown> {
-  return {
-    layer: m.layer,
-    source: m.source,
-    texts: m.texts,
-    keys: m.count,
-    cachedOnDisk: m.cached,
-    file: m.file,
-    damping,
-  };
-}
-
 export const romeMethod: EditMethod<RomeHparams> = {
   name: "rome",
   description: "ROME: rank-one closed-form update of a mid-layer FFN output projection",
@@ -101,28 +70,9 @@ export const romeMethod: EditMethod<RomeHparams> = {
     const layer = resolveLayer(hp.layer, nL, earlyMiddleLayer(nL), "rome");
     const info = ffnOutProjection(model, layer);
     const n = model.config.dFF;
-    const timings = { covariance: 0, templates: 0, value: 0, update: 0 };
-    let t = performance.now();
-    const lap = (k: keyof typeof timings) => {
-      const now = performance.now();
-      timings[k] += (now - t) / 1000;
-      t = now;
-    };
-    const prefixes = await contextPrefixes(
-      model,
-      tok,
-      hp.contextTemplates,
-      hp.templateTokens,
-      hp.templateSeed,
-    );
-    lap("templates");
-    const cov = (await keyCovariance(model, tok, [layer], {
-      texts: hp.covTexts,
-      maxTexts: hp.covSamples,
-      prompts: requestPrompts(targets.map((x) => x.request)),
-      promptSeqs: targets.flatMap((x) => prefixes.map((p) => [...p, ...x.promptIds])),
-      onProgress: (step, of) => ctx.onProgress?.({ phase: "rome covariance", step, of }),
-    })).get(layer)!;
+    const { timings, lap } = phaseClock();
+    const { prefixes, covs } = await keyStatistics(ctx, targets, hp, [layer], "rome", lap);
+    const cov = covs.get(layer)!;
     const factor = dampedFactor(cov, hp.covDamping);
     lap("covariance");
     const records: Record<string, unknown>[] = [];
