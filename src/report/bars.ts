@@ -5,9 +5,9 @@
 import { seriesColor } from "./colors.ts";
 import {
   attrs,
+  chartHeader,
   escapeXml,
   fmtCoord,
-  FONT,
   formatNumber,
   fraction,
   niceCeil,
@@ -97,27 +97,7 @@ export function barChartSvg(o: BarChartOptions): string {
     plotY + plotH - fraction(Math.min(yMax, Math.max(yMin, v)), yMin, yMax) * plotH;
   const y0 = y(Math.max(yMin, Math.min(yMax, 0)));
 
-  const out: string[] = [];
-  out.push(
-    `<svg${
-      attrs({
-        xmlns: "http://www.w3.org/2000/svg",
-        width,
-        height,
-        viewBox: `0 0 ${width} ${height}`,
-        "font-family": FONT,
-        "font-size": FS,
-        role: "img",
-      })
-    }>`,
-  );
-  out.push(`<title>${escapeXml(o.title)}</title>`);
-  out.push(`<rect${attrs({ width, height, fill: "#ffffff" })}/>`);
-  out.push(
-    `<text${attrs({ x: 12, y: 22, "font-size": 15, "font-weight": "bold", fill: "#222222" })}>${
-      escapeXml(o.title)
-    }</text>`,
-  );
+  const out = chartHeader(width, height, o.title, FS);
   // Y axis: grid lines and tick labels.
   for (const t of ticks) {
     const ty = y(t);

@@ -5,9 +5,9 @@
 import { colorAt, type SequentialScale, textColorOn } from "./colors.ts";
 import {
   attrs,
+  chartHeader,
   escapeXml,
   fmtCoord,
-  FONT,
   formatNumber,
   fraction,
   hashId,
@@ -106,27 +106,7 @@ export function heatmapSvg(o: HeatmapOptions): string {
     (rows.length * cols.length <= 400 && cellH >= 16 &&
       finite.every((v) => textWidth(fmt(v), 10) <= cellW - 4));
 
-  const out: string[] = [];
-  out.push(
-    `<svg${
-      attrs({
-        xmlns: "http://www.w3.org/2000/svg",
-        width,
-        height,
-        viewBox: `0 0 ${width} ${height}`,
-        "font-family": FONT,
-        "font-size": FS,
-        role: "img",
-      })
-    }>`,
-  );
-  out.push(`<title>${escapeXml(o.title)}</title>`);
-  out.push(`<rect${attrs({ width, height, fill: "#ffffff" })}/>`);
-  out.push(
-    `<text${attrs({ x: 12, y: 22, "font-size": 15, "font-weight": "bold", fill: "#222222" })}>${
-      escapeXml(o.title)
-    }</text>`,
-  );
+  const out = chartHeader(width, height, o.title, FS);
   // Column labels.
   if (o.colTitle) {
     out.push(

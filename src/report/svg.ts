@@ -1,4 +1,5 @@
-// Small helpers shared by the SVG charts: escaping, number formatting, nice ticks, text width.
+// Small helpers shared by the SVG charts: escaping, number formatting, nice ticks, text width,
+// and the chart's opening lines.
 
 /** Characters XML 1.0 does not allow, and lone UTF-16 surrogates: replaced by U+FFFD. */
 const INVALID_XML =
@@ -95,6 +96,34 @@ export function hashId(s: string): string {
 
 export const FONT =
   "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif";
+
+/**
+ * A chart's first lines: the svg element (width x height, FONT at `fontSize`), its accessible
+ * title, a white background and the title drawn at the top left.
+ */
+export function chartHeader(
+  width: number,
+  height: number,
+  title: string,
+  fontSize: number,
+): string[] {
+  const svg = attrs({
+    xmlns: "http://www.w3.org/2000/svg",
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    "font-family": FONT,
+    "font-size": fontSize,
+    role: "img",
+  });
+  const heading = attrs({ x: 12, y: 22, "font-size": 15, "font-weight": "bold", fill: "#222222" });
+  return [
+    `<svg${svg}>`,
+    `<title>${escapeXml(title)}</title>`,
+    `<rect${attrs({ width, height, fill: "#ffffff" })}/>`,
+    `<text${heading}>${escapeXml(title)}</text>`,
+  ];
+}
 
 /** (v - lo) / (hi - lo) without overflow for any finite inputs (halves are exact). */
 export function fraction(v: number, lo: number, hi: number): number {
