@@ -14,22 +14,22 @@
 
 import { type EditRequest, has, RecordReader } from "./record.ts";
 
-/** The edited fact of one requested_rewrite (CounterFact's, and each of MQuAKE's). */
-export interface Rewrite {
-  subject: string;
-  prompt: string;
-  targetNew: string;
-  targetTrue: string;
-}
-
 /** The text of a {str, id} target object at `field`. */
 function targetStr(c: RecordReader, v: unknown, field: string): string {
   const t = c.object(v, field, "an object {str, id}");
   return c.string(t.str, `${field}.str`);
 }
 
-/** Read a requested_rewrite object at `field` (e.g. "requested_rewrite[0]"). */
-export function readRewrite(c: RecordReader, v: unknown, field: string): Rewrite {
+/**
+ * The request of a requested_rewrite object at `field` (e.g. "requested_rewrite[0]"; CounterFact's,
+ * and each of MQuAKE's): its edited fact, with no probes yet.
+ */
+export function rewriteRequest(
+  c: RecordReader,
+  v: unknown,
+  field: string,
+  index: number,
+): EditRequest & { groundTruth: string } {
   const rw = c.object(v, field, "an object {prompt, subject, target_new, target_true}");
   const template = c.string(rw.prompt, `${field}.prompt`);
   const subject = c.string(rw.subject, `${field}.subject`);
@@ -43,11 +43,15 @@ export function readRewrite(c: RecordReader, v: unknown, field: string): Rewrite
     );
   }
   return {
+    index,
     subject,
     // Not String.replace: "$&" or "$1" in a subject would be read as a replacement pattern.
     prompt: template.split("{}").join(subject),
     targetNew: targetStr(c, rw.target_new, `${field}.target_new`),
-    targetTrue: targetStr(c, rw.target_true, `${field}.target_true`),
+    groundTruth: targetStr(c, rw.target_true, `${field}.target_true`),
+    rephrasePrompts: [],
+    portability: {},
+    locality: {},
   };
 }
 
@@ -55,23 +59,13 @@ export function readRewrite(c: RecordReader, v: unknown, field: string): Rewrite
 export function counterfactRequest(value: unknown, file: string, index: number): EditRequest {
   const c = new RecordReader(file, index);
   const r = c.root(value);
-  const rw = readRewrite(c, r.requested_rewrite, "requested_rewrite");
-  const req: EditRequest = {
-    index,
-    subject: rw.subject,
-    prompt: rw.prompt,
-    targetNew: rw.targetNew,
-    groundTruth: rw.targetTrue,
-    rephrasePrompts: [],
-    portability: {},
-    locality: {},
-  };
+  const req = rewriteRequest(c, r.requested_rewrite, "requested_rewrite", index);
   if (has(r, "paraphrase_prompts")) {
     req.rephrasePrompts = c.strings(r.paraphrase_prompts, "paraphrase_prompts");
   }
   if (has(r, "neighborhood_prompts")) {
     const prompts = c.strings(r.neighborhood_prompts, "neighborhood_prompts");
-    req.locality = { Neighborhood: prompts.map((prompt) => ({ prompt, answer: rw.targetTrue })) };
+    req.locality = { Neighborhood: prompts.map((prompt) => ({ prompt, answer: req.groundTruth })) };
   }
   return req;
 }

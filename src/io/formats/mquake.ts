@@ -6,14 +6,14 @@
 //   questions             string[]: multi-hop questions whose answer follows from the edits
 //   new_answer            their answer after the edits (answer: before; *_alias: aliases)
 //   case_id, answer, answer_alias, new_answer_alias, single_hops, new_single_hops, orig: not used
-// Mapped: one EditRequest per record from its rewrite (./counterfact.ts readRewrite), rephrase =
+// Mapped: one EditRequest per record from its rewrite (./counterfact.ts rewriteRequest), rephrase =
 // the rewrite's question, portability Multi_Hop = each question with the answer new_answer.
 // A record with more than one rewrite is refused: this tool edits one fact per request, and the
 // multi-hop answer holds only once every rewrite of the record is made, so scoring it after the
 // first alone would be wrong. Keep the one-rewrite records first, e.g. with
 //   jq 'map(select(.requested_rewrite | length == 1))' MQuAKE-CF-3k.json
 
-import { readRewrite } from "./counterfact.ts";
+import { rewriteRequest } from "./counterfact.ts";
 import { describeValue, type EditRequest, has, RecordReader } from "./record.ts";
 
 /** Validate one already-parsed MQuAKE record. */
@@ -33,18 +33,8 @@ export function mquakeRequest(value: unknown, file: string, index: number): Edit
         `rewrite of the record made), got ${rewrites.length}; keep the one-rewrite records`,
     );
   }
-  const rw = readRewrite(c, rewrites[0], "requested_rewrite[0]");
-  const req: EditRequest = {
-    index,
-    subject: rw.subject,
-    prompt: rw.prompt,
-    targetNew: rw.targetNew,
-    groundTruth: rw.targetTrue,
-    rephrasePrompts: [],
-    portability: {},
-    locality: {},
-  };
-  const first = rewrites[0] as Record<string, unknown>; // an object: readRewrite checked it
+  const req = rewriteRequest(c, rewrites[0], "requested_rewrite[0]", index);
+  const first = rewrites[0] as Record<string, unknown>; // an object: rewriteRequest checked it
   if (has(first, "question")) {
     req.rephrasePrompts = [c.string(first.question, "requested_rewrite[0].question")];
   }
