@@ -21,6 +21,7 @@ import {
   SKINNY_CASES,
   span,
   SPLIT_SHAPES,
+  termsOf,
 } from "../helpers/matmul.ts";
 
 const isGpu = (be: Backend) => be.name === "webgpu";
@@ -243,7 +244,7 @@ async function checkCase(be: Backend, v: Variant, cs: Case, seed: number, tol = 
     : new Float32Array(batch * m * n).fill(POISON);
   const got = await runF16(be, v, a, b, c0, cs);
   const what = `${v} ${JSON.stringify(cs)}`;
-  assertClose(got, matmulRef(F32_OF[v], a, b, cs, c0), tol, what);
+  assertClose(got, matmulRef(F32_OF[v], a, b, cs, c0), tol, what, termsOf(F32_OF[v], a, b, cs, c0));
   if (!isGpu(be) && k <= 245760) {
     deepStrictEqual(got, await runF16(be, F32_OF[v], a, b, c0, cs, "f32"), `${what} vs f32`);
   }

@@ -200,13 +200,16 @@ testBackends(
           const [bi, bd, bt] = [put(be, ids), put(be, dout), put(be, prefill)];
           be.dispatch("embedding_backward", [bi, bd, bt], [n, d, V]);
           const got = await be.read(bt);
-          const want = Float64Array.from(prefill);
+          const want = Float64Array.from(prefill), terms = prefill.map(Math.abs);
           for (let t = 0; t < n; t++) {
             const id = ids[t];
             if (!(id >= 0 && id < V)) continue;
-            for (let c = 0; c < d; c++) want[id * d + c] += dout[t * d + c];
+            for (let c = 0; c < d; c++) {
+              want[id * d + c] += dout[t * d + c];
+              terms[id * d + c] += Math.abs(dout[t * d + c]);
+            }
           }
-          assertClose(got, want, 1e-5, `embedding_backward n=${n} d=${d} V=${V}`);
+          assertClose(got, want, 1e-5, `embedding_backward n=${n} d=${d} V=${V}`, terms);
           if (V * d <= 200) {
             const fd = numericGrad((tab) => dot(embeddingRef(tab, ids, n, d, V), dout), prefill);
             assertClose(

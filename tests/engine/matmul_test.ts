@@ -16,6 +16,7 @@ import {
   type MatmulVariant,
   SKINNY_CASES,
   span,
+  termsOf,
 } from "../helpers/matmul.ts";
 
 type Variant = MatmulVariant;
@@ -38,7 +39,13 @@ async function checkCase(be: Backend, v: Variant, cs: Case, seed: number): Promi
   const [da, db, dc] = [upload(be, a), upload(be, b), upload(be, c0)];
   be.dispatch(v, [da, db, dc], [batch, m, n, k, strideA, strideB, accumulate]);
   const got = await be.read(dc);
-  assertClose(got, matmulRef(v, a, b, cs, c0), 1e-4, `${v} ${JSON.stringify(cs)}`);
+  assertClose(
+    got,
+    matmulRef(v, a, b, cs, c0),
+    1e-4,
+    `${v} ${JSON.stringify(cs)}`,
+    termsOf(v, a, b, cs, c0),
+  );
   [da, db, dc].forEach((x) => be.free(x));
 }
 
@@ -127,13 +134,18 @@ testBackends("sum_rows matches float64, with and without accumulate", async (be)
         const out0 = accumulate ? randomData(cols, seed + 1) : new Float32Array(cols).fill(POISON);
         const [dx, dout] = [upload(be, x), upload(be, out0)];
         be.dispatch("sum_rows", [dx, dout], [rows, cols, accumulate]);
-        const want = new Float64Array(cols);
+        const want = new Float64Array(cols), terms = new Float64Array(cols);
         for (let c = 0; c < cols; c++) {
-          let s = accumulate ? out0[c] : 0;
-          for (let r = 0; r < rows; r++) s += x[r * cols + c];
+          let s = accumulate ? out0[c] : 0, t = Math.abs(s);
+          for (let r = 0; r < rows; r++) {
+            s += x[r * cols + c];
+            t += Math.abs(x[r * cols + c]);
+          }
           want[c] = s;
+          terms[c] = t;
         }
-        assertClose(await be.read(dout), want, 1e-4, `sum_rows ${rows}x${cols} acc=${accumulate}`);
+        const what = `sum_rows ${rows}x${cols} acc=${accumulate}`;
+        assertClose(await be.read(dout), want, 1e-4, what, terms);
         [dx, dout].forEach((d) => be.free(d));
       },
     ),

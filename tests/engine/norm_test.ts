@@ -169,6 +169,31 @@ function termScale(stat: Arr, gamma: Arr, dy: Arr, rows: number, d: number): num
   return m;
 }
 
+/**
+ * What a parameter gradient sums over the rows, in magnitude (the size its float32 rounding
+ * scales with): gamma Σ|dy (x - center) scale|, beta Σ|dy|, plus |start| when accumulating.
+ */
+function paramTerms(
+  x: Arr,
+  dy: Arr,
+  center: Arr | null,
+  scale: Arr,
+  rows: number,
+  d: number,
+  start: { gamma?: Arr; beta?: Arr },
+): { gamma: number[]; beta: number[] } {
+  const gamma = Array.from({ length: d }, (_, j) => Math.abs(start.gamma?.[j] ?? 0));
+  const beta = Array.from({ length: d }, (_, j) => Math.abs(start.beta?.[j] ?? 0));
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++) {
+      const i = r * d + j;
+      gamma[j] += Math.abs(dy[i] * (x[i] - (center?.[r] ?? 0)) * scale[r]);
+      beta[j] += Math.abs(dy[i]);
+    }
+  }
+  return { gamma, beta };
+}
+
 const f32 = (a: Arr) => Float32Array.from(a);
 const plus = (a: Arr, b: Arr) => Array.from(a, (v, i) => v + b[i]);
 
@@ -271,8 +296,18 @@ testBackends("layernorm_param_grad matches float64, overwriting and accumulating
         [rows, d, acc ? 1 : 0],
       );
       const what = `layernorm_param_grad rows=${rows} d=${d} accumulate=${acc}`;
-      assertClose(dgamma, acc ? plus(g0, ref.dgamma) : ref.dgamma, 1e-4, `${what} dgamma`);
-      assertClose(dbeta, acc ? plus(b0, ref.dbeta) : ref.dbeta, 1e-4, `${what} dbeta`);
+      const terms = paramTerms(
+        x,
+        dy,
+        ref.mean,
+        ref.rstd,
+        rows,
+        d,
+        acc ? { gamma: g0, beta: b0 } : {},
+      );
+      const wantG = acc ? plus(g0, ref.dgamma) : ref.dgamma;
+      assertClose(dgamma, wantG, 1e-4, `${what} dgamma`, terms.gamma);
+      assertClose(dbeta, acc ? plus(b0, ref.dbeta) : ref.dbeta, 1e-4, `${what} dbeta`, terms.beta);
     }),
     FC_RUNS,
   );
@@ -376,7 +411,8 @@ testBackends("rmsnorm_param_grad matches float64, overwriting and accumulating",
         [rows, d, acc ? 1 : 0],
       );
       const what = `rmsnorm_param_grad rows=${rows} d=${d} accumulate=${acc}`;
-      assertClose(dgamma, acc ? plus(g0, ref.dgamma) : ref.dgamma, 1e-4, what);
+      const terms = paramTerms(x, dy, null, ref.rrms, rows, d, acc ? { gamma: g0 } : {});
+      assertClose(dgamma, acc ? plus(g0, ref.dgamma) : ref.dgamma, 1e-4, what, terms.gamma);
     }),
     FC_RUNS,
   );

@@ -120,7 +120,8 @@ testBackends("axpy updates y in place", async (be) => {
         const x = randomData(n, seed), y = randomData(n, seed + 7);
         const [out] = await run(be, "axpy", [x], [y], [n, alpha]);
         const af = Math.fround(alpha);
-        assertClose(out, Array.from(y, (v, i) => v + af * x[i]), 1e-5, `axpy n=${n}`);
+        const terms = Array.from(y, (v, i) => Math.abs(v) + Math.abs(af * x[i]));
+        assertClose(out, Array.from(y, (v, i) => v + af * x[i]), 1e-5, `axpy n=${n}`, terms);
       },
     ),
     FC_RUNS,

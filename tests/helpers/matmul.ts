@@ -47,6 +47,18 @@ export function matmulRef(
   return c;
 }
 
+/** Each output's sum of term magnitudes (matmulRef of |a| and |b|): what float32 rounding scales with. */
+export function termsOf(
+  v: MatmulVariant,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  cs: Case,
+  c0?: ArrayLike<number>,
+): Float64Array {
+  const abs = (x: ArrayLike<number>) => Array.from(x, Math.abs);
+  return matmulRef(v, abs(a), abs(b), cs, c0 && abs(c0));
+}
+
 /** Random cases: sizes from 1 to maxDim, batch 1-3, strides dense, padded or 0 (broadcast). */
 export function caseArb(maxDim: number, maxBatch = 3): fc.Arbitrary<Case> {
   const dim = fc.oneof(
