@@ -14,7 +14,8 @@ export { shippedHparams } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
 export { checkInputs } from "./src/pipeline/inputs.ts";
-export { ResourceError, weightDtypeFor } from "./src/pipeline/plan.ts";
+export { weightDtypeFor } from "./src/pipeline/load-check.ts";
+export { ResourceError } from "./src/pipeline/plan-fit.ts";
 export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";
 // The run into an output folder.
 export { runEdits } from "./src/pipeline/run.ts";

@@ -65,9 +65,9 @@ import {
   backendLimits,
   fitPlan,
   formatBytes,
-  type MemoryPlan,
   planProblems,
-} from "../src/pipeline/plan.ts";
+} from "../src/pipeline/plan-fit.ts";
+import type { MemoryPlan } from "../src/pipeline/plan.ts";
 import { median } from "../src/eval/aggregate.ts";
 import { NO_TORCH_NOTE, runTorchPeer, torchPython } from "./peers/torch.ts";
 

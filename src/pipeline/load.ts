@@ -10,7 +10,8 @@ import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { checkBeforeLoad, type MemoryPlan, openCheckpoint } from "./plan.ts";
+import { checkBeforeLoad, openCheckpoint } from "./load-check.ts";
+import type { MemoryPlan } from "./plan.ts";
 
 export interface LoadedModel {
   dir: string;

@@ -7,14 +7,9 @@ import type { EditMethod, EditTarget, Hparams, WorkShape } from "../edit/method.
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
-import {
-  type BackendLimits,
-  backendLimits,
-  fitPlan,
-  formatPlan,
-  type MemoryPlan,
-  planProblems,
-} from "./plan.ts";
+import { type BackendLimits, backendLimits, fitPlan, planProblems } from "./plan-fit.ts";
+import { formatPlan } from "./plan-text.ts";
+import type { MemoryPlan } from "./plan.ts";
 import { workOf } from "./work.ts";
 
 export interface EditWork {

@@ -30,17 +30,15 @@ import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts"
 import type { ModelConfig } from "../../src/model/config.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
+import { checkBeforeLoad } from "../../src/pipeline/load-check.ts";
 import {
   type BackendLimits,
-  checkBeforeLoad,
   fitPlan,
-  formatPlan,
-  planMemory,
   planProblems,
   ResourceError,
-  type TensorSize,
-  totalElements,
-} from "../../src/pipeline/plan.ts";
+} from "../../src/pipeline/plan-fit.ts";
+import { formatPlan } from "../../src/pipeline/plan-text.ts";
+import { planMemory, type TensorSize, totalElements } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { configOfShape, LLAMA_7B } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";

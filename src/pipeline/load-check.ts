@@ -1,0 +1,104 @@
+// The check of a model folder before any weight is read: its config and the safetensors header
+// give the memory plan, and a model that cannot fit is refused with what it needs and what the
+// machine has (ResourceError).
+
+import type { Backend, DType } from "../../engine/backend.ts";
+import type { WorkShape } from "../edit/method.ts";
+import { ModelFileError } from "../io/errors.ts";
+import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
+import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
+import { readModelConfig } from "../model/read-config.ts";
+import {
+  type BackendLimits,
+  backendLimits,
+  fitPlan,
+  planProblems,
+  ResourceError,
+} from "./plan-fit.ts";
+import { type MemoryPlan, planMemory } from "./plan.ts";
+
+/** The stored dtypes of a checkpoint's 2-D tensors (its weight matrices). */
+function matrixDtypes(file: SafetensorsFile): string[] {
+  return [...file.tensors.values()].filter((t) => t.shape.length === 2).map((t) => t.dtype);
+}
+
+/**
+ * The device dtype `want` gives the matrices of the checkpoint in `dir` on `backend`, from the
+ * header alone (for --plan, which does not load).
+ */
+export async function weightDtypeFor(
+  dir: string,
+  backend: Backend,
+  want: WeightDtype,
+): Promise<DType> {
+  if (want !== "auto") return resolveWeightDtype(want, backend, []);
+  const file = await openSafetensors(`${dir}/model.safetensors`);
+  try {
+    return resolveWeightDtype(want, backend, matrixDtypes(file));
+  } finally {
+    file.close();
+  }
+}
+
+export interface CheckResult {
+  plan: MemoryPlan;
+  limits: BackendLimits;
+  /** Tensors and bytes the checkpoint file stores (as declared by its header). */
+  file: { tensors: number; bytes: number };
+}
+
+/** Default work for a load-only check: one row of the full context. */
+const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
+
+/** The folder's model.safetensors, opened (header read); a missing file is a ModelFileError. */
+export async function openCheckpoint(dir: string): Promise<SafetensorsFile> {
+  const path = `${dir}/model.safetensors`;
+  try {
+    return await openSafetensors(path);
+  } catch (e) {
+    if ((e as Error).cause instanceof Deno.errors.NotFound) {
+      throw new ModelFileError(
+        path,
+        "model.safetensors",
+        "file not found (is this a model folder?)",
+      );
+    }
+    throw e;
+  }
+}
+
+/**
+ * Reads `<dir>/config.json` and the header of `<dir>/model.safetensors` (no tensor data), plans
+ * the memory and throws ResourceError naming what is needed and what is available when the
+ * model does not fit `backend`: the weights alone when `work` is absent, the whole edit when it
+ * is given. Config and file errors are the usual ConfigError / ModelFileError.
+ */
+export async function checkBeforeLoad(
+  dir: string,
+  backend: Backend,
+  work?: WorkShape,
+  dtype: WeightDtype = "auto",
+): Promise<CheckResult> {
+  const config = await readModelConfig(dir);
+  const file = await openCheckpoint(dir);
+  let bytes = 0;
+  const tensors = file.tensors.size;
+  for (const t of file.tensors.values()) bytes += t.end - t.begin;
+  const weightDtype = resolveWeightDtype(dtype, backend, matrixDtypes(file));
+  file.close();
+  const limits = backendLimits(backend);
+  const opts = { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype };
+  const plan = work ? fitPlan(config, opts, limits) : planMemory(config, opts);
+  const problems = planProblems(plan, limits, work ? "edit" : "load");
+  if (problems.length > 0) {
+    throw new ResourceError(
+      `${dir}: ${config.hfClass} with ${
+        plan.params.total.toLocaleString("en-US")
+      } parameters does not fit ${limits.description}:\n  - ${problems.join("\n  - ")}\n` +
+        `(checked before reading any weight; \`deno task edit --plan\` prints the full plan)`,
+      plan,
+      limits,
+    );
+  }
+  return { plan, limits, file: { tensors, bytes } };
+}
