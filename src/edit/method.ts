@@ -28,7 +28,7 @@ export interface WorkShape {
   /** Tokens per locality row, padded to the longest (absent: seqLen). */
   klSeqLen?: number;
   /**
-   * The locality rows as the batches the KL term forwards them in (src/kne/update.ts
+   * The locality rows as the batches the KL term forwards them in (src/kne/locality.ts
    * lengthBuckets: each padded to its own longest); absent: one batch of klRows x klSeqLen.
    */
   klBatches?: readonly { rows: number; seqLen: number }[];

@@ -41,7 +41,7 @@ export type KneHparams = {
   klWeight: number;
   /**
    * Anchors the KL term reads per update step, cycling through all of them in strided groups
-   * (src/kne/update.ts localityAnchors; 0: every anchor at every step). Fewer per step make each
+   * (src/kne/locality.ts localityAnchors; 0: every anchor at every step). Fewer per step make each
    * step cheaper; the term then sees each anchor in turn.
    */
   klAnchorsPerStep: number;

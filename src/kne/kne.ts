@@ -18,7 +18,8 @@ import {
 } from "./ensemble.ts";
 import { heldUnits, spareHeldUnits } from "./held.ts";
 import type { KneHparams } from "./hparams.ts";
-import { freeAnchor, localityAnchors, maskedUpdate, type UpdateResult } from "./update.ts";
+import { freeAnchor, localityAnchors } from "./locality.ts";
+import { maskedUpdate, type UpdateResult } from "./update.ts";
 
 export interface KneProgress {
   phase: "attribution" | "update";

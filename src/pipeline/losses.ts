@@ -9,7 +9,7 @@
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import { targetCrossEntropy } from "../kne/attribution.ts";
-import { anchorKl, localityAnchor } from "../kne/update.ts";
+import { anchorKl, localityAnchor } from "../kne/locality.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { Tensor } from "../tensor/tensor.ts";
 

@@ -9,7 +9,7 @@
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import { anchorCandidates } from "../edit/anchors.ts";
-import { lengthBuckets } from "../kne/update.ts";
+import { lengthBuckets } from "../kne/locality.ts";
 import type { EditTarget, WorkShape } from "../edit/method.ts";
 
 export function workOf(

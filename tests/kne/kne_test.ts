@@ -18,8 +18,8 @@ import {
   lengthBuckets,
   localityAnchor,
   localityAnchors,
-  maskedUpdate,
-} from "../../src/kne/update.ts";
+} from "../../src/kne/locality.ts";
+import { maskedUpdate } from "../../src/kne/update.ts";
 import { noGrad } from "../../src/autograd/variable.ts";
 import { writeEntries } from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
