@@ -12,8 +12,12 @@ import { runEdits } from "../src/pipeline/run.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/pipeline/output.ts";
-import { checkOutputFolder, lockOutput, markOutput } from "../src/pipeline/output.ts";
+import {
+  checkOutputFolder,
+  GuardError,
+  lockOutput,
+  markOutput,
+} from "../src/pipeline/output-guard.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
@@ -180,8 +184,8 @@ async function main() {
   const source = args.requests ?? splitsOf(modelDir).test;
   const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   try {
-    // The edit command's output rules (src/pipeline/output.ts): OUT is not, holds not and lies not
-    // inside the model folder, holds no input; an existing OUT is written over (--force) or
+    // The edit command's output rules (src/pipeline/output-guard.ts): OUT is not, holds not and
+    // lies not inside the model folder, holds no input; an existing OUT is written over (--force) or
     // continued (--resume) only when this tool wrote it; it is locked while the methods run.
     await checkOutputFolder(out, {
       model: modelDir,

@@ -113,7 +113,7 @@ async function main() {
   );
   try {
     // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
-    // only an output folder of this tool is replaced, with --force (src/pipeline/output.ts).
+    // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
     await checkOutputFolder(out, {
       model: modelDir,
       inputs: [args.requests, args.hparams, args.anchors].filter((f) => f !== undefined),

@@ -1,20 +1,20 @@
 // `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a copy of a model
 // folder with a sparse edit patch applied (the edited weights) or reverted (the original ones),
 // bit for bit. The input folder is only read; the output follows the edit command's rules
-// (src/pipeline/output.ts) and appears atomically (written as OUT.partial, then renamed).
+// (src/pipeline/output-guard.ts) and appears atomically (written as OUT.partial, then renamed).
 
 import { parseArgs } from "node:util";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
-import { GuardError } from "../src/pipeline/output.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
+  GuardError,
   lockOutput,
   markOutput,
   OUTPUT_MARKER,
   removeOutput,
-} from "../src/pipeline/output.ts";
+} from "../src/pipeline/output-guard.ts";
 import { fsError, replaceDir } from "../src/io/files.ts";
 import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 

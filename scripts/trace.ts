@@ -9,8 +9,13 @@
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Progress } from "../src/cli/progress.ts";
-import { GuardError } from "../src/pipeline/output.ts";
-import { checkOutputFolder, lockOutput, markOutput, removeOutput } from "../src/pipeline/output.ts";
+import {
+  checkOutputFolder,
+  GuardError,
+  lockOutput,
+  markOutput,
+  removeOutput,
+} from "../src/pipeline/output-guard.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { DEFAULT_MODEL } from "../src/pipeline/models.ts";
@@ -94,8 +99,8 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-// The output rules of every command (src/pipeline/output.ts): OUT is not, holds not and lies not
-// inside the model folder, holds no input, and an existing OUT is replaced only with --force and
+// The output rules of every command (src/pipeline/output-guard.ts): OUT is not, holds not and lies
+// not inside the model folder, holds no input, and an existing OUT is replaced only with --force and
 // only when this tool wrote it; it is locked while the trace runs.
 try {
   await checkOutputFolder(out, {

@@ -8,7 +8,7 @@
 // Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
 // into OUT.partial and renames it to OUT only when all of it is written; an existing OUT is
 // replaced only with --force and only when this tool wrote it (the edit command's output rules,
-// src/pipeline/output.ts), refused before any training step.
+// src/pipeline/output-guard.ts), refused before any training step.
 
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
@@ -33,14 +33,14 @@ import { recall, type RecallReport } from "../src/train/recall.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 import { printable } from "../src/cli/message.ts";
-import { GuardError } from "../src/pipeline/output.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
+  GuardError,
   lockOutput,
   markOutput,
   removeOutput,
-} from "../src/pipeline/output.ts";
+} from "../src/pipeline/output-guard.ts";
 
 const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DIR] [--force]
   [--epochs N] [--batch N] [--lr X]

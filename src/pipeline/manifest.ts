@@ -2,7 +2,7 @@
 // the model's files, so that a resume never mixes records of other settings or other weights.
 
 import { createHash } from "node:crypto";
-import { GuardError } from "./output.ts";
+import { GuardError } from "./output-guard.ts";
 
 /** What a run was started with; a resume must match it. */
 export interface RunManifest {

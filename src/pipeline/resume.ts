@@ -9,7 +9,7 @@
 import { exists } from "../io/files.ts";
 import { readPatch } from "../io/patch.ts";
 import { checkManifest, type RunManifest } from "./manifest.ts";
-import { OUTPUT_MARKER, removeOutput } from "./output.ts";
+import { OUTPUT_MARKER, removeOutput } from "./output-guard.ts";
 import type { RecordResult, RunOptions } from "./records.ts";
 
 /**

@@ -6,14 +6,14 @@
 // A record counts as finished only once every file it promises is durable: its patch
 // (patches/record-<i>.safetensors, written atomically with fsync) is written before its line is
 // appended, and the line is flushed (fsync) before the record is reported. Reopening an earlier
-// run's folder is ./resume.ts's job, the final outputs ./outputs.ts's.
+// run's folder is ./resume.ts's job, the final outputs ./run-outputs.ts's.
 
 import { exists } from "../io/files.ts";
 import { writePatch } from "../io/patch.ts";
 import { runEditLoop } from "../loop/edit-loop.ts";
 import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
-import { checkReplaceable, markOutput } from "./output.ts";
-import { finishRun } from "./outputs.ts";
+import { checkReplaceable, markOutput } from "./output-guard.ts";
+import { finishRun } from "./run-outputs.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
 import { appendDurably, patchFile, reopenPartial } from "./resume.ts";
 
@@ -22,7 +22,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if ((await exists(opts.out)) && !opts.force) {
     throw new Error(`${opts.out} exists; choose another --out or pass --force to replace it`);
   }
-  // Only an output folder of this tool is ever replaced (src/pipeline/output.ts).
+  // Only an output folder of this tool is ever replaced (src/pipeline/output-guard.ts).
   await checkReplaceable(opts.out);
   const resumeFile = `${partial}/records.jsonl`;
   const done = new Map<number, RecordResult>();

@@ -1,4 +1,4 @@
-// The guards in-process (src/io/tokenizer-guard.ts; src/pipeline/ output.ts, manifest.ts and
+// The guards in-process (src/io/tokenizer-guard.ts; src/pipeline/ output-guard.ts, manifest.ts and
 // failure.ts): backtracking patterns (ReDoS: a repeat or an alternation inside a repeated group, more than 2 repeats in a row) are refused while real
 // tokenizer patterns pass; a tokenizer that encodes outside its vocabulary is caught; output
 // paths related to the model folder (also through symlinks) are refused; a resume must match
@@ -16,7 +16,7 @@ import {
   MAX_REPEATS_IN_A_ROW,
 } from "../../src/io/tokenizer-guard.ts";
 import { checkManifest, type RunManifest, weightsIdentity } from "../../src/pipeline/manifest.ts";
-import { checkOutPath, GuardError } from "../../src/pipeline/output.ts";
+import { checkOutPath, GuardError } from "../../src/pipeline/output-guard.ts";
 import { describeFailure, EXIT_DEVICE_LOST } from "../../src/pipeline/failure.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { getBackend, hasWebGpu } from "../helpers/backends.ts";

@@ -12,7 +12,7 @@ import { exists, replaceDir } from "../io/files.ts";
 import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "./load.ts";
-import { checkReplaceable } from "./output.ts";
+import { checkReplaceable } from "./output-guard.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
 
 function countParams(model: CausalLM): number {
