@@ -4,7 +4,8 @@
 // (forward X·W, and the backward dX = dY·W^T by matmul_nt and dW = X^T·dY by matmul_tn), and
 // for our backends the same forward and dX with W stored as f16 (matmul_f16, matmul_nt_f16; the
 // peers have no f16-weight product with f32 activations here); then a KNE edit's few-row
-// products (15 rows through c_fc, the LM head at 4 target rows), f32 and f16.
+// products (15 rows through c_fc, the LM head at 4 target rows), f32 and f16; last, the small
+// default model's update products at an edit's 10 rows.
 //
 // Each measurement warms up, then takes the median of several rounds; within a shape the backends
 // run interleaved (A B C A B C ...) so that noise from the two shared cores hits all alike.
@@ -108,6 +109,14 @@ function shapes(): Shape[] {
     { kernel: "matmul", m: 4, n: 768, k: 43690, label: "edit head dX=dYE" },
   ];
   for (const e of edit) out.push(e, { ...e, label: `${e.label} f16`, half: true });
+  // The small default model's (kne-facts: width 128, FFN 512, vocabulary 1401) products in one
+  // update step, for an edit's 10 teacher-forced rows: its time per edit is products this small.
+  out.push(
+    { kernel: "matmul", m: 10, n: 384, k: 128, label: "kne-facts c_attn Y=XW" },
+    { kernel: "matmul", m: 10, n: 512, k: 128, label: "kne-facts c_fc Y=XW" },
+    { kernel: "matmul_nt", m: 10, n: 512, k: 128, label: "kne-facts c_proj dX" },
+    { kernel: "matmul_nt", m: 10, n: 1401, k: 128, label: "kne-facts head Y=XE^T" },
+  );
   return out;
 }
 
