@@ -32,7 +32,7 @@ export async function weightDtypeFor(
   want: WeightDtype,
 ): Promise<DType> {
   if (want !== "auto") return resolveWeightDtype(want, backend, []);
-  const file = await openSafetensors(`${dir}/model.safetensors`);
+  const file = await openCheckpoint(dir);
   try {
     return resolveWeightDtype(want, backend, matrixDtypes(file));
   } finally {

@@ -31,7 +31,7 @@ import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts"
 import type { ModelConfig } from "../../src/model/config.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
-import { checkBeforeLoad } from "../../src/pipeline/load-check.ts";
+import { checkBeforeLoad, weightDtypeFor } from "../../src/pipeline/load-check.ts";
 import {
   type BackendLimits,
   fitPlan,
@@ -635,6 +635,11 @@ Deno.test({
       await Deno.copyFile(`${FIXTURES}tiny-gpt2/config.json`, `${empty}/config.json`);
       await assert.rejects(
         checkBeforeLoad(empty, be),
+        /file not found \(is this a model folder\?\)/,
+      );
+      // --plan reads the weights' dtype from the same header, with the same error.
+      await assert.rejects(
+        weightDtypeFor(empty, be, "auto"),
         /file not found \(is this a model folder\?\)/,
       );
     } finally {
