@@ -141,7 +141,8 @@ export interface MemoryPlan {
   flops: number;
 }
 
-const F32 = 4;
+// Bytes of one f32 element: activations, gradients and optimizer state are f32 on every backend.
+const F32 = DTYPE_BYTES.f32;
 
 /** An ensemble of every scored unit: the update's bound when the selection is not known. */
 const EVERY_UNIT = { topP: 1, selection: "global", perLayerK: 1 } as const;
