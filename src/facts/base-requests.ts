@@ -27,7 +27,7 @@ import type { EditRequest, PortabilityProbe, RequestProbe } from "./requests.ts"
 import { PHRASINGS, promptOf, twoHopPhrasing } from "./phrasings.ts";
 import { type Relation, RELATIONS } from "./templates.ts";
 import type { TextCorpus } from "./text-corpus.ts";
-import type { Country, World } from "./world.ts";
+import { type Country, COUNTRY_RELATIONS, type CountryRelation, type World } from "./world.ts";
 
 /** A portability probe with the answer it had before the edit (kept only if the model knew it). */
 export interface BasePortabilityProbe extends PortabilityProbe {
@@ -40,9 +40,6 @@ export interface BaseRequest
   portability: Record<string, BasePortabilityProbe[]>;
   locality: Record<string, RequestProbe[]>;
 }
-
-const COUNTRY_RELATIONS = ["capital", "continent", "currency", "language"] as const;
-type CountryRelation = typeof COUNTRY_RELATIONS[number];
 
 const canonical = (r: Relation, subject: string) => promptOf(PHRASINGS[r].train[0], subject)!;
 const hop = (kind: "via_city" | "via_capital", r: CountryRelation, bridge: string) =>

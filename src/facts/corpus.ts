@@ -105,16 +105,6 @@ interface TwoHop {
 export function twoHopProbes(world: World): TwoHop[] {
   const byName = new Map(world.countries.map((c) => [c.name, c]));
   const out: TwoHop[] = [];
-  const answerOf = (country: string, r: Relation) => {
-    const c = byName.get(country)!;
-    return r === "capital"
-      ? c.capital
-      : r === "continent"
-      ? c.continent
-      : r === "currency"
-      ? c.currency
-      : c.language;
-  };
   for (const city of world.cities) {
     for (const r of TWO_HOP_RELATIONS.via_city) {
       if (r === "capital" && city.isCapital) continue; // "the capital of the country where Paris is"
@@ -125,7 +115,7 @@ export function twoHopProbes(world: World): TwoHop[] {
         country: city.country,
         probe: {
           prompt: fill(TWO_HOP_TEMPLATES.via_city, city.name, TEMPLATES[r].noun!),
-          answer: answerOf(city.country, r),
+          answer: byName.get(city.country)![r],
           relation: `via_city:${r}`,
           subject: city.name,
         },
@@ -142,7 +132,7 @@ export function twoHopProbes(world: World): TwoHop[] {
         country: c.name,
         probe: {
           prompt: fill(TWO_HOP_TEMPLATES.via_capital, c.capital, TEMPLATES[r].noun!),
-          answer: answerOf(c.name, r),
+          answer: c[r],
           relation: `via_capital:${r}`,
           subject: c.capital,
         },

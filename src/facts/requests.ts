@@ -30,7 +30,13 @@
 // language, city_country, capital, ...), so any prefix (e.g. the first 100 measured ones) is
 // balanced. dev.json holds other (relation, subject) pairs.
 
-import { buildWorld, type Country, type World } from "./world.ts";
+import {
+  buildWorld,
+  type Country,
+  COUNTRY_RELATIONS,
+  type CountryRelation,
+  type World,
+} from "./world.ts";
 import { buildCorpus, type Corpus, DEFAULT_SEED } from "./corpus.ts";
 import { mulberry32, pick, type Rng, shuffled } from "../random/rng.ts";
 import { fill, type Relation, RELATIONS, TEMPLATES, TWO_HOP_TEMPLATES } from "./templates.ts";
@@ -71,20 +77,6 @@ export interface RequestOptions {
   corpus?: Corpus;
   world?: World;
 }
-
-type CountryRelation = Exclude<Relation, "city_country">;
-
-function valueOf(c: Country, r: CountryRelation): string {
-  return r === "capital"
-    ? c.capital
-    : r === "continent"
-    ? c.continent
-    : r === "currency"
-    ? c.currency
-    : c.language;
-}
-
-const COUNTRY_RELATIONS: CountryRelation[] = ["capital", "continent", "currency", "language"];
 
 export function buildRequests(
   opts: RequestOptions = {},
@@ -147,7 +139,7 @@ export function buildRequests(
     c: Country,
     caseRng: Rng,
   ): Omit<EditRequest, "case_id"> => {
-    const gt = valueOf(c, r);
+    const gt = c[r];
     const pool = r === "capital"
       ? world.countries.filter((o) => o.name !== c.name && o.capital !== gt).map((o) => o.capital)
       : (r === "continent"
@@ -180,10 +172,10 @@ export function buildRequests(
     }
     const neighborhood: { prompt: string; ground_truth: string }[] = [];
     const others = shuffled(
-      world.countries.filter((o) => o.name !== c.name && valueOf(o, r) !== target),
+      world.countries.filter((o) => o.name !== c.name && o[r] !== target),
       caseRng,
     );
-    const same = others.find((o) => valueOf(o, r) === gt);
+    const same = others.find((o) => o[r] === gt);
     const chosen = same ? [same] : [];
     for (const o of others) {
       if (chosen.length >= 3) break;
@@ -192,7 +184,7 @@ export function buildRequests(
     for (const o of chosen) {
       neighborhood.push({
         prompt: fill(TEMPLATES[r].train[0], o.name),
-        ground_truth: valueOf(o, r),
+        ground_truth: o[r],
       });
     }
     const req: Omit<EditRequest, "case_id"> = {
@@ -206,7 +198,7 @@ export function buildRequests(
       locality: {
         Relation_Specificity: COUNTRY_RELATIONS.filter((o) => o !== r).map((o) => ({
           prompt: fill(TEMPLATES[o].train[0], c.name),
-          ground_truth: valueOf(c, o),
+          ground_truth: c[o],
         })),
         Neighborhood: neighborhood,
       },
@@ -226,10 +218,10 @@ export function buildRequests(
     const to = pick(world.countries.filter((o) => o.name !== from.name), caseRng);
     const reasoning: PortabilityProbe[] = [];
     for (const r of COUNTRY_RELATIONS) {
-      if (valueOf(to, r) === valueOf(from, r)) continue;
+      if (to[r] === from[r]) continue;
       reasoning.push({
         prompt: fill(TWO_HOP_TEMPLATES.via_city, name, TEMPLATES[r].noun!),
-        ground_truth: valueOf(to, r),
+        ground_truth: to[r],
         heldout: held.has(name),
       });
     }

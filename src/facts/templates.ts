@@ -8,6 +8,8 @@
 // prompts are new combinations of known parts (the generalization / rephrase test).
 // Index 0 of `train` is the canonical prompt used by the edit requests.
 
+import type { CountryRelation } from "./world.ts";
+
 export const RELATIONS = ["capital", "continent", "currency", "language", "city_country"] as const;
 /** The relations edit requests are made for. */
 export type Relation = typeof RELATIONS[number];
@@ -100,7 +102,7 @@ export const TWO_HOP_TEMPLATES = {
 export type TwoHopKind = keyof typeof TWO_HOP_TEMPLATES;
 
 /** Relations reachable through each two-hop kind. */
-export const TWO_HOP_RELATIONS: Record<TwoHopKind, Relation[]> = {
+export const TWO_HOP_RELATIONS: Record<TwoHopKind, CountryRelation[]> = {
   via_city: ["capital", "continent", "currency", "language"],
   via_capital: ["continent", "currency", "language"],
 };

@@ -34,7 +34,13 @@ import {
   twoHopPhrasing,
 } from "./phrasings.ts";
 import type { Relation } from "./templates.ts";
-import { buildWorld, type Country, type World } from "./world.ts";
+import {
+  buildWorld,
+  type Country,
+  COUNTRY_RELATIONS,
+  type CountryRelation,
+  type World,
+} from "./world.ts";
 
 export interface TextCorpusOptions {
   seed?: number;
@@ -53,11 +59,6 @@ export interface TextCorpus {
 }
 
 export const TEXT_CORPUS_SEED = 20261204;
-
-const COUNTRY_RELATIONS = ["capital", "continent", "currency", "language"] as const;
-type CountryRelation = typeof COUNTRY_RELATIONS[number];
-
-const answerOf = (c: Country, r: CountryRelation) => c[r];
 
 /** A sentence of the paragraph after the first: a connective, lower-casing a phrasing's word. */
 function joinSentence(text: string, subject: string, rng: Rng): string {
@@ -86,7 +87,7 @@ function twoHops(world: World): TwoHopSentence[] {
         relation: r,
         bridge: city.name,
         phrasing: twoHopPhrasing("via_city", r),
-        answer: answerOf(c, r),
+        answer: c[r],
       });
     }
   }
@@ -99,7 +100,7 @@ function twoHops(world: World): TwoHopSentence[] {
         relation: r,
         bridge: c.capital,
         phrasing: twoHopPhrasing("via_capital", r),
-        answer: answerOf(c, r),
+        answer: c[r],
       });
     }
   }
@@ -132,7 +133,7 @@ export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {
   const two_hop_train = trainedHops.map(hopProbe);
   const aliased = world.countries.filter((c) => c.alias !== null);
   const aliases = aliased.flatMap((c) =>
-    COUNTRY_RELATIONS.map((r) => probe(PHRASINGS[r].train[0], c.alias!, answerOf(c, r), r))
+    COUNTRY_RELATIONS.map((r) => probe(PHRASINGS[r].train[0], c.alias!, c[r], r))
   );
 
   // Prominence: a seeded rank, Zipf-like weight in (0, 1].
@@ -147,7 +148,7 @@ export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {
   const byName = new Map(world.countries.map((c) => [c.name, c]));
 
   const countrySentence = (c: Country, subject: string, r: CountryRelation, rng: Rng) =>
-    render(pick(PHRASINGS[r].train, rng), subject, answerOf(c, r));
+    render(pick(PHRASINGS[r].train, rng), subject, c[r]);
 
   function countryParagraph(c: Country, rng: Rng): string {
     const items: ((rng: Rng) => string)[] = COUNTRY_RELATIONS.map((r) => (g: Rng) =>
@@ -199,7 +200,7 @@ export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {
       loose.push(render(pick(ALIAS_PHRASINGS, rng), c.alias!, c.name));
       for (const r of COUNTRY_RELATIONS) {
         const p = pick(PHRASINGS[r].train.slice(0, 3), rng);
-        loose.push(render(p, c.alias!, answerOf(c, r)));
+        loose.push(render(p, c.alias!, c[r]));
       }
     }
     for (const h of trainedHops) {

