@@ -1,15 +1,48 @@
-// `deno task make-tokenizer`: trains kne-facts-base's byte-level BPE tokenizer on its free-text
-// corpus and English word frequencies (src/facts/base-tokenizer.ts) and writes it as
-// data/tokenizer-base/tokenizer.json, which `deno task train --preset base` copies into the model.
+// `deno task make-tokenizer [--vocab N] [--out DIR]`: trains kne-facts-base's byte-level BPE
+// tokenizer on its free-text corpus and English word frequencies (src/facts/base-tokenizer.ts)
+// and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
+// --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 
+import { parseArgs } from "node:util";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
-import { trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
+import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
 
-const out = new URL("../data/tokenizer-base/", import.meta.url).pathname;
-const model = trainBaseTokenizer(buildTextCorpus());
+const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR]
+
+  --vocab N   vocabulary size, bytes and <|endoftext|> included (default ${BASE_VOCAB_SIZE})
+  --out DIR   folder of the tokenizer.json written (default data/tokenizer-base)`;
+
+let args;
+try {
+  args = parseArgs({
+    args: Deno.args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      vocab: { type: "string", default: String(BASE_VOCAB_SIZE) },
+      out: { type: "string", default: new URL("../data/tokenizer-base", import.meta.url).pathname },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+} catch (e) {
+  console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const vocab = Number(args.vocab);
+// 256 byte symbols and the end-of-text token come first; at least one merge after them.
+if (!Number.isInteger(vocab) || vocab < 258) {
+  console.error(`error: --vocab must be an integer >= 258, got "${args.vocab}"`);
+  Deno.exit(2);
+}
+const out = args.out.replace(/\/+$/, "");
+const model = trainBaseTokenizer(buildTextCorpus(), vocab);
 await Deno.mkdir(out, { recursive: true });
-await Deno.writeTextFile(`${out}tokenizer.json`, JSON.stringify(toTokenizerJson(model)) + "\n");
+await Deno.writeTextFile(`${out}/tokenizer.json`, JSON.stringify(toTokenizerJson(model)) + "\n");
 console.error(
-  `wrote ${out}tokenizer.json: ${model.vocab.size} tokens, ${model.merges.length} merges`,
+  `wrote ${out}/tokenizer.json: ${model.vocab.size} tokens, ${model.merges.length} merges`,
 );

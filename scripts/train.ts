@@ -26,6 +26,7 @@ import type { ModelConfig } from "../src/model/config.ts";
 import { hfConfigJson } from "../src/model/write-config.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { saveWeights } from "../src/pipeline/load.ts";
+import { sha256 } from "../src/pipeline/manifest.ts";
 import { generate } from "../src/model/generate.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
@@ -45,7 +46,7 @@ import {
 const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DIR] [--force]
   [--epochs N] [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ff N] [--ctx N] [--seed N]
-  [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
+  [--tokenizer FILE] [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
 
   --preset P   facts (default: models/kne-facts), base (models/kne-facts-base, GPT-2) or
                base-llama (models/kne-facts-base-llama, its Llama-style twin); an epoch of a
@@ -55,7 +56,10 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
   --out DIR    where the model goes (default: the preset's); an existing folder there is
                replaced only with --force, only if this tool wrote it (its .kne-output
                marker), and only once training has finished
-  --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C)`;
+  --tokenizer FILE  a tokenizer.json to train with instead of the preset's (a base preset's
+               needs <|endoftext|>; \`deno task make-tokenizer --vocab N --out DIR\` makes one)
+  --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C);
+               refused if the checkpoint was trained with another tokenizer`;
 
 /** The base preset (models/kne-facts-base), which its Llama-style twin varies. */
 const BASE = {
@@ -118,6 +122,7 @@ const options = {
   heads: { type: "string" },
   ff: { type: "string" },
   ctx: { type: "string" },
+  tokenizer: { type: "string" },
   seed: { type: "string", default: "1" },
   backend: { type: "string", default: "wasm" },
   "ckpt-every": { type: "string", default: "500" },
@@ -228,9 +233,21 @@ await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
-// src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts).
-await Deno.copyFile(new URL(preset.tokenizer, import.meta.url), `${partial}/tokenizer.json`);
-const tok = await loadTokenizer(partial);
+// src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts); or --tokenizer.
+const tokenizerFile = parsed.tokenizer ?? new URL(preset.tokenizer, import.meta.url).pathname;
+const tokenizerText = await Deno.readTextFile(tokenizerFile).catch((e) => {
+  console.error(`error: --tokenizer ${printable(tokenizerFile)}: ${(e as Error).message}`);
+  Deno.exit(2);
+});
+const tokenizerSha256 = await sha256(tokenizerText);
+await Deno.writeTextFile(`${partial}/tokenizer.json`, tokenizerText);
+let tok;
+try {
+  tok = await loadTokenizer(partial);
+} catch (e) {
+  console.error(`error: --tokenizer ${printable(tokenizerFile)}: ${(e as Error).message}`);
+  Deno.exit(2);
+}
 let source: BatchSource;
 let evalSets: EvalSets;
 let eot: number | null = null;
@@ -248,7 +265,13 @@ if (presetName === "facts") {
   evalSets = corpus.evalSets;
 } else {
   const corpus = buildTextCorpus();
-  eot = tok.tokenToId(END_OF_TEXT)!;
+  eot = tok.tokenToId(END_OF_TEXT) ?? null;
+  if (eot === null) {
+    console.error(
+      `error: ${printable(tokenizerFile)} has no ${END_OF_TEXT} token, which ends every document`,
+    );
+    Deno.exit(2);
+  }
   source = packedSource(
     corpus.documents,
     (t) => tok.encode(t, { addSpecialTokens: false }),
@@ -293,12 +316,22 @@ let state: TrainState = {
   losses: [],
   seconds: 0,
   tokens: 0,
+  tokenizerSha256,
 };
 if (args.resume) {
   state = await loadCheckpoint(ckptDir, model, opt).catch((e) => {
     console.error(`error: cannot resume: ${e.message}`);
     Deno.exit(1);
   });
+  // A checkpoint from before the digest was kept has none; it is taken as this run's.
+  if ((state.tokenizerSha256 ?? tokenizerSha256) !== tokenizerSha256) {
+    console.error(
+      `error: cannot resume: ${ckptDir} was trained with another tokenizer than ` +
+        `${printable(tokenizerFile)}; start a new run or pass the same --tokenizer`,
+    );
+    Deno.exit(1);
+  }
+  state.tokenizerSha256 = tokenizerSha256;
   console.error(`resumed at step ${state.step}/${totalSteps}`);
 }
 

@@ -18,7 +18,7 @@ export const CORPUS_SHARE = 0.05;
 /** How many corpus passes the tokenizer sees. */
 export const TOKENIZER_PASSES = 4;
 
-export function trainBaseTokenizer(corpus: TextCorpus): BpeModel {
+export function trainBaseTokenizer(corpus: TextCorpus, vocabSize = BASE_VOCAB_SIZE): BpeModel {
   const pieces = new Map<string, number>();
   let englishTotal = 0;
   for (const { word, count } of englishWordCounts as { word: string; count: number }[]) {
@@ -34,5 +34,5 @@ export function trainBaseTokenizer(corpus: TextCorpus): BpeModel {
   const scale = (CORPUS_SHARE / (1 - CORPUS_SHARE)) * englishTotal / ownTotal;
   for (const [p, c] of own) pieces.set(p, (pieces.get(p) ?? 0) + c * scale);
   for (const [p, c] of pieces) pieces.set(p, Math.max(1, Math.round(c)));
-  return trainBpe(pieces, { vocabSize: BASE_VOCAB_SIZE, specialTokens: [END_OF_TEXT] });
+  return trainBpe(pieces, { vocabSize, specialTokens: [END_OF_TEXT] });
 }

@@ -17,6 +17,8 @@ export interface TrainState {
   losses: number[];
   seconds: number;
   tokens: number;
+  /** SHA-256 of the tokenizer.json trained with (absent in checkpoints written before it was kept). */
+  tokenizerSha256?: string;
 }
 
 export class CheckpointError extends Error {

@@ -1,6 +1,7 @@
 // The training script: deterministic from its seed (two runs give byte-identical weights), a
 // checkpoint of another model shape is refused with a clear error instead of being loaded, bad
-// arguments exit 2 before any work, and an existing model is replaced only with --force.
+// arguments exit 2 before any work, an existing model is replaced only with --force, and a run
+// with --tokenizer keeps that tokenizer and resumes only with it.
 
 import { equal as assertEquals, match as assertMatch } from "node:assert/strict";
 import { createBackend } from "../../engine/select.ts";
@@ -9,6 +10,7 @@ import { readModelConfig } from "../../src/model/read-config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 
 const TRAIN = new URL("../../scripts/train.ts", import.meta.url).pathname;
+const MAKE_TOKENIZER = new URL("../../scripts/make-tokenizer.ts", import.meta.url).pathname;
 const TINY = [
   "--epochs",
   "1",
@@ -153,6 +155,48 @@ Deno.test("the base-llama preset writes a Llama-style twin that loads", async ()
     }
     assertMatch(await Deno.readTextFile(`${dir}/l/README.md`), /# kne-facts-base-llama/);
     assertMatch(await Deno.readTextFile(`${dir}/l/README.md`), /LlamaForCausalLM: 1 layers/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--tokenizer trains with another tokenizer; its checkpoint resumes only with it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const make = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAKE_TOKENIZER, "--vocab", "300", "--out", `${dir}/tok`],
+      stderr: "piped",
+    }).output();
+    assertEquals(make.code, 0, new TextDecoder().decode(make.stderr));
+    const tokFile = `${dir}/tok/tokenizer.json`;
+    const base = ["--preset", "base", "--ctx", "32", "--ckpt-every", "1", "--keep-checkpoint"];
+    const r = await train(`${dir}/m`, [...base, "--tokenizer", tokFile]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, /vocab 300\)/);
+    assertEquals((await readModelConfig(`${dir}/m`)).vocabSize, 300);
+    assertEquals(await sha(`${dir}/m/tokenizer.json`), await sha(tokFile));
+    // The same shape with the preset's own tokenizer would read other token ids: refused.
+    const other = `${dir}/tok/other.json`;
+    const json = JSON.parse(await Deno.readTextFile(tokFile));
+    const [a, b] = Object.keys(json.model.vocab).slice(-2);
+    [json.model.vocab[a], json.model.vocab[b]] = [json.model.vocab[b], json.model.vocab[a]];
+    await Deno.writeTextFile(other, JSON.stringify(json));
+    const refused = await train(`${dir}/m`, [...base, "--resume", "--force", "--tokenizer", other]);
+    assertEquals(refused.code, 1, refused.stderr);
+    assertMatch(refused.stderr, /trained with another tokenizer/);
+    const same = await train(`${dir}/m`, [...base, "--resume", "--force", "--tokenizer", tokFile]);
+    assertEquals(same.code, 0, same.stderr);
+    const missing = await train(`${dir}/x`, [...base, "--tokenizer", `${dir}/none.json`]);
+    assertEquals(missing.code, 2, missing.stderr);
+    assertMatch(missing.stderr, /--tokenizer .*none\.json/);
+    const noEot = await train(`${dir}/x`, [
+      "--preset",
+      "base",
+      "--tokenizer",
+      new URL("../../data/tokenizer/tokenizer.json", import.meta.url).pathname,
+    ]);
+    assertEquals(noEot.code, 2, noEot.stderr);
+    assertMatch(noEot.stderr, /has no <\|endoftext\|> token/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
