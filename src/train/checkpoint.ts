@@ -56,9 +56,24 @@ export async function saveCheckpoint(
   await replaceDir(tmp, dir);
 }
 
-/** Loads a checkpoint into `model` and `opt`; refuses one of another architecture or shape. */
-export async function loadCheckpoint(dir: string, model: CausalLM, opt: Adam): Promise<TrainState> {
+/**
+ * Loads a checkpoint into `model` and `opt`; refuses, before reading any weight, one of another
+ * architecture or shape, or one trained with another tokenizer than `tokenizerSha256` (a
+ * checkpoint written before the digest was kept has none and is taken as this run's).
+ */
+export async function loadCheckpoint(
+  dir: string,
+  model: CausalLM,
+  opt: Adam,
+  tokenizerSha256: string,
+): Promise<TrainState> {
   const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as TrainState;
+  if ((state.tokenizerSha256 ?? tokenizerSha256) !== tokenizerSha256) {
+    throw new CheckpointError(
+      `${dir} was trained with another tokenizer; start a new run or pass the same --tokenizer`,
+    );
+  }
+  state.tokenizerSha256 = tokenizerSha256;
   const want = model.config as unknown as Record<string, unknown>;
   const have = state.config as unknown as Record<string, unknown>;
   const diff = Object.keys(want).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
