@@ -29,7 +29,8 @@ import {
 import { averageByGroup, POSITION_GROUPS } from "../src/trace/positions.ts";
 
 const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--answer A] |
-  --requests FILE [--n N]) [--samples K] [--noise X] [--seed N] [--out DIR [--force]] [--backend B] [--json]
+  --requests FILE [--n N]) [--samples K] [--noise X] [--window W] [--seed N] [--out DIR [--force]]
+  [--backend B] [--json]
 
   --prompt P     a prompt that contains the subject S, answered by A (its first token is traced;
                  without --answer, the model's most likely next token)
@@ -37,6 +38,8 @@ const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--a
                  default 50, that the model answers correctly)
   --samples K    noise draws averaged (default 10); --noise X: std as a multiple of the token
                  embeddings' std (default 3)
+  --window W     restore the MLP and attention outputs at W layers around each layer together
+                 (default 1; ROME used 10 of GPT-2 XL's 48); the residual stream at one layer
   --out DIR      output folder (default out/trace-<time>); an existing one is replaced only with
                  --force and only when this tool wrote it`;
 
@@ -66,6 +69,7 @@ try {
       samples: { type: "string", default: "10" },
       noise: { type: "string", default: "3" },
       seed: { type: "string", default: "1" },
+      window: { type: "string", default: "1" },
       out: { type: "string" },
       backend: { type: "string", default: "wasm" },
       json: { type: "boolean", default: false },
@@ -80,16 +84,17 @@ if (args.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-const count = (name: "n" | "samples" | "seed") => {
+const count = (name: "n" | "samples" | "seed" | "window") => {
   const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < (name === "seed" ? 0 : 1)) fail(`--${name} must be an integer`);
+  const min = name === "seed" ? 0 : 1;
+  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}`);
   return v;
 };
 const noise = Number(args.noise);
 if (!(noise > 0)) fail("--noise must be a positive number");
 if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
 if (args.prompt && !args.subject) fail("--prompt needs --subject");
-const opts = { samples: count("samples"), noise, seed: count("seed") };
+const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
 const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)
   .replace(/\/+$/, "");
 
@@ -123,6 +128,12 @@ await removeOutput(out);
 await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
 await markOutput(out, "trace");
 
+/** Titles say when the MLP and attention outputs were restored over a window of layers. */
+const windowNote = (kind?: TraceKind) =>
+  opts.window > 1 && kind !== "resid"
+    ? ` (${kind ? "" : "MLP and attention: "}${opts.window}-layer window)`
+    : "";
+
 const heatmaps = async (tr: FactTrace, prefix: string) => {
   for (const kind of TRACE_KINDS) {
     const rows = tr.tokens.map((t, i) =>
@@ -134,7 +145,10 @@ const heatmaps = async (tr: FactTrace, prefix: string) => {
         rows,
         cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
         values: tr.effects[kind],
-        title: `Indirect effect of the ${NAMES[kind]} on p(${JSON.stringify(tr.answer)}) ` +
+        title:
+          `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${
+            JSON.stringify(tr.answer)
+          }) ` +
           `(clean ${tr.pClean.toFixed(3)}, ` +
           `corrupted ${tr.pCorrupted.toFixed(3)})`,
         rowTitle: "token (* subject)",
@@ -217,7 +231,8 @@ if (args.prompt) {
     barChartSvg({
       groups: layers,
       series: TRACE_KINDS.map((k) => ({ name: NAMES[k], values: avg[k]["last subject token"] })),
-      title: `Average indirect effect at the last subject token (${traces.length} facts)`,
+      title:
+        `Average indirect effect at the last subject token (${traces.length} facts)${windowNote()}`,
       yLabel: "indirect effect",
       formatValue: (v) => v.toFixed(2),
     }),
@@ -229,7 +244,9 @@ if (args.prompt) {
         rows: [...POSITION_GROUPS],
         cols: layers,
         values: POSITION_GROUPS.map((g) => avg[kind][g]),
-        title: `Average indirect effect of the ${NAMES[kind]} (${traces.length} facts)`,
+        title: `Average indirect effect of the ${NAMES[kind]}${
+          windowNote(kind)
+        } (${traces.length} facts)`,
         rowTitle: "position",
         colTitle: "layer",
         formatValue: (v) => v.toFixed(2),

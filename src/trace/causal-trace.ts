@@ -7,6 +7,9 @@
 //    to the subject tokens' input embeddings, `samples` seeded draws;
 // 3. restored runs: in each corrupted run, one state (kind, layer) at one position is put back
 //    to its clean value; indirect effect = mean P(answer | restored) - mean P(answer | corrupted).
+//    With a window w > 1, an MLP or attention output is put back at the w layers around the
+//    layer (ROME's `trace_important_window`, w = 10 of GPT-2 XL's 48 layers); the residual
+//    stream, which already carries every earlier layer's output, at the one layer.
 // Each (kind, layer) is one forward whose rows are every (sample, position) pair, so a prompt of
 // T tokens costs 3 x layers forwards of samples x T rows, plus the clean and corrupted runs.
 
@@ -27,6 +30,8 @@ export interface TraceOptions {
   /** Noise std as a multiple of the token embeddings' std (default 3). */
   noise?: number;
   seed?: number;
+  /** Layers restored together for the MLP and attention outputs (default 1; ROME: 10). */
+  window?: number;
 }
 
 export interface TraceFact {
@@ -68,6 +73,19 @@ export function subjectSpan(tok: Tokenizer, prompt: string, subject: string): [n
   return [start, end];
 }
 
+/** The layers restored for `kind` at `layer`: ROME's [l - floor(w/2), l + ceil(w/2)), clipped. */
+export function windowLayers(
+  kind: TraceKind,
+  layer: number,
+  window: number,
+  nLayers: number,
+): number[] {
+  if (kind === "resid") return [layer];
+  const from = Math.max(0, layer - Math.floor(window / 2));
+  const to = Math.min(nLayers, layer + Math.ceil(window / 2));
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
 function std(values: Float32Array): number {
   let s = 0, s2 = 0;
   for (const v of values) {
@@ -103,6 +121,10 @@ export async function traceFact(
 ): Promise<FactTrace> {
   const samples = opts.samples ?? 10;
   const seed = opts.seed ?? 1;
+  const window = opts.window ?? 1;
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`the window must be a whole number of layers >= 1 (got ${window})`);
+  }
   const be = model.backend;
   const { nLayers, dModel: d, vocabSize: v } = model.config;
   const ids = tok.encode(fact.prompt);
@@ -154,29 +176,36 @@ export async function traceFact(
   const run = (
     rows: number,
     sampleOf: (r: number) => number,
-    restore?: { kind: TraceKind; layer: number; positionOf: (r: number) => number },
+    restore?: { kind: TraceKind; layers: number[]; positionOf: (r: number) => number },
   ) =>
     tidyAsync(async () => {
       const addend = new Float32Array(rows * t * d);
       for (let r = 0; r < rows; r++) addend.set(noise[sampleOf(r)], r * t * d);
       const noiseVar = constant(Tensor.fromArray(be, addend, [rows * t, d]));
-      let keep: Var | null = null, put: Var | null = null;
+      // Each restored layer's row is masked out (keep) and its clean value added (put).
+      let keep: Var | null = null;
+      const put = new Map<number, Var>();
       if (restore) {
-        const state = clean.get(`${restore.kind}/${restore.layer}`)!;
         const k = new Float32Array(rows * t * d).fill(1);
-        const p = new Float32Array(rows * t * d);
         for (let r = 0; r < rows; r++) {
           const i = restore.positionOf(r);
           k.fill(0, (r * t + i) * d, (r * t + i + 1) * d);
-          p.set(state.subarray(i * d, (i + 1) * d), (r * t + i) * d);
         }
         keep = constant(Tensor.fromArray(be, k, [rows * t, d]));
-        put = constant(Tensor.fromArray(be, p, [rows * t, d]));
+        for (const l of restore.layers) {
+          const state = clean.get(`${restore.kind}/${l}`)!;
+          const p = new Float32Array(rows * t * d);
+          for (let r = 0; r < rows; r++) {
+            const i = restore.positionOf(r);
+            p.set(state.subarray(i * d, (i + 1) * d), (r * t + i) * d);
+          }
+          put.set(l, constant(Tensor.fromArray(be, p, [rows * t, d])));
+        }
       }
       const hook = (l: number, site: HookSite, x: Var) => {
         if (site === "embed") return A.add(x, noiseVar);
-        if (restore && l === restore.layer && site === restore.kind) {
-          return A.add(A.mul(x, keep!), put!);
+        if (restore && site === restore.kind && put.has(l)) {
+          return A.add(A.mul(x, keep!), put.get(l)!);
         }
       };
       const batchIds = Array.from({ length: rows }, () => ids).flat();
@@ -201,7 +230,7 @@ export async function traceFact(
     for (let l = 0; l < nLayers; l++) {
       const probs = await run(samples * t, (r) => Math.floor(r / t), {
         kind,
-        layer: l,
+        layers: windowLayers(kind, l, window, nLayers),
         positionOf: (r) => r % t,
       });
       for (let i = 0; i < t; i++) {

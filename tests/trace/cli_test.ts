@@ -91,6 +91,9 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     const noise = await trace([...base, "--prompt", "a b", "--subject", "a", "--noise", "0"]);
     assert.equal(noise.code, 2);
     assert.match(noise.stderr, /--noise must be a positive number/);
+    const window = await trace([...base, "--prompt", "a b", "--subject", "a", "--window", "0"]);
+    assert.equal(window.code, 2);
+    assert.match(window.stderr, /--window must be an integer >= 1/);
     const noSubject = await trace([...base, "--prompt", "The capital of France is"]);
     assert.equal(noSubject.code, 2);
     assert.match(noSubject.stderr, /--prompt needs --subject/);

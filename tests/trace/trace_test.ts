@@ -2,8 +2,8 @@
 // computation written apart from the tracer (a corrupted run records every state, and a second
 // run adds clean - corrupted at one row, where the tracer masks and replaces); restoring the last
 // layer's residual at the last token gives the clean probability; positions before the subject
-// have no effect (causal attention keeps the noise from them); the noise is seeded; the position
-// groups are ROME's.
+// have no effect (causal attention keeps the noise from them); the noise is seeded; a window
+// restores the MLP or attention output at ROME's range of layers; the position groups are ROME's.
 
 import assert from "node:assert/strict";
 import * as A from "../../src/autograd/ops.ts";
@@ -12,7 +12,14 @@ import { gaussian } from "../../src/model/build.ts";
 import type { CausalLM, HookSite } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
-import { TRACE_KINDS, traceFact } from "../../src/trace/causal-trace.ts";
+import type { Tokenizer } from "../../src/io/tokenizer.ts";
+import {
+  subjectSpan,
+  TRACE_KINDS,
+  traceFact,
+  type TraceKind,
+  windowLayers,
+} from "../../src/trace/causal-trace.ts";
 import { averageByGroup, groupsOf } from "../../src/trace/positions.ts";
 import { testBackends } from "../helpers/backends.ts";
 
@@ -48,6 +55,60 @@ async function run(
   });
 }
 
+/**
+ * The trace's quantities computed apart from the tracer: P(answer) of the clean and corrupted runs,
+ * and the indirect effect of restoring `kind` at `layers` at position i, where each restored
+ * layer adds clean - corrupted to a run that already restores the layers before it (so the
+ * corrupted value it replaces is the one that run saw).
+ */
+async function directTrace(model: CausalLM, tok: Tokenizer, seed: number) {
+  const be = model.backend;
+  const ids = tok.encode(FACT.prompt);
+  const t = ids.length, d = model.config.dModel, v = model.config.vocabSize;
+  const token = tok.encode(`${FACT.prompt} ${FACT.answer}`)[t];
+  const [s0, s1] = subjectSpan(tok, FACT.prompt, FACT.subject);
+  // The noise as specified: `noise` x the std of the token-embedding table, subject rows only.
+  const info = model.paramInfo.find((p) => p.layout === "embedding" && p.shape[0] === v)!;
+  const table = await model.params.get(info.name)!.value.toArray();
+  let m = 0;
+  for (const x of table) m += x / table.length;
+  let var2 = 0;
+  for (const x of table) var2 += (x - m) ** 2 / table.length;
+  const sigma = 3 * Math.sqrt(var2);
+  const noiseOf = (k: number) => {
+    const n = new Float32Array(t * d);
+    n.set(gaussian((s1 - s0) * d, sigma, seed * 1000 + k), s0 * d);
+    return constant(Tensor.fromArray(be, n, [t, d]));
+  };
+  const clean = await run(model, ids, token, () => undefined);
+  const runWith = (k: number, deltas: Map<string, Var>) =>
+    run(model, ids, token, (l, site, y) => {
+      if (site === "embed") return A.add(y, noiseOf(k));
+      const delta = deltas.get(`${site}/${l}`);
+      return delta ? A.add(y, delta) : undefined;
+    });
+  const corrupted = [await runWith(0, new Map()), await runWith(1, new Map())];
+  const pCorrupted = (corrupted[0].p + corrupted[1].p) / 2;
+  const effect = async (kind: TraceKind, layers: number[], i: number) => {
+    let p = 0;
+    for (const k of [0, 1]) {
+      const deltas = new Map<string, Var>();
+      let last = corrupted[k];
+      for (const l of layers) {
+        const key = `${kind}/${l}`;
+        const delta = new Float32Array(t * d);
+        const c = clean.states.get(key)!, x = last.states.get(key)!;
+        for (let j = 0; j < d; j++) delta[i * d + j] = c[i * d + j] - x[i * d + j];
+        deltas.set(key, constant(Tensor.fromArray(be, delta, [t, d])));
+        last = await runWith(k, deltas);
+      }
+      p += last.p / 2;
+    }
+    return p - pCorrupted;
+  };
+  return { t, s0, pClean: clean.p, pCorrupted, effect };
+}
+
 for (const dir of FIXTURES) {
   const name = dir.split("/").at(-1);
   testBackends(`trace (${name}): effects equal a direct computation`, async (be) => {
@@ -59,65 +120,22 @@ for (const dir of FIXTURES) {
     const other = await traceFact(model, tok, FACT, { ...opts, seed: 6 });
     assert.notEqual(other.pCorrupted, tr.pCorrupted, "another seed, other noise");
 
-    const ids = tok.encode(FACT.prompt);
-    const t = ids.length, d = model.config.dModel, v = model.config.vocabSize;
     const L = model.config.nLayers;
-    const [s0, s1] = tr.subject;
+    const direct = await directTrace(model, tok, 5);
+    const { t, s0 } = direct;
     // After the tokenizer's leading special tokens (tiny-llama's <s>), "The capital of" first.
     const lead = tok.leadingIds.length;
     assert.deepEqual(tr.subject, [3 + lead, 4 + lead]);
-    assert.deepEqual(tr.tokens.slice(s0, s1).map((x) => x.trim()), ["France"]);
-    const token = tok.encode(`${FACT.prompt} ${FACT.answer}`)[t];
-
-    // The noise as specified: `noise` x the std of the token-embedding table, subject rows only.
-    const info = model.paramInfo.find((p) => p.layout === "embedding" && p.shape[0] === v)!;
-    const table = await model.params.get(info.name)!.value.toArray();
-    let m = 0;
-    for (const x of table) m += x / table.length;
-    let var2 = 0;
-    for (const x of table) var2 += (x - m) ** 2 / table.length;
-    const sigma = 3 * Math.sqrt(var2);
-    const noiseOf = (k: number) => {
-      const n = new Float32Array(t * d);
-      n.set(gaussian((s1 - s0) * d, sigma, 5 * 1000 + k), s0 * d);
-      return constant(Tensor.fromArray(be, n, [t, d]));
-    };
-    const corruptHook = (k: number) => (_l: number, site: HookSite, x: Var) =>
-      site === "embed" ? A.add(x, noiseOf(k)) : undefined;
-
-    const clean = await run(model, ids, token, () => undefined);
-    assert.ok(Math.abs(clean.p - tr.pClean) < 1e-5, `${clean.p} vs ${tr.pClean}`);
-    const corrupted = [
-      await run(model, ids, token, corruptHook(0)),
-      await run(model, ids, token, corruptHook(1)),
-    ];
-    const pCorr = (corrupted[0].p + corrupted[1].p) / 2;
-    assert.ok(Math.abs(pCorr - tr.pCorrupted) < 1e-5, `${pCorr} vs ${tr.pCorrupted}`);
-
+    assert.deepEqual(tr.tokens.slice(s0, tr.subject[1]).map((x) => x.trim()), ["France"]);
+    assert.ok(Math.abs(direct.pClean - tr.pClean) < 1e-5, `${direct.pClean} vs ${tr.pClean}`);
+    assert.ok(
+      Math.abs(direct.pCorrupted - tr.pCorrupted) < 1e-5,
+      `${direct.pCorrupted} vs ${tr.pCorrupted}`,
+    );
     for (const kind of TRACE_KINDS) {
       for (const l of [0, L - 1]) {
         for (const i of [0, s0, t - 1]) {
-          let p = 0;
-          for (const k of [0, 1]) {
-            const key = `${kind}/${l}`;
-            const delta = new Float32Array(t * d);
-            const c = clean.states.get(key)!, x = corrupted[k].states.get(key)!;
-            for (let j = 0; j < d; j++) delta[i * d + j] = c[i * d + j] - x[i * d + j];
-            const deltaVar = constant(Tensor.fromArray(be, delta, [t, d]));
-            const r = await run(
-              model,
-              ids,
-              token,
-              (ll, site, y) =>
-                site === "embed"
-                  ? A.add(y, noiseOf(k))
-                  : ll === l && site === kind
-                  ? A.add(y, deltaVar)
-                  : undefined,
-            );
-            p += r.p / 2;
-          }
-          const want = p - pCorr;
+          const want = await direct.effect(kind, [l], i);
           const got = tr.effects[kind][i][l];
           assert.ok(
             Math.abs(got - want) < 1e-5,
@@ -133,7 +151,38 @@ for (const dir of FIXTURES) {
       for (let i = 0; i < s0; i++) assert.ok(tr.effects[kind][i].every((e) => Math.abs(e) < 1e-6));
     }
   });
+
+  testBackends(`trace (${name}): a window restores the layers around each layer`, async (be) => {
+    const { model, tokenizer } = await loadModel(dir, be, { tokenizer: true });
+    const tok = tokenizer!;
+    const opts = { samples: 2, noise: 3, seed: 5 };
+    // Two layers, window 2: layer 0 restores [0, 1), layer 1 restores [0, 2).
+    assert.equal(model.config.nLayers, 2);
+    const tr = await traceFact(model, tok, FACT, { ...opts, window: 2 });
+    const one = await traceFact(model, tok, FACT, opts);
+    const direct = await directTrace(model, tok, 5);
+    assert.deepEqual(tr.effects.resid, one.effects.resid, "the residual stream: one layer");
+    for (const kind of ["mlp_out", "attn_out"] as const) {
+      for (const i of [direct.s0, direct.t - 1]) {
+        assert.equal(tr.effects[kind][i][0], one.effects[kind][i][0]);
+        const want = await direct.effect(kind, [0, 1], i);
+        const got = tr.effects[kind][i][1];
+        assert.ok(Math.abs(got - want) < 1e-5, `${kind} position ${i}: ${got} vs ${want}`);
+        assert.ok(Math.abs(got - one.effects[kind][i][1]) > 1e-6, "two layers differ from one");
+      }
+    }
+    await assert.rejects(() => traceFact(model, tok, FACT, { ...opts, window: 0 }), RangeError);
+  });
 }
+
+Deno.test("windowLayers: ROME's range(max(0, l - w // 2), min(L, l - (-w // 2)))", () => {
+  assert.deepEqual(windowLayers("mlp_out", 0, 10, 48), [0, 1, 2, 3, 4]);
+  assert.deepEqual(windowLayers("attn_out", 20, 10, 48), [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+  assert.deepEqual(windowLayers("mlp_out", 46, 10, 48), [41, 42, 43, 44, 45, 46, 47]);
+  assert.deepEqual(windowLayers("mlp_out", 5, 3, 12), [4, 5, 6]);
+  assert.deepEqual(windowLayers("mlp_out", 5, 1, 12), [5]);
+  assert.deepEqual(windowLayers("resid", 20, 10, 48), [20]);
+});
 
 Deno.test("position groups: ROME's, a one-token subject counts as first and last", () => {
   // t = 8, subject [2, 5): 0 1 are prefix tokens (no group), 2 first, 3 middle, 4 last subject,
