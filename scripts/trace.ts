@@ -184,7 +184,7 @@ if (args.prompt) {
     );
     const last = tr.subject[1] - 1;
     console.log(
-      `MLP at the last subject token by layer: ${
+      `MLP at the last subject token${windowNote("mlp_out")} by layer: ${
         tr.effects.mlp_out[last].map((x) => x.toFixed(3)).join(" ")
       }`,
     );
