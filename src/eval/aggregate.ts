@@ -6,17 +6,7 @@
 
 import type { RecordMetrics } from "./record.ts";
 
-export type MetricName =
-  | "editSucc"
-  | "generalization"
-  | "portability"
-  | "locality"
-  | "fluency"
-  | "efficacy"
-  | "paraphrase"
-  | "neighborhood"
-  | "cfScore";
-export const METRICS: readonly MetricName[] = [
+export const METRICS = [
   "editSucc",
   "generalization",
   "portability",
@@ -26,7 +16,8 @@ export const METRICS: readonly MetricName[] = [
   "paraphrase",
   "neighborhood",
   "cfScore",
-];
+] as const;
+export type MetricName = typeof METRICS[number];
 /** The metrics averaged from per-record values (the CounterFact Score is derived from three). */
 const PER_RECORD = METRICS.filter((m) => m !== "cfScore") as Exclude<MetricName, "cfScore">[];
 /** Table headings, KnowEdit wording. */
@@ -42,18 +33,11 @@ export const METRIC_LABELS: Record<MetricName, string> = {
   cfScore: "Score (CF)",
 };
 
-export interface Summary {
-  /** Mean x100 over the records that have the metric; absent when none has it. */
-  editSucc?: number;
-  generalization?: number;
-  portability?: number;
-  locality?: number;
-  fluency?: number;
-  efficacy?: number;
-  paraphrase?: number;
-  neighborhood?: number;
-  /** Harmonic mean of efficacy, paraphrase and neighborhood (absent unless all three are). */
-  cfScore?: number;
+/**
+ * Each metric's mean x100 over the records that have it, absent when none has it; cfScore is the
+ * harmonic mean of efficacy, paraphrase and neighborhood (absent unless all three are).
+ */
+export interface Summary extends Partial<Record<MetricName, number>> {
   /** Per probe kind, mean x100 over the records that have the kind. */
   portabilityByKind: Record<string, number>;
   localityByKind: Record<string, number>;
@@ -61,7 +45,6 @@ export interface Summary {
   counts: Record<MetricName | "records", number>;
 }
 
-/** Mean of the defined, finite values; undefined when there is none. */
 /** The median of `xs` (the mean of the two middle values for an even count); 0 for none. */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return 0;
@@ -70,6 +53,7 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** Mean of the defined, finite values; undefined when there is none. */
 export function meanDefined(xs: readonly (number | undefined)[]): number | undefined {
   let s = 0, n = 0;
   for (const x of xs) {
@@ -109,15 +93,7 @@ export function summarize(records: readonly RecordMetrics[]): Summary {
     localityByKind: byKindMeans(records.map((r) => r.localityByKind)),
     counts: {
       records: records.length,
-      editSucc: 0,
-      generalization: 0,
-      portability: 0,
-      locality: 0,
-      fluency: 0,
-      efficacy: 0,
-      paraphrase: 0,
-      neighborhood: 0,
-      cfScore: 0,
+      ...Object.fromEntries(METRICS.map((m) => [m, 0])) as Record<MetricName, number>,
     },
   };
   for (const m of PER_RECORD) {
