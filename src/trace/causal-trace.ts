@@ -186,19 +186,14 @@ export async function traceFact(
       let keep: Var | null = null;
       const put = new Map<number, Var>();
       if (restore) {
+        const at = Array.from({ length: rows }, (_, r) => restore.positionOf(r));
         const k = new Float32Array(rows * t * d).fill(1);
-        for (let r = 0; r < rows; r++) {
-          const i = restore.positionOf(r);
-          k.fill(0, (r * t + i) * d, (r * t + i + 1) * d);
-        }
+        at.forEach((i, r) => k.fill(0, (r * t + i) * d, (r * t + i + 1) * d));
         keep = constant(Tensor.fromArray(be, k, [rows * t, d]));
         for (const l of restore.layers) {
           const state = clean.get(`${restore.kind}/${l}`)!;
           const p = new Float32Array(rows * t * d);
-          for (let r = 0; r < rows; r++) {
-            const i = restore.positionOf(r);
-            p.set(state.subarray(i * d, (i + 1) * d), (r * t + i) * d);
-          }
+          at.forEach((i, r) => p.set(state.subarray(i * d, (i + 1) * d), (r * t + i) * d));
           put.set(l, constant(Tensor.fromArray(be, p, [rows * t, d])));
         }
       }
