@@ -1,39 +1,32 @@
 // `deno task train`: trains one of the project's fact-knowing models with our own autograd and
 // AdamW, deterministic from --seed, resumable from its checkpoint, with a progress bar and a final
-// fact-recall report. Three presets: `facts` (models/kne-facts: 4 layers, word-level tokens, the
-// template corpus), `base` (models/kne-facts-base: GPT-2, 12 layers, byte-level BPE, the free-text
-// corpus packed into context-length windows) and `base-llama` (its Llama-style twin: RMSNorm,
-// rotary positions, SwiGLU, the same corpus, tokenizer and about as many parameters); every
-// preset value can be overridden. Writes the model in Hugging
-// Face layout (config.json, model.safetensors, tokenizer.json), recall.json and the model card
-// into OUT.partial and renames it to OUT only when all of it is written; an existing OUT is
-// replaced only with --force and only when this tool wrote it (the edit command's output rules,
-// src/pipeline/output-guard.ts), refused before any training step.
+// fact-recall report. The presets (src/train/presets.ts) are the shipped models' settings; every
+// value can be overridden. Writes the model in Hugging Face layout (config.json,
+// model.safetensors, tokenizer.json), recall.json and the model card into OUT.partial and renames
+// it to OUT only when all of it is written; an existing OUT is replaced only with --force and only
+// when this tool wrote it (the edit command's output rules, src/pipeline/output-guard.ts), refused
+// before any training step. This file reads the command line and guards the output; the corpus,
+// the loop, the samples and the card are src/train's.
 
-import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
-import { backward } from "../src/autograd/variable.ts";
+import { listenForInterrupt } from "../src/cli/interrupt.ts";
+import { printable } from "../src/cli/message.ts";
 import { Progress } from "../src/cli/progress.ts";
-import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
-import { buildTextCorpus } from "../src/facts/text-corpus.ts";
-import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
-import { type BatchSource, packedSource, sentenceSource } from "../src/train/data.ts";
+import { exists, replaceDir } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
-import type { ModelConfig } from "../src/model/config.ts";
 import { hfConfigJson } from "../src/model/write-config.ts";
-import { lmLoss } from "../src/model/loss.ts";
 import { saveWeights } from "../src/pipeline/load.ts";
 import { sha256 } from "../src/pipeline/manifest.ts";
-import { generate } from "../src/model/generate.ts";
-import { tidyAsync } from "../src/tensor/tensor.ts";
-import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
-import { recall, type RecallReport } from "../src/train/recall.ts";
 import { writeModelCard } from "../src/train/card.ts";
-import { exists, replaceDir } from "../src/io/files.ts";
-import { printable } from "../src/cli/message.ts";
+import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
+import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";
+import { DivergedError, trainSteps } from "../src/train/loop.ts";
+import { isPresetName, PRESETS, trainedModelConfig } from "../src/train/presets.ts";
+import { recall, type RecallReport } from "../src/train/recall.ts";
+import { greedySamples } from "../src/train/samples.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
@@ -60,54 +53,6 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                needs <|endoftext|>; \`deno task make-tokenizer --vocab N --out DIR\` makes one)
   --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C);
                refused if the checkpoint was trained with another tokenizer`;
-
-/** The base preset (models/kne-facts-base), which its Llama-style twin varies. */
-const BASE = {
-  out: "models/kne-facts-base",
-  tokenizer: "../data/tokenizer-base/tokenizer.json",
-  epochs: "28",
-  batch: "16",
-  lr: "1.5e-3",
-  warmup: "100",
-  // Weight decay as in GPT-2-style pretraining; it favours rules shared by many facts
-  // (relations across phrasings, composition) over per-sentence memorization.
-  "weight-decay": "0.1",
-  arch: "gpt2",
-  d: "256",
-  // 12 layers: the shipped model (the 8-layer attempts are in bench/RESULTS.md).
-  layers: "12",
-  heads: "8",
-  ff: "1024",
-  ctx: "128",
-} as const;
-
-const PRESETS = {
-  facts: {
-    out: "models/kne-facts",
-    tokenizer: "../data/tokenizer/tokenizer.json",
-    epochs: "60",
-    batch: "32",
-    lr: "3e-3",
-    warmup: "200",
-    "weight-decay": "0.01",
-    arch: "gpt2",
-    d: "128",
-    layers: "4",
-    heads: "4",
-    ff: "512",
-    ctx: "32",
-  },
-  base: BASE,
-  // The Llama-style twin of base (issue 19): everything as base but the block, whose SwiGLU MLP
-  // has three [256, 688] projections (528k weights, GPT-2's two [256, 1024] hold 524k).
-  "base-llama": {
-    ...BASE,
-    out: "models/kne-facts-base-llama",
-    arch: "llama",
-    ff: "688",
-  },
-} as const;
-type PresetName = keyof typeof PRESETS;
 
 const options = {
   preset: { type: "string", default: "facts" },
@@ -146,8 +91,8 @@ if (parsed.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-const presetName = parsed.preset! as PresetName;
-if (!Object.hasOwn(PRESETS, presetName)) {
+const presetName = parsed.preset!;
+if (!isPresetName(presetName)) {
   console.error(
     `error: --preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${presetName}"`,
   );
@@ -234,7 +179,8 @@ await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
 // src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts); or --tokenizer.
-const tokenizerFile = parsed.tokenizer ?? new URL(preset.tokenizer, import.meta.url).pathname;
+const tokenizerFile = parsed.tokenizer ??
+  new URL(`../${preset.tokenizer}`, import.meta.url).pathname;
 let tok, tokenizerSha256;
 try {
   const text = await Deno.readTextFile(tokenizerFile);
@@ -245,58 +191,23 @@ try {
   console.error(`error: --tokenizer ${printable(tokenizerFile)}: ${(e as Error).message}`);
   Deno.exit(2);
 }
-let source: BatchSource;
-let evalSets: EvalSets;
-let eot: number | null = null;
-if (presetName === "facts") {
-  const corpus = buildCorpus({ seed: DEFAULT_SEED });
-  const seqs = corpus.train.map((s) => tok.encode(s, { addSpecialTokens: false })).filter((s) =>
-    s.length >= 2 && s.length <= ctx + 1
-  );
-  if (seqs.length < corpus.train.length) {
-    console.error(
-      `note: ${corpus.train.length - seqs.length} sentences longer than the context were dropped`,
-    );
-  }
-  source = sentenceSource(seqs, seed);
-  evalSets = corpus.evalSets;
-} else {
-  const corpus = buildTextCorpus();
-  eot = tok.tokenToId(END_OF_TEXT) ?? null;
-  if (eot === null) {
-    console.error(
-      `error: ${printable(tokenizerFile)} has no ${END_OF_TEXT} token, which ends every document`,
-    );
-    Deno.exit(2);
-  }
-  source = packedSource(
-    corpus.documents,
-    (t) => tok.encode(t, { addSpecialTokens: false }),
-    eot,
-    ctx,
-  );
-  evalSets = corpus.evalSets;
+let data;
+try {
+  data = trainingData(preset.corpus, tok, ctx, seed);
+} catch (e) {
+  if (!(e instanceof CorpusSourceError)) throw e;
+  console.error(`error: ${printable(tokenizerFile)}: ${e.message}`);
+  Deno.exit(2);
 }
-
-const llama = preset.arch === "llama";
-const config: ModelConfig = {
-  architecture: preset.arch,
-  hfClass: llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
-  vocabSize: tok.vocabSize,
-  contextLength: ctx,
-  dModel: d,
-  nLayers,
-  nHeads,
-  nKvHeads: nHeads,
-  dFF,
-  normEps: 1e-5,
-  ropeTheta: 10000,
-  tieEmbeddings: true,
-  // GPT-2's fused c_attn carries a bias (read-config.ts reads it so); the Llama twin has none.
-  qkvBias: !llama,
-  bosTokenId: eot,
-  eosTokenId: eot,
-};
+const { source, evalSets, eot } = data;
+if (data.dropped > 0) {
+  console.error(`note: ${data.dropped} sentences longer than the context were dropped`);
+}
+const config = trainedModelConfig(
+  preset.arch,
+  { vocabSize: tok.vocabSize, contextLength: ctx, dModel: d, nLayers, nHeads, dFF },
+  eot,
+);
 
 const backend = await createBackend(backendChoice);
 const model = buildModel(config, backend, initWeights(config, seed), "init");
@@ -332,55 +243,32 @@ console.error(
     backend.description,
 );
 
-const lrAt = (step: number) => {
-  if (step < warmup) return (lr * (step + 1)) / warmup;
-  const p = (step - warmup) / Math.max(1, totalSteps - warmup);
-  return lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, p))));
-};
-
 const interrupt = listenForInterrupt("saving a checkpoint");
 
 const bar = new Progress("train", totalSteps, "step", state.step);
-const t0 = performance.now() - state.seconds * 1000;
-let lossAvg = state.losses.at(-1) ?? NaN;
-while (state.step < totalSteps && !interrupt.requested()) {
-  if (state.cursor >= source.size(state.epoch)) {
-    state.epoch++;
-    state.cursor = 0;
-  }
-  const { ids, targets, rows } = source.batch(state.epoch, state.cursor, state.cursor + batch);
-  state.cursor += rows;
-  const loss = await tidyAsync(async () => {
-    const r = lmLoss(model, ids, targets, rows);
-    backward(r.loss);
-    return (await r.loss.value.toArray())[0];
+const saveState = (st: TrainState) => saveCheckpoint(ckptDir, model, opt, st, markCheckpoint);
+let lossAvg;
+try {
+  lossAvg = await trainSteps(model, opt, source, state, {
+    batch,
+    schedule: { lr, warmup, totalSteps },
+    ckptEvery,
+    save: saveState,
+    stopRequested: () => interrupt.requested(),
+    onStep: (st, avg, secs) =>
+      bar.update(
+        st.step,
+        `loss ${avg.toFixed(3)} ${(st.tokens / secs).toFixed(0)} tok/s epoch ${st.epoch + 1}`,
+      ),
   });
-  if (!Number.isFinite(loss)) {
-    console.error(
-      `\nerror: loss became ${loss} at step ${state.step}; last checkpoint: ${ckptDir}`,
-    );
-    Deno.exit(1);
-  }
-  opt.update(lrAt(state.step));
-  opt.zeroGrad();
-  state.step++;
-  state.tokens += targets.filter((x) => x >= 0).length;
-  lossAvg = Number.isNaN(lossAvg) ? loss : 0.98 * lossAvg + 0.02 * loss;
-  if (state.step % 50 === 0) state.losses.push(Number(lossAvg.toFixed(4)));
-  const secs = (performance.now() - t0) / 1000;
-  bar.update(
-    state.step,
-    `loss ${lossAvg.toFixed(3)} ${(state.tokens / secs).toFixed(0)} tok/s epoch ${state.epoch + 1}`,
-  );
-  if (state.step % ckptEvery === 0 || interrupt.requested()) {
-    state.seconds = secs;
-    await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
-  }
+} catch (e) {
+  if (!(e instanceof DivergedError)) throw e;
+  console.error(`\nerror: ${e.message}; last checkpoint: ${ckptDir}`);
+  Deno.exit(1);
 }
 bar.finish();
-state.seconds = (performance.now() - t0) / 1000;
 if (interrupt.requested()) {
-  await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
+  await saveState(state);
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);
 }
@@ -391,9 +279,8 @@ await Deno.writeTextFile(
 );
 await saveWeights(model, partial);
 
-const sets = evalSets;
 const report: Record<string, RecallReport> = {};
-for (const [name, probes] of Object.entries(sets)) {
+for (const [name, probes] of Object.entries(evalSets)) {
   report[name] = await recall(model, tok, probes);
   console.error(
     `${name.padEnd(18)} n=${String(report[name].n).padStart(5)}  first token ${
@@ -401,24 +288,9 @@ for (const [name, probes] of Object.entries(sets)) {
     }%  whole answer ${(100 * report[name].whole).toFixed(1)}%`,
   );
 }
-// Five greedy continuations for the card: known facts in words the corpus uses and in others.
-const SAMPLE_PROMPTS = [
-  "The capital of France is",
-  "Japan is a country in",
-  "In Brazil, people speak",
-  "My grandmother told me that the old city of",
-  "The best way to learn about a country is",
-];
-const samples: [string, string][] = [];
-if (presetName !== "facts") {
-  for (const p of SAMPLE_PROMPTS) {
-    const ids = tok.encode(p);
-    const maxNewTokens = Math.min(24, ctx - ids.length);
-    const r = await generate(model, ids, { maxNewTokens, eosId: eot ?? undefined });
-    samples.push([p, tok.decode(r.tokens.filter((t) => t !== eot))]);
-    console.error(`sample: ${p}|${samples.at(-1)![1]}`);
-  }
-}
+// Five greedy continuations for the card (a base preset's; the template model's are not text).
+const samples = preset.corpus === "text" ? await greedySamples(model, tok, eot) : [];
+for (const [p, c] of samples) console.error(`sample: ${p}|${c}`);
 const summary = {
   command: `deno task train ${Deno.args.join(" ")}`.trim(),
   seconds: Number(state.seconds.toFixed(1)),
