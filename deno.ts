@@ -27,4 +27,5 @@ export { formatProfile, summarizeProfile } from "./src/pipeline/profile.ts";
 // The terminal.
 export { listenForInterrupt } from "./src/cli/interrupt.ts";
 export { printable } from "./src/cli/message.ts";
+export { exitWithError, runCommand } from "./src/cli/fail.ts";
 export { Progress } from "./src/cli/progress.ts";

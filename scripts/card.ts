@@ -4,6 +4,8 @@
 // summary does not.
 
 import { parseArgs } from "node:util";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { fsError } from "../src/io/files.ts";
 import { type TrainSummary, writeModelCard } from "../src/train/card.ts";
 
 const USAGE = "Usage: deno task card --model DIR [--machine TEXT]";
@@ -16,28 +18,24 @@ try {
     options: { model: { type: "string" }, machine: { type: "string" } },
   }).values;
 } catch (e) {
-  console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
-  Deno.exit(2);
+  exitWithError((e as Error).message, 2, USAGE);
 }
-if (!values.model) {
-  console.error(`error: --model is required\n\n${USAGE}`);
-  Deno.exit(2);
-}
-const dir = values.model.replace(/\/+$/, "");
+const dir = (values.model ?? exitWithError("--model is required", 2, USAGE)).replace(/\/+$/, "");
 const path = `${dir}/recall.json`;
+const text = await Deno.readTextFile(path).catch((e) =>
+  exitWithError((fsError(e) as Error).message, 1)
+);
 let summary: TrainSummary;
 try {
-  summary = JSON.parse(await Deno.readTextFile(path));
+  summary = JSON.parse(text);
 } catch (e) {
-  console.error(`error: ${path}: ${(e as Error).message}`);
-  Deno.exit(1);
+  exitWithError(`${path}: not JSON: ${(e as Error).message}`, 1);
 }
 for (const field of ["command", "seconds", "recall", "config", "preset"] as const) {
   if (summary[field] === undefined) {
-    console.error(`error: ${path}: field "${field}" is missing; is this a training summary?`);
-    Deno.exit(1);
+    exitWithError(`${path}: field "${field}" is missing; is this a training summary?`, 1);
   }
 }
 if (values.machine) summary.machine = values.machine;
-await writeModelCard(`${dir}/README.md`, summary);
+await runCommand(() => writeModelCard(`${dir}/README.md`, summary));
 console.error(`wrote ${dir}/README.md`);

@@ -11,7 +11,7 @@ import type { RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
-import { printable } from "../src/cli/message.ts";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
 import {
   checkOutputFolder,
   GuardError,
@@ -65,8 +65,7 @@ const HELP = `Usage: deno task compare [options]
 `;
 
 function fail(msg: string, code = 2): never {
-  console.error(`error: ${printable(msg)}`);
-  Deno.exit(code);
+  exitWithError(msg, code);
 }
 
 /** The comparison row of a finished run's metrics.json. */
@@ -129,6 +128,12 @@ async function main() {
   }
   const seed = Number(args.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
+  let backendChoice;
+  try {
+    backendChoice = parseBackendChoice(args.backend!);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const format = args.format!;
   if (!isRequestFormat(format)) fail(`--format must be ${FORMAT_NAMES}, got "${format}"`);
   const n = Number(args.n);
@@ -202,7 +207,7 @@ async function main() {
   // The edit command's checks, before any weight is read (src/pipeline/inputs.ts).
   const { tokenizer, targets } = await checkInputs(modelDir, requests, source);
 
-  const backend = await createBackend(parseBackendChoice(args.backend!));
+  const backend = await createBackend(backendChoice);
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
   const { model } = await loadModel(modelDir, backend, { dtype: "f32", tokenizer: false });
@@ -322,8 +327,4 @@ async function main() {
   if (rows.some((r) => r.error)) Deno.exit(1);
 }
 
-try {
-  await main();
-} catch (e) {
-  fail((e as Error).message, 1);
-}
+await runCommand(main);

@@ -20,6 +20,7 @@ import {
   checkOutputFolder,
   defaultAnchors,
   describeFailure,
+  exitWithError,
   faultInjection,
   formatProfile,
   fsError,
@@ -31,9 +32,9 @@ import {
   loadRequests,
   lockOutput,
   parseEditArgs,
-  printable,
   Progress,
   readRegularText,
+  runCommand,
   runEdits,
   shippedHparams,
   splitsOf,
@@ -43,8 +44,7 @@ import {
 } from "../deno.ts";
 
 function fail(msg: string, code = 2): never {
-  console.error(`error: ${printable(msg)}`);
-  Deno.exit(code);
+  exitWithError(msg, code);
 }
 
 async function main() {
@@ -299,9 +299,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  // Raw OS errors become FileSystemError naming the path (never "os error 20").
-  fail((fsError(e) as Error).message, 1);
-}
+await runCommand(main);

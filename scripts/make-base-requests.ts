@@ -12,6 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
 import { buildWorld } from "../src/facts/world.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import {
@@ -24,99 +25,135 @@ import { RELATIONS } from "../src/facts/templates.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { scoreProbes } from "../src/train/recall.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", default: "models/kne-facts-base" },
-    test: { type: "string", default: "500" },
-    dev: { type: "string", default: "200" },
-    anchors: { type: "string", default: "100" },
-    prefix: { type: "string", default: "base" },
-  },
-});
-const nTest = Number(values.test), nDev = Number(values.dev), nAnchors = Number(values.anchors);
-const backend = await createBackend("wasm");
-const { model, tokenizer } = await loadModel(values.model!, backend, { tokenizer: true });
-const tok = tokenizer!;
-const world = buildWorld();
-const corpus = buildTextCorpus();
-const answerTokens = (a: string) => tok.encode(` ${a}`, { addSpecialTokens: false }).length;
-const candidates = baseRequestCandidates(world, corpus, { answerTokens });
+const USAGE = `Usage: deno task make-base-requests [--model DIR] [--prefix P] [--test N] [--dev N]
+  [--anchors N]
 
-// Score every distinct (prompt, answer) pair once.
-const pairs = new Map<string, { prompt: string; answer: string }>();
-const key = (p: string, a: string) => `${p}\u0000${a}`;
-for (const list of Object.values(candidates)) {
-  for (const r of list) {
-    for (const p of knownPairs(r)) {
-      pairs.set(key(p.prompt, p.ground_truth), {
-        prompt: p.prompt,
-        answer: p.ground_truth,
-      });
-    }
-  }
-}
-const all = [...pairs.values()];
-console.error(
-  `scoring ${all.length} probes of ${Object.values(candidates).flat().length} candidates`,
-);
-const scores = await scoreProbes(model, tok, all);
-const known = new Set(all.filter((_, i) => scores[i].whole).map((p) => key(p.prompt, p.answer)));
-const knows = (p: string, a: string) => known.has(key(p, a));
+  --model DIR  the model whose knowledge keeps a probe (default models/kne-facts-base)
+  --prefix P   the files' prefix in data/requests/ (default base; letters, digits and -)
+  --test N, --dev N, --anchors N   requests per file (default 500, 200, 100)`;
 
-const kept: Record<string, BaseRequest[]> = {};
-for (const r of RELATIONS) {
-  kept[r] = candidates[r].map((q) => keepKnown(q, knows)).filter((q): q is BaseRequest =>
-    q !== null && q.rephrase_prompt.length >= 2
-  );
-  console.error(`${r}: ${kept[r].length} of ${candidates[r].length} candidates kept`);
+function fail(msg: string): never {
+  exitWithError(msg, 2, USAGE);
 }
-/** Interleaves the relations from row `from`; returns the requests and the next free row. */
-const take = (n: number, from: number, firstId: number): [BaseRequest[], number] => {
-  const out: BaseRequest[] = [];
-  let i = from;
-  for (; out.length < n; i++) {
-    if (RELATIONS.every((r) => !kept[r][i])) {
-      throw new Error(`only ${out.length} requests can be made, ${n} asked`);
-    }
-    for (const r of RELATIONS) {
-      const q = kept[r][i];
-      if (q && out.length < n) out.push({ ...q, case_id: firstId + out.length });
-    }
+
+let values;
+try {
+  values = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      model: { type: "string", default: "models/kne-facts-base" },
+      test: { type: "string", default: "500" },
+      dev: { type: "string", default: "200" },
+      anchors: { type: "string", default: "100" },
+      prefix: { type: "string", default: "base" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+} catch (e) {
+  fail((e as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const count = (name: "test" | "dev" | "anchors") => {
+  const v = Number(values[name]);
+  if (!Number.isInteger(v) || v < 1) {
+    fail(`--${name} must be an integer >= 1, got "${values[name]}"`);
   }
-  return [out, i];
+  return v;
 };
-const [test, next] = take(nTest, 0, 0);
-const [dev, after] = take(nDev, next, 100000);
-const [anchors] = take(nAnchors, after, 200000);
-const files = `${new URL("..", import.meta.url).pathname}data/requests/${values.prefix}`;
-await Deno.writeTextFile(`${files}-test.json`, JSON.stringify(test, null, 2) + "\n");
-await Deno.writeTextFile(`${files}-dev.json`, JSON.stringify(dev, null, 2) + "\n");
-await Deno.writeTextFile(`${files}-anchors.json`, JSON.stringify(anchors, null, 2) + "\n");
-// The demo: the same candidate with its target forced, its new probes scored too.
-const DEMO = { relation: "capital", subject: "France", target: "Rome" } as const;
-const demoCandidate = baseRequestCandidates(world, corpus, {
-  answerTokens,
-  target: (r, s) => r === DEMO.relation && s === DEMO.subject ? DEMO.target : undefined,
-})[DEMO.relation].find((q) => q.subject === DEMO.subject)!;
-const demoPairs = knownPairs(demoCandidate);
-const demoScores = await scoreProbes(
-  model,
-  tok,
-  demoPairs.map((p) => ({ prompt: p.prompt, answer: p.ground_truth })),
-);
-const demoKnown = new Set(
-  demoPairs.filter((_, i) => demoScores[i].whole).map((p) => key(p.prompt, p.ground_truth)),
-);
-const demo = keepKnown(demoCandidate, (p, a) => demoKnown.has(key(p, a)));
-if (!demo) throw new Error(`the model does not know the demo's fact (${demoCandidate.prompt})`);
-await Deno.writeTextFile(
-  `${files}-demo.json`,
-  JSON.stringify([{ ...demo, case_id: 300000 }], null, 2) + "\n",
-);
-const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
-console.error(
-  `wrote ${test.length} test, ${dev.length} dev and ${anchors.length} anchor requests; ` +
-    `${multi} of ${test.length + dev.length} targets take two or more tokens`,
-);
-backend.dispose();
+const nTest = count("test"), nDev = count("dev"), nAnchors = count("anchors");
+if (!/^[a-z0-9][a-z0-9-]*$/.test(values.prefix)) {
+  fail(`--prefix must be letters, digits and -, got "${values.prefix}"`);
+}
+
+await runCommand(async () => {
+  const backend = await createBackend("wasm");
+  const { model, tokenizer } = await loadModel(values.model!, backend, { tokenizer: true });
+  const tok = tokenizer!;
+  const world = buildWorld();
+  const corpus = buildTextCorpus();
+  const answerTokens = (a: string) => tok.encode(` ${a}`, { addSpecialTokens: false }).length;
+  const candidates = baseRequestCandidates(world, corpus, { answerTokens });
+
+  // Score every distinct (prompt, answer) pair once.
+  const pairs = new Map<string, { prompt: string; answer: string }>();
+  const key = (p: string, a: string) => `${p}\u0000${a}`;
+  for (const list of Object.values(candidates)) {
+    for (const r of list) {
+      for (const p of knownPairs(r)) {
+        pairs.set(key(p.prompt, p.ground_truth), {
+          prompt: p.prompt,
+          answer: p.ground_truth,
+        });
+      }
+    }
+  }
+  const all = [...pairs.values()];
+  console.error(
+    `scoring ${all.length} probes of ${Object.values(candidates).flat().length} candidates`,
+  );
+  const scores = await scoreProbes(model, tok, all);
+  const known = new Set(all.filter((_, i) => scores[i].whole).map((p) => key(p.prompt, p.answer)));
+  const knows = (p: string, a: string) => known.has(key(p, a));
+
+  const kept: Record<string, BaseRequest[]> = {};
+  for (const r of RELATIONS) {
+    kept[r] = candidates[r].map((q) => keepKnown(q, knows)).filter((q): q is BaseRequest =>
+      q !== null && q.rephrase_prompt.length >= 2
+    );
+    console.error(`${r}: ${kept[r].length} of ${candidates[r].length} candidates kept`);
+  }
+  /** Interleaves the relations from row `from`; returns the requests and the next free row. */
+  const take = (n: number, from: number, firstId: number): [BaseRequest[], number] => {
+    const out: BaseRequest[] = [];
+    let i = from;
+    for (; out.length < n; i++) {
+      if (RELATIONS.every((r) => !kept[r][i])) {
+        throw new Error(`only ${out.length} requests can be made, ${n} asked`);
+      }
+      for (const r of RELATIONS) {
+        const q = kept[r][i];
+        if (q && out.length < n) out.push({ ...q, case_id: firstId + out.length });
+      }
+    }
+    return [out, i];
+  };
+  const [test, next] = take(nTest, 0, 0);
+  const [dev, after] = take(nDev, next, 100000);
+  const [anchors] = take(nAnchors, after, 200000);
+  // The demo: the same candidate with its target forced, its new probes scored too.
+  const DEMO = { relation: "capital", subject: "France", target: "Rome" } as const;
+  const demoCandidate = baseRequestCandidates(world, corpus, {
+    answerTokens,
+    target: (r, s) => r === DEMO.relation && s === DEMO.subject ? DEMO.target : undefined,
+  })[DEMO.relation].find((q) => q.subject === DEMO.subject)!;
+  const demoPairs = knownPairs(demoCandidate);
+  const demoScores = await scoreProbes(
+    model,
+    tok,
+    demoPairs.map((p) => ({ prompt: p.prompt, answer: p.ground_truth })),
+  );
+  const demoKnown = new Set(
+    demoPairs.filter((_, i) => demoScores[i].whole).map((p) => key(p.prompt, p.ground_truth)),
+  );
+  const demo = keepKnown(demoCandidate, (p, a) => demoKnown.has(key(p, a)));
+  if (!demo) throw new Error(`the model does not know the demo's fact (${demoCandidate.prompt})`);
+  // Written only once every file's requests are made: a failure leaves the old files as they were.
+  const files = `${new URL("..", import.meta.url).pathname}data/requests/${values.prefix}`;
+  await Deno.writeTextFile(`${files}-test.json`, JSON.stringify(test, null, 2) + "\n");
+  await Deno.writeTextFile(`${files}-dev.json`, JSON.stringify(dev, null, 2) + "\n");
+  await Deno.writeTextFile(`${files}-anchors.json`, JSON.stringify(anchors, null, 2) + "\n");
+  await Deno.writeTextFile(
+    `${files}-demo.json`,
+    JSON.stringify([{ ...demo, case_id: 300000 }], null, 2) + "\n",
+  );
+  const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
+  console.error(
+    `wrote ${test.length} test, ${dev.length} dev and ${anchors.length} anchor requests; ` +
+      `${multi} of ${test.length + dev.length} targets take two or more tokens`,
+  );
+  backend.dispose();
+});

@@ -4,6 +4,8 @@
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 
 import { parseArgs } from "node:util";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { printable } from "../src/cli/message.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
@@ -26,8 +28,7 @@ try {
     },
   }).values;
 } catch (e) {
-  console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
-  Deno.exit(2);
+  exitWithError((e as Error).message, 2, USAGE);
 }
 if (args.help) {
   console.log(USAGE);
@@ -36,13 +37,16 @@ if (args.help) {
 const vocab = Number(args.vocab);
 // 256 byte symbols and the end-of-text token come first; at least one merge after them.
 if (!Number.isInteger(vocab) || vocab < 258) {
-  console.error(`error: --vocab must be an integer >= 258, got "${args.vocab}"`);
-  Deno.exit(2);
+  exitWithError(`--vocab must be an integer >= 258, got "${args.vocab}"`, 2);
 }
 const out = args.out.replace(/\/+$/, "");
-const model = trainBaseTokenizer(buildTextCorpus(), vocab);
-await Deno.mkdir(out, { recursive: true });
-await Deno.writeTextFile(`${out}/tokenizer.json`, JSON.stringify(toTokenizerJson(model)) + "\n");
-console.error(
-  `wrote ${out}/tokenizer.json: ${model.vocab.size} tokens, ${model.merges.length} merges`,
-);
+await runCommand(async () => {
+  await Deno.mkdir(out, { recursive: true }); // before the training, so a bad --out fails at once
+  const model = trainBaseTokenizer(buildTextCorpus(), vocab);
+  await Deno.writeTextFile(`${out}/tokenizer.json`, JSON.stringify(toTokenizerJson(model)) + "\n");
+  console.error(
+    `wrote ${
+      printable(out)
+    }/tokenizer.json: ${model.vocab.size} tokens, ${model.merges.length} merges`,
+  );
+});

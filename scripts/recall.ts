@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
 import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { loadModel } from "../src/pipeline/load.ts";
@@ -15,9 +16,8 @@ import { BASE_TARGETS } from "../src/train/card.ts";
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
   [--limit N] [--json OUT] [--backend wasm|webgpu|auto]`;
 
-function fail(msg: string, code = 2): never {
-  console.error(`error: ${msg}${code === 2 ? `\n\n${USAGE}` : ""}`);
-  Deno.exit(code);
+function fail(msg: string): never {
+  exitWithError(msg, 2, USAGE);
 }
 
 let args;
@@ -37,7 +37,7 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-if (!args.model) fail("--model is required");
+const modelDir = args.model ?? fail("--model is required");
 if (args.corpus !== "text" && args.corpus !== "template") {
   fail(`--corpus must be text or template, got "${args.corpus}"`);
 }
@@ -60,26 +60,28 @@ for (const n of names) {
   if (!(n in all)) fail(`--sets: no probe set "${n}" (sets: ${Object.keys(all).join(", ")})`);
 }
 
-const backend = await createBackend(backendChoice);
-const { model, tokenizer } = await loadModel(args.model, backend, { tokenizer: true });
-const report: Record<string, RecallReport> = {};
-for (const name of names) {
-  const probes = all[name as keyof EvalSets];
-  const step = Math.max(1, Math.ceil(probes.length / limit));
-  report[name] = await recall(model, tokenizer!, probes.filter((_, i) => i % step === 0));
-  const target = BASE_TARGETS[name];
-  console.log(
-    `${name.padEnd(18)} n=${String(report[name].n).padStart(5)}  first token ${
-      (100 * report[name].firstToken).toFixed(1)
-    }%  whole answer ${(100 * report[name].whole).toFixed(1)}%${
-      target && args.corpus === "text" ? `  (target ${100 * target}%)` : ""
-    }`,
-  );
-  for (const [rel, r] of Object.entries(report[name].byRelation)) {
+await runCommand(async () => {
+  const backend = await createBackend(backendChoice);
+  const { model, tokenizer } = await loadModel(modelDir, backend, { tokenizer: true });
+  const report: Record<string, RecallReport> = {};
+  for (const name of names) {
+    const probes = all[name as keyof EvalSets];
+    const step = Math.max(1, Math.ceil(probes.length / limit));
+    report[name] = await recall(model, tokenizer!, probes.filter((_, i) => i % step === 0));
+    const target = BASE_TARGETS[name];
     console.log(
-      `  ${rel.padEnd(22)} n=${String(r.n).padStart(5)}  whole ${(100 * r.whole).toFixed(1)}%`,
+      `${name.padEnd(18)} n=${String(report[name].n).padStart(5)}  first token ${
+        (100 * report[name].firstToken).toFixed(1)
+      }%  whole answer ${(100 * report[name].whole).toFixed(1)}%${
+        target && args.corpus === "text" ? `  (target ${100 * target}%)` : ""
+      }`,
     );
+    for (const [rel, r] of Object.entries(report[name].byRelation)) {
+      console.log(
+        `  ${rel.padEnd(22)} n=${String(r.n).padStart(5)}  whole ${(100 * r.whole).toFixed(1)}%`,
+      );
+    }
   }
-}
-if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");
-backend.dispose();
+  if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");
+  backend.dispose();
+});

@@ -8,6 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
   checkOutputFolder,
@@ -50,8 +51,7 @@ const NAMES: Record<TraceKind, string> = {
 };
 
 function fail(msg: string): never {
-  console.error(`error: ${msg}\n\n${USAGE}`);
-  Deno.exit(2);
+  exitWithError(msg, 2, USAGE);
 }
 
 let args;
@@ -94,6 +94,7 @@ const noise = Number(args.noise);
 if (!(noise > 0)) fail("--noise must be a positive number");
 if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
 if (args.prompt && !args.subject) fail("--prompt needs --subject");
+const n = count("n");
 const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
 const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)
   .replace(/\/+$/, "");
@@ -104,167 +105,164 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-// The output rules of every command (src/pipeline/output-guard.ts): OUT is not, holds not and lies
-// not inside the model folder, holds no input, and an existing OUT is replaced only with --force and
-// only when this tool wrote it; it is locked while the trace runs.
-try {
-  await checkOutputFolder(out, {
-    model: args.model!,
-    inputs: args.requests ? [args.requests] : [],
-    force: args.force!,
-  });
-  await lockOutput(out);
-} catch (e) {
-  if (e instanceof GuardError) {
-    console.error(`error: ${e.message}`);
-    Deno.exit(1);
-  }
-  throw e;
-}
-const backend = await createBackend(backendChoice);
-const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
-const tok = tokenizer!;
-await removeOutput(out);
-await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
-await markOutput(out, "trace");
-
-/** Titles say when the MLP and attention outputs were restored over a window of layers. */
-const windowNote = (kind?: TraceKind) =>
-  opts.window > 1 && kind !== "resid"
-    ? ` (${kind ? "" : "MLP and attention: "}${opts.window}-layer window)`
-    : "";
-
-const heatmaps = async (tr: FactTrace, prefix: string) => {
-  for (const kind of TRACE_KINDS) {
-    const rows = tr.tokens.map((t, i) =>
-      `${JSON.stringify(t)}${i >= tr.subject[0] && i < tr.subject[1] ? "*" : ""}`
-    );
-    await Deno.writeTextFile(
-      `${out}/${prefix}${kind}.svg`,
-      heatmapSvg({
-        rows,
-        cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
-        values: tr.effects[kind],
-        title:
-          `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${
-            JSON.stringify(tr.answer)
-          }) ` +
-          `(clean ${tr.pClean.toFixed(3)}, ` +
-          `corrupted ${tr.pCorrupted.toFixed(3)})`,
-        rowTitle: "token (* subject)",
-        colTitle: "layer",
-        legendLabel: "P(answer | restored) - P(answer | corrupted)",
-        formatValue: (v) => v.toFixed(2),
-      }),
-    );
-  }
-};
-
-if (args.prompt) {
-  let tr: FactTrace;
+await runCommand(async () => {
+  // The output rules of every command (src/pipeline/output-guard.ts): OUT is not, holds not and
+  // lies not inside the model folder, holds no input, and an existing OUT is replaced only with
+  // --force and only when this tool wrote it; it is locked while the trace runs.
   try {
-    tr = await traceFact(
-      model,
-      tok,
-      { prompt: args.prompt, subject: args.subject!, answer: args.answer },
-      opts,
-    );
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-  await Deno.writeTextFile(`${out}/trace.json`, JSON.stringify(tr, null, 2) + "\n");
-  await heatmaps(tr, "");
-  if (args.json) console.log(JSON.stringify(tr));
-  else {
-    console.log(
-      `p(${JSON.stringify(tr.answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
-        tr.pCorrupted.toFixed(4)
-      }${tr.known ? "" : " (not the model's most likely next token)"}`,
-    );
-    const last = tr.subject[1] - 1;
-    console.log(
-      `MLP at the last subject token${windowNote("mlp_out")} by layer: ${
-        tr.effects.mlp_out[last].map((x) => x.toFixed(3)).join(" ")
-      }`,
-    );
-    console.log(`wrote ${out}/{trace.json,resid.svg,mlp_out.svg,attn_out.svg}`);
-  }
-} else {
-  const n = count("n");
-  const requests = await loadRequests(args.requests!);
-  const traces: FactTrace[] = [];
-  let tried = 0;
-  const bar = new Progress("trace", n, "fact");
-  for (const r of requests) {
-    if (traces.length >= n) break;
-    if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
-    tried++;
-    const tr = await traceFact(model, tok, {
-      prompt: r.prompt,
-      subject: r.subject,
-      answer: r.groundTruth,
-    }, opts).catch((e) => {
-      console.error(`skipped "${r.prompt}": ${(e as Error).message}`);
-      return null;
+    await checkOutputFolder(out, {
+      model: args.model!,
+      inputs: args.requests ? [args.requests] : [],
+      force: args.force!,
     });
-    if (tr?.known) {
-      traces.push(tr);
-      await heatmaps(tr, `facts/${String(traces.length).padStart(3, "0")}-`);
-      bar.update(traces.length, `${tried} tried`);
-    }
+    await lockOutput(out);
+  } catch (e) {
+    if (e instanceof GuardError) exitWithError(e.message, 1);
+    throw e;
   }
-  bar.finish();
-  console.error(`${traces.length} known facts traced (${tried} tried)`);
-  if (traces.length === 0) {
-    console.error("error: the model answers none of the requests' facts; nothing to average");
-    Deno.exit(1);
-  }
-  const avg = averageByGroup(traces);
-  const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);
-  await Deno.writeTextFile(
-    `${out}/average.json`,
-    JSON.stringify({ facts: traces.length, options: opts, byGroup: avg, traces }, null, 2) + "\n",
-  );
-  await Deno.writeTextFile(
-    `${out}/average.svg`,
-    barChartSvg({
-      groups: layers,
-      series: TRACE_KINDS.map((k) => ({ name: NAMES[k], values: avg[k]["last subject token"] })),
-      title:
-        `Average indirect effect at the last subject token (${traces.length} facts)${windowNote()}`,
-      yLabel: "indirect effect",
-      formatValue: (v) => v.toFixed(2),
-    }),
-  );
-  for (const kind of TRACE_KINDS) {
-    await Deno.writeTextFile(
-      `${out}/average-${kind}.svg`,
-      heatmapSvg({
-        rows: [...POSITION_GROUPS],
-        cols: layers,
-        values: POSITION_GROUPS.map((g) => avg[kind][g]),
-        title: `Average indirect effect of the ${NAMES[kind]}${
-          windowNote(kind)
-        } (${traces.length} facts)`,
-        rowTitle: "position",
-        colTitle: "layer",
-        formatValue: (v) => v.toFixed(2),
-      }),
-    );
-  }
-  if (args.json) console.log(JSON.stringify({ facts: traces.length, byGroup: avg }));
-  else {
+  // Every input is read before the output folder is made: a bad one leaves nothing behind.
+  const requests = args.requests ? await loadRequests(args.requests) : [];
+  const backend = await createBackend(backendChoice);
+  const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
+  const tok = tokenizer!;
+  await removeOutput(out);
+  await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
+  await markOutput(out, "trace");
+
+  /** Titles say when the MLP and attention outputs were restored over a window of layers. */
+  const windowNote = (kind?: TraceKind) =>
+    opts.window > 1 && kind !== "resid"
+      ? ` (${kind ? "" : "MLP and attention: "}${opts.window}-layer window)`
+      : "";
+
+  const heatmaps = async (tr: FactTrace, prefix: string) => {
     for (const kind of TRACE_KINDS) {
-      const curve = avg[kind]["last subject token"];
-      const peak = curve.indexOf(Math.max(...curve));
-      console.log(
-        `${NAMES[kind].padEnd(17)} at the last subject token: ` +
-          `${curve.map((x) => x.toFixed(3)).join(" ")} (peak at layer ${peak})`,
+      const rows = tr.tokens.map((t, i) =>
+        `${JSON.stringify(t)}${i >= tr.subject[0] && i < tr.subject[1] ? "*" : ""}`
+      );
+      await Deno.writeTextFile(
+        `${out}/${prefix}${kind}.svg`,
+        heatmapSvg({
+          rows,
+          cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
+          values: tr.effects[kind],
+          title:
+            `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${
+              JSON.stringify(tr.answer)
+            }) ` +
+            `(clean ${tr.pClean.toFixed(3)}, ` +
+            `corrupted ${tr.pCorrupted.toFixed(3)})`,
+          rowTitle: "token (* subject)",
+          colTitle: "layer",
+          legendLabel: "P(answer | restored) - P(answer | corrupted)",
+          formatValue: (v) => v.toFixed(2),
+        }),
       );
     }
-    console.log(`wrote ${out}/average.{json,svg} and average-{resid,mlp_out,attn_out}.svg`);
-    console.log(`and each fact's heatmaps in ${out}/facts/NNN-{resid,mlp_out,attn_out}.svg`);
+  };
+
+  if (args.prompt) {
+    let tr: FactTrace;
+    try {
+      tr = await traceFact(
+        model,
+        tok,
+        { prompt: args.prompt, subject: args.subject!, answer: args.answer },
+        opts,
+      );
+    } catch (e) {
+      exitWithError((e as Error).message, 1);
+    }
+    await Deno.writeTextFile(`${out}/trace.json`, JSON.stringify(tr, null, 2) + "\n");
+    await heatmaps(tr, "");
+    if (args.json) console.log(JSON.stringify(tr));
+    else {
+      console.log(
+        `p(${JSON.stringify(tr.answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
+          tr.pCorrupted.toFixed(4)
+        }${tr.known ? "" : " (not the model's most likely next token)"}`,
+      );
+      const last = tr.subject[1] - 1;
+      console.log(
+        `MLP at the last subject token${windowNote("mlp_out")} by layer: ${
+          tr.effects.mlp_out[last].map((x) => x.toFixed(3)).join(" ")
+        }`,
+      );
+      console.log(`wrote ${out}/{trace.json,resid.svg,mlp_out.svg,attn_out.svg}`);
+    }
+  } else {
+    const traces: FactTrace[] = [];
+    let tried = 0;
+    const bar = new Progress("trace", n, "fact");
+    for (const r of requests) {
+      if (traces.length >= n) break;
+      if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
+      tried++;
+      const tr = await traceFact(model, tok, {
+        prompt: r.prompt,
+        subject: r.subject,
+        answer: r.groundTruth,
+      }, opts).catch((e) => {
+        console.error(`skipped "${r.prompt}": ${(e as Error).message}`);
+        return null;
+      });
+      if (tr?.known) {
+        traces.push(tr);
+        await heatmaps(tr, `facts/${String(traces.length).padStart(3, "0")}-`);
+        bar.update(traces.length, `${tried} tried`);
+      }
+    }
+    bar.finish();
+    console.error(`${traces.length} known facts traced (${tried} tried)`);
+    if (traces.length === 0) {
+      exitWithError("the model answers none of the requests' facts; nothing to average", 1);
+    }
+    const avg = averageByGroup(traces);
+    const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);
+    await Deno.writeTextFile(
+      `${out}/average.json`,
+      JSON.stringify({ facts: traces.length, options: opts, byGroup: avg, traces }, null, 2) + "\n",
+    );
+    await Deno.writeTextFile(
+      `${out}/average.svg`,
+      barChartSvg({
+        groups: layers,
+        series: TRACE_KINDS.map((k) => ({ name: NAMES[k], values: avg[k]["last subject token"] })),
+        title:
+          `Average indirect effect at the last subject token (${traces.length} facts)${windowNote()}`,
+        yLabel: "indirect effect",
+        formatValue: (v) => v.toFixed(2),
+      }),
+    );
+    for (const kind of TRACE_KINDS) {
+      await Deno.writeTextFile(
+        `${out}/average-${kind}.svg`,
+        heatmapSvg({
+          rows: [...POSITION_GROUPS],
+          cols: layers,
+          values: POSITION_GROUPS.map((g) => avg[kind][g]),
+          title: `Average indirect effect of the ${NAMES[kind]}${
+            windowNote(kind)
+          } (${traces.length} facts)`,
+          rowTitle: "position",
+          colTitle: "layer",
+          formatValue: (v) => v.toFixed(2),
+        }),
+      );
+    }
+    if (args.json) console.log(JSON.stringify({ facts: traces.length, byGroup: avg }));
+    else {
+      for (const kind of TRACE_KINDS) {
+        const curve = avg[kind]["last subject token"];
+        const peak = curve.indexOf(Math.max(...curve));
+        console.log(
+          `${NAMES[kind].padEnd(17)} at the last subject token: ` +
+            `${curve.map((x) => x.toFixed(3)).join(" ")} (peak at layer ${peak})`,
+        );
+      }
+      console.log(`wrote ${out}/average.{json,svg} and average-{resid,mlp_out,attn_out}.svg`);
+      console.log(`and each fact's heatmaps in ${out}/facts/NNN-{resid,mlp_out,attn_out}.svg`);
+    }
   }
-}
-backend.dispose();
+  backend.dispose();
+});

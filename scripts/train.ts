@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
-import { printable } from "../src/cli/message.ts";
+import { exitWithError } from "../src/cli/fail.ts";
 import { Progress } from "../src/cli/progress.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
@@ -81,8 +81,7 @@ function parse() {
   try {
     return parseArgs({ args: Deno.args, strict: true, allowPositionals: false, options }).values;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
-    Deno.exit(2);
+    exitWithError((e as Error).message, 2, USAGE);
   }
 }
 const parsed = parse();
@@ -93,10 +92,10 @@ if (parsed.help) {
 }
 const presetName = parsed.preset!;
 if (!isPresetName(presetName)) {
-  console.error(
-    `error: --preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${presetName}"`,
+  exitWithError(
+    `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${presetName}"`,
+    2,
   );
-  Deno.exit(2);
 }
 const preset = PRESETS[presetName];
 const args = {
@@ -109,16 +108,14 @@ const args = {
 function int(name: string, min = 1): number {
   const v = Number(args[name as keyof typeof args]);
   if (!Number.isInteger(v) || v < min) {
-    console.error(`error: --${name} must be an integer >= ${min}`);
-    Deno.exit(2);
+    exitWithError(`--${name} must be an integer >= ${min}`, 2);
   }
   return v;
 }
 function num(name: string): number {
   const v = Number(args[name as keyof typeof args]);
   if (!Number.isFinite(v) || v < 0) {
-    console.error(`error: --${name} must be a non-negative number`);
-    Deno.exit(2);
+    exitWithError(`--${name} must be a non-negative number`, 2);
   }
   return v;
 }
@@ -136,15 +133,13 @@ const nHeads = int("heads");
 const dFF = int("ff");
 const ckptEvery = int("ckpt-every");
 if (d % nHeads !== 0) {
-  console.error(`error: --d ${d} must be a multiple of --heads ${nHeads}`);
-  Deno.exit(2);
+  exitWithError(`--d ${d} must be a multiple of --heads ${nHeads}`, 2);
 }
 let backendChoice;
 try {
   backendChoice = parseBackendChoice(args.backend!);
 } catch (e) {
-  console.error(`error: ${(e as Error).message}`);
-  Deno.exit(2);
+  exitWithError((e as Error).message, 2);
 }
 
 const out = args.out!.replace(/\/+$/, "");
@@ -152,11 +147,11 @@ const partial = `${out}.partial`;
 const ckptDir = `${out}.checkpoint`;
 const outIsDir = await Deno.lstat(out).then((i) => i.isDirectory, () => false);
 if (outIsDir && !args.force && await exists(`${out}/model.safetensors`)) {
-  console.error(
-    `error: ${out} already holds a model; pass --force to replace it when training finishes, ` +
+  exitWithError(
+    `${out} already holds a model; pass --force to replace it when training finishes, ` +
       `or choose another --out`,
+    2,
   );
-  Deno.exit(2);
 }
 try {
   // Only folders this tool wrote (its marker; the committed models carry it) are replaced or
@@ -169,8 +164,7 @@ try {
   await lockOutput(out);
 } catch (e) {
   if (!(e instanceof GuardError)) throw e;
-  console.error(`error: ${printable(e.message)}`);
-  Deno.exit(2);
+  exitWithError(e.message, 2);
 }
 const markCheckpoint = (dir: string) => markOutput(dir, "checkpoint");
 
@@ -188,16 +182,14 @@ try {
   await Deno.writeTextFile(`${partial}/tokenizer.json`, text);
   tok = await loadTokenizer(partial);
 } catch (e) {
-  console.error(`error: --tokenizer ${printable(tokenizerFile)}: ${(e as Error).message}`);
-  Deno.exit(2);
+  exitWithError(`--tokenizer ${tokenizerFile}: ${(e as Error).message}`, 2);
 }
 let data;
 try {
   data = trainingData(preset.corpus, tok, ctx, seed);
 } catch (e) {
   if (!(e instanceof CorpusSourceError)) throw e;
-  console.error(`error: ${printable(tokenizerFile)}: ${e.message}`);
-  Deno.exit(2);
+  exitWithError(`${tokenizerFile}: ${e.message}`, 2);
 }
 const { source, evalSets, eot } = data;
 if (data.dropped > 0) {
@@ -228,8 +220,7 @@ let state: TrainState = {
 };
 if (args.resume) {
   state = await loadCheckpoint(ckptDir, model, opt, tokenizerSha256).catch((e) => {
-    console.error(`error: cannot resume: ${e.message}`);
-    Deno.exit(1);
+    exitWithError(`cannot resume: ${e.message}`, 1);
   });
   console.error(`resumed at step ${state.step}/${totalSteps}`);
 }
@@ -263,8 +254,8 @@ try {
   });
 } catch (e) {
   if (!(e instanceof DivergedError)) throw e;
-  console.error(`\nerror: ${e.message}; last checkpoint: ${ckptDir}`);
-  Deno.exit(1);
+  console.error(); // past the progress bar's line
+  exitWithError(`${e.message}; last checkpoint: ${ckptDir}`, 1);
 }
 bar.finish();
 if (interrupt.requested()) {

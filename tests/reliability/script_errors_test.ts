@@ -1,0 +1,155 @@
+// Every command stops on bad input the same way (src/cli/fail.ts): one `error:` line naming what
+// is wrong, exit status 2 for a bad flag and 1 for a missing or unreadable input, no stack trace,
+// control characters from a flag's value escaped (an ESC used to reach the terminal raw from
+// trace, recall, train and card), and nothing written. trace, recall and make-base-requests
+// used to end a missing model folder or request file with an uncaught stack trace; trace made its
+// output folder before reading the requests; make-base-requests took `--test abc` as no requests
+// and wrote empty files over the shipped ones.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FAULTS } from "./counts.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TINY = join(ROOT, "tests/fixtures/tiny-gpt2");
+const ESC = "\u001b[31mX";
+
+interface Case {
+  script: string;
+  args: string[];
+  code: number;
+  message: RegExp;
+  /** Paths that must not exist afterwards. */
+  absent?: string[];
+}
+
+async function run(c: Case): Promise<{ code: number; stderr: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "scripts", c.script), ...c.args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+}
+
+Deno.test("every command ends bad input with one escaped error line, no stack trace, nothing written", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kne-errors-" });
+  const requestsDir = join(ROOT, "data/requests");
+  const prefix = `zz-errors-${crypto.randomUUID().slice(0, 8)}`;
+  const notJson = join(tmp, "not-json");
+  await Deno.mkdir(notJson);
+  await Deno.writeTextFile(join(notJson, "recall.json"), "{");
+  const missing = join(tmp, "missing");
+  const cases: Case[] = [
+    {
+      script: "trace.ts",
+      args: ["--model", missing, "--prompt", "a b", "--subject", "a", "--out", join(tmp, "t1")],
+      code: 1,
+      message: /missing\/config\.json: cannot read/,
+      absent: [join(tmp, "t1")],
+    },
+    {
+      script: "trace.ts",
+      args: ["--model", TINY, "--requests", join(tmp, "none.json"), "--out", join(tmp, "t2")],
+      code: 1,
+      message: /none\.json: cannot read/,
+      absent: [join(tmp, "t2")],
+    },
+    {
+      script: "trace.ts",
+      args: ["--backend", ESC, "--prompt", "a", "--subject", "a", "--out", join(tmp, "t3")],
+      code: 2,
+      message: /--backend must be .*\\u001b\[31mX/,
+      absent: [join(tmp, "t3")],
+    },
+    { script: "recall.ts", args: ["--model", missing], code: 1, message: /cannot read/ },
+    {
+      script: "recall.ts",
+      args: ["--model", TINY, "--corpus", ESC],
+      code: 2,
+      message: /--corpus must be text or template, got "\\u001b\[31mX"/,
+    },
+    {
+      script: "make-base-requests.ts",
+      args: ["--model", missing, "--prefix", prefix],
+      code: 1,
+      message: /missing\/config\.json: cannot read/,
+      absent: ["test", "dev", "anchors", "demo"].map((s) =>
+        join(requestsDir, `${prefix}-${s}.json`)
+      ),
+    },
+    {
+      script: "make-base-requests.ts",
+      args: ["--model", TINY, "--test", "abc", "--prefix", prefix],
+      code: 2,
+      message: /--test must be an integer >= 1, got "abc"/,
+      absent: [join(requestsDir, `${prefix}-test.json`)],
+    },
+    {
+      script: "make-base-requests.ts",
+      args: ["--prefix", "../x", "--model", missing],
+      code: 2,
+      message: /--prefix must be letters, digits and -/,
+    },
+    {
+      script: "train.ts",
+      args: ["--preset", ESC, "--out", join(tmp, "m")],
+      code: 2,
+      message: /--preset must be one of .*\\u001b\[31mX/,
+      absent: [join(tmp, "m"), join(tmp, "m.partial")],
+    },
+    {
+      script: "card.ts",
+      args: ["--model", missing],
+      code: 1,
+      message: /cannot read .*recall\.json/,
+    },
+    {
+      script: "card.ts",
+      args: ["--model", notJson],
+      code: 1,
+      message: /not-json\/recall\.json: not JSON/,
+      absent: [join(notJson, "README.md")],
+    },
+    {
+      script: "make-tokenizer.ts",
+      args: ["--out", join(tmp, "not-json/recall.json/tok"), "--vocab", "300"],
+      code: 1,
+      message: /cannot create the folder .*a part of the path is a file/,
+    },
+    {
+      script: "edit.ts",
+      args: ["--model", missing],
+      code: 1,
+      message: /--model .*missing: no such folder/,
+    },
+    {
+      script: "compare.ts",
+      args: ["--backend", ESC, "--model", TINY],
+      code: 2,
+      message: /--backend must be .*\\u001b\[31mX/,
+    },
+  ];
+  try {
+    const results = await Promise.all(cases.map(run));
+    cases.forEach((c, i) => {
+      const what = `${c.script} ${c.args.join(" ")}`;
+      const { code, stderr } = results[i];
+      assert.equal(code, c.code, `${what}: exit ${code}\n${stderr}`);
+      assert.match(stderr, /^error: /m, what);
+      assert.match(stderr, c.message, `${what}:\n${stderr}`);
+      assert.doesNotMatch(stderr, /\n\s+at /, `${what}: a stack trace\n${stderr}`);
+      assert.ok(!stderr.includes("\u001b"), `${what}: a raw ESC reached the terminal`);
+    });
+    for (const c of cases) {
+      for (const p of c.absent ?? []) {
+        assert.ok(!(await Deno.stat(p).then(() => true, () => false)), `${c.script} wrote ${p}`);
+      }
+    }
+    FAULTS.add("bad inputs to every command", cases.length);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
