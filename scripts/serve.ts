@@ -3,6 +3,8 @@
 // files (hparams/<method>/<model>.json), with the two headers that make
 // the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
 
+import { parseArgs } from "node:util";
+import { exitWithError, runCommand } from "../src/cli/fail.ts";
 import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const root = new URL("../", import.meta.url);
@@ -88,19 +90,43 @@ export function serve(port: number): { server: Deno.HttpServer; url: Promise<str
   return { server, url };
 }
 
+const USAGE = "Usage: deno task serve [--port N]   (default 8000; 0: any free port)";
+
 if (import.meta.main) {
+  let args;
   try {
-    await Deno.stat(new URL("build/web/main.js", root));
-  } catch {
-    console.error("build/web/ is missing: run `deno task build:web` (deno task serve does)");
-    Deno.exit(1);
+    args = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        port: { type: "string", default: "8000" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    exitWithError((e as Error).message, 2, USAGE);
   }
-  const i = Deno.args.indexOf("--port");
-  const port = i >= 0 ? Number(Deno.args[i + 1]) : 8000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port must be an integer in [0, 65535], got ${Deno.args[i + 1]}`);
-    Deno.exit(2);
+  if (args.help) {
+    console.log(USAGE);
+    Deno.exit(0);
   }
-  const { url } = serve(port);
-  console.error(`serving the page at ${await url}`);
+  const port = Number(args.port);
+  if (!/^\d+$/.test(args.port) || port > 65535) {
+    exitWithError(`--port must be an integer in [0, 65535], got "${args.port}"`, 2, USAGE);
+  }
+  await Deno.stat(new URL("build/web/main.js", root)).catch(() =>
+    exitWithError("build/web/ is missing: run `deno task build:web` (deno task serve does)", 1)
+  );
+  await runCommand(async () => {
+    let started;
+    try {
+      started = serve(port);
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) {
+        throw new Error(`port ${port} is in use; choose another with --port N (0: any free port)`);
+      }
+      throw e;
+    }
+    console.error(`serving the page at ${await started.url}`);
+  });
 }

@@ -4,7 +4,7 @@
 // trace, recall, train and card), and nothing written. trace, recall and make-base-requests
 // used to end a missing model folder or request file with an uncaught stack trace; trace made its
 // output folder before reading the requests; make-base-requests took `--test abc` as no requests
-// and wrote empty files over the shipped ones.
+// and wrote empty files over the shipped ones; serve ended a port in use with a stack trace.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -42,6 +42,8 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
   await Deno.mkdir(notJson);
   await Deno.writeTextFile(join(notJson, "recall.json"), "{");
   const missing = join(tmp, "missing");
+  // A port another program holds (the page's build/web/ exists: `deno task test` builds it first).
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 }) as Deno.TcpListener;
   const cases: Case[] = [
     {
       script: "trace.ts",
@@ -131,6 +133,19 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       code: 2,
       message: /--backend must be .*\\u001b\[31mX/,
     },
+    { script: "serve.ts", args: ["--prot", "1"], code: 2, message: /Unknown option '--prot'/ },
+    {
+      script: "serve.ts",
+      args: ["--port", "99999"],
+      code: 2,
+      message: /--port must be an integer in \[0, 65535\], got "99999"/,
+    },
+    {
+      script: "serve.ts",
+      args: ["--port", String(busy.addr.port)],
+      code: 1,
+      message: new RegExp(`port ${busy.addr.port} is in use`),
+    },
   ];
   try {
     const results = await Promise.all(cases.map(run));
@@ -150,6 +165,7 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
     }
     FAULTS.add("bad inputs to every command", cases.length);
   } finally {
+    busy.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });
