@@ -15,6 +15,8 @@
 
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { exitWithError } from "../src/cli/fail.ts";
+import { methodByName } from "../src/methods/registry.ts";
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [options]
@@ -71,8 +73,7 @@ export function chooseTrial<T extends Omit<Trial, "trial" | "hparams">>(
 }
 
 function fail(msg: string): never {
-  console.error(`error: ${msg}`);
-  Deno.exit(2);
+  exitWithError(msg, 2);
 }
 
 /** Every combination of the grid's values, in key order. */
@@ -134,32 +135,60 @@ async function runTrial(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      method: { type: "string" },
-      grid: { type: "string" },
-      model: { type: "string" },
-      requests: { type: "string" },
-      anchors: { type: "string" },
-      n: { type: "string", default: "50" },
-      mode: { type: "string", default: "single" },
-      backend: { type: "string", default: "wasm" },
-      out: { type: "string" },
-      "locality-floor": { type: "string", default: "90" },
-      help: { type: "boolean" },
-    },
-  });
+  let values;
+  try {
+    values = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        method: { type: "string" },
+        grid: { type: "string" },
+        model: { type: "string" },
+        requests: { type: "string" },
+        anchors: { type: "string" },
+        n: { type: "string", default: "50" },
+        mode: { type: "string", default: "single" },
+        backend: { type: "string", default: "wasm" },
+        out: { type: "string" },
+        "locality-floor": { type: "string", default: "90" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${HELP}`);
+  }
   if (values.help) {
     console.log(HELP);
     Deno.exit(0);
   }
   if (!values.method || !values.grid) fail(`--method and --grid are required\n\n${HELP}`);
+  let method;
+  try {
+    method = methodByName(values.method);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   let grid: Grid;
   try {
     grid = JSON.parse(values.grid);
   } catch (e) {
     fail(`--grid is not JSON: ${(e as Error).message}`);
+  }
+  // Every trial would fail on a setting the method does not have, or on a value that is no list.
+  if (typeof grid !== "object" || grid === null || Array.isArray(grid)) {
+    fail(`--grid must be a JSON object of setting -> list of values`);
+  }
+  for (const [key, list] of Object.entries(grid)) {
+    if (!(key in method.defaults)) {
+      fail(
+        `--grid: ${method.name} has no setting "${key}" (${
+          Object.keys(method.defaults).join(", ")
+        })`,
+      );
+    }
+    if (!Array.isArray(list) || list.length === 0) {
+      fail(`--grid: "${key}" must be a non-empty list`);
+    }
   }
   const splits = SHIPPED_SPLITS[basename(resolve(values.model ?? DEFAULT_MODEL))];
   const requests = values.requests ?? splits?.dev;

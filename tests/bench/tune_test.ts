@@ -33,7 +33,7 @@ Deno.test("chooseTrial: floor first, no-ops excluded, mean of three as the fallb
   equal(chooseTrial([good, small], 90), small);
 });
 
-Deno.test("tune.ts refuses to read a test split, or to tune without anchors", async () => {
+Deno.test("tune.ts refuses to read a test split, to tune without anchors, or a grid no trial can run", async () => {
   const ROOT = new URL("../../", import.meta.url).pathname;
   const tune = async (...args: string[]) => {
     const r = await new Deno.Command(Deno.execPath(), {
@@ -63,6 +63,12 @@ Deno.test("tune.ts refuses to read a test split, or to tune without anchors", as
     ],
     [["--anchors", "data/requests/base-dev.json"], /--anchors is the --requests file/],
     [["--anchors", "data/requests/missing.json"], /--anchors .*missing\.json: no such file/],
+    // A method, setting or flag that every trial would fail on is refused before the first.
+    [["--method", "nope"], /--method must be one of kne, .*got "nope"/],
+    [["--grid", '{"topQ":[1]}'], /--grid: kne has no setting "topQ" \(igSteps, /],
+    [["--grid", '{"topP":0.01}'], /--grid: "topP" must be a non-empty list/],
+    [["--grid", "[1]"], /--grid must be a JSON object/],
+    [["--bogus"], /Unknown option '--bogus'/],
   ];
   for (const [args, re] of cases) {
     const r = await tune(...args);
