@@ -71,6 +71,7 @@ import {
 import type { MemoryPlan } from "../src/pipeline/plan.ts";
 import { median } from "../src/eval/aggregate.ts";
 import { NO_TORCH_NOTE, runTorchPeer, torchPython } from "./peers/torch.ts";
+import { benchFlags } from "./flags.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -79,18 +80,37 @@ if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   Deno.env.set("XDG_RUNTIME_DIR", dir);
 }
 
-const args = new Map(
-  Deno.args.map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "true"] as const;
-  }),
-);
+const args = benchFlags([
+  "json",
+  "profile",
+  "edits",
+  "warmup",
+  "threads",
+  "checkpoint",
+  "force",
+  "anchors",
+  "dtypes",
+  "models",
+  "llama-layers",
+  "quick",
+  "no-wasm",
+  "no-webgpu",
+  "webgpu-fallback",
+  "no-torch",
+  "no-record",
+  // The child process that runs one shape (runChild), started by the parent with these.
+  "child",
+  "model",
+  "layers",
+  "backend",
+  "dtype",
+]);
 const JSON_OUT = args.has("json");
 const PROFILE = args.has("profile");
-const EDITS = Math.max(1, Number(args.get("edits") ?? 3));
+const EDITS = args.int("edits", 3, 1);
 /** Untimed edits first (0 for shapes that take most of an hour per edit on a software adapter). */
-const WARMUP = Math.max(0, Number(args.get("warmup") ?? 1));
-const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
+const WARMUP = args.int("warmup", 1, 0);
+const THREADS = args.has("threads") ? args.int("threads", 1, 1) : undefined;
 /** Checkpoint the layers even where the planner would not. */
 const CHECKPOINT = args.has("checkpoint");
 /** Run shapes the planner rejects (to measure how far off it is); a failure is reported. */
@@ -102,7 +122,9 @@ const TARGET_TOKENS = 4;
  * edit command runs KNE (it builds up to 48 anchors per edit). The default 0 measures the edit
  * alone, as the issue's target specifies.
  */
-const ANCHORS = Math.max(0, Number(args.get("anchors") ?? 0));
+const ANCHORS = args.int("anchors", 0, 0);
+/** The Llama shape's layers instead of its 16 (a shorter run with the same per-layer work). */
+const LLAMA_LAYERS = args.has("llama-layers") ? args.int("llama-layers", 0, 1) : undefined;
 
 /**
  * The issue's work: 4 IG steps, top-p 0.01, exactly 20 update steps. The learning rate, unit
@@ -461,7 +483,7 @@ async function runChild(): Promise<void> {
 async function childEdits(): Promise<void> {
   const shape = SHAPES.find((s) => s.key === args.get("model"))!;
   const config = shape.family && args.has("layers")
-    ? shape.family(Number(args.get("layers")))
+    ? shape.family(args.int("layers", 0, 1))
     : shape.config;
   const loadBefore = load();
   const be: Backend = args.get("backend") === "webgpu"
@@ -717,15 +739,11 @@ interface Skip {
 
 /** The weight dtypes to run on `backend`: --dtypes, else f32 on WASM and f16 on WebGPU. */
 function dtypesFor(backend: "wasm" | "webgpu"): DType[] {
-  const list = args.get("dtypes")?.split(",") ?? [backend === "wasm" ? "f32" : "f16"];
-  for (const d of list) {
-    if (d !== "f32" && d !== "f16") throw new Error(`--dtypes takes f32 and/or f16, got ${d}`);
-  }
-  return list as DType[];
+  return (args.list("dtypes", ["f32", "f16"]) ?? [backend === "wasm" ? "f32" : "f16"]) as DType[];
 }
 
 async function runParent(): Promise<void> {
-  const only = args.get("models")?.split(",");
+  const only = args.list("models", SHAPES.map((s) => s.key));
   const shapes = args.has("quick")
     ? SHAPES.slice(0, 1)
     : SHAPES.filter((s) => !only || only.includes(s.key));
@@ -754,9 +772,7 @@ async function runParent(): Promise<void> {
     for (const dtype of dtypesFor(backend)) {
       for (const shape of shapes) {
         let config = shape.config;
-        if (shape.family && args.has("llama-layers")) {
-          config = shape.family(Number(args.get("llama-layers")));
-        }
+        if (shape.family && LLAMA_LAYERS !== undefined) config = shape.family(LLAMA_LAYERS);
         if (backend === "wasm") {
           const p = plan(config, dtype, wasmLimits);
           const problems = planProblems(p, wasmLimits, "edit");

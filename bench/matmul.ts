@@ -26,6 +26,7 @@ import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { createWasmBackend, type WasmBackend } from "../engine/wasm/backend.ts";
 import { createWebGpuBackend, type WebGpuBackend } from "../engine/webgpu/backend.ts";
 import type { Backend } from "../engine/backend.ts";
+import { benchFlags } from "./flags.ts";
 
 type Kernel = "matmul" | "matmul_tn" | "matmul_nt";
 
@@ -66,12 +67,10 @@ interface Contender {
   close?(): void;
 }
 
-const args = new Set(Deno.args);
-const JSON_OUT = args.has("--json");
-const QUICK = args.has("--quick");
-const ROUNDS = Number(
-  Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? (QUICK ? 3 : 7),
-);
+const args = benchFlags(["json", "quick", "rounds", "no-webgpu", "no-peers"]);
+const JSON_OUT = args.has("json");
+const QUICK = args.has("quick");
+const ROUNDS = args.int("rounds", QUICK ? 3 : 7, 1);
 const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
 const notes: string[] = [];
 
@@ -362,7 +361,7 @@ async function main(): Promise<void> {
   const wasm1: WasmBackend = await createWasmBackend({ threads: 1 });
   contenders.push(ours("wasm", wasmAll, wasmAll.threads), ours("wasm-1t", wasm1, 1));
   let gpu: WebGpuBackend | null = null;
-  if (!args.has("--no-webgpu")) {
+  if (!args.has("no-webgpu")) {
     if (!Deno.env.get("XDG_RUNTIME_DIR")) {
       const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
       Deno.chmodSync(dir, 0o700);
@@ -391,7 +390,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (!args.has("--no-peers")) {
+  if (!args.has("no-peers")) {
     contenders.push(onnxContender);
     await tf.setBackend("wasm");
     await tf.ready();

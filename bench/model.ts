@@ -31,6 +31,7 @@ import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { median } from "../src/eval/aggregate.ts";
 import { type PeerResult, runTorchPeer, torchPython } from "./peers/torch.ts";
+import { benchFlags } from "./flags.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   // Mesa warns on every adapter request without it.
@@ -39,21 +40,27 @@ if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   Deno.env.set("XDG_RUNTIME_DIR", dir);
 }
 
-const args = new Map(
-  Deno.args.map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "true"] as const;
-  }),
-);
+const args = benchFlags([
+  "json",
+  "profile",
+  "generate",
+  "rounds",
+  "seq",
+  "layers",
+  "threads",
+  "no-webgpu",
+  "no-torch",
+  "no-record",
+]);
 const JSON_OUT = args.has("json");
 const PROFILE = args.has("profile");
-const ROUNDS = Number(args.get("rounds") ?? 3);
-const SEQ = Number(args.get("seq") ?? 32);
-const LAYERS = Number(args.get("layers") ?? 12);
+const ROUNDS = args.int("rounds", 3, 1);
+const SEQ = args.int("seq", 32, 1);
+const LAYERS = args.int("layers", 12, 1);
 const GENERATE = args.has("generate");
 /** Tokens --generate decodes with the KV cache (3 more recompute the full forward). */
 const GENERATE_TOKENS = 16;
-const THREADS = args.has("threads") ? Number(args.get("threads")) : undefined;
+const THREADS = args.has("threads") ? args.int("threads", 1, 1) : undefined;
 
 const config: ModelConfig = {
   architecture: "gpt2",

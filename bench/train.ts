@@ -16,16 +16,12 @@ import { buildModel, disposeModel, initWeights } from "../src/model/build.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
+import { benchFlags } from "./flags.ts";
 import { runTorchPeer, torchPython } from "./peers/torch.ts";
 
-const args = new Map(
-  Deno.args.map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "true"] as const;
-  }),
-);
-const STEPS = Number(args.get("steps") ?? 6);
-const WARMUP = Number(args.get("warmup") ?? 2);
+const args = benchFlags(["shapes", "steps", "warmup", "json"]);
+const STEPS = args.int("steps", 6, 1);
+const WARMUP = args.int("warmup", 2, 0);
 
 interface Shape {
   llama?: boolean;
@@ -76,9 +72,9 @@ async function torchStep(
 
 const py = await torchPython();
 const be = await createWasmBackend();
-for (const name of (args.get("shapes") ?? "facts,base").split(",")) {
+const names = args.list("shapes", Object.keys(SHAPES)) ?? ["facts", "base"];
+for (const name of names) {
   const s = SHAPES[name];
-  if (!s) throw new Error(`unknown shape ${name} (${Object.keys(SHAPES).join(", ")})`);
   const config: ModelConfig = {
     architecture: s.llama ? "llama" : "gpt2",
     hfClass: s.llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
