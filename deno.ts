@@ -27,5 +27,6 @@ export { formatProfile, summarizeProfile } from "./src/pipeline/profile.ts";
 // The terminal.
 export { listenForInterrupt } from "./src/cli/interrupt.ts";
 export { printable } from "./src/cli/message.ts";
-export { exitWithError, runCommand } from "./src/cli/fail.ts";
+export { exitWithError } from "./src/cli/fail.ts";
+export { runCommand } from "./src/pipeline/run-command.ts";
 export { Progress } from "./src/cli/progress.ts";

@@ -4,7 +4,8 @@
 // summary does not.
 
 import { parseArgs } from "node:util";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { fsError } from "../src/io/files.ts";
 import { type TrainSummary, writeModelCard } from "../src/train/card.ts";
 

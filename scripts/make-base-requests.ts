@@ -12,7 +12,8 @@
 
 import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { buildWorld } from "../src/facts/world.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import {

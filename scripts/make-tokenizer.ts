@@ -4,7 +4,8 @@
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 
 import { parseArgs } from "node:util";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { printable } from "../src/cli/message.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";

@@ -6,7 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { loadModel } from "../src/pipeline/load.ts";

@@ -4,7 +4,8 @@
 // the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
 
 import { parseArgs } from "node:util";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const root = new URL("../", import.meta.url);

@@ -8,7 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { exitWithError, runCommand } from "../src/cli/fail.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
   checkOutputFolder,
