@@ -14,8 +14,8 @@
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { methodByName } from "../src/methods/registry.ts";
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
@@ -135,32 +135,18 @@ async function runTrial(
 }
 
 if (import.meta.main) {
-  let values;
-  try {
-    values = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        method: { type: "string" },
-        grid: { type: "string" },
-        model: { type: "string" },
-        requests: { type: "string" },
-        anchors: { type: "string" },
-        n: { type: "string", default: "50" },
-        mode: { type: "string", default: "single" },
-        backend: { type: "string", default: "wasm" },
-        out: { type: "string" },
-        "locality-floor": { type: "string", default: "90" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    fail(`${(e as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
+  const values = parseFlags({
+    method: { type: "string" },
+    grid: { type: "string" },
+    model: { type: "string" },
+    requests: { type: "string" },
+    anchors: { type: "string" },
+    n: { type: "string", default: "50" },
+    mode: { type: "string", default: "single" },
+    backend: { type: "string", default: "wasm" },
+    out: { type: "string" },
+    "locality-floor": { type: "string", default: "90" },
+  }, HELP);
   if (!values.method || !values.grid) fail(`--method and --grid are required\n\n${HELP}`);
   let method;
   try {

@@ -3,24 +3,15 @@
 // the card's layout without retraining; --machine says what the run was trained on where the
 // summary does not.
 
-import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { fsError } from "../src/io/files.ts";
 import { type TrainSummary, writeModelCard } from "../src/train/card.ts";
 
 const USAGE = "Usage: deno task card --model DIR [--machine TEXT]";
 
-let values;
-try {
-  values = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: { model: { type: "string" }, machine: { type: "string" } },
-  }).values;
-} catch (e) {
-  exitWithError((e as Error).message, 2, USAGE);
-}
+const values = parseFlags({ model: { type: "string" }, machine: { type: "string" } }, USAGE);
 const dir = (values.model ?? exitWithError("--model is required", 2, USAGE)).replace(/\/+$/, "");
 const path = `${dir}/recall.json`;
 const text = await Deno.readTextFile(path).catch((e) =>

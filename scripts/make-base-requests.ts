@@ -10,9 +10,9 @@
 // Deterministic for a model. With --prefix base-llama and the Llama twin as --model, it writes the
 // twin's own files (base-llama-test.json, ...), kept by what the twin knows.
 
-import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { buildWorld } from "../src/facts/world.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
@@ -37,27 +37,13 @@ function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
 }
 
-let values;
-try {
-  values = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      model: { type: "string", default: "models/kne-facts-base" },
-      test: { type: "string", default: "500" },
-      dev: { type: "string", default: "200" },
-      anchors: { type: "string", default: "100" },
-      prefix: { type: "string", default: "base" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const values = parseFlags({
+  model: { type: "string", default: "models/kne-facts-base" },
+  test: { type: "string", default: "500" },
+  dev: { type: "string", default: "200" },
+  anchors: { type: "string", default: "100" },
+  prefix: { type: "string", default: "base" },
+}, USAGE);
 const count = (name: "test" | "dev" | "anchors") => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < 1) {

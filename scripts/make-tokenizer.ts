@@ -3,8 +3,8 @@
 // and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 
-import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { printable } from "../src/cli/message.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
@@ -16,25 +16,10 @@ const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR]
   --vocab N   vocabulary size, bytes and <|endoftext|> included (default ${BASE_VOCAB_SIZE})
   --out DIR   folder of the tokenizer.json written (default data/tokenizer-base)`;
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      vocab: { type: "string", default: String(BASE_VOCAB_SIZE) },
-      out: { type: "string", default: new URL("../data/tokenizer-base", import.meta.url).pathname },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  }).values;
-} catch (e) {
-  exitWithError((e as Error).message, 2, USAGE);
-}
-if (args.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const args = parseFlags({
+  vocab: { type: "string", default: String(BASE_VOCAB_SIZE) },
+  out: { type: "string", default: new URL("../data/tokenizer-base", import.meta.url).pathname },
+}, USAGE);
 const vocab = Number(args.vocab);
 // 256 byte symbols and the end-of-text token come first; at least one merge after them.
 if (!Number.isInteger(vocab) || vocab < 258) {

@@ -4,9 +4,9 @@
 // relation, the same figures training writes into recall.json. --limit scores every k-th probe of
 // each set so that at most N remain (a quick look at a model while another run trains).
 
-import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
@@ -21,23 +21,14 @@ function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
 }
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      model: { type: "string" },
-      corpus: { type: "string", default: "text" },
-      sets: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "string" },
-      backend: { type: "string", default: "wasm" },
-    },
-  }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
+const args = parseFlags({
+  model: { type: "string" },
+  corpus: { type: "string", default: "text" },
+  sets: { type: "string" },
+  limit: { type: "string" },
+  json: { type: "string" },
+  backend: { type: "string", default: "wasm" },
+}, USAGE);
 const modelDir = args.model ?? fail("--model is required");
 if (args.corpus !== "text" && args.corpus !== "template") {
   fail(`--corpus must be text or template, got "${args.corpus}"`);

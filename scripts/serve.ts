@@ -3,8 +3,8 @@
 // files (hparams/<method>/<model>.json), with the two headers that make
 // the page cross-origin isolated (SharedArrayBuffer, so the WASM backend can run threads).
 
-import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
@@ -94,23 +94,9 @@ export function serve(port: number): { server: Deno.HttpServer; url: Promise<str
 const USAGE = "Usage: deno task serve [--port N]   (default 8000; 0: any free port)";
 
 if (import.meta.main) {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        port: { type: "string", default: "8000" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    exitWithError((e as Error).message, 2, USAGE);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
+  const args = parseFlags({
+    port: { type: "string", default: "8000" },
+  }, USAGE);
   const port = Number(args.port);
   if (!/^\d+$/.test(args.port) || port > 65535) {
     exitWithError(`--port must be an integer in [0, 65535], got "${args.port}"`, 2, USAGE);

@@ -6,9 +6,9 @@
 // and the MLP curve at the last subject token printed (the ROME paper's headline: a mid-layer
 // peak in a realistic model).
 
-import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
@@ -55,36 +55,22 @@ function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
 }
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      model: { type: "string", default: DEFAULT_MODEL },
-      prompt: { type: "string" },
-      subject: { type: "string" },
-      answer: { type: "string" },
-      requests: { type: "string" },
-      n: { type: "string", default: "50" },
-      samples: { type: "string", default: "10" },
-      noise: { type: "string", default: "3" },
-      seed: { type: "string", default: "1" },
-      window: { type: "string", default: "1" },
-      out: { type: "string" },
-      backend: { type: "string", default: "wasm" },
-      json: { type: "boolean", default: false },
-      force: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
-if (args.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const args = parseFlags({
+  model: { type: "string", default: DEFAULT_MODEL },
+  prompt: { type: "string" },
+  subject: { type: "string" },
+  answer: { type: "string" },
+  requests: { type: "string" },
+  n: { type: "string", default: "50" },
+  samples: { type: "string", default: "10" },
+  noise: { type: "string", default: "3" },
+  seed: { type: "string", default: "1" },
+  window: { type: "string", default: "1" },
+  out: { type: "string" },
+  backend: { type: "string", default: "wasm" },
+  json: { type: "boolean", default: false },
+  force: { type: "boolean", default: false },
+}, USAGE);
 const count = (name: "n" | "samples" | "seed" | "window") => {
   const v = Number(args[name]);
   const min = name === "seed" ? 0 : 1;

@@ -8,11 +8,11 @@
 // before any training step. This file reads the command line and guards the output; the corpus,
 // the loop, the samples and the card are src/train's.
 
-import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags } from "../src/cli/flags.ts";
 import { Progress } from "../src/cli/progress.ts";
 import { exists, replaceDir } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
@@ -74,22 +74,8 @@ const options = {
   resume: { type: "boolean", default: false },
   force: { type: "boolean", default: false },
   "keep-checkpoint": { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
 } as const;
-
-function parse() {
-  try {
-    return parseArgs({ args: Deno.args, strict: true, allowPositionals: false, options }).values;
-  } catch (e) {
-    exitWithError((e as Error).message, 2, USAGE);
-  }
-}
-const parsed = parse();
-
-if (parsed.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const parsed = parseFlags(options, USAGE);
 const presetName = parsed.preset!;
 if (!isPresetName(presetName)) {
   exitWithError(

@@ -1,0 +1,46 @@
+// A script's flags (src/cli/flags.ts): values and defaults read back typed as given; `--help`
+// prints the usage to stdout and exits 0, an unknown flag or a stray argument exits 2 with the
+// usage after the error (each script's own refusals are in tests/reliability/script_errors_test.ts).
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseFlags } from "../../src/cli/flags.ts";
+
+Deno.test("parseFlags reads values, defaults and switches", () => {
+  const v = parseFlags(
+    {
+      port: { type: "string", default: "8000" },
+      n: { type: "string" },
+      force: { type: "boolean" },
+    },
+    "usage",
+    ["--n", "3", "--force"],
+  );
+  assert.deepEqual({ ...v }, { port: "8000", n: "3", force: true });
+});
+
+Deno.test("--help prints the usage and exits 0; an unknown flag or argument exits 2", async () => {
+  const card = join(new URL("../../", import.meta.url).pathname, "scripts/card.ts");
+  const run = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", card, ...args],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+  };
+  const [help, short, unknown, stray] = await Promise.all([
+    run("--help"),
+    run("-h"),
+    run("--modle", "x"),
+    run("x"),
+  ]);
+  for (const r of [help, short]) {
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^Usage: deno task card --model DIR/);
+  }
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /^error: Unknown option '--modle'[^]*\n\nUsage: deno task card/);
+  assert.equal(stray.code, 2);
+  assert.match(stray.err, /^error: Unexpected argument 'x'/);
+});
