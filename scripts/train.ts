@@ -223,14 +223,13 @@ console.error(
 const interrupt = listenForInterrupt("saving a checkpoint");
 
 const bar = new Progress("train", totalSteps, "step", state.step);
-const saveState = (st: TrainState) => saveCheckpoint(ckptDir, model, opt, st, markCheckpoint);
 let lossAvg;
 try {
   lossAvg = await trainSteps(model, opt, source, state, {
     batch,
     schedule: { lr, warmup, totalSteps },
     ckptEvery,
-    save: saveState,
+    save: (st) => saveCheckpoint(ckptDir, model, opt, st, markCheckpoint),
     stopRequested: () => interrupt.requested(),
     onStep: (st, avg, secs) =>
       bar.update(
@@ -245,7 +244,6 @@ try {
 }
 bar.finish();
 if (interrupt.requested()) {
-  await saveState(state);
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);
 }

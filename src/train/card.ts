@@ -63,6 +63,7 @@ export async function writeModelCard(path: string, s: TrainSummary): Promise<voi
   const rel = Object.entries(s.recall.train_facts?.byRelation ?? {}).map(([name, r]) =>
     `| ${name} | ${r.n} | ${pct(r.firstToken)} | ${pct(r.whole)} |`
   );
+  const millions = (s.params / 1e6).toFixed(2);
   const intro = s.preset === "facts"
     ? `# kne-facts: the default model of kne
 
@@ -88,11 +89,9 @@ rarely, subjects followed at once by a fact ("Lyon, France, ..."), other names o
 two-hop sentences, each training pass newly sampled. Its
 tokenizer is byte-level BPE trained by the project (\`src/facts/base-tokenizer.ts\`): any text
 encodes, and most subjects and answers are several tokens. ${s.config.nLayers} layers of width
-${s.config.dModel} (${
-      (s.params / 1e6).toFixed(2)
-    } M parameters, within the 10-25 M the project set for
-a realistic model), so that it trains in about two hours on a 2-core CPU; bench/RESULTS.md holds
-every attempt's recall and causal trace.`;
+${s.config.dModel} (${millions} M parameters, within the 10-25 M the project set for a realistic
+model), so that it trains in about two hours on a 2-core CPU; bench/RESULTS.md holds every
+attempt's recall and causal trace.`;
   const tokenizer = s.preset === "facts"
     ? "word-level WordPiece tokenizer"
     : "byte-level BPE tokenizer";
@@ -108,7 +107,7 @@ ${
     c.hfClass ?? "GPT2LMHeadModel"
   }: ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, FFN ${c.dFF},
 context ${c.contextLength}, vocabulary ${c.vocabSize} (${tokenizer}), tied
-LM head; ${(s.params / 1e6).toFixed(2)} M parameters. Hugging Face layout: \`config.json\`,
+LM head; ${millions} M parameters. Hugging Face layout: \`config.json\`,
 \`model.safetensors\` (F32), \`tokenizer.json\`.
 
 ## Training

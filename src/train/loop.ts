@@ -29,7 +29,10 @@ export interface LoopOptions {
   ckptEvery: number;
   /** Writes a checkpoint of the model, the optimizer and `state`. */
   save: (state: TrainState) => Promise<void>;
-  /** Asked before each step and after it; true ends the loop after a checkpoint. */
+  /**
+   * Asked before each step and after it; true ends the loop, with the state checkpointed once
+   * (also when no step ran since the last checkpoint, so that a stopped run can always resume).
+   */
   stopRequested: () => boolean;
   /** After each step, with the loss's moving average and the run's seconds so far. */
   onStep?: (state: TrainState, lossAvg: number, seconds: number) => void;
@@ -55,6 +58,12 @@ export async function trainSteps(
   const t0 = performance.now() - state.seconds * 1000;
   const seconds = () => (performance.now() - t0) / 1000;
   let lossAvg = state.losses.at(-1) ?? NaN;
+  let savedAt = -1;
+  const save = async () => {
+    state.seconds = seconds();
+    await o.save(state);
+    savedAt = state.step;
+  };
   while (state.step < o.schedule.totalSteps && !o.stopRequested()) {
     if (state.cursor >= source.size(state.epoch)) {
       state.epoch++;
@@ -77,11 +86,9 @@ export async function trainSteps(
     lossAvg = Number.isNaN(lossAvg) ? loss : 0.98 * lossAvg + 0.02 * loss;
     if (state.step % 50 === 0) state.losses.push(Number(lossAvg.toFixed(4)));
     o.onStep?.(state, lossAvg, seconds());
-    if (state.step % o.ckptEvery === 0 || o.stopRequested()) {
-      state.seconds = seconds();
-      await o.save(state);
-    }
+    if (state.step % o.ckptEvery === 0 || o.stopRequested()) await save();
   }
+  if (o.stopRequested() && savedAt !== state.step) await save();
   state.seconds = seconds();
   return lossAvg;
 }

@@ -1,6 +1,7 @@
 // The training loop (src/train/loop.ts): the learning-rate schedule's shape, a run stopped and
-// resumed from its checkpoint ends with exactly the weights of one run straight through, and a
-// non-finite loss stops the loop before any update or checkpoint.
+// resumed from its checkpoint ends with exactly the weights of one run straight through (its stop
+// checkpointed once), a stop before any step still checkpoints, and a non-finite loss stops the
+// loop before any update or checkpoint.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -65,6 +66,19 @@ function fresh(): { model: CausalLM; opt: Adam; state: TrainState } {
   return { model, opt, state };
 }
 
+type Run = ReturnType<typeof fresh>;
+
+/** Trains `run` to the end of the schedule without checkpoints. */
+async function trainThrough(run: Run): Promise<void> {
+  await trainSteps(run.model, run.opt, source, run.state, {
+    batch: 4,
+    schedule,
+    ckptEvery: 100,
+    save: () => Promise.resolve(),
+    stopRequested: () => false,
+  });
+}
+
 async function weights(model: CausalLM): Promise<Float32Array[]> {
   return await Promise.all([...model.params.values()].map((p) => p.value.toArray()));
 }
@@ -75,14 +89,7 @@ Deno.test("a run stopped and resumed from its checkpoint ends as one run straigh
   const first = fresh();
   const second = fresh();
   try {
-    const noSave = () => Promise.resolve();
-    await trainSteps(straight.model, straight.opt, source, straight.state, {
-      batch: 4,
-      schedule,
-      ckptEvery: 100,
-      save: noSave,
-      stopRequested: () => false,
-    });
+    await trainThrough(straight);
     assert.equal(straight.state.step, schedule.totalSteps);
     assert.ok(straight.state.epoch >= 2, "the run crosses epochs");
 
@@ -101,13 +108,7 @@ Deno.test("a run stopped and resumed from its checkpoint ends as one run straigh
 
     second.state = await loadCheckpoint(dir, second.model, second.opt, "");
     assert.equal(second.state.step, 5);
-    await trainSteps(second.model, second.opt, source, second.state, {
-      batch: 4,
-      schedule,
-      ckptEvery: 100,
-      save: noSave,
-      stopRequested: () => false,
-    });
+    await trainThrough(second);
     assert.deepEqual(await weights(second.model), await weights(straight.model));
     assert.deepEqual(second.state.losses, straight.state.losses);
     assert.equal(second.state.tokens, straight.state.tokens);
@@ -117,6 +118,24 @@ Deno.test("a run stopped and resumed from its checkpoint ends as one run straigh
       disposeModel(r.model);
     }
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stop asked before any step still leaves one checkpoint to resume from", async () => {
+  const run = fresh();
+  try {
+    const saved: number[] = [];
+    await trainSteps(run.model, run.opt, source, run.state, {
+      batch: 4,
+      schedule,
+      ckptEvery: 2,
+      save: (st) => Promise.resolve(void saved.push(st.step)),
+      stopRequested: () => true,
+    });
+    assert.deepEqual(saved, [0]);
+  } finally {
+    run.opt.dispose();
+    disposeModel(run.model);
   }
 });
 
