@@ -64,7 +64,18 @@ export async function trainSteps(
     await o.save(state);
     savedAt = state.step;
   };
-  while (state.step < o.schedule.totalSteps && !o.stopRequested()) {
+  // A step's awaits settle as microtasks on the WASM backend, so a Ctrl-C listener
+  // (stopRequested) only runs if the loop gives the event loop a turn: at most every 100 ms, which
+  // costs nothing against a step of the base model and little against the tiny ones.
+  let turnedAt = performance.now();
+  const stop = async () => {
+    if (performance.now() - turnedAt >= 100) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      turnedAt = performance.now();
+    }
+    return o.stopRequested();
+  };
+  while (state.step < o.schedule.totalSteps && !(await stop())) {
     if (state.cursor >= source.size(state.epoch)) {
       state.epoch++;
       state.cursor = 0;

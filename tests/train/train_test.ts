@@ -1,7 +1,8 @@
 // The training script: deterministic from its seed (two runs give byte-identical weights), a
 // checkpoint of another model shape is refused with a clear error instead of being loaded, bad
 // arguments exit 2 before any work, an existing model is replaced only with --force, and a run
-// with --tokenizer keeps that tokenizer and resumes only with it.
+// with --tokenizer keeps that tokenizer and resumes only with it; Ctrl-C stops a run at a
+// checkpoint that --resume continues (it used to wait for the next periodic checkpoint).
 
 import { equal as assertEquals, match as assertMatch } from "node:assert/strict";
 import { createBackend } from "../../engine/select.ts";
@@ -35,6 +36,8 @@ async function train(out: string, extra: string[] = []): Promise<{ code: number;
   }).output();
   return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
 }
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 async function sha(path: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
@@ -197,6 +200,57 @@ Deno.test("--tokenizer trains with another tokenizer; its checkpoint resumes onl
     ]);
     assertEquals(noEot.code, 2, noEot.stderr);
     assertMatch(noEot.stderr, /has no <\|endoftext\|> token/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Ctrl-C stops training at a checkpoint (exit 130) and --resume finishes the run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Many steps of the tiny shape, so that the run is still going when the signal comes, and no
+    // periodic checkpoint: the stop must not wait for one (its file I/O used to be the only point
+    // where the Ctrl-C listener could run, 500 steps apart by default).
+    const args = [
+      "run",
+      "-A",
+      TRAIN,
+      "--out",
+      `${dir}/m`,
+      ...TINY,
+      "--epochs",
+      "6",
+      "--batch",
+      "32",
+      "--ckpt-every",
+      "100000",
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const dec = new TextDecoder();
+    let signalled = false;
+    for await (const chunk of child.stderr) {
+      stderr += dec.decode(chunk);
+      // The header comes just before the Ctrl-C listener and the loop; a second later the loop is
+      // well into its steps (the bar prints only at the end when stderr is not a terminal).
+      if (!signalled && stderr.includes("training 1x16")) {
+        signalled = true;
+        setTimeout(() => child.kill("SIGINT"), 1000);
+      }
+    }
+    const { code } = await child.status;
+    assertEquals(code, 130, stderr);
+    const step = Number(/stopped at step (\d+); resume with --resume/.exec(stderr)?.[1]);
+    assertEquals(step > 0, true, stderr);
+    assertEquals(await exists(`${dir}/m.checkpoint/state.json`), true);
+    const resumed = await train(`${dir}/m`, ["--epochs", "6", "--batch", "32", "--resume"]);
+    assertEquals(resumed.code, 0, resumed.stderr);
+    assertMatch(resumed.stderr, new RegExp(`resumed at step ${step}/`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
