@@ -13,7 +13,7 @@ const BASE = {
   tokenizer: "data/tokenizer-base/tokenizer.json",
   /** Which corpus an epoch reads: `text` packs the free-text documents into windows. */
   corpus: "text",
-  epochs: "28",
+  epochs: "40",
   batch: "16",
   lr: "1.5e-3",
   warmup: "100",
@@ -55,6 +55,8 @@ export const PRESETS = {
     out: "models/kne-facts-base-llama",
     arch: "llama",
     ff: "688",
+    // The twin was trained with base's earlier 28 passes (its card has the command).
+    epochs: "28",
   },
 } as const;
 
