@@ -10,6 +10,7 @@ import { createBackend } from "../../engine/select.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { traceFact } from "../../src/trace/causal-trace.ts";
 import { POSITION_GROUPS } from "../../src/trace/positions.ts";
+import { exists } from "../../src/io/files.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TINY = join(ROOT, "tests/fixtures/tiny-gpt2");
@@ -23,8 +24,6 @@ async function trace(args: string[]) {
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
-
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 Deno.test("trace CLI: one prompt writes trace.json and three heatmaps", async () => {
   const tmp = await Deno.makeTempDir();

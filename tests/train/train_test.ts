@@ -9,6 +9,7 @@ import { createBackend } from "../../engine/select.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
+import { exists } from "../../src/io/files.ts";
 
 const TRAIN = new URL("../../scripts/train.ts", import.meta.url).pathname;
 const MAKE_TOKENIZER = new URL("../../scripts/make-tokenizer.ts", import.meta.url).pathname;
@@ -36,8 +37,6 @@ async function train(out: string, extra: string[] = []): Promise<{ code: number;
   }).output();
   return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
 }
-
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 async function sha(path: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
