@@ -30,8 +30,8 @@ export interface LoopOptions {
   /** Writes a checkpoint of the model, the optimizer and `state`. */
   save: (state: TrainState) => Promise<void>;
   /**
-   * Asked before each step and after it; true ends the loop, with the state checkpointed once
-   * (also when no step ran since the last checkpoint, so that a stopped run can always resume).
+   * Asked before each step; true ends the loop, with the state checkpointed once (also when no
+   * step ran since the last checkpoint, so that a stopped run can always resume).
    */
   stopRequested: () => boolean;
   /** After each step, with the loss's moving average and the run's seconds so far. */
@@ -97,7 +97,7 @@ export async function trainSteps(
     lossAvg = Number.isNaN(lossAvg) ? loss : 0.98 * lossAvg + 0.02 * loss;
     if (state.step % 50 === 0) state.losses.push(Number(lossAvg.toFixed(4)));
     o.onStep?.(state, lossAvg, seconds());
-    if (state.step % o.ckptEvery === 0 || o.stopRequested()) await save();
+    if (state.step % o.ckptEvery === 0) await save();
   }
   if (o.stopRequested() && savedAt !== state.step) await save();
   state.seconds = seconds();
