@@ -3,6 +3,8 @@
 
 import { join } from "node:path";
 
+export { exists } from "../../src/io/files.ts";
+
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const EDIT = join(ROOT, "scripts/edit.ts");
 export const FIXTURES = join(ROOT, "tests/fixtures");
@@ -106,10 +108,6 @@ export async function copyModel(name: string, to: string): Promise<string> {
     if (e.isFile) await Deno.copyFile(join(FIXTURES, name, e.name), join(to, e.name));
   }
   return to;
-}
-
-export async function exists(p: string): Promise<boolean> {
-  return await Deno.stat(p).then(() => true, () => false);
 }
 
 /** Complete JSON records in a records.jsonl. */
