@@ -4,7 +4,15 @@
 
 import fc from "fast-check";
 import type { Backend, DeviceBuffer } from "../../engine/backend.ts";
-import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
+import {
+  assertClose,
+  dot,
+  FC_RUNS,
+  numericGrad,
+  POISON,
+  randomData,
+  seedArb,
+} from "../helpers/reference.ts";
 import { testBackends } from "../helpers/backends.ts";
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -18,28 +26,6 @@ function put(be: Backend, data: Float32Array): DeviceBuffer {
 function poisoned(be: Backend, n: number): DeviceBuffer {
   return put(be, new Float32Array(n).fill(POISON));
 }
-
-/** Central finite differences of f at x, in float64. */
-function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-6) {
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    x[i] = v + h;
-    const fp = f(x);
-    x[i] = v - h;
-    const fm = f(x);
-    x[i] = v;
-    g[i] = (fp - fm) / (2 * h);
-  }
-  return g;
-}
-
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
 
 function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
   if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}`);

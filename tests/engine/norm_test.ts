@@ -4,8 +4,9 @@
 
 import fc from "fast-check";
 import type { Backend } from "../../engine/backend.ts";
-import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
+import { assertClose, FC_RUNS, randomData, seedArb } from "../helpers/reference.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { runKernel } from "../helpers/kernels.ts";
 
 const rowsArb = fc.oneof(fc.constantFrom(1, 2, 3), fc.integer({ min: 1, max: 40 }));
 const widthArb = fc.oneof(
@@ -13,35 +14,6 @@ const widthArb = fc.oneof(
   fc.integer({ min: 1, max: 300 }),
 );
 const epsArb = fc.constantFrom(1e-5, 1e-6, 1e-3);
-
-/**
- * Uploads `inputs`, then `outputs` (a length fills the buffer with POISON; an array is its
- * initial contents), dispatches `name`, and reads back every output.
- */
-async function run(
-  be: Backend,
-  name: string,
-  inputs: Float32Array[],
-  outputs: (number | Float32Array)[],
-  params: number[],
-): Promise<Float32Array[]> {
-  const ins = inputs.map((a) => {
-    const d = be.alloc(a.length);
-    be.upload(d, a);
-    return d;
-  });
-  const outs = outputs.map((o) => {
-    const init = typeof o === "number" ? new Float32Array(o).fill(POISON) : o;
-    const d = be.alloc(init.length);
-    be.upload(d, init);
-    return d;
-  });
-  be.dispatch(name, [...ins, ...outs], params);
-  const got = [];
-  for (const d of outs) got.push(await be.read(d));
-  [...ins, ...outs].forEach((d) => be.free(d));
-  return got;
-}
 
 /** Test data for a [rows, d] problem: x with a per-test offset, gamma, beta, dy. */
 function problem(rows: number, d: number, seed: number, offset: number) {
@@ -210,7 +182,7 @@ async function checkLayernorm(
 ): Promise<void> {
   const eps = Math.fround(e);
   const { x, gamma, beta } = problem(rows, d, seed, off);
-  const [out, mean, rstd] = await run(be, "layernorm", [x, gamma, beta], [
+  const [out, mean, rstd] = await runKernel(be, "layernorm", [x, gamma, beta], [
     rows * d,
     rows,
     rows,
@@ -263,7 +235,7 @@ testBackends("layernorm_backward matches float64", async (be) => {
       const eps = Math.fround(e);
       const { x, gamma, dy } = problem(rows, d, seed, 1);
       const ref = layernormGradRef(x, gamma, dy, rows, d, eps);
-      const [dx] = await run(
+      const [dx] = await runKernel(
         be,
         "layernorm_backward",
         [x, gamma, dy, f32(ref.mean), f32(ref.rstd)],
@@ -288,7 +260,7 @@ testBackends("layernorm_param_grad matches float64, overwriting and accumulating
       const { x, gamma, dy } = problem(rows, d, seed, -1);
       const ref = layernormGradRef(x, gamma, dy, rows, d, eps);
       const g0 = randomData(d, seed + 9), b0 = randomData(d, seed + 10);
-      const [dgamma, dbeta] = await run(
+      const [dgamma, dbeta] = await runKernel(
         be,
         "layernorm_param_grad",
         [x, dy, f32(ref.mean), f32(ref.rstd)],
@@ -323,18 +295,23 @@ testBackends("layernorm gradients match finite differences", async (be) => {
         const eps = Math.fround(1e-5);
         const { x, gamma, beta, dy } = problem(rows, d, seed, 0.5);
         // The kernels' saved statistics come from the layernorm kernel itself.
-        const [, mean, rstd] = await run(
+        const [, mean, rstd] = await runKernel(
           be,
           "layernorm",
           [x, gamma, beta],
           [rows * d, rows, rows],
           [rows, d, eps],
         );
-        const [dx] = await run(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [rows * d], [
+        const [dx] = await runKernel(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [
+          rows * d,
+        ], [
           rows,
           d,
         ]);
-        const [dgamma, dbeta] = await run(be, "layernorm_param_grad", [x, dy, mean, rstd], [d, d], [
+        const [dgamma, dbeta] = await runKernel(be, "layernorm_param_grad", [x, dy, mean, rstd], [
+          d,
+          d,
+        ], [
           rows,
           d,
           0,
@@ -364,7 +341,11 @@ testBackends("rmsnorm matches float64 (out, rrms)", async (be) => {
       async (rows, d, seed, e, off) => {
         const eps = Math.fround(e);
         const { x, gamma } = problem(rows, d, seed, off);
-        const [out, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
+        const [out, rrms] = await runKernel(be, "rmsnorm", [x, gamma], [rows * d, rows], [
+          rows,
+          d,
+          eps,
+        ]);
         const ref = rmsnormRef(x, gamma, rows, d, eps);
         const what = `rmsnorm rows=${rows} d=${d} eps=${e} offset=${off}`;
         assertClose(out, ref.out, 1e-4, `${what} out`);
@@ -381,7 +362,9 @@ testBackends("rmsnorm_backward matches float64", async (be) => {
       const eps = Math.fround(e);
       const { x, gamma, dy } = problem(rows, d, seed, 0.5);
       const ref = rmsnormGradRef(x, gamma, dy, rows, d, eps);
-      const [dx] = await run(be, "rmsnorm_backward", [x, gamma, dy, f32(ref.rrms)], [rows * d], [
+      const [dx] = await runKernel(be, "rmsnorm_backward", [x, gamma, dy, f32(ref.rrms)], [
+        rows * d,
+      ], [
         rows,
         d,
       ]);
@@ -403,7 +386,7 @@ testBackends("rmsnorm_param_grad matches float64, overwriting and accumulating",
       const { x, gamma, dy } = problem(rows, d, seed, 0);
       const ref = rmsnormGradRef(x, gamma, dy, rows, d, eps);
       const g0 = randomData(d, seed + 9);
-      const [dgamma] = await run(
+      const [dgamma] = await runKernel(
         be,
         "rmsnorm_param_grad",
         [x, dy, f32(ref.rrms)],
@@ -427,9 +410,20 @@ testBackends("rmsnorm gradients match finite differences", async (be) => {
       async (rows, d, seed) => {
         const eps = Math.fround(1e-5);
         const { x, gamma, dy } = problem(rows, d, seed, 0.5);
-        const [, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
-        const [dx] = await run(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [rows, d]);
-        const [dgamma] = await run(be, "rmsnorm_param_grad", [x, dy, rrms], [d], [rows, d, 0]);
+        const [, rrms] = await runKernel(be, "rmsnorm", [x, gamma], [rows * d, rows], [
+          rows,
+          d,
+          eps,
+        ]);
+        const [dx] = await runKernel(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [
+          rows,
+          d,
+        ]);
+        const [dgamma] = await runKernel(be, "rmsnorm_param_grad", [x, dy, rrms], [d], [
+          rows,
+          d,
+          0,
+        ]);
         const fwd = (xv: Arr, gv: Arr) => rmsnormRef(xv, gv, rows, d, eps).out;
         const what = `rmsnorm rows=${rows} d=${d} vs finite differences`;
         const terms = termScale(rrms, gamma, dy, rows, d);
@@ -447,7 +441,11 @@ testBackends("row kernels cover more than 65535 rows (folded grid)", async (be) 
   const rows = 65537 + 3, d = 2, eps = Math.fround(1e-5);
   const { x, gamma, beta, dy } = problem(rows, d, 12345, 0);
   const ln = layernormRef(x, gamma, beta, rows, d, eps);
-  const [out, mean, rstd] = await run(be, "layernorm", [x, gamma, beta], [rows * d, rows, rows], [
+  const [out, mean, rstd] = await runKernel(be, "layernorm", [x, gamma, beta], [
+    rows * d,
+    rows,
+    rows,
+  ], [
     rows,
     d,
     eps,
@@ -455,15 +453,18 @@ testBackends("row kernels cover more than 65535 rows (folded grid)", async (be) 
   assertClose(out, ln.out, 1e-4, "layernorm out");
   assertClose(mean, ln.mean, 1e-4, "layernorm mean");
   assertClose(rstd, ln.rstd, 1e-4, "layernorm rstd");
-  const [dx] = await run(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [rows * d], [
+  const [dx] = await runKernel(be, "layernorm_backward", [x, gamma, dy, mean, rstd], [rows * d], [
     rows,
     d,
   ]);
   assertClose(dx, layernormGradRef(x, gamma, dy, rows, d, eps).dx, 1e-4, "layernorm_backward");
   const rms = rmsnormRef(x, gamma, rows, d, eps);
-  const [rout, rrms] = await run(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
+  const [rout, rrms] = await runKernel(be, "rmsnorm", [x, gamma], [rows * d, rows], [rows, d, eps]);
   assertClose(rout, rms.out, 1e-4, "rmsnorm out");
   assertClose(rrms, rms.rrms, 1e-4, "rmsnorm rrms");
-  const [rdx] = await run(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [rows, d]);
+  const [rdx] = await runKernel(be, "rmsnorm_backward", [x, gamma, dy, rrms], [rows * d], [
+    rows,
+    d,
+  ]);
   assertClose(rdx, rmsnormGradRef(x, gamma, dy, rows, d, eps).dx, 1e-4, "rmsnorm_backward");
 });

@@ -3,42 +3,13 @@
 // against central finite differences of the float64 forward.
 
 import fc from "fast-check";
-import type { Backend } from "../../engine/backend.ts";
-import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
+import { assertClose, FC_RUNS, randomData, seedArb } from "../helpers/reference.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { runKernel } from "../helpers/kernels.ts";
 
 /** Sizes: the awkward ones (1, odd widths, one past a vector or workgroup) and random ones. */
 const sizeArb = (max: number) =>
   fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 17, 255, 257, 769), fc.integer({ min: 1, max }));
-
-/**
- * Uploads `inputs`, then `outputs` (a length fills the buffer with POISON; an array is its
- * initial contents), dispatches `name`, and reads back every output.
- */
-async function run(
-  be: Backend,
-  name: string,
-  inputs: Float32Array[],
-  outputs: (number | Float32Array)[],
-  params: number[],
-): Promise<Float32Array[]> {
-  const ins = inputs.map((a) => {
-    const d = be.alloc(a.length);
-    be.upload(d, a);
-    return d;
-  });
-  const outs = outputs.map((o) => {
-    const init = typeof o === "number" ? new Float32Array(o).fill(POISON) : o;
-    const d = be.alloc(init.length);
-    be.upload(d, init);
-    return d;
-  });
-  be.dispatch(name, [...ins, ...outs], params);
-  const got = [];
-  for (const d of outs) got.push(await be.read(d));
-  [...ins, ...outs].forEach((d) => be.free(d));
-  return got;
-}
 
 /** Random data in [-s, s). */
 function scaled(n: number, seed: number, s: number): Float32Array {
@@ -86,7 +57,7 @@ testBackends("mul matches float64", async (be) => {
   await fc.assert(
     fc.asyncProperty(sizeArb(70000), seedArb, async (n, seed) => {
       const a = scaled(n, seed, 3), b = scaled(n, seed + 1, 3);
-      const [out] = await run(be, "mul", [a, b], [n], [n]);
+      const [out] = await runKernel(be, "mul", [a, b], [n], [n]);
       assertClose(out, Array.from(a, (v, i) => v * b[i]), 1e-6, `mul n=${n}`);
     }),
     FC_RUNS,
@@ -101,7 +72,7 @@ testBackends("scale matches float64", async (be) => {
       fc.float({ noNaN: true, min: -1e3, max: 1e3 }),
       async (n, seed, s) => {
         const a = randomData(n, seed);
-        const [out] = await run(be, "scale", [a], [n], [n, s]);
+        const [out] = await runKernel(be, "scale", [a], [n], [n, s]);
         const sf = Math.fround(s);
         assertClose(out, Array.from(a, (v) => sf * v), 1e-6, `scale n=${n} s=${s}`);
       },
@@ -118,7 +89,7 @@ testBackends("axpy updates y in place", async (be) => {
       fc.float({ noNaN: true, min: -10, max: 10 }),
       async (n, seed, alpha) => {
         const x = randomData(n, seed), y = randomData(n, seed + 7);
-        const [out] = await run(be, "axpy", [x], [y], [n, alpha]);
+        const [out] = await runKernel(be, "axpy", [x], [y], [n, alpha]);
         const af = Math.fround(alpha);
         const terms = Array.from(y, (v, i) => Math.abs(v) + Math.abs(af * x[i]));
         assertClose(out, Array.from(y, (v, i) => v + af * x[i]), 1e-5, `axpy n=${n}`, terms);
@@ -142,7 +113,7 @@ for (
         const x = scaled(n, seed, s);
         // Extreme inputs must saturate cleanly, never give NaN.
         if (n > 8) x.set([-100, 100, -20, 20, 0, -0, 1e-30, -3e38]);
-        const [out] = await run(be, name, [x], [n], [n]);
+        const [out] = await runKernel(be, name, [x], [n], [n]);
         assertClose(out, Array.from(x, ref), 1e-4, `${name} n=${n} scale=${s}`);
       }),
       FC_RUNS,
@@ -154,7 +125,7 @@ for (
       fc.asyncProperty(sizeArb(70000), seedArb, fc.constantFrom(1, 4, 12), async (n, seed, s) => {
         const x = scaled(n, seed, s), dy = scaled(n, seed + 1, 2);
         if (n > 8) x.set([-100, 100, -20, 20, 0, -0, 1e-30, -3e38]);
-        const [dx] = await run(be, `${name}_backward`, [x, dy], [n], [n]);
+        const [dx] = await runKernel(be, `${name}_backward`, [x, dy], [n], [n]);
         assertClose(dx, Array.from(x, (v, i) => grad(v) * dy[i]), 1e-4, `${name}_backward n=${n}`);
       }),
       FC_RUNS,
@@ -165,7 +136,7 @@ for (
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 40 }), seedArb, async (n, seed) => {
         const x = scaled(n, seed, 5), dy = scaled(n, seed + 1, 2);
-        const [dx] = await run(be, `${name}_backward`, [x, dy], [n], [n]);
+        const [dx] = await runKernel(be, `${name}_backward`, [x, dy], [n], [n]);
         const fd = finiteDiff((v) => v.map(ref), x, dy);
         assertClose(dx, fd, 1e-4, `${name}_backward vs finite differences n=${n}`);
       }),
@@ -260,7 +231,7 @@ testBackends("sum matches float64", async (be) => {
     fc.asyncProperty(sizeArb(100000), seedArb, async (n, seed) => {
       // Positive bias, so the exact sum is far from 0 and the relative error is meaningful.
       const x = randomData(n, seed).map((v) => v + 0.25);
-      const [out] = await run(be, "sum", [x], [1], [n]);
+      const [out] = await runKernel(be, "sum", [x], [1], [n]);
       const exact = x.reduce((s, v) => s + v, 0);
       assertClose(out, [exact], 1e-4, `sum n=${n}`);
     }),
@@ -272,7 +243,7 @@ testBackends("sum of zero-mean data is accurate relative to sum |x|", async (be)
   await fc.assert(
     fc.asyncProperty(sizeArb(100000), seedArb, async (n, seed) => {
       const x = randomData(n, seed);
-      const [out] = await run(be, "sum", [x], [1], [n]);
+      const [out] = await runKernel(be, "sum", [x], [1], [n]);
       const exact = x.reduce((s, v) => s + v, 0);
       const mass = x.reduce((s, v) => s + Math.abs(v), 0);
       // Normwise bound of a blocked f32 sum: a few ulp times sum |x|, whatever the cancellation.
@@ -298,7 +269,7 @@ testBackends("count_nonfinite counts NaN and +-Inf only", async (be) => {
         const bad = [NaN, Infinity, -Infinity];
         picks.forEach((k, i) => x[k % n] = bad[i % 3]);
         const expected = x.reduce((c, v) => Number.isFinite(v) ? c : c + 1, 0);
-        const [out] = await run(be, "count_nonfinite", [x], [1], [n]);
+        const [out] = await runKernel(be, "count_nonfinite", [x], [1], [n]);
         if (out[0] !== expected) {
           throw new Error(`count_nonfinite n=${n}: ${out[0]}, expected ${expected}`);
         }

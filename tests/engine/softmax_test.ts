@@ -4,7 +4,14 @@
 import fc from "fast-check";
 import type { Backend, DeviceBuffer } from "../../engine/backend.ts";
 import { loadKernelModule } from "../../engine/wasm/backend.ts";
-import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
+import {
+  assertClose,
+  FC_RUNS,
+  numericGrad,
+  POISON,
+  randomData,
+  seedArb,
+} from "../helpers/reference.ts";
 import { testBackends } from "../helpers/backends.ts";
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -24,22 +31,6 @@ function poisoned(be: Backend, n: number): DeviceBuffer {
 /** Random f32 values in [-amp, amp). */
 function randn(n: number, seed: number, amp = 1): Float32Array {
   return randomData(n, seed).map((v) => v * amp);
-}
-
-/** Central finite differences of f at x, in float64. */
-function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-6) {
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    x[i] = v + h;
-    const fp = f(x);
-    x[i] = v - h;
-    const fm = f(x);
-    x[i] = v;
-    g[i] = (fp - fm) / (2 * h);
-  }
-  return g;
 }
 
 /** Every element within tol relative error of its own expected value (floor `abs`). */

@@ -54,3 +54,26 @@ export const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
 
 /** fast-check settings: enough runs to hit odd sizes, few enough for lavapipe (FC_STRESS: more). */
 export const FC_RUNS = { numRuns: Number(Deno.env.get("FC_STRESS") ?? 25) };
+
+/** Central finite differences of f at x, in float64. */
+export function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-6) {
+  const x = Float64Array.from(x0);
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    x[i] = v + h;
+    const fp = f(x);
+    x[i] = v - h;
+    const fm = f(x);
+    x[i] = v;
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
+
+/** Float64 dot product of two equal-length arrays. */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
