@@ -14,22 +14,13 @@ import {
   RequestError,
   validateRequests,
 } from "../../src/io/requests.ts";
+import { errorOf, mutate, parsesOrRequestError } from "../helpers/request_errors.ts";
 
 const DIR = new URL("../fixtures/formats/", import.meta.url).pathname;
 const path = (format: string) => `${DIR}${format}.json`;
 const raw = (format: string): unknown[] => JSON.parse(Deno.readTextFileSync(path(format)));
 const clone = <T>(v: T): T => structuredClone(v);
 const FILE = "x.json";
-
-function errorOf(f: () => unknown): RequestError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RequestError) return e;
-    throw new Error(`expected a RequestError, got ${e}`);
-  }
-  throw new Error("expected a RequestError, nothing was thrown");
-}
 
 const msg = (records: unknown, format = "auto") =>
   errorOf(() => validateRequests(records, FILE, { format })).message;
@@ -305,31 +296,6 @@ Deno.test("bad MQuAKE records: more than one rewrite is refused, naming the reco
   );
 });
 
-/** A random edit at a random path of a JSON value: replace, delete, or retype a node. */
-function mutate(v: unknown, path: number[], replacement: unknown, op: number): unknown {
-  if (path.length === 0 || v === null || typeof v !== "object") {
-    return op % 3 === 0 ? undefined : replacement;
-  }
-  if (Array.isArray(v)) {
-    if (v.length === 0) return replacement;
-    const i = path[0] % v.length;
-    const out = v.slice();
-    const child = mutate(v[i], path.slice(1), replacement, op);
-    if (child === undefined) out.splice(i, 1);
-    else out[i] = child;
-    return out;
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o);
-  if (keys.length === 0) return replacement;
-  const k = keys[path[0] % keys.length];
-  const child = mutate(o[k], path.slice(1), replacement, op);
-  const out = { ...o };
-  if (child === undefined) delete out[k];
-  else out[k] = child;
-  return out;
-}
-
 Deno.test("fuzz: mutations of every format's file parse or throw RequestError", () => {
   const files = ["knowedit", "counterfact", "zsre", "mquake"].map(raw);
   fc.assert(
@@ -341,12 +307,10 @@ Deno.test("fuzz: mutations of every format's file parse or throw RequestError", 
       fc.nat(),
       (f, format, path, replacement, op) => {
         const m = mutate(files[f], path, replacement, op);
-        try {
+        parsesOrRequestError(() => {
           const rs = validateRequests(m, FILE, { format });
           for (const r of rs) assert(r.prompt.trim().length > 0 && r.targetNew.trim().length > 0);
-        } catch (e) {
-          if (!(e instanceof RequestError)) throw new Error(`not a RequestError: ${e}`);
-        }
+        });
       },
     ),
     { numRuns: 600 },

@@ -17,6 +17,7 @@ import {
   RequestError,
   validateRequests,
 } from "../../src/io/requests.ts";
+import { errorOf, mutate, parsesOrRequestError } from "../helpers/request_errors.ts";
 
 const FILE = "data/requests/x.json";
 
@@ -36,16 +37,6 @@ const EXAMPLE = {
     Relation_Specificity: [{ prompt: "The currency of France is", ground_truth: "Euro" }],
   },
 };
-
-function errorOf(f: () => unknown): RequestError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RequestError) return e;
-    throw new Error(`expected a RequestError, got ${e}`);
-  }
-  throw new Error("expected a RequestError, nothing was thrown");
-}
 
 Deno.test("the KNE.md example parses to a normalised EditRequest", () => {
   const [r] = parseRequests(JSON.stringify([EXAMPLE]), FILE);
@@ -228,14 +219,6 @@ Deno.test("loadRequests reads a file and names it in errors", async () => {
   }
 });
 
-function parsesOrRequestError(f: () => unknown): void {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof RequestError)) throw new Error(`not a RequestError: ${e}`);
-  }
-}
-
 Deno.test("fuzz: random JSON values parse or throw RequestError", () => {
   fc.assert(
     fc.property(fc.jsonValue(), (v) => {
@@ -259,31 +242,6 @@ Deno.test("fuzz: random JSON values parse or throw RequestError", () => {
     { numRuns: 200 },
   );
 });
-
-/** A random edit at a random path of a JSON value: replace, delete, or retype a node. */
-function mutate(v: unknown, path: number[], replacement: unknown, op: number): unknown {
-  if (path.length === 0 || v === null || typeof v !== "object") {
-    return op % 3 === 0 ? undefined : replacement;
-  }
-  if (Array.isArray(v)) {
-    if (v.length === 0) return replacement;
-    const i = path[0] % v.length;
-    const out = v.slice();
-    const child = mutate(v[i], path.slice(1), replacement, op);
-    if (child === undefined) out.splice(i, 1);
-    else out[i] = child;
-    return out;
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o);
-  if (keys.length === 0) return replacement;
-  const k = keys[path[0] % keys.length];
-  const child = mutate(o[k], path.slice(1), replacement, op);
-  const out = { ...o };
-  if (child === undefined) delete out[k];
-  else out[k] = child;
-  return out;
-}
 
 Deno.test("fuzz: mutations of a valid file parse or throw RequestError", () => {
   const valid = [
