@@ -362,11 +362,6 @@ async function main(): Promise<void> {
   contenders.push(ours("wasm", wasmAll, wasmAll.threads), ours("wasm-1t", wasm1, 1));
   let gpu: WebGpuBackend | null = null;
   if (!args.has("no-webgpu")) {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-      const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
-      Deno.chmodSync(dir, 0o700);
-      Deno.env.set("XDG_RUNTIME_DIR", dir);
-    }
     gpu = await createWebGpuBackend({ allowFallback: true });
     if (!gpu) note("webgpu: no adapter; not measured");
     else {

@@ -33,13 +33,6 @@ import { median } from "../src/eval/aggregate.ts";
 import { type PeerResult, runTorchPeer, torchPython } from "./peers/torch.ts";
 import { benchFlags } from "./flags.ts";
 
-if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-  // Mesa warns on every adapter request without it.
-  const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
-  Deno.chmodSync(dir, 0o700);
-  Deno.env.set("XDG_RUNTIME_DIR", dir);
-}
-
 const args = benchFlags([
   "json",
   "profile",

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { deepStrictEqual, ok, throws as assertThrows } from "node:assert/strict";
 import { type Backend, BackendError, type DeviceBuffer } from "../../engine/backend.ts";
 import { createWasmBackend, type WasmBackend } from "../../engine/wasm/backend.ts";
-import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
+import { createWebGpuBackend, requestAdapter } from "../../engine/webgpu/backend.ts";
 import { MIN_PARALLEL_MACS } from "../../engine/wasm/split.ts";
 import { assertClose, FC_RUNS, POISON, randomData, seedArb } from "../helpers/reference.ts";
 import { getBackend, hasWebGpu, testBackends } from "../helpers/backends.ts";
@@ -548,7 +548,7 @@ Deno.test({
 // ---- native f16 reads (shader-f16) against packed words ------------------------------------
 
 const adapterHasF16 = hasWebGpu &&
-  (await navigator.gpu.requestAdapter())?.features.has("shader-f16") === true;
+  (await requestAdapter())?.features.has("shader-f16") === true;
 
 Deno.test({
   name: "WebGPU reads f16 weights through shader-f16 bit for bit as through packed words [webgpu]",

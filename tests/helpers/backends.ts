@@ -5,13 +5,6 @@ import type { Backend } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { createWebGpuBackend, requestAdapter } from "../../engine/webgpu/backend.ts";
 
-if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-  // Mesa warns on every adapter request without it.
-  const dir = Deno.makeTempDirSync({ prefix: "xdg-" });
-  Deno.chmodSync(dir, 0o700);
-  Deno.env.set("XDG_RUNTIME_DIR", dir);
-}
-
 export const hasWebGpu = (await requestAdapter(true)) !== null;
 
 const cache = new Map<string, Promise<Backend>>();
