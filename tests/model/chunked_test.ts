@@ -11,15 +11,14 @@ import { type Backend, BackendError, isSlice } from "../../engine/backend.ts";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
 import { createWebGpuBackend } from "../../engine/webgpu/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
-import { readModelConfig } from "../../src/model/read-config.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
-import { buildModel, disposeModel } from "../../src/model/build.ts";
+import { disposeModel } from "../../src/model/build.ts";
 import { generate } from "../../src/model/generate.ts";
-import type { CausalLM } from "../../src/model/lm.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import * as T from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { getBackend, hasWebGpu } from "../helpers/backends.ts";
+import { loadFixture } from "../helpers/fixture_model.ts";
 import { assertClose, randomData, seedArb } from "../helpers/reference.ts";
 
 const kinds = ["wasm", "webgpu"] as const;
@@ -53,24 +52,6 @@ function testKinds(name: string, fn: (kind: Kind) => Promise<void>): void {
       fn: () => fn(kind),
     });
   }
-}
-
-/** Builds a fixture model from its safetensors (without the load-time memory check). */
-async function loadFixture(name: string, be: Backend): Promise<CausalLM> {
-  const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
-  const config = await readModelConfig(dir);
-  const file = await openSafetensors(`${dir}/model.safetensors`);
-  const w = new Map<string, Float32Array>();
-  try {
-    for (const n of file.tensors.keys()) w.set(n, await file.read(n));
-  } finally {
-    file.close();
-  }
-  return buildModel(
-    config,
-    be,
-    (info) => w.get(info.name) ?? w.get(info.name.replace(/^transformer\./, "")),
-  );
 }
 
 /** Counts dispatches that bind a slice (proof that something was split). */

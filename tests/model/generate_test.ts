@@ -10,34 +10,16 @@ import { noGrad } from "../../src/autograd/variable.ts";
 import { generateTopK } from "../../src/eval/fluency.ts";
 import { evalModelFromLogits } from "../../src/eval/model.ts";
 import { mulberry32 } from "../../src/random/rng.ts";
-import { readModelConfig } from "../../src/model/read-config.ts";
-import { openSafetensors } from "../../src/io/safetensors.ts";
-import { buildModel, disposeModel } from "../../src/model/build.ts";
+import { disposeModel } from "../../src/model/build.ts";
 import { evalGenerate, generate } from "../../src/model/generate.ts";
 import { KVCache } from "../../src/model/kvcache.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { loadFixture } from "../helpers/fixture_model.ts";
 import { assertClose } from "../helpers/reference.ts";
 
 const FIXTURES = ["tiny-gpt2", "tiny-llama"];
-
-async function loadFixture(name: string, be: Backend): Promise<CausalLM> {
-  const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
-  const config = await readModelConfig(dir);
-  const file = await openSafetensors(`${dir}/model.safetensors`);
-  const w = new Map<string, Float32Array>();
-  try {
-    for (const n of file.tensors.keys()) w.set(n, await file.read(n));
-  } finally {
-    file.close();
-  }
-  return buildModel(
-    config,
-    be,
-    (info) => w.get(info.name) ?? w.get(info.name.replace(/^transformer\./, "")),
-  );
-}
 
 async function withModels(be: Backend, fn: (m: CausalLM, name: string) => Promise<void>) {
   for (const name of FIXTURES) {
