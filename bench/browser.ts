@@ -50,7 +50,7 @@ async function inDeno(): Promise<number[]> {
     xs.push(out.seconds);
     revertChanges(m, out.changes);
   }
-  backend.dispose();
+  await backend.dispose();
   return xs;
 }
 

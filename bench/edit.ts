@@ -614,7 +614,7 @@ async function childEdits(): Promise<void> {
     disposeModel(model);
     console.log(JSON.stringify(result));
   } finally {
-    be.dispose();
+    await be.dispose();
   }
 }
 
@@ -757,7 +757,7 @@ async function runParent(): Promise<void> {
   // The WASM limits without a model: a one-thread backend holds only its packing space.
   const probe = await createWasmBackend({ threads: 1 });
   const wasmLimits: BackendLimits = backendLimits(probe);
-  probe.dispose();
+  await probe.dispose();
 
   const results: EditResult[] = [];
   const skips: Skip[] = [];

@@ -43,4 +43,4 @@ console.log(JSON.stringify({
   speedup: Number((slow.seconds / fast.seconds).toFixed(2)),
   sameTexts: same,
 }));
-be.dispose();
+await be.dispose();

@@ -64,7 +64,7 @@ interface Contender {
   f16?: boolean;
   /** null: not measured for this shape (the reason goes to the notes). */
   prepare(s: Shape, a: Float32Array, b: Float32Array): Promise<Runner | null>;
-  close?(): void;
+  close?(): void | Promise<void>;
 }
 
 const args = benchFlags(["json", "quick", "rounds", "no-webgpu", "no-peers"]);
@@ -452,7 +452,7 @@ async function main(): Promise<void> {
     }
     for (const n of notes) console.log(`note: ${n}`);
   }
-  for (const c of contenders) c.close?.();
+  for (const c of contenders) await c.close?.();
 }
 
 await main();

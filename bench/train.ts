@@ -133,4 +133,4 @@ for (const name of names) {
   console.log(args.has("json") ? JSON.stringify(row) : row);
   disposeModel(model);
 }
-be.dispose();
+await be.dispose();

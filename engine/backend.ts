@@ -134,8 +134,12 @@ export interface Backend {
   takeDispatchTimes(): Promise<DispatchTime[]>;
   /** Host <-> device copies (upload, read) since the backend started: counts and bytes. */
   transfers(): Transfers;
-  /** Release the device, workers and memory. */
-  dispose(): void;
+  /**
+   * Releases the device, workers and memory now. The promise settles once they are gone (worker
+   * threads exited, device lost): a process about to exit awaits it, so that no thread is still
+   * tearing down while the process runs its exit handlers. Idempotent.
+   */
+  dispose(): Promise<void>;
 }
 
 export class BackendError extends Error {

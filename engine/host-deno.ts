@@ -14,7 +14,8 @@ interface NodeWorker {
   postMessage(message: unknown): void;
   removeAllListeners(): void;
   unref(): void;
-  terminate(): void;
+  /** Settles once the thread has exited (Node's contract, which Deno keeps). */
+  terminate(): Promise<number>;
 }
 
 /** node:worker_threads, imported when the first kernel thread starts. */
@@ -35,7 +36,7 @@ async function spawnKernelThread(): Promise<KernelThread> {
     w.removeAllListeners();
     w.unref();
   });
-  return { ready, post: (m) => w.postMessage(m), terminate: () => w.terminate() };
+  return { ready, post: (m) => w.postMessage(m), terminate: () => w.terminate().then(() => {}) };
 }
 
 async function kernelsWasm(): Promise<BufferSource> {

@@ -29,7 +29,14 @@ function startThread(url: string | URL): Promise<KernelThread> {
     w.onmessage = null;
     w.onerror = null;
   });
-  return Promise.resolve({ ready, post: (m) => w.postMessage(m), terminate: () => w.terminate() });
+  return Promise.resolve({
+    ready,
+    post: (m) => w.postMessage(m),
+    terminate: () => {
+      w.terminate(); // a page's Worker stops at once
+      return Promise.resolve();
+    },
+  });
 }
 
 /** Fetches the engine's assets and returns a host serving them (pass it to setEngineHost). */

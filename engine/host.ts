@@ -11,7 +11,8 @@ export interface KernelThread {
   /** Resolves at the thread's first message (it is serving), rejects if it fails or exits. */
   readonly ready: Promise<void>;
   post(message: unknown): void;
-  terminate(): void;
+  /** Stops the thread; settles once it has exited. */
+  terminate(): Promise<void>;
 }
 
 export interface EngineHost {

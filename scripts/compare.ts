@@ -294,7 +294,7 @@ async function main() {
   }
   interrupt.release();
   disposeModel(model);
-  backend.dispose();
+  await backend.dispose();
 
   const meta: ComparisonMeta = {
     model: modelDir,

@@ -143,7 +143,7 @@ async function main() {
     const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
     const { text, problems } = planEdit(config, method, editW, backend, weightDtype);
     console.log(text);
-    backend.dispose();
+    await backend.dispose();
     Deno.exit(problems.length === 0 ? 0 : 1);
   }
   // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
@@ -246,7 +246,7 @@ async function main() {
     interrupt.release();
     const { message, code } = await describeFailure(fsError(e), backend, out);
     try {
-      backend.dispose();
+      await backend.dispose();
     } catch {
       // a lost device may refuse; nothing is left to release
     }
@@ -270,7 +270,7 @@ async function main() {
     await Deno.writeTextFile(`${result.out}/profile.json`, JSON.stringify(profile, null, 2) + "\n");
     console.error(formatProfile(profile));
   }
-  backend.dispose();
+  await backend.dispose();
   if (args.json) {
     console.log(
       JSON.stringify({ summary: result.summary, out: result.out, interrupted: result.interrupted }),

@@ -142,5 +142,5 @@ await runCommand(async () => {
     `wrote ${test.length} test, ${dev.length} dev and ${anchors.length} anchor requests; ` +
       `${multi} of ${test.length + dev.length} targets take two or more tokens`,
   );
-  backend.dispose();
+  await backend.dispose();
 });

@@ -75,5 +75,5 @@ await runCommand(async () => {
     }
   }
   if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");
-  backend.dispose();
+  await backend.dispose();
 });

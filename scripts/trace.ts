@@ -251,5 +251,5 @@ await runCommand(async () => {
       console.log(`and each fact's heatmaps in ${out}/facts/NNN-{resid,mlp_out,attn_out}.svg`);
     }
   }
-  backend.dispose();
+  await backend.dispose();
 });

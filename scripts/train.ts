@@ -289,5 +289,5 @@ await writeModelCard(`${partial}/README.md`, summary);
 await checkReplaceable(out);
 await replaceDir(partial, out);
 if (!args["keep-checkpoint"]) await removeOutput(ckptDir);
-backend.dispose();
+await backend.dispose();
 console.error(`saved ${out} in ${state.seconds.toFixed(0)} s`);

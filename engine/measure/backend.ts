@@ -211,5 +211,7 @@ export class MeasuringBackend implements Backend {
   }
 
   /** Nothing to release: no memory, no workers. */
-  dispose(): void {}
+  dispose(): Promise<void> {
+    return Promise.resolve();
+  }
 }

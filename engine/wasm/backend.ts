@@ -350,10 +350,14 @@ export class WasmBackend implements Backend {
     this.#alloc.resetPeak();
   }
 
-  /** Terminates the worker threads; kernels then run on the calling thread only. */
-  dispose(): void {
-    this.#pool?.dispose();
+  /**
+   * Terminates the worker threads (kernels then run on the calling thread only); settles once
+   * they have exited.
+   */
+  dispose(): Promise<void> {
+    const pool = this.#pool;
     this.#pool = null;
+    return pool ? pool.dispose() : Promise.resolve();
   }
 }
 

@@ -32,7 +32,7 @@ export class ThreadPool {
   readonly #ctlOffset: number;
   readonly #names: Map<string, number>;
   readonly #local: Record<string, unknown>;
-  #disposed = false;
+  #closed: Promise<void> | null = null;
 
   private constructor(
     workers: KernelThread[],
@@ -100,7 +100,7 @@ export class ThreadPool {
    * Fewer calls than threads leave the other workers idle.
    */
   run(calls: readonly Call[]): void {
-    if (this.#disposed) throw new BackendError("thread pool used after dispose()");
+    if (this.#closed) throw new BackendError("thread pool used after dispose()");
     if (calls.length > this.threads) {
       throw new BackendError(`${calls.length} calls for a pool of ${this.threads} threads`);
     }
@@ -143,14 +143,17 @@ export class ThreadPool {
     }
   }
 
-  /** Stops and terminates the workers; later run() calls throw. Idempotent. */
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+  /**
+   * Stops and terminates the workers; later run() calls throw. Settles once every worker thread
+   * has exited. Idempotent.
+   */
+  dispose(): Promise<void> {
+    if (this.#closed) return this.#closed;
     // A worker blocked in Atomics.wait ignores terminate(): wake it with the quit flag first.
     Atomics.store(this.#ctl, CTL_QUIT, 1);
     Atomics.add(this.#ctl, CTL_GEN, 1);
     Atomics.notify(this.#ctl, CTL_GEN);
-    for (const w of this.#workers) w.terminate();
+    this.#closed = Promise.all(this.#workers.map((w) => w.terminate())).then(() => {});
+    return this.#closed;
   }
 }

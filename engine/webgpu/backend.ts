@@ -100,6 +100,7 @@ export class WebGpuBackend implements Backend {
   #nextId = 1;
   #live = 0;
   #lost: string | null = null;
+  #released: Promise<void> | null = null;
   /** The first error no error scope caught (a kernel that did not compile, a bad binding...). */
   #error: string | null = null;
   /** Whether dispatches are being timed, the run being recorded, the runs awaiting reading. */
@@ -484,10 +485,18 @@ export class WebGpuBackend implements Backend {
     };
   }
 
-  dispose(): void {
-    this.#flush();
-    this.#uniform.destroy();
-    this.device.destroy();
+  /** Destroys the device (after submitting recorded work); settles once the device is lost. */
+  dispose(): Promise<void> {
+    if (!this.#released) {
+      this.#released = this.lost.then(() => {});
+      try {
+        this.#flush();
+      } finally {
+        this.#uniform.destroy();
+        this.device.destroy();
+      }
+    }
+    return this.#released;
   }
 }
 

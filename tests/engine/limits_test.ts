@@ -1,7 +1,7 @@
 // Device limits and device loss through the Backend interface, on both backends: WASM reports
 // the wasm32 memory left (allocations count against it) and is never lost; WebGPU reports no
 // free-memory figure, its largest buffer, whether its memory is the host's, and resolves `lost`
-// with a reason once its device is destroyed.
+// with a reason once its device is destroyed, and dispose() settles only after that.
 
 import assert from "node:assert/strict";
 import { createWasmBackend } from "../../engine/wasm/backend.ts";
@@ -55,5 +55,20 @@ Deno.test({
     } catch {
       // a destroyed device may refuse its own cleanup
     }
+  },
+});
+
+Deno.test({
+  name: "webgpu: dispose() settles once the device is lost; a second call gives the same promise",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const be = (await createWebGpuBackend())!;
+    be.upload(be.alloc(4), new Float32Array([1, 2, 3, 4]));
+    let lost = false;
+    be.lost.then(() => (lost = true));
+    const released = be.dispose();
+    assert.equal(be.dispose(), released);
+    await released;
+    assert.ok(lost, "dispose() settled before the device was lost");
   },
 });

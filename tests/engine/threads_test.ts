@@ -121,11 +121,11 @@ Deno.test("the pool survives many back-to-back jobs without losing one", async (
   }
 });
 
-Deno.test("dispose() stops the workers; kernels then run on one thread", async () => {
+Deno.test("dispose() stops the workers and settles; kernels then run on one thread", async () => {
   const be = await createWasmBackend({ threads: 2 });
   const before = await product(be, "matmul", [1, 128, 128, 128, 0, 0], 5);
-  be.dispose();
-  be.dispose();
+  await be.dispose();
+  await be.dispose();
   equal(be.threads, 1);
   deepStrictEqual(await product(be, "matmul", [1, 128, 128, 128, 0, 0], 5), before);
 });
