@@ -10,18 +10,19 @@ export const hasWebGpu = (await requestAdapter(true)) !== null;
 const cache = new Map<string, Promise<Backend>>();
 const created: Backend[] = [];
 
-// Shared backends are disposed when the test module unloads, so WebGPU devices and WASM worker
-// threads end with it rather than in the process's own teardown (where the test runner once
-// aborted with "double free or corruption" after every test had passed).
-globalThis.addEventListener("unload", () => {
-  for (const b of created.splice(0)) {
-    try {
-      b.dispose();
-    } catch {
-      // a device already lost or destroyed by a test
-    }
-  }
+// Shared backends are disposed after the module's last test, and awaited: their WebGPU devices are
+// lost and their WASM worker threads have exited before the module ends. A thread still tearing
+// down while the test runner exits once aborted it ("double free or corruption", "corrupted size
+// vs. prev_size") after every test had passed.
+Deno.test.afterAll(async () => {
+  await Promise.allSettled(created.splice(0).map((b) => Promise.resolve().then(() => b.dispose())));
 });
+
+/** Registers a backend of this test file to be disposed (and awaited) after its last test. */
+export function disposedAfterAll<B extends Backend>(backend: B): B {
+  created.push(backend);
+  return backend;
+}
 
 /** One shared backend per kind per test file (adapters and wasm compiles are slow). */
 export function getBackend(kind: "wasm" | "webgpu"): Promise<Backend> {
@@ -30,10 +31,7 @@ export function getBackend(kind: "wasm" | "webgpu"): Promise<Backend> {
     b = (kind === "wasm" ? createWasmBackend() : createWebGpuBackend().then((g) => {
       if (!g) throw new Error("no WebGPU adapter");
       return g;
-    })).then((backend: Backend) => {
-      created.push(backend);
-      return backend;
-    });
+    })).then(disposedAfterAll);
     cache.set(kind, b);
   }
   return b;

@@ -17,7 +17,7 @@ import { generate } from "../../src/model/generate.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import * as T from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
-import { getBackend, hasWebGpu } from "../helpers/backends.ts";
+import { disposedAfterAll, getBackend, hasWebGpu } from "../helpers/backends.ts";
 import { loadFixture } from "../helpers/fixture_model.ts";
 import { assertClose, randomData, seedArb } from "../helpers/reference.ts";
 
@@ -31,12 +31,14 @@ function limitedBackend(kind: Kind, bytes: number): Promise<Backend> {
   const key = `${kind}:${bytes}`;
   let b = limited.get(key);
   if (!b) {
-    b = kind === "wasm"
+    b = (kind === "wasm"
       ? createWasmBackend({ threads: 1, maxBindingBytes: bytes })
       : createWebGpuBackend({ maxBindingBytes: bytes }).then((g) => {
-        if (!g) throw new Error("no WebGPU adapter");
+        if (!g) {
+          throw new Error("no WebGPU adapter");
+        }
         return g;
-      });
+      })).then(disposedAfterAll);
     limited.set(key, b);
   }
   return b;
