@@ -1,7 +1,7 @@
 // The engine's host under Deno: kernels and WGSL are read from the repository's files, kernel
 // threads are node:worker_threads (they can be unref'd, so an idle pool never keeps a script
-// from exiting), the Vulkan loader gets a private runtime folder, and the system memory is
-// Deno's reading (Infinity without --allow-sys).
+// from exiting), WebGPU runs on wgpu's Vulkan backend alone with a private runtime folder for the
+// Vulkan loader, and the system memory is Deno's reading (Infinity without --allow-sys).
 
 import type { EngineHost, KernelThread } from "./host.ts";
 
@@ -50,13 +50,20 @@ async function kernelsWasm(): Promise<BufferSource> {
 }
 
 /**
- * On Linux the Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter
- * probe of a headless session (CI, ssh, containers); it is harmless but reads as an error. A
- * private 0700 runtime folder for this process silences it; a set variable is left alone.
+ * On Linux, before the first adapter request:
+ * - wgpu is asked for Vulkan only (DENO_WEBGPU_BACKEND=vulkan, unless the variable is set).
+ *   Otherwise it also starts its GL backend, which loads EGL and Mesa's GL rasterizer with
+ *   threads of its own; the engine's compute never uses it, and those threads, still exiting
+ *   while the process ran its exit handlers, aborted processes after their work was done
+ *   ("corrupted size vs. prev_size in fastbins"). DENO_WEBGPU_BACKEND=gl brings GL back.
+ * - The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter probe of
+ *   a headless session (CI, ssh, containers); it is harmless but reads as an error. A private
+ *   0700 runtime folder for this process silences it; a set variable is left alone.
  */
 function prepareWebGpu(): void {
   if (Deno.build.os !== "linux") return;
   try {
+    if (!Deno.env.get("DENO_WEBGPU_BACKEND")) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
     if (Deno.env.get("XDG_RUNTIME_DIR")) return;
     const dir = Deno.makeTempDirSync({ prefix: "kne-xdg-" });
     Deno.chmodSync(dir, 0o700);
