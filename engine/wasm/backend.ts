@@ -92,6 +92,8 @@ export class WasmBackend implements Backend {
   #f32: Float32Array<SharedArrayBuffer> | null = null;
   #u16: Uint16Array<SharedArrayBuffer> | null = null;
   #pool: ThreadPool | null = null;
+  /** Settles once the last pool disposed has no thread left (a later dispose() returns it). */
+  #released: Promise<void> = Promise.resolve();
   /** Bytes the backend holds for itself (packing scratch, pool control): not in allocatedBytes. */
   #reserved = 0;
   /** Packing space per thread for the matmul kernels (0 when the module has none). */
@@ -355,9 +357,9 @@ export class WasmBackend implements Backend {
    * they have exited.
    */
   dispose(): Promise<void> {
-    const pool = this.#pool;
+    if (this.#pool) this.#released = this.#pool.dispose();
     this.#pool = null;
-    return pool ? pool.dispose() : Promise.resolve();
+    return this.#released;
   }
 }
 
