@@ -1,18 +1,21 @@
-// Helpers of the request-parser tests: the RequestError a call throws, the rule of the fuzz tests
+// Helpers of the request-parser tests: the typed error a call throws, the rule of the fuzz tests
 // (parse, or throw RequestError and nothing else), and random edits of JSON values to fuzz with.
 
 import { RequestError } from "../../src/io/requests.ts";
 
-/** The RequestError that f throws; any other outcome fails the test. */
-export function errorOf(f: () => unknown): RequestError {
+/** The error of class `cls` that f throws; any other outcome fails the test. */
+export function thrownBy<E extends Error>(cls: new (...a: never[]) => E, f: () => unknown): E {
   try {
     f();
   } catch (e) {
-    if (e instanceof RequestError) return e;
-    throw new Error(`expected a RequestError, got ${e}`);
+    if (e instanceof cls) return e;
+    throw new Error(`expected ${cls.name}, got ${e}`);
   }
-  throw new Error("expected a RequestError, nothing was thrown");
+  throw new Error(`expected ${cls.name}, nothing was thrown`);
 }
+
+/** The RequestError that f throws; any other outcome fails the test. */
+export const errorOf = (f: () => unknown): RequestError => thrownBy(RequestError, f);
 
 /** Runs f; it may return or throw a RequestError, nothing else. */
 export function parsesOrRequestError(f: () => unknown): void {

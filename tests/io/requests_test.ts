@@ -17,7 +17,7 @@ import {
   RequestError,
   validateRequests,
 } from "../../src/io/requests.ts";
-import { errorOf, mutate, parsesOrRequestError } from "../helpers/request_errors.ts";
+import { errorOf, mutate, parsesOrRequestError, thrownBy } from "../helpers/request_errors.ts";
 
 const FILE = "data/requests/x.json";
 
@@ -288,15 +288,7 @@ const SCHEMA: HparamsSchema<typeof DEFAULTS> = {
   name: { type: "string" },
 };
 
-function hpError(f: () => unknown): HparamsError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof HparamsError) return e;
-    throw new Error(`expected an HparamsError, got ${e}`);
-  }
-  throw new Error("expected an HparamsError, nothing was thrown");
-}
+const hpError = (f: () => unknown): HparamsError => thrownBy(HparamsError, f);
 
 Deno.test("parseHparams merges over defaults", () => {
   assertEquals(parseHparams({}, DEFAULTS, SCHEMA), DEFAULTS);
