@@ -10,6 +10,8 @@
 // far after its last edit, and with retention checks also at the checkpoints of
 // src/eval/retention.ts. What differs between the callers goes through a sink: where each record
 // goes, which records a resumed run already holds, the method's progress, and a stop request.
+// A resumed sequence replays its earlier run's edits (their changes, in order) onto the model
+// after the locality baselines, so that it goes on from the model the last saved edit left.
 
 import { buildAnchors, editAnchors } from "../edit/anchors.ts";
 import { evalModel, greedy } from "../edit/eval-model.ts";
@@ -56,6 +58,17 @@ export interface LoopOptions {
   retentionChecks: boolean;
   /** Layer groups for attribution, from the memory plan (EditContext.attributionChunks). */
   attributionChunks?: number;
+  /**
+   * Sequential, continuing an earlier run: the changes of its first edits, in the targets' order,
+   * and the retention checks it saved. Those edits are written back, not redone.
+   */
+  replay?: SequenceSoFar;
+}
+
+/** What a sequence's earlier run left: its first edits' changes and its retention checks. */
+export interface SequenceSoFar {
+  changes: TensorChange[][];
+  retention: RetentionCheck[];
 }
 
 /** One request's record, handed to the sink as soon as it is scored. */
@@ -82,6 +95,8 @@ export interface LoopSink {
   progress?: (p: MethodProgress) => void;
   /** True when the caller asked to stop; checked before each edit of single and sequential mode. */
   interrupted?: () => boolean;
+  /** Takes each retention check of a sequence once it is measured (a resume reads them back). */
+  retention?: (c: RetentionCheck) => Promise<void> | void;
 }
 
 export interface LoopOutcome {
@@ -193,10 +208,33 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
     for (const t of targets) baselines.push(await localityBaseline(em, t.request));
   }
   const every = Math.max(1, Math.ceil(targets.length / 20));
+  const checkDue = (made: number) =>
+    opts.retentionChecks ? isRetentionCheck(made, targets.length, every) : made === targets.length;
+  const measureRetention = async (made: number) => {
+    // Asked together, so that the prompts run as a few batches.
+    const check = {
+      made,
+      editSucc: await Promise.all(targets.slice(0, made).map((e) => editSucc(e))),
+    };
+    out.retention.push(check);
+    await sink.retention?.(check);
+  };
   // Sequential: the made edits (prompt + target prefixes) anchor the later edits' KL term.
   const edited: number[][] = [];
   let made = 0;
-  for (let i = 0; i < targets.length; i++) {
+  if (mode === "sequential" && opts.replay) {
+    for (const changes of opts.replay.changes) {
+      writeChanges(model, changes, "after");
+      out.applied.push(changes);
+      edited.push(...editAnchors(targets[made++]));
+    }
+    out.retention.push(...opts.replay.retention.filter((c) => c.made <= made));
+    // A check due after the last saved edit that the earlier run did not save is measured now.
+    if (made > 0 && checkDue(made) && out.retention.at(-1)?.made !== made) {
+      await measureRetention(made);
+    }
+  }
+  for (let i = made; i < targets.length; i++) {
     const t = targets[i];
     if (sink.finished?.(t.request.index)) continue;
     if (sink.interrupted?.()) {
@@ -219,17 +257,7 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
     }
     out.applied.push(result.changes);
     edited.push(...editAnchors(t));
-    made++;
-    const check = opts.retentionChecks
-      ? isRetentionCheck(made, targets.length, every)
-      : made === targets.length;
-    if (check) {
-      // Asked together, so that the prompts run as a few batches.
-      out.retention.push({
-        made,
-        editSucc: await Promise.all(targets.slice(0, made).map((e) => editSucc(e))),
-      });
-    }
+    if (checkDue(++made)) await measureRetention(made);
   }
   if (mode === "sequential" && !out.interrupted) {
     // The last check came after the last edit (none: an empty sequence).

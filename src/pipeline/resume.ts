@@ -2,12 +2,18 @@
 // (run.json) continues: a record counts as finished only when its line is whole and its patch
 // reads back; everything else a crashed run left (final outputs, temporary files) is removed,
 // and the last record is redone when every record was already finished, so that the final
-// outputs always come from this run. Without --resume the folder is replaced only with --force.
+// outputs always come from this run. A sequence keeps only its unbroken run of first records
+// (each edit started from the model the ones before it left); its edits are replayed from their
+// patches and its retention checks read back (sequenceSoFar). A batch keeps none: its one edit has
+// no patch until the run finishes, so it is redone. Without --resume the folder is replaced only
+// with --force.
 // Also the record files themselves: where each record's patch lives, and the durable append of
 // a record's line.
 
 import { exists } from "../io/files.ts";
-import { readPatch } from "../io/patch.ts";
+import { readPatch, type TensorChange } from "../io/patch.ts";
+import type { RetentionCheck } from "../eval/retention.ts";
+import type { SequenceSoFar } from "../loop/edit-loop.ts";
 import { checkManifest, type RunManifest } from "./manifest.ts";
 import { OUTPUT_MARKER, removeOutput } from "./output-guard.ts";
 import type { RecordResult, RunOptions } from "./records.ts";
@@ -19,7 +25,7 @@ import type { RecordResult, RunOptions } from "./records.ts";
  */
 export async function reopenPartial(
   partial: string,
-  opts: Pick<RunOptions, "resume" | "force" | "targets">,
+  opts: Pick<RunOptions, "resume" | "force" | "targets" | "mode">,
   manifest: RunManifest,
 ): Promise<Map<number, RecordResult>> {
   const done = new Map<number, RecordResult>();
@@ -46,6 +52,18 @@ export async function reopenPartial(
       done.set(r.index, r);
       kept.push(JSON.stringify(r));
     }
+    if (opts.mode === "batch") {
+      // Its one edit is redone for all its records (even those whose edit changed nothing).
+      done.clear();
+      kept.length = 0;
+    } else if (opts.mode === "sequential") {
+      // Only the first records, each made on the model the ones before it left, are kept.
+      const prefix = opts.targets.findIndex((t) => !done.has(t.request.index));
+      for (const t of opts.targets.slice(prefix < 0 ? opts.targets.length : prefix)) {
+        done.delete(t.request.index);
+      }
+      kept.splice(0, kept.length, ...kept.filter((l) => done.has(JSON.parse(l).index)));
+    }
     // The final outputs come from this run: the last record is redone when all are finished.
     if (opts.targets.every((t) => done.has(t.request.index)) && opts.targets.length > 0) {
       const last = opts.targets.at(-1)!.request.index;
@@ -67,12 +85,50 @@ export async function reopenPartial(
   return done;
 }
 
+/** A sequence's retention checks, one JSON line each, appended as they are measured. */
+export const RETENTION = "retention.jsonl";
+
+/**
+ * A resumed sequence's earlier edits, read back: the changes of its first `done` records in the
+ * targets' order (from their patches; none for a record that changed nothing) and the retention
+ * checks saved after them (the file rewritten to hold only those).
+ */
+export async function sequenceSoFar(
+  partial: string,
+  targets: RunOptions["targets"],
+  done: ReadonlyMap<number, RecordResult>,
+): Promise<SequenceSoFar> {
+  const changes: TensorChange[][] = [];
+  for (const t of targets) {
+    const r = done.get(t.request.index);
+    if (!r) break;
+    const entries = r.paramsChanged > 0 ? await readPatch(patchFile(partial, r.index)) : [];
+    changes.push(entries.map((e) => ({ ...e, indices: Uint32Array.from(e.indices) })));
+  }
+  const file = `${partial}/${RETENTION}`;
+  const text = await Deno.readTextFile(file).catch(() => "");
+  const retention: RetentionCheck[] = [];
+  for (const line of text.split("\n")) {
+    let c: RetentionCheck;
+    try {
+      c = JSON.parse(line) as RetentionCheck;
+    } catch {
+      continue; // An empty line, or one cut by the interruption: that check is measured again.
+    }
+    if (c.made <= changes.length && c.made > (retention.at(-1)?.made ?? 0)) retention.push(c);
+  }
+  // Rewritten with the checks kept, so that the checks this run appends follow them.
+  await Deno.writeTextFile(`${file}.tmp`, retention.map((c) => JSON.stringify(c) + "\n").join(""));
+  await Deno.rename(`${file}.tmp`, file);
+  return { changes, retention };
+}
+
 export const patchName = (index: number) => `record-${index}.safetensors`;
 export const patchFile = (partial: string, index: number) =>
   `${partial}/patches/${patchName(index)}`;
 
 /** What a resume keeps of a crashed run's folder; everything else is removed and rebuilt. */
-const KEPT = new Set(["run.json", "records.jsonl", "patches", OUTPUT_MARKER]);
+const KEPT = new Set(["run.json", "records.jsonl", RETENTION, "patches", OUTPUT_MARKER]);
 
 /**
  * Removes what a crashed run left in `partial` besides its manifest, records and the patches of

@@ -1,8 +1,9 @@
 // The edit pipeline behind scripts/edit.ts and scripts/compare.ts: the per-mode edit loop
 // (src/loop/edit-loop.ts: single, batch or sequential) into a run folder. Each record is appended
-// as one JSON line to OUT.partial/records.jsonl so an interrupted run can --resume; the final
-// outputs are written into OUT.partial and renamed to OUT at the end (atomic; an existing OUT is
-// only replaced with force).
+// as one JSON line to OUT.partial/records.jsonl (a sequence's retention checks to
+// OUT.partial/retention.jsonl) so an interrupted run can --resume; the final outputs are written
+// into OUT.partial and renamed to OUT at the end (atomic; an existing OUT is only replaced with
+// force).
 // A record counts as finished only once every file it promises is durable: its patch
 // (patches/record-<i>.safetensors, written atomically with fsync) is written before its line is
 // appended, and the line is flushed (fsync) before the record is reported. Reopening an earlier
@@ -15,7 +16,7 @@ import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.t
 import { checkReplaceable, markOutput } from "./output-guard.ts";
 import { finishRun } from "./run-outputs.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
-import { appendDurably, patchFile, reopenPartial } from "./resume.ts";
+import { appendDurably, patchFile, reopenPartial, RETENTION, sequenceSoFar } from "./resume.ts";
 
 export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const partial = `${opts.out}.partial`;
@@ -46,9 +47,10 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if (await exists(partial)) {
     for (const [i, r] of await reopenPartial(partial, opts, manifest)) done.set(i, r);
   }
-  if (opts.resume && opts.mode !== "single" && done.size > 0) {
-    throw new Error(`--resume continues single-mode runs only (this run is ${opts.mode})`);
-  }
+  // A sequence goes on from the model its saved edits left (./resume.ts).
+  const replay = opts.mode === "sequential" && done.size > 0
+    ? await sequenceSoFar(partial, opts.targets, done)
+    : undefined;
   await Deno.mkdir(`${partial}/patches`, { recursive: true });
   await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
@@ -65,10 +67,12 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     completionTokens: 8,
     retentionChecks: true,
     attributionChunks: opts.attributionChunks,
+    replay,
   }, {
     finished: (index) => done.has(index),
     interrupted: opts.interrupted,
     progress: (p) => opts.onProgress?.(p.phase, p.step, p.of, p.loss),
+    retention: (c) => appendDurably(`${partial}/${RETENTION}`, JSON.stringify(c) + "\n"),
     record: async ({ target: t, before, metrics, after, result, seconds }) => {
       // The patch first: a record's line promises its patch is already on disk. A batch's one
       // edit belongs to all its records: only the final patch holds it.

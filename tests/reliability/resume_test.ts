@@ -4,9 +4,11 @@
 // final outputs), rebuilds every final output, and refuses a model whose weights changed.
 // Crashes are reproduced by taking a finished output back to its OUT.partial state and damaging
 // it as the issue's disk-full and SIGKILL reproductions did, and by a real SIGKILL right after
-// records.jsonl gains a line (KNE_FAULT_KILL_AFTER of scripts/edit.ts).
+// records.jsonl gains a line (KNE_FAULT_KILL_AFTER of scripts/edit.ts). A sequence resumes from the
+// model its saved edits left and ends as the uninterrupted run does, bit for bit.
 
 import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { copyModel, exists, FAST, recordsIn, REQUESTS, runEdit } from "./cli_helpers.ts";
 import { FAULTS } from "./counts.ts";
@@ -159,5 +161,92 @@ Deno.test({
     const names = (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
     assert.deepEqual(names(out), names(ref));
     FAULTS.add("SIGKILL right after a record line", 1);
+  },
+});
+
+// A sequence: each edit starts from the model the edits before it left, so a resume writes the
+// saved edits back from their patches (not redoing them) and goes on from there. With spareHeld
+// each edit also reads the earlier edits' changes, and the KL term anchors on the earlier edits.
+const SEQ_HP = join(TMP, "sequential.json");
+await Deno.writeTextFile(SEQ_HP, JSON.stringify({ igSteps: 2, steps: 8, spareHeld: 1 }));
+const seqArgs = (out: string) => [...args(out, 4), "--mode", "sequential", "--hparams", SEQ_HP];
+let seqRef: Promise<string> | null = null;
+/** The uninterrupted sequence every resumed one must equal (run once, by the first test). */
+function sequenceReference(): Promise<string> {
+  return seqRef ??= (async () => {
+    const ref = join(TMP, "seq-uninterrupted");
+    const r = await runEdit(seqArgs(ref));
+    assert.equal(r.code, 0, r.stderr);
+    return ref;
+  })();
+}
+
+/** A resumed sequence's outputs equal the uninterrupted run's, but for the seconds they took. */
+async function assertSameSequence(out: string, ref: string): Promise<void> {
+  const timeless = (r: Record<string, unknown>) => ({ ...r, seconds: 0, timings: {} });
+  const metrics = async (d: string) => {
+    const m = JSON.parse(await Deno.readTextFile(join(d, "metrics.json")));
+    return { ...m, perRecord: m.perRecord.map(timeless), secondsPerEdit: null };
+  };
+  const [got, want] = [await metrics(out), await metrics(ref)];
+  assert.equal(got.records, 4);
+  assert.deepEqual(got, want);
+  assert.ok(want.retention.length > 0 && Number.isFinite(want.sequentialEditSucc));
+  const records = async (d: string) => (await recordsIn(join(d, "records.jsonl"))).map(timeless);
+  assert.deepEqual(await records(out), await records(ref));
+  for (const f of ["patch.safetensors", "model/model.safetensors", "retention.jsonl"]) {
+    assert.deepEqual(await Deno.readFile(join(out, f)), await Deno.readFile(join(ref, f)), f);
+  }
+}
+
+Deno.test({
+  name: "a sequence killed after its second record resumes from the model its edits left",
+  ...opts,
+  fn: async () => {
+    const ref = await sequenceReference();
+    const out = join(TMP, "seq-killed");
+    const killed = await runEdit(seqArgs(out), { KNE_FAULT_KILL_AFTER: "2" });
+    assert.equal(killed.code, 137, killed.stderr);
+    assert.equal((await recordsIn(join(`${out}.partial`, "records.jsonl"))).length, 2);
+    const r = await runEdit([...seqArgs(out), "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertSameSequence(out, ref);
+    FAULTS.add("SIGKILL in a sequence, resumed", 1);
+  },
+});
+
+Deno.test({
+  name: "a sequence whose second patch is missing redoes every edit from the second on",
+  ...opts,
+  fn: async () => {
+    const ref = await sequenceReference();
+    const out = join(TMP, "seq-cut");
+    // The finished run taken back to the OUT.partial a crash at its end would leave.
+    await cp(ref, `${out}.partial`, { recursive: true });
+    await Deno.remove(join(`${out}.partial`, "patches/record-1.safetensors"));
+    const r = await runEdit([...seqArgs(out), "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertSameSequence(out, ref);
+    FAULTS.add("resume of a sequence with a missing patch", 1);
+  },
+});
+
+Deno.test({
+  name: "a batch's records are redone on resume (its one edit has no patch until the end)",
+  ...opts,
+  fn: async () => {
+    const out = join(TMP, "batch");
+    const batch = [...args(out, 2), "--mode", "batch"];
+    assert.equal((await runEdit(batch)).code, 0);
+    const want = await recordsIn(join(out, "records.jsonl"));
+    await Deno.rename(out, `${out}.partial`);
+    await Deno.remove(join(`${out}.partial`, "patch.safetensors"));
+    const r = await runEdit([...batch, "--resume"]);
+    assert.equal(r.code, 0, r.stderr);
+    const got = await recordsIn(join(out, "records.jsonl"));
+    const timeless = (x: Record<string, unknown>) => ({ ...x, seconds: 0, timings: {} });
+    assert.deepEqual(got.map(timeless), want.map(timeless));
+    assert.ok(await exists(join(out, "patch.safetensors")));
+    FAULTS.add("resume of a batch", 1);
   },
 });
