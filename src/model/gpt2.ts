@@ -11,13 +11,11 @@ import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import {
   atRows,
-  type CausalLM,
+  DecoderLM,
   type ForwardHook,
   forwardOrigin,
-  layerParams,
   type LayerStart,
   type ParamInfo,
-  runLayers,
 } from "./lm.ts";
 
 export const GPT2_PREFIX = "transformer.";
@@ -62,22 +60,10 @@ export function gpt2ParamInfo(c: ModelConfig): ParamInfo[] {
   return out;
 }
 
-export class GPT2 implements CausalLM {
-  readonly paramInfo: readonly ParamInfo[];
-
-  readonly #layers: Var[][];
-
-  constructor(
-    readonly config: ModelConfig,
-    readonly backend: Backend,
-    readonly params: ReadonlyMap<string, Var>,
-  ) {
-    this.paramInfo = gpt2ParamInfo(config);
-    this.#layers = layerParams(this);
+export class GPT2 extends DecoderLM {
+  constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
+    super(config, backend, params, gpt2ParamInfo(config));
   }
-
-  projectionScale = 1;
-  checkpointLayers = false;
 
   #p(name: string): Var {
     return this.params.get(GPT2_PREFIX + name)!;
@@ -110,7 +96,7 @@ export class GPT2 implements CausalLM {
     const [batch, t] = ids.shape;
     const pos0 = forwardOrigin("GPT-2", ids.shape, cache, start, c);
     const x0 = start ? constant(start.x) : this.#embed(ids, pos0, hook);
-    const x = runLayers(this, this.#layers, x0, { hook, cache, rows, start, t }, (l, x, only) => {
+    const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const h = (n: string) => this.#p(`h.${l}.${n}`);
       const proj = (input: Var, n: string) =>
         A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);

@@ -11,13 +11,11 @@ import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import {
   atRows,
-  type CausalLM,
+  DecoderLM,
   type ForwardHook,
   forwardOrigin,
-  layerParams,
   type LayerStart,
   type ParamInfo,
-  runLayers,
 } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
@@ -61,22 +59,10 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
   return out;
 }
 
-export class Llama implements CausalLM {
-  readonly paramInfo: readonly ParamInfo[];
-
-  readonly #layers: Var[][];
-
-  constructor(
-    readonly config: ModelConfig,
-    readonly backend: Backend,
-    readonly params: ReadonlyMap<string, Var>,
-  ) {
-    this.paramInfo = llamaParamInfo(config);
-    this.#layers = layerParams(this);
+export class Llama extends DecoderLM {
+  constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
+    super(config, backend, params, llamaParamInfo(config));
   }
-
-  projectionScale = 1;
-  checkpointLayers = false;
 
   #p(name: string): Var {
     return this.params.get(name)!;
@@ -108,7 +94,7 @@ export class Llama implements CausalLM {
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.dModel / c.nHeads;
     const x0 = start ? constant(start.x) : this.#embed(ids, hook);
-    const x = runLayers(this, this.#layers, x0, { hook, cache, rows, start, t }, (l, x, only) => {
+    const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;
       const proj = (input: Var, n: string) =>
         A.linear(

@@ -1,5 +1,6 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
-// layout, so an edited model saves back unchanged in form) and a differentiable forward pass.
+// layout, so an edited model saves back unchanged in form) and a differentiable forward pass; and
+// DecoderLM, the state and layer stack that GPT-2 and Llama share (each writes its own block).
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
@@ -120,36 +121,52 @@ export interface StackRun {
 }
 
 /**
- * The layer stack every decoder here shares, from `start`'s layer (else 0) on `x`. When nothing
- * outside sees a layer's insides (no hook, no cache), each layer runs as memory allows (runBlock:
- * freed, recorded or checkpointed) and the last one keeps only the rows read; otherwise those rows
- * are gathered after the stack. Returns the stream the final norm reads.
+ * What every decoder class here holds beside its own forward: config, backend, parameters and
+ * their layout, each layer's parameters (ParamInfo.layer, in paramInfo order: what a checkpointed
+ * layer reads), and the layer stack they all run.
  */
-export function runLayers(
-  model: Pick<CausalLM, "config" | "checkpointLayers">,
-  layers: readonly Var[][],
-  x: Var,
-  { hook, cache, rows, start, t }: StackRun,
-  block: LayerBlock,
-): Var {
-  const last = model.config.nLayers - 1;
-  const owned = !hook && !cache;
-  for (let l = start?.layer ?? 0; l <= last; l++) {
-    const only = owned && l === last ? rows : undefined;
-    const run = (v: Var) => block(l, v, only);
-    x = owned ? runBlock(x, layers[l], run, model.checkpointLayers) : run(x);
-    if (hook) x = hook(l, "resid", x) ?? x;
-  }
-  cache?.advance(t);
-  // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
-  return rows && !owned ? A.embedding(x, rows) : x;
-}
+export abstract class DecoderLM implements CausalLM {
+  projectionScale = 1;
+  checkpointLayers = false;
+  readonly #layers: Var[][];
 
-/** Each layer's parameters (ParamInfo.layer) in paramInfo order: what a checkpointed layer reads. */
-export function layerParams(model: Pick<CausalLM, "config" | "params" | "paramInfo">): Var[][] {
-  const out: Var[][] = Array.from({ length: model.config.nLayers }, () => []);
-  for (const p of model.paramInfo) if (p.layer >= 0) out[p.layer].push(model.params.get(p.name)!);
-  return out;
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly params: ReadonlyMap<string, Var>,
+    readonly paramInfo: readonly ParamInfo[],
+  ) {
+    this.#layers = Array.from({ length: config.nLayers }, () => []);
+    for (const p of paramInfo) if (p.layer >= 0) this.#layers[p.layer].push(params.get(p.name)!);
+  }
+
+  abstract forward(
+    ids: Tensor,
+    hook?: ForwardHook,
+    cache?: KVCache,
+    rows?: Tensor,
+    start?: LayerStart,
+  ): Var;
+
+  /**
+   * The layer stack from `start`'s layer (else 0) on `x`. When nothing outside sees a layer's
+   * insides (no hook, no cache), each layer runs as memory allows (runBlock: freed, recorded or
+   * checkpointed) and the last one keeps only the rows read; otherwise those rows are gathered
+   * after the stack. Returns the stream the final norm reads.
+   */
+  protected runLayers(x: Var, { hook, cache, rows, start, t }: StackRun, block: LayerBlock): Var {
+    const last = this.config.nLayers - 1;
+    const owned = !hook && !cache;
+    for (let l = start?.layer ?? 0; l <= last; l++) {
+      const only = owned && l === last ? rows : undefined;
+      const run = (v: Var) => block(l, v, only);
+      x = owned ? runBlock(x, this.#layers[l], run, this.checkpointLayers) : run(x);
+      if (hook) x = hook(l, "resid", x) ?? x;
+    }
+    cache?.advance(t);
+    // Gather the positions the caller reads (scatter-add backward), see CausalLM.forward.
+    return rows && !owned ? A.embedding(x, rows) : x;
+  }
 }
 
 /**
