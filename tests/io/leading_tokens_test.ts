@@ -12,7 +12,7 @@ import { editTarget } from "../../src/edit/targets.ts";
 import { fluency } from "../../src/eval/fluency.ts";
 import { validateRequests } from "../../src/io/requests.ts";
 import { TokenizerError, tokenizerFromJson } from "../../src/io/tokenizer.ts";
-import { subjectLastToken } from "../../src/methods/common.ts";
+import { subjectLastToken } from "../../src/methods/subject.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { testBackends } from "../helpers/backends.ts";

@@ -5,7 +5,7 @@
 // batch, ROME's phase "rome covariance", none when the statistics are in memory), and it is cached
 // on disk (outside the model folder) keyed by the weights, the texts and the layer.
 
-import { captureRows } from "../../src/methods/common.ts";
+import { captureRows } from "../../src/methods/capture.ts";
 import { keyCovariance, keyMoments } from "../../src/methods/covariance.ts";
 import { cacheDir } from "../../src/methods/covariance-host-deno.ts";
 import { topSingularValues } from "../../src/methods/linalg.ts";

@@ -11,7 +11,9 @@ import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../ed
 import { padBatch, type TeacherForced } from "../../edit/request.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import { Tensor, tidy, tidyAsync } from "../../tensor/tensor.ts";
-import { ffnOutProjection, freezeAllBut, resolveLayer, snapshotEdit } from "../common.ts";
+import { freezeAllBut, snapshotEdit } from "../guarded-edit.ts";
+import { resolveLayer } from "../layer.ts";
+import { ffnOutProjection } from "../projection.ts";
 import { FT_DEFAULTS, FT_SCHEMA, type FtHparams } from "./hparams.ts";
 
 export type FtObjective = "prompt_last" | "target_new";

@@ -20,15 +20,9 @@ import { backward, param } from "../../autograd/variable.ts";
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { CausalLM, ParamInfo } from "../../model/lm.ts";
 import { Tensor, tidyAsync } from "../../tensor/tensor.ts";
-import {
-  ffnOutProjection,
-  freezeAllBut,
-  mathShape,
-  nextArgmax,
-  type ProjectionInfo,
-  snapshotEdit,
-  storageIndex,
-} from "../common.ts";
+import { nextArgmax } from "../capture.ts";
+import { freezeAllBut, snapshotEdit } from "../guarded-edit.ts";
+import { ffnOutProjection, mathShape, type ProjectionInfo, storageIndex } from "../projection.ts";
 import { KN_DEFAULTS, KN_SCHEMA, type KnHparams } from "./hparams.ts";
 
 export interface Neuron {

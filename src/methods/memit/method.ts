@@ -16,14 +16,10 @@
 
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { CausalLM } from "../../model/lm.ts";
-import {
-  addMath,
-  type CaptureRequest,
-  captureRows,
-  earlyMiddleLayer,
-  ffnOutProjection,
-  snapshotEdit,
-} from "../common.ts";
+import { type CaptureRequest, captureRows } from "../capture.ts";
+import { snapshotEdit } from "../guarded-edit.ts";
+import { earlyMiddleLayer } from "../layer.ts";
+import { addMath, ffnOutProjection } from "../projection.ts";
 import { dampedFactor, effectiveDim } from "../covariance.ts";
 import { cholesky, choleskySolve, dot, LinalgError, norm } from "../linalg.ts";
 import { optimiseValue, paddedSet, type RewriteSet, rewriteSet } from "../rome/compute-v.ts";

@@ -19,7 +19,8 @@ import { padBatch, type TeacherForced } from "../../edit/request.ts";
 import type { Tokenizer } from "../../io/tokenizer.ts";
 import type { CausalLM } from "../../model/lm.ts";
 import { Tensor, tidy, tidyAsync } from "../../tensor/tensor.ts";
-import { freezeAllBut, subjectLastToken, type SubjectPosition } from "../common.ts";
+import { freezeAllBut } from "../guarded-edit.ts";
+import { subjectLastToken, type SubjectPosition } from "../subject.ts";
 import { norm } from "../linalg.ts";
 import type { ValueHparams } from "./hparams.ts";
 

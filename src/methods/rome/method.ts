@@ -14,14 +14,10 @@
 // say so. Several targets (batch mode) are applied one after another.
 
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
-import {
-  addMath,
-  captureRows,
-  earlyMiddleLayer,
-  ffnOutProjection,
-  resolveLayer,
-  snapshotEdit,
-} from "../common.ts";
+import { captureRows } from "../capture.ts";
+import { snapshotEdit } from "../guarded-edit.ts";
+import { earlyMiddleLayer, resolveLayer } from "../layer.ts";
+import { addMath, ffnOutProjection } from "../projection.ts";
 import { dampedFactor } from "../covariance.ts";
 import { choleskySolve, dot, norm } from "../linalg.ts";
 import { optimiseValue, paddedSet, rewriteSet } from "./compute-v.ts";
