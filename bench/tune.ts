@@ -9,12 +9,15 @@
 // of the test split: the anchor pool is the model's own anchor split (kne-facts-base:
 // data/requests/base-anchors.json), never a test file (refused), so neither a dev probe nor a test
 // prompt is ever an anchor. Prints one JSON line per trial as it finishes and a Markdown table at
-// the end; per-trial outputs stay under OUT/<trial>/.
+// the end; per-trial outputs stay under OUT/<trial>/, with the inputs they were run with. With
+// --resume a search goes on where it stopped: a trial finished with the same inputs is read back,
+// one interrupted is continued (the edit command's --resume), any other is run afresh.
 //
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
 import { basename, resolve } from "node:path";
 import { exitWithError } from "../src/cli/fail.ts";
+import { exists } from "../src/io/files.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { methodByName } from "../src/methods/registry.ts";
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
@@ -33,6 +36,8 @@ const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [option
   --out DIR         per-trial outputs (default .tmp/tune-<method>)
   --locality-floor X  Locality a trial needs to be chosen on Edit Succ. and Generalization
                     alone (default 90)
+  --resume          reuse the trials in OUT finished with the same inputs and continue an
+                    interrupted one (without it every trial runs afresh)
 `;
 
 type Grid = Record<string, unknown[]>;
@@ -50,9 +55,10 @@ interface Trial {
   trial: string;
   hparams: Record<string, unknown>;
   editSucc: number;
-  generalization: number;
-  portability: number;
-  locality: number;
+  /** null: the requests have no such probes (the rule then counts it as 0 for every trial). */
+  generalization: number | null;
+  portability: number | null;
+  locality: number | null;
   paramsChangedPct: number;
   secondsPerEditMedian: number;
 }
@@ -62,11 +68,11 @@ export function chooseTrial<T extends Omit<Trial, "trial" | "hparams">>(
   trials: readonly T[],
   localityFloor: number,
 ): T {
-  const passing = trials.filter((t) => t.locality >= localityFloor && t.editSucc >= 50);
+  const passing = trials.filter((t) => (t.locality ?? 0) >= localityFloor && t.editSucc >= 50);
   const score = (t: T) =>
     passing.length
-      ? (t.editSucc + t.generalization) / 2
-      : (t.editSucc + t.generalization + t.locality) / 3;
+      ? (t.editSucc + (t.generalization ?? 0)) / 2
+      : (t.editSucc + (t.generalization ?? 0) + (t.locality ?? 0)) / 3;
   return [...(passing.length ? passing : trials)].sort((x, y) =>
     score(y) - score(x) || x.paramsChangedPct - y.paramsChangedPct
   )[0];
@@ -88,37 +94,64 @@ export function gridPoints(grid: Grid): Record<string, unknown>[] {
   return points;
 }
 
+interface SearchInputs {
+  method: string;
+  model?: string;
+  requests: string;
+  anchors: string;
+  n: string;
+  mode: string;
+  backend: string;
+}
+
+/**
+ * Trial `name` of the search, its outputs in OUT/<name>/. With `resume`, a trial finished with
+ * the same inputs (OUT/<name>/inputs.json) is read back and one interrupted is continued.
+ */
 async function runTrial(
   name: string,
   hparams: Record<string, unknown>,
-  a: {
-    method: string;
-    model?: string;
-    requests: string;
-    anchors: string;
-    n: string;
-    mode: string;
-    backend: string;
-    out: string;
-  },
+  a: SearchInputs & { out: string; resume: boolean },
 ): Promise<Trial> {
   const dir = `${a.out}/${name}`;
-  await Deno.mkdir(dir, { recursive: true });
-  const hpFile = `${dir}/hparams.json`;
-  await Deno.writeTextFile(hpFile, JSON.stringify(hparams));
-  const args = [
-    "run",
-    "-A",
-    "scripts/edit.ts",
-    ...(a.model ? ["--model", a.model] : []),
-    ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
-    ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
-    ...["--no-fluency", "--json", "--force", "--out", `${dir}/run`],
-  ];
-  const res = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!res.success) {
-    fail(`trial ${name} failed:\n${new TextDecoder().decode(res.stderr).slice(-2000)}`);
+  const inputs = JSON.stringify({
+    hparams,
+    method: a.method,
+    model: a.model,
+    requests: a.requests,
+    anchors: a.anchors,
+    n: a.n,
+    mode: a.mode,
+    backend: a.backend,
+  });
+  const same = a.resume &&
+    (await Deno.readTextFile(`${dir}/inputs.json`).catch(() => null)) === inputs;
+  if (same && await exists(`${dir}/run/metrics.json`)) {
+    console.error(`trial ${name}: finished earlier with the same inputs (${dir}/run)`);
+  } else {
+    await Deno.mkdir(dir, { recursive: true });
+    const hpFile = `${dir}/hparams.json`;
+    await Deno.writeTextFile(hpFile, JSON.stringify(hparams));
+    await Deno.writeTextFile(`${dir}/inputs.json`, inputs);
+    const resume = same && await exists(`${dir}/run.partial`);
+    if (resume) console.error(`trial ${name}: continuing ${dir}/run.partial`);
+    const args = [
+      "run",
+      "-A",
+      "scripts/edit.ts",
+      ...(a.model ? ["--model", a.model] : []),
+      ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
+      ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
+      ...["--no-fluency", "--json", resume ? "--resume" : "--force", "--out", `${dir}/run`],
+    ];
+    const res = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+      .output();
+    if (!res.success) {
+      fail(
+        `trial ${name} failed:\n${new TextDecoder().decode(res.stderr).slice(-2000)}\n` +
+          `(rerun with --resume to keep the finished trials and continue this one)`,
+      );
+    }
   }
   const m = JSON.parse(await Deno.readTextFile(`${dir}/run/metrics.json`));
   const s = m.mean;
@@ -126,9 +159,9 @@ async function runTrial(
     trial: name,
     hparams,
     editSucc: s.editSucc,
-    generalization: s.generalization,
-    portability: s.portability,
-    locality: s.locality,
+    generalization: s.generalization ?? null,
+    portability: s.portability ?? null,
+    locality: s.locality ?? null,
     paramsChangedPct: 100 * m.paramsChanged.fractionMean,
     secondsPerEditMedian: m.secondsPerEdit.median,
   };
@@ -146,6 +179,7 @@ if (import.meta.main) {
     backend: { type: "string", default: "wasm" },
     out: { type: "string" },
     "locality-floor": { type: "string", default: "90" },
+    resume: { type: "boolean", default: false },
   }, HELP);
   if (!values.method || !values.grid) fail(`--method and --grid are required\n\n${HELP}`);
   let method;
@@ -209,7 +243,10 @@ if (import.meta.main) {
     mode: values.mode,
     backend: values.backend,
     out: values.out ?? `.tmp/tune-${values.method}`,
+    resume: values.resume === true,
   };
+  const floor = Number(values["locality-floor"]);
+  if (!Number.isFinite(floor)) fail(`--locality-floor must be a number`);
   const points = gridPoints(grid);
   const trials: Trial[] = [];
   for (const [i, hp] of points.entries()) {
@@ -217,10 +254,8 @@ if (import.meta.main) {
     trials.push(t);
     console.log(JSON.stringify(t));
   }
-  const floor = Number(values["locality-floor"]);
-  if (!Number.isFinite(floor)) fail(`--locality-floor must be a number`);
   const best = chooseTrial(trials, floor);
-  const f = (x: number) => x.toFixed(1);
+  const f = (x: number | null) => x === null ? "n/a" : x.toFixed(1);
   console.log(
     `\n| trial | hparams | Edit Succ | Gen. | Port. | Locality | params % | s/edit |`,
   );

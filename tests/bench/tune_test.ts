@@ -2,7 +2,8 @@
 // Edit Succ./Generalization among editing trials at the Locality floor, never a no-op, falling
 // back to the mean of the three when no trial qualifies; a test split as the anchor pool or the
 // scored requests, a model without an anchor split and no --anchors, and anchors equal to the
-// requests are refused before any trial runs.
+// requests are refused before any trial runs; --resume keeps the trials finished with the same
+// inputs and continues one that was killed, ending with the same figures as a search never stopped.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { chooseTrial, gridPoints } from "../../bench/tune.ts";
@@ -69,10 +70,63 @@ Deno.test("tune.ts refuses to read a test split, to tune without anchors, or a g
     [["--grid", '{"topP":0.01}'], /--grid: "topP" must be a non-empty list/],
     [["--grid", "[1]"], /--grid must be a JSON object/],
     [["--bogus"], /Unknown option '--bogus'/],
+    // Found after the whole search, before: a floor that is no number.
+    [["--locality-floor", "ninety"], /--locality-floor must be a number/],
   ];
   for (const [args, re] of cases) {
     const r = await tune(...args);
     equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
     equal(re.test(r.err), true, `${args.join(" ")}: ${r.err}`);
   }
+});
+
+Deno.test({
+  name: "tune.ts --resume keeps finished trials and continues a killed one",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const ROOT = new URL("../../", import.meta.url).pathname;
+    const tmp = await Deno.makeTempDir({ prefix: "kne-tune-" });
+    const tune = async (out: string, extra: string[], env: Record<string, string> = {}) => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "bench/tune.ts", "--method", "kne", "--out", `${tmp}/${out}`],
+          ...["--model", "tests/fixtures/tiny-gpt2", "--n", "3"],
+          ...["--requests", "tests/fixtures/reliability-requests.json"],
+          ...["--anchors", "tests/fixtures/requests-tiny.json"],
+          ...["--grid", '{"igSteps":[2],"steps":[4,8]}', ...extra],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1", ...env },
+      }).output();
+      const text = (b: Uint8Array) => new TextDecoder().decode(b);
+      // The trials' JSON lines, without their seconds (the only figure a rerun may change).
+      const trials = text(r.stdout).split("\n").filter((l) => l.startsWith("{"))
+        .map((l) => ({ ...JSON.parse(l), secondsPerEditMedian: 0 }));
+      return { code: r.code, err: text(r.stderr), trials };
+    };
+    try {
+      const whole = await tune("whole", []);
+      equal(whole.code, 0, whole.err);
+      equal(whole.trials.length, 2);
+      // The first trial's edit command is killed after its second record: the search stops.
+      const killed = await tune("resumed", [], { KNE_FAULT_KILL_AFTER: "2" });
+      equal(killed.code, 2, killed.err);
+      equal(/trial t1 failed[^]*rerun with --resume/.test(killed.err), true, killed.err);
+      const resumed = await tune("resumed", ["--resume"]);
+      equal(resumed.code, 0, resumed.err);
+      equal(/trial t1: continuing/.test(resumed.err), true, resumed.err);
+      deepEqual(resumed.trials, whole.trials);
+      const again = await tune("resumed", ["--resume"]);
+      equal(again.code, 0, again.err);
+      equal((again.err.match(/finished earlier with the same inputs/g) ?? []).length, 2, again.err);
+      deepEqual(again.trials, whole.trials);
+      // Other inputs (here --n): the trials run afresh, not read back.
+      const other = await tune("resumed", ["--resume", "--n", "2"]);
+      equal(other.code, 0, other.err);
+      equal(/finished earlier/.test(other.err), false, other.err);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });
