@@ -114,25 +114,10 @@ function finiteDiff(forward: (v: number[]) => number[], v0: Arr, dy: Arr, h = 1e
 }
 
 /**
- * Input gradients of a norm are differences of terms of size rstd * |gamma * dy|; when they
- * cancel (d = 1 or 2, where the output hardly depends on x) the result is tiny and f32 can only
- * get it right relative to those terms. So dx is compared with relative error 1e-4 against
- * max(|expected|, the largest such term), which for ordinary rows is the plain relative error.
+ * Largest |stat[r] * gamma[j] * dy[r, j]|: the size of the terms an input gradient sums. When they
+ * cancel (d = 1 or 2, where the output hardly depends on x) dx is tiny and f32 gets it right only
+ * relative to these terms, so dx is compared against this size too (assertClose's `terms`).
  */
-function assertGradClose(actual: Arr, expected: Arr, terms: number, what: string): void {
-  let scale = terms;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    if (!(err <= 1e-4 * scale)) {
-      throw new Error(
-        `${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (err ${err})`,
-      );
-    }
-  }
-}
-
-/** Largest |stat[r] * gamma[j] * dy[r, j]|: the size of the terms an input gradient sums. */
 function termScale(stat: Arr, gamma: Arr, dy: Arr, rows: number, d: number): number {
   let m = 0;
   for (let r = 0; r < rows; r++) {
@@ -251,11 +236,12 @@ testBackends("layernorm_backward matches float64", async (be) => {
         [rows * d],
         [rows, d],
       );
-      assertGradClose(
+      assertClose(
         dx,
         ref.dx,
-        termScale(ref.rstd, gamma, dy, rows, d),
+        1e-4,
         `layernorm_backward rows=${rows} d=${d}`,
+        termScale(ref.rstd, gamma, dy, rows, d),
       );
     }),
     FC_RUNS,
@@ -328,7 +314,7 @@ testBackends("layernorm gradients match finite differences", async (be) => {
         const fwd = (xv: Arr, gv: Arr, bv: Arr) => layernormRef(xv, gv, bv, rows, d, eps).out;
         const what = `layernorm rows=${rows} d=${d} vs finite differences`;
         const terms = termScale(rstd, gamma, dy, rows, d);
-        assertGradClose(dx, finiteDiff((v) => fwd(v, gamma, beta), x, dy), terms, `${what}: dx`);
+        assertClose(dx, finiteDiff((v) => fwd(v, gamma, beta), x, dy), 1e-4, `${what}: dx`, terms);
         assertClose(dgamma, finiteDiff((v) => fwd(x, v, beta), gamma, dy), 1e-4, `${what}: dgamma`);
         assertClose(dbeta, finiteDiff((v) => fwd(x, gamma, v), beta, dy), 1e-4, `${what}: dbeta`);
       },
@@ -377,11 +363,12 @@ testBackends("rmsnorm_backward matches float64", async (be) => {
         rows,
         d,
       ]);
-      assertGradClose(
+      assertClose(
         dx,
         ref.dx,
-        termScale(ref.rrms, gamma, dy, rows, d),
+        1e-4,
         `rmsnorm_backward rows=${rows} d=${d}`,
+        termScale(ref.rrms, gamma, dy, rows, d),
       );
     }),
     FC_RUNS,
@@ -436,7 +423,7 @@ testBackends("rmsnorm gradients match finite differences", async (be) => {
         const fwd = (xv: Arr, gv: Arr) => rmsnormRef(xv, gv, rows, d, eps).out;
         const what = `rmsnorm rows=${rows} d=${d} vs finite differences`;
         const terms = termScale(rrms, gamma, dy, rows, d);
-        assertGradClose(dx, finiteDiff((v) => fwd(v, gamma), x, dy), terms, `${what}: dx`);
+        assertClose(dx, finiteDiff((v) => fwd(v, gamma), x, dy), 1e-4, `${what}: dx`, terms);
         assertClose(dgamma, finiteDiff((v) => fwd(x, v), gamma, dy), 1e-4, `${what}: dgamma`);
       },
     ),

@@ -5,15 +5,15 @@ import fc from "fast-check";
 /**
  * Max relative error |a-b| / max(1, |b|) ... scaled by the reference's magnitude. Where an element
  * is a difference of larger terms (dy - sum y*dy with y near 1), float32 keeps only the terms'
- * relative precision: `terms` then gives each element's sum of term magnitudes, and the error is
- * measured against it as well.
+ * relative precision: `terms` then gives each element's sum of term magnitudes (or one size for
+ * all elements), and the error is measured against it as well.
  */
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   tol = 1e-4,
   what = "",
-  terms?: ArrayLike<number>,
+  terms?: ArrayLike<number> | number,
 ): void {
   if (actual.length !== expected.length) {
     throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
@@ -23,7 +23,11 @@ export function assertClose(
   scale = Math.max(scale, 1e-6);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
-    const size = Math.max(Math.abs(e), scale, terms ? terms[i] : 0);
+    const size = Math.max(
+      Math.abs(e),
+      scale,
+      terms === undefined ? 0 : typeof terms === "number" ? terms : terms[i],
+    );
     if (!Number.isFinite(a) || Math.abs(a - e) > tol * size) {
       throw new Error(
         `${what}: element ${i} is ${a}, expected ${e} (rel err ${Math.abs(a - e) / size} > ${tol})`,
