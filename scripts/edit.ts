@@ -222,6 +222,12 @@ async function main() {
       bar.update(step, loss !== undefined ? `loss ${loss.toFixed(4)}` : "");
       if (step >= of) barKey = "";
     },
+    onResumed: (kept) =>
+      console.error(
+        `resuming ${out}.partial: ${kept} finished record(s) kept${
+          mode === "sequential" && kept > 0 ? ", their edits written back from their patches" : ""
+        }`,
+      ),
     onRecord: (r) => {
       bar?.finish();
       barKey = "";

@@ -31,6 +31,8 @@ export interface RunOptions {
   anchors: EditRequest[];
   /** Called with each finished record (for printing). */
   onRecord?: (r: RecordResult) => void;
+  /** With --resume: how many finished records of the earlier run are kept (not redone). */
+  onResumed?: (kept: number) => void;
   onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
   /** Returns true when the user asked to stop (SIGINT). */
   interrupted?: () => boolean;

@@ -47,6 +47,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   if (await exists(partial)) {
     for (const [i, r] of await reopenPartial(partial, opts, manifest)) done.set(i, r);
   }
+  if (resuming) opts.onResumed?.(done.size);
   // A sequence goes on from the model its saved edits left (./resume.ts).
   const replay = opts.mode === "sequential" && done.size > 0
     ? await sequenceSoFar(partial, opts.targets, done)

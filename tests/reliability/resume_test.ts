@@ -210,6 +210,10 @@ Deno.test({
     assert.equal((await recordsIn(join(`${out}.partial`, "records.jsonl"))).length, 2);
     const r = await runEdit([...seqArgs(out), "--resume"]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /2 finished record\(s\) kept, their edits written back from their patches/,
+    );
     await assertSameSequence(out, ref);
     FAULTS.add("SIGKILL in a sequence, resumed", 1);
   },
