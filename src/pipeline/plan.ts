@@ -223,50 +223,87 @@ export function paramSizes(
  * Plans the memory of one edit of `config` with the given work shape: arithmetic over the
  * parameter shapes and the activations measured from the forward (no weight is read or made).
  */
-export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
-  const o: Required<PlanOptions> = {
-    updateSteps: 40,
-    klRows: 0,
-    weightDtype: "f32",
-    checkpointLayers: false,
-    targetTokens: opts.batch * opts.seqLen,
-    ensemble: EVERY_UNIT,
-    ...opts,
-    attributionChunks: Math.max(
-      1,
-      Math.min(Math.floor(opts.attributionChunks ?? 1), config.nLayers),
-    ),
-    seqLen: Math.max(1, Math.min(opts.seqLen, config.contextLength)),
-    klSeqLen: Math.max(1, Math.min(opts.klSeqLen ?? opts.seqLen, config.contextLength)),
-    batch: Math.max(1, opts.batch),
-    klBatches: [],
-    klHeldBatches: [],
-  };
+/**
+ * `opts` with every default filled in and every size clamped to the model: at least one row,
+ * layer group and position, no sequence past the context, and the KL term's batches of a step
+ * (its length buckets, else one batch of klRows x klSeqLen) and of the whole edit (absent: the
+ * step's).
+ */
+function resolveOptions(config: ModelConfig, opts: PlanOptions): Required<PlanOptions> {
+  const context = (n: number) => Math.max(1, Math.min(n, config.contextLength));
   const clampBatches = (bs: readonly { rows: number; seqLen: number }[]) =>
-    bs.map((b) => ({
-      rows: Math.max(1, b.rows),
-      seqLen: Math.max(1, Math.min(b.seqLen, config.contextLength)),
-    }));
-  // The KL term's forwards of one step: its length buckets, else one batch of klRows x klSeqLen;
-  // and every batch the edit holds (absent: the step's).
-  const klBatches = o.klRows <= 0
+    bs.map((b) => ({ rows: Math.max(1, b.rows), seqLen: context(b.seqLen) }));
+  const seqLen = context(opts.seqLen);
+  const batch = Math.max(1, opts.batch);
+  const klRows = opts.klRows ?? 0;
+  const klSeqLen = context(opts.klSeqLen ?? opts.seqLen);
+  const klBatches = klRows <= 0
     ? []
     : opts.klBatches && opts.klBatches.length > 0
     ? clampBatches(opts.klBatches)
-    : [{ rows: o.klRows, seqLen: o.klSeqLen }];
-  const klHeldBatches = o.klRows <= 0
+    : [{ rows: klRows, seqLen: klSeqLen }];
+  const klHeldBatches = klRows <= 0
     ? []
     : opts.klHeldBatches && opts.klHeldBatches.length > 0
     ? clampBatches(opts.klHeldBatches)
     : klBatches;
-  o.klBatches = klBatches;
-  o.klHeldBatches = klHeldBatches;
+  return {
+    updateSteps: 40,
+    weightDtype: "f32",
+    checkpointLayers: false,
+    ensemble: EVERY_UNIT,
+    ...opts,
+    klRows,
+    attributionChunks: Math.max(
+      1,
+      Math.min(Math.floor(opts.attributionChunks ?? 1), config.nLayers),
+    ),
+    seqLen,
+    klSeqLen,
+    batch,
+    // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
+    targetTokens: Math.max(1, Math.min(batch * seqLen, opts.targetTokens ?? batch * seqLen)),
+    klBatches,
+    klHeldBatches,
+  };
+}
+
+/** Entries of an ensemble of `kept` units: the units with the most entries bound it. */
+function ensembleEntriesOf(units: ReturnType<typeof paramSizes>["units"], kept: number): number {
+  let left = kept;
+  let entries = 0;
+  for (const u of [...units].sort((a, b) => b.size - a.size)) {
+    const n = Math.min(left, u.units * u.count);
+    entries += n * u.size;
+    left -= n;
+  }
+  return entries;
+}
+
+/**
+ * FLOPs of the edit: a forward's MACs are every projection weight (and bias, `projMacs`) once per
+ * token, the head at its rows, and attention; backward costs about twice the forward, and
+ * checkpointing runs the forward once more; each update step with a KL term also runs the
+ * locality prompts (their head at one row each).
+ */
+function editFlops(config: ModelConfig, o: Required<PlanOptions>, projMacs: number): number {
+  const fwdFlops = (rows: number, len: number, heads: number) =>
+    2 * rows * len * projMacs + 2 * heads * config.vocabSize * config.dModel +
+    4 * rows * config.nLayers * len * len * config.dModel;
+  return (o.checkpointLayers ? 4 : 3) * (
+    fwdFlops(o.batch, o.seqLen, o.targetTokens) *
+      (o.igSteps * o.attributionChunks + o.updateSteps) +
+    o.klBatches.reduce((n, b) => n + fwdFlops(b.rows, b.seqLen, b.rows), 0) * o.updateSteps
+  );
+}
+
+export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
+  const o = resolveOptions(config, opts);
+  const { klBatches, klHeldBatches } = o;
   const sizes = paramSizes(config, o.ensemble.ffnUnit);
   const total = totalElements(sizes.all);
   const scored = totalElements(sizes.scored);
   const ckpt = o.checkpointLayers;
-  // Only the target positions go through the final norm and the head (CausalLM.forward's rows).
-  o.targetTokens = Math.max(1, Math.min(o.batch * o.seqLen, o.targetTokens));
   const headRows = o.targetTokens;
   // The target forward with its loss as each phase runs it, measured; the phases differ only in
   // the loss (attribution seeds the per-row loss, the update averages it): the larger is held.
@@ -282,7 +319,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const head = target.map((x) => x.head)
     .reduce((a, b) => totalElements(b) > totalElements(a) ? b : a);
   const biggestScored = Math.max(...sizes.scored.map((p) => p.elements), 0);
-  const d = config.dModel;
 
   // Bytes of a parameter list with the matrices at the weight dtype.
   const stored = (list: readonly TensorSize[]) =>
@@ -301,16 +337,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   // of the measured backward transients).
   const recompute = ckpt ? F32 * totalElements(measured("update", false).layer) : 0;
   const logits = F32 * totalElements(head);
-  // The kept units with the most entries bound the ensemble's entries.
   const totalUnits = sizes.units.reduce((a, u) => a + u.units * u.count, 0);
   const kept = keptUnits(totalUnits, config.nLayers, o.ensemble);
-  let left = kept;
-  let ensembleEntries = 0;
-  for (const u of [...sizes.units].sort((a, b) => b.size - a.size)) {
-    const n = Math.min(left, u.units * u.count);
-    ensembleEntries += n * u.size;
-    left -= n;
-  }
+  const ensembleEntries = ensembleEntriesOf(sizes.units, kept);
   const optimizer = F32 * 4 * ensembleEntries;
   // The gradients the backward holds at once, measured on the real forward, loss and backward
   // of each phase (src/pipeline/backward.ts): dense weight gradients in attribution, only the
@@ -369,19 +398,6 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     if (x.elements > largest.elements) largest = x;
   }
 
-  // MACs of one forward: every projection weight (and bias) once per token, the head, and
-  // attention.
-  const projMacs = scored;
-  const fwdFlops = (rows: number, len: number, heads: number) =>
-    2 * rows * len * projMacs + 2 * heads * config.vocabSize * d +
-    4 * rows * config.nLayers * len * len * d;
-  // Backward costs about twice the forward, and checkpointing runs the forward once more; each
-  // update step with a KL term also runs the locality prompts (their head at one row each).
-  const flops = (ckpt ? 4 : 3) * (
-    fwdFlops(o.batch, o.seqLen, headRows) * (o.igSteps * o.attributionChunks + o.updateSteps) +
-    klBatches.reduce((n, b) => n + fwdFlops(b.rows, b.seqLen, b.rows), 0) * o.updateSteps
-  );
-
   return {
     config,
     options: o,
@@ -408,7 +424,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       hostExtra,
     },
     largest,
-    flops,
+    flops: editFlops(config, o, scored),
   };
 }
 
