@@ -4,6 +4,7 @@
 
 import { relative } from "node:path";
 import {
+  type Backend,
   createBackend,
   DEFAULT_MODEL,
   type EditRequest,
@@ -20,6 +21,7 @@ import {
   checkOutputFolder,
   defaultAnchors,
   describeFailure,
+  type EditArgs,
   exitWithError,
   faultInjection,
   formatProfile,
@@ -34,6 +36,7 @@ import {
   parseEditArgs,
   Progress,
   readRegularText,
+  type RecordResult,
   runCommand,
   runEdits,
   shippedHparams,
@@ -45,6 +48,154 @@ import {
 
 function fail(msg: string, code = 2): never {
   exitWithError(msg, code);
+}
+
+type Method = ReturnType<typeof methodByName>;
+type Result = Awaited<ReturnType<typeof runEdits>>;
+
+/**
+ * The hyperparameters: a file given with --hparams, else the one shipped for this model and mode
+ * (hparams/<method>/<model>.json), else the method's defaults; and where they came from.
+ */
+async function resolveHparams(args: EditArgs, method: Method) {
+  if (args.hparams) {
+    const text = await readRegularText(args.hparams).catch((e) =>
+      fail(`cannot read ${args.hparams}: ${fsReason(e)}`, 1)
+    );
+    return {
+      hparams: parseHparams(text, method.defaults, method.schema, args.hparams),
+      from: args.hparams,
+    };
+  }
+  const shipped = await shippedHparams(method, args.model, undefined, args.mode);
+  return shipped
+    ? { hparams: shipped.hparams, from: relative(Deno.cwd(), shipped.file) }
+    : { hparams: method.defaults, from: "built-in defaults" };
+}
+
+/**
+ * The requests: --prompt/--target, else a file; with neither, the demo ("The capital of France
+ * is" -> "Rome", with its probes), or with --n only the first N of the model's test split.
+ */
+async function resolveRequests(
+  args: EditArgs,
+): Promise<{ requests: EditRequest[]; source: string }> {
+  let requests: EditRequest[];
+  let source: string;
+  if (args.prompt !== undefined && args.target !== undefined) {
+    source = "command line";
+    requests = validateRequests(
+      [{ subject: args.subject ?? args.prompt, prompt: args.prompt, target_new: args.target }],
+      source,
+    );
+  } else {
+    const splits = splitsOf(args.model);
+    source = args.requests ?? (args.n === undefined ? splits.demo : splits.test);
+    requests = await loadRequests(source, { format: args.format });
+  }
+  if (args.n !== undefined) requests = requests.slice(0, args.n);
+  if (requests.length === 0) fail(`${source} holds no requests`, 1);
+  return { requests, source };
+}
+
+/** Refuses an OUT this run may not write (GuardError: exit 2), checked or locked by `check`. */
+async function guardOutput<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof GuardError) fail(e.message);
+    throw e;
+  }
+}
+
+/** The terminal's side of a run: a progress bar per phase and a line per finished record. */
+function terminalReport(args: EditArgs, out: string, fault: (finished: number) => void) {
+  let bar: Progress | null = null;
+  let barKey = "";
+  let finished = 0;
+  return {
+    onProgress: (phase: string, step: number, of: number, loss?: number) => {
+      if (barKey !== phase || !bar) {
+        bar?.finish();
+        // The first report comes after its step: the rate counts the steps after it.
+        bar = new Progress(`  ${phase.padEnd(16)}`, of, "step", step);
+        barKey = phase;
+      }
+      bar.update(step, loss !== undefined ? `loss ${loss.toFixed(4)}` : "");
+      if (step >= of) barKey = "";
+    },
+    onResumed: (kept: number) =>
+      console.error(
+        `resuming ${out}.partial: ${kept} finished record(s) kept${
+          args.mode === "sequential" && kept > 0
+            ? ", their edits written back from their patches"
+            : ""
+        }`,
+      ),
+    onRecord: (r: RecordResult) => {
+      bar?.finish();
+      barKey = "";
+      fault(++finished);
+      if (args.json) return;
+      console.error(
+        `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
+          (100 * r.before.editSucc).toFixed(0)
+        } -> ${(100 * r.after.editSucc).toFixed(0)}, ${r.paramsChanged} params, ${
+          r.seconds.toFixed(2)
+        } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`,
+      );
+      console.error(`   before: ${r.before.completion}`);
+      console.error(`   after:  ${r.after.completion}`);
+    },
+  };
+}
+
+/** --profile: every dispatch's time and the copies since `started`, to OUT/profile.json. */
+async function writeProfile(
+  backend: Backend,
+  started: number,
+  startTransfers: ReturnType<Backend["transfers"]>,
+  result: Result,
+): Promise<void> {
+  const t = backend.transfers();
+  const profile = summarizeProfile(
+    backend.name,
+    (performance.now() - started) / 1000,
+    await backend.takeDispatchTimes(),
+    {
+      uploads: t.uploads - startTransfers.uploads,
+      uploadBytes: t.uploadBytes - startTransfers.uploadBytes,
+      reads: t.reads - startTransfers.reads,
+      readBytes: t.readBytes - startTransfers.readBytes,
+    },
+    result.records.map((r) => r.timings),
+  );
+  await Deno.writeTextFile(`${result.out}/profile.json`, JSON.stringify(profile, null, 2) + "\n");
+  console.error(formatProfile(profile));
+}
+
+/** The metrics table (or with --json one object) of a finished or interrupted run. */
+function printSummary(args: EditArgs, method: Method, result: Result): void {
+  if (args.json) {
+    console.log(
+      JSON.stringify({ summary: result.summary, out: result.out, interrupted: result.interrupted }),
+    );
+    return;
+  }
+  const s = result.summary as unknown as Record<string, number | undefined>;
+  console.log(`\n| metric | ${method.name} |\n|---|---|`);
+  for (const m of METRICS) {
+    const v = s[m];
+    console.log(`| ${METRIC_LABELS[m]} | ${v === undefined ? "n/a" : v.toFixed(2)} |`);
+  }
+  if (result.sequentialEditSucc !== undefined) {
+    console.log(
+      `| Edit Succ. of all edits at the end (sequential) | ${
+        result.sequentialEditSucc.toFixed(2)
+      } |`,
+    );
+  }
+  console.log(`\noutputs: ${result.out}`);
 }
 
 async function main() {
@@ -60,43 +211,9 @@ async function main() {
     return;
   }
   const mode = args.mode;
-  const seed = args.seed;
   const method = methodByName(args.method);
-  // A file given with --hparams, else the one shipped for this model (hparams/<method>/<model>.json),
-  // else the method's defaults.
-  let hparams = method.defaults;
-  let hparamsFrom = "built-in defaults";
-  if (args.hparams) {
-    const text = await readRegularText(args.hparams).catch((e) =>
-      fail(`cannot read ${args.hparams}: ${fsReason(e)}`, 1)
-    );
-    hparams = parseHparams(text, method.defaults, method.schema, args.hparams);
-    hparamsFrom = args.hparams;
-  } else {
-    const shipped = await shippedHparams(method, args.model, undefined, args.mode);
-    if (shipped) {
-      hparams = shipped.hparams;
-      hparamsFrom = relative(Deno.cwd(), shipped.file);
-    }
-  }
-
-  let requests: EditRequest[];
-  let source: string;
-  if (args.prompt !== undefined && args.target !== undefined) {
-    source = "command line";
-    requests = validateRequests(
-      [{ subject: args.subject ?? args.prompt, prompt: args.prompt, target_new: args.target }],
-      source,
-    );
-  } else {
-    // No request given: the demo ("The capital of France is" -> "Rome", with its probes); with
-    // --n only, the first N of the model's test split.
-    const splits = splitsOf(args.model);
-    source = args.requests ?? (args.n === undefined ? splits.demo : splits.test);
-    requests = await loadRequests(source, { format: args.format });
-  }
-  if (args.n !== undefined) requests = requests.slice(0, args.n);
-  if (requests.length === 0) fail(`${source} holds no requests`, 1);
+  const { hparams, from: hparamsFrom } = await resolveHparams(args, method);
+  const { requests, source } = await resolveRequests(args);
 
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
@@ -111,18 +228,15 @@ async function main() {
       1,
     )
   );
-  try {
-    // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
-    // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
-    await checkOutputFolder(out, {
+  // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
+  // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
+  await guardOutput(() =>
+    checkOutputFolder(out, {
       model: modelDir,
       inputs: [args.requests, args.hparams, args.anchors].filter((f) => f !== undefined),
       force: args.force,
-    });
-  } catch (e) {
-    if (e instanceof GuardError) fail(e.message);
-    throw e;
-  }
+    })
+  );
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
   const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
@@ -178,75 +292,35 @@ async function main() {
   );
 
   // No other run may write or remove OUT.partial while this one does (a stale lock is taken over).
-  try {
-    await lockOutput(out);
-  } catch (e) {
-    if (e instanceof GuardError) fail(e.message);
-    throw e;
-  }
+  await guardOutput(() => lockOutput(out));
   const interrupt = listenForInterrupt("finishing the current record, then saving");
-  let bar: Progress | null = null;
-  let barKey = "";
-  // Fault injection for tests/reliability (src/pipeline/faults.ts).
-  const fault = faultInjection(backend);
-  let finished = 0;
   if (args.profile) {
     if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
     backend.profileDispatches(true);
   }
   const startTransfers = backend.transfers();
   const started = performance.now();
-  const run = runEdits({
-    model,
-    modelDir,
-    tokenizer,
-    method,
-    hparams,
-    targets,
-    mode,
-    out,
-    force: args.force,
-    resume: args.resume,
-    seed,
-    fluency: args.fluency,
-    anchors: anchorPool,
-    interrupted: interrupt.requested,
-    attributionChunks,
-    onProgress: (phase, step, of, loss) => {
-      if (barKey !== phase || !bar) {
-        bar?.finish();
-        // The first report comes after its step: the rate counts the steps after it.
-        bar = new Progress(`  ${phase.padEnd(16)}`, of, "step", step);
-        barKey = phase;
-      }
-      bar.update(step, loss !== undefined ? `loss ${loss.toFixed(4)}` : "");
-      if (step >= of) barKey = "";
-    },
-    onResumed: (kept) =>
-      console.error(
-        `resuming ${out}.partial: ${kept} finished record(s) kept${
-          mode === "sequential" && kept > 0 ? ", their edits written back from their patches" : ""
-        }`,
-      ),
-    onRecord: (r) => {
-      bar?.finish();
-      barKey = "";
-      fault(++finished);
-      if (args.json) return;
-      console.error(
-        `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
-          (100 * r.before.editSucc).toFixed(0)
-        } -> ${(100 * r.after.editSucc).toFixed(0)}, ${r.paramsChanged} params, ${
-          r.seconds.toFixed(2)
-        } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`,
-      );
-      console.error(`   before: ${r.before.completion}`);
-      console.error(`   after:  ${r.after.completion}`);
-    },
-  });
   let result;
   try {
-    result = await run;
+    result = await runEdits({
+      model,
+      modelDir,
+      tokenizer,
+      method,
+      hparams,
+      targets,
+      mode,
+      out,
+      force: args.force,
+      resume: args.resume,
+      seed: args.seed,
+      fluency: args.fluency,
+      anchors: anchorPool,
+      interrupted: interrupt.requested,
+      attributionChunks,
+      // Fault injection for tests/reliability (src/pipeline/faults.ts).
+      ...terminalReport(args, out, faultInjection(backend)),
+    });
   } catch (e) {
     // Stop cleanly: finished records stay in OUT.partial; say where and how to continue.
     interrupt.release();
@@ -259,44 +333,9 @@ async function main() {
     fail(message, code);
   }
   interrupt.release();
-  if (args.profile) {
-    const t = backend.transfers();
-    const profile = summarizeProfile(
-      backend.name,
-      (performance.now() - started) / 1000,
-      await backend.takeDispatchTimes(),
-      {
-        uploads: t.uploads - startTransfers.uploads,
-        uploadBytes: t.uploadBytes - startTransfers.uploadBytes,
-        reads: t.reads - startTransfers.reads,
-        readBytes: t.readBytes - startTransfers.readBytes,
-      },
-      result.records.map((r) => r.timings),
-    );
-    await Deno.writeTextFile(`${result.out}/profile.json`, JSON.stringify(profile, null, 2) + "\n");
-    console.error(formatProfile(profile));
-  }
+  if (args.profile) await writeProfile(backend, started, startTransfers, result);
   await backend.dispose();
-  if (args.json) {
-    console.log(
-      JSON.stringify({ summary: result.summary, out: result.out, interrupted: result.interrupted }),
-    );
-  } else {
-    const s = result.summary as unknown as Record<string, number | undefined>;
-    console.log(`\n| metric | ${method.name} |\n|---|---|`);
-    for (const m of METRICS) {
-      const v = s[m];
-      console.log(`| ${METRIC_LABELS[m]} | ${v === undefined ? "n/a" : v.toFixed(2)} |`);
-    }
-    if (result.sequentialEditSucc !== undefined) {
-      console.log(
-        `| Edit Succ. of all edits at the end (sequential) | ${
-          result.sequentialEditSucc.toFixed(2)
-        } |`,
-      );
-    }
-    console.log(`\noutputs: ${result.out}`);
-  }
+  printSummary(args, method, result);
   if (result.interrupted) {
     console.error(
       `interrupted: partial results are in ${result.out}; rerun with --resume to continue`,
