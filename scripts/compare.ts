@@ -7,7 +7,7 @@ import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
-import type { RunResult } from "../src/pipeline/records.ts";
+import { recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
@@ -261,14 +261,7 @@ async function main() {
         fluency: !args["no-fluency"],
         anchors,
         interrupted: interrupt.requested,
-        onRecord: (rec) =>
-          console.error(
-            `[${method.name}] #${rec.index} ${rec.prompt} -> ${rec.targetNew}: edit succ ${
-              (100 * rec.before.editSucc).toFixed(0)
-            } -> ${(100 * rec.after.editSucc).toFixed(0)}, ${rec.paramsChanged} params, ${
-              rec.seconds.toFixed(2)
-            } s${rec.rolledBack ? " (ROLLED BACK)" : ""}`,
-          ),
+        onRecord: (rec) => console.error(`[${method.name}] ${recordLine(rec)}`),
       });
       if (r.interrupted) {
         interrupted = true;

@@ -36,6 +36,7 @@ import {
   parseEditArgs,
   Progress,
   readRegularText,
+  recordLine,
   type RecordResult,
   runCommand,
   runEdits,
@@ -137,13 +138,7 @@ function terminalReport(args: EditArgs, out: string, fault: (finished: number) =
       barKey = "";
       fault(++finished);
       if (args.json) return;
-      console.error(
-        `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
-          (100 * r.before.editSucc).toFixed(0)
-        } -> ${(100 * r.after.editSucc).toFixed(0)}, ${r.paramsChanged} params, ${
-          r.seconds.toFixed(2)
-        } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`,
-      );
+      console.error(recordLine(r));
       console.error(`   before: ${r.before.completion}`);
       console.error(`   after:  ${r.after.completion}`);
     },

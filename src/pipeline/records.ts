@@ -1,5 +1,6 @@
 // What an edit run is given (RunOptions), what it records per request (RecordResult, one line of
-// OUT.partial/records.jsonl) and what it returns (RunResult).
+// OUT.partial/records.jsonl, and the line the terminal shows for it) and what it returns
+// (RunResult).
 
 import type { EditMethod, EditTarget, Hparams } from "../edit/method.ts";
 import type { Summary } from "../eval/aggregate.ts";
@@ -61,4 +62,13 @@ export interface RunResult {
   paramsTotal: number;
   interrupted: boolean;
   out: string;
+}
+
+/** A finished record as the terminal shows it: request, Edit Succ. before -> after, cost. */
+export function recordLine(r: RecordResult): string {
+  return `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
+    (100 * r.before.editSucc).toFixed(0)
+  } -> ${(100 * r.after.editSucc).toFixed(0)}, ${r.paramsChanged} params, ${
+    r.seconds.toFixed(2)
+  } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`;
 }
