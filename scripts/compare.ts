@@ -9,6 +9,7 @@ import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
 import { recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
+import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
@@ -234,32 +235,35 @@ async function main() {
     }
     const dir = `${out}/${method.name}`;
     const metricsFile = `${dir}/metrics.json`;
+    const settings = {
+      method,
+      mode: "single" as const,
+      modelDir,
+      hparams: hparams.get(method.name)!,
+      fluency: !args["no-fluency"],
+      seed,
+      targets,
+      anchors,
+    };
+    // A method finished earlier is reused only when its run.json says it ran with the same
+    // settings, requests, anchors and model files as this one (src/pipeline/manifest.ts).
     if (args.resume && (await exists(metricsFile))) {
-      const m = JSON.parse(await Deno.readTextFile(metricsFile));
-      const same = m.records === targets.length && !m.interrupted && m.model === modelDir &&
-        JSON.stringify(m.hparams) === JSON.stringify(hparams.get(method.name));
-      if (same) {
+      if (await sameRun(dir, await runManifest(settings))) {
         console.error(`[${method.name}] done earlier: ${metricsFile}`);
-        rows.push(rowOf(method.name, dir, m));
+        rows.push(rowOf(method.name, dir, JSON.parse(await Deno.readTextFile(metricsFile))));
         continue;
       }
+      console.error(`[${method.name}] ${dir} was made with other settings or inputs: run again`);
     }
     console.error(`[${method.name}] ${method.description}`);
     try {
       const r = await runEdits({
+        ...settings,
         model,
-        modelDir,
         tokenizer,
-        method,
-        hparams: hparams.get(method.name)!,
-        targets,
-        mode: "single",
         out: dir,
         force: args.force! || args.resume!,
         resume: args.resume!,
-        seed,
-        fluency: !args["no-fluency"],
-        anchors,
         interrupted: interrupt.requested,
         onRecord: (rec) => console.error(`[${method.name}] ${recordLine(rec)}`),
       });

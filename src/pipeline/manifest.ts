@@ -2,7 +2,9 @@
 // the model's files, so that a resume never mixes records of other settings or other weights.
 
 import { createHash } from "node:crypto";
+import { exists } from "../io/files.ts";
 import { GuardError } from "./output-guard.ts";
+import type { RunOptions } from "./records.ts";
 
 /** What a run was started with; a resume must match it. */
 export interface RunManifest {
@@ -71,6 +73,52 @@ export async function sha256(text: string): Promise<string> {
 
 const MANIFEST = "run.json";
 
+/** The manifest of a run of `opts`: its settings and the hashes of its inputs and model files. */
+export async function runManifest(
+  opts: Pick<
+    RunOptions,
+    "method" | "mode" | "modelDir" | "hparams" | "fluency" | "seed" | "targets" | "anchors"
+  >,
+): Promise<RunManifest> {
+  return {
+    method: opts.method.name,
+    mode: opts.mode,
+    model: await Deno.realPath(opts.modelDir).catch(() => opts.modelDir),
+    hparams: opts.hparams,
+    fluency: opts.fluency,
+    seed: opts.seed,
+    requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
+    anchors: await sha256(JSON.stringify(opts.anchors)),
+    count: opts.targets.length,
+    weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
+    config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
+    tokenizer: await exists(`${opts.modelDir}/tokenizer.json`)
+      ? (await fileSha256(`${opts.modelDir}/tokenizer.json`)).sha256
+      : null,
+  };
+}
+
+/** The first field of `manifest` that `old` (a run.json's contents) holds otherwise, or null. */
+function firstDifference(old: Record<string, unknown>, manifest: RunManifest): string | null {
+  for (const [k, v] of Object.entries(manifest)) {
+    if (JSON.stringify(old[k]) !== JSON.stringify(v)) return k;
+  }
+  return null;
+}
+
+/**
+ * Whether the run in `dir` was made as `manifest` says (its run.json matches): a finished run
+ * that a caller may reuse instead of running again. False without a readable run.json.
+ */
+export async function sameRun(dir: string, manifest: RunManifest): Promise<boolean> {
+  try {
+    return firstDifference(JSON.parse(await Deno.readTextFile(`${dir}/${MANIFEST}`)), manifest) ===
+      null;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Writes `<partial>/run.json` for a new run, or, when resuming an existing partial folder,
  * checks that it was started with the same settings and model files. A folder without run.json
@@ -98,15 +146,14 @@ export async function checkManifest(
       } catch {
         throw new GuardError(`${file} is not valid JSON; cannot tell what run this folder holds`);
       }
-      for (const [k, v] of Object.entries(manifest)) {
-        if (JSON.stringify(old[k]) !== JSON.stringify(v)) {
-          throw new GuardError(
-            `cannot resume ${partial}: it was started with ${DIFFERENT[k] ?? `a different ${k}`} (${
-              JSON.stringify(old[k])
-            }, now ${JSON.stringify(v)}); rerun with the same options, or pass --force ` +
-              `without --resume to start over`,
-          );
-        }
+      const k = firstDifference(old, manifest) as keyof RunManifest | null;
+      if (k !== null) {
+        throw new GuardError(
+          `cannot resume ${partial}: it was started with ${DIFFERENT[k] ?? `a different ${k}`} (${
+            JSON.stringify(old[k])
+          }, now ${JSON.stringify(manifest[k])}); rerun with the same options, or pass --force ` +
+            `without --resume to start over`,
+        );
       }
       return;
     }

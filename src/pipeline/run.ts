@@ -12,7 +12,7 @@
 import { exists } from "../io/files.ts";
 import { writePatch } from "../io/patch.ts";
 import { runEditLoop } from "../loop/edit-loop.ts";
-import { checkManifest, fileSha256, sha256, weightsIdentity } from "./manifest.ts";
+import { checkManifest, runManifest } from "./manifest.ts";
 import { checkReplaceable, markOutput } from "./output-guard.ts";
 import { finishRun } from "./run-outputs.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
@@ -28,22 +28,8 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const resumeFile = `${partial}/records.jsonl`;
   const done = new Map<number, RecordResult>();
   const resuming = opts.resume && await exists(partial);
-  const manifest = {
-    method: opts.method.name,
-    mode: opts.mode,
-    model: await Deno.realPath(opts.modelDir).catch(() => opts.modelDir),
-    hparams: opts.hparams,
-    fluency: opts.fluency,
-    seed: opts.seed,
-    requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
-    anchors: await sha256(JSON.stringify(opts.anchors)),
-    count: opts.targets.length,
-    weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
-    config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
-    tokenizer: await exists(`${opts.modelDir}/tokenizer.json`)
-      ? (await fileSha256(`${opts.modelDir}/tokenizer.json`)).sha256
-      : null,
-  };
+  const manifest = await runManifest(opts);
+
   if (await exists(partial)) {
     for (const [i, r] of await reopenPartial(partial, opts, manifest)) done.set(i, r);
   }

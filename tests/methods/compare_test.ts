@@ -156,3 +156,42 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
     await Deno.remove(redos, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "compare.ts --resume reuses a finished method only when it ran with the same inputs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "kne-compare-resume-" });
+    const compare = async (requests: string, ...extra: string[]) => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "scripts/compare.ts", "--model", "tests/fixtures/tiny-gpt2"],
+          ...["--requests", requests, "--n", "2", "--methods", "ft-m,kn", "--no-fluency"],
+          ...["--backend", "wasm", "--out", `${out}/run`, ...extra],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+      }).output();
+      const err = new TextDecoder().decode(r.stderr);
+      assert(r.code === 0, `compare.ts exited ${r.code}:\n${err}`);
+      return err;
+    };
+    try {
+      await compare("tests/fixtures/requests-tiny.json");
+      const again = await compare("tests/fixtures/requests-tiny.json", "--resume");
+      assert((again.match(/done earlier/g) ?? []).length === 2, again);
+      // Two other requests, same count, model and settings: both methods run again.
+      const other = await compare("tests/fixtures/reliability-requests.json", "--resume");
+      assert(!/done earlier/.test(other), other);
+      assert(
+        (other.match(/made with other settings or inputs: run again/g) ?? []).length === 2,
+        other,
+      );
+      const json = JSON.parse(await Deno.readTextFile(`${out}/run/comparison.json`));
+      assert(JSON.stringify(json).includes("reliability-requests.json"), "requests not recorded");
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
