@@ -15,6 +15,7 @@
 
 import { buildAnchors, editAnchors } from "../edit/anchors.ts";
 import { evalModel, greedy } from "../edit/eval-model.ts";
+import type { EvalModel } from "../eval/model.ts";
 import type {
   EditMethod,
   EditTarget,
@@ -115,34 +116,158 @@ export interface LoopOutcome {
 
 /** Edits `opts.model` in place with `opts.targets` in `opts.mode`, each record to `sink`. */
 export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<LoopOutcome> {
-  const { model, tokenizer, method, hparams, targets, mode } = opts;
-  const em = evalModel(model, tokenizer);
-  const out: LoopOutcome = {
+  const loop = new EditLoop(opts, sink);
+  if (opts.mode === "batch") await loop.batch();
+  else if (opts.mode === "sequential") await loop.sequence();
+  else await loop.single();
+  return loop.out;
+}
+
+/** One run of the loop: what every mode does to a request, and each mode's order of it. */
+class EditLoop {
+  readonly out: LoopOutcome = {
     applied: [],
     last: null,
     retention: [],
     interrupted: false,
     seconds: 0,
   };
+  readonly #em: EvalModel;
   // Anchors are built (a forward of the unedited model over the candidates) only for a method
   // that reads them.
-  const usesAnchors = method.usesAnchors(hparams);
-  const poolAnchors = async (t: EditTarget) =>
-    usesAnchors && opts.anchorPool.length > 0
-      ? await buildAnchors(model, tokenizer, opts.anchorPool, t.request, t.promptIds)
+  readonly #usesAnchors: boolean;
+
+  constructor(readonly opts: LoopOptions, readonly sink: LoopSink) {
+    this.#em = evalModel(opts.model, opts.tokenizer);
+    this.#usesAnchors = opts.method.usesAnchors(opts.hparams);
+  }
+
+  /** All requests in one apply of the method, each scored after it. */
+  async batch(): Promise<void> {
+    const { targets } = this.opts;
+    const baselines = [];
+    const befores = [];
+    for (const t of targets) {
+      baselines.push(await localityBaseline(this.#em, t.request));
+      befores.push(await this.#before(t));
+    }
+    const anchors: number[][] = [];
+    for (const t of targets) anchors.push(...await this.#poolAnchors(t));
+    const { result, seconds } = await this.#apply(targets, anchors);
+    this.out.applied.push(result.changes);
+    for (let i = 0; i < targets.length; i++) {
+      await this.#score(targets[i], baselines[i], befores[i], {
+        result,
+        seconds: seconds / targets.length,
+        anchors: anchors.length,
+      });
+    }
+  }
+
+  /** Each request edited from the unedited model, its edit reverted after its record. */
+  async single(): Promise<void> {
+    for (const t of this.opts.targets) {
+      if (this.sink.finished?.(t.request.index)) continue;
+      if (this.#stopRequested()) break;
+      const baseline = await localityBaseline(this.#em, t.request);
+      const result = await this.#editOne(t, baseline, []);
+      writeChanges(this.opts.model, result.changes, "before");
+    }
+  }
+
+  /**
+   * One request after another on the model the earlier edits left: each edit anchored also on
+   * the earlier edits and shown their changes; retention measured at the checkpoints.
+   */
+  async sequence(): Promise<void> {
+    const { targets, model, replay } = this.opts;
+    // Locality compares with the original model, so every request's unedited locality answers
+    // are recorded before the first edit (not after the earlier edits of the sequence).
+    const baselines: LocalityBaseline[] = [];
+    for (const t of targets) baselines.push(await localityBaseline(this.#em, t.request));
+    // The made edits (prompt + target prefixes) anchor the later edits' KL term.
+    const edited: number[][] = [];
+    let made = 0;
+    if (replay) {
+      for (const changes of replay.changes) {
+        writeChanges(model, changes, "after");
+        this.out.applied.push(changes);
+        edited.push(...editAnchors(targets[made++]));
+      }
+      this.out.retention.push(...replay.retention.filter((c) => c.made <= made));
+      // A check due after the last saved edit that the earlier run did not save is measured now.
+      if (made > 0 && this.#checkDue(made) && this.out.retention.at(-1)?.made !== made) {
+        await this.#measureRetention(made);
+      }
+    }
+    for (let i = made; i < targets.length; i++) {
+      const t = targets[i];
+      if (this.sink.finished?.(t.request.index)) continue;
+      if (this.#stopRequested()) break;
+      // The method also sees what the earlier edits changed (KNE's spareHeld).
+      const result = await this.#editOne(
+        t,
+        baselines[i],
+        this.#usesAnchors ? edited : [],
+        [...this.out.applied],
+      );
+      this.out.applied.push(result.changes);
+      edited.push(...editAnchors(t));
+      if (this.#checkDue(++made)) await this.#measureRetention(made);
+    }
+    if (!this.out.interrupted) {
+      // The last check came after the last edit (none: an empty sequence).
+      this.out.endEditSucc = this.out.retention.at(-1)?.editSucc ?? [];
+    }
+  }
+
+  /** Whether the caller asked to stop (checked before each edit of single and sequential mode). */
+  #stopRequested(): boolean {
+    if (this.sink.interrupted?.()) this.out.interrupted = true;
+    return this.out.interrupted;
+  }
+
+  /** Edits `t` alone from the model as it is and scores it; `earlier` anchors join the pool's. */
+  async #editOne(
+    t: EditTarget,
+    baseline: LocalityBaseline,
+    earlier: readonly number[][],
+    prior?: readonly TensorChange[][],
+  ): Promise<MethodResult> {
+    const before = await this.#before(t);
+    const anchors = [...await this.#poolAnchors(t), ...earlier];
+    const { result, seconds } = await this.#apply([t], anchors, prior);
+    await this.#score(t, baseline, before, { result, seconds, anchors: anchors.length });
+    return result;
+  }
+
+  async #poolAnchors(t: EditTarget): Promise<number[][]> {
+    const { model, tokenizer, anchorPool } = this.opts;
+    return this.#usesAnchors && anchorPool.length > 0
+      ? await buildAnchors(model, tokenizer, anchorPool, t.request, t.promptIds)
       : [];
-  const completion = (t: EditTarget) =>
-    greedy(model, tokenizer, t.promptIds, opts.completionTokens);
-  const editSucc = (t: EditTarget) => tokenAccuracy(em, t.request.prompt, t.request.targetNew);
-  const beforeOf = async (t: EditTarget) => ({
-    editSucc: await editSucc(t),
-    completion: await completion(t),
-  });
-  const apply = async (
+  }
+
+  #completion(t: EditTarget): Promise<string> {
+    const { model, tokenizer, completionTokens } = this.opts;
+    return greedy(model, tokenizer, t.promptIds, completionTokens);
+  }
+
+  #editSucc(t: EditTarget): Promise<number> {
+    return tokenAccuracy(this.#em, t.request.prompt, t.request.targetNew);
+  }
+
+  async #before(t: EditTarget): Promise<LoopRecord["before"]> {
+    return { editSucc: await this.#editSucc(t), completion: await this.#completion(t) };
+  }
+
+  /** The method's apply to `ts`, timed (its result is the outcome's last). */
+  async #apply(
     ts: readonly EditTarget[],
     localityPrompts: number[][],
     priorChanges?: readonly TensorChange[][],
-  ) => {
+  ): Promise<{ result: MethodResult; seconds: number }> {
+    const { model, tokenizer, method, hparams, attributionChunks } = this.opts;
     const t0 = performance.now();
     const result = await method.apply(
       {
@@ -150,118 +275,51 @@ export async function runEditLoop(opts: LoopOptions, sink: LoopSink): Promise<Lo
         tokenizer,
         localityPrompts,
         priorChanges,
-        onProgress: sink.progress,
-        attributionChunks: opts.attributionChunks,
+        onProgress: this.sink.progress,
+        attributionChunks,
       },
       ts,
       hparams,
     );
     const seconds = (performance.now() - t0) / 1000;
-    out.seconds += seconds;
-    out.last = result;
+    this.out.seconds += seconds;
+    this.out.last = result;
     return { result, seconds };
-  };
-  const scored = async (
+  }
+
+  /** `t`'s metrics on the model as edited, handed to the sink with its record. */
+  async #score(
     t: EditTarget,
     baseline: LocalityBaseline,
     before: LoopRecord["before"],
-    result: MethodResult,
-    seconds: number,
-    anchors: number,
-  ) => {
-    const metrics = await evaluateRecord(t.request, em, {
+    edit: Pick<LoopRecord, "result" | "seconds" | "anchors">,
+  ): Promise<void> {
+    const { fluency } = this.opts;
+    const metrics = await evaluateRecord(t.request, this.#em, {
       baseline,
-      fluency: opts.fluency ? { seed: opts.fluency.seed + t.request.index } : false,
+      fluency: fluency ? { seed: fluency.seed + t.request.index } : false,
     });
-    const after = { completion: await completion(t) };
-    await sink.record({ target: t, before, metrics, after, result, seconds, anchors });
-  };
-
-  if (mode === "batch") {
-    const baselines = [];
-    const befores = [];
-    for (const t of targets) {
-      baselines.push(await localityBaseline(em, t.request));
-      befores.push(await beforeOf(t));
-    }
-    const anchors: number[][] = [];
-    for (const t of targets) anchors.push(...await poolAnchors(t));
-    const { result, seconds } = await apply(targets, anchors);
-    out.applied.push(result.changes);
-    for (let i = 0; i < targets.length; i++) {
-      await scored(
-        targets[i],
-        baselines[i],
-        befores[i],
-        result,
-        seconds / targets.length,
-        anchors.length,
-      );
-    }
-    return out;
+    const after = { completion: await this.#completion(t) };
+    await this.sink.record({ target: t, before, metrics, after, ...edit });
   }
 
-  // Sequential: Locality compares with the original model, so every request's unedited locality
-  // answers are recorded before the first edit (not after the earlier edits of the sequence).
-  const baselines: LocalityBaseline[] = [];
-  if (mode === "sequential") {
-    for (const t of targets) baselines.push(await localityBaseline(em, t.request));
+  #checkDue(made: number): boolean {
+    const n = this.opts.targets.length;
+    return this.opts.retentionChecks
+      ? isRetentionCheck(made, n, Math.max(1, Math.ceil(n / 20)))
+      : made === n;
   }
-  const every = Math.max(1, Math.ceil(targets.length / 20));
-  const checkDue = (made: number) =>
-    opts.retentionChecks ? isRetentionCheck(made, targets.length, every) : made === targets.length;
-  const measureRetention = async (made: number) => {
+
+  /** The Edit Succ. of the first `made` edits, now; kept in the outcome and handed to the sink. */
+  async #measureRetention(made: number): Promise<void> {
     // Asked together, so that the prompts run as a few batches.
     const check = {
       made,
-      editSucc: await Promise.all(targets.slice(0, made).map((e) => editSucc(e))),
+      editSucc: await Promise.all(
+        this.opts.targets.slice(0, made).map((e) => this.#editSucc(e)),
+      ),
     };
-    out.retention.push(check);
-    await sink.retention?.(check);
-  };
-  // Sequential: the made edits (prompt + target prefixes) anchor the later edits' KL term.
-  const edited: number[][] = [];
-  let made = 0;
-  if (mode === "sequential" && opts.replay) {
-    for (const changes of opts.replay.changes) {
-      writeChanges(model, changes, "after");
-      out.applied.push(changes);
-      edited.push(...editAnchors(targets[made++]));
-    }
-    out.retention.push(...opts.replay.retention.filter((c) => c.made <= made));
-    // A check due after the last saved edit that the earlier run did not save is measured now.
-    if (made > 0 && checkDue(made) && out.retention.at(-1)?.made !== made) {
-      await measureRetention(made);
-    }
+    this.out.retention.push(check);
+    await this.sink.retention?.(check);
   }
-  for (let i = made; i < targets.length; i++) {
-    const t = targets[i];
-    if (sink.finished?.(t.request.index)) continue;
-    if (sink.interrupted?.()) {
-      out.interrupted = true;
-      break;
-    }
-    const baseline = baselines[i] ?? await localityBaseline(em, t.request);
-    const before = await beforeOf(t);
-    const anchors = [
-      ...await poolAnchors(t),
-      ...(mode === "sequential" && usesAnchors ? edited : []),
-    ];
-    // Sequential: the method also sees what the earlier edits changed (KNE's spareHeld).
-    const prior = mode === "sequential" ? [...out.applied] : undefined;
-    const { result, seconds } = await apply([t], anchors, prior);
-    await scored(t, baseline, before, result, seconds, anchors.length);
-    if (mode === "single") {
-      writeChanges(model, result.changes, "before");
-      continue;
-    }
-    out.applied.push(result.changes);
-    edited.push(...editAnchors(t));
-    if (checkDue(++made)) await measureRetention(made);
-  }
-  if (mode === "sequential" && !out.interrupted) {
-    // The last check came after the last edit (none: an empty sequence).
-    out.endEditSucc = out.retention.at(-1)?.editSucc ?? [];
-  }
-  return out;
 }
