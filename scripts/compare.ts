@@ -21,6 +21,7 @@ import {
   markOutput,
 } from "../src/pipeline/output-guard.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
+import type { Hparams } from "../src/edit/method.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
 import { checkInputs } from "../src/pipeline/inputs.ts";
@@ -97,7 +98,8 @@ function rowOf(
   };
 }
 
-async function main() {
+/** The command line, parsed and checked: a bad flag or value stops here (exit 2). */
+async function readArgs() {
   let args;
   try {
     args = parseArgs({
@@ -126,13 +128,13 @@ async function main() {
   }
   if (args.help) {
     console.log(HELP);
-    return;
+    Deno.exit(0);
   }
   const seed = Number(args.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
-  let backendChoice;
+  let backend;
   try {
-    backendChoice = parseBackendChoice(args.backend!);
+    backend = parseBackendChoice(args.backend!);
   } catch (e) {
     fail((e as Error).message);
   }
@@ -150,30 +152,13 @@ async function main() {
       fail((e as Error).message.replace("--method", "--methods"));
     }
   });
-  if (args["cov-texts"] && !(await exists(args["cov-texts"]))) {
-    fail(`--cov-texts ${args["cov-texts"]}: no such file`);
-  }
+  const covTexts = args["cov-texts"];
+  if (covTexts && !(await exists(covTexts))) fail(`--cov-texts ${covTexts}: no such file`);
   const hpDir = args["hparams-dir"];
   if (hpDir && !(await Deno.stat(hpDir).then((s) => s.isDirectory, () => false))) {
     fail(`--hparams-dir ${hpDir}: no such folder`);
   }
   const modelDir = args.model!.replace(/\/+$/, "");
-  const hparams = new Map<string, Record<string, number | boolean | string>>();
-  for (const m of methods) {
-    // DIR/<method>.json, else the file shipped for this model, else the defaults.
-    let hp = m.defaults;
-    const file = hpDir ? `${hpDir}/${m.name}.json` : null;
-    if (file && (await exists(file))) {
-      hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
-    } else {
-      hp = (await shippedHparams(m, modelDir))?.hparams ?? hp;
-    }
-    if (args["cov-texts"] && "covTexts" in m.schema) {
-      hp = { ...hp, covTexts: args["cov-texts"] };
-    }
-    hparams.set(m.name, hp);
-  }
-
   await Deno.realPath(modelDir).catch(() =>
     fail(
       `--model ${modelDir}: no such folder${
@@ -188,40 +173,120 @@ async function main() {
       /\/+$/,
       "",
     );
-  const source = args.requests ?? splitsOf(modelDir).test;
-  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
+  return {
+    methods,
+    modelDir,
+    requests: args.requests ?? splitsOf(modelDir).test,
+    anchorFile: args.anchors ?? defaultAnchors(modelDir),
+    format,
+    n,
+    hpDir,
+    covTexts,
+    backend,
+    out,
+    force: args.force!,
+    resume: args.resume!,
+    fluency: !args["no-fluency"],
+    seed,
+  };
+}
+
+type Method = ReturnType<typeof methodByName>;
+
+/**
+ * Each method's hyperparameters: DIR/<method>.json, else the file shipped for this model, else
+ * the defaults; --cov-texts for the methods that read key statistics.
+ */
+async function methodHparams(
+  methods: readonly Method[],
+  modelDir: string,
+  hpDir: string | undefined,
+  covTexts: string | undefined,
+): Promise<Map<string, Hparams>> {
+  const hparams = new Map<string, Hparams>();
+  for (const m of methods) {
+    let hp = m.defaults;
+    const file = hpDir ? `${hpDir}/${m.name}.json` : null;
+    if (file && (await exists(file))) {
+      hp = parseHparams(await Deno.readTextFile(file), m.defaults, m.schema, file);
+    } else {
+      hp = (await shippedHparams(m, modelDir))?.hparams ?? hp;
+    }
+    if (covTexts && "covTexts" in m.schema) hp = { ...hp, covTexts };
+    hparams.set(m.name, hp);
+  }
+  return hparams;
+}
+
+/** The row of a method that failed, with its message. */
+function failedRow(method: string, out: string, error: string): ComparisonRow {
+  return {
+    method,
+    label: METHOD_LABELS[method] ?? method,
+    summary: null,
+    records: 0,
+    msPerEdit: 0,
+    paramsChanged: 0,
+    paramsFraction: 0,
+    rolledBack: 0,
+    out,
+    error,
+  };
+}
+
+/** The comparison's Markdown table on the terminal. */
+function printComparison(rows: readonly ComparisonRow[], out: string): void {
+  const s = (r: ComparisonRow, m: string) =>
+    (r.summary as unknown as Record<string, number | undefined> | null)?.[m];
+  console.log(`\n| metric | ${rows.map((r) => r.label).join(" | ")} |`);
+  console.log(`|---|${rows.map(() => "---:").join("|")}|`);
+  for (const m of METRICS) {
+    console.log(
+      `| ${METRIC_LABELS[m]} | ${
+        rows.map((r) => (r.summary ? cell(s(r, m), r.ci95?.[m]) : "failed")).join(" | ")
+      } |`,
+    );
+  }
+  console.log(`| ms / edit | ${rows.map((r) => r.msPerEdit.toFixed(0)).join(" | ")} |`);
+  console.log(`\noutputs: ${out}/comparison.md, comparison.json, comparison.svg`);
+}
+
+async function main() {
+  const a = await readArgs();
+  const { methods, modelDir, out } = a;
+  const hparams = await methodHparams(methods, modelDir, a.hpDir, a.covTexts);
   try {
     // The edit command's output rules (src/pipeline/output-guard.ts): OUT is not, holds not and
     // lies not inside the model folder, holds no input; an existing OUT is written over (--force) or
     // continued (--resume) only when this tool wrote it; it is locked while the methods run.
     await checkOutputFolder(out, {
       model: modelDir,
-      inputs: [source, anchorFile, args["cov-texts"], hpDir].filter((f) => f !== undefined),
-      force: args.force || args.resume,
+      inputs: [a.requests, a.anchorFile, a.covTexts, a.hpDir].filter((f) => f !== undefined),
+      force: a.force || a.resume,
     });
     await lockOutput(out);
   } catch (e) {
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
-  const requests = (await loadRequests(source, { format })).slice(0, n);
+  const requests = (await loadRequests(a.requests, { format: a.format })).slice(0, a.n);
 
   // The edit command's checks, before any weight is read (src/pipeline/inputs.ts).
-  const { tokenizer, targets } = await checkInputs(modelDir, requests, source);
+  const { tokenizer, targets } = await checkInputs(modelDir, requests, a.requests);
 
-  const backend = await createBackend(backendChoice);
+  const backend = await createBackend(a.backend);
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
   const { model } = await loadModel(modelDir, backend, { dtype: "f32", tokenizer: false });
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
-      `${targets.length} request(s); methods: ${names.join(", ")}`,
+      `${targets.length} request(s); methods: ${methods.map((m) => m.name).join(", ")}`,
   );
   // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
-  const anchors = anchorFile === source || !(await exists(anchorFile))
+  const anchors = a.anchorFile === a.requests || !(await exists(a.anchorFile))
     ? []
-    : await loadRequests(anchorFile);
+    : await loadRequests(a.anchorFile);
   await Deno.mkdir(out, { recursive: true });
   await markOutput(out, "compare");
 
@@ -240,14 +305,14 @@ async function main() {
       mode: "single" as const,
       modelDir,
       hparams: hparams.get(method.name)!,
-      fluency: !args["no-fluency"],
-      seed,
+      fluency: a.fluency,
+      seed: a.seed,
       targets,
       anchors,
     };
     // A method finished earlier is reused only when its run.json says it ran with the same
     // settings, requests, anchors and model files as this one (src/pipeline/manifest.ts).
-    if (args.resume && (await exists(metricsFile))) {
+    if (a.resume && (await exists(metricsFile))) {
       if (await sameRun(dir, await runManifest(settings))) {
         console.error(`[${method.name}] done earlier: ${metricsFile}`);
         rows.push(rowOf(method.name, dir, JSON.parse(await Deno.readTextFile(metricsFile))));
@@ -262,8 +327,8 @@ async function main() {
         model,
         tokenizer,
         out: dir,
-        force: args.force! || args.resume!,
-        resume: args.resume!,
+        force: a.force || a.resume,
+        resume: a.resume,
         interrupted: interrupt.requested,
         onRecord: (rec) => console.error(`[${method.name}] ${recordLine(rec)}`),
       });
@@ -275,18 +340,7 @@ async function main() {
     } catch (e) {
       const msg = (e as Error).message;
       console.error(`[${method.name}] failed: ${msg}`);
-      rows.push({
-        method: method.name,
-        label: METHOD_LABELS[method.name] ?? method.name,
-        summary: null,
-        records: 0,
-        msPerEdit: 0,
-        paramsChanged: 0,
-        paramsFraction: 0,
-        rolledBack: 0,
-        out: dir,
-        error: msg,
-      });
+      rows.push(failedRow(method.name, dir, msg));
     }
   }
   interrupt.release();
@@ -295,7 +349,7 @@ async function main() {
 
   const meta: ComparisonMeta = {
     model: modelDir,
-    requests: source,
+    requests: a.requests,
     n: targets.length,
     backend: backend.name,
   };
@@ -305,19 +359,7 @@ async function main() {
     JSON.stringify({ ...(comparisonJson(rows, meta) as object), interrupted }, null, 2),
   );
   await Deno.writeTextFile(`${out}/comparison.svg`, comparisonSvg(rows, meta));
-  const s = (r: ComparisonRow, m: string) =>
-    (r.summary as unknown as Record<string, number | undefined> | null)?.[m];
-  console.log(`\n| metric | ${rows.map((r) => r.label).join(" | ")} |`);
-  console.log(`|---|${rows.map(() => "---:").join("|")}|`);
-  for (const m of METRICS) {
-    console.log(
-      `| ${METRIC_LABELS[m]} | ${
-        rows.map((r) => (r.summary ? cell(s(r, m), r.ci95?.[m]) : "failed")).join(" | ")
-      } |`,
-    );
-  }
-  console.log(`| ms / edit | ${rows.map((r) => r.msPerEdit.toFixed(0)).join(" | ")} |`);
-  console.log(`\noutputs: ${out}/comparison.md, comparison.json, comparison.svg`);
+  printComparison(rows, out);
   if (interrupted) {
     console.error(`interrupted: rerun with --resume --out ${out} to continue`);
     Deno.exit(130);
