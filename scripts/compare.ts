@@ -130,8 +130,11 @@ async function readArgs() {
     console.log(HELP);
     Deno.exit(0);
   }
+  // Whole numbers as the edit command reads them (no "1e3", "0x10" or "12.0").
+  if (!/^-?\d+$/.test(args.seed!) || !Number.isSafeInteger(Number(args.seed))) {
+    fail(`--seed must be an integer, got "${args.seed}"`);
+  }
   const seed = Number(args.seed);
-  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${args.seed}"`);
   let backend;
   try {
     backend = parseBackendChoice(args.backend!);
@@ -141,7 +144,12 @@ async function readArgs() {
   const format = args.format!;
   if (!isRequestFormat(format)) fail(`--format must be ${FORMAT_NAMES}, got "${format}"`);
   const n = Number(args.n);
-  if (!Number.isInteger(n) || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
+  if (!/^\d+$/.test(args.n!) || !Number.isSafeInteger(n) || n < 1) {
+    fail(`--n must be a positive integer, got "${args.n}"`);
+  }
+  if (args.resume && args.out === undefined) {
+    fail("--resume needs --out, the folder of the interrupted comparison");
+  }
   const names = args.methods!.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length === 0) fail("--methods is empty");
   if (new Set(names).size !== names.length) fail(`--methods names a method twice`);

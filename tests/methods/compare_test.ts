@@ -124,6 +124,8 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
   try {
     const cases: [string[], RegExp, number][] = [
       [["--n", "abc"], /--n must be a positive integer/, 2],
+      [["--n", "1e2"], /--n must be a positive integer/, 2],
+      [["--seed", "1e3"], /--seed must be an integer/, 2],
       [["--methods", "kne,sgd"], /--methods must be one of/, 2],
       [["--methods", "kne,kne"], /names a method twice/, 2],
       [["--hparams-dir", `${out}/missing`], /--hparams-dir .*missing: no such folder/, 2],
@@ -148,6 +150,14 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
       assert(r.code === code, `${args.join(" ")}: exit ${r.code}, want ${code}:\n${text}`);
       assert(re.test(text), `${args.join(" ")}: message ${JSON.stringify(text)} lacks ${re}`);
     }
+    // --resume continues the comparison in --out: without one it has nothing to continue.
+    const noOut = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/compare.ts", "--resume"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+    }).output();
+    const noOutText = new TextDecoder().decode(noOut.stderr);
+    assert(noOut.code === 2 && /--resume needs --out/.test(noOutText), noOutText);
     const left = [...Deno.readDirSync(out)].map((e) => e.name);
     assert(left.length === 0, `outputs were written: ${left.join(", ")}`);
   } finally {
