@@ -11,7 +11,7 @@ export { type EditArgs, HELP, parseEditArgs, UsageError } from "./src/pipeline/a
 export { loadRequests } from "./src/io/requests.ts";
 export { fsError, fsReason, readRegularText } from "./src/io/files.ts";
 export { shippedHparams } from "./src/pipeline/hparams.ts";
-export { defaultAnchors, splitsOf } from "./src/pipeline/models.ts";
+export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
 export { checkInputs } from "./src/pipeline/inputs.ts";
 export { weightDtypeFor } from "./src/pipeline/load-check.ts";

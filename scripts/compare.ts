@@ -6,7 +6,7 @@
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
-import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "../src/pipeline/models.ts";
+import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/pipeline/models.ts";
 import { recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
 import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
@@ -167,15 +167,7 @@ async function readArgs() {
     fail(`--hparams-dir ${hpDir}: no such folder`);
   }
   const modelDir = args.model!.replace(/\/+$/, "");
-  await Deno.realPath(modelDir).catch(() =>
-    fail(
-      `--model ${modelDir}: no such folder${
-        modelDir === DEFAULT_MODEL
-          ? " (train the default model with `deno task train --preset base`)"
-          : ""
-      }`,
-    )
-  );
+  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir)));
   const out = (args.out ??
     `out/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`).replace(
       /\/+$/,

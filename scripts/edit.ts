@@ -6,7 +6,6 @@ import { relative } from "node:path";
 import {
   type Backend,
   createBackend,
-  DEFAULT_MODEL,
   type EditRequest,
   editWork,
   methodByName,
@@ -33,6 +32,7 @@ import {
   loadModel,
   loadRequests,
   lockOutput,
+  noModelFolder,
   parseEditArgs,
   Progress,
   readRegularText,
@@ -213,16 +213,7 @@ async function main() {
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
   const modelDir = args.model;
-  await Deno.realPath(modelDir).catch(() =>
-    fail(
-      `--model ${modelDir}: no such folder${
-        modelDir === DEFAULT_MODEL
-          ? " (train the default model with `deno task train --preset base`)"
-          : ""
-      }`,
-      1,
-    )
-  );
+  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
   // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
   // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
   await guardOutput(() =>

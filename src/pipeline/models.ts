@@ -60,3 +60,10 @@ export function splitsOf(modelDir: string): ModelSplits {
 export function defaultAnchors(modelDir: string): string {
   return splitsOf(modelDir).anchors;
 }
+
+/** The message for a --model folder that does not exist (for the default one: how to make it). */
+export function noModelFolder(dir: string): string {
+  return `--model ${dir}: no such folder${
+    dir === DEFAULT_MODEL ? " (train the default model with `deno task train --preset base`)" : ""
+  }`;
+}
