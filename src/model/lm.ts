@@ -140,13 +140,8 @@ export abstract class DecoderLM implements CausalLM {
     for (const p of paramInfo) if (p.layer >= 0) this.#layers[p.layer].push(params.get(p.name)!);
   }
 
-  abstract forward(
-    ids: Tensor,
-    hook?: ForwardHook,
-    cache?: KVCache,
-    rows?: Tensor,
-    start?: LayerStart,
-  ): Var;
+  /** CausalLM.forward: each decoder writes its own (embeddings, block, head). */
+  abstract forward(...args: Parameters<CausalLM["forward"]>): Var;
 
   /**
    * The layer stack from `start`'s layer (else 0) on `x`. When nothing outside sees a layer's
