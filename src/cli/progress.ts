@@ -8,6 +8,8 @@ export class Progress {
   #last = 0;
   #done = false;
   #lastLine = 0;
+  /** Not a terminal: the latest line not yet written (shown by finish() if the phase ends early). */
+  #unwritten: string | null = null;
   readonly isTty: boolean = Deno.stderr.isTerminal();
 
   /** `from`: the count already done when the bar starts (a resumed run), left out of the rate. */
@@ -20,7 +22,8 @@ export class Progress {
 
   update(n: number, detail = ""): void {
     const now = performance.now();
-    if (n < this.total && now - this.#last < 100) return;
+    // A terminal redraws at most every 100 ms; otherwise every count is kept for the last line.
+    if (this.isTty && n < this.total && now - this.#last < 100) return;
     this.#last = now;
     const secs = (now - this.#start) / 1000;
     const frac = this.total > 0 ? Math.min(1, n / this.total) : 1;
@@ -35,14 +38,17 @@ export class Progress {
     else if (n >= this.total || now - this.#lastLine > 30_000) {
       // Not a terminal (a log file, CI): one line every 30 s and at the end.
       this.#lastLine = now;
+      this.#unwritten = null;
       Deno.stderr.writeSync(enc.encode(line + "\n"));
-    }
+    } else this.#unwritten = line;
     if (n >= this.total) this.finish();
   }
 
+  /** Ends the bar; not on a terminal, a phase that stopped before its total writes its last line. */
   finish(): void {
     if (this.#done) return;
     this.#done = true;
     if (this.isTty) Deno.stderr.writeSync(enc.encode("\n"));
+    else if (this.#unwritten !== null) Deno.stderr.writeSync(enc.encode(this.#unwritten + "\n"));
   }
 }

@@ -1,0 +1,35 @@
+// The progress bar off a terminal (a log file, CI): one line at the end of a phase, and one for a
+// phase that stops before its total (an update that stops early), with the count it reached.
+
+import assert from "node:assert/strict";
+
+const PROGRESS = new URL("../../src/cli/progress.ts", import.meta.url).href;
+
+/** stderr of a fresh process that runs `code` with Progress imported (stderr is a pipe). */
+async function stderrOf(code: string): Promise<string> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", `import { Progress } from "${PROGRESS}";\n${code}`],
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  return new TextDecoder().decode(r.stderr);
+}
+
+Deno.test("off a terminal a finished phase writes one line, with its total", async () => {
+  const err = await stderrOf(
+    `const p = new Progress("update", 60, "step"); for (let i = 1; i <= 60; i++) p.update(i, "loss 1");`,
+  );
+  const lines = err.trim().split("\n");
+  assert.equal(lines.length, 1, err);
+  assert.match(lines[0], /^update \[#{24}\] 60\/60 .* loss 1$/);
+});
+
+Deno.test("off a terminal a phase that stops early still writes its last count", async () => {
+  const err = await stderrOf(
+    `const p = new Progress("update", 60, "step"); for (let i = 1; i <= 8; i++) p.update(i, "loss " + i); p.finish(); p.finish();`,
+  );
+  const lines = err.trim().split("\n");
+  assert.equal(lines.length, 1, err);
+  assert.match(lines[0], /^update \[#{3}-{21}\] 8\/60 .* loss 8$/);
+});
