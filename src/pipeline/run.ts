@@ -29,7 +29,6 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const done = new Map<number, RecordResult>();
   const resuming = opts.resume && await exists(partial);
   const manifest = await runManifest(opts);
-
   if (await exists(partial)) {
     for (const [i, r] of await reopenPartial(partial, opts, manifest)) done.set(i, r);
   }
