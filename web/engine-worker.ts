@@ -105,105 +105,111 @@ function changedCount(changes: readonly TensorChange[]): number {
   return changes.reduce((n, c) => n + c.indices.length, 0);
 }
 
+/** Sets the web hosts, creates the backend and loads the chosen shipped model. */
+async function init(msg: Extract<ToEngine, { type: "init" }>): Promise<void> {
+  const base = new URL("./", self.location.href);
+  setEngineHost(
+    await webHost({
+      wasm: new URL("kernels.wasm", base),
+      wgsl: new URL("wgsl.json", base),
+      thread: new URL("kernel-thread.js", base),
+    }),
+  );
+  // ROME's and MEMIT's key statistics: the corpus that build:web wrote, kept across reloads.
+  setCovarianceHost(webCovarianceHost({ corpus: new URL("corpus.json", base), base }));
+  const backend = await createBackend(msg.backend);
+  const note = backend.name === "webgpu"
+    ? "WebGPU"
+    : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
+  session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
+  modelName = msg.model;
+  anchorPool = null;
+  let params = 0;
+  for (const v of session.model.params.values()) params += v.value.size;
+  send({
+    type: "ready",
+    backend: backend.name,
+    note,
+    model: msg.model,
+    params,
+    methods: [...METHODS.keys()].map((name) => ({ name, label: METHOD_LABELS[name] ?? name })),
+  });
+}
+
+/**
+ * An edit the page asked for: its memory plan first (an edit that cannot fit is refused, as
+ * `deno task edit` refuses it), then one request, or several in batch or sequential mode.
+ */
+async function editRequests(msg: Extract<ToEngine, { type: "edit" }>): Promise<void> {
+  const m = need();
+  const requests = await requestsOf(msg.request, msg.mode);
+  const hp = await hparamsFor(msg.method, msg.mode, msg.hparams);
+  const pool = await anchors();
+  const method = methodByName(msg.method);
+  const parsed = parseHparams(hp.hparams, method.defaults, method.schema, "hparams");
+  const targets = requests.map((r) => editTarget(r, m.tokenizer, m.config.contextLength, m.source));
+  const work = editWork(method, parsed, targets, pool, m.tokenizer, m.config, msg.mode);
+  const plan = planEdit(m.config, method, work, m.model.backend, m.weights.dtype);
+  send({ type: "plan", text: plan.text });
+  if (plan.problems.length > 0) {
+    throw new Error(`the edit cannot fit: ${plan.problems.join("; ")}`);
+  }
+  const opts = {
+    method: msg.method,
+    hparams: hp.hparams,
+    anchorPool: pool,
+    onProgress: (progress: MethodProgress) => send({ type: "progress", progress }),
+  };
+  if (msg.mode !== "single") {
+    const out = await editMany(m, requests, { ...opts, mode: msg.mode });
+    edits.push(out.changes);
+    const summary: ManySummary = {
+      mode: out.mode,
+      method: out.method,
+      records: out.records.map((r, i) => ({
+        prompt: r.request.prompt,
+        target: r.request.targetNew,
+        before: r.before,
+        after: r.after,
+        metrics: r.metrics,
+        endEditSucc: out.endEditSucc?.[i],
+      })),
+      seconds: out.seconds,
+      paramsChanged: changedCount(out.changes),
+      hparamsFile: hp.file,
+    };
+    send({ type: "edited-many", summary });
+    return;
+  }
+  const request = requests[0];
+  const out = await edit(m, request, opts);
+  edits.push(out.changes);
+  const summary: EditSummary = {
+    prompt: request.prompt,
+    target: request.targetNew,
+    method: out.method,
+    before: out.before,
+    after: out.after,
+    metrics: out.metrics,
+    seconds: out.seconds,
+    paramsChanged: changedCount(out.changes),
+    rolledBack: out.rolledBack,
+    attributionSvg: out.pictures["attribution.svg"],
+    hparamsFile: hp.file,
+    anchors: out.anchors,
+  };
+  send({ type: "edited", summary });
+}
+
 async function handle(msg: ToEngine): Promise<void> {
   switch (msg.type) {
-    case "init": {
-      const base = new URL("./", self.location.href);
-      setEngineHost(
-        await webHost({
-          wasm: new URL("kernels.wasm", base),
-          wgsl: new URL("wgsl.json", base),
-          thread: new URL("kernel-thread.js", base),
-        }),
-      );
-      // ROME's and MEMIT's key statistics: the corpus that build:web wrote, kept across reloads.
-      setCovarianceHost(webCovarianceHost({ corpus: new URL("corpus.json", base), base }));
-      const backend = await createBackend(msg.backend);
-      const note = backend.name === "webgpu"
-        ? "WebGPU"
-        : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
-      session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
-      modelName = msg.model;
-      anchorPool = null;
-      let params = 0;
-      for (const v of session.model.params.values()) params += v.value.size;
-      send({
-        type: "ready",
-        backend: backend.name,
-        note,
-        model: msg.model,
-        params,
-        methods: [...METHODS.keys()].map((name) => ({ name, label: METHOD_LABELS[name] ?? name })),
-      });
-      return;
-    }
+    case "init":
+      return await init(msg);
     case "complete":
       send({ type: "completion", text: await complete(need(), msg.prompt) });
       return;
-    case "edit": {
-      const m = need();
-      const requests = await requestsOf(msg.request, msg.mode);
-      const hp = await hparamsFor(msg.method, msg.mode, msg.hparams);
-      const pool = await anchors();
-      // The memory plan first, as `deno task edit` checks it: an edit that cannot fit is refused.
-      const method = methodByName(msg.method);
-      const parsed = parseHparams(hp.hparams, method.defaults, method.schema, "hparams");
-      const targets = requests.map((r) =>
-        editTarget(r, m.tokenizer, m.config.contextLength, m.source)
-      );
-      const work = editWork(method, parsed, targets, pool, m.tokenizer, m.config, msg.mode);
-      const plan = planEdit(m.config, method, work, m.model.backend, m.weights.dtype);
-      send({ type: "plan", text: plan.text });
-      if (plan.problems.length > 0) {
-        throw new Error(`the edit cannot fit: ${plan.problems.join("; ")}`);
-      }
-      const opts = {
-        method: msg.method,
-        hparams: hp.hparams,
-        anchorPool: pool,
-        onProgress: (progress: MethodProgress) => send({ type: "progress", progress }),
-      };
-      if (msg.mode !== "single") {
-        const out = await editMany(m, requests, { ...opts, mode: msg.mode });
-        edits.push(out.changes);
-        const summary: ManySummary = {
-          mode: out.mode,
-          method: out.method,
-          records: out.records.map((r, i) => ({
-            prompt: r.request.prompt,
-            target: r.request.targetNew,
-            before: r.before,
-            after: r.after,
-            metrics: r.metrics,
-            endEditSucc: out.endEditSucc?.[i],
-          })),
-          seconds: out.seconds,
-          paramsChanged: changedCount(out.changes),
-          hparamsFile: hp.file,
-        };
-        send({ type: "edited-many", summary });
-        return;
-      }
-      const request = requests[0];
-      const out = await edit(m, request, opts);
-      edits.push(out.changes);
-      const summary: EditSummary = {
-        prompt: request.prompt,
-        target: request.targetNew,
-        method: out.method,
-        before: out.before,
-        after: out.after,
-        metrics: out.metrics,
-        seconds: out.seconds,
-        paramsChanged: changedCount(out.changes),
-        rolledBack: out.rolledBack,
-        attributionSvg: out.pictures["attribution.svg"],
-        hparamsFile: hp.file,
-        anchors: out.anchors,
-      };
-      send({ type: "edited", summary });
-      return;
-    }
+    case "edit":
+      return await editRequests(msg);
     case "patch": {
       const last = edits.at(-1);
       if (!last) throw new Error("no edit to download");
