@@ -91,7 +91,10 @@ export interface LoopRecord {
 export interface LoopSink {
   /** Takes each record once it is scored (single mode: before its edit is reverted). */
   record: (r: LoopRecord) => Promise<void> | void;
-  /** Whether a resumed run already holds the request's record: single and sequential skip it. */
+  /**
+   * Whether a resumed run already holds the request's record: single mode skips it (a sequence
+   * goes on after its replay, LoopOptions.replay).
+   */
   finished?: (index: number) => boolean;
   progress?: (p: MethodProgress) => void;
   /** True when the caller asked to stop; checked before each edit of single and sequential mode. */
@@ -202,7 +205,6 @@ class EditLoop {
     }
     for (let i = made; i < targets.length; i++) {
       const t = targets[i];
-      if (this.sink.finished?.(t.request.index)) continue;
       if (this.#stopRequested()) break;
       // The method also sees what the earlier edits changed (KNE's spareHeld).
       const result = await this.#editOne(
