@@ -220,10 +220,6 @@ export function paramSizes(
 }
 
 /**
- * Plans the memory of one edit of `config` with the given work shape: arithmetic over the
- * parameter shapes and the activations measured from the forward (no weight is read or made).
- */
-/**
  * `opts` with every default filled in and every size clamped to the model: at least one row,
  * layer group and position, no sequence past the context, and the KL term's batches of a step
  * (its length buckets, else one batch of klRows x klSeqLen) and of the whole edit (absent: the
@@ -297,6 +293,10 @@ function editFlops(config: ModelConfig, o: Required<PlanOptions>, projMacs: numb
   );
 }
 
+/**
+ * Plans the memory of one edit of `config` with the given work shape: arithmetic over the
+ * parameter shapes and the activations measured from the forward (no weight is read or made).
+ */
 export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const o = resolveOptions(config, opts);
   const { klBatches, klHeldBatches } = o;
