@@ -99,9 +99,12 @@ export async function runManifest(
 }
 
 /** The first field of `manifest` that `old` (a run.json's contents) holds otherwise, or null. */
-function firstDifference(old: Record<string, unknown>, manifest: RunManifest): string | null {
-  for (const [k, v] of Object.entries(manifest)) {
-    if (JSON.stringify(old[k]) !== JSON.stringify(v)) return k;
+function firstDifference(
+  old: Record<string, unknown>,
+  manifest: RunManifest,
+): keyof RunManifest | null {
+  for (const k of Object.keys(manifest) as (keyof RunManifest)[]) {
+    if (JSON.stringify(old[k]) !== JSON.stringify(manifest[k])) return k;
   }
   return null;
 }
@@ -146,7 +149,7 @@ export async function checkManifest(
       } catch {
         throw new GuardError(`${file} is not valid JSON; cannot tell what run this folder holds`);
       }
-      const k = firstDifference(old, manifest) as keyof RunManifest | null;
+      const k = firstDifference(old, manifest);
       if (k !== null) {
         throw new GuardError(
           `cannot resume ${partial}: it was started with ${DIFFERENT[k] ?? `a different ${k}`} (${
