@@ -66,7 +66,10 @@ export interface LoopOptions {
   replay?: SequenceSoFar;
 }
 
-/** What a sequence's earlier run left: its first edits' changes and its retention checks. */
+/**
+ * What a sequence's earlier run left: its first edits' changes, and its retention checks up to the
+ * last of those edits, in order.
+ */
 export interface SequenceSoFar {
   changes: TensorChange[][];
   retention: RetentionCheck[];
@@ -197,7 +200,7 @@ class EditLoop {
         this.out.applied.push(changes);
         edited.push(...editAnchors(targets[made++]));
       }
-      this.out.retention.push(...replay.retention.filter((c) => c.made <= made));
+      this.out.retention.push(...replay.retention);
       // A check due after the last saved edit that the earlier run did not save is measured now.
       if (made > 0 && this.#checkDue(made) && this.out.retention.at(-1)?.made !== made) {
         await this.#measureRetention(made);
