@@ -13,6 +13,7 @@ import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import {
   checkOutputFolder,
@@ -131,10 +132,8 @@ async function readArgs() {
     Deno.exit(0);
   }
   // Whole numbers as the edit command reads them (no "1e3", "0x10" or "12.0").
-  if (!/^-?\d+$/.test(args.seed!) || !Number.isSafeInteger(Number(args.seed))) {
-    fail(`--seed must be an integer, got "${args.seed}"`);
-  }
-  const seed = Number(args.seed);
+  const seed = wholeNumber(args.seed!);
+  if (seed === null) fail(`--seed must be an integer, got "${args.seed}"`);
   let backend;
   try {
     backend = parseBackendChoice(args.backend!);
@@ -143,10 +142,8 @@ async function readArgs() {
   }
   const format = args.format!;
   if (!isRequestFormat(format)) fail(`--format must be ${FORMAT_NAMES}, got "${format}"`);
-  const n = Number(args.n);
-  if (!/^\d+$/.test(args.n!) || !Number.isSafeInteger(n) || n < 1) {
-    fail(`--n must be a positive integer, got "${args.n}"`);
-  }
+  const n = wholeNumber(args.n!);
+  if (n === null || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
   if (args.resume && args.out === undefined) {
     fail("--resume needs --out, the folder of the interrupted comparison");
   }

@@ -1,5 +1,6 @@
 // A script's command line: its flags parsed strictly (an unknown flag or a stray argument stops it
-// with exit 2 and its usage, fail.ts), and `--help` / `-h` printing the usage and exiting 0.
+// with exit 2 and its usage, fail.ts), `--help` / `-h` printing the usage and exiting 0, and a
+// flag's whole-number value read strictly.
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { exitWithError } from "./fail.ts";
@@ -26,4 +27,13 @@ export function parseFlags<const T extends ParseArgsOptionsConfig>(
   } catch (e) {
     exitWithError((e as Error).message, 2, usage);
   }
+}
+
+/**
+ * A flag's value as a whole number written in decimal digits (a leading "-" allowed), or null:
+ * "1e3", "0x10", "12.0", "" and integers past 2^53 are not read as numbers.
+ */
+export function wholeNumber(text: string): number | null {
+  const n = Number(text);
+  return /^-?\d+$/.test(text) && Number.isSafeInteger(n) ? n : null;
 }

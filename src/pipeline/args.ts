@@ -4,6 +4,7 @@
 
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "./models.ts";
 import { parseArgs } from "node:util";
+import { wholeNumber } from "../cli/flags.ts";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
@@ -167,15 +168,13 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
       } weights)`,
     );
   }
-  if (!/^-?\d+$/.test(v.seed!) || !Number.isSafeInteger(Number(v.seed))) {
-    throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
-  }
-  args.seed = Number(v.seed);
+  const seed = wholeNumber(v.seed!);
+  if (seed === null) throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
+  args.seed = seed;
   if (v.n !== undefined) {
-    if (!/^\d+$/.test(v.n) || !Number.isSafeInteger(Number(v.n)) || Number(v.n) < 1) {
-      throw new UsageError(`--n must be a positive integer, got "${v.n}"`);
-    }
-    args.n = Number(v.n);
+    const n = wholeNumber(v.n);
+    if (n === null || n < 1) throw new UsageError(`--n must be a positive integer, got "${v.n}"`);
+    args.n = n;
   }
   if (v.prompt !== undefined || v.target !== undefined) {
     if (v.prompt === undefined || v.target === undefined) {

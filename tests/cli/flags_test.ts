@@ -1,10 +1,11 @@
 // A script's flags (src/cli/flags.ts): values and defaults read back typed as given; `--help`
 // prints the usage to stdout and exits 0, an unknown flag or a stray argument exits 2 with the
 // usage after the error (each script's own refusals are in tests/reliability/script_errors_test.ts).
+// wholeNumber reads a flag's integer strictly (no "1e3", "0x10", "12.0").
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseFlags } from "../../src/cli/flags.ts";
+import { parseFlags, wholeNumber } from "../../src/cli/flags.ts";
 
 Deno.test("parseFlags reads values, defaults and switches", () => {
   const v = parseFlags(
@@ -43,4 +44,13 @@ Deno.test("--help prints the usage and exits 0; an unknown flag or argument exit
   assert.match(unknown.err, /^error: Unknown option '--modle'[^]*\n\nUsage: deno task card/);
   assert.equal(stray.code, 2);
   assert.match(stray.err, /^error: Unexpected argument 'x'/);
+});
+
+Deno.test("wholeNumber reads decimal digits only, within the safe integers", () => {
+  for (const [text, want] of [["0", 0], ["42", 42], ["-7", -7], ["007", 7]] as const) {
+    assert.equal(wholeNumber(text), want);
+  }
+  for (const text of ["", "1e3", "0x10", "12.0", "1.5", " 3", "+3", "abc", "9007199254740993"]) {
+    assert.equal(wholeNumber(text), null, text);
+  }
 });
