@@ -13,7 +13,7 @@ export { fsError, fsReason, readRegularText } from "./src/io/files.ts";
 export { shippedHparams } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
-export { checkInputs } from "./src/pipeline/inputs.ts";
+export { checkInputs, loadAnchorPool } from "./src/pipeline/inputs.ts";
 export { weightDtypeFor } from "./src/pipeline/load-check.ts";
 export { ResourceError } from "./src/pipeline/plan-fit.ts";
 export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";

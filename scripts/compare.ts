@@ -25,7 +25,7 @@ import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../sr
 import type { Hparams } from "../src/edit/method.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
-import { checkInputs } from "../src/pipeline/inputs.ts";
+import { checkInputs, loadAnchorPool } from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import type { Intervals } from "../src/eval/bootstrap.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
@@ -281,9 +281,7 @@ async function main() {
   );
   // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
-  const anchors = a.anchorFile === a.requests || !(await exists(a.anchorFile))
-    ? []
-    : await loadRequests(a.anchorFile);
+  const anchors = await loadAnchorPool(a.anchorFile, a.requests);
   await Deno.mkdir(out, { recursive: true });
   await markOutput(out, "compare");
 

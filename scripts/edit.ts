@@ -29,6 +29,7 @@ import {
   GuardError,
   HELP,
   listenForInterrupt,
+  loadAnchorPool,
   loadModel,
   loadRequests,
   lockOutput,
@@ -226,9 +227,7 @@ async function main() {
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
   const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
-  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
-  const anchorExists = await Deno.stat(anchorFile).then(() => true, () => false);
-  const anchorPool = anchorFile === source || !anchorExists ? [] : await loadRequests(anchorFile);
+  const anchorPool = await loadAnchorPool(args.anchors ?? defaultAnchors(modelDir), source);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
   const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, mode);

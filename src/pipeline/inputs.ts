@@ -1,11 +1,12 @@
 // What every command that edits checks before any weight is read, the same way: the model
 // folder's config.json, its tokenizer.json (patterns that could backtrack are refused, encoded
 // ids are checked against the vocabulary), and every request's prompt, target and probes
-// tokenised against the context (src/edit/targets.ts).
+// tokenised against the context (src/edit/targets.ts); and the anchor pool they are read with.
 
 import type { EditTarget } from "../edit/method.ts";
 import { editTarget } from "../edit/targets.ts";
-import type { EditRequest } from "../io/requests.ts";
+import { exists } from "../io/files.ts";
+import { type EditRequest, loadRequests } from "../io/requests.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import { checkTokenizerFile, guardTokenizer } from "../io/tokenizer-guard.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -29,4 +30,12 @@ export async function checkInputs(
   const tokenizer = guardTokenizer(await loadTokenizer(modelDir, config.vocabSize));
   const targets = requests.map((r) => editTarget(r, tokenizer, config.contextLength, source));
   return { config, tokenizer, targets };
+}
+
+/**
+ * The anchor pool the locality terms draw from (src/edit/anchors.ts): the requests of `file`, or
+ * none when it is the evaluated requests' own file (`source`) or does not exist.
+ */
+export async function loadAnchorPool(file: string, source: string): Promise<EditRequest[]> {
+  return file === source || !(await exists(file)) ? [] : await loadRequests(file);
 }
