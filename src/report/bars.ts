@@ -1,6 +1,7 @@
 // Grouped bar chart SVG (e.g. groups = metrics, series = editing methods): a self-contained SVG
 // string with a title, y axis with grid lines, group labels, a legend, and every value as a
-// <title> tooltip on its bar.
+// <title> tooltip on its bar. barChartSvg reads as its steps: the y scale, the layout, then the
+// axis, each group's bars and label, and the legend drawn.
 
 import { seriesColor } from "./colors.ts";
 import {
@@ -12,7 +13,9 @@ import {
   fraction,
   niceCeil,
   niceTicks,
+  textEl,
   textWidth,
+  verticalCaption,
 } from "./svg.ts";
 
 export interface BarSeries {
@@ -46,18 +49,51 @@ function valueOk(v: number | null | undefined): v is number {
   return typeof v === "number" && Number.isFinite(v);
 }
 
+/** Positions and sizes of the chart's parts, in px, and the y scale. */
+interface Layout {
+  yMin: number;
+  yMax: number;
+  ticks: number[];
+  barW: number;
+  groupW: number;
+  groupPad: number;
+  plotX: number;
+  plotY: number;
+  plotW: number;
+  plotH: number;
+  /** Group labels turned 30 degrees because they are wider than a group. */
+  rotate: boolean;
+  legendX: number;
+  width: number;
+  height: number;
+  showValues: boolean;
+  /** The y coordinate of a value, clamped to the axis. */
+  y: (v: number) => number;
+}
+
 /** Render a grouped bar chart as an SVG document string. */
 export function barChartSvg(o: BarChartOptions): string {
-  const { groups, series } = o;
-  series.forEach((s, i) => {
-    if (s.values.length !== groups.length) {
+  o.series.forEach((s, i) => {
+    if (s.values.length !== o.groups.length) {
       throw new RangeError(
-        `bar chart: series ${i} (${s.name}) has ${s.values.length} values for ${groups.length} groups`,
+        `bar chart: series ${i} (${s.name}) has ${s.values.length} values for ${o.groups.length} groups`,
       );
     }
   });
   const fmt = o.formatValue ?? ((v: number) => formatNumber(Math.round(v * 10) / 10));
-  const finite = series.flatMap((s) => s.values.filter(valueOk));
+  const lay = layout(o);
+  return [
+    ...chartHeader(lay.width, lay.height, o.title, FS),
+    ...yAxis(o, lay),
+    ...o.groups.flatMap((g, gi) => group(o, lay, fmt, g, gi)),
+    ...legend(o, lay),
+    `</svg>`,
+  ].join("\n") + "\n";
+}
+
+/** The y axis's range: the options', or nice bounds of the values that always include 0. */
+function yRange(o: BarChartOptions): [number, number] {
+  const finite = o.series.flatMap((s) => s.values.filter(valueOk));
   const dataMax = finite.length ? Math.max(...finite) : 0;
   const dataMin = finite.length ? Math.min(...finite) : 0;
   let yMax = o.yMax ?? niceCeil(Math.max(dataMax, 0));
@@ -66,13 +102,18 @@ export function barChartSvg(o: BarChartOptions): string {
     yMin = Math.min(yMin, yMax);
     yMax = yMin + 1;
   }
+  return [yMin, yMax];
+}
+
+function layout(o: BarChartOptions): Layout {
+  const { groups, series } = o;
+  const [yMin, yMax] = yRange(o);
   const nS = Math.max(1, series.length);
   const barW = o.barWidth ?? Math.max(14, Math.min(40, Math.floor(160 / nS)));
   const groupPad = Math.max(16, barW);
   const groupW = nS * barW + groupPad;
   const plotH = o.plotHeight ?? 260;
   const showValues = o.showValues ?? barW >= 18;
-
   const ticks = niceTicks(yMin, yMax, 5);
   const tickW = Math.max(...ticks.map((t) => textWidth(formatNumber(t), FS)), 0);
   const yLabelW = o.yLabel ? 20 : 0;
@@ -91,16 +132,32 @@ export function barChartSvg(o: BarChartOptions): string {
   const legendX = plotX + plotW + 20;
   const legendW = 22 + Math.max(0, ...series.map((s) => textWidth(s.name, FS)));
   const legendH = series.length * 18;
-  const width = Math.ceil(Math.max(legendX + legendW + 12, 12 + textWidth(o.title, 15) + 12));
-  const height = Math.ceil(Math.max(plotY + plotH + groupLabelH, plotY + legendH) + 12);
-  const y = (v: number) =>
-    plotY + plotH - fraction(Math.min(yMax, Math.max(yMin, v)), yMin, yMax) * plotH;
-  const y0 = y(Math.max(yMin, Math.min(yMax, 0)));
+  return {
+    yMin,
+    yMax,
+    ticks,
+    barW,
+    groupW,
+    groupPad,
+    plotX,
+    plotY,
+    plotW,
+    plotH,
+    rotate,
+    legendX,
+    width: Math.ceil(Math.max(legendX + legendW + 12, 12 + textWidth(o.title, 15) + 12)),
+    height: Math.ceil(Math.max(plotY + plotH + groupLabelH, plotY + legendH) + 12),
+    showValues,
+    y: (v) => plotY + plotH - fraction(Math.min(yMax, Math.max(yMin, v)), yMin, yMax) * plotH,
+  };
+}
 
-  const out = chartHeader(width, height, o.title, FS);
-  // Y axis: grid lines and tick labels.
-  for (const t of ticks) {
-    const ty = y(t);
+/** Grid lines with their tick labels, the axis caption and the axis line. */
+function yAxis(o: BarChartOptions, lay: Layout): string[] {
+  const { plotX, plotY, plotW, plotH } = lay;
+  const out: string[] = [];
+  for (const t of lay.ticks) {
+    const ty = lay.y(t);
     out.push(
       `<line${
         attrs({
@@ -111,107 +168,102 @@ export function barChartSvg(o: BarChartOptions): string {
           stroke: t === 0 ? "#999999" : "#e5e5e5",
         })
       }/>`,
-      `<text${
-        attrs({
-          x: plotX - 6,
-          y: ty,
-          "text-anchor": "end",
-          "dominant-baseline": "central",
-          fill: "#444444",
-        })
-      }>${escapeXml(formatNumber(t))}</text>`,
+      textEl({
+        x: plotX - 6,
+        y: ty,
+        "text-anchor": "end",
+        "dominant-baseline": "central",
+        fill: "#444444",
+      }, formatNumber(t)),
     );
   }
-  if (o.yLabel) {
-    const x = 12 + FS, cy = plotY + plotH / 2;
-    out.push(
-      `<text${
-        attrs({
-          x,
-          y: cy,
-          transform: `rotate(-90 ${fmtCoord(x)} ${fmtCoord(cy)})`,
-          "text-anchor": "middle",
-          fill: "#444444",
-        })
-      }>${escapeXml(o.yLabel)}</text>`,
-    );
-  }
+  if (o.yLabel) out.push(verticalCaption(12 + FS, plotY + plotH / 2, o.yLabel));
   out.push(
     `<line${attrs({ x1: plotX, x2: plotX, y1: plotY, y2: plotY + plotH, stroke: "#999999" })}/>`,
   );
-  // Bars.
-  groups.forEach((g, gi) => {
-    const gx = plotX + gi * groupW + groupPad / 2;
-    series.forEach((s, si) => {
-      const v = s.values[gi];
-      const x = gx + si * barW;
-      if (!valueOk(v)) {
-        out.push(
-          `<text${
-            attrs({
-              x: x + barW / 2,
-              y: y0 - 4,
-              "text-anchor": "middle",
-              "font-size": 9,
-              fill: "#999999",
-            })
-          }>n/a<title>${escapeXml(`${s.name} / ${g}: n/a`)}</title></text>`,
-        );
-        return;
-      }
-      const top = Math.min(y(v), y0), h = Math.abs(y(v) - y0);
-      const clipped = v > yMax || v < yMin;
+  return out;
+}
+
+/** One group: a bar per series (or "n/a"), its value above it, and the group's label. */
+function group(
+  o: BarChartOptions,
+  lay: Layout,
+  fmt: (v: number) => string,
+  g: string,
+  gi: number,
+): string[] {
+  const { barW, plotX, groupW } = lay;
+  const y0 = lay.y(Math.max(lay.yMin, Math.min(lay.yMax, 0)));
+  const gx = plotX + gi * groupW + lay.groupPad / 2;
+  const out: string[] = [];
+  o.series.forEach((s, si) => {
+    const v = s.values[gi];
+    const x = gx + si * barW;
+    if (!valueOk(v)) {
       out.push(
-        `<rect${
+        `<text${
           attrs({
-            x: x + 1,
-            y: top,
-            width: barW - 2,
-            height: h,
-            fill: seriesColor(si),
-            "data-value": String(v),
+            x: x + barW / 2,
+            y: y0 - 4,
+            "text-anchor": "middle",
+            "font-size": 9,
+            fill: "#999999",
           })
-        }><title>${
-          escapeXml(`${s.name} / ${g}: ${fmt(v)}${clipped ? " (off scale)" : ""}`)
-        }</title></rect>`,
+        }>n/a<title>${escapeXml(`${s.name} / ${g}: n/a`)}</title></text>`,
       );
-      if (showValues) {
-        const ly = v >= 0 ? top - 3 : top + h + 10;
-        out.push(
-          `<text${
-            attrs({
-              x: x + barW / 2,
-              y: ly,
-              "text-anchor": "middle",
-              "font-size": 9,
-              fill: "#333333",
-            })
-          }>${escapeXml(fmt(v))}</text>`,
-        );
-      }
-    });
-    // Group label.
-    const cx = plotX + (gi + 0.5) * groupW, ly = plotY + plotH + 16;
-    const a = rotate
-      ? {
-        x: cx,
-        y: ly,
-        transform: `rotate(-30 ${fmtCoord(cx)} ${fmtCoord(ly)})`,
-        "text-anchor": "end",
-      }
-      : { x: cx, y: ly, "text-anchor": "middle" };
-    out.push(`<text${attrs({ ...a, fill: "#222222" })}>${escapeXml(g)}</text>`);
-  });
-  // Legend.
-  series.forEach((s, si) => {
-    const ly = plotY + si * 18;
+      return;
+    }
+    const top = Math.min(lay.y(v), y0), h = Math.abs(lay.y(v) - y0);
+    const clipped = v > lay.yMax || v < lay.yMin;
     out.push(
-      `<rect${attrs({ x: legendX, y: ly, width: 12, height: 12, fill: seriesColor(si) })}/>`,
-      `<text${
-        attrs({ x: legendX + 18, y: ly + 6, "dominant-baseline": "central", fill: "#222222" })
-      }>${escapeXml(s.name)}</text>`,
+      `<rect${
+        attrs({
+          x: x + 1,
+          y: top,
+          width: barW - 2,
+          height: h,
+          fill: seriesColor(si),
+          "data-value": String(v),
+        })
+      }><title>${
+        escapeXml(`${s.name} / ${g}: ${fmt(v)}${clipped ? " (off scale)" : ""}`)
+      }</title></rect>`,
     );
+    if (lay.showValues) {
+      out.push(textEl({
+        x: x + barW / 2,
+        y: v >= 0 ? top - 3 : top + h + 10,
+        "text-anchor": "middle",
+        "font-size": 9,
+        fill: "#333333",
+      }, fmt(v)));
+    }
   });
-  out.push(`</svg>`);
-  return out.join("\n") + "\n";
+  const cx = plotX + (gi + 0.5) * groupW, ly = lay.plotY + lay.plotH + 16;
+  const a = lay.rotate
+    ? {
+      x: cx,
+      y: ly,
+      transform: `rotate(-30 ${fmtCoord(cx)} ${fmtCoord(ly)})`,
+      "text-anchor": "end",
+    }
+    : { x: cx, y: ly, "text-anchor": "middle" };
+  out.push(textEl({ ...a, fill: "#222222" }, g));
+  return out;
+}
+
+/** One swatch and name per series, right of the plot. */
+function legend(o: BarChartOptions, lay: Layout): string[] {
+  return o.series.flatMap((s, si) => {
+    const ly = lay.plotY + si * 18;
+    return [
+      `<rect${attrs({ x: lay.legendX, y: ly, width: 12, height: 12, fill: seriesColor(si) })}/>`,
+      textEl({
+        x: lay.legendX + 18,
+        y: ly + 6,
+        "dominant-baseline": "central",
+        fill: "#222222",
+      }, s.name),
+    ];
+  });
 }

@@ -1,6 +1,7 @@
 // Heatmap SVG (e.g. rows = layers, columns = parameter groups, values = ensemble neurons or
 // attribution mass): a self-contained SVG string with a title, row/column labels, a sequential
-// colour scale with a legend, and every value as a <title> tooltip on its cell.
+// colour scale with a legend, and every value as a <title> tooltip on its cell. heatmapSvg reads
+// as its steps: the colour domain, the layout, then labels, cells, values and legend drawn.
 
 import { colorAt, type SequentialScale, textColorOn } from "./colors.ts";
 import {
@@ -12,7 +13,9 @@ import {
   fraction,
   hashId,
   niceTicks,
+  textEl,
   textWidth,
+  verticalCaption,
 } from "./svg.ts";
 
 export interface HeatmapOptions {
@@ -43,10 +46,61 @@ export interface HeatmapOptions {
 }
 
 const FS = 12;
+const MISSING_FILL = "#d9d9d9";
+
+/** Which values get a colour, and where in [0, 1] of the scale each falls. */
+interface ColorDomain {
+  lo: number;
+  hi: number;
+  log: boolean;
+  usable: (v: number) => boolean;
+  /** The value's place on the colour scale, clamped to [lo, hi]. */
+  t: (v: number) => number;
+  /** The usable values. */
+  finite: number[];
+  anyMissing: boolean;
+}
+
+/** Positions and sizes of the chart's parts, in px. */
+interface Layout {
+  gridX: number;
+  gridY: number;
+  gridW: number;
+  gridH: number;
+  cellW: number;
+  cellH: number;
+  /** Column labels turned 45 degrees because they are wider than a cell. */
+  rotate: boolean;
+  titleH: number;
+  legendX: number;
+  legendH: number;
+  tickLabels: { v: number; s: string }[];
+  width: number;
+  height: number;
+  showValues: boolean;
+}
 
 /** Render a heatmap as an SVG document string. */
 export function heatmapSvg(o: HeatmapOptions): string {
-  const { rows, cols, values } = o;
+  checkShape(o);
+  const scaleName = o.colorScale ?? "viridis";
+  const fmt = o.formatValue ?? formatNumber;
+  const dom = colorDomain(o);
+  const lay = layout(o, dom, fmt);
+  const id = "hm" +
+    hashId(o.title + "\u0000" + o.rows.join("\u0001") + "\u0000" + o.cols.join("\u0001"));
+  const colorOf = (v: number) => colorAt(scaleName, dom.t(v));
+  return [
+    ...chartHeader(lay.width, lay.height, o.title, FS),
+    ...axisLabels(o, lay),
+    ...cells(o, dom, lay, fmt, colorOf),
+    ...(lay.showValues ? cellValues(o, dom, lay, fmt, colorOf) : []),
+    ...legend(o, dom, lay, scaleName, `${id}-grad`),
+    `</svg>`,
+  ].join("\n") + "\n";
+}
+
+function checkShape({ rows, cols, values }: HeatmapOptions): void {
   if (values.length !== rows.length) {
     throw new RangeError(`heatmap: ${values.length} value rows for ${rows.length} row labels`);
   }
@@ -55,21 +109,31 @@ export function heatmapSvg(o: HeatmapOptions): string {
       throw new RangeError(`heatmap: row ${i} has ${r.length} values for ${cols.length} columns`);
     }
   });
-  const scaleName = o.colorScale ?? "viridis";
+}
+
+function colorDomain(o: HeatmapOptions): ColorDomain {
   const log = o.scale === "log";
-  const fmt = o.formatValue ?? formatNumber;
   const usable = (v: number) => Number.isFinite(v) && (!log || v > 0);
-  const finite = values.flat().filter(usable);
+  const finite = o.values.flat().filter(usable);
   let lo = o.min ?? (finite.length ? Math.min(...finite) : 0);
   let hi = o.max ?? (finite.length ? Math.max(...finite) : 1);
   if (log && !(lo > 0)) lo = finite.length ? Math.min(...finite) : 1;
   if (log && !(hi > 0)) hi = lo;
   if (hi < lo) [lo, hi] = [hi, lo];
   const tr = (v: number) => (log ? Math.log10(v) : v);
-  const tOf = (v: number) => fraction(tr(Math.min(hi, Math.max(lo, v))), tr(lo), tr(hi));
-  const anyMissing = values.some((r) => r.some((v) => !usable(v)));
+  return {
+    lo,
+    hi,
+    log,
+    usable,
+    t: (v) => fraction(tr(Math.min(hi, Math.max(lo, v))), tr(lo), tr(hi)),
+    finite,
+    anyMissing: o.values.some((r) => r.some((v) => !usable(v))),
+  };
+}
 
-  // Layout.
+function layout(o: HeatmapOptions, dom: ColorDomain, fmt: (v: number) => string): Layout {
+  const { rows, cols } = o;
   const rowLabelW = Math.max(0, ...rows.map((r) => textWidth(r, FS))) + 10;
   const maxColW = Math.max(0, ...cols.map((c) => textWidth(c, FS)));
   const cellW = o.cellWidth ?? Math.max(34, Math.min(72, maxColW + 10));
@@ -84,7 +148,7 @@ export function heatmapSvg(o: HeatmapOptions): string {
   const gridW = cols.length * cellW, gridH = rows.length * cellH;
   const legendH = Math.max(120, Math.min(gridH, 260));
   const legendX = gridX + gridW + 24;
-  const tickLabels = legendTicks(lo, hi, log).map((v) => ({ v, s: fmt(v) }));
+  const tickLabels = legendTicks(dom.lo, dom.hi, dom.log).map((v) => ({ v, s: fmt(v) }));
   const legendW = 14 + 8 +
     Math.max(textWidth("n/a", FS), ...tickLabels.map((t) => textWidth(t.s, FS)));
   const legendCapW = o.legendLabel ? textWidth(o.legendLabel, FS) : 0;
@@ -98,73 +162,82 @@ export function heatmapSvg(o: HeatmapOptions): string {
       colLabelRight + 12,
     ),
   );
-  const legendBelow = (o.legendLabel ? 22 : 0) + (anyMissing ? 24 : 0);
+  const legendBelow = (o.legendLabel ? 22 : 0) + (dom.anyMissing ? 24 : 0);
   const height = Math.ceil(Math.max(gridY + gridH, gridY + legendH + legendBelow) + 16);
-  const id = "hm" +
-    hashId(o.title + "\u0000" + rows.join("\u0001") + "\u0000" + cols.join("\u0001"));
   const showValues = o.showValues ??
     (rows.length * cols.length <= 400 && cellH >= 16 &&
-      finite.every((v) => textWidth(fmt(v), 10) <= cellW - 4));
+      dom.finite.every((v) => textWidth(fmt(v), 10) <= cellW - 4));
+  return {
+    gridX,
+    gridY,
+    gridW,
+    gridH,
+    cellW,
+    cellH,
+    rotate,
+    titleH,
+    legendX,
+    legendH,
+    tickLabels,
+    width,
+    height,
+    showValues,
+  };
+}
 
-  const out = chartHeader(width, height, o.title, FS);
-  // Column labels.
+/** The column caption and labels above the grid, the row caption and labels left of it. */
+function axisLabels(o: HeatmapOptions, lay: Layout): string[] {
+  const { gridX, gridY, gridW, gridH, cellW, cellH } = lay;
+  const out: string[] = [];
   if (o.colTitle) {
-    out.push(
-      `<text${
-        attrs({ x: gridX + gridW / 2, y: titleH + 12, "text-anchor": "middle", fill: "#444444" })
-      }>${escapeXml(o.colTitle)}</text>`,
-    );
+    out.push(textEl({
+      x: gridX + gridW / 2,
+      y: lay.titleH + 12,
+      "text-anchor": "middle",
+      fill: "#444444",
+    }, o.colTitle));
   }
-  cols.forEach((c, j) => {
+  o.cols.forEach((c, j) => {
     const x = gridX + (j + 0.5) * cellW, y = gridY - 6;
-    const a = rotate
+    const a = lay.rotate
       ? { x, y, transform: `rotate(-45 ${fmtCoord(x)} ${fmtCoord(y)})`, "text-anchor": "start" }
       : { x, y, "text-anchor": "middle" };
-    out.push(`<text${attrs({ ...a, fill: "#222222" })}>${escapeXml(c)}</text>`);
+    out.push(textEl({ ...a, fill: "#222222" }, c));
   });
-  // Row labels.
-  if (o.rowTitle) {
-    const x = 12 + FS, y = gridY + gridH / 2;
-    out.push(
-      `<text${
-        attrs({
-          x,
-          y,
-          transform: `rotate(-90 ${fmtCoord(x)} ${fmtCoord(y)})`,
-          "text-anchor": "middle",
-          fill: "#444444",
-        })
-      }>${escapeXml(o.rowTitle)}</text>`,
-    );
-  }
-  rows.forEach((r, i) => {
-    out.push(
-      `<text${
-        attrs({
-          x: gridX - 6,
-          y: gridY + (i + 0.5) * cellH,
-          "text-anchor": "end",
-          "dominant-baseline": "central",
-          fill: "#222222",
-        })
-      }>${escapeXml(r)}</text>`,
-    );
+  if (o.rowTitle) out.push(verticalCaption(12 + FS, gridY + gridH / 2, o.rowTitle));
+  o.rows.forEach((r, i) => {
+    out.push(textEl({
+      x: gridX - 6,
+      y: gridY + (i + 0.5) * cellH,
+      "text-anchor": "end",
+      "dominant-baseline": "central",
+      fill: "#222222",
+    }, r));
   });
-  // Cells.
-  out.push(`<g${attrs({ stroke: "#ffffff", "stroke-width": 1 })}>`);
-  values.forEach((row, i) => {
+  return out;
+}
+
+/** One rectangle per value, with its tooltip; grey where the value has no colour. */
+function cells(
+  o: HeatmapOptions,
+  dom: ColorDomain,
+  lay: Layout,
+  fmt: (v: number) => string,
+  colorOf: (v: number) => string,
+): string[] {
+  const out = [`<g${attrs({ stroke: "#ffffff", "stroke-width": 1 })}>`];
+  o.values.forEach((row, i) => {
     row.forEach((v, j) => {
-      const ok = usable(v);
-      const fill = ok ? colorAt(scaleName, tOf(v)) : "#d9d9d9";
-      const tip = `${rows[i]} / ${cols[j]}: ${ok ? fmt(v) : `n/a (${formatNumber(v)})`}`;
+      const ok = dom.usable(v);
+      const tip = `${o.rows[i]} / ${o.cols[j]}: ${ok ? fmt(v) : `n/a (${formatNumber(v)})`}`;
       out.push(
         `<rect${
           attrs({
-            x: gridX + j * cellW,
-            y: gridY + i * cellH,
-            width: cellW,
-            height: cellH,
-            fill,
+            x: lay.gridX + j * lay.cellW,
+            y: lay.gridY + i * lay.cellH,
+            width: lay.cellW,
+            height: lay.cellH,
+            fill: ok ? colorOf(v) : MISSING_FILL,
             "data-value": ok ? String(v) : "n/a",
           })
         }><title>${escapeXml(tip)}</title></rect>`,
@@ -172,80 +245,86 @@ export function heatmapSvg(o: HeatmapOptions): string {
     });
   });
   out.push(`</g>`);
-  if (showValues) {
-    out.push(
-      `<g${
-        attrs({
-          "font-size": 10,
-          "text-anchor": "middle",
-          "dominant-baseline": "central",
-          "pointer-events": "none",
-        })
-      }>`,
-    );
-    values.forEach((row, i) => {
-      row.forEach((v, j) => {
-        if (!usable(v)) return;
-        const fill = textColorOn(colorAt(scaleName, tOf(v)));
-        out.push(
-          `<text${attrs({ x: gridX + (j + 0.5) * cellW, y: gridY + (i + 0.5) * cellH, fill })}>${
-            escapeXml(fmt(v))
-          }</text>`,
-        );
-      });
+  return out;
+}
+
+/** The values printed in their cells, in a colour readable on the cell's. */
+function cellValues(
+  o: HeatmapOptions,
+  dom: ColorDomain,
+  lay: Layout,
+  fmt: (v: number) => string,
+  colorOf: (v: number) => string,
+): string[] {
+  const out = [
+    `<g${
+      attrs({
+        "font-size": 10,
+        "text-anchor": "middle",
+        "dominant-baseline": "central",
+        "pointer-events": "none",
+      })
+    }>`,
+  ];
+  o.values.forEach((row, i) => {
+    row.forEach((v, j) => {
+      if (!dom.usable(v)) return;
+      out.push(textEl({
+        x: lay.gridX + (j + 0.5) * lay.cellW,
+        y: lay.gridY + (i + 0.5) * lay.cellH,
+        fill: textColorOn(colorOf(v)),
+      }, fmt(v)));
     });
-    out.push(`</g>`);
-  }
-  // Legend: a vertical gradient, high at the top.
-  const gid = `${id}-grad`;
-  out.push(`<defs><linearGradient${attrs({ id: gid, x1: 0, y1: 1, x2: 0, y2: 0 })}>`);
+  });
+  out.push(`</g>`);
+  return out;
+}
+
+/** The colour legend right of the grid: a vertical gradient, high at the top, with ticks. */
+function legend(
+  o: HeatmapOptions,
+  dom: ColorDomain,
+  lay: Layout,
+  scaleName: SequentialScale,
+  gradientId: string,
+): string[] {
+  const { legendX: x, gridY: y, legendH: h } = lay;
+  const out = [`<defs><linearGradient${attrs({ id: gradientId, x1: 0, y1: 1, x2: 0, y2: 0 })}>`];
   for (let k = 0; k <= 16; k++) {
     out.push(
       `<stop${attrs({ offset: `${(k / 16) * 100}%`, "stop-color": colorAt(scaleName, k / 16) })}/>`,
     );
   }
   out.push(`</linearGradient></defs>`);
-  const ly = gridY;
-  if (o.legendLabel) {
-    out.push(
-      `<text${attrs({ x: legendX, y: ly + legendH + 16, fill: "#444444" })}>${
-        escapeXml(o.legendLabel)
-      }</text>`,
-    );
-  }
+  if (o.legendLabel) out.push(textEl({ x, y: y + h + 16, fill: "#444444" }, o.legendLabel));
   out.push(
     `<rect${
       attrs({
-        x: legendX,
-        y: ly,
+        x,
+        y,
         width: 14,
-        height: legendH,
-        fill: `url(#${gid})`,
+        height: h,
+        fill: `url(#${gradientId})`,
         stroke: "#888888",
         "stroke-width": 0.5,
       })
     }/>`,
   );
-  for (const t of tickLabels) {
-    const y = ly + legendH - tOf(t.v) * legendH;
+  for (const t of lay.tickLabels) {
+    const ty = y + h - dom.t(t.v) * h;
     out.push(
-      `<line${attrs({ x1: legendX + 14, x2: legendX + 18, y1: y, y2: y, stroke: "#555555" })}/>`,
-      `<text${attrs({ x: legendX + 21, y, "dominant-baseline": "central", fill: "#222222" })}>${
-        escapeXml(t.s)
-      }</text>`,
+      `<line${attrs({ x1: x + 14, x2: x + 18, y1: ty, y2: ty, stroke: "#555555" })}/>`,
+      textEl({ x: x + 21, y: ty, "dominant-baseline": "central", fill: "#222222" }, t.s),
     );
   }
-  if (anyMissing) {
-    const y = ly + legendH + (o.legendLabel ? 28 : 10);
+  if (dom.anyMissing) {
+    const my = y + h + (o.legendLabel ? 28 : 10);
     out.push(
-      `<rect${attrs({ x: legendX, y, width: 14, height: 12, fill: "#d9d9d9" })}/>`,
-      `<text${
-        attrs({ x: legendX + 21, y: y + 6, "dominant-baseline": "central", fill: "#222222" })
-      }>n/a</text>`,
+      `<rect${attrs({ x, y: my, width: 14, height: 12, fill: MISSING_FILL })}/>`,
+      textEl({ x: x + 21, y: my + 6, "dominant-baseline": "central", fill: "#222222" }, "n/a"),
     );
   }
-  out.push(`</svg>`);
-  return out.join("\n") + "\n";
+  return out;
 }
 
 /** Legend tick values inside [lo, hi]: nice linear ticks, or powers of ten on a log scale. */

@@ -22,6 +22,22 @@ export function attrs(a: Record<string, string | number | undefined>): string {
     .join("");
 }
 
+/** A text element: `a`'s attributes around `content`, escaped. */
+export function textEl(a: Record<string, string | number | undefined>, content: string): string {
+  return `<text${attrs(a)}>${escapeXml(content)}</text>`;
+}
+
+/** An axis caption turned 90 degrees anticlockwise, centred on (x, y). */
+export function verticalCaption(x: number, y: number, caption: string): string {
+  return textEl({
+    x,
+    y,
+    transform: `rotate(-90 ${fmtCoord(x)} ${fmtCoord(y)})`,
+    "text-anchor": "middle",
+    fill: "#444444",
+  }, caption);
+}
+
 /** Coordinates with at most 2 decimals. */
 export function fmtCoord(v: number): string {
   return String(Math.round(v * 100) / 100);
