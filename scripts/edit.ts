@@ -194,19 +194,8 @@ function printSummary(args: EditArgs, method: Method, result: Result): void {
   console.log(`\noutputs: ${result.out}`);
 }
 
-async function main() {
-  let args;
-  try {
-    args = parseEditArgs(Deno.args);
-  } catch (e) {
-    if (e instanceof UsageError) fail(`${e.message}\n\n${HELP}`);
-    throw e;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return;
-  }
-  const mode = args.mode;
+/** Everything an edit needs that is read before the backend starts, checked as one. */
+async function prepareRun(args: EditArgs) {
   const method = methodByName(args.method);
   const { hparams, from: hparamsFrom } = await resolveHparams(args, method);
   const { requests, source } = await resolveRequests(args);
@@ -230,30 +219,37 @@ async function main() {
   const anchorPool = await loadAnchorPool(args.anchors ?? defaultAnchors(modelDir), source);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
-  const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, mode);
-  const work = editW.work;
+  const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, args.mode);
+  return {
+    method,
+    hparams,
+    hparamsFrom,
+    out,
+    modelDir,
+    config,
+    tokenizer,
+    targets,
+    anchorPool,
+    editW,
+  };
+}
 
-  const backend = await createBackend(args.backend);
-  console.error(`backend: ${backend.description}`);
-  // A method edits the weight dtypes it declares (KNE steps f32 masters of f16 weights); others
-  // get f32 weights.
-  const dtype = method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
-  if (args.plan) {
-    const weightDtype = await weightDtypeFor(modelDir, backend, dtype);
-    const { text, problems } = planEdit(config, method, editW, backend, weightDtype);
-    console.log(text);
-    await backend.dispose();
-    Deno.exit(problems.length === 0 ? 0 : 1);
-  }
-  // Refuses, from config.json and the header alone, an edit that cannot fit (ResourceError):
-  // the whole KNE edit as planned, or the weights for methods the planner does not model.
-  const { model, weights, plan } = await loadModel(modelDir, backend, {
+type Run = Awaited<ReturnType<typeof prepareRun>>;
+
+/**
+ * The model on the backend, in the dtype the method edits, refused from config.json and the
+ * header alone when the edit cannot fit (ResourceError): the whole KNE edit as planned, or the
+ * weights for methods the planner does not model. Says how memory is saved, if it must be.
+ */
+async function loadForEdit(run: Run, backend: Backend, dtype: EditArgs["dtype"]) {
+  const work = run.editW.work;
+  const { model, weights, plan } = await loadModel(run.modelDir, backend, {
     work,
     tokenizer: false,
     dtype,
   });
   console.error(
-    `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}, ${weights.dtype} weights)`,
+    `model: ${run.modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}, ${weights.dtype} weights)`,
   );
   for (const note of weights.notes) console.error(`  note: ${note}`);
   for (const w of weights.warnings) console.error(`warning: ${w}`);
@@ -272,12 +268,21 @@ async function main() {
         "step; --plan shows why)",
     );
   }
-  console.error(
-    `method: ${method.name}, mode ${mode}, ${targets.length} request(s); hparams: ${hparamsFrom}`,
-  );
+  return { model, attributionChunks };
+}
 
+/**
+ * Runs the edits into OUT (locked meanwhile), Ctrl-C finishing the current record; a failure
+ * stops cleanly, saying where the finished records are and how to continue. --profile times it.
+ */
+async function execute(
+  args: EditArgs,
+  run: Run,
+  backend: Backend,
+  loaded: Awaited<ReturnType<typeof loadForEdit>>,
+): Promise<Result> {
   // No other run may write or remove OUT.partial while this one does (a stale lock is taken over).
-  await guardOutput(() => lockOutput(out));
+  await guardOutput(() => lockOutput(run.out));
   const interrupt = listenForInterrupt("finishing the current record, then saving");
   if (args.profile) {
     if (!backend.canProfile) fail(`--profile: ${backend.description} cannot time dispatches`, 1);
@@ -288,28 +293,27 @@ async function main() {
   let result;
   try {
     result = await runEdits({
-      model,
-      modelDir,
-      tokenizer,
-      method,
-      hparams,
-      targets,
-      mode,
-      out,
+      model: loaded.model,
+      modelDir: run.modelDir,
+      tokenizer: run.tokenizer,
+      method: run.method,
+      hparams: run.hparams,
+      targets: run.targets,
+      mode: args.mode,
+      out: run.out,
       force: args.force,
       resume: args.resume,
       seed: args.seed,
       fluency: args.fluency,
-      anchors: anchorPool,
+      anchors: run.anchorPool,
       interrupted: interrupt.requested,
-      attributionChunks,
+      attributionChunks: loaded.attributionChunks,
       // Fault injection for tests/reliability (src/pipeline/faults.ts).
-      ...terminalReport(args, out, faultInjection(backend)),
+      ...terminalReport(args, run.out, faultInjection(backend)),
     });
   } catch (e) {
-    // Stop cleanly: finished records stay in OUT.partial; say where and how to continue.
     interrupt.release();
-    const { message, code } = await describeFailure(fsError(e), backend, out);
+    const { message, code } = await describeFailure(fsError(e), backend, run.out);
     try {
       await backend.dispose();
     } catch {
@@ -319,8 +323,41 @@ async function main() {
   }
   interrupt.release();
   if (args.profile) await writeProfile(backend, started, startTransfers, result);
+  return result;
+}
+
+async function main() {
+  let args;
+  try {
+    args = parseEditArgs(Deno.args);
+  } catch (e) {
+    if (e instanceof UsageError) fail(`${e.message}\n\n${HELP}`);
+    throw e;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return;
+  }
+  const run = await prepareRun(args);
+  const backend = await createBackend(args.backend);
+  console.error(`backend: ${backend.description}`);
+  // A method edits the weight dtypes it declares (KNE steps f32 masters of f16 weights); others
+  // get f32 weights.
+  const dtype = run.method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
+  if (args.plan) {
+    const weightDtype = await weightDtypeFor(run.modelDir, backend, dtype);
+    const { text, problems } = planEdit(run.config, run.method, run.editW, backend, weightDtype);
+    console.log(text);
+    await backend.dispose();
+    Deno.exit(problems.length === 0 ? 0 : 1);
+  }
+  const loaded = await loadForEdit(run, backend, dtype);
+  console.error(
+    `method: ${run.method.name}, mode ${args.mode}, ${run.targets.length} request(s); hparams: ${run.hparamsFrom}`,
+  );
+  const result = await execute(args, run, backend, loaded);
   await backend.dispose();
-  printSummary(args, method, result);
+  printSummary(args, run.method, result);
   if (result.interrupted) {
     console.error(
       `interrupted: partial results are in ${result.out}; rerun with --resume to continue`,
