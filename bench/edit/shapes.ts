@@ -1,0 +1,70 @@
+// The model shapes bench:edit runs, with random weights: GPT-2 small and medium, and a
+// Llama-style 1B family whose layer count can shrink to fit.
+
+import type { ModelConfig } from "../../src/model/config.ts";
+
+const GPT2_BASE = {
+  architecture: "gpt2",
+  hfClass: "GPT2LMHeadModel",
+  vocabSize: 50257,
+  contextLength: 1024,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  tieEmbeddings: true,
+  qkvBias: true,
+  bosTokenId: 50256,
+  eosTokenId: 50256,
+} as const;
+
+export function llamaConfig(layers: number): ModelConfig {
+  return {
+    architecture: "llama",
+    hfClass: "LlamaForCausalLM",
+    vocabSize: 32000,
+    contextLength: 2048,
+    dModel: 2048,
+    nLayers: layers,
+    nHeads: 32,
+    nKvHeads: 8,
+    dFF: 8192,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: false,
+    qkvBias: false,
+    bosTokenId: 1,
+    eosTokenId: 2,
+  };
+}
+
+export interface Shape {
+  key: string;
+  label: string;
+  config: ModelConfig;
+  /** For a family: smaller layer counts of the same widths to fall back to. */
+  family?: (layers: number) => ModelConfig;
+}
+
+export const SHAPES: Shape[] = [
+  {
+    key: "gpt2-small",
+    label: "GPT-2 small shape",
+    config: { ...GPT2_BASE, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 3072 },
+  },
+  {
+    key: "gpt2-medium",
+    label: "GPT-2 medium shape",
+    config: { ...GPT2_BASE, dModel: 1024, nLayers: 24, nHeads: 16, nKvHeads: 16, dFF: 4096 },
+  },
+  {
+    key: "llama-1b",
+    label: "Llama-style 1B shape",
+    config: llamaConfig(16),
+    family: llamaConfig,
+  },
+];
+
+export function describe(c: ModelConfig): string {
+  return `${c.nLayers} x ${c.dModel}, ${c.nHeads} heads${
+    c.nKvHeads !== c.nHeads ? ` (${c.nKvHeads} kv)` : ""
+  }, ff ${c.dFF}, vocab ${c.vocabSize}`;
+}
