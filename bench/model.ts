@@ -32,6 +32,8 @@ import { tidyAsync } from "../src/tensor/tensor.ts";
 import { median } from "../src/eval/aggregate.ts";
 import { type PeerResult, runTorchPeer, torchPython } from "./peers/torch.ts";
 import { benchFlags } from "./flags.ts";
+import { peakRssBytes } from "./peak-rss.ts";
+import { addEntry, entryHeading } from "./results-file.ts";
 
 const args = benchFlags([
   "json",
@@ -103,14 +105,6 @@ class Meter {
     this.dispatches = 0;
     this.time.clear();
   }
-}
-
-function peakRssBytes(): number {
-  try {
-    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
-    if (m) return Number(m[1]) * 1024;
-  } catch { /* not Linux */ }
-  return Deno.memoryUsage().rss;
 }
 
 interface StepResult {
@@ -389,35 +383,18 @@ for (const n of notes) {
 }
 
 if (!args.has("no-record")) {
-  const file = new URL("./RESULTS.md", import.meta.url);
-  const heading = "## Model step (bench/model.ts)";
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch { /* new file */ }
   const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
-  const entry = [
-    `### ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: \`${
-      ["deno task bench:model", ...Deno.args].join(" ")
-    }\``,
-    "",
-    ...results.map((r) => "```\n" + summary(r) + "\n```"),
-    ...notes.map((n) => `- ${n}`),
-    `- machine: ${navigator.hardwareConcurrency} cores, load average ${load} at the end`,
-    "",
-  ].join("\n");
-  const at = text.indexOf(heading);
-  if (at < 0) {
-    text = (text.trimEnd() ? text.trimEnd() + "\n\n" : "") + heading + "\n\n" +
-      "One forward + backward of a GPT-2-small shaped model (random weights), batch 1, loss over\n" +
-      "all positions; median after a warm-up. Targets: WASM under 3 s, peak under 3x the weights.\n\n" +
-      entry;
-  } else {
-    // Add at the end of this section (before the next "## " heading, if another follows).
-    const next = text.indexOf("\n## ", at + heading.length);
-    const end = next < 0 ? text.length : next + 1;
-    const before = text.slice(0, end).trimEnd();
-    text = before + "\n\n" + entry + (next < 0 ? "" : "\n" + text.slice(end));
-  }
-  Deno.writeTextFileSync(file, text.endsWith("\n") ? text : text + "\n");
+  addEntry(
+    "## Model step (bench/model.ts)",
+    "One forward + backward of a GPT-2-small shaped model (random weights), batch 1, loss over\n" +
+      "all positions; median after a warm-up. Targets: WASM under 3 s, peak under 3x the weights.",
+    [
+      entryHeading(["deno task bench:model", ...Deno.args].join(" ")),
+      "",
+      ...results.map((r) => "```\n" + summary(r) + "\n```"),
+      ...notes.map((n) => `- ${n}`),
+      `- machine: ${navigator.hardwareConcurrency} cores, load average ${load} at the end`,
+      "",
+    ].join("\n"),
+  );
 }

@@ -12,6 +12,7 @@ import { kneEdit } from "../../src/kne/kne.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import { backendLimits } from "../../src/pipeline/plan-fit.ts";
 import { median } from "../../src/eval/aggregate.ts";
+import { peakRssBytes, resetPeakRss } from "../peak-rss.ts";
 import { profiledEdit } from "./profile.ts";
 import { digest, type EditResult, planSummary } from "./result.ts";
 import {
@@ -30,24 +31,6 @@ import {
   WARMUP,
 } from "./settings.ts";
 import { describe, SHAPES } from "./shapes.ts";
-
-function peakRssBytes(): number {
-  try {
-    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
-    if (m) return Number(m[1]) * 1024;
-  } catch { /* not Linux */ }
-  return Deno.memoryUsage().rss;
-}
-
-/** Resets the kernel's peak-RSS counter (Linux: writing 5 to clear_refs); false if it cannot. */
-function resetPeakRss(): boolean {
-  try {
-    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function runChild(): Promise<void> {
   try {

@@ -2,6 +2,7 @@
 // those lines) under its heading in bench/RESULTS.md.
 
 import { formatBytes } from "../../src/pipeline/plan-fit.ts";
+import { addEntry, entryHeading } from "../results-file.ts";
 import type { EditResult } from "./result.ts";
 import { CHECKPOINT, HP, load, PROMPT_TOKENS, TARGET_TOKENS, WARMUP } from "./settings.ts";
 
@@ -97,12 +98,6 @@ export function summary(r: EditResult): string {
 }
 
 export function record(results: EditResult[], notes: string[]): void {
-  const file = new URL("../RESULTS.md", import.meta.url);
-  const heading = "## KNE edit at model scale (bench/edit.ts)";
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch { /* new file */ }
   const sec = (ms: number) => (ms / 1000).toFixed(2);
   const table = [
     "| model | backend | matrices | params | edit (s) | attribution | selection | update | other | PyTorch edit (s), PyTorch / kne | peak device / weights | peak RSS / weights | planner peak / weights | load (before -> after) |",
@@ -120,9 +115,7 @@ export function record(results: EditResult[], notes: string[]): void {
     ),
   ];
   const entry = [
-    `### ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: \`${
-      ["deno task bench:edit", ...Deno.args].join(" ")
-    }\``,
+    entryHeading(["deno task bench:edit", ...Deno.args].join(" ")),
     "",
     ...table,
     "",
@@ -133,22 +126,13 @@ export function record(results: EditResult[], notes: string[]): void {
     } memory, load average ${load()} at the end`,
     "",
   ].join("\n");
-  const at = text.indexOf(heading);
-  if (at < 0) {
-    text = (text.trimEnd() ? text.trimEnd() + "\n\n" : "") + heading + "\n\n" +
-      `One KNE edit (${HP.igSteps} IG steps, top-p ${HP.topP}, ${HP.steps} update steps, all run, ` +
+  addEntry(
+    "## KNE edit at model scale (bench/edit.ts)",
+    `One KNE edit (${HP.igSteps} IG steps, top-p ${HP.topP}, ${HP.steps} update steps, all run, ` +
       "no KL term unless `--anchors`) " +
       `of a ${PROMPT_TOKENS}+${TARGET_TOKENS}-token prompt + target on random-weight models;\n` +
       "median of several edits after a warm-up, each model in its own process. Target: GPT-2 " +
-      "small shape on WASM under 10 s.\n\n" + entry;
-  } else {
-    const next = text.indexOf("\n## ", at + heading.length);
-    const end = next < 0 ? text.length : next + 1;
-    const before = text.slice(0, end).trimEnd();
-    text = before + "\n\n" + entry + (next < 0 ? "" : "\n" + text.slice(end));
-  }
-  Deno.writeTextFileSync(file, text.endsWith("\n") ? text : text + "\n");
-  // Tables and long notes as `deno fmt` lays them out, so that `deno task check` stays clean.
-  new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", file.pathname], stderr: "null" })
-    .outputSync();
+      "small shape on WASM under 10 s.",
+    entry,
+  );
 }
