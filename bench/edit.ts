@@ -77,7 +77,7 @@ import {
   THREADS,
   WARMUP,
 } from "./edit/settings.ts";
-import { describe, type Shape, SHAPES } from "./edit/shapes.ts";
+import { describe, type Shape, SHAPES } from "./shapes.ts";
 import { NO_TORCH_NOTE, runTorchPeer, torchPython } from "./peers/torch.ts";
 
 /** The same edit of `config` in PyTorch CPU (bench/peers/torch_edit.py), or why it did not run. */

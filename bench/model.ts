@@ -33,6 +33,7 @@ import { median } from "../src/eval/aggregate.ts";
 import { type PeerResult, runTorchPeer, torchPython } from "./peers/torch.ts";
 import { benchFlags } from "./flags.ts";
 import { peakRssBytes } from "./peak-rss.ts";
+import { GPT2_SMALL } from "./shapes.ts";
 import { addEntry, entryHeading } from "./results-file.ts";
 
 const args = benchFlags([
@@ -57,23 +58,8 @@ const GENERATE = args.has("generate");
 const GENERATE_TOKENS = 16;
 const THREADS = args.has("threads") ? args.int("threads", 1, 1) : undefined;
 
-const config: ModelConfig = {
-  architecture: "gpt2",
-  hfClass: "GPT2LMHeadModel",
-  vocabSize: 50257,
-  contextLength: 1024,
-  dModel: 768,
-  nLayers: LAYERS,
-  nHeads: 12,
-  nKvHeads: 12,
-  dFF: 3072,
-  normEps: 1e-5,
-  ropeTheta: 10000,
-  tieEmbeddings: true,
-  qkvBias: true,
-  bosTokenId: 50256,
-  eosTokenId: 50256,
-};
+/** GPT-2 small, with --layers of its layers. */
+const config: ModelConfig = { ...GPT2_SMALL, nLayers: LAYERS };
 
 const MATMULS = new Set(["matmul", "matmul_tn", "matmul_nt"]);
 

@@ -30,7 +30,7 @@ import {
   THREADS,
   WARMUP,
 } from "./settings.ts";
-import { describe, SHAPES } from "./shapes.ts";
+import { describe, SHAPES } from "../shapes.ts";
 
 export async function runChild(): Promise<void> {
   try {

@@ -1,7 +1,8 @@
-// The model shapes bench:edit runs, with random weights: GPT-2 small and medium, and a
-// Llama-style 1B family whose layer count can shrink to fit.
+// The real-model shapes the benchmarks build with random weights: GPT-2 small (bench:model's,
+// and bench:edit's with GPT-2 medium) and a Llama-style 1B family whose layer count can shrink
+// to fit.
 
-import type { ModelConfig } from "../../src/model/config.ts";
+import type { ModelConfig } from "../src/model/config.ts";
 
 const GPT2_BASE = {
   architecture: "gpt2",
@@ -44,12 +45,18 @@ export interface Shape {
   family?: (layers: number) => ModelConfig;
 }
 
+/** GPT-2 small: 12 layers of width 768, 12 heads, FFN 3072, vocabulary 50257. */
+export const GPT2_SMALL: ModelConfig = {
+  ...GPT2_BASE,
+  dModel: 768,
+  nLayers: 12,
+  nHeads: 12,
+  nKvHeads: 12,
+  dFF: 3072,
+};
+
 export const SHAPES: Shape[] = [
-  {
-    key: "gpt2-small",
-    label: "GPT-2 small shape",
-    config: { ...GPT2_BASE, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 3072 },
-  },
+  { key: "gpt2-small", label: "GPT-2 small shape", config: GPT2_SMALL },
   {
     key: "gpt2-medium",
     label: "GPT-2 medium shape",
