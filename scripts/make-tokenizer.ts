@@ -2,34 +2,56 @@
 // tokenizer on its free-text corpus and English word frequencies (src/facts/base-tokenizer.ts)
 // and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
+// An existing tokenizer.json is replaced only with --force, and never in a model folder (one
+// holding config.json): a model's tokenizer belongs to its weights. The file is written whole
+// (a temporary renamed over it), so an interrupted run leaves the old one.
 
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { printable } from "../src/cli/message.ts";
+import { writeTextAtomically } from "../src/io/files.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
 
-const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR]
+const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR] [--force]
 
   --vocab N   vocabulary size, bytes and <|endoftext|> included (default ${BASE_VOCAB_SIZE})
-  --out DIR   folder of the tokenizer.json written (default data/tokenizer-base)`;
+  --out DIR   folder of the tokenizer.json written (default data/tokenizer-base); never a model
+              folder (one with config.json)
+  --force     replace DIR/tokenizer.json if it exists (the shipped one: to regenerate it)`;
 
 const args = parseFlags({
   vocab: { type: "string", default: String(BASE_VOCAB_SIZE) },
   out: { type: "string", default: new URL("../data/tokenizer-base", import.meta.url).pathname },
+  force: { type: "boolean", default: false },
 }, USAGE);
 const vocab = Number(args.vocab);
 // 256 byte symbols and the end-of-text token come first; at least one merge after them.
 if (!Number.isInteger(vocab) || vocab < 258) {
   exitWithError(`--vocab must be an integer >= 258, got "${args.vocab}"`, 2);
 }
-const out = args.out.replace(/\/+$/, "");
+const out = args.out.replace(/\/+$/, "") || "/";
+const file = `${out}/tokenizer.json`;
+const present = (p: string) => Deno.lstat(p).then(() => true, () => false);
 await runCommand(async () => {
+  if (await present(`${out}/config.json`)) {
+    exitWithError(
+      `--out ${printable(out)} holds a model (config.json); a model's tokenizer is never ` +
+        `replaced, even with --force: choose another --out`,
+      1,
+    );
+  }
+  if (await present(file) && !args.force) {
+    exitWithError(
+      `${printable(file)} exists; pass --force to replace it, or choose another --out`,
+      1,
+    );
+  }
   await Deno.mkdir(out, { recursive: true }); // before the training, so a bad --out fails at once
   const model = trainBaseTokenizer(buildTextCorpus(), vocab);
-  await Deno.writeTextFile(`${out}/tokenizer.json`, JSON.stringify(toTokenizerJson(model)) + "\n");
+  await writeTextAtomically(file, JSON.stringify(toTokenizerJson(model)) + "\n");
   console.error(
     `wrote ${
       printable(out)

@@ -1,7 +1,8 @@
 // File-system helpers for outputs: whether a path exists, and replacing a folder by renames only
 // (the old folder is first moved aside as DIR.old, the new one renamed in, then the old one
 // removed), so at every instant either the old or the new complete folder exists under a known
-// name and nothing is ever half written at DIR. Also: reading only regular files (a FIFO would
+// name and nothing is ever half written at DIR; a text file is replaced the same way (a
+// temporary beside it renamed over it). Also: reading only regular files (a FIFO would
 // block, /dev/zero never ends), and raw OS errors turned into FileSystemError naming the path.
 
 import { FileSystemError } from "./errors.ts";
@@ -25,6 +26,18 @@ export async function replaceDir(from: string, to: string): Promise<void> {
   if (had) await Deno.rename(to, old);
   await Deno.rename(from, to);
   if (had) await Deno.remove(old, { recursive: true });
+}
+
+/** Writes `text` to `path` whole: into a temporary beside it, then renamed over it. */
+export async function writeTextAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
 
 /** What Deno's syscall names mean, for messages. */

@@ -10,7 +10,7 @@
 // Also the record files themselves: where each record's patch lives, and the durable append of
 // a record's line.
 
-import { exists } from "../io/files.ts";
+import { exists, writeTextAtomically } from "../io/files.ts";
 import { readPatch, type TensorChange } from "../io/patch.ts";
 import type { RetentionCheck } from "../eval/retention.ts";
 import type { SequenceSoFar } from "../loop/edit-loop.ts";
@@ -72,8 +72,7 @@ export async function reopenPartial(
     }
     await clearLeftovers(partial, new Set([...done.keys()].map((i) => patchName(i))));
     // Rewrite without the cut line, so the next appended record starts on a line of its own.
-    await Deno.writeTextFile(`${resumeFile}.tmp`, kept.map((l) => l + "\n").join(""));
-    await Deno.rename(`${resumeFile}.tmp`, resumeFile);
+    await writeTextAtomically(resumeFile, kept.map((l) => l + "\n").join(""));
   } else if (!opts.force) {
     throw new Error(
       `${partial} holds partial results of an earlier run; pass --resume to continue it ` +
@@ -118,8 +117,7 @@ export async function sequenceSoFar(
     if (c.made <= changes.length && c.made > (retention.at(-1)?.made ?? 0)) retention.push(c);
   }
   // Rewritten with the checks kept, so that the checks this run appends follow them.
-  await Deno.writeTextFile(`${file}.tmp`, retention.map((c) => JSON.stringify(c) + "\n").join(""));
-  await Deno.rename(`${file}.tmp`, file);
+  await writeTextAtomically(file, retention.map((c) => JSON.stringify(c) + "\n").join(""));
   return { changes, retention };
 }
 

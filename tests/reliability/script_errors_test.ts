@@ -42,6 +42,14 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
   await Deno.mkdir(notJson);
   await Deno.writeTextFile(join(notJson, "recall.json"), "{");
   const missing = join(tmp, "missing");
+  // A model folder's tokenizer, and a tokenizer made earlier: make-tokenizer used to write over
+  // both (a model's with any --out naming its folder, which broke the model).
+  const modelCopy = join(tmp, "model-copy"), earlier = join(tmp, "earlier");
+  for (const dir of [modelCopy, earlier]) {
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(join(dir, "tokenizer.json"), "kept");
+  }
+  await Deno.writeTextFile(join(modelCopy, "config.json"), "{}");
   // A port another program holds (the page's build/web/ exists: `deno task test` builds it first).
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 }) as Deno.TcpListener;
   const cases: Case[] = [
@@ -122,6 +130,18 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       message: /cannot create the folder .*a part of the path is a file/,
     },
     {
+      script: "make-tokenizer.ts",
+      args: ["--out", modelCopy, "--vocab", "300", "--force"],
+      code: 1,
+      message: /holds a model \(config\.json\); a model's tokenizer is never replaced/,
+    },
+    {
+      script: "make-tokenizer.ts",
+      args: ["--out", earlier, "--vocab", "300"],
+      code: 1,
+      message: /earlier\/tokenizer\.json exists; pass --force to replace it/,
+    },
+    {
       script: "edit.ts",
       args: ["--model", missing],
       code: 1,
@@ -162,6 +182,9 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       for (const p of c.absent ?? []) {
         assert.ok(!(await Deno.stat(p).then(() => true, () => false)), `${c.script} wrote ${p}`);
       }
+    }
+    for (const dir of [modelCopy, earlier]) {
+      assert.equal(await Deno.readTextFile(join(dir, "tokenizer.json")), "kept", dir);
     }
     FAULTS.add("bad inputs to every command", cases.length);
   } finally {
