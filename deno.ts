@@ -10,7 +10,7 @@
 export { type EditArgs, HELP, parseEditArgs, UsageError } from "./src/pipeline/args.ts";
 export { loadRequests } from "./src/io/requests.ts";
 export { fsError, fsReason, readRegularText } from "./src/io/files.ts";
-export { shippedHparams } from "./src/pipeline/hparams.ts";
+export { shippedHparams, shippedHparamsFile } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
 export { checkInputs, loadAnchorPool } from "./src/pipeline/inputs.ts";

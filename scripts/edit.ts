@@ -2,7 +2,7 @@
 // Generalization, Portability, Locality and Fluency, before/after completions, the ensemble,
 // an attribution picture, the edited checkpoint and a sparse patch. `--help` lists the options.
 
-import { relative } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import {
   type Backend,
   createBackend,
@@ -42,6 +42,7 @@ import {
   runCommand,
   runEdits,
   shippedHparams,
+  shippedHparamsFile,
   splitsOf,
   summarizeProfile,
   UsageError,
@@ -70,9 +71,15 @@ async function resolveHparams(args: EditArgs, method: Method) {
     };
   }
   const shipped = await shippedHparams(method, args.model, undefined, args.mode);
-  return shipped
-    ? { hparams: shipped.hparams, from: relative(Deno.cwd(), shipped.file) }
-    : { hparams: method.defaults, from: "built-in defaults" };
+  if (shipped) return { hparams: shipped.hparams, from: relative(Deno.cwd(), shipped.file) };
+  // A copy of a shipped model under another folder name lands here too: say so, since the
+  // defaults were tuned on no model and may edit it far worse.
+  console.error(
+    `note: no hyperparameter file ships for the model folder "${basename(resolve(args.model))}" ` +
+      `(${relative(Deno.cwd(), shippedHparamsFile(method.name, args.model))}); ${method.name}'s ` +
+      `built-in defaults, tuned on no model, are used: pass --hparams FILE to choose`,
+  );
+  return { hparams: method.defaults, from: "built-in defaults" };
 }
 
 /**
@@ -95,9 +102,27 @@ async function resolveRequests(
     source = args.requests ?? (args.n === undefined ? splits.demo : splits.test);
     requests = await loadRequests(source, { format: args.format });
   }
+  if (args.n !== undefined && args.n > requests.length) {
+    console.error(`note: --n ${args.n}: ${source} holds ${requests.length}; all are edited`);
+  }
   if (args.n !== undefined) requests = requests.slice(0, args.n);
   if (requests.length === 0) fail(`${source} holds no requests`, 1);
   return { requests, source };
+}
+
+/**
+ * Says which requests' prompts do not contain their subject: ROME and MEMIT edit at the subject's
+ * last token, and for these fall back to the prompt's last token.
+ */
+function warnSubjectsMissing(requests: readonly EditRequest[], source: string): void {
+  const missing = requests.filter((r) => !r.prompt.includes(r.subject));
+  if (missing.length === 0) return;
+  const r = missing[0];
+  console.error(
+    `warning: ${missing.length} of ${requests.length} request(s) of ${source} have a prompt ` +
+      `without their subject (the first: #${r.index}, subject ${JSON.stringify(r.subject)} in ` +
+      `${JSON.stringify(r.prompt)}); ROME and MEMIT edit those at the prompt's last token`,
+  );
 }
 
 /** Refuses an OUT this run may not write (GuardError: exit 2), checked or locked by `check`. */
@@ -199,6 +224,7 @@ async function prepareRun(args: EditArgs) {
   const method = methodByName(args.method);
   const { hparams, from: hparamsFrom } = await resolveHparams(args, method);
   const { requests, source } = await resolveRequests(args);
+  warnSubjectsMissing(requests, source);
 
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;

@@ -18,14 +18,15 @@ const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 export const HELP = `Usage: deno task edit [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
-  --requests FILE      request file (default: one request from the model's test split,
-                       ${splitsOf(DEFAULT_MODEL).test} for the default model)
+  --requests FILE      request file (default: the model's demo request,
+                       ${splitsOf(DEFAULT_MODEL).demo} for the default model; with --n,
+                       its test split, ${splitsOf(DEFAULT_MODEL).test})
   --format F           its shape: auto | knowedit | counterfact | zsre | mquake (default auto:
                        told by the first record's keys; README "Request files")
   --prompt TEXT        edit one fact given on the command line (with --target)
   --target TEXT        the new answer
-  --subject TEXT       the subject (default: the prompt)
-  --n N                use the first N requests of the file
+  --subject TEXT       the subject, a part of the prompt (default: the whole prompt)
+  --n N                use the first N requests of the file (not with --prompt)
   --method NAME        ${[...METHODS.keys()].join(" | ")} (default kne)
   --hparams FILE       JSON hyperparameters overriding the method's defaults (default: the file
                        shipped for the model, hparams/<method>/<model folder name>.json, if any)
@@ -183,11 +184,20 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     if (v.requests !== undefined) {
       throw new UsageError("give either --requests or --prompt/--target, not both");
     }
+    if (v.n !== undefined) throw new UsageError("--n picks requests of a file, not --prompt");
     args.prompt = v.prompt;
     args.target = v.target;
   }
   if (v.subject !== undefined) {
     if (args.prompt === undefined) throw new UsageError("--subject goes with --prompt/--target");
+    // ROME and MEMIT write at the subject's last token: one the prompt lacks has none.
+    if (v.subject.trim() === "" || !args.prompt.includes(v.subject)) {
+      throw new UsageError(
+        `--subject ${JSON.stringify(v.subject)} does not occur in --prompt ${
+          JSON.stringify(args.prompt)
+        }`,
+      );
+    }
     args.subject = v.subject;
   }
   if (v.requests !== undefined) {

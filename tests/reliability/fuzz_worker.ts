@@ -767,6 +767,7 @@ const VALUES = [
   "out/x/",
   "/",
   "The capital of France is",
+  "France",
   "Rome",
 ];
 const argvArb = fc.array(
@@ -803,6 +804,8 @@ const argsProperty = () =>
       ["auto", "knowedit", "counterfact", "zsre", "mquake"].includes(a.format) &&
       !(a.prompt !== undefined && a.format !== "auto") &&
       !(a.subject !== undefined && a.prompt === undefined) &&
+      (a.subject === undefined || (a.subject.trim() !== "" && a.prompt!.includes(a.subject))) &&
+      !(a.prompt !== undefined && a.n !== undefined) &&
       !(a.resume && a.out === undefined) &&
       (a.out === undefined || (a.out !== "" && (a.out === "/" || !a.out.endsWith("/")))) &&
       a.model !== "" && (a.model === "/" || !a.model.endsWith("/"));
