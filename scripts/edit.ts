@@ -230,6 +230,13 @@ async function prepareRun(args: EditArgs) {
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
   const modelDir = args.model;
   await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
+  const present = (p: string) => Deno.lstat(p).then(() => true, () => false);
+  if (args.resume && await present(out) && !(await present(`${out}.partial`))) {
+    fail(
+      `--resume: ${out} is a finished run (no ${out}.partial to continue); its results are in ` +
+        `${out}/metrics.json (--force without --resume runs it again)`,
+    );
+  }
   // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
   // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
   await guardOutput(() =>

@@ -3,6 +3,7 @@
 
 import type { Backend } from "../../engine/backend.ts";
 import { savedRecords } from "./manifest.ts";
+import { GuardError } from "./output-guard.ts";
 
 /** Whether the backend's device has been lost (waits at most `ms`): its reason, or null. */
 export async function deviceLost(backend: Backend, ms = 200): Promise<string | null> {
@@ -27,6 +28,8 @@ export async function describeFailure(
   backend: Backend,
   out: string,
 ): Promise<{ message: string; code: number }> {
+  // A refused resume (other settings) or output folder: its message says what to do.
+  if (e instanceof GuardError) return { message: e.message, code: 2 };
   const partial = `${out}.partial`;
   const lost = await deviceLost(backend);
   const started = await Deno.stat(partial).then(() => true, () => false);

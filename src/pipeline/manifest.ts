@@ -26,12 +26,26 @@ export interface RunManifest {
   tokenizer: string | null;
 }
 
-/** How a difference in each identity field is named in a refused resume. */
-const DIFFERENT: Record<string, string> = {
-  weights: "different weights (model.safetensors, size:sha256)",
-  config: "a different config.json (sha256)",
-  tokenizer: "a different tokenizer.json (sha256)",
+/**
+ * How a difference in each field is named in a refused resume; the fields held as hashes say
+ * what differs without their values, the others show both values.
+ */
+const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
+  count: "another number of requests",
+  requests: "other requests (the same number, other contents)",
+  anchors: "other anchor prompts",
+  weights: "other weights (model.safetensors)",
+  config: "another config.json",
+  tokenizer: "another tokenizer.json",
+  hparams: "other hyperparameters",
 };
+const HASHED: readonly (keyof RunManifest)[] = [
+  "requests",
+  "anchors",
+  "weights",
+  "config",
+  "tokenizer",
+];
 
 /** Bytes read per step while hashing a file (the file is never held whole). */
 const HASH_CHUNK = 8 * 2 ** 20;
@@ -149,13 +163,18 @@ export async function checkManifest(
       } catch {
         throw new GuardError(`${file} is not valid JSON; cannot tell what run this folder holds`);
       }
-      const k = firstDifference(old, manifest);
+      let k = firstDifference(old, manifest);
+      // Another --n changes the requests' hash too: the count says it plainly.
+      if (k === "requests" && old.count !== manifest.count) k = "count";
       if (k !== null) {
+        const values = HASHED.includes(k)
+          ? ""
+          : ` (${JSON.stringify(old[k])}, now ${JSON.stringify(manifest[k])})`;
         throw new GuardError(
-          `cannot resume ${partial}: it was started with ${DIFFERENT[k] ?? `a different ${k}`} (${
-            JSON.stringify(old[k])
-          }, now ${JSON.stringify(manifest[k])}); rerun with the same options, or pass --force ` +
-            `without --resume to start over`,
+          `cannot resume ${partial}: it was started with ${
+            DIFFERENT[k] ?? `another ${k}`
+          }${values}; rerun with the options it was started with, or pass --force without ` +
+            `--resume to start over`,
         );
       }
       return;

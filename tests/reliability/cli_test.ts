@@ -158,8 +158,10 @@ Deno.test({
     // Resuming with other settings would mix results: refused, nothing touched.
     const before = await hashTree(`${out}.partial`);
     const bad = await runEdit([...base(out, QUICK), "--resume"]);
-    assert.equal(bad.code, 1, show(bad));
-    assert.match(bad.stderr, /cannot resume .*started with a different hparams/);
+    assert.equal(bad.code, 2, show(bad));
+    assert.match(bad.stderr, /cannot resume .*started with other hyperparameters/);
+    // Not the hint to rerun with --resume: that is the command just refused.
+    assert.doesNotMatch(bad.stderr, /rerun with --resume/);
     assert.deepEqual(await hashTree(`${out}.partial`), before);
 
     const resumed = await runEdit([...base(out, SLOW), "--resume"]);
@@ -168,6 +170,10 @@ Deno.test({
     const m = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
     assert.deepEqual(stable(m), stable(ref.metrics));
     assert.deepEqual(await patchesOf(out), ref.patches, "per-record patches bit-identical");
+    // Resuming it again: nothing to continue, said plainly (it used to say "OUT exists").
+    const again = await runEdit([...base(out, SLOW), "--resume"]);
+    assert.equal(again.code, 2, show(again));
+    assert.match(again.stderr, /--resume: .* is a finished run \(no .*\.partial to continue\)/);
     await modelIntact();
     FAULTS.add("SIGINT", 1);
     FAULTS.add("resume with other settings", 1);

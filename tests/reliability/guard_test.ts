@@ -229,22 +229,28 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
     await checkManifest(dir, m, true);
     await checkManifest(dir, m, false);
     await checkManifest(dir, m, true);
-    const changes = {
-      hparams: { lr: 0.2 },
-      requests: "abd",
-      count: 4,
-      weights: "10:sha256:01",
-      config: "c1",
-      tokenizer: null,
-    };
-    for (const [k, v] of Object.entries(changes)) {
+    // Each difference named in words; hashes are not shown, other values are.
+    const changes: [string, unknown, string][] = [
+      ["hparams", { lr: 0.2 }, 'other hyperparameters \\(\\{"lr":0.1\\}, now \\{"lr":0.2\\}\\)'],
+      ["requests", "abd", "other requests \\(the same number, other contents\\);"],
+      ["count", 4, "another number of requests \\(3, now 4\\)"],
+      ["weights", "10:sha256:01", "other weights \\(model.safetensors\\);"],
+      ["config", "c1", "another config.json;"],
+      ["tokenizer", null, "another tokenizer.json;"],
+    ];
+    for (const [k, v, said] of changes) {
       await assert.rejects(
         checkManifest(dir, { ...m, [k]: v }, true),
         (e: unknown) =>
-          e instanceof GuardError &&
-          new RegExp(`started with (a )?different ${k}`).test(e.message),
+          e instanceof GuardError && new RegExp(`started with ${said}`).test(e.message),
+        k,
       );
     }
+    // Another --n changes the requests' hash and the count: the count is what is said.
+    await assert.rejects(
+      checkManifest(dir, { ...m, requests: "abd", count: 4 }, true),
+      /started with another number of requests \(3, now 4\)/,
+    );
     await Deno.writeTextFile(join(dir, "run.json"), "{");
     await assert.rejects(checkManifest(dir, m, true), /not valid JSON/);
     // Records without the manifest that says which settings and weights made them: refused.
