@@ -2,8 +2,11 @@
 // folder with a sparse edit patch applied (the edited weights) or reverted (the original ones),
 // bit for bit. The input folder is only read; the output follows the edit command's rules
 // (src/pipeline/output-guard.ts) and appears atomically (written as OUT.partial, then renamed).
+// A patch applies only to the weights it was made from (and reverts only the weights it
+// produced): --other-weights, not --force, overrides that.
 
 import { parseArgs } from "node:util";
+import { exitWithError } from "../src/cli/fail.ts";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
 import {
@@ -18,11 +21,22 @@ import {
 import { fsError, replaceDir } from "../src/io/files.ts";
 import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
-const USAGE = "Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]";
+const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]
+  [--other-weights]
+
+  apply            write the patch's edited values into a copy of the model folder
+  revert           write the patch's original values back (undo a patch applied before)
+  --patch FILE     a sparse patch written by \`deno task edit\` (OUT/patch.safetensors)
+  --model DIR      the model folder to patch (only read)
+  --out DIR        the folder to write: a copy of --model with model.safetensors patched
+  --force          replace --out when it exists (only a folder this tool wrote)
+  --other-weights  apply (or revert) the patch even though the model does not hold the values it
+                   starts from: a patch made from other weights, or one not applied to these;
+                   each differing tensor is warned about
+  -h, --help       print this usage`;
 
 function fail(msg: string): never {
-  console.error(`error: ${printable(msg)}\n${USAGE}`);
-  Deno.exit(2);
+  exitWithError(msg, 2, USAGE);
 }
 
 const { values: args, positionals } = (() => {
@@ -36,14 +50,21 @@ const { values: args, positionals } = (() => {
         model: { type: "string" },
         out: { type: "string" },
         force: { type: "boolean", default: false },
+        "other-weights": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (e) {
     fail((e as Error).message);
   }
 })();
+if (args.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const direction = positionals[0];
 if (direction !== "apply" && direction !== "revert") fail("the first argument is apply or revert");
+if (positionals.length > 1) fail(`unexpected argument "${positionals[1]}"`);
 if (!args.patch || !args.model || !args.out) fail("--patch, --model and --out are required");
 const out = args.out.replace(/\/+$/, "") || "/";
 const modelDir = args.model.replace(/\/+$/, "") || "/";
@@ -83,11 +104,25 @@ try {
       e.name = e.name.replace(/^transformer\./, "");
     }
   }
-  // Refused unless the model holds the values the patch starts from (--force: a warning).
-  for (
-    const w of applyPatchTo(weights, patch, direction, { force: args.force, file: args.patch })
-  ) {
-    console.error(`warning: ${w}; applied anyway (--force)`);
+  // Refused unless the model holds the values the patch starts from (--other-weights: a
+  // warning per differing tensor). Every difference is collected first; a refusal writes nothing.
+  const differ = applyPatchTo(weights, patch, direction, {
+    otherWeights: true,
+    file: args.patch,
+  });
+  if (differ.length && !args["other-weights"]) {
+    const n = differ.length - 1;
+    const more = n ? ` (${n} more tensor${n > 1 ? "s" : ""} differ${n > 1 ? "" : "s"} too)` : "";
+    const verb = direction === "apply" ? "applies" : "reverts";
+    console.error(`error: ${printable(differ[0])}${more}; --other-weights ${verb} it anyway`);
+    Deno.exit(1);
+  }
+  for (const w of differ) {
+    console.error(
+      `warning: ${printable(w)}; ${
+        direction === "apply" ? "applied" : "reverted"
+      } anyway (--other-weights)`,
+    );
   }
   // A leftover OUT.partial of a killed run is removed only if this tool wrote it (its marker).
   await removeOutput(partial);

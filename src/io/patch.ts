@@ -206,15 +206,15 @@ const U32 = new Uint32Array(F32.buffer);
  * entry is checked first (tensor present with the patch's size, indices integers inside it,
  * values as many as indices), so a bad patch throws SafetensorsError and changes nothing. The
  * weights must hold, bit for bit, the values the patch starts from (`before` to apply, `after` to
- * revert): otherwise the patch was made for another model and would leave a mix of two, so it
- * is refused (SafetensorsError naming the tensor, the first index that differs and how many
- * do), unless `force`, when it is applied and the differences are returned as warnings.
+ * revert): otherwise it would leave a mix of two models, so it is refused (SafetensorsError
+ * naming the tensor, the first index that differs, how many do and why that may be), unless
+ * `otherWeights`, when it is applied and the differences are returned as warnings.
  */
 export function applyPatchTo(
   weights: Map<string, Float32Array>,
   patch: readonly PatchEntry[],
   direction: "apply" | "revert",
-  opts: { force?: boolean; file?: string } = {},
+  opts: { otherWeights?: boolean; file?: string } = {},
 ): string[] {
   const file = opts.file ?? "patch";
   for (const e of patch) {
@@ -254,10 +254,10 @@ export function applyPatchTo(
         direction === "apply" ? "was made from" : "produced"
       }: ${differ} of ${e.indices.length} entries differ from its "${from}" values, the first at ` +
       `index ${e.indices[first]} (model ${w[e.indices[first]]}, patch ${expect[first]}); ` +
-      `it was made for another model`;
-    if (!opts.force) {
-      throw new SafetensorsError(file, e.name, `${msg} (--force applies it anyway)`);
-    }
+      (direction === "apply"
+        ? "it was made from other weights (another model's), or is already applied to these"
+        : "it was not applied to these weights, or they are another model's");
+    if (!opts.otherWeights) throw new SafetensorsError(file, e.name, msg);
     warnings.push(`${file} [${e.name}]: ${msg}`);
   }
   for (const e of patch) {

@@ -1,18 +1,18 @@
 // A patch file (src/io/patch.ts) applied to or reverted from a loaded model on its device, with
 // the checks of `deno task patch`: every entry inside its tensor, and the model holding bit for
-// bit the values the patch starts from (else refused, unless forced). Only the patched tensors
+// bit the values the patch starts from (else refused, unless otherWeights). Only the patched tensors
 // are copied to the host for the check.
 
 import { writeChanges } from "../edit/snapshot.ts";
 import { applyPatchTo, type PatchEntry } from "../io/patch.ts";
 import type { SessionModel } from "./load.ts";
 
-/** Applies (`after` values) or reverts (`before`) `patch` in place; returns force's warnings. */
+/** Applies (`after` values) or reverts (`before`) `patch` in place; returns otherWeights' warnings. */
 export async function applyPatch(
   m: SessionModel,
   patch: readonly PatchEntry[],
   direction: "apply" | "revert",
-  opts: { force?: boolean; file?: string } = {},
+  opts: { otherWeights?: boolean; file?: string } = {},
 ): Promise<string[]> {
   const weights = new Map<string, Float32Array>();
   for (const e of patch) {

@@ -2,7 +2,8 @@
 // copies of the tiny GPT-2 fixture: its --out follows the edit command's rules (never the model
 // folder, a parent or a child of it, nor the patch file; only a folder this tool wrote is
 // replaced, whatever --force says; device nodes and links are never replaced); and a patch
-// applies only to the weights it was made for (its `before` values, or `after` to revert).
+// applies only to the weights it was made for (its `before` values, or `after` to revert) unless
+// --other-weights says otherwise (--force only replaces the output folder).
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -162,6 +163,33 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "patch --help / -h print the usage and exit 0; a bad flag or argument exits 2",
+  ...opts,
+  fn: async () => {
+    for (const args of [["--help"], ["-h"], ["apply", "--help"], ["revert", "-h", "--force"]]) {
+      const r = await patchCmd(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: deno task patch apply\|revert /, args.join(" "));
+      assert.match(r.stdout, /--other-weights/);
+      assert.equal(r.stderr, "", args.join(" "));
+    }
+    for (
+      const [args, re] of [
+        [["apply", "--bogus"], /Unknown option '--bogus'/],
+        [["apply", "extra", "--patch", "p", "--model", "m", "--out", "o"], /unexpected argument/],
+        [["--patch", "p", "--model", "m", "--out", "o"], /the first argument is apply or revert/],
+      ] as const
+    ) {
+      const r = await patchCmd([...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.match(r.stderr, /Usage: deno task patch/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  },
+});
+
 /** A copy of `model` whose TENSOR differs at `at` (another checkpoint of the same shapes). */
 async function otherCheckpoint(model: string, to: string, at: number[]): Promise<string> {
   await copyModel("tiny-gpt2", to);
@@ -200,20 +228,51 @@ Deno.test({
       ),
     );
     assert.equal(await exists(join(TMP, "mixed")), false, "nothing written");
-    // Reverting a model the patch did not produce (the original) is refused the same way.
+    // The refusal names the flag that overrides it: --other-weights, not --force.
+    assert.match(r.stderr, /--other-weights applies it anyway/);
+    assert.doesNotMatch(r.stderr, /--force/);
+    // Reverting a model the patch did not produce (the original, which never had it applied) is
+    // refused the same way, and says both possibilities rather than "another model".
     const rv = await run(model, "unreverted", "revert");
     assert.equal(rv.code, 1, rv.stderr);
     assert.match(rv.stderr, /3 of 3 entries differ from its "after" values, the first at index 3/);
-    // --force applies it anyway, with a warning naming the tensor and index.
-    const forced = await run(other, "forced", "apply", ["--force"]);
+    assert.match(
+      rv.stderr,
+      /it was not applied to these weights, or they are another model's; --other-weights reverts it anyway/,
+    );
+    assert.doesNotMatch(rv.stderr, /made for another model|--force/);
+    assert.equal(await exists(join(TMP, "unreverted")), false, "nothing written");
+    // --force only replaces the output folder: it does not apply the patch to other weights.
+    const forcedOnly = await run(other, "forced", "apply", ["--force"]);
+    assert.equal(forcedOnly.code, 1, forcedOnly.stderr);
+    assert.match(forcedOnly.stderr, /--other-weights applies it anyway/);
+    assert.equal(await exists(join(TMP, "forced")), false, "nothing written");
+    // --other-weights applies it anyway, with a warning naming the tensor and index.
+    const forced = await run(other, "forced", "apply", ["--other-weights"]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stderr, /warning: .*2 of 3 entries differ .* applied anyway \(--force\)/);
+    assert.match(
+      forced.stderr,
+      /warning: .*2 of 3 entries differ .* applied anyway \(--other-weights\)/,
+    );
+    const w = await tensor(other), got = await tensor(join(TMP, "forced"));
+    assert.equal(got[5], Math.fround((await tensor(model))[5] + 1), "the patch's after value");
+    assert.equal(got[4], w[4]);
+    // ... and with --force too, an existing output of this tool is replaced (both flags needed).
+    const again = await run(other, "forced", "apply", ["--other-weights"]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /exists; choose another --out or pass --force/);
+    const both = await run(other, "forced", "apply", ["--other-weights", "--force"]);
+    assert.equal(both.code, 0, both.stderr);
+    // Reverting the unpatched model with --other-weights writes the patch's before values.
+    const rvForced = await run(model, "unreverted", "revert", ["--other-weights"]);
+    assert.equal(rvForced.code, 0, rvForced.stderr);
+    assert.match(rvForced.stderr, /warning: .* reverted anyway \(--other-weights\)/);
     // The model it was made for: applied, and its output reverts to the original.
     assert.equal((await run(model, "applied6")).code, 0);
     const back = await run(join(TMP, "applied6"), "reverted6", "revert");
     assert.equal(back.code, 0, back.stderr);
     assert.deepEqual(await tensor(join(TMP, "reverted6")), await tensor(model));
-    FAULTS.add("patch for another model", 3);
+    FAULTS.add("patch for another model", 4);
   },
 });
 
@@ -255,9 +314,9 @@ Deno.test("applyPatchTo: refused unless every start value matches bit for bit; n
             new RegExp(`${bad.length} of ${idx.length} entries .* at index ${idx[bad[0]]} `),
           );
           assert.ok(w.every((x, i) => Object.is(x, snapshot[i])), "a refused patch wrote");
-          // --force applies it and returns one warning.
+          // otherWeights applies it and returns one warning.
           assert.equal(
-            applyPatchTo(new Map([["w", w]]), [entry], direction, { force: true })
+            applyPatchTo(new Map([["w", w]]), [entry], direction, { otherWeights: true })
               .length,
             1,
           );
