@@ -3,28 +3,27 @@
 // through the metrics' one-forward-per-token loop, on the same model; checks that both sample the
 // same tokens. deno run -A bench/fluency.ts [--model DIR] [--requests FILE] [--n N]
 
-import { parseArgs } from "node:util";
 import { createBackend } from "../engine/select.ts";
 import { evalModel } from "../src/edit/eval-model.ts";
 import { fluency } from "../src/eval/fluency.ts";
 import { loadRequests } from "../src/io/requests.ts";
 import { loadModel } from "../src/pipeline/load.ts";
+import { benchFlags } from "./flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", default: "models/kne-facts" },
-    requests: { type: "string", default: "data/requests/test.json" },
-    n: { type: "string", default: "100" },
-  },
+const args = benchFlags(["model", "requests", "n"], Deno.args, {
+  usage: "deno run -A bench/fluency.ts [--model DIR] [--requests FILE] [--n N]",
+  values: ["model", "requests", "n"],
 });
+const values = {
+  model: args.get("model") ?? "models/kne-facts",
+  requests: args.get("requests") ?? "data/requests/test.json",
+  n: args.int("n", 100, 1),
+};
 const be = await createBackend("wasm");
-const { model, tokenizer } = await loadModel(values.model!, be, { tokenizer: true });
+const { model, tokenizer } = await loadModel(values.model, be, { tokenizer: true });
 const cached = evalModel(model, tokenizer!);
 const { generate: _, ...perToken } = cached;
-const prompts = (await loadRequests(values.requests!)).slice(0, Number(values.n)).map((r) =>
-  r.prompt
-);
+const prompts = (await loadRequests(values.requests)).slice(0, values.n).map((r) => r.prompt);
 const time = async (m: typeof cached) => {
   const t0 = performance.now();
   const texts = [];

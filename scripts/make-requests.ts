@@ -6,10 +6,24 @@
 //   data/corpus-stats.json                             corpus statistics
 // The generator logic lives in src/facts/ (corpus.ts, requests.ts, tokenizer.ts).
 
+import { parseFlags } from "../src/cli/flags.ts";
 import { buildCorpus, DEFAULT_SEED } from "../src/facts/corpus.ts";
 import { buildRequests, requestTexts, validateRequests } from "../src/facts/requests.ts";
 import { corpusStats } from "../src/facts/stats.ts";
 import { encode, loadTokenizer, writeTokenizer } from "../src/facts/tokenizer.ts";
+
+const USAGE = `Usage: deno task make-requests
+
+Regenerates the fact world's committed data files from its generator (src/facts/), overwriting:
+  data/requests/test.json, data/requests/dev.json   the KnowEdit-style counterfactual edit requests
+  data/requests/anchors.json                         the anchor pool of locality terms
+  data/tokenizer/tokenizer.json, data/tokenizer/tokenizer_config.json   the word-level tokenizer
+  data/corpus-stats.json                             corpus statistics (also printed)
+The output is deterministic; KNE_FACTS_SEED=N picks another seed (default ${DEFAULT_SEED}).
+It takes no flags but -h, --help (print this usage).`;
+
+// No flags: anything on the command line but --help is refused before a file is written.
+parseFlags({}, USAGE);
 
 const root = new URL("..", import.meta.url).pathname;
 const seed = Number(Deno.env.get("KNE_FACTS_SEED") ?? DEFAULT_SEED);

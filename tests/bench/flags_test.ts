@@ -1,10 +1,23 @@
 // The benchmarks' flags (bench/flags.ts): `--name` and `--name=value` read back as given, and each
 // benchmark stops with exit 2 and the known flags on an unknown name, a number that is not one or
-// a list item that is no choice, before any work (a typo used to run the whole benchmark).
+// a list item that is no choice, before any work (a typo used to run the whole benchmark);
+// `--help` / `-h` print the usage line of the benchmark's header comment and its flags, exit 0.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { benchFlags } from "../../bench/flags.ts";
+import { benchFlags, benchUsage, headerUsage } from "../../bench/flags.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+function bench(script: string, args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "bench", script), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
 
 Deno.test("benchFlags reads switches, values, integers and lists", () => {
   const f = benchFlags(["json", "rounds", "models", "warmup"], [
@@ -21,8 +34,58 @@ Deno.test("benchFlags reads switches, values, integers and lists", () => {
   assert.equal(f.list("warmup", ["x"]), undefined);
 });
 
+Deno.test("benchFlags: the flags a benchmark says take a value may be written --name value", () => {
+  const f = benchFlags(["model", "n", "json"], ["--model", "m/x", "--n=3", "--json"], {
+    values: ["model", "n"],
+  });
+  assert.equal(f.get("model"), "m/x");
+  assert.equal(f.int("n", 100, 1), 3);
+  assert.equal(f.has("json"), true);
+  assert.equal(benchFlags(["n"], ["--n", "-2"], { values: ["n"] }).get("n"), "-2");
+});
+
+Deno.test("headerUsage: the header comment's usage line and its continuation lines", () => {
+  const src = [
+    "// A benchmark.",
+    "//",
+    "//   deno task bench:x [--json] [--rounds=N]",
+    "//                     [--quick]",
+    "//",
+    "// --json prints one object per line.",
+    "",
+    "// deno task not-this",
+  ].join("\n");
+  assert.equal(headerUsage(src), "deno task bench:x [--json] [--rounds=N]\n  [--quick]");
+  assert.equal(
+    headerUsage("// Samples. `deno run -A bench/y.ts [--n N]`, after a build.\n"),
+    "deno run -A bench/y.ts [--n N]",
+  );
+  assert.equal(headerUsage("// No usage here.\nconst x = 1;\n"), null);
+  const usage = benchUsage(["json", "rounds"], { usage: "deno task bench:x [--json]" });
+  assert.match(usage, /^Usage: deno task bench:x \[--json\]\n\nFlags: --json, --rounds\n/);
+  assert.match(usage, /-h, --help/);
+});
+
+Deno.test("every benchmark prints its usage on --help / -h and exits 0 before any work", async () => {
+  const cases: [string, string, RegExp][] = [
+    ["matmul.ts", "--help", /^Usage: deno task bench:matmul \[--json\] .*\n\nFlags: --json, /],
+    ["model.ts", "-h", /^Usage: deno task bench:model .*\n {2}\[--threads=N\] [^]*Flags: --json, /],
+    ["edit.ts", "--help", /^Usage: deno task bench:edit [^]*Flags: --json, --profile, --edits/],
+    ["train.ts", "--help", /^Usage: deno run -A bench\/train.ts \[--shapes=[^]*Flags: --shapes/],
+    ["fluency.ts", "--help", /^Usage: deno run -A bench\/fluency.ts \[--model DIR\] [^]*--n/],
+    ["fluency.ts", "-h", /^Usage: deno run -A bench\/fluency.ts /],
+  ];
+  const results = await Promise.all(cases.map(([script, flag]) => bench(script, [flag])));
+  cases.forEach(([script, flag, re], i) => {
+    const out = new TextDecoder().decode(results[i].stdout);
+    const err = new TextDecoder().decode(results[i].stderr);
+    assert.equal(results[i].code, 0, `${script} ${flag}: ${err}`);
+    assert.match(out, re, `${script} ${flag}`);
+    assert.match(out, /-h, --help/, `${script} ${flag}`);
+  });
+});
+
 Deno.test("every benchmark refuses an unknown flag or a bad value before any work", async () => {
-  const ROOT = new URL("../../", import.meta.url).pathname;
   const cases: [string, string, RegExp][] = [
     ["model.ts", "--round=5", /unknown flag "--round=5"; flags: --json, /],
     ["model.ts", "--rounds=abc", /--rounds must be an integer >= 1, got "abc"/],
@@ -33,21 +96,16 @@ Deno.test("every benchmark refuses an unknown flag or a bad value before any wor
     ["matmul.ts", "quick", /unknown flag "quick"/],
     ["train.ts", "--shapes=facts,huge", /--shapes: "huge" is none of facts, base/],
     ["train.ts", "--steps=-1", /--steps must be an integer >= 1, got "-1"/],
+    ["fluency.ts", "--bogus", /unknown flag "--bogus"; flags: --model, --requests, --n/],
+    ["fluency.ts", "--n=abc", /--n must be an integer >= 1, got "abc"/],
+    ["fluency.ts", "--model", /--model needs a value/],
   ];
-  const results = await Promise.all(
-    cases.map(([script, flag]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(ROOT, "bench", script), flag],
-        cwd: ROOT,
-        env: { NO_COLOR: "1" },
-        stdout: "null",
-        stderr: "piped",
-      }).output()
-    ),
-  );
+  const results = await Promise.all(cases.map(([script, flag]) => bench(script, [flag])));
   cases.forEach(([script, flag, re], i) => {
     const err = new TextDecoder().decode(results[i].stderr);
     assert.equal(results[i].code, 2, `${script} ${flag}: ${err}`);
     assert.match(err, re, `${script} ${flag}`);
+    // One error line, no stack trace.
+    assert.equal(err.trim().split("\n").length, 1, `${script} ${flag}: ${err}`);
   });
 });
