@@ -13,12 +13,22 @@
 // --resume a search goes on where it stopped: a trial finished with the same inputs is read back,
 // one interrupted is continued (the edit command's --resume), any other is run afresh.
 //
+// It builds the AssemblyScript kernels first (scripts/build-wasm.ts, as the deno tasks' build:wasm
+// dependency does; a no-op when up to date), checks its flags by the edit command's rules before
+// the first trial, prints a line per record a trial finishes, and on a failed trial shows the edit
+// command's error line, suggesting --resume only where it can help (a trial cut off mid-run).
+// Ctrl-C is forwarded to the running trial, which finishes its current record and saves; the
+// search exits 130 after it, so an immediate --resume goes on from there.
+//
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
 import { basename, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { exitWithError } from "../src/cli/fail.ts";
 import { exists } from "../src/io/files.ts";
-import { parseFlags } from "../src/cli/flags.ts";
+import { parseHparams } from "../src/io/requests.ts";
+import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
+import { parseEditArgs, UsageError } from "../src/pipeline/args.ts";
 import { methodByName } from "../src/methods/registry.ts";
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
@@ -104,6 +114,238 @@ interface SearchInputs {
   backend: string;
 }
 
+const EDIT_SCRIPT = fileURLToPath(new URL("../scripts/edit.ts", import.meta.url));
+const BUILD_WASM_SCRIPT = fileURLToPath(new URL("../scripts/build-wasm.ts", import.meta.url));
+
+/** The edit command's arguments for one trial (its outputs in `dir`/run). */
+function editArgs(a: SearchInputs, hpFile: string, resume: boolean, dir: string): string[] {
+  return [
+    ...(a.model ? ["--model", a.model] : []),
+    ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
+    ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
+    ...["--no-fluency", resume ? "--resume" : "--force", "--out", `${dir}/run`],
+  ];
+}
+
+/**
+ * The search's side of the signals. Its children run detached (in their own process group), so a
+ * Ctrl-C at the terminal reaches only the search, which forwards it: the first SIGINT to the
+ * running edit command, which finishes its current record, saves and exits 130, after which the
+ * search stops (exit 130) saying how to resume; a second one is forwarded too (the edit command
+ * then stops at once). The kernel build is left to finish. SIGTERM and SIGHUP end the running
+ * child (SIGTERM) and then the search (128 + the signal's number), so no child outlives it.
+ */
+class Signals {
+  interrupts = 0;
+  /** The exit status owed to a SIGTERM or SIGHUP, once one came. */
+  fatal: number | null = null;
+  #child: { process: Deno.ChildProcess; forward: boolean } | null = null;
+
+  constructor() {
+    Deno.addSignalListener("SIGINT", () => this.#onInterrupt());
+    for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      try {
+        Deno.addSignalListener(signal, () => this.#onFatal(code));
+      } catch {
+        // not a signal of this platform
+      }
+    }
+  }
+
+  /** `process` runs until ended(); `forward`: it gets the interrupts (else it is left to finish). */
+  running(process: Deno.ChildProcess, forward: boolean): void {
+    this.#child = { process, forward };
+    // A signal that came while the child was being started.
+    if (this.fatal !== null) this.#kill("SIGTERM");
+    else if (this.interrupts > 0 && forward) this.#kill("SIGINT");
+  }
+
+  ended(): void {
+    this.#child = null;
+    if (this.fatal !== null) this.#exitFatal();
+  }
+
+  #exitFatal(): never {
+    console.error(
+      "terminated: rerun the same command with --resume to keep the finished trials and continue",
+    );
+    Deno.exit(this.fatal!);
+  }
+
+  #kill(signal: Deno.Signal): void {
+    try {
+      this.#child?.process.kill(signal);
+    } catch {
+      // it has exited meanwhile
+    }
+  }
+
+  #onInterrupt(): void {
+    this.interrupts++;
+    const again = this.interrupts > 1;
+    if (this.#child?.forward) {
+      this.#kill("SIGINT");
+      console.error(
+        again
+          ? "\ninterrupt: stopping the trial now"
+          : "\ninterrupt: the trial finishes its current record, then the search stops " +
+            "(Ctrl-C again to stop the trial now)",
+      );
+    } else if (this.#child) {
+      console.error("\ninterrupt: the search stops once the kernel build is done");
+    } else if (again) {
+      Deno.exit(130);
+    } else {
+      console.error("\ninterrupt: the search stops before the next trial (Ctrl-C again to exit)");
+    }
+  }
+
+  #onFatal(code: number): void {
+    this.fatal = code;
+    if (this.#child) this.#kill("SIGTERM");
+    else this.#exitFatal();
+  }
+}
+
+/** A finished child: how it ended and what it wrote on stderr, by line. */
+interface ChildRun {
+  status: Deno.CommandStatus;
+  stderr: string[];
+}
+
+/** Runs `deno run -A <script> <args>` detached (see Signals), handing each stderr line to `onLine`. */
+async function runChild(
+  script: string,
+  args: string[],
+  signals: Signals,
+  forwardInterrupts: boolean,
+  onLine: (line: string) => void = () => {},
+): Promise<ChildRun> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  signals.running(process, forwardInterrupts);
+  const stderr: string[] = [];
+  const take = (line: string) => {
+    stderr.push(line);
+    onLine(line);
+  };
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of process.stderr) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+    rest = lines.pop()!;
+    lines.forEach(take);
+  }
+  rest += decoder.decode();
+  if (rest !== "") take(rest);
+  const status = await process.status;
+  signals.ended();
+  return { status, stderr };
+}
+
+let kernelsBuilt = false;
+
+/**
+ * Builds the AssemblyScript kernels (build/kernels.wasm) as the deno tasks do through their
+ * build:wasm dependency; a no-op when they are up to date. Once per search, before its first trial.
+ */
+async function buildKernels(signals: Signals): Promise<void> {
+  if (kernelsBuilt) return;
+  // Its "built ..." line says where a first search's time went; "up to date" is left out.
+  const { status, stderr } = await runChild(BUILD_WASM_SCRIPT, [], signals, false, (line) => {
+    if (line.startsWith("built ")) console.error(line);
+  });
+  if (!status.success) {
+    const why = childError(stderr) ?? lastLines(stderr) ?? exitOf(status);
+    exitWithError(
+      `building the AssemblyScript kernels (deno run -A scripts/build-wasm.ts) failed: ${why}`,
+      1,
+    );
+  }
+  kernelsBuilt = true;
+  if (signals.interrupts > 0) {
+    console.error("interrupted before the first trial ran");
+    Deno.exit(130);
+  }
+}
+
+/** A child's first `error:` line, without its prefix (null: it printed none). */
+export function childError(stderr: readonly string[]): string | null {
+  const line = stderr.find((l) => l.startsWith("error: "));
+  return line === undefined ? null : line.slice("error: ".length);
+}
+
+/** The last few non-empty lines of a child's stderr, joined (null: none). */
+function lastLines(stderr: readonly string[], n = 5): string | null {
+  const lines = stderr.filter((l) => l.trim() !== "").slice(-n);
+  return lines.length ? lines.join("\n") : null;
+}
+
+function exitOf(status: Deno.CommandStatus): string {
+  return status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
+}
+
+/**
+ * Why trial `name` failed, from its edit command's exit and stderr, and whether `--resume` can
+ * help: only when the trial was cut off mid-run (killed by a signal, interrupted: exit 130) or
+ * failed after saving records that a resumed trial continues from. A refused argument or input
+ * (exit 2), or a failure before any record (a missing model, build or file), would fail again.
+ */
+export function trialFailure(
+  name: string,
+  status: Deno.CommandStatus,
+  stderr: readonly string[],
+  savedRecords: number,
+): { message: string; resumable: boolean } {
+  const resumable = status.signal !== null || status.code === 130 ||
+    (status.code !== 2 && savedRecords > 0);
+  const why = childError(stderr) ??
+    (status.signal ? `the edit command was killed by ${status.signal}` : null) ??
+    lastLines(stderr) ?? `the edit command ended with ${exitOf(status)}`;
+  const saved = savedRecords > 0
+    ? `; ${savedRecords} finished record${savedRecords === 1 ? " is" : "s are"} saved`
+    : "";
+  return {
+    message: `trial ${name} failed: ${why}${
+      resumable
+        ? `\n(${saved ? saved.slice(2) + ": " : ""}rerun with --resume to keep the finished ` +
+          `trials and continue this one)`
+        : ""
+    }`,
+    resumable,
+  };
+}
+
+/** The records a trial's interrupted run saved (OUT.partial/records.jsonl). */
+async function savedRecords(dir: string): Promise<number> {
+  const text = await Deno.readTextFile(`${dir}/run.partial/records.jsonl`).catch(() => "");
+  return text.split("\n").filter((l) => l.trim() !== "").length;
+}
+
+/**
+ * One progress line per record the trial's edit command finished (it prints "#<index> ..." on
+ * stderr for each), counted as "record k/N" from its "N request(s)" and resumed-records lines.
+ */
+function progressPrinter(name: string): (line: string) => void {
+  let total: number | null = null;
+  let done = 0;
+  return (line) => {
+    const planned = /^method: .*?, (\d+) request\(s\)/.exec(line);
+    if (planned) total = Number(planned[1]);
+    const kept = /^resuming .*: (\d+) finished record\(s\) kept/.exec(line);
+    if (kept) done = Number(kept[1]);
+    if (/^#\d+ /.test(line)) {
+      done++;
+      console.error(`trial ${name}: record ${done}${total === null ? "" : `/${total}`}: ${line}`);
+    }
+  };
+}
+
 /**
  * Trial `name` of the search, its outputs in OUT/<name>/. With `resume`, a trial finished with
  * the same inputs (OUT/<name>/inputs.json) is read back and one interrupted is continued.
@@ -112,6 +354,7 @@ async function runTrial(
   name: string,
   hparams: Record<string, unknown>,
   a: SearchInputs & { out: string; resume: boolean },
+  signals: Signals,
 ): Promise<Trial> {
   const dir = `${a.out}/${name}`;
   const inputs = JSON.stringify({
@@ -129,28 +372,36 @@ async function runTrial(
   if (same && await exists(`${dir}/run/metrics.json`)) {
     console.error(`trial ${name}: finished earlier with the same inputs (${dir}/run)`);
   } else {
+    await buildKernels(signals);
     await Deno.mkdir(dir, { recursive: true });
     const hpFile = `${dir}/hparams.json`;
     await Deno.writeTextFile(hpFile, JSON.stringify(hparams));
     await Deno.writeTextFile(`${dir}/inputs.json`, inputs);
     const resume = same && await exists(`${dir}/run.partial`);
-    if (resume) console.error(`trial ${name}: continuing ${dir}/run.partial`);
-    const args = [
-      "run",
-      "-A",
-      "scripts/edit.ts",
-      ...(a.model ? ["--model", a.model] : []),
-      ...["--method", a.method, "--hparams", hpFile, "--requests", a.requests],
-      ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
-      ...["--no-fluency", "--json", resume ? "--resume" : "--force", "--out", `${dir}/run`],
-    ];
-    const res = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
-      .output();
-    if (!res.success) {
-      fail(
-        `trial ${name} failed:\n${new TextDecoder().decode(res.stderr).slice(-2000)}\n` +
-          `(rerun with --resume to keep the finished trials and continue this one)`,
+    console.error(
+      `trial ${name}: ${resume ? `continuing ${dir}/run.partial` : "running"} ${
+        JSON.stringify(hparams)
+      }`,
+    );
+    const { status, stderr } = await runChild(
+      EDIT_SCRIPT,
+      editArgs(a, hpFile, resume, dir),
+      signals,
+      true,
+      progressPrinter(name),
+    );
+    // Stopped by the forwarded Ctrl-C (a trial that finished meanwhile is kept: the search stops
+    // before the next one).
+    if (signals.interrupts > 0 && (status.code === 130 || status.signal === "SIGINT")) {
+      const n = await savedRecords(dir);
+      console.error(
+        `interrupted: trial ${name} stopped after ${n} finished record${n === 1 ? "" : "s"} ` +
+          `(${dir}/run.partial); rerun the same command with --resume to continue it`,
       );
+      Deno.exit(130);
+    }
+    if (!status.success) {
+      fail(trialFailure(name, status, stderr, await savedRecords(dir)).message);
     }
   }
   const m = JSON.parse(await Deno.readTextFile(`${dir}/run/metrics.json`));
@@ -210,6 +461,23 @@ if (import.meta.main) {
       fail(`--grid: "${key}" must be a non-empty list`);
     }
   }
+  // Numbers are read as the edit command reads them (wholeNumber: "0", "abc", "1e3", "5.0" are no
+  // count), here once instead of failing every trial.
+  const n = wholeNumber(values.n);
+  if (n === null || n < 1) fail(`--n must be a positive integer, got "${values.n}"`);
+  const floorText = values["locality-floor"];
+  const floor = Number(floorText);
+  if (floorText.trim() === "" || !Number.isFinite(floor)) {
+    fail(`--locality-floor must be a number, got "${floorText}"`);
+  }
+  const points = gridPoints(grid);
+  for (const hp of points) {
+    try {
+      parseHparams(hp, method.defaults, method.schema, `--grid point ${JSON.stringify(hp)}`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
   const splits = SHIPPED_SPLITS[basename(resolve(values.model ?? DEFAULT_MODEL))];
   const requests = values.requests ?? splits?.dev;
   const anchors = values.anchors ?? splits?.anchors;
@@ -245,12 +513,25 @@ if (import.meta.main) {
     out: values.out ?? `.tmp/tune-${values.method}`,
     resume: values.resume === true,
   };
-  const floor = Number(values["locality-floor"]);
-  if (!Number.isFinite(floor)) fail(`--locality-floor must be a number`);
-  const points = gridPoints(grid);
+  // The rest of a trial's command line (--mode, --backend, --model...) by the edit command's own
+  // rules, so that a bad flag stops the search before its first trial.
+  try {
+    parseEditArgs(editArgs(a, `${a.out}/t1/hparams.json`, false, `${a.out}/t1`));
+  } catch (e) {
+    if (e instanceof UsageError) fail(e.message);
+    throw e;
+  }
+  const signals = new Signals();
   const trials: Trial[] = [];
   for (const [i, hp] of points.entries()) {
-    const t = await runTrial(`t${i + 1}`, hp, a);
+    if (signals.interrupts > 0) {
+      console.error(
+        `interrupted: the search stopped before trial t${i + 1}; rerun the same command with ` +
+          `--resume to continue it`,
+      );
+      Deno.exit(130);
+    }
+    const t = await runTrial(`t${i + 1}`, hp, a, signals);
     trials.push(t);
     console.log(JSON.stringify(t));
   }
