@@ -81,6 +81,7 @@ const noise = Number(args.noise);
 if (!(noise > 0)) fail("--noise must be a positive number");
 if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
 if (args.prompt && !args.subject) fail("--prompt needs --subject");
+if (args.answer !== undefined && args.answer.trim() === "") fail("--answer must not be empty");
 const n = count("n");
 const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
 const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)
@@ -179,10 +180,11 @@ await runCommand(async () => {
     }
   } else {
     const traces: FactTrace[] = [];
-    let tried = 0;
+    let tried = 0, unanswered = 0;
     const bar = new Progress("trace", n, "fact");
     for (const r of requests) {
       if (traces.length >= n) break;
+      if (!r.groundTruth) unanswered++;
       if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
       tried++;
       const tr = await traceFact(model, tok, {
@@ -201,8 +203,18 @@ await runCommand(async () => {
     }
     bar.finish();
     console.error(`${traces.length} known facts traced (${tried} tried)`);
+    if (unanswered > 0) {
+      console.error(
+        `${unanswered} request(s) without ground_truth skipped (a fact needs its answer)`,
+      );
+    }
     if (traces.length === 0) {
-      exitWithError("the model answers none of the requests' facts; nothing to average", 1);
+      exitWithError(
+        tried === 0
+          ? `none of the requests has a ground_truth whose subject is in its prompt; nothing to trace`
+          : "the model answers none of the requests' facts; nothing to average",
+        1,
+      );
     }
     const avg = averageByGroup(traces);
     const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);

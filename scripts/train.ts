@@ -131,6 +131,13 @@ try {
 const out = args.out!.replace(/\/+$/, "");
 const partial = `${out}.partial`;
 const ckptDir = `${out}.checkpoint`;
+if (args.resume && !(await exists(`${ckptDir}/state.json`))) {
+  exitWithError(
+    `cannot resume: no checkpoint at ${ckptDir} (a run writes one every --ckpt-every steps and ` +
+      `on Ctrl-C, beside its --out); start without --resume, or give the --out of that run`,
+    1,
+  );
+}
 const outIsDir = await Deno.lstat(out).then((i) => i.isDirectory, () => false);
 if (outIsDir && !args.force && await exists(`${out}/model.safetensors`)) {
   exitWithError(
@@ -216,7 +223,9 @@ console.error(
   `training ${config.nLayers}x${d} ${config.hfClass} (${
     (nParams / 1e6).toFixed(2)
   } M params, vocab ${config.vocabSize}) ` +
-    `on ${source.size(0)} ${source.unit}, ${epochs} epochs x ${stepsPerEpoch} steps, ` +
+    `on ${source.size(0)} ${source.unit}, ${epochs} epoch${
+      epochs === 1 ? "" : "s"
+    } x ${stepsPerEpoch} steps, ` +
     backend.description,
 );
 

@@ -112,7 +112,9 @@ LM head; ${millions} M parameters. Hugging Face layout: \`config.json\`,
 
 ## Training
 Command: \`${s.command}\` on ${s.backend}${machine}.
-${s.rows} training ${s.unit} per epoch, ${s.epochs} epochs, ${s.steps} steps, ${s.tokens} target tokens,
+${s.rows} training ${s.unit} per epoch, ${s.epochs} epoch${
+    s.epochs === 1 ? "" : "s"
+  }, ${s.steps} steps, ${s.tokens} target tokens,
 ${s.seconds.toFixed(0)} s (${
     (s.seconds / 60).toFixed(1)
   } min), ${s.tokensPerSecond} tokens/s, final loss ${s.finalLoss}.

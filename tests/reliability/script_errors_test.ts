@@ -42,6 +42,12 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
   await Deno.mkdir(notJson);
   await Deno.writeTextFile(join(notJson, "recall.json"), "{");
   const missing = join(tmp, "missing");
+  // Requests with nothing to trace: no ground_truth (trace used to say the model knew none).
+  const noAnswers = join(tmp, "no-answers.json");
+  await Deno.writeTextFile(
+    noAnswers,
+    JSON.stringify([{ subject: "France", prompt: "The capital of France is", target_new: "Rome" }]),
+  );
   // A model folder's tokenizer, and a tokenizer made earlier: make-tokenizer used to write over
   // both (a model's with any --out naming its folder, which broke the model).
   const modelCopy = join(tmp, "model-copy"), earlier = join(tmp, "earlier");
@@ -128,6 +134,25 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       args: ["--out", join(tmp, "not-json/recall.json/tok"), "--vocab", "300"],
       code: 1,
       message: /cannot create the folder .*a part of the path is a file/,
+    },
+    {
+      script: "trace.ts",
+      args: ["--model", TINY, "--prompt", "a b", "--subject", "a", "--answer", " "],
+      code: 2,
+      message: /--answer must not be empty/,
+    },
+    {
+      script: "trace.ts",
+      args: ["--model", TINY, "--requests", noAnswers, "--out", join(tmp, "t-noanswers")],
+      code: 1,
+      message: /1 request\(s\) without ground_truth skipped[^]*none of the requests has a ground/,
+    },
+    {
+      script: "train.ts",
+      args: ["--out", join(tmp, "never-trained"), "--resume"],
+      code: 1,
+      message: /cannot resume: no checkpoint at .*never-trained\.checkpoint/,
+      absent: [join(tmp, "never-trained.partial")],
     },
     {
       script: "make-tokenizer.ts",
