@@ -164,7 +164,7 @@ async function readArgs() {
     fail(`--hparams-dir ${hpDir}: no such folder`);
   }
   const modelDir = args.model!.replace(/\/+$/, "");
-  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir)));
+  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
   const out = (args.out ??
     `out/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`).replace(
       /\/+$/,

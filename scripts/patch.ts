@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { noModelFolder } from "../src/pipeline/models.ts";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
 import {
@@ -69,7 +70,7 @@ if (!args.patch || !args.model || !args.out) fail("--patch, --model and --out ar
 const out = args.out.replace(/\/+$/, "") || "/";
 const modelDir = args.model.replace(/\/+$/, "") || "/";
 if (!(await Deno.stat(modelDir).then((s) => s.isDirectory, () => false))) {
-  fail(`no such model folder ${modelDir}`);
+  exitWithError(noModelFolder(modelDir), 1); // a missing input, as in edit and compare
 }
 let release: () => void;
 try {

@@ -129,6 +129,8 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
       [["--methods", "kne,sgd"], /--methods must be one of/, 2],
       [["--methods", "kne,kne"], /names a method twice/, 2],
       [["--hparams-dir", `${out}/missing`], /--hparams-dir .*missing: no such folder/, 2],
+      // A missing model is a missing input (exit 1), as in the edit and patch commands.
+      [["--model", `${out}/nope`], /nope: no such folder/, 1],
       [["--cov-texts", `${out}/missing.txt`], /--cov-texts .*: no such file/, 2],
       [["--bogus"], /unknown option/i, 2],
       [["--model", noModel], /config\.json: cannot read/, 1],

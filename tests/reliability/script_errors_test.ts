@@ -148,6 +148,21 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       message: /1 request\(s\) without ground_truth skipped[^]*none of the requests has a ground/,
     },
     {
+      script: "patch.ts",
+      args: [
+        "apply",
+        "--patch",
+        join(tmp, "p.safetensors"),
+        "--model",
+        missing,
+        "--out",
+        join(tmp, "p"),
+      ],
+      code: 1,
+      message: /--model .*missing: no such folder/,
+      absent: [join(tmp, "p")],
+    },
+    {
       script: "train.ts",
       args: ["--out", join(tmp, "never-trained"), "--resume"],
       code: 1,

@@ -154,11 +154,11 @@ function ftMethod(
 export const ftlMethod = ftMethod(
   "ft-l",
   "prompt_last",
-  "FT-L: fine-tune one mid-layer FFN output projection on the last prompt token (EasyEdit)",
+  "FT-L: fine-tune one FFN output projection (its hparams' layer) on the last prompt token (EasyEdit)",
 );
 
 export const ftmMethod = ftMethod(
   "ft-m",
   "target_new",
-  "FT-M: fine-tune one mid-layer FFN output projection, teacher forced on the target (EasyEdit)",
+  "FT-M: fine-tune one FFN output projection (its hparams' layer), teacher forced on the target (EasyEdit)",
 );

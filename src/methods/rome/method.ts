@@ -51,7 +51,8 @@ export function romeUpdate(
 
 export const romeMethod: EditMethod<RomeHparams> = {
   name: "rome",
-  description: "ROME: rank-one closed-form update of a mid-layer FFN output projection",
+  description:
+    "ROME: rank-one closed-form update of one FFN output projection (its hparams' layer)",
   defaults: ROME_DEFAULTS,
   schema: ROME_SCHEMA,
   weightDtypes: ["f32"],
