@@ -1,6 +1,7 @@
 // `deno task recall --model DIR [--corpus text|template] [--sets a,b] [--limit N] [--json OUT]`:
 // teacher-forced fact recall of a model folder on the probe sets of the corpus it was trained on
-// (text: kne-facts-base's free text, the default; template: kne-facts's sentences), overall and per
+// (text: kne-facts-base's free text; template: kne-facts's sentences; by default the one its
+// tokenizer was made for: byte-level BPE for text, word-level for template), overall and per
 // relation, the same figures training writes into recall.json. --limit scores every k-th probe of
 // each set so that at most N remain (a quick look at a model while another run trains).
 
@@ -13,9 +14,15 @@ import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
+import { realish } from "../src/pipeline/output-guard.ts";
 
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
-  [--limit N] [--json OUT] [--backend wasm|webgpu|auto]`;
+  [--limit N] [--json OUT [--force]] [--backend wasm|webgpu|auto]
+
+  --corpus C   text (kne-facts-base's) or template (kne-facts's); default: text for a model with
+               a BPE tokenizer, template for a word-level one
+  --json OUT   also write the report there: never into the model folder (its recall.json is
+               training's), and over an existing file only with --force`;
 
 function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
@@ -23,16 +30,40 @@ function fail(msg: string): never {
 
 const args = parseFlags({
   model: { type: "string" },
-  corpus: { type: "string", default: "text" },
+  corpus: { type: "string" },
   sets: { type: "string" },
   limit: { type: "string" },
   json: { type: "string" },
+  force: { type: "boolean", default: false },
   backend: { type: "string", default: "wasm" },
 }, USAGE);
 const modelDir = args.model ?? fail("--model is required");
-if (args.corpus !== "text" && args.corpus !== "template") {
+if (args.corpus !== undefined && args.corpus !== "text" && args.corpus !== "template") {
   fail(`--corpus must be text or template, got "${args.corpus}"`);
 }
+if (args.json !== undefined) {
+  const json = await realish(args.json), model = await realish(modelDir);
+  if (json.startsWith(model + "/")) {
+    exitWithError(`--json ${args.json} lies inside the model folder; choose another path`, 2);
+  }
+  if (!args.force && await Deno.lstat(args.json).then(() => true, () => false)) {
+    exitWithError(`--json ${args.json} exists; pass --force to replace it`, 2);
+  }
+}
+/**
+ * The corpus the model's tokenizer was made for: word-level (kne-facts) or byte-level BPE; a
+ * tokenizer that cannot be read is left to the model's loading to report.
+ */
+async function corpusOf(dir: string): Promise<"text" | "template"> {
+  try {
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/tokenizer.json`));
+    const type = json?.model?.type;
+    return typeof type === "string" && type !== "BPE" ? "template" : "text";
+  } catch {
+    return "text";
+  }
+}
+const corpus = (args.corpus as "text" | "template" | undefined) ?? await corpusOf(modelDir);
 const limit = args.limit === undefined ? Infinity : Number(args.limit);
 if (!(limit >= 1) || (limit !== Infinity && !Number.isInteger(limit))) {
   fail("--limit must be an integer >= 1");
@@ -44,7 +75,7 @@ try {
   fail((e as Error).message);
 }
 
-const all: EvalSets = args.corpus === "text"
+const all: EvalSets = corpus === "text"
   ? buildTextCorpus().evalSets
   : buildCorpus({ seed: DEFAULT_SEED }).evalSets;
 const names = args.sets?.split(",") ?? Object.keys(all);
@@ -65,7 +96,7 @@ await runCommand(async () => {
       `${name.padEnd(18)} n=${String(report[name].n).padStart(5)}  first token ${
         (100 * report[name].firstToken).toFixed(1)
       }%  whole answer ${(100 * report[name].whole).toFixed(1)}%${
-        target && args.corpus === "text" ? `  (target ${100 * target}%)` : ""
+        target && corpus === "text" ? `  (target ${100 * target}%)` : ""
       }`,
     );
     for (const [rel, r] of Object.entries(report[name].byRelation)) {

@@ -148,6 +148,19 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       message: /1 request\(s\) without ground_truth skipped[^]*none of the requests has a ground/,
     },
     {
+      script: "recall.ts",
+      args: ["--model", TINY, "--json", join(TINY, "r.json")],
+      code: 2,
+      message: /--json .*r\.json lies inside the model folder/,
+      absent: [join(TINY, "r.json")],
+    },
+    {
+      script: "recall.ts",
+      args: ["--model", TINY, "--json", join(notJson, "recall.json")],
+      code: 2,
+      message: /recall\.json exists; pass --force to replace it/,
+    },
+    {
       script: "patch.ts",
       args: [
         "apply",
