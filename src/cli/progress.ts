@@ -1,5 +1,6 @@
 // A one-line progress bar on stderr for long phases (attribution, update steps, training):
-// label, bar, count, rate, ETA and a free-form detail such as the current loss.
+// label, bar, count, rate, ETA and a free-form detail such as the current loss. A phase that ends
+// before its total (an update that stops early) ends on its count, "stopped early", no ETA.
 
 const enc = new TextEncoder();
 
@@ -10,6 +11,9 @@ export class Progress {
   #lastLine = 0;
   /** Not a terminal: the latest line not yet written (shown by finish() if the phase ends early). */
   #unwritten: string | null = null;
+  /** The latest count and detail, for the line of a phase that ends early. */
+  #n = 0;
+  #detail = "";
   readonly isTty: boolean = Deno.stderr.isTerminal();
 
   /** `from`: the count already done when the bar starts (a resumed run), left out of the rate. */
@@ -21,19 +25,18 @@ export class Progress {
   ) {}
 
   update(n: number, detail = ""): void {
+    this.#n = n;
+    this.#detail = detail;
     const now = performance.now();
     // A terminal redraws at most every 100 ms; otherwise every count is kept for the last line.
     if (this.isTty && n < this.total && now - this.#last < 100) return;
     this.#last = now;
     const secs = (now - this.#start) / 1000;
-    const frac = this.total > 0 ? Math.min(1, n / this.total) : 1;
-    const width = 24;
-    const fill = Math.round(frac * width);
     const rate = secs > 0 ? Math.max(0, n - this.from) / secs : 0;
     const eta = rate > 0 ? (this.total - n) / rate : 0;
-    const line =
-      `${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${n}/${this.total}` +
-      ` ${rate.toFixed(1)} ${this.unit}/s ETA ${eta.toFixed(0)}s ${detail}`;
+    const line = `${this.#bar(n)} ${rate.toFixed(1)} ${this.unit}/s ETA ${
+      eta.toFixed(0)
+    }s ${detail}`;
     if (this.isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
     else if (n >= this.total || now - this.#lastLine > 30_000) {
       // Not a terminal (a log file, CI): one line every 30 s and at the end.
@@ -44,11 +47,23 @@ export class Progress {
     if (n >= this.total) this.finish();
   }
 
-  /** Ends the bar; not on a terminal, a phase that stopped before its total writes its last line. */
+  /** Label, bar and count. */
+  #bar(n: number): string {
+    const width = 24;
+    const fill = Math.round((this.total > 0 ? Math.min(1, n / this.total) : 1) * width);
+    return `${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${n}/${this.total}`;
+  }
+
+  /**
+   * Ends the bar. A phase that stopped before its total ends on its last count, marked "stopped
+   * early" (no ETA): redrawn on a terminal, written once off one.
+   */
   finish(): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.isTty) Deno.stderr.writeSync(enc.encode("\n"));
-    else if (this.#unwritten !== null) Deno.stderr.writeSync(enc.encode(this.#unwritten + "\n"));
+    const early = this.#n < this.total && (this.isTty || this.#unwritten !== null);
+    const line = `${this.#bar(this.#n)} stopped early ${this.#detail}`.trimEnd();
+    if (this.isTty) Deno.stderr.writeSync(enc.encode(early ? `\r\x1b[2K${line}\n` : "\n"));
+    else if (early) Deno.stderr.writeSync(enc.encode(line + "\n"));
   }
 }

@@ -1,5 +1,7 @@
 // The progress bar off a terminal (a log file, CI): one line at the end of a phase, and one for a
-// phase that stops before its total (an update that stops early), with the count it reached.
+// phase that stops before its total (an update that stops early), with the count it reached. On a
+// terminal such a phase used to stay drawn with its ETA ("3/60 ... ETA 22s"); it ends on its count,
+// "stopped early".
 
 import assert from "node:assert/strict";
 
@@ -31,5 +33,14 @@ Deno.test("off a terminal a phase that stops early still writes its last count",
   );
   const lines = err.trim().split("\n");
   assert.equal(lines.length, 1, err);
-  assert.match(lines[0], /^update \[#{3}-{21}\] 8\/60 .* loss 8$/);
+  assert.equal(lines[0], `update [###${"-".repeat(21)}] 8/60 stopped early loss 8`);
+});
+
+Deno.test("on a terminal a phase that stops early is redrawn on its count, without an ETA", async () => {
+  const err = await stderrOf(
+    `const p = new Progress("update", 60, "step"); Object.defineProperty(p, "isTty", { value: true });
+     for (let i = 1; i <= 3; i++) p.update(i, "loss " + i); p.finish();`,
+  );
+  const last = err.split("\r\x1b[2K").at(-1)!;
+  assert.equal(last, `update [#${"-".repeat(23)}] 3/60 stopped early loss 3\n`);
 });
