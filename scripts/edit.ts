@@ -379,8 +379,17 @@ async function main() {
   const dtype = run.method.weightDtypes.includes(args.dtype) ? args.dtype : "f32";
   if (args.plan) {
     const weightDtype = await weightDtypeFor(run.modelDir, backend, dtype);
-    const { text, problems } = planEdit(run.config, run.method, run.editW, backend, weightDtype);
-    console.log(text);
+    const { plan, limits, text, problems } = planEdit(
+      run.config,
+      run.method,
+      run.editW,
+      backend,
+      weightDtype,
+    );
+    if (args.json) {
+      const { config: _, ...rest } = plan; // config.json is the user's own file
+      console.log(JSON.stringify({ fits: problems.length === 0, problems, limits, plan: rest }));
+    } else console.log(text);
     await backend.dispose();
     Deno.exit(problems.length === 0 ? 0 : 1);
   }

@@ -47,7 +47,7 @@ export const HELP = `Usage: deno task edit [options]
   --profile            time every dispatch (per kernel), count host <-> device copies, sum the
                        method's phases; printed and written to OUT/profile.json
   --no-fluency         skip the fluency metric (sampling)
-  --json               print the metrics as JSON on stdout
+  --json               print the metrics (with --plan: the plan) as JSON on stdout
   --seed N             seed for sampling (default 0)
 `;
 

@@ -409,6 +409,13 @@ Deno.test({
     assert.equal(bp.code, 1, show(bp));
     assert.match(bp.stdout, /70,553,706,496 parameters/);
     assert.match(bp.stdout, /fits: NO/);
+    // With --json, the same verdict as one JSON object (it used to print the text).
+    const bj = await runEdit([...args, "--out", out, ...FAST, "--plan", "--json"]);
+    assert.equal(bj.code, 1, show(bj));
+    const planJson = JSON.parse(bj.stdout);
+    assert.equal(planJson.fits, false);
+    assert.ok(planJson.problems.some((p: string) => /wasm32 memory is capped at 4 GiB/.test(p)));
+    assert.equal(planJson.plan.params.total, 70_553_706_496);
     const run = await runEdit([...args, "--out", out, ...FAST]);
     assert.equal(run.code, 1, show(run));
     assert.match(run.stderr, /does not fit .*\n.*wasm32 memory is capped at 4 GiB/);
