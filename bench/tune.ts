@@ -432,7 +432,7 @@ if (import.meta.main) {
     "locality-floor": { type: "string", default: "90" },
     resume: { type: "boolean", default: false },
   }, HELP);
-  if (!values.method || !values.grid) fail(`--method and --grid are required\n\n${HELP}`);
+  if (!values.method || !values.grid) exitWithError("--method and --grid are required", 2, HELP);
   let method;
   try {
     method = methodByName(values.method);

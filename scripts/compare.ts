@@ -125,7 +125,7 @@ async function readArgs() {
       },
     }).values;
   } catch (e) {
-    fail(`${(e as Error).message}\n\n${HELP}`);
+    exitWithError((e as Error).message, 2, HELP);
   }
   if (args.help) {
     console.log(HELP);

@@ -364,7 +364,7 @@ async function main() {
   try {
     args = parseEditArgs(Deno.args);
   } catch (e) {
-    if (e instanceof UsageError) fail(`${e.message}\n\n${HELP}`);
+    if (e instanceof UsageError) exitWithError(e.message, 2, HELP);
     throw e;
   }
   if (args.help) {

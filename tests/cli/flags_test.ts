@@ -1,10 +1,12 @@
 // A script's flags (src/cli/flags.ts): values and defaults read back typed as given; `--help`
 // prints the usage to stdout and exits 0, an unknown flag or a stray argument exits 2 with the
-// usage after the error (each script's own refusals are in tests/reliability/script_errors_test.ts).
+// usage's synopsis after the error (each script's own refusals are in
+// tests/reliability/script_errors_test.ts).
 // wholeNumber reads a flag's integer strictly (no "1e3", "0x10", "12.0").
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { synopsis } from "../../src/cli/fail.ts";
 import { parseFlags, wholeNumber } from "../../src/cli/flags.ts";
 
 Deno.test("parseFlags reads values, defaults and switches", () => {
@@ -53,4 +55,13 @@ Deno.test("wholeNumber reads decimal digits only, within the safe integers", () 
   for (const text of ["", "1e3", "0x10", "12.0", "1.5", " 3", "+3", "abc", "9007199254740993"]) {
     assert.equal(wholeNumber(text), null, text);
   }
+});
+
+Deno.test("after an error only the usage's synopsis is printed, with where the rest is", () => {
+  // The edit command printed its 35-line usage after every bad flag, scrolling the error away.
+  assert.equal(
+    synopsis("Usage: x [options]\n\n  --a   A\n  --b   B"),
+    "Usage: x [options]\n(--help lists every option)",
+  );
+  assert.equal(synopsis("Usage: x --y"), "Usage: x --y");
 });
