@@ -242,7 +242,12 @@ async function prepareRun(args: EditArgs) {
   await guardOutput(() =>
     checkOutputFolder(out, {
       model: modelDir,
-      inputs: [args.requests, args.hparams, args.anchors].filter((f) => f !== undefined),
+      // The files this run reads, the default request and anchor files included.
+      inputs: [
+        source === "command line" ? undefined : source,
+        args.hparams,
+        args.anchors ?? defaultAnchors(modelDir),
+      ].filter((f) => f !== undefined),
       force: args.force,
     })
   );

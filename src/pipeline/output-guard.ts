@@ -155,10 +155,11 @@ async function checkFolder(
     }
   }
   if (await Deno.lstat(out).then(() => true, () => false)) {
+    // A path --force could not replace either is refused as such, not with a --force hint.
+    await checkReplaceable(out);
     if (!opts.force) {
       throw new GuardError(`${out} exists; choose another --out or pass --force to replace it`);
     }
-    await checkReplaceable(out);
   }
   await checkReplaceable(`${out}.old`);
 }

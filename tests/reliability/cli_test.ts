@@ -65,7 +65,9 @@ Deno.test({
     await Deno.writeTextFile(join(out, "keep.txt"), "precious");
     const r = await runEdit([...base(out), "--n", "1"]);
     assert.notEqual(r.code, 0, show(r));
-    assert.match(r.stderr, /exists; choose another --out or pass --force/);
+    // Not a --force hint: --force would not replace a folder of the user's either.
+    assert.match(r.stderr, /was not written by this tool \(no \.kne-output marker/);
+    assert.doesNotMatch(r.stderr, /pass --force/);
     assert.equal(await Deno.readTextFile(join(out, "keep.txt")), "precious");
     assert.equal(await exists(`${out}.partial`), false);
     // --force replaces only a folder this tool wrote (its .kne-output marker), never the user's.

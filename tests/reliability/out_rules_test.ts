@@ -48,7 +48,7 @@ Deno.test({
     const before = await hashTree(TMP);
     const cases: [string, string[], RegExp][] = [
       // Deleted at the end of the run, without --force, before the rules applied.
-      ["an existing folder", [docs], /docs exists; choose another --out or pass --force/],
+      ["an existing folder", [docs], /docs was not written by this tool/],
       ["an existing folder, --force", [docs, "--force"], /docs was not written by this tool/],
       ["a user's OUT.partial", [join(TMP, "b")], /b\.partial was not written by this tool/],
       ["a user's OUT.checkpoint", [join(TMP, "c")], /c\.checkpoint was not written by this tool/],

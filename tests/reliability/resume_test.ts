@@ -117,8 +117,8 @@ Deno.test({
     await Deno.writeFile(w, changed);
     try {
       const r = await runEdit([...args(out, 2), "--resume"]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /cannot resume .*different weights/);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /cannot resume .*started with other weights \(model\.safetensors\)/);
     } finally {
       await Deno.writeFile(w, original);
     }

@@ -110,7 +110,7 @@ Deno.test("the base preset trains on packed BPE windows and writes a complete mo
   try {
     const r = await train(`${dir}/b`, ["--preset", "base", "--ctx", "32"]);
     assertEquals(r.code, 0, r.stderr);
-    assertMatch(r.stderr, /on \d+ 32-token windows, 1 epochs/);
+    assertMatch(r.stderr, /on \d+ 32-token windows, 1 epoch x/);
     const config = JSON.parse(await Deno.readTextFile(`${dir}/b/config.json`));
     assertEquals(config.vocab_size, 4096);
     assertEquals(config.n_positions, 32);
