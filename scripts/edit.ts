@@ -230,6 +230,7 @@ async function prepareRun(args: EditArgs) {
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
   const modelDir = args.model;
   await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
+  const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   const present = (p: string) => Deno.lstat(p).then(() => true, () => false);
   if (args.resume && await present(out) && !(await present(`${out}.partial`))) {
     fail(
@@ -246,7 +247,7 @@ async function prepareRun(args: EditArgs) {
       inputs: [
         source === "command line" ? undefined : source,
         args.hparams,
-        args.anchors ?? defaultAnchors(modelDir),
+        anchorFile,
       ].filter((f) => f !== undefined),
       force: args.force,
     })
@@ -254,7 +255,7 @@ async function prepareRun(args: EditArgs) {
 
   // Inputs are checked against the model's config and tokenizer before any weight is read.
   const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
-  const anchorPool = await loadAnchorPool(args.anchors ?? defaultAnchors(modelDir), source);
+  const anchorPool = await loadAnchorPool(anchorFile, source);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
   const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, args.mode);
