@@ -18,7 +18,8 @@
 // the first trial, prints a line per record a trial finishes, and on a failed trial shows the edit
 // command's error line, suggesting --resume only where it can help (a trial cut off mid-run).
 // Ctrl-C is forwarded to the running trial, which finishes its current record and saves; the
-// search exits 130 after it, so an immediate --resume goes on from there.
+// search exits 130 after it, so an immediate --resume goes on from there. The child processes and
+// signals are bench/tune/process.ts's, the reading of a trial's output bench/tune/trial-output.ts's.
 //
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
@@ -30,6 +31,8 @@ import { parseHparams } from "../src/io/requests.ts";
 import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { parseEditArgs, UsageError } from "../src/pipeline/args.ts";
 import { methodByName } from "../src/methods/registry.ts";
+import { buildKernels, runChild, Signals } from "./tune/process.ts";
+import { progressPrinter, savedRecords, trialFailure } from "./tune/trial-output.ts";
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [options]
@@ -115,7 +118,6 @@ interface SearchInputs {
 }
 
 const EDIT_SCRIPT = fileURLToPath(new URL("../scripts/edit.ts", import.meta.url));
-const BUILD_WASM_SCRIPT = fileURLToPath(new URL("../scripts/build-wasm.ts", import.meta.url));
 
 /** The edit command's arguments for one trial (its outputs in `dir`/run). */
 function editArgs(a: SearchInputs, hpFile: string, resume: boolean, dir: string): string[] {
@@ -125,225 +127,6 @@ function editArgs(a: SearchInputs, hpFile: string, resume: boolean, dir: string)
     ...["--anchors", a.anchors, "--n", a.n, "--mode", a.mode, "--backend", a.backend],
     ...["--no-fluency", resume ? "--resume" : "--force", "--out", `${dir}/run`],
   ];
-}
-
-/**
- * The search's side of the signals. Its children run detached (in their own process group), so a
- * Ctrl-C at the terminal reaches only the search, which forwards it: the first SIGINT to the
- * running edit command, which finishes its current record, saves and exits 130, after which the
- * search stops (exit 130) saying how to resume; a second one is forwarded too (the edit command
- * then stops at once). The kernel build is left to finish. SIGTERM and SIGHUP end the running
- * child (SIGTERM) and then the search (128 + the signal's number), so no child outlives it.
- */
-class Signals {
-  interrupts = 0;
-  /** The exit status owed to a SIGTERM or SIGHUP, once one came. */
-  fatal: number | null = null;
-  #child: { process: Deno.ChildProcess; forward: boolean } | null = null;
-
-  constructor() {
-    Deno.addSignalListener("SIGINT", () => this.#onInterrupt());
-    for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-      try {
-        Deno.addSignalListener(signal, () => this.#onFatal(code));
-      } catch {
-        // not a signal of this platform
-      }
-    }
-  }
-
-  /** `process` runs until ended(); `forward`: it gets the interrupts (else it is left to finish). */
-  running(process: Deno.ChildProcess, forward: boolean): void {
-    this.#child = { process, forward };
-    // A signal that came while the child was being started.
-    if (this.fatal !== null) this.#kill("SIGTERM");
-    else if (this.interrupts > 0 && forward) this.#kill("SIGINT");
-  }
-
-  ended(): void {
-    this.#child = null;
-    if (this.fatal !== null) this.#exitFatal();
-  }
-
-  #exitFatal(): never {
-    console.error(
-      "terminated: rerun the same command with --resume to keep the finished trials and continue",
-    );
-    Deno.exit(this.fatal!);
-  }
-
-  #kill(signal: Deno.Signal): void {
-    try {
-      this.#child?.process.kill(signal);
-    } catch {
-      // it has exited meanwhile
-    }
-  }
-
-  #onInterrupt(): void {
-    this.interrupts++;
-    const again = this.interrupts > 1;
-    if (this.#child?.forward) {
-      this.#kill("SIGINT");
-      console.error(
-        again
-          ? "\ninterrupt: stopping the trial now"
-          : "\ninterrupt: the trial finishes its current record, then the search stops " +
-            "(Ctrl-C again to stop the trial now)",
-      );
-    } else if (this.#child) {
-      console.error("\ninterrupt: the search stops once the kernel build is done");
-    } else if (again) {
-      Deno.exit(130);
-    } else {
-      console.error("\ninterrupt: the search stops before the next trial (Ctrl-C again to exit)");
-    }
-  }
-
-  #onFatal(code: number): void {
-    this.fatal = code;
-    if (this.#child) this.#kill("SIGTERM");
-    else this.#exitFatal();
-  }
-}
-
-/** A finished child: how it ended and what it wrote on stderr, by line. */
-interface ChildRun {
-  status: Deno.CommandStatus;
-  stderr: string[];
-}
-
-/** Runs `deno run -A <script> <args>` detached (see Signals), handing each stderr line to `onLine`. */
-async function runChild(
-  script: string,
-  args: string[],
-  signals: Signals,
-  forwardInterrupts: boolean,
-  onLine: (line: string) => void = () => {},
-): Promise<ChildRun> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  signals.running(process, forwardInterrupts);
-  const stderr: string[] = [];
-  const take = (line: string) => {
-    stderr.push(line);
-    onLine(line);
-  };
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of process.stderr) {
-    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
-    rest = lines.pop()!;
-    lines.forEach(take);
-  }
-  rest += decoder.decode();
-  if (rest !== "") take(rest);
-  const status = await process.status;
-  signals.ended();
-  return { status, stderr };
-}
-
-let kernelsBuilt = false;
-
-/**
- * Builds the AssemblyScript kernels (build/kernels.wasm) as the deno tasks do through their
- * build:wasm dependency; a no-op when they are up to date. Once per search, before its first trial.
- */
-async function buildKernels(signals: Signals): Promise<void> {
-  if (kernelsBuilt) return;
-  // Its "built ..." line says where a first search's time went; "up to date" is left out.
-  const { status, stderr } = await runChild(BUILD_WASM_SCRIPT, [], signals, false, (line) => {
-    if (line.startsWith("built ")) console.error(line);
-  });
-  if (!status.success) {
-    const why = childError(stderr) ?? lastLines(stderr) ?? exitOf(status);
-    exitWithError(
-      `building the AssemblyScript kernels (deno run -A scripts/build-wasm.ts) failed: ${why}`,
-      1,
-    );
-  }
-  kernelsBuilt = true;
-  if (signals.interrupts > 0) {
-    console.error("interrupted before the first trial ran");
-    Deno.exit(130);
-  }
-}
-
-/** A child's first `error:` line, without its prefix (null: it printed none). */
-export function childError(stderr: readonly string[]): string | null {
-  const line = stderr.find((l) => l.startsWith("error: "));
-  return line === undefined ? null : line.slice("error: ".length);
-}
-
-/** The last few non-empty lines of a child's stderr, joined (null: none). */
-function lastLines(stderr: readonly string[], n = 5): string | null {
-  const lines = stderr.filter((l) => l.trim() !== "").slice(-n);
-  return lines.length ? lines.join("\n") : null;
-}
-
-function exitOf(status: Deno.CommandStatus): string {
-  return status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`;
-}
-
-/**
- * Why trial `name` failed, from its edit command's exit and stderr, and whether `--resume` can
- * help: only when the trial was cut off mid-run (killed by a signal, interrupted: exit 130) or
- * failed after saving records that a resumed trial continues from. A refused argument or input
- * (exit 2), or a failure before any record (a missing model, build or file), would fail again.
- */
-export function trialFailure(
-  name: string,
-  status: Deno.CommandStatus,
-  stderr: readonly string[],
-  savedRecords: number,
-): { message: string; resumable: boolean } {
-  const resumable = status.signal !== null || status.code === 130 ||
-    (status.code !== 2 && savedRecords > 0);
-  const why = childError(stderr) ??
-    (status.signal ? `the edit command was killed by ${status.signal}` : null) ??
-    lastLines(stderr) ?? `the edit command ended with ${exitOf(status)}`;
-  const saved = savedRecords > 0
-    ? `; ${savedRecords} finished record${savedRecords === 1 ? " is" : "s are"} saved`
-    : "";
-  return {
-    message: `trial ${name} failed: ${why}${
-      resumable
-        ? `\n(${saved ? saved.slice(2) + ": " : ""}rerun with --resume to keep the finished ` +
-          `trials and continue this one)`
-        : ""
-    }`,
-    resumable,
-  };
-}
-
-/** The records a trial's interrupted run saved (OUT.partial/records.jsonl). */
-async function savedRecords(dir: string): Promise<number> {
-  const text = await Deno.readTextFile(`${dir}/run.partial/records.jsonl`).catch(() => "");
-  return text.split("\n").filter((l) => l.trim() !== "").length;
-}
-
-/**
- * One progress line per record the trial's edit command finished (it prints "#<index> ..." on
- * stderr for each), counted as "record k/N" from its "N request(s)" and resumed-records lines.
- */
-function progressPrinter(name: string): (line: string) => void {
-  let total: number | null = null;
-  let done = 0;
-  return (line) => {
-    const planned = /^method: .*?, (\d+) request\(s\)/.exec(line);
-    if (planned) total = Number(planned[1]);
-    const kept = /^resuming .*: (\d+) finished record\(s\) kept/.exec(line);
-    if (kept) done = Number(kept[1]);
-    if (/^#\d+ /.test(line)) {
-      done++;
-      console.error(`trial ${name}: record ${done}${total === null ? "" : `/${total}`}: ${line}`);
-    }
-  };
 }
 
 /**

@@ -10,7 +10,8 @@
 // search exits 130, so --resume works at once; a fresh tree gets its kernels built first.
 
 import { deepEqual, equal } from "node:assert/strict";
-import { childError, chooseTrial, gridPoints, trialFailure } from "../../bench/tune.ts";
+import { chooseTrial, gridPoints } from "../../bench/tune.ts";
+import { childError, trialFailure } from "../../bench/tune/trial-output.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
