@@ -184,7 +184,8 @@ async function runTrial(
       Deno.exit(130);
     }
     if (!status.success) {
-      fail(trialFailure(name, status, stderr, await savedRecords(dir)).message);
+      // The work failed (exit 1), as in the other commands; a bad flag is refused earlier (2).
+      exitWithError(trialFailure(name, status, stderr, await savedRecords(dir)).message, 1);
     }
   }
   const m = JSON.parse(await Deno.readTextFile(`${dir}/run/metrics.json`));

@@ -6,7 +6,8 @@
 //   data/corpus-stats.json                             corpus statistics
 // The generator logic lives in src/facts/ (corpus.ts, requests.ts, tokenizer.ts).
 
-import { parseFlags } from "../src/cli/flags.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { buildCorpus, DEFAULT_SEED } from "../src/facts/corpus.ts";
 import { buildRequests, requestTexts, validateRequests } from "../src/facts/requests.ts";
 import { corpusStats } from "../src/facts/stats.ts";
@@ -26,7 +27,9 @@ It takes no flags but -h, --help (print this usage).`;
 parseFlags({}, USAGE);
 
 const root = new URL("..", import.meta.url).pathname;
-const seed = Number(Deno.env.get("KNE_FACTS_SEED") ?? DEFAULT_SEED);
+const seedText = Deno.env.get("KNE_FACTS_SEED") ?? String(DEFAULT_SEED);
+const seed = wholeNumber(seedText);
+if (seed === null) exitWithError(`KNE_FACTS_SEED must be an integer, got "${seedText}"`, 2);
 const corpus = buildCorpus({ seed });
 const { test, dev, anchors } = buildRequests({ seed, corpus });
 for (const [name, reqs] of [["test", test], ["dev", dev], ["anchors", anchors]] as const) {

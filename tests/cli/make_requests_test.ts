@@ -17,11 +17,11 @@ const WRITTEN = [
   "data/corpus-stats.json",
 ];
 
-async function run(args: string[]) {
+async function run(args: string[], env: Record<string, string> = {}) {
   const o = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(ROOT, "scripts/make-requests.ts"), ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -63,5 +63,14 @@ Deno.test("make-requests: an unknown flag or an argument exits 2 with the usage,
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     assert.equal(r.stdout, "");
   }
+  assert.deepEqual(await mtimes(), before, "a data file was written");
+});
+
+Deno.test("make-requests: a KNE_FACTS_SEED that is no integer exits 2, writes nothing", async () => {
+  // It used to become a NaN seed and regenerate the files from it.
+  const before = await mtimes();
+  const r = await run([], { KNE_FACTS_SEED: "abc" });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /KNE_FACTS_SEED must be an integer, got "abc"/);
   assert.deepEqual(await mtimes(), before, "a data file was written");
 });
