@@ -9,7 +9,7 @@
 // Arguments, requests and hyperparameter files on disk.
 export { type EditArgs, HELP, parseEditArgs, UsageError } from "./src/pipeline/args.ts";
 export { loadRequests } from "./src/io/requests.ts";
-export { fsError, fsReason, readRegularText } from "./src/io/files.ts";
+export { fsError, fsReason, present, readRegularText } from "./src/io/files.ts";
 export { shippedHparams, shippedHparamsFile } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.

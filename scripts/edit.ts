@@ -35,6 +35,7 @@ import {
   lockOutput,
   noModelFolder,
   parseEditArgs,
+  present,
   Progress,
   readRegularText,
   recordLine,
@@ -231,7 +232,6 @@ async function prepareRun(args: EditArgs) {
   const modelDir = args.model;
   await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
   const anchorFile = args.anchors ?? defaultAnchors(modelDir);
-  const present = (p: string) => Deno.lstat(p).then(() => true, () => false);
   if (args.resume && await present(out) && !(await present(`${out}.partial`))) {
     fail(
       `--resume: ${out} is a finished run (no ${out}.partial to continue); its results are in ` +

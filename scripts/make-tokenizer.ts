@@ -10,7 +10,7 @@ import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { printable } from "../src/cli/message.ts";
-import { writeTextAtomically } from "../src/io/files.ts";
+import { present, writeTextAtomically } from "../src/io/files.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
 import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
@@ -34,7 +34,6 @@ if (!Number.isInteger(vocab) || vocab < 258) {
 }
 const out = args.out.replace(/\/+$/, "") || "/";
 const file = `${out}/tokenizer.json`;
-const present = (p: string) => Deno.lstat(p).then(() => true, () => false);
 await runCommand(async () => {
   if (await present(`${out}/config.json`)) {
     exitWithError(

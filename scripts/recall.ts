@@ -15,6 +15,7 @@ import { loadModel } from "../src/pipeline/load.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
 import { realish } from "../src/pipeline/output-guard.ts";
+import { present } from "../src/io/files.ts";
 
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
   [--limit N] [--json OUT [--force]] [--backend wasm|webgpu|auto]
@@ -46,7 +47,7 @@ if (args.json !== undefined) {
   if (json.startsWith(model + "/")) {
     exitWithError(`--json ${args.json} lies inside the model folder; choose another path`, 2);
   }
-  if (!args.force && await Deno.lstat(args.json).then(() => true, () => false)) {
+  if (!args.force && await present(args.json)) {
     exitWithError(`--json ${args.json} exists; pass --force to replace it`, 2);
   }
 }

@@ -18,6 +18,11 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Whether anything is at `path`, a link not followed (a dangling link is there); never throws. */
+export function present(path: string): Promise<boolean> {
+  return Deno.lstat(path).then(() => true, () => false);
+}
+
 /** Renames the complete folder `from` to `to`, replacing what `to` held. Same filesystem only. */
 export async function replaceDir(from: string, to: string): Promise<void> {
   const old = `${to}.old`;

@@ -6,7 +6,7 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
-import { fsError } from "../io/files.ts";
+import { fsError, present } from "../io/files.ts";
 
 /** An output path or resume request that would damage inputs or mix results. */
 export class GuardError extends Error {
@@ -154,7 +154,7 @@ async function checkFolder(
       }
     }
   }
-  if (await Deno.lstat(out).then(() => true, () => false)) {
+  if (await present(out)) {
     // A path --force could not replace either is refused as such, not with a --force hint.
     await checkReplaceable(out);
     if (!opts.force) {
