@@ -25,6 +25,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/ch
 import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";
 import { DivergedError, trainSteps } from "../src/train/loop.ts";
 import { isPresetName, PRESETS, trainedModelConfig } from "../src/train/presets.ts";
+import { beginRun, recordRun } from "../src/train/runs.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { greedySamples } from "../src/train/samples.ts";
 import {
@@ -217,6 +218,8 @@ if (args.resume) {
   });
   console.error(`resumed at step ${state.step}/${totalSteps}`);
 }
+const command = `deno task train ${Deno.args.join(" ")}`.trim();
+beginRun(state, command);
 
 const nParams = params.reduce((a, p) => a + p.value.size, 0);
 console.error(
@@ -238,7 +241,10 @@ try {
     batch,
     schedule: { lr, warmup, totalSteps },
     ckptEvery,
-    save: (st) => saveCheckpoint(ckptDir, model, opt, st, markCheckpoint),
+    save: (st) => {
+      recordRun(st);
+      return saveCheckpoint(ckptDir, model, opt, st, markCheckpoint);
+    },
     stopRequested: () => interrupt.requested(),
     onStep: (st, avg, secs) =>
       bar.update(
@@ -256,6 +262,8 @@ if (interrupt.requested()) {
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);
 }
+
+recordRun(state);
 
 await Deno.writeTextFile(
   `${partial}/config.json`,
@@ -276,7 +284,8 @@ for (const [name, probes] of Object.entries(evalSets)) {
 const samples = preset.corpus === "text" ? await greedySamples(model, tok, eot) : [];
 for (const [p, c] of samples) console.error(`sample: ${p}|${c}`);
 const summary = {
-  command: `deno task train ${Deno.args.join(" ")}`.trim(),
+  command,
+  runs: state.runs,
   seconds: Number(state.seconds.toFixed(1)),
   steps: state.step,
   epochs,

@@ -2,10 +2,14 @@
 // architecture, data, command, time and machine, measured fact recall and, for the base model,
 // the recall targets of a realistic model (met or not) and sample greedy continuations.
 
+import type { TrainRun } from "./checkpoint.ts";
 import type { RecallReport } from "./recall.ts";
 
 export interface TrainSummary {
+  /** The last run's command line. */
   command: string;
+  /** Every run that trained the model, oldest first (absent in summaries written before them). */
+  runs?: TrainRun[];
   seconds: number;
   steps: number;
   epochs: number;
@@ -53,6 +57,21 @@ export function targetsTable(recall: Record<string, RecallReport>): string {
     return `| ${name} | ${r ? pct(r.whole) : "-"} | ${pct(t)} | ${verdict} |`;
   });
   return `| probe set | whole answer | target | |\n|---|---|---|---|\n${rows.join("\n")}`;
+}
+
+/** One run's command, or each run of a model trained in several (each resumed the one before). */
+function commands(s: TrainSummary, where: string): string {
+  const runs = s.runs ?? [];
+  if (runs.length <= 1) return `Command: \`${s.command}\` on ${where}.`;
+  const items = runs.map((r, i) =>
+    `${i + 1}. ${
+      r.command === null ? "a run whose command was not recorded" : `\`${r.command}\``
+    }: ` +
+    `steps ${r.fromStep}-${r.toStep}, ${r.seconds.toFixed(0)} s`
+  );
+  return `Trained in ${runs.length} runs, each resumed from the checkpoint of the one before (at a ` +
+    `resume the learning-rate schedule is recomputed for the run's epochs, a warm restart):\n\n` +
+    `${items.join("\n")}\n\nOn ${where}; in all:`;
 }
 
 export async function writeModelCard(path: string, s: TrainSummary): Promise<void> {
@@ -111,7 +130,7 @@ LM head; ${millions} M parameters. Hugging Face layout: \`config.json\`,
 \`model.safetensors\` (F32), \`tokenizer.json\`.
 
 ## Training
-Command: \`${s.command}\` on ${s.backend}${machine}.
+${commands(s, `${s.backend}${machine}`)}
 ${s.rows} training ${s.unit} per epoch, ${s.epochs} epoch${
     s.epochs === 1 ? "" : "s"
   }, ${s.steps} steps, ${s.tokens} target tokens,

@@ -19,6 +19,17 @@ export interface TrainState {
   tokens: number;
   /** SHA-256 of the tokenizer.json trained with (absent in checkpoints written before it was kept). */
   tokenizerSha256?: string;
+  /** The runs that trained these weights, oldest first (absent before it was kept: src/train/runs.ts). */
+  runs?: TrainRun[];
+}
+
+/** One `deno task train` run's share of a model: the steps it took and their time. */
+export interface TrainRun {
+  /** The command line; null for a run whose checkpoint did not record it. */
+  command: string | null;
+  fromStep: number;
+  toStep: number;
+  seconds: number;
 }
 
 export class CheckpointError extends Error {

@@ -250,6 +250,23 @@ Deno.test("Ctrl-C stops training at a checkpoint (exit 130) and --resume finishe
     const resumed = await train(`${dir}/m`, ["--epochs", "6", "--batch", "32", "--resume"]);
     assertEquals(resumed.code, 0, resumed.stderr);
     assertMatch(resumed.stderr, new RegExp(`resumed at step ${step}/`));
+    // The model is the work of both runs, and its summary and card say so.
+    const { runs, steps } = JSON.parse(await Deno.readTextFile(`${dir}/m/recall.json`));
+    assertEquals(runs.length, 2);
+    assertEquals(
+      [runs[0].fromStep, runs[0].toStep, runs[1].fromStep, runs[1].toStep].join(),
+      [
+        0,
+        step,
+        step,
+        steps,
+      ].join(),
+    );
+    assertMatch(runs[0].command, /--ckpt-every 100000$/);
+    assertMatch(runs[1].command, /--resume$/);
+    const card = await Deno.readTextFile(`${dir}/m/README.md`);
+    assertMatch(card, /Trained in 2 runs, each resumed from the checkpoint of the one before/);
+    assertMatch(card, new RegExp(`2\\. \`deno task train .*--resume\`: steps ${step}-${steps}, `));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
