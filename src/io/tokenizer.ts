@@ -242,15 +242,15 @@ export function tokenizerFromJson(
       cause: e,
     });
   }
-  const checkIds = (ids: readonly number[]) => {
+  const checkIds = (ids: readonly number[], bound: number) => {
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-        throw new TokenizerError(file, null, `token id ${id} is outside [0, ${vocabSize})`);
+      if (!Number.isInteger(id) || id < 0 || id >= bound) {
+        throw new TokenizerError(file, null, `token id ${id} is outside [0, ${bound})`);
       }
     }
   };
   const leadingIds = leadingIdsOf(file, json, config);
-  checkIds(leadingIds);
+  checkIds(leadingIds, vocabSize);
   return {
     file,
     vocabSize,
@@ -261,8 +261,13 @@ export function tokenizerFromJson(
     },
     decode(ids, options = {}) {
       if (ids.length === 0) return "";
-      checkIds(ids);
-      return tok.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false });
+      // A model may have more rows than the tokenizer has ids (a vocabulary padded to a round
+      // size); such an id, which a generation can pick, has no text and decodes to nothing, as
+      // in Hugging Face's decode. Ids past the model's rows are an error.
+      checkIds(ids, Math.max(vocabSize, modelVocabSize ?? 0));
+      const known = ids.filter((id) => id < vocabSize);
+      if (known.length === 0) return "";
+      return tok.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
     },
     tokenToId: (token) => tok.token_to_id(token),
     idToToken: (id) => tok.id_to_token(id),

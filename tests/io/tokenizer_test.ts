@@ -89,8 +89,13 @@ Deno.test("tiny WordPiece tokenizer: encode, decode, special tokens, lookups", a
     assert.equal(tok.idToToken(99), undefined);
     assert.throws(() => tok.decode([3, 15]), TokenizerError);
     assert.throws(() => tok.decode([3, -1]), TokenizerError);
-    // A model with more rows than the tokenizer has ids is fine.
-    assert.equal((await loadTokenizer(dir, 1000)).vocabSize, 15);
+    // A model with more rows than the tokenizer has ids is fine; a padding row's id (which a
+    // generation can pick) decodes to nothing, and an id past the model's rows is an error.
+    const padded = await loadTokenizer(dir, 1000);
+    assert.equal(padded.vocabSize, 15);
+    assert.equal(padded.decode([3, 500, 4]), "the capital");
+    assert.equal(padded.decode([999]), "");
+    assert.throws(() => padded.decode([3, 1000]), TokenizerError);
     assert.equal((await loadTokenizer(dir)).vocabSize, 15);
   });
 });
