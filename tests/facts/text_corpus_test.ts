@@ -117,17 +117,35 @@ Deno.test("text corpus: a probe's prompt is its phrasing's text before the answe
   assert.equal(cur?.prompt, "The currency of Japan is the");
 });
 
-Deno.test("base tokenizer: the committed tokenizer.json is what the corpus trains", async () => {
-  const committed = await Deno.readTextFile(
-    new URL("../../data/tokenizer-base/tokenizer.json", import.meta.url),
+Deno.test("base tokenizer: the committed tokenizer.json files are what the corpus trains", async () => {
+  const read = async (dir: string) =>
+    JSON.parse(
+      await Deno.readTextFile(new URL(`../../data/${dir}/tokenizer.json`, import.meta.url)),
+    );
+  const built = JSON.parse(JSON.stringify(toTokenizerJson(trainBaseTokenizer(corpus))));
+  assert.ok(
+    JSON.stringify(await read("tokenizer-base")) === JSON.stringify(built),
+    "tokenizer differs",
   );
-  const built = toTokenizerJson(trainBaseTokenizer(corpus));
-  assert.ok(JSON.stringify(JSON.parse(committed)) === JSON.stringify(built), "tokenizer differs");
+  // The twin's 4,096 tokens: BPE merges greedily, so its merges are the first of the 8,192 and its
+  // tokens keep their ids (training the smaller size again would only repeat them).
+  const small = await read("tokenizer-base-4096");
+  assert.equal(Object.keys(small.model.vocab).length, 4096);
+  assert.deepEqual(small.model.merges, built.model.merges.slice(0, small.model.merges.length));
+  for (const [token, id] of Object.entries(small.model.vocab)) {
+    assert.equal(built.model.vocab[token], id, token);
+  }
+  assert.deepEqual({ ...small, model: null }, { ...built, model: null });
+  assert.deepEqual({ ...small.model, vocab: null, merges: null }, {
+    ...built.model,
+    vocab: null,
+    merges: null,
+  });
 });
 
 Deno.test("base tokenizer: most subjects and answers take two or more tokens", async () => {
   const tok = await loadTokenizer(new URL("../../data/tokenizer-base/", import.meta.url).pathname);
-  assert.equal(tok.vocabSize, 4096);
+  assert.equal(tok.vocabSize, 8192);
   const multi = (xs: string[]) =>
     xs.filter((x) => tok.encode(` ${x}`).length > 1).length / xs.length;
   const subjects = [...new Set(corpus.facts.map((f) => f.subject))];

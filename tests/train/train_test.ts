@@ -112,7 +112,7 @@ Deno.test("the base preset trains on packed BPE windows and writes a complete mo
     assertEquals(r.code, 0, r.stderr);
     assertMatch(r.stderr, /on \d+ 32-token windows, 1 epoch x/);
     const config = JSON.parse(await Deno.readTextFile(`${dir}/b/config.json`));
-    assertEquals(config.vocab_size, 4096);
+    assertEquals(config.vocab_size, 8192);
     assertEquals(config.n_positions, 32);
     assertEquals(config.eos_token_id, 0); // <|endoftext|>, which ends every training document
     const tok = JSON.parse(await Deno.readTextFile(`${dir}/b/tokenizer.json`));
@@ -144,6 +144,7 @@ Deno.test("the base-llama preset writes a Llama-style twin that loads", async ()
     const config = await readModelConfig(`${dir}/l`);
     assertEquals(config.architecture, "llama");
     assertEquals(config.dFF, 40);
+    assertEquals(config.vocabSize, 4096); // the twin keeps the 4,096-token tokenizer it was trained with
     assertEquals(config.contextLength, 32);
     const backend = await createBackend("wasm");
     try {
