@@ -266,7 +266,10 @@ Deno.test("Ctrl-C stops training at a checkpoint (exit 130) and --resume finishe
     assertMatch(runs[0].command, /--ckpt-every 100000$/);
     assertMatch(runs[1].command, /--resume$/);
     const card = await Deno.readTextFile(`${dir}/m/README.md`);
-    assertMatch(card, /Trained in 2 runs, each resumed from the checkpoint of the one before/);
+    assertMatch(
+      card,
+      /Trained in 2 runs, each after the first resumed from the checkpoint of the one before/,
+    );
     assertMatch(card, new RegExp(`2\\. \`deno task train .*--resume\`: steps ${step}-${steps}, `));
   } finally {
     await Deno.remove(dir, { recursive: true });
