@@ -30,6 +30,11 @@ export interface ScoredTensor {
    * would cost 4 bytes per scored parameter on the host).
    */
   unitScores: Float32Array;
+  /**
+   * The scores before spareHeld scaled them (./held.ts), where it did: units whose scaled scores
+   * tie (every held unit at spareHeld 1) are ranked by these, not by their index.
+   */
+  unsparedScores?: Float32Array;
 }
 
 export interface Attribution {

@@ -55,26 +55,31 @@ export function selectEnsemble(
   hp: Pick<KneHparams, "topP" | "selection" | "perLayerK"> & Partial<Pick<KneHparams, "ffnUnit">>,
 ): Ensemble {
   // A candidate: its score, its layer, and the (tensor, unit) pairs it selects.
-  type Cand = { s: number; layer: number; members: { t: number; u: number }[] };
+  // `raw`: its score before spareHeld scaled it, which breaks ties of `s`.
+  type Cand = { s: number; raw: number; layer: number; members: { t: number; u: number }[] };
   const cands: Cand[] = [];
   // ffnUnit "neuron": one candidate per FFN neuron of a layer, over all its FFN tensors.
   const neurons = new Map<number, Cand[]>();
   attr.tensors.forEach((st, t) => {
     const layer = st.info.layer;
+    const raw = st.unsparedScores ?? st.unitScores;
     if (hp.ffnUnit === "neuron" && st.info.group.startsWith("mlp_")) {
       if (!neurons.has(layer)) neurons.set(layer, []);
       const list = neurons.get(layer)!;
       st.unitScores.forEach((s, u) => {
-        if (!list[u]) list[u] = { s: 0, layer, members: [] };
+        if (!list[u]) list[u] = { s: 0, raw: 0, layer, members: [] };
         list[u].s += s;
+        list[u].raw += raw[u];
         list[u].members.push({ t, u });
       });
-    } else st.unitScores.forEach((s, u) => cands.push({ s, layer, members: [{ t, u }] }));
+    } else {
+      st.unitScores.forEach((s, u) => cands.push({ s, raw: raw[u], layer, members: [{ t, u }] }));
+    }
   });
   for (const list of neurons.values()) cands.push(...list);
   const first = (c: Cand) => c.members[0];
   const byScore = (a: Cand, b: Cand) =>
-    b.s - a.s || first(a).t - first(b).t || first(a).u - first(b).u;
+    b.s - a.s || b.raw - a.raw || first(a).t - first(b).t || first(a).u - first(b).u;
   let kept: Cand[];
   if (hp.selection === "global") {
     const k = keptUnits(cands.length, 0, hp);

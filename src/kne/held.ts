@@ -28,7 +28,11 @@ export function heldUnits(
   return held;
 }
 
-/** `attr` with the scores of `held` units multiplied by 1 - spare (the others unchanged). */
+/**
+ * `attr` with the scores of `held` units multiplied by 1 - spare (the others unchanged), keeping
+ * the scores before as `unsparedScores`, so that held units the selection still has to take (when
+ * too few unheld ones are left) are the best-attributed of them.
+ */
 export function spareHeldUnits(
   attr: Attribution,
   held: readonly Set<number>[],
@@ -40,7 +44,7 @@ export function spareHeldUnits(
       if (held[t].size === 0) return st;
       const unitScores = st.unitScores.slice();
       for (const u of held[t]) unitScores[u] *= 1 - spare;
-      return { ...st, unitScores };
+      return { ...st, unitScores, unsparedScores: st.unsparedScores ?? st.unitScores };
     }),
   };
 }

@@ -63,9 +63,10 @@ export type KneHparams = {
   reattributeEvery: number;
   /**
    * Sequential editing: the scores of units that earlier edits of the sequence changed are
-   * multiplied by 1 - spareHeld before the ensemble is selected (1: such a unit is never selected
-   * again), so that a new edit does not rewrite an earlier fact's ensemble; 0: off (the paper's
-   * method). Without earlier edits (single and batch mode) it has no effect.
+   * multiplied by 1 - spareHeld before the ensemble is selected (1: such a unit is selected again
+   * only when too few unheld units are left, and then by its own score), so that a new edit does
+   * not rewrite an earlier fact's ensemble; 0: off (the paper's method). Without earlier edits
+   * (single and batch mode) it has no effect.
    */
   spareHeld: number;
   beta1: number;

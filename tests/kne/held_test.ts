@@ -1,11 +1,12 @@
 // KNE's spareHeld: the units earlier edits hold are read back exactly from their changed entries
-// (any entry of a unit, or its bias entry, marks it), their scores alone are scaled, and with
-// spareHeld 1 a second edit's ensemble shares no unit with the first's, where without it the two
-// overlap on the tiny fixture.
+// (any entry of a unit, or its bias entry, marks it), their scores alone are scaled, held units a
+// selection must still take are ranked by their own scores, and with spareHeld 1 a second edit's
+// ensemble shares no unit with the first's, where without it the two overlap on the tiny fixture.
 
 import fc from "fast-check";
 import type { TensorChange } from "../../src/io/patch.ts";
 import { type Attribution, type ScoredTensor, unitEntries } from "../../src/kne/attribution.ts";
+import { keptUnits, selectEnsemble } from "../../src/kne/ensemble.ts";
 import { heldUnits, spareHeldUnits } from "../../src/kne/held.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import type { ParamInfo } from "../../src/model/lm.ts";
@@ -90,6 +91,35 @@ Deno.test("spareHeldUnits scales the held units' scores only and leaves the inpu
     `scores ${[...spared.tensors[0].unitScores]}`,
   );
   assert(a.unitScores.every((s, u) => s === u + 1), "the input attribution was modified");
+});
+
+Deno.test("with spareHeld 1 the held units a selection must take are its best-attributed", () => {
+  // Each unit its own candidate; scores distinct. The ensemble takes the unheld units first and
+  // then, when they are too few, held units by their score before sparing (not by index).
+  const arb = fc.record({
+    scores: fc.uniqueArray(fc.integer({ min: 1, max: 1000 }), { minLength: 2, maxLength: 24 }),
+    heldMask: fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }),
+    topP: fc.double({ min: 0.01, max: 1, noNaN: true }),
+  });
+  fc.assert(fc.property(arb, ({ scores, heldMask, topP }) => {
+    const st = scored("w", [1, scores.length], 1, false);
+    st.unitScores = Float32Array.from(scores);
+    const attr: Attribution = { tensors: [st], targetProb: 0.1, seconds: 0 };
+    const held = new Set(scores.map((_, u) => u).filter((u) => heldMask[u]));
+    const hp = { topP, selection: "global" as const, perLayerK: 1 };
+    const ensemble = selectEnsemble(spareHeldUnits(attr, [held], 1), hp);
+    const rank = (us: number[]) => us.sort((a, b) => scores[b] - scores[a]);
+    const order = [
+      ...rank(scores.map((_, u) => u).filter((u) => !held.has(u))),
+      ...rank([...held]),
+    ];
+    const want = order.slice(0, keptUnits(scores.length, 1, hp)).sort((a, b) => a - b);
+    const got = ensemble.tensors[0].units;
+    assert(
+      got.length === want.length && got.every((u, i) => u === want[i]),
+      `kept ${got}, want ${want}`,
+    );
+  }));
 });
 
 /** Every (tensor, unit) an edit's changes touch, as "name/unit". */
