@@ -2,10 +2,11 @@
 // project's trained shapes, with the batches training uses: `facts` (models/kne-facts:
 // 4 layers, d 128, vocab 1401, 32 sentences of 12 tokens), `base` (kne-facts-base: 12 layers,
 // d 256, vocab 8192, 16 windows of 128 tokens) and `base-llama` (its Llama-style twin: the same
-// with RMSNorm, rotary positions, a SwiGLU FFN of 688 and the 4,096-token tokenizer). Median over --steps after --warmup steps, random
-// weights and tokens. PyTorch CPU is the peer, in the same run, on the same shape and tokens
-// (bench/peers/torch_train.py, the WASM backend's thread count), when Debian's python3-torch is
-// installed (CI does not install it; bench/peers/torch.ts); the row says so otherwise.
+// with RMSNorm, rotary positions, a SwiGLU FFN of 688 and the 4,096-token tokenizer). Median over
+// --steps after --warmup steps, random weights and tokens. PyTorch CPU is the peer, in the same
+// run, on the same shape and tokens (bench/peers/torch_train.py, the WASM backend's thread count),
+// when Debian's python3-torch is installed (CI does not install it; bench/peers/torch.ts); the row
+// says so otherwise.
 //
 //   deno run -A bench/train.ts [--shapes=facts,base,base-llama] [--steps=N] [--warmup=N] [--json]
 
