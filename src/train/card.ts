@@ -69,8 +69,9 @@ function commands(s: TrainSummary, where: string): string {
     }: ` +
     `steps ${r.fromStep}-${r.toStep}, ${r.seconds.toFixed(0)} s`
   );
-  return `Trained in ${runs.length} runs, each after the first resumed from the checkpoint of the one before (a ` +
-    `resume with more epochs recomputes the learning-rate schedule for them, a warm restart):\n\n` +
+  return `Trained in ${runs.length} runs, each after the first resumed from the checkpoint of the ` +
+    `one before (a resume with more epochs recomputes the learning-rate schedule for them, a warm ` +
+    `restart):\n\n` +
     `${items.join("\n")}\n\nOn ${where}; in all:`;
 }
 
