@@ -74,9 +74,15 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!Number.isFinite(hi - lo)) return [lo, hi];
   const step = niceStep((hi - lo) / Math.max(1, count));
   const start = Math.ceil(lo / step - 1e-9), end = Math.floor(hi / step + 1e-9);
-  // A range of subnormal numbers has no representable nice step (10^-324 underflows to 0, and
-  // lo / 0 is infinite): the endpoints are the ticks then.
-  if (!(step > 0) || !Number.isFinite(start) || !Number.isFinite(end) || end - start > 10 * count) {
+  // A tick is i x step with |i| <= 1e11, so its value has at most 12 significant digits and the
+  // rounding below is exact. A span narrow against its magnitude (a few ulps at 1e17, where i + 1
+  // rounds back to i) or of subnormal numbers (10^-324 underflows to 0) has no such ticks: the
+  // endpoints are the ticks then.
+  const MAX_INDEX = 1e11;
+  if (
+    !(step > 0) || !(Math.abs(start) <= MAX_INDEX) || !(Math.abs(end) <= MAX_INDEX) ||
+    end - start > 10 * count
+  ) {
     return [lo, hi];
   }
   const out: number[] = [];

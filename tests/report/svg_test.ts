@@ -178,6 +178,9 @@ Deno.test("axis helpers: nice ticks and ceilings, number formatting", () => {
   // Subnormal spans have no representable nice step (10^-324 is 0): the endpoints, at once.
   assertEquals(niceTicks(-5e-324, 5e-324), [-5e-324, 5e-324]);
   assertEquals(niceTicks(0, Number.MIN_VALUE * 3), [0, Number.MIN_VALUE * 3]);
+  // A span of one ulp at 1e17 has tick indices past 2^53 (i + 1 === i): the endpoints, not a loop
+  // that never ends (the heatmap property found it in CI).
+  assertEquals(niceTicks(1e17, 1e17 + 16), [1e17, 1e17 + 16]);
   assertEquals([niceCeil(99.98), niceCeil(100), niceCeil(0.37), niceCeil(0), niceCeil(2.2)], [
     100,
     100,
@@ -194,6 +197,34 @@ Deno.test("axis helpers: nice ticks and ceilings, number formatting", () => {
       formatNumber(NaN),
     ],
     ["0", "1234", "0.123", "1e-5", "n/a"],
+  );
+});
+
+/** The double k representable steps above x (k ulps; x finite, the result may be infinite). */
+function ulpsAbove(x: number, k: number): number {
+  const f = new Float64Array([x]), b = new BigInt64Array(f.buffer);
+  if (x === 0) f[0] = 0; // -0 and 0 step up alike
+  b[0] += x < 0 ? -BigInt(k) : BigInt(k);
+  return f[0];
+}
+
+Deno.test("niceTicks property: any finite span, however narrow, gives few increasing ticks inside it", () => {
+  fc.assert(
+    fc.property(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 65, max: 2 ** 30 })),
+      fc.integer({ min: 1, max: 10 }),
+      (lo, ulps, count) => {
+        const hi = ulpsAbove(lo, ulps);
+        fc.pre(Number.isFinite(hi) && hi > lo);
+        const t = niceTicks(lo, hi, count);
+        assert(t.length <= 10 * count + 1, `${t.length} ticks`);
+        for (let i = 1; i < t.length; i++) assert(t[i] > t[i - 1], `${t[i - 1]} then ${t[i]}`);
+        const slack = (hi - lo) * 1e-9;
+        assert(t.every((v) => v >= lo - slack && v <= hi + slack), `${t[0]}..${t.at(-1)}`);
+      },
+    ),
+    { numRuns: 500 },
   );
 });
 
