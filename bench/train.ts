@@ -8,7 +8,7 @@
 // when Debian's python3-torch is installed (CI does not install it; bench/peers/torch.ts); the row
 // says so otherwise.
 //
-//   deno run -A bench/train.ts [--shapes=facts,base,base-llama] [--steps=N] [--warmup=N] [--json]
+//   deno task bench:train [--shapes=facts,base,base-llama] [--steps=N] [--warmup=N] [--json]
 
 import { createWasmBackend } from "../engine/wasm/backend.ts";
 import { Adam } from "../src/autograd/adam.ts";

@@ -71,9 +71,9 @@ Deno.test("every benchmark prints its usage on --help / -h and exits 0 before an
     ["matmul.ts", "--help", /^Usage: deno task bench:matmul \[--json\] .*\n\nFlags: --json, /],
     ["model.ts", "-h", /^Usage: deno task bench:model .*\n {2}\[--threads=N\] [^]*Flags: --json, /],
     ["edit.ts", "--help", /^Usage: deno task bench:edit [^]*Flags: --json, --profile, --edits/],
-    ["train.ts", "--help", /^Usage: deno run -A bench\/train.ts \[--shapes=[^]*Flags: --shapes/],
-    ["fluency.ts", "--help", /^Usage: deno run -A bench\/fluency.ts \[--model DIR\] [^]*--n/],
-    ["fluency.ts", "-h", /^Usage: deno run -A bench\/fluency.ts /],
+    ["train.ts", "--help", /^Usage: deno task bench:train \[--shapes=[^]*Flags: --shapes/],
+    ["fluency.ts", "--help", /^Usage: deno task bench:fluency \[--model DIR\] [^]*--n/],
+    ["fluency.ts", "-h", /^Usage: deno task bench:fluency /],
   ];
   const results = await Promise.all(cases.map(([script, flag]) => bench(script, [flag])));
   cases.forEach(([script, flag, re], i) => {
@@ -108,4 +108,24 @@ Deno.test("every benchmark refuses an unknown flag or a bad value before any wor
     // One error line, no stack trace.
     assert.equal(err.trim().split("\n").length, 1, `${script} ${flag}: ${err}`);
   });
+});
+
+Deno.test("bench:fluency ends a missing model folder or a bad request file with one error line", async () => {
+  const bad = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(bad, '[{"prompt": "x"');
+    const cases: [string[], RegExp][] = [
+      [["--model", "/nonexistent/kne-model"], /^error: \/nonexistent\/kne-model\/config\.json: /],
+      [["--requests", bad, "--n", "1"], /^error: .*: invalid JSON/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await bench("fluency.ts", args);
+      const err = new TextDecoder().decode(r.stderr);
+      assert.equal(r.code, 1, err);
+      assert.match(err, re);
+      assert.equal(err.trim().split("\n").length, 1, err);
+    }
+  } finally {
+    await Deno.remove(bad);
+  }
 });
