@@ -33,7 +33,7 @@ import { parseEditArgs, UsageError } from "../src/pipeline/args.ts";
 import { methodByName } from "../src/methods/registry.ts";
 import { buildKernels, runChild, Signals } from "./tune/process.ts";
 import { progressPrinter, savedRecords, trialFailure } from "./tune/trial-output.ts";
-import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
+import { DEFAULT_MODEL, noModelFolder, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const HELP = `Usage: deno run -A bench/tune.ts --method NAME --grid JSON [options]
 
@@ -262,7 +262,12 @@ if (import.meta.main) {
       fail((e as Error).message);
     }
   }
-  const splits = SHIPPED_SPLITS[basename(resolve(values.model ?? DEFAULT_MODEL))];
+  // A missing folder is named before the splits are looked up by its name, not after a trial.
+  const modelDir = values.model ?? DEFAULT_MODEL;
+  if (!(await Deno.stat(modelDir).then((i) => i.isDirectory, () => false))) {
+    exitWithError(noModelFolder(modelDir), 1);
+  }
+  const splits = SHIPPED_SPLITS[basename(resolve(modelDir))];
   const requests = values.requests ?? splits?.dev;
   const anchors = values.anchors ?? splits?.anchors;
   if (!requests) fail("--requests is required for this model (it has no known dev split)");

@@ -223,14 +223,15 @@ function printSummary(args: EditArgs, method: Method, result: Result): void {
 /** Everything an edit needs that is read before the backend starts, checked as one. */
 async function prepareRun(args: EditArgs) {
   const method = methodByName(args.method);
+  const modelDir = args.model;
+  // First, so that a mistyped folder is not preceded by a note about its hyperparameter file.
+  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
   const { hparams, from: hparamsFrom } = await resolveHparams(args, method);
   const { requests, source } = await resolveRequests(args);
   warnSubjectsMissing(requests, source);
 
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  const modelDir = args.model;
-  await Deno.realPath(modelDir).catch(() => fail(noModelFolder(modelDir), 1));
   const anchorFile = args.anchors ?? defaultAnchors(modelDir);
   if (args.resume && await present(out) && !(await present(`${out}.partial`))) {
     fail(

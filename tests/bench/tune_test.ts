@@ -101,6 +101,17 @@ Deno.test("tune.ts refuses to read a test split, to tune without anchors, or a g
     // Refused before any trial: one error line, no usage text, nothing run.
     equal(/trial t1/.test(r.err), false, `${args.join(" ")}: ${r.err}`);
   }
+  // A missing model folder is the work's failure (exit 1, as the edit command says it), named
+  // before the first trial even with both splits given.
+  const missing = await tune(
+    ...["--model", "tests/fixtures/no-such-model", "--requests", "data/requests/dev.json"],
+    ...["--anchors", "data/requests/anchors.json"],
+  );
+  equal(missing.code, 1, missing.err);
+  equal(
+    /^error: --model tests\/fixtures\/no-such-model: no such folder\s*$/.test(missing.err),
+    true,
+  );
 });
 
 Deno.test("a failed trial: the edit command's error line, --resume only where it helps", () => {

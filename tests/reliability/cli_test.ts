@@ -321,7 +321,13 @@ Deno.test({
         /invalid JSON/,
       ],
       ["not a model folder", ["--model", empty], 1, /config\.json: cannot read/],
-      ["no such model folder", ["--model", join(TMP, "nope")], 1, /no such folder/],
+      // The whole of stderr: no note about the folder's hyperparameter file before the error.
+      [
+        "no such model folder",
+        ["--model", join(TMP, "nope")],
+        1,
+        /^error: --model \S+: no such folder\s*$/,
+      ],
       [
         "hparams with an unknown key",
         ["--hparams", await file("h-unk.json", { igStep: 2 })],
