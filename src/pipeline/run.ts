@@ -37,7 +37,8 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const replay = opts.mode === "sequential" && done.size > 0
     ? await sequenceSoFar(partial, opts.targets, done)
     : undefined;
-  await Deno.mkdir(`${partial}/patches`, { recursive: true });
+  // A batch is one edit, saved as the run's patch: it keeps no patch per record.
+  await Deno.mkdir(opts.mode === "batch" ? partial : `${partial}/patches`, { recursive: true });
   await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
   const records: RecordResult[] = [...done.values()];

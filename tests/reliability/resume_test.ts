@@ -242,6 +242,9 @@ Deno.test({
     const out = join(TMP, "batch");
     const batch = [...args(out, 2), "--mode", "batch"];
     assert.equal((await runEdit(batch)).code, 0);
+    // The run's one patch, and no folder of per-record patches (README's output table).
+    assert.ok(await exists(join(out, "patch.safetensors")));
+    assert.equal(await exists(join(out, "patches")), false);
     const want = await recordsIn(join(out, "records.jsonl"));
     await Deno.rename(out, `${out}.partial`);
     await Deno.remove(join(`${out}.partial`, "patch.safetensors"));
@@ -251,6 +254,7 @@ Deno.test({
     const timeless = (x: Record<string, unknown>) => ({ ...x, seconds: 0, timings: {} });
     assert.deepEqual(got.map(timeless), want.map(timeless));
     assert.ok(await exists(join(out, "patch.safetensors")));
+    assert.equal(await exists(join(out, "patches")), false);
     FAULTS.add("resume of a batch", 1);
   },
 });
