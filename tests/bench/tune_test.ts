@@ -198,14 +198,13 @@ Deno.test({
       const other = await tune("resumed", ["--resume", "--n", "2"]);
       equal(other.code, 0, other.err);
       equal(/finished earlier/.test(other.err), false, other.err);
-      // A trial that fails before any record (here: no model folder) would fail again: its error
-      // line, no --resume.
-      const noModel = await tune("nomodel", ["--model", "tests/fixtures/nope"]);
+      // A trial that fails before any record (here: a model folder with no config.json; a missing
+      // folder is refused before the first trial) would fail again: its error line, no --resume.
+      await Deno.mkdir(`${tmp}/empty-model`);
+      const noModel = await tune("nomodel", ["--model", `${tmp}/empty-model`]);
       equal(noModel.code, 1, noModel.err);
       equal(
-        /^error: trial t1 failed: --model tests\/fixtures\/nope: no such folder$/m.test(
-          noModel.err,
-        ),
+        /^error: trial t1 failed: .*empty-model\/config\.json: cannot read/m.test(noModel.err),
         true,
         noModel.err,
       );
