@@ -177,7 +177,9 @@ export function forwardOrigin(
   config: ModelConfig,
 ): number {
   const pos0 = cache?.length ?? 0;
-  if (cache && pos0 + t > config.contextLength) {
+  // With or without a cache: a learned position table has no row past the context, and a rotary
+  // model was trained on none (a trace of a long prompt read past GPT-2's table, silently).
+  if (pos0 + t > config.contextLength) {
     throw new BackendError(
       `${arch}: positions ${pos0}..${pos0 + t} exceed the context length ${config.contextLength}`,
     );

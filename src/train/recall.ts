@@ -1,6 +1,8 @@
 // Fact recall of a model on probes (prompt, answer), teacher forced: top-1 accuracy of the first
 // answer token and of the whole answer (every answer token is the argmax), overall and per
-// relation. Probes are scored in padded batches with one forward each.
+// relation. Probes are scored in padded batches with one forward each; a probe longer than the
+// model's context is scored on its last context-length tokens (the metrics' sliding window), and
+// one whose answer alone fills the context counts as not recalled.
 
 import { noGrad } from "../autograd/variable.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
@@ -41,10 +43,14 @@ export async function scoreProbes(
   const out: ProbeScore[] = [];
   for (let b = 0; b < probes.length; b += batchSize) {
     const chunk = probes.slice(b, b + batchSize);
+    const ctx = model.config.contextLength;
     const rows = chunk.map((p) => {
       const prompt = tok.encode(p.prompt);
       const full = tok.encode(`${p.prompt} ${p.answer}`);
-      return { prompt, answer: full.slice(prompt.length), ids: full.slice(0, -1) };
+      const cut = Math.max(0, full.length - 1 - ctx);
+      // Where the answer's first prediction is read, after the cut (< 0: it cannot be read).
+      const read = prompt.length - 1 - cut;
+      return { read, answer: full.slice(prompt.length), ids: full.slice(cut, -1) };
     });
     const t = Math.max(...rows.map((r) => r.ids.length));
     const ids = rows.flatMap((r) => [...r.ids, ...new Array(t - r.ids.length).fill(0)]);
@@ -55,9 +61,10 @@ export async function scoreProbes(
       return await argmaxRows(logits.value).toArray();
     });
     for (const [i, r] of rows.entries()) {
-      const start = i * t + r.prompt.length - 1;
-      const whole = r.answer.length > 0 && r.answer.every((a, j) => am[start + j] === a);
-      out.push({ first: r.answer.length > 0 && am[start] === r.answer[0], whole });
+      const start = i * t + r.read;
+      const scored = r.answer.length > 0 && r.read >= 0;
+      const whole = scored && r.answer.every((a, j) => am[start + j] === a);
+      out.push({ first: scored && am[start] === r.answer[0], whole });
     }
   }
   return out;

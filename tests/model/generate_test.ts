@@ -151,6 +151,16 @@ testBackends("generation stops after eosId and refuses to pass the context", asy
         if (!(e instanceof BackendError) || !/context length/.test(e.message)) throw e;
       }
     }
+    // Without a cache too: a forward of more tokens than the context reads no position past it
+    // (GPT-2's table has no such row; a trace of a long prompt used to read past it silently).
+    try {
+      await tidyAsync(() => {
+        noGrad(() => model.forward(Tensor.fromArray(be, new Array(ctx + 1).fill(1), [1, ctx + 1])));
+        return Promise.reject(new Error(`${name}: no error`));
+      });
+    } catch (e) {
+      if (!(e instanceof BackendError) || !/exceed the context length/.test(e.message)) throw e;
+    }
     // The cache is inference only: a forward that records gradients is refused.
     const cache = new KVCache(be, model.config, 1, 4);
     try {

@@ -74,6 +74,30 @@ Deno.test("recall: batched, padded scores equal one direct forward per probe", a
   assert.ok(expected.some((e) => e.whole) && expected.some((e) => !e.whole));
 });
 
+Deno.test("recall: a probe past the context is scored on its last context-length tokens", async () => {
+  const ctx = model.config.contextLength;
+  const long = {
+    prompt: `${"The capital of Japan is Tokyo . ".repeat(Math.ceil(ctx / 4))}${probes[0].prompt}`,
+    answer: probes[0].answer,
+  };
+  const prompt = tok.encode(long.prompt), full = tok.encode(`${long.prompt} ${long.answer}`);
+  const cut = full.length - 1 - ctx;
+  assert.ok(cut > 0, "the probe must be longer than the context");
+  const am = await argmaxOf(full.slice(cut, -1));
+  const answer = full.slice(prompt.length), read = prompt.length - 1 - cut;
+  const windowed = {
+    first: am[read] === answer[0],
+    whole: answer.every((a, j) => am[read + j] === a),
+  };
+  assert.deepEqual(await scoreProbes(model, tok, [long, probes[1]], 4), [
+    windowed,
+    await direct(probes[1]),
+  ]);
+  // An answer that fills the context alone cannot be read: not recalled.
+  const huge = { prompt: "Paris", answer: Array(ctx + 2).fill("Rome").join(" ") };
+  assert.deepEqual(await scoreProbes(model, tok, [huge]), [{ first: false, whole: false }]);
+});
+
 Deno.test("recall: greedy answers are known; totals and relations add up", async () => {
   const r = await recall(model, tok, probes, 3);
   assert.equal(r.byRelation.greedy.whole, 1);
