@@ -78,9 +78,13 @@ const count = (name: "n" | "samples" | "seed" | "window") => {
   return v;
 };
 const noise = Number(args.noise);
-if (!(noise > 0)) fail("--noise must be a positive number");
-if (!args.prompt === !args.requests) fail("give either --prompt (with --subject) or --requests");
-if (args.prompt && !args.subject) fail("--prompt needs --subject");
+if (!(noise > 0) || !Number.isFinite(noise)) fail("--noise must be a positive finite number");
+if ((args.prompt === undefined) === (args.requests === undefined)) {
+  fail("give either --prompt (with --subject) or --requests");
+}
+if (args.prompt !== undefined && args.prompt.trim() === "") fail("--prompt must not be empty");
+if (args.prompt !== undefined && args.subject === undefined) fail("--prompt needs --subject");
+if (args.subject !== undefined && args.subject.trim() === "") fail("--subject must not be empty");
 if (args.answer !== undefined && args.answer.trim() === "") fail("--answer must not be empty");
 const n = count("n");
 const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
@@ -108,14 +112,18 @@ await runCommand(async () => {
     if (e instanceof GuardError) exitWithError(e.message, 1);
     throw e;
   }
-  // Every input is read before the output folder is made: a bad one leaves nothing behind.
+  // Every input is read, and every fact traced, before the output folder is made: a bad input or
+  // a prompt that cannot be traced leaves nothing behind.
   const requests = args.requests ? await loadRequests(args.requests) : [];
+  if (args.requests && requests.length === 0) exitWithError(`${args.requests}: no requests`, 1);
   const backend = await createBackend(backendChoice);
   const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
   const tok = tokenizer!;
-  await removeOutput(out);
-  await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
-  await markOutput(out, "trace");
+  const makeOutput = async () => {
+    await removeOutput(out);
+    await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
+    await markOutput(out, "trace");
+  };
 
   /** Titles say when the MLP and attention outputs were restored over a window of layers. */
   const windowNote = (kind?: TraceKind) =>
@@ -161,6 +169,7 @@ await runCommand(async () => {
     } catch (e) {
       exitWithError((e as Error).message, 1);
     }
+    await makeOutput();
     await Deno.writeTextFile(`${out}/trace.json`, JSON.stringify(tr, null, 2) + "\n");
     await heatmaps(tr, "");
     if (args.json) console.log(JSON.stringify(tr));
@@ -197,7 +206,6 @@ await runCommand(async () => {
       });
       if (tr?.known) {
         traces.push(tr);
-        await heatmaps(tr, `facts/${String(traces.length).padStart(3, "0")}-`);
         bar.update(traces.length, `${tried} tried`);
       }
     }
@@ -215,6 +223,10 @@ await runCommand(async () => {
           : "the model answers none of the requests' facts; nothing to average",
         1,
       );
+    }
+    await makeOutput();
+    for (const [i, tr] of traces.entries()) {
+      await heatmaps(tr, `facts/${String(i + 1).padStart(3, "0")}-`);
     }
     const avg = averageByGroup(traces);
     const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);

@@ -126,9 +126,17 @@ export async function traceFact(
     throw new RangeError(`the window must be a whole number of layers >= 1 (got ${window})`);
   }
   const be = model.backend;
-  const { nLayers, dModel: d, vocabSize: v } = model.config;
+  const { nLayers, dModel: d, vocabSize: v, contextLength } = model.config;
+  if (window > nLayers) {
+    throw new RangeError(`the window of ${window} layers is wider than the model's ${nLayers}`);
+  }
   const ids = tok.encode(fact.prompt);
   const t = ids.length;
+  if (t > contextLength) {
+    throw new RangeError(
+      `the prompt is ${t} tokens, longer than the model's context of ${contextLength}`,
+    );
+  }
   let answerToken = -1;
   if (fact.answer !== undefined) {
     const full = tok.encode(`${fact.prompt} ${fact.answer}`);

@@ -89,7 +89,21 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     const base = ["--model", TINY, "--out", out, "--samples", "1"];
     const noise = await trace([...base, "--prompt", "a b", "--subject", "a", "--noise", "0"]);
     assert.equal(noise.code, 2);
-    assert.match(noise.stderr, /--noise must be a positive number/);
+    assert.match(noise.stderr, /--noise must be a positive finite number/);
+    const inf = await trace([...base, "--prompt", "a b", "--subject", "a", "--noise", "Infinity"]);
+    assert.equal(inf.code, 2);
+    assert.match(inf.stderr, /--noise must be a positive finite number/);
+    for (
+      const [flags, re] of [
+        [["--prompt", "  ", "--subject", "a"], /--prompt must not be empty/],
+        [["--prompt", "", "--subject", "a"], /--prompt must not be empty/],
+        [["--prompt", "a b", "--subject", " "], /--subject must not be empty/],
+      ] as const
+    ) {
+      const r = await trace([...base, ...flags]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+    }
     const window = await trace([...base, "--prompt", "a b", "--subject", "a", "--window", "0"]);
     assert.equal(window.code, 2);
     assert.match(window.stderr, /--window must be an integer >= 1/);
@@ -103,6 +117,31 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /does not contain the subject "Spain"/);
     assert.doesNotMatch(missing.stderr, /\n\s+at /);
+    // A prompt past the context (32 tokens) and a window wider than the model: refused, where
+    // the trace used to read past GPT-2's position table silently.
+    const long = await trace([
+      ...base,
+      ...["--prompt", `${"The capital of France is Paris . ".repeat(6)}The capital of Spain is`],
+      ...["--subject", "Spain"],
+    ]);
+    assert.equal(long.code, 1, long.stderr);
+    assert.match(
+      long.stderr,
+      /^error: the prompt is \d+ tokens, longer than the model's context of/,
+    );
+    const wide = await trace([
+      ...base,
+      ...["--prompt", "The capital of France is", "--subject", "France", "--window", "99"],
+    ]);
+    assert.equal(wide.code, 1, wide.stderr);
+    assert.match(wide.stderr, /the window of 99 layers is wider than the model's/);
+    // An empty request file is said so. None of these failures leaves an output folder.
+    const empty = join(tmp, "empty.json");
+    await Deno.writeTextFile(empty, "[]");
+    const none = await trace([...base, "--requests", empty]);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /^error: .*empty\.json: no requests\s*$/);
+    assert.equal(await exists(out), false);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
