@@ -103,6 +103,14 @@ export function fsReason(e: unknown): string {
 }
 
 /**
+ * Why JSON.parse refused a text, on one line: V8 quotes the text's start, line breaks and all
+ * ('Unexpected token 'g', "garbage{\n" is not valid JSON'), which split an `error:` line in two.
+ */
+export function jsonReason(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).replace(/\r?\n/g, "\\n");
+}
+
+/**
  * Reads a whole text file, refusing before it is opened anything that is not a regular file
  * (links are followed): a FIFO would block forever and a device such as /dev/zero never ends.
  */

@@ -13,7 +13,7 @@
 // with record indexes 0-based (the JSON array index, as jq's .[i]) and the field path in the
 // shape of the file read.
 
-import { fsReason, readRegularText } from "./files.ts";
+import { fsReason, jsonReason, readRegularText } from "./files.ts";
 import {
   detectFormat,
   FORMAT_NAMES,
@@ -75,7 +75,7 @@ export function parseRequests(
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new RequestError(file, undefined, undefined, `invalid JSON: ${(e as Error).message}`);
+    throw new RequestError(file, undefined, undefined, `invalid JSON: ${jsonReason(e)}`);
   }
   return validateRequests(value, file, options);
 }
@@ -190,7 +190,7 @@ export function parseHparams<T extends { [K in keyof T]: HparamValue }>(
     try {
       value = JSON.parse(json);
     } catch (e) {
-      throw new HparamsError(source, undefined, `invalid JSON: ${(e as Error).message}`);
+      throw new HparamsError(source, undefined, `invalid JSON: ${jsonReason(e)}`);
     }
   }
   if (value === undefined || value === null) return { ...defaults };

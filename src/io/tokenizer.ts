@@ -4,7 +4,7 @@
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
-import { fsReason, joinPath, readRegularText } from "./files.ts";
+import { fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
 
 export { TokenizerError };
 
@@ -65,7 +65,7 @@ async function readJson(file: string, optional: boolean): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new TokenizerError(file, null, `not valid JSON: ${(e as Error).message}`, { cause: e });
+    throw new TokenizerError(file, null, `not valid JSON: ${jsonReason(e)}`, { cause: e });
   }
 }
 

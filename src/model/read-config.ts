@@ -5,7 +5,7 @@
 
 import type { ModelConfig } from "./config.ts";
 import { ConfigError } from "../io/errors.ts";
-import { fsReason, joinPath, readRegularText } from "../io/files.ts";
+import { fsReason, joinPath, jsonReason, readRegularText } from "../io/files.ts";
 
 export { ConfigError };
 
@@ -34,7 +34,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(file, null, `not valid JSON: ${(e as Error).message}`, { cause: e });
+    throw new ConfigError(file, null, `not valid JSON: ${jsonReason(e)}`, { cause: e });
   }
   return parseModelConfig(json, file);
 }

@@ -204,6 +204,12 @@ Deno.test("readModelConfig errors: missing file, invalid JSON", async () => {
       assert.ok(e instanceof ConfigError && e.message.includes("not valid JSON"), e.message);
       return true;
     });
+    // V8 quotes the text's start, line break included: the message stays one line.
+    Deno.writeTextFileSync(`${dir}/config.json`, "garbage{\n");
+    await assert.rejects(readModelConfig(dir), (e: Error) => {
+      assert.ok(e.message.includes("not valid JSON") && !e.message.includes("\n"), e.message);
+      return true;
+    });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -5,7 +5,7 @@
 // in memory (a page fetched it) is read through the same checks with safetensorsFromBytes.
 
 import { SafetensorsError } from "../errors.ts";
-import { checkRegularFile, fsReason } from "../files.ts";
+import { checkRegularFile, fsReason, jsonReason } from "../files.ts";
 import {
   type Dtype,
   DTYPE_BYTES,
@@ -119,7 +119,7 @@ function parseHeader(
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new SafetensorsError(path, "header", `header is not valid JSON: ${(e as Error).message}`);
+    throw new SafetensorsError(path, "header", `header is not valid JSON: ${jsonReason(e)}`);
   }
   if (!isPlainObject(json)) {
     throw new SafetensorsError(path, "header", "header JSON is not an object");
