@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { RetentionPoint } from "../src/eval/retention.ts";
 import { barChartSvg } from "../src/report/bars.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { fsReason, jsonReason, readRegularText } from "../src/io/files.ts";
+import { runCommand } from "../src/pipeline/run-command.ts";
 
 /** Lag bins of the chart and table: [first, last] edits made after the measured one. */
 export const LAG_BINS: readonly (readonly [number, number])[] = [
@@ -51,10 +54,20 @@ interface RunSummary {
 /** The summary of a finished run, `DIR` or `LABEL=DIR` (the row's label; default: the method). */
 async function summarize(arg: string): Promise<RunSummary> {
   const eq = arg.indexOf("=");
-  const [label, dir] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [null, arg];
-  const m = JSON.parse(await Deno.readTextFile(join(dir, "metrics.json")));
-  if (m.mode !== "sequential" || !Array.isArray(m.retention)) {
-    throw new Error(`${dir}: not a finished sequential run (mode ${m.mode})`);
+  const [label, dir] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [null, arg];
+  if (label === "" || dir === "") throw new Error(`"${arg}": expected RUN_DIR or LABEL=RUN_DIR`);
+  const file = join(dir, "metrics.json");
+  let m;
+  try {
+    m = JSON.parse(await readRegularText(file));
+  } catch (e) {
+    throw new Error(`${file}: ${e instanceof SyntaxError ? jsonReason(e) : fsReason(e)}`);
+  }
+  if (
+    m?.mode !== "sequential" || !Array.isArray(m.retention) || typeof m.mean !== "object" ||
+    typeof m.secondsPerEdit?.median !== "number"
+  ) {
+    throw new Error(`${dir}: not a finished sequential run (mode ${m?.mode})`);
   }
   return {
     method: label ?? m.method,
@@ -80,22 +93,38 @@ export function joinRuns<R extends { method: string }>(
   ];
 }
 
+const USAGE = "deno run -A bench/sequential.ts --out DIR [--previous FILE] [LABEL=]RUN_DIR ...";
+
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: { out: { type: "string" }, previous: { type: "string" } },
-    allowPositionals: true,
-  });
-  if (!values.out || positionals.length === 0) {
-    console.error(
-      "usage: deno run -A bench/sequential.ts --out DIR [--previous FILE] [LABEL=]RUN_DIR ...",
-    );
-    Deno.exit(2);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: { out: { type: "string" }, previous: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    exitWithError((e as Error).message, 2, `Usage: ${USAGE}`);
   }
-  const fresh = await Promise.all(positionals.map(summarize));
-  const previous: RunSummary[] = values.previous
-    ? JSON.parse(await Deno.readTextFile(values.previous))
-    : [];
+  const { values, positionals } = parsed;
+  if (!values.out || positionals.length === 0) {
+    exitWithError("give --out DIR and at least one run", 2, `Usage: ${USAGE}`);
+  }
+  await runCommand(() => report(values.out!, values.previous, positionals));
+}
+
+/** The table, JSON and chart of `runs` (and the --previous file's rows) in `out`. */
+async function report(out: string, previousFile: string | undefined, runDirs: string[]) {
+  const fresh = await Promise.all(runDirs.map(summarize));
+  let previous: RunSummary[] = [];
+  if (previousFile) {
+    try {
+      previous = JSON.parse(await readRegularText(previousFile));
+    } catch (e) {
+      throw new Error(`--previous ${previousFile}: ${jsonReason(e)}`);
+    }
+    if (!Array.isArray(previous)) throw new Error(`--previous ${previousFile}: not a list of rows`);
+  }
   const runs = joinRuns(previous, fresh);
   const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(1));
   const table = [
@@ -111,14 +140,14 @@ if (import.meta.main) {
       } |`
     ),
   ].join("\n");
-  await Deno.mkdir(values.out, { recursive: true });
-  await Deno.writeTextFile(join(values.out, "sequential.md"), table + "\n");
+  await Deno.mkdir(out, { recursive: true });
+  await Deno.writeTextFile(join(out, "sequential.md"), table + "\n");
   await Deno.writeTextFile(
-    join(values.out, "sequential.json"),
+    join(out, "sequential.json"),
     JSON.stringify(runs, null, 2) + "\n",
   );
   await Deno.writeTextFile(
-    join(values.out, "retention.svg"),
+    join(out, "retention.svg"),
     barChartSvg({
       title: "Sequential editing: Edit Succ. of an edit after k more edits",
       groups: LAG_BINS.map((b) => `k = ${binLabel(b)}`),
