@@ -5,7 +5,7 @@
 // its buttons), since two-core timings drift. Prints the first edit and the median of the later
 // ones, the method's apply alone (what the page shows as seconds).
 // `deno run -A bench/browser.ts [--model NAME] [--edits N] [--rounds R]`, after
-// `deno task build:web`.
+// `deno task build:web`; NAME is a shipped model's folder name, N and R at least 1.
 
 /// <reference lib="dom" />
 
@@ -21,14 +21,21 @@ import {
 } from "../mod.ts";
 import { loadRequests, shippedHparams } from "../deno.ts";
 import { serve } from "../scripts/serve.ts";
+import { exitWithError } from "../src/cli/fail.ts";
+import { benchFlags } from "./flags.ts";
 
-function flag(name: string, def: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] : def;
+const args = benchFlags(["model", "edits", "rounds"], Deno.args, {
+  values: ["model", "edits", "rounds"],
+});
+const MODEL = args.get("model") ?? DEFAULT_MODEL.split("/").pop()!;
+const EDITS = args.int("edits", 8, 1);
+const ROUNDS = args.int("rounds", 2, 1);
+if (!SHIPPED_SPLITS[MODEL]) {
+  exitWithError(
+    `--model ${MODEL}: not a shipped model (${Object.keys(SHIPPED_SPLITS).join(", ")})`,
+    2,
+  );
 }
-const MODEL = flag("model", DEFAULT_MODEL.split("/").pop()!);
-const EDITS = Number(flag("edits", "8"));
-const ROUNDS = Number(flag("rounds", "2"));
 
 function summary(xs: number[]): string {
   const warm = xs.slice(1).sort((a, b) => a - b);

@@ -99,6 +99,9 @@ Deno.test("every benchmark refuses an unknown flag or a bad value before any wor
     ["fluency.ts", "--bogus", /unknown flag "--bogus"; flags: --model, --requests, --n/],
     ["fluency.ts", "--n=abc", /--n must be an integer >= 1, got "abc"/],
     ["fluency.ts", "--model", /--model needs a value/],
+    ["browser.ts", "--edits=0", /--edits must be an integer >= 1, got "0"/],
+    ["browser.ts", "--bogus", /unknown flag "--bogus"; flags: --model, --edits, --rounds/],
+    ["browser.ts", "--model=nope", /--model nope: not a shipped model \(kne-facts, /],
   ];
   const results = await Promise.all(cases.map(([script, flag]) => bench(script, [flag])));
   cases.forEach(([script, flag, re], i) => {
