@@ -14,8 +14,8 @@ import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { Progress } from "../src/cli/progress.ts";
-import { exists, replaceDir } from "../src/io/files.ts";
-import { loadTokenizer } from "../src/io/tokenizer.ts";
+import { exists, fsReason, jsonReason, readRegularText, replaceDir } from "../src/io/files.ts";
+import { tokenizerFromJson } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
 import { hfConfigJson } from "../src/model/write-config.ts";
 import { saveWeights } from "../src/pipeline/load.ts";
@@ -162,21 +162,20 @@ try {
 }
 const markCheckpoint = (dir: string) => markOutput(dir, "checkpoint");
 
-await removeOutput(partial);
-await Deno.mkdir(partial, { recursive: true });
-await markOutput(partial, "train");
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
 // src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts); or --tokenizer.
 const tokenizerFile = parsed.tokenizer ??
   new URL(`../${preset.tokenizer}`, import.meta.url).pathname;
-let tok, tokenizerSha256;
+let tok, tokenizerText, tokenizerSha256;
 try {
-  const text = await Deno.readTextFile(tokenizerFile);
-  tokenizerSha256 = await sha256(text);
-  await Deno.writeTextFile(`${partial}/tokenizer.json`, text);
-  tok = await loadTokenizer(partial);
+  tokenizerText = await readRegularText(tokenizerFile);
+  tokenizerSha256 = await sha256(tokenizerText);
+  tok = tokenizerFromJson(tokenizerFile, JSON.parse(tokenizerText), {});
 } catch (e) {
-  exitWithError(`--tokenizer ${tokenizerFile}: ${(e as Error).message}`, 2);
+  exitWithError(
+    `--tokenizer ${tokenizerFile}: ${e instanceof SyntaxError ? jsonReason(e) : fsReason(e)}`,
+    2,
+  );
 }
 let data;
 try {
@@ -185,6 +184,11 @@ try {
   if (!(e instanceof CorpusSourceError)) throw e;
   exitWithError(`${tokenizerFile}: ${e.message}`, 2);
 }
+// Every input is read before OUT.partial is made: a bad one leaves nothing behind.
+await removeOutput(partial);
+await Deno.mkdir(partial, { recursive: true });
+await markOutput(partial, "train");
+await Deno.writeTextFile(`${partial}/tokenizer.json`, tokenizerText);
 const { source, evalSets, eot } = data;
 if (data.dropped > 0) {
   console.error(`note: ${data.dropped} sentences longer than the context were dropped`);

@@ -200,6 +200,9 @@ Deno.test("--tokenizer trains with another tokenizer; its checkpoint resumes onl
     ]);
     assertEquals(noEot.code, 2, noEot.stderr);
     assertMatch(noEot.stderr, /has no <\|endoftext\|> token/);
+    // Inputs are read before OUT.partial is made: neither refusal leaves one.
+    const leftovers = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+    assertEquals(leftovers.some((n) => n.startsWith("x")), false, leftovers.join(", "));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
