@@ -81,7 +81,9 @@ const all: EvalSets = corpus === "text"
   : buildCorpus({ seed: DEFAULT_SEED }).evalSets;
 const names = args.sets?.split(",") ?? Object.keys(all);
 for (const n of names) {
-  if (!(n in all)) fail(`--sets: no probe set "${n}" (sets: ${Object.keys(all).join(", ")})`);
+  if (!Object.hasOwn(all, n)) {
+    fail(`--sets: no probe set "${n}" (sets: ${Object.keys(all).join(", ")})`);
+  }
 }
 
 await runCommand(async () => {

@@ -136,4 +136,14 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
   };
   assert.doesNotMatch(await run("kne-facts"), /target/);
   assert.match(await run("kne-facts-base"), /train_facts .*\(target 98%\)/);
+  // A set name that only an object's prototype has is no set (it used to reach the scoring).
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", `${root}scripts/recall.ts`, "--model", `${root}models/kne-facts`],
+      ...["--sets", "constructor"],
+    ],
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /^error: --sets: no probe set "constructor"/);
 });
