@@ -41,9 +41,17 @@ function answer(status: number, text: string): Response {
   return new Response(text, { status, headers: { ...ISOLATION, "content-type": "text/plain" } });
 }
 
-/** The file a request path names, or null (outside every mount, or climbing out of one). */
+/**
+ * The file a request path names, or null (outside every mount, climbing out of one, or not a
+ * well-formed percent-encoding such as "/%").
+ */
 export function fileFor(pathname: string): URL | null {
-  let path = decodeURIComponent(pathname);
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
   if (path.endsWith("/")) path += "index.html";
   if (path.split("/").some((part) => part === ".." || part.startsWith("."))) return null;
   for (const [prefix, dir] of MOUNTS) {
