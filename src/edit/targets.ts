@@ -40,6 +40,9 @@ export function editTarget(
   if (request.prompt.trim() === "") {
     throw new EditInputError(`${where("prompt")}: the prompt is empty`);
   }
+  if (request.targetNew.trim() === "") {
+    throw new EditInputError(`${where("target_new")}: the new target is empty`);
+  }
   const unk = unknownIds(tok);
   const promptIds = encodeField(tok, unk, request.prompt, where("prompt"));
   const full = encodeField(tok, unk, `${request.prompt} ${request.targetNew}`, where("target_new"));

@@ -1,6 +1,7 @@
 // The library's in-memory path (mod.ts, src/session/): a model loaded by URL holds the same
 // weights as the folder loader's, an edit's patch round-trips through its bytes, and applying or
-// reverting it moves the model between the edited and the original weights bit for bit.
+// reverting it moves the model between the edited and the original weights bit for bit; a bad
+// request is refused with its reason.
 
 import { strict as assert } from "node:assert";
 import {
@@ -49,6 +50,19 @@ Deno.test("an edit's patch bytes revert and re-apply it exactly", async () => {
     assert.deepEqual(await applyPatch(m, patch, "apply"), []);
     assert.deepEqual(await weightBits(m.model), edited);
     assert.equal(await complete(m, PROMPT), out.after.completion);
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("edit() names what is wrong with a request: an empty prompt or target", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    const original = await weightBits(m.model);
+    await assert.rejects(() => edit(m, simpleRequest(" ", "Rome")), /the prompt is empty/);
+    await assert.rejects(() => edit(m, simpleRequest(PROMPT, "")), /the new target is empty/);
+    assert.deepEqual(await weightBits(m.model), original);
   } finally {
     backend.dispose();
   }
