@@ -8,7 +8,7 @@
 
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
-import { parseFlags } from "../src/cli/flags.ts";
+import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
@@ -71,10 +71,11 @@ const args = parseFlags({
   json: { type: "boolean", default: false },
   force: { type: "boolean", default: false },
 }, USAGE);
+// Counts are read as the edit command reads them (wholeNumber: "1e1" or "5.0" is no count).
 const count = (name: "n" | "samples" | "seed" | "window") => {
-  const v = Number(args[name]);
+  const v = wholeNumber(args[name]!);
   const min = name === "seed" ? 0 : 1;
-  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}`);
+  if (v === null || v < min) fail(`--${name} must be an integer >= ${min}`);
   return v;
 };
 const noise = Number(args.noise);
@@ -85,6 +86,9 @@ if ((args.prompt === undefined) === (args.requests === undefined)) {
 if (args.prompt !== undefined && args.prompt.trim() === "") fail("--prompt must not be empty");
 if (args.prompt !== undefined && args.subject === undefined) fail("--prompt needs --subject");
 if (args.subject !== undefined && args.subject.trim() === "") fail("--subject must not be empty");
+if (args.requests !== undefined && (args.subject !== undefined || args.answer !== undefined)) {
+  fail("--subject and --answer go with --prompt; a request file gives each fact's own");
+}
 if (args.answer !== undefined && args.answer.trim() === "") fail("--answer must not be empty");
 const n = count("n");
 const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };

@@ -98,6 +98,8 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
         [["--prompt", "  ", "--subject", "a"], /--prompt must not be empty/],
         [["--prompt", "", "--subject", "a"], /--prompt must not be empty/],
         [["--prompt", "a b", "--subject", " "], /--subject must not be empty/],
+        [["--prompt", "a b", "--subject", "a", "--samples", "1e1"], /--samples must be an integer/],
+        [["--requests", "r.json", "--subject", "a"], /--subject and --answer go with --prompt/],
       ] as const
     ) {
       const r = await trace([...base, ...flags]);
