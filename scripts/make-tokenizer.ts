@@ -3,12 +3,13 @@
 // and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 // An existing tokenizer.json is replaced only with --force, and never in a model folder (one
-// holding config.json): a model's tokenizer belongs to its weights. The file is written whole
+// holding config.json) nor below one: a model's tokenizer belongs to its weights. The file is written whole
 // (a temporary renamed over it), so an interrupted run leaves the old one.
 
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
+import { checkNotInsideModel, GuardError } from "../src/pipeline/output-guard.ts";
 import { printable } from "../src/cli/message.ts";
 import { present, writeTextAtomically } from "../src/io/files.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
@@ -41,6 +42,12 @@ await runCommand(async () => {
         `replaced, even with --force: choose another --out`,
       1,
     );
+  }
+  try {
+    await checkNotInsideModel(out);
+  } catch (e) {
+    if (e instanceof GuardError) exitWithError(e.message, 1);
+    throw e;
   }
   if (await present(file) && !args.force) {
     exitWithError(

@@ -29,6 +29,7 @@ import { beginRun, recordRun } from "../src/train/runs.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { greedySamples } from "../src/train/samples.ts";
 import {
+  checkNotInsideModel,
   checkOutputFolder,
   checkReplaceable,
   GuardError,
@@ -152,6 +153,7 @@ try {
   // removed, whatever --force says: OUT, OUT.partial, the checkpoint and their .tmp/.old
   // siblings; OUT.partial is written under OUT's lock.
   await checkOutputFolder(out, { force: args.force });
+  await checkNotInsideModel(out);
   for (const p of [partial, ckptDir, `${ckptDir}.tmp`, `${ckptDir}.old`]) {
     await checkReplaceable(p);
   }

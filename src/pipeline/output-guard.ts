@@ -57,6 +57,25 @@ export async function checkOutPath(out: string, modelDir: string): Promise<void>
   }
 }
 
+/**
+ * Refuses an output path below a model folder (config.json and model.safetensors): a training run or
+ * a tokenizer written there would leave its OUT.partial, checkpoint and lock among a model's
+ * files. OUT itself may be a model folder; the commands' own rules say when it is replaced.
+ */
+export async function checkNotInsideModel(out: string): Promise<void> {
+  // A path through a file cannot be resolved: the command's own write says so in its words.
+  const real = await realish(out).catch(() => null);
+  if (real === null) return;
+  for (let dir = dirname(real);; dir = dirname(dir)) {
+    if (await present(join(dir, "config.json")) && await present(join(dir, "model.safetensors"))) {
+      throw new GuardError(
+        `--out ${out} lies inside the model folder ${dir}; choose another --out`,
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
 /** The marker file written into every output folder of this tool. */
 export const OUTPUT_MARKER = ".kne-output";
 

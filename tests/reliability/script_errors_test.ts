@@ -56,6 +56,7 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
     await Deno.writeTextFile(join(dir, "tokenizer.json"), "kept");
   }
   await Deno.writeTextFile(join(modelCopy, "config.json"), "{}");
+  await Deno.writeTextFile(join(modelCopy, "model.safetensors"), "");
   // A port another program holds (the page's build/web/ exists: `deno task test` builds it first).
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 }) as Deno.TcpListener;
   const cases: Case[] = [
@@ -187,6 +188,21 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       args: ["--out", modelCopy, "--vocab", "300", "--force"],
       code: 1,
       message: /holds a model \(config\.json\); a model's tokenizer is never replaced/,
+    },
+    // Nor below a model folder: a run's OUT.partial, checkpoint and lock would lie among its files.
+    {
+      script: "make-tokenizer.ts",
+      args: ["--out", join(modelCopy, "tok"), "--vocab", "300"],
+      code: 1,
+      message: /--out .*model-copy\/tok lies inside the model folder .*model-copy;/,
+      absent: [join(modelCopy, "tok")],
+    },
+    {
+      script: "train.ts",
+      args: ["--out", join(modelCopy, "sub")],
+      code: 2,
+      message: /--out .*model-copy\/sub lies inside the model folder .*model-copy;/,
+      absent: ["sub.partial", "sub.checkpoint", "sub.lock"].map((f) => join(modelCopy, f)),
     },
     {
       script: "make-tokenizer.ts",
