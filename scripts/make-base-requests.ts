@@ -52,6 +52,7 @@ const count = (name: "test" | "dev" | "anchors") => {
   return v;
 };
 const nTest = count("test"), nDev = count("dev"), nAnchors = count("anchors");
+if (values.model!.trim() === "") fail("--model must not be empty");
 if (!/^[a-z0-9][a-z0-9-]*$/.test(values.prefix)) {
   fail(`--prefix must be letters, digits and -, got "${values.prefix}"`);
 }

@@ -39,6 +39,7 @@ const args = parseFlags({
   backend: { type: "string", default: "wasm" },
 }, USAGE);
 const modelDir = args.model ?? fail("--model is required");
+if (modelDir.trim() === "") fail("--model must not be empty");
 if (args.corpus !== undefined && args.corpus !== "text" && args.corpus !== "template") {
   fail(`--corpus must be text or template, got "${args.corpus}"`);
 }

@@ -78,6 +78,7 @@ const count = (name: "n" | "samples" | "seed" | "window") => {
   if (v === null || v < min) fail(`--${name} must be an integer >= ${min}`);
   return v;
 };
+if (args.model!.trim() === "") fail("--model must not be empty");
 const noise = Number(args.noise);
 if (!(noise > 0) || !Number.isFinite(noise)) fail("--noise must be a positive finite number");
 if ((args.prompt === undefined) === (args.requests === undefined)) {

@@ -210,6 +210,17 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       code: 1,
       message: /earlier\/tokenizer\.json exists; pass --force to replace it/,
     },
+    // An empty --model is said so (it used to read config.json in the working folder).
+    ...["trace.ts", "recall.ts", "make-base-requests.ts"].map((script) => ({
+      script,
+      args: [
+        "--model",
+        "",
+        ...(script === "trace.ts" ? ["--prompt", "a b", "--subject", "a"] : []),
+      ],
+      code: 2,
+      message: /^error: --model must not be empty/,
+    })),
     {
       script: "edit.ts",
       args: ["--model", missing],
