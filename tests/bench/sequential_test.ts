@@ -44,8 +44,8 @@ Deno.test("bench/sequential.ts: a missing or unfinished run and a bad argument e
   try {
     await Deno.writeTextFile(`${tmp}/metrics.json`, '{"mode":"single"}');
     const cases: [string[], number, RegExp][] = [
-      [[], 2, /^error: give --out DIR and at least one run/],
-      [["--out", `${tmp}/o`, `${tmp}/none`], 1, /^error: .*none\/metrics\.json: no such file/],
+      [[], 2, /^error: give --out DIR and at least one run/m],
+      [["--out", `${tmp}/o`, `${tmp}/none`], 1, /^error: .*none\/metrics\.json: no such file/m],
       [["--out", `${tmp}/o`, tmp], 1, /not a finished sequential run \(mode single\)/],
       [["--out", `${tmp}/o`, "LABEL="], 1, /"LABEL=": expected RUN_DIR or LABEL=RUN_DIR/],
     ];

@@ -109,7 +109,7 @@ Deno.test("tune.ts refuses to read a test split, to tune without anchors, or a g
   );
   equal(missing.code, 1, missing.err);
   equal(
-    /^error: --model tests\/fixtures\/no-such-model: no such folder\s*$/.test(missing.err),
+    /^error: --model tests\/fixtures\/no-such-model: no such folder$/m.test(missing.err),
     true,
   );
 });

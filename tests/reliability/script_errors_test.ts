@@ -219,7 +219,7 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
         ...(script === "trace.ts" ? ["--prompt", "a b", "--subject", "a"] : []),
       ],
       code: 2,
-      message: /^error: --model must not be empty/,
+      message: /^error: --model must not be empty/m,
     })),
     {
       script: "edit.ts",

@@ -129,7 +129,7 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     assert.equal(long.code, 1, long.stderr);
     assert.match(
       long.stderr,
-      /^error: the prompt is \d+ tokens, longer than the model's context of/,
+      /^error: the prompt is \d+ tokens, longer than the model's context of/m,
     );
     const wide = await trace([
       ...base,
@@ -142,7 +142,7 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
     await Deno.writeTextFile(empty, "[]");
     const none = await trace([...base, "--requests", empty]);
     assert.equal(none.code, 1, none.stderr);
-    assert.match(none.stderr, /^error: .*empty\.json: no requests\s*$/);
+    assert.match(none.stderr, /^error: .*empty\.json: no requests$/m);
     assert.equal(await exists(out), false);
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -145,5 +145,5 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
     env: { NO_COLOR: "1" },
   }).output();
   assert.equal(bad.code, 2);
-  assert.match(new TextDecoder().decode(bad.stderr), /^error: --sets: no probe set "constructor"/);
+  assert.match(new TextDecoder().decode(bad.stderr), /^error: --sets: no probe set "constructor"/m);
 });
