@@ -41,9 +41,9 @@ export async function scoreProbes(
   batchSize = 64,
 ): Promise<ProbeScore[]> {
   const out: ProbeScore[] = [];
+  const ctx = model.config.contextLength;
   for (let b = 0; b < probes.length; b += batchSize) {
     const chunk = probes.slice(b, b + batchSize);
-    const ctx = model.config.contextLength;
     const rows = chunk.map((p) => {
       const prompt = tok.encode(p.prompt);
       const full = tok.encode(`${p.prompt} ${p.answer}`);
