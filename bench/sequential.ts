@@ -95,24 +95,6 @@ export function joinRuns<R extends { method: string }>(
 
 const USAGE = "deno run -A bench/sequential.ts --out DIR [--previous FILE] [LABEL=]RUN_DIR ...";
 
-if (import.meta.main) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: { out: { type: "string" }, previous: { type: "string" } },
-      allowPositionals: true,
-    });
-  } catch (e) {
-    exitWithError((e as Error).message, 2, `Usage: ${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (!values.out || positionals.length === 0) {
-    exitWithError("give --out DIR and at least one run", 2, `Usage: ${USAGE}`);
-  }
-  await runCommand(() => report(values.out!, values.previous, positionals));
-}
-
 /** The table, JSON and chart of `runs` (and the --previous file's rows) in `out`. */
 async function report(out: string, previousFile: string | undefined, runDirs: string[]) {
   const fresh = await Promise.all(runDirs.map(summarize));
@@ -156,4 +138,22 @@ async function report(out: string, previousFile: string | undefined, runDirs: st
     }),
   );
   console.log(table);
+}
+
+if (import.meta.main) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: { out: { type: "string" }, previous: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    exitWithError((e as Error).message, 2, `Usage: ${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (!values.out || positionals.length === 0) {
+    exitWithError("give --out DIR and at least one run", 2, `Usage: ${USAGE}`);
+  }
+  await runCommand(() => report(values.out!, values.previous, positionals));
 }
