@@ -4,6 +4,9 @@
 // tokenizer was made for: byte-level BPE for text, word-level for template), overall and per
 // relation, the same figures training writes into recall.json. --limit scores every k-th probe of
 // each set so that at most N remain (a quick look at a model while another run trains).
+// --by-phrasing adds a row per phrasing under each relation (which wordings a model misses), and
+// --prefix TEXT puts TEXT before every prompt (how recall depends on what precedes the prompt:
+// a leading space, an end-of-text token, another sentence).
 
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
@@ -18,10 +21,12 @@ import { realish } from "../src/pipeline/output-guard.ts";
 import { present } from "../src/io/files.ts";
 
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
-  [--limit N] [--json OUT [--force]] [--backend wasm|webgpu|auto]
+  [--limit N] [--by-phrasing] [--prefix TEXT] [--json OUT [--force]] [--backend wasm|webgpu|auto]
 
   --corpus C   text (kne-facts-base's) or template (kne-facts's); default: text for a model with
                a BPE tokenizer, template for a word-level one
+  --by-phrasing  also score each phrasing (the sentence frame a probe was made from) apart
+  --prefix TEXT  put TEXT before every probe's prompt, e.g. " " or "<|endoftext|>" (default: none)
   --json OUT   also write the report there: never into the model folder (its recall.json is
                training's), and over an existing file only with --force`;
 
@@ -34,6 +39,8 @@ const args = parseFlags({
   corpus: { type: "string" },
   sets: { type: "string" },
   limit: { type: "string" },
+  "by-phrasing": { type: "boolean", default: false },
+  prefix: { type: "string", default: "" },
   json: { type: "string" },
   force: { type: "boolean", default: false },
   backend: { type: "string", default: "wasm" },
@@ -87,26 +94,35 @@ for (const n of names) {
   }
 }
 
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+const count = (n: number) => `n=${String(n).padStart(5)}`;
+
 await runCommand(async () => {
   const backend = await createBackend(backendChoice);
   const { model, tokenizer } = await loadModel(modelDir, backend, { tokenizer: true });
   const report: Record<string, RecallReport> = {};
   for (const name of names) {
-    const probes = all[name as keyof EvalSets];
-    const step = Math.max(1, Math.ceil(probes.length / limit));
-    report[name] = await recall(model, tokenizer!, probes.filter((_, i) => i % step === 0));
+    const every = all[name as keyof EvalSets];
+    const step = Math.max(1, Math.ceil(every.length / limit));
+    const probes = every.filter((_, i) => i % step === 0);
+    const set = await recall(model, tokenizer!, probes, {
+      prefix: args.prefix,
+      byPhrasing: args["by-phrasing"],
+    });
+    report[name] = set;
     const target = BASE_TARGETS[name];
     console.log(
-      `${name.padEnd(18)} n=${String(report[name].n).padStart(5)}  first token ${
-        (100 * report[name].firstToken).toFixed(1)
-      }%  whole answer ${(100 * report[name].whole).toFixed(1)}%${
-        target && corpus === "text" ? `  (target ${100 * target}%)` : ""
-      }`,
+      `${name.padEnd(18)} ${count(set.n)}  first token ${percent(set.firstToken)}  whole answer ${
+        percent(set.whole)
+      }${target && corpus === "text" ? `  (target ${100 * target}%)` : ""}`,
     );
-    for (const [rel, r] of Object.entries(report[name].byRelation)) {
-      console.log(
-        `  ${rel.padEnd(22)} n=${String(r.n).padStart(5)}  whole ${(100 * r.whole).toFixed(1)}%`,
-      );
+    for (const [rel, r] of Object.entries(set.byRelation)) {
+      console.log(`  ${rel.padEnd(22)} ${count(r.n)}  whole ${percent(r.whole)}`);
+      const frames = new Set(probes.filter((p) => p.relation === rel).map((p) => p.phrasing));
+      for (const frame of set.byPhrasing ? [...frames].sort() : []) {
+        const f = set.byPhrasing![frame];
+        console.log(`    ${frame.padEnd(48)} ${count(f.n)}  whole ${percent(f.whole)}`);
+      }
     }
   }
   if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(report, null, 2) + "\n");

@@ -44,6 +44,11 @@ export interface Probe {
   relation: string;
   /** The subject; for two-hop probes the bridge entity (city or capital). */
   subject: string;
+  /**
+   * The frame the prompt was made from, "{s}" where the subject goes (the text corpus's
+   * phrasings also hold "{o}" for the answer), so that recall can be reported per phrasing.
+   */
+  phrasing: string;
 }
 
 export interface EvalSets {
@@ -118,6 +123,7 @@ export function twoHopProbes(world: World): TwoHop[] {
           answer: byName.get(city.country)![r],
           relation: `via_city:${r}`,
           subject: city.name,
+          phrasing: fill(TWO_HOP_TEMPLATES.via_city, "{s}", TEMPLATES[r].noun!),
         },
       });
     }
@@ -135,6 +141,7 @@ export function twoHopProbes(world: World): TwoHop[] {
           answer: c[r],
           relation: `via_capital:${r}`,
           subject: c.capital,
+          phrasing: fill(TWO_HOP_TEMPLATES.via_capital, "{s}", TEMPLATES[r].noun!),
         },
       });
     }
@@ -194,6 +201,7 @@ export function buildCorpus(opts: CorpusOptions = {}): Corpus {
       answer: f.answer,
       relation: r,
       subject: f.subject,
+      phrasing: t.train[0],
     });
     for (const tpl of t.heldout) {
       heldout_templates.push({
@@ -201,6 +209,7 @@ export function buildCorpus(opts: CorpusOptions = {}): Corpus {
         answer: f.answer,
         relation: r,
         subject: f.subject,
+        phrasing: tpl,
       });
     }
   }
@@ -229,6 +238,7 @@ export function buildCorpus(opts: CorpusOptions = {}): Corpus {
         answer,
         relation: r,
         subject: c.alias,
+        phrasing: TEMPLATES[r].train[0],
       });
     }
   }

@@ -108,7 +108,7 @@ function twoHops(world: World): TwoHopSentence[] {
 }
 
 function probe(phrasing: string, subject: string, answer: string, relation: string): Probe {
-  return { prompt: promptOf(phrasing, subject)!, answer, relation, subject };
+  return { prompt: promptOf(phrasing, subject)!, answer, relation, subject, phrasing };
 }
 
 export function buildTextCorpus(opts: TextCorpusOptions = {}): TextCorpus {

@@ -1,6 +1,6 @@
 // Fact recall of a model on probes (prompt, answer), teacher forced: top-1 accuracy of the first
 // answer token and of the whole answer (every answer token is the argmax), overall and per
-// relation. Probes are scored in padded batches with one forward each; a probe longer than the
+// relation, and on request per phrasing and after a prefix put before every prompt. Probes are scored in padded batches with one forward each; a probe longer than the
 // model's context is scored on its last context-length tokens (the metrics' sliding window), and
 // one whose answer alone fills the context counts as not recalled.
 
@@ -14,6 +14,8 @@ export interface RecallProbe {
   prompt: string;
   answer: string;
   relation: string;
+  /** The frame the prompt was made from ("{s}" for the subject), for the per-phrasing report. */
+  phrasing?: string;
 }
 
 export interface RecallScore {
@@ -24,6 +26,18 @@ export interface RecallScore {
 
 export interface RecallReport extends RecallScore {
   byRelation: Record<string, RecallScore>;
+  /** Per phrasing, when asked for (a probe without one counts under ""). */
+  byPhrasing?: Record<string, RecallScore>;
+  /** The text put before every prompt, when there was one. */
+  prefix?: string;
+}
+
+export interface RecallOptions {
+  batchSize?: number;
+  /** Text put before every probe's prompt (a leading space, an end-of-text token, a sentence). */
+  prefix?: string;
+  /** Also report each phrasing apart. */
+  byPhrasing?: boolean;
 }
 
 export interface ProbeScore {
@@ -70,29 +84,42 @@ export async function scoreProbes(
   return out;
 }
 
-export async function recall(
-  model: CausalLM,
-  tok: Tokenizer,
-  probes: readonly RecallProbe[],
-  batchSize = 64,
-): Promise<RecallReport> {
-  const scores = await scoreProbes(model, tok, probes, batchSize);
+/** Totals of `scores` and the same per key (probe i's key is `keys[i]`), keys in sorted order. */
+function tally(
+  scores: readonly ProbeScore[],
+  keys: readonly string[],
+): RecallScore & { byKey: Record<string, RecallScore> } {
   const per = new Map<string, { n: number; first: number; whole: number }>();
   scores.forEach((sc, i) => {
-    const rel = probes[i].relation;
-    const s = per.get(rel) ?? { n: 0, first: 0, whole: 0 };
+    const s = per.get(keys[i]) ?? { n: 0, first: 0, whole: 0 };
     s.n++;
     s.first += sc.first ? 1 : 0;
     s.whole += sc.whole ? 1 : 0;
-    per.set(rel, s);
+    per.set(keys[i], s);
   });
-  const byRelation: Record<string, RecallScore> = {};
+  const byKey: Record<string, RecallScore> = {};
   let n = 0, first = 0, whole = 0;
-  for (const [rel, s] of [...per].sort()) {
-    byRelation[rel] = { n: s.n, firstToken: s.first / s.n, whole: s.whole / s.n };
+  for (const [key, s] of [...per].sort()) {
+    byKey[key] = { n: s.n, firstToken: s.first / s.n, whole: s.whole / s.n };
     n += s.n;
     first += s.first;
     whole += s.whole;
   }
-  return { n, firstToken: n ? first / n : 0, whole: n ? whole / n : 0, byRelation };
+  return { n, firstToken: n ? first / n : 0, whole: n ? whole / n : 0, byKey };
+}
+
+export async function recall(
+  model: CausalLM,
+  tok: Tokenizer,
+  probes: readonly RecallProbe[],
+  opts: RecallOptions = {},
+): Promise<RecallReport> {
+  const prefix = opts.prefix ?? "";
+  const prompted = probes.map((p) => ({ prompt: prefix + p.prompt, answer: p.answer }));
+  const scores = await scoreProbes(model, tok, prompted, opts.batchSize);
+  const { byKey, ...total } = tally(scores, probes.map((p) => p.relation));
+  const report: RecallReport = { ...total, byRelation: byKey };
+  if (opts.byPhrasing) report.byPhrasing = tally(scores, probes.map((p) => p.phrasing ?? "")).byKey;
+  if (prefix !== "") report.prefix = prefix;
+  return report;
 }

@@ -39,6 +39,11 @@ Deno.test("corpus: shape and sentence form", () => {
   for (const p of train_facts) assert.ok(train.has(sentence(p.prompt, p.answer)), p.prompt);
   for (const p of corpus.evalSets.two_hop_train) assert.ok(train.has(sentence(p.prompt, p.answer)));
   for (const p of corpus.evalSets.aliases) assert.ok(train.has(sentence(p.prompt, p.answer)));
+  // Every probe names the template it was filled from (recall's per-phrasing report).
+  for (const set of Object.values(corpus.evalSets)) {
+    for (const p of set) assert.equal(p.phrasing.replace("{s}", p.subject), p.prompt);
+  }
+  assert.equal(new Set(heldout_templates.map((p) => p.phrasing)).size, 2 * 5);
 });
 
 Deno.test("corpus: a few exact sentences", () => {

@@ -115,6 +115,12 @@ Deno.test("text corpus: a probe's prompt is its phrasing's text before the answe
     x.subject === "Japan" && /Yen/.test(x.answer)
   );
   assert.equal(cur?.prompt, "The currency of Japan is the");
+  // Every probe names the phrasing it was made from (recall's per-phrasing report).
+  for (const set of Object.values(corpus.evalSets)) {
+    for (const q of set) assert.equal(promptOf(q.phrasing, q.subject), q.prompt, q.phrasing);
+  }
+  const held = new Set(corpus.evalSets.heldout_templates.map((q) => q.phrasing));
+  assert.deepEqual(held, new Set(Object.values(PHRASINGS).flatMap((r) => r.heldout)));
 });
 
 Deno.test("base tokenizer: the committed tokenizer.json files are what the corpus trains", async () => {

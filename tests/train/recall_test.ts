@@ -99,7 +99,9 @@ Deno.test("recall: a probe past the context is scored on its last context-length
 });
 
 Deno.test("recall: greedy answers are known; totals and relations add up", async () => {
-  const r = await recall(model, tok, probes, 3);
+  const r = await recall(model, tok, probes, { batchSize: 3 });
+  assert.equal(r.byPhrasing, undefined);
+  assert.equal(r.prefix, undefined);
   assert.equal(r.byRelation.greedy.whole, 1);
   assert.equal(r.byRelation.greedy.firstToken, 1);
   assert.equal(r.n, probes.length);
@@ -110,11 +112,33 @@ Deno.test("recall: greedy answers are known; totals and relations add up", async
   assert.ok(r.whole <= r.firstToken);
 });
 
+Deno.test("recall: a prefix goes before every prompt; phrasings are tallied apart", async () => {
+  const prefix = "Paris . ";
+  const framed = probes.map((p, i) => ({ ...p, phrasing: i % 3 === 0 ? "A {s}" : "B {s}" }));
+  const r = await recall(model, tok, framed, { prefix, byPhrasing: true, batchSize: 4 });
+  assert.equal(r.prefix, prefix);
+  const expected = { A: { n: 0, whole: 0 }, B: { n: 0, whole: 0 } };
+  let whole = 0;
+  for (const p of framed) {
+    const d = await direct({ prompt: prefix + p.prompt, answer: p.answer });
+    const e = expected[p.phrasing[0] as "A" | "B"];
+    e.n++;
+    e.whole += d.whole ? 1 : 0;
+    whole += d.whole ? 1 : 0;
+  }
+  assert.equal(r.whole, whole / framed.length);
+  assert.deepEqual(Object.keys(r.byPhrasing!), ["A {s}", "B {s}"]);
+  for (const [k, e] of Object.entries(expected)) {
+    assert.equal(r.byPhrasing![`${k} {s}`].n, e.n);
+    assert.equal(r.byPhrasing![`${k} {s}`].whole, e.whole / e.n);
+  }
+});
+
 Deno.test("deno task recall scores a model on the corpus its tokenizer was made for", async () => {
   // The word-level kne-facts used to be scored on kne-facts-base's free text by default (81%,
   // "target 98%"); the base model's targets are printed only for the text corpus.
   const root = new URL("../../", import.meta.url).pathname;
-  const run = async (model: string) => {
+  const run = async (model: string, ...more: string[]) => {
     const r = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -126,6 +150,7 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
         "train_facts",
         "--limit",
         "10",
+        ...more,
       ],
       env: { NO_COLOR: "1" },
       stdout: "piped",
@@ -136,6 +161,31 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
   };
   assert.doesNotMatch(await run("kne-facts"), /target/);
   assert.match(await run("kne-facts-base"), /train_facts .*\(target 98%\)/);
+  // Per phrasing, after a prefix: rows under each relation, and the JSON report's shares add up.
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await run(
+      "kne-facts-base",
+      ...[
+        "--sets",
+        "heldout_templates",
+        "--by-phrasing",
+        "--prefix",
+        " ",
+        "--json",
+        `${dir}/r.json`,
+      ],
+    );
+    assert.match(out, /^ {4}\S.*\{s\}.* +n= +\d+ +whole /m);
+    const set = JSON.parse(await Deno.readTextFile(`${dir}/r.json`)).heldout_templates;
+    assert.equal(set.prefix, " ");
+    const frames = Object.values(set.byPhrasing) as { n: number; whole: number }[];
+    assert.equal(frames.reduce((a, f) => a + f.n, 0), set.n);
+    const recalled = frames.reduce((a, f) => a + f.whole * f.n, 0);
+    assert.ok(Math.abs(recalled - set.whole * set.n) < 1e-9);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
   // A set name that only an object's prototype has is no set (it used to reach the scoring).
   const bad = await new Deno.Command(Deno.execPath(), {
     args: [
