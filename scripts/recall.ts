@@ -2,8 +2,8 @@
 // teacher-forced fact recall of a model folder on the probe sets of the corpus it was trained on
 // (text: kne-facts-base's free text; template: kne-facts's sentences; by default the one its
 // tokenizer was made for: byte-level BPE for text, word-level for template), overall and per
-// relation, the same figures training writes into recall.json. --limit scores every k-th probe of
-// each set so that at most N remain (a quick look at a model while another run trains).
+// relation, the same figures training writes into recall.json. --limit scores a seeded sample of
+// at most N probes of each set (a quick look at a model while another run trains).
 // --by-phrasing adds a row per phrasing under each relation (which wordings a model misses), and
 // --prefix TEXT puts TEXT before every prompt (how recall depends on what precedes the prompt:
 // a leading space, an end-of-text token, another sentence).
@@ -19,6 +19,7 @@ import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
 import { realish } from "../src/pipeline/output-guard.ts";
 import { present } from "../src/io/files.ts";
+import { mulberry32, shuffled } from "../src/random/rng.ts";
 
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
   [--limit N] [--by-phrasing] [--prefix TEXT] [--json OUT [--force]] [--backend wasm|webgpu|auto]
@@ -33,6 +34,8 @@ const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--s
 function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
 }
+
+const SAMPLE_SEED = 20261206;
 
 const args = parseFlags({
   model: { type: "string" },
@@ -94,6 +97,17 @@ for (const n of names) {
   }
 }
 
+/**
+ * At most `limit` probes of a set: a seeded sample, in the set's order. (Every k-th probe followed
+ * the set's period: of the aliases, whose probes cycle through four relations, every second one
+ * left two relations out.)
+ */
+function sample<T>(every: readonly T[], limit: number): T[] {
+  if (every.length <= limit) return [...every];
+  const keep = new Set(shuffled([...every.keys()], mulberry32(SAMPLE_SEED)).slice(0, limit));
+  return every.filter((_, i) => keep.has(i));
+}
+
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 const count = (n: number) => `n=${String(n).padStart(5)}`;
 
@@ -103,8 +117,7 @@ await runCommand(async () => {
   const report: Record<string, RecallReport> = {};
   for (const name of names) {
     const every = all[name as keyof EvalSets];
-    const step = Math.max(1, Math.ceil(every.length / limit));
-    const probes = every.filter((_, i) => i % step === 0);
+    const probes = sample(every, limit);
     const set = await recall(model, tokenizer!, probes, {
       prefix: args.prefix,
       byPhrasing: args["by-phrasing"],

@@ -138,19 +138,11 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
   // The word-level kne-facts used to be scored on kne-facts-base's free text by default (81%,
   // "target 98%"); the base model's targets are printed only for the text corpus.
   const root = new URL("../../", import.meta.url).pathname;
-  const run = async (model: string, ...more: string[]) => {
+  const run = async (model: string, ...flags: string[]) => {
     const r = await new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        `${root}scripts/recall.ts`,
-        "--model",
-        `${root}models/${model}`,
-        "--sets",
-        "train_facts",
-        "--limit",
-        "10",
-        ...more,
+        ...["run", "-A", `${root}scripts/recall.ts`, "--model", `${root}models/${model}`],
+        ...(flags.length ? flags : ["--sets", "train_facts", "--limit", "10"]),
       ],
       env: { NO_COLOR: "1" },
       stdout: "piped",
@@ -183,6 +175,17 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
     assert.equal(frames.reduce((a, f) => a + f.n, 0), set.n);
     const recalled = frames.reduce((a, f) => a + f.whole * f.n, 0);
     assert.ok(Math.abs(recalled - set.whole * set.n) < 1e-9);
+    // --limit samples a set, not every k-th probe: the aliases cycle through four relations, and
+    // every second probe (448 -> 224 <= 300) kept only two of them.
+    await run("kne-facts-base", "--sets", "aliases", "--limit", "300", "--json", `${dir}/a.json`);
+    const aliases = JSON.parse(await Deno.readTextFile(`${dir}/a.json`)).aliases;
+    assert.equal(aliases.n, 300);
+    assert.deepEqual(Object.keys(aliases.byRelation), [
+      "capital",
+      "continent",
+      "currency",
+      "language",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
