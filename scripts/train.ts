@@ -157,7 +157,6 @@ try {
   for (const p of [partial, ckptDir, `${ckptDir}.tmp`, `${ckptDir}.old`]) {
     await checkReplaceable(p);
   }
-  await lockOutput(out);
 } catch (e) {
   if (!(e instanceof GuardError)) throw e;
   exitWithError(e.message, 2);
@@ -186,7 +185,14 @@ try {
   if (!(e instanceof CorpusSourceError)) throw e;
   exitWithError(`${tokenizerFile}: ${e.message}`, 2);
 }
-// Every input is read before OUT.partial is made: a bad one leaves nothing behind.
+// Every input is read before OUT's lock and OUT.partial are made: a bad one leaves nothing
+// behind, not even OUT's parent folders (which the lock beside OUT needs).
+try {
+  await lockOutput(out);
+} catch (e) {
+  if (!(e instanceof GuardError)) throw e;
+  exitWithError(e.message, 2);
+}
 await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
