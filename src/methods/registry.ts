@@ -32,10 +32,11 @@ export const METHOD_LABELS: Readonly<Record<string, string>> = {
   memit: "MEMIT",
 };
 
+/** The method of a name; the error names the methods (the CLI checks --method before this). */
 export function methodByName(name: string): EditMethod<Hparams> {
   const m = METHODS.get(name);
   if (!m) {
-    throw new Error(`--method must be one of ${[...METHODS.keys()].join(", ")}, got "${name}"`);
+    throw new Error(`no editing method "${name}"; methods: ${[...METHODS.keys()].join(", ")}`);
   }
   return m;
 }

@@ -55,13 +55,18 @@ Deno.test("an edit's patch bytes revert and re-apply it exactly", async () => {
   }
 });
 
-Deno.test("edit() names what is wrong with a request: an empty prompt or target", async () => {
+Deno.test("edit() names what is wrong: an empty prompt or target, an unknown method", async () => {
   const backend = await createBackend("wasm");
   try {
     const m = await loadModelFromDir(MODEL, backend);
     const original = await weightBits(m.model);
     await assert.rejects(() => edit(m, simpleRequest(" ", "Rome")), /the prompt is empty/);
     await assert.rejects(() => edit(m, simpleRequest(PROMPT, "")), /the new target is empty/);
+    // In the library's terms, not the command line's ("--method must be one of").
+    await assert.rejects(
+      () => edit(m, simpleRequest(PROMPT, "Rome"), { method: "rom" }),
+      /^Error: no editing method "rom"; methods: kne, kne-paper, /,
+    );
     assert.deepEqual(await weightBits(m.model), original);
   } finally {
     backend.dispose();
