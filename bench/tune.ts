@@ -28,9 +28,9 @@ import { fileURLToPath } from "node:url";
 import { exitWithError } from "../src/cli/fail.ts";
 import { exists } from "../src/io/files.ts";
 import { parseHparams } from "../src/io/requests.ts";
-import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
+import { notOneOf, parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { parseEditArgs, UsageError } from "../src/pipeline/args.ts";
-import { methodByName } from "../src/methods/registry.ts";
+import { methodByName, METHODS } from "../src/methods/registry.ts";
 import { buildKernels, runChild, Signals } from "./tune/process.ts";
 import { progressPrinter, savedRecords, trialFailure } from "./tune/trial-output.ts";
 import { DEFAULT_MODEL, noModelFolder, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
@@ -217,12 +217,8 @@ if (import.meta.main) {
     resume: { type: "boolean", default: false },
   }, HELP);
   if (!values.method || !values.grid) exitWithError("--method and --grid are required", 2, HELP);
-  let method;
-  try {
-    method = methodByName(values.method);
-  } catch (e) {
-    fail((e as Error).message);
-  }
+  if (!METHODS.has(values.method)) fail(notOneOf("method", values.method, METHODS.keys()));
+  const method = methodByName(values.method);
   let grid: Grid;
   try {
     grid = JSON.parse(values.grid);

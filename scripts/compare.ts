@@ -13,7 +13,7 @@ import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
-import { wholeNumber } from "../src/cli/flags.ts";
+import { notOneOf, wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import {
   checkOutputFolder,
@@ -150,13 +150,9 @@ async function readArgs() {
   const names = args.methods!.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (names.length === 0) fail("--methods is empty");
   if (new Set(names).size !== names.length) fail(`--methods names a method twice`);
-  const methods = names.map((name) => {
-    try {
-      return methodByName(name);
-    } catch (e) {
-      fail((e as Error).message.replace("--method", "--methods"));
-    }
-  });
+  const methods = names.map((name) =>
+    METHODS.has(name) ? methodByName(name) : fail(notOneOf("methods", name, METHODS.keys()))
+  );
   const covTexts = args["cov-texts"];
   if (covTexts && !(await exists(covTexts))) fail(`--cov-texts ${covTexts}: no such file`);
   const hpDir = args["hparams-dir"];

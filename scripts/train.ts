@@ -12,7 +12,7 @@ import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { Adam } from "../src/autograd/adam.ts";
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { exitWithError } from "../src/cli/fail.ts";
-import { parseFlags } from "../src/cli/flags.ts";
+import { notOneOf, parseFlags } from "../src/cli/flags.ts";
 import { Progress } from "../src/cli/progress.ts";
 import { exists, fsReason, jsonReason, readRegularText, replaceDir } from "../src/io/files.ts";
 import { tokenizerFromJson } from "../src/io/tokenizer.ts";
@@ -80,10 +80,7 @@ const options = {
 const parsed = parseFlags(options, USAGE);
 const presetName = parsed.preset!;
 if (!isPresetName(presetName)) {
-  exitWithError(
-    `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${presetName}"`,
-    2,
-  );
+  exitWithError(notOneOf("preset", presetName, Object.keys(PRESETS)), 2);
 }
 const preset = PRESETS[presetName];
 const args = {

@@ -1,6 +1,6 @@
 // A script's command line: its flags parsed strictly (an unknown flag or a stray argument stops it
 // with exit 2 and its usage, fail.ts), `--help` / `-h` printing the usage and exiting 0, and a
-// flag's whole-number value read strictly.
+// flag's whole-number value read strictly, and the one wording of a value outside its choices.
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { exitWithError } from "./fail.ts";
@@ -27,6 +27,11 @@ export function parseFlags<const T extends ParseArgsOptionsConfig>(
   } catch (e) {
     exitWithError((e as Error).message, 2, usage);
   }
+}
+
+/** Why a flag's value is refused when it must be one of `choices`. */
+export function notOneOf(flag: string, value: string, choices: Iterable<string>): string {
+  return `--${flag} must be one of ${[...choices].join(", ")}, got "${value}"`;
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { DEFAULT_MODEL, defaultAnchors, splitsOf } from "./models.ts";
 import { parseArgs } from "node:util";
-import { wholeNumber } from "../cli/flags.ts";
+import { notOneOf, wholeNumber } from "../cli/flags.ts";
 import { type BackendChoice, parseBackendChoice } from "../../engine/select.ts";
 import { METHODS } from "../methods/registry.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../model/dtype.ts";
@@ -149,9 +149,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     throw new UsageError(`--mode must be single, batch or sequential, got "${v.mode}"`);
   }
   if (!METHODS.has(args.method)) {
-    throw new UsageError(
-      `--method must be one of ${[...METHODS.keys()].join(", ")}, got "${args.method}"`,
-    );
+    throw new UsageError(notOneOf("method", args.method, METHODS.keys()));
   }
   try {
     args.backend = parseBackendChoice(v.backend!);
@@ -159,7 +157,7 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
     throw new UsageError((e as Error).message);
   }
   if (!WEIGHT_DTYPES.includes(args.dtype)) {
-    throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got "${v.dtype}"`);
+    throw new UsageError(notOneOf("dtype", v.dtype!, WEIGHT_DTYPES));
   }
   const declared = METHODS.get(args.method)?.weightDtypes;
   if (declared && !declared.includes(args.dtype) && args.dtype !== "auto") {
