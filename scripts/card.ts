@@ -6,28 +6,32 @@
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
-import { fsError } from "../src/io/files.ts";
-import { type TrainSummary, writeModelCard } from "../src/train/card.ts";
+import { fsReason, jsonReason, readRegularText } from "../src/io/files.ts";
+import {
+  summaryProblem,
+  type TrainSummary,
+  upgradeSummary,
+  writeModelCard,
+} from "../src/train/card.ts";
 
 const USAGE = "Usage: deno task card --model DIR [--machine TEXT]";
 
 const values = parseFlags({ model: { type: "string" }, machine: { type: "string" } }, USAGE);
-const dir = (values.model ?? exitWithError("--model is required", 2, USAGE)).replace(/\/+$/, "");
+const model = values.model ?? exitWithError("--model is required", 2, USAGE);
+if (model.trim() === "") exitWithError("--model must not be empty", 2, USAGE);
+const dir = model.replace(/\/+$/, "") || "/";
 const path = `${dir}/recall.json`;
-const text = await Deno.readTextFile(path).catch((e) =>
-  exitWithError((fsError(e) as Error).message, 1)
+const text = await readRegularText(path).catch((e) =>
+  exitWithError(`cannot read ${path}: ${fsReason(e)}`, 1)
 );
 let summary: TrainSummary;
 try {
-  summary = JSON.parse(text);
+  summary = upgradeSummary(JSON.parse(text)) as TrainSummary;
 } catch (e) {
-  exitWithError(`${path}: not JSON: ${(e as Error).message}`, 1);
+  exitWithError(`${path}: not JSON: ${jsonReason(e)}`, 1);
 }
-for (const field of ["command", "seconds", "recall", "config", "preset"] as const) {
-  if (summary[field] === undefined) {
-    exitWithError(`${path}: field "${field}" is missing; is this a training summary?`, 1);
-  }
-}
+const problem = summaryProblem(summary);
+if (problem !== null) exitWithError(`${path}: ${problem}; is this a training summary?`, 1);
 if (values.machine) summary.machine = values.machine;
 await runCommand(() => writeModelCard(`${dir}/README.md`, summary));
 console.error(`wrote ${dir}/README.md`);

@@ -39,6 +39,75 @@ export interface TrainSummary {
   };
 }
 
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+const isNumber = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+const isScore = (r: unknown): r is Record<string, unknown> =>
+  isObject(r) && isNumber(r.n) && isNumber(r.firstToken) && isNumber(r.whole);
+
+/**
+ * A summary in the layout of the first trained models (models/kne-facts: no preset, only the
+ * facts one existed; "sentences" before rows had a unit) in today's; others unchanged.
+ */
+export function upgradeSummary(x: unknown): unknown {
+  if (!isObject(x) || x.preset !== undefined || x.rows !== undefined) return x;
+  if (!isNumber(x.sentences)) return x;
+  const { sentences, ...rest } = x;
+  return { ...rest, preset: "facts", rows: sentences, unit: "sentences" };
+}
+
+/**
+ * Why `x` is not a training summary that a card can be written from (the field at fault), or
+ * null: `deno task card` reads it from a file that anyone may have edited.
+ */
+export function summaryProblem(x: unknown): string | null {
+  if (!isObject(x)) return "not a JSON object";
+  const wrong = (field: string, what: string) => `field "${field}" is missing or not ${what}`;
+  for (const f of ["command", "unit", "backend"]) {
+    if (typeof x[f] !== "string") return wrong(f, "a string");
+  }
+  const numbers = [
+    "seconds",
+    "steps",
+    "epochs",
+    "tokens",
+    "tokensPerSecond",
+    "finalLoss",
+    "params",
+    "rows",
+  ];
+  for (const f of numbers) {
+    if (!isNumber(x[f])) return wrong(f, "a number");
+  }
+  if (!["facts", "base", "base-llama"].includes(x.preset as string)) {
+    return wrong("preset", "facts, base or base-llama");
+  }
+  if (x.machine !== undefined && typeof x.machine !== "string") return wrong("machine", "a string");
+  const c = x.config;
+  const sizes = ["nLayers", "dModel", "nHeads", "contextLength", "vocabSize", "dFF"];
+  if (!isObject(c) || !sizes.every((k) => isNumber(c[k]))) {
+    return wrong("config", `an object of numbers ${sizes.join(", ")}`);
+  }
+  if (!isObject(x.recall)) return wrong("recall", "an object");
+  for (const [name, r] of Object.entries(x.recall)) {
+    if (!isScore(r) || !isObject(r.byRelation) || !Object.values(r.byRelation).every(isScore)) {
+      return wrong(`recall.${name}`, "a recall report (n, firstToken, whole, byRelation)");
+    }
+  }
+  const pair = (p: unknown) =>
+    Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === "string");
+  if (x.samples !== undefined && !(Array.isArray(x.samples) && x.samples.every(pair))) {
+    return wrong("samples", "a list of [prompt, continuation]");
+  }
+  const run = (r: unknown) =>
+    isObject(r) && (r.command === null || typeof r.command === "string") &&
+    isNumber(r.fromStep) && isNumber(r.toStep) && isNumber(r.seconds);
+  if (x.runs !== undefined && !(Array.isArray(x.runs) && x.runs.every(run))) {
+    return wrong("runs", "a list of runs (command, fromStep, toStep, seconds)");
+  }
+  return null;
+}
+
 const pct = (x: number) => (100 * x).toFixed(1);
 
 /** Whole-answer recall a realistic base model must reach, per probe set (issue 18). */

@@ -3,7 +3,13 @@
 // file that is not one.
 
 import assert from "node:assert/strict";
-import { BASE_TARGETS, targetsTable, type TrainSummary } from "../../src/train/card.ts";
+import {
+  BASE_TARGETS,
+  summaryProblem,
+  targetsTable,
+  type TrainSummary,
+  upgradeSummary,
+} from "../../src/train/card.ts";
 import type { RecallReport } from "../../src/train/recall.ts";
 
 const CARD = new URL("../../scripts/card.ts", import.meta.url).pathname;
@@ -27,6 +33,14 @@ Deno.test("card: each target is met only at or above its figure", () => {
   assert.match(line("two_hop"), /\| 61\.0 \| 60\.0 \| met \|/);
   assert.match(line("aliases"), /\| - \| 90\.0 \| not measured \|/);
   assert.equal(Object.keys(BASE_TARGETS).length, 4);
+});
+
+Deno.test("card: every shipped model's recall.json is a training summary", async () => {
+  for (const model of ["kne-facts", "kne-facts-base", "kne-facts-base-llama"]) {
+    const file = new URL(`../../models/${model}/recall.json`, import.meta.url);
+    const summary = upgradeSummary(JSON.parse(await Deno.readTextFile(file)));
+    assert.equal(summaryProblem(summary), null, model);
+  }
 });
 
 async function card(args: string[]) {
@@ -79,6 +93,24 @@ Deno.test("card: deno task card rewrites README.md from recall.json", async () =
     const bad = await card(["--model", dir]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /recall\.json: field "command" is missing/);
+    // Fields of the wrong type are refused by name, before the card is written (they used to
+    // reach it: "null" ended in a stack trace, a string of seconds in one from toFixed).
+    await Deno.remove(`${dir}/README.md`);
+    for (
+      const [file, why] of [
+        [null, /not a JSON object/],
+        [{ ...summary, seconds: "4500" }, /field "seconds" is missing or not a number/],
+        [{ ...summary, recall: { two_hop: { n: 1 } } }, /field "recall\.two_hop" .*recall report/],
+        [{ ...summary, samples: [["a"]] }, /field "samples"/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify(file));
+      const r = await card(["--model", dir]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, why);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      assert.equal(await Deno.stat(`${dir}/README.md`).then(() => true, () => false), false);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
