@@ -1,8 +1,9 @@
 // Fact recall of a model on probes (prompt, answer), teacher forced: top-1 accuracy of the first
 // answer token and of the whole answer (every answer token is the argmax), overall and per
-// relation, and on request per phrasing and after a prefix put before every prompt. Probes are scored in padded batches with one forward each; a probe longer than the
-// model's context is scored on its last context-length tokens (the metrics' sliding window), and
-// one whose answer alone fills the context counts as not recalled.
+// relation, and on request per phrasing and after a prefix put before every prompt. Probes are
+// scored in padded batches with one forward each; a probe longer than the model's context is
+// scored on its last context-length tokens (the metrics' sliding window), and one whose answer
+// alone fills the context counts as not recalled.
 
 import { noGrad } from "../autograd/variable.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
