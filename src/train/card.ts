@@ -1,6 +1,7 @@
 // Writes a trained model's card (README.md next to its weights) from the training summary:
 // architecture, data, command, time and machine, measured fact recall and, for the base model,
-// the recall targets of a realistic model (met or not) and sample greedy continuations.
+// the recall targets of a realistic model (met or not) and sample greedy continuations; and
+// checks a summary read back from a file (its fields' types; the first models' older layout).
 
 import type { TrainRun } from "./checkpoint.ts";
 import type { RecallReport } from "./recall.ts";
