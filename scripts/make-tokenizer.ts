@@ -3,8 +3,8 @@
 // and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 // An existing tokenizer.json is replaced only with --force, and never in a model folder (one
-// holding config.json) nor below one: a model's tokenizer belongs to its weights. The file is written whole
-// (a temporary renamed over it), so an interrupted run leaves the old one.
+// holding config.json) nor below one: a model's tokenizer belongs to its weights. The file is
+// written whole (a temporary renamed over it), so an interrupted run leaves the old one.
 
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";

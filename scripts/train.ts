@@ -145,7 +145,16 @@ if (outIsDir && !args.force && await exists(`${out}/model.safetensors`)) {
     2,
   );
 }
-try {
+/** Runs a step of the output guard; its refusal ends the command with exit 2. */
+async function guarded(step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    if (!(e instanceof GuardError)) throw e;
+    exitWithError(e.message, 2);
+  }
+}
+await guarded(async () => {
   // Only folders this tool wrote (its marker; the committed models carry it) are replaced or
   // removed, whatever --force says: OUT, OUT.partial, the checkpoint and their .tmp/.old
   // siblings; OUT.partial is written under OUT's lock.
@@ -154,10 +163,7 @@ try {
   for (const p of [partial, ckptDir, `${ckptDir}.tmp`, `${ckptDir}.old`]) {
     await checkReplaceable(p);
   }
-} catch (e) {
-  if (!(e instanceof GuardError)) throw e;
-  exitWithError(e.message, 2);
-}
+});
 const markCheckpoint = (dir: string) => markOutput(dir, "checkpoint");
 
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
@@ -184,12 +190,7 @@ try {
 }
 // Every input is read before OUT's lock and OUT.partial are made: a bad one leaves nothing
 // behind, not even OUT's parent folders (which the lock beside OUT needs).
-try {
-  await lockOutput(out);
-} catch (e) {
-  if (!(e instanceof GuardError)) throw e;
-  exitWithError(e.message, 2);
-}
+await guarded(() => lockOutput(out));
 await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
