@@ -1,6 +1,6 @@
-// `deno task make-tokenizer [--vocab N] [--out DIR]`: trains kne-facts-base's byte-level BPE
-// tokenizer on its free-text corpus and English word frequencies (src/facts/base-tokenizer.ts)
-// and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
+// `deno task make-tokenizer [--vocab N] [--out DIR] [--no-prefix-space]`: trains kne-facts-base's
+// byte-level BPE tokenizer on its free-text corpus and English word frequencies
+// (src/facts/base-tokenizer.ts) and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
 // --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
 // An existing tokenizer.json is replaced only with --force, and never in a model folder (one
 // holding config.json) nor below one: a model's tokenizer belongs to its weights. The file is
@@ -13,12 +13,18 @@ import { checkNotInsideModel, GuardError } from "../src/pipeline/output-guard.ts
 import { printable } from "../src/cli/message.ts";
 import { present, writeTextAtomically } from "../src/io/files.ts";
 import { buildTextCorpus } from "../src/facts/text-corpus.ts";
-import { BASE_VOCAB_SIZE, trainBaseTokenizer } from "../src/facts/base-tokenizer.ts";
+import {
+  BASE_PREFIX_SPACE,
+  BASE_VOCAB_SIZE,
+  trainBaseTokenizer,
+} from "../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
 
-const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR] [--force]
+const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR] [--no-prefix-space] [--force]
 
   --vocab N   vocabulary size, bytes and <|endoftext|> included (default ${BASE_VOCAB_SIZE})
+  --no-prefix-space  no space put before a text that begins without one (the Llama-style
+              twin's data/tokenizer-base-4096 was made so; the default model's tokenizer puts one)
   --out DIR   folder of the tokenizer.json written (default data/tokenizer-base); never a model
               folder (one with config.json)
   --force     replace DIR/tokenizer.json if it exists (the shipped one: to regenerate it)`;
@@ -26,6 +32,7 @@ const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR] [--force]
 const args = parseFlags({
   vocab: { type: "string", default: String(BASE_VOCAB_SIZE) },
   out: { type: "string", default: new URL("../data/tokenizer-base", import.meta.url).pathname },
+  "no-prefix-space": { type: "boolean", default: false },
   force: { type: "boolean", default: false },
 }, USAGE);
 const vocab = Number(args.vocab);
@@ -57,7 +64,8 @@ await runCommand(async () => {
   }
   await Deno.mkdir(out, { recursive: true }); // before the training, so a bad --out fails at once
   const model = trainBaseTokenizer(buildTextCorpus(), vocab);
-  await writeTextAtomically(file, JSON.stringify(toTokenizerJson(model)) + "\n");
+  const prefixSpace = BASE_PREFIX_SPACE && !args["no-prefix-space"];
+  await writeTextAtomically(file, JSON.stringify(toTokenizerJson(model, { prefixSpace })) + "\n");
   console.error(
     `wrote ${
       printable(out)

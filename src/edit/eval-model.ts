@@ -11,7 +11,7 @@ import { batchedForward } from "./batched-forward.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
 import { type EvalModel, logSoftmaxAt } from "../eval/model.ts";
 import { generate } from "../model/generate.ts";
-import { type Tokenizer, withoutLeading } from "../io/tokenizer.ts";
+import { inputText, type Tokenizer, withoutLeading } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 
@@ -78,5 +78,5 @@ export async function greedy(
   const maxNewTokens = Math.max(0, Math.min(n, model.config.contextLength - prompt.length));
   const eosId = model.config.eosTokenId ?? undefined;
   const { ids } = await generate(model, prompt, { maxNewTokens, eosId });
-  return tok.decode(withoutLeading(tok, ids));
+  return inputText(tok, ids);
 }

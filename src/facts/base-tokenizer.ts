@@ -15,6 +15,13 @@ import { type BpeModel, byteLevelPieces, countPieces, trainBpe } from "../tokeni
 /** The default model's size (8,192 cuts names about as finely as GPT-2's; bench/RESULTS.md). */
 export const BASE_VOCAB_SIZE = 8192;
 export const END_OF_TEXT = "<|endoftext|>";
+/**
+ * The default model's tokenizer puts a space before a text that lacks one: 96% of the corpus's
+ * names follow a space, and without it a prompt that begins with a name ("France's capital is")
+ * cuts the name into rare pieces the model barely knows (bench/RESULTS.md, "Where kne-facts-base
+ * loses held-out phrasings").
+ */
+export const BASE_PREFIX_SPACE = true;
 /** The corpus's share of the training weight; the rest is English word frequencies. */
 export const CORPUS_SHARE = 0.05;
 /** How many corpus passes the tokenizer sees. */

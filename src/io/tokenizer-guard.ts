@@ -19,6 +19,7 @@ export function guardTokenizer(tok: Tokenizer): Tokenizer {
     file: tok.file,
     vocabSize: tok.vocabSize,
     leadingIds: tok.leadingIds,
+    addsPrefixSpace: tok.addsPrefixSpace,
     encode(text, options) {
       let ids: number[];
       try {

@@ -33,6 +33,11 @@ export interface Tokenizer {
    * continued, not closed.
    */
   readonly leadingIds: readonly number[];
+  /**
+   * Whether encode puts a space before a text that begins without one and decode keeps it
+   * (a ByteLevel pre-tokenizer's add_prefix_space); `inputText` takes it off again.
+   */
+  readonly addsPrefixSpace: boolean;
   /** Token ids of `text`, after `leadingIds` unless `addSpecialTokens` is false. */
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: readonly number[], options?: DecodeOptions): string;
@@ -46,6 +51,16 @@ export interface Tokenizer {
 export function withoutLeading(tok: Tokenizer, ids: readonly number[]): readonly number[] {
   const n = tok.leadingIds.length;
   return n > 0 && tok.leadingIds.every((id, i) => ids[i] === id) ? ids.slice(n) : ids;
+}
+
+/**
+ * The text of a model input (`encode`'s ids, perhaps continued by a generation): without the
+ * leading special tokens and without the space the tokenizer put before it. A text that began
+ * with a space comes back without it, as from Llama's tokenizer.
+ */
+export function inputText(tok: Tokenizer, ids: readonly number[]): string {
+  const text = tok.decode(withoutLeading(tok, ids));
+  return tok.addsPrefixSpace && text.startsWith(" ") ? text.slice(1) : text;
 }
 
 type Json = Record<string, unknown>;
@@ -160,6 +175,15 @@ function leadingIdsOf(file: string, json: Json, config: Json): number[] {
   return templateLeading(file, json, json.post_processor, "post_processor");
 }
 
+/** Whether a pre-tokenizer (or one of a Sequence's) is ByteLevel with add_prefix_space. */
+function byteLevelPrefixSpace(pre: unknown): boolean {
+  if (!isObject(pre)) return false;
+  if (pre.type === "Sequence" && Array.isArray(pre.pretokenizers)) {
+    return pre.pretokenizers.some(byteLevelPrefixSpace);
+  }
+  return pre.type === "ByteLevel" && pre.add_prefix_space === true;
+}
+
 /**
  * A BPE model's merges: a list of "a b" strings or [a, b] pairs (the library otherwise fails
  * inside with "Cannot read properties of undefined").
@@ -255,6 +279,7 @@ export function tokenizerFromJson(
     file,
     vocabSize,
     leadingIds,
+    addsPrefixSpace: byteLevelPrefixSpace(json.pre_tokenizer),
     encode(text, options = {}) {
       const ids = tok.encode(text, { add_special_tokens: false }).ids;
       return (options.addSpecialTokens ?? true) ? [...leadingIds, ...ids] : ids;

@@ -167,8 +167,16 @@ export function encodeBpe(model: BpeModel, text: string): number[] {
   return ids;
 }
 
-/** The model as a Hugging Face tokenizer.json object (GPT-2's layout). */
-export function toTokenizerJson(model: BpeModel): Record<string, unknown> {
+/**
+ * The model as a Hugging Face tokenizer.json object (GPT-2's layout). With `prefixSpace` its
+ * pre-tokenizer puts a space before a text that does not begin with one (ByteLevel's
+ * add_prefix_space, SentencePiece's dummy prefix), so a word at the start of a text is cut as
+ * it is in running text (" France", not "F" "rance").
+ */
+export function toTokenizerJson(
+  model: BpeModel,
+  { prefixSpace = false } = {},
+): Record<string, unknown> {
   const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {
     version: "1.0",
@@ -184,7 +192,7 @@ export function toTokenizerJson(model: BpeModel): Record<string, unknown> {
       special: true,
     })),
     normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", ...byteLevel },
+    pre_tokenizer: { type: "ByteLevel", ...byteLevel, add_prefix_space: prefixSpace },
     post_processor: { type: "ByteLevel", ...byteLevel, trim_offsets: false },
     decoder: { type: "ByteLevel", ...byteLevel },
     model: {

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { buildTextCorpus } from "../../src/facts/text-corpus.ts";
 import { PHRASINGS, promptOf, render } from "../../src/facts/phrasings.ts";
-import { trainBaseTokenizer } from "../../src/facts/base-tokenizer.ts";
+import { BASE_PREFIX_SPACE, trainBaseTokenizer } from "../../src/facts/base-tokenizer.ts";
 import { toTokenizerJson } from "../../src/tokenizer/bpe.ts";
-import { loadTokenizer } from "../../src/io/tokenizer.ts";
+import { inputText, loadTokenizer } from "../../src/io/tokenizer.ts";
 import { buildWorld } from "../../src/facts/world.ts";
 
 const corpus = buildTextCorpus();
@@ -128,13 +128,17 @@ Deno.test("base tokenizer: the committed tokenizer.json files are what the corpu
     JSON.parse(
       await Deno.readTextFile(new URL(`../../data/${dir}/tokenizer.json`, import.meta.url)),
     );
-  const built = JSON.parse(JSON.stringify(toTokenizerJson(trainBaseTokenizer(corpus))));
+  const model = trainBaseTokenizer(corpus);
+  const json = (prefixSpace: boolean) =>
+    JSON.parse(JSON.stringify(toTokenizerJson(model, { prefixSpace })));
   assert.ok(
-    JSON.stringify(await read("tokenizer-base")) === JSON.stringify(built),
+    JSON.stringify(await read("tokenizer-base")) === JSON.stringify(json(BASE_PREFIX_SPACE)),
     "tokenizer differs",
   );
   // The twin's 4,096 tokens: BPE merges greedily, so its merges are the first of the 8,192 and its
-  // tokens keep their ids (training the smaller size again would only repeat them).
+  // tokens keep their ids (training the smaller size again would only repeat them); it was made
+  // without the prefix space (make-tokenizer --vocab 4096 --no-prefix-space).
+  const built = json(false);
   const small = await read("tokenizer-base-4096");
   assert.equal(Object.keys(small.model.vocab).length, 4096);
   assert.deepEqual(small.model.merges, built.model.merges.slice(0, small.model.merges.length));
@@ -158,7 +162,10 @@ Deno.test("base tokenizer: most subjects and answers take two or more tokens", a
   const answers = [...new Set(corpus.facts.map((f) => f.answer))];
   assert.ok(multi(subjects) > 0.5, `subjects ${multi(subjects)}`);
   assert.ok(multi(answers) > 0.5, `answers ${multi(answers)}`);
-  // Words the corpus never uses still encode, and decode back exactly.
+  // Words the corpus never uses still encode, and decode back exactly (after the prefix space).
   const s = "Zyxt qwf — naïve façade, 東京 🙂";
-  assert.equal(tok.decode(tok.encode(s)), s);
+  assert.equal(tok.decode(tok.encode(s)), ` ${s}`);
+  assert.equal(inputText(tok, tok.encode(s)), s);
+  // A name at the start of a text is cut as in running text.
+  assert.deepEqual(tok.encode("France's capital is"), tok.encode(" France's capital is"));
 });

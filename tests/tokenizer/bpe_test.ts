@@ -1,6 +1,7 @@
 // The byte-level BPE trainer: its tokenizer.json loads in @huggingface/tokenizers, any UTF-8 text
 // round-trips through the library exactly, the library encodes as the trainer's own reference
-// encoder does, and the trainer's merges are the most frequent pairs, deterministically.
+// encoder does, and the trainer's merges are the most frequent pairs, deterministically. With a
+// prefix space, a text is encoded as the same text after a space, and inputText gives it back.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -11,7 +12,7 @@ import {
   toTokenizerJson,
   trainBpe,
 } from "../../src/tokenizer/bpe.ts";
-import { loadTokenizer, type Tokenizer } from "../../src/io/tokenizer.ts";
+import { inputText, loadTokenizer, type Tokenizer } from "../../src/io/tokenizer.ts";
 
 const TEXTS = [
   "The capital of France is Paris.",
@@ -24,10 +25,12 @@ const corpus = Array.from({ length: 40 }, (_, i) => TEXTS[i % TEXTS.length] + ` 
 
 async function libraryTokenizer(
   vocabSize: number,
+  prefixSpace = false,
 ): Promise<[Tokenizer, ReturnType<typeof trainBpe>]> {
   const model = trainBpe(countPieces(corpus), { vocabSize, specialTokens: ["<|endoftext|>"] });
   const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(toTokenizerJson(model)));
+  const json = toTokenizerJson(model, { prefixSpace });
+  await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
   return [await loadTokenizer(dir), model];
 }
 
@@ -69,6 +72,28 @@ Deno.test("bpe: any UTF-8 string round-trips through the library, nothing is unk
       assert.ok(ids.every((id) => id >= 0 && id < tok.vocabSize));
       assert.equal(tok.decode(ids), s);
       assert.deepEqual(ids, encodeBpe(model, s));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("bpe: with a prefix space, a text encodes as after a space and inputText restores it", async () => {
+  const [plain] = await libraryTokenizer(500);
+  const [tok, model] = await libraryTokenizer(500, true);
+  assert.equal(plain.addsPrefixSpace, false);
+  assert.equal(tok.addsPrefixSpace, true);
+  // A name at the start of a text is cut as in running text only with the prefix space.
+  assert.notDeepEqual(plain.encode("France is"), plain.encode(" France is"));
+  assert.deepEqual(tok.encode("France is"), plain.encode(" France is"));
+  assert.deepEqual(tok.encode(""), []);
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 40 }), (s) => {
+      const ids = tok.encode(s);
+      const spaced = s === "" || s.startsWith(" ") ? s : ` ${s}`;
+      assert.deepEqual(ids, encodeBpe(model, spaced));
+      assert.equal(tok.decode(ids), spaced);
+      assert.equal(inputText(tok, ids), s.startsWith(" ") ? s.slice(1) : s);
+      assert.equal(inputText(plain, plain.encode(s)), s);
     }),
     { numRuns: 300 },
   );
