@@ -1,12 +1,22 @@
-// `deno task card --model DIR [--machine TEXT]`: rewrites a trained model's card (DIR/README.md)
-// from the training summary it was trained with (DIR/recall.json), so a card follows changes of
-// the card's layout without retraining; --machine says what the run was trained on where the
-// summary does not.
+// `deno task card --model DIR [--machine TEXT] [--rescore]`: rewrites a trained model's card
+// (DIR/README.md) from the training summary it was trained with (DIR/recall.json), so a card
+// follows changes of the card's layout without retraining; --machine says what the run was
+// trained on where the summary does not. --rescore first measures the summary's fact recall and
+// greedy continuations again with the folder's weights and tokenizer.json (after a change of the
+// tokenizer's settings, such as its prefix space), keeping training's figures beside them.
 
+import { createBackend } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
-import { fsReason, jsonReason, readRegularText } from "../src/io/files.ts";
+import { fsReason, jsonReason, readRegularText, writeTextAtomically } from "../src/io/files.ts";
+import { loadTokenizer } from "../src/io/tokenizer.ts";
+import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
+import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
+import { buildTextCorpus } from "../src/facts/text-corpus.ts";
+import { loadModel } from "../src/pipeline/load.ts";
+import { recall } from "../src/train/recall.ts";
+import { greedySamples } from "../src/train/samples.ts";
 import {
   summaryProblem,
   type TrainSummary,
@@ -14,9 +24,18 @@ import {
   writeModelCard,
 } from "../src/train/card.ts";
 
-const USAGE = "Usage: deno task card --model DIR [--machine TEXT]";
+const USAGE = `Usage: deno task card --model DIR [--machine TEXT] [--rescore]
 
-const values = parseFlags({ model: { type: "string" }, machine: { type: "string" } }, USAGE);
+  --machine TEXT  what the model was trained on, where its recall.json does not say
+  --rescore       measure recall.json's fact recall and greedy continuations again with DIR's
+                  weights and tokenizer.json (training's figures are kept beside them), then
+                  rewrite recall.json and the card`;
+
+const values = parseFlags({
+  model: { type: "string" },
+  machine: { type: "string" },
+  rescore: { type: "boolean", default: false },
+}, USAGE);
 const model = values.model ?? exitWithError("--model is required", 2, USAGE);
 if (model.trim() === "") exitWithError("--model must not be empty", 2, USAGE);
 const dir = model.replace(/\/+$/, "") || "/";
@@ -33,5 +52,41 @@ try {
 const problem = summaryProblem(summary);
 if (problem !== null) exitWithError(`${path}: ${problem}; is this a training summary?`, 1);
 if (values.machine) summary.machine = values.machine;
-await runCommand(() => writeModelCard(`${dir}/README.md`, summary));
-console.error(`wrote ${dir}/README.md`);
+
+/** Recall on the summary's probe sets and, for a base model, the card's continuations, again. */
+async function rescore(s: TrainSummary): Promise<TrainSummary> {
+  const backend = await createBackend("wasm");
+  try {
+    const { model, tokenizer } = await loadModel(dir, backend, { tokenizer: true });
+    const sets: EvalSets = s.preset === "facts"
+      ? buildCorpus({ seed: DEFAULT_SEED }).evalSets
+      : buildTextCorpus().evalSets;
+    const report: TrainSummary["recall"] = {};
+    for (const name of Object.keys(s.recall)) {
+      const probes = sets[name as keyof EvalSets];
+      if (probes === undefined) throw new Error(`${path}: no probe set "${name}" to measure`);
+      report[name] = await recall(model, tokenizer!, probes);
+      console.error(`${name.padEnd(18)} whole answer ${(100 * report[name].whole).toFixed(1)}%`);
+    }
+    const eot = tokenizer!.tokenToId(END_OF_TEXT) ?? null;
+    const samples = s.preset === "facts" ? s.samples : await greedySamples(model, tokenizer!, eot);
+    const trainedRecall = s.rescored?.trainedRecall ??
+      Object.fromEntries(Object.entries(s.recall).map(([n, r]) => [n, r.whole]));
+    const date = new Date().toISOString().slice(0, 10);
+    const command = `deno task card --model ${dir} --rescore`;
+    return { ...s, recall: report, samples, rescored: { date, command, trainedRecall } };
+  } finally {
+    await backend.dispose();
+  }
+}
+
+await runCommand(async () => {
+  if (values.rescore) {
+    summary = await rescore(summary);
+    await writeTextAtomically(path, JSON.stringify(summary, null, 2) + "\n");
+    console.error(`wrote ${path}`);
+  }
+  const tok = await loadTokenizer(dir);
+  await writeModelCard(`${dir}/README.md`, summary, tok.addsPrefixSpace);
+  console.error(`wrote ${dir}/README.md`);
+});

@@ -313,7 +313,7 @@ const summary = {
   config,
 };
 await Deno.writeTextFile(`${partial}/recall.json`, JSON.stringify(summary, null, 2) + "\n");
-await writeModelCard(`${partial}/README.md`, summary);
+await writeModelCard(`${partial}/README.md`, summary, tok.addsPrefixSpace);
 await checkReplaceable(out);
 await replaceDir(partial, out);
 if (!args["keep-checkpoint"]) await removeOutput(ckptDir);

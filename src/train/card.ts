@@ -28,6 +28,12 @@ export interface TrainSummary {
   /** The machine training ran on, in words (absent in summaries written before it was kept). */
   machine?: string;
   recall: Record<string, RecallReport>;
+  /**
+   * Set when `recall` and `samples` were measured again after training (`deno task card
+   * --rescore`, after a change of the tokenizer's settings): when, the command, and the
+   * whole-answer recall per set at the end of training.
+   */
+  rescored?: { date: string; command: string; trainedRecall: Record<string, number> };
   config: {
     /** The HF class (absent in summaries written before the Llama twin: GPT2LMHeadModel). */
     hfClass?: string;
@@ -100,6 +106,14 @@ export function summaryProblem(x: unknown): string | null {
   if (x.samples !== undefined && !(Array.isArray(x.samples) && x.samples.every(pair))) {
     return wrong("samples", "a list of [prompt, continuation]");
   }
+  const r = x.rescored;
+  if (
+    r !== undefined &&
+    !(isObject(r) && typeof r.date === "string" && typeof r.command === "string" &&
+      isObject(r.trainedRecall) && Object.values(r.trainedRecall).every(isNumber))
+  ) {
+    return wrong("rescored", "an object of date, command and trainedRecall (numbers)");
+  }
   const run = (r: unknown) =>
     isObject(r) && (r.command === null || typeof r.command === "string") &&
     isNumber(r.fromStep) && isNumber(r.toStep) && isNumber(r.seconds);
@@ -145,7 +159,15 @@ function commands(s: TrainSummary, where: string): string {
     `${items.join("\n")}\n\nOn ${where}; in all:`;
 }
 
-export async function writeModelCard(path: string, s: TrainSummary): Promise<void> {
+/**
+ * Writes the card to `path`; `addsPrefixSpace` says whether the model's tokenizer puts a space
+ * before a text (its tokenizer.json; the card of a base model says so).
+ */
+export async function writeModelCard(
+  path: string,
+  s: TrainSummary,
+  addsPrefixSpace: boolean,
+): Promise<void> {
   const c = s.config;
   const rows = Object.entries(s.recall).map(([name, r]) =>
     `| ${name} | ${r.n} | ${pct(r.firstToken)} | ${pct(r.whole)} |`
@@ -178,7 +200,12 @@ mix several facts of one entity in many phrasings, generic sentences, facts seen
 rarely, subjects followed at once by a fact ("Lyon, France, ..."), other names of countries and
 two-hop sentences, each training pass newly sampled. Its
 tokenizer is byte-level BPE trained by the project (\`src/facts/base-tokenizer.ts\`): any text
-encodes, and most subjects and answers are several tokens. ${s.config.nLayers} layers of width
+encodes, and most subjects and answers are several tokens.${
+      addsPrefixSpace
+        ? ` A text that begins without a space is given one (\`add_prefix_space\`), so that
+a prompt which begins with a name is cut as running text is.`
+        : ""
+    } ${s.config.nLayers} layers of width
 ${s.config.dModel} (${millions} M parameters, within the 10-25 M the project set for a realistic
 model), so that it trains in about two hours on a 2-core CPU; bench/RESULTS.md holds every
 attempt's recall and causal trace.`;
@@ -187,6 +214,12 @@ attempt's recall and causal trace.`;
     : "byte-level BPE tokenizer";
   const samples = (s.samples ?? []).map(([p, c]) => `- **${p}**${c}`).join("\n");
   const machine = s.machine ? ` (${s.machine})` : "";
+  const rescored = s.rescored
+    ? `\nMeasured again on ${s.rescored.date} with this folder's tokenizer.json (\`${s.rescored.command}\`); ` +
+      `at the end of training, whole answer: ${
+        Object.entries(s.rescored.trainedRecall).map(([n, w]) => `${n} ${pct(w)}`).join(", ")
+      }.\n`
+    : "";
   const targets = s.preset !== "facts"
     ? `\n## Against the targets of a realistic model (whole answer, %)\n${targetsTable(s.recall)}\n`
     : "";
@@ -218,7 +251,7 @@ train_facts: training facts in their canonical template; heldout_templates: the 
 templates never seen in training; two_hop: composed questions whose bridge entity's two-hop
 sentences were held out; two_hop_train: two-hop sentences seen in training; aliases: facts asked
 with an alias subject.
-${targets}
+${rescored}${targets}
 ### Per relation (train_facts)
 | relation | n | first token | whole answer |
 |---|---|---|---|

@@ -1,6 +1,7 @@
 // The model card: the base model's targets table says met or not met against each target, and
-// `deno task card` rewrites a card from a training summary, naming the machine, and refuses a
-// file that is not one.
+// `deno task card` rewrites a card from a training summary, naming the machine and the
+// tokenizer's prefix space, and refuses a file that is not one; --rescore measures recall again,
+// as training did, and keeps training's figures on the card.
 
 import assert from "node:assert/strict";
 import {
@@ -81,10 +82,15 @@ Deno.test("card: deno task card rewrites README.md from recall.json", async () =
       },
     };
     await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify(summary));
+    await Deno.copyFile(
+      new URL("../../data/tokenizer-base/tokenizer.json", import.meta.url),
+      `${dir}/tokenizer.json`,
+    );
     const r = await card(["--model", dir, "--machine", "a 2-core test machine"]);
     assert.equal(r.code, 0, r.stderr);
     const text = await Deno.readTextFile(`${dir}/README.md`);
     assert.match(text, /# kne-facts-base/);
+    assert.match(text, /A text that begins without a space is given one/);
     assert.match(text, /WebAssembly SIMD \(2 threads\) \(a 2-core test machine\)/);
     assert.match(text, /\| two_hop \| 50\.0 \| 60\.0 \| \*\*not met\*\* \|/);
     assert.match(text, /- \*\*The capital of France is\*\* Paris\./);
@@ -111,6 +117,42 @@ Deno.test("card: deno task card rewrites README.md from recall.json", async () =
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
       assert.equal(await Deno.stat(`${dir}/README.md`).then(() => true, () => false), false);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("card: --rescore measures recall again as training did and keeps training's figures", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = new URL("../../models/kne-facts/", import.meta.url);
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json", "recall.json"]) {
+      await Deno.copyFile(new URL(f, model), `${dir}/${f}`);
+    }
+    const trained = JSON.parse(await Deno.readTextFile(`${dir}/recall.json`));
+    const r = await card(["--model", dir, "--rescore"]);
+    assert.equal(r.code, 0, r.stderr);
+    const again = JSON.parse(await Deno.readTextFile(`${dir}/recall.json`));
+    // The same weights and tokenizer score every probe as training's own recall did.
+    assert.deepEqual(again.recall, trained.recall);
+    const whole = Object.fromEntries(
+      Object.entries(trained.recall as Record<string, RecallReport>).map(([n, x]) => [n, x.whole]),
+    );
+    assert.deepEqual(again.rescored.trainedRecall, whole);
+    assert.equal(again.rescored.command, `deno task card --model ${dir} --rescore`);
+    assert.equal(summaryProblem(again), null);
+    const text = await Deno.readTextFile(`${dir}/README.md`);
+    assert.match(text, /Measured again on \d{4}-\d\d-\d\d with this folder's tokenizer\.json/);
+    assert.match(
+      text,
+      /at the end of training, whole answer: train_facts 100\.0, heldout_templates 99\.8/,
+    );
+    // A second rescore keeps the figures from the end of training, not the first rescore's.
+    again.rescored.trainedRecall.train_facts = 0.5;
+    await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify(again));
+    assert.equal((await card(["--model", dir, "--rescore"])).code, 0);
+    const third = JSON.parse(await Deno.readTextFile(`${dir}/recall.json`));
+    assert.equal(third.rescored.trainedRecall.train_facts, 0.5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
