@@ -1,10 +1,12 @@
 // `deno task make-tokenizer [--vocab N] [--out DIR] [--no-prefix-space]`: trains kne-facts-base's
 // byte-level BPE tokenizer on its free-text corpus and English word frequencies
-// (src/facts/base-tokenizer.ts) and writes it as DIR/tokenizer.json (default data/tokenizer-base/, which `deno task train
-// --preset base` copies into the model; another size is tried with `train --tokenizer FILE`).
-// An existing tokenizer.json is replaced only with --force, and never in a model folder (one
-// holding config.json) nor below one: a model's tokenizer belongs to its weights. The file is
-// written whole (a temporary renamed over it), so an interrupted run leaves the old one.
+// (src/facts/base-tokenizer.ts) and writes it as DIR/tokenizer.json (default data/tokenizer-base/,
+// which `deno task train --preset base` copies into the model; another size is tried with `train
+// --tokenizer FILE`). The base recipe's tokenizer puts a space before a text that begins without
+// one; --no-prefix-space writes it without (the Llama-style twin's). An existing tokenizer.json is
+// replaced only with --force, and never in a model folder (one holding config.json) nor below one:
+// a model's tokenizer belongs to its weights. The file is written whole (a temporary renamed over
+// it), so an interrupted run leaves the old one.
 
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";

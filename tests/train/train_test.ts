@@ -4,7 +4,7 @@
 // with --tokenizer keeps that tokenizer and resumes only with it; Ctrl-C stops a run at a
 // checkpoint that --resume continues (it used to wait for the next periodic checkpoint).
 
-import { equal as assertEquals, match as assertMatch } from "node:assert/strict";
+import { deepEqual, equal as assertEquals, match as assertMatch } from "node:assert/strict";
 import { createBackend } from "../../engine/select.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
@@ -172,6 +172,27 @@ Deno.test("--tokenizer trains with another tokenizer; its checkpoint resumes onl
     }).output();
     assertEquals(make.code, 0, new TextDecoder().decode(make.stderr));
     const tokFile = `${dir}/tok/tokenizer.json`;
+    // The base recipe puts a space before a text; --no-prefix-space (the twin's) writes the same
+    // tokenizer without it.
+    const plain = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAKE_TOKENIZER,
+        "--vocab",
+        "300",
+        "--out",
+        `${dir}/plain`,
+        "--no-prefix-space",
+      ],
+      stderr: "piped",
+    }).output();
+    assertEquals(plain.code, 0, new TextDecoder().decode(plain.stderr));
+    const spaced = JSON.parse(await Deno.readTextFile(tokFile));
+    const unspaced = JSON.parse(await Deno.readTextFile(`${dir}/plain/tokenizer.json`));
+    assertEquals(spaced.pre_tokenizer.add_prefix_space, true);
+    assertEquals(unspaced.pre_tokenizer.add_prefix_space, false);
+    deepEqual({ ...spaced, pre_tokenizer: null }, { ...unspaced, pre_tokenizer: null });
     const base = ["--preset", "base", "--ctx", "32", "--ckpt-every", "1", "--keep-checkpoint"];
     const r = await train(`${dir}/m`, [...base, "--tokenizer", tokFile]);
     assertEquals(r.code, 0, r.stderr);
