@@ -73,4 +73,8 @@ await runCommand(async () => {
       printable(out)
     }/tokenizer.json: ${model.vocab.size} tokens, ${model.merges.length} merges`,
   );
+  if (model.vocab.size < vocab) {
+    // BPE stops when no pair of symbols is left to merge: the text has no more tokens to give.
+    console.error(`note: --vocab ${vocab} asked for more tokens than the training text yields`);
+  }
 });
