@@ -11,7 +11,7 @@ import { batchedForward } from "./batched-forward.ts";
 import { sampleTopKToken } from "../eval/fluency.ts";
 import { type EvalModel, logSoftmaxAt } from "../eval/model.ts";
 import { generate } from "../model/generate.ts";
-import { inputText, type Tokenizer, withoutLeading } from "../io/tokenizer.ts";
+import { inputText, type Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { Tensor, tidyAsync } from "../tensor/tensor.ts";
 
@@ -31,7 +31,7 @@ export function evalModel(model: CausalLM, tokenizer: Tokenizer): EvalModel {
     });
   return {
     encode: (text) => tokenizer.encode(text),
-    decode: (ids) => tokenizer.decode(withoutLeading(tokenizer, ids)),
+    decode: (ids) => inputText(tokenizer, ids),
     vocabSize: model.config.vocabSize,
     argmaxes: (ids) => batched.argmaxes(ids),
     nextLogits,
