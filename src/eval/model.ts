@@ -74,7 +74,6 @@ export function argmax(
 /** What {@link evalModelFromLogits} needs: a tokenizer and a full-sequence forward pass. */
 export interface LogitsModel {
   encode(text: string): number[];
-  /** The text of ids that `encode` made (and a generation continued), as it was typed. */
   decode(ids: number[]): string;
   vocabSize: number;
   /** Row-major [ids.length, vocabSize] logits of one forward pass over ids. */
