@@ -21,7 +21,8 @@ import {
   RECORD_READERS,
   type RequestFormat,
 } from "./formats/detect.ts";
-import { describeValue, type EditRequest, isPlainObject, RequestError } from "./formats/record.ts";
+import { describeValue, type EditRequest, RequestError } from "./formats/record.ts";
+import { isPlainObject } from "./json.ts";
 
 export { validateRequest } from "./formats/knowedit.ts";
 export {

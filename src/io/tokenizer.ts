@@ -5,6 +5,7 @@
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
 import { fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
+import { isPlainObject } from "./json.ts";
 
 export { TokenizerError };
 
@@ -65,10 +66,6 @@ export function inputText(tok: Tokenizer, ids: readonly number[]): string {
 
 type Json = Record<string, unknown>;
 
-function isObject(x: unknown): x is Json {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
 async function readJson(file: string, optional: boolean): Promise<unknown> {
   let text: string;
   try {
@@ -97,7 +94,7 @@ function declaredVocabSize(file: string, json: Json): number {
   if (Array.isArray(model.vocab)) {
     // Unigram: [piece, score] pairs, the id is the position.
     max = model.vocab.length - 1;
-  } else if (isObject(model.vocab)) {
+  } else if (isPlainObject(model.vocab)) {
     for (const [tok, id] of Object.entries(model.vocab)) see(id, `model.vocab.${tok}`);
   } else {
     throw new TokenizerError(file, "model.vocab", "missing or not an object / list");
@@ -105,7 +102,7 @@ function declaredVocabSize(file: string, json: Json): number {
   const added = json.added_tokens ?? [];
   if (!Array.isArray(added)) throw new TokenizerError(file, "added_tokens", "must be a list");
   added.forEach((t, i) => {
-    if (!isObject(t) || typeof t.content !== "string") {
+    if (!isPlainObject(t) || typeof t.content !== "string") {
       throw new TokenizerError(file, `added_tokens[${i}]`, "must have a string content and id");
     }
     see(t.id, `added_tokens[${i}]`);
@@ -117,7 +114,7 @@ function declaredVocabSize(file: string, json: Json): number {
 function specialId(file: string, json: Json, token: string, what: string): number {
   const added = (json.added_tokens as Json[] | undefined ?? []).find((t) => t.content === token);
   const vocab = (json.model as Json).vocab;
-  const id = added?.id ?? (isObject(vocab) ? vocab[token] : undefined);
+  const id = added?.id ?? (isPlainObject(vocab) ? vocab[token] : undefined);
   if (typeof id !== "number") {
     throw new TokenizerError(file, what, `special token ${JSON.stringify(token)} has no id`);
   }
@@ -126,7 +123,7 @@ function specialId(file: string, json: Json, token: string, what: string): numbe
 
 /** The leading special tokens of one post-processor (a Sequence's, in order), read from JSON. */
 function templateLeading(file: string, json: Json, pp: unknown, what: string): number[] {
-  if (!isObject(pp)) return [];
+  if (!isPlainObject(pp)) return [];
   if (pp.type === "Sequence" && Array.isArray(pp.processors)) {
     return pp.processors.flatMap((p, i) =>
       templateLeading(file, json, p, `${what}.processors[${i}]`)
@@ -138,13 +135,15 @@ function templateLeading(file: string, json: Json, pp: unknown, what: string): n
   }
   const out: number[] = [];
   for (const piece of pp.single) {
-    if (isObject(piece) && isObject(piece.Sequence)) return out;
-    const name = isObject(piece) && isObject(piece.SpecialToken) ? piece.SpecialToken.id : null;
+    if (isPlainObject(piece) && isPlainObject(piece.Sequence)) return out;
+    const name = isPlainObject(piece) && isPlainObject(piece.SpecialToken)
+      ? piece.SpecialToken.id
+      : null;
     if (typeof name !== "string") {
       throw new TokenizerError(file, `${what}.single`, "expected SpecialToken or Sequence pieces");
     }
-    const entry = isObject(pp.special_tokens) ? pp.special_tokens[name] : undefined;
-    const ids = isObject(entry) ? entry.ids : undefined;
+    const entry = isPlainObject(pp.special_tokens) ? pp.special_tokens[name] : undefined;
+    const ids = isPlainObject(entry) ? entry.ids : undefined;
     if (!Array.isArray(ids) || !ids.every((x) => typeof x === "number")) {
       throw new TokenizerError(
         file,
@@ -166,7 +165,7 @@ function templateLeading(file: string, json: Json, pp: unknown, what: string): n
 function leadingIdsOf(file: string, json: Json, config: Json): number[] {
   if (typeof config.add_bos_token === "boolean") {
     if (!config.add_bos_token) return [];
-    const bos = isObject(config.bos_token) ? config.bos_token.content : config.bos_token;
+    const bos = isPlainObject(config.bos_token) ? config.bos_token.content : config.bos_token;
     if (typeof bos !== "string") {
       throw new TokenizerError(file, "bos_token", "add_bos_token is set but bos_token is not");
     }
@@ -177,7 +176,7 @@ function leadingIdsOf(file: string, json: Json, config: Json): number[] {
 
 /** Whether a pre-tokenizer (or one of a Sequence's) is ByteLevel with add_prefix_space. */
 function byteLevelPrefixSpace(pre: unknown): boolean {
-  if (!isObject(pre)) return false;
+  if (!isPlainObject(pre)) return false;
   if (pre.type === "Sequence" && Array.isArray(pre.pretokenizers)) {
     return pre.pretokenizers.some(byteLevelPrefixSpace);
   }
@@ -215,7 +214,7 @@ export async function loadTokenizer(dir: string, modelVocabSize?: number): Promi
   const json = await readJson(file, false);
   const configFile = joinPath(dir, "tokenizer_config.json");
   const config = (await readJson(configFile, true)) ?? {};
-  if (!isObject(config)) {
+  if (!isPlainObject(config)) {
     throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
   }
   return tokenizerFromJson(file, json, config, modelVocabSize);
@@ -231,8 +230,10 @@ export function tokenizerFromJson(
   config: Record<string, unknown>,
   modelVocabSize?: number,
 ): Tokenizer {
-  if (!isObject(json)) throw new TokenizerError(file, null, "tokenizer.json is not an object");
-  if (!isObject(json.model)) throw new TokenizerError(file, "model", "missing or not an object");
+  if (!isPlainObject(json)) throw new TokenizerError(file, null, "tokenizer.json is not an object");
+  if (!isPlainObject(json.model)) {
+    throw new TokenizerError(file, "model", "missing or not an object");
+  }
   const type = json.model.type;
   if (type !== undefined && !["BPE", "WordPiece", "Unigram"].includes(type as string)) {
     // The library would otherwise guess a model from the fields and tokenize differently.

@@ -5,6 +5,7 @@
 
 import type { TrainRun } from "./checkpoint.ts";
 import type { RecallReport } from "./recall.ts";
+import { isPlainObject } from "../io/json.ts";
 
 export interface TrainSummary {
   /** The last run's command line. */
@@ -46,18 +47,16 @@ export interface TrainSummary {
   };
 }
 
-const isObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === "object" && x !== null && !Array.isArray(x);
 const isNumber = (x: unknown) => typeof x === "number" && Number.isFinite(x);
 const isScore = (r: unknown): r is Record<string, unknown> =>
-  isObject(r) && isNumber(r.n) && isNumber(r.firstToken) && isNumber(r.whole);
+  isPlainObject(r) && isNumber(r.n) && isNumber(r.firstToken) && isNumber(r.whole);
 
 /**
  * A summary in the layout of the first trained models (models/kne-facts: no preset, only the
  * facts one existed; "sentences" before rows had a unit) in today's; others unchanged.
  */
 export function upgradeSummary(x: unknown): unknown {
-  if (!isObject(x) || x.preset !== undefined || x.rows !== undefined) return x;
+  if (!isPlainObject(x) || x.preset !== undefined || x.rows !== undefined) return x;
   if (!isNumber(x.sentences)) return x;
   const { sentences, ...rest } = x;
   return { ...rest, preset: "facts", rows: sentences, unit: "sentences" };
@@ -68,7 +67,7 @@ export function upgradeSummary(x: unknown): unknown {
  * null: `deno task card` reads it from a file that anyone may have edited.
  */
 export function summaryProblem(x: unknown): string | null {
-  if (!isObject(x)) return "not a JSON object";
+  if (!isPlainObject(x)) return "not a JSON object";
   const wrong = (field: string, what: string) => `field "${field}" is missing or not ${what}`;
   for (const f of ["command", "unit", "backend"]) {
     if (typeof x[f] !== "string") return wrong(f, "a string");
@@ -92,12 +91,14 @@ export function summaryProblem(x: unknown): string | null {
   if (x.machine !== undefined && typeof x.machine !== "string") return wrong("machine", "a string");
   const c = x.config;
   const sizes = ["nLayers", "dModel", "nHeads", "contextLength", "vocabSize", "dFF"];
-  if (!isObject(c) || !sizes.every((k) => isNumber(c[k]))) {
+  if (!isPlainObject(c) || !sizes.every((k) => isNumber(c[k]))) {
     return wrong("config", `an object of numbers ${sizes.join(", ")}`);
   }
-  if (!isObject(x.recall)) return wrong("recall", "an object");
+  if (!isPlainObject(x.recall)) return wrong("recall", "an object");
   for (const [name, r] of Object.entries(x.recall)) {
-    if (!isScore(r) || !isObject(r.byRelation) || !Object.values(r.byRelation).every(isScore)) {
+    if (
+      !isScore(r) || !isPlainObject(r.byRelation) || !Object.values(r.byRelation).every(isScore)
+    ) {
       return wrong(`recall.${name}`, "a recall report (n, firstToken, whole, byRelation)");
     }
   }
@@ -109,13 +110,13 @@ export function summaryProblem(x: unknown): string | null {
   const r = x.rescored;
   if (
     r !== undefined &&
-    !(isObject(r) && typeof r.date === "string" && typeof r.command === "string" &&
-      isObject(r.trainedRecall) && Object.values(r.trainedRecall).every(isNumber))
+    !(isPlainObject(r) && typeof r.date === "string" && typeof r.command === "string" &&
+      isPlainObject(r.trainedRecall) && Object.values(r.trainedRecall).every(isNumber))
   ) {
     return wrong("rescored", "an object of date, command and trainedRecall (numbers)");
   }
   const run = (r: unknown) =>
-    isObject(r) && (r.command === null || typeof r.command === "string") &&
+    isPlainObject(r) && (r.command === null || typeof r.command === "string") &&
     isNumber(r.fromStep) && isNumber(r.toStep) && isNumber(r.seconds);
   if (x.runs !== undefined && !(Array.isArray(x.runs) && x.runs.every(run))) {
     return wrong("runs", "a list of runs (command, fromStep, toStep, seconds)");

@@ -10,7 +10,8 @@
 import { counterfactRequest } from "./counterfact.ts";
 import { validateRequest } from "./knowedit.ts";
 import { mquakeRequest } from "./mquake.ts";
-import { describeValue, type EditRequest, has, isPlainObject, RequestError } from "./record.ts";
+import { describeValue, type EditRequest, has, RequestError } from "./record.ts";
+import { isPlainObject } from "../json.ts";
 import { zsreRequest } from "./zsre.ts";
 
 export const REQUEST_FORMATS = ["auto", "knowedit", "counterfact", "zsre", "mquake"] as const;

@@ -6,6 +6,8 @@
 // with record indexes 0-based (the JSON array index, as jq's .[i]) and the field path in the
 // shape of the file read (e.g. requested_rewrite.target_new.str for a CounterFact record).
 
+import { isPlainObject } from "../json.ts";
+
 /** One probe: a prompt and the answer whose tokens are scored. */
 export interface Probe {
   prompt: string;
@@ -57,11 +59,6 @@ export function describeValue(v: unknown): string {
   if (typeof v === "string") return v.trim().length === 0 ? "empty string" : "string";
   if (typeof v === "number") return Number.isFinite(v) ? "number" : String(v);
   return typeof v;
-}
-
-/** A JSON object (not null, not an array). */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The key is the object's own and neither undefined nor null (optional null = absent). */

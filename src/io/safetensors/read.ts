@@ -17,10 +17,7 @@ import {
   type TensorInfo,
 } from "./format.ts";
 import { f16Table } from "./half.ts";
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
+import { isPlainObject } from "../json.ts";
 
 /** Reads exactly `out.length` bytes at `pos`, or throws naming what was being read. */
 async function readExactly(
