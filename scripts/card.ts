@@ -11,9 +11,10 @@ import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { fsReason, jsonReason, readRegularText, writeTextAtomically } from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
-import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
+import type { EvalSets } from "../src/facts/corpus.ts";
 import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
-import { buildTextCorpus } from "../src/facts/text-corpus.ts";
+import { probeSets } from "../src/train/corpus-source.ts";
+import { PRESETS } from "../src/train/presets.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { recall } from "../src/train/recall.ts";
 import { greedySamples } from "../src/train/samples.ts";
@@ -58,9 +59,7 @@ async function rescore(s: TrainSummary): Promise<TrainSummary> {
   const backend = await createBackend("wasm");
   try {
     const { model, tokenizer } = await loadModel(dir, backend, { tokenizer: true });
-    const sets: EvalSets = s.preset === "facts"
-      ? buildCorpus({ seed: DEFAULT_SEED }).evalSets
-      : buildTextCorpus().evalSets;
+    const sets = probeSets(PRESETS[s.preset].corpus);
     const report: TrainSummary["recall"] = {};
     for (const name of Object.keys(s.recall)) {
       const probes = sets[name as keyof EvalSets];

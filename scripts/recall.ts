@@ -12,8 +12,8 @@ import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
-import { buildCorpus, DEFAULT_SEED, type EvalSets } from "../src/facts/corpus.ts";
-import { buildTextCorpus } from "../src/facts/text-corpus.ts";
+import type { EvalSets } from "../src/facts/corpus.ts";
+import { probeSets } from "../src/train/corpus-source.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
@@ -87,9 +87,7 @@ try {
   fail((e as Error).message);
 }
 
-const all: EvalSets = corpus === "text"
-  ? buildTextCorpus().evalSets
-  : buildCorpus({ seed: DEFAULT_SEED }).evalSets;
+const all = probeSets(corpus === "text" ? "text" : "sentences");
 const names = args.sets?.split(",") ?? Object.keys(all);
 for (const n of names) {
   if (!Object.hasOwn(all, n)) {

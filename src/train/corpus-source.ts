@@ -1,6 +1,7 @@
 // What a preset trains on: the template corpus as one sentence per row (kne-facts) or the
 // free-text corpus packed into context-length windows (kne-facts-base), encoded with the run's
-// tokenizer, with the fact-recall probe sets the finished model is scored on.
+// tokenizer, with the fact-recall probe sets the finished model is scored on (and that recall and
+// a rescored card score a saved model on: probeSets).
 
 import type { EvalSets } from "../facts/corpus.ts";
 import { buildCorpus, DEFAULT_SEED } from "../facts/corpus.ts";
@@ -16,6 +17,13 @@ export interface TrainingData {
   eot: number | null;
   /** Template sentences left out because they are longer than the context. */
   dropped: number;
+}
+
+/** The fact-recall probe sets of a corpus, as training scores its finished model on them. */
+export function probeSets(corpus: "sentences" | "text"): EvalSets {
+  return corpus === "text"
+    ? buildTextCorpus().evalSets
+    : buildCorpus({ seed: DEFAULT_SEED }).evalSets;
 }
 
 export class CorpusSourceError extends Error {
