@@ -55,16 +55,4 @@ export type { RecordMetrics } from "./src/eval/record.ts";
 export { METRIC_LABELS, METRICS } from "./src/eval/aggregate.ts";
 export type { MethodProgress } from "./src/edit/method.ts";
 
-import { toFileUrl } from "./src/session/file-url.ts";
-import type { Backend } from "./engine/backend.ts";
-import type { WeightDtype } from "./src/model/dtype.ts";
-import { loadModelFromUrl, type SessionModel } from "./src/session/load.ts";
-
-/** Loads a model folder on disk (Deno) through the same path as a URL. */
-export async function loadModelFromDir(
-  dir: string,
-  backend: Backend,
-  dtype: WeightDtype = "auto",
-): Promise<SessionModel> {
-  return await loadModelFromUrl(toFileUrl(dir), backend, dtype);
-}
+export { loadModelFromDir } from "./src/session/load-dir.ts";

@@ -1,5 +1,6 @@
-// The library's in-memory path (mod.ts, src/session/): a model loaded by URL holds the same
-// weights as the folder loader's, an edit's patch round-trips through its bytes, and applying or
+// The library's in-memory path (mod.ts, src/session/): a folder loaded as a session model, from
+// disk or by URL, holds the same weights as the command line's loader, a folder that cannot load is refused naming the
+// file (a pipe before it is opened), an edit's patch round-trips through its bytes, and applying or
 // reverting it moves the model between the edited and the original weights bit for bit; a bad
 // request is refused with its reason.
 
@@ -12,6 +13,7 @@ import {
   edit,
   encodePatch,
   loadModelFromDir,
+  loadModelFromUrl,
   simpleRequest,
 } from "../../mod.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
@@ -20,15 +22,46 @@ import { weightBits } from "../helpers/tiny.ts";
 const MODEL = "models/kne-facts";
 const PROMPT = "The capital of France is";
 
-Deno.test("a model loaded by URL equals the folder loader's, bit for bit", async () => {
+Deno.test("a folder loaded as a session model, from disk or by URL, equals the command line's loader", async () => {
   const backend = await createBackend("wasm");
   try {
-    const byUrl = await loadModelFromDir(MODEL, backend);
-    const byDir = await loadModel(MODEL, backend);
-    assert.deepEqual(await weightBits(byUrl.model), await weightBits(byDir.model));
-    assert.deepEqual(byUrl.tokenizer.encode(PROMPT), byDir.tokenizer!.encode(PROMPT));
+    const session = await loadModelFromDir(MODEL, backend);
+    const cli = await loadModel(MODEL, backend);
+    assert.deepEqual(await weightBits(session.model), await weightBits(cli.model));
+    assert.deepEqual(session.tokenizer.encode(PROMPT), cli.tokenizer!.encode(PROMPT));
+    const byUrl = await loadModelFromUrl(new URL(`../../${MODEL}`, import.meta.url), backend);
+    assert.deepEqual(await weightBits(byUrl.model), await weightBits(cli.model));
+    assert.deepEqual(byUrl.tokenizer.encode(PROMPT), cli.tokenizer!.encode(PROMPT));
   } finally {
     backend.dispose();
+  }
+});
+
+Deno.test("a folder that cannot load is refused with its file's path, a pipe before it is read", async () => {
+  const backend = await createBackend("wasm");
+  const dir = await Deno.makeTempDir({ prefix: "kne-session-dir-" });
+  try {
+    const refusal = (d: string) =>
+      loadModelFromDir(d, backend).then(() => "loaded", (e) => (e as Error).message);
+    assert.equal(await refusal(`${dir}/nope`), `${dir}/nope: no such folder`);
+    await Deno.copyFile(`${MODEL}/config.json`, `${dir}/config.json`);
+    await Deno.copyFile(`${MODEL}/tokenizer.json`, `${dir}/tokenizer.json`);
+    assert.match(await refusal(`${dir}/config.json`), /config\.json: not a folder$/);
+    assert.match(
+      await refusal(dir),
+      new RegExp(`^${dir}/model\\.safetensors: cannot read: no such`),
+    );
+    await new Deno.Command("mkfifo", { args: [`${dir}/model.safetensors`] }).output();
+    assert.match(await refusal(`${dir}/`), /model\.safetensors: cannot read: not a regular file/);
+    await Deno.remove(`${dir}/model.safetensors`);
+    await Deno.copyFile(`${MODEL}/model.safetensors`, `${dir}/model.safetensors`);
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, "{oops");
+    assert.match(await refusal(dir), /tokenizer_config\.json: not valid JSON: /);
+    await Deno.remove(`${dir}/tokenizer_config.json`);
+    assert.equal(await refusal(dir), "loaded");
+  } finally {
+    backend.dispose();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
