@@ -4,7 +4,6 @@
 // OUT/comparison.svg. `--help` lists the options.
 
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
-import { parseArgs } from "node:util";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/pipeline/models.ts";
 import { recordLine, type RunResult } from "../src/pipeline/records.ts";
@@ -13,7 +12,7 @@ import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
-import { notOneOf, wholeNumber } from "../src/cli/flags.ts";
+import { notOneOf, parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import {
   checkOutputFolder,
@@ -101,36 +100,22 @@ function rowOf(
 
 /** The command line, parsed and checked: a bad flag or value stops here (exit 2). */
 async function readArgs() {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        model: { type: "string", default: DEFAULT_MODEL },
-        requests: { type: "string" },
-        format: { type: "string", default: "auto" },
-        methods: { type: "string", default: DEFAULT_METHODS.join(",") },
-        n: { type: "string", default: "100" },
-        "hparams-dir": { type: "string" },
-        "cov-texts": { type: "string" },
-        anchors: { type: "string" },
-        backend: { type: "string", default: "auto" },
-        out: { type: "string" },
-        force: { type: "boolean", default: false },
-        resume: { type: "boolean", default: false },
-        "no-fluency": { type: "boolean", default: false },
-        seed: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    exitWithError((e as Error).message, 2, HELP);
-  }
-  if (args.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
+  const args = parseFlags({
+    model: { type: "string", default: DEFAULT_MODEL },
+    requests: { type: "string" },
+    format: { type: "string", default: "auto" },
+    methods: { type: "string", default: DEFAULT_METHODS.join(",") },
+    n: { type: "string", default: "100" },
+    "hparams-dir": { type: "string" },
+    "cov-texts": { type: "string" },
+    anchors: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    out: { type: "string" },
+    force: { type: "boolean", default: false },
+    resume: { type: "boolean", default: false },
+    "no-fluency": { type: "boolean", default: false },
+    seed: { type: "string", default: "0" },
+  }, HELP);
   // Whole numbers as the edit command reads them (no "1e3", "0x10" or "12.0").
   const seed = wholeNumber(args.seed!);
   if (seed === null) fail(`--seed must be an integer, got "${args.seed}"`);
