@@ -20,7 +20,7 @@ import {
   BASE_VOCAB_SIZE,
   trainBaseTokenizer,
 } from "../src/facts/base-tokenizer.ts";
-import { toTokenizerJson } from "../src/tokenizer/bpe.ts";
+import { byteLevelBpeJson } from "../src/io/byte-level-bpe.ts";
 
 const USAGE = `Usage: deno task make-tokenizer [--vocab N] [--out DIR] [--no-prefix-space] [--force]
 
@@ -67,7 +67,7 @@ await runCommand(async () => {
   await Deno.mkdir(out, { recursive: true }); // before the training, so a bad --out fails at once
   const model = trainBaseTokenizer(buildTextCorpus(), vocab);
   const prefixSpace = BASE_PREFIX_SPACE && !args["no-prefix-space"];
-  await writeTextAtomically(file, JSON.stringify(toTokenizerJson(model, { prefixSpace })) + "\n");
+  await writeTextAtomically(file, JSON.stringify(byteLevelBpeJson(model, { prefixSpace })) + "\n");
   console.error(
     `wrote ${
       printable(out)

@@ -1,10 +1,12 @@
-// Loads a Hugging Face tokenizer.json (plus tokenizer_config.json when present) through
+// Loads a Hugging Face tokenizer.json (plus tokenizer_config.json when present; a GPT-2 folder
+// with only vocab.json and merges.txt is read as the tokenizer.json they make) through
 // @huggingface/tokenizers, and checks that its ids fit the model's embedding table. A page that
 // fetched the JSON builds the same tokenizer with tokenizerFromJson.
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
-import { fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
+import { byteLevelBpeJson, parseMergesText } from "./byte-level-bpe.ts";
+import { exists, fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
 import { isPlainObject } from "./json.ts";
 
 export { TokenizerError };
@@ -206,18 +208,72 @@ function checkMerges(file: string, merges: unknown): void {
 }
 
 /**
- * Loads `<dir>/tokenizer.json`. When `modelVocabSize` is given, a tokenizer whose ids reach
+ * The files a model folder's tokenizer is read from (loadTokenizer), which a copy of the folder
+ * (an edited checkpoint) keeps: tokenizer.json and its config, or GPT-2's slow-tokenizer files.
+ */
+export const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "vocab.json",
+  "merges.txt",
+] as const;
+
+/** A special token named in tokenizer_config.json: a string, or an AddedToken's content. */
+function configToken(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  return isPlainObject(value) && typeof value.content === "string" ? value.content : undefined;
+}
+
+/**
+ * The tokenizer.json of a GPT-2 checkpoint that ships only the slow tokenizer's vocab.json and
+ * merges.txt (GPT2TokenizerFast's conversion: byte-level BPE, the config's bos, eos, unk and pad
+ * tokens matched whole, its add_prefix_space), or null when either file is missing.
+ */
+async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
+  const vocabFile = joinPath(dir, "vocab.json"), mergesFile = joinPath(dir, "merges.txt");
+  const vocab = await readJson(vocabFile, true);
+  if (vocab === undefined || !(await exists(mergesFile))) return null;
+  if (!isPlainObject(vocab)) throw new TokenizerError(vocabFile, null, "not an object");
+  let text: string;
+  try {
+    text = await readRegularText(mergesFile);
+  } catch (e) {
+    throw new TokenizerError(mergesFile, null, `cannot read: ${fsReason(e)}`, { cause: e });
+  }
+  const ids = new Map(Object.entries(vocab) as [string, number][]);
+  const specials = ["bos_token", "eos_token", "unk_token", "pad_token"]
+    .map((key) => configToken(config[key]))
+    .filter((t): t is string => t !== undefined && ids.has(t));
+  return byteLevelBpeJson(
+    {
+      vocab: ids,
+      merges: parseMergesText(mergesFile, text),
+      specialTokens: [...new Set(specials)],
+    },
+    { prefixSpace: config.add_prefix_space === true },
+  );
+}
+
+/**
+ * Loads `<dir>/tokenizer.json`, or builds it from a GPT-2 checkpoint's vocab.json and merges.txt
+ * when the folder has only those. When `modelVocabSize` is given, a tokenizer whose ids reach
  * past the model's embedding rows is an error (a smaller tokenizer is fine: models often pad).
  */
 export async function loadTokenizer(dir: string, modelVocabSize?: number): Promise<Tokenizer> {
-  const file = joinPath(dir, "tokenizer.json");
-  const json = await readJson(file, false);
   const configFile = joinPath(dir, "tokenizer_config.json");
   const config = (await readJson(configFile, true)) ?? {};
   if (!isPlainObject(config)) {
     throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
   }
-  return tokenizerFromJson(file, json, config, modelVocabSize);
+  const file = joinPath(dir, "tokenizer.json");
+  if (!(await exists(file))) {
+    const built = await fromVocabAndMerges(dir, config);
+    if (built !== null) {
+      const source = `${joinPath(dir, "vocab.json")} and merges.txt`;
+      return tokenizerFromJson(source, built, config, modelVocabSize);
+    }
+  }
+  return tokenizerFromJson(file, await readJson(file, false), config, modelVocabSize);
 }
 
 /**

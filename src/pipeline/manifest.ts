@@ -21,7 +21,10 @@ export interface RunManifest {
   count: number;
   /** The weights' identity (weightsIdentity): a resume on other weights would mix two models. */
   weights: string;
-  /** SHA-256 of config.json, and of tokenizer.json (null when the folder has none). */
+  /**
+   * SHA-256 of config.json, and of tokenizer.json (without one: of vocab.json's and merges.txt's
+   * hashes, the GPT-2 files it is built from; null when the folder has none).
+   */
   config: string;
   tokenizer: string | null;
 }
@@ -51,6 +54,17 @@ const HASHED: readonly (keyof RunManifest)[] = [
 const HASH_CHUNK = 8 * 2 ** 20;
 
 /** The SHA-256 of a file's bytes, read in chunks, and its size. */
+/** The manifest's tokenizer field (see RunManifest.tokenizer). */
+async function tokenizerIdentity(dir: string): Promise<string | null> {
+  if (await exists(`${dir}/tokenizer.json`)) {
+    return (await fileSha256(`${dir}/tokenizer.json`)).sha256;
+  }
+  const slow = [`${dir}/vocab.json`, `${dir}/merges.txt`];
+  if (!(await exists(slow[0])) || !(await exists(slow[1]))) return null;
+  const hashes = await Promise.all(slow.map(async (f) => (await fileSha256(f)).sha256));
+  return createHash("sha256").update(hashes.join("\n")).digest("hex");
+}
+
 export async function fileSha256(path: string): Promise<{ size: number; sha256: string }> {
   const file = await Deno.open(path, { read: true });
   try {
@@ -106,9 +120,7 @@ export async function runManifest(
     count: opts.targets.length,
     weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
     config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
-    tokenizer: await exists(`${opts.modelDir}/tokenizer.json`)
-      ? (await fileSha256(`${opts.modelDir}/tokenizer.json`)).sha256
-      : null,
+    tokenizer: await tokenizerIdentity(opts.modelDir),
   };
 }
 

@@ -1,8 +1,8 @@
 // Byte-level BPE as GPT-2 defines it: text is split by GPT-2's pre-tokenizer regex, each piece's
 // UTF-8 bytes are mapped to printable symbols (bytes_to_unicode), and merges learned on a corpus
-// join adjacent symbols. This module trains the merges and writes them as a Hugging Face
-// tokenizer.json (BPE model, ByteLevel pre-tokenizer and decoder), which `@huggingface/tokenizers`
-// loads; `encodeBpe` is the trainer's own reference encoder, used to check the library's.
+// join adjacent symbols. This module trains the merges (src/io/byte-level-bpe.ts writes them as a
+// Hugging Face tokenizer.json, which `@huggingface/tokenizers` loads); `encodeBpe` is the
+// trainer's own reference encoder, used to check the library's.
 
 /** GPT-2's pre-tokenizer pattern (contractions, letters, numbers, other, whitespace). */
 export const GPT2_PATTERN =
@@ -165,47 +165,4 @@ export function encodeBpe(model: BpeModel, text: string): number[] {
     for (const s of symbols) ids.push(model.vocab.get(s)!);
   }
   return ids;
-}
-
-/**
- * The model as a Hugging Face tokenizer.json object (GPT-2's layout). With `prefixSpace` its
- * pre-tokenizer puts a space before a text that does not begin with one (ByteLevel's
- * add_prefix_space, SentencePiece's dummy prefix), so a word at the start of a text is cut as
- * it is in running text (" France", not "F" "rance").
- */
-export function toTokenizerJson(
-  model: BpeModel,
-  { prefixSpace = false } = {},
-): Record<string, unknown> {
-  const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: model.specialTokens.map((content) => ({
-      id: model.vocab.get(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", ...byteLevel, add_prefix_space: prefixSpace },
-    post_processor: { type: "ByteLevel", ...byteLevel, trim_offsets: false },
-    decoder: { type: "ByteLevel", ...byteLevel },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab: Object.fromEntries(model.vocab),
-      merges: model.merges.map(([a, b]) => [a, b]),
-    },
-  };
 }

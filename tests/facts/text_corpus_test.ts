@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { buildTextCorpus } from "../../src/facts/text-corpus.ts";
 import { PHRASINGS, promptOf, render } from "../../src/facts/phrasings.ts";
 import { BASE_PREFIX_SPACE, trainBaseTokenizer } from "../../src/facts/base-tokenizer.ts";
-import { toTokenizerJson } from "../../src/tokenizer/bpe.ts";
+import { byteLevelBpeJson } from "../../src/io/byte-level-bpe.ts";
 import { inputText, loadTokenizer } from "../../src/io/tokenizer.ts";
 import { buildWorld } from "../../src/facts/world.ts";
 
@@ -130,7 +130,7 @@ Deno.test("base tokenizer: the committed tokenizer.json files are what the corpu
     );
   const model = trainBaseTokenizer(corpus);
   const json = (prefixSpace: boolean) =>
-    JSON.parse(JSON.stringify(toTokenizerJson(model, { prefixSpace })));
+    JSON.parse(JSON.stringify(byteLevelBpeJson(model, { prefixSpace })));
   assert.ok(
     JSON.stringify(await read("tokenizer-base")) === JSON.stringify(json(BASE_PREFIX_SPACE)),
     "tokenizer differs",

@@ -1,7 +1,9 @@
 // tokenizer.json loading through @huggingface/tokenizers: a tiny WordPiece tokenizer built
-// here, the fixtures' tokenizers, and the error paths.
+// here, the fixtures' tokenizers, a GPT-2 folder with only vocab.json and merges.txt (read as
+// the tokenizer.json they come from), and the error paths.
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
 
@@ -170,3 +172,68 @@ for (const name of ["tiny-gpt2", "tiny-llama"]) {
     assert.equal(tok.decode(ids), text.replace(" .", "."));
   });
 }
+
+/** A folder holding the default model's tokenizer as a GPT-2 slow tokenizer's two files. */
+async function slowTokenizerFolder(config: Record<string, unknown>): Promise<string> {
+  const json = JSON.parse(
+    await Deno.readTextFile(new URL("../../models/kne-facts-base/tokenizer.json", import.meta.url)),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "kne-slow-tokenizer-" });
+  await Deno.writeTextFile(`${dir}/vocab.json`, JSON.stringify(json.model.vocab));
+  const lines = json.model.merges.map(([a, b]: string[]) => `${a} ${b}`);
+  await Deno.writeTextFile(`${dir}/merges.txt`, ["#version: 0.2", ...lines, ""].join("\n"));
+  await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify(config));
+  return dir;
+}
+
+Deno.test("a GPT-2 folder with only vocab.json and merges.txt reads as the tokenizer.json they come from", async () => {
+  const shipped = await loadTokenizer(
+    new URL("../../models/kne-facts-base", import.meta.url).pathname,
+  );
+  const dir = await slowTokenizerFolder({
+    add_prefix_space: true,
+    eos_token: "<|endoftext|>",
+    bos_token: { content: "<|endoftext|>", special: true },
+  });
+  try {
+    const slow = await loadTokenizer(dir);
+    assert.match(slow.file, /vocab\.json and merges\.txt$/);
+    assert.equal(slow.addsPrefixSpace, true);
+    assert.equal(slow.vocabSize, shipped.vocabSize);
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }), fc.boolean(), (text, eot) => {
+        const t = eot ? `${text}<|endoftext|>${text}` : text;
+        const ids = slow.encode(t);
+        assert.deepEqual(ids, shipped.encode(t));
+        assert.equal(slow.decode(ids), shipped.decode(ids));
+      }),
+      { numRuns: 300 },
+    );
+    // Without the config's tokens and prefix space, "<|endoftext|>" is text and no space is added.
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, "{}");
+    const plain = await loadTokenizer(dir);
+    assert.equal(plain.addsPrefixSpace, false);
+    assert.ok(plain.encode("<|endoftext|>").length > 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a bad merges.txt is refused naming its line; with neither file tokenizer.json is missed", async () => {
+  const dir = await slowTokenizerFolder({});
+  try {
+    await Deno.writeTextFile(`${dir}/merges.txt`, "#version: 0.2\nĠ t\nĠt he re\n");
+    await assert.rejects(
+      loadTokenizer(dir),
+      (e: Error) =>
+        e instanceof TokenizerError && /merges\.txt.*line 3.*two symbols/.test(e.message),
+    );
+    await Deno.remove(`${dir}/merges.txt`);
+    await assert.rejects(
+      loadTokenizer(dir),
+      (e: Error) => /tokenizer\.json: cannot read: no such file/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,13 +5,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  byteSymbols,
-  countPieces,
-  encodeBpe,
-  toTokenizerJson,
-  trainBpe,
-} from "../../src/tokenizer/bpe.ts";
+import { byteSymbols, countPieces, encodeBpe, trainBpe } from "../../src/tokenizer/bpe.ts";
+import { byteLevelBpeJson } from "../../src/io/byte-level-bpe.ts";
 import { inputText, loadTokenizer, type Tokenizer } from "../../src/io/tokenizer.ts";
 
 const TEXTS = [
@@ -29,7 +24,7 @@ async function libraryTokenizer(
 ): Promise<[Tokenizer, ReturnType<typeof trainBpe>]> {
   const model = trainBpe(countPieces(corpus), { vocabSize, specialTokens: ["<|endoftext|>"] });
   const dir = await Deno.makeTempDir();
-  const json = toTokenizerJson(model, { prefixSpace });
+  const json = byteLevelBpeJson(model, { prefixSpace });
   await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
   return [await loadTokenizer(dir), model];
 }
