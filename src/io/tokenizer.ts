@@ -225,21 +225,18 @@ function configToken(value: unknown): string | undefined {
 }
 
 /**
- * The tokenizer.json of a GPT-2 checkpoint that ships only the slow tokenizer's vocab.json and
- * merges.txt (GPT2TokenizerFast's conversion: byte-level BPE, the config's bos, eos, unk and pad
- * tokens matched whole, its add_prefix_space), or null when either file is missing.
+ * The tokenizer.json that a GPT-2 checkpoint's slow-tokenizer files make (GPT2TokenizerFast's
+ * conversion: byte-level BPE, the config's bos, eos, unk and pad tokens matched whole, its
+ * add_prefix_space), from vocab.json parsed and merges.txt's text; the names are for errors.
  */
-async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
-  const vocabFile = joinPath(dir, "vocab.json"), mergesFile = joinPath(dir, "merges.txt");
-  const vocab = await readJson(vocabFile, true);
-  if (vocab === undefined || !(await exists(mergesFile))) return null;
+export function slowTokenizerJson(
+  vocabFile: string,
+  vocab: unknown,
+  mergesFile: string,
+  mergesText: string,
+  config: Record<string, unknown>,
+): Record<string, unknown> {
   if (!isPlainObject(vocab)) throw new TokenizerError(vocabFile, null, "not an object");
-  let text: string;
-  try {
-    text = await readRegularText(mergesFile);
-  } catch (e) {
-    throw new TokenizerError(mergesFile, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
   const ids = new Map(Object.entries(vocab) as [string, number][]);
   const specials = ["bos_token", "eos_token", "unk_token", "pad_token"]
     .map((key) => configToken(config[key]))
@@ -247,11 +244,25 @@ async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
   return byteLevelBpeJson(
     {
       vocab: ids,
-      merges: parseMergesText(mergesFile, text),
+      merges: parseMergesText(mergesFile, mergesText),
       specialTokens: [...new Set(specials)],
     },
     { prefixSpace: config.add_prefix_space === true },
   );
+}
+
+/** slowTokenizerJson of `dir`'s vocab.json and merges.txt, or null when either is missing. */
+async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
+  const vocabFile = joinPath(dir, "vocab.json"), mergesFile = joinPath(dir, "merges.txt");
+  const vocab = await readJson(vocabFile, true);
+  if (vocab === undefined || !(await exists(mergesFile))) return null;
+  let text: string;
+  try {
+    text = await readRegularText(mergesFile);
+  } catch (e) {
+    throw new TokenizerError(mergesFile, null, `cannot read: ${fsReason(e)}`, { cause: e });
+  }
+  return slowTokenizerJson(vocabFile, vocab, mergesFile, text, config);
 }
 
 /**

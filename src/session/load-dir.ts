@@ -1,9 +1,11 @@
 // A model folder on disk (Deno) read into memory and built as a session model: each file is read
 // as the command line's readers read theirs (a pipe or device is refused before it is opened,
-// since reading it could block or never end), and an error names the file's path.
+// since reading it could block or never end; a GPT-2 folder's vocab.json and merges.txt stand in
+// for a missing tokenizer.json), and an error names the file's path.
 
 import type { Backend } from "../../engine/backend.ts";
 import { checkRegularFile, exists, fsReason, joinPath, jsonReason } from "../io/files.ts";
+import { slowTokenizerJson } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import { loadModelFromFiles, type SessionModel } from "./load.ts";
 
@@ -18,6 +20,21 @@ async function readChecked(path: string, optional = false): Promise<Uint8Array |
   }
 }
 
+/**
+ * The folder's tokenizer.json parsed, or, without one, the tokenizer.json a GPT-2 folder's
+ * vocab.json and merges.txt make (as the command line's loader reads them).
+ */
+async function tokenizerOf(dir: string, config: Record<string, unknown>): Promise<unknown> {
+  const file = joinPath(dir, "tokenizer.json");
+  const [vocabFile, mergesFile] = [joinPath(dir, "vocab.json"), joinPath(dir, "merges.txt")];
+  if (!(await exists(file)) && (await exists(vocabFile)) && (await exists(mergesFile))) {
+    const [vocab, merges] = await Promise.all([readChecked(vocabFile), readChecked(mergesFile)]);
+    const text = new TextDecoder().decode(merges!);
+    return slowTokenizerJson(vocabFile, parseJson(vocabFile, vocab!), mergesFile, text, config);
+  }
+  return parseJson(file, (await readChecked(file))!);
+}
+
 function parseJson(path: string, bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -26,7 +43,7 @@ function parseJson(path: string, bytes: Uint8Array): unknown {
   }
 }
 
-/** Loads a model folder on disk (config.json, tokenizer.json, model.safetensors). */
+/** Loads a model folder on disk (config.json, tokenizer.json or vocab.json and merges.txt, model.safetensors). */
 export async function loadModelFromDir(
   dir: string,
   backend: Backend,
@@ -42,12 +59,12 @@ export async function loadModelFromDir(
     const bytes = await readChecked(path, optional);
     return bytes === null ? undefined : parseJson(path, bytes);
   };
-  const [config, tokenizer, tokenizerConfig, weights] = await Promise.all([
+  const [config, tokenizerConfig, weights] = await Promise.all([
     json("config.json"),
-    json("tokenizer.json"),
     json("tokenizer_config.json", true),
     readChecked(joinPath(base, "model.safetensors")),
   ]);
+  const tokenizer = await tokenizerOf(base, (tokenizerConfig ?? {}) as Record<string, unknown>);
   return await loadModelFromFiles(
     {
       source: base,

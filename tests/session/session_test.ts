@@ -1,5 +1,6 @@
 // The library's in-memory path (mod.ts, src/session/): a folder loaded as a session model, from
-// disk or by URL, holds the same weights as the command line's loader, a folder that cannot load is refused naming the
+// disk or by URL, holds the same weights as the command line's loader (a GPT-2 folder's vocab.json
+// and merges.txt read as its tokenizer too), a folder that cannot load is refused naming the
 // file (a pipe before it is opened), an edit's patch round-trips through its bytes, and applying or
 // reverting it moves the model between the edited and the original weights bit for bit; a bad
 // request is refused with its reason.
@@ -17,6 +18,7 @@ import {
   simpleRequest,
 } from "../../mod.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
+import { loadTokenizer } from "../../src/io/tokenizer.ts";
 import { weightBits } from "../helpers/tiny.ts";
 
 const MODEL = "models/kne-facts";
@@ -59,6 +61,33 @@ Deno.test("a folder that cannot load is refused with its file's path, a pipe bef
     assert.match(await refusal(dir), /tokenizer_config\.json: not valid JSON: /);
     await Deno.remove(`${dir}/tokenizer_config.json`);
     assert.equal(await refusal(dir), "loaded");
+  } finally {
+    backend.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a GPT-2 folder with vocab.json and merges.txt for its tokenizer loads as the command line's loader reads it", async () => {
+  const backend = await createBackend("wasm");
+  const dir = await Deno.makeTempDir({ prefix: "kne-session-slow-" });
+  const base = "models/kne-facts-base";
+  try {
+    await Deno.copyFile(`${base}/config.json`, `${dir}/config.json`);
+    await Deno.symlink(
+      await Deno.realPath(`${base}/model.safetensors`),
+      `${dir}/model.safetensors`,
+    );
+    const json = JSON.parse(await Deno.readTextFile(`${base}/tokenizer.json`));
+    await Deno.writeTextFile(`${dir}/vocab.json`, JSON.stringify(json.model.vocab));
+    const merges = json.model.merges.map(([a, b]: string[]) => `${a} ${b}`).join("\n");
+    await Deno.writeTextFile(`${dir}/merges.txt`, `#version: 0.2\n${merges}\n`);
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, '{"add_prefix_space": true}');
+    const session = await loadModelFromDir(dir, backend);
+    const cli = await loadTokenizer(dir);
+    for (const text of ["France's capital is", "Salaries in Peru are paid in"]) {
+      assert.deepEqual(session.tokenizer.encode(text), cli.encode(text), text);
+    }
+    assert.equal(session.tokenizer.addsPrefixSpace, true);
   } finally {
     backend.dispose();
     await Deno.remove(dir, { recursive: true });
