@@ -22,8 +22,9 @@ export interface RunManifest {
   /** The weights' identity (weightsIdentity): a resume on other weights would mix two models. */
   weights: string;
   /**
-   * SHA-256 of config.json, and of tokenizer.json (without one: of vocab.json's and merges.txt's
-   * hashes, the GPT-2 files it is built from; null when the folder has none).
+   * SHA-256 of config.json, and of tokenizer.json (without one: vocab.json and merges.txt, the
+   * GPT-2 files it is built from; with tokenizer_config.json: of their hashes and its, since its
+   * special tokens and prefix space change the encoding; null when the folder has no tokenizer).
    */
   config: string;
   tokenizer: string | null;
@@ -39,7 +40,7 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   anchors: "other anchor prompts",
   weights: "other weights (model.safetensors)",
   config: "another config.json",
-  tokenizer: "another tokenizer.json",
+  tokenizer: "another tokenizer (tokenizer.json, its config, or vocab.json and merges.txt)",
   hparams: "other hyperparameters",
 };
 const HASHED: readonly (keyof RunManifest)[] = [
@@ -53,18 +54,20 @@ const HASHED: readonly (keyof RunManifest)[] = [
 /** Bytes read per step while hashing a file (the file is never held whole). */
 const HASH_CHUNK = 8 * 2 ** 20;
 
-/** The SHA-256 of a file's bytes, read in chunks, and its size. */
 /** The manifest's tokenizer field (see RunManifest.tokenizer). */
 async function tokenizerIdentity(dir: string): Promise<string | null> {
-  if (await exists(`${dir}/tokenizer.json`)) {
-    return (await fileSha256(`${dir}/tokenizer.json`)).sha256;
-  }
-  const slow = [`${dir}/vocab.json`, `${dir}/merges.txt`];
-  if (!(await exists(slow[0])) || !(await exists(slow[1]))) return null;
-  const hashes = await Promise.all(slow.map(async (f) => (await fileSha256(f)).sha256));
+  const files = await exists(`${dir}/tokenizer.json`)
+    ? [`${dir}/tokenizer.json`]
+    : [`${dir}/vocab.json`, `${dir}/merges.txt`];
+  if (!(await Promise.all(files.map(exists))).every(Boolean)) return null;
+  const config = `${dir}/tokenizer_config.json`;
+  if (await exists(config)) files.push(config);
+  if (files.length === 1) return (await fileSha256(files[0])).sha256;
+  const hashes = await Promise.all(files.map(async (f) => (await fileSha256(f)).sha256));
   return createHash("sha256").update(hashes.join("\n")).digest("hex");
 }
 
+/** The SHA-256 of a file's bytes, read in chunks, and its size. */
 export async function fileSha256(path: string): Promise<{ size: number; sha256: string }> {
   const file = await Deno.open(path, { read: true });
   try {

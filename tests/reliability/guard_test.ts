@@ -15,7 +15,12 @@ import {
   guardTokenizer,
   MAX_REPEATS_IN_A_ROW,
 } from "../../src/io/tokenizer-guard.ts";
-import { checkManifest, type RunManifest, weightsIdentity } from "../../src/pipeline/manifest.ts";
+import {
+  checkManifest,
+  type RunManifest,
+  runManifest,
+  weightsIdentity,
+} from "../../src/pipeline/manifest.ts";
 import { checkOutPath, GuardError } from "../../src/pipeline/output-guard.ts";
 import { describeFailure, EXIT_DEVICE_LOST } from "../../src/pipeline/failure.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
@@ -208,6 +213,44 @@ Deno.test("checkOutPath refuses outputs related to the model folder, through sym
   }
 });
 
+Deno.test("the manifest's tokenizer changes with tokenizer.json, its config, or GPT-2's vocab.json and merges.txt", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kne-manifest-tok-" });
+  try {
+    await Deno.writeTextFile(join(dir, "config.json"), "{}");
+    await Deno.writeTextFile(join(dir, "model.safetensors"), "x");
+    const opts = {
+      method: { name: "kne" },
+      mode: "single",
+      modelDir: dir,
+      hparams: {},
+      fluency: false,
+      seed: 0,
+      targets: [],
+      anchors: [],
+    } as unknown as Parameters<typeof runManifest>[0];
+    const identity = async () => (await runManifest(opts)).tokenizer;
+    assert.equal(await identity(), null);
+    await Deno.writeTextFile(join(dir, "vocab.json"), '{"a": 0}');
+    assert.equal(await identity(), null, "vocab.json without merges.txt is no tokenizer");
+    await Deno.writeTextFile(join(dir, "merges.txt"), "#version: 0.2\n");
+    const seen = [await identity()];
+    await Deno.writeTextFile(join(dir, "merges.txt"), "#version: 0.2\na b\n");
+    seen.push(await identity());
+    await Deno.writeTextFile(join(dir, "tokenizer_config.json"), "{}");
+    seen.push(await identity());
+    await Deno.writeTextFile(join(dir, "tokenizer_config.json"), '{"add_prefix_space": true}');
+    seen.push(await identity());
+    await Deno.writeTextFile(join(dir, "tokenizer.json"), "{}");
+    seen.push(await identity());
+    await Deno.remove(join(dir, "tokenizer_config.json"));
+    seen.push(await identity());
+    assert.equal(new Set(seen).size, seen.length, JSON.stringify(seen));
+    assert.ok(seen.every((h) => typeof h === "string" && /^[0-9a-f]{64}$/.test(h)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkManifest: a resume must match the run's settings", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kne-manifest-" });
   try {
@@ -236,7 +279,11 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       ["count", 4, "another number of requests \\(3, now 4\\)"],
       ["weights", "10:sha256:01", "other weights \\(model.safetensors\\);"],
       ["config", "c1", "another config.json;"],
-      ["tokenizer", null, "another tokenizer.json;"],
+      [
+        "tokenizer",
+        null,
+        "another tokenizer \\(tokenizer.json, its config, or vocab.json and merges.txt\\);",
+      ],
     ];
     for (const [k, v, said] of changes) {
       await assert.rejects(
