@@ -1,10 +1,11 @@
 // Loads a Hugging Face checkpoint from a base URL (http(s): a page; file: Deno) or from its files'
-// contents already in memory: config.json, tokenizer.json, an optional tokenizer_config.json and
-// model.safetensors. The whole weight file is held once while its tensors go onto the backend.
+// contents already in memory: config.json, tokenizer.json (or a GPT-2 folder's vocab.json and
+// merges.txt), an optional tokenizer_config.json and model.safetensors. The whole weight file is
+// held once while its tensors go onto the backend.
 
 import type { Backend } from "../../engine/backend.ts";
 import { safetensorsFromBytes } from "../io/safetensors.ts";
-import { type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
+import { slowTokenizerJson, type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -69,13 +70,36 @@ async function fetchOk(url: URL, optional = false): Promise<Response | null> {
   throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
 }
 
-async function fetchJson(url: URL): Promise<unknown> {
-  const res = (await fetchOk(url))!;
+async function jsonOf(res: Response, url: URL): Promise<unknown> {
   try {
     return await res.json();
   } catch (e) {
     throw new Error(`${url}: not valid JSON: ${(e as Error).message}`);
   }
+}
+
+async function fetchJson(url: URL): Promise<unknown> {
+  return await jsonOf((await fetchOk(url))!, url);
+}
+
+/**
+ * Without a tokenizer.json, the one a GPT-2 folder's vocab.json and merges.txt make (as the
+ * command line reads such a folder); a folder with neither is refused for its tokenizer.json.
+ */
+async function slowTokenizerAt(dir: URL, config: Record<string, unknown>): Promise<unknown> {
+  const [vocabUrl, mergesUrl] = [new URL("vocab.json", dir), new URL("merges.txt", dir)];
+  const [vocab, merges] = await Promise.all([fetchOk(vocabUrl, true), fetchOk(mergesUrl, true)]);
+  if (!vocab || !merges) {
+    await Promise.all([vocab?.body?.cancel(), merges?.body?.cancel()]);
+    await fetchOk(new URL("tokenizer.json", dir)); // throws, naming it
+  }
+  return slowTokenizerJson(
+    vocabUrl.href,
+    await jsonOf(vocab!, vocabUrl),
+    mergesUrl.href,
+    await merges!.text(),
+    config,
+  );
 }
 
 /** Fetches a model folder's files from `base` (a folder URL) and builds the model. */
@@ -85,14 +109,17 @@ export async function loadModelFromUrl(
   dtype: WeightDtype = "auto",
 ): Promise<SessionModel> {
   const dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
-  const [config, tokenizer, tokenizerConfig, weights] = await Promise.all([
+  const [config, tokenizerRes, tokenizerConfig, weights] = await Promise.all([
     fetchJson(new URL("config.json", dir)),
-    fetchJson(new URL("tokenizer.json", dir)),
+    fetchOk(new URL("tokenizer.json", dir), true),
     fetchOk(new URL("tokenizer_config.json", dir), true).then((r) => r?.json()),
     fetchOk(new URL("model.safetensors", dir)).then(async (r) =>
       new Uint8Array(await r!.arrayBuffer())
     ),
   ]);
+  const tokenizer = tokenizerRes
+    ? await jsonOf(tokenizerRes, new URL("tokenizer.json", dir))
+    : await slowTokenizerAt(dir, tokenizerConfig ?? {});
   return await loadModelFromFiles(
     { source: dir.href.replace(/\/$/, ""), config, tokenizer, tokenizerConfig, weights },
     backend,

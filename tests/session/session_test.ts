@@ -67,7 +67,7 @@ Deno.test("a folder that cannot load is refused with its file's path, a pipe bef
   }
 });
 
-Deno.test("a GPT-2 folder with vocab.json and merges.txt for its tokenizer loads as the command line's loader reads it", async () => {
+Deno.test("a GPT-2 folder with vocab.json and merges.txt for its tokenizer loads, from disk or by URL, as the command line reads it", async () => {
   const backend = await createBackend("wasm");
   const dir = await Deno.makeTempDir({ prefix: "kne-session-slow-" });
   const base = "models/kne-facts-base";
@@ -82,12 +82,20 @@ Deno.test("a GPT-2 folder with vocab.json and merges.txt for its tokenizer loads
     const merges = json.model.merges.map(([a, b]: string[]) => `${a} ${b}`).join("\n");
     await Deno.writeTextFile(`${dir}/merges.txt`, `#version: 0.2\n${merges}\n`);
     await Deno.writeTextFile(`${dir}/tokenizer_config.json`, '{"add_prefix_space": true}');
-    const session = await loadModelFromDir(dir, backend);
     const cli = await loadTokenizer(dir);
-    for (const text of ["France's capital is", "Salaries in Peru are paid in"]) {
-      assert.deepEqual(session.tokenizer.encode(text), cli.encode(text), text);
+    for (
+      const session of [
+        await loadModelFromDir(dir, backend),
+        await loadModelFromUrl(new URL(`file://${dir}/`), backend),
+      ]
+    ) {
+      for (const text of ["France's capital is", "Salaries in Peru are paid in"]) {
+        assert.deepEqual(session.tokenizer.encode(text), cli.encode(text), text);
+      }
+      assert.equal(session.tokenizer.addsPrefixSpace, true);
     }
-    assert.equal(session.tokenizer.addsPrefixSpace, true);
+    await Deno.remove(`${dir}/merges.txt`);
+    await assert.rejects(loadModelFromUrl(new URL(`file://${dir}/`), backend), /tokenizer\.json/);
   } finally {
     backend.dispose();
     await Deno.remove(dir, { recursive: true });
