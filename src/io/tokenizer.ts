@@ -187,21 +187,44 @@ function byteLevelPrefixSpace(pre: unknown): boolean {
 
 /**
  * A BPE model's merges: a list of "a b" strings or [a, b] pairs (the library otherwise fails
- * inside with "Cannot read properties of undefined").
+ * inside with "Cannot read properties of undefined"), each joining two tokens of the vocabulary
+ * into a third, as Hugging Face's own BPE requires at load (the library here would instead drop
+ * the text such a merge makes, encoding it to nothing).
  */
-function checkMerges(file: string, merges: unknown): void {
+function checkMerges(file: string, model: Json): void {
+  const { merges, vocab } = model;
   if (!Array.isArray(merges)) {
     throw new TokenizerError(file, "model.merges", "missing or not a list (a BPE model needs it)");
   }
-  merges.forEach((m, i) => {
-    const ok = typeof m === "string"
-      ? m.includes(" ")
-      : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === "string");
-    if (!ok) {
+  const prefix = typeof model.continuing_subword_prefix === "string"
+    ? model.continuing_subword_prefix
+    : "";
+  const known = (t: string) => isPlainObject(vocab) && Object.hasOwn(vocab, t);
+  const pairs = merges.map((m, i) => {
+    const pair = typeof m === "string"
+      ? (m.includes(" ") ? [m.slice(0, m.indexOf(" ")), m.slice(m.indexOf(" ") + 1)] : null)
+      : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === "string")
+      ? m as string[]
+      : null;
+    if (pair === null) {
       throw new TokenizerError(
         file,
         `model.merges[${i}]`,
         `expected "a b" or ["a", "b"], got ${JSON.stringify(m)?.slice(0, 60)}`,
+      );
+    }
+    return pair;
+  });
+  pairs.forEach(([a, b], i) => {
+    const joined = a + (prefix && b.startsWith(prefix) ? b.slice(prefix.length) : b);
+    const missing = [a, b, joined].find((t) => !known(t));
+    if (missing !== undefined) {
+      throw new TokenizerError(
+        file,
+        `model.merges[${i}]`,
+        `${JSON.stringify(a)} + ${JSON.stringify(b)}: ${
+          JSON.stringify(missing.slice(0, 40))
+        } is not in the vocabulary`,
       );
     }
   });
@@ -310,7 +333,7 @@ export function tokenizerFromJson(
       `unsupported tokenizer model ${JSON.stringify(type)} (supported: BPE, WordPiece, Unigram)`,
     );
   }
-  if (type === "BPE") checkMerges(file, json.model.merges);
+  if (type === "BPE") checkMerges(file, json.model);
   const vocabSize = declaredVocabSize(file, json);
   if (modelVocabSize !== undefined && vocabSize > modelVocabSize) {
     throw new TokenizerError(

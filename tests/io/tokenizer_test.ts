@@ -146,6 +146,22 @@ Deno.test("tokenizer load errors: missing, invalid JSON, malformed model", async
   await expectError({ "tokenizer.json": JSON.stringify(unknownModel) }, "[model.type]");
   unknownModel.model.type = "WordLevel";
   await expectError({ "tokenizer.json": JSON.stringify(unknownModel) }, "unsupported tokenizer");
+  // A merge of tokens the vocabulary lacks, or whose join it lacks, is refused at load as Hugging
+  // Face's BPE does (the library here would encode the text it makes to nothing); "##" joins.
+  const bpe = (merges: string[], prefix?: string) =>
+    JSON.stringify({
+      model: {
+        type: "BPE",
+        vocab: { a: 0, b: 1, ab: 2, "##b": 3 },
+        merges,
+        ...(prefix ? { continuing_subword_prefix: prefix } : {}),
+      },
+    });
+  await withDir({ "tokenizer.json": bpe(["a b", "a ##b"], "##") }, async (dir) => {
+    assert.deepEqual((await loadTokenizer(dir)).encode("ab"), [2]);
+  });
+  await expectError({ "tokenizer.json": bpe(["a b", "a c"]) }, '[model.merges[1]]: "a" + "c"');
+  await expectError({ "tokenizer.json": bpe(["a b", "b a"]) }, '"ba" is not in the vocabulary');
   // A structure the library rejects is a TokenizerError too.
   const badAdded = tinyTokenizer() as unknown as { normalizer: unknown };
   badAdded.normalizer = { type: "NoSuchNormalizer" };
