@@ -5,6 +5,7 @@
 import type { Backend, DType } from "../../engine/backend.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { ModelFileError } from "../io/errors.ts";
+import { exists } from "../io/files.ts";
 import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import { readModelConfig } from "../model/read-config.ts";
@@ -50,6 +51,19 @@ export interface CheckResult {
 /** Default work for a load-only check: one row of the full context. */
 const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
 
+/** What a folder without model.safetensors holds instead, in words after "file not found". */
+async function whyNoWeights(dir: string): Promise<string> {
+  if (await exists(`${dir}/model.safetensors.index.json`)) {
+    return ": this checkpoint is sharded (model.safetensors.index.json), which is not read yet; " +
+      "join its shards into one model.safetensors";
+  }
+  if (await exists(`${dir}/pytorch_model.bin`)) {
+    return ": the folder has only PyTorch's pytorch_model.bin, which is not read; convert it to " +
+      "model.safetensors";
+  }
+  return " (is this a model folder?)";
+}
+
 /** The folder's model.safetensors, opened (header read); a missing file is a ModelFileError. */
 export async function openCheckpoint(dir: string): Promise<SafetensorsFile> {
   const path = `${dir}/model.safetensors`;
@@ -60,7 +74,7 @@ export async function openCheckpoint(dir: string): Promise<SafetensorsFile> {
       throw new ModelFileError(
         path,
         "model.safetensors",
-        "file not found (is this a model folder?)",
+        `file not found${await whyNoWeights(dir)}`,
       );
     }
     throw e;
