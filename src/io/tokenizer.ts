@@ -290,7 +290,8 @@ async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
 
 /**
  * Loads `<dir>/tokenizer.json`, or builds it from a GPT-2 checkpoint's vocab.json and merges.txt
- * when the folder has only those. When `modelVocabSize` is given, a tokenizer whose ids reach
+ * when the folder has only those (a folder with only SentencePiece's tokenizer.model is refused
+ * saying so). When `modelVocabSize` is given, a tokenizer whose ids reach
  * past the model's embedding rows is an error (a smaller tokenizer is fine: models often pad).
  */
 export async function loadTokenizer(dir: string, modelVocabSize?: number): Promise<Tokenizer> {
@@ -306,6 +307,15 @@ export async function loadTokenizer(dir: string, modelVocabSize?: number): Promi
       const source = `${joinPath(dir, "vocab.json")} and merges.txt`;
       return tokenizerFromJson(source, built, config, modelVocabSize);
     }
+  }
+  if (!(await exists(file)) && (await exists(joinPath(dir, "tokenizer.model")))) {
+    throw new TokenizerError(
+      file,
+      null,
+      "not found: the folder has only SentencePiece's tokenizer.model, which is not read; save " +
+        "a tokenizer.json beside it (transformers: AutoTokenizer.from_pretrained(DIR)" +
+        ".save_pretrained(DIR))",
+    );
   }
   return tokenizerFromJson(file, await readJson(file, false), config, modelVocabSize);
 }

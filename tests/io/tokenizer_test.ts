@@ -131,6 +131,7 @@ Deno.test("tokenizer load errors: missing, invalid JSON, malformed model", async
     });
   };
   await expectError({}, "tokenizer.json: cannot read");
+  await expectError({ "tokenizer.model": "" }, "only SentencePiece's tokenizer.model");
   await expectError({ "tokenizer.json": "{ bad" }, "not valid JSON");
   await expectError({ "tokenizer.json": "[1]" }, "not an object");
   await expectError({ "tokenizer.json": "{}" }, "[model]");
