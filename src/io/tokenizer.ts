@@ -289,10 +289,38 @@ async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
 }
 
 /**
- * Loads `<dir>/tokenizer.json`, or builds it from a GPT-2 checkpoint's vocab.json and merges.txt
- * when the folder has only those (a folder with only SentencePiece's tokenizer.model is refused
- * saying so). When `modelVocabSize` is given, a tokenizer whose ids reach
- * past the model's embedding rows is an error (a smaller tokenizer is fine: models often pad).
+ * The tokenizer.json a model folder's tokenizer is built from, and the name errors give it: the
+ * folder's tokenizer.json or, without one, the one a GPT-2 folder's vocab.json and merges.txt make
+ * (a folder with only SentencePiece's tokenizer.model is refused saying so). `config` is the
+ * folder's tokenizer_config.json ({} when there is none).
+ */
+export async function readTokenizerJson(
+  dir: string,
+  config: Record<string, unknown>,
+): Promise<{ file: string; json: unknown }> {
+  const file = joinPath(dir, "tokenizer.json");
+  if (!(await exists(file))) {
+    const built = await fromVocabAndMerges(dir, config);
+    if (built !== null) {
+      return { file: `${joinPath(dir, "vocab.json")} and merges.txt`, json: built };
+    }
+    if (await exists(joinPath(dir, "tokenizer.model"))) {
+      throw new TokenizerError(
+        file,
+        null,
+        "not found: the folder has only SentencePiece's tokenizer.model, which is not read; save " +
+          "a tokenizer.json beside it (transformers: AutoTokenizer.from_pretrained(DIR)" +
+          ".save_pretrained(DIR))",
+      );
+    }
+  }
+  return { file, json: await readJson(file, false) };
+}
+
+/**
+ * Loads a model folder's tokenizer (readTokenizerJson, with its tokenizer_config.json). When
+ * `modelVocabSize` is given, a tokenizer whose ids reach past the model's embedding rows is an
+ * error (a smaller tokenizer is fine: models often pad).
  */
 export async function loadTokenizer(dir: string, modelVocabSize?: number): Promise<Tokenizer> {
   const configFile = joinPath(dir, "tokenizer_config.json");
@@ -300,24 +328,8 @@ export async function loadTokenizer(dir: string, modelVocabSize?: number): Promi
   if (!isPlainObject(config)) {
     throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
   }
-  const file = joinPath(dir, "tokenizer.json");
-  if (!(await exists(file))) {
-    const built = await fromVocabAndMerges(dir, config);
-    if (built !== null) {
-      const source = `${joinPath(dir, "vocab.json")} and merges.txt`;
-      return tokenizerFromJson(source, built, config, modelVocabSize);
-    }
-  }
-  if (!(await exists(file)) && (await exists(joinPath(dir, "tokenizer.model")))) {
-    throw new TokenizerError(
-      file,
-      null,
-      "not found: the folder has only SentencePiece's tokenizer.model, which is not read; save " +
-        "a tokenizer.json beside it (transformers: AutoTokenizer.from_pretrained(DIR)" +
-        ".save_pretrained(DIR))",
-    );
-  }
-  return tokenizerFromJson(file, await readJson(file, false), config, modelVocabSize);
+  const { file, json } = await readTokenizerJson(dir, config);
+  return tokenizerFromJson(file, json, config, modelVocabSize);
 }
 
 /**

@@ -5,7 +5,7 @@
 
 import type { Backend } from "../../engine/backend.ts";
 import { checkRegularFile, exists, fsReason, joinPath, jsonReason } from "../io/files.ts";
-import { slowTokenizerJson } from "../io/tokenizer.ts";
+import { readTokenizerJson } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import { loadModelFromFiles, type SessionModel } from "./load.ts";
 
@@ -20,21 +20,6 @@ async function readChecked(path: string, optional = false): Promise<Uint8Array |
   }
 }
 
-/**
- * The folder's tokenizer.json parsed, or, without one, the tokenizer.json a GPT-2 folder's
- * vocab.json and merges.txt make (as the command line's loader reads them).
- */
-async function tokenizerOf(dir: string, config: Record<string, unknown>): Promise<unknown> {
-  const file = joinPath(dir, "tokenizer.json");
-  const [vocabFile, mergesFile] = [joinPath(dir, "vocab.json"), joinPath(dir, "merges.txt")];
-  if (!(await exists(file)) && (await exists(vocabFile)) && (await exists(mergesFile))) {
-    const [vocab, merges] = await Promise.all([readChecked(vocabFile), readChecked(mergesFile)]);
-    const text = new TextDecoder().decode(merges!);
-    return slowTokenizerJson(vocabFile, parseJson(vocabFile, vocab!), mergesFile, text, config);
-  }
-  return parseJson(file, (await readChecked(file))!);
-}
-
 function parseJson(path: string, bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -43,7 +28,10 @@ function parseJson(path: string, bytes: Uint8Array): unknown {
   }
 }
 
-/** Loads a model folder on disk (config.json, tokenizer.json or vocab.json and merges.txt, model.safetensors). */
+/**
+ * Loads a model folder on disk: config.json, its tokenizer (readTokenizerJson: tokenizer.json or a
+ * GPT-2 folder's vocab.json and merges.txt) and model.safetensors.
+ */
 export async function loadModelFromDir(
   dir: string,
   backend: Backend,
@@ -64,7 +52,10 @@ export async function loadModelFromDir(
     json("tokenizer_config.json", true),
     readChecked(joinPath(base, "model.safetensors")),
   ]);
-  const tokenizer = await tokenizerOf(base, (tokenizerConfig ?? {}) as Record<string, unknown>);
+  const { json: tokenizer } = await readTokenizerJson(
+    base,
+    (tokenizerConfig ?? {}) as Record<string, unknown>,
+  );
   return await loadModelFromFiles(
     {
       source: base,
