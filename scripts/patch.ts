@@ -20,7 +20,8 @@ import {
   removeOutput,
 } from "../src/pipeline/output-guard.ts";
 import { fsError, replaceDir } from "../src/io/files.ts";
-import { exactWriteDtype, openSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
+import { openCheckpoint, weightFiles } from "../src/io/checkpoint.ts";
+import { exactWriteDtype, writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]
   [--other-weights]
@@ -29,7 +30,8 @@ const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --ou
   revert           write the patch's original values back (undo a patch applied before)
   --patch FILE     a sparse patch written by \`deno task edit\` (OUT/patch.safetensors)
   --model DIR      the model folder to patch (only read)
-  --out DIR        the folder to write: a copy of --model with model.safetensors patched
+  --out DIR        the folder to write: a copy of --model with its weights patched (as one
+                   model.safetensors; a sharded model's shards are joined)
   --force          replace --out when it exists (only a folder this tool wrote)
   --other-weights  apply (or revert) the patch even though the model does not hold the values it
                    starts from: a patch made from other weights, or one not applied to these;
@@ -86,7 +88,7 @@ const partial = `${out}.partial`;
 
 try {
   const patch = await readPatch(args.patch);
-  const file = await openSafetensors(`${modelDir}/model.safetensors`);
+  const file = await openCheckpoint(modelDir);
   const weights = new Map<string, Float32Array>();
   const shapes = new Map<string, readonly number[]>();
   const stored = new Map<string, string>();
@@ -129,8 +131,9 @@ try {
   await removeOutput(partial);
   await Deno.mkdir(partial, { recursive: true });
   await markOutput(partial, "patch");
+  const replaced = new Set([...await weightFiles(modelDir), OUTPUT_MARKER]);
   for await (const entry of Deno.readDir(modelDir)) {
-    if (entry.isFile && entry.name !== "model.safetensors" && entry.name !== OUTPUT_MARKER) {
+    if (entry.isFile && !replaced.has(entry.name)) {
       await Deno.copyFile(`${modelDir}/${entry.name}`, `${partial}/${entry.name}`);
     }
   }

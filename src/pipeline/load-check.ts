@@ -1,12 +1,11 @@
-// The check of a model folder before any weight is read: its config and the safetensors header
+// The check of a model folder before any weight is read: its config and the safetensors headers
 // give the memory plan, and a model that cannot fit is refused with what it needs and what the
 // machine has (ResourceError).
 
 import type { Backend, DType } from "../../engine/backend.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { ModelFileError } from "../io/errors.ts";
-import { exists } from "../io/files.ts";
-import { openSafetensors, type SafetensorsFile } from "../io/safetensors.ts";
+import { openCheckpoint } from "../io/checkpoint.ts";
+import type { SafetensorsFile } from "../io/safetensors.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import { readModelConfig } from "../model/read-config.ts";
 import {
@@ -44,45 +43,15 @@ export async function weightDtypeFor(
 export interface CheckResult {
   plan: MemoryPlan;
   limits: BackendLimits;
-  /** Tensors and bytes the checkpoint file stores (as declared by its header). */
+  /** Tensors and bytes the checkpoint stores (as its headers declare; all shards together). */
   file: { tensors: number; bytes: number };
 }
 
 /** Default work for a load-only check: one row of the full context. */
 const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
 
-/** What a folder without model.safetensors holds instead, in words after "file not found". */
-async function whyNoWeights(dir: string): Promise<string> {
-  if (await exists(`${dir}/model.safetensors.index.json`)) {
-    return ": this checkpoint is sharded (model.safetensors.index.json), which is not read yet; " +
-      "join its shards into one model.safetensors";
-  }
-  if (await exists(`${dir}/pytorch_model.bin`)) {
-    return ": the folder has only PyTorch's pytorch_model.bin, which is not read; convert it to " +
-      "model.safetensors";
-  }
-  return " (is this a model folder?)";
-}
-
-/** The folder's model.safetensors, opened (header read); a missing file is a ModelFileError. */
-export async function openCheckpoint(dir: string): Promise<SafetensorsFile> {
-  const path = `${dir}/model.safetensors`;
-  try {
-    return await openSafetensors(path);
-  } catch (e) {
-    if ((e as Error).cause instanceof Deno.errors.NotFound) {
-      throw new ModelFileError(
-        path,
-        "model.safetensors",
-        `file not found${await whyNoWeights(dir)}`,
-      );
-    }
-    throw e;
-  }
-}
-
 /**
- * Reads `<dir>/config.json` and the header of `<dir>/model.safetensors` (no tensor data), plans
+ * Reads `<dir>/config.json` and the checkpoint's headers (no tensor data), plans
  * the memory and throws ResourceError naming what is needed and what is available when the
  * model does not fit `backend`: the weights alone when `work` is absent, the whole edit when it
  * is given. Config and file errors are the usual ConfigError / ModelFileError.

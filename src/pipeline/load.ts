@@ -1,7 +1,7 @@
-// Loads a Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json) onto a
-// backend one tensor at a time, and saves a model back in the same layout (atomically, never over
-// its input). Weight matrices may stay f16 on the device (see WeightDtype); norms and biases are
-// always f32.
+// Loads a Hugging Face checkpoint folder (config.json, model.safetensors or its shards,
+// tokenizer.json) onto a backend one tensor at a time, and saves a model back as one
+// model.safetensors (atomically, never over its input). Weight matrices may stay f16 on the
+// device (see WeightDtype); norms and biases are always f32.
 
 import type { Backend, DType } from "../../engine/backend.ts";
 import { writeSafetensors } from "../io/safetensors.ts";
@@ -10,7 +10,8 @@ import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { checkBeforeLoad, openCheckpoint } from "./load-check.ts";
+import { openCheckpoint } from "../io/checkpoint.ts";
+import { checkBeforeLoad } from "./load-check.ts";
 import type { MemoryPlan } from "./plan.ts";
 
 export interface LoadedModel {

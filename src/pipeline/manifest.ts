@@ -2,6 +2,7 @@
 // the model's files, so that a resume never mixes records of other settings or other weights.
 
 import { createHash } from "node:crypto";
+import { weightFiles } from "../io/checkpoint.ts";
 import { exists } from "../io/files.ts";
 import { GuardError } from "./output-guard.ts";
 import type { RunOptions } from "./records.ts";
@@ -19,7 +20,7 @@ export interface RunManifest {
   /** SHA-256 of the anchor prompts' token ids (the KL term's locality prompts). */
   anchors: string;
   count: number;
-  /** The weights' identity (weightsIdentity): a resume on other weights would mix two models. */
+  /** The weights' identity (checkpointIdentity): a resume on other weights would mix two models. */
   weights: string;
   /**
    * SHA-256 of config.json, and of tokenizer.json (without one: vocab.json and merges.txt, the
@@ -38,7 +39,7 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   count: "another number of requests",
   requests: "other requests (the same number, other contents)",
   anchors: "other anchor prompts",
-  weights: "other weights (model.safetensors)",
+  weights: "other weights (model.safetensors or its shards)",
   config: "another config.json",
   tokenizer: "another tokenizer (tokenizer.json, its config, or vocab.json and merges.txt)",
   hparams: "other hyperparameters",
@@ -97,6 +98,18 @@ export async function weightsIdentity(path: string): Promise<string> {
   return `${size}:sha256:${sha256}`;
 }
 
+/**
+ * The identity of a folder's weights: model.safetensors's, or for a sharded checkpoint the hash of
+ * its index's and every shard's identity (a changed byte in any of them shows).
+ */
+export async function checkpointIdentity(dir: string): Promise<string> {
+  const files = await weightFiles(dir);
+  if (files.length === 1) return await weightsIdentity(`${dir}/${files[0]}`);
+  const each: string[] = [];
+  for (const f of files) each.push(`${f}=${await weightsIdentity(`${dir}/${f}`)}`);
+  return `${files.length} files:sha256:${await sha256(each.join("\n"))}`;
+}
+
 export async function sha256(text: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -121,7 +134,7 @@ export async function runManifest(
     requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
     anchors: await sha256(JSON.stringify(opts.anchors)),
     count: opts.targets.length,
-    weights: await weightsIdentity(`${opts.modelDir}/model.safetensors`),
+    weights: await checkpointIdentity(opts.modelDir),
     config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
     tokenizer: await tokenizerIdentity(opts.modelDir),
   };

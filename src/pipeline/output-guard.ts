@@ -7,6 +7,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError, present } from "../io/files.ts";
+import { SHARD_INDEX } from "../io/safetensors.ts";
 
 /** An output path or resume request that would damage inputs or mix results. */
 export class GuardError extends Error {
@@ -58,16 +59,18 @@ export async function checkOutPath(out: string, modelDir: string): Promise<void>
 }
 
 /**
- * Refuses an output path below a model folder (config.json and model.safetensors): a training run or
- * a tokenizer written there would leave its OUT.partial, checkpoint and lock among a model's
- * files. OUT itself may be a model folder; the commands' own rules say when it is replaced.
+ * Refuses an output path below a model folder (config.json and model.safetensors or a shard
+ * index): a training run or a tokenizer written there would leave its OUT.partial, checkpoint
+ * and lock among a model's files. OUT itself may be a model folder; the commands' own rules say when it is replaced.
  */
 export async function checkNotInsideModel(out: string): Promise<void> {
   // A path through a file cannot be resolved: the command's own write says so in its words.
   const real = await realish(out).catch(() => null);
   if (real === null) return;
   for (let dir = dirname(real);; dir = dirname(dir)) {
-    if (await present(join(dir, "config.json")) && await present(join(dir, "model.safetensors"))) {
+    const weights = await present(join(dir, "model.safetensors")) ||
+      await present(join(dir, SHARD_INDEX));
+    if (weights && await present(join(dir, "config.json"))) {
       throw new GuardError(
         `--out ${out} lies inside the model folder ${dir}; choose another --out`,
       );

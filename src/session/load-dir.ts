@@ -1,9 +1,11 @@
-// A model folder on disk (Deno) read into memory and built as a session model: each file is read
-// as the command line's readers read theirs (a pipe or device is refused before it is opened,
-// since reading it could block or never end; a GPT-2 folder's vocab.json and merges.txt stand in
-// for a missing tokenizer.json), and an error names the file's path.
+// A model folder on disk (Deno) built as a session model: each file is read as the command line's
+// readers read theirs (a pipe or device is refused before it is opened, since reading it could
+// block or never end; a GPT-2 folder's vocab.json and merges.txt stand in for a missing
+// tokenizer.json; the weights are model.safetensors or its shards, read a tensor at a time), and
+// an error names the file's path.
 
 import type { Backend } from "../../engine/backend.ts";
+import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkRegularFile, exists, fsReason, joinPath, jsonReason } from "../io/files.ts";
 import { readTokenizerJson } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
@@ -30,7 +32,7 @@ function parseJson(path: string, bytes: Uint8Array): unknown {
 
 /**
  * Loads a model folder on disk: config.json, its tokenizer (readTokenizerJson: tokenizer.json or a
- * GPT-2 folder's vocab.json and merges.txt) and model.safetensors.
+ * GPT-2 folder's vocab.json and merges.txt) and model.safetensors (or its shards).
  */
 export async function loadModelFromDir(
   dir: string,
@@ -47,24 +49,28 @@ export async function loadModelFromDir(
     const bytes = await readChecked(path, optional);
     return bytes === null ? undefined : parseJson(path, bytes);
   };
-  const [config, tokenizerConfig, weights] = await Promise.all([
+  const [config, tokenizerConfig] = await Promise.all([
     json("config.json"),
     json("tokenizer_config.json", true),
-    readChecked(joinPath(base, "model.safetensors")),
   ]);
   const { json: tokenizer } = await readTokenizerJson(
     base,
     (tokenizerConfig ?? {}) as Record<string, unknown>,
   );
-  return await loadModelFromFiles(
-    {
-      source: base,
-      config,
-      tokenizer,
-      tokenizerConfig: tokenizerConfig as Record<string, unknown> | undefined,
-      weights: weights!,
-    },
-    backend,
-    dtype,
-  );
+  const weights = await openCheckpoint(base);
+  try {
+    return await loadModelFromFiles(
+      {
+        source: base,
+        config,
+        tokenizer,
+        tokenizerConfig: tokenizerConfig as Record<string, unknown> | undefined,
+        weights,
+      },
+      backend,
+      dtype,
+    );
+  } finally {
+    weights.close();
+  }
 }

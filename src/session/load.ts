@@ -1,10 +1,17 @@
 // Loads a Hugging Face checkpoint from a base URL (http(s): a page; file: Deno) or from its files'
 // contents already in memory: config.json, tokenizer.json (or a GPT-2 folder's vocab.json and
-// merges.txt), an optional tokenizer_config.json and model.safetensors. The whole weight file is
-// held once while its tensors go onto the backend.
+// merges.txt), an optional tokenizer_config.json and model.safetensors (or, without one, the
+// shards its model.safetensors.index.json lists). The fetched weight files are held once while
+// their tensors go onto the backend.
 
 import type { Backend } from "../../engine/backend.ts";
-import { safetensorsFromBytes } from "../io/safetensors.ts";
+import {
+  joinShards,
+  parseShardIndex,
+  type SafetensorsFile,
+  safetensorsFromBytes,
+  SHARD_INDEX,
+} from "../io/safetensors.ts";
 import { slowTokenizerJson, type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
@@ -30,8 +37,11 @@ export interface ModelFiles {
   tokenizer: unknown;
   /** tokenizer_config.json, parsed (absent: none). */
   tokenizerConfig?: Record<string, unknown>;
-  /** model.safetensors. */
-  weights: Uint8Array;
+  /**
+   * model.safetensors's bytes, or a checkpoint already opened (a folder's file or its shards
+   * joined), which is read and left open.
+   */
+  weights: Uint8Array | SafetensorsFile;
 }
 
 /** Builds the model from its files' contents (every check of the folder loader but the plan). */
@@ -48,7 +58,9 @@ export async function loadModelFromFiles(
     files.tokenizerConfig ?? {},
     config.vocabSize,
   );
-  const file = safetensorsFromBytes(at("model.safetensors"), files.weights);
+  const file = files.weights instanceof Uint8Array
+    ? safetensorsFromBytes(at("model.safetensors"), files.weights)
+    : files.weights;
   const stored = [...file.tensors.values()].map((t) => t.dtype);
   const device = resolveWeightDtype(dtype, backend, stored);
   const { model, ...weights } = await loadWeights(file, config, device, backend);
@@ -102,6 +114,31 @@ async function slowTokenizerAt(dir: URL, config: Record<string, unknown>): Promi
   );
 }
 
+async function fetchBytes(url: URL): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchOk(url))!.arrayBuffer());
+}
+
+/**
+ * The weights at `dir`: model.safetensors or, without one, the shards its index lists, each
+ * checked as a file and joined (a folder with neither is refused for its model.safetensors).
+ */
+async function fetchWeights(dir: URL): Promise<Uint8Array | SafetensorsFile> {
+  const single = new URL("model.safetensors", dir);
+  const res = await fetchOk(single, true);
+  if (res) return new Uint8Array(await res.arrayBuffer());
+  const indexUrl = new URL(SHARD_INDEX, dir);
+  const indexRes = await fetchOk(indexUrl, true);
+  if (!indexRes) await fetchOk(single); // throws, naming it
+  const index = parseShardIndex(indexUrl.href, await jsonOf(indexRes!, indexUrl));
+  // "./" and the escaping keep a shard named like "https:host" inside the folder.
+  const urls = index.shards.map((s) => new URL(`./${encodeURIComponent(s)}`, dir));
+  const bytes = await Promise.all(urls.map(fetchBytes));
+  return joinShards(
+    index,
+    new Map(index.shards.map((s, i) => [s, safetensorsFromBytes(urls[i].href, bytes[i])])),
+  );
+}
+
 /** Fetches a model folder's files from `base` (a folder URL) and builds the model. */
 export async function loadModelFromUrl(
   base: string | URL,
@@ -113,9 +150,7 @@ export async function loadModelFromUrl(
     fetchJson(new URL("config.json", dir)),
     fetchOk(new URL("tokenizer.json", dir), true),
     fetchOk(new URL("tokenizer_config.json", dir), true).then((r) => r?.json()),
-    fetchOk(new URL("model.safetensors", dir)).then(async (r) =>
-      new Uint8Array(await r!.arrayBuffer())
-    ),
+    fetchWeights(dir),
   ]);
   const tokenizer = tokenizerRes
     ? await jsonOf(tokenizerRes, new URL("tokenizer.json", dir))

@@ -1,11 +1,12 @@
 // The patch command end to end: `scripts/edit.ts` writes an edited checkpoint and a sparse patch;
 // `scripts/patch.ts apply` on the original model reproduces the edited weights bit for bit, and
 // `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
-// checkpoint, whose outputs stay F16.
+// checkpoint, whose outputs stay F16, and for a sharded checkpoint, whose edit and patched copy
+// are one model.safetensors.
 
-import { equal } from "node:assert/strict";
-import { openSafetensors } from "../../src/io/safetensors.ts";
-import { halfCopy } from "../helpers/checkpoint.ts";
+import { deepEqual, equal } from "node:assert/strict";
+import { openCheckpoint } from "../../src/io/checkpoint.ts";
+import { halfCopy, shardedCopy } from "../helpers/checkpoint.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MODEL = `${ROOT}tests/fixtures/tiny-gpt2`;
@@ -22,7 +23,7 @@ async function run(script: string, args: string[]): Promise<void> {
 
 /** Raw bytes of every tensor, by name without the transformer. prefix. */
 async function tensors(dir: string): Promise<Map<string, Uint8Array>> {
-  const f = await openSafetensors(`${dir}/model.safetensors`);
+  const f = await openCheckpoint(dir);
   const out = new Map<string, Uint8Array>();
   try {
     for (const name of f.tensors.keys()) {
@@ -49,7 +50,7 @@ function assertSameBits(a: Map<string, Uint8Array>, b: Map<string, Uint8Array>, 
 
 /** Raw dtype of every tensor, by name without the transformer. prefix. */
 async function dtypes(dir: string): Promise<Map<string, string>> {
-  const f = await openSafetensors(`${dir}/model.safetensors`);
+  const f = await openCheckpoint(dir);
   try {
     return new Map(
       [...f.tensors].map(([name, t]) => [name.replace(/^transformer\./, ""), t.dtype]),
@@ -63,7 +64,11 @@ async function dtypes(dir: string): Promise<Map<string, string>> {
  * Edits `model` through the CLI, then checks that apply rebuilds the edited weights and revert
  * the original ones bit for bit, and that the edit changed something.
  */
-async function editApplyRevert(model: string, extra: string[]): Promise<void> {
+async function editApplyRevert(
+  model: string,
+  extra: string[],
+  checkApplied: (dir: string) => void = () => {},
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     await run("edit.ts", [
@@ -99,6 +104,7 @@ async function editApplyRevert(model: string, extra: string[]): Promise<void> {
       for (const [name, t] of want) equal(got.get(name), t, `${out}: dtype of ${name}`);
     }
     assertSameBits(await tensors(`${dir}/applied`), edited, "apply");
+    checkApplied(`${dir}/applied`);
     assertSameBits(await tensors(`${dir}/reverted`), original, "revert");
     let differs = false;
     for (const [k, v] of edited) if (v.some((x, i) => x !== original.get(k)![i])) differs = true;
@@ -118,5 +124,17 @@ Deno.test("an f16 edit of an F16 checkpoint saves F16 weights that the patch reb
     await editApplyRevert(half, ["--dtype", "f16"]);
   } finally {
     await Deno.remove(half, { recursive: true });
+  }
+});
+
+Deno.test("a sharded checkpoint edits, and its patch applies to it as one model.safetensors", async () => {
+  const sharded = await shardedCopy(MODEL, 3);
+  try {
+    await editApplyRevert(sharded, [], (applied) => {
+      const files = [...Deno.readDirSync(applied)].map((e) => e.name).sort();
+      deepEqual(files, [".kne-output", "config.json", "model.safetensors", "tokenizer.json"]);
+    });
+  } finally {
+    await Deno.remove(sharded, { recursive: true });
   }
 });

@@ -3,7 +3,7 @@
 // and merges.txt read as its tokenizer too), a folder that cannot load is refused naming the
 // file (a pipe before it is opened), an edit's patch round-trips through its bytes, and applying or
 // reverting it moves the model between the edited and the original weights bit for bit; a bad
-// request is refused with its reason.
+// request is refused with its reason. A sharded checkpoint loads by every path as its file does.
 
 import { strict as assert } from "node:assert";
 import {
@@ -19,7 +19,9 @@ import {
 } from "../../mod.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
-import { weightBits } from "../helpers/tiny.ts";
+import { SHARD_INDEX } from "../../src/io/safetensors.ts";
+import { shardedCopy } from "../helpers/checkpoint.ts";
+import { TINY, weightBits } from "../helpers/tiny.ts";
 
 const MODEL = "models/kne-facts";
 const PROMPT = "The capital of France is";
@@ -39,6 +41,36 @@ Deno.test("a folder loaded as a session model, from disk or by URL, equals the c
   }
 });
 
+Deno.test("a sharded checkpoint loads, from disk or by URL, as its single file does", async () => {
+  const backend = await createBackend("wasm");
+  const dir = await shardedCopy(TINY, 2);
+  try {
+    const want = await weightBits((await loadModel(TINY, backend)).model);
+    for (
+      const m of [
+        await loadModel(dir, backend),
+        await loadModelFromDir(dir, backend),
+        await loadModelFromUrl(new URL(`file://${dir}/`), backend),
+      ]
+    ) {
+      assert.deepEqual(await weightBits(m.model), want);
+    }
+    await Deno.remove(`${dir}/model-00002-of-00002.safetensors`);
+    await assert.rejects(
+      loadModelFromUrl(new URL(`file://${dir}/`), backend),
+      /model-00002-of-00002\.safetensors/,
+    );
+    await Deno.remove(`${dir}/${SHARD_INDEX}`);
+    await assert.rejects(
+      loadModelFromUrl(new URL(`file://${dir}/`), backend),
+      /model\.safetensors: .*No such file/,
+    );
+  } finally {
+    backend.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a folder that cannot load is refused with its file's path, a pipe before it is read", async () => {
   const backend = await createBackend("wasm");
   const dir = await Deno.makeTempDir({ prefix: "kne-session-dir-" });
@@ -51,10 +83,10 @@ Deno.test("a folder that cannot load is refused with its file's path, a pipe bef
     assert.match(await refusal(`${dir}/config.json`), /config\.json: not a folder$/);
     assert.match(
       await refusal(dir),
-      new RegExp(`^${dir}/model\\.safetensors: cannot read: no such`),
+      new RegExp(`^${dir}/model\\.safetensors \\[model\\.safetensors\\]: file not found`),
     );
     await new Deno.Command("mkfifo", { args: [`${dir}/model.safetensors`] }).output();
-    assert.match(await refusal(`${dir}/`), /model\.safetensors: cannot read: not a regular file/);
+    assert.match(await refusal(`${dir}/`), /model\.safetensors: cannot open: not a regular file/);
     await Deno.remove(`${dir}/model.safetensors`);
     await Deno.copyFile(`${MODEL}/model.safetensors`, `${dir}/model.safetensors`);
     await Deno.writeTextFile(`${dir}/tokenizer_config.json`, "{oops");

@@ -44,13 +44,17 @@ export interface SafetensorsFile {
   readonly metadata: Readonly<Record<string, string>>;
   /** Tensors in data order (ascending offsets; what `writeSafetensors` was given). */
   readonly tensors: ReadonlyMap<string, TensorInfo>;
-  /** Absolute byte offset of the data region in the file (8 + header length). */
-  readonly dataOffset: number;
   /** Reads one tensor and converts it to float32 (F32, F16, BF16 exactly; F64 rounded). */
   read(name: string): Promise<Float32Array>;
   /** Reads one tensor's bytes as stored (little-endian). */
   readRaw(name: string): Promise<Uint8Array>;
   close(): void;
+}
+
+/** One file (not shards read as one): where its data region starts. */
+export interface SingleSafetensorsFile extends SafetensorsFile {
+  /** Absolute byte offset of the data region in the file (8 + header length). */
+  readonly dataOffset: number;
 }
 
 /** Largest header accepted (the format's reference implementation uses the same cap). */

@@ -13,7 +13,7 @@ import {
   isCount,
   LITTLE_ENDIAN,
   MAX_HEADER_BYTES,
-  type SafetensorsFile,
+  type SingleSafetensorsFile,
   type TensorInfo,
 } from "./format.ts";
 import { f16Table } from "./half.ts";
@@ -74,7 +74,7 @@ function headerLength(path: string, first8: Uint8Array, size: number): number {
 }
 
 /** Opens a safetensors file read-only and validates its whole header. */
-export async function openSafetensors(path: string): Promise<SafetensorsFile> {
+export async function openSafetensors(path: string): Promise<SingleSafetensorsFile> {
   let file: Deno.FsFile;
   try {
     // Not opened unless a regular file: opening a FIFO blocks, and a device never ends.
@@ -228,7 +228,7 @@ function fileSource(file: Deno.FsFile): ByteSource {
  * A whole safetensors file held in memory (e.g. fetched over HTTP), checked exactly as
  * openSafetensors checks a file; `path` names it in errors (a URL or a file name).
  */
-export function safetensorsFromBytes(path: string, bytes: Uint8Array): SafetensorsFile {
+export function safetensorsFromBytes(path: string, bytes: Uint8Array): SingleSafetensorsFile {
   const size = bytes.length;
   checkFileSize(path, size);
   const n = headerLength(path, bytes.subarray(0, 8), size);
@@ -243,7 +243,7 @@ export function safetensorsFromBytes(path: string, bytes: Uint8Array): Safetenso
   return new SafetensorsReader(path, source, header.metadata, header.tensors, 8 + n);
 }
 
-class SafetensorsReader implements SafetensorsFile {
+class SafetensorsReader implements SingleSafetensorsFile {
   #file: ByteSource | null;
   // Reads share one file position: serialise them.
   #queue: Promise<unknown> = Promise.resolve();
