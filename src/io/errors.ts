@@ -19,6 +19,9 @@ export class ModelFileError extends Error {
 /** A safetensors file is malformed, truncated, unsupported or could not be written. */
 export class SafetensorsError extends ModelFileError {}
 
+/** A PyTorch checkpoint (pytorch_model.bin) is malformed, of an unread kind, or more than tensors. */
+export class TorchCheckpointError extends ModelFileError {}
+
 /** A config.json describes a model this engine cannot run, or is malformed. */
 export class ConfigError extends ModelFileError {}
 

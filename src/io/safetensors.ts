@@ -1,7 +1,6 @@
 // Safetensors files (https://github.com/huggingface/safetensors), read and written: the format's
-// vocabulary (safetensors/format.ts), validated reading (read.ts), a sharded checkpoint's files
-// read as one (sharded.ts), atomic writing (write.ts) and bit-exact half-precision conversions
-// (half.ts). Callers import from here.
+// vocabulary (safetensors/format.ts), validated reading (read.ts), atomic writing (write.ts) and
+// bit-exact half-precision conversions (half.ts). Callers import from here.
 
 export { SafetensorsError } from "./errors.ts";
 export {
@@ -21,10 +20,5 @@ export {
   f32ToF16Bits,
 } from "./safetensors/half.ts";
 export { openSafetensors, safetensorsFromBytes } from "./safetensors/read.ts";
-export {
-  joinShards,
-  parseShardIndex,
-  SHARD_INDEX,
-  type ShardIndex,
-} from "./safetensors/sharded.ts";
+
 export { encodeSafetensors, type TensorToWrite, writeSafetensors } from "./safetensors/write.ts";

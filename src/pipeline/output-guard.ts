@@ -7,7 +7,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
 import { fsError, present } from "../io/files.ts";
-import { SHARD_INDEX } from "../io/safetensors.ts";
+import { WEIGHT_LAYOUTS } from "../io/checkpoint/layout.ts";
 
 /** An output path or resume request that would damage inputs or mix results. */
 export class GuardError extends Error {
@@ -58,9 +58,14 @@ export async function checkOutPath(out: string, modelDir: string): Promise<void>
   }
 }
 
+async function hasWeights(dir: string): Promise<boolean> {
+  for (const { file } of WEIGHT_LAYOUTS) if (await present(join(dir, file))) return true;
+  return false;
+}
+
 /**
- * Refuses an output path below a model folder (config.json and model.safetensors or a shard
- * index): a training run or a tokenizer written there would leave its OUT.partial, checkpoint
+ * Refuses an output path below a model folder (config.json and weights: model.safetensors, a
+ * shard index or pytorch_model.bin): a training run or a tokenizer written there would leave its OUT.partial, checkpoint
  * and lock among a model's files. OUT itself may be a model folder; the commands' own rules say when it is replaced.
  */
 export async function checkNotInsideModel(out: string): Promise<void> {
@@ -68,9 +73,7 @@ export async function checkNotInsideModel(out: string): Promise<void> {
   const real = await realish(out).catch(() => null);
   if (real === null) return;
   for (let dir = dirname(real);; dir = dirname(dir)) {
-    const weights = await present(join(dir, "model.safetensors")) ||
-      await present(join(dir, SHARD_INDEX));
-    if (weights && await present(join(dir, "config.json"))) {
+    if (await present(join(dir, "config.json")) && await hasWeights(dir)) {
       throw new GuardError(
         `--out ${out} lies inside the model folder ${dir}; choose another --out`,
       );

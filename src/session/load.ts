@@ -1,17 +1,13 @@
 // Loads a Hugging Face checkpoint from a base URL (http(s): a page; file: Deno) or from its files'
 // contents already in memory: config.json, tokenizer.json (or a GPT-2 folder's vocab.json and
-// merges.txt), an optional tokenizer_config.json and model.safetensors (or, without one, the
-// shards its model.safetensors.index.json lists). The fetched weight files are held once while
-// their tensors go onto the backend.
+// merges.txt), an optional tokenizer_config.json and the weights (model.safetensors, or the next
+// layout transformers would read: a shard index and its shards, pytorch_model.bin). The fetched
+// weight files are held once while their tensors go onto the backend.
 
 import type { Backend } from "../../engine/backend.ts";
-import {
-  joinShards,
-  parseShardIndex,
-  type SafetensorsFile,
-  safetensorsFromBytes,
-  SHARD_INDEX,
-} from "../io/safetensors.ts";
+import { WEIGHT_LAYOUTS, weightsFromBytes } from "../io/checkpoint/layout.ts";
+import { joinShards, parseShardIndex } from "../io/checkpoint/sharded.ts";
+import { type SafetensorsFile, safetensorsFromBytes } from "../io/safetensors.ts";
 import { slowTokenizerJson, type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
@@ -119,24 +115,26 @@ async function fetchBytes(url: URL): Promise<Uint8Array> {
 }
 
 /**
- * The weights at `dir`: model.safetensors or, without one, the shards its index lists, each
- * checked as a file and joined (a folder with neither is refused for its model.safetensors).
+ * The weights at `dir`, in the first layout it has (WEIGHT_LAYOUTS): one file, or a shard index
+ * and its shards, each checked and joined; a folder with none is refused for model.safetensors.
  */
 async function fetchWeights(dir: URL): Promise<Uint8Array | SafetensorsFile> {
-  const single = new URL("model.safetensors", dir);
-  const res = await fetchOk(single, true);
-  if (res) return new Uint8Array(await res.arrayBuffer());
-  const indexUrl = new URL(SHARD_INDEX, dir);
-  const indexRes = await fetchOk(indexUrl, true);
-  if (!indexRes) await fetchOk(single); // throws, naming it
-  const index = parseShardIndex(indexUrl.href, await jsonOf(indexRes!, indexUrl));
-  // "./" and the escaping keep a shard named like "https:host" inside the folder.
-  const urls = index.shards.map((s) => new URL(`./${encodeURIComponent(s)}`, dir));
-  const bytes = await Promise.all(urls.map(fetchBytes));
-  return joinShards(
-    index,
-    new Map(index.shards.map((s, i) => [s, safetensorsFromBytes(urls[i].href, bytes[i])])),
-  );
+  for (const layout of WEIGHT_LAYOUTS) {
+    const url = new URL(layout.file, dir);
+    const res = await fetchOk(url, true);
+    if (!res) continue;
+    if (!layout.sharded) {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return layout.file === "model.safetensors" ? bytes : await weightsFromBytes(url.href, bytes);
+    }
+    const index = parseShardIndex(url.href, await jsonOf(res, url));
+    // "./" and the escaping keep a shard named like "https:host" inside the folder.
+    const urls = index.shards.map((s) => new URL(`./${encodeURIComponent(s)}`, dir));
+    const bytes = await Promise.all(urls.map(fetchBytes));
+    const files = await Promise.all(urls.map((u, i) => weightsFromBytes(u.href, bytes[i])));
+    return joinShards(index, new Map(index.shards.map((s, i) => [s, files[i]])));
+  }
+  return await fetchBytes(new URL("model.safetensors", dir)); // none: throws, naming it
 }
 
 /** Fetches a model folder's files from `base` (a folder URL) and builds the model. */

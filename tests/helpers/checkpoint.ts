@@ -3,7 +3,7 @@
 // load, edit and patch tests; and a copy split into shards with a model.safetensors.index.json,
 // as save_pretrained writes a large model.
 
-import { openSafetensors, SHARD_INDEX, writeSafetensors } from "../../src/io/safetensors.ts";
+import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
 
 export interface HalfCopyOptions {
   /** Tensor whose entry 0 becomes 1e6 (beyond f16's range). */
@@ -80,6 +80,6 @@ export async function shardedCopy(src: string, shards: number): Promise<string> 
     file.close();
   }
   const index = { metadata: { total_size: totalSize }, weight_map: weightMap };
-  await Deno.writeTextFile(`${dir}/${SHARD_INDEX}`, JSON.stringify(index, null, 2));
+  await Deno.writeTextFile(`${dir}/model.safetensors.index.json`, JSON.stringify(index, null, 2));
   return dir;
 }

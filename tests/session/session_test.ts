@@ -19,7 +19,6 @@ import {
 } from "../../mod.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
-import { SHARD_INDEX } from "../../src/io/safetensors.ts";
 import { shardedCopy } from "../helpers/checkpoint.ts";
 import { TINY, weightBits } from "../helpers/tiny.ts";
 
@@ -60,7 +59,7 @@ Deno.test("a sharded checkpoint loads, from disk or by URL, as its single file d
       loadModelFromUrl(new URL(`file://${dir}/`), backend),
       /model-00002-of-00002\.safetensors/,
     );
-    await Deno.remove(`${dir}/${SHARD_INDEX}`);
+    await Deno.remove(`${dir}/model.safetensors.index.json`);
     await assert.rejects(
       loadModelFromUrl(new URL(`file://${dir}/`), backend),
       /model\.safetensors: .*No such file/,

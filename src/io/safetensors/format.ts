@@ -23,7 +23,8 @@ export const DTYPE_BYTES = {
 export type Dtype = keyof typeof DTYPE_BYTES;
 
 /** Dtypes `read` converts to float32 (F64 is rounded to nearest; the others are exact). */
-export const FLOAT_DTYPES: readonly Dtype[] = ["F32", "F16", "BF16", "F64"];
+export type FloatDtype = "F32" | "F16" | "BF16" | "F64";
+export const FLOAT_DTYPES: readonly Dtype[] = ["F32", "F16", "BF16", "F64"] satisfies FloatDtype[];
 
 /** Dtypes `writeSafetensors` can store (I32 from an Int32Array, e.g. indices). */
 export type WriteDtype = "F32" | "F16" | "BF16" | "I32";

@@ -1,6 +1,8 @@
 // float16 and bfloat16 conversions, bit exact: float16 bits to float32 bits (and a table of all
-// 65536), float32 to float16 or bfloat16 rounded to nearest even, and the narrowest dtype that
-// stores a tensor exactly.
+// 65536), stored float bytes of any width to float32, float32 to float16 or bfloat16 rounded to
+// nearest even, and the narrowest dtype that stores a tensor exactly.
+
+import { type FloatDtype, LITTLE_ENDIAN } from "./format.ts";
 
 let F16_TO_F32_BITS: Uint32Array | null = null;
 
@@ -78,4 +80,31 @@ export function f32ToBf16Bits(x: number): number {
   const u = SCRATCH_U32[0];
   if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return (u >>> 16) | 0x40;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/**
+ * Stored little-endian values of a float dtype (F64 rounded to nearest; F32, F16 and BF16 exact)
+ * as float32.
+ */
+export function floatsFromBytes(dtype: FloatDtype, raw: Uint8Array): Float32Array {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const n = raw.length / (dtype === "F64" ? 8 : dtype === "F32" ? 4 : 2);
+  if (dtype === "F32" && LITTLE_ENDIAN) {
+    return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  }
+  const out = new Float32Array(n);
+  if (dtype === "F64" || dtype === "F32") {
+    for (let i = 0; i < n; i++) {
+      out[i] = dtype === "F64" ? dv.getFloat64(8 * i, true) : dv.getFloat32(4 * i, true);
+    }
+    return out;
+  }
+  const bits = new Uint32Array(out.buffer);
+  if (dtype === "BF16") {
+    for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
+  } else {
+    const table = f16Table();
+    for (let i = 0; i < n; i++) bits[i] = table[dv.getUint16(2 * i, true)];
+  }
+  return out;
 }

@@ -10,13 +10,14 @@ import {
   type Dtype,
   DTYPE_BYTES,
   FLOAT_DTYPES,
+  type FloatDtype,
   isCount,
   LITTLE_ENDIAN,
   MAX_HEADER_BYTES,
   type SingleSafetensorsFile,
   type TensorInfo,
 } from "./format.ts";
-import { f16Table } from "./half.ts";
+import { floatsFromBytes } from "./half.ts";
 import { isPlainObject } from "../json.ts";
 
 /** Reads exactly `out.length` bytes at `pos`, or throws naming what was being read. */
@@ -317,20 +318,7 @@ class SafetensorsReader implements SingleSafetensorsFile {
     }
     const raw = this.#alloc(name, () => new Uint8Array(t.end - t.begin));
     await this.#readInto(name, t, raw);
-    const out = this.#alloc(name, () => new Float32Array(n));
-    const dv = new DataView(raw.buffer);
-    if (t.dtype === "F64") {
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-      return out;
-    }
-    const bits = new Uint32Array(out.buffer);
-    if (t.dtype === "BF16") {
-      for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
-    } else {
-      const table = f16Table();
-      for (let i = 0; i < n; i++) bits[i] = table[dv.getUint16(2 * i, true)];
-    }
-    return out;
+    return this.#alloc(name, () => floatsFromBytes(t.dtype as FloatDtype, raw));
   }
 
   close(): void {

@@ -1,15 +1,13 @@
-// A checkpoint split over several safetensors files, as Hugging Face's save_pretrained writes a
-// large model: model.safetensors.index.json maps each tensor name to the shard file beside it
-// that holds it. The index is checked in full (shards are plain file names in the same folder;
-// every listed tensor is in its shard and every tensor of a shard is listed there, so an index
-// and shards of two different saves are refused), and the shards are read as one file.
+// A checkpoint split over several files, as Hugging Face's save_pretrained writes a large model:
+// an index (model.safetensors.index.json, pytorch_model.bin.index.json) maps each tensor name to
+// the shard file beside it that holds it. The index is checked in full (shards are plain file
+// names in the same folder; every listed tensor is in its shard and every tensor of a shard is
+// listed there, so an index and shards of two different saves are refused), and the shards are
+// read as one file.
 
-import { SafetensorsError } from "../errors.ts";
+import { ModelFileError } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
-import type { SafetensorsFile, TensorInfo } from "./format.ts";
-
-/** The index file a sharded checkpoint has in place of model.safetensors. */
-export const SHARD_INDEX = "model.safetensors.index.json";
+import type { SafetensorsFile, TensorInfo } from "../safetensors/format.ts";
 
 /** A parsed index: which shard holds each tensor, and the shards in the order first named. */
 export interface ShardIndex {
@@ -23,12 +21,16 @@ function isPlainFileName(name: string): boolean {
   return name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name);
 }
 
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
 /** Validates an index's parsed JSON (`path` names it in errors). */
 export function parseShardIndex(path: string, json: unknown): ShardIndex {
-  if (!isPlainObject(json)) throw new SafetensorsError(path, null, "index is not a JSON object");
+  if (!isPlainObject(json)) throw new ModelFileError(path, null, "index is not a JSON object");
   const map = json.weight_map;
   if (!isPlainObject(map)) {
-    throw new SafetensorsError(
+    throw new ModelFileError(
       path,
       "weight_map",
       "must be an object of tensor name -> shard file",
@@ -37,8 +39,8 @@ export function parseShardIndex(path: string, json: unknown): ShardIndex {
   const weightMap = new Map<string, string>();
   const shards: string[] = [];
   for (const [name, shard] of Object.entries(map)) {
-    if (typeof shard !== "string" || !isPlainFileName(shard) || shard === SHARD_INDEX) {
-      throw new SafetensorsError(
+    if (typeof shard !== "string" || !isPlainFileName(shard) || shard === baseName(path)) {
+      throw new ModelFileError(
         path,
         `weight_map.${name}`,
         `${JSON.stringify(shard)} is not a shard file name in the index's folder`,
@@ -47,7 +49,7 @@ export function parseShardIndex(path: string, json: unknown): ShardIndex {
     weightMap.set(name, shard);
     if (!shards.includes(shard)) shards.push(shard);
   }
-  if (weightMap.size === 0) throw new SafetensorsError(path, "weight_map", "lists no tensor");
+  if (weightMap.size === 0) throw new ModelFileError(path, "weight_map", "lists no tensor");
   return { path, weightMap, shards };
 }
 
@@ -67,7 +69,7 @@ export function joinShards(
     for (const [name, info] of file.tensors) {
       const listed = index.weightMap.get(name);
       if (listed !== shard) {
-        throw new SafetensorsError(
+        throw new ModelFileError(
           file.path,
           name,
           listed === undefined
@@ -81,7 +83,7 @@ export function joinShards(
   }
   for (const [name, shard] of index.weightMap) {
     if (!owner.has(name)) {
-      throw new SafetensorsError(
+      throw new ModelFileError(
         opened.get(shard)!.path,
         name,
         `${index.path} places this tensor here, but the shard does not hold it`,
@@ -90,7 +92,7 @@ export function joinShards(
   }
   const at = (name: string): SafetensorsFile => {
     const file = owner.get(name);
-    if (!file) throw new SafetensorsError(index.path, name, "no such tensor");
+    if (!file) throw new ModelFileError(index.path, name, "no such tensor");
     return file;
   };
   return {

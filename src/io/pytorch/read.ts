@@ -1,0 +1,341 @@
+// PyTorch checkpoints (pytorch_model.bin) as torch.save writes them since 1.6: a zip archive whose
+// data.pkl pickles the state dict, each tensor a call of torch._utils._rebuild_tensor_v2 on a
+// storage kept as its own archive entry (data/<key>). The pickle is read by the restricted reader
+// (unpickle.ts), which builds only what a state dict holds (OrderedDict, tensors, parameters) and
+// refuses every other name; each tensor's shape, strides and storage are checked against the
+// archive, and the tensors are then read as a safetensors file's are, one at a time.
+
+import { TorchCheckpointError } from "../errors.ts";
+import { checkRegularFile, fsReason } from "../files.ts";
+import {
+  type Dtype,
+  DTYPE_BYTES,
+  FLOAT_DTYPES,
+  type FloatDtype,
+  type SafetensorsFile,
+  type TensorInfo,
+} from "../safetensors/format.ts";
+import { floatsFromBytes } from "../safetensors/half.ts";
+import { PickleError, PyGlobal, PyTuple, unpickle } from "./unpickle.ts";
+import { type RandomAccess, zipEntries, type ZipEntry, ZipError } from "./zip.ts";
+
+/** torch's storage classes and the dtype of their elements. */
+const STORAGE_DTYPES: Readonly<Record<string, Dtype>> = {
+  DoubleStorage: "F64",
+  FloatStorage: "F32",
+  HalfStorage: "F16",
+  BFloat16Storage: "BF16",
+  LongStorage: "I64",
+  IntStorage: "I32",
+  ShortStorage: "I16",
+  CharStorage: "I8",
+  ByteStorage: "U8",
+  BoolStorage: "BOOL",
+};
+
+/** Largest data.pkl read (a state dict's is kilobytes; its tensors are outside it). */
+const MAX_PICKLE_BYTES = 64 << 20;
+
+interface Storage {
+  readonly key: string;
+  readonly dtype: Dtype;
+  readonly entry: ZipEntry;
+  readonly numel: number;
+}
+
+/** A tensor as the pickle describes it: a strided view of a storage. */
+class TensorView {
+  constructor(
+    readonly storage: Storage,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly stride: readonly number[],
+  ) {}
+}
+
+/** A random-access byte source that can be closed. */
+interface Source extends RandomAccess {
+  close(): void;
+}
+
+function fileSource(file: Deno.FsFile, size: number): Source {
+  // Reads share one file position: serialise them.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    size,
+    readAt(pos, out) {
+      const run = async () => {
+        await file.seek(pos, Deno.SeekMode.Start);
+        for (let off = 0; off < out.length;) {
+          const n = await file.read(out.subarray(off));
+          if (n === null || n === 0) throw new Error("the file ends early (changed while open?)");
+          off += n;
+        }
+      };
+      const p = queue.then(run);
+      queue = p.catch(() => {});
+      return p;
+    },
+    close: () => file.close(),
+  };
+}
+
+function bytesSource(bytes: Uint8Array): Source {
+  return {
+    size: bytes.length,
+    readAt(pos, out) {
+      out.set(bytes.subarray(pos, pos + out.length));
+      return Promise.resolve();
+    },
+    close() {},
+  };
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+}
+
+function countsOf(x: unknown): number[] | null {
+  return x instanceof PyTuple && x.items.every(isCount) ? [...x.items as number[]] : null;
+}
+
+/** Strides of a contiguous (row-major) tensor of `shape`. */
+function contiguousStrides(shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
+    out[i] = s;
+    s *= shape[i];
+  }
+  return out;
+}
+
+/** Whether a view reads its elements in storage order (strides of size-1 dimensions are free). */
+function isContiguous(v: TensorView): boolean {
+  const want = contiguousStrides(v.shape);
+  return v.shape.every((d, i) => d <= 1 || v.stride[i] === want[i]);
+}
+
+/** Reads the state dict of an opened archive. */
+async function readArchive(path: string, src: Source): Promise<SafetensorsFile> {
+  const fail = (field: string | null, detail: string): never => {
+    throw new TorchCheckpointError(path, field, detail);
+  };
+  let entries: Map<string, ZipEntry>;
+  try {
+    entries = await zipEntries(src);
+  } catch (e) {
+    if (!(e instanceof ZipError)) throw e;
+    const head = new Uint8Array(Math.min(2, src.size));
+    await src.readAt(0, head);
+    if (head[0] === 0x80 && head[1] === 0x02) {
+      fail(
+        null,
+        "saved in torch's legacy format (before 1.6, or _use_new_zipfile_serialization=False), " +
+          "which is not read; save it again with a newer torch, or as model.safetensors",
+      );
+    }
+    fail(null, `not a torch.save archive: ${e.message}`);
+  }
+  const pickles = [...entries!.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+  if (pickles.length !== 1) {
+    fail(null, `not a torch.save archive: ${pickles.length} data.pkl entries (one expected)`);
+  }
+  const prefix = pickles[0].slice(0, -"data.pkl".length);
+  const order = entries!.get(`${prefix}byteorder`);
+  if (order) {
+    const b = new Uint8Array(Math.min(order.size, 16));
+    await src.readAt(order.offset, b);
+    const text = new TextDecoder().decode(b);
+    if (text !== "little") fail("byteorder", `"${text}": only little-endian archives are read`);
+  }
+  const pkl = entries!.get(pickles[0])!;
+  if (pkl.size > MAX_PICKLE_BYTES) {
+    fail("data.pkl", `${pkl.size} bytes, above the ${MAX_PICKLE_BYTES}-byte cap for a state dict`);
+  }
+  const pickle = new Uint8Array(pkl.size);
+  await src.readAt(pkl.offset, pickle);
+
+  const storages = new Map<string, Storage>();
+  const persistentLoad = (pid: unknown): Storage => {
+    const items = pid instanceof PyTuple ? pid.items : [];
+    const [tag, type, key, , numel] = items;
+    if (items.length !== 5 || tag !== "storage" || typeof key !== "string" || !isCount(numel)) {
+      fail("data.pkl", "a persistent id is not a storage ('storage', type, key, location, numel)");
+    }
+    const k = key as string;
+    const dtype = type instanceof PyGlobal && type.module === "torch"
+      ? STORAGE_DTYPES[type.name]
+      : undefined;
+    if (!dtype) fail(`storage ${k}`, `storage type ${String(type)} is not read`);
+    const entry = entries.get(`${prefix}data/${k}`);
+    if (!entry) fail(`storage ${k}`, `the archive has no ${prefix}data/${k}`);
+    const need = (numel as number) * DTYPE_BYTES[dtype!];
+    if (entry!.size < need) {
+      fail(`storage ${k}`, `holds ${entry!.size} bytes, ${need} needed for ${numel} ${dtype}`);
+    }
+    const s = { key: k, dtype: dtype!, entry: entry!, numel: numel as number };
+    storages.set(k, s);
+    return s;
+  };
+  const reduce = (fn: PyGlobal, args: readonly unknown[]): unknown => {
+    const name = String(fn);
+    if (name === "collections.OrderedDict" && args.length === 0) return new Map();
+    if (name === "torch._utils._rebuild_tensor_v2") {
+      const [storage, offset, size, stride] = args;
+      const shape = countsOf(size), strides = countsOf(stride);
+      if (
+        !(storage instanceof Object && storages.has((storage as Storage).key)) ||
+        !isCount(offset) || !shape || !strides || shape.length !== strides.length
+      ) {
+        return fail("data.pkl", "a tensor's storage, offset, size or stride is malformed");
+      }
+      const s = storage as Storage;
+      const last = shape.some((d) => d === 0)
+        ? offset
+        : shape.reduce((a, d, i) => a + (d - 1) * strides[i], offset as number);
+      if (shape.every((d) => d > 0) && last >= s.numel) {
+        fail(`storage ${s.key}`, `a tensor reads element ${last} of a ${s.numel}-element storage`);
+      }
+      return new TensorView(s, offset as number, shape, strides);
+    }
+    if (
+      (name === "torch._utils._rebuild_parameter" ||
+        name === "torch._utils._rebuild_parameter_with_state") && args[0] instanceof TensorView
+    ) {
+      return args[0];
+    }
+    return fail(
+      "data.pkl",
+      `calls ${name}, which a state dict of tensors does not; refused (reading it would mean ` +
+        "running code the file names)",
+    );
+  };
+  const build = (obj: unknown, _state: unknown) => {
+    // An OrderedDict's BUILD sets its _metadata (module versions), which loading does not need.
+    if (!(obj instanceof Map)) fail("data.pkl", "sets the state of an object that is not a dict");
+  };
+  let root: unknown;
+  try {
+    root = unpickle(pickle, { reduce, persistentLoad, build });
+  } catch (e) {
+    if (e instanceof PickleError) fail("data.pkl", e.message);
+    throw e;
+  }
+  if (!(root instanceof Map)) fail(null, "does not hold a state dict (a dict of tensors)");
+  const views = new Map<string, TensorView>();
+  for (const [key, value] of root as Map<unknown, unknown>) {
+    if (typeof key !== "string" || !(value instanceof TensorView)) {
+      fail(
+        String(key),
+        "is not a tensor: the file holds more than a state dict (a training checkpoint? save " +
+          "its model's state_dict)",
+      );
+    }
+    views.set(key as string, value as TensorView);
+  }
+  return new TorchCheckpoint(path, src, views);
+}
+
+class TorchCheckpoint implements SafetensorsFile {
+  readonly metadata = {};
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  #src: Source | null;
+
+  constructor(readonly path: string, src: Source, readonly views: ReadonlyMap<string, TensorView>) {
+    this.#src = src;
+    this.tensors = new Map(
+      [...views].map(([name, v]) => {
+        const numel = v.shape.reduce((a, d) => a * d, 1);
+        const begin = v.storage.entry.offset + v.offset * DTYPE_BYTES[v.storage.dtype];
+        const info = {
+          dtype: v.storage.dtype,
+          shape: Object.freeze([...v.shape]),
+          numel,
+          begin,
+          end: begin + numel * DTYPE_BYTES[v.storage.dtype],
+        };
+        return [name, info];
+      }),
+    );
+  }
+
+  async readRaw(name: string): Promise<Uint8Array> {
+    const v = this.views.get(name);
+    if (!v) throw new TorchCheckpointError(this.path, name, "no such tensor");
+    if (!this.#src) throw new TorchCheckpointError(this.path, name, "file is closed");
+    const width = DTYPE_BYTES[v.storage.dtype];
+    const numel = this.tensors.get(name)!.numel;
+    try {
+      const out = new Uint8Array(numel * width);
+      if (numel === 0) return out;
+      if (isContiguous(v)) {
+        await this.#src.readAt(v.storage.entry.offset + v.offset * width, out);
+        return out;
+      }
+      // A strided view (a transpose, a slice): read the span it touches, then gather.
+      const last = v.shape.reduce((a, d, i) => a + (d - 1) * v.stride[i], v.offset);
+      const span = new Uint8Array((last - v.offset + 1) * width);
+      await this.#src.readAt(v.storage.entry.offset + v.offset * width, span);
+      const index = new Array<number>(v.shape.length).fill(0);
+      for (let i = 0; i < numel; i++) {
+        const at = index.reduce((a, k, d) => a + k * v.stride[d], 0) * width;
+        out.set(span.subarray(at, at + width), i * width);
+        for (let d = v.shape.length - 1; d >= 0 && ++index[d] === v.shape[d]; d--) index[d] = 0;
+      }
+      return out;
+    } catch (e) {
+      throw new TorchCheckpointError(this.path, name, `read failed: ${fsReason(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async read(name: string): Promise<Float32Array> {
+    const dtype = this.tensors.get(name)?.dtype;
+    if (dtype !== undefined && !FLOAT_DTYPES.includes(dtype)) {
+      throw new TorchCheckpointError(
+        this.path,
+        name,
+        `dtype ${dtype} cannot be read as float32 (supported: ${FLOAT_DTYPES.join(", ")})`,
+      );
+    }
+    return floatsFromBytes(dtype as FloatDtype, await this.readRaw(name));
+  }
+
+  close(): void {
+    this.#src?.close();
+    this.#src = null;
+  }
+}
+
+/** Opens a torch.save archive on disk and reads its state dict's layout (no tensor data). */
+export async function openTorchCheckpoint(path: string): Promise<SafetensorsFile> {
+  let file: Deno.FsFile;
+  try {
+    // Not opened unless a regular file: opening a FIFO blocks, and a device never ends.
+    await checkRegularFile(path);
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new TorchCheckpointError(path, null, `cannot open: ${fsReason(e)}`, { cause: e });
+  }
+  return await readGuarded(path, fileSource(file, (await file.stat()).size));
+}
+
+/** A torch.save archive already in memory, read as openTorchCheckpoint reads a file. */
+export async function torchCheckpointFromBytes(
+  path: string,
+  bytes: Uint8Array,
+): Promise<SafetensorsFile> {
+  return await readGuarded(path, bytesSource(bytes));
+}
+
+/** readArchive, closing the source and naming the file on any failure. */
+async function readGuarded(path: string, src: Source): Promise<SafetensorsFile> {
+  try {
+    return await readArchive(path, src);
+  } catch (e) {
+    src.close();
+    if (e instanceof TorchCheckpointError) throw e;
+    throw new TorchCheckpointError(path, null, `read failed: ${fsReason(e)}`, { cause: e });
+  }
+}
