@@ -39,7 +39,7 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   count: "another number of requests",
   requests: "other requests (the same number, other contents)",
   anchors: "other anchor prompts",
-  weights: "other weights (model.safetensors or its shards)",
+  weights: "other weights (a changed weight file)",
   config: "another config.json",
   tokenizer: "another tokenizer (tokenizer.json, its config, or vocab.json and merges.txt)",
   hparams: "other hyperparameters",

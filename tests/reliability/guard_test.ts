@@ -277,7 +277,7 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       ["hparams", { lr: 0.2 }, 'other hyperparameters \\(\\{"lr":0.1\\}, now \\{"lr":0.2\\}\\)'],
       ["requests", "abd", "other requests \\(the same number, other contents\\);"],
       ["count", 4, "another number of requests \\(3, now 4\\)"],
-      ["weights", "10:sha256:01", "other weights \\(model.safetensors or its shards\\);"],
+      ["weights", "10:sha256:01", "other weights \\(a changed weight file\\);"],
       ["config", "c1", "another config.json;"],
       [
         "tokenizer",

@@ -118,7 +118,10 @@ Deno.test({
     try {
       const r = await runEdit([...args(out, 2), "--resume"]);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /cannot resume .*started with other weights \(model\.safetensors\)/);
+      assert.match(
+        r.stderr,
+        /cannot resume .*started with other weights \(a changed weight file\)/,
+      );
     } finally {
       await Deno.writeFile(w, original);
     }
