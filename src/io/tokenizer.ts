@@ -1,12 +1,11 @@
-// Loads a Hugging Face tokenizer.json (plus tokenizer_config.json when present; a GPT-2 folder
-// with only vocab.json and merges.txt is read as the tokenizer.json they make) through
-// @huggingface/tokenizers, and checks that its ids fit the model's embedding table. A page that
-// fetched the JSON builds the same tokenizer with tokenizerFromJson.
+// Loads a model folder's tokenizer through @huggingface/tokenizers: its tokenizer.json, or the one
+// its other tokenizer files make (tokenizer-source.ts), with tokenizer_config.json when present,
+// and checks that its ids fit the model's embedding table. A page that fetched the files builds
+// the same tokenizer with tokenizerFromJson.
 
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
-import { byteLevelBpeJson, parseMergesText } from "./byte-level-bpe.ts";
-import { exists, fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
+import { readTokenizerConfig, readTokenizerJson } from "./tokenizer-source.ts";
 import { isPlainObject } from "./json.ts";
 
 export { TokenizerError };
@@ -67,21 +66,6 @@ export function inputText(tok: Tokenizer, ids: readonly number[]): string {
 }
 
 type Json = Record<string, unknown>;
-
-async function readJson(file: string, optional: boolean): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readRegularText(file);
-  } catch (e) {
-    if (optional && e instanceof Deno.errors.NotFound) return undefined;
-    throw new TokenizerError(file, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerError(file, null, `not valid JSON: ${jsonReason(e)}`, { cause: e });
-  }
-}
 
 /** Largest id in the model vocabulary and added tokens, plus one (read from the JSON itself). */
 function declaredVocabSize(file: string, json: Json): number {
@@ -231,103 +215,12 @@ function checkMerges(file: string, model: Json): void {
 }
 
 /**
- * The files a model folder's tokenizer is read from (loadTokenizer), which a copy of the folder
- * (an edited checkpoint) keeps: tokenizer.json and its config, or GPT-2's slow-tokenizer files.
- */
-export const TOKENIZER_FILES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "vocab.json",
-  "merges.txt",
-] as const;
-
-/** A special token named in tokenizer_config.json: a string, or an AddedToken's content. */
-function configToken(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  return isPlainObject(value) && typeof value.content === "string" ? value.content : undefined;
-}
-
-/**
- * The tokenizer.json that a GPT-2 checkpoint's slow-tokenizer files make (GPT2TokenizerFast's
- * conversion: byte-level BPE, the config's bos, eos, unk and pad tokens matched whole, its
- * add_prefix_space), from vocab.json parsed and merges.txt's text; the names are for errors.
- */
-export function slowTokenizerJson(
-  vocabFile: string,
-  vocab: unknown,
-  mergesFile: string,
-  mergesText: string,
-  config: Record<string, unknown>,
-): Record<string, unknown> {
-  if (!isPlainObject(vocab)) throw new TokenizerError(vocabFile, null, "not an object");
-  const ids = new Map(Object.entries(vocab) as [string, number][]);
-  const specials = ["bos_token", "eos_token", "unk_token", "pad_token"]
-    .map((key) => configToken(config[key]))
-    .filter((t): t is string => t !== undefined && ids.has(t));
-  return byteLevelBpeJson(
-    {
-      vocab: ids,
-      merges: parseMergesText(mergesFile, mergesText),
-      specialTokens: [...new Set(specials)],
-    },
-    { prefixSpace: config.add_prefix_space === true },
-  );
-}
-
-/** slowTokenizerJson of `dir`'s vocab.json and merges.txt, or null when either is missing. */
-async function fromVocabAndMerges(dir: string, config: Json): Promise<unknown> {
-  const vocabFile = joinPath(dir, "vocab.json"), mergesFile = joinPath(dir, "merges.txt");
-  const vocab = await readJson(vocabFile, true);
-  if (vocab === undefined || !(await exists(mergesFile))) return null;
-  let text: string;
-  try {
-    text = await readRegularText(mergesFile);
-  } catch (e) {
-    throw new TokenizerError(mergesFile, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
-  return slowTokenizerJson(vocabFile, vocab, mergesFile, text, config);
-}
-
-/**
- * The tokenizer.json a model folder's tokenizer is built from, and the name errors give it: the
- * folder's tokenizer.json or, without one, the one a GPT-2 folder's vocab.json and merges.txt make
- * (a folder with only SentencePiece's tokenizer.model is refused saying so). `config` is the
- * folder's tokenizer_config.json ({} when there is none).
- */
-export async function readTokenizerJson(
-  dir: string,
-  config: Record<string, unknown>,
-): Promise<{ file: string; json: unknown }> {
-  const file = joinPath(dir, "tokenizer.json");
-  if (!(await exists(file))) {
-    const built = await fromVocabAndMerges(dir, config);
-    if (built !== null) {
-      return { file: `${joinPath(dir, "vocab.json")} and merges.txt`, json: built };
-    }
-    if (await exists(joinPath(dir, "tokenizer.model"))) {
-      throw new TokenizerError(
-        file,
-        null,
-        "not found: the folder has only SentencePiece's tokenizer.model, which is not read; save " +
-          "a tokenizer.json beside it (transformers: AutoTokenizer.from_pretrained(DIR)" +
-          ".save_pretrained(DIR))",
-      );
-    }
-  }
-  return { file, json: await readJson(file, false) };
-}
-
-/**
  * Loads a model folder's tokenizer (readTokenizerJson, with its tokenizer_config.json). When
  * `modelVocabSize` is given, a tokenizer whose ids reach past the model's embedding rows is an
  * error (a smaller tokenizer is fine: models often pad).
  */
 export async function loadTokenizer(dir: string, modelVocabSize?: number): Promise<Tokenizer> {
-  const configFile = joinPath(dir, "tokenizer_config.json");
-  const config = (await readJson(configFile, true)) ?? {};
-  if (!isPlainObject(config)) {
-    throw new TokenizerError(configFile, null, "tokenizer_config.json is not an object");
-  }
+  const config = await readTokenizerConfig(dir);
   const { file, json } = await readTokenizerJson(dir, config);
   return tokenizerFromJson(file, json, config, modelVocabSize);
 }
@@ -388,6 +281,9 @@ export function tokenizerFromJson(
   };
   const leadingIds = leadingIdsOf(file, json, config);
   checkIds(leadingIds, vocabSize);
+  // Hugging Face's decode drops a space before punctuation unless the config says not to
+  // (Llama's does); without the field, transformers' long-standing default: cleaned.
+  const cleanUpSpaces = config.clean_up_tokenization_spaces !== false;
   return {
     file,
     vocabSize,
@@ -405,7 +301,10 @@ export function tokenizerFromJson(
       checkIds(ids, Math.max(vocabSize, modelVocabSize ?? 0));
       const known = ids.filter((id) => id < vocabSize);
       if (known.length === 0) return "";
-      return tok.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
+      return tok.decode(known, {
+        skip_special_tokens: options.skipSpecialTokens ?? false,
+        clean_up_tokenization_spaces: cleanUpSpaces,
+      });
     },
     tokenToId: (token) => tok.token_to_id(token),
     idToToken: (id) => tok.id_to_token(id),

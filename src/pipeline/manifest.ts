@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { weightFiles } from "../io/checkpoint.ts";
 import { exists } from "../io/files.ts";
+import { tokenizerSource } from "../io/tokenizer-source.ts";
 import { GuardError } from "./output-guard.ts";
 import type { RunOptions } from "./records.ts";
 
@@ -23,9 +24,10 @@ export interface RunManifest {
   /** The weights' identity (checkpointIdentity): a resume on other weights would mix two models. */
   weights: string;
   /**
-   * SHA-256 of config.json, and of tokenizer.json (without one: vocab.json and merges.txt, the
-   * GPT-2 files it is built from; with tokenizer_config.json: of their hashes and its, since its
-   * special tokens and prefix space change the encoding; null when the folder has no tokenizer).
+   * SHA-256 of config.json, and of the tokenizer's source files (tokenizer.json, else GPT-2's
+   * vocab.json and merges.txt or SentencePiece's tokenizer.model; with tokenizer_config.json: of
+   * their hashes and its, since its special tokens and prefix space change the encoding; null when
+   * the folder has no tokenizer).
    */
   config: string;
   tokenizer: string | null;
@@ -41,7 +43,7 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   anchors: "other anchor prompts",
   weights: "other weights (a changed weight file)",
   config: "another config.json",
-  tokenizer: "another tokenizer (tokenizer.json, its config, or vocab.json and merges.txt)",
+  tokenizer: "another tokenizer (its files or its config changed)",
   hparams: "other hyperparameters",
 };
 const HASHED: readonly (keyof RunManifest)[] = [
@@ -57,10 +59,9 @@ const HASH_CHUNK = 8 * 2 ** 20;
 
 /** The manifest's tokenizer field (see RunManifest.tokenizer). */
 async function tokenizerIdentity(dir: string): Promise<string | null> {
-  const files = await exists(`${dir}/tokenizer.json`)
-    ? [`${dir}/tokenizer.json`]
-    : [`${dir}/vocab.json`, `${dir}/merges.txt`];
-  if (!(await Promise.all(files.map(exists))).every(Boolean)) return null;
+  const source = await tokenizerSource(dir);
+  if (source === null) return null;
+  const files = source.map((f) => `${dir}/${f}`);
   const config = `${dir}/tokenizer_config.json`;
   if (await exists(config)) files.push(config);
   if (files.length === 1) return (await fileSha256(files[0])).sha256;

@@ -9,7 +9,7 @@ import { barChartSvg } from "../report/bars.ts";
 import type { MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { exists, replaceDir } from "../io/files.ts";
-import { TOKENIZER_FILES } from "../io/tokenizer.ts";
+import { TOKENIZER_FILES } from "../io/tokenizer-source.ts";
 import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "./load.ts";

@@ -7,7 +7,7 @@
 import type { Backend } from "../../engine/backend.ts";
 import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkRegularFile, exists, fsReason, joinPath, jsonReason } from "../io/files.ts";
-import { readTokenizerJson } from "../io/tokenizer.ts";
+import { readTokenizerJson } from "../io/tokenizer-source.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import { loadModelFromFiles, type SessionModel } from "./load.ts";
 

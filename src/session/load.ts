@@ -1,6 +1,7 @@
 // Loads a Hugging Face checkpoint from a base URL (http(s): a page; file: Deno) or from its files'
-// contents already in memory: config.json, tokenizer.json (or a GPT-2 folder's vocab.json and
-// merges.txt), an optional tokenizer_config.json and the weights (model.safetensors, or the next
+// contents already in memory: config.json, tokenizer.json (or the one a GPT-2 folder's vocab.json
+// and merges.txt or a Llama folder's tokenizer.model make), an optional tokenizer_config.json and
+// the weights (model.safetensors, or the next
 // layout transformers would read: a shard index and its shards, pytorch_model.bin). The fetched
 // weight files are held once while their tensors go onto the backend.
 
@@ -8,7 +9,8 @@ import type { Backend } from "../../engine/backend.ts";
 import { WEIGHT_LAYOUTS, weightsFromBytes } from "../io/checkpoint/layout.ts";
 import { joinShards, parseShardIndex } from "../io/checkpoint/sharded.ts";
 import { type SafetensorsFile, safetensorsFromBytes } from "../io/safetensors.ts";
-import { slowTokenizerJson, type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
+import { type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
+import { TOKENIZER_SOURCES, tokenizerJsonOf } from "../io/tokenizer-source.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -91,23 +93,23 @@ async function fetchJson(url: URL): Promise<unknown> {
 }
 
 /**
- * Without a tokenizer.json, the one a GPT-2 folder's vocab.json and merges.txt make (as the
- * command line reads such a folder); a folder with neither is refused for its tokenizer.json.
+ * The tokenizer.json of the folder at `dir`, from its first tokenizer source (TOKENIZER_SOURCES:
+ * tokenizer.json, GPT-2's vocab.json and merges.txt, SentencePiece's tokenizer.model) as the
+ * command line reads it; a folder with none is refused for its tokenizer.json.
  */
-async function slowTokenizerAt(dir: URL, config: Record<string, unknown>): Promise<unknown> {
-  const [vocabUrl, mergesUrl] = [new URL("vocab.json", dir), new URL("merges.txt", dir)];
-  const [vocab, merges] = await Promise.all([fetchOk(vocabUrl, true), fetchOk(mergesUrl, true)]);
-  if (!vocab || !merges) {
-    await Promise.all([vocab?.body?.cancel(), merges?.body?.cancel()]);
-    await fetchOk(new URL("tokenizer.json", dir)); // throws, naming it
+async function fetchTokenizerJson(dir: URL, config: Record<string, unknown>): Promise<unknown> {
+  for (const source of TOKENIZER_SOURCES) {
+    const urls = source.map((f) => new URL(f, dir));
+    const found = await Promise.all(urls.map((u) => fetchOk(u, true)));
+    if (found.every((r) => r !== null)) {
+      const bytes = await Promise.all(
+        found.map(async (r) => new Uint8Array(await r!.arrayBuffer())),
+      );
+      return tokenizerJsonOf(source, bytes, urls.map((u) => u.href), config);
+    }
+    await Promise.all(found.map((r) => r?.body?.cancel()));
   }
-  return slowTokenizerJson(
-    vocabUrl.href,
-    await jsonOf(vocab!, vocabUrl),
-    mergesUrl.href,
-    await merges!.text(),
-    config,
-  );
+  return await fetchJson(new URL("tokenizer.json", dir)); // none: throws, naming it
 }
 
 async function fetchBytes(url: URL): Promise<Uint8Array> {
@@ -144,15 +146,12 @@ export async function loadModelFromUrl(
   dtype: WeightDtype = "auto",
 ): Promise<SessionModel> {
   const dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
-  const [config, tokenizerRes, tokenizerConfig, weights] = await Promise.all([
+  const [config, tokenizerConfig, weights] = await Promise.all([
     fetchJson(new URL("config.json", dir)),
-    fetchOk(new URL("tokenizer.json", dir), true),
     fetchOk(new URL("tokenizer_config.json", dir), true).then((r) => r?.json()),
     fetchWeights(dir),
   ]);
-  const tokenizer = tokenizerRes
-    ? await jsonOf(tokenizerRes, new URL("tokenizer.json", dir))
-    : await slowTokenizerAt(dir, tokenizerConfig ?? {});
+  const tokenizer = await fetchTokenizerJson(dir, tokenizerConfig ?? {});
   return await loadModelFromFiles(
     { source: dir.href.replace(/\/$/, ""), config, tokenizer, tokenizerConfig, weights },
     backend,

@@ -131,7 +131,8 @@ Deno.test("tokenizer load errors: missing, invalid JSON, malformed model", async
     });
   };
   await expectError({}, "tokenizer.json: cannot read");
-  await expectError({ "tokenizer.model": "" }, "only SentencePiece's tokenizer.model");
+  await expectError({ "tokenizer.model": "" }, "tokenizer.model: the model has no pieces");
+  await expectError({ "tokenizer.model": "\u00ff" }, "tokenizer.model: not a SentencePiece model");
   await expectError({ "tokenizer.json": "{ bad" }, "not valid JSON");
   await expectError({ "tokenizer.json": "[1]" }, "not an object");
   await expectError({ "tokenizer.json": "{}" }, "[model]");
