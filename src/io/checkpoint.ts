@@ -6,7 +6,7 @@
 import { WEIGHT_LAYOUTS, weightKind, type WeightLayout } from "./checkpoint/layout.ts";
 import { joinShards, parseShardIndex, type ShardIndex } from "./checkpoint/sharded.ts";
 import { ModelFileError } from "./errors.ts";
-import { exists, fsReason, joinPath, jsonReason, readRegularText } from "./files.ts";
+import { exists, joinPath, readJsonFile } from "./files.ts";
 import { openTorchCheckpoint } from "./pytorch/read.ts";
 import { openSafetensors, type SafetensorsFile } from "./safetensors.ts";
 
@@ -26,18 +26,10 @@ async function whyNoWeights(dir: string): Promise<string> {
 
 /** Reads and checks the shard index at `path`. */
 async function readShardIndex(path: string): Promise<ShardIndex> {
-  let text: string;
-  try {
-    text = await readRegularText(path);
-  } catch (e) {
-    throw new ModelFileError(path, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelFileError(path, null, `not valid JSON: ${jsonReason(e)}`, { cause: e });
-  }
+  const json = await readJsonFile(
+    path,
+    (detail, cause) => new ModelFileError(path, null, detail, { cause }),
+  );
   return parseShardIndex(path, json);
 }
 

@@ -119,6 +119,28 @@ export async function readRegularText(path: string): Promise<string> {
   return await Deno.readTextFile(path);
 }
 
+/**
+ * A JSON file's contents, parsed (read as readRegularText reads); a failure is thrown as
+ * `error(detail, cause)`, the detail "cannot read: <reason>" or "not valid JSON: <reason>", so
+ * each caller names the file in its own error class.
+ */
+export async function readJsonFile(
+  path: string,
+  error: (detail: string, cause: unknown) => Error,
+): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readRegularText(path);
+  } catch (e) {
+    throw error(`cannot read: ${fsReason(e)}`, e);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw error(`not valid JSON: ${jsonReason(e)}`, e);
+  }
+}
+
 /** Throws unless `path` is a regular file (links followed), without opening it. */
 export async function checkRegularFile(path: string): Promise<void> {
   const info = await Deno.stat(path);

@@ -6,14 +6,7 @@
 
 import { byteLevelBpeJson, parseMergesText } from "./byte-level-bpe.ts";
 import { TokenizerError } from "./errors.ts";
-import {
-  checkRegularFile,
-  exists,
-  fsReason,
-  joinPath,
-  jsonReason,
-  readRegularText,
-} from "./files.ts";
+import { checkRegularFile, exists, fsReason, joinPath, jsonReason, readJsonFile } from "./files.ts";
 import { isPlainObject } from "./json.ts";
 import { sentencePieceJson } from "./sentencepiece.ts";
 
@@ -151,13 +144,10 @@ export async function readTokenizerJson(
 export async function readTokenizerConfig(dir: string): Promise<Record<string, unknown>> {
   const file = joinPath(dir, "tokenizer_config.json");
   if (!(await exists(file))) return {};
-  let text: string;
-  try {
-    text = await readRegularText(file);
-  } catch (e) {
-    throw new TokenizerError(file, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
-  const config = parseJson(file, text);
+  const config = await readJsonFile(
+    file,
+    (detail, cause) => new TokenizerError(file, null, detail, { cause }),
+  );
   if (!isPlainObject(config)) {
     throw new TokenizerError(file, null, "tokenizer_config.json is not an object");
   }

@@ -5,7 +5,7 @@
 
 import type { ModelConfig } from "./config.ts";
 import { ConfigError } from "../io/errors.ts";
-import { fsReason, joinPath, jsonReason, readRegularText } from "../io/files.ts";
+import { joinPath, readJsonFile } from "../io/files.ts";
 
 export { ConfigError };
 
@@ -24,18 +24,10 @@ const MODEL_TYPES: Record<string, string> = {
 /** Reads and normalises `<dir>/config.json`. */
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
   const file = joinPath(dir, "config.json");
-  let text: string;
-  try {
-    text = await readRegularText(file);
-  } catch (e) {
-    throw new ConfigError(file, null, `cannot read: ${fsReason(e)}`, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, null, `not valid JSON: ${jsonReason(e)}`, { cause: e });
-  }
+  const json = await readJsonFile(
+    file,
+    (detail, cause) => new ConfigError(file, null, detail, { cause }),
+  );
   return parseModelConfig(json, file);
 }
 
