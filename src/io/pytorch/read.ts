@@ -6,7 +6,8 @@
 // archive, and the tensors are then read as a safetensors file's are, one at a time.
 
 import { TorchCheckpointError } from "../errors.ts";
-import { checkRegularFile, fsReason } from "../files.ts";
+import { fsReason } from "../files.ts";
+import { bytesAccess, openRandomAccess, type RandomAccess } from "../random-access.ts";
 import {
   type Dtype,
   DTYPE_BYTES,
@@ -17,7 +18,7 @@ import {
 } from "../safetensors/format.ts";
 import { floatsFromBytes } from "../safetensors/half.ts";
 import { PickleError, PyGlobal, PyTuple, unpickle } from "./unpickle.ts";
-import { type RandomAccess, zipEntries, type ZipEntry, ZipError } from "./zip.ts";
+import { zipEntries, type ZipEntry, ZipError } from "./zip.ts";
 
 /** torch's storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, Dtype>> = {
@@ -53,44 +54,6 @@ class TensorView {
   ) {}
 }
 
-/** A random-access byte source that can be closed. */
-interface Source extends RandomAccess {
-  close(): void;
-}
-
-function fileSource(file: Deno.FsFile, size: number): Source {
-  // Reads share one file position: serialise them.
-  let queue: Promise<unknown> = Promise.resolve();
-  return {
-    size,
-    readAt(pos, out) {
-      const run = async () => {
-        await file.seek(pos, Deno.SeekMode.Start);
-        for (let off = 0; off < out.length;) {
-          const n = await file.read(out.subarray(off));
-          if (n === null || n === 0) throw new Error("the file ends early (changed while open?)");
-          off += n;
-        }
-      };
-      const p = queue.then(run);
-      queue = p.catch(() => {});
-      return p;
-    },
-    close: () => file.close(),
-  };
-}
-
-function bytesSource(bytes: Uint8Array): Source {
-  return {
-    size: bytes.length,
-    readAt(pos, out) {
-      out.set(bytes.subarray(pos, pos + out.length));
-      return Promise.resolve();
-    },
-    close() {},
-  };
-}
-
 function isCount(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
 }
@@ -116,7 +79,7 @@ function isContiguous(v: TensorView): boolean {
 }
 
 /** Reads the state dict of an opened archive. */
-async function readArchive(path: string, src: Source): Promise<SafetensorsFile> {
+async function readArchive(path: string, src: RandomAccess): Promise<SafetensorsFile> {
   const fail = (field: string | null, detail: string): never => {
     throw new TorchCheckpointError(path, field, detail);
   };
@@ -239,9 +202,13 @@ async function readArchive(path: string, src: Source): Promise<SafetensorsFile> 
 class TorchCheckpoint implements SafetensorsFile {
   readonly metadata = {};
   readonly tensors: ReadonlyMap<string, TensorInfo>;
-  #src: Source | null;
+  #src: RandomAccess | null;
 
-  constructor(readonly path: string, src: Source, readonly views: ReadonlyMap<string, TensorView>) {
+  constructor(
+    readonly path: string,
+    src: RandomAccess,
+    readonly views: ReadonlyMap<string, TensorView>,
+  ) {
     this.#src = src;
     this.tensors = new Map(
       [...views].map(([name, v]) => {
@@ -310,15 +277,13 @@ class TorchCheckpoint implements SafetensorsFile {
 
 /** Opens a torch.save archive on disk and reads its state dict's layout (no tensor data). */
 export async function openTorchCheckpoint(path: string): Promise<SafetensorsFile> {
-  let file: Deno.FsFile;
+  let file: RandomAccess;
   try {
-    // Not opened unless a regular file: opening a FIFO blocks, and a device never ends.
-    await checkRegularFile(path);
-    file = await Deno.open(path, { read: true });
+    file = await openRandomAccess(path);
   } catch (e) {
     throw new TorchCheckpointError(path, null, `cannot open: ${fsReason(e)}`, { cause: e });
   }
-  return await readGuarded(path, fileSource(file, (await file.stat()).size));
+  return await readGuarded(path, file);
 }
 
 /** A torch.save archive already in memory, read as openTorchCheckpoint reads a file. */
@@ -326,11 +291,11 @@ export async function torchCheckpointFromBytes(
   path: string,
   bytes: Uint8Array,
 ): Promise<SafetensorsFile> {
-  return await readGuarded(path, bytesSource(bytes));
+  return await readGuarded(path, bytesAccess(bytes));
 }
 
 /** readArchive, closing the source and naming the file on any failure. */
-async function readGuarded(path: string, src: Source): Promise<SafetensorsFile> {
+async function readGuarded(path: string, src: RandomAccess): Promise<SafetensorsFile> {
   try {
     return await readArchive(path, src);
   } catch (e) {

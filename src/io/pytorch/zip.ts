@@ -4,12 +4,7 @@
 // seek; a compressed or encrypted entry is refused, since reading one would need an inflater that
 // a torch checkpoint never needs. Offsets and sizes are checked against the archive's size.
 
-/** Reads bytes at a position of something of known size (an open file, bytes in memory). */
-export interface RandomAccess {
-  readonly size: number;
-  /** Fills `out` with the bytes at `pos` (the caller keeps `pos + out.length <= size`). */
-  readAt(pos: number, out: Uint8Array): Promise<void>;
-}
+import type { RandomAccess } from "../random-access.ts";
 
 export interface ZipEntry {
   readonly name: string;

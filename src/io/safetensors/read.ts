@@ -5,7 +5,13 @@
 // in memory (a page fetched it) is read through the same checks with safetensorsFromBytes.
 
 import { SafetensorsError } from "../errors.ts";
-import { checkRegularFile, fsReason, jsonReason } from "../files.ts";
+import { fsReason, jsonReason } from "../files.ts";
+import {
+  bytesAccess,
+  openRandomAccess,
+  type RandomAccess,
+  ShortReadError,
+} from "../random-access.ts";
 import {
   type Dtype,
   DTYPE_BYTES,
@@ -22,24 +28,17 @@ import { isPlainObject } from "../json.ts";
 
 /** Reads exactly `out.length` bytes at `pos`, or throws naming what was being read. */
 async function readExactly(
-  file: Deno.FsFile,
+  file: RandomAccess,
   pos: number,
   out: Uint8Array,
   path: string,
   what: string | null,
 ): Promise<void> {
-  await file.seek(pos, Deno.SeekMode.Start);
-  let off = 0;
-  while (off < out.length) {
-    const n = await file.read(out.subarray(off));
-    if (n === null || n === 0) {
-      throw new SafetensorsError(
-        path,
-        what,
-        `file ends ${out.length - off} bytes early (truncated or changed while open)`,
-      );
-    }
-    off += n;
+  try {
+    await file.readAt(pos, out);
+  } catch (e) {
+    if (e instanceof ShortReadError) throw new SafetensorsError(path, what, e.message);
+    throw e;
   }
 }
 
@@ -76,16 +75,14 @@ function headerLength(path: string, first8: Uint8Array, size: number): number {
 
 /** Opens a safetensors file read-only and validates its whole header. */
 export async function openSafetensors(path: string): Promise<SingleSafetensorsFile> {
-  let file: Deno.FsFile;
+  let file: RandomAccess;
   try {
-    // Not opened unless a regular file: opening a FIFO blocks, and a device never ends.
-    await checkRegularFile(path);
-    file = await Deno.open(path, { read: true });
+    file = await openRandomAccess(path);
   } catch (e) {
     throw new SafetensorsError(path, null, `cannot open: ${fsReason(e)}`, { cause: e });
   }
   try {
-    const { size } = await file.stat();
+    const size = file.size;
     checkFileSize(path, size);
     const lenBytes = new Uint8Array(8);
     await readExactly(file, 0, lenBytes, path, "header length");
@@ -93,7 +90,7 @@ export async function openSafetensors(path: string): Promise<SingleSafetensorsFi
     const headerBytes = new Uint8Array(n);
     await readExactly(file, 8, headerBytes, path, "header");
     const header = parseHeader(path, headerBytes, size - 8 - n);
-    return new SafetensorsReader(path, fileSource(file), header.metadata, header.tensors, 8 + n);
+    return new SafetensorsReader(path, file, header.metadata, header.tensors, 8 + n);
   } catch (e) {
     file.close();
     if (e instanceof SafetensorsError) throw e;
@@ -211,20 +208,6 @@ function parseTensorEntry(path: string, name: string, entry: unknown, dataLen: n
   };
 }
 
-/** Where a reader's bytes come from: an open file, or a whole file in memory. */
-interface ByteSource {
-  /** Fills `out` with the bytes at `pos`; `what` names them in errors. */
-  readAt(pos: number, out: Uint8Array, path: string, what: string): Promise<void>;
-  close(): void;
-}
-
-function fileSource(file: Deno.FsFile): ByteSource {
-  return {
-    readAt: (pos, out, path, what) => readExactly(file, pos, out, path, what),
-    close: () => file.close(),
-  };
-}
-
 /**
  * A whole safetensors file held in memory (e.g. fetched over HTTP), checked exactly as
  * openSafetensors checks a file; `path` names it in errors (a URL or a file name).
@@ -234,24 +217,15 @@ export function safetensorsFromBytes(path: string, bytes: Uint8Array): SingleSaf
   checkFileSize(path, size);
   const n = headerLength(path, bytes.subarray(0, 8), size);
   const header = parseHeader(path, bytes.subarray(8, 8 + n), size - 8 - n);
-  const source: ByteSource = {
-    readAt: (pos, out) => {
-      out.set(bytes.subarray(pos, pos + out.length));
-      return Promise.resolve();
-    },
-    close: () => {},
-  };
-  return new SafetensorsReader(path, source, header.metadata, header.tensors, 8 + n);
+  return new SafetensorsReader(path, bytesAccess(bytes), header.metadata, header.tensors, 8 + n);
 }
 
 class SafetensorsReader implements SingleSafetensorsFile {
-  #file: ByteSource | null;
-  // Reads share one file position: serialise them.
-  #queue: Promise<unknown> = Promise.resolve();
+  #file: RandomAccess | null;
 
   constructor(
     readonly path: string,
-    file: ByteSource,
+    file: RandomAccess,
     readonly metadata: Readonly<Record<string, string>>,
     readonly tensors: ReadonlyMap<string, TensorInfo>,
     readonly dataOffset: number,
@@ -265,21 +239,16 @@ class SafetensorsReader implements SingleSafetensorsFile {
     return t;
   }
 
-  #readInto(name: string, t: TensorInfo, out: Uint8Array): Promise<void> {
-    const run = async () => {
-      if (!this.#file) throw new SafetensorsError(this.path, name, "file is closed");
-      try {
-        await this.#file.readAt(this.dataOffset + t.begin, out, this.path, name);
-      } catch (e) {
-        if (e instanceof SafetensorsError) throw e;
-        throw new SafetensorsError(this.path, name, `read failed: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-    };
-    const p = this.#queue.then(run);
-    this.#queue = p.catch(() => {});
-    return p;
+  async #readInto(name: string, t: TensorInfo, out: Uint8Array): Promise<void> {
+    if (!this.#file) throw new SafetensorsError(this.path, name, "file is closed");
+    try {
+      await readExactly(this.#file, this.dataOffset + t.begin, out, this.path, name);
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw e;
+      throw new SafetensorsError(this.path, name, `read failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
   }
 
   #alloc<T>(name: string, make: () => T): T {
