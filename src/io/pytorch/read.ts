@@ -13,6 +13,7 @@ import {
   DTYPE_BYTES,
   FLOAT_DTYPES,
   type FloatDtype,
+  LITTLE_ENDIAN,
   type SafetensorsFile,
   type TensorInfo,
 } from "../safetensors/format.ts";
@@ -266,7 +267,10 @@ class TorchCheckpoint implements SafetensorsFile {
         `dtype ${dtype} cannot be read as float32 (supported: ${FLOAT_DTYPES.join(", ")})`,
       );
     }
-    return floatsFromBytes(dtype as FloatDtype, await this.readRaw(name));
+    const raw = await this.readRaw(name);
+    // readRaw's bytes are a fresh buffer of their own: float32 ones are viewed, not copied.
+    if (dtype === "F32" && LITTLE_ENDIAN) return new Float32Array(raw.buffer);
+    return floatsFromBytes(dtype as FloatDtype, raw);
   }
 
   close(): void {
