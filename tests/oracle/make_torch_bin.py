@@ -13,9 +13,10 @@ for the reader in src/io/pytorch. Run after make_fixtures.py (it reads the tiny 
   tiny-llama/           tiny-llama's BF16 weights as a state dict of BF16 tensors
   views.bin             tensors of every storage dtype, and views: a transpose, a slice with a
                         storage offset, an expanded (stride 0) row, an empty tensor
+  views-legacy.bin      the same in the legacy format
   views.safetensors     the same tensors made contiguous (bool stored as U8), the expected values
-  legacy.bin            a state dict in torch's pre-1.6 format (_use_new_zipfile_serialization=False)
-  code.bin              a pickle that calls os.system (never to be run: the reader must refuse it)
+  code.bin              a pickle that calls os.system (never to be run: the reader must refuse it),
+  code-legacy.bin       the same in the legacy format
   training.bin          a training checkpoint: {"model": state dict, "step": 3}
 """
 
@@ -89,6 +90,9 @@ def main():
     d = model_folder("tiny-gpt2", os.path.join(OUT, "tiny-gpt2"), gpt2)
     torch.save(gpt2, os.path.join(d, "pytorch_model.bin"))
 
+    d = model_folder("tiny-gpt2", os.path.join(OUT, "tiny-gpt2-legacy"), gpt2)
+    torch.save(gpt2, os.path.join(d, "pytorch_model.bin"), _use_new_zipfile_serialization=False)
+
     # Sharded as transformers' shard_checkpoint splits: consecutive tensors, an index of names.
     d = model_folder("tiny-gpt2", os.path.join(OUT, "tiny-gpt2-sharded"), gpt2)
     names = list(gpt2)
@@ -129,8 +133,10 @@ def main():
     torch.save(views, os.path.join(OUT, "views.bin"))
     write_safetensors(os.path.join(OUT, "views.safetensors"), views)
 
-    torch.save({"w": torch.ones(2)}, os.path.join(OUT, "legacy.bin"), _use_new_zipfile_serialization=False)
-    torch.save({"w": torch.ones(2), "x": CallsSystem()}, os.path.join(OUT, "code.bin"))
+    torch.save(views, os.path.join(OUT, "views-legacy.bin"), _use_new_zipfile_serialization=False)
+    calls = {"w": torch.ones(2), "x": CallsSystem()}
+    torch.save(calls, os.path.join(OUT, "code.bin"))
+    torch.save(calls, os.path.join(OUT, "code-legacy.bin"), _use_new_zipfile_serialization=False)
     torch.save({"model": {"w": torch.ones(2)}, "step": 3}, os.path.join(OUT, "training.bin"))
 
 

@@ -3,7 +3,7 @@
 // and calling whatever function it names, so loading an untrusted pickle can run any code. This
 // reader interprets the opcodes that plain data uses and calls nothing: a global it meets is only
 // a name, and the caller's `reduce` decides what a call of an allowed name builds (anything else
-// is refused). Protocols 2 to 5.
+// is refused). Protocols 2 to 5. Integers come back as numbers, or as bigints past 2^53.
 
 /** A Python global (module.name): a function or class named by the pickle, never imported. */
 export class PyGlobal {
@@ -23,6 +23,11 @@ export class PickleError extends Error {
   override name = "PickleError";
 }
 
+/** The bytes end before the pickle does (a reader of a file's prefix may read more and retry). */
+export class PickleEndError extends PickleError {
+  override name = "PickleEndError";
+}
+
 export interface UnpickleHooks {
   /** What the call `fn(...args)` builds; throw (PickleError) to refuse it. */
   reduce(fn: PyGlobal, args: readonly unknown[]): unknown;
@@ -34,16 +39,23 @@ export interface UnpickleHooks {
 
 const MARK = Symbol("mark");
 
-/** Runs the pickle in `bytes` and returns the object it builds. */
-export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
+/**
+ * Runs the pickle that starts at `start` in `bytes` and returns the object it builds and the
+ * offset just past its STOP (a file may hold several pickles one after another).
+ */
+export function unpickle(
+  bytes: Uint8Array,
+  hooks: UnpickleHooks,
+  start = 0,
+): { value: unknown; end: number } {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = new TextDecoder("utf-8", { fatal: true });
   const latin1 = new TextDecoder("latin1");
-  let pos = 0;
+  let pos = start;
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   const need = (n: number) => {
-    if (pos + n > bytes.length) throw new PickleError(`the pickle ends early (at byte ${pos})`);
+    if (pos + n > bytes.length) throw new PickleEndError(`the pickle ends early (at byte ${pos})`);
     const at = pos;
     pos += n;
     return at;
@@ -66,7 +78,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   };
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
-    if (end < 0) throw new PickleError("the pickle ends inside a text line");
+    if (end < 0) throw new PickleEndError("the pickle ends inside a text line");
     const s = latin1.decode(bytes.subarray(pos, end));
     pos = end + 1;
     return s;
@@ -97,14 +109,13 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
     if (!memo.has(k)) throw new PickleError(`memo entry ${k} is not set`);
     return memo.get(k);
   };
-  const signedLong = (b: Uint8Array): number => {
+  // A number when it is exact as one, else a bigint (torch's legacy magic number is 80 bits).
+  const signedLong = (b: Uint8Array): number | bigint => {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
     if (b.length > 0 && b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new PickleError(`integer ${v} is too large`);
-    }
-    return Number(v);
+    const safe = v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER);
+    return safe ? Number(v) : v;
   };
 
   for (;;) {
@@ -117,7 +128,7 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         u64();
         break;
       case 0x2e: // STOP
-        return pop();
+        return { value: pop(), end: pos };
       case 0x28: // MARK
         stack.push(MARK);
         break;
