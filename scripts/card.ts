@@ -1,7 +1,7 @@
 // `deno task card --model DIR [--machine TEXT] [--rescore]`: rewrites a trained model's card
 // (DIR/README.md) from the training summary it was trained with (DIR/recall.json), so a card
 // follows changes of the card's layout without retraining; --machine says what the run was
-// trained on where the summary does not. --rescore first measures the summary's fact recall and
+// trained on where the summary does not (kept in the summary, so later cards say it too). --rescore first measures the summary's fact recall and
 // greedy continuations again with the folder's weights and tokenizer.json (after a change of the
 // tokenizer's settings, such as its prefix space), keeping training's figures beside them.
 
@@ -27,7 +27,8 @@ import {
 
 const USAGE = `Usage: deno task card --model DIR [--machine TEXT] [--rescore]
 
-  --machine TEXT  what the model was trained on, where its recall.json does not say
+  --machine TEXT  what the model was trained on, where its recall.json does not say (written
+                  into recall.json)
   --rescore       measure recall.json's fact recall and greedy continuations again with DIR's
                   weights and tokenizer.json (training's figures are kept beside them), then
                   rewrite recall.json and the card`;
@@ -80,8 +81,8 @@ async function rescore(s: TrainSummary): Promise<TrainSummary> {
 }
 
 await runCommand(async () => {
-  if (values.rescore) {
-    summary = await rescore(summary);
+  if (values.rescore) summary = await rescore(summary);
+  if (values.rescore || values.machine) {
     await writeTextAtomically(path, JSON.stringify(summary, null, 2) + "\n");
     console.error(`wrote ${path}`);
   }

@@ -1,7 +1,8 @@
 // Writes a trained model's card (README.md next to its weights) from the training summary:
 // architecture, data, command, time and machine, measured fact recall and, for the base model,
-// the recall targets of a realistic model (met or not) and sample greedy continuations; and
-// checks a summary read back from a file (its fields' types; the first models' older layout).
+// the recall targets of a realistic model (met or not) and sample greedy continuations, formatted
+// as `deno fmt` formats it; and checks a summary read back from a file (its fields' types; the
+// first models' older layout).
 
 import type { TrainRun } from "./checkpoint.ts";
 import type { RecallReport } from "./recall.ts";
@@ -259,4 +260,21 @@ ${rescored}${targets}
 ${rel.join("\n")}
 ${samples ? `\n## Greedy continuations\n${samples}\n` : ""}`;
   await Deno.writeTextFile(path, text);
+  await formatMarkdown(path);
+}
+
+/**
+ * Formats a written card as the repository's `deno fmt` does (its config: line width, tables), so
+ * that a card written into models/ passes `deno fmt --check` as it is.
+ */
+async function formatMarkdown(path: string): Promise<void> {
+  const config = new URL("../../deno.json", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", "--config", config, path],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno fmt ${path}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
 }
