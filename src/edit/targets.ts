@@ -7,7 +7,7 @@
 // silently. Errors name the record and the field.
 
 import type { EditRequest } from "../io/requests.ts";
-import type { Tokenizer } from "../io/tokenizer.ts";
+import { promptWithAnswer, type Tokenizer } from "../io/tokenizer.ts";
 import { unknownIds } from "./known-tokens.ts";
 import type { EditTarget } from "./method.ts";
 import { teacherForced } from "./request.ts";
@@ -45,7 +45,12 @@ export function editTarget(
   }
   const unk = unknownIds(tok);
   const promptIds = encodeField(tok, unk, request.prompt, where("prompt"));
-  const full = encodeField(tok, unk, `${request.prompt} ${request.targetNew}`, where("target_new"));
+  const full = encodeField(
+    tok,
+    unk,
+    promptWithAnswer(request.prompt, request.targetNew),
+    where("target_new"),
+  );
   const prefixOk = promptIds.every((id, i) => full[i] === id);
   if (!prefixOk || full.length <= promptIds.length) {
     throw new EditInputError(
@@ -56,7 +61,7 @@ export function editTarget(
   const probe = (prompt: string, answer: string, field: string) => {
     if (prompt.trim() === "") throw new EditInputError(`${where(field)}: the prompt is empty`);
     const p = encodeField(tok, unk, prompt, where(field));
-    const f = encodeField(tok, unk, `${prompt} ${answer}`, where(field));
+    const f = encodeField(tok, unk, promptWithAnswer(prompt, answer), where(field));
     if (!p.every((id, i) => f[i] === id) || f.length <= p.length) {
       throw new EditInputError(
         `${where(field)}: the prompt's tokens are not a prefix of ` +

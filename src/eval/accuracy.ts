@@ -1,7 +1,8 @@
 // Teacher-forced token accuracy (Edit Succ., Generalization, Portability) and the locality
 // token comparison, computed as EasyEdit's test_prediction_acc does (KnowEdit style).
 //
-// How prompt and target tokens are split: the model reads ids = encode(prompt + " " + target).
+// How prompt and target tokens are split: the model reads ids = encode(prompt + " " + target)
+// (promptWithAnswer: no second space when the target brings its own, " Rome").
 // The prompt's tokens are encode(prompt); they must be a prefix of ids (a TokenizationError
 // otherwise: the target would not be a clean continuation and the positions would be
 // ambiguous). The target tokens are the rest, ids[P..n-1] with P = encode(prompt).length; with
@@ -10,6 +11,7 @@
 // positions are P-1..n-2 (EasyEdit's slice [prompt_len-1 : -1] against labels [prompt_len:]).
 // The prompt must produce at least one token (a BOS counts) and the target at least one token.
 
+import { promptWithAnswer } from "../io/tokenizer.ts";
 import { type EvalModel, TokenizationError } from "./model.ts";
 
 /** The tokens of prompt + " " + target and where the target begins. */
@@ -26,7 +28,8 @@ function describe(ids: number[]): string {
 
 /** Tokenise prompt + " " + target and locate the target tokens (see the file comment). */
 export function splitPromptTarget(model: EvalModel, prompt: string, target: string): PromptTarget {
-  const ids = model.encode(prompt + " " + target);
+  const text = promptWithAnswer(prompt, target);
+  const ids = model.encode(text);
   const promptIds = model.encode(prompt);
   const P = promptIds.length;
   if (P === 0) {
@@ -40,7 +43,7 @@ export function splitPromptTarget(model: EvalModel, prompt: string, target: stri
   if (!isPrefix) {
     throw new TokenizationError(
       `the tokens of prompt ${JSON.stringify(prompt)} ${describe(promptIds)} are not a prefix of ` +
-        `the tokens of ${JSON.stringify(prompt + " " + target)} ${describe(ids)}`,
+        `the tokens of ${JSON.stringify(text)} ${describe(ids)}`,
     );
   }
   if (ids.length === P) {

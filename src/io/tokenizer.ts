@@ -65,6 +65,14 @@ export function inputText(tok: Tokenizer, ids: readonly number[]): string {
   return tok.addsPrefixSpace && text.startsWith(" ") ? text.slice(1) : text;
 }
 
+/**
+ * A prompt followed by its answer as one text: joined by a space, unless the answer brings its own
+ * leading white space (" Paris", as GPT-2-era data writes targets), which is then the one space.
+ */
+export function promptWithAnswer(prompt: string, answer: string): string {
+  return /^\s/.test(answer) ? prompt + answer : `${prompt} ${answer}`;
+}
+
 type Json = Record<string, unknown>;
 
 /** Largest id in the model vocabulary and added tokens, plus one (read from the JSON itself). */

@@ -15,7 +15,7 @@
 
 import { noGrad, type Var } from "../autograd/variable.ts";
 import * as A from "../autograd/ops.ts";
-import type { Tokenizer } from "../io/tokenizer.ts";
+import { promptWithAnswer, type Tokenizer } from "../io/tokenizer.ts";
 import { gaussian } from "../model/build.ts";
 import type { CausalLM, HookSite } from "../model/lm.ts";
 import { constant } from "../autograd/variable.ts";
@@ -139,7 +139,7 @@ export async function traceFact(
   }
   let answerToken = -1;
   if (fact.answer !== undefined) {
-    const full = tok.encode(`${fact.prompt} ${fact.answer}`);
+    const full = tok.encode(promptWithAnswer(fact.prompt, fact.answer));
     answerToken = full[t] ?? -1;
     if (answerToken < 0 || full.slice(0, t).some((x, i) => x !== ids[i])) {
       throw new Error(`the answer "${fact.answer}" does not start a new token after the prompt`);
