@@ -53,8 +53,12 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                marker), and only once training has finished
   --tokenizer FILE  a tokenizer.json to train with instead of the preset's (a base preset's
                needs <|endoftext|>; \`deno task make-tokenizer --vocab N --out DIR\` makes one)
-  --resume     continue from DIR.checkpoint (written every --ckpt-every steps and on Ctrl-C);
-               refused if the checkpoint was trained with another tokenizer`;
+  --ckpt-every N  write DIR.checkpoint every N steps (it is also written on Ctrl-C)
+  --resume     continue from DIR.checkpoint; refused if the checkpoint was trained with another
+               tokenizer. With more --epochs it continues a finished run (a warm restart of the
+               learning-rate schedule); replacing that run's model at DIR needs --force
+  --keep-checkpoint  keep DIR.checkpoint once training has finished (it is removed otherwise),
+               so that the run can be continued later with more --epochs and --resume`;
 
 const options = {
   preset: { type: "string", default: "facts" },
@@ -131,9 +135,14 @@ const out = args.out!.replace(/\/+$/, "");
 const partial = `${out}.partial`;
 const ckptDir = `${out}.checkpoint`;
 if (args.resume && !(await exists(`${ckptDir}/state.json`))) {
+  const finished = await exists(`${out}/model.safetensors`);
   exitWithError(
-    `cannot resume: no checkpoint at ${ckptDir} (a run writes one every --ckpt-every steps and ` +
-      `on Ctrl-C, beside its --out); start without --resume, or give the --out of that run`,
+    `cannot resume: no checkpoint at ${ckptDir} ` +
+      (finished
+        ? `(the run at ${out} finished and removed it; only a run trained with --keep-checkpoint ` +
+          `can be continued)`
+        : `(a run writes one every --ckpt-every steps and on Ctrl-C, beside its --out); start ` +
+          `without --resume, or give the --out of that run`),
     1,
   );
 }

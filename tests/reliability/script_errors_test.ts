@@ -183,6 +183,15 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       message: /cannot resume: no checkpoint at .*never-trained\.checkpoint/,
       absent: [join(tmp, "never-trained.partial")],
     },
+    // A finished run removed its checkpoint: continuing it needed --keep-checkpoint.
+    {
+      script: "train.ts",
+      args: ["--out", modelCopy, "--resume", "--epochs", "2"],
+      code: 1,
+      message:
+        /no checkpoint at .*model-copy\.checkpoint \(the run at .* finished and removed it; only a run trained with --keep-checkpoint can be continued\)/,
+      absent: [join(tmp, "model-copy.partial")],
+    },
     {
       script: "make-tokenizer.ts",
       args: ["--out", modelCopy, "--vocab", "300", "--force"],
