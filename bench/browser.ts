@@ -39,8 +39,9 @@ if (!SHIPPED_SPLITS[MODEL]) {
 
 function summary(xs: number[]): string {
   const warm = xs.slice(1).sort((a, b) => a - b);
-  const median = warm.length ? warm[Math.floor(warm.length / 2)] : NaN;
-  return `first ${xs[0].toFixed(3)} s, later median ${median.toFixed(3)} s`;
+  const first = `first ${xs[0].toFixed(3)} s`;
+  if (warm.length === 0) return `${first} (no later edit to time)`;
+  return `${first}, later median ${warm[Math.floor(warm.length / 2)].toFixed(3)} s`;
 }
 
 async function inDeno(): Promise<number[]> {

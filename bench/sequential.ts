@@ -145,13 +145,21 @@ if (import.meta.main) {
   try {
     parsed = parseArgs({
       args: Deno.args,
-      options: { out: { type: "string" }, previous: { type: "string" } },
+      options: {
+        out: { type: "string" },
+        previous: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
     });
   } catch (e) {
     exitWithError((e as Error).message, 2, `Usage: ${USAGE}`);
   }
   const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(`Usage: ${USAGE}`);
+    Deno.exit(0);
+  }
   if (!values.out || positionals.length === 0) {
     exitWithError("give --out DIR and at least one run", 2, `Usage: ${USAGE}`);
   }
