@@ -17,12 +17,8 @@ export {
   setCovarianceHost,
 } from "./src/methods/covariance-host.ts";
 export { type CovarianceAssets, webCovarianceHost } from "./src/methods/covariance-host-web.ts";
-export {
-  loadModelFromFiles,
-  loadModelFromUrl,
-  type ModelFiles,
-  type SessionModel,
-} from "./src/session/load.ts";
+export { loadModelFromFiles, type ModelFiles, type SessionModel } from "./src/session/load.ts";
+export { loadModelFromFileMap, loadModelFromUrl } from "./src/session/folder.ts";
 export {
   applyChanges,
   complete,

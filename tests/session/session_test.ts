@@ -3,7 +3,8 @@
 // and merges.txt read as its tokenizer too), a folder that cannot load is refused naming the
 // file (a pipe before it is opened), an edit's patch round-trips through its bytes, and applying or
 // reverting it moves the model between the edited and the original weights bit for bit; a bad
-// request is refused with its reason. A sharded checkpoint loads by every path as its file does.
+// request is refused with its reason. A sharded checkpoint loads by every path as its file does,
+// and a folder given as its files' bytes (a page's user picked it) loads as from disk.
 
 import { strict as assert } from "node:assert";
 import {
@@ -14,6 +15,7 @@ import {
   edit,
   encodePatch,
   loadModelFromDir,
+  loadModelFromFileMap,
   loadModelFromUrl,
   simpleRequest,
 } from "../../mod.ts";
@@ -62,11 +64,47 @@ Deno.test("a sharded checkpoint loads, from disk or by URL, as its single file d
     await Deno.remove(`${dir}/model.safetensors.index.json`);
     await assert.rejects(
       loadModelFromUrl(new URL(`file://${dir}/`), backend),
-      /model\.safetensors: .*No such file/,
+      /model\.safetensors: not found$/,
     );
   } finally {
     backend.dispose();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a folder given as its files' bytes loads as from disk, in every layout", async () => {
+  const backend = await createBackend("wasm");
+  const sharded = await shardedCopy(TINY, 2);
+  const files = async (dir: string) =>
+    new Map(
+      await Promise.all(
+        [...Deno.readDirSync(dir)].filter((e) => e.isFile).map(async (e) =>
+          [e.name, await Deno.readFile(`${dir}/${e.name}`)] as const
+        ),
+      ),
+    );
+  try {
+    const bin = new URL("../fixtures/torch-bin/", import.meta.url).pathname;
+    for (const dir of [TINY, sharded, `${bin}tiny-gpt2`, `${bin}tiny-gpt2-legacy`]) {
+      const want = await loadModel(dir, backend);
+      const got = await loadModelFromFileMap("picked", await files(dir), backend);
+      assert.deepEqual(await weightBits(got.model), await weightBits(want.model), dir);
+      assert.deepEqual(got.tokenizer.encode(PROMPT), want.tokenizer!.encode(PROMPT), dir);
+      assert.equal(got.source, "picked");
+    }
+    await assert.rejects(
+      loadModelFromFileMap("picked", new Map([["config.json", new Uint8Array()]]), backend),
+      /^Error: picked\/config\.json: not valid JSON/,
+    );
+    const noWeights = await files(TINY);
+    noWeights.delete("model.safetensors");
+    await assert.rejects(
+      loadModelFromFileMap("picked", noWeights, backend),
+      /picked\/model\.safetensors: not found$/,
+    );
+  } finally {
+    backend.dispose();
+    await Deno.remove(sharded, { recursive: true });
   }
 });
 

@@ -1,0 +1,154 @@
+// A model folder that is not on this machine's disk: fetched from a base URL (http(s): a page;
+// file: Deno) or given as its files' bytes (a folder a page's user picked). Its files are found
+// as the command line finds a folder's on disk: config.json, the first tokenizer source
+// (tokenizer.json, GPT-2's vocab.json and merges.txt, SentencePiece's tokenizer.model), an
+// optional tokenizer_config.json, and the first weight layout (model.safetensors, a shard index
+// and its shards, pytorch_model.bin). The weight files are held once while their tensors go onto
+// the backend.
+
+import type { Backend } from "../../engine/backend.ts";
+import { WEIGHT_LAYOUTS, weightsFromBytes } from "../io/checkpoint/layout.ts";
+import { joinShards, parseShardIndex } from "../io/checkpoint/sharded.ts";
+import { jsonReason } from "../io/files.ts";
+import { isPlainObject } from "../io/json.ts";
+import type { SafetensorsFile } from "../io/safetensors.ts";
+import { TOKENIZER_SOURCES, tokenizerJsonOf } from "../io/tokenizer-source.ts";
+import type { WeightDtype } from "../model/dtype.ts";
+import { loadModelFromFiles, type ModelFiles, type SessionModel } from "./load.ts";
+
+/** A folder's files by name. */
+interface Folder {
+  /** What names the folder in messages (its URL, or a label). */
+  readonly source: string;
+  /** Names a file in errors. */
+  label(name: string): string;
+  /** The file's bytes, or null when the folder has no such file. */
+  read(name: string): Promise<Uint8Array | null>;
+}
+
+async function fetchOk(url: URL, optional: boolean): Promise<Response | null> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    // A missing file: URL is an error in Deno's fetch, where HTTP answers 404.
+    if (optional && url.protocol === "file:") return null;
+    throw new Error(`${url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (res.ok) return res;
+  await res.body?.cancel();
+  if (optional && res.status === 404) return null;
+  throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+}
+
+/** The folder at a base URL; a file's URL escapes its name, so no name leaves the folder. */
+function urlFolder(dir: URL): Folder {
+  const url = (name: string) => new URL(`./${encodeURIComponent(name)}`, dir);
+  return {
+    source: dir.href.replace(/\/$/, ""),
+    label: (name) => url(name).href,
+    read: async (name) => {
+      const res = await fetchOk(url(name), true);
+      return res ? new Uint8Array(await res.arrayBuffer()) : null;
+    },
+  };
+}
+
+/** A folder given as its files' bytes, by file name. */
+function memoryFolder(source: string, files: ReadonlyMap<string, Uint8Array>): Folder {
+  return {
+    source,
+    label: (name) => `${source}/${name}`,
+    read: (name) => Promise.resolve(files.get(name) ?? null),
+  };
+}
+
+async function required(folder: Folder, name: string): Promise<Uint8Array> {
+  const bytes = await folder.read(name);
+  if (bytes === null) throw new Error(`${folder.label(name)}: not found`);
+  return bytes;
+}
+
+function parseJson(label: string, bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`${label}: not valid JSON: ${jsonReason(e)}`, { cause: e });
+  }
+}
+
+/** The tokenizer.json of the folder's first tokenizer source; none: refused for tokenizer.json. */
+async function tokenizerJson(folder: Folder, config: Record<string, unknown>): Promise<unknown> {
+  for (const source of TOKENIZER_SOURCES) {
+    const found = await Promise.all(source.map((f) => folder.read(f)));
+    if (found.every((b) => b !== null)) {
+      return tokenizerJsonOf(source, found as Uint8Array[], source.map(folder.label), config);
+    }
+  }
+  return await required(folder, "tokenizer.json"); // none: throws, naming it
+}
+
+/** The folder's weights in the first layout it has; none: refused for model.safetensors. */
+async function weights(folder: Folder): Promise<Uint8Array | SafetensorsFile> {
+  for (const layout of WEIGHT_LAYOUTS) {
+    const bytes = await folder.read(layout.file);
+    if (bytes === null) continue;
+    const label = folder.label(layout.file);
+    if (!layout.sharded) {
+      return layout.file === "model.safetensors" ? bytes : await weightsFromBytes(label, bytes);
+    }
+    const index = parseShardIndex(label, parseJson(label, bytes));
+    const shards = await Promise.all(
+      index.shards.map(async (s) => weightsFromBytes(folder.label(s), await required(folder, s))),
+    );
+    return joinShards(index, new Map(index.shards.map((s, i) => [s, shards[i]])));
+  }
+  return await required(folder, "model.safetensors"); // none: throws, naming it
+}
+
+async function loadFolder(
+  folder: Folder,
+  backend: Backend,
+  dtype: WeightDtype,
+): Promise<SessionModel> {
+  const [config, tokenizerConfig] = await Promise.all([
+    required(folder, "config.json").then((b) => parseJson(folder.label("config.json"), b)),
+    folder.read("tokenizer_config.json").then((b) =>
+      b === null ? undefined : parseJson(folder.label("tokenizer_config.json"), b)
+    ),
+  ]);
+  if (tokenizerConfig !== undefined && !isPlainObject(tokenizerConfig)) {
+    throw new Error(`${folder.label("tokenizer_config.json")}: not a JSON object`);
+  }
+  const files: ModelFiles = {
+    source: folder.source,
+    config,
+    tokenizer: await tokenizerJson(folder, tokenizerConfig ?? {}),
+    tokenizerConfig,
+    weights: await weights(folder),
+  };
+  return await loadModelFromFiles(files, backend, dtype);
+}
+
+/** Fetches a model folder's files from `base` (a folder URL) and builds the model. */
+export async function loadModelFromUrl(
+  base: string | URL,
+  backend: Backend,
+  dtype: WeightDtype = "auto",
+): Promise<SessionModel> {
+  const dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
+  return await loadFolder(urlFolder(dir), backend, dtype);
+}
+
+/**
+ * Builds the model of a folder given as its files' bytes by file name (e.g. a folder a page's
+ * user picked); `source` names it in messages.
+ */
+export async function loadModelFromFileMap(
+  source: string,
+  files: ReadonlyMap<string, Uint8Array>,
+  backend: Backend,
+  dtype: WeightDtype = "auto",
+): Promise<SessionModel> {
+  return await loadFolder(memoryFolder(source, files), backend, dtype);
+}
