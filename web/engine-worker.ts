@@ -1,8 +1,8 @@
 // The engine in a dedicated worker: the WASM thread pool blocks on Atomics.wait, which a page's
 // main thread may not do, and a long edit must not freeze the page. It sets the web hosts (the
 // engine's assets and the covariance statistics' corpus fetched from the page's folder, their
-// results kept in Cache Storage), loads the chosen shipped model and answers the page's messages
-// (web/protocol.ts) with the library (mod.ts).
+// results kept in Cache Storage), loads the chosen shipped model or the folder the user picked,
+// and answers the page's messages (web/protocol.ts) with the library (mod.ts).
 
 /// <reference lib="deno.worker" />
 
@@ -18,6 +18,7 @@ import {
   editWork,
   encodePatch,
   hparamsCandidates,
+  loadModelFromFileMap,
   loadModelFromUrl,
   METHOD_LABELS,
   methodByName,
@@ -39,7 +40,10 @@ import {
 import type { EditMode, EditSummary, FromEngine, ManySummary, ToEngine } from "./protocol.ts";
 
 let session: SessionModel | null = null;
-/** The shipped model's name (its hparams/<method>/<name>.json files apply to it). */
+/**
+ * The shipped model's name (its hparams/<method>/<name>.json files apply to it); "" for a picked
+ * folder, which edits with the methods' defaults and no anchors.
+ */
 let modelName = "";
 /** Its anchor split, parsed on the first edit. */
 let anchorPool: EditRequest[] | null = null;
@@ -93,6 +97,7 @@ async function requestsOf(r: Extract<ToEngine, { type: "edit" }>["request"], mod
  * else the method's defaults), under the page's own.
  */
 async function hparamsFor(method: string, mode: string, own: Record<string, unknown>) {
+  if (modelName === "") return { hparams: own, file: null };
   for (const file of hparamsCandidates(method, modelName, mode).map((f) => `hparams/${f}`)) {
     const res = await fetch(new URL(file, self.location.href));
     if (res.ok) return { hparams: { ...(await res.json()), ...own }, file };
@@ -105,7 +110,7 @@ function changedCount(changes: readonly TensorChange[]): number {
   return changes.reduce((n, c) => n + c.indices.length, 0);
 }
 
-/** Sets the web hosts, creates the backend and loads the chosen shipped model. */
+/** Sets the web hosts, creates the backend and loads the chosen model. */
 async function init(msg: Extract<ToEngine, { type: "init" }>): Promise<void> {
   const base = new URL("./", self.location.href);
   setEngineHost(
@@ -121,8 +126,10 @@ async function init(msg: Extract<ToEngine, { type: "init" }>): Promise<void> {
   const note = backend.name === "webgpu"
     ? "WebGPU"
     : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
-  session = await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
-  modelName = msg.model;
+  session = msg.files
+    ? await loadModelFromFileMap(msg.model, new Map(Object.entries(msg.files)), backend)
+    : await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
+  modelName = msg.files ? "" : msg.model;
   anchorPool = null;
   let params = 0;
   for (const v of session.model.params.values()) params += v.value.size;

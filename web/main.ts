@@ -1,4 +1,5 @@
-// The page: choose a shipped model (the default one preselected, its demo request prefilled) and
+// The page: choose a shipped model (the default one preselected, its demo request prefilled), or
+// a Hugging Face model folder from this computer (read as the command line reads one), and
 // a backend, complete a prompt greedily, edit a fact with KNE or a baseline (progress per phase),
 // see before/after completions, the metrics and the attribution heatmap, download the patch,
 // revert. The engine runs in web/engine-worker.ts.
@@ -20,6 +21,9 @@ function $<T extends HTMLElement>(id: string): T {
 const status = $<HTMLParagraphElement>("status");
 let engine: Worker | null = null;
 let patchUrl: string | null = null;
+/** The model folder the user picked, by file name; its option in #model is PICKED. */
+let picked: Map<string, File> | null = null;
+const PICKED = "(picked folder)";
 
 function setStatus(state: string, text: string): void {
   status.dataset.state = state;
@@ -31,7 +35,7 @@ function post(msg: ToEngine): void {
 }
 
 function busy(on: boolean): void {
-  for (const id of ["complete", "edit", "model", "backend", "mode"]) {
+  for (const id of ["complete", "edit", "model", "model-folder", "backend", "mode"]) {
     $<HTMLButtonElement>(id).disabled = on;
   }
 }
@@ -44,14 +48,35 @@ async function startEngine(): Promise<void> {
   busy(true);
   $("backend-note").textContent = "starting...";
   setStatus("loading", "loading the model...");
+  const backend = $<HTMLSelectElement>("backend").value as "auto" | "webgpu" | "wasm";
   const model = $<HTMLSelectElement>("model").value;
+  if (model === PICKED && picked) {
+    await loadRecords(null);
+    const files: Record<string, Uint8Array<ArrayBuffer>> = {};
+    for (const [name, file] of picked) files[name] = new Uint8Array(await file.arrayBuffer());
+    const name = $<HTMLSelectElement>("model").selectedOptions[0].text;
+    engine.postMessage(
+      { type: "init", backend, model: name, files } satisfies ToEngine,
+      Object.values(files).map((b) => b.buffer),
+    );
+    return;
+  }
   // The records are in place before the model is ready: a ready page edits what it shows.
   await loadRecords(model).catch((e) => setStatus("error", `request files: ${e.message}`));
-  post({
-    type: "init",
-    backend: $<HTMLSelectElement>("backend").value as "auto" | "webgpu" | "wasm",
-    model,
-  });
+  post({ type: "init", backend, model });
+}
+
+/**
+ * The files of a picked folder by name: those at its top level (a folder input lists every file
+ * below it; a file chosen on its own has no folder).
+ */
+function topLevelFiles(list: FileList): Map<string, File> {
+  const files = new Map<string, File>();
+  for (const file of list) {
+    const depth = file.webkitRelativePath.split("/").length;
+    if (file.webkitRelativePath === "" || depth === 2) files.set(file.name, file);
+  }
+  return files;
 }
 
 const bars = new Map<string, HTMLProgressElement>();
@@ -246,10 +271,10 @@ async function fetchRecords(file: string): Promise<RecordJson[]> {
  * prefilled into the prompt and target, and the first records of its test split; a record is
  * edited with its probes, so its Generalization, Portability and Locality are scored too.
  */
-async function loadRecords(model: string): Promise<void> {
+async function loadRecords(model: string | null): Promise<void> {
   const select = $<HTMLSelectElement>("record");
   while (select.options.length > 1) select.remove(1);
-  const splits = SHIPPED_SPLITS[model];
+  const splits = model === null ? undefined : SHIPPED_SPLITS[model];
   if (!splits) return;
   const [demo, test] = await Promise.all([fetchRecords(splits.demo), fetchRecords(splits.test)]);
   const add = (file: string, label: string, r: RecordJson, i: number, selected = false) => {
@@ -326,6 +351,18 @@ for (const id of ["prompt", "target"]) {
   $(id).oninput = () => ($<HTMLSelectElement>("record").value = "");
 }
 $("model").onchange = startEngine;
+$<HTMLInputElement>("model-folder").onchange = (e) => {
+  const input = e.target as HTMLInputElement;
+  if (!input.files || input.files.length === 0) return;
+  picked = topLevelFiles(input.files);
+  const first = input.files[0].webkitRelativePath.split("/")[0];
+  const label = input.files[0].webkitRelativePath ? first : "your files";
+  const select = $<HTMLSelectElement>("model");
+  [...select.options].find((o) => o.value === PICKED)?.remove();
+  select.add(new Option(label, PICKED, true, true));
+  input.value = "";
+  startEngine();
+};
 $("backend").onchange = startEngine;
 
 const defaultModel = DEFAULT_MODEL.split("/").pop()!;

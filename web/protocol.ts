@@ -21,7 +21,14 @@ export interface Metrics {
 export type EditMode = "single" | "batch" | "sequential";
 
 export type ToEngine =
-  | { type: "init"; backend: "auto" | "webgpu" | "wasm"; model: string }
+  | {
+    type: "init";
+    backend: "auto" | "webgpu" | "wasm";
+    /** A shipped model's name, or with `files` the name of the folder the user picked. */
+    model: string;
+    /** A picked model folder's files by name (none: the shipped model is fetched). */
+    files?: Record<string, Uint8Array<ArrayBuffer>>;
+  }
   | { type: "complete"; prompt: string }
   | {
     type: "edit";

@@ -7,7 +7,9 @@
 // On WASM, the page shows the edit's memory plan first; reverting the KNE edit restores the
 // unedited completion, editing again gives the same result, and the downloaded patch.safetensors,
 // applied, restores the edit; a batch of the test split's first two records shows each record's
-// Edit Succ. and after-completion of the same batch edit in Deno.
+// Edit Succ. and after-completion of the same batch edit in Deno. A model folder picked from
+// disk (the tiny GPT-2 fixture's folder, given to the folder input) loads in the page with as many
+// parameters as in Deno and completes a prompt as Deno does.
 // Chosen to keep the file near 2 minutes on 2 busy cores (measured there, 2026-12-04):
 // - ROME runs with covSamples 1000 (the shipped file says 10000), in both places: its covariance
 //   pass over 10000 corpus texts took 60 s in Deno and as long in the page (which then keeps it
@@ -41,6 +43,8 @@ import { serve } from "../../scripts/serve.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SMALL_MODEL = "models/kne-facts";
+/** A folder a user picks (Chromium takes a folder input's files as the folder's path). */
+const TINY_DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
 const NO_KL = { klWeight: 0 };
 const ROME_COV = { covSamples: 1000 };
 /** Records of the default model's test split edited at once in the batch case. */
@@ -253,6 +257,11 @@ Deno.test({
       hparams: await hparamsOf("kne", SMALL_MODEL, NO_KL),
     });
     assert.equal(noKl.anchors, 0);
+    // The picked folder's leg: the tiny fixture, as Deno loads it.
+    const tiny = await loadModelFromDir(TINY_DIR, small);
+    let tinyParams = 0;
+    for (const v of tiny.model.params.values()) tinyParams += v.value.size;
+    const tinyCompletion = await complete(tiny, "The capital of France is");
     small.dispose();
 
     const { server, url } = serve(0);
@@ -322,6 +331,27 @@ Deno.test({
         batch.records.map((r) => [pct(r.metrics.editSucc), r.after.completion]),
         "batch: Edit Succ. and after-completions",
       );
+      // A model folder from this computer: its files given to the folder input.
+      const picked = await openPage(page, await url, {
+        query: "backend=wasm",
+        method: "kne",
+        hparams: {},
+      });
+      const folder = await page.$("#model-folder");
+      await (folder as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(TINY_DIR);
+      await page.waitForFunction(
+        () => document.getElementById("backend-note")!.textContent!.includes("tiny-gpt2, "),
+        { timeout: 120_000 },
+      );
+      await picked.waitState("ready");
+      assert.match(await picked.text("#backend-note"), new RegExp(`, ${tinyParams} parameters$`));
+      await page.$eval(
+        "#prompt",
+        (el) => ((el as HTMLInputElement).value = "The capital of France is"),
+      );
+      await page.click("#complete");
+      await picked.waitState("ready");
+      assert.equal(await picked.text("#completion"), tinyCompletion, "picked folder: completion");
       const gpu = await editInPage(page, await url, {
         query: `backend=webgpu&model=${nameOf(SMALL_MODEL)}`,
         method: "kne",
