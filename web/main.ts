@@ -52,13 +52,9 @@ async function startEngine(): Promise<void> {
   const model = $<HTMLSelectElement>("model").value;
   if (model === PICKED && picked) {
     await loadRecords(null);
-    const files: Record<string, Uint8Array<ArrayBuffer>> = {};
-    for (const [name, file] of picked) files[name] = new Uint8Array(await file.arrayBuffer());
+    // File objects, not their bytes: the worker reads only the files the model needs.
     const name = $<HTMLSelectElement>("model").selectedOptions[0].text;
-    engine.postMessage(
-      { type: "init", backend, model: name, files } satisfies ToEngine,
-      Object.values(files).map((b) => b.buffer),
-    );
+    post({ type: "init", backend, model: name, files: Object.fromEntries(picked) });
     return;
   }
   // The records are in place before the model is ready: a ready page edits what it shows.

@@ -26,8 +26,8 @@ export type ToEngine =
     backend: "auto" | "webgpu" | "wasm";
     /** A shipped model's name, or with `files` the name of the folder the user picked. */
     model: string;
-    /** A picked model folder's files by name (none: the shipped model is fetched). */
-    files?: Record<string, Uint8Array<ArrayBuffer>>;
+    /** A picked model folder's files by name, read as needed (none: the shipped model). */
+    files?: Record<string, File>;
   }
   | { type: "complete"; prompt: string }
   | {

@@ -1,6 +1,6 @@
-// A model folder that is not on this machine's disk: fetched from a base URL (http(s): a page;
-// file: Deno) or given as its files' bytes (a folder a page's user picked). Its files are found
-// as the command line finds a folder's on disk: config.json, the first tokenizer source
+// A model folder read without a file system: fetched from a base URL (http(s): a page; file:
+// Deno) or given as its files (a folder a page's user picked). Its files are found as the command
+// line finds a folder's on disk: config.json, the first tokenizer source
 // (tokenizer.json, GPT-2's vocab.json and merges.txt, SentencePiece's tokenizer.model), an
 // optional tokenizer_config.json, and the first weight layout (model.safetensors, a shard index
 // and its shards, pytorch_model.bin). The weight files are held once while their tensors go onto
@@ -54,12 +54,19 @@ function urlFolder(dir: URL): Folder {
   };
 }
 
-/** A folder given as its files' bytes, by file name. */
-function memoryFolder(source: string, files: ReadonlyMap<string, Uint8Array>): Folder {
+/**
+ * A folder given as its files by name: bytes, or Blobs (a page's File objects) read only when the
+ * loader asks for them, so a folder that also holds other formats' weights costs no more.
+ */
+function memoryFolder(source: string, files: ReadonlyMap<string, Uint8Array | Blob>): Folder {
   return {
     source,
     label: (name) => `${source}/${name}`,
-    read: (name) => Promise.resolve(files.get(name) ?? null),
+    read: async (name) => {
+      const file = files.get(name);
+      if (file === undefined) return null;
+      return file instanceof Uint8Array ? file : new Uint8Array(await file.arrayBuffer());
+    },
   };
 }
 
@@ -141,12 +148,12 @@ export async function loadModelFromUrl(
 }
 
 /**
- * Builds the model of a folder given as its files' bytes by file name (e.g. a folder a page's
- * user picked); `source` names it in messages.
+ * Builds the model of a folder given as its files by file name, bytes or Blobs (e.g. the File
+ * objects of a folder a page's user picked, read only as needed); `source` names it in messages.
  */
 export async function loadModelFromFileMap(
   source: string,
-  files: ReadonlyMap<string, Uint8Array>,
+  files: ReadonlyMap<string, Uint8Array | Blob>,
   backend: Backend,
   dtype: WeightDtype = "auto",
 ): Promise<SessionModel> {

@@ -92,6 +92,19 @@ Deno.test("a folder given as its files' bytes loads as from disk, in every layou
       assert.deepEqual(got.tokenizer.encode(PROMPT), want.tokenizer!.encode(PROMPT), dir);
       assert.equal(got.source, "picked");
     }
+    // As Blobs (a page's File objects): read only as needed, so another format's weights beside
+    // model.safetensors are never read.
+    const blobs = new Map<string, Blob>(
+      [...await files(TINY)].map(([name, bytes]) => [name, new Blob([bytes])]),
+    );
+    blobs.set("pytorch_model.bin", {
+      arrayBuffer: () => Promise.reject(new Error("pytorch_model.bin was read")),
+    } as Blob);
+    const fromBlobs = await loadModelFromFileMap("picked", blobs, backend);
+    assert.deepEqual(
+      await weightBits(fromBlobs.model),
+      await weightBits((await loadModel(TINY, backend)).model),
+    );
     await assert.rejects(
       loadModelFromFileMap("picked", new Map([["config.json", new Uint8Array()]]), backend),
       /^Error: picked\/config\.json: not valid JSON/,
