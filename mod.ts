@@ -18,7 +18,7 @@ export {
 } from "./src/methods/covariance-host.ts";
 export { type CovarianceAssets, webCovarianceHost } from "./src/methods/covariance-host-web.ts";
 export { loadModelFromFiles, type ModelFiles, type SessionModel } from "./src/session/load.ts";
-export { loadModelFromFileMap, loadModelFromUrl } from "./src/session/folder.ts";
+export { type ConfigCheck, loadModelFromFileMap, loadModelFromUrl } from "./src/session/folder.ts";
 export {
   applyChanges,
   complete,
@@ -30,7 +30,13 @@ export {
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
 export { editTarget } from "./src/edit/targets.ts";
-export { type EditPlan, type EditWork, editWork, planEdit } from "./src/pipeline/plan-edit.ts";
+export {
+  type EditPlan,
+  type EditWork,
+  editWork,
+  loadProblems,
+  planEdit,
+} from "./src/pipeline/plan-edit.ts";
 export {
   type EditRequest,
   parseHparams,

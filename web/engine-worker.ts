@@ -20,6 +20,7 @@ import {
   hparamsCandidates,
   loadModelFromFileMap,
   loadModelFromUrl,
+  loadProblems,
   METHOD_LABELS,
   methodByName,
   type MethodProgress,
@@ -126,8 +127,21 @@ async function init(msg: Extract<ToEngine, { type: "init" }>): Promise<void> {
   const note = backend.name === "webgpu"
     ? "WebGPU"
     : `WASM (${navigator.hardwareConcurrency || 1} threads, WebGPU not used)`;
+  // A picked folder may hold any model: one that cannot fit is refused before its weights are read.
+  const fits = (config: Parameters<typeof loadProblems>[0]) => {
+    const problems = loadProblems(config, backend);
+    if (problems.length > 0) {
+      throw new Error(`${msg.model} does not fit ${backend.name}: ${problems.join("; ")}`);
+    }
+  };
   session = msg.files
-    ? await loadModelFromFileMap(msg.model, new Map(Object.entries(msg.files)), backend)
+    ? await loadModelFromFileMap(
+      msg.model,
+      new Map(Object.entries(msg.files)),
+      backend,
+      "auto",
+      fits,
+    )
     : await loadModelFromUrl(new URL(`models/${msg.model}/`, base), backend);
   modelName = msg.files ? "" : msg.model;
   anchorPool = null;

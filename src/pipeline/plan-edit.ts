@@ -1,6 +1,7 @@
 // The memory plan of an edit, from its requests as token rows (what `deno task edit --plan` prints
 // and what the page shows before an edit): the work the run forms (./work.ts) and what the method
-// does with it (EditMethod.planWork), fitted to the backend's limits (./plan.ts).
+// does with it (EditMethod.planWork), fitted to the backend's limits (./plan.ts); and, from a
+// config alone, why a model's weights cannot even be loaded (the page, before reading a folder's).
 
 import type { Backend, DType } from "../../engine/backend.ts";
 import type { EditMethod, EditTarget, Hparams, WorkShape } from "../edit/method.ts";
@@ -9,7 +10,8 @@ import type { Tokenizer } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { type BackendLimits, backendLimits, fitPlan, planProblems } from "./plan-fit.ts";
 import { formatPlan } from "./plan-text.ts";
-import type { MemoryPlan } from "./plan.ts";
+import { type MemoryPlan, planMemory } from "./plan.ts";
+import { resolveWeightDtype } from "../model/dtype.ts";
 import { workOf } from "./work.ts";
 
 export interface EditWork {
@@ -60,4 +62,21 @@ export function planEdit(
   const text = formatPlan(plan, limits) +
     (w.work ? "" : `\n(${method.name} does not plan its work: its weights are checked)`);
   return { plan, limits, text, problems: planProblems(plan, limits, "edit") };
+}
+
+/**
+ * Why `config`'s weights cannot be loaded on `backend` even with their matrices in the narrowest
+ * dtype the backend keeps (a lower bound, since the files' dtypes are not read yet); empty when
+ * they may fit.
+ */
+export function loadProblems(config: ModelConfig, backend: Backend): string[] {
+  const weightDtype = resolveWeightDtype("auto", backend, ["F16"]);
+  const plan = planMemory(config, {
+    seqLen: 1,
+    batch: 1,
+    igSteps: 1,
+    backend: backend.name,
+    weightDtype,
+  });
+  return planProblems(plan, backendLimits(backend), "load");
 }

@@ -13,7 +13,9 @@ import { jsonReason } from "../io/files.ts";
 import { isPlainObject } from "../io/json.ts";
 import type { SafetensorsFile } from "../io/safetensors.ts";
 import { TOKENIZER_SOURCES, tokenizerJsonOf } from "../io/tokenizer-source.ts";
+import type { ModelConfig } from "../model/config.ts";
 import type { WeightDtype } from "../model/dtype.ts";
+import { parseModelConfig } from "../model/read-config.ts";
 import { loadModelFromFiles, type ModelFiles, type SessionModel } from "./load.ts";
 
 /** A folder's files by name. */
@@ -113,13 +115,22 @@ async function weights(folder: Folder): Promise<Uint8Array | SafetensorsFile> {
   return await required(folder, "model.safetensors"); // none: throws, naming it
 }
 
+/** Throws when a model of this config must not be loaded (e.g. it cannot fit the backend). */
+export type ConfigCheck = (config: ModelConfig) => void;
+
 async function loadFolder(
   folder: Folder,
   backend: Backend,
   dtype: WeightDtype,
+  check?: ConfigCheck,
 ): Promise<SessionModel> {
   const [config, tokenizerConfig] = await Promise.all([
-    required(folder, "config.json").then((b) => parseJson(folder.label("config.json"), b)),
+    required(folder, "config.json").then((b) => {
+      const json = parseJson(folder.label("config.json"), b);
+      // Before any weight file is read: a model that cannot fit is refused here.
+      check?.(parseModelConfig(json, folder.label("config.json")));
+      return json;
+    }),
     folder.read("tokenizer_config.json").then((b) =>
       b === null ? undefined : parseJson(folder.label("tokenizer_config.json"), b)
     ),
@@ -150,12 +161,15 @@ export async function loadModelFromUrl(
 /**
  * Builds the model of a folder given as its files by file name, bytes or Blobs (e.g. the File
  * objects of a folder a page's user picked, read only as needed); `source` names it in messages.
+ * `check` sees the parsed config.json before any weight file is read (the page refuses a model
+ * that cannot fit there).
  */
 export async function loadModelFromFileMap(
   source: string,
   files: ReadonlyMap<string, Uint8Array | Blob>,
   backend: Backend,
   dtype: WeightDtype = "auto",
+  check?: ConfigCheck,
 ): Promise<SessionModel> {
-  return await loadFolder(memoryFolder(source, files), backend, dtype);
+  return await loadFolder(memoryFolder(source, files), backend, dtype, check);
 }

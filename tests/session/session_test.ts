@@ -17,8 +17,10 @@ import {
   loadModelFromDir,
   loadModelFromFileMap,
   loadModelFromUrl,
+  loadProblems,
   simpleRequest,
 } from "../../mod.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
 import { shardedCopy } from "../helpers/checkpoint.ts";
@@ -105,6 +107,27 @@ Deno.test("a folder given as its files' bytes loads as from disk, in every layou
       await weightBits(fromBlobs.model),
       await weightBits((await loadModel(TINY, backend)).model),
     );
+    // A model that cannot fit is refused from config.json, before a weight file is read.
+    const huge = JSON.parse(await Deno.readTextFile(`${TINY}/config.json`));
+    const hugeFiles = new Map<string, Uint8Array | Blob>([
+      [
+        "config.json",
+        new TextEncoder().encode(JSON.stringify({ ...huge, n_embd: 16384, n_layer: 64 })),
+      ],
+      ["tokenizer.json", await Deno.readFile(`${TINY}/tokenizer.json`)],
+      ["model.safetensors", {
+        arrayBuffer: () => Promise.reject(new Error("model.safetensors was read")),
+      } as Blob],
+    ]);
+    const fits = (config: ModelConfig) => {
+      const problems = loadProblems(config, backend);
+      if (problems.length > 0) throw new Error(`does not fit: ${problems[0]}`);
+    };
+    await assert.rejects(
+      loadModelFromFileMap("picked", hugeFiles, backend, "auto", fits),
+      /^Error: does not fit: /,
+    );
+    assert.deepEqual(loadProblems((await loadModel(TINY, backend)).plan.config, backend), []);
     await assert.rejects(
       loadModelFromFileMap("picked", new Map([["config.json", new Uint8Array()]]), backend),
       /^Error: picked\/config\.json: not valid JSON/,
