@@ -27,6 +27,7 @@
 // (== the tokens of " " + answer appended to the prompt); `encodeProbe` returns both parts.
 
 import { Tokenizer } from "./deps.ts";
+import { addedToken } from "../io/added-token.ts";
 import type { Corpus } from "./corpus.ts";
 
 export const SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"] as const;
@@ -117,15 +118,7 @@ export function buildTokenizerJson(texts: Iterable<string>): TokenizerJson {
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: SPECIAL_TOKENS.map((content, id) => addedToken(id, content)),
     normalizer: null,
     pre_tokenizer: { type: "WhitespaceSplit" },
     post_processor: null,

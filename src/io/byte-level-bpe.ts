@@ -4,6 +4,7 @@
 // read as, the tokenizer.json transformers' GPT2TokenizerFast builds from them.
 
 import { TokenizerError } from "./errors.ts";
+import { addedToken } from "./added-token.ts";
 
 export interface ByteLevelBpe {
   /** Token string -> id. */
@@ -29,15 +30,7 @@ export function byteLevelBpeJson(
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: bpe.specialTokens.map((content) => ({
-      id: bpe.vocab.get(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: bpe.specialTokens.map((content) => addedToken(bpe.vocab.get(content), content)),
     normalizer: null,
     pre_tokenizer: { type: "ByteLevel", ...byteLevel, add_prefix_space: prefixSpace },
     post_processor: { type: "ByteLevel", ...byteLevel, trim_offsets: false },

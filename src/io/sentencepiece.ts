@@ -7,6 +7,7 @@
 // as SentencePiece does.
 
 import { TokenizerError } from "./errors.ts";
+import { addedToken } from "./added-token.ts";
 import { ProtobufError, ProtoMessage } from "./protobuf.ts";
 
 /** A piece's type in the model (sentencepiece_model.proto). */
@@ -147,15 +148,7 @@ export function sentencePieceJson(
     padding: null,
     added_tokens: m.pieces.flatMap((p, id) =>
       p.type === UNKNOWN || p.type === CONTROL || p.type === USER_DEFINED
-        ? [{
-          id,
-          content: p.piece,
-          single_word: false,
-          lstrip: false,
-          rstrip: false,
-          normalized: false,
-          special: special(id),
-        }]
+        ? [addedToken(id, p.piece, special(id))]
         : []
     ),
     normalizer: { type: "Sequence", normalizers },

@@ -4,20 +4,13 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { addedToken } from "../../src/io/added-token.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
-const special = (id: number, content: string) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
+const special = (id: number, content: string) => addedToken(id, content);
 
 const VOCAB = ["[UNK]", "[CLS]", "[SEP]", "the", "capital", "of", "france", "is", "paris", "."];
 const SUBWORDS = ["par", "##is", "ber", "##lin", "##s"];
