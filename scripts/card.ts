@@ -1,9 +1,10 @@
 // `deno task card --model DIR [--machine TEXT] [--rescore]`: rewrites a trained model's card
 // (DIR/README.md) from the training summary it was trained with (DIR/recall.json), so a card
 // follows changes of the card's layout without retraining; --machine says what the run was
-// trained on where the summary does not (kept in the summary, so later cards say it too). --rescore first measures the summary's fact recall and
-// greedy continuations again with the folder's weights and tokenizer.json (after a change of the
-// tokenizer's settings, such as its prefix space), keeping training's figures beside them.
+// trained on where the summary does not (kept in the summary, so later cards say it too).
+// --rescore first measures the summary's fact recall and greedy continuations again with the
+// folder's weights and tokenizer.json (after a change of the tokenizer's settings, such as its
+// prefix space), keeping training's figures beside them.
 
 import { createBackend } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";

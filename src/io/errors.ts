@@ -19,7 +19,7 @@ export class ModelFileError extends Error {
 /** A safetensors file is malformed, truncated, unsupported or could not be written. */
 export class SafetensorsError extends ModelFileError {}
 
-/** A PyTorch checkpoint (pytorch_model.bin) is malformed, of an unread kind, or more than tensors. */
+/** A PyTorch checkpoint (pytorch_model.bin) is malformed, unreadable, or more than tensors. */
 export class TorchCheckpointError extends ModelFileError {}
 
 /** A config.json describes a model this engine cannot run, or is malformed. */

@@ -65,8 +65,9 @@ async function hasWeights(dir: string): Promise<boolean> {
 
 /**
  * Refuses an output path below a model folder (config.json and weights: model.safetensors, a
- * shard index or pytorch_model.bin): a training run or a tokenizer written there would leave its OUT.partial, checkpoint
- * and lock among a model's files. OUT itself may be a model folder; the commands' own rules say when it is replaced.
+ * shard index or pytorch_model.bin): a training run or a tokenizer written there would leave its
+ * OUT.partial, checkpoint and lock among a model's files. OUT itself may be a model folder; the
+ * commands' own rules say when it is replaced.
  */
 export async function checkNotInsideModel(out: string): Promise<void> {
   // A path through a file cannot be resolved: the command's own write says so in its words.
