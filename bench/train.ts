@@ -88,6 +88,7 @@ for (const name of names) {
     dFF: s.ff ?? 4 * s.d,
     normEps: 1e-5,
     ropeTheta: 10000,
+    ropeScaling: null,
     tieEmbeddings: true,
     qkvBias: false,
     bosTokenId: null,

@@ -68,19 +68,20 @@ export function embedding_backward(
 }
 
 /**
- * Rotary embedding. For each (t, i) the angle (posOffset + t) * inv_freq[i] is formed in f32
- * exactly as Hugging Face does (inv_freq = f32(1 / f32(theta^f32(2i/Dh)))), then cos and sin are
- * taken in f64; four frequencies at a time are applied to every (batch, head) row with f32x4.
+ * Rotary embedding. For each (t, i) the angle (posOffset + t) * invFreq[i] is formed in f32 as
+ * Hugging Face does (invFreq: the host's table of Dh/2 inverse frequencies, src/model/rope.ts),
+ * then cos and sin are taken in f64; four frequencies at a time are applied to every (batch,
+ * head) row with f32x4.
  */
 export function rope(
   x: usize,
+  invFreq: usize,
   out: usize,
   batch: i32,
   T: i32,
   H: i32,
   Dh: i32,
   posOffset: u32,
-  theta: f32,
   sign: f32,
 ): void {
   const half = Dh >> 1;
@@ -93,9 +94,7 @@ export function rope(
       let c4 = f32x4.splat(0), s4 = f32x4.splat(0);
       // Up to four (cos, sin) pairs.
       for (let k = 0; k < lanes; k++) {
-        const e = <f32>(<f64>(2 * (i + k)) / <f64>Dh);
-        const invFreq = <f32>(1.0 / <f64><f32>Math.pow(<f64>theta, <f64>e));
-        const a = <f64>(pos * invFreq);
+        const a = <f64>(pos * load<f32>(at(invFreq, i + k)));
         const c = <f32>Math.cos(a), s = <f32>(<f64>sign * Math.sin(a));
         if (k == 0) {
           c4 = f32x4.replace_lane(c4, 0, c);

@@ -31,16 +31,15 @@ export const layoutKernels: KernelSpec[] = [
   },
   /**
    * Rotary embedding (Hugging Face Llama, rotate_half) of x [batch, T, H, Dh]: for i < Dh/2,
-   * angle = f32(posOffset + t) * inv_freq[i] with inv_freq[i] = f32(1 / f32(theta^f32(2i/Dh)))
-   * (Hugging Face's float32 steps, each correctly rounded on both backends, so the angle is the
-   * same f32 everywhere), c = cos, s = sign * sin;
+   * angle = f32(posOffset + t) * invFreq[i] (one f32 product, the same on both backends; the
+   * table of inverse frequencies is the host's, src/model/rope.ts), c = cos, s = sign * sin;
    * out[i] = x[i] c - x[i + Dh/2] s, out[i + Dh/2] = x[i + Dh/2] c + x[i] s.
    * sign = -1 is the backward (transpose) pass. Dh must be even and at most 2048. WebGPU runs
    * one workgroup per (batch, t) row.
    */
   {
     name: "rope",
-    inputs: ["x"],
+    inputs: ["x", "invFreq"],
     outputs: ["out"],
     params: [
       ["batch", "u32"],
@@ -48,7 +47,6 @@ export const layoutKernels: KernelSpec[] = [
       ["H", "u32"],
       ["Dh", "u32"],
       ["posOffset", "u32"],
-      ["theta", "f32"],
       ["sign", "f32"],
     ],
     sizes: (p) => {
@@ -56,7 +54,7 @@ export const layoutKernels: KernelSpec[] = [
         throw new BackendError(`kernel rope: Dh must be even and at most 2048, got ${p.Dh}`);
       }
       const n = p.batch * p.T * p.H * p.Dh;
-      return [n, n];
+      return [n, p.Dh / 2, n];
     },
     grid: (p) => grid1d(p.batch * p.T, 1),
   },

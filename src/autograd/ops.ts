@@ -174,9 +174,10 @@ export function transpose0213(x: Var): Var {
   return record(T.transpose0213(x.value), [x], (g) => [T.transpose0213(g)]);
 }
 
-export function rope(x: Var, posOffset: number, theta: number): Var {
-  return record(T.rope(x.value, posOffset, theta, 1), [x], (g) => [
-    T.rope(g, posOffset, theta, -1),
+/** Rotary embedding with the inverse frequencies `invFreq` (a constant, no gradient). */
+export function rope(x: Var, posOffset: number, invFreq: Tensor): Var {
+  return record(T.rope(x.value, posOffset, invFreq, 1), [x], (g) => [
+    T.rope(g, posOffset, invFreq, -1),
   ]);
 }
 

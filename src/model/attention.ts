@@ -17,8 +17,8 @@ export interface AttentionShape {
   nHeads: number;
   nKvHeads: number;
   headDim: number;
-  /** Rotary base, or null for none (GPT-2). */
-  rope: number | null;
+  /** Rotary inverse frequencies [headDim / 2] (./rope.ts), or null for none (GPT-2). */
+  rope: Tensor | null;
 }
 
 function heads(x: Var, s: AttentionShape, n: number): Var {

@@ -3,6 +3,18 @@
 
 export type Architecture = "gpt2" | "llama";
 
+/** Rotary scaling types whose frequencies do not depend on the sequence (src/model/rope.ts). */
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | {
+    type: "llama3";
+    factor: number;
+    lowFreqFactor: number;
+    highFreqFactor: number;
+    /** original_max_position_embeddings: the context the model was pretrained with. */
+    originalContext: number;
+  };
+
 export interface ModelConfig {
   architecture: Architecture;
   /** The HF class name it came from, e.g. GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM. */
@@ -21,6 +33,8 @@ export interface ModelConfig {
   normEps: number;
   /** Rotary base (Llama); unused for GPT-2. */
   ropeTheta: number;
+  /** How the rotary frequencies are scaled for a longer context (Llama 3.x: llama3), or null. */
+  ropeScaling: RopeScaling | null;
   /** Output head shares the token embedding (GPT-2 always; Llama per tie_word_embeddings). */
   tieEmbeddings: boolean;
   /** Qwen2 has biases on q/k/v projections. */

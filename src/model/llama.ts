@@ -1,14 +1,16 @@
 // Llama-style decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM): RMSNorm,
-// rotary position embeddings (rotate_half), grouped-query attention, SwiGLU MLP, torch Linear
-// weights stored [out, in], LM head untied unless tie_word_embeddings.
+// rotary position embeddings (rotate_half; ./rope.ts for the frequencies), grouped-query
+// attention, SwiGLU MLP, torch Linear weights stored [out, in], LM head untied unless
+// tie_word_embeddings.
 
 import type { Backend } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
+import { ropeInvFreq } from "./rope.ts";
 import {
   atRows,
   DecoderLM,
@@ -60,8 +62,13 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
 }
 
 export class Llama extends DecoderLM {
+  /** The rotary inverse frequencies, uploaded for each forward (a few hundred bytes). */
+  readonly #invFreq: Float32Array;
+
   constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
     super(config, backend, params, llamaParamInfo(config));
+    const c = config;
+    this.#invFreq = ropeInvFreq(c.dModel / c.nHeads, c.ropeTheta, c.ropeScaling);
   }
 
   #p(name: string): Var {
@@ -93,6 +100,7 @@ export class Llama extends DecoderLM {
     const [batch, t] = ids.shape;
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.dModel / c.nHeads;
+    const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [hd / 2]);
     const x0 = start ? constant(start.x) : this.#embed(ids, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;
@@ -112,7 +120,7 @@ export class Llama extends DecoderLM {
         nHeads: c.nHeads,
         nKvHeads: c.nKvHeads,
         headDim: hd,
-        rope: c.ropeTheta,
+        rope: invFreq,
       }, cache?.layer(l, t));
       const ao = proj(atRows(att, only), "self_attn.o_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);

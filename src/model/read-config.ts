@@ -3,7 +3,7 @@
 // (rope scaling, other activations, extra biases, sliding windows we cannot honour) is a
 // ConfigError naming the file and the field, never a silently different model.
 
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, RopeScaling } from "./config.ts";
 import { ConfigError } from "../io/errors.ts";
 import { joinPath, readJsonFile } from "../io/files.ts";
 
@@ -35,10 +35,19 @@ type Json = Record<string, unknown>;
 
 /** Field readers that throw ConfigError naming `source` and the field. */
 class Fields {
-  constructor(readonly source: string, readonly json: Json) {}
+  /** `prefix` names a nested object's fields in errors ("rope_scaling."). */
+  constructor(readonly source: string, readonly json: Json, readonly prefix = "") {}
 
   fail(field: string | null, detail: string): never {
-    throw new ConfigError(this.source, field, detail);
+    throw new ConfigError(this.source, field === null ? null : this.prefix + field, detail);
+  }
+
+  /** The object at `field` as Fields, or null when absent or null. */
+  object(field: string): Fields | null {
+    const v = this.json[field];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "object" || Array.isArray(v)) this.fail(field, "must be an object");
+    return new Fields(this.source, v as Json, `${this.prefix}${field}.`);
   }
 
   has(field: string): boolean {
@@ -186,6 +195,7 @@ function gpt2(f: Fields, hfClass: string): ModelConfig {
     dFF: f.int("n_inner", 4 * dModel),
     normEps: f.num("layer_norm_epsilon", 1e-5),
     ropeTheta: 10000,
+    ropeScaling: null,
     tieEmbeddings: f.bool("tie_word_embeddings", true),
     // GPT-2's fused c_attn always has a bias.
     qkvBias: true,
@@ -199,24 +209,7 @@ function llama(f: Fields, hfClass: string): ModelConfig {
   if (act !== "silu") {
     f.fail("hidden_act", `${JSON.stringify(act)} is unsupported (only silu, the SwiGLU MLP)`);
   }
-  if (f.has("rope_scaling")) {
-    f.fail(
-      "rope_scaling",
-      `${JSON.stringify(f.json.rope_scaling)} is unsupported (only plain rotary embeddings)`,
-    );
-  }
-  let ropeTheta = f.num("rope_theta", 10000);
-  // transformers >= 5 nests the rotary settings.
-  const rp = f.json.rope_parameters;
-  if (rp !== undefined && rp !== null) {
-    if (typeof rp !== "object" || Array.isArray(rp)) f.fail("rope_parameters", "must be an object");
-    const sub = new Fields(f.source, rp as Json);
-    const type = sub.str("rope_type", "default");
-    if (type !== "default") {
-      f.fail("rope_parameters.rope_type", `${JSON.stringify(type)} is unsupported (only default)`);
-    }
-    if (sub.has("rope_theta")) ropeTheta = sub.num("rope_theta");
-  }
+  const rope = ropeSettings(f);
   f.expect("attention_bias", false, "biases on the attention projections");
   f.expect("mlp_bias", false, "biases on the MLP projections");
   if (hfClass === "Qwen2ForCausalLM") {
@@ -235,7 +228,7 @@ function llama(f: Fields, hfClass: string): ModelConfig {
   if (dModel % nHeads === 0 && (dModel / nHeads) % 2 !== 0) {
     f.fail("num_attention_heads", `head dim ${dModel / nHeads} is odd; rotary needs it even`);
   }
-  let contextLength = f.int("max_position_embeddings");
+  let contextLength = Math.min(f.int("max_position_embeddings"), rope.contextCap);
   // Mistral attends within a sliding window; up to the window that is full causal attention,
   // so the usable context is capped there rather than computing something else beyond it.
   if (hfClass === "MistralForCausalLM" && f.has("sliding_window")) {
@@ -252,10 +245,72 @@ function llama(f: Fields, hfClass: string): ModelConfig {
     nKvHeads,
     dFF: f.int("intermediate_size"),
     normEps: f.num("rms_norm_eps", 1e-6),
-    ropeTheta,
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     tieEmbeddings: f.bool("tie_word_embeddings", false),
     qkvBias: hfClass === "Qwen2ForCausalLM",
     bosTokenId: f.tokenId("bos_token_id"),
     eosTokenId: f.tokenId("eos_token_id"),
   };
+}
+
+interface RopeSettings {
+  theta: number;
+  scaling: RopeScaling | null;
+  /** The most positions the scaling computes exactly (dynamic NTK), else Infinity. */
+  contextCap: number;
+}
+
+/**
+ * The rotary base and scaling: `rope_theta` and `rope_scaling` (transformers < 5), or the
+ * `rope_parameters` object that transformers >= 5 writes in their place. Scaling types whose
+ * frequencies are fixed are read (linear, llama3); dynamic NTK scaling only changes them for
+ * sequences past the pretrained context, so it is read as the default with the context capped
+ * there; any other type (yarn, longrope, ...) is refused.
+ */
+function ropeSettings(f: Fields): RopeSettings {
+  const params = f.object("rope_parameters");
+  const scaling = params ?? f.object("rope_scaling");
+  const theta = params?.has("rope_theta") ? params.num("rope_theta") : f.num("rope_theta", 10000);
+  const none = { theta, scaling: null, contextCap: Infinity };
+  if (scaling === null) return none;
+  // Older configs name the type "type".
+  const typeField = scaling.has("rope_type") || !scaling.has("type") ? "rope_type" : "type";
+  const type = scaling.str(typeField, "default");
+  switch (type) {
+    case "default":
+      return none;
+    case "linear":
+      return { theta, scaling: { type, factor: scaling.num("factor") }, contextCap: Infinity };
+    case "dynamic": {
+      const original = scaling.has("original_max_position_embeddings")
+        ? scaling.int("original_max_position_embeddings")
+        : Infinity;
+      return { theta, scaling: null, contextCap: original };
+    }
+    case "llama3": {
+      const lowFreqFactor = scaling.num("low_freq_factor");
+      const highFreqFactor = scaling.num("high_freq_factor");
+      if (!(highFreqFactor > lowFreqFactor)) {
+        scaling.fail("high_freq_factor", `must exceed low_freq_factor ${lowFreqFactor}`);
+      }
+      return {
+        theta,
+        scaling: {
+          type,
+          factor: scaling.num("factor"),
+          lowFreqFactor,
+          highFreqFactor,
+          originalContext: scaling.int("original_max_position_embeddings"),
+        },
+        contextCap: Infinity,
+      };
+    }
+    default:
+      return scaling.fail(
+        typeField,
+        `${JSON.stringify(type)} is unsupported (rotary scaling read: default, linear, dynamic, ` +
+          "llama3)",
+      );
+  }
 }

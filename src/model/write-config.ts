@@ -1,7 +1,7 @@
 // Writes a ModelConfig as a Hugging Face config.json object (GPT2LMHeadModel or
 // LlamaForCausalLM), the inverse of ./read-config.ts for the models this project trains.
 
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, RopeScaling } from "./config.ts";
 
 /** The config.json fields of `c`; read back by parseModelConfig, they give `c` again. */
 export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
@@ -39,9 +39,23 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
     hidden_act: "silu",
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
+    rope_scaling: ropeScalingJson(c.ropeScaling),
     attention_bias: false,
     mlp_bias: false,
     tie_word_embeddings: c.tieEmbeddings,
     ...tokens,
+  };
+}
+
+/** config.json's rope_scaling object (transformers < 5 layout) for `s`. */
+function ropeScalingJson(s: RopeScaling | null): Record<string, unknown> | null {
+  if (s === null) return null;
+  if (s.type === "linear") return { rope_type: "linear", factor: s.factor };
+  return {
+    rope_type: "llama3",
+    factor: s.factor,
+    low_freq_factor: s.lowFreqFactor,
+    high_freq_factor: s.highFreqFactor,
+    original_max_position_embeddings: s.originalContext,
   };
 }

@@ -102,6 +102,7 @@ export function trainedModelConfig(
     dFF: sizes.dFF,
     normEps: 1e-5,
     ropeTheta: 10000,
+    ropeScaling: null,
     tieEmbeddings: true,
     // GPT-2's fused c_attn carries a bias (read-config.ts reads it so); the Llama twin has none.
     qkvBias: !llama,

@@ -56,15 +56,14 @@ function embeddingRef(
   return out;
 }
 
-/** Hugging Face's f32 inverse frequency and angle, then float64 cos/sin. */
-function ropeAngles(T: number, Dh: number, posOffset: number, theta: number) {
+/** Hugging Face's f32 angle (position times inverse frequency), then float64 cos/sin. */
+function ropeAngles(T: number, Dh: number, posOffset: number, invFreq: Float32Array) {
   const half = Dh / 2;
   const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
   for (let t = 0; t < T; t++) {
     const pos = Math.fround(posOffset + t);
     for (let i = 0; i < half; i++) {
-      const inv = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / Dh))));
-      const a = Math.fround(pos * inv);
+      const a = Math.fround(pos * invFreq[i]);
       cos[t * half + i] = Math.cos(a);
       sin[t * half + i] = Math.sin(a);
     }
@@ -79,9 +78,9 @@ function ropeRef(
   H: number,
   Dh: number,
   posOffset: number,
-  theta: number,
+  invFreq: Float32Array,
   sign: number,
-  angles = ropeAngles(T, Dh, posOffset, theta),
+  angles = ropeAngles(T, Dh, posOffset, invFreq),
 ) {
   const half = Dh / 2;
   const out = new Float64Array(batch * T * H * Dh);
@@ -223,20 +222,30 @@ const ropeArgs = (maxPos: number) =>
     half: fc.integer({ min: 1, max: 40 }),
     posOffset: fc.integer({ min: 0, max: maxPos }),
     theta: fc.constantFrom(10000, 500000, 1000000, 123.5),
+    // Scaled tables (linear, llama3) divide frequencies by a factor.
+    factor: fc.constantFrom(1, 8, 32),
     sign: fc.constantFrom(1, -1),
   });
+
+/** A table of Dh/2 f32 inverse frequencies like a model's: theta^(-2i/Dh) / factor. */
+function invFreqTable(Dh: number, theta: number, factor: number): Float32Array {
+  return Float32Array.from(
+    { length: Dh / 2 },
+    (_, i) => Math.pow(theta, -(2 * i) / Dh) / (i === 0 ? 1 : factor),
+  );
+}
 
 testBackends("rope matches Hugging Face rotate_half in float64", async (be) => {
   await fc.assert(
     fc.asyncProperty(ropeArgs(65536), seedArb, async (a, seed) => {
       const Dh = 2 * a.half, n = a.batch * a.T * a.H * Dh;
-      const x = randomData(n, seed);
-      const [bx, bo] = [put(be, x), poisoned(be, n)];
-      be.dispatch("rope", [bx, bo], [a.batch, a.T, a.H, Dh, a.posOffset, a.theta, a.sign]);
+      const x = randomData(n, seed), inv = invFreqTable(Dh, a.theta, a.factor);
+      const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
+      be.dispatch("rope", [bx, bf, bo], [a.batch, a.T, a.H, Dh, a.posOffset, a.sign]);
       const got = await be.read(bo);
-      const want = ropeRef(x, a.batch, a.T, a.H, Dh, a.posOffset, a.theta, a.sign);
+      const want = ropeRef(x, a.batch, a.T, a.H, Dh, a.posOffset, inv, a.sign);
       assertClose(got, want, 1e-5, `rope ${JSON.stringify(a)}`);
-      [bx, bo].forEach((b) => be.free(b));
+      [bx, bf, bo].forEach((b) => be.free(b));
     }),
     FC_RUNS,
   );
@@ -250,25 +259,27 @@ testBackends(
         const Dh = 2 * Math.min(a.half, 6), T = Math.min(a.T, 4);
         const n = a.batch * T * a.H * Dh;
         const x = randomData(n, seed), dy = randomData(n, seed + 1);
-        const [bx, by, bdy, bdx, bback] = [
+        const inv = invFreqTable(Dh, a.theta, a.factor);
+        const [bx, bf, by, bdy, bdx, bback] = [
           put(be, x),
+          put(be, inv),
           poisoned(be, n),
           put(be, dy),
           poisoned(be, n),
           poisoned(be, n),
         ];
-        be.dispatch("rope", [bx, by], [a.batch, T, a.H, Dh, a.posOffset, a.theta, 1]);
-        be.dispatch("rope", [by, bback], [a.batch, T, a.H, Dh, a.posOffset, a.theta, -1]);
-        be.dispatch("rope", [bdy, bdx], [a.batch, T, a.H, Dh, a.posOffset, a.theta, -1]);
+        be.dispatch("rope", [bx, bf, by], [a.batch, T, a.H, Dh, a.posOffset, 1]);
+        be.dispatch("rope", [by, bf, bback], [a.batch, T, a.H, Dh, a.posOffset, -1]);
+        be.dispatch("rope", [bdy, bf, bdx], [a.batch, T, a.H, Dh, a.posOffset, -1]);
         const got = await be.read(bdx);
-        const angles = ropeAngles(T, Dh, a.posOffset, a.theta);
+        const angles = ropeAngles(T, Dh, a.posOffset, inv);
         const fd = numericGrad(
-          (xx) => dot(ropeRef(xx, a.batch, T, a.H, Dh, a.posOffset, a.theta, 1, angles), dy),
+          (xx) => dot(ropeRef(xx, a.batch, T, a.H, Dh, a.posOffset, inv, 1, angles), dy),
           x,
         );
         assertClose(got, fd, 1e-4, `rope backward ${JSON.stringify(a)}`);
         assertClose(await be.read(bback), x, 1e-5, "rope round trip");
-        [bx, by, bdy, bdx, bback].forEach((b) => be.free(b));
+        [bx, bf, by, bdy, bdx, bback].forEach((b) => be.free(b));
       }),
       { numRuns: 20 },
     );
@@ -277,23 +288,22 @@ testBackends(
 
 testBackends("rope covers more than 65535 (batch, t) rows", async (be) => {
   const batch = 2, T = 32771, H = 1, Dh = 4, n = batch * T * H * Dh;
-  const x = randomData(n, 17);
-  const [bx, bo] = [put(be, x), poisoned(be, n)];
-  be.dispatch("rope", [bx, bo], [batch, T, H, Dh, 3, 10000, 1]);
-  assertClose(await be.read(bo), ropeRef(x, batch, T, H, Dh, 3, 10000, 1), 1e-5, "rope 65542 rows");
-  [bx, bo].forEach((b) => be.free(b));
+  const x = randomData(n, 17), inv = invFreqTable(Dh, 10000, 1);
+  const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
+  be.dispatch("rope", [bx, bf, bo], [batch, T, H, Dh, 3, 1]);
+  assertClose(await be.read(bo), ropeRef(x, batch, T, H, Dh, 3, inv, 1), 1e-5, "rope 65542 rows");
+  [bx, bf, bo].forEach((b) => be.free(b));
 });
 
 testBackends("rope rejects an odd head size", (be) => {
-  const x = be.alloc(6), out = be.alloc(6);
+  const x = be.alloc(6), inv = be.alloc(1), out = be.alloc(6);
   let threw = false;
   try {
-    be.dispatch("rope", [x, out], [1, 1, 2, 3, 0, 10000, 1]);
+    be.dispatch("rope", [x, inv, out], [1, 1, 2, 3, 0, 1]);
   } catch {
     threw = true;
   }
-  be.free(x);
-  be.free(out);
+  [x, inv, out].forEach((b) => be.free(b));
   if (!threw) throw new Error("odd Dh accepted");
 });
 

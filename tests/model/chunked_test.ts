@@ -15,6 +15,7 @@ import { openSafetensors } from "../../src/io/safetensors.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { generate } from "../../src/model/generate.ts";
 import { lmLoss } from "../../src/model/loss.ts";
+import { ropeInvFreq } from "../../src/model/rope.ts";
 import * as T from "../../src/tensor/ops.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { disposedAfterAll, getBackend, hasWebGpu } from "../helpers/backends.ts";
@@ -262,7 +263,8 @@ const cases: Record<string, OpCase> = {
       const h = r.int(1, 4);
       const dh = 2 * r.int(1, Math.max(1, Math.min(8, Math.floor(limit / (2 * h)))));
       const x = rand(be, [r.int(1, 2), r.int(1, 20), h, dh], seed);
-      return read([T.rope(x, r.int(0, 10), 10000, r.bool() ? 1 : -1)]);
+      const invFreq = Tensor.fromArray(be, ropeInvFreq(dh, 10000, null), [dh / 2]);
+      return read([T.rope(x, r.int(0, 10), invFreq, r.bool() ? 1 : -1)]);
     }),
   repeatKv: (be, seed, limit) =>
     tidyAsync(() => {

@@ -23,6 +23,7 @@ Deno.test("tiny-gpt2 fixture config", async () => {
       dFF: 128,
       normEps: 1e-5,
       ropeTheta: 10000,
+      ropeScaling: null,
       tieEmbeddings: true,
       qkvBias: true,
       bosTokenId: 0,
@@ -47,6 +48,7 @@ Deno.test("tiny-llama fixture config", async () => {
       dFF: 48,
       normEps: 1e-5,
       ropeTheta: 10000,
+      ropeScaling: null,
       tieEmbeddings: false,
       qkvBias: false,
       bosTokenId: 1,
@@ -113,6 +115,32 @@ Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
     parse({ ...llama(), rope_parameters: { rope_type: "default", rope_theta: 1e6 } }).ropeTheta,
     1e6,
   );
+  // Llama 3.x's scaling, in both layouts; older configs name the type "type".
+  const l3 = {
+    type: "llama3",
+    factor: 32,
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalContext: 8192,
+  };
+  assert.deepEqual(parse({ ...llama(), rope_scaling: LLAMA3_SCALING }).ropeScaling, l3);
+  const v5 = parse({ ...llama(), rope_parameters: { ...LLAMA3_SCALING, rope_theta: 5e5 } });
+  assert.deepEqual([v5.ropeScaling, v5.ropeTheta], [l3, 5e5]);
+  assert.deepEqual(parse({ ...llama(), rope_scaling: { type: "linear", factor: 2 } }).ropeScaling, {
+    type: "linear",
+    factor: 2,
+  });
+  assert.equal(parse({ ...llama(), rope_scaling: { rope_type: "default" } }).ropeScaling, null);
+  // Dynamic NTK scaling equals the default up to the pretrained context, where positions stop.
+  const dyn = parse({
+    ...llama(),
+    rope_scaling: { type: "dynamic", factor: 2, original_max_position_embeddings: 100 },
+  });
+  assert.deepEqual([dyn.ropeScaling, dyn.contextLength], [null, 100]);
+  assert.equal(
+    parse({ ...llama(), rope_scaling: { type: "dynamic", factor: 2 } }).contextLength,
+    256,
+  );
   const q = parse({ ...llama("Qwen2ForCausalLM"), use_sliding_window: false, sliding_window: 8 });
   assert.equal(q.qkvBias, true);
   assert.equal(q.contextLength, 256, "Qwen2 without sliding window keeps the full context");
@@ -121,6 +149,14 @@ Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
   assert.equal(m.contextLength, 100, "Mistral's usable context is capped at its window");
   assert.equal(parse({ ...llama("MistralForCausalLM"), sliding_window: null }).contextLength, 256);
 });
+
+const LLAMA3_SCALING = {
+  factor: 32.0,
+  high_freq_factor: 4.0,
+  low_freq_factor: 1.0,
+  original_max_position_embeddings: 8192,
+  rope_type: "llama3",
+};
 
 function expectConfigError(json: unknown, field: string | null, fragment: string) {
   assert.throws(() => parse(json), (e: Error) => {
@@ -162,14 +198,30 @@ Deno.test("config errors name the file and the field", () => {
 
   expectConfigError({ ...llama(), hidden_act: "gelu" }, "hidden_act", "unsupported");
   expectConfigError(
-    { ...llama(), rope_scaling: { type: "linear", factor: 2 } },
-    "rope_scaling",
+    { ...llama(), rope_scaling: { type: "yarn", factor: 4 } },
+    "rope_scaling.type",
     "unsupported",
   );
   expectConfigError(
-    { ...llama(), rope_parameters: { rope_type: "yarn" } },
+    { ...llama(), rope_parameters: { rope_type: "longrope" } },
     "rope_parameters.rope_type",
     "unsupported",
+  );
+  expectConfigError({ ...llama(), rope_scaling: [] }, "rope_scaling", "must be an object");
+  expectConfigError(
+    { ...llama(), rope_scaling: { rope_type: "linear", factor: 0 } },
+    "rope_scaling.factor",
+    "positive",
+  );
+  expectConfigError(
+    { ...llama(), rope_scaling: { ...LLAMA3_SCALING, original_max_position_embeddings: null } },
+    "rope_scaling.original_max_position_embeddings",
+    "missing",
+  );
+  expectConfigError(
+    { ...llama(), rope_scaling: { ...LLAMA3_SCALING, high_freq_factor: 1 } },
+    "rope_scaling.high_freq_factor",
+    "must exceed low_freq_factor",
   );
   expectConfigError({ ...llama(), num_key_value_heads: 3 }, "num_key_value_heads", "do not divide");
   expectConfigError({ ...llama(), num_attention_heads: 7 }, "num_attention_heads", "do not divide");

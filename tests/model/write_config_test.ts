@@ -23,6 +23,17 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
     dFF: fc.integer({ min: 1, max: 20000 }),
     normEps: fc.constantFrom(1e-5, 1e-6),
     ropeTheta: fc.constantFrom(10000, 500000),
+    ropeScaling: fc.constantFrom<ModelConfig["ropeScaling"][]>(
+      null,
+      { type: "linear", factor: 2 },
+      {
+        type: "llama3",
+        factor: 32,
+        lowFreqFactor: 1,
+        highFreqFactor: 4,
+        originalContext: 8192,
+      },
+    ),
     tie: fc.boolean(),
     eos: fc.option(fc.integer({ min: 0, max: 7 })),
   }).map((r): ModelConfig => {
@@ -39,6 +50,7 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       dFF: r.dFF,
       normEps: r.normEps,
       ropeTheta: r.llama ? r.ropeTheta : 10000,
+      ropeScaling: r.llama ? r.ropeScaling : null,
       tieEmbeddings: r.llama ? r.tie : true,
       qkvBias: !r.llama,
       bosTokenId: r.eos,
@@ -49,7 +61,7 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
 });
 
 Deno.test("the fixtures' configs survive hfConfigJson", async () => {
-  for (const name of ["tiny-gpt2", "tiny-llama"]) {
+  for (const name of ["tiny-gpt2", "tiny-llama", "tiny-llama3"]) {
     const c = await readModelConfig(`${FIXTURES}${name}`);
     assert.deepEqual(roundTrip(c), c, name);
   }

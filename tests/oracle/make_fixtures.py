@@ -264,10 +264,33 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def rope(x, theta):
-    """x: [H, T, hd]; HF LlamaRotaryEmbedding (default type) + apply_rotary_pos_emb."""
+def llama3_inv_freq(inv_freq, scaling):
+    """transformers' _compute_llama3_parameters on a default inverse-frequency tensor."""
+    factor, old_context = scaling["factor"], scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    low_freq_wavelen, high_freq_wavelen = old_context / low, old_context / high
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * inv_freq_llama / factor + smooth * inv_freq_llama
+    is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium, smoothed, inv_freq_llama)
+
+
+def inv_freq_of(hd, theta, scaling, dtype):
+    """HF's rotary inverse frequencies (default, linear or llama3) in `dtype`."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).to(dtype) / hd))
+    if scaling is None:
+        return inv_freq
+    if scaling["rope_type"] == "linear":
+        return inv_freq / scaling["factor"]
+    return llama3_inv_freq(inv_freq, scaling)
+
+
+def rope(x, theta, scaling=None):
+    """x: [H, T, hd]; HF LlamaRotaryEmbedding + apply_rotary_pos_emb."""
     _, t, hd = x.shape
-    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    inv_freq = inv_freq_of(hd, theta, scaling, torch.float64)
     freqs = torch.arange(t, dtype=torch.float64)[:, None] * inv_freq[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     return x * emb.cos() + rotate_half(x) * emb.sin()
@@ -296,7 +319,7 @@ def llama_params(cfg, gen):
 
 def llama_forward(cfg, p, ids):
     d, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    eps, theta = cfg["rms_norm_eps"], cfg["rope_theta"]
+    eps, theta, scaling = cfg["rms_norm_eps"], cfg["rope_theta"], cfg["rope_scaling"]
     hd = d // nh
     rep = nh // nkv
     t = ids.shape[0]
@@ -307,7 +330,7 @@ def llama_forward(cfg, p, ids):
         q = (a @ p[h + "self_attn.q_proj.weight"].T).reshape(t, nh, hd).transpose(0, 1)
         k = (a @ p[h + "self_attn.k_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
         v = (a @ p[h + "self_attn.v_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
-        q, k = rope(q, theta), rope(k, theta)
+        q, k = rope(q, theta, scaling), rope(k, theta, scaling)
         # repeat_kv: key/value head j serves query heads j*rep .. j*rep + rep - 1.
         k = k.repeat_interleave(rep, dim=0)
         v = v.repeat_interleave(rep, dim=0)
@@ -348,6 +371,49 @@ LLAMA_CONFIG = {
     "use_cache": True,
     "vocab_size": 96,
 }
+
+# Llama 3.x's rotary scaling on the tiny model: with head dim 8 and theta 10000 the wavelengths
+# are 6.3, 63, 628 and 6283 positions, so an original context of 128 (kept below 32, divided
+# above 128) puts one frequency in each of llama3's three branches.
+LLAMA3_CONFIG = {
+    **LLAMA_CONFIG,
+    "max_position_embeddings": 1024,
+    "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                     "original_max_position_embeddings": 128, "rope_type": "llama3"},
+}
+
+# Rotary tables in float32, computed with torch's float32 operations as transformers does, each
+# unscaled and scaled, for the engine's tables (src/model/rope.ts) to be held against: Llama 3.2
+# 1B's and 3.1 8B's shapes and settings, Llama 2's default, a linear scaling and odd settings.
+ROPE_TABLES = [
+    (64, 500000.0, {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                    "original_max_position_embeddings": 8192, "rope_type": "llama3"}),
+    (128, 500000.0, {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"}),
+    (8, 10000.0, LLAMA3_CONFIG["rope_scaling"]),
+    (128, 10000.0, None),
+    (96, 1000000.0, None),
+    (80, 10000.0, {"factor": 4.0, "rope_type": "linear"}),
+    (100, 123.5, {"factor": 2.0, "high_freq_factor": 3.0, "low_freq_factor": 0.5,
+                  "original_max_position_embeddings": 100, "rope_type": "llama3"}),
+]
+
+
+def f32_bits(t):
+    assert t.dtype == torch.float32
+    return [struct.unpack("<I", struct.pack("<f", v))[0] for v in t.tolist()]
+
+
+def make_rope_tables():
+    tables = []
+    for hd, theta, scaling in ROPE_TABLES:
+        tables.append({"head_dim": hd, "rope_theta": theta, "rope_scaling": scaling,
+                       "default_bits": f32_bits(inv_freq_of(hd, theta, None, torch.float32)),
+                       "inv_freq_bits": f32_bits(inv_freq_of(hd, theta, scaling, torch.float32))})
+    write_json(os.path.join(ROOT, "rope-inv-freq.json"),
+               {"generator": "tests/oracle/make_fixtures.py", "tables": tables})
+    print(f"rope-inv-freq.json: {len(tables)} tables")
+
 
 # ---------------------------------------------------------------- driver
 
@@ -423,6 +489,9 @@ def main():
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED)
     make("tiny-llama", LLAMA_CONFIG, llama_params, llama_forward, torch.bfloat16,
          ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 1)
+    make("tiny-llama3", LLAMA3_CONFIG, llama_params, llama_forward, torch.bfloat16,
+         ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 2)
+    make_rope_tables()
 
 
 if __name__ == "__main__":

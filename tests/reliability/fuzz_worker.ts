@@ -194,6 +194,16 @@ const configValue = fc.oneof(
     ["Unknown", "Qwen2ForCausalLM"],
     { rope_type: "default", rope_theta: -1 },
     { rope_type: "yarn", factor: 4 },
+    { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 },
+    {
+      rope_type: "llama3",
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    },
+    { type: "linear", factor: 2 },
+    { type: "dynamic", factor: 2, original_max_position_embeddings: 16 },
     { rope_type: "default" },
     "gelu",
     "relu",
@@ -231,6 +241,8 @@ function checkConfig(c: ModelConfig): void {
   }
   if (!(c.normEps > 0 && Number.isFinite(c.normEps))) throw new Error("bad eps");
   if (!(c.ropeTheta > 0 && Number.isFinite(c.ropeTheta))) throw new Error("bad rope theta");
+  const scaling = Object.values(c.ropeScaling ?? {}).filter((v) => typeof v === "number");
+  if (!scaling.every((v) => v > 0 && Number.isFinite(v))) throw new Error("bad rope scaling");
   if (c.dModel % c.nHeads !== 0 || c.nHeads % c.nKvHeads !== 0) throw new Error("bad heads");
   if (c.architecture === "llama" && (c.dModel / c.nHeads) % 2 !== 0) throw new Error("odd head");
   if (c.architecture !== "gpt2" && c.architecture !== "llama") throw new Error("bad arch");

@@ -108,11 +108,18 @@ export function embeddingBackward(ids: Tensor, dout: Tensor, dtable: Tensor): vo
   });
 }
 
-/** Rotary embedding of x [batch, T, H, Dh]; sign -1 applies the inverse rotation. */
-export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Tensor {
+/**
+ * Rotary embedding of x [batch, T, H, Dh] with the Dh/2 inverse frequencies `invFreq`
+ * (src/model/rope.ts); sign -1 applies the inverse rotation.
+ */
+export function rope(x: Tensor, posOffset: number, invFreq: Tensor, sign = 1): Tensor {
   if (x.rank !== 4 || x.shape[3] % 2 !== 0) {
     fail("rope", `expected [batch, T, heads, even head dim], got ${shapeStr(x.shape)}`);
   }
+  if (invFreq.rank !== 1 || 2 * invFreq.size !== x.shape[3]) {
+    fail("rope", `expected ${x.shape[3] / 2} inverse frequencies, got ${shapeStr(invFreq.shape)}`);
+  }
+  const freqs = op(reg(invFreq), 0, "in");
   const [b, t, h, dh] = x.shape;
   const be = x.backend;
   const out = Tensor.empty(be, x.shape);
@@ -120,8 +127,9 @@ export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Ten
   const seq = t * h * dh;
   if (seq <= be.maxBindingElements) {
     // Chunks of whole sequences.
-    chunkRows("rope", be, b, [op(reg(x), seq, "in"), op(reg(out), seq, "out")], (bd, _r0, bn) => {
-      be.dispatch("rope", bd, [bn, t, h, dh, posOffset, theta, sign]);
+    const operands = [op(reg(x), seq, "in"), freqs, op(reg(out), seq, "out")];
+    chunkRows("rope", be, b, operands, (bd, _r0, bn) => {
+      be.dispatch("rope", bd, [bn, t, h, dh, posOffset, sign]);
     });
     return out;
   }
@@ -132,8 +140,12 @@ export function rope(x: Tensor, posOffset: number, theta: number, sign = 1): Ten
       "rope",
       be,
       t,
-      [op(sub(reg(x), i * seq, seq), row, "in"), op(sub(reg(out), i * seq, seq), row, "out")],
-      (bd, t0, tn) => be.dispatch("rope", bd, [1, tn, h, dh, posOffset + t0, theta, sign]),
+      [
+        op(sub(reg(x), i * seq, seq), row, "in"),
+        freqs,
+        op(sub(reg(out), i * seq, seq), row, "out"),
+      ],
+      (bd, t0, tn) => be.dispatch("rope", bd, [1, tn, h, dh, posOffset + t0, sign]),
     );
   }
   return out;
