@@ -72,9 +72,10 @@ function memoryFolder(source: string, files: ReadonlyMap<string, Uint8Array | Bl
   };
 }
 
-async function required(folder: Folder, name: string): Promise<Uint8Array> {
+/** The file's bytes; missing: refused, `why` (", though ...") after "not found". */
+async function required(folder: Folder, name: string, why = ""): Promise<Uint8Array> {
   const bytes = await folder.read(name);
-  if (bytes === null) throw new Error(`${folder.label(name)}: not found`);
+  if (bytes === null) throw new Error(`${folder.label(name)}: not found${why}`);
   return bytes;
 }
 
@@ -107,8 +108,12 @@ async function weights(folder: Folder): Promise<Uint8Array | SafetensorsFile> {
       return layout.file === "model.safetensors" ? bytes : await weightsFromBytes(label, bytes);
     }
     const index = parseShardIndex(label, parseJson(label, bytes));
+    // Worded as the disk loader words it (src/io/checkpoint.ts).
+    const listed = `, though ${layout.file} lists it (an unfinished download?)`;
     const shards = await Promise.all(
-      index.shards.map(async (s) => weightsFromBytes(folder.label(s), await required(folder, s))),
+      index.shards.map(async (s) =>
+        weightsFromBytes(folder.label(s), await required(folder, s, listed))
+      ),
     );
     return joinShards(index, new Map(index.shards.map((s, i) => [s, shards[i]])));
   }
