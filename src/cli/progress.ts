@@ -6,7 +6,8 @@ const enc = new TextEncoder();
 
 export class Progress {
   #start = performance.now();
-  #last = 0;
+  /** When the terminal was last redrawn; the first report always draws. */
+  #last = -Infinity;
   #done = false;
   #lastLine = 0;
   /** Not a terminal: the latest line not yet written (shown by finish() if the phase ends early). */
@@ -33,10 +34,11 @@ export class Progress {
     this.#last = now;
     const secs = (now - this.#start) / 1000;
     const rate = secs > 0 ? Math.max(0, n - this.from) / secs : 0;
-    const eta = rate > 0 ? (this.total - n) / rate : 0;
-    const line = `${this.#bar(n)} ${rate.toFixed(1)} ${this.unit}/s ETA ${
-      eta.toFixed(0)
-    }s ${detail}`;
+    // Before a step has been timed (a phase's first report) neither is known yet.
+    const speed = rate > 0
+      ? `${rate.toFixed(1)} ${this.unit}/s ETA ${((this.total - n) / rate).toFixed(0)}s`
+      : `? ${this.unit}/s ETA ?`;
+    const line = `${this.#bar(n)} ${speed} ${detail}`;
     if (this.isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}`));
     else if (n >= this.total || now - this.#lastLine > 30_000) {
       // Not a terminal (a log file, CI): one line every 30 s and at the end.

@@ -44,3 +44,13 @@ Deno.test("on a terminal a phase that stops early is redrawn on its count, witho
   const last = err.split("\r\x1b[2K").at(-1)!;
   assert.equal(last, `update [#${"-".repeat(23)}] 3/60 stopped early loss 3\n`);
 });
+
+Deno.test("a phase's first report, before any step is timed, shows no rate or ETA", async () => {
+  // The edit's bars start at the count of their first report ("1/16 0.0 step/s ETA 0s" before).
+  const err = await stderrOf(
+    `const p = new Progress("attribution", 16, "step", 1); Object.defineProperty(p, "isTty", { value: true });
+     p.update(1);`,
+  );
+  const first = err.split("\r\x1b[2K").at(1)!;
+  assert.equal(first, `attribution [##${"-".repeat(22)}] 1/16 ? step/s ETA ? `);
+});
