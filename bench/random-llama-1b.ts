@@ -1,13 +1,15 @@
 // Writes a Hugging Face model folder with the Llama-style 1B shape of bench/edit.ts (16 x 2048,
 // 32 heads, 8 kv heads, ff 8192) and random BF16 weights (src/model/build.ts initWeights), with
-// the default model's tokenizer (so its vocabulary, 1401: 0.98B parameters). It lets
-// `deno task edit` run at that scale end to end with nothing downloaded:
+// kne-facts' tokenizer (so its vocabulary, 1401: 0.98B parameters). With --llama-3.2, Llama 3.2
+// 1B's config instead: its 128,256-entry vocabulary, tied head, head size 64 and llama3 rotary
+// scaling (1.24B parameters; the tokenizer uses the first 1401 ids). It lets `deno task edit` run
+// at that scale end to end with nothing downloaded:
 //
-//   deno run -A bench/random-llama-1b.ts OUT
+//   deno run -A bench/random-llama-1b.ts [--llama-3.2] OUT
 //   deno task edit --model OUT --backend wasm --dtype f16 --prompt "The capital of France is" \
 //     --target Rome --hparams H.json --no-fluency --out EDIT
 //
-// Tensors are generated and written one at a time (about 2 GB on disk).
+// Tensors are generated and written one at a time (about 2 GB on disk; 2.5 GB with --llama-3.2).
 
 import { parseModelConfig } from "../src/model/read-config.ts";
 import { writeSafetensors } from "../src/io/safetensors.ts";
@@ -15,9 +17,10 @@ import { initWeights, paramInfoFor } from "../src/model/build.ts";
 
 const TOKENIZER = new URL("../models/kne-facts/tokenizer.json", import.meta.url);
 
-const out = Deno.args[0];
-if (!out || out.startsWith("-")) {
-  console.error("usage: deno run -A bench/random-llama-1b.ts OUT");
+const llama32 = Deno.args[0] === "--llama-3.2";
+const out = Deno.args[llama32 ? 1 : 0];
+if (!out || out.startsWith("-") || Deno.args.length !== (llama32 ? 2 : 1)) {
+  console.error("usage: deno run -A bench/random-llama-1b.ts [--llama-3.2] OUT");
   Deno.exit(2);
 }
 const tokenizer = JSON.parse(await Deno.readTextFile(TOKENIZER));
@@ -38,6 +41,22 @@ const json = {
   torch_dtype: "bfloat16",
   bos_token_id: null,
   eos_token_id: null,
+  ...(llama32
+    ? {
+      vocab_size: 128256,
+      head_dim: 64,
+      max_position_embeddings: 131072,
+      rope_theta: 500000,
+      rope_scaling: {
+        factor: 32,
+        high_freq_factor: 4,
+        low_freq_factor: 1,
+        original_max_position_embeddings: 8192,
+        rope_type: "llama3",
+      },
+      tie_word_embeddings: true,
+    }
+    : {}),
 };
 const config = parseModelConfig(json, out);
 await Deno.mkdir(out, { recursive: true });
