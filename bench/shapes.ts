@@ -14,6 +14,7 @@ const GPT2_BASE = {
   ropeScaling: null,
   tieEmbeddings: true,
   qkvBias: true,
+  qkNorm: false,
   bosTokenId: 50256,
   eosTokenId: 50256,
 } as const;
@@ -28,12 +29,14 @@ export function llamaConfig(layers: number): ModelConfig {
     nLayers: layers,
     nHeads: 32,
     nKvHeads: 8,
+    headDim: 64,
     dFF: 8192,
     normEps: 1e-5,
     ropeTheta: 10000,
     ropeScaling: null,
     tieEmbeddings: false,
     qkvBias: false,
+    qkNorm: false,
     bosTokenId: 1,
     eosTokenId: 2,
   };
@@ -54,6 +57,7 @@ export const GPT2_SMALL: ModelConfig = {
   nLayers: 12,
   nHeads: 12,
   nKvHeads: 12,
+  headDim: 64,
   dFF: 3072,
 };
 
@@ -62,7 +66,15 @@ export const SHAPES: Shape[] = [
   {
     key: "gpt2-medium",
     label: "GPT-2 medium shape",
-    config: { ...GPT2_BASE, dModel: 1024, nLayers: 24, nHeads: 16, nKvHeads: 16, dFF: 4096 },
+    config: {
+      ...GPT2_BASE,
+      dModel: 1024,
+      nLayers: 24,
+      nHeads: 16,
+      nKvHeads: 16,
+      headDim: 64,
+      dFF: 4096,
+    },
   },
   {
     key: "llama-1b",

@@ -1,5 +1,5 @@
 // The architecture description every model in src/model/ is built from, normalised from a
-// Hugging Face config.json (GPT-2, Llama, Qwen2) by src/model/read-config.ts.
+// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3) by src/model/read-config.ts.
 
 export type Architecture = "gpt2" | "llama";
 
@@ -27,6 +27,8 @@ export interface ModelConfig {
   nHeads: number;
   /** Key/value heads (grouped-query attention); equals nHeads for GPT-2. */
   nKvHeads: number;
+  /** Size of one attention head: dModel / nHeads, or config.json's head_dim (Qwen3: larger). */
+  headDim: number;
   /** FFN hidden width (4*dModel for GPT-2 unless n_inner is set). */
   dFF: number;
   /** Layer norm epsilon (GPT-2) or RMS norm epsilon (Llama). */
@@ -39,6 +41,8 @@ export interface ModelConfig {
   tieEmbeddings: boolean;
   /** Qwen2 has biases on q/k/v projections. */
   qkvBias: boolean;
+  /** Qwen3 RMS-normalises each query and key head (q_norm, k_norm) before the rotation. */
+  qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
 }

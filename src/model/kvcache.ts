@@ -37,8 +37,7 @@ export class KVCache {
         `KVCache: capacity ${capacity} must be in [1, ${config.contextLength}] (the context length)`,
       );
     }
-    const hd = config.dModel / config.nHeads;
-    const shape = [batch * config.nKvHeads, capacity, hd];
+    const shape = [batch * config.nKvHeads, capacity, config.headDim];
     try {
       for (let l = 0; l < config.nLayers; l++) {
         this.k.push(keep(Tensor.empty(backend, shape)));

@@ -1,7 +1,7 @@
-// Llama-style decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM): RMSNorm,
-// rotary position embeddings (rotate_half; ./rope.ts for the frequencies), grouped-query
-// attention, SwiGLU MLP, torch Linear weights stored [out, in], LM head untied unless
-// tie_word_embeddings.
+// Llama-style decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM):
+// RMSNorm, rotary position embeddings (rotate_half; ./rope.ts for the frequencies), grouped-query
+// attention (Qwen3: each query and key head RMS-normalised first), SwiGLU MLP, torch Linear
+// weights stored [out, in], LM head untied unless tie_word_embeddings.
 
 import type { Backend } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
@@ -21,7 +21,7 @@ import {
 } from "./lm.ts";
 
 export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
-  const d = c.dModel, hd = d / c.nHeads, kv = c.nKvHeads * hd;
+  const d = c.dModel, hd = c.headDim, q = c.nHeads * hd, kv = c.nKvHeads * hd;
   const out: ParamInfo[] = [
     {
       name: "model.embed_tokens.weight",
@@ -36,13 +36,17 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
     const add = (name: string, shape: number[], group: string, layout: ParamInfo["layout"]) =>
       out.push({ name: p + name, shape, layer: l, group, layout });
     add("input_layernorm.weight", [d], "norm", "vector");
-    add("self_attn.q_proj.weight", [d, d], "attn_q", "out_in");
-    if (c.qkvBias) add("self_attn.q_proj.bias", [d], "attn_q", "vector");
+    add("self_attn.q_proj.weight", [q, d], "attn_q", "out_in");
+    if (c.qkvBias) add("self_attn.q_proj.bias", [q], "attn_q", "vector");
     add("self_attn.k_proj.weight", [kv, d], "attn_k", "out_in");
     if (c.qkvBias) add("self_attn.k_proj.bias", [kv], "attn_k", "vector");
     add("self_attn.v_proj.weight", [kv, d], "attn_v", "out_in");
     if (c.qkvBias) add("self_attn.v_proj.bias", [kv], "attn_v", "vector");
-    add("self_attn.o_proj.weight", [d, d], "attn_out", "out_in");
+    add("self_attn.o_proj.weight", [d, q], "attn_out", "out_in");
+    if (c.qkNorm) {
+      add("self_attn.q_norm.weight", [hd], "norm", "vector");
+      add("self_attn.k_norm.weight", [hd], "norm", "vector");
+    }
     add("post_attention_layernorm.weight", [d], "norm", "vector");
     add("mlp.gate_proj.weight", [c.dFF, d], "mlp_gate", "out_in");
     add("mlp.up_proj.weight", [c.dFF, d], "mlp_up", "out_in");
@@ -68,7 +72,7 @@ export class Llama extends DecoderLM {
   constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
     super(config, backend, params, llamaParamInfo(config));
     const c = config;
-    this.#invFreq = ropeInvFreq(c.dModel / c.nHeads, c.ropeTheta, c.ropeScaling);
+    this.#invFreq = ropeInvFreq(c.headDim, c.ropeTheta, c.ropeScaling);
   }
 
   #p(name: string): Var {
@@ -99,7 +103,7 @@ export class Llama extends DecoderLM {
     const c = this.config;
     const [batch, t] = ids.shape;
     forwardOrigin("Llama", ids.shape, cache, start, c);
-    const hd = c.dModel / c.nHeads;
+    const hd = c.headDim;
     const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [hd / 2]);
     const x0 = start ? constant(start.x) : this.#embed(ids, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
@@ -113,15 +117,28 @@ export class Llama extends DecoderLM {
           this.projectionScale,
         );
       const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
-      const qkv = (n: string) => proj(n1, `self_attn.${n}`);
-      const att = causalSelfAttention(qkv("q_proj"), qkv("k_proj"), qkv("v_proj"), {
-        batch,
-        t,
-        nHeads: c.nHeads,
-        nKvHeads: c.nKvHeads,
-        headDim: hd,
-        rope: invFreq,
-      }, cache?.layer(l, t));
+      // Qwen3's q_norm / k_norm: RMSNorm over each head's hd values.
+      const headNorm = (x: Var, n: string) => {
+        if (!c.qkNorm) return x;
+        const rows = A.reshape(x, [x.value.size / hd, hd]);
+        const normed = A.rmsNorm(rows, this.#p(`${p}self_attn.${n}.weight`), c.normEps);
+        return A.reshape(normed, x.value.shape);
+      };
+      const qkv = (n: string) => proj(n1, `self_attn.${n}_proj`);
+      const att = causalSelfAttention(
+        headNorm(qkv("q"), "q_norm"),
+        headNorm(qkv("k"), "k_norm"),
+        qkv("v"),
+        {
+          batch,
+          t,
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: hd,
+          rope: invFreq,
+        },
+        cache?.layer(l, t),
+      );
       const ao = proj(atRows(att, only), "self_attn.o_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);

@@ -10,7 +10,12 @@ import { joinPath, readJsonFile } from "../io/files.ts";
 export { ConfigError };
 
 const GPT2_CLASSES = ["GPT2LMHeadModel"];
-const LLAMA_CLASSES = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+const LLAMA_CLASSES = [
+  "LlamaForCausalLM",
+  "MistralForCausalLM",
+  "Qwen2ForCausalLM",
+  "Qwen3ForCausalLM",
+];
 export const SUPPORTED_ARCHITECTURES: readonly string[] = [...GPT2_CLASSES, ...LLAMA_CLASSES];
 
 /** model_type → class, for old configs without an `architectures` list. */
@@ -19,6 +24,7 @@ const MODEL_TYPES: Record<string, string> = {
   llama: "LlamaForCausalLM",
   mistral: "MistralForCausalLM",
   qwen2: "Qwen2ForCausalLM",
+  qwen3: "Qwen3ForCausalLM",
 };
 
 /** Reads and normalises `<dir>/config.json`. */
@@ -122,7 +128,9 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   const f = new Fields(source, json as Json);
   const hfClass = architectureOf(f);
   const config = GPT2_CLASSES.includes(hfClass) ? gpt2(f, hfClass) : llama(f, hfClass);
-  if (config.dModel % config.nHeads !== 0) {
+  // An explicit head_dim (Llama family) need not divide the width.
+  const explicitHeads = config.architecture === "llama" && f.has("head_dim");
+  if (config.dModel % config.nHeads !== 0 && !explicitHeads) {
     f.fail(
       GPT2_CLASSES.includes(hfClass) ? "n_head" : "num_attention_heads",
       `${config.nHeads} heads do not divide the width ${config.dModel}`,
@@ -192,6 +200,7 @@ function gpt2(f: Fields, hfClass: string): ModelConfig {
     nLayers: f.int("n_layer"),
     nHeads,
     nKvHeads: nHeads,
+    headDim: dModel / nHeads,
     dFF: f.int("n_inner", 4 * dModel),
     normEps: f.num("layer_norm_epsilon", 1e-5),
     ropeTheta: 10000,
@@ -199,6 +208,7 @@ function gpt2(f: Fields, hfClass: string): ModelConfig {
     tieEmbeddings: f.bool("tie_word_embeddings", true),
     // GPT-2's fused c_attn always has a bias.
     qkvBias: true,
+    qkNorm: false,
     bosTokenId: f.tokenId("bos_token_id"),
     eosTokenId: f.tokenId("eos_token_id"),
   };
@@ -212,21 +222,20 @@ function llama(f: Fields, hfClass: string): ModelConfig {
   const rope = ropeSettings(f);
   f.expect("attention_bias", false, "biases on the attention projections");
   f.expect("mlp_bias", false, "biases on the MLP projections");
-  if (hfClass === "Qwen2ForCausalLM") {
+  if (hfClass === "Qwen2ForCausalLM" || hfClass === "Qwen3ForCausalLM") {
     f.expect("use_sliding_window", false, "sliding-window attention");
   }
   const dModel = f.int("hidden_size");
   const nHeads = f.int("num_attention_heads");
   const nKvHeads = f.int("num_key_value_heads", nHeads);
-  if (f.has("head_dim") && f.json.head_dim !== dModel / nHeads) {
+  // transformers' Llama-family attention takes head_dim when given (Qwen3: 128 for a width of
+  // 1024 and 16 heads), else hidden_size / num_attention_heads.
+  const headDim = f.has("head_dim") ? f.int("head_dim") : dModel / nHeads;
+  if (Number.isInteger(headDim) && headDim % 2 !== 0) {
     f.fail(
-      "head_dim",
-      `${JSON.stringify(f.json.head_dim)} is unsupported (must be hidden_size / ` +
-        `num_attention_heads = ${dModel / nHeads})`,
+      f.has("head_dim") ? "head_dim" : "num_attention_heads",
+      `head dim ${headDim} is odd; rotary needs it even`,
     );
-  }
-  if (dModel % nHeads === 0 && (dModel / nHeads) % 2 !== 0) {
-    f.fail("num_attention_heads", `head dim ${dModel / nHeads} is odd; rotary needs it even`);
   }
   let contextLength = Math.min(f.int("max_position_embeddings"), rope.contextCap);
   // Mistral attends within a sliding window; up to the window that is full causal attention,
@@ -243,12 +252,14 @@ function llama(f: Fields, hfClass: string): ModelConfig {
     nLayers: f.int("num_hidden_layers"),
     nHeads,
     nKvHeads,
+    headDim,
     dFF: f.int("intermediate_size"),
     normEps: f.num("rms_norm_eps", 1e-6),
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
     tieEmbeddings: f.bool("tie_word_embeddings", false),
     qkvBias: hfClass === "Qwen2ForCausalLM",
+    qkNorm: hfClass === "Qwen3ForCausalLM",
     bosTokenId: f.tokenId("bos_token_id"),
     eosTokenId: f.tokenId("eos_token_id"),
   };

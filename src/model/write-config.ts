@@ -36,6 +36,7 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
     num_hidden_layers: c.nLayers,
     num_attention_heads: c.nHeads,
     num_key_value_heads: c.nKvHeads,
+    ...(c.headDim !== c.dModel / c.nHeads ? { head_dim: c.headDim } : {}),
     hidden_act: "silu",
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,

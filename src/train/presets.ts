@@ -99,6 +99,7 @@ export function trainedModelConfig(
     nLayers: sizes.nLayers,
     nHeads: sizes.nHeads,
     nKvHeads: sizes.nHeads,
+    headDim: sizes.dModel / sizes.nHeads,
     dFF: sizes.dFF,
     normEps: 1e-5,
     ropeTheta: 10000,
@@ -106,6 +107,7 @@ export function trainedModelConfig(
     tieEmbeddings: true,
     // GPT-2's fused c_attn carries a bias (read-config.ts reads it so); the Llama twin has none.
     qkvBias: !llama,
+    qkNorm: false,
     bosTokenId: eot,
     eosTokenId: eot,
   };

@@ -17,7 +17,7 @@ export const LLAMA_7B = parseModelConfig({
 
 /** The fields a generated test config varies. */
 export interface ConfigShape {
-  arch: "GPT2LMHeadModel" | "LlamaForCausalLM" | "Qwen2ForCausalLM";
+  arch: "GPT2LMHeadModel" | "LlamaForCausalLM" | "Qwen2ForCausalLM" | "Qwen3ForCausalLM";
   d: number;
   heads: number;
   kv: number;
@@ -27,7 +27,10 @@ export interface ConfigShape {
   vocab: number;
 }
 
-/** A config of `s`'s shape, read from the config.json its family would ship. */
+/**
+ * A config of `s`'s shape, read from the config.json its family would ship; Qwen3's heads are
+ * twice width / heads (head_dim), as Qwen3-0.6B's are.
+ */
 export function configOfShape(s: ConfigShape): ModelConfig {
   return parseModelConfig(
     s.arch === "GPT2LMHeadModel"
@@ -49,6 +52,7 @@ export function configOfShape(s: ConfigShape): ModelConfig {
         intermediate_size: s.ff,
         max_position_embeddings: s.ctx,
         vocab_size: s.vocab,
+        ...(s.arch === "Qwen3ForCausalLM" ? { head_dim: (2 * s.d) / s.heads } : {}),
       },
     "generated",
   );

@@ -1,7 +1,8 @@
 // The models against the independent torch oracle (tests/oracle/make_fixtures.py): logits, loss
-// and the gradient of every parameter of a tiny GPT-2 and two tiny Llamas (BF16 checkpoint, GQA,
-// rotary; tiny-llama3 with Llama 3.x's rotary scaling), loaded from Hugging Face layout, on both
-// backends, to 1e-4 relative.
+// and the gradient of every parameter of a tiny GPT-2, two tiny Llamas (BF16 checkpoint, GQA,
+// rotary; tiny-llama3 with Llama 3.x's rotary scaling) and a tiny Qwen3 (q/k head norms, a head
+// size other than width / heads, tied head), loaded from Hugging Face layout, on both backends, to
+// 1e-4 relative.
 
 import { backward } from "../../src/autograd/variable.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";
@@ -12,7 +13,7 @@ import { disposeModel } from "../../src/model/build.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-llama3"]) {
+for (const name of ["tiny-gpt2", "tiny-llama", "tiny-llama3", "tiny-qwen3"]) {
   const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
   testBackends(`${name} logits, loss and every gradient match the torch oracle`, async (be) => {
     const expected = await openSafetensors(`${dir}/expected.safetensors`);

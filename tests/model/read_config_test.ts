@@ -20,12 +20,14 @@ Deno.test("tiny-gpt2 fixture config", async () => {
       nLayers: 2,
       nHeads: 4,
       nKvHeads: 4,
+      headDim: 8,
       dFF: 128,
       normEps: 1e-5,
       ropeTheta: 10000,
       ropeScaling: null,
       tieEmbeddings: true,
       qkvBias: true,
+      qkNorm: false,
       bosTokenId: 0,
       eosTokenId: 0,
     } satisfies ModelConfig,
@@ -45,12 +47,14 @@ Deno.test("tiny-llama fixture config", async () => {
       nLayers: 2,
       nHeads: 4,
       nKvHeads: 2,
+      headDim: 8,
       dFF: 48,
       normEps: 1e-5,
       ropeTheta: 10000,
       ropeScaling: null,
       tieEmbeddings: false,
       qkvBias: false,
+      qkNorm: false,
       bosTokenId: 1,
       eosTokenId: 2,
     } satisfies ModelConfig,
@@ -141,6 +145,19 @@ Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
     parse({ ...llama(), rope_scaling: { type: "dynamic", factor: 2 } }).contextLength,
     256,
   );
+  // head_dim need not be the width / heads; Qwen3 normalises q and k heads and has no biases.
+  const wide = parse({ ...llama(), head_dim: 16 });
+  assert.deepEqual([wide.dModel, wide.headDim, wide.qkNorm], [64, 16, false]);
+  assert.equal(parse({ ...llama(), head_dim: 8 }).headDim, 8);
+  const seven = { ...llama(), num_attention_heads: 7, num_key_value_heads: 7, head_dim: 10 };
+  assert.equal(parse(seven).headDim, 10, "7 heads of 10 beside a width of 64");
+  const q3 = parse({ ...llama("Qwen3ForCausalLM"), head_dim: 16, use_sliding_window: false });
+  assert.deepEqual([q3.hfClass, q3.qkNorm, q3.qkvBias, q3.headDim], [
+    "Qwen3ForCausalLM",
+    true,
+    false,
+    16,
+  ]);
   const q = parse({ ...llama("Qwen2ForCausalLM"), use_sliding_window: false, sliding_window: 8 });
   assert.equal(q.qkvBias, true);
   assert.equal(q.contextLength, 256, "Qwen2 without sliding window keeps the full context");
@@ -230,7 +247,13 @@ Deno.test("config errors name the file and the field", () => {
     "num_attention_heads",
     "odd",
   );
-  expectConfigError({ ...llama(), head_dim: 16 }, "head_dim", "unsupported");
+  expectConfigError({ ...llama(), head_dim: 7 }, "head_dim", "odd");
+  expectConfigError({ ...llama(), head_dim: 0 }, "head_dim", "positive integer");
+  expectConfigError(
+    { ...llama("Qwen3ForCausalLM"), use_sliding_window: true },
+    "use_sliding_window",
+    "unsupported",
+  );
   expectConfigError({ ...llama(), attention_bias: true }, "attention_bias", "unsupported");
   expectConfigError({ ...llama(), mlp_bias: true }, "mlp_bias", "unsupported");
   expectConfigError(

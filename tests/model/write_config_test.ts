@@ -1,5 +1,5 @@
 // ModelConfig → config.json → ModelConfig: what the trainer writes reads back as the same model,
-// for both families over random shapes, and the two fixtures' configs survive the round trip.
+// for both families over random shapes, and the GPT-2 and Llama fixtures' configs survive it.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -35,9 +35,12 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       },
     ),
     tie: fc.boolean(),
+    wideHeads: fc.boolean(),
     eos: fc.option(fc.integer({ min: 0, max: 7 })),
   }).map((r): ModelConfig => {
-    const nHeads = r.nKvHeads * r.group, dModel = nHeads * r.headDim;
+    // Llama family: a head_dim other than the width / heads (twice it, as Qwen3-0.6B's).
+    const nHeads = r.nKvHeads * r.group;
+    const dModel = (nHeads * r.headDim) / (r.llama && r.wideHeads ? 2 : 1);
     return {
       architecture: r.llama ? "llama" : "gpt2",
       hfClass: r.llama ? "LlamaForCausalLM" : "GPT2LMHeadModel",
@@ -47,12 +50,14 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       nLayers: r.nLayers,
       nHeads,
       nKvHeads: r.llama ? r.nKvHeads : nHeads,
+      headDim: r.headDim,
       dFF: r.dFF,
       normEps: r.normEps,
       ropeTheta: r.llama ? r.ropeTheta : 10000,
       ropeScaling: r.llama ? r.ropeScaling : null,
       tieEmbeddings: r.llama ? r.tie : true,
       qkvBias: !r.llama,
+      qkNorm: false,
       bosTokenId: r.eos,
       eosTokenId: r.eos,
     };

@@ -299,7 +299,7 @@ def rope(x, theta, scaling=None):
 def llama_params(cfg, gen):
     d, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd = d // nh
+    hd = cfg.get("head_dim") or d // nh
     p = {"model.embed_tokens.weight": randn(gen, v, d, std=0.2)}
     for i in range(cfg["num_hidden_layers"]):
         h = f"model.layers.{i}."
@@ -312,24 +312,34 @@ def llama_params(cfg, gen):
         p[h + "mlp.gate_proj.weight"] = randn(gen, ff, d, std=0.2)
         p[h + "mlp.up_proj.weight"] = randn(gen, ff, d, std=0.2)
         p[h + "mlp.down_proj.weight"] = randn(gen, d, ff, std=0.15)
+        if cfg["model_type"] == "qwen3":
+            p[h + "self_attn.q_norm.weight"] = randn(gen, hd, std=0.2, mean=1.0)
+            p[h + "self_attn.k_norm.weight"] = randn(gen, hd, std=0.2, mean=1.0)
     p["model.norm.weight"] = randn(gen, d, std=0.2, mean=1.0)
-    p["lm_head.weight"] = randn(gen, v, d, std=0.2)
+    if not cfg["tie_word_embeddings"]:
+        p["lm_head.weight"] = randn(gen, v, d, std=0.2)
     return p
 
 
 def llama_forward(cfg, p, ids):
     d, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     eps, theta, scaling = cfg["rms_norm_eps"], cfg["rope_theta"], cfg["rope_scaling"]
-    hd = d // nh
+    hd = cfg.get("head_dim") or d // nh
     rep = nh // nkv
     t = ids.shape[0]
+    qwen3 = cfg["model_type"] == "qwen3"
     x = p["model.embed_tokens.weight"][ids]
     for i in range(cfg["num_hidden_layers"]):
         h = f"model.layers.{i}."
         a = rms_norm(x, p[h + "input_layernorm.weight"], eps)
-        q = (a @ p[h + "self_attn.q_proj.weight"].T).reshape(t, nh, hd).transpose(0, 1)
-        k = (a @ p[h + "self_attn.k_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
+        q = (a @ p[h + "self_attn.q_proj.weight"].T).reshape(t, nh, hd)
+        k = (a @ p[h + "self_attn.k_proj.weight"].T).reshape(t, nkv, hd)
         v = (a @ p[h + "self_attn.v_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
+        if qwen3:
+            # Qwen3Attention: q_norm / k_norm, RMSNorm over each head's values, before rotary.
+            q = rms_norm(q, p[h + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, p[h + "self_attn.k_norm.weight"], eps)
+        q, k = q.transpose(0, 1), k.transpose(0, 1)
         q, k = rope(q, theta, scaling), rope(k, theta, scaling)
         # repeat_kv: key/value head j serves query heads j*rep .. j*rep + rep - 1.
         k = k.repeat_interleave(rep, dim=0)
@@ -341,7 +351,8 @@ def llama_forward(cfg, p, ids):
         up = m @ p[h + "mlp.up_proj.weight"].T
         x = x + (torch.nn.functional.silu(gate) * up) @ p[h + "mlp.down_proj.weight"].T
     x = rms_norm(x, p["model.norm.weight"], eps)
-    return x @ p["lm_head.weight"].T
+    head = "model.embed_tokens.weight" if cfg["tie_word_embeddings"] else "lm_head.weight"
+    return x @ p[head].T
 
 
 LLAMA_CONFIG = {
@@ -380,6 +391,37 @@ LLAMA3_CONFIG = {
     "max_position_embeddings": 1024,
     "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                      "original_max_position_embeddings": 128, "rope_type": "llama3"},
+}
+
+# Qwen3 (Qwen3ForCausalLM): the Llama layout with q_norm / k_norm, a head size of 16 beside a
+# width of 32 and 4 heads (as Qwen3-0.6B's 128 beside 1024 and 16), no biases, a tied head.
+QWEN3_CONFIG = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "head_dim": 16,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 48,
+    "max_position_embeddings": 64,
+    "max_window_layers": 2,
+    "model_type": "qwen3",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 1000000.0,
+    "sliding_window": None,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.51.0",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": 96,
 }
 
 # Rotary tables in float32, computed with torch's float32 operations as transformers does, each
@@ -491,6 +533,8 @@ def main():
          ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 1)
     make("tiny-llama3", LLAMA3_CONFIG, llama_params, llama_forward, torch.bfloat16,
          ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 2)
+    make("tiny-qwen3", QWEN3_CONFIG, llama_params, llama_forward, torch.bfloat16,
+         ["<unk>", "<|endoftext|>", "<|im_end|>"], "<unk>", None, SEED + 3)
     make_rope_tables()
 
 

@@ -155,6 +155,7 @@ function mutateBytes(bytes: Uint8Array, muts: readonly ByteMutation[]): Uint8Arr
 const configBases: Record<string, unknown>[] = [
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gpt2/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-llama/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-qwen3/config.json`)),
 ];
 configBases.push({
   ...configBases[1],
@@ -192,6 +193,7 @@ const configValue = fc.oneof(
     ["LlamaForCausalLM"],
     ["GPT2LMHeadModel", 3],
     ["Unknown", "Qwen2ForCausalLM"],
+    ["Qwen3ForCausalLM"],
     { rope_type: "default", rope_theta: -1 },
     { rope_type: "yarn", factor: 4 },
     { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 },

@@ -1,7 +1,7 @@
 // The memory planner against reality: the activations, head and loss it lists are exactly what
 // the target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 /
-// Llama / Qwen2 shapes and target rows, both backends), as are its head and KL tensors at two
-// vocabularies and row counts (tiny fixtures, each allocating its own); its attribution and
+// Llama / Qwen2 / Qwen3 shapes and target rows, both backends), as are its head and KL tensors at
+// two vocabularies and row counts (tiny fixtures, each allocating its own); its attribution and
 // update peaks (with and without a KL term, allocator rounding included, attribution in layer
 // groups, checkpointed layers, an ensemble of every unit or a fraction) bound the measured peaks
 // of the real KNE phases, as does a whole KNE edit holding its anchors from before attribution
@@ -54,7 +54,12 @@ function allocBytes(be: Backend, n: number): number {
 }
 
 const configArb = fc.record({
-  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM"),
+  arch: fc.constantFrom(
+    "GPT2LMHeadModel",
+    "LlamaForCausalLM",
+    "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM",
+  ),
   kv: fc.integer({ min: 1, max: 2 }),
   rep: fc.integer({ min: 1, max: 3 }),
   halfHead: fc.integer({ min: 1, max: 3 }),
@@ -84,6 +89,8 @@ const configArb = fc.record({
       max_position_embeddings: 16,
       vocab_size: r.vocab,
       tie_word_embeddings: r.tie,
+      // Qwen3: heads twice width / heads.
+      ...(r.arch === "Qwen3ForCausalLM" ? { head_dim: 4 * r.halfHead } : {}),
     };
   return parseModelConfig(json, "generated");
 });
@@ -214,7 +221,12 @@ testBackends(
 );
 
 const peakConfigArb = fc.record({
-  arch: fc.constantFrom("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM" as const),
+  arch: fc.constantFrom(
+    "GPT2LMHeadModel",
+    "LlamaForCausalLM",
+    "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM" as const,
+  ),
   kv: fc.constantFrom(1, 2, 4),
   d: fc.constantFrom(48, 64, 96),
   layers: fc.integer({ min: 1, max: 3 }),
