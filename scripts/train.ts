@@ -53,12 +53,15 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                marker), and only once training has finished
   --tokenizer FILE  a tokenizer.json to train with instead of the preset's (a base preset's
                needs <|endoftext|>; \`deno task make-tokenizer --vocab N --out DIR\` makes one)
-  --ckpt-every N  write DIR.checkpoint every N steps (it is also written on Ctrl-C)
+  --ckpt-every N  write DIR.checkpoint every N steps (it is also written on Ctrl-C); a run
+               to a DIR whose checkpoint is still there is refused unless it gives --resume
+               (continue) or --force (start over, replacing the checkpoint)
   --resume     continue from DIR.checkpoint; refused if the checkpoint was trained with another
                tokenizer. With more --epochs it continues a finished run (a warm restart of the
                learning-rate schedule); replacing that run's model at DIR needs --force
-  --keep-checkpoint  keep DIR.checkpoint once training has finished (it is removed otherwise),
-               so that the run can be continued later with more --epochs and --resume`;
+  --keep-checkpoint  keep DIR.checkpoint once training has finished, written at its last step
+               (it is removed otherwise), so that the run can be continued later with more
+               --epochs and --resume`;
 
 const options = {
   preset: { type: "string", default: "facts" },
@@ -144,6 +147,14 @@ if (args.resume && !(await exists(`${ckptDir}/state.json`))) {
         : `(a run writes one every --ckpt-every steps and on Ctrl-C, beside its --out); start ` +
           `without --resume, or give the --out of that run`),
     1,
+  );
+}
+if (!args.resume && !args.force && await exists(`${ckptDir}/state.json`)) {
+  // Starting over would overwrite an interrupted run's checkpoint at its first save.
+  exitWithError(
+    `${ckptDir} holds the checkpoint of an earlier run to ${out}: pass --resume to continue it, ` +
+      `or --force to start over (its checkpoint is then replaced)`,
+    2,
   );
 }
 const outIsDir = await Deno.lstat(out).then((i) => i.isDirectory, () => false);
@@ -283,6 +294,9 @@ if (interrupt.requested()) {
 }
 
 recordRun(state);
+// A kept checkpoint is the finished model's, not the last periodic one's (up to --ckpt-every
+// steps before it), so that --resume continues from exactly what was shipped.
+if (args["keep-checkpoint"]) await saveCheckpoint(ckptDir, model, opt, state, markCheckpoint);
 
 await Deno.writeTextFile(
   `${partial}/config.json`,

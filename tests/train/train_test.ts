@@ -2,7 +2,8 @@
 // checkpoint of another model shape is refused with a clear error instead of being loaded, bad
 // arguments exit 2 before any work, an existing model is replaced only with --force, and a run
 // with --tokenizer keeps that tokenizer and resumes only with it; Ctrl-C stops a run at a
-// checkpoint that --resume continues (it used to wait for the next periodic checkpoint).
+// checkpoint that --resume continues (it used to wait for the next periodic checkpoint) and that
+// a fresh start without --resume or --force may not overwrite; a kept checkpoint is the final one.
 
 import { deepEqual, equal as assertEquals, match as assertMatch } from "node:assert/strict";
 import { createBackend } from "../../engine/select.ts";
@@ -63,6 +64,12 @@ Deno.test("resuming from a checkpoint of another shape is refused", async () => 
     // shape check by asking for a wider model.
     const first = await train(`${dir}/m`, ["--ckpt-every", "1", "--keep-checkpoint"]);
     assertEquals(first.code, 0, first.stderr);
+    // A kept checkpoint is the finished model's, even with no periodic save at its last step.
+    const kept = await train(`${dir}/k`, ["--ckpt-every", "100000", "--keep-checkpoint"]);
+    assertEquals(kept.code, 0, kept.stderr);
+    const { steps } = JSON.parse(await Deno.readTextFile(`${dir}/k/recall.json`));
+    const state = JSON.parse(await Deno.readTextFile(`${dir}/k.checkpoint/state.json`));
+    assertEquals(state.step, steps);
     const second = await train(`${dir}/m`, ["--resume", "--force", "--d", "24"]);
     assertEquals(second.code, 1);
     assertMatch(second.stderr, /another model shape.*dModel 16 vs 24/s);
@@ -276,6 +283,15 @@ Deno.test("Ctrl-C stops training at a checkpoint (exit 130) and --resume finishe
     const step = Number(/stopped at step (\d+); resume with --resume/.exec(stderr)?.[1]);
     assertEquals(step > 0, true, stderr);
     assertEquals(await exists(`${dir}/m.checkpoint/state.json`), true);
+    // Starting again without --resume would overwrite that checkpoint: refused.
+    const kept = await sha(`${dir}/m.checkpoint/state.json`);
+    const fresh = await train(`${dir}/m`, ["--epochs", "6", "--batch", "32"]);
+    assertEquals(fresh.code, 2, fresh.stderr);
+    assertMatch(
+      fresh.stderr,
+      /holds the checkpoint of an earlier run .*: pass --resume to continue/,
+    );
+    assertEquals(await sha(`${dir}/m.checkpoint/state.json`), kept);
     const resumed = await train(`${dir}/m`, ["--epochs", "6", "--batch", "32", "--resume"]);
     assertEquals(resumed.code, 0, resumed.stderr);
     assertMatch(resumed.stderr, new RegExp(`resumed at step ${step}/`));
