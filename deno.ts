@@ -13,7 +13,12 @@ export { fsError, fsReason, present, readRegularText } from "./src/io/files.ts";
 export { shippedHparams, shippedHparamsFile } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
-export { checkInputs, loadAnchorPool } from "./src/pipeline/inputs.ts";
+export {
+  checkInputs,
+  emptyAnchorPoolNote,
+  loadAnchorPool,
+  missingAnchorFile,
+} from "./src/pipeline/inputs.ts";
 export { weightDtypeFor } from "./src/pipeline/load-check.ts";
 export { ResourceError } from "./src/pipeline/plan-fit.ts";
 export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";

@@ -24,7 +24,12 @@ import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../sr
 import type { Hparams } from "../src/edit/method.ts";
 import { disposeModel } from "../src/model/build.ts";
 import { shippedHparams } from "../src/pipeline/hparams.ts";
-import { checkInputs, loadAnchorPool } from "../src/pipeline/inputs.ts";
+import {
+  checkInputs,
+  emptyAnchorPoolNote,
+  loadAnchorPool,
+  missingAnchorFile,
+} from "../src/pipeline/inputs.ts";
 import { loadModel } from "../src/pipeline/load.ts";
 import type { Intervals } from "../src/eval/bootstrap.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
@@ -138,6 +143,10 @@ async function readArgs() {
   const methods = names.map((name) =>
     METHODS.has(name) ? methodByName(name) : fail(notOneOf("methods", name, METHODS.keys()))
   );
+  if (args.anchors !== undefined) {
+    const missing = await missingAnchorFile(args.anchors);
+    if (missing) fail(missing, 1);
+  }
   const covTexts = args["cov-texts"];
   if (covTexts && !(await exists(covTexts))) fail(`--cov-texts ${covTexts}: no such file`);
   const hpDir = args["hparams-dir"];
@@ -156,6 +165,7 @@ async function readArgs() {
     modelDir,
     requests: args.requests ?? splitsOf(modelDir).test,
     anchorFile: args.anchors ?? defaultAnchors(modelDir),
+    anchorsNamed: args.anchors !== undefined,
     format,
     n,
     hpDir,
@@ -263,6 +273,8 @@ async function main() {
   // The anchor pool, as scripts/edit.ts takes it (src/edit/anchors.ts builds each edit's
   // anchors from it): never the evaluated requests' own file.
   const anchors = await loadAnchorPool(a.anchorFile, a.requests);
+  const empty = a.anchorsNamed ? emptyAnchorPoolNote(a.anchorFile, a.requests, anchors) : null;
+  if (empty) console.error(empty);
   await Deno.mkdir(out, { recursive: true });
   await markOutput(out, "compare");
 

@@ -21,6 +21,7 @@ import {
   defaultAnchors,
   describeFailure,
   type EditArgs,
+  emptyAnchorPoolNote,
   exitWithError,
   faultInjection,
   formatProfile,
@@ -33,6 +34,7 @@ import {
   loadModel,
   loadRequests,
   lockOutput,
+  missingAnchorFile,
   noModelFolder,
   parseEditArgs,
   present,
@@ -233,6 +235,10 @@ async function prepareRun(args: EditArgs) {
   const out = args.out ??
     `out/${method.name}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
   const anchorFile = args.anchors ?? defaultAnchors(modelDir);
+  if (args.anchors !== undefined) {
+    const missing = await missingAnchorFile(args.anchors);
+    if (missing) fail(missing, 1);
+  }
   if (args.resume && await present(out) && !(await present(`${out}.partial`))) {
     fail(
       `--resume: ${out} is a finished run (no ${out}.partial to continue); its results are in ` +
@@ -257,6 +263,10 @@ async function prepareRun(args: EditArgs) {
   // Inputs are checked against the model's config and tokenizer before any weight is read.
   const { config, tokenizer, targets } = await checkInputs(modelDir, requests, source);
   const anchorPool = await loadAnchorPool(anchorFile, source);
+  const empty = args.anchors === undefined
+    ? null
+    : emptyAnchorPoolNote(anchorFile, source, anchorPool);
+  if (empty) console.error(empty);
   // The per-edit anchors are built from the pool in run.ts; the plan counts their candidates and
   // the method says what it does with the rows (absent: the plan checks the weights only).
   const editW = editWork(method, hparams, targets, anchorPool, tokenizer, config, args.mode);

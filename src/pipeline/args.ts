@@ -38,7 +38,8 @@ export const HELP = `Usage: deno task edit [options]
   --anchors FILE       anchor pool for locality terms (default: the model's anchor split,
                        ${defaultAnchors(DEFAULT_MODEL)} for the default model): its prompts
                        and its rephrasings with the edited subject swapped in, at most
-                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts)
+                       ${ANCHOR_COUNT} per edit; never the evaluated probes (src/edit/anchors.ts):
+                       the --requests file itself gives none; a named FILE must exist
   --out DIR            output folder (default out/<method>-<time>)
   --force              replace an existing output folder
   --resume             continue an interrupted run from OUT.partial (needs --out)

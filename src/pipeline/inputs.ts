@@ -34,8 +34,29 @@ export async function checkInputs(
 
 /**
  * The anchor pool the locality terms draw from (src/edit/anchors.ts): the requests of `file`, or
- * none when it is the evaluated requests' own file (`source`) or does not exist.
+ * none when it is the evaluated requests' own file (`source`) or does not exist (a model's
+ * default split may be absent; a file the user names is checked first, missingAnchorFile).
  */
 export async function loadAnchorPool(file: string, source: string): Promise<EditRequest[]> {
   return file === source || !(await exists(file)) ? [] : await loadRequests(file);
+}
+
+/** The refusal of a named --anchors file that does not exist, or null when it does. */
+export async function missingAnchorFile(file: string): Promise<string | null> {
+  return (await exists(file))
+    ? null
+    : `--anchors ${file}: no such file (the edit would run without anchors)`;
+}
+
+/** The note for a named --anchors file that gives no anchors, or null when it gives some. */
+export function emptyAnchorPoolNote(
+  file: string,
+  source: string,
+  pool: readonly EditRequest[],
+): string | null {
+  if (pool.length > 0) return null;
+  return file === source
+    ? `note: --anchors ${file} is the evaluated requests' own file, never an anchor pool: ` +
+      `the locality terms run without anchors`
+    : `note: --anchors ${file} holds no requests: the locality terms run without anchors`;
 }

@@ -4,7 +4,8 @@
 // trace, recall, train and card), and nothing written. trace, recall and make-base-requests
 // used to end a missing model folder or request file with an uncaught stack trace; trace made its
 // output folder before reading the requests; make-base-requests took `--test abc` as no requests
-// and wrote empty files over the shipped ones; serve ended a port in use with a stack trace.
+// and wrote empty files over the shipped ones; serve ended a port in use with a stack trace;
+// edit and compare ran a mistyped --anchors file as no anchors, silently.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -60,6 +61,21 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
   // A port another program holds (the page's build/web/ exists: `deno task test` builds it first).
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 }) as Deno.TcpListener;
   const cases: Case[] = [
+    // A mistyped --anchors used to run the edit without anchors, saying nothing.
+    {
+      script: "edit.ts",
+      args: ["--model", TINY, "--anchors", join(tmp, "none.json"), "--out", join(tmp, "e1")],
+      code: 1,
+      message: /--anchors .*none\.json: no such file \(the edit would run without anchors\)/,
+      absent: [join(tmp, "e1"), join(tmp, "e1.partial")],
+    },
+    {
+      script: "compare.ts",
+      args: ["--model", TINY, "--anchors", join(tmp, "none.json"), "--out", join(tmp, "c1")],
+      code: 1,
+      message: /--anchors .*none\.json: no such file/,
+      absent: [join(tmp, "c1")],
+    },
     {
       script: "trace.ts",
       args: ["--model", missing, "--prompt", "a b", "--subject", "a", "--out", join(tmp, "t1")],
