@@ -291,6 +291,7 @@ async function main() {
     const settings = {
       method,
       mode: "single" as const,
+      model,
       modelDir,
       hparams: hparams.get(method.name)!,
       fluency: a.fluency,

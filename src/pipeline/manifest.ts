@@ -31,6 +31,12 @@ export interface RunManifest {
    */
   config: string;
   tokenizer: string | null;
+  /**
+   * The backend and the device dtype of the weight matrices: records made on other ones would
+   * not continue the run bit for bit (f16 records' patches hold f16-rounded weights).
+   */
+  backend: string;
+  weightDtype: string;
 }
 
 /**
@@ -45,6 +51,8 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   config: "another config.json",
   tokenizer: "another tokenizer (its files or its config changed)",
   hparams: "other hyperparameters",
+  backend: "another backend",
+  weightDtype: "another weight dtype (--dtype)",
 };
 const HASHED: readonly (keyof RunManifest)[] = [
   "requests",
@@ -122,9 +130,18 @@ const MANIFEST = "run.json";
 export async function runManifest(
   opts: Pick<
     RunOptions,
-    "method" | "mode" | "modelDir" | "hparams" | "fluency" | "seed" | "targets" | "anchors"
+    | "method"
+    | "mode"
+    | "model"
+    | "modelDir"
+    | "hparams"
+    | "fluency"
+    | "seed"
+    | "targets"
+    | "anchors"
   >,
 ): Promise<RunManifest> {
+  const halves = [...opts.model.params.values()].some((p) => p.value.dtype === "f16");
   return {
     method: opts.method.name,
     mode: opts.mode,
@@ -138,6 +155,8 @@ export async function runManifest(
     weights: await checkpointIdentity(opts.modelDir),
     config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
     tokenizer: await tokenizerIdentity(opts.modelDir),
+    backend: opts.model.backend.name,
+    weightDtype: halves ? "f16" : "f32",
   };
 }
 
