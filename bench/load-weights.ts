@@ -4,13 +4,15 @@
 //   deno run -A bench/load-weights.ts DIR
 
 import { openCheckpoint, weightFiles } from "../src/io/checkpoint.ts";
+import { exitWithError } from "../src/cli/fail.ts";
 
 const dir = Deno.args[0];
-if (!dir) {
-  console.error("usage: deno run -A bench/load-weights.ts MODEL_DIR");
-  Deno.exit(2);
+if (!dir || dir.startsWith("-") || Deno.args.length !== 1) {
+  const help = dir === "--help" || dir === "-h";
+  console.error("Usage: deno run -A bench/load-weights.ts MODEL_DIR");
+  Deno.exit(help ? 0 : 2);
 }
-const file = await openCheckpoint(dir);
+const file = await openCheckpoint(dir).catch((e) => exitWithError((e as Error).message, 1));
 let values = 0;
 try {
   for (const name of file.tensors.keys()) values += (await file.read(name)).length;

@@ -14,15 +14,20 @@
 import { parseModelConfig } from "../src/model/read-config.ts";
 import { writeSafetensors } from "../src/io/safetensors.ts";
 import { initWeights, paramInfoFor } from "../src/model/build.ts";
+import { exitWithError } from "../src/cli/fail.ts";
 
 const TOKENIZER = new URL("../models/kne-facts/tokenizer.json", import.meta.url);
 
 const llama32 = Deno.args[0] === "--llama-3.2";
 const out = Deno.args[llama32 ? 1 : 0];
 if (!out || out.startsWith("-") || Deno.args.length !== (llama32 ? 2 : 1)) {
-  console.error("usage: deno run -A bench/random-llama-1b.ts [--llama-3.2] OUT");
-  Deno.exit(2);
+  const help = Deno.args.includes("--help") || Deno.args.includes("-h");
+  console.error("Usage: deno run -A bench/random-llama-1b.ts [--llama-3.2] OUT");
+  Deno.exit(help ? 0 : 2);
 }
+// Never over a folder that holds anything (a shipped model's, say): OUT must be new or empty.
+const held = await Array.fromAsync(Deno.readDir(out)).catch(() => []);
+if (held.length > 0) exitWithError(`${out} is not empty; give a new folder for the checkpoint`, 2);
 const tokenizer = JSON.parse(await Deno.readTextFile(TOKENIZER));
 const vocab = Object.keys(tokenizer.model.vocab).length;
 const json = {

@@ -21,6 +21,16 @@ function mtime(u: URL): number {
   }
 }
 
+const unknown = Deno.args.filter((a) => a !== "--force");
+if (unknown.length > 0) {
+  const help = unknown.every((a) => a === "--help" || a === "-h");
+  console.error(
+    "Usage: deno task build:wasm [--force]   (builds build/kernels.wasm when a kernel source is " +
+      "newer; --force builds it anyway)",
+  );
+  Deno.exit(help ? 0 : 2);
+}
+
 const newest = Math.max(...sources.map((s) => mtime(new URL(s, srcDir))));
 if (mtime(outFile) > newest && !Deno.args.includes("--force")) {
   console.error(`build/kernels.wasm is up to date (${sources.length} modules)`);

@@ -77,6 +77,11 @@ export async function buildWeb(out: URL): Promise<void> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.length > 0) {
+    const help = Deno.args.every((a) => a === "--help" || a === "-h");
+    console.error("Usage: deno task build:web   (builds the page into build/web/; no options)");
+    Deno.exit(help ? 0 : 2);
+  }
   await buildWeb(new URL("build/web/", root));
   console.error(
     `built build/web/ (${BUNDLES.length} bundles, kernels.wasm, wgsl.json, corpus.json)`,

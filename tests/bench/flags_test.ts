@@ -137,3 +137,36 @@ Deno.test("bench:fluency ends a missing model folder or a bad request file with 
     await Deno.remove(bad);
   }
 });
+
+Deno.test("the bench and build tools without flag tables answer --help, and refuse a used OUT", async () => {
+  // load-weights took --help for a model folder (a stack trace), random-llama-1b exited 2, and
+  // the build scripts ran a build; random-llama-1b wrote over any OUT, a shipped model's too.
+  const script = (path: string, args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, path), ...args],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const cases: [string, string[], number, RegExp][] = [
+    [
+      "bench/load-weights.ts",
+      ["--help"],
+      0,
+      /^Usage: deno run -A bench\/load-weights\.ts MODEL_DIR/,
+    ],
+    ["bench/load-weights.ts", ["/nonexistent-kne"], 1, /^error: .*file not found/],
+    ["bench/random-llama-1b.ts", ["-h"], 0, /^Usage: deno run -A bench\/random-llama-1b\.ts/],
+    ["bench/random-llama-1b.ts", ["models/kne-facts"], 2, /^error: models\/kne-facts is not empty/],
+    ["scripts/build-wasm.ts", ["--help"], 0, /^Usage: deno task build:wasm \[--force\]/],
+    ["scripts/build-web.ts", ["--help"], 0, /^Usage: deno task build:web/],
+    ["scripts/build-web.ts", ["--bogus"], 2, /^Usage: deno task build:web/],
+  ];
+  const results = await Promise.all(cases.map(([path, args]) => script(path, args)));
+  cases.forEach(([path, args, code, re], i) => {
+    const err = ownLines(new TextDecoder().decode(results[i].stderr)).join("\n");
+    assert.equal(results[i].code, code, `${path} ${args}: ${err}`);
+    assert.match(err, re, `${path} ${args}`);
+  });
+});
