@@ -32,10 +32,10 @@ export interface RunManifest {
   config: string;
   tokenizer: string | null;
   /**
-   * The backend and the device dtype of the weight matrices: records made on other ones would
-   * not continue the run bit for bit (f16 records' patches hold f16-rounded weights).
+   * The device dtype of the weight matrices: f16 records' patches hold f16-rounded weights, so
+   * records of the two would not make one run. (The backend may change: a run whose GPU was lost
+   * continues on WASM.)
    */
-  backend: string;
   weightDtype: string;
 }
 
@@ -51,7 +51,6 @@ const DIFFERENT: Partial<Record<keyof RunManifest, string>> = {
   config: "another config.json",
   tokenizer: "another tokenizer (its files or its config changed)",
   hparams: "other hyperparameters",
-  backend: "another backend",
   weightDtype: "another weight dtype (--dtype)",
 };
 const HASHED: readonly (keyof RunManifest)[] = [
@@ -155,7 +154,6 @@ export async function runManifest(
     weights: await checkpointIdentity(opts.modelDir),
     config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
     tokenizer: await tokenizerIdentity(opts.modelDir),
-    backend: opts.model.backend.name,
     weightDtype: halves ? "f16" : "f32",
   };
 }

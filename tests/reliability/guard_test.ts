@@ -227,7 +227,7 @@ Deno.test("the manifest's tokenizer changes with tokenizer.json, its config, or 
       seed: 0,
       targets: [],
       anchors: [],
-      model: { backend: { name: "wasm" }, params: new Map() },
+      model: { params: new Map() },
     } as unknown as Parameters<typeof runManifest>[0];
     const identity = async () => (await runManifest(opts)).tokenizer;
     assert.equal(await identity(), null);
@@ -268,7 +268,6 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       weights: "10:sha256:00",
       config: "c0",
       tokenizer: "t0",
-      backend: "wasm",
       weightDtype: "f32",
     };
     // A folder without a manifest and without records (a crash before run.json) is resumed.
@@ -287,8 +286,7 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
         null,
         "another tokenizer \\(its files or its config changed\\);",
       ],
-      // Records of f32 and f16 weights, or of two backends, used to mix (a README audit).
-      ["backend", "webgpu", 'another backend \\("wasm", now "webgpu"\\)'],
+      // Records of f32 and f16 weights used to mix (a README audit).
       ["weightDtype", "f16", 'another weight dtype \\(--dtype\\) \\("f32", now "f16"\\)'],
     ];
     for (const [k, v, said] of changes) {
