@@ -68,9 +68,12 @@ export function inputText(tok: Tokenizer, ids: readonly number[]): string {
 /**
  * A prompt followed by its answer as one text: joined by a space, unless the answer brings its own
  * leading white space (" Paris", as GPT-2-era data writes targets), which is then the one space.
+ * White space after the answer is dropped: "Rome " would teach a space token after Rome, which
+ * the next word's own leading space should be.
  */
 export function promptWithAnswer(prompt: string, answer: string): string {
-  return /^\s/.test(answer) ? prompt + answer : `${prompt} ${answer}`;
+  const a = answer.trimEnd();
+  return /^\s/.test(a) ? prompt + a : `${prompt} ${a}`;
 }
 
 type Json = Record<string, unknown>;

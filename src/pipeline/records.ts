@@ -66,7 +66,9 @@ export interface RunResult {
 
 /** A finished record as the terminal shows it: request, Edit Succ. before -> after, cost. */
 export function recordLine(r: RecordResult): string {
-  return `#${r.index} ${r.prompt} -> ${r.targetNew}: edit succ ${
+  // A prompt or target with a line break or tab is shown quoted, so the record stays one line.
+  const show = (s: string) => (/[\n\t\r]/.test(s) ? JSON.stringify(s) : s);
+  return `#${r.index} ${show(r.prompt)} -> ${show(r.targetNew)}: edit succ ${
     (100 * r.before.editSucc).toFixed(0)
   } -> ${(100 * r.after.editSucc).toFixed(0)}, ${r.paramsChanged} params, ${
     r.seconds.toFixed(2)

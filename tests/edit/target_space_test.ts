@@ -1,7 +1,7 @@
 // A target or answer written with its own leading space (" Rome", as GPT-2-era data and ROME's
 // examples write them) means the one space between prompt and answer: the edit, the metrics and
 // the trace read it as "Rome". Joining with a second space taught "  Rome" (the model answered
-// "is  Rome.") and traced p = 0 for " Paris".
+// "is  Rome.") and traced p = 0 for " Paris". Space after the answer is dropped the same way.
 
 import assert from "node:assert/strict";
 import { editTarget } from "../../src/edit/targets.ts";
@@ -17,6 +17,10 @@ Deno.test("promptWithAnswer adds a space only where the answer has none", () => 
   assert.equal(promptWithAnswer(PROMPT, "Rome"), `${PROMPT} Rome`);
   assert.equal(promptWithAnswer(PROMPT, " Rome"), `${PROMPT} Rome`);
   assert.equal(promptWithAnswer(PROMPT, "\nRome"), `${PROMPT}\nRome`);
+  // Trailing white space is dropped: "Rome " taught a space token after Rome (the audit's
+  // after text read "Rome İzmir").
+  assert.equal(promptWithAnswer(PROMPT, "Rome "), `${PROMPT} Rome`);
+  assert.equal(promptWithAnswer(PROMPT, " Rome \n"), `${PROMPT} Rome`);
 });
 
 Deno.test("a target with a leading space is the same edit target as without", async () => {
@@ -31,9 +35,11 @@ Deno.test("a target with a leading space is the same edit target as without", as
     }], "reqs.json");
     return editTarget(r, tok, 128, "reqs.json");
   };
-  const [spaced, plain] = [target(" Rome"), target("Rome")];
-  assert.deepEqual(spaced.targetIds, plain.targetIds);
-  assert.deepEqual(spaced.promptIds, plain.promptIds);
+  const plain = target("Rome");
+  for (const spaced of [target(" Rome"), target("Rome "), target(" Rome  ")]) {
+    assert.deepEqual(spaced.targetIds, plain.targetIds);
+    assert.deepEqual(spaced.promptIds, plain.promptIds);
+  }
 });
 
 Deno.test("the metrics split a spaced target as they split the plain one", async () => {

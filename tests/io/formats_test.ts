@@ -163,7 +163,7 @@ Deno.test("an unknown format, a shape that matches none, and the wrong explicit 
   );
   assertEquals(
     e.message,
-    "x.json: record 0: field src: expected a non-empty string, got undefined",
+    "x.json: record 0: field src: expected a non-empty string, got nothing (the field is missing)",
   );
   // The loader names the path.
   const l = await loadRequests(path("zsre"), { format: "mquake" }).catch((x) => x);
@@ -177,7 +177,7 @@ Deno.test("a record of another shape later in the file fails on its own fields",
   assertEquals(
     msg(mixed),
     "x.json: record 1: field requested_rewrite: expected an object " +
-      "{prompt, subject, target_new, target_true}, got undefined",
+      "{prompt, subject, target_new, target_true}, got nothing (the field is missing)",
   );
 });
 
@@ -188,7 +188,7 @@ Deno.test("bad CounterFact records: the field path is CounterFact's", () => {
   const p = "x.json: record 0: field requested_rewrite.";
   assertEquals(
     rw({ subject: undefined }),
-    p + "subject: expected a non-empty string, got undefined",
+    p + "subject: expected a non-empty string, got nothing (the field is missing)",
   );
   assertEquals(
     rw({ prompt: "The capital of France is" }),
@@ -205,7 +205,7 @@ Deno.test("bad CounterFact records: the field path is CounterFact's", () => {
   );
   assertEquals(
     rw({ target_true: { id: "Q90" } }),
-    p + "target_true.str: expected a non-empty string, got undefined",
+    p + "target_true.str: expected a non-empty string, got nothing (the field is missing)",
   );
   assertEquals(
     rw({ target_new: { str: "Ro\u001bme" } }),
@@ -238,7 +238,7 @@ Deno.test("bad ZsRE records: the field path is ZsRE's", () => {
   assertEquals(
     msg([{ ...a, loc_ans: undefined }]),
     p +
-      "loc_ans: expected a non-empty string, an array of aliases or an array of alias lists, got undefined",
+      "loc_ans: expected a non-empty string, an array of aliases or an array of alias lists, got nothing (the field is missing)",
   );
   assertEquals(
     msg([{ ...a, src: null }], "zsre"),
@@ -247,7 +247,7 @@ Deno.test("bad ZsRE records: the field path is ZsRE's", () => {
   assertEquals(
     msg([{ ...b, portability: { "New Question": "q" } }]),
     p +
-      "portability.New Answer: expected a non-empty string, an array of aliases or an array of alias lists, got undefined",
+      "portability.New Answer: expected a non-empty string, an array of aliases or an array of alias lists, got nothing (the field is missing)",
   );
   assertEquals(
     msg([{ ...b, portability: "q" }]),
@@ -278,7 +278,7 @@ Deno.test("bad MQuAKE records: more than one rewrite is refused, naming the reco
   const rw = a.requested_rewrite[0] as Record<string, unknown>;
   assertEquals(
     msg([{ ...a, requested_rewrite: [{ ...rw, subject: " " }] }]),
-    p + "requested_rewrite[0].subject: expected a non-empty string, got empty string",
+    p + "requested_rewrite[0].subject: expected a non-empty string, got blank string",
   );
   assertEquals(
     msg([{ ...a, requested_rewrite: [{ ...rw, prompt: "citizen of" }] }]),
@@ -287,7 +287,7 @@ Deno.test("bad MQuAKE records: more than one rewrite is refused, naming the reco
   );
   assertEquals(
     msg([{ ...a, questions: undefined }]),
-    p + "questions: expected a string or an array of strings, got undefined",
+    p + "questions: expected a string or an array of strings, got nothing (the field is missing)",
   );
   assertEquals(
     msg([{ ...a, new_answer: 5 }]),

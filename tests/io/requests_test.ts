@@ -115,10 +115,13 @@ Deno.test("errors name the file, the record and the field", () => {
   const prefix = `${FILE}: record 0: `;
   assertEquals(
     msg({ ...EXAMPLE, subject: "  " }),
-    prefix + "field subject: expected a non-empty string, got empty string",
+    prefix + "field subject: expected a non-empty string, got blank string",
   );
   const { prompt: _, ...noPrompt } = EXAMPLE;
-  assertEquals(msg(noPrompt), prefix + "field prompt: expected a non-empty string, got undefined");
+  assertEquals(
+    msg(noPrompt),
+    prefix + "field prompt: expected a non-empty string, got nothing (the field is missing)",
+  );
   assertEquals(msg([1]), prefix + "expected an object, got array");
   assertEquals(
     msg({ ...EXAMPLE, portability: { Reasoning: [{ prompt: "p", ground_truth: [] }] } }),

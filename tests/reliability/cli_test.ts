@@ -294,7 +294,7 @@ Deno.test({
         "empty prompt",
         ["--requests", await file("r-empty.json", req({ prompt: "  " }))],
         1,
-        /record 0: field prompt: expected a non-empty string, got empty string/,
+        /record 0: field prompt: expected a non-empty string, got blank string/,
       ],
       [
         "empty --prompt",

@@ -56,7 +56,10 @@ export class RequestError extends Error {
 export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return v.length === 0 ? "empty array" : "array";
-  if (typeof v === "string") return v.trim().length === 0 ? "empty string" : "string";
+  if (typeof v === "string") {
+    return v.length === 0 ? "empty string" : v.trim().length === 0 ? "blank string" : "string";
+  }
+  if (v === undefined) return "nothing (the field is missing)";
   if (typeof v === "number") return Number.isFinite(v) ? "number" : String(v);
   return typeof v;
 }
