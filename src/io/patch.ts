@@ -249,12 +249,19 @@ export function applyPatchTo(
       }
     });
     if (differ === 0) continue;
+    // An edit with --dtype f16 starts from the matrices rounded to f16, which no F32 file holds.
+    const halves = direction === "apply" &&
+      e.indices.every((i, j) => bits(Math.f16round(w[i])) === bits(expect[j]));
     const msg =
       `the model does not hold the values this patch ${
         direction === "apply" ? "was made from" : "produced"
       }: ${differ} of ${e.indices.length} entries differ from its "${from}" values, the first at ` +
       `index ${e.indices[first]} (model ${w[e.indices[first]]}, patch ${expect[first]}); ` +
-      (direction === "apply"
+      (halves
+        ? "its values are these weights rounded to f16: it was made by an edit with --dtype f16, " +
+          "whose own OUT/model holds the edited weights (--other-weights applies it here, the " +
+          "weights it leaves keeping their f32 values)"
+        : direction === "apply"
         ? "it was made from other weights (another model's), or is already applied to these"
         : "it was not applied to these weights, or they are another model's");
     if (!opts.otherWeights) throw new SafetensorsError(file, e.name, msg);

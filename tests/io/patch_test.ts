@@ -1,9 +1,16 @@
 // mergeChanges: successive edits' changes of the same tensors as one change per tensor, which
 // applied to the original weights gives what the edits gave one after another, and whose
-// `before` values are the original ones.
+// `before` values are the original ones; applyPatchTo's refusal of an f16 edit's patch.
 
+import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mergeChanges, type TensorChange } from "../../src/io/patch.ts";
+import { SafetensorsError } from "../../src/io/errors.ts";
+import {
+  applyPatchTo,
+  mergeChanges,
+  type PatchEntry,
+  type TensorChange,
+} from "../../src/io/patch.ts";
 
 const SIZE = 12;
 const NAMES = ["a", "b"];
@@ -46,4 +53,32 @@ Deno.test("mergeChanges: one change per tensor, equal to the edits applied in tu
     }
     return true;
   }));
+});
+
+Deno.test("applyPatchTo names an f16 edit's patch applied to the f32 weights it rounded", () => {
+  // An edit with --dtype f16 records the f16-rounded weights as "before": applied to the F32
+  // checkpoint it used to be refused as "another model's".
+  const w = Float32Array.from({ length: 8 }, (_, i) => 0.1 * (i + 1));
+  const indices = Int32Array.of(1, 5);
+  const entry = (before: Float32Array): PatchEntry => ({
+    name: "m",
+    shape: [8],
+    indices,
+    before,
+    after: Float32Array.of(7, 8),
+  });
+  const rounded = Float32Array.from(indices, (i) => Math.f16round(w[i]));
+  assert.throws(
+    () => applyPatchTo(new Map([["m", w.slice()]]), [entry(rounded)], "apply"),
+    (e: Error) => e instanceof SafetensorsError && /rounded to f16: .* --dtype f16/.test(e.message),
+  );
+  // Values of other weights keep the old explanation.
+  assert.throws(
+    () => applyPatchTo(new Map([["m", w.slice()]]), [entry(Float32Array.of(3, 4))], "apply"),
+    (e: Error) => e instanceof SafetensorsError && /made from other weights/.test(e.message),
+  );
+  // With --other-weights the edited entries are written and the rest keep their f32 values.
+  const out = w.slice();
+  applyPatchTo(new Map([["m", out]]), [entry(rounded)], "apply", { otherWeights: true });
+  assert.deepEqual([out[1], out[5], out[0]], [7, 8, w[0]]);
 });
