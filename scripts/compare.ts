@@ -1,7 +1,8 @@
 // `deno task compare`: runs several editing methods (KNE and the baselines) on the same requests
 // in single mode, each into OUT/<method>/ (the same outputs as `deno task edit`), then writes the
 // side-by-side table OUT/comparison.md, its data OUT/comparison.json and a grouped bar chart
-// OUT/comparison.svg. `--help` lists the options.
+// OUT/comparison.svg; an interrupted comparison's are OUT/comparison.interrupted.* instead
+// (src/pipeline/comparison-files.ts). `--help` lists the options.
 
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
@@ -19,7 +20,16 @@ import {
   GuardError,
   lockOutput,
   markOutput,
+  OutputExists,
 } from "../src/pipeline/output-guard.ts";
+import {
+  COMPARISON_KIND,
+  removeOtherMethods,
+  removeTables,
+  unfinishedComparison,
+  writeTables,
+} from "../src/pipeline/comparison-files.ts";
+import { faultInjection, interruptInjection } from "../src/pipeline/faults.ts";
 import { FORMAT_NAMES, isRequestFormat, loadRequests, parseHparams } from "../src/io/requests.ts";
 import type { Hparams } from "../src/edit/method.ts";
 import { disposeModel } from "../src/model/build.ts";
@@ -33,14 +43,7 @@ import {
 import { loadModel } from "../src/pipeline/load.ts";
 import type { Intervals } from "../src/eval/bootstrap.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
-import {
-  cell,
-  comparisonJson,
-  comparisonMarkdown,
-  type ComparisonMeta,
-  type ComparisonRow,
-  comparisonSvg,
-} from "../src/report/comparison.ts";
+import { cell, type ComparisonMeta, type ComparisonRow } from "../src/report/comparison.ts";
 
 const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
 
@@ -66,7 +69,8 @@ const HELP = `Usage: deno task compare [options]
                        none when it is the --requests file)
   --backend B          webgpu | wasm | auto (default auto)
   --out DIR            output folder (default out/compare-<time>)
-  --force              replace existing outputs
+  --force              replace existing outputs (method folders of methods not in this run are
+                       removed)
   --resume             reuse finished methods in OUT and continue an interrupted one
   --no-fluency         skip the fluency metric (sampling)
   --seed N             seed for sampling (default 0)
@@ -206,8 +210,8 @@ async function methodHparams(
   return hparams;
 }
 
-/** The row of a method that failed, with its message. */
-function failedRow(method: string, out: string, error: string): ComparisonRow {
+/** The row of a method that failed, with its message and the folder it left (null: none). */
+function failedRow(method: string, out: string | null, error: string): ComparisonRow {
   return {
     method,
     label: METHOD_LABELS[method] ?? method,
@@ -222,8 +226,12 @@ function failedRow(method: string, out: string, error: string): ComparisonRow {
   };
 }
 
-/** The comparison's Markdown table on the terminal. */
-function printComparison(rows: readonly ComparisonRow[], out: string): void {
+/** The comparison's Markdown table on the terminal, and the files it was written to. */
+function printComparison(
+  rows: readonly ComparisonRow[],
+  out: string,
+  files: { md: string; json: string; svg: string },
+): void {
   const s = (r: ComparisonRow, m: string) =>
     (r.summary as unknown as Record<string, number | undefined> | null)?.[m];
   console.log(`\n| metric | ${rows.map((r) => r.label).join(" | ")} |`);
@@ -236,7 +244,7 @@ function printComparison(rows: readonly ComparisonRow[], out: string): void {
     );
   }
   console.log(`| ms / edit | ${rows.map((r) => r.msPerEdit.toFixed(0)).join(" | ")} |`);
-  console.log(`\noutputs: ${out}/comparison.md, comparison.json, comparison.svg`);
+  console.log(`\noutputs: ${out}/${files.md}, ${files.json}, ${files.svg}`);
 }
 
 async function main() {
@@ -254,6 +262,12 @@ async function main() {
     });
     await lockOutput(out);
   } catch (e) {
+    if (e instanceof OutputExists && await unfinishedComparison(out)) {
+      fail(
+        `${out} holds an interrupted comparison; pass --resume to continue it, --force to start ` +
+          `it over, or choose another --out`,
+      );
+    }
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
@@ -276,9 +290,21 @@ async function main() {
   const empty = a.anchorsNamed ? emptyAnchorPoolNote(a.anchorFile, a.requests, anchors) : null;
   if (empty) console.error(empty);
   await Deno.mkdir(out, { recursive: true });
-  await markOutput(out, "compare");
+  await markOutput(out, COMPARISON_KIND);
+  // The final tables appear only once this run has run every method: an earlier run's go first.
+  await removeTables(out);
+  if (a.force && !a.resume) {
+    // A replaced comparison keeps no method folder that is not part of this one.
+    const kept = new Set(methods.map((m) => m.name));
+    for (const p of await removeOtherMethods(out, METHODS.keys(), kept)) {
+      console.error(`removed ${p} (not one of this comparison's methods)`);
+    }
+  }
 
   const interrupt = listenForInterrupt("finishing the current record, then saving");
+  // Test hooks (src/pipeline/faults.ts): a Ctrl-C or a SIGKILL after the N-th record run.
+  const faults = [interruptInjection(interrupt), faultInjection(backend)];
+  let finished = 0;
   const rows: ComparisonRow[] = [];
   let interrupted = false;
   for (const method of methods) {
@@ -319,7 +345,11 @@ async function main() {
         force: a.force || a.resume,
         resume: a.resume,
         interrupted: interrupt.requested,
-        onRecord: (rec) => console.error(`[${method.name}] ${recordLine(rec)}`),
+        onRecord: (rec) => {
+          console.error(`[${method.name}] ${recordLine(rec)}`);
+          finished++;
+          for (const f of faults) f(finished);
+        },
       });
       if (r.interrupted) {
         interrupted = true;
@@ -329,7 +359,10 @@ async function main() {
     } catch (e) {
       const msg = (e as Error).message;
       console.error(`[${method.name}] failed: ${msg}`);
-      rows.push(failedRow(method.name, dir, msg));
+      // Its records so far stay in OUT/<method>.partial (--resume continues them); OUT/<method>
+      // is not its output.
+      const left = await exists(`${dir}.partial`) ? `${dir}.partial` : null;
+      rows.push(failedRow(method.name, left, msg));
     }
   }
   interrupt.release();
@@ -342,13 +375,13 @@ async function main() {
     n: targets.length,
     backend: backend.name,
   };
-  await Deno.writeTextFile(`${out}/comparison.md`, comparisonMarkdown(rows, meta));
-  await Deno.writeTextFile(
-    `${out}/comparison.json`,
-    JSON.stringify({ ...(comparisonJson(rows, meta) as object), interrupted }, null, 2),
+  const files = await writeTables(
+    out,
+    rows,
+    meta,
+    interrupted ? { done: rows.length, of: methods.length } : undefined,
   );
-  await Deno.writeTextFile(`${out}/comparison.svg`, comparisonSvg(rows, meta));
-  printComparison(rows, out);
+  printComparison(rows, out, files);
   if (interrupted) {
     console.error(`interrupted: rerun with --resume --out ${out} to continue`);
     Deno.exit(130);

@@ -14,6 +14,11 @@ export class GuardError extends Error {
   override name = "GuardError";
 }
 
+/** The refusal of an existing output folder of this tool without --force (checkOutputFolder). */
+export class OutputExists extends GuardError {
+  override name = "OutputExists";
+}
+
 /** The real path of `p`, resolving the nearest existing ancestor when `p` does not exist. */
 export async function realish(p: string): Promise<string> {
   const abs = resolve(p);
@@ -184,7 +189,7 @@ async function checkFolder(
     // A path --force could not replace either is refused as such, not with a --force hint.
     await checkReplaceable(out);
     if (!opts.force) {
-      throw new GuardError(`${out} exists; choose another --out or pass --force to replace it`);
+      throw new OutputExists(`${out} exists; choose another --out or pass --force to replace it`);
     }
   }
   await checkReplaceable(`${out}.old`);

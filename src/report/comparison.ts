@@ -1,7 +1,8 @@
 // The side-by-side comparison of editing methods (scripts/compare.ts): a Markdown table laid out
 // like the KnowEdit / KNE papers' (metrics as rows, methods as columns, means x100), its JSON,
 // and a grouped bar chart of the four percentage metrics (fluency, an entropy x100, has its own
-// scale and stays in the table).
+// scale and stays in the table). A comparison cut short says so in its table's first line and its
+// chart's title.
 
 import { METRIC_LABELS, METRICS, type Summary } from "../eval/aggregate.ts";
 import type { Intervals } from "../eval/bootstrap.ts";
@@ -22,8 +23,9 @@ export interface ComparisonRow {
   paramsChanged: number;
   paramsFraction: number;
   rolledBack: number;
-  /** The method's run folder. */
-  out: string;
+  /** The method's run folder; for a failed method the folder it left (OUT/<method>.partial), or
+   * null when it left none. */
+  out: string | null;
   error?: string;
 }
 
@@ -32,6 +34,12 @@ export interface ComparisonMeta {
   requests: string;
   n: number;
   backend: string;
+}
+
+/** A comparison stopped before its last method: how many of its methods have a row. */
+export interface Interruption {
+  done: number;
+  of: number;
 }
 
 function fmt(v: number | undefined, digits = 2): string {
@@ -54,11 +62,31 @@ function fmtFraction(f: number): string {
   return p >= 0.01 ? `${p.toFixed(2)}%` : `${p.toExponential(1)}%`;
 }
 
-/** The Markdown table (with a heading line naming the model and requests). */
-export function comparisonMarkdown(rows: readonly ComparisonRow[], meta: ComparisonMeta): string {
+/** The first line of an interrupted comparison's table. */
+export function interruptedLine(i: Interruption): string {
+  return `INTERRUPTED: ${i.done} of ${i.of} methods; rerun the same command with --resume to ` +
+    `finish the comparison.`;
+}
+
+/** Where a method's outputs are, for the table's last line. */
+function outputOf(r: ComparisonRow): string {
+  if (!r.error) return `\`${r.out}\``;
+  return r.out === null ? `${r.label} failed (no output)` : `\`${r.out}\` (${r.label} failed)`;
+}
+
+/**
+ * The Markdown table (with a heading line naming the model and requests), after a line saying so
+ * when the comparison was interrupted.
+ */
+export function comparisonMarkdown(
+  rows: readonly ComparisonRow[],
+  meta: ComparisonMeta,
+  interrupted?: Interruption,
+): string {
   const cols = rows.map((r) => r.label);
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   const out: string[] = [
+    ...(interrupted ? [interruptedLine(interrupted), ""] : []),
     `# Editing methods side by side`,
     "",
     `Model \`${meta.model}\`, ${meta.n} request(s) from \`${meta.requests}\`, single edits ` +
@@ -95,7 +123,7 @@ export function comparisonMarkdown(rows: readonly ComparisonRow[], meta: Compari
     for (const r of failed) out.push(`- ${r.label} failed: ${r.error}`);
   }
   out.push("");
-  out.push(`Per-method outputs: ${rows.map((r) => `\`${r.out}\``).join(", ")}.`);
+  out.push(`Per-method outputs: ${rows.map(outputOf).join(", ")}.`);
   return out.join("\n") + "\n";
 }
 
@@ -109,10 +137,15 @@ export function comparisonJson(rows: readonly ComparisonRow[], meta: ComparisonM
 }
 
 /** Grouped bars: every metric but fluency (KnowEdit and CounterFact), one bar per method. */
-export function comparisonSvg(rows: readonly ComparisonRow[], meta: ComparisonMeta): string {
+export function comparisonSvg(
+  rows: readonly ComparisonRow[],
+  meta: ComparisonMeta,
+  interrupted?: Interruption,
+): string {
   const metrics = METRICS.filter((m) => m !== "fluency");
+  const cut = interrupted ? `INTERRUPTED (${interrupted.done} of ${interrupted.of} methods): ` : "";
   return barChartSvg({
-    title: `Editing methods on ${meta.model} (${meta.n} request${meta.n === 1 ? "" : "s"})`,
+    title: `${cut}Editing methods on ${meta.model} (${meta.n} request${meta.n === 1 ? "" : "s"})`,
     groups: metrics.map((m) => METRIC_LABELS[m]),
     series: rows.map((r) => ({
       name: r.label,

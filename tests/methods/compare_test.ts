@@ -2,7 +2,10 @@
 // every method runs into OUT/<method>/, and OUT/comparison.md, comparison.json and
 // comparison.svg are written with one column / entry / bar series per method (KnowEdit and
 // CounterFact rows in the table, their means in the JSON); bad arguments exit 2
-// with a message before any method runs.
+// with a message before any method runs. An interrupted or killed comparison leaves no table at
+// the final names (an interrupted one's is comparison.interrupted.*, saying so), a rerun without
+// --resume is told to pass it, and --resume finishes the comparison; --force drops the folders of
+// methods not in the new run (only its own), and a failed method's row names the folder it left.
 
 import { assert } from "../helpers/tiny.ts";
 
@@ -202,6 +205,117 @@ Deno.test({
       );
       const json = JSON.parse(await Deno.readTextFile(`${out}/run/comparison.json`));
       assert(JSON.stringify(json).includes("reliability-requests.json"), "requests not recorded");
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an interrupted or killed compare leaves no table at the final names; a rerun is told --resume",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "kne-compare-int-" });
+    const compare = async (
+      run: string,
+      methods: string,
+      extra: string[] = [],
+      env: Record<string, string> = {},
+    ) => {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "scripts/compare.ts", "--model", "tests/fixtures/tiny-gpt2"],
+          ...["--requests", "tests/fixtures/requests-tiny.json", "--n", "2", "--no-fluency"],
+          ...["--methods", methods, "--backend", "wasm", "--out", run, ...extra],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1", ...env },
+      }).output();
+      return { code: r.code, signal: r.signal, err: new TextDecoder().decode(r.stderr) };
+    };
+    const has = (p: string) => Deno.lstat(p).then(() => true, () => false);
+    const FINAL = ["comparison.md", "comparison.json", "comparison.svg"];
+    const CUT = FINAL.map((f) => f.replace("comparison.", "comparison.interrupted."));
+    /** A rerun without --resume or --force: refused (one error line), pointing to --resume. */
+    const refusedWithHint = async (run: string) => {
+      const r = await compare(run, "ft-m,kn");
+      assert(r.code === 2, `rerun exited ${r.code}:\n${r.err}`);
+      assert(
+        /^error: .* holds an interrupted comparison; pass --resume to continue it/.test(r.err) &&
+          r.err.trim().split("\n").length === 1,
+        r.err,
+      );
+    };
+    /** --resume finishes it: FT-M is read back, the table has both methods at its final names. */
+    const resumes = async (run: string) => {
+      const r = await compare(run, "ft-m,kn", ["--resume"]);
+      assert(r.code === 0, `--resume exited ${r.code}:\n${r.err}`);
+      assert(/\[ft-m\] done earlier/.test(r.err), r.err);
+      const md = await Deno.readTextFile(`${run}/comparison.md`);
+      assert(md.startsWith("# Editing methods") && md.includes("| Metric | FT-M | KN |"), md);
+      const json = JSON.parse(await Deno.readTextFile(`${run}/comparison.json`));
+      assert(json.interrupted === false && json.methods.length === 2, "comparison.json");
+      for (const f of CUT) assert(!(await has(`${run}/${f}`)), `${f} left by the resumed run`);
+    };
+    try {
+      // Stopped as by a Ctrl-C after the third record (FT-M's two and KN's first).
+      const run = `${out}/run`;
+      const cut = await compare(run, "ft-m,kn", [], { KNE_FAULT_INTERRUPT_AFTER: "3" });
+      assert(cut.code === 130, `interrupted run exited ${cut.code}:\n${cut.err}`);
+      // It used to write comparison.md and .svg with FT-M alone, at their final names.
+      for (const f of FINAL) assert(!(await has(`${run}/${f}`)), `${f} of an interrupted run`);
+      const md = await Deno.readTextFile(`${run}/comparison.interrupted.md`);
+      assert(
+        md.startsWith("INTERRUPTED: 1 of 2 methods; rerun the same command with --resume") &&
+          md.includes("| Metric | FT-M |"),
+        md,
+      );
+      const svg = await Deno.readTextFile(`${run}/comparison.interrupted.svg`);
+      assert(svg.includes("INTERRUPTED (1 of 2 methods)"), "the chart does not say so");
+      const json = JSON.parse(await Deno.readTextFile(`${run}/comparison.interrupted.json`));
+      assert(json.interrupted === true && json.methods.length === 1, "comparison.interrupted");
+      assert(await has(`${run}/kn.partial`) && !(await has(`${run}/kn`)), "kn's records");
+      await refusedWithHint(run);
+      await resumes(run);
+
+      // --force with other methods: the folder of KN, not in the new run, goes; a folder of the
+      // user's named after a method stays. FT-L fails (a layer the model lacks): its row names
+      // the folder it left, not OUT/ft-l (which does not exist).
+      await Deno.mkdir(`${run}/rome`);
+      await Deno.writeTextFile(`${run}/rome/notes.txt`, "mine");
+      const hp = `${out}/hparams`;
+      await Deno.mkdir(hp);
+      await Deno.writeTextFile(`${hp}/ft-l.json`, JSON.stringify({ layer: 5 }));
+      const forced = await compare(run, "ft-m,ft-l", ["--force", "--hparams-dir", hp]);
+      assert(
+        forced.code === 1,
+        `--force with a failing method exited ${forced.code}:\n${forced.err}`,
+      );
+      assert(!(await has(`${run}/kn`)), "KN's folder beside a comparison without KN");
+      assert(await has(`${run}/rome/notes.txt`), "a folder of the user's was removed");
+      const forcedMd = await Deno.readTextFile(`${run}/comparison.md`);
+      assert(
+        forcedMd.includes(`\`${run}/ft-l.partial\` (FT-L failed)`) &&
+          !forcedMd.includes(`\`${run}/ft-l\``),
+        forcedMd,
+      );
+      // A finished comparison's tables go as soon as a new run over it starts: interrupted, it
+      // leaves none at the final names.
+      const over = await compare(run, "ft-m", ["--force"], { KNE_FAULT_INTERRUPT_AFTER: "1" });
+      assert(over.code === 130, `interrupted run exited ${over.code}:\n${over.err}`);
+      for (const f of FINAL) assert(!(await has(`${run}/${f}`)), `${f} of an earlier run left`);
+
+      // Killed (SIGKILL) after the third record: no table at all, the same hint, and --resume.
+      const killedRun = `${out}/killed`;
+      const killed = await compare(killedRun, "ft-m,kn", [], { KNE_FAULT_KILL_AFTER: "3" });
+      assert(killed.signal === "SIGKILL", `not killed: exit ${killed.code}:\n${killed.err}`);
+      for (const f of [...FINAL, ...CUT]) {
+        assert(!(await has(`${killedRun}/${f}`)), `${f} after a SIGKILL`);
+      }
+      await refusedWithHint(killedRun);
+      await resumes(killedRun);
     } finally {
       await Deno.remove(out, { recursive: true });
     }
