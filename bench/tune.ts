@@ -21,6 +21,9 @@
 // search exits 130 after it, so an immediate --resume goes on from there. The child processes and
 // signals are bench/tune/process.ts's, the reading of a trial's output bench/tune/trial-output.ts's.
 //
+// --out is checked before the first trial (bench/tune/out-folder.ts): a file, or a folder of the
+// user's with files in it, is refused (exit 2); a search's own folder carries the .kne-output marker.
+//
 //   deno run -A bench/tune.ts --method ft-l --grid '{"lr":[0.005,0.01],"layer":[1,2]}'
 
 import { basename, resolve } from "node:path";
@@ -32,6 +35,8 @@ import { notOneOf, parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { parseEditArgs, UsageError } from "../src/pipeline/args.ts";
 import { methodByName, METHODS } from "../src/methods/registry.ts";
 import { buildKernels, runChild, Signals } from "./tune/process.ts";
+import { claimSearchFolder } from "./tune/out-folder.ts";
+import { GuardError } from "../src/pipeline/output-guard.ts";
 import { progressPrinter, savedRecords, trialFailure } from "./tune/trial-output.ts";
 import { DEFAULT_MODEL, noModelFolder, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
@@ -304,6 +309,14 @@ if (import.meta.main) {
     parseEditArgs(editArgs(a, `${a.out}/t1/hparams.json`, false, `${a.out}/t1`));
   } catch (e) {
     if (e instanceof UsageError) fail(e.message);
+    throw e;
+  }
+  // OUT before any trial writes into it: a file, or a folder of the user's with files in it, is
+  // refused; a new or empty folder, or one of an earlier search, is marked as the search's.
+  try {
+    await claimSearchFolder(a.out, modelDir);
+  } catch (e) {
+    if (e instanceof GuardError) fail(e.message);
     throw e;
   }
   const signals = new Signals();

@@ -7,7 +7,8 @@
 // A bad --n, --mode or grid value is refused up front by the edit command's rules; a failed trial
 // shows the edit command's error line and suggests --resume only where it helps; each finished
 // record is a progress line; Ctrl-C lets the running trial finish its record and exit before the
-// search exits 130, so --resume works at once; a fresh tree gets its kernels built first.
+// search exits 130, so --resume works at once; a fresh tree gets its kernels built first. An --out
+// that is a file, or a folder of the user's with files in it, is refused before any trial writes.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { chooseTrial, gridPoints } from "../../bench/tune.ts";
@@ -112,6 +113,43 @@ Deno.test("tune.ts refuses to read a test split, to tune without anchors, or a g
     /^error: --model tests\/fixtures\/no-such-model: no such folder$/m.test(missing.err),
     true,
   );
+});
+
+Deno.test("tune.ts --out: a file or a folder of the user's is refused before any trial writes", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "kne-tune-out-" });
+  const tune = async (out: string) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", "bench/tune.ts", "--method", "kne", "--grid", '{"steps":[2]}'],
+        ...[...TINY, "--n", "1", "--out", out],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+    }).output();
+    return { code: r.code, err: text(r.stderr) };
+  };
+  try {
+    await Deno.writeTextFile(`${tmp}/afile`, "mine");
+    await Deno.mkdir(`${tmp}/user`);
+    await Deno.writeTextFile(`${tmp}/user/notes.txt`, "mine");
+    const cases: [string, RegExp][] = [
+      // It ended with an uncaught NotADirectory and its stack trace.
+      [`${tmp}/afile`, /^error: --out .*afile is a file, not a folder; choose another --out$/],
+      [`${tmp}/afile/sub`, /^error: --out .*afile\/sub: .*is a file, not a folder$/],
+      // It wrote t1/hparams.json and t1/inputs.json among the user's files.
+      [`${tmp}/user`, /^error: --out .*user is a folder this tool did not write \(no \.kne-output/],
+    ];
+    for (const [out, re] of cases) {
+      const r = await tune(out);
+      equal(r.code, 2, `${out}: ${r.err}`);
+      equal(r.err.trim().split("\n").length, 1, `${out}: ${r.err}`);
+      equal(re.test(r.err.trim()), true, `${out}: ${r.err}`);
+    }
+    equal(await Deno.readTextFile(`${tmp}/afile`), "mine");
+    deepEqual([...Deno.readDirSync(`${tmp}/user`)].map((e) => e.name), ["notes.txt"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("a failed trial: the edit command's error line, --resume only where it helps", () => {
