@@ -76,12 +76,19 @@ async function resolveHparams(args: EditArgs, method: Method) {
   const shipped = await shippedHparams(method, args.model, undefined, args.mode);
   if (shipped) return { hparams: shipped.hparams, from: relative(Deno.cwd(), shipped.file) };
   // A copy of a shipped model under another folder name lands here too: say so, since the
-  // defaults were tuned on no model and may edit it far worse.
-  console.error(
-    `note: no hyperparameter file ships for the model folder "${basename(resolve(args.model))}" ` +
-      `(${relative(Deno.cwd(), shippedHparamsFile(method.name, args.model))}); ${method.name}'s ` +
-      `built-in defaults, tuned on no model, are used: pass --hparams FILE to choose`,
-  );
+  // defaults were tuned on no model and may edit it far worse. Not for a folder that is no model
+  // (no config.json): its own error follows, and the note would only come before it.
+  if (await present(`${args.model}/config.json`)) {
+    console.error(
+      `note: no hyperparameter file ships for the model folder "${
+        basename(resolve(args.model))
+      }" ` +
+        `(${
+          relative(Deno.cwd(), shippedHparamsFile(method.name, args.model))
+        }); ${method.name}'s ` +
+        `built-in defaults, tuned on no model, are used: pass --hparams FILE to choose`,
+    );
+  }
   return { hparams: method.defaults, from: "built-in defaults" };
 }
 

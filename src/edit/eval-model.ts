@@ -78,5 +78,7 @@ export async function greedy(
   const maxNewTokens = Math.max(0, Math.min(n, model.config.contextLength - prompt.length));
   const eosId = model.config.eosTokenId ?? undefined;
   const { ids } = await generate(model, prompt, { maxNewTokens, eosId });
-  return inputText(tok, ids);
+  // A byte-level completion cut by the token budget can end inside a character, which decodes
+  // as U+FFFD ("Rome 🍕��"): that unfinished character is left out.
+  return inputText(tok, ids).replace(/\uFFFD+$/, "");
 }

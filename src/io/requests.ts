@@ -74,7 +74,8 @@ export function parseRequests(
 ): EditRequest[] {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A byte order mark (as some Windows editors save UTF-8) is not part of the JSON.
+    value = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (e) {
     throw new RequestError(file, undefined, undefined, `invalid JSON: ${jsonReason(e)}`);
   }

@@ -189,8 +189,9 @@ export function parseEditArgs(argv: readonly string[]): EditArgs {
   }
   if (v.subject !== undefined) {
     if (args.prompt === undefined) throw new UsageError("--subject goes with --prompt/--target");
+    if (v.subject.trim() === "") throw new UsageError("--subject must not be empty");
     // ROME and MEMIT write at the subject's last token: one the prompt lacks has none.
-    if (v.subject.trim() === "" || !args.prompt.includes(v.subject)) {
+    if (!args.prompt.includes(v.subject)) {
       throw new UsageError(
         `--subject ${JSON.stringify(v.subject)} does not occur in --prompt ${
           JSON.stringify(args.prompt)

@@ -1,7 +1,8 @@
 // The edit pipeline's generation goes through the KV cache and still produces exactly the tokens
 // of the metrics' one-forward-per-token loop: top-k samples (fluency), across the context limit
 // (where it falls back to a window of the last ctx tokens), and the greedy completions; on the
-// default model, whose tokenizer puts a space before a text, they begin as the prompt was typed.
+// default model, whose tokenizer puts a space before a text, they begin as the prompt was typed,
+// and a character cut by the token budget is left out rather than shown as U+FFFD.
 
 import assert from "node:assert/strict";
 import { createBackend } from "../../engine/select.ts";
@@ -66,6 +67,11 @@ Deno.test("the default model reads a prompt that begins with its subject, and sh
     assert.ok(text.startsWith(`${prompt} Paris`), text);
     // ... and the texts shown and scored begin as the user typed them, without that space.
     assert.equal(evalModel(model, tok).decode(ids), prompt);
+    // A completion that ends inside a character (its first bytes only: "Pizza 🍕" cut before
+    // the emoji's last byte) shows without the replacement character it used to end on.
+    const cut = tok.encode("Pizza 🍕").slice(0, -1);
+    assert.ok(tok.decode(cut).endsWith("\uFFFD"));
+    assert.equal(await greedy(model, tok, cut, 0), "Pizza ");
     disposeModel(model);
   } finally {
     await be.dispose();

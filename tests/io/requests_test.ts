@@ -38,6 +38,12 @@ const EXAMPLE = {
   },
 };
 
+Deno.test("a byte order mark before the JSON is read past", () => {
+  // It was refused as "Unexpected token", with the mark itself invisible in the message.
+  const plain = parseRequests(JSON.stringify([EXAMPLE]), FILE);
+  assertEquals(parseRequests("\uFEFF" + JSON.stringify([EXAMPLE]), FILE), plain);
+});
+
 Deno.test("the KNE.md example parses to a normalised EditRequest", () => {
   const [r] = parseRequests(JSON.stringify([EXAMPLE]), FILE);
   const want: EditRequest = {

@@ -10,11 +10,19 @@ const PROMPT = ["--prompt", "The capital of France is", "--target", "Rome"];
 
 Deno.test("--subject must occur in --prompt", () => {
   assert.equal(parseEditArgs([...PROMPT, "--subject", "France"]).subject, "France");
-  for (const subject of ["Germany", "france", " "]) {
+  for (const subject of ["Germany", "france"]) {
     assert.throws(
       () => parseEditArgs([...PROMPT, "--subject", subject]),
       (e) => e instanceof UsageError && /does not occur in --prompt/.test(e.message),
       subject,
+    );
+  }
+  // An empty one is named as empty (it read "--subject \"\" does not occur in --prompt").
+  for (const subject of ["", " "]) {
+    assert.throws(
+      () => parseEditArgs([...PROMPT, "--subject", subject]),
+      (e) => e instanceof UsageError && e.message === "--subject must not be empty",
+      JSON.stringify(subject),
     );
   }
 });

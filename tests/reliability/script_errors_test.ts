@@ -69,6 +69,14 @@ Deno.test("every command ends bad input with one escaped error line, no stack tr
       message: /--anchors .*none\.json: no such file \(the edit would run without anchors\)/,
       absent: [join(tmp, "e1"), join(tmp, "e1.partial")],
     },
+    // A folder that is no model: its error alone (a note about its hyperparameters came first).
+    {
+      script: "edit.ts",
+      args: ["--model", notJson, "--out", join(tmp, "e2")],
+      code: 1,
+      message: /^(?![^]*note:)[^]*not-json\/config\.json: cannot read: no such file/,
+      absent: [join(tmp, "e2"), join(tmp, "e2.partial")],
+    },
     {
       script: "compare.ts",
       args: ["--model", TINY, "--anchors", join(tmp, "none.json"), "--out", join(tmp, "c1")],
