@@ -32,7 +32,7 @@ export interface Ensemble {
   selectedUnits: number;
   /** Lowest kept score (the global threshold, for selection = global). */
   threshold: number;
-  /** Kept units per layer. */
+  /** Kept units per layer (they sum to selectedUnits). */
   perLayer: Record<string, number>;
 }
 
@@ -114,8 +114,9 @@ export function selectEnsemble(
     e.units.push(c.u);
     e.scores.push(c.s);
   }
+  // Units, as selectedUnits counts them: a neuron held by two tensors is one.
   const perLayer: Record<string, number> = {};
-  for (const e of tensors.values()) perLayer[e.layer] = (perLayer[e.layer] ?? 0) + e.units.length;
+  for (const c of kept) perLayer[c.layer] = (perLayer[c.layer] ?? 0) + 1;
   return {
     tensors: [...tensors.values()],
     totalUnits: cands.length,
@@ -169,9 +170,12 @@ export function unionEnsemble(
   const distinct = new Set<string>();
   const perLayer: Record<string, number> = {};
   for (const t of tensors) {
-    perLayer[t.layer] = (perLayer[t.layer] ?? 0) + t.units.length;
     const neuron = ffnUnit === "neuron" && t.group.startsWith("mlp_");
-    for (const u of t.units) distinct.add(neuron ? `${t.layer}/mlp/${u}` : `${t.name}/${u}`);
+    for (const u of t.units) {
+      const key = neuron ? `${t.layer}/mlp/${u}` : `${t.name}/${u}`;
+      if (!distinct.has(key)) perLayer[t.layer] = (perLayer[t.layer] ?? 0) + 1;
+      distinct.add(key);
+    }
   }
   return {
     tensors,

@@ -54,7 +54,8 @@ Deno.test("unionEnsemble: every unit of either, latest score, a neuron counted o
         }
         if (!(neuron && n.includes("c_proj"))) distinct += want.length;
       }
-      return u.selectedUnits === distinct && u.threshold === 1 &&
+      const perLayer = Object.values(u.perLayer).reduce((x, y) => x + y, 0);
+      return u.selectedUnits === distinct && perLayer === distinct && u.threshold === 1 &&
         u.tensors.every((t, i) => i === 0 || u.tensors[i - 1].layer <= t.layer);
     }));
   }

@@ -62,6 +62,10 @@ for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
         const row = teacherForced([5, 9, 2, 7, 3, 8], [4, 6], model.config.contextLength);
         const hp = { ...HP, ffnUnit };
         const ensemble = selectEnsemble(await attribute(model, [row], hp), hp);
+        // Units per layer sum to the units selected (a neuron in two or three tensors used to
+        // count once per tensor there: ensemble.json read 26 units and {"11": 52}).
+        const sum = Object.values(ensemble.perLayer).reduce((a, b) => a + b, 0);
+        assert.equal(sum, ensemble.selectedUnits);
         if (ffnUnit === "neuron") {
           // A neuron is selected whole: every FFN tensor of a layer holds the same units, the
           // output projection along its inputs (GPT-2: rows of [dFF, d]; Llama: columns).
