@@ -10,7 +10,8 @@
 // Also the record files themselves: where each record's patch lives, and the durable append of
 // a record's line.
 
-import { exists, writeTextAtomically } from "../io/files.ts";
+import { FileSystemError } from "../io/errors.ts";
+import { exists, fsReason, writeTextAtomically } from "../io/files.ts";
 import { readPatch, type TensorChange } from "../io/patch.ts";
 import type { RetentionCheck } from "../eval/retention.ts";
 import type { SequenceSoFar } from "../loop/edit-loop.ts";
@@ -145,13 +146,19 @@ async function clearLeftovers(partial: string, patches: Set<string>): Promise<vo
   }
 }
 
-/** Appends `text` to `file` and flushes it to the disk before returning (a record's promise). */
+/**
+ * Appends `text` to `file` and flushes it to the disk before returning (a record's promise). A
+ * failed write names the file (an OS error of write itself names none: a full disk read
+ * "cannot use a file: no space left on the device").
+ */
 export async function appendDurably(file: string, text: string): Promise<void> {
   const f = await Deno.open(file, { append: true, create: true });
   try {
     const bytes = new TextEncoder().encode(text);
     for (let at = 0; at < bytes.length;) at += await f.write(bytes.subarray(at));
     await f.syncData();
+  } catch (e) {
+    throw new FileSystemError(file, "write", fsReason(e), { cause: e });
   } finally {
     f.close();
   }
