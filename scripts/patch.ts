@@ -1,9 +1,10 @@
-// `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a copy of a model
-// folder with a sparse edit patch applied (the edited weights) or reverted (the original ones),
-// bit for bit. The input folder is only read; the output follows the edit command's rules
-// (src/pipeline/output-guard.ts) and appears atomically (written as OUT.partial, then renamed).
-// A patch applies only to the weights it was made from (and reverts only the weights it
-// produced): --other-weights, not --force, overrides that.
+// `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a model folder's
+// weights with a sparse edit patch applied (the edited weights) or reverted (the original ones),
+// bit for bit, beside its config and tokenizer files (as the edit's OUT/model/; a trained model's
+// card and recall.json are not the patched weights'). The input folder is only read; the output
+// follows the edit command's rules (src/pipeline/output-guard.ts) and appears atomically (written
+// as OUT.partial, then renamed). A patch applies only to the weights it was made from (and
+// reverts only the weights it produced): --other-weights, not --force, overrides that.
 
 import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
@@ -16,11 +17,11 @@ import {
   GuardError,
   lockOutput,
   markOutput,
-  OUTPUT_MARKER,
   removeOutput,
 } from "../src/pipeline/output-guard.ts";
-import { fsError, replaceDir } from "../src/io/files.ts";
-import { openCheckpoint, weightFiles } from "../src/io/checkpoint.ts";
+import { exists, fsError, replaceDir } from "../src/io/files.ts";
+import { CARRIED_FILES } from "../src/io/model-files.ts";
+import { openCheckpoint } from "../src/io/checkpoint.ts";
 import { exactWriteDtype, writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]
@@ -30,8 +31,9 @@ const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --ou
   revert           write the patch's original values back (undo a patch applied before)
   --patch FILE     a sparse patch written by \`deno task edit\` (OUT/patch.safetensors)
   --model DIR      the model folder to patch (only read)
-  --out DIR        the folder to write: a copy of --model with its weights patched (as one
-                   model.safetensors; a sharded model's shards are joined)
+  --out DIR        the folder to write: --model's weights patched (as one model.safetensors; a
+                   sharded model's shards are joined), its config and tokenizer files (not its
+                   card or recall.json, which describe the unpatched weights)
   --force          replace --out when it exists (only a folder this tool wrote)
   --other-weights  apply (or revert) the patch even though the model does not hold the values it
                    starts from: a patch made from other weights, or one not applied to these;
@@ -131,10 +133,11 @@ try {
   await removeOutput(partial);
   await Deno.mkdir(partial, { recursive: true });
   await markOutput(partial, "patch");
-  const replaced = new Set([...await weightFiles(modelDir), OUTPUT_MARKER]);
-  for await (const entry of Deno.readDir(modelDir)) {
-    if (entry.isFile && !replaced.has(entry.name)) {
-      await Deno.copyFile(`${modelDir}/${entry.name}`, `${partial}/${entry.name}`);
+  // The config and tokenizer files, as the edit's OUT/model/ holds them: a trained model's card
+  // and recall.json describe its trained weights, not patched (or reverted) ones.
+  for (const name of CARRIED_FILES) {
+    if (await exists(`${modelDir}/${name}`)) {
+      await Deno.copyFile(`${modelDir}/${name}`, `${partial}/${name}`);
     }
   }
   await writeSafetensors(

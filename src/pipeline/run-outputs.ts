@@ -9,7 +9,7 @@ import { barChartSvg } from "../report/bars.ts";
 import type { MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { exists, replaceDir } from "../io/files.ts";
-import { TOKENIZER_FILES } from "../io/tokenizer-source.ts";
+import { CARRIED_FILES } from "../io/model-files.ts";
 import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { saveWeights } from "./load.ts";
@@ -100,7 +100,7 @@ export async function finishRun(
       writeChanges(opts.model, finalChanges, "after");
     }
     await Deno.mkdir(`${partial}/model`, { recursive: true });
-    for (const f of ["config.json", ...TOKENIZER_FILES]) {
+    for (const f of CARRIED_FILES) {
       if (await exists(`${opts.modelDir}/${f}`)) {
         await Deno.copyFile(`${opts.modelDir}/${f}`, `${partial}/model/${f}`);
       }

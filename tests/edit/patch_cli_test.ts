@@ -2,7 +2,8 @@
 // `scripts/patch.ts apply` on the original model reproduces the edited weights bit for bit, and
 // `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
 // checkpoint, whose outputs stay F16, and for a sharded checkpoint and a PyTorch one
-// (pytorch_model.bin), whose edit and patched copy are one model.safetensors.
+// (pytorch_model.bin), whose edit and patched copy are one model.safetensors. A trained model's
+// card and recall.json are not copied: they describe the unpatched weights.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { openCheckpoint } from "../../src/io/checkpoint.ts";
@@ -152,4 +153,23 @@ Deno.test("a PyTorch checkpoint (tied GPT-2 .bin) edits, and its patch applies t
     const files = [...Deno.readDirSync(applied)].map((e) => e.name).sort();
     deepEqual(files, [".kne-output", "config.json", "model.safetensors", "tokenizer.json"]);
   }, /^lm_head\.weight$/);
+});
+
+Deno.test("a patched copy of a trained model leaves its card and recall.json behind", async () => {
+  // They describe the trained weights; the patched folder used to carry them, claiming the card
+  // and recall figures of a model it is not. It holds what the edit's OUT/model/ holds.
+  const trained = await Deno.makeTempDir();
+  try {
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json"]) {
+      await Deno.copyFile(`${MODEL}/${f}`, `${trained}/${f}`);
+    }
+    await Deno.writeTextFile(`${trained}/README.md`, "# a trained model's card\n");
+    await Deno.writeTextFile(`${trained}/recall.json`, "{}\n");
+    await editApplyRevert(trained, [], (applied) => {
+      const files = [...Deno.readDirSync(applied)].map((e) => e.name).sort();
+      deepEqual(files, [".kne-output", "config.json", "model.safetensors", "tokenizer.json"]);
+    });
+  } finally {
+    await Deno.remove(trained, { recursive: true });
+  }
 });
