@@ -10,7 +10,13 @@ import { createBackend } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
-import { fsReason, jsonReason, readRegularText, writeTextAtomically } from "../src/io/files.ts";
+import {
+  fsReason,
+  jsonReason,
+  present,
+  readRegularText,
+  writeTextAtomically,
+} from "../src/io/files.ts";
 import { loadTokenizer } from "../src/io/tokenizer.ts";
 import type { EvalSets } from "../src/facts/corpus.ts";
 import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
@@ -43,9 +49,18 @@ const model = values.model ?? exitWithError("--model is required", 2, USAGE);
 if (model.trim() === "") exitWithError("--model must not be empty", 2, USAGE);
 const dir = model.replace(/\/+$/, "") || "/";
 const path = `${dir}/recall.json`;
-const text = await readRegularText(path).catch((e) =>
-  exitWithError(`cannot read ${path}: ${fsReason(e)}`, 1)
-);
+const isFolder = (p: string) => Deno.stat(p).then((s) => s.isDirectory, () => false);
+const text = await readRegularText(path).catch(async (e) => {
+  // A folder without the summary (an edit's OUT/model/, a downloaded model) has no card to write.
+  if (await isFolder(dir) && !(await present(path))) {
+    exitWithError(
+      `${dir} is not a model trained by this project: it has no recall.json (the training ` +
+        `summary its card is written from)`,
+      1,
+    );
+  }
+  return exitWithError(`cannot read ${path}: ${fsReason(e)}`, 1);
+});
 let summary: TrainSummary;
 try {
   summary = upgradeSummary(JSON.parse(text)) as TrainSummary;

@@ -1,9 +1,10 @@
 // The model card: the base model's targets table says met or not met against each target, and
 // `deno task card` rewrites a card from a training summary, naming the machine and the
-// tokenizer's prefix space, and refuses a file that is not one; --rescore measures recall again,
-// as training did, and keeps training's figures on the card. Every shipped card is exactly what
-// the command writes from its recall.json (formatted as `deno fmt` formats it, so regenerating a
-// card leaves the tree passing `deno fmt --check`).
+// tokenizer's prefix space, and refuses a file that is not one (and a folder without one, such as
+// an edit's OUT/model/, as not trained by this project); --rescore measures recall again, as
+// training did, and keeps training's figures on the card. Every shipped card is exactly what the
+// command writes from its recall.json (formatted as `deno fmt` formats it, so regenerating a card
+// leaves the tree passing `deno fmt --check`).
 
 import assert from "node:assert/strict";
 import {
@@ -143,6 +144,27 @@ Deno.test("card: deno task card rewrites README.md from recall.json", async () =
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
       assert.equal(await Deno.stat(`${dir}/README.md`).then(() => true, () => false), false);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("card: a model folder without recall.json is said not to be one trained here", async () => {
+  // An edit's OUT/model/ (config, tokenizer, weights): the card used to say "cannot read
+  // recall.json", as if a file had gone missing.
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const f of ["config.json", "model.safetensors", "tokenizer.json"]) {
+      await Deno.copyFile(new URL(`../fixtures/tiny-gpt2/${f}`, import.meta.url), `${dir}/${f}`);
+    }
+    const r = await card(["--model", `${dir}/`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `error: ${dir} is not a model trained by this project: it has no recall.json (the ` +
+        `training summary its card is written from)\n`,
+    );
+    assert.equal(await Deno.stat(`${dir}/README.md`).then(() => true, () => false), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
