@@ -19,6 +19,7 @@ import { recall, type RecallReport } from "../src/train/recall.ts";
 import { BASE_TARGETS } from "../src/train/card.ts";
 import { realish } from "../src/pipeline/output-guard.ts";
 import { present } from "../src/io/files.ts";
+import { checkWritable } from "../src/io/writable.ts";
 import { mulberry32, shuffled } from "../src/random/rng.ts";
 
 const USAGE = `Usage: deno task recall --model DIR [--corpus text|template] [--sets a,b]
@@ -54,13 +55,17 @@ if (args.corpus !== undefined && args.corpus !== "text" && args.corpus !== "temp
   fail(`--corpus must be text or template, got "${args.corpus}"`);
 }
 if (args.json !== undefined) {
-  const json = await realish(args.json), model = await realish(modelDir);
-  if (json.startsWith(model + "/")) {
+  // A path through a file cannot be resolved: the checks below (and the model's loading) say so.
+  const real = (p: string) => realish(p).catch(() => null);
+  const json = await real(args.json), model = await real(modelDir);
+  if (json !== null && model !== null && json.startsWith(model + "/")) {
     exitWithError(`--json ${args.json} lies inside the model folder; choose another path`, 2);
   }
   if (!args.force && await present(args.json)) {
     exitWithError(`--json ${args.json} exists; pass --force to replace it`, 2);
   }
+  // A folder there, or a parent folder missing or read-only, is said now, not after the recall.
+  await checkWritable(args.json).catch((e) => exitWithError((e as Error).message, 2));
 }
 /**
  * The corpus the model's tokenizer was made for: word-level (kne-facts) or byte-level BPE; a

@@ -1,7 +1,8 @@
 // Fact recall (src/train/recall.ts) on the tiny GPT-2 fixture: the padded, batched scores equal a
 // direct computation (one unpadded forward per probe, argmax at each answer position), probes the
 // model answers greedily score as known, and the report's totals and per-relation shares add up.
-// The recall command scores each shipped model on the corpus its tokenizer was made for.
+// The recall command scores each shipped model on the corpus its tokenizer was made for, and
+// refuses a --json path it could not write before it starts.
 
 import assert from "node:assert/strict";
 import { noGrad } from "../../src/autograd/variable.ts";
@@ -199,4 +200,45 @@ Deno.test("deno task recall scores a model on the corpus its tokenizer was made 
   }).output();
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /^error: --sets: no probe set "constructor"/m);
+});
+
+Deno.test("deno task recall refuses a --json path it could not write before any work", async () => {
+  // A folder there, a missing parent or a path through a file used to be found by the write after
+  // the whole recall (minutes). The model folder given is missing: a check made only after the
+  // work would end on it ("config.json: cannot read") instead.
+  const script = new URL("../../scripts/recall.ts", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir();
+  const recallTo = async (json: string, ...flags: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, "--model", `${dir}/no-model`, "--json", json, ...flags],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+  };
+  try {
+    await Deno.mkdir(`${dir}/folder`);
+    await Deno.writeTextFile(`${dir}/file`, "");
+    for (
+      const [json, why] of [
+        [`${dir}/folder`, /^error: cannot write .*\/folder: it is a folder, not a file\n$/],
+        [`${dir}/none/r.json`, /^error: cannot write .*\/none\/r\.json: no such file or folder/],
+        [`${dir}/file/r.json`, /^error: cannot write .*\/file\/r\.json: a part of the path is a/],
+      ] as const
+    ) {
+      const r = await recallTo(json, "--force");
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, why);
+      assert.equal(r.stderr.split("\n").length, 2, r.stderr);
+    }
+    // A path that can be written is left to the work (here the missing model), and the check
+    // leaves nothing there.
+    const r = await recallTo(`${dir}/r.json`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no-model\/config\.json: cannot read/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["file", "folder"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
