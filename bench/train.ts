@@ -6,7 +6,7 @@
 // --steps after --warmup steps, random weights and tokens. PyTorch CPU is the peer, in the same
 // run, on the same shape and tokens (bench/peers/torch_train.py, the WASM backend's thread count),
 // when Debian's python3-torch is installed (CI does not install it; bench/peers/torch.ts); the row
-// says so otherwise.
+// says so otherwise. Printed as a table (bench/train/table.ts), or with --json one object per row.
 //
 //   deno task bench:train [--shapes=facts,base,base-llama] [--steps=N] [--warmup=N] [--json]
 
@@ -19,10 +19,12 @@ import { lmLoss } from "../src/model/loss.ts";
 import { tidyAsync } from "../src/tensor/tensor.ts";
 import { benchFlags } from "./flags.ts";
 import { runTorchPeer, torchPython } from "./peers/torch.ts";
+import { peerNote, tableHeader, tableRow } from "./train/table.ts";
 
 const args = benchFlags(["shapes", "steps", "warmup", "json"]);
 const STEPS = args.int("steps", 6, 1);
 const WARMUP = args.int("warmup", 2, 0);
+const JSON_OUT = args.has("json");
 
 interface Shape {
   llama?: boolean;
@@ -74,6 +76,14 @@ async function torchStep(
 const py = await torchPython();
 const be = await createWasmBackend();
 const names = args.list("shapes", Object.keys(SHAPES)) ?? ["facts", "base"];
+/** Without --json: the peer's lines, each once, under the table. */
+const notes = new Set<string>();
+if (!JSON_OUT) {
+  console.log(
+    `${be.description}, median of ${STEPS} step${STEPS === 1 ? "" : "s"} after ${WARMUP} warm-up`,
+  );
+  console.log(tableHeader());
+}
 for (const name of names) {
   const s = SHAPES[name];
   const config: ModelConfig = {
@@ -134,7 +144,12 @@ for (const name of names) {
     ),
     backend: be.description,
   };
-  console.log(args.has("json") ? JSON.stringify(row) : row);
+  if (JSON_OUT) console.log(JSON.stringify(row));
+  else {
+    console.log(tableRow(row));
+    notes.add(peerNote(row));
+  }
   disposeModel(model);
 }
+for (const note of notes) console.log(note);
 await be.dispose();
