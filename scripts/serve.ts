@@ -64,20 +64,24 @@ export async function handle(req: Request): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") return answer(405, "method not allowed");
   const file = fileFor(new URL(req.url).pathname);
   if (!file) return answer(404, "not found");
-  let f: Deno.FsFile;
+  let f: Deno.FsFile, size: number;
   try {
     f = await Deno.open(file);
-    if (!(await f.stat()).isFile) {
+    const info = await f.stat();
+    if (!info.isFile) {
       f.close();
       return answer(404, "not found");
     }
+    size = info.size;
   } catch {
     return answer(404, "not found");
   }
   const ext = file.pathname.slice(file.pathname.lastIndexOf(".") + 1);
+  // The file's length, for GET and HEAD alike (a bodiless HEAD answer used to say 0).
   const headers = {
     ...ISOLATION,
     "content-type": TYPES[ext] ?? "application/octet-stream",
+    "content-length": String(size),
     "cache-control": "no-cache",
   };
   if (req.method === "HEAD") {

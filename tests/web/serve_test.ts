@@ -1,8 +1,9 @@
 // The page's server (scripts/serve.ts): every answer carries the cross-origin isolation headers,
 // every shipped model and request file is served with its type, and nothing outside the mounts is.
+// A HEAD request is answered with GET's headers, its content-length included, and no body.
 
 import { strict as assert } from "node:assert";
-import { fileFor, handle } from "../../scripts/serve.ts";
+import { fileFor, handle, serve } from "../../scripts/serve.ts";
 import { SHIPPED_SPLITS } from "../../src/pipeline/models.ts";
 
 const get = (path: string) => handle(new Request(`http://127.0.0.1${path}`));
@@ -44,4 +45,24 @@ Deno.test("paths outside the mounts or climbing out of them are refused", async 
   const post = await handle(new Request("http://127.0.0.1/", { method: "POST" }));
   assert.equal(post.status, 405);
   await post.body?.cancel();
+});
+
+Deno.test("HEAD answers with GET's headers, the body's length included, and no body", async () => {
+  // Through the server, which sets what a handler leaves out: HEAD for / used to say
+  // content-length 0 (and GET sent its files chunked, without a length).
+  const { server, url } = serve(0);
+  try {
+    const page = await url;
+    const got = await fetch(page);
+    const body = new Uint8Array(await got.arrayBuffer());
+    const head = await fetch(page, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    assert.equal(got.headers.get("content-length"), String(body.length));
+    const fields = (r: Response) => [...r.headers].filter(([k]) => k !== "date");
+    assert.deepEqual(fields(head), fields(got));
+    assert.ok(body.length > 0);
+  } finally {
+    await server.shutdown();
+  }
 });
