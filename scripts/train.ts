@@ -287,7 +287,8 @@ try {
   console.error(); // past the progress bar's line
   exitWithError(`${e.message}; last checkpoint: ${ckptDir}`, 1);
 }
-bar.finish();
+// Stopped at Ctrl-C, the bar ends on its count as "interrupted", not "stopped early".
+bar.finish(interrupt.requested() ? "interrupted" : "stopped early");
 if (interrupt.requested()) {
   console.error(`stopped at step ${state.step}; resume with --resume (checkpoint ${ckptDir})`);
   Deno.exit(130);

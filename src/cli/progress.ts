@@ -1,6 +1,7 @@
 // A one-line progress bar on stderr for long phases (attribution, update steps, training):
 // label, bar, count, rate, ETA and a free-form detail such as the current loss. A phase that ends
-// before its total (an update that stops early) ends on its count, "stopped early", no ETA.
+// before its total (an update that stops early) ends on its count, "stopped early", no ETA; one
+// its caller stopped (training at Ctrl-C) ends on its count, "interrupted".
 
 const enc = new TextEncoder();
 
@@ -57,14 +58,15 @@ export class Progress {
   }
 
   /**
-   * Ends the bar. A phase that stopped before its total ends on its last count, marked "stopped
-   * early" (no ETA): redrawn on a terminal, written once off one.
+   * Ends the bar. A phase that stopped before its total ends on its last count, marked `why` (no
+   * ETA): "stopped early" for one that stopped by itself, such as an update that met its goal;
+   * "interrupted" for one stopped at Ctrl-C. Redrawn on a terminal, written once off one.
    */
-  finish(): void {
+  finish(why: "stopped early" | "interrupted" = "stopped early"): void {
     if (this.#done) return;
     this.#done = true;
     const early = this.#n < this.total && (this.isTty || this.#unwritten !== null);
-    const line = `${this.#bar(this.#n)} stopped early ${this.#detail}`.trimEnd();
+    const line = `${this.#bar(this.#n)} ${why} ${this.#detail}`.trimEnd();
     if (this.isTty) Deno.stderr.writeSync(enc.encode(early ? `\r\x1b[2K${line}\n` : "\n"));
     else if (early) Deno.stderr.writeSync(enc.encode(line + "\n"));
   }

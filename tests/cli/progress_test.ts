@@ -1,7 +1,7 @@
 // The progress bar off a terminal (a log file, CI): one line at the end of a phase, and one for a
 // phase that stops before its total (an update that stops early), with the count it reached. On a
 // terminal such a phase used to stay drawn with its ETA ("3/60 ... ETA 22s"); it ends on its count,
-// "stopped early".
+// "stopped early", and a phase stopped at Ctrl-C (training) on its count, "interrupted".
 
 import assert from "node:assert/strict";
 
@@ -43,6 +43,21 @@ Deno.test("on a terminal a phase that stops early is redrawn on its count, witho
   );
   const last = err.split("\r\x1b[2K").at(-1)!;
   assert.equal(last, `update [#${"-".repeat(23)}] 3/60 stopped early loss 3\n`);
+});
+
+Deno.test("a phase stopped at Ctrl-C ends on its count as interrupted, not stopped early", async () => {
+  // Training's bar said "stopped early" when the user pressed Ctrl-C.
+  const code = (tty: boolean) =>
+    `const p = new Progress("train", 60, "step");${
+      tty ? ` Object.defineProperty(p, "isTty", { value: true });` : ""
+    } for (let i = 1; i <= 8; i++) p.update(i, "loss " + i); p.finish("interrupted");`;
+  const off = await stderrOf(code(false));
+  assert.equal(off, `train [###${"-".repeat(21)}] 8/60 interrupted loss 8\n`);
+  const on = await stderrOf(code(true));
+  assert.equal(
+    on.split("\r\x1b[2K").at(-1),
+    `train [###${"-".repeat(21)}] 8/60 interrupted loss 8\n`,
+  );
 });
 
 Deno.test("a phase's first report, before any step is timed, shows no rate or ETA", async () => {

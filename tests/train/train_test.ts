@@ -282,6 +282,9 @@ Deno.test("Ctrl-C stops training at a checkpoint (exit 130) and --resume finishe
     assertEquals(code, 130, stderr);
     const step = Number(/stopped at step (\d+); resume with --resume/.exec(stderr)?.[1]);
     assertEquals(step > 0, true, stderr);
+    // The bar ends on that step as interrupted; "stopped early" is an update's that stops itself.
+    assertMatch(stderr, new RegExp(`^train \\[[#-]+\\] ${step}/\\d+ interrupted loss `, "m"));
+    assertEquals(stderr.includes("stopped early"), false, stderr);
     assertEquals(await exists(`${dir}/m.checkpoint/state.json`), true);
     // Starting again without --resume would overwrite that checkpoint: refused.
     const kept = await sha(`${dir}/m.checkpoint/state.json`);
