@@ -15,6 +15,8 @@ const GPT2_BASE = {
   tieEmbeddings: true,
   qkvBias: true,
   qkNorm: false,
+  activation: "gelu_tanh",
+  parallelResidual: false,
   bosTokenId: 50256,
   eosTokenId: 50256,
 } as const;
@@ -30,6 +32,7 @@ export function llamaConfig(layers: number): ModelConfig {
     nHeads: 32,
     nKvHeads: 8,
     headDim: 64,
+    rotaryDims: 64,
     dFF: 8192,
     normEps: 1e-5,
     ropeTheta: 10000,
@@ -37,6 +40,8 @@ export function llamaConfig(layers: number): ModelConfig {
     tieEmbeddings: false,
     qkvBias: false,
     qkNorm: false,
+    activation: "silu",
+    parallelResidual: false,
     bosTokenId: 1,
     eosTokenId: 2,
   };
@@ -58,6 +63,7 @@ export const GPT2_SMALL: ModelConfig = {
   nHeads: 12,
   nKvHeads: 12,
   headDim: 64,
+  rotaryDims: 64,
   dFF: 3072,
 };
 
@@ -73,6 +79,7 @@ export const SHAPES: Shape[] = [
       nHeads: 16,
       nKvHeads: 16,
       headDim: 64,
+      rotaryDims: 64,
       dFF: 4096,
     },
   },

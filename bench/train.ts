@@ -96,6 +96,7 @@ for (const name of names) {
     nHeads: s.heads,
     nKvHeads: s.heads,
     headDim: s.d / s.heads,
+    rotaryDims: s.d / s.heads,
     dFF: s.ff ?? 4 * s.d,
     normEps: 1e-5,
     ropeTheta: 10000,
@@ -103,6 +104,8 @@ for (const name of names) {
     tieEmbeddings: true,
     qkvBias: false,
     qkNorm: false,
+    activation: s.llama ? "silu" : "gelu_tanh",
+    parallelResidual: false,
     bosTokenId: null,
     eosTokenId: null,
   };

@@ -68,10 +68,10 @@ export function embedding_backward(
 }
 
 /**
- * Rotary embedding. For each (t, i) the angle (posOffset + t) * invFreq[i] is formed in f32 as
- * Hugging Face does (invFreq: the host's table of Dh/2 inverse frequencies, src/model/rope.ts),
- * then cos and sin are taken in f64; four frequencies at a time are applied to every (batch,
- * head) row with f32x4.
+ * Rotary embedding of each head's first Dr values (the rest copied). For each (t, i) the angle
+ * (posOffset + t) * invFreq[i] is formed in f32 as Hugging Face does (invFreq: the host's table
+ * of Dr/2 inverse frequencies, src/model/rope.ts), then cos and sin are taken in f64; four
+ * frequencies at a time are applied to every (batch, head) row with f32x4.
  */
 export function rope(
   x: usize,
@@ -81,10 +81,11 @@ export function rope(
   T: i32,
   H: i32,
   Dh: i32,
+  Dr: i32,
   posOffset: u32,
   sign: f32,
 ): void {
-  const half = Dh >> 1;
+  const half = Dr >> 1;
   const rowStride = H * Dh;
   for (let t = 0; t < T; t++) {
     const pos = <f32>(<f64>posOffset + <f64>t);
@@ -135,6 +136,14 @@ export function rope(
               store<f32>(at(out, hi + k), x2 * c + x1 * s);
             }
           }
+        }
+      }
+    }
+    if (Dr < Dh) {
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < H; h++) {
+          const at0 = (b * T + t) * rowStride + h * Dh + Dr;
+          copyRun(at(out, at0), at(x, at0), Dh - Dr);
         }
       }
     }

@@ -1,8 +1,8 @@
-// AssemblyScript kernels: pointwise arithmetic, GELU/SiLU and their gradients, AdamW, and the
-// whole-buffer reductions sum / count_nonfinite. Pointers are byte offsets into the shared
-// linear memory; lengths are element counts. Everything runs in f32x4 lanes; tails that do not
-// fill a vector are loaded into a zero-padded vector and stored lane by lane, so the tail takes
-// exactly the same arithmetic path as the body.
+// AssemblyScript kernels: pointwise arithmetic, GELU (tanh and exact)/SiLU and their gradients,
+// AdamW, and the whole-buffer reductions sum / count_nonfinite. Pointers are byte offsets into
+// the shared linear memory; lengths are element counts. Everything runs in f32x4 lanes; tails
+// that do not fill a vector are loaded into a zero-padded vector and stored lane by lane, so the
+// tail takes exactly the same arithmetic path as the body.
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -86,6 +86,45 @@ const GELU_K: f32 = 0.044715;
   return f32x4.mul(dy, f32x4.add(s, ds));
 }
 
+// The exact GELU, x Phi(x) (GPT-NeoX): Phi(x) = erfc(-x / sqrt 2) / 2, erfc from its Chebyshev
+// fit t e^(-z^2 + P(t)), t = 1 / (1 + z/2), z = |x| / sqrt 2 (fractional error under 1.2e-7 in
+// exact arithmetic). Past z = 13 the tail is 0 (erfc(13) is about 1e-75; exp4 stops at e^-87,
+// which times a huge |x| would not vanish), as is the density below past |x| = 13.
+@inline function normalCdf4(x: v128): v128 {
+  const z = f32x4.min(f32x4.mul(f32x4.abs(x), f32x4.splat(0.7071067811865476)), f32x4.splat(20));
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
+  let p = f32x4.splat(0.17087277);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  const tail = v128.bitselect(
+    f32x4.splat(0),
+    f32x4.mul(f32x4.mul(f32x4.splat(0.5), t), exp4(f32x4.sub(p, f32x4.mul(z, z)))),
+    f32x4.gt(z, f32x4.splat(13)),
+  );
+  return v128.bitselect(tail, f32x4.sub(f32x4.splat(1), tail), f32x4.lt(x, f32x4.splat(0)));
+}
+
+/** dy * (Phi(x) + x phi(x)), phi(x) = e^(-x^2 / 2) / sqrt(2 pi). */
+@inline function geluErfBackward4(x: v128, dy: v128): v128 {
+  const c = f32x4.min(f32x4.abs(x), f32x4.splat(20));
+  const pdf = v128.bitselect(
+    f32x4.splat(0),
+    f32x4.mul(
+      f32x4.splat(0.3989422804014327),
+      exp4(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(c, c))),
+    ),
+    f32x4.gt(c, f32x4.splat(13)),
+  );
+  return f32x4.mul(dy, f32x4.add(normalCdf4(x), f32x4.mul(x, pdf)));
+}
+
 @inline function silu4(x: v128): v128 {
   return f32x4.mul(x, sigmoid4(x));
 }
@@ -161,6 +200,33 @@ export function gelu_backward(x: usize, dy: usize, dx: usize, n: i32): void {
     const o = <usize>i << 2;
     const k = n - i;
     storeTail(dx + o, geluBackward4(loadTail(x + o, k), loadTail(dy + o, k)), k);
+  }
+}
+
+export function gelu_erf(x: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    v128.store(out + o, f32x4.mul(v, normalCdf4(v)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    const v = loadTail(x + o, n - i);
+    storeTail(out + o, f32x4.mul(v, normalCdf4(v)), n - i);
+  }
+}
+
+export function gelu_erf_backward(x: usize, dy: usize, dx: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, geluErfBackward4(v128.load(x + o), v128.load(dy + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    const k = n - i;
+    storeTail(dx + o, geluErfBackward4(loadTail(x + o, k), loadTail(dy + o, k)), k);
   }
 }
 

@@ -30,12 +30,13 @@ export const layoutKernels: KernelSpec[] = [
     grid: (p) => grid1d(p.d),
   },
   /**
-   * Rotary embedding (Hugging Face Llama, rotate_half) of x [batch, T, H, Dh]: for i < Dh/2,
-   * angle = f32(posOffset + t) * invFreq[i] (one f32 product, the same on both backends; the
-   * table of inverse frequencies is the host's, src/model/rope.ts), c = cos, s = sign * sin;
-   * out[i] = x[i] c - x[i + Dh/2] s, out[i + Dh/2] = x[i + Dh/2] c + x[i] s.
-   * sign = -1 is the backward (transpose) pass. Dh must be even and at most 2048. WebGPU runs
-   * one workgroup per (batch, t) row.
+   * Rotary embedding (Hugging Face Llama, rotate_half) of x [batch, T, H, Dh] on each head's
+   * first Dr values (GPT-NeoX's partial rotary; Dr = Dh for Llama), the others copied: for
+   * i < Dr/2, angle = f32(posOffset + t) * invFreq[i] (one f32 product, the same on both
+   * backends; the table of inverse frequencies is the host's, src/model/rope.ts), c = cos,
+   * s = sign * sin; out[i] = x[i] c - x[i + Dr/2] s, out[i + Dr/2] = x[i + Dr/2] c + x[i] s.
+   * sign = -1 is the backward (transpose) pass. Dr must be even and Dh at most 2048. WebGPU
+   * runs one workgroup per (batch, t) row.
    */
   {
     name: "rope",
@@ -46,15 +47,18 @@ export const layoutKernels: KernelSpec[] = [
       ["T", "u32"],
       ["H", "u32"],
       ["Dh", "u32"],
+      ["Dr", "u32"],
       ["posOffset", "u32"],
       ["sign", "f32"],
     ],
     sizes: (p) => {
-      if (p.Dh % 2 !== 0 || p.Dh > 2048) {
-        throw new BackendError(`kernel rope: Dh must be even and at most 2048, got ${p.Dh}`);
+      if (p.Dr % 2 !== 0 || p.Dr < 2 || p.Dr > p.Dh || p.Dh > 2048) {
+        throw new BackendError(
+          `kernel rope: Dr must be even, 2 to Dh, and Dh at most 2048, got Dr ${p.Dr}, Dh ${p.Dh}`,
+        );
       }
       const n = p.batch * p.T * p.H * p.Dh;
-      return [n, p.Dh / 2, n];
+      return [n, p.Dr / 2, n];
     },
     grid: (p) => grid1d(p.batch * p.T, 1),
   },

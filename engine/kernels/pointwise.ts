@@ -36,6 +36,10 @@ export const pointwiseKernels: KernelSpec[] = [
   elementwise("gelu", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * gelu'(x). */
   elementwise("gelu_backward", ["x", "dy"], ["dx"], [], EXP_COST),
+  /** The exact GELU (GPT-NeoX's "gelu"): x Phi(x), Phi the standard normal CDF. */
+  elementwise("gelu_erf", ["x"], ["out"], [], EXP_COST),
+  /** dx = dy * (Phi(x) + x phi(x)). */
+  elementwise("gelu_erf_backward", ["x", "dy"], ["dx"], [], EXP_COST),
   /** out = x * sigmoid(x). */
   elementwise("silu", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * silu'(x). */

@@ -1,6 +1,7 @@
-// rope: rotary embedding of x [batch, T, H, Dh] (Hugging Face Llama, rotate_half). For i < Dh/2:
+// rope: rotary embedding of x [batch, T, H, Dh] (Hugging Face Llama, rotate_half) on each head's
+// first Dr values (GPT-NeoX's partial rotary; Dr = Dh for Llama), the rest copied. For i < Dr/2:
 // angle = f32(posOffset + t) * invFreq[i] (the table of inverse frequencies the host computes as
-// Hugging Face does, src/model/rope.ts), c = cos, s = sign * sin;
+// Hugging Face does, src/model/rope.ts), c = cos, s = sign * sin, half = Dr/2;
 // out[i] = x[i] c - x[i+half] s, out[i+half] = x[i+half] c + x[i] s.
 // One workgroup per (batch, t) row: it first tabulates (cos, sin) for the row's position in
 // workgroup memory, then rotates all H heads.
@@ -8,7 +9,7 @@
 // The angle is the same f32 as Hugging Face's on every device (one correctly rounded product);
 // sin/cos use our own range reduction and polynomials (WGSL only promises 2^-11 absolute for
 // sin/cos on [-pi, pi]).
-struct P { batch: u32, T: u32, H: u32, Dh: u32, posOffset: u32, sign: f32 }
+struct P { batch: u32, T: u32, H: u32, Dh: u32, Dr: u32, posOffset: u32, sign: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> invFreq: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -43,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x;
   if (row >= p.batch * p.T) { return; }
-  let half = p.Dh / 2u;
+  let half = p.Dr / 2u;
   let pos = f32(p.posOffset + row % p.T);
   for (var j = lid; j < half; j += WG) {
     let sc = sin_cos(pos * invFreq[j]);
@@ -61,5 +62,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let x2 = x[hi];
     out[lo] = x1 * cs[j] - x2 * sn[j];
     out[hi] = x2 * cs[j] + x1 * sn[j];
+  }
+  let kept = p.Dh - p.Dr;
+  for (var k = lid; k < p.H * kept; k += WG) {
+    let h = k / kept;
+    let i = base + h * p.Dh + p.Dr + (k - h * kept);
+    out[i] = x[i];
   }
 }

@@ -32,6 +32,11 @@ export function gelu(x: Var): Var {
   return record(T.gelu(x.value), [x], (g) => [T.geluBackward(x.value, g)]);
 }
 
+/** The exact GELU, x Phi(x) (GPT-NeoX); gelu above is GPT-2's tanh form. */
+export function geluErf(x: Var): Var {
+  return record(T.geluErf(x.value), [x], (g) => [T.geluErfBackward(x.value, g)]);
+}
+
 export function silu(x: Var): Var {
   return record(T.silu(x.value), [x], (g) => [T.siluBackward(x.value, g)]);
 }

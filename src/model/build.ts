@@ -7,11 +7,16 @@ import { shapeStr, Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { isMatrix } from "./dtype.ts";
 import { GPT2, gpt2ParamInfo } from "./gpt2.ts";
+import { GPTNeoX, neoxParamInfo } from "./gptneox.ts";
 import { Llama, llamaParamInfo } from "./llama.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
 
 export function paramInfoFor(c: ModelConfig): ParamInfo[] {
-  return c.architecture === "gpt2" ? gpt2ParamInfo(c) : llamaParamInfo(c);
+  return c.architecture === "gpt2"
+    ? gpt2ParamInfo(c)
+    : c.architecture === "gptneox"
+    ? neoxParamInfo(c)
+    : llamaParamInfo(c);
 }
 
 /**
@@ -56,6 +61,8 @@ export function assembleModel(
 ): CausalLM {
   return config.architecture === "gpt2"
     ? new GPT2(config, backend, params)
+    : config.architecture === "gptneox"
+    ? new GPTNeoX(config, backend, params)
     : new Llama(config, backend, params);
 }
 

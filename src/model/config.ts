@@ -1,7 +1,8 @@
 // The architecture description every model in src/model/ is built from, normalised from a
-// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3) by src/model/read-config.ts.
+// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX) by
+// src/model/read-config.ts.
 
-export type Architecture = "gpt2" | "llama";
+export type Architecture = "gpt2" | "llama" | "gptneox";
 
 /** Rotary scaling types whose frequencies do not depend on the sequence (src/model/rope.ts). */
 export type RopeScaling =
@@ -33,8 +34,10 @@ export interface ModelConfig {
   dFF: number;
   /** Layer norm epsilon (GPT-2) or RMS norm epsilon (Llama). */
   normEps: number;
-  /** Rotary base (Llama); unused for GPT-2. */
+  /** Rotary base (Llama, GPT-NeoX); unused for GPT-2. */
   ropeTheta: number;
+  /** Values of each head the rotation turns: headDim, or GPT-NeoX's rotary_pct of it. */
+  rotaryDims: number;
   /** How the rotary frequencies are scaled for a longer context (Llama 3.x: llama3), or null. */
   ropeScaling: RopeScaling | null;
   /** Output head shares the token embedding (GPT-2 always; Llama per tie_word_embeddings). */
@@ -43,6 +46,10 @@ export interface ModelConfig {
   qkvBias: boolean;
   /** Qwen3 RMS-normalises each query and key head (q_norm, k_norm) before the rotation. */
   qkNorm: boolean;
+  /** The FFN's activation: GELU's tanh form (gelu_new) or exact form (gelu), or SwiGLU's SiLU. */
+  activation: "gelu_tanh" | "gelu_exact" | "silu";
+  /** GPT-NeoX: attention and FFN read the same layer input and both add to it. */
+  parallelResidual: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
 }

@@ -113,7 +113,8 @@ export class GPT2 extends DecoderLM {
       const ao = proj(atRows(att, only), "attn.c_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
       const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
-      const f = A.gelu(proj(n2, "mlp.c_fc"));
+      const fc = proj(n2, "mlp.c_fc");
+      const f = c.activation === "gelu_exact" ? A.geluErf(fc) : A.gelu(fc);
       const key = hook?.(l, "mlp_key", f) ?? f;
       const mo = proj(key, "mlp.c_proj");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);

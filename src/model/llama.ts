@@ -72,7 +72,7 @@ export class Llama extends DecoderLM {
   constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
     super(config, backend, params, llamaParamInfo(config));
     const c = config;
-    this.#invFreq = ropeInvFreq(c.headDim, c.ropeTheta, c.ropeScaling);
+    this.#invFreq = ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
   }
 
   #p(name: string): Var {
@@ -104,7 +104,7 @@ export class Llama extends DecoderLM {
     const [batch, t] = ids.shape;
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.headDim;
-    const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [hd / 2]);
+    const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
     const x0 = start ? constant(start.x) : this.#embed(ids, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;

@@ -1,6 +1,7 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass; and
-// DecoderLM, the state and layer stack that GPT-2 and Llama share (each writes its own block).
+// DecoderLM, the state and layer stack that GPT-2, Llama and GPT-NeoX share (each writes its own
+// block).
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";

@@ -16,7 +16,12 @@ const LLAMA_CLASSES = [
   "Qwen2ForCausalLM",
   "Qwen3ForCausalLM",
 ];
-export const SUPPORTED_ARCHITECTURES: readonly string[] = [...GPT2_CLASSES, ...LLAMA_CLASSES];
+const NEOX_CLASSES = ["GPTNeoXForCausalLM"];
+export const SUPPORTED_ARCHITECTURES: readonly string[] = [
+  ...GPT2_CLASSES,
+  ...LLAMA_CLASSES,
+  ...NEOX_CLASSES,
+];
 
 /** model_type → class, for old configs without an `architectures` list. */
 const MODEL_TYPES: Record<string, string> = {
@@ -25,6 +30,7 @@ const MODEL_TYPES: Record<string, string> = {
   mistral: "MistralForCausalLM",
   qwen2: "Qwen2ForCausalLM",
   qwen3: "Qwen3ForCausalLM",
+  gpt_neox: "GPTNeoXForCausalLM",
 };
 
 /** Reads and normalises `<dir>/config.json`. */
@@ -127,7 +133,11 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   }
   const f = new Fields(source, json as Json);
   const hfClass = architectureOf(f);
-  const config = GPT2_CLASSES.includes(hfClass) ? gpt2(f, hfClass) : llama(f, hfClass);
+  const config = GPT2_CLASSES.includes(hfClass)
+    ? gpt2(f, hfClass)
+    : NEOX_CLASSES.includes(hfClass)
+    ? neox(f, hfClass)
+    : llama(f, hfClass);
   // An explicit head_dim (Llama family) need not divide the width.
   const explicitHeads = config.architecture === "llama" && f.has("head_dim");
   if (config.dModel % config.nHeads !== 0 && !explicitHeads) {
@@ -179,14 +189,29 @@ function architectureOf(f: Fields): string {
   return known;
 }
 
-function gpt2(f: Fields, hfClass: string): ModelConfig {
-  const act = f.str("activation_function", "gelu_new");
-  if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
+/** transformers' GELU names (ACT2FN): the tanh form under three names, and the exact one. */
+const GELUS: Record<string, ModelConfig["activation"]> = {
+  gelu_new: "gelu_tanh",
+  gelu_pytorch_tanh: "gelu_tanh",
+  gelu_fast: "gelu_tanh",
+  gelu: "gelu_exact",
+};
+
+/** The GELU form of `field` (default `def`), refused when it names another activation. */
+function gelu(f: Fields, field: string, def: string): ModelConfig["activation"] {
+  const act = f.str(field, def);
+  const form = GELUS[act];
+  if (form === undefined) {
     f.fail(
-      "activation_function",
-      `${JSON.stringify(act)} is unsupported (only gelu_new / gelu_pytorch_tanh, the tanh GELU)`,
+      field,
+      `${JSON.stringify(act)} is unsupported (only GELU: ${Object.keys(GELUS).join(", ")})`,
     );
   }
+  return form;
+}
+
+function gpt2(f: Fields, hfClass: string): ModelConfig {
+  const activation = gelu(f, "activation_function", "gelu_new");
   f.expect("scale_attn_weights", true, "attention must be scaled by 1/sqrt(head dim)");
   f.expect("scale_attn_by_inverse_layer_idx", false, "per-layer attention scaling");
   const dModel = f.int("n_embd");
@@ -201,6 +226,7 @@ function gpt2(f: Fields, hfClass: string): ModelConfig {
     nHeads,
     nKvHeads: nHeads,
     headDim: dModel / nHeads,
+    rotaryDims: dModel / nHeads,
     dFF: f.int("n_inner", 4 * dModel),
     normEps: f.num("layer_norm_epsilon", 1e-5),
     ropeTheta: 10000,
@@ -209,6 +235,8 @@ function gpt2(f: Fields, hfClass: string): ModelConfig {
     // GPT-2's fused c_attn always has a bias.
     qkvBias: true,
     qkNorm: false,
+    activation,
+    parallelResidual: false,
     bosTokenId: f.tokenId("bos_token_id"),
     eosTokenId: f.tokenId("eos_token_id"),
   };
@@ -253,6 +281,7 @@ function llama(f: Fields, hfClass: string): ModelConfig {
     nHeads,
     nKvHeads,
     headDim,
+    rotaryDims: headDim,
     dFF: f.int("intermediate_size"),
     normEps: f.num("rms_norm_eps", 1e-6),
     ropeTheta: rope.theta,
@@ -260,6 +289,59 @@ function llama(f: Fields, hfClass: string): ModelConfig {
     tieEmbeddings: f.bool("tie_word_embeddings", false),
     qkvBias: hfClass === "Qwen2ForCausalLM",
     qkNorm: hfClass === "Qwen3ForCausalLM",
+    activation: "silu",
+    parallelResidual: false,
+    bosTokenId: f.tokenId("bos_token_id"),
+    eosTokenId: f.tokenId("eos_token_id"),
+  };
+}
+
+/**
+ * GPT-NeoX (Pythia): LayerNorm with biases, a fused query_key_value laid out per head, rotary
+ * positions on each head's first rotary_pct share (base rotary_emb_base; transformers 5:
+ * rope_parameters' rope_theta and partial_rotary_factor), the exact GELU by default, and by
+ * default the parallel residual (attention and FFN both read the layer's input).
+ */
+function neox(f: Fields, hfClass: string): ModelConfig {
+  const activation = gelu(f, "hidden_act", "gelu");
+  const rope = ropeSettings(f, "rotary_emb_base");
+  f.expect("attention_bias", true, "GPT-NeoX without attention biases");
+  const dModel = f.int("hidden_size");
+  const nHeads = f.int("num_attention_heads");
+  const headDim = dModel / nHeads;
+  const params = f.object("rope_parameters");
+  const share = params?.has("partial_rotary_factor")
+    ? params.num("partial_rotary_factor")
+    : f.num("rotary_pct", f.has("partial_rotary_factor") ? f.num("partial_rotary_factor") : 0.25);
+  // transformers: rotary_ndims = int(head_size * rotary_pct).
+  const rotaryDims = Math.floor(headDim * share);
+  if (Number.isInteger(headDim) && (share > 1 || rotaryDims < 2 || rotaryDims % 2 !== 0)) {
+    f.fail(
+      "rotary_pct",
+      `${share} of a head of ${headDim} rotates ${rotaryDims} values; rotary needs an even ` +
+        `number from 2 to the head size`,
+    );
+  }
+  return {
+    architecture: "gptneox",
+    hfClass,
+    vocabSize: f.int("vocab_size"),
+    contextLength: Math.min(f.int("max_position_embeddings"), rope.contextCap),
+    dModel,
+    nLayers: f.int("num_hidden_layers"),
+    nHeads,
+    nKvHeads: nHeads,
+    headDim,
+    rotaryDims,
+    dFF: f.int("intermediate_size"),
+    normEps: f.num("layer_norm_eps", 1e-5),
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
+    tieEmbeddings: f.bool("tie_word_embeddings", false),
+    qkvBias: true,
+    qkNorm: false,
+    activation,
+    parallelResidual: f.bool("use_parallel_residual", true),
     bosTokenId: f.tokenId("bos_token_id"),
     eosTokenId: f.tokenId("eos_token_id"),
   };
@@ -279,10 +361,10 @@ interface RopeSettings {
  * sequences past the pretrained context, so it is read as the default with the context capped
  * there; any other type (yarn, longrope, ...) is refused.
  */
-function ropeSettings(f: Fields): RopeSettings {
+function ropeSettings(f: Fields, thetaField = "rope_theta"): RopeSettings {
   const params = f.object("rope_parameters");
   const scaling = params ?? f.object("rope_scaling");
-  const theta = params?.has("rope_theta") ? params.num("rope_theta") : f.num("rope_theta", 10000);
+  const theta = params?.has("rope_theta") ? params.num("rope_theta") : f.num(thetaField, 10000);
   const none = { theta, scaling: null, contextCap: Infinity };
   if (scaling === null) return none;
   // Older configs name the type "type".

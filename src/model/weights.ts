@@ -68,7 +68,7 @@ export async function loadWeights(
 }
 
 /** Buffers some checkpoints carry besides the parameters (the engine computes them itself). */
-const BUFFERS = /\.(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
+const BUFFERS = /\.(attn|attention)\.(bias|masked_bias)$|\.rotary_emb\.inv_freq$/;
 
 /**
  * Compares the checkpoint's tensor names with those the config describes, from the header

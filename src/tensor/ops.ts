@@ -33,6 +33,8 @@ export {
   countNonfinite,
   gelu,
   geluBackward,
+  geluErf,
+  geluErfBackward,
   mul,
   scale,
   scaleInto,

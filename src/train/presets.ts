@@ -100,6 +100,7 @@ export function trainedModelConfig(
     nHeads: sizes.nHeads,
     nKvHeads: sizes.nHeads,
     headDim: sizes.dModel / sizes.nHeads,
+    rotaryDims: sizes.dModel / sizes.nHeads,
     dFF: sizes.dFF,
     normEps: 1e-5,
     ropeTheta: 10000,
@@ -108,6 +109,8 @@ export function trainedModelConfig(
     // GPT-2's fused c_attn carries a bias (read-config.ts reads it so); the Llama twin has none.
     qkvBias: !llama,
     qkNorm: false,
+    activation: llama ? "silu" : "gelu_tanh",
+    parallelResidual: false,
     bosTokenId: eot,
     eosTokenId: eot,
   };

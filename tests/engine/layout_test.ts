@@ -57,8 +57,8 @@ function embeddingRef(
 }
 
 /** Hugging Face's f32 angle (position times inverse frequency), then float64 cos/sin. */
-function ropeAngles(T: number, Dh: number, posOffset: number, invFreq: Float32Array) {
-  const half = Dh / 2;
+function ropeAngles(T: number, posOffset: number, invFreq: Float32Array) {
+  const half = invFreq.length;
   const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
   for (let t = 0; t < T; t++) {
     const pos = Math.fround(posOffset + t);
@@ -80,10 +80,11 @@ function ropeRef(
   posOffset: number,
   invFreq: Float32Array,
   sign: number,
-  angles = ropeAngles(T, Dh, posOffset, invFreq),
+  angles = ropeAngles(T, posOffset, invFreq),
 ) {
-  const half = Dh / 2;
-  const out = new Float64Array(batch * T * H * Dh);
+  // Each head's first Dr = 2 * invFreq.length values rotate; the others are copied.
+  const half = invFreq.length;
+  const out = Float64Array.from(x);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
@@ -224,14 +225,20 @@ const ropeArgs = (maxPos: number) =>
     theta: fc.constantFrom(10000, 500000, 1000000, 123.5),
     // Scaled tables (linear, llama3) divide frequencies by a factor.
     factor: fc.constantFrom(1, 8, 32),
+    // The rotated share of each head: all of it (Llama) or its first values (GPT-NeoX).
+    rotary: fc.constantFrom(1, 1, 0.5, 0.25, 0.01),
     sign: fc.constantFrom(1, -1),
   });
 
-/** A table of Dh/2 f32 inverse frequencies like a model's: theta^(-2i/Dh) / factor. */
-function invFreqTable(Dh: number, theta: number, factor: number): Float32Array {
+/**
+ * A table of f32 inverse frequencies like a model's, theta^(-2i/Dr) / factor, for the first
+ * Dr = max(2, share of Dh) values of each head.
+ */
+function invFreqTable(Dh: number, theta: number, factor: number, share = 1): Float32Array {
+  const Dr = Math.max(2, 2 * Math.floor((share * Dh) / 2));
   return Float32Array.from(
-    { length: Dh / 2 },
-    (_, i) => Math.pow(theta, -(2 * i) / Dh) / (i === 0 ? 1 : factor),
+    { length: Dr / 2 },
+    (_, i) => Math.pow(theta, -(2 * i) / Dr) / (i === 0 ? 1 : factor),
   );
 }
 
@@ -239,9 +246,10 @@ testBackends("rope matches Hugging Face rotate_half in float64", async (be) => {
   await fc.assert(
     fc.asyncProperty(ropeArgs(65536), seedArb, async (a, seed) => {
       const Dh = 2 * a.half, n = a.batch * a.T * a.H * Dh;
-      const x = randomData(n, seed), inv = invFreqTable(Dh, a.theta, a.factor);
+      const x = randomData(n, seed), inv = invFreqTable(Dh, a.theta, a.factor, a.rotary);
       const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
-      be.dispatch("rope", [bx, bf, bo], [a.batch, a.T, a.H, Dh, a.posOffset, a.sign]);
+      const Dr = 2 * inv.length;
+      be.dispatch("rope", [bx, bf, bo], [a.batch, a.T, a.H, Dh, Dr, a.posOffset, a.sign]);
       const got = await be.read(bo);
       const want = ropeRef(x, a.batch, a.T, a.H, Dh, a.posOffset, inv, a.sign);
       assertClose(got, want, 1e-5, `rope ${JSON.stringify(a)}`);
@@ -259,7 +267,7 @@ testBackends(
         const Dh = 2 * Math.min(a.half, 6), T = Math.min(a.T, 4);
         const n = a.batch * T * a.H * Dh;
         const x = randomData(n, seed), dy = randomData(n, seed + 1);
-        const inv = invFreqTable(Dh, a.theta, a.factor);
+        const inv = invFreqTable(Dh, a.theta, a.factor, a.rotary), Dr = 2 * inv.length;
         const [bx, bf, by, bdy, bdx, bback] = [
           put(be, x),
           put(be, inv),
@@ -268,11 +276,11 @@ testBackends(
           poisoned(be, n),
           poisoned(be, n),
         ];
-        be.dispatch("rope", [bx, bf, by], [a.batch, T, a.H, Dh, a.posOffset, 1]);
-        be.dispatch("rope", [by, bf, bback], [a.batch, T, a.H, Dh, a.posOffset, -1]);
-        be.dispatch("rope", [bdy, bf, bdx], [a.batch, T, a.H, Dh, a.posOffset, -1]);
+        be.dispatch("rope", [bx, bf, by], [a.batch, T, a.H, Dh, Dr, a.posOffset, 1]);
+        be.dispatch("rope", [by, bf, bback], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1]);
+        be.dispatch("rope", [bdy, bf, bdx], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1]);
         const got = await be.read(bdx);
-        const angles = ropeAngles(T, Dh, a.posOffset, inv);
+        const angles = ropeAngles(T, a.posOffset, inv);
         const fd = numericGrad(
           (xx) => dot(ropeRef(xx, a.batch, T, a.H, Dh, a.posOffset, inv, 1, angles), dy),
           x,
@@ -290,21 +298,23 @@ testBackends("rope covers more than 65535 (batch, t) rows", async (be) => {
   const batch = 2, T = 32771, H = 1, Dh = 4, n = batch * T * H * Dh;
   const x = randomData(n, 17), inv = invFreqTable(Dh, 10000, 1);
   const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
-  be.dispatch("rope", [bx, bf, bo], [batch, T, H, Dh, 3, 1]);
+  be.dispatch("rope", [bx, bf, bo], [batch, T, H, Dh, Dh, 3, 1]);
   assertClose(await be.read(bo), ropeRef(x, batch, T, H, Dh, 3, inv, 1), 1e-5, "rope 65542 rows");
   [bx, bf, bo].forEach((b) => be.free(b));
 });
 
-testBackends("rope rejects an odd head size", (be) => {
-  const x = be.alloc(6), inv = be.alloc(1), out = be.alloc(6);
-  let threw = false;
-  try {
-    be.dispatch("rope", [x, inv, out], [1, 1, 2, 3, 0, 1]);
-  } catch {
-    threw = true;
+testBackends("rope rejects an odd rotary size, and one past the head", (be) => {
+  const x = be.alloc(8), inv = be.alloc(2), out = be.alloc(8);
+  for (const [Dh, Dr] of [[4, 3], [4, 6], [2, 0]]) {
+    let threw = false;
+    try {
+      be.dispatch("rope", [x, inv, out], [1, 1, 2, Dh, Dr, 0, 1]);
+    } catch {
+      threw = true;
+    }
+    if (!threw) throw new Error(`Dh ${Dh}, Dr ${Dr} accepted`);
   }
   [x, inv, out].forEach((b) => be.free(b));
-  if (!threw) throw new Error("odd Dh accepted");
 });
 
 // ---- transpose_0213 ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-// Property tests of the pointwise kernels (mul, scale, axpy, gelu, silu and their gradients,
-// adam, sum, count_nonfinite) on both backends against float64 references; gradients also
-// against central finite differences of the float64 forward.
+// Property tests of the pointwise kernels (mul, scale, axpy, gelu in both forms, silu and their
+// gradients, adam, sum, count_nonfinite) on both backends against float64 references; gradients
+// also against central finite differences of the float64 forward.
 
 import fc from "fast-check";
 import { assertClose, FC_RUNS, randomData, seedArb } from "../helpers/reference.ts";
@@ -24,6 +24,28 @@ const geluGradRef = (x: number) => {
   const t = Math.tanh(GELU_C * (x + 0.044715 * x ** 3));
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x);
 };
+/**
+ * erfc in float64, independent of the kernels' Chebyshev fit: the Taylor series of erf below 3,
+ * the continued fraction erfc(x) = e^(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + ...))) above.
+ */
+function erfc(x: number): number {
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 3) {
+    let term = x, sum = x;
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-18; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let f = x;
+  for (let k = 80; k >= 1; k--) f = x + k / 2 / f;
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+const normalCdf = (x: number) => erfc(-x / Math.SQRT2) / 2;
+const geluErfRef = (x: number) => x * normalCdf(x);
+const geluErfGradRef = (x: number) =>
+  normalCdf(x) + (x * Math.exp(-x * x / 2)) / Math.sqrt(2 * Math.PI);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const siluRef = (x: number) => x * sigmoid(x);
 const siluGradRef = (x: number) => {
@@ -104,6 +126,7 @@ testBackends("axpy updates y in place", async (be) => {
 for (
   const [name, ref, grad] of [
     ["gelu", geluRef, geluGradRef],
+    ["gelu_erf", geluErfRef, geluErfGradRef],
     ["silu", siluRef, siluGradRef],
   ] as const
 ) {

@@ -164,6 +164,8 @@ const PIECE_CASES: Record<string, { params: number[]; ints?: number }> = {
   axpy: { params: [1003, 0.25] },
   gelu: { params: [1003] },
   gelu_backward: { params: [1003] },
+  gelu_erf: { params: [1003] },
+  gelu_erf_backward: { params: [1003] },
   silu: { params: [1003] },
   silu_backward: { params: [1003] },
   adam: { params: [1003, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.5, 0.25] },

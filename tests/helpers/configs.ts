@@ -17,7 +17,12 @@ export const LLAMA_7B = parseModelConfig({
 
 /** The fields a generated test config varies. */
 export interface ConfigShape {
-  arch: "GPT2LMHeadModel" | "LlamaForCausalLM" | "Qwen2ForCausalLM" | "Qwen3ForCausalLM";
+  arch:
+    | "GPT2LMHeadModel"
+    | "LlamaForCausalLM"
+    | "Qwen2ForCausalLM"
+    | "Qwen3ForCausalLM"
+    | "GPTNeoXForCausalLM";
   d: number;
   heads: number;
   kv: number;
@@ -29,7 +34,8 @@ export interface ConfigShape {
 
 /**
  * A config of `s`'s shape, read from the config.json its family would ship; Qwen3's heads are
- * twice width / heads (head_dim), as Qwen3-0.6B's are.
+ * twice width / heads (head_dim), as Qwen3-0.6B's are; GPT-NeoX rotates half of each head
+ * (all of it where half is odd).
  */
 export function configOfShape(s: ConfigShape): ModelConfig {
   return parseModelConfig(
@@ -53,6 +59,10 @@ export function configOfShape(s: ConfigShape): ModelConfig {
         max_position_embeddings: s.ctx,
         vocab_size: s.vocab,
         ...(s.arch === "Qwen3ForCausalLM" ? { head_dim: (2 * s.d) / s.heads } : {}),
+        // Half of each head where that is an even count, else all of it.
+        ...(s.arch === "GPTNeoXForCausalLM"
+          ? { rotary_pct: (s.d / s.heads / 2) % 2 === 0 ? 0.5 : 1 }
+          : {}),
       },
     "generated",
   );

@@ -11,10 +11,15 @@ export const TINY_HP: KneHparams = {
   earlyStopLoss: 0.01,
 };
 
-/** Each tiny fixture (GPT-2, Llama) with each way KNE can see an FFN unit (KneHparams.ffnUnit). */
+/**
+ * Each tiny fixture (GPT-2, Llama, GPT-NeoX) with each way KNE can see an FFN unit
+ * (KneHparams.ffnUnit).
+ */
 export const FIXTURE_FFN_UNITS = [
   ["tiny-gpt2", "projection"],
   ["tiny-llama", "projection"],
+  ["tiny-neox", "projection"],
   ["tiny-gpt2", "neuron"],
   ["tiny-llama", "neuron"],
+  ["tiny-neox", "neuron"],
 ] as const;

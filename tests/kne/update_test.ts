@@ -73,7 +73,8 @@ for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
           assert.ok(ffn.some((t) => t.group === "mlp_out"), "no FFN neuron selected");
           for (const t of ffn) {
             const mates = ffn.filter((o) => o.layer === t.layer);
-            assert.equal(mates.length, name === "tiny-gpt2" ? 2 : 3);
+            // GPT-2 and GPT-NeoX: in and out projections; Llama: gate, up and down.
+            assert.equal(mates.length, name === "tiny-llama" ? 3 : 2);
             for (const o of mates) assert.deepEqual(o.units, t.units);
             const outputs = t.layout === "in_out" ? 1 : 0;
             assert.equal(t.axis, t.group === "mlp_out" ? 1 - outputs : outputs);

@@ -19,7 +19,14 @@ import { testBackends } from "../helpers/backends.ts";
 import { loadFixture } from "../helpers/fixture_model.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-const FIXTURES = ["tiny-gpt2", "tiny-llama", "tiny-llama3", "tiny-qwen3"];
+const FIXTURES = [
+  "tiny-gpt2",
+  "tiny-llama",
+  "tiny-llama3",
+  "tiny-qwen3",
+  "tiny-neox",
+  "tiny-neox-seq",
+];
 
 async function withModels(be: Backend, fn: (m: CausalLM, name: string) => Promise<void>) {
   for (const name of FIXTURES) {

@@ -13,7 +13,16 @@ import { disposeModel } from "../../src/model/build.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-llama3", "tiny-qwen3"]) {
+for (
+  const name of [
+    "tiny-gpt2",
+    "tiny-llama",
+    "tiny-llama3",
+    "tiny-qwen3",
+    "tiny-neox",
+    "tiny-neox-seq",
+  ]
+) {
   const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
   testBackends(`${name} logits, loss and every gradient match the torch oracle`, async (be) => {
     const expected = await openSafetensors(`${dir}/expected.safetensors`);

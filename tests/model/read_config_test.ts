@@ -21,6 +21,7 @@ Deno.test("tiny-gpt2 fixture config", async () => {
       nHeads: 4,
       nKvHeads: 4,
       headDim: 8,
+      rotaryDims: 8,
       dFF: 128,
       normEps: 1e-5,
       ropeTheta: 10000,
@@ -28,6 +29,8 @@ Deno.test("tiny-gpt2 fixture config", async () => {
       tieEmbeddings: true,
       qkvBias: true,
       qkNorm: false,
+      activation: "gelu_tanh",
+      parallelResidual: false,
       bosTokenId: 0,
       eosTokenId: 0,
     } satisfies ModelConfig,
@@ -48,6 +51,7 @@ Deno.test("tiny-llama fixture config", async () => {
       nHeads: 4,
       nKvHeads: 2,
       headDim: 8,
+      rotaryDims: 8,
       dFF: 48,
       normEps: 1e-5,
       ropeTheta: 10000,
@@ -55,6 +59,8 @@ Deno.test("tiny-llama fixture config", async () => {
       tieEmbeddings: false,
       qkvBias: false,
       qkNorm: false,
+      activation: "silu",
+      parallelResidual: false,
       bosTokenId: 1,
       eosTokenId: 2,
     } satisfies ModelConfig,
@@ -102,6 +108,55 @@ Deno.test("GPT-2 defaults and variants", () => {
   assert.equal(parse(old).hfClass, "GPT2LMHeadModel", "model_type fallback");
   assert.equal(parse({ ...gpt2(), eos_token_id: [7, 9] }).eosTokenId, 7, "first of a list");
   assert.equal(parse(gpt2()).bosTokenId, null);
+});
+
+Deno.test("GPT-NeoX: defaults, the rotary share, GELU forms, the residual", () => {
+  const neox = {
+    architectures: ["GPTNeoXForCausalLM"],
+    hidden_size: 64,
+    num_attention_heads: 4,
+    num_hidden_layers: 2,
+    intermediate_size: 256,
+    max_position_embeddings: 128,
+    vocab_size: 500,
+  };
+  const c = parse(neox);
+  assert.deepEqual(
+    [c.architecture, c.headDim, c.rotaryDims, c.ropeTheta, c.activation, c.parallelResidual],
+    ["gptneox", 16, 4, 10000, "gelu_exact", true],
+    "Pythia's defaults: a quarter of each head rotated, base 10000, exact GELU, parallel",
+  );
+  assert.deepEqual([c.qkvBias, c.tieEmbeddings, c.nKvHeads, c.normEps], [true, false, 4, 1e-5]);
+  const other = parse({
+    ...neox,
+    rotary_pct: 1,
+    rotary_emb_base: 5000,
+    hidden_act: "gelu_new",
+    use_parallel_residual: false,
+  });
+  assert.deepEqual(
+    [other.rotaryDims, other.ropeTheta, other.activation, other.parallelResidual],
+    [16, 5000, "gelu_tanh", false],
+  );
+  // transformers 5 writes the rotary settings in rope_parameters.
+  const v5 = parse({
+    ...neox,
+    rope_parameters: { rope_type: "default", rope_theta: 1e4, partial_rotary_factor: 0.5 },
+  });
+  assert.deepEqual([v5.rotaryDims, v5.ropeTheta], [8, 1e4]);
+  assert.equal(
+    parse({ ...neox, model_type: "gpt_neox", architectures: null }).hfClass,
+    "GPTNeoXForCausalLM",
+  );
+  expectConfigError({ ...neox, rotary_pct: 0.1 }, "rotary_pct", "rotates 1 values");
+  expectConfigError({ ...neox, rotary_pct: 2 }, "rotary_pct", "from 2 to the head size");
+  expectConfigError({ ...neox, hidden_act: "relu" }, "hidden_act", "only GELU");
+  expectConfigError({ ...neox, attention_bias: false }, "attention_bias", "unsupported");
+});
+
+Deno.test("GPT-2's exact GELU (activation_function gelu) is read as such", () => {
+  assert.equal(parse({ ...gpt2(), activation_function: "gelu" }).activation, "gelu_exact");
+  assert.equal(parse({ ...gpt2(), activation_function: "gelu_fast" }).activation, "gelu_tanh");
 });
 
 Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
@@ -201,7 +256,7 @@ Deno.test("config errors name the file and the field", () => {
   expectConfigError({ ...gpt2(), n_head: "8" }, "n_head", "positive integer");
   expectConfigError({ ...gpt2(), n_layer: 2.5 }, "n_layer", "positive integer");
   expectConfigError({ ...gpt2(), n_head: 6 }, "n_head", "do not divide");
-  expectConfigError({ ...gpt2(), activation_function: "gelu" }, "activation_function", "gelu");
+  expectConfigError({ ...gpt2(), activation_function: "relu" }, "activation_function", "GELU");
   expectConfigError({ ...gpt2(), layer_norm_epsilon: -1 }, "layer_norm_epsilon", "positive");
   expectConfigError({ ...gpt2(), scale_attn_weights: false }, "scale_attn_weights", "unsupported");
   expectConfigError(

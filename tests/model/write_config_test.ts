@@ -51,6 +51,7 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       nHeads,
       nKvHeads: r.llama ? r.nKvHeads : nHeads,
       headDim: r.headDim,
+      rotaryDims: r.headDim,
       dFF: r.dFF,
       normEps: r.normEps,
       ropeTheta: r.llama ? r.ropeTheta : 10000,
@@ -58,6 +59,8 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       tieEmbeddings: r.llama ? r.tie : true,
       qkvBias: !r.llama,
       qkNorm: false,
+      activation: r.llama ? "silu" : "gelu_tanh",
+      parallelResidual: false,
       bosTokenId: r.eos,
       eosTokenId: r.eos,
     };

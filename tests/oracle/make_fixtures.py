@@ -393,6 +393,100 @@ LLAMA3_CONFIG = {
                      "original_max_position_embeddings": 128, "rope_type": "llama3"},
 }
 
+# ---------------------------------------------------------------- GPT-NeoX
+
+
+def gelu_exact(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def neox_params(cfg, gen):
+    d, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    p = {"gpt_neox.embed_in.weight": randn(gen, v, d, std=0.2)}
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"gpt_neox.layers.{i}."
+        p[h + "input_layernorm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "input_layernorm.bias"] = randn(gen, d, std=0.1)
+        p[h + "post_attention_layernorm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "post_attention_layernorm.bias"] = randn(gen, d, std=0.1)
+        p[h + "attention.query_key_value.weight"] = randn(gen, 3 * d, d, std=0.2)
+        p[h + "attention.query_key_value.bias"] = randn(gen, 3 * d, std=0.1)
+        p[h + "attention.dense.weight"] = randn(gen, d, d, std=0.15)
+        p[h + "attention.dense.bias"] = randn(gen, d, std=0.1)
+        p[h + "mlp.dense_h_to_4h.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.dense_h_to_4h.bias"] = randn(gen, ff, std=0.1)
+        p[h + "mlp.dense_4h_to_h.weight"] = randn(gen, d, ff, std=0.15)
+        p[h + "mlp.dense_4h_to_h.bias"] = randn(gen, d, std=0.1)
+    p["gpt_neox.final_layer_norm.weight"] = randn(gen, d, std=0.2, mean=1.0)
+    p["gpt_neox.final_layer_norm.bias"] = randn(gen, d, std=0.1)
+    p["embed_out.weight"] = randn(gen, v, d, std=0.2)
+    return p
+
+
+def neox_forward(cfg, p, ids):
+    """HF GPTNeoXForCausalLM: per-head [q, k, v] in query_key_value, rotary on the first
+    rotary_ndims = int(head_size * rotary_pct) values of each head, parallel residual."""
+    d, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    hd = d // nh
+    rot = int(hd * cfg["rotary_pct"])
+    act = gelu_exact if cfg["hidden_act"] == "gelu" else gelu_new
+    t = ids.shape[0]
+    x = p["gpt_neox.embed_in.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"gpt_neox.layers.{i}."
+        a = layer_norm(x, p[h + "input_layernorm.weight"], p[h + "input_layernorm.bias"], eps)
+        w, b = p[h + "attention.query_key_value.weight"], p[h + "attention.query_key_value.bias"]
+        qkv = (a @ w.T + b).reshape(t, nh, 3 * hd).transpose(0, 1)  # [H, T, 3*hd]
+        q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
+        q = torch.cat((rope(q[..., :rot], cfg["rotary_emb_base"]), q[..., rot:]), dim=-1)
+        k = torch.cat((rope(k[..., :rot], cfg["rotary_emb_base"]), k[..., rot:]), dim=-1)
+        y = causal_attention(q, k, v)
+        attn = y @ p[h + "attention.dense.weight"].T + p[h + "attention.dense.bias"]
+        mlp_in = x if cfg["use_parallel_residual"] else x + attn
+        m = layer_norm(mlp_in, p[h + "post_attention_layernorm.weight"],
+                       p[h + "post_attention_layernorm.bias"], eps)
+        m = act(m @ p[h + "mlp.dense_h_to_4h.weight"].T + p[h + "mlp.dense_h_to_4h.bias"])
+        x = x + attn + m @ p[h + "mlp.dense_4h_to_h.weight"].T + p[h + "mlp.dense_4h_to_h.bias"]
+    fw, fb = p["gpt_neox.final_layer_norm.weight"], p["gpt_neox.final_layer_norm.bias"]
+    return layer_norm(x, fw, fb, eps) @ p["embed_out.weight"].T
+
+
+NEOX_CONFIG = {
+    "architectures": ["GPTNeoXForCausalLM"],
+    "attention_bias": True,
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
+    "hidden_act": "gelu",
+    "hidden_dropout": 0.0,
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 128,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 64,
+    "model_type": "gpt_neox",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "rope_scaling": None,
+    "rotary_emb_base": 10000,
+    "rotary_pct": 0.5,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float16",
+    "transformers_version": "4.44.0",
+    "use_cache": True,
+    "use_parallel_residual": True,
+    "vocab_size": 96,
+}
+
+# The sequential residual (use_parallel_residual false), a quarter of each head rotated, and the
+# tanh GELU: the other branches of the same forward.
+NEOX_SEQ_CONFIG = {
+    **NEOX_CONFIG,
+    "hidden_act": "gelu_new",
+    "rotary_pct": 0.25,
+    "use_parallel_residual": False,
+}
+
 # Qwen3 (Qwen3ForCausalLM): the Llama layout with q_norm / k_norm, a head size of 16 beside a
 # width of 32 and 4 heads (as Qwen3-0.6B's 128 beside 1024 and 16), no biases, a tied head.
 QWEN3_CONFIG = {
@@ -535,6 +629,10 @@ def main():
          ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 2)
     make("tiny-qwen3", QWEN3_CONFIG, llama_params, llama_forward, torch.bfloat16,
          ["<unk>", "<|endoftext|>", "<|im_end|>"], "<unk>", None, SEED + 3)
+    make("tiny-neox", NEOX_CONFIG, neox_params, neox_forward, torch.float16,
+         ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 4)
+    make("tiny-neox-seq", NEOX_SEQ_CONFIG, neox_params, neox_forward, torch.float16,
+         ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 5)
     make_rope_tables()
 
 

@@ -156,6 +156,7 @@ const configBases: Record<string, unknown>[] = [
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gpt2/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-llama/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-qwen3/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-neox/config.json`)),
 ];
 configBases.push({
   ...configBases[1],
@@ -194,6 +195,7 @@ const configValue = fc.oneof(
     ["GPT2LMHeadModel", 3],
     ["Unknown", "Qwen2ForCausalLM"],
     ["Qwen3ForCausalLM"],
+    ["GPTNeoXForCausalLM"],
     { rope_type: "default", rope_theta: -1 },
     { rope_type: "yarn", factor: 4 },
     { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 },
@@ -245,9 +247,18 @@ function checkConfig(c: ModelConfig): void {
   if (!(c.ropeTheta > 0 && Number.isFinite(c.ropeTheta))) throw new Error("bad rope theta");
   const scaling = Object.values(c.ropeScaling ?? {}).filter((v) => typeof v === "number");
   if (!scaling.every((v) => v > 0 && Number.isFinite(v))) throw new Error("bad rope scaling");
-  if (c.dModel % c.nHeads !== 0 || c.nHeads % c.nKvHeads !== 0) throw new Error("bad heads");
-  if (c.architecture === "llama" && (c.dModel / c.nHeads) % 2 !== 0) throw new Error("odd head");
-  if (c.architecture !== "gpt2" && c.architecture !== "llama") throw new Error("bad arch");
+  if (c.nHeads % c.nKvHeads !== 0 || !Number.isSafeInteger(c.headDim) || c.headDim < 1) {
+    throw new Error("bad heads");
+  }
+  // Only a Llama-family head_dim may differ from the width / heads (Qwen3).
+  if (c.architecture !== "llama" && c.headDim * c.nHeads !== c.dModel) throw new Error("bad heads");
+  if (!["gpt2", "llama", "gptneox"].includes(c.architecture)) throw new Error("bad arch");
+  if (c.architecture !== "gpt2") {
+    const r = c.rotaryDims;
+    if (!(Number.isSafeInteger(r) && r >= 2 && r % 2 === 0 && r <= c.headDim)) {
+      throw new Error(`bad rotary dims ${r} of ${c.headDim}`);
+    }
+  }
   for (const id of [c.bosTokenId, c.eosTokenId]) {
     if (id !== null && !(Number.isSafeInteger(id) && id >= 0 && id < c.vocabSize)) {
       throw new Error(`bad token id ${id}`);

@@ -1,15 +1,15 @@
 // The memory planner against reality: the activations, head and loss it lists are exactly what
 // the target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 /
-// Llama / Qwen2 / Qwen3 shapes and target rows, both backends), as are its head and KL tensors at
-// two vocabularies and row counts (tiny fixtures, each allocating its own); its attribution and
-// update peaks (with and without a KL term, allocator rounding included, attribution in layer
-// groups, checkpointed layers, an ensemble of every unit or a fraction) bound the measured peaks
-// of the real KNE phases, as does a whole KNE edit holding its anchors from before attribution
-// (with anchor groups too), and its tensor model stays within 75% of them; fitPlan picks the
-// fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed layers for a long one,
-// and a model that cannot fit (a 70B config over a sparse checkpoint) is refused from config.json
-// and the header alone: fast, with nothing allocated, naming what is needed and what is
-// available.
+// Llama / Qwen2 / Qwen3 / GPT-NeoX shapes and target rows, both backends), as are its head and KL
+// tensors at two vocabularies and row counts (tiny fixtures, each allocating its own); its
+// attribution and update peaks (with and without a KL term, allocator rounding included,
+// attribution in layer groups, checkpointed layers, an ensemble of every unit or a fraction)
+// bound the measured peaks of the real KNE phases, as does a whole KNE edit holding its anchors
+// from before attribution (with anchor groups too), and its tensor model stays within 75% of
+// them; fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed
+// layers for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is
+// refused from config.json and the header alone: fast, with nothing allocated, naming what is
+// needed and what is available.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -59,6 +59,7 @@ const configArb = fc.record({
     "LlamaForCausalLM",
     "Qwen2ForCausalLM",
     "Qwen3ForCausalLM",
+    "GPTNeoXForCausalLM",
   ),
   kv: fc.integer({ min: 1, max: 2 }),
   rep: fc.integer({ min: 1, max: 3 }),
@@ -89,8 +90,9 @@ const configArb = fc.record({
       max_position_embeddings: 16,
       vocab_size: r.vocab,
       tie_word_embeddings: r.tie,
-      // Qwen3: heads twice width / heads.
+      // Qwen3: heads twice width / heads. GPT-NeoX: each head rotated whole.
       ...(r.arch === "Qwen3ForCausalLM" ? { head_dim: 4 * r.halfHead } : {}),
+      ...(r.arch === "GPTNeoXForCausalLM" ? { rotary_pct: 1 } : {}),
     };
   return parseModelConfig(json, "generated");
 });
@@ -225,7 +227,8 @@ const peakConfigArb = fc.record({
     "GPT2LMHeadModel",
     "LlamaForCausalLM",
     "Qwen2ForCausalLM",
-    "Qwen3ForCausalLM" as const,
+    "Qwen3ForCausalLM",
+    "GPTNeoXForCausalLM" as const,
   ),
   kv: fc.constantFrom(1, 2, 4),
   d: fc.constantFrom(48, 64, 96),

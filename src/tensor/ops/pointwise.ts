@@ -1,6 +1,6 @@
 // Tensor ops of the pointwise kernels (engine/kernels/pointwise.ts): mul, scale (scale,
-// scaleInto), axpy, gelu, silu and their gradients, the whole-buffer reductions sum and
-// count_nonfinite, and the AdamW update (adam).
+// scaleInto), axpy, gelu (tanh and exact), silu and their gradients, the whole-buffer reductions
+// sum and count_nonfinite, and the AdamW update (adam).
 
 import { chunkRows, op } from "../chunk.ts";
 import { Tensor } from "../tensor.ts";
@@ -25,8 +25,11 @@ export function scaleInto(src: Tensor, alpha: number, dst: Tensor): void {
 export const mul = (a: Tensor, b: Tensor): Tensor => binary("mul", a, b);
 export const scale = (a: Tensor, s: number): Tensor => unary("scale", a, [s]);
 export const gelu = (x: Tensor): Tensor => unary("gelu", x);
+export const geluErf = (x: Tensor): Tensor => unary("gelu_erf", x);
 export const silu = (x: Tensor): Tensor => unary("silu", x);
 export const geluBackward = (x: Tensor, dy: Tensor): Tensor => binary("gelu_backward", x, dy);
+export const geluErfBackward = (x: Tensor, dy: Tensor): Tensor =>
+  binary("gelu_erf_backward", x, dy);
 export const siluBackward = (x: Tensor, dy: Tensor): Tensor => binary("silu_backward", x, dy);
 
 /** y += alpha * x, in place. */

@@ -1,0 +1,17 @@
+// gelu_erf (the exact GELU of GPT-NeoX, lib/normal_cdf.wgsl): out = x Phi(x).
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+
+// #include lib/normal_cdf.wgsl
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i < p.n) {
+    let v = x[i];
+    out[i] = v * normal_cdf(v);
+  }
+}
