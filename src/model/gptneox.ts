@@ -8,7 +8,7 @@
 import type { Backend } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
@@ -20,7 +20,6 @@ import {
   type LayerStart,
   type ParamInfo,
 } from "./lm.ts";
-import { ropeInvFreq } from "./rope.ts";
 
 const PREFIX = "gpt_neox.";
 
@@ -81,13 +80,8 @@ export function neoxParamInfo(c: ModelConfig): ParamInfo[] {
 }
 
 export class GPTNeoX extends DecoderLM {
-  /** The rotary inverse frequencies of each head's first rotaryDims values. */
-  readonly #invFreq: Float32Array;
-
   constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
     super(config, backend, params, neoxParamInfo(config));
-    const c = config;
-    this.#invFreq = ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
   }
 
   #p(name: string): Var {
@@ -105,7 +99,7 @@ export class GPTNeoX extends DecoderLM {
     const [batch, t] = ids.shape;
     forwardOrigin("GPT-NeoX", ids.shape, cache, start, c);
     const d = c.dModel, hd = c.headDim;
-    const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
+    const invFreq = this.rotaryTable();
     let x0: Var;
     if (start) x0 = constant(start.x);
     else {

@@ -6,11 +6,10 @@
 import type { Backend } from "../../engine/backend.ts";
 import * as A from "../autograd/ops.ts";
 import { constant, type Var } from "../autograd/variable.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { causalSelfAttention } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
-import { ropeInvFreq } from "./rope.ts";
 import {
   atRows,
   DecoderLM,
@@ -66,13 +65,8 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
 }
 
 export class Llama extends DecoderLM {
-  /** The rotary inverse frequencies, uploaded for each forward (a few hundred bytes). */
-  readonly #invFreq: Float32Array;
-
   constructor(config: ModelConfig, backend: Backend, params: ReadonlyMap<string, Var>) {
     super(config, backend, params, llamaParamInfo(config));
-    const c = config;
-    this.#invFreq = ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
   }
 
   #p(name: string): Var {
@@ -104,7 +98,7 @@ export class Llama extends DecoderLM {
     const [batch, t] = ids.shape;
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.headDim;
-    const invFreq = Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
+    const invFreq = this.rotaryTable();
     const x0 = start ? constant(start.x) : this.#embed(ids, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;

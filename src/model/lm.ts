@@ -7,9 +7,10 @@ import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
+import { ropeInvFreq } from "./rope.ts";
 
 export interface ParamInfo {
   /** Hugging Face tensor name, e.g. transformer.h.3.mlp.c_proj.weight. */
@@ -130,6 +131,8 @@ export abstract class DecoderLM implements CausalLM {
   projectionScale = 1;
   checkpointLayers = false;
   readonly #layers: Var[][];
+  /** The rotary inverse frequencies (./rope.ts), computed on the host at the first forward. */
+  #invFreq: Float32Array | null = null;
 
   constructor(
     readonly config: ModelConfig,
@@ -139,6 +142,16 @@ export abstract class DecoderLM implements CausalLM {
   ) {
     this.#layers = Array.from({ length: config.nLayers }, () => []);
     for (const p of paramInfo) if (p.layer >= 0) this.#layers[p.layer].push(params.get(p.name)!);
+  }
+
+  /**
+   * The rotary table for one forward (Llama's and GPT-NeoX's attention), uploaded: a few hundred
+   * bytes, freed with the forward's other tensors.
+   */
+  protected rotaryTable(): Tensor {
+    const c = this.config;
+    this.#invFreq ??= ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
+    return Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
   }
 
   /** CausalLM.forward: each decoder writes its own (embeddings, block, head). */

@@ -15,14 +15,18 @@ export const LLAMA_7B = parseModelConfig({
   vocab_size: 32000,
 }, "7b");
 
+/** Every architecture class the generated configs draw from. */
+export const SHAPE_ARCHS = [
+  "GPT2LMHeadModel",
+  "LlamaForCausalLM",
+  "Qwen2ForCausalLM",
+  "Qwen3ForCausalLM",
+  "GPTNeoXForCausalLM",
+] as const;
+
 /** The fields a generated test config varies. */
 export interface ConfigShape {
-  arch:
-    | "GPT2LMHeadModel"
-    | "LlamaForCausalLM"
-    | "Qwen2ForCausalLM"
-    | "Qwen3ForCausalLM"
-    | "GPTNeoXForCausalLM";
+  arch: (typeof SHAPE_ARCHS)[number];
   d: number;
   heads: number;
   kv: number;

@@ -7,6 +7,16 @@ import { buildModel } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
 
+/** The tiny models of the torch oracle (tests/oracle/make_fixtures.py), one per layer form. */
+export const ORACLE_FIXTURES = [
+  "tiny-gpt2",
+  "tiny-llama",
+  "tiny-llama3",
+  "tiny-qwen3",
+  "tiny-neox",
+  "tiny-neox-seq",
+] as const;
+
 /** Builds the fixture model `name` (tests/fixtures/NAME) on `be`. */
 export async function loadFixture(name: string, be: Backend): Promise<CausalLM> {
   const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;

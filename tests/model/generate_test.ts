@@ -16,20 +16,11 @@ import { KVCache } from "../../src/model/kvcache.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
-import { loadFixture } from "../helpers/fixture_model.ts";
+import { loadFixture, ORACLE_FIXTURES } from "../helpers/fixture_model.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-const FIXTURES = [
-  "tiny-gpt2",
-  "tiny-llama",
-  "tiny-llama3",
-  "tiny-qwen3",
-  "tiny-neox",
-  "tiny-neox-seq",
-];
-
 async function withModels(be: Backend, fn: (m: CausalLM, name: string) => Promise<void>) {
-  for (const name of FIXTURES) {
+  for (const name of ORACLE_FIXTURES) {
     const model = await loadFixture(name, be);
     try {
       await fn(model, name);

@@ -11,18 +11,10 @@ import { lmLoss } from "../../src/model/loss.ts";
 import { tidyAsync } from "../../src/tensor/tensor.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { ORACLE_FIXTURES } from "../helpers/fixture_model.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-for (
-  const name of [
-    "tiny-gpt2",
-    "tiny-llama",
-    "tiny-llama3",
-    "tiny-qwen3",
-    "tiny-neox",
-    "tiny-neox-seq",
-  ]
-) {
+for (const name of ORACLE_FIXTURES) {
   const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
   testBackends(`${name} logits, loss and every gradient match the torch oracle`, async (be) => {
     const expected = await openSafetensors(`${dir}/expected.safetensors`);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { readModelConfig } from "../../src/model/read-config.ts";
-import { configOfShape } from "../helpers/configs.ts";
+import { configOfShape, SHAPE_ARCHS } from "../helpers/configs.ts";
 import {
   attributionTransient,
   measureBackward,
@@ -22,13 +22,7 @@ import { planMemory } from "../../src/pipeline/plan.ts";
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
 const configArb = fc.record({
-  arch: fc.constantFrom(
-    "GPT2LMHeadModel",
-    "LlamaForCausalLM",
-    "Qwen2ForCausalLM",
-    "Qwen3ForCausalLM",
-    "GPTNeoXForCausalLM" as const,
-  ),
+  arch: fc.constantFrom(...SHAPE_ARCHS),
   kv: fc.constantFrom(1, 2),
   d: fc.constantFrom(16, 32),
   layers: fc.integer({ min: 3, max: 5 }),

@@ -41,7 +41,7 @@ import {
 import { formatPlan } from "../../src/pipeline/plan-text.ts";
 import { planMemory, type TensorSize, totalElements } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
-import { configOfShape, LLAMA_7B } from "../helpers/configs.ts";
+import { configOfShape, LLAMA_7B, SHAPE_ARCHS } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";
 import { FAULTS } from "./counts.ts";
@@ -54,13 +54,7 @@ function allocBytes(be: Backend, n: number): number {
 }
 
 const configArb = fc.record({
-  arch: fc.constantFrom(
-    "GPT2LMHeadModel",
-    "LlamaForCausalLM",
-    "Qwen2ForCausalLM",
-    "Qwen3ForCausalLM",
-    "GPTNeoXForCausalLM",
-  ),
+  arch: fc.constantFrom(...SHAPE_ARCHS),
   kv: fc.integer({ min: 1, max: 2 }),
   rep: fc.integer({ min: 1, max: 3 }),
   halfHead: fc.integer({ min: 1, max: 3 }),
@@ -223,13 +217,7 @@ testBackends(
 );
 
 const peakConfigArb = fc.record({
-  arch: fc.constantFrom(
-    "GPT2LMHeadModel",
-    "LlamaForCausalLM",
-    "Qwen2ForCausalLM",
-    "Qwen3ForCausalLM",
-    "GPTNeoXForCausalLM" as const,
-  ),
+  arch: fc.constantFrom(...SHAPE_ARCHS),
   kv: fc.constantFrom(1, 2, 4),
   d: fc.constantFrom(48, 64, 96),
   layers: fc.integer({ min: 1, max: 3 }),
