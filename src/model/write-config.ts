@@ -17,7 +17,7 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
       n_layer: c.nLayers,
       n_head: c.nHeads,
       n_inner: c.dFF === 4 * c.dModel ? null : c.dFF,
-      activation_function: "gelu_new",
+      activation_function: c.activation === "gelu_exact" ? "gelu" : "gelu_new",
       layer_norm_epsilon: c.normEps,
       tie_word_embeddings: true,
       ...tokens,

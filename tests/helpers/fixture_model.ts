@@ -10,6 +10,7 @@ import { readModelConfig } from "../../src/model/read-config.ts";
 /** The tiny models of the torch oracle (tests/oracle/make_fixtures.py), one per layer form. */
 export const ORACLE_FIXTURES = [
   "tiny-gpt2",
+  "tiny-gpt2-gelu",
   "tiny-llama",
   "tiny-llama3",
   "tiny-qwen3",

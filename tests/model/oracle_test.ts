@@ -1,8 +1,8 @@
 // The models against the independent torch oracle (tests/oracle/make_fixtures.py): logits, loss
-// and the gradient of every parameter of a tiny GPT-2, two tiny Llamas (BF16 checkpoint, GQA,
-// rotary; tiny-llama3 with Llama 3.x's rotary scaling) and a tiny Qwen3 (q/k head norms, a head
-// size other than width / heads, tied head), loaded from Hugging Face layout, on both backends, to
-// 1e-4 relative.
+// and the gradient of every parameter of the tiny fixtures (ORACLE_FIXTURES: GPT-2 with either
+// GELU, two Llamas with BF16 weights, GQA and rotary, tiny-llama3 with Llama 3.x's rotary
+// scaling, a Qwen3 with q/k head norms and a wider head, two GPT-NeoX with partial rotary and
+// either residual), loaded from Hugging Face layout, on both backends, to 1e-4 relative.
 
 import { backward } from "../../src/autograd/variable.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";

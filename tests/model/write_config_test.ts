@@ -36,6 +36,7 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
     ),
     tie: fc.boolean(),
     wideHeads: fc.boolean(),
+    exactGelu: fc.boolean(),
     eos: fc.option(fc.integer({ min: 0, max: 7 })),
   }).map((r): ModelConfig => {
     // Llama family: a head_dim other than the width / heads (twice it, as Qwen3-0.6B's).
@@ -59,7 +60,7 @@ Deno.test("hfConfigJson round-trips random GPT-2 and Llama configs", () => {
       tieEmbeddings: r.llama ? r.tie : true,
       qkvBias: !r.llama,
       qkNorm: false,
-      activation: r.llama ? "silu" : "gelu_tanh",
+      activation: r.llama ? "silu" : r.exactGelu ? "gelu_exact" : "gelu_tanh",
       parallelResidual: false,
       bosTokenId: r.eos,
       eosTokenId: r.eos,

@@ -214,7 +214,8 @@ def gpt2_forward(cfg, p, ids):
         y = causal_attention(q, k, v)
         x = x + (y @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"])
         m = layer_norm(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"], eps)
-        m = gelu_new(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
+        act = gelu_exact if cfg["activation_function"] == "gelu" else gelu_new
+        m = act(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
         x = x + (m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"])
     x = layer_norm(x, p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
     return x @ p["transformer.wte.weight"].T  # tied lm_head
@@ -251,6 +252,10 @@ GPT2_CONFIG = {
     "use_cache": True,
     "vocab_size": 96,
 }
+
+# GPT-2 with the exact GELU (activation_function "gelu", as some GPT-2-architecture models ship),
+# stored in F16.
+GPT2_GELU_CONFIG = {**GPT2_CONFIG, "activation_function": "gelu", "torch_dtype": "float16"}
 
 # ---------------------------------------------------------------- Llama
 
@@ -604,6 +609,7 @@ def self_check():
     F = torch.nn.functional
     assert torch.allclose(layer_norm(x, w, b, 1e-5), F.layer_norm(x, (16,), w, b, 1e-5))
     assert torch.allclose(gelu_new(x), F.gelu(x, approximate="tanh"))
+    assert torch.allclose(gelu_exact(x), F.gelu(x))
     q, k, v = randn(gen, 2, 5, 4), randn(gen, 2, 5, 4), randn(gen, 2, 5, 4)
     mha_mask = torch.ones(5, 5, dtype=torch.bool).triu(1)
     ref = torch.stack([
@@ -629,6 +635,8 @@ def main():
          ["<unk>", "<s>", "</s>"], "<unk>", "<s>", SEED + 2)
     make("tiny-qwen3", QWEN3_CONFIG, llama_params, llama_forward, torch.bfloat16,
          ["<unk>", "<|endoftext|>", "<|im_end|>"], "<unk>", None, SEED + 3)
+    make("tiny-gpt2-gelu", GPT2_GELU_CONFIG, gpt2_params, gpt2_forward, torch.float16,
+         ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 6)
     make("tiny-neox", NEOX_CONFIG, neox_params, neox_forward, torch.float16,
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 4)
     make("tiny-neox-seq", NEOX_SEQ_CONFIG, neox_params, neox_forward, torch.float16,
