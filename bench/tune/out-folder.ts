@@ -10,6 +10,7 @@ import { fsError } from "../../src/io/files.ts";
 import {
   checkOutPath,
   GuardError,
+  kindOf,
   markOutput,
   OUTPUT_MARKER,
 } from "../../src/pipeline/output-guard.ts";
@@ -20,13 +21,6 @@ const KIND = "tune";
 async function isEmpty(dir: string): Promise<boolean> {
   for await (const _ of Deno.readDir(dir)) return false;
   return true;
-}
-
-/** What a path that is no folder is, for the message. */
-function kindOf(info: Deno.FileInfo): string {
-  if (info.isSymlink) return "a symbolic link";
-  if (info.isFile) return "a file";
-  return "a device, socket or pipe";
 }
 
 /**

@@ -7,7 +7,7 @@
 // clears first: the tables of an earlier one, and with --force the method folders of methods not
 // in it, each only when this tool wrote it (src/pipeline/output-guard.ts).
 
-import { writeTextAtomically } from "../io/files.ts";
+import { present, writeTextAtomically } from "../io/files.ts";
 import {
   comparisonJson,
   comparisonMarkdown,
@@ -86,7 +86,7 @@ export async function removeOtherMethods(
   for (const name of names) {
     if (kept.has(name)) continue;
     for (const path of [`${out}/${name}`, `${out}/${name}.partial`, `${out}/${name}.old`]) {
-      if (!(await Deno.lstat(path).then(() => true, () => false))) continue;
+      if (!(await present(path))) continue;
       try {
         await checkReplaceable(path);
       } catch (e) {

@@ -100,7 +100,7 @@ export async function markOutput(dir: string, kind: string): Promise<void> {
 }
 
 /** What a path is, for messages: "a symbolic link", "a file", "a folder", "a device...". */
-function kindOf(info: Deno.FileInfo): string {
+export function kindOf(info: Deno.FileInfo): string {
   if (info.isSymlink) return "a symbolic link";
   if (info.isFile) return "a file";
   if (info.isDirectory) return "a folder";
