@@ -8,8 +8,8 @@
 // unedited completion, editing again gives the same result, and the downloaded patch.safetensors,
 // applied, restores the edit; a batch of the test split's first two records shows each record's
 // Edit Succ. and after-completion of the same batch edit in Deno. A model folder picked from
-// disk (the tiny GPT-2 fixture's folder, given to the folder input) loads in the page with as many
-// parameters as in Deno and completes a prompt as Deno does.
+// disk (a tiny fixture's folder of each checkpoint family, given to the folder input) loads in
+// the page with as many parameters as in Deno and completes a prompt as Deno does.
 // Chosen to keep the file near 2 minutes on 2 busy cores (measured there, 2026-12-04):
 // - ROME runs with covSamples 1000 (the shipped file says 10000), in both places: its covariance
 //   pass over 10000 corpus texts took 60 s in Deno and as long in the page (which then keeps it
@@ -43,8 +43,14 @@ import { serve } from "../../scripts/serve.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SMALL_MODEL = "models/kne-facts";
-/** A folder a user picks (Chromium takes a folder input's files as the folder's path). */
-const TINY_DIR = new URL("../fixtures/tiny-gpt2", import.meta.url).pathname;
+/**
+ * Folders a user picks, one per checkpoint family (GPT-2, Llama 3, Qwen3, GPT-NeoX in F16);
+ * Chromium takes a folder input's files as the folder's path.
+ */
+const TINY_DIRS = ["tiny-gpt2", "tiny-llama3", "tiny-qwen3", "tiny-neox"].map((name) =>
+  new URL(`../fixtures/${name}`, import.meta.url).pathname
+);
+const TINY_PROMPT = "The capital of France is";
 const NO_KL = { klWeight: 0 };
 const ROME_COV = { covSamples: 1000 };
 /** Records of the default model's test split edited at once in the batch case. */
@@ -257,11 +263,14 @@ Deno.test({
       hparams: await hparamsOf("kne", SMALL_MODEL, NO_KL),
     });
     assert.equal(noKl.anchors, 0);
-    // The picked folder's leg: the tiny fixture, as Deno loads it.
-    const tiny = await loadModelFromDir(TINY_DIR, small);
-    let tinyParams = 0;
-    for (const v of tiny.model.params.values()) tinyParams += v.value.size;
-    const tinyCompletion = await complete(tiny, "The capital of France is");
+    // The picked folders' leg: each tiny fixture, as Deno loads it.
+    const tinies = [];
+    for (const dir of TINY_DIRS) {
+      const tiny = await loadModelFromDir(dir, small);
+      let params = 0;
+      for (const v of tiny.model.params.values()) params += v.value.size;
+      tinies.push({ dir, params, completion: await complete(tiny, TINY_PROMPT) });
+    }
     small.dispose();
 
     const { server, url } = serve(0);
@@ -331,27 +340,34 @@ Deno.test({
         batch.records.map((r) => [pct(r.metrics.editSucc), r.after.completion]),
         "batch: Edit Succ. and after-completions",
       );
-      // A model folder from this computer: its files given to the folder input.
-      const picked = await openPage(page, await url, {
-        query: "backend=wasm",
-        method: "kne",
-        hparams: {},
-      });
-      const folder = await page.$("#model-folder");
-      await (folder as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(TINY_DIR);
-      await page.waitForFunction(
-        () => document.getElementById("backend-note")!.textContent!.includes("tiny-gpt2, "),
-        { timeout: 120_000 },
-      );
-      await picked.waitState("ready");
-      assert.match(await picked.text("#backend-note"), new RegExp(`, ${tinyParams} parameters$`));
-      await page.$eval(
-        "#prompt",
-        (el) => ((el as HTMLInputElement).value = "The capital of France is"),
-      );
-      await page.click("#complete");
-      await picked.waitState("ready");
-      assert.equal(await picked.text("#completion"), tinyCompletion, "picked folder: completion");
+      // Model folders from this computer: each one's files given to the folder input.
+      for (const tiny of tinies) {
+        const name = tiny.dir.split("/").at(-1)!;
+        const picked = await openPage(page, await url, {
+          query: "backend=wasm",
+          method: "kne",
+          hparams: {},
+        });
+        const folder = await page.$("#model-folder");
+        await (folder as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(
+          tiny.dir,
+        );
+        await page.waitForFunction(
+          (n) => document.getElementById("backend-note")!.textContent!.includes(`${n}, `),
+          { timeout: 120_000 },
+          name,
+        );
+        await picked.waitState("ready");
+        assert.match(
+          await picked.text("#backend-note"),
+          new RegExp(`, ${tiny.params} parameters$`),
+          `${name}: parameters`,
+        );
+        await page.$eval("#prompt", (el, p) => ((el as HTMLInputElement).value = p), TINY_PROMPT);
+        await page.click("#complete");
+        await picked.waitState("ready");
+        assert.equal(await picked.text("#completion"), tiny.completion, `${name}: completion`);
+      }
       const gpu = await editInPage(page, await url, {
         query: `backend=webgpu&model=${nameOf(SMALL_MODEL)}`,
         method: "kne",
