@@ -71,7 +71,9 @@ export function embedding_backward(
  * Rotary embedding of each head's first Dr values (the rest copied). For each (t, i) the angle
  * (posOffset + t) * invFreq[i] is formed in f32 as Hugging Face does (invFreq: the host's table
  * of Dr/2 inverse frequencies, src/model/rope.ts), then cos and sin are taken in f64; four
- * frequencies at a time are applied to every (batch, head) row with f32x4.
+ * frequencies at a time are applied to every (batch, head) row with f32x4. Pair i is (i, i + Dr/2)
+ * (rotate_half), or (2i, 2i + 1) when `interleaved` is 1 (GPT-J's rotate_every_two: the four
+ * pairs are eight adjacent values, turned as two vectors with their lanes swapped in pairs).
  */
 export function rope(
   x: usize,
@@ -84,9 +86,12 @@ export function rope(
   Dr: i32,
   posOffset: u32,
   sign: f32,
+  interleaved: u32,
 ): void {
   const half = Dr >> 1;
   const rowStride = H * Dh;
+  // Pair j of a head: values (j * step, j * step + gap).
+  const pairs = interleaved != 0, step = pairs ? 2 : 1, gap = pairs ? 1 : half;
   for (let t = 0; t < T; t++) {
     const pos = <f32>(<f64>posOffset + <f64>t);
     let i = 0;
@@ -111,11 +116,20 @@ export function rope(
           s4 = f32x4.replace_lane(s4, 3, s);
         }
       }
+      // Interleaved: lanes (2j, 2j + 1) of a vector take pair j's (c, c) and (-s, s).
+      const n4 = f32x4.neg(s4);
+      const cLo = f32x4.shuffle(c4, c4, 0, 0, 1, 1), cHi = f32x4.shuffle(c4, c4, 2, 2, 3, 3);
+      const sLo = f32x4.shuffle(n4, s4, 0, 4, 1, 5), sHi = f32x4.shuffle(n4, s4, 2, 6, 3, 7);
       for (let b = 0; b < batch; b++) {
         const rowBase = (b * T + t) * rowStride;
         for (let h = 0; h < H; h++) {
-          const lo = rowBase + h * Dh + i, hi = lo + half;
-          if (lanes == 4) {
+          const lo = rowBase + h * Dh + i * step, hi = lo + gap;
+          if (lanes == 4 && pairs) {
+            const v1 = v128.load(at(x, lo)), v2 = v128.load(at(x, lo + 4));
+            const w1 = f32x4.shuffle(v1, v1, 1, 0, 3, 2), w2 = f32x4.shuffle(v2, v2, 1, 0, 3, 2);
+            v128.store(at(out, lo), f32x4.add(f32x4.mul(v1, cLo), f32x4.mul(w1, sLo)));
+            v128.store(at(out, lo + 4), f32x4.add(f32x4.mul(v2, cHi), f32x4.mul(w2, sHi)));
+          } else if (lanes == 4) {
             const x1 = v128.load(at(x, lo)), x2 = v128.load(at(x, hi));
             v128.store(at(out, lo), f32x4.sub(f32x4.mul(x1, c4), f32x4.mul(x2, s4)));
             v128.store(at(out, hi), f32x4.add(f32x4.mul(x2, c4), f32x4.mul(x1, s4)));
@@ -131,9 +145,10 @@ export function rope(
                 : k == 1
                 ? f32x4.extract_lane(s4, 1)
                 : f32x4.extract_lane(s4, 2);
-              const x1 = load<f32>(at(x, lo + k)), x2 = load<f32>(at(x, hi + k));
-              store<f32>(at(out, lo + k), x1 * c - x2 * s);
-              store<f32>(at(out, hi + k), x2 * c + x1 * s);
+              const l = lo + k * step, r = hi + k * step;
+              const x1 = load<f32>(at(x, l)), x2 = load<f32>(at(x, r));
+              store<f32>(at(out, l), x1 * c - x2 * s);
+              store<f32>(at(out, r), x2 * c + x1 * s);
             }
           }
         }

@@ -34,7 +34,8 @@ export const layoutKernels: KernelSpec[] = [
    * first Dr values (GPT-NeoX's partial rotary; Dr = Dh for Llama), the others copied: for
    * i < Dr/2, angle = f32(posOffset + t) * invFreq[i] (one f32 product, the same on both
    * backends; the table of inverse frequencies is the host's, src/model/rope.ts), c = cos,
-   * s = sign * sin; out[i] = x[i] c - x[i + Dr/2] s, out[i + Dr/2] = x[i + Dr/2] c + x[i] s.
+   * s = sign * sin; pair i is (lo, hi) = (i, i + Dr/2), or (2i, 2i + 1) with interleaved 1
+   * (GPT-J's rotate_every_two); out[lo] = x[lo] c - x[hi] s, out[hi] = x[hi] c + x[lo] s.
    * sign = -1 is the backward (transpose) pass. Dr must be even and Dh at most 2048. WebGPU
    * runs one workgroup per (batch, t) row.
    */
@@ -50,12 +51,16 @@ export const layoutKernels: KernelSpec[] = [
       ["Dr", "u32"],
       ["posOffset", "u32"],
       ["sign", "f32"],
+      ["interleaved", "u32"],
     ],
     sizes: (p) => {
       if (p.Dr % 2 !== 0 || p.Dr < 2 || p.Dr > p.Dh || p.Dh > 2048) {
         throw new BackendError(
           `kernel rope: Dr must be even, 2 to Dh, and Dh at most 2048, got Dr ${p.Dr}, Dh ${p.Dh}`,
         );
+      }
+      if (p.interleaved > 1) {
+        throw new BackendError(`kernel rope: interleaved must be 0 or 1, got ${p.interleaved}`);
       }
       const n = p.batch * p.T * p.H * p.Dh;
       return [n, p.Dr / 2, n];

@@ -1,15 +1,18 @@
 // rope: rotary embedding of x [batch, T, H, Dh] (Hugging Face Llama, rotate_half) on each head's
 // first Dr values (GPT-NeoX's partial rotary; Dr = Dh for Llama), the rest copied. For i < Dr/2:
 // angle = f32(posOffset + t) * invFreq[i] (the table of inverse frequencies the host computes as
-// Hugging Face does, src/model/rope.ts), c = cos, s = sign * sin, half = Dr/2;
-// out[i] = x[i] c - x[i+half] s, out[i+half] = x[i+half] c + x[i] s.
+// Hugging Face does, src/model/rope.ts), c = cos, s = sign * sin, half = Dr/2; pair i is
+// (lo, hi) = (i, i + half), or (2i, 2i + 1) when interleaved (GPT-J's rotate_every_two);
+// out[lo] = x[lo] c - x[hi] s, out[hi] = x[hi] c + x[lo] s.
 // One workgroup per (batch, t) row: it first tabulates (cos, sin) for the row's position in
 // workgroup memory, then rotates all H heads.
 //
 // The angle is the same f32 as Hugging Face's on every device (one correctly rounded product);
 // sin/cos use our own range reduction and polynomials (WGSL only promises 2^-11 absolute for
 // sin/cos on [-pi, pi]).
-struct P { batch: u32, T: u32, H: u32, Dh: u32, Dr: u32, posOffset: u32, sign: f32 }
+struct P {
+  batch: u32, T: u32, H: u32, Dh: u32, Dr: u32, posOffset: u32, sign: f32, interleaved: u32,
+}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> invFreq: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -53,11 +56,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   workgroupBarrier();
   let base = row * p.H * p.Dh;
+  // Pair j: values (j, j + half), or (2j, 2j + 1) interleaved.
+  let step = select(1u, 2u, p.interleaved != 0u);
+  let gap = select(half, 1u, p.interleaved != 0u);
   for (var k = lid; k < p.H * half; k += WG) {
     let h = k / half;
     let j = k - h * half;
-    let lo = base + h * p.Dh + j;
-    let hi = lo + half;
+    let lo = base + h * p.Dh + j * step;
+    let hi = lo + gap;
     let x1 = x[lo];
     let x2 = x[hi];
     out[lo] = x1 * cs[j] - x2 * sn[j];

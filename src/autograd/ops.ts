@@ -179,10 +179,13 @@ export function transpose0213(x: Var): Var {
   return record(T.transpose0213(x.value), [x], (g) => [T.transpose0213(g)]);
 }
 
-/** Rotary embedding with the inverse frequencies `invFreq` (a constant, no gradient). */
-export function rope(x: Var, posOffset: number, invFreq: Tensor): Var {
-  return record(T.rope(x.value, posOffset, invFreq, 1), [x], (g) => [
-    T.rope(g, posOffset, invFreq, -1),
+/**
+ * Rotary embedding with the inverse frequencies `invFreq` (a constant, no gradient); pairs
+ * (2i, 2i + 1) when `interleaved` (GPT-J), else (i, i + Dr/2).
+ */
+export function rope(x: Var, posOffset: number, invFreq: Tensor, interleaved = false): Var {
+  return record(T.rope(x.value, posOffset, invFreq, 1, interleaved), [x], (g) => [
+    T.rope(g, posOffset, invFreq, -1, interleaved),
   ]);
 }
 

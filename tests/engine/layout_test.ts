@@ -80,9 +80,11 @@ function ropeRef(
   posOffset: number,
   invFreq: Float32Array,
   sign: number,
+  interleaved = false,
   angles = ropeAngles(T, posOffset, invFreq),
 ) {
-  // Each head's first Dr = 2 * invFreq.length values rotate; the others are copied.
+  // Each head's first Dr = 2 * invFreq.length values rotate; the others are copied. Pair i is
+  // (i, i + Dr/2) as Llama's rotate_half pairs them, or (2i, 2i + 1) as GPT-J's rotate_every_two.
   const half = invFreq.length;
   const out = Float64Array.from(x);
   for (let b = 0; b < batch; b++) {
@@ -91,9 +93,10 @@ function ropeRef(
         const base = ((b * T + t) * H + h) * Dh;
         for (let i = 0; i < half; i++) {
           const c = angles.cos[t * half + i], s = sign * angles.sin[t * half + i];
-          const x1 = x[base + i], x2 = x[base + i + half];
-          out[base + i] = x1 * c - x2 * s;
-          out[base + i + half] = x2 * c + x1 * s;
+          const lo = base + (interleaved ? 2 * i : i), hi = lo + (interleaved ? 1 : half);
+          const x1 = x[lo], x2 = x[hi];
+          out[lo] = x1 * c - x2 * s;
+          out[hi] = x2 * c + x1 * s;
         }
       }
     }
@@ -228,6 +231,8 @@ const ropeArgs = (maxPos: number) =>
     // The rotated share of each head: all of it (Llama) or its first values (GPT-NeoX).
     rotary: fc.constantFrom(1, 1, 0.5, 0.25, 0.01),
     sign: fc.constantFrom(1, -1),
+    // Pairs (i, i + Dr/2) (Llama, GPT-NeoX) or (2i, 2i + 1) (GPT-J).
+    interleaved: fc.boolean(),
   });
 
 /**
@@ -242,16 +247,16 @@ function invFreqTable(Dh: number, theta: number, factor: number, share = 1): Flo
   );
 }
 
-testBackends("rope matches Hugging Face rotate_half in float64", async (be) => {
+testBackends("rope matches HF rotate_half and rotate_every_two in float64", async (be) => {
   await fc.assert(
     fc.asyncProperty(ropeArgs(65536), seedArb, async (a, seed) => {
       const Dh = 2 * a.half, n = a.batch * a.T * a.H * Dh;
       const x = randomData(n, seed), inv = invFreqTable(Dh, a.theta, a.factor, a.rotary);
       const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
-      const Dr = 2 * inv.length;
-      be.dispatch("rope", [bx, bf, bo], [a.batch, a.T, a.H, Dh, Dr, a.posOffset, a.sign]);
+      const Dr = 2 * inv.length, il = a.interleaved ? 1 : 0;
+      be.dispatch("rope", [bx, bf, bo], [a.batch, a.T, a.H, Dh, Dr, a.posOffset, a.sign, il]);
       const got = await be.read(bo);
-      const want = ropeRef(x, a.batch, a.T, a.H, Dh, a.posOffset, inv, a.sign);
+      const want = ropeRef(x, a.batch, a.T, a.H, Dh, a.posOffset, inv, a.sign, a.interleaved);
       assertClose(got, want, 1e-5, `rope ${JSON.stringify(a)}`);
       [bx, bf, bo].forEach((b) => be.free(b));
     }),
@@ -268,6 +273,7 @@ testBackends(
         const n = a.batch * T * a.H * Dh;
         const x = randomData(n, seed), dy = randomData(n, seed + 1);
         const inv = invFreqTable(Dh, a.theta, a.factor, a.rotary), Dr = 2 * inv.length;
+        const il = a.interleaved ? 1 : 0;
         const [bx, bf, by, bdy, bdx, bback] = [
           put(be, x),
           put(be, inv),
@@ -276,13 +282,14 @@ testBackends(
           poisoned(be, n),
           poisoned(be, n),
         ];
-        be.dispatch("rope", [bx, bf, by], [a.batch, T, a.H, Dh, Dr, a.posOffset, 1]);
-        be.dispatch("rope", [by, bf, bback], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1]);
-        be.dispatch("rope", [bdy, bf, bdx], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1]);
+        be.dispatch("rope", [bx, bf, by], [a.batch, T, a.H, Dh, Dr, a.posOffset, 1, il]);
+        be.dispatch("rope", [by, bf, bback], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1, il]);
+        be.dispatch("rope", [bdy, bf, bdx], [a.batch, T, a.H, Dh, Dr, a.posOffset, -1, il]);
         const got = await be.read(bdx);
         const angles = ropeAngles(T, a.posOffset, inv);
         const fd = numericGrad(
-          (xx) => dot(ropeRef(xx, a.batch, T, a.H, Dh, a.posOffset, inv, 1, angles), dy),
+          (xx) =>
+            dot(ropeRef(xx, a.batch, T, a.H, Dh, a.posOffset, inv, 1, a.interleaved, angles), dy),
           x,
         );
         assertClose(got, fd, 1e-4, `rope backward ${JSON.stringify(a)}`);
@@ -298,21 +305,21 @@ testBackends("rope covers more than 65535 (batch, t) rows", async (be) => {
   const batch = 2, T = 32771, H = 1, Dh = 4, n = batch * T * H * Dh;
   const x = randomData(n, 17), inv = invFreqTable(Dh, 10000, 1);
   const [bx, bf, bo] = [put(be, x), put(be, inv), poisoned(be, n)];
-  be.dispatch("rope", [bx, bf, bo], [batch, T, H, Dh, Dh, 3, 1]);
+  be.dispatch("rope", [bx, bf, bo], [batch, T, H, Dh, Dh, 3, 1, 0]);
   assertClose(await be.read(bo), ropeRef(x, batch, T, H, Dh, 3, inv, 1), 1e-5, "rope 65542 rows");
   [bx, bf, bo].forEach((b) => be.free(b));
 });
 
-testBackends("rope rejects an odd rotary size, and one past the head", (be) => {
+testBackends("rope rejects an odd rotary size, one past the head, and a third pairing", (be) => {
   const x = be.alloc(8), inv = be.alloc(2), out = be.alloc(8);
-  for (const [Dh, Dr] of [[4, 3], [4, 6], [2, 0]]) {
+  for (const [Dh, Dr, il] of [[4, 3, 0], [4, 6, 0], [2, 0, 0], [4, 4, 2]]) {
     let threw = false;
     try {
-      be.dispatch("rope", [x, inv, out], [1, 1, 2, Dh, Dr, 0, 1]);
+      be.dispatch("rope", [x, inv, out], [1, 1, 2, Dh, Dr, 0, 1, il]);
     } catch {
       threw = true;
     }
-    if (!threw) throw new Error(`Dh ${Dh}, Dr ${Dr} accepted`);
+    if (!threw) throw new Error(`Dh ${Dh}, Dr ${Dr}, interleaved ${il} accepted`);
   }
   [x, inv, out].forEach((b) => be.free(b));
 });

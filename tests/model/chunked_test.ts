@@ -264,7 +264,7 @@ const cases: Record<string, OpCase> = {
       const dh = 2 * r.int(1, Math.max(1, Math.min(8, Math.floor(limit / (2 * h)))));
       const x = rand(be, [r.int(1, 2), r.int(1, 20), h, dh], seed);
       const invFreq = Tensor.fromArray(be, ropeInvFreq(dh, 10000, null), [dh / 2]);
-      return read([T.rope(x, r.int(0, 10), invFreq, r.bool() ? 1 : -1)]);
+      return read([T.rope(x, r.int(0, 10), invFreq, r.bool() ? 1 : -1, r.bool())]);
     }),
   repeatKv: (be, seed, limit) =>
     tidyAsync(() => {

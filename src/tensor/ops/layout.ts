@@ -112,8 +112,15 @@ export function embeddingBackward(ids: Tensor, dout: Tensor, dtable: Tensor): vo
  * Rotary embedding of x [batch, T, H, Dh] with the inverse frequencies `invFreq`
  * (src/model/rope.ts): Dh/2 of them rotate whole heads; fewer, Dr/2, rotate each head's first Dr
  * values and leave the rest (GPT-NeoX's partial rotary). sign -1 applies the inverse rotation.
+ * Pairs are (i, i + Dr/2) (rotate_half), or (2i, 2i + 1) when `interleaved` (GPT-J).
  */
-export function rope(x: Tensor, posOffset: number, invFreq: Tensor, sign = 1): Tensor {
+export function rope(
+  x: Tensor,
+  posOffset: number,
+  invFreq: Tensor,
+  sign = 1,
+  interleaved = false,
+): Tensor {
   if (x.rank !== 4 || x.shape[3] % 2 !== 0) {
     fail("rope", `expected [batch, T, heads, even head dim], got ${shapeStr(x.shape)}`);
   }
@@ -123,7 +130,7 @@ export function rope(x: Tensor, posOffset: number, invFreq: Tensor, sign = 1): T
       `expected 1 to ${x.shape[3] / 2} inverse frequencies, got ${shapeStr(invFreq.shape)}`,
     );
   }
-  const dr = 2 * invFreq.size;
+  const dr = 2 * invFreq.size, pairs = interleaved ? 1 : 0;
   const freqs = op(reg(invFreq), 0, "in");
   const [b, t, h, dh] = x.shape;
   const be = x.backend;
@@ -134,7 +141,7 @@ export function rope(x: Tensor, posOffset: number, invFreq: Tensor, sign = 1): T
     // Chunks of whole sequences.
     const operands = [op(reg(x), seq, "in"), freqs, op(reg(out), seq, "out")];
     chunkRows("rope", be, b, operands, (bd, _r0, bn) => {
-      be.dispatch("rope", bd, [bn, t, h, dh, dr, posOffset, sign]);
+      be.dispatch("rope", bd, [bn, t, h, dh, dr, posOffset, sign, pairs]);
     });
     return out;
   }
@@ -150,7 +157,7 @@ export function rope(x: Tensor, posOffset: number, invFreq: Tensor, sign = 1): T
         freqs,
         op(sub(reg(out), i * seq, seq), row, "out"),
       ],
-      (bd, t0, tn) => be.dispatch("rope", bd, [1, tn, h, dh, dr, posOffset + t0, sign]),
+      (bd, t0, tn) => be.dispatch("rope", bd, [1, tn, h, dh, dr, posOffset + t0, sign, pairs]),
     );
   }
   return out;
