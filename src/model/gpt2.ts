@@ -66,7 +66,7 @@ export class GPT2 extends DecoderLM {
   }
 
   #p(name: string): Var {
-    return this.params.get(GPT2_PREFIX + name)!;
+    return this.param(GPT2_PREFIX + name);
   }
 
   /** Token plus position embeddings of ids [batch, t], positions from pos0. */
@@ -78,9 +78,8 @@ export class GPT2 extends DecoderLM {
       Float32Array.from({ length: batch * t }, (_, i) => pos0 + i % t),
       [batch, t],
     );
-    const tokens = A.reshape(A.embedding(this.#p("wte.weight"), ids), [batch * t, d]);
     return A.add(
-      hook?.(-1, "embed", tokens) ?? tokens,
+      this.tokenEmbedding(`${GPT2_PREFIX}wte.weight`, ids, hook),
       A.reshape(A.embedding(this.#p("wpe.weight"), positions), [batch * t, d]),
     );
   }
@@ -97,10 +96,9 @@ export class GPT2 extends DecoderLM {
     const pos0 = forwardOrigin("GPT-2", ids.shape, cache, start, c);
     const x0 = start ? constant(start.x) : this.#embed(ids, pos0, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
-      const h = (n: string) => this.#p(`h.${l}.${n}`);
-      const proj = (input: Var, n: string) =>
-        A.linear(input, h(`${n}.weight`), h(`${n}.bias`), "in_out", this.projectionScale);
-      const n1 = A.layerNorm(x, h("ln_1.weight"), h("ln_1.bias"), c.normEps);
+      const h = `${GPT2_PREFIX}h.${l}.`;
+      const proj = (input: Var, n: string) => this.project(input, h + n, "in_out");
+      const n1 = this.layerNorm(x, `${h}ln_1`);
       const qkv = proj(n1, "attn.c_attn");
       const d = c.dModel;
       const att = causalSelfAttention(
@@ -112,14 +110,14 @@ export class GPT2 extends DecoderLM {
       );
       const ao = proj(atRows(att, only), "attn.c_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
-      const n2 = A.layerNorm(mid, h("ln_2.weight"), h("ln_2.bias"), c.normEps);
+      const n2 = this.layerNorm(mid, `${h}ln_2`);
       const fc = proj(n2, "mlp.c_fc");
       const f = c.activation === "gelu_exact" ? A.geluErf(fc) : A.gelu(fc);
       const key = hook?.(l, "mlp_key", f) ?? f;
       const mo = proj(key, "mlp.c_proj");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
     });
-    const nf = A.layerNorm(x, this.#p("ln_f.weight"), this.#p("ln_f.bias"), c.normEps);
+    const nf = this.layerNorm(x, `${GPT2_PREFIX}ln_f`);
     return A.linear(nf, this.#p("wte.weight"), null, "out_in");
   }
 }

@@ -84,10 +84,6 @@ export class GPTNeoX extends DecoderLM {
     super(config, backend, params, neoxParamInfo(config));
   }
 
-  #p(name: string): Var {
-    return this.params.get(name)!;
-  }
-
   forward(
     ids: Tensor,
     hook?: ForwardHook,
@@ -100,28 +96,14 @@ export class GPTNeoX extends DecoderLM {
     forwardOrigin("GPT-NeoX", ids.shape, cache, start, c);
     const d = c.dModel, hd = c.headDim;
     const invFreq = this.rotaryTable();
-    let x0: Var;
-    if (start) x0 = constant(start.x);
-    else {
-      const tokens = A.reshape(A.embedding(this.#p(`${PREFIX}embed_in.weight`), ids), [
-        batch * t,
-        d,
-      ]);
-      x0 = hook?.(-1, "embed", tokens) ?? tokens;
-    }
+    const x0 = start
+      ? constant(start.x)
+      : this.tokenEmbedding(`${PREFIX}embed_in.weight`, ids, hook);
     const act = c.activation === "gelu_exact" ? A.geluErf : A.gelu;
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `${PREFIX}layers.${l}.`;
-      const proj = (input: Var, n: string) =>
-        A.linear(
-          input,
-          this.#p(`${p}${n}.weight`),
-          this.#p(`${p}${n}.bias`),
-          "out_in",
-          this.projectionScale,
-        );
-      const norm = (input: Var, n: string) =>
-        A.layerNorm(input, this.#p(`${p}${n}.weight`), this.#p(`${p}${n}.bias`), c.normEps);
+      const proj = (input: Var, n: string) => this.project(input, p + n);
+      const norm = (input: Var, n: string) => this.layerNorm(input, p + n);
       // [R, 3d] laid out [heads, 3, hd] per row -> [R, 3, heads, hd]: q, k, v as whole columns.
       const qkv = A.reshape(
         A.transpose0213(A.reshape(proj(norm(x, "input_layernorm"), "attention.query_key_value"), [
@@ -154,13 +136,8 @@ export class GPTNeoX extends DecoderLM {
       const mo = proj(key, "mlp.dense_4h_to_h");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
     });
-    const nf = A.layerNorm(
-      x,
-      this.#p(`${PREFIX}final_layer_norm.weight`),
-      this.#p(`${PREFIX}final_layer_norm.bias`),
-      c.normEps,
-    );
-    const head = this.#p(c.tieEmbeddings ? `${PREFIX}embed_in.weight` : "embed_out.weight");
+    const nf = this.layerNorm(x, `${PREFIX}final_layer_norm`);
+    const head = this.param(c.tieEmbeddings ? `${PREFIX}embed_in.weight` : "embed_out.weight");
     return A.linear(nf, head, null, "out_in");
   }
 }

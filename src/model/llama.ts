@@ -69,24 +69,6 @@ export class Llama extends DecoderLM {
     super(config, backend, params, llamaParamInfo(config));
   }
 
-  #p(name: string): Var {
-    return this.params.get(name)!;
-  }
-
-  #opt(name: string): Var | null {
-    return this.params.get(name) ?? null;
-  }
-
-  /** Token embeddings of ids [batch, t] (rotary positions are applied inside attention). */
-  #embed(ids: Tensor, hook?: ForwardHook): Var {
-    const [batch, t] = ids.shape;
-    const tokens = A.reshape(A.embedding(this.#p("model.embed_tokens.weight"), ids), [
-      batch * t,
-      this.config.dModel,
-    ]);
-    return hook?.(-1, "embed", tokens) ?? tokens;
-  }
-
   forward(
     ids: Tensor,
     hook?: ForwardHook,
@@ -99,23 +81,19 @@ export class Llama extends DecoderLM {
     forwardOrigin("Llama", ids.shape, cache, start, c);
     const hd = c.headDim;
     const invFreq = this.rotaryTable();
-    const x0 = start ? constant(start.x) : this.#embed(ids, hook);
+    // Token embeddings alone: rotary positions are applied inside attention.
+    const x0 = start
+      ? constant(start.x)
+      : this.tokenEmbedding("model.embed_tokens.weight", ids, hook);
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;
-      const proj = (input: Var, n: string) =>
-        A.linear(
-          input,
-          this.#p(`${p}${n}.weight`),
-          this.#opt(`${p}${n}.bias`),
-          "out_in",
-          this.projectionScale,
-        );
-      const n1 = A.rmsNorm(x, this.#p(p + "input_layernorm.weight"), c.normEps);
+      const proj = (input: Var, n: string) => this.project(input, p + n);
+      const n1 = A.rmsNorm(x, this.param(p + "input_layernorm.weight"), c.normEps);
       // Qwen3's q_norm / k_norm: RMSNorm over each head's hd values.
       const headNorm = (x: Var, n: string) => {
         if (!c.qkNorm) return x;
         const rows = A.reshape(x, [x.value.size / hd, hd]);
-        const normed = A.rmsNorm(rows, this.#p(`${p}self_attn.${n}.weight`), c.normEps);
+        const normed = A.rmsNorm(rows, this.param(`${p}self_attn.${n}.weight`), c.normEps);
         return A.reshape(normed, x.value.shape);
       };
       const qkv = (n: string) => proj(n1, `self_attn.${n}_proj`);
@@ -135,7 +113,7 @@ export class Llama extends DecoderLM {
       );
       const ao = proj(atRows(att, only), "self_attn.o_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
-      const n2 = A.rmsNorm(mid, this.#p(p + "post_attention_layernorm.weight"), c.normEps);
+      const n2 = A.rmsNorm(mid, this.param(p + "post_attention_layernorm.weight"), c.normEps);
       const gate = A.silu(proj(n2, "mlp.gate_proj"));
       const up = proj(n2, "mlp.up_proj");
       const gu = A.mul(gate, up);
@@ -143,8 +121,8 @@ export class Llama extends DecoderLM {
       const mo = proj(key, "mlp.down_proj");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);
     });
-    const nf = A.rmsNorm(x, this.#p("model.norm.weight"), c.normEps);
-    const head = this.#p(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+    const nf = A.rmsNorm(x, this.param("model.norm.weight"), c.normEps);
+    const head = this.param(c.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
     return A.linear(nf, head, null, "out_in");
   }
 }

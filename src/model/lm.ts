@@ -1,7 +1,7 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass; and
-// DecoderLM, the state and layer stack that GPT-2, Llama and GPT-NeoX share (each writes its own
-// block).
+// DecoderLM, the state, parameter helpers and layer stack that GPT-2, Llama and GPT-NeoX share
+// (each writes its own block).
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
@@ -152,6 +152,39 @@ export abstract class DecoderLM implements CausalLM {
     const c = this.config;
     this.#invFreq ??= ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
     return Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
+  }
+
+  /** The parameter `name` (the names a forward reads are the architecture's ParamInfo). */
+  protected param(name: string): Var {
+    return this.params.get(name)!;
+  }
+
+  /**
+   * `input` through the projection `name` of a layer (`name`.weight in `layout`, plus `name`.bias
+   * where the model has one), scaled by projectionScale (the attribution path).
+   */
+  protected project(input: Var, name: string, layout: "in_out" | "out_in" = "out_in"): Var {
+    const bias = this.params.get(`${name}.bias`) ?? null;
+    return A.linear(input, this.param(`${name}.weight`), bias, layout, this.projectionScale);
+  }
+
+  /** LayerNorm of `x` with `name`.weight and `name`.bias. */
+  protected layerNorm(x: Var, name: string): Var {
+    const c = this.config;
+    return A.layerNorm(x, this.param(`${name}.weight`), this.param(`${name}.bias`), c.normEps);
+  }
+
+  /**
+   * Rows of the embedding table `name` for ids [batch, t], as [batch*t, d], seen by the hook at
+   * (-1, "embed") (before anything, such as GPT-2's positions, is added to them).
+   */
+  protected tokenEmbedding(name: string, ids: Tensor, hook?: ForwardHook): Var {
+    const [batch, t] = ids.shape;
+    const tokens = A.reshape(A.embedding(this.param(name), ids), [
+      batch * t,
+      this.config.dModel,
+    ]);
+    return hook?.(-1, "embed", tokens) ?? tokens;
   }
 
   /** CausalLM.forward: each decoder writes its own (embeddings, block, head). */
