@@ -1,4 +1,4 @@
-// Causal multi-head self-attention from projected q, k, v rows, shared by GPT-2 and Llama:
+// Causal multi-head self-attention from projected q, k, v rows, shared by every decoder here:
 // heads split by transposes, grouped-query heads repeated, optional rotary embeddings, scaled
 // causal softmax, heads merged back to [batch*T, heads*headDim].
 // With a KV cache (inference only), the new keys and values are written into the cache at
@@ -19,11 +19,13 @@ export interface AttentionShape {
   headDim: number;
   /** Rotary inverse frequencies [headDim / 2] (./rope.ts), or null for none (GPT-2). */
   rope: Tensor | null;
+  /** GPT-J: the rotation turns pairs (2i, 2i + 1) rather than (i, i + Dr/2). */
+  interleaved?: boolean;
 }
 
 function heads(x: Var, s: AttentionShape, n: number): Var {
   let v = A.reshape(x, [s.batch, s.t, n, s.headDim]);
-  if (s.rope !== null) v = A.rope(v, 0, s.rope);
+  if (s.rope !== null) v = A.rope(v, 0, s.rope, s.interleaved);
   return A.transpose0213(v); // [batch, n, t, headDim]
 }
 
@@ -56,7 +58,7 @@ export function causalSelfAttention(
 /** [batch*T, n*Dh] rows -> [batch, n, T, Dh] heads, rotated for positions pos.. when rope. */
 function headsAt(x: Tensor, s: AttentionShape, n: number, pos: number, rope: boolean): Tensor {
   const r = x.reshape([s.batch, s.t, n, s.headDim]);
-  const rot = rope && s.rope !== null ? T.rope(r, pos, s.rope, 1) : r;
+  const rot = rope && s.rope !== null ? T.rope(r, pos, s.rope, 1, s.interleaved) : r;
   const h = T.transpose0213(rot);
   r.free();
   rot.free();

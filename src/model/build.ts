@@ -7,6 +7,7 @@ import { shapeStr, Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { isMatrix } from "./dtype.ts";
 import { GPT2, gpt2ParamInfo } from "./gpt2.ts";
+import { GPTJ, gptjParamInfo } from "./gptj.ts";
 import { GPTNeoX, neoxParamInfo } from "./gptneox.ts";
 import { Llama, llamaParamInfo } from "./llama.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
@@ -16,6 +17,8 @@ export function paramInfoFor(c: ModelConfig): ParamInfo[] {
     ? gpt2ParamInfo(c)
     : c.architecture === "gptneox"
     ? neoxParamInfo(c)
+    : c.architecture === "gptj"
+    ? gptjParamInfo(c)
     : llamaParamInfo(c);
 }
 
@@ -63,6 +66,8 @@ export function assembleModel(
     ? new GPT2(config, backend, params)
     : config.architecture === "gptneox"
     ? new GPTNeoX(config, backend, params)
+    : config.architecture === "gptj"
+    ? new GPTJ(config, backend, params)
     : new Llama(config, backend, params);
 }
 

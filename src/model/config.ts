@@ -1,8 +1,8 @@
 // The architecture description every model in src/model/ is built from, normalised from a
-// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX) by
+// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX, GPT-J) by
 // src/model/read-config.ts.
 
-export type Architecture = "gpt2" | "llama" | "gptneox";
+export type Architecture = "gpt2" | "llama" | "gptneox" | "gptj";
 
 /** Rotary scaling types whose frequencies do not depend on the sequence (src/model/rope.ts). */
 export type RopeScaling =
@@ -34,9 +34,12 @@ export interface ModelConfig {
   dFF: number;
   /** Layer norm epsilon (GPT-2) or RMS norm epsilon (Llama). */
   normEps: number;
-  /** Rotary base (Llama, GPT-NeoX); unused for GPT-2. */
+  /** Rotary base (Llama, GPT-NeoX, GPT-J); unused for GPT-2. */
   ropeTheta: number;
-  /** Values of each head the rotation turns: headDim, or GPT-NeoX's rotary_pct of it. */
+  /**
+   * Values of each head the rotation turns (its first ones): headDim, GPT-NeoX's rotary_pct of it,
+   * or GPT-J's rotary_dim.
+   */
   rotaryDims: number;
   /** How the rotary frequencies are scaled for a longer context (Llama 3.x: llama3), or null. */
   ropeScaling: RopeScaling | null;
@@ -48,7 +51,7 @@ export interface ModelConfig {
   qkNorm: boolean;
   /** The FFN's activation: GELU's tanh form (gelu_new) or exact form (gelu), or SwiGLU's SiLU. */
   activation: "gelu_tanh" | "gelu_exact" | "silu";
-  /** GPT-NeoX: attention and FFN read the same layer input and both add to it. */
+  /** GPT-NeoX, GPT-J: attention and FFN read the same layer input and both add to it. */
   parallelResidual: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;

@@ -1,7 +1,7 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass; and
-// DecoderLM, the state, parameter helpers and layer stack that GPT-2, Llama and GPT-NeoX share
-// (each writes its own block).
+// DecoderLM, the state, parameter helpers and layer stack that GPT-2, Llama, GPT-NeoX and GPT-J
+// share (each writes its own block).
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
@@ -145,8 +145,8 @@ export abstract class DecoderLM implements CausalLM {
   }
 
   /**
-   * The rotary table for one forward (Llama's and GPT-NeoX's attention), uploaded: a few hundred
-   * bytes, freed with the forward's other tensors.
+   * The rotary table for one forward (Llama's, GPT-NeoX's and GPT-J's attention), uploaded: a few
+   * hundred bytes, freed with the forward's other tensors.
    */
   protected rotaryTable(): Tensor {
     const c = this.config;

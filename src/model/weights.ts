@@ -95,7 +95,9 @@ function checkTensorSet(
     }
   }
   if (beyond.length > 0) {
-    const key = config.architecture === "gpt2" ? "n_layer" : "num_hidden_layers";
+    const key = config.architecture === "gpt2" || config.architecture === "gptj"
+      ? "n_layer"
+      : "num_hidden_layers";
     throw new ModelFileError(
       file.path,
       beyond[0],

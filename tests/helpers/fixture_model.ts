@@ -16,6 +16,7 @@ export const ORACLE_FIXTURES = [
   "tiny-qwen3",
   "tiny-neox",
   "tiny-neox-seq",
+  "tiny-gptj",
 ] as const;
 
 /** Builds the fixture model `name` (tests/fixtures/NAME) on `be`. */

@@ -2,7 +2,8 @@
 // and the gradient of every parameter of the tiny fixtures (ORACLE_FIXTURES: GPT-2 with either
 // GELU, two Llamas with BF16 weights, GQA and rotary, tiny-llama3 with Llama 3.x's rotary
 // scaling, a Qwen3 with q/k head norms and a wider head, two GPT-NeoX with partial rotary and
-// either residual), loaded from Hugging Face layout, on both backends, to 1e-4 relative.
+// either residual, a GPT-J with interleaved partial rotary and a biased head), loaded from Hugging
+// Face layout, on both backends, to 1e-4 relative.
 
 import { backward } from "../../src/autograd/variable.ts";
 import { openSafetensors } from "../../src/io/safetensors.ts";

@@ -1,4 +1,4 @@
-// config.json → ModelConfig: the two fixtures, the defaults of each family, and every error.
+// config.json → ModelConfig: the fixtures, the defaults of each family, and every error.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -152,6 +152,82 @@ Deno.test("GPT-NeoX: defaults, the rotary share, GELU forms, the residual", () =
   expectConfigError({ ...neox, rotary_pct: 2 }, "rotary_pct", "from 2 to the head size");
   expectConfigError({ ...neox, hidden_act: "relu" }, "hidden_act", "only GELU");
   expectConfigError({ ...neox, attention_bias: false }, "attention_bias", "unsupported");
+});
+
+Deno.test("tiny-gptj fixture config", async () => {
+  const c = await readModelConfig(`${FIXTURES}tiny-gptj`);
+  assert.deepEqual(
+    c,
+    {
+      architecture: "gptj",
+      hfClass: "GPTJForCausalLM",
+      vocabSize: 96,
+      contextLength: 64,
+      dModel: 32,
+      nLayers: 3,
+      nHeads: 2,
+      nKvHeads: 2,
+      headDim: 16,
+      rotaryDims: 10,
+      dFF: 128,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      tieEmbeddings: false,
+      qkvBias: false,
+      qkNorm: false,
+      activation: "gelu_tanh",
+      parallelResidual: true,
+      bosTokenId: 0,
+      eosTokenId: 0,
+    } satisfies ModelConfig,
+  );
+});
+
+Deno.test("GPT-J: GPT-J-6B's config, defaults, rotary_dim, and what is refused", () => {
+  // EleutherAI/gpt-j-6b's config.json, its fields that matter.
+  const gptj = {
+    architectures: ["GPTJForCausalLM"],
+    model_type: "gptj",
+    activation_function: "gelu_new",
+    n_embd: 4096,
+    n_head: 16,
+    n_inner: null,
+    n_layer: 28,
+    n_positions: 2048,
+    rotary: true,
+    rotary_dim: 64,
+    layer_norm_epsilon: 1e-5,
+    tie_word_embeddings: false,
+    vocab_size: 50400,
+    bos_token_id: 50256,
+    eos_token_id: 50256,
+  };
+  const c = parse(gptj);
+  assert.deepEqual(
+    [c.architecture, c.headDim, c.rotaryDims, c.dFF, c.contextLength, c.activation],
+    ["gptj", 256, 64, 16384, 2048, "gelu_tanh"],
+  );
+  assert.deepEqual(
+    [c.parallelResidual, c.tieEmbeddings, c.qkvBias, c.ropeTheta, c.ropeScaling],
+    [true, false, false, 10000, null],
+  );
+  // transformers' GPTJConfig defaults: rotary_dim 64, gelu_new, an untied head.
+  const bare: Record<string, unknown> = { ...gptj };
+  for (const k of ["rotary_dim", "activation_function", "tie_word_embeddings", "n_inner"]) {
+    delete bare[k];
+  }
+  assert.deepEqual(parse(bare), c);
+  assert.equal(parse({ ...gptj, activation_function: "gelu" }).activation, "gelu_exact");
+  assert.equal(parse({ ...gptj, tie_word_embeddings: true }).tieEmbeddings, true);
+  assert.equal(parse({ ...gptj, architectures: null }).hfClass, "GPTJForCausalLM");
+  // rotary_dim null: frequencies over the whole width, a whole head only with one head.
+  assert.equal(parse({ ...gptj, n_head: 1, rotary_dim: null }).rotaryDims, 4096);
+  expectConfigError({ ...gptj, rotary_dim: null }, "rotary_dim", "only when n_head is 1");
+  expectConfigError({ ...gptj, rotary_dim: 258 }, "rotary_dim", "from 2 to the head size");
+  expectConfigError({ ...gptj, rotary_dim: 63 }, "rotary_dim", "even number");
+  expectConfigError({ ...gptj, n_head: 5 }, "n_head", "do not divide the width");
+  expectConfigError({ ...gptj, activation_function: "relu" }, "activation_function", "only GELU");
 });
 
 Deno.test("GPT-2's exact GELU (activation_function gelu) is read as such", () => {

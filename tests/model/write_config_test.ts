@@ -79,4 +79,7 @@ Deno.test("the fixtures' configs survive hfConfigJson", async () => {
 Deno.test("hfConfigJson refuses a family it cannot write", async () => {
   const c = await readModelConfig(`${FIXTURES}tiny-llama`);
   assert.throws(() => hfConfigJson({ ...c, hfClass: "Qwen2ForCausalLM" }), /Qwen2ForCausalLM/);
+  // The trainer writes GPT-2 and Llama; a read GPT-J folder keeps its own config.json.
+  const gptj = await readModelConfig(`${FIXTURES}tiny-gptj`);
+  assert.throws(() => hfConfigJson(gptj), /writing a GPTJForCausalLM config is not supported/);
 });

@@ -1,8 +1,9 @@
 #!/usr/bin/python3.11
-"""Independent float64 oracle for kne: writes tests/fixtures/tiny-gpt2 and tests/fixtures/tiny-llama.
+"""Independent float64 oracle for kne: writes the tiny fixtures under tests/fixtures (README.md).
 
-GPT-2 and a Llama-style decoder are written here from scratch in torch, following the published
-Hugging Face definitions (modeling_gpt2.py, modeling_llama.py); transformers is NOT imported. Each
+GPT-2, a Llama-style decoder, GPT-NeoX and GPT-J are written here from scratch in torch, following
+the published Hugging Face definitions (modeling_gpt2.py, modeling_llama.py, modeling_gpt_neox.py,
+modeling_gptj.py); transformers is NOT imported. Each
 fixture folder gets, in Hugging Face layout:
 
   config.json          the HF config (architectures, model_type and the fields HF writes)
@@ -492,6 +493,105 @@ NEOX_SEQ_CONFIG = {
     "use_parallel_residual": False,
 }
 
+# ---------------------------------------------------------------- GPT-J
+
+
+def rotate_every_two(x):
+    """Pairs (0, 1), (2, 3), ... of the last axis: (a, b) -> (-b, a)."""
+    out = torch.empty_like(x)
+    out[..., 0::2] = -x[..., 1::2]
+    out[..., 1::2] = x[..., 0::2]
+    return out
+
+
+def rope_interleaved(x, theta):
+    """x: [H, T, rot]; GPT-J's apply_rotary_pos_emb: each frequency's sin and cos repeated for the
+    two values of its pair (repeat_interleave), pairs turned by rotate_every_two."""
+    _, t, rot = x.shape
+    inv_freq = inv_freq_of(rot, theta, None, torch.float64)
+    freqs = torch.arange(t, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    emb = freqs.repeat_interleave(2, dim=-1)
+    return x * emb.cos() + rotate_every_two(x) * emb.sin()
+
+
+def gptj_params(cfg, gen):
+    d, v = cfg["n_embd"], cfg["vocab_size"]
+    ff = cfg["n_inner"] or 4 * d
+    p = {"transformer.wte.weight": randn(gen, v, d, std=0.2)}
+    for i in range(cfg["n_layer"]):
+        h = f"transformer.h.{i}."
+        p[h + "ln_1.weight"] = randn(gen, d, std=0.2, mean=1.0)
+        p[h + "ln_1.bias"] = randn(gen, d, std=0.1)
+        p[h + "attn.k_proj.weight"] = randn(gen, d, d, std=0.2)  # Linear: [out, in], no bias
+        p[h + "attn.v_proj.weight"] = randn(gen, d, d, std=0.2)
+        p[h + "attn.q_proj.weight"] = randn(gen, d, d, std=0.2)
+        p[h + "attn.out_proj.weight"] = randn(gen, d, d, std=0.15)
+        p[h + "mlp.fc_in.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.fc_in.bias"] = randn(gen, ff, std=0.1)
+        p[h + "mlp.fc_out.weight"] = randn(gen, d, ff, std=0.15)
+        p[h + "mlp.fc_out.bias"] = randn(gen, d, std=0.1)
+    p["transformer.ln_f.weight"] = randn(gen, d, std=0.2, mean=1.0)
+    p["transformer.ln_f.bias"] = randn(gen, d, std=0.1)
+    p["lm_head.weight"] = randn(gen, v, d, std=0.2)
+    p["lm_head.bias"] = randn(gen, v, std=0.1)
+    return p
+
+
+def gptj_forward(cfg, p, ids):
+    """HF GPTJForCausalLM: ln_1 feeds attention and the MLP, both added to the layer's input;
+    q/k/v/out without biases; rotary (base 10000) on each head's first rotary_dim values in
+    interleaved pairs; lm_head with a bias."""
+    d, nh, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
+    hd = d // nh
+    rot = cfg["rotary_dim"]
+    act = gelu_exact if cfg["activation_function"] == "gelu" else gelu_new
+    t = ids.shape[0]
+    x = p["transformer.wte.weight"][ids]
+    for i in range(cfg["n_layer"]):
+        h = f"transformer.h.{i}."
+        a = layer_norm(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"], eps)
+        q, k, v = (
+            (a @ p[h + f"attn.{n}_proj.weight"].T).reshape(t, nh, hd).transpose(0, 1)
+            for n in "qkv"
+        )
+        q = torch.cat((rope_interleaved(q[..., :rot], 10000.0), q[..., rot:]), dim=-1)
+        k = torch.cat((rope_interleaved(k[..., :rot], 10000.0), k[..., rot:]), dim=-1)
+        attn = causal_attention(q, k, v) @ p[h + "attn.out_proj.weight"].T
+        m = act(a @ p[h + "mlp.fc_in.weight"].T + p[h + "mlp.fc_in.bias"])
+        x = x + attn + m @ p[h + "mlp.fc_out.weight"].T + p[h + "mlp.fc_out.bias"]
+    x = layer_norm(x, p["transformer.ln_f.weight"], p["transformer.ln_f.bias"], eps)
+    return x @ p["lm_head.weight"].T + p["lm_head.bias"]
+
+
+# GPT-J-6B's layout at a tiny size: 2 heads of 16 values, the first 10 of each rotated (5 pairs:
+# four turned together and one alone on the WASM backend), 3 layers, n_inner null (4 * n_embd),
+# the tanh GELU, an untied head with a bias; F16 as GPT-J-6B's float16 revision.
+GPTJ_CONFIG = {
+    "activation_function": "gelu_new",
+    "architectures": ["GPTJForCausalLM"],
+    "attn_pdrop": 0.0,
+    "bos_token_id": 0,
+    "embd_pdrop": 0.0,
+    "eos_token_id": 0,
+    "initializer_range": 0.02,
+    "layer_norm_epsilon": 1e-05,
+    "model_type": "gptj",
+    "n_embd": 32,
+    "n_head": 2,
+    "n_inner": None,
+    "n_layer": 3,
+    "n_positions": 64,
+    "resid_pdrop": 0.0,
+    "rotary": True,
+    "rotary_dim": 10,
+    "scale_attn_weights": True,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float16",
+    "transformers_version": "4.44.0",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
 # Qwen3 (Qwen3ForCausalLM): the Llama layout with q_norm / k_norm, a head size of 16 beside a
 # width of 32 and 4 heads (as Qwen3-0.6B's 128 beside 1024 and 16), no biases, a tied head.
 QWEN3_CONFIG = {
@@ -623,6 +723,10 @@ def self_check():
     c, s_ = math.cos(ang), math.sin(ang)
     assert abs(r[0, 3, 1] - (q[0, 3, 1] * c - q[0, 3, 3] * s_)) < 1e-12
     assert abs(r[0, 3, 3] - (q[0, 3, 3] * c + q[0, 3, 1] * s_)) < 1e-12
+    # interleaved rotary: pairs (2i, 2i + 1) rotate by the same angles.
+    r = rope_interleaved(q, 10000.0)
+    assert abs(r[0, 3, 2] - (q[0, 3, 2] * c - q[0, 3, 3] * s_)) < 1e-12
+    assert abs(r[0, 3, 3] - (q[0, 3, 3] * c + q[0, 3, 2] * s_)) < 1e-12
 
 
 def main():
@@ -641,6 +745,8 @@ def main():
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 4)
     make("tiny-neox-seq", NEOX_SEQ_CONFIG, neox_params, neox_forward, torch.float16,
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 5)
+    make("tiny-gptj", GPTJ_CONFIG, gptj_params, gptj_forward, torch.float16,
+         ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 7)
     make_rope_tables()
 
 
