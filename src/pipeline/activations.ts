@@ -49,33 +49,36 @@ export interface ForwardMeasure {
 
 /**
  * The model of `config` cut to `layers` layers on the measuring backend `be` (call inside a tidy
- * scope), the buffer ids of layer 0's parameters and of its matrices. Parameters are allocated,
- * never initialised: no host array of a weight's size exists.
+ * scope), the buffer ids of layer 0's parameters, of the final norm's, and of the matrices and the
+ * output head's parameters (what the logits are written from: a tied head's matrix is the
+ * embedding, GPT-J's head adds a bias). Parameters are allocated, never initialised: no host array
+ * of a weight's size exists.
  */
 export function measuredModel(
   be: MeasuringBackend,
   config: ModelConfig,
   layers: number,
   weightDtype: DType,
-): { model: CausalLM; layer0: Set<number>; finalNorm: Set<number>; matrices: Set<number> } {
+): { model: CausalLM; layer0: Set<number>; finalNorm: Set<number>; logitSources: Set<number> } {
   const c = { ...config, nLayers: layers };
   const params = new Map<string, Var>();
-  const layer0 = new Set<number>(), finalNorm = new Set<number>(), matrices = new Set<number>();
+  const layer0 = new Set<number>(), finalNorm = new Set<number>();
+  const logitSources = new Set<number>();
   for (const info of paramInfoFor(c)) {
     const dtype = isMatrix(info) ? weightDtype : "f32";
     const value = Tensor.empty(be, info.shape, dtype);
     if (info.layer === 0) layer0.add(value.buffer.id);
     if (info.layer < 0 && info.group === "norm") finalNorm.add(value.buffer.id);
-    if (isMatrix(info)) matrices.add(value.buffer.id);
+    if (isMatrix(info) || info.group === "head") logitSources.add(value.buffer.id);
     params.set(info.name, param(value, info.name));
   }
-  return { model: assembleModel(c, be, params), layer0, finalNorm, matrices };
+  return { model: assembleModel(c, be, params), layer0, finalNorm, logitSources };
 }
 
 /**
  * The inputs and the kept buffers of a forward of `config` cut to `layers` layers and its loss,
- * on a fresh backend, and the ids of layer 0's parameters, of the final norm's and of the
- * matrices.
+ * on a fresh backend, and the ids of layer 0's parameters, of the final norm's and of what the
+ * logits are written from (measuredModel).
  */
 function keptBuffers(
   config: ModelConfig,
@@ -90,11 +93,16 @@ function keptBuffers(
   kept: MeasuredBuffer[];
   layer0: Set<number>;
   finalNorm: Set<number>;
-  matrices: Set<number>;
+  logitSources: Set<number>;
 } {
   const be = new MeasuringBackend();
   return tidy(() => {
-    const { model, layer0, finalNorm, matrices } = measuredModel(be, config, layers, weightDtype);
+    const { model, layer0, finalNorm, logitSources } = measuredModel(
+      be,
+      config,
+      layers,
+      weightDtype,
+    );
     model.checkpointLayers = checkpointed;
     const start = new Set(be.liveBuffers());
     const loss = measuredLoss(model, batch, t, head);
@@ -104,7 +112,7 @@ function keptBuffers(
     const before = new Set(be.liveBuffers());
     withGrad(() => loss.run());
     const kept = be.liveBuffers().filter((b) => !before.has(b));
-    return { inputs, kept, layer0, finalNorm, matrices };
+    return { inputs, kept, layer0, finalNorm, logitSources };
   });
 }
 
@@ -139,7 +147,7 @@ export function measureForward(
   if (hit) return hit;
   const measured = (layers: number) =>
     keptBuffers(config, layers, batch, t, checkpointed, weightDtype, head);
-  const { inputs, kept: one, finalNorm, matrices } = measured(1);
+  const { inputs, kept: one, finalNorm, logitSources } = measured(1);
   const { kept: two, layer0 } = measured(2);
   const k = two.length - one.length;
   // In the one-layer forward its layer is the last: it ends where the final norm first reads its
@@ -165,14 +173,15 @@ export function measureForward(
         `(${one.length} and ${two.length} buffers): the plan cannot scale it by layers`,
     );
   }
-  // After the last layer only the head reads a matrix: what it writes is the logits.
+  // After the last layer only the head reads a matrix (and GPT-J's head a bias of its own): what
+  // it writes is the logits.
   const m: ForwardMeasure = {
     inputs,
     before: one.slice(0, cut).map((b) => sizeOf(b, b.writer)),
     layer: two.slice(cut, cut + k).map((b) => sizeOf(b, `layer ${b.writer}`)),
     last: one.slice(cut, lastEnd).map((b) => sizeOf(b, `last layer ${b.writer}`)),
     after: one.slice(lastEnd).map((b) =>
-      sizeOf(b, b.sources.some((id) => matrices.has(id)) ? "logits" : b.writer)
+      sizeOf(b, b.sources.some((id) => logitSources.has(id)) ? "logits" : b.writer)
     ),
   };
   if (cache.size >= CACHE_ENTRIES) cache.clear();

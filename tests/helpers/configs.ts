@@ -22,6 +22,7 @@ export const SHAPE_ARCHS = [
   "Qwen2ForCausalLM",
   "Qwen3ForCausalLM",
   "GPTNeoXForCausalLM",
+  "GPTJForCausalLM",
 ] as const;
 
 /** The fields a generated test config varies. */
@@ -38,12 +39,13 @@ export interface ConfigShape {
 
 /**
  * A config of `s`'s shape, read from the config.json its family would ship; Qwen3's heads are
- * twice width / heads (head_dim), as Qwen3-0.6B's are; GPT-NeoX rotates half of each head
- * (all of it where half is odd).
+ * twice width / heads (head_dim), as Qwen3-0.6B's are; GPT-NeoX and GPT-J rotate half of each
+ * head (all of it where half is odd).
  */
 export function configOfShape(s: ConfigShape): ModelConfig {
+  const head = s.d / s.heads, half = (head / 2) % 2 === 0;
   return parseModelConfig(
-    s.arch === "GPT2LMHeadModel"
+    s.arch === "GPT2LMHeadModel" || s.arch === "GPTJForCausalLM"
       ? {
         architectures: [s.arch],
         n_embd: s.d,
@@ -52,6 +54,7 @@ export function configOfShape(s: ConfigShape): ModelConfig {
         n_positions: s.ctx,
         n_inner: s.ff,
         vocab_size: s.vocab,
+        ...(s.arch === "GPTJForCausalLM" ? { rotary_dim: half ? head / 2 : head } : {}),
       }
       : {
         architectures: [s.arch],
@@ -64,9 +67,7 @@ export function configOfShape(s: ConfigShape): ModelConfig {
         vocab_size: s.vocab,
         ...(s.arch === "Qwen3ForCausalLM" ? { head_dim: (2 * s.d) / s.heads } : {}),
         // Half of each head where that is an even count, else all of it.
-        ...(s.arch === "GPTNeoXForCausalLM"
-          ? { rotary_pct: (s.d / s.heads / 2) % 2 === 0 ? 0.5 : 1 }
-          : {}),
+        ...(s.arch === "GPTNeoXForCausalLM" ? { rotary_pct: half ? 0.5 : 1 } : {}),
       },
     "generated",
   );

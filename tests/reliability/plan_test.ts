@@ -1,15 +1,15 @@
-// The memory planner against reality: the activations, head and loss it lists are exactly what
-// the target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 /
-// Llama / Qwen2 / Qwen3 / GPT-NeoX shapes and target rows, both backends), as are its head and KL
+// The memory planner against reality: the activations, head and loss it lists are exactly what the
+// target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 / Llama /
+// Qwen2 / Qwen3 / GPT-NeoX / GPT-J shapes and target rows, both backends), as are its head and KL
 // tensors at two vocabularies and row counts (tiny fixtures, each allocating its own); its
 // attribution and update peaks (with and without a KL term, allocator rounding included,
-// attribution in layer groups, checkpointed layers, an ensemble of every unit or a fraction)
-// bound the measured peaks of the real KNE phases, as does a whole KNE edit holding its anchors
-// from before attribution (with anchor groups too), and its tensor model stays within 75% of
-// them; fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed
-// layers for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is
-// refused from config.json and the header alone: fast, with nothing allocated, naming what is
-// needed and what is available.
+// attribution in layer groups, checkpointed layers, an ensemble of every unit or a fraction) bound
+// the measured peaks of the real KNE phases, as does a whole KNE edit holding its anchors from
+// before attribution (with anchor groups too), and its tensor model stays within 75% of them;
+// fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed layers
+// for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is refused
+// from config.json and the header alone: fast, with nothing allocated, naming what is needed and
+// what is available.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -64,7 +64,8 @@ const configArb = fc.record({
   tie: fc.boolean(),
 }).map((r): ModelConfig => {
   const heads = r.kv * r.rep, d = heads * 2 * r.halfHead;
-  const json = r.arch === "GPT2LMHeadModel"
+  // GPT-J: each head rotated whole, its head tied or not.
+  const json = r.arch === "GPT2LMHeadModel" || r.arch === "GPTJForCausalLM"
     ? {
       architectures: [r.arch],
       n_embd: d,
@@ -73,6 +74,9 @@ const configArb = fc.record({
       n_positions: 16,
       n_inner: r.ff,
       vocab_size: r.vocab,
+      ...(r.arch === "GPTJForCausalLM"
+        ? { rotary_dim: 2 * r.halfHead, tie_word_embeddings: r.tie }
+        : {}),
     }
     : {
       architectures: [r.arch],
