@@ -12,14 +12,16 @@ export const TINY_HP: KneHparams = {
 };
 
 /**
- * Each tiny fixture (GPT-2, Llama, GPT-NeoX) with each way KNE can see an FFN unit
+ * Each tiny fixture (GPT-2, Llama, GPT-NeoX, GPT-J) with each way KNE can see an FFN unit
  * (KneHparams.ffnUnit).
  */
 export const FIXTURE_FFN_UNITS = [
   ["tiny-gpt2", "projection"],
   ["tiny-llama", "projection"],
   ["tiny-neox", "projection"],
+  ["tiny-gptj", "projection"],
   ["tiny-gpt2", "neuron"],
   ["tiny-llama", "neuron"],
   ["tiny-neox", "neuron"],
+  ["tiny-gptj", "neuron"],
 ] as const;

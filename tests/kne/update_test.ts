@@ -73,7 +73,7 @@ for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
           assert.ok(ffn.some((t) => t.group === "mlp_out"), "no FFN neuron selected");
           for (const t of ffn) {
             const mates = ffn.filter((o) => o.layer === t.layer);
-            // GPT-2 and GPT-NeoX: in and out projections; Llama: gate, up and down.
+            // GPT-2, GPT-NeoX and GPT-J: in and out projections; Llama: gate, up and down.
             assert.equal(mates.length, name === "tiny-llama" ? 3 : 2);
             for (const o of mates) assert.deepEqual(o.units, t.units);
             const outputs = t.layout === "in_out" ? 1 : 0;

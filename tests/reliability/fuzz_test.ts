@@ -3,10 +3,11 @@
 // a Worker under a watchdog (fuzz_harness.ts), so every case is bounded in time (a hang fails
 // with its input) and in memory (growth over 256 MB fails: a declared huge size is never
 // allocated):
-//   config.json   random JSON, mutated fixture configs (GPT-2, Llama, Mistral, Qwen2) and byte
-//                 mutations of their text: parseModelConfig / readModelConfig return a sane
-//                 config (positive sizes, heads that divide, token ids in the vocabulary) whose
-//                 memory plan is finite arithmetic, or throw ConfigError, nothing else;
+//   config.json   random JSON, mutated fixture configs (GPT-2, Llama, Mistral, Qwen2, Qwen3,
+//                 GPT-NeoX, GPT-J) and byte mutations of their text: parseModelConfig /
+//                 readModelConfig return a sane config (positive sizes, heads that divide,
+//                 token ids in the vocabulary) whose memory plan is finite arithmetic, or throw
+//                 ConfigError, nothing else;
 //   tokenizer     mutated tokenizer.json (WordPiece fixtures, a BPE and a Unigram one: model
 //                 types, huge/negative ids, ReDoS split/replace patterns, broken added tokens,
 //                 random tokenizer_config.json, byte mutations): loadTokenizer returns or throws

@@ -157,6 +157,7 @@ const configBases: Record<string, unknown>[] = [
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-llama/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-qwen3/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-neox/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gptj/config.json`)),
 ];
 configBases.push({
   ...configBases[1],
@@ -196,6 +197,7 @@ const configValue = fc.oneof(
     ["Unknown", "Qwen2ForCausalLM"],
     ["Qwen3ForCausalLM"],
     ["GPTNeoXForCausalLM"],
+    ["GPTJForCausalLM"],
     { rope_type: "default", rope_theta: -1 },
     { rope_type: "yarn", factor: 4 },
     { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 },
@@ -252,7 +254,7 @@ function checkConfig(c: ModelConfig): void {
   }
   // Only a Llama-family head_dim may differ from the width / heads (Qwen3).
   if (c.architecture !== "llama" && c.headDim * c.nHeads !== c.dModel) throw new Error("bad heads");
-  if (!["gpt2", "llama", "gptneox"].includes(c.architecture)) throw new Error("bad arch");
+  if (!["gpt2", "llama", "gptneox", "gptj"].includes(c.architecture)) throw new Error("bad arch");
   if (c.architecture !== "gpt2") {
     const r = c.rotaryDims;
     if (!(Number.isSafeInteger(r) && r >= 2 && r % 2 === 0 && r <= c.headDim)) {
