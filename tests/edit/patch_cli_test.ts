@@ -1,9 +1,10 @@
 // The patch command end to end: `scripts/edit.ts` writes an edited checkpoint and a sparse patch;
 // `scripts/patch.ts apply` on the original model reproduces the edited weights bit for bit, and
 // `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
-// checkpoint, whose outputs stay F16, and for a sharded checkpoint and a PyTorch one
-// (pytorch_model.bin), whose edit and patched copy are one model.safetensors. A trained model's
-// card and recall.json are not copied: they describe the unpatched weights.
+// checkpoint, whose outputs stay F16, for a sharded checkpoint and a PyTorch one
+// (pytorch_model.bin), whose edit and patched copy are one model.safetensors, and for GPT-J's
+// F16 fixture. A trained model's card and recall.json are not copied: they describe the unpatched
+// weights.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { openCheckpoint } from "../../src/io/checkpoint.ts";
@@ -153,6 +154,18 @@ Deno.test("a PyTorch checkpoint (tied GPT-2 .bin) edits, and its patch applies t
     const files = [...Deno.readDirSync(applied)].map((e) => e.name).sort();
     deepEqual(files, [".kne-output", "config.json", "model.safetensors", "tokenizer.json"]);
   }, /^lm_head\.weight$/);
+});
+
+Deno.test("a GPT-J checkpoint's f16 edit and its patch keep the stored layout", async () => {
+  // tiny-gptj's weights (q/k rows as stored: the rotary pairs them where they lie; lm_head with a
+  // bias), its matrices F16 beside F32 vectors, as the f16 test above (an edit writes the vectors
+  // it holds in f32 as F32).
+  const half = await halfCopy(`${ROOT}tests/fixtures/tiny-gptj`, "F16");
+  try {
+    await editApplyRevert(half, ["--dtype", "f16"]);
+  } finally {
+    await Deno.remove(half, { recursive: true });
+  }
 });
 
 Deno.test("a patched copy of a trained model leaves its card and recall.json behind", async () => {
