@@ -53,9 +53,17 @@ export function fileFor(pathname: string): URL | null {
     return null;
   }
   if (path.endsWith("/")) path += "index.html";
+  // A file: URL would read a backslash as "/" and a "%2e%2e" segment (what "%252e%252e"
+  // decodes to) as "..": neither may reach the URL parser.
+  if (/[\\\0]/.test(path)) return null;
   if (path.split("/").some((part) => part === ".." || part.startsWith("."))) return null;
   for (const [prefix, dir] of MOUNTS) {
-    if (path.startsWith(prefix)) return new URL(dir + path.slice(prefix.length), root);
+    if (!path.startsWith(prefix)) continue;
+    const base = new URL(dir, root);
+    // Each part percent-encoded, so the parser takes it as the name it is.
+    const rest = path.slice(prefix.length).split("/").map(encodeURIComponent).join("/");
+    const file = new URL(rest, base);
+    return file.href.startsWith(base.href) ? file : null;
   }
   return null;
 }

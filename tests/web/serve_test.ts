@@ -47,6 +47,39 @@ Deno.test("paths outside the mounts or climbing out of them are refused", async 
   await post.body?.cancel();
 });
 
+Deno.test("a backslash or a twice-encoded dot never climbs out of a mount", async () => {
+  // A file: URL reads "\" as "/" and a "%2e%2e" segment as "..": these paths served README.md,
+  // .git/config and /etc/passwd.
+  for (
+    const path of [
+      "/x%5C..%5C..%5C..%5CREADME.md",
+      "/x%5C..%5C..%5C..%5C..%5C..%5C..%5Cetc%5Cpasswd",
+      "/models/kne-facts/x%5C..%5C..%5C..%5Cdeno.json",
+      "/%252e%252e/%252e%252e/README.md",
+      "/%252E%252E/%252E%252E/deno.json",
+      "/models/kne-facts/%252e%252e/%252e%252e/deno.json",
+      "/data/requests/%252e%252e/%252e%252e/deno.json",
+    ]
+  ) {
+    // Refused, or the file of that odd name inside the mount it asked for (which is not there).
+    const file = fileFor(path);
+    const mount = path.startsWith("/models/")
+      ? "models/kne-facts/"
+      : path.startsWith("/data/")
+      ? "data/requests/"
+      : "build/web/";
+    assert.ok(
+      file === null || file.href.startsWith(new URL(`../../${mount}`, import.meta.url).href),
+    );
+    const res = await get(path);
+    assert.equal(res.status, 404, path);
+    await res.body?.cancel();
+  }
+  // A file whose name merely holds a percent sign stays inside its mount.
+  const inside = fileFor("/models/kne-facts/a%2541.json");
+  assert.ok(inside === null || inside.pathname.includes("/models/kne-facts/"));
+});
+
 Deno.test("HEAD answers with GET's headers, the body's length included, and no body", async () => {
   // Through the server, which sets what a handler leaves out: HEAD for / used to say
   // content-length 0 (and GET sent its files chunked, without a length).
