@@ -259,6 +259,7 @@ async function main() {
       model: modelDir,
       inputs: [a.requests, a.anchorFile, a.covTexts, a.hpDir].filter((f) => f !== undefined),
       force: a.force || a.resume,
+      kind: COMPARISON_KIND,
     });
     await lockOutput(out);
   } catch (e) {

@@ -264,6 +264,7 @@ async function prepareRun(args: EditArgs) {
         anchorFile,
       ].filter((f) => f !== undefined),
       force: args.force,
+      kind: "edit",
     })
   );
 

@@ -80,7 +80,12 @@ let release: () => void;
 try {
   // The edit command's rules: never the model folder, nor an input, and only this tool's outputs
   // are replaced (with --force); then OUT.partial is written under OUT's lock.
-  await checkOutputFolder(out, { model: modelDir, inputs: [args.patch], force: args.force });
+  await checkOutputFolder(out, {
+    model: modelDir,
+    inputs: [args.patch],
+    force: args.force,
+    kind: "patch",
+  });
   release = await lockOutput(out);
 } catch (e) {
   if (e instanceof GuardError) fail(e.message);

@@ -111,6 +111,7 @@ await runCommand(async () => {
       model: args.model!,
       inputs: args.requests ? [args.requests] : [],
       force: args.force!,
+      kind: "trace",
     });
     await lockOutput(out);
   } catch (e) {

@@ -178,7 +178,7 @@ await guarded(async () => {
   // Only folders this tool wrote (its marker; the committed models carry it) are replaced or
   // removed, whatever --force says: OUT, OUT.partial, the checkpoint and their .tmp/.old
   // siblings; OUT.partial is written under OUT's lock.
-  await checkOutputFolder(out, { force: args.force });
+  await checkOutputFolder(out, { force: args.force, kind: "train" });
   await checkNotInsideModel(out);
   for (const p of [partial, ckptDir, `${ckptDir}.tmp`, `${ckptDir}.old`]) {
     await checkReplaceable(p);

@@ -2,7 +2,9 @@
 // scripts/compare.ts through run.ts, scripts/patch.ts, scripts/train.ts): OUT and OUT.partial may not be, contain
 // or lie inside the input model folder, nor hold an input file; each output folder carries a
 // marker file, and only a real folder with that marker is ever removed or replaced, whatever
-// --force says; OUT.partial is written under an exclusive lock (OUT.lock, holding the pid).
+// --force says, and by --force only one that the same command wrote (the marker's kind: a trace
+// never replaces a trained model); OUT.partial is written under an exclusive lock (OUT.lock,
+// holding the pid).
 
 import { basename, dirname, join, resolve } from "node:path";
 import { FileSystemError } from "../io/errors.ts";
@@ -99,6 +101,48 @@ export async function markOutput(dir: string, kind: string): Promise<void> {
   );
 }
 
+/** What each command's marker kind holds, for messages. */
+const KIND_NAMES: Record<string, string> = {
+  edit: "an edit's results (deno task edit)",
+  compare: "a comparison (deno task compare)",
+  train: "a trained model (deno task train)",
+  checkpoint: "a training checkpoint (deno task train)",
+  patch: "a patched model (deno task patch)",
+  trace: "a causal trace (deno task trace)",
+  tune: "a hyperparameter search (bench/tune.ts)",
+};
+
+/**
+ * The kind of output `dir`'s marker names ("edit", "train"...), or null when it names none (a
+ * marker of before kinds were written, or one that is not JSON).
+ */
+export async function markerKind(dir: string): Promise<string | null> {
+  const file = `${dir}/${OUTPUT_MARKER}`;
+  const info = await Deno.lstat(file).catch(() => null);
+  // A marker is one short line; anything else is read as naming no kind.
+  if (!info?.isFile || info.size > 4096) return null;
+  try {
+    const kind = JSON.parse(await Deno.readTextFile(file))?.kind;
+    return typeof kind === "string" && kind !== "" ? kind : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Throws GuardError when `dir` holds another command's output than `kind` (its marker's kind): a
+ * command replaces, even with --force, only what it wrote itself.
+ */
+export async function checkKind(dir: string, kind: string): Promise<void> {
+  const found = await markerKind(dir);
+  if (found === null || found === kind) return;
+  throw new GuardError(
+    `${dir} holds ${KIND_NAMES[found] ?? `another command's output (${found})`}, not ` +
+      `${KIND_NAMES[kind] ?? `this command's output (${kind})`}: this command never replaces ` +
+      `it or writes into it, even with --force; choose another --out`,
+  );
+}
+
 /** What a path is, for messages: "a symbolic link", "a file", "a folder", "a device...". */
 export function kindOf(info: Deno.FileInfo): string {
   if (info.isSymlink) return "a symbolic link";
@@ -147,15 +191,24 @@ export async function removeOutput(path: string): Promise<void> {
  * OUT.partial may not be, contain or lie inside the input model folder if there is one
  * (checkOutPath), nor be or
  * contain an input file (the patch, the requests...; symbolic links resolved); an existing OUT
- * is replaced only with `force`, and only when it is an output folder of this tool, as is
- * OUT.old (a leftover of an interrupted replacement, removed when the new OUT is renamed in).
- * Throws GuardError.
+ * is replaced only with `force`, and only when it is an output folder of this tool (of the
+ * same command, when `kind` is given), as is OUT.old (a leftover of an interrupted replacement,
+ * removed when the new OUT is renamed in). Throws GuardError.
  */
 export async function checkOutputFolder(
   out: string,
-  opts: { model?: string; inputs?: readonly string[]; force: boolean },
+  opts: OutputFolderRules,
 ): Promise<void> {
   await asGuardError(out, () => checkFolder(out, opts));
+}
+
+/** What checkOutputFolder checks OUT against. */
+export interface OutputFolderRules {
+  model?: string;
+  inputs?: readonly string[];
+  force: boolean;
+  /** The marker kind this command writes: an existing OUT of another kind is refused. */
+  kind?: string;
 }
 
 /** Runs `f`, turning raw OS errors (a path through a file, a read-only disk) into GuardError. */
@@ -169,10 +222,7 @@ async function asGuardError<T>(out: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-async function checkFolder(
-  out: string,
-  opts: { model?: string; inputs?: readonly string[]; force: boolean },
-): Promise<void> {
+async function checkFolder(out: string, opts: OutputFolderRules): Promise<void> {
   if (opts.model !== undefined) await checkOutPath(out, opts.model);
   // Real paths: an input reached through a symbolic link (to it or to a folder above it) is
   // still inside OUT when its target is.
@@ -188,6 +238,7 @@ async function checkFolder(
   if (await present(out)) {
     // A path --force could not replace either is refused as such, not with a --force hint.
     await checkReplaceable(out);
+    if (opts.kind !== undefined) await checkKind(out, opts.kind);
     if (!opts.force) {
       throw new OutputExists(`${out} exists; choose another --out or pass --force to replace it`);
     }

@@ -132,12 +132,17 @@ Deno.test("tune.ts --out: a file or a folder of the user's is refused before any
     await Deno.writeTextFile(`${tmp}/afile`, "mine");
     await Deno.mkdir(`${tmp}/user`);
     await Deno.writeTextFile(`${tmp}/user/notes.txt`, "mine");
+    // Another command's output, such as a trained model's folder (the shipped ones are marked).
+    await Deno.mkdir(`${tmp}/trained`);
+    await Deno.writeTextFile(`${tmp}/trained/.kne-output`, '{"tool":"kne","kind":"train"}\n');
     const cases: [string, RegExp][] = [
       // It ended with an uncaught NotADirectory and its stack trace.
       [`${tmp}/afile`, /^error: --out .*afile is a file, not a folder; choose another --out$/],
       [`${tmp}/afile/sub`, /^error: --out .*afile\/sub: .*is a file, not a folder$/],
       // It wrote t1/hparams.json and t1/inputs.json among the user's files.
       [`${tmp}/user`, /^error: --out .*user is a folder this tool did not write \(no \.kne-output/],
+      // It wrote its trials into the model's folder and marked it as a search's.
+      [`${tmp}/trained`, /^error: --out .*trained holds a trained model \(deno task train\)/],
     ];
     for (const [out, re] of cases) {
       const r = await tune(out);
@@ -147,6 +152,8 @@ Deno.test("tune.ts --out: a file or a folder of the user's is refused before any
     }
     equal(await Deno.readTextFile(`${tmp}/afile`), "mine");
     deepEqual([...Deno.readDirSync(`${tmp}/user`)].map((e) => e.name), ["notes.txt"]);
+    deepEqual([...Deno.readDirSync(`${tmp}/trained`)].map((e) => e.name), [".kne-output"]);
+    equal(await Deno.readTextFile(`${tmp}/trained/.kne-output`), '{"tool":"kne","kind":"train"}\n');
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -123,3 +123,61 @@ Deno.test({
     assert.ok(await exists(requests));
   },
 });
+
+Deno.test({
+  name: "--force replaces only the same command's output: never a trained model or a comparison",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const model = await copyModel("tiny-gpt2", join(TMP, "kind-model"));
+    /** A folder another command wrote: its marker and one file of its results. */
+    const written = async (name: string, kind: string) => {
+      const dir = join(TMP, name);
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeTextFile(join(dir, ".kne-output"), JSON.stringify({ tool: "kne", kind }));
+      await Deno.writeTextFile(join(dir, "results.json"), "{}");
+      return dir;
+    };
+    const trained = await written("kind-trained", "train");
+    const comparison = await written("kind-compare", "compare");
+    const edited = await written("kind-edit", "edit");
+    const before = await hashTree(TMP);
+    const trace = (out: string) =>
+      script("trace.ts", [
+        ...["--model", model, "--prompt", "a b", "--subject", "a", "--samples", "1"],
+        ...["--backend", "wasm", "--out", out, "--force"],
+      ]);
+    const cases: [string, () => Promise<RunResult>, RegExp][] = [
+      // The trace replaced the trained model's folder with its heatmaps (exit 0).
+      ["trace over a trained model", () => trace(trained), /holds a trained model/],
+      ["trace over an edit", () => trace(edited), /holds an edit's results/],
+      // patch apply replaced a finished comparison with a patched model.
+      [
+        "patch over a comparison",
+        () =>
+          script("patch.ts", [
+            ...["apply", "--patch", join(TMP, "none.safetensors"), "--model", model],
+            ...["--out", comparison, "--force"],
+          ]),
+        /holds a comparison \(deno task compare\), not a patched model/,
+      ],
+      [
+        "edit over a trained model",
+        () =>
+          script("edit.ts", [
+            ...["--model", model, "--prompt", "a b", "--target", "c"],
+            ...["--backend", "wasm", "--no-fluency", "--out", trained, "--force"],
+          ]),
+        /holds a trained model \(deno task train\), not an edit's results/,
+      ],
+    ];
+    for (const [what, run, re] of cases) {
+      const r = await run();
+      assert.notEqual(r.code, 0, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, re, what);
+      assert.match(r.stderr, /even with --force/, what);
+      FAULTS.add("--force onto another command's output", 1);
+    }
+    assert.deepEqual(await hashTree(TMP), before, "a folder changed");
+  },
+});
