@@ -171,12 +171,27 @@ async function patchEntries(f: SafetensorsFile): Promise<PatchEntry[]> {
       }
       prev = i;
     }
+    const values = async (suffix: "::after" | "::before") => {
+      const v = await f.read(name + suffix);
+      // An edit never writes a non-finite value (a diverging one is rolled back) and a model
+      // holding one is refused as damaged: such a patch would make a model no command loads.
+      const k = v.findIndex((x) => !Number.isFinite(x));
+      if (k >= 0) {
+        throw new SafetensorsError(
+          path,
+          name + suffix,
+          `entry ${k} (index ${indices[k]}) is ${v[k]}: a patch holds finite values only (the ` +
+            `file is damaged)`,
+        );
+      }
+      return v;
+    };
     out.push({
       name,
       shape: shape as number[],
       indices,
-      after: await f.read(name + "::after"),
-      before: await f.read(name + "::before"),
+      after: await values("::after"),
+      before: await values("::before"),
     });
   }
   return out;

@@ -7,6 +7,8 @@ import fc from "fast-check";
 import { SafetensorsError } from "../../src/io/errors.ts";
 import {
   applyPatchTo,
+  decodePatch,
+  encodePatch,
   mergeChanges,
   type PatchEntry,
   type TensorChange,
@@ -81,4 +83,30 @@ Deno.test("applyPatchTo names an f16 edit's patch applied to the f32 weights it 
   const out = w.slice();
   applyPatchTo(new Map([["m", out]]), [entry(rounded)], "apply", { otherWeights: true });
   assert.deepEqual([out[1], out[5], out[0]], [7, 8, w[0]]);
+});
+
+Deno.test("a patch holding NaN or an infinite value is refused, naming the tensor and entry", async () => {
+  // patch apply wrote it into the model, which the loader then refused as damaged.
+  const change = (after: number, before: number): TensorChange => ({
+    name: "h.0.w",
+    shape: [2, 3],
+    indices: Uint32Array.from([1, 4]),
+    before: Float32Array.from([0.5, before]),
+    after: Float32Array.from([0.25, after]),
+  });
+  const cases: [TensorChange, RegExp][] = [
+    [change(NaN, 1), /^p\.safetensors \[h\.0\.w::after\]: entry 1 \(index 4\) is NaN/],
+    [change(2, Infinity), /^p\.safetensors \[h\.0\.w::before\]: entry 1 \(index 4\) is Infinity/],
+    [change(-Infinity, 1), /\[h\.0\.w::after\]: entry 1 \(index 4\) is -Infinity/],
+  ];
+  for (const [c, re] of cases) {
+    const bytes = await encodePatch([c]);
+    await assert.rejects(
+      decodePatch("p.safetensors", bytes),
+      (e: unknown) => e instanceof SafetensorsError && re.test(e.message),
+      re.source,
+    );
+  }
+  const ok = await decodePatch("p.safetensors", await encodePatch([change(2, 1)]));
+  assert.deepEqual([...ok[0].after], [0.25, 2]);
 });
