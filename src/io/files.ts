@@ -81,7 +81,10 @@ const CODES: Record<number, string> = {
  * FileSystemError naming the path and the operation in words; anything else is returned as is.
  */
 export function fsError(e: unknown): unknown {
-  if (!(e instanceof Error) || e instanceof FileSystemError) return e;
+  // Only Deno's own errors: a typed error of this project that merely ends in an OS error
+  // ("…/model.safetensors: write failed: No space left on device (os error 28)") already names
+  // its file, which rebuilding it from its tail lost ("cannot use a file: …").
+  if (!(e instanceof Error) || !isDenoError(e)) return e;
   const m = /^(.*?) \(os error (\d+)\)(?:: (\w+) '([^']*)'(?: -> '([^']*)')?)?$/s.exec(e.message);
   if (!m) return e;
   const [, text, code, op, path, to] = m;
@@ -93,6 +96,12 @@ export function fsError(e: unknown): unknown {
     detail,
     { cause: e },
   );
+}
+
+/** Whether `e` is an error as Deno throws it (Error or a Deno.errors class), not a subclass. */
+function isDenoError(e: Error): boolean {
+  const made = e.constructor;
+  return made === Error || Object.values(Deno.errors).some((c) => c === made);
 }
 
 /** The reason of an error in words: an OS error's plain meaning, else its message. */

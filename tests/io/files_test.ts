@@ -1,8 +1,11 @@
 // src/io/files.ts: a finished folder takes the place of another (or of nothing) by renames,
-// leaving neither the temporary name nor the set-aside DIR.old behind; exists follows links.
+// leaving neither the temporary name nor the set-aside DIR.old behind; exists follows links;
+// fsError words a raw OS error and leaves an error that already names its file alone.
 
 import { equal as assertEquals } from "node:assert/strict";
-import { exists, replaceDir } from "../../src/io/files.ts";
+import { FileSystemError, SafetensorsError } from "../../src/io/errors.ts";
+import { exists, fsError, replaceDir } from "../../src/io/files.ts";
+import { GuardError } from "../../src/pipeline/output-guard.ts";
 
 Deno.test("replaceDir replaces an existing folder and fills a missing one", async () => {
   const dir = await Deno.makeTempDir();
@@ -26,4 +29,21 @@ Deno.test("replaceDir replaces an existing folder and fills a missing one", asyn
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("fsError keeps an error that names its file, one ending in an OS error included", () => {
+  // A full disk while saving the edited model read "cannot use a file: no space left on the
+  // device": the writer's message named the file, and fsError rebuilt it from its tail.
+  const typed = new SafetensorsError(
+    "/out/model/model.safetensors",
+    null,
+    "write failed: No space left on device (os error 28)",
+  );
+  assertEquals(fsError(typed), typed);
+  const guard = new GuardError("--out /x: Read-only file system (os error 30)");
+  assertEquals(fsError(guard), guard);
+  // A raw OS error of Deno is still put in words, with its path.
+  const raw = fsError(new Error("No space left on device (os error 28): writefile '/out/a.json'"));
+  assertEquals(raw instanceof FileSystemError, true);
+  assertEquals((raw as Error).message, "cannot write /out/a.json: no space left on the device");
 });
