@@ -15,6 +15,12 @@ import { barChartSvg } from "../src/report/bars.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { fsReason, jsonReason, readRegularText } from "../src/io/files.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
+import {
+  checkNotInsideModel,
+  GuardError,
+  isModelFolder,
+  realish,
+} from "../src/pipeline/output-guard.ts";
 
 /** Lag bins of the chart and table: [first, last] edits made after the measured one. */
 export const LAG_BINS: readonly (readonly [number, number])[] = [
@@ -95,8 +101,27 @@ export function joinRuns<R extends { method: string }>(
 
 const USAGE = "deno run -A bench/sequential.ts --out DIR [--previous FILE] [LABEL=]RUN_DIR ...";
 
+/**
+ * Refuses an --out that would overwrite what it reads or a model's files: one of the runs (its
+ * own retention.svg was replaced by the comparison's chart), or a model folder or one inside it.
+ */
+async function checkOut(out: string, runArgs: string[]): Promise<void> {
+  const real = await realish(out);
+  for (const arg of runArgs) {
+    const dir = arg.slice(arg.indexOf("=") + 1);
+    if (dir !== "" && real === await realish(dir)) {
+      throw new GuardError(`--out ${out} is one of the runs it reads (${arg}); choose another`);
+    }
+  }
+  if (await isModelFolder(real)) {
+    throw new GuardError(`--out ${out} is a model folder; choose another --out`);
+  }
+  await checkNotInsideModel(out);
+}
+
 /** The table, JSON and chart of `runs` (and the --previous file's rows) in `out`. */
 async function report(out: string, previousFile: string | undefined, runDirs: string[]) {
+  await checkOut(out, runDirs);
   const fresh = await Promise.all(runDirs.map(summarize));
   let previous: RunSummary[] = [];
   if (previousFile) {
@@ -108,7 +133,8 @@ async function report(out: string, previousFile: string | undefined, runDirs: st
     if (!Array.isArray(previous)) throw new Error(`--previous ${previousFile}: not a list of rows`);
   }
   const runs = joinRuns(previous, fresh);
-  const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(1));
+  // A metric no record had (a sequence without rephrases or probes) is absent from metrics.json.
+  const f = (v: number | null | undefined) => (v == null ? "n/a" : v.toFixed(1));
   const table = [
     `| Method | edits | Edit Succ. when made | still held after the last | Gen. | Port. | Loc. | s / edit | ${
       LAG_BINS.map((b) => `held, lag ${binLabel(b)}`).join(" | ")
@@ -163,5 +189,12 @@ if (import.meta.main) {
   if (!values.out || positionals.length === 0) {
     exitWithError("give --out DIR and at least one run", 2, `Usage: ${USAGE}`);
   }
-  await runCommand(() => report(values.out!, values.previous, positionals));
+  await runCommand(async () => {
+    try {
+      await report(values.out!, values.previous, positionals);
+    } catch (e) {
+      if (e instanceof GuardError) exitWithError(e.message, 2);
+      throw e;
+    }
+  });
 }

@@ -70,6 +70,11 @@ async function hasWeights(dir: string): Promise<boolean> {
   return false;
 }
 
+/** Whether `dir` holds a model: its config.json and weights in one of the layouts read. */
+export async function isModelFolder(dir: string): Promise<boolean> {
+  return await present(join(dir, "config.json")) && await hasWeights(dir);
+}
+
 /**
  * Refuses an output path below a model folder (config.json and weights: model.safetensors, a
  * shard index or pytorch_model.bin): a training run or a tokenizer written there would leave its
@@ -81,7 +86,7 @@ export async function checkNotInsideModel(out: string): Promise<void> {
   const real = await realish(out).catch(() => null);
   if (real === null) return;
   for (let dir = dirname(real);; dir = dirname(dir)) {
-    if (await present(join(dir, "config.json")) && await hasWeights(dir)) {
+    if (await isModelFolder(dir)) {
       throw new GuardError(
         `--out ${out} lies inside the model folder ${dir}; choose another --out`,
       );

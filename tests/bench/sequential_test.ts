@@ -69,3 +69,63 @@ Deno.test("bench/sequential.ts: a missing or unfinished run and a bad argument e
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("bench/sequential.ts: a run without some metric shows n/a; a run or model folder is no --out", async () => {
+  const tmp = await Deno.makeTempDir();
+  const table = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../bench/sequential.ts", import.meta.url).pathname, ...args],
+      env: { NO_COLOR: "1" },
+    }).output().then((r) => ({
+      code: r.code,
+      out: new TextDecoder().decode(r.stdout),
+      err: new TextDecoder().decode(r.stderr),
+    }));
+  try {
+    // A finished sequence of requests without rephrases or probes: metrics.json's mean has no
+    // generalization, portability or locality (the command ended in a TypeError).
+    const run = `${tmp}/run`;
+    await Deno.mkdir(run);
+    const metrics = {
+      mode: "sequential",
+      method: "kne",
+      records: 2,
+      mean: { editSucc: 100 },
+      sequentialEditSucc: 100,
+      retention: [{ lag: 0, held: 100, n: 2 }, { lag: 1, held: 100, n: 1 }],
+      secondsPerEdit: { median: 1.5 },
+    };
+    await Deno.writeTextFile(`${run}/metrics.json`, JSON.stringify(metrics));
+    await Deno.writeTextFile(`${run}/retention.svg`, "<svg>the run's own</svg>");
+    const ok = await table("--out", `${tmp}/o`, run);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(
+      ok.out,
+      /\| kne \| 2 \| 100\.0 \| 100\.0 \| n\/a \| n\/a \| n\/a \| 1\.50 \| 100\.0 \|/,
+    );
+    // --out the run itself overwrote its retention.svg; a model folder got the three files.
+    const model = `${tmp}/model`;
+    await Deno.mkdir(model);
+    await Deno.writeTextFile(`${model}/config.json`, "{}");
+    await Deno.writeTextFile(`${model}/model.safetensors`, "");
+    for (
+      const [out, re] of [
+        [run, /--out .*run is one of the runs it reads/],
+        [`${run}/`, /--out .*run\/ is one of the runs it reads/],
+        [model, /--out .*model is a model folder/],
+        [`${model}/sub`, /--out .*model\/sub lies inside the model folder/],
+      ]
+    ) {
+      const r = await table("--out", out as string, `X=${run}`);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, re as RegExp);
+    }
+    assert.equal(await Deno.readTextFile(`${run}/retention.svg`), "<svg>the run's own</svg>");
+    assert.deepEqual([...Deno.readDirSync(model)].map((e) => e.name).sort(), [
+      "config.json",
+      "model.safetensors",
+    ]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
