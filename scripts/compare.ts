@@ -9,7 +9,7 @@ import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/pipeline/models.ts";
 import { recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
-import { runManifest, sameRun } from "../src/pipeline/manifest.ts";
+import { checkManifest, runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
@@ -290,6 +290,34 @@ async function main() {
   const anchors = await loadAnchorPool(a.anchorFile, a.requests);
   const empty = a.anchorsNamed ? emptyAnchorPoolNote(a.anchorFile, a.requests, anchors) : null;
   if (empty) console.error(empty);
+  const settingsOf = (method: Method) => ({
+    method,
+    mode: "single" as const,
+    model,
+    modelDir,
+    hparams: hparams.get(method.name)!,
+    fluency: a.fluency,
+    seed: a.seed,
+    targets,
+    anchors,
+  });
+  if (a.resume) {
+    // An interrupted method continues only with the settings it was started with. Refused here,
+    // before anything runs: found at its turn, the methods before it had been run again with the
+    // new settings (their results replaced) and then it failed.
+    for (const method of methods) {
+      const dir = `${out}/${method.name}`;
+      if (!(await exists(`${dir}.partial`))) continue;
+      const manifest = await runManifest(settingsOf(method));
+      if ((await exists(`${dir}/metrics.json`)) && (await sameRun(dir, manifest))) continue;
+      try {
+        await checkManifest(`${dir}.partial`, manifest, true);
+      } catch (e) {
+        if (e instanceof GuardError) fail(e.message);
+        throw e;
+      }
+    }
+  }
   await Deno.mkdir(out, { recursive: true });
   await markOutput(out, COMPARISON_KIND);
   // The final tables appear only once this run has run every method: an earlier run's go first.
@@ -315,17 +343,7 @@ async function main() {
     }
     const dir = `${out}/${method.name}`;
     const metricsFile = `${dir}/metrics.json`;
-    const settings = {
-      method,
-      mode: "single" as const,
-      model,
-      modelDir,
-      hparams: hparams.get(method.name)!,
-      fluency: a.fluency,
-      seed: a.seed,
-      targets,
-      anchors,
-    };
+    const settings = settingsOf(method);
     // A method finished earlier is reused only when its run.json says it ran with the same
     // settings, requests, anchors and model files as this one (src/pipeline/manifest.ts).
     if (a.resume && (await exists(metricsFile))) {

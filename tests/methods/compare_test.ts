@@ -278,6 +278,19 @@ Deno.test({
       assert(json.interrupted === true && json.methods.length === 1, "comparison.interrupted");
       assert(await has(`${run}/kn.partial`) && !(await has(`${run}/kn`)), "kn's records");
       await refusedWithHint(run);
+      // --resume with another seed: KN's records cannot be continued, which used to be found only
+      // after FT-M had been run again with it (its results replaced) and then KN failed.
+      const ftm = await Deno.readTextFile(`${run}/ft-m/metrics.json`);
+      const other = await compare(run, "ft-m,kn", [
+        ...["--resume", "--seed", "7"],
+      ]);
+      assert(other.code === 2, `a resume with another seed exited ${other.code}:\n${other.err}`);
+      assert(
+        /^error: cannot resume .*kn\.partial: it was started with .*seed/m.test(other.err) &&
+          !/\[ft-m\]/.test(other.err),
+        other.err,
+      );
+      assert(ftm === await Deno.readTextFile(`${run}/ft-m/metrics.json`), "FT-M was run again");
       await resumes(run);
 
       // --force with other methods: the folder of KN, not in the new run, goes; a folder of the
