@@ -252,6 +252,10 @@ async function prepareRun(args: EditArgs) {
         `${out}/metrics.json (--force without --resume runs it again)`,
     );
   }
+  if (args.resume && !(await present(`${out}.partial`))) {
+    // Not refused: bench/tune.ts resumes every trial, begun or not. A mistyped --out is said.
+    console.error(`note: --resume: no ${out}.partial to continue; a new run starts`);
+  }
   // OUT and OUT.partial may not be, contain or lie inside the model folder, nor hold an input;
   // only an output folder of this tool is replaced, with --force (src/pipeline/output-guard.ts).
   await guardOutput(() =>

@@ -473,6 +473,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: "--resume with no OUT.partial says that a new run starts",
+  ...opts,
+  fn: async () => {
+    // A mistyped --out started the whole run again without a word.
+    const out = join(TMP, "nothing-to-resume");
+    const r = await runEdit([...base(out), "--n", "1", "--resume"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(
+      r.stderr,
+      /note: --resume: no .*nothing-to-resume\.partial to continue; a new run/,
+    );
+    assert.ok(await exists(join(out, "metrics.json")));
+    await modelIntact();
+  },
+});
+
+Deno.test({
   name: "the model folders are byte-identical after all runs",
   ...opts,
   fn: async () => {
