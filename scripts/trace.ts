@@ -137,6 +137,17 @@ await runCommand(async () => {
       ? ` (${kind ? "" : "MLP and attention: "}${opts.window}-layer window)`
       : "";
 
+  /**
+   * What is traced: the answer's token, and the answer it begins when the answer has more tokens
+   * (the probability is of that first token alone).
+   */
+  const answerLabel = (tr: FactTrace) => {
+    const token = tok.decode([tr.answerToken]);
+    return token.trim() === tr.answer.trim()
+      ? JSON.stringify(tr.answer)
+      : `${JSON.stringify(token)}, the first token of ${JSON.stringify(tr.answer)}`;
+  };
+
   const heatmaps = async (tr: FactTrace, prefix: string) => {
     for (const kind of TRACE_KINDS) {
       const rows = tr.tokens.map((t, i) =>
@@ -149,9 +160,7 @@ await runCommand(async () => {
           cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
           values: tr.effects[kind],
           title:
-            `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${
-              JSON.stringify(tr.answer)
-            }) ` +
+            `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${answerLabel(tr)}) ` +
             `(clean ${tr.pClean.toFixed(3)}, ` +
             `corrupted ${tr.pCorrupted.toFixed(3)})`,
           rowTitle: "token (* subject)",
@@ -181,7 +190,7 @@ await runCommand(async () => {
     if (args.json) console.log(JSON.stringify(tr));
     else {
       console.log(
-        `p(${JSON.stringify(tr.answer)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
+        `p(${answerLabel(tr)}) clean ${tr.pClean.toFixed(4)}, corrupted ${
           tr.pCorrupted.toFixed(4)
         }${tr.known ? "" : " (not the model's most likely next token)"}`,
       );

@@ -2,7 +2,8 @@
 // fixture writes trace.json (the same trace as src/trace gives in-process, also on stdout with
 // --json) and the three heatmaps; a request file on models/kne-facts writes the averages, their
 // chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
-// fail with a message, not a stack trace; --out follows the output rules of every command.
+// fail with a message, not a stack trace; --out follows the output rules of every command; an
+// answer of several tokens is labelled by the one token traced.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -186,6 +187,31 @@ Deno.test("trace CLI: --out follows the output rules (model folder, user's folde
     assert.equal(forced.code, 0, forced.stderr);
     assert.ok(await exists(join(out, "trace.json")));
     assert.ok(!(await exists(`${out}.lock`)));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: an answer of several tokens is labelled by the token traced", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    // It printed p("Paris Madrid"), the probability of "Paris" alone (its first token).
+    const r = await trace([
+      ...["--model", TINY, "--prompt", "The capital of France is", "--subject", "France"],
+      ...["--answer", "Paris Madrid", "--samples", "1", "--out", join(tmp, "out")],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^p\("Paris", the first token of "Paris Madrid"\) clean /);
+    assert.match(
+      await Deno.readTextFile(join(tmp, "out", "mlp_out.svg")),
+      /on p\(&quot;Paris&quot;, the first token of &quot;Paris Madrid&quot;\)/,
+    );
+    // A one-token answer keeps its plain label.
+    const one = await trace([
+      ...["--model", TINY, "--prompt", "The capital of France is", "--subject", "France"],
+      ...["--answer", "Paris", "--samples", "1", "--out", join(tmp, "one")],
+    ]);
+    assert.match(one.stdout, /^p\("Paris"\) clean /);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
