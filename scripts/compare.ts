@@ -114,7 +114,7 @@ async function readArgs() {
     requests: { type: "string" },
     format: { type: "string", default: "auto" },
     methods: { type: "string", default: DEFAULT_METHODS.join(",") },
-    n: { type: "string", default: "100" },
+    n: { type: "string" },
     "hparams-dir": { type: "string" },
     "cov-texts": { type: "string" },
     anchors: { type: "string" },
@@ -136,7 +136,9 @@ async function readArgs() {
   }
   const format = args.format!;
   if (!isRequestFormat(format)) fail(`--format must be ${FORMAT_NAMES}, got "${format}"`);
-  const n = wholeNumber(args.n!);
+  // No default in the flag table: as in the edit command, only an --n given on the command line
+  // beyond the file gets a note.
+  const n = wholeNumber(args.n ?? "100");
   if (n === null || n < 1) fail(`--n must be a positive integer, got "${args.n}"`);
   if (args.resume && args.out === undefined) {
     fail("--resume needs --out, the folder of the interrupted comparison");
@@ -172,6 +174,7 @@ async function readArgs() {
     anchorsNamed: args.anchors !== undefined,
     format,
     n,
+    nGiven: args.n !== undefined,
     hpDir,
     covTexts,
     backend,
@@ -272,7 +275,12 @@ async function main() {
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
-  const requests = (await loadRequests(a.requests, { format: a.format })).slice(0, a.n);
+  const all = await loadRequests(a.requests, { format: a.format });
+  // As the edit command says it: an --n beyond the file edits what there is.
+  if (a.nGiven && a.n > all.length) {
+    console.error(`note: --n ${a.n}: ${a.requests} holds ${all.length}; all are edited`);
+  }
+  const requests = all.slice(0, a.n);
 
   // The edit command's checks, before any weight is read (src/pipeline/inputs.ts).
   const { tokenizer, targets } = await checkInputs(modelDir, requests, a.requests);

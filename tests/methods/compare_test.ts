@@ -6,6 +6,7 @@
 // the final names (an interrupted one's is comparison.interrupted.*, saying so), a rerun without
 // --resume is told to pass it, and --resume finishes the comparison; --force drops the folders of
 // methods not in the new run (only its own), and a failed method's row names the folder it left.
+// An --n beyond the requests file gets the edit command's note.
 
 import { assert } from "../helpers/tiny.ts";
 
@@ -170,6 +171,36 @@ Deno.test("compare.ts refuses bad arguments (exit 2) and a folder that is not a 
     await Deno.remove(noModel, { recursive: true });
     await Deno.remove(redos, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "compare.ts --n beyond the requests file says so, as the edit command does",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "kne-compare-n-" });
+    try {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "scripts/compare.ts", "--model", "tests/fixtures/tiny-gpt2"],
+          ...["--requests", "tests/fixtures/requests-tiny.json", "--n", "10", "--methods", "ft-m"],
+          ...["--no-fluency", "--backend", "wasm", "--out", `${out}/run`],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+      }).output();
+      const err = new TextDecoder().decode(r.stderr);
+      assert(r.code === 0, `compare.ts exited ${r.code}:\n${err}`);
+      assert(
+        /^note: --n 10: tests\/fixtures\/requests-tiny\.json holds 2; all are edited$/m.test(err),
+        err,
+      );
+      const json = JSON.parse(await Deno.readTextFile(`${out}/run/comparison.json`));
+      assert(json.n === 2, `n ${json.n}`);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
 });
 
 Deno.test({
