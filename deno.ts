@@ -25,7 +25,7 @@ export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";
 // The run into an output folder.
 export { runEdits } from "./src/pipeline/run.ts";
 export type { EditMode, RecordResult, RunOptions, RunResult } from "./src/pipeline/records.ts";
-export { recordLine } from "./src/pipeline/records.ts";
+export { alreadyAnsweredNote, recordLine } from "./src/pipeline/records.ts";
 export { checkOutputFolder, GuardError, lockOutput } from "./src/pipeline/output-guard.ts";
 export { describeFailure } from "./src/pipeline/failure.ts";
 export { faultInjection } from "./src/pipeline/faults.ts";

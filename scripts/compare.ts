@@ -7,7 +7,7 @@
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/pipeline/models.ts";
-import { recordLine, type RunResult } from "../src/pipeline/records.ts";
+import { alreadyAnsweredNote, recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
 import { checkManifest, runManifest, sameRun } from "../src/pipeline/manifest.ts";
 import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
@@ -342,6 +342,7 @@ async function main() {
   // Test hooks (src/pipeline/faults.ts): a Ctrl-C or a SIGKILL after the N-th record run.
   const faults = [interruptInjection(interrupt), faultInjection(backend)];
   let finished = 0;
+  const noted = new Set<number>();
   const rows: ComparisonRow[] = [];
   let interrupted = false;
   for (const method of methods) {
@@ -374,6 +375,12 @@ async function main() {
         interrupted: interrupt.requested,
         onRecord: (rec) => {
           console.error(`[${method.name}] ${recordLine(rec)}`);
+          // Every method starts from the same model: a request is noted once, at its first edit.
+          const note = noted.has(rec.index) ? null : alreadyAnsweredNote(rec);
+          if (note) {
+            noted.add(rec.index);
+            console.error(note);
+          }
           finished++;
           for (const f of faults) f(finished);
         },

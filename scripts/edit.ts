@@ -16,6 +16,7 @@ import {
   validateRequests,
 } from "../mod.ts";
 import {
+  alreadyAnsweredNote,
   checkInputs,
   checkOutputFolder,
   defaultAnchors,
@@ -173,10 +174,15 @@ function terminalReport(args: EditArgs, out: string, fault: (finished: number) =
       bar?.finish();
       barKey = "";
       fault(++finished);
-      if (args.json) return;
+      const note = alreadyAnsweredNote(r);
+      if (args.json) {
+        if (note) console.error(note);
+        return;
+      }
       console.error(recordLine(r));
       console.error(`   before: ${r.before.completion}`);
       console.error(`   after:  ${r.after.completion}`);
+      if (note) console.error(note);
     },
   };
 }

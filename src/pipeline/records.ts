@@ -74,3 +74,16 @@ export function recordLine(r: RecordResult): string {
     r.seconds.toFixed(2)
   } s${r.rolledBack ? " (ROLLED BACK: diverged)" : ""}`;
 }
+
+/**
+ * A note for a record whose target the model already gave before its edit (Edit Succ. before is
+ * 100; in single mode, the unedited model): it is edited anyway, as EasyEdit does, though nothing
+ * needed to change. Null for any other record.
+ */
+export function alreadyAnsweredNote(r: RecordResult): string | null {
+  if (r.before.editSucc < 1) return null;
+  return `note: #${r.index}: the model already answers ${
+    JSON.stringify(r.targetNew)
+  } to this prompt before its edit (Edit Succ. before is already 100 for this record); it is ` +
+    `edited anyway, as EasyEdit does, and its weights still change`;
+}

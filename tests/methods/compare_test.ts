@@ -6,7 +6,8 @@
 // the final names (an interrupted one's is comparison.interrupted.*, saying so), a rerun without
 // --resume is told to pass it, and --resume finishes the comparison; --force drops the folders of
 // methods not in the new run (only its own), and a failed method's row names the folder it left.
-// An --n beyond the requests file gets the edit command's note.
+// An --n beyond the requests file gets the edit command's note; a request whose target the model
+// already answers is noted once.
 
 import { assert } from "../helpers/tiny.ts";
 
@@ -197,6 +198,41 @@ Deno.test({
       );
       const json = JSON.parse(await Deno.readTextFile(`${out}/run/comparison.json`));
       assert(json.n === 2, `n ${json.n}`);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "compare.ts notes once a request whose target the model already answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "kne-compare-already-" });
+    // The tiny model answers "old" here: every method edited it with no word.
+    const requests = `${out}/already.json`;
+    await Deno.writeTextFile(
+      requests,
+      JSON.stringify([
+        { subject: "France", prompt: "The capital of France is", target_new: "old" },
+      ]),
+    );
+    try {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "scripts/compare.ts", "--model", "tests/fixtures/tiny-gpt2"],
+          ...["--requests", requests, "--methods", "ft-m,kn", "--no-fluency"],
+          ...["--backend", "wasm", "--out", `${out}/run`],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+      }).output();
+      const err = new TextDecoder().decode(r.stderr);
+      assert(r.code === 0, `compare.ts exited ${r.code}:\n${err}`);
+      const notes = err.split("\n").filter((l) => l.startsWith("note: #0: the model already"));
+      assert(notes.length === 1, err);
+      assert(notes[0].includes("(Edit Succ. before is already 100 for this record)"), err);
     } finally {
       await Deno.remove(out, { recursive: true });
     }

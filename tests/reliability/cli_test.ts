@@ -3,8 +3,9 @@
 // the record and save; twice: abort) and SIGKILL leave OUT absent and OUT.partial holding the
 // finished records, and --resume finishes with the same results as an uninterrupted run; a
 // resume with other settings is refused; --out can never be, contain or sit inside the model
-// folder; bad inputs exit non-zero with a clear message and create nothing; the model folder is
-// byte-identical after every run.
+// folder; bad inputs exit non-zero with a clear message and create nothing; a target the model
+// already answers is edited with a note saying so; the model folder is byte-identical after every
+// run.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -485,6 +486,32 @@ Deno.test({
       /note: --resume: no .*nothing-to-resume\.partial to continue; a new run/,
     );
     assert.ok(await exists(join(out, "metrics.json")));
+    await modelIntact();
+  },
+});
+
+Deno.test({
+  name: "a target the model already answers is edited with a note saying so",
+  ...opts,
+  fn: async () => {
+    // The tiny model answers "old" here: the edit changed weights with no word (100 -> 100).
+    const out = join(TMP, "already");
+    const r = await runEdit([
+      ...["--model", MODEL, "--prompt", "The capital of France is", "--target", "old"],
+      ...["--hparams", QUICK, "--out", out, ...FAST],
+    ]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stderr, /#0 .* -> old: edit succ 100 -> /);
+    const note = r.stderr.split("\n").find((l) => l.startsWith("note: #0:")) ?? "";
+    assert.ok(
+      note.includes('the model already answers "old" to this prompt before its edit') &&
+        note.includes("(Edit Succ. before is already 100 for this record); it is edited anyway"),
+      show(r),
+    );
+    // A target it does not answer gets no such note.
+    const other = await runEdit([...base(join(TMP, "not-already")), "--n", "1"]);
+    assert.equal(other.code, 0, show(other));
+    assert.doesNotMatch(other.stderr, /already answers/);
     await modelIntact();
   },
 });
