@@ -205,10 +205,13 @@ await runCommand(async () => {
   } else {
     const traces: FactTrace[] = [];
     let tried = 0, unanswered = 0;
+    // The records (their numbers) whose prompt lacks their subject: there is nothing to corrupt.
+    const noSubject: number[] = [];
     const bar = new Progress("trace", n, "fact");
     for (const r of requests) {
       if (traces.length >= n) break;
       if (!r.groundTruth) unanswered++;
+      else if (!r.prompt.includes(r.subject)) noSubject.push(r.index);
       if (!r.groundTruth || !r.prompt.includes(r.subject)) continue;
       tried++;
       const tr = await traceFact(model, tok, {
@@ -229,6 +232,14 @@ await runCommand(async () => {
     if (unanswered > 0) {
       console.error(
         `${unanswered} request(s) without ground_truth skipped (a fact needs its answer)`,
+      );
+    }
+    if (noSubject.length > 0) {
+      const first = noSubject.slice(0, 5).map((i) => `#${i}`).join(", ");
+      console.error(
+        `${noSubject.length} request(s) whose prompt does not contain their subject skipped ` +
+          `(the subject's tokens are what a trace corrupts): ` +
+          `${first}${noSubject.length > 5 ? ", ..." : ""}`,
       );
     }
     if (traces.length === 0) {

@@ -3,7 +3,8 @@
 // --json) and the three heatmaps; a request file on models/kne-facts writes the averages, their
 // chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
 // fail with a message, not a stack trace; --out follows the output rules of every command; an
-// answer of several tokens is labelled by the one token traced.
+// answer of several tokens is labelled by the one token traced; --requests names the records it
+// skips for a subject not in the prompt.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -212,6 +213,42 @@ Deno.test("trace CLI: an answer of several tokens is labelled by the token trace
       ...["--answer", "Paris", "--samples", "1", "--out", join(tmp, "one")],
     ]);
     assert.match(one.stdout, /^p\("Paris"\) clean /);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: --requests says which records it skipped for a subject not in the prompt", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    // Six records whose prompt lacks the subject, then one the tiny model answers ("old"): the
+    // six were skipped without a word.
+    const other = ["Spain", "Peru", "Chile", "Kenya", "Japan", "Italy"].map((subject) => ({
+      subject,
+      prompt: "The capital of France is",
+      target_new: "Rome",
+      ground_truth: "old",
+    }));
+    const file = join(tmp, "requests.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify([
+        ...other,
+        {
+          subject: "France",
+          prompt: "The capital of France is",
+          target_new: "Rome",
+          ground_truth: "old",
+        },
+      ]),
+    );
+    const r = await trace([
+      ...["--model", TINY, "--requests", file, "--samples", "1", "--out", join(tmp, "out")],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^1 known facts traced \(1 tried\)$/m);
+    const note = r.stderr.split("\n").find((l) => l.startsWith("6 request(s) whose prompt")) ?? "";
+    assert.match(note, /does not contain their subject skipped .*: #0, #1, #2, #3, #4, \.\.\.$/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
