@@ -4,10 +4,12 @@
 // card and recall.json are not the patched weights'). The input folder is only read; the output
 // follows the edit command's rules (src/pipeline/output-guard.ts) and appears atomically (written
 // as OUT.partial, then renamed). A patch applies only to the weights it was made from (and
-// reverts only the weights it produced): --other-weights, not --force, overrides that.
+// reverts only the weights it produced): --other-weights, not --force, overrides that. Ctrl-C
+// stops it at once: OUT.partial and OUT's lock are removed, OUT is left as it was, exit 130.
 
 import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
+import { abortOnInterrupt, interruptAt, removeFolderNow } from "../src/cli/interrupt.ts";
 import { noModelFolder } from "../src/pipeline/models.ts";
 import { printable } from "../src/cli/message.ts";
 import { applyPatchTo, readPatch } from "../src/io/patch.ts";
@@ -76,6 +78,15 @@ const modelDir = args.model.replace(/\/+$/, "") || "/";
 if (!(await Deno.stat(modelDir).then((s) => s.isDirectory, () => false))) {
   exitWithError(noModelFolder(modelDir), 1); // a missing input, as in edit and compare
 }
+const partial = `${out}.partial`;
+// Nothing to resume: a Ctrl-C removes the OUT.partial this run made (a temporary as large as the
+// model in it) and exits 130; OUT's lock goes with the exit.
+let started = false;
+const abort = abortOnInterrupt(`patch ${direction}`, () => {
+  if (!started) return `${out} was not written`;
+  removeFolderNow(partial);
+  return `${out} was not written (its incomplete ${partial} was removed)`;
+});
 let release: () => void;
 try {
   // The edit command's rules: never the model folder, nor an input, and only this tool's outputs
@@ -91,7 +102,6 @@ try {
   if (e instanceof GuardError) fail(e.message);
   throw e;
 }
-const partial = `${out}.partial`;
 
 try {
   const patch = await readPatch(args.patch);
@@ -136,6 +146,7 @@ try {
   }
   // A leftover OUT.partial of a killed run is removed only if this tool wrote it (its marker).
   await removeOutput(partial);
+  started = true;
   await Deno.mkdir(partial, { recursive: true });
   await markOutput(partial, "patch");
   // The config and tokenizer files, as the edit's OUT/model/ holds them: a trained model's card
@@ -145,6 +156,7 @@ try {
       await Deno.copyFile(`${modelDir}/${name}`, `${partial}/${name}`);
     }
   }
+  await interruptAt("write");
   await writeSafetensors(
     `${partial}/model.safetensors`,
     // A half-precision tensor stays so when the patched values are exact in it (an f16 edit).
@@ -156,9 +168,11 @@ try {
     })),
     { format: "pt" },
   );
+  abort.finishing();
   await checkReplaceable(out);
   await replaceDir(partial, out);
   release();
+  abort.release();
   const n = patch.reduce((a, e) => a + e.indices.length, 0);
   console.error(
     `${

@@ -4,10 +4,12 @@
 // fact traced (its three heatmaps in facts/), the mean indirect effect per kind, position group
 // and layer in average.json, a chart of the three kinds at the last subject token (average.svg),
 // and the MLP curve at the last subject token printed (the ROME paper's headline: a mid-layer
-// peak in a realistic model).
+// peak in a realistic model). Ctrl-C stops it at once: OUT is not written (or, when its files were
+// being written, the incomplete OUT is removed), OUT's lock is removed, exit 130.
 
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { abortOnInterrupt, interruptAt, removeFolderNow } from "../src/cli/interrupt.ts";
 import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { Progress } from "../src/cli/progress.ts";
@@ -102,6 +104,14 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
+// Nothing to resume: a Ctrl-C removes what this run had begun to write and exits 130 (OUT's lock
+// goes with the exit). Taken before the lock, so that no Ctrl-C finds the lock without it.
+let writing = false;
+const abort = abortOnInterrupt("trace", () => {
+  if (!writing) return `${out} was not written`;
+  removeFolderNow(out);
+  return `the incomplete ${out} was removed`;
+});
 await runCommand(async () => {
   // The output rules of every command (src/pipeline/output-guard.ts): OUT is not, holds not and
   // lies not inside the model folder, holds no input, and an existing OUT is replaced only with
@@ -126,9 +136,11 @@ await runCommand(async () => {
   const { model, tokenizer } = await loadModel(args.model!, backend, { tokenizer: true });
   const tok = tokenizer!;
   const makeOutput = async () => {
+    writing = true;
     await removeOutput(out);
     await Deno.mkdir(args.requests ? `${out}/facts` : out, { recursive: true });
     await markOutput(out, "trace");
+    await interruptAt("write");
   };
 
   /** Titles say when the MLP and attention outputs were restored over a window of layers. */
@@ -302,4 +314,5 @@ await runCommand(async () => {
     }
   }
   await backend.dispose();
+  abort.release();
 });

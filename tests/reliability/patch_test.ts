@@ -3,7 +3,8 @@
 // folder, a parent or a child of it, nor the patch file; only a folder this tool wrote is
 // replaced, whatever --force says; device nodes and links are never replaced); and a patch
 // applies only to the weights it was made for (its `before` values, or `after` to revert) unless
-// --other-weights says otherwise (--force only replaces the output folder).
+// --other-weights says otherwise (--force only replaces the output folder); Ctrl-C removes what
+// it had begun to write and its lock, and leaves OUT as it was.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -119,6 +120,49 @@ Deno.test({
     const w = await tensor(model), got = await tensor(out);
     assert.equal(got[3], Math.fround(w[3] + 1));
     assert.equal(got[4], w[4]);
+  },
+});
+
+Deno.test({
+  name: "Ctrl-C during patch removes OUT.partial and the lock, leaves OUT as it was, exits 130",
+  ...opts,
+  fn: async () => {
+    // It exited 130 without a word, leaving OUT.lock and OUT.partial (holding a temporary as
+    // large as the model) until the next run.
+    const dir = join(TMP, "sigint");
+    const model = await copyModel("tiny-gpt2", join(dir, "model"));
+    const patch = join(dir, "patch.safetensors");
+    await patchFor(model, patch);
+    const out = join(dir, "out");
+    const run = (env: Record<string, string>, ...extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "-A", join(ROOT, "scripts/patch.ts"), "apply", "--patch", patch],
+          ...["--model", model, "--out", out, ...extra],
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1", ...env },
+      }).output().then((o) => ({ code: o.code, stderr: new TextDecoder().decode(o.stderr) }));
+    const left = async () => ({
+      partial: await exists(`${out}.partial`),
+      lock: await exists(`${out}.lock`),
+    });
+    // A real SIGINT, sent by the command to itself once OUT.partial is made, as it writes.
+    const fresh = await run({ KNE_FAULT_SIGINT_AT: "write" });
+    assert.equal(fresh.code, 130, fresh.stderr);
+    assert.match(fresh.stderr, /^interrupted: patch apply; .*out was not written \(its /m);
+    assert.match(fresh.stderr, /\(its incomplete .*out\.partial was removed\)$/m);
+    assert.deepEqual(await left(), { partial: false, lock: false });
+    assert.equal(await exists(out), false);
+    FAULTS.add("SIGINT (patch)", 1);
+    // Over an earlier output (--force): that one is kept as it was.
+    assert.equal((await run({})).code, 0);
+    const before = await hashTree(out);
+    const forced = await run({ KNE_FAULT_SIGINT_AT: "write" }, "--force");
+    assert.equal(forced.code, 130, forced.stderr);
+    assert.deepEqual(await left(), { partial: false, lock: false });
+    assert.deepEqual(await hashTree(out), before, "OUT changed");
+    FAULTS.add("SIGINT (patch)", 1);
   },
 });
 

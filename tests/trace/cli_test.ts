@@ -4,7 +4,7 @@
 // chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
 // fail with a message, not a stack trace; --out follows the output rules of every command; an
 // answer of several tokens is labelled by the one token traced; --requests names the records it
-// skips for a subject not in the prompt.
+// skips for a subject not in the prompt; Ctrl-C leaves no lock and no incomplete output.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -249,6 +249,52 @@ Deno.test("trace CLI: --requests says which records it skipped for a subject not
     assert.match(r.stderr, /^1 known facts traced \(1 tried\)$/m);
     const note = r.stderr.split("\n").find((l) => l.startsWith("6 request(s) whose prompt")) ?? "";
     assert.match(note, /does not contain their subject skipped .*: #0, #1, #2, #3, #4, \.\.\.$/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: Ctrl-C removes the lock and any incomplete output, says so, exits 130", async () => {
+  const tmp = await Deno.makeTempDir();
+  const out = join(tmp, "out");
+  const has = (p: string) => Deno.lstat(p).then(() => true, () => false);
+  try {
+    // A real SIGINT while it traces (its lock taken): it exited 130 without a word and left
+    // OUT.lock until the next run.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", join(ROOT, "scripts/trace.ts"), "--backend", "wasm"],
+        ...["--model", join(ROOT, "models/kne-facts")],
+        ...["--requests", join(ROOT, "data/requests/dev.json"), "--n", "50", "--out", out],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    while (!(await has(`${out}.lock`))) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT");
+    const r = await child.output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 130, err);
+    assert.match(err, /^interrupted: trace; .*out was not written$/m);
+    assert.equal(await has(`${out}.lock`), false, "OUT.lock left");
+    assert.equal(await has(out), false);
+    // Stopped while writing its files (a Ctrl-C sent at that stage): the incomplete OUT goes.
+    const writing = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", join(ROOT, "scripts/trace.ts"), "--backend", "wasm", "--model", TINY],
+        ...["--prompt", "The capital of France is", "--subject", "France", "--samples", "1"],
+        ...["--out", out],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", KNE_FAULT_SIGINT_AT: "write" },
+    }).output();
+    const werr = new TextDecoder().decode(writing.stderr);
+    assert.equal(writing.code, 130, werr);
+    assert.match(werr, /^interrupted: trace; the incomplete .*out was removed$/m);
+    assert.equal(await has(`${out}.lock`), false, "OUT.lock left");
+    assert.equal(await has(out), false, "an incomplete OUT left");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
