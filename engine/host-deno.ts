@@ -61,6 +61,7 @@ async function kernelsWasm(): Promise<BufferSource> {
  *   0700 runtime folder for this process silences it; a set variable is left alone.
  */
 function prepareWebGpu(): void {
+  userWebGpuBackend = webGpuBackendVariable();
   if (Deno.build.os !== "linux") return;
   try {
     if (!Deno.env.get("DENO_WEBGPU_BACKEND")) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
@@ -80,6 +81,30 @@ function prepareWebGpu(): void {
   }
 }
 
+/** DENO_WEBGPU_BACKEND as the user set it (undefined: not read yet; null: not set). */
+let userWebGpuBackend: string | null | undefined;
+
+function webGpuBackendVariable(): string | null {
+  try {
+    return Deno.env.get("DENO_WEBGPU_BACKEND") ?? null;
+  } catch {
+    return null; // without env permission wgpu reads it all the same; nothing to name
+  }
+}
+
+/**
+ * A DENO_WEBGPU_BACKEND the user set limits wgpu to the backends it lists: a name it does not
+ * know ("bogus") or one this system lacks ("metal" on Linux) leaves no adapter, which alone reads
+ * as if the machine had no GPU. Names the variable and its value (prepareWebGpu's "vulkan" is not
+ * the user's).
+ */
+function noAdapterHint(): string | null {
+  const value = userWebGpuBackend === undefined ? webGpuBackendVariable() : userWebGpuBackend;
+  if (value === null) return null;
+  return `DENO_WEBGPU_BACKEND is ${JSON.stringify(value)}, and wgpu tries only the backends ` +
+    `it lists (of vulkan, gl, metal, dx12): unset it, or name one this machine has`;
+}
+
 function systemMemoryAvailable(): number {
   try {
     return Deno.systemMemoryInfo().available;
@@ -94,5 +119,6 @@ export const denoHost: EngineHost = {
   wgsl: (file) => Deno.readTextFileSync(new URL(file, WGSL_DIR)),
   spawnKernelThread,
   prepareWebGpu,
+  noAdapterHint,
   systemMemoryAvailable,
 };

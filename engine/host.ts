@@ -26,6 +26,11 @@ export interface EngineHost {
   spawnKernelThread(): Promise<KernelThread>;
   /** Once before the first WebGPU adapter request. */
   prepareWebGpu(): void;
+  /**
+   * When no WebGPU adapter was found: a setting of the user's that may be why (Deno: a
+   * DENO_WEBGPU_BACKEND they set, named with its value), else null.
+   */
+  noAdapterHint?(): string | null;
   /** Bytes of system memory available now; Infinity where the host cannot read it. */
   systemMemoryAvailable(): number;
 }

@@ -2,6 +2,7 @@
 // (non-fallback) GPU adapter and otherwise the WASM backend.
 
 import { type Backend, BackendError } from "./backend.ts";
+import { readyEngineHost } from "./host.ts";
 import { createWasmBackend } from "./wasm/backend.ts";
 import { createWebGpuBackend } from "./webgpu/backend.ts";
 
@@ -16,7 +17,11 @@ export async function createBackend(choice: BackendChoice = "auto"): Promise<Bac
   if (choice === "wasm") return await createWasmBackend();
   if (choice === "webgpu") {
     const gpu = await createWebGpuBackend({ allowFallback: true });
-    if (!gpu) throw new BackendError("--backend webgpu: no WebGPU adapter found");
+    if (!gpu) {
+      // A setting of the user's that explains it (a DENO_WEBGPU_BACKEND), named with its value.
+      const hint = (await readyEngineHost()).noAdapterHint?.() ?? null;
+      throw new BackendError(`--backend webgpu: no WebGPU adapter found${hint ? `; ${hint}` : ""}`);
+    }
     return gpu;
   }
   const gpu = await createWebGpuBackend({ allowFallback: false });

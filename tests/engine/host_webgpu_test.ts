@@ -1,7 +1,8 @@
 // The Deno host's preparation for WebGPU (engine/host-deno.ts), in a fresh process each: on Linux
 // wgpu is asked for its Vulkan backend alone unless DENO_WEBGPU_BACKEND says otherwise, so the GL
 // stack (EGL and Mesa's GL rasterizer, with threads of its own that once aborted processes at exit)
-// is never loaded; and the Vulkan loader gets a private XDG_RUNTIME_DIR when none is set.
+// is never loaded; and the Vulkan loader gets a private XDG_RUNTIME_DIR when none is set. When no
+// adapter is found under a DENO_WEBGPU_BACKEND the user set, the message names it and its value.
 
 import assert from "node:assert/strict";
 import { hasWebGpu } from "../helpers/backends.ts";
@@ -68,5 +69,36 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "no adapter under a DENO_WEBGPU_BACKEND the user set: the message names it and its value",
+  fn: async () => {
+    // "bogus" names no backend wgpu knows, so no adapter is found on any machine; the message
+    // said only "no WebGPU adapter found", as if the machine had no GPU.
+    const script = `
+      import { createBackend } from "${new URL("../../engine/select.ts", import.meta.url).href}";
+      try {
+        await createBackend("webgpu");
+        console.log("an adapter");
+      } catch (e) {
+        console.log((e as Error).message);
+      }
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-check", script],
+      env: { DENO_WEBGPU_BACKEND: "bogus" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(
+      text,
+      /^--backend webgpu: no WebGPU adapter found; DENO_WEBGPU_BACKEND is "bogus"/,
+    );
+    assert.match(text, /unset it, or name one this machine has$/);
   },
 });
