@@ -47,6 +47,10 @@ const values = parseFlags({
 }, USAGE);
 const model = values.model ?? exitWithError("--model is required", 2, USAGE);
 if (model.trim() === "") exitWithError("--model must not be empty", 2, USAGE);
+// A blank --machine was ignored without a word (the card kept saying what it said before).
+if (values.machine !== undefined && values.machine.trim() === "") {
+  exitWithError("--machine must not be empty: it says what the model was trained on", 2, USAGE);
+}
 const dir = model.replace(/\/+$/, "") || "/";
 const path = `${dir}/recall.json`;
 const isFolder = (p: string) => Deno.stat(p).then((s) => s.isDirectory, () => false);

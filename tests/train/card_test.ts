@@ -1,10 +1,10 @@
 // The model card: the base model's targets table says met or not met against each target, and
-// `deno task card` rewrites a card from a training summary, naming the machine and the
-// tokenizer's prefix space, and refuses a file that is not one (and a folder without one, such as
-// an edit's OUT/model/, as not trained by this project); --rescore measures recall again, as
-// training did, and keeps training's figures on the card. Every shipped card is exactly what the
-// command writes from its recall.json (formatted as `deno fmt` formats it, so regenerating a card
-// leaves the tree passing `deno fmt --check`).
+// `deno task card` rewrites a card from a training summary, naming the machine (a blank one is
+// refused) and the tokenizer's prefix space, and refuses a file that is not one (and a folder
+// without one, such as an edit's OUT/model/, as not trained by this project); --rescore measures
+// recall again, as training did, and keeps training's figures on the card. Every shipped card is
+// exactly what the command writes from its recall.json (formatted as `deno fmt` formats it, so
+// regenerating a card leaves the tree passing `deno fmt --check`).
 
 import assert from "node:assert/strict";
 import {
@@ -121,6 +121,16 @@ Deno.test("card: deno task card rewrites README.md from recall.json", async () =
     assert.match(text, /WebAssembly SIMD \(2 threads\) \(a 2-core test machine\)/);
     assert.match(text, /\| two_hop \| 50\.0 \| 60\.0 \| \*\*not met\*\* \|/);
     assert.match(text, /- \*\*The capital of France is\*\* Paris\./);
+    // A blank --machine is refused (it was ignored without a word), nothing rewritten.
+    const written = await Deno.readTextFile(`${dir}/recall.json`);
+    const card0 = await Deno.readTextFile(`${dir}/README.md`);
+    for (const blank of ["", "  "]) {
+      const r = await card(["--model", dir, "--machine", blank]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^error: --machine must not be empty: it says what the model was/);
+      assert.equal(await Deno.readTextFile(`${dir}/recall.json`), written);
+      assert.equal(await Deno.readTextFile(`${dir}/README.md`), card0);
+    }
 
     await Deno.writeTextFile(`${dir}/recall.json`, JSON.stringify({ train_facts: score(1) }));
     const bad = await card(["--model", dir]);
