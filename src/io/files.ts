@@ -98,10 +98,15 @@ export function fsError(e: unknown): unknown {
   );
 }
 
-/** Whether `e` is an error as Deno throws it (Error or a Deno.errors class), not a subclass. */
+/**
+ * Whether `e` is an error as Deno throws it (Error or a Deno.errors class), not a subclass. The
+ * page's engine worker bundles this file and has no Deno: there only Error is Deno's (reached
+ * through globalThis, so that the bundle names no Deno API, which scripts/build-web.ts refuses).
+ */
 function isDenoError(e: Error): boolean {
   const made = e.constructor;
-  return made === Error || Object.values(Deno.errors).some((c) => c === made);
+  const denoErrors = (globalThis as { Deno?: { errors?: object } }).Deno?.errors ?? {};
+  return made === Error || Object.values(denoErrors).some((c) => c === made);
 }
 
 /** The reason of an error in words: an OS error's plain meaning, else its message. */
