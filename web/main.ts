@@ -8,6 +8,7 @@
 
 import { DEFAULT_MODEL, SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 import type { EditMode, EditSummary, FromEngine, ManySummary, ToEngine } from "./protocol.ts";
+import { queryChoice } from "./query.ts";
 
 /** Test-split records offered besides the demo. */
 const RECORDS_SHOWN = 40;
@@ -346,7 +347,12 @@ $<HTMLInputElement>("patch-file").onchange = async (e) => {
 for (const id of ["prompt", "target"]) {
   $(id).oninput = () => ($<HTMLSelectElement>("record").value = "");
 }
-$("model").onchange = startEngine;
+/** A model or backend chosen on the page: the note on the query's choice no longer applies. */
+function chosen(): Promise<void> {
+  $("query-note").hidden = true;
+  return startEngine();
+}
+$("model").onchange = chosen;
 $<HTMLInputElement>("model-folder").onchange = (e) => {
   const input = e.target as HTMLInputElement;
   if (!input.files || input.files.length === 0) return;
@@ -357,9 +363,9 @@ $<HTMLInputElement>("model-folder").onchange = (e) => {
   [...select.options].find((o) => o.value === PICKED)?.remove();
   select.add(new Option(label, PICKED, true, true));
   input.value = "";
-  startEngine();
+  chosen();
 };
-$("backend").onchange = startEngine;
+$("backend").onchange = chosen;
 
 const defaultModel = DEFAULT_MODEL.split("/").pop()!;
 for (const name of Object.keys(SHIPPED_SPLITS)) {
@@ -368,12 +374,19 @@ for (const name of Object.keys(SHIPPED_SPLITS)) {
     new Option(label, name, name === defaultModel, name === defaultModel),
   );
 }
-// ?backend=wasm|webgpu|auto and ?model=NAME preselect (links, tests).
+// ?backend=wasm|webgpu|auto and ?model=NAME preselect (links, tests). An unknown value used to
+// select no option and load model "" without a word: the default is kept and a note says why.
 const query = new URLSearchParams(location.search);
-for (const key of ["backend", "model"]) {
-  const value = query.get(key);
-  if (value) $<HTMLSelectElement>(key).value = value;
+const notes: string[] = [];
+for (const [key, what] of [["backend", "backend"], ["model", "shipped model"]] as const) {
+  const select = $<HTMLSelectElement>(key);
+  const options = [...select.options].map((o) => o.value);
+  const choice = queryChoice(query, key, options, select.value, what);
+  select.value = choice.value;
+  if (choice.note) notes.push(choice.note);
 }
+$("query-note").textContent = notes.join("; ");
+$("query-note").hidden = notes.length === 0;
 
 if (!crossOriginIsolated) {
   setStatus("error", "the page is not cross-origin isolated (serve it with `deno task serve`)");
