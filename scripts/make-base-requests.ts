@@ -9,9 +9,16 @@
 // balanced; dev and anchor requests edit other (relation, subject) pairs than test requests.
 // Deterministic for a model. With --prefix base-llama and the Llama twin as --model, it writes the
 // twin's own files (base-llama-test.json, ...), kept by what the twin knows.
+// The four files are written as one set (writeTextFilesTogether): nothing is written until every
+// request is made, then each file goes to a temporary beside it and, once all four are on the
+// disk, each is renamed over the old one. A failure or a Ctrl-C before that leaves the old four
+// (a Ctrl-C while they are written lets the writing finish, a moment); only a kill or a crash
+// during the four renames can leave some files old and some new.
 
 import { createBackend } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
+import { listenForInterrupt } from "../src/cli/interrupt.ts";
+import { writeTextFilesTogether } from "../src/io/files.ts";
 import { parseFlags } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { buildWorld } from "../src/facts/world.ts";
@@ -129,15 +136,21 @@ await runCommand(async () => {
   );
   const demo = keepKnown(demoCandidate, (p, a) => demoKnown.has(key(p, a)));
   if (!demo) throw new Error(`the model does not know the demo's fact (${demoCandidate.prompt})`);
-  // Written only once every file's requests are made: a failure leaves the old files as they were.
+  // Written only once every file's requests are made, as one set: they were written one after
+  // another, so a failure or a Ctrl-C between two left new files beside old ones.
   const files = `${new URL("..", import.meta.url).pathname}data/requests/${values.prefix}`;
-  await Deno.writeTextFile(`${files}-test.json`, JSON.stringify(test, null, 2) + "\n");
-  await Deno.writeTextFile(`${files}-dev.json`, JSON.stringify(dev, null, 2) + "\n");
-  await Deno.writeTextFile(`${files}-anchors.json`, JSON.stringify(anchors, null, 2) + "\n");
-  await Deno.writeTextFile(
-    `${files}-demo.json`,
-    JSON.stringify([{ ...demo, case_id: 300000 }], null, 2) + "\n",
-  );
+  const json = (x: unknown) => JSON.stringify(x, null, 2) + "\n";
+  const interrupt = listenForInterrupt("writing the four files first (a moment)");
+  try {
+    await writeTextFilesTogether([
+      [`${files}-test.json`, json(test)],
+      [`${files}-dev.json`, json(dev)],
+      [`${files}-anchors.json`, json(anchors)],
+      [`${files}-demo.json`, json([{ ...demo, case_id: 300000 }])],
+    ]);
+  } finally {
+    interrupt.release();
+  }
   const multi = [...test, ...dev].filter((q) => answerTokens(q.target_new) >= 2).length;
   console.error(
     `wrote ${test.length} test, ${dev.length} dev and ${anchors.length} anchor requests; ` +

@@ -45,6 +45,43 @@ export async function writeTextAtomically(path: string, text: string): Promise<v
   }
 }
 
+/**
+ * Writes several files as one set: each text into a temporary beside its path (`PATH.<pid>.tmp`,
+ * flushed to the disk), then, once all are written, each renamed over its path. A failure before
+ * the renames (a full disk, an unwritable folder, a path that is a folder) removes the temporaries
+ * and leaves every old file as it was; only a kill or a crash between the first and the last
+ * rename (moments) can leave some files old and some new.
+ */
+export async function writeTextFilesTogether(
+  files: readonly (readonly [path: string, text: string])[],
+): Promise<void> {
+  const tmps: string[] = [];
+  try {
+    for (const [path, text] of files) {
+      // A folder (or anything but a file) at a path would refuse its rename after others were
+      // renamed: refused before.
+      const info = await Deno.lstat(path).catch(() => null);
+      if (info !== null && !info.isFile) {
+        throw new Error(`${path} is not a file; it is never replaced`);
+      }
+      const tmp = `${path}.${Deno.pid}.tmp`;
+      tmps.push(tmp);
+      const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+      try {
+        const bytes = new TextEncoder().encode(text);
+        for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+    }
+  } catch (e) {
+    for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
+}
+
 /** What Deno's syscall names mean, for messages. */
 const OPS: Record<string, string> = {
   open: "open",
