@@ -1,8 +1,8 @@
-// AssemblyScript kernels: pointwise arithmetic, GELU (tanh and exact)/SiLU and their gradients,
-// AdamW, and the whole-buffer reductions sum / count_nonfinite. Pointers are byte offsets into
-// the shared linear memory; lengths are element counts. Everything runs in f32x4 lanes; tails
-// that do not fill a vector are loaded into a zero-padded vector and stored lane by lane, so the
-// tail takes exactly the same arithmetic path as the body.
+// AssemblyScript kernels: pointwise arithmetic, GELU (tanh and exact)/SiLU, soft-capping (tanh)
+// and their gradients, AdamW, and the whole-buffer reductions sum / count_nonfinite. Pointers
+// are byte offsets into the shared linear memory; lengths are element counts. Everything runs in
+// f32x4 lanes; tails that do not fill a vector are loaded into a zero-padded vector and stored
+// lane by lane, so the tail takes exactly the same arithmetic path as the body.
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -123,6 +123,59 @@ const GELU_K: f32 = 0.044715;
     f32x4.gt(c, f32x4.splat(13)),
   );
   return f32x4.mul(dy, f32x4.add(normalCdf4(x), f32x4.mul(x, pdf)));
+}
+
+// tanh for Gemma's soft-capping (lib/tanh.wgsl's twin): below |z| = 0.625 Cephes' odd
+// polynomial, above 1 - tanh|z| = 2 / (e^(2|z|) + 1) with |z| clamped to 40, so that the slope
+// (1 - t)(1 + t) keeps its relative precision in the tails.
+const TANH_SMALL: f32 = 0.625;
+
+@inline function tanhSmall4(a: v128): v128 {
+  const z = f32x4.mul(a, a);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  return f32x4.add(a, f32x4.mul(f32x4.mul(a, z), p));
+}
+
+/** 1 - tanh(a) for a >= 0. */
+@inline function tanhGap4(a: v128): v128 {
+  const e = exp4(f32x4.mul(f32x4.splat(2), f32x4.min(a, f32x4.splat(40))));
+  return f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1)));
+}
+
+@inline function tanh4(z: v128): v128 {
+  const a = f32x4.abs(z);
+  const t = v128.bitselect(
+    tanhSmall4(a),
+    f32x4.sub(f32x4.splat(1), tanhGap4(a)),
+    f32x4.lt(a, f32x4.splat(TANH_SMALL)),
+  );
+  return v128.bitselect(f32x4.neg(t), t, f32x4.lt(z, f32x4.splat(0)));
+}
+
+/** 1 - tanh(z)^2. */
+@inline function tanhSlope4(z: v128): v128 {
+  const a = f32x4.abs(z);
+  const t = tanhSmall4(a);
+  const q = tanhGap4(a);
+  return v128.bitselect(
+    f32x4.sub(f32x4.splat(1), f32x4.mul(t, t)),
+    f32x4.mul(q, f32x4.sub(f32x4.splat(2), q)),
+    f32x4.lt(a, f32x4.splat(TANH_SMALL)),
+  );
+}
+
+/** cap tanh((s x) / cap). */
+@inline function softcap4(x: v128, s: v128, cap: v128): v128 {
+  return f32x4.mul(cap, tanh4(f32x4.div(f32x4.mul(s, x), cap)));
+}
+
+/** dy s (1 - tanh((s x) / cap)^2). */
+@inline function softcapBackward4(x: v128, dy: v128, s: v128, cap: v128): v128 {
+  return f32x4.mul(dy, f32x4.mul(s, tanhSlope4(f32x4.div(f32x4.mul(s, x), cap))));
 }
 
 @inline function silu4(x: v128): v128 {
@@ -252,6 +305,34 @@ export function silu_backward(x: usize, dy: usize, dx: usize, n: i32): void {
     const o = <usize>i << 2;
     const k = n - i;
     storeTail(dx + o, siluBackward4(loadTail(x + o, k), loadTail(dy + o, k)), k);
+  }
+}
+
+/** Soft-capping (Gemma 2): out = cap tanh((s x) / cap); tanh itself at s = cap = 1. */
+export function softcap(x: usize, out: usize, n: i32, s: f32, cap: f32): void {
+  const sv = f32x4.splat(s), cv = f32x4.splat(cap);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, softcap4(v128.load(x + o), sv, cv));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    storeTail(out + o, softcap4(loadTail(x + o, n - i), sv, cv), n - i);
+  }
+}
+
+export function softcap_backward(x: usize, dy: usize, dx: usize, n: i32, s: f32, cap: f32): void {
+  const sv = f32x4.splat(s), cv = f32x4.splat(cap);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, softcapBackward4(v128.load(x + o), v128.load(dy + o), sv, cv));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    const k = n - i;
+    storeTail(dx + o, softcapBackward4(loadTail(x + o, k), loadTail(dy + o, k), sv, cv), k);
   }
 }
 

@@ -40,6 +40,13 @@ export const pointwiseKernels: KernelSpec[] = [
   elementwise("gelu_erf", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * (Phi(x) + x phi(x)). */
   elementwise("gelu_erf_backward", ["x", "dy"], ["dx"], [], EXP_COST),
+  /**
+   * Soft-capping (Gemma 2's attention scores and logits): out = cap tanh((s x) / cap), tanh
+   * itself at s = cap = 1; tanh to a few ulp with relative precision near 0 (lib/tanh.wgsl).
+   */
+  elementwise("softcap", ["x"], ["out"], [["s", "f32"], ["cap", "f32"]], EXP_COST),
+  /** dx = dy s (1 - tanh((s x) / cap)^2), relative precision kept in the tails. */
+  elementwise("softcap_backward", ["x", "dy"], ["dx"], [["s", "f32"], ["cap", "f32"]], EXP_COST),
   /** out = x * sigmoid(x). */
   elementwise("silu", ["x"], ["out"], [], EXP_COST),
   /** dx = dy * silu'(x). */

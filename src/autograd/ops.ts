@@ -42,6 +42,14 @@ export function silu(x: Var): Var {
 }
 
 /**
+ * Soft-capping, cap tanh((s x) / cap) (Gemma 2: attention scores with s the attention scale,
+ * logits with s = 1); tanh itself at s = cap = 1.
+ */
+export function softcap(x: Var, s: number, cap: number): Var {
+  return record(T.softcap(x.value, s, cap), [x], (g) => [T.softcapBackward(x.value, g, s, cap)]);
+}
+
+/**
  * Linear layer over the last dim of x. `layout` says how w is stored: "in_out" ([in, out], the
  * GPT-2 Conv1D layout, y = x·W) or "out_in" ([out, in], torch Linear, y = x·Wᵀ). With `scale`
  * s != 1 the output is s·(x·W + b), the layer of weights s·W and s·b without touching them (the

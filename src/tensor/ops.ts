@@ -40,6 +40,8 @@ export {
   scaleInto,
   silu,
   siluBackward,
+  softcap,
+  softcapBackward,
   sum,
 } from "./ops/pointwise.ts";
 export {

@@ -1,11 +1,13 @@
-// Property tests of the pointwise kernels (mul, scale, axpy, gelu in both forms, silu and their
-// gradients, adam, sum, count_nonfinite) on both backends against float64 references; gradients
-// also against central finite differences of the float64 forward.
+// Property tests of the pointwise kernels (mul, scale, axpy, gelu in both forms, silu, softcap
+// (tanh) and their gradients, adam, sum, count_nonfinite) on both backends against float64
+// references; gradients also against central finite differences of the float64 forward.
 
 import fc from "fast-check";
 import { assertClose, FC_RUNS, randomData, seedArb } from "../helpers/reference.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { runKernel } from "../helpers/kernels.ts";
+import { softcap as softcapOp } from "../../src/tensor/ops.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
 
 /** Sizes: the awkward ones (1, odd widths, one past a vector or workgroup) and random ones. */
 const sizeArb = (max: number) =>
@@ -167,6 +169,110 @@ for (
     );
   });
 }
+
+// ---- soft-capping (tanh) --------------------------------------------------------------------
+
+/** cap tanh((s x) / cap) and its derivative in x, in float64. */
+const softcapRef = (x: number, s: number, cap: number) => cap * Math.tanh((s * x) / cap);
+const softcapGradRef = (x: number, s: number, cap: number) => {
+  const t = Math.tanh((s * x) / cap);
+  return s * (1 - t * t);
+};
+
+/** The settings drawn: tanh itself, Gemma 2's caps with an attention scale, and odd ones. */
+const capArb = fc.record({
+  s: fc.constantFrom(1, 1, 0.0625, 0.25, -1.5),
+  cap: fc.constantFrom(1, 50, 30, 0.5, 3),
+  spread: fc.constantFrom(1, 4, 60, 400),
+});
+
+/** Saturated, signed-zero and tiny inputs that must neither give NaN nor lose their sign. */
+const CAP_SPECIALS = [-1e4, 1e4, -3e38, 3e38, 0, -0, 1e-30, -1e-20, 0.6249, 0.6251, -0.625];
+
+testBackends("softcap matches float64", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(sizeArb(70000), seedArb, capArb, async (n, seed, c) => {
+      const x = scaled(n, seed, c.spread);
+      if (n > CAP_SPECIALS.length) x.set(CAP_SPECIALS);
+      const [out] = await runKernel(be, "softcap", [x], [n], [n, c.s, c.cap]);
+      const want = Array.from(x, (v) => softcapRef(v, c.s, c.cap));
+      assertClose(out, want, 1e-5, `softcap n=${n} ${JSON.stringify(c)}`);
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("softcap_backward matches float64", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(sizeArb(70000), seedArb, capArb, async (n, seed, c) => {
+      const x = scaled(n, seed, c.spread), dy = scaled(n, seed + 1, 2);
+      if (n > CAP_SPECIALS.length) x.set(CAP_SPECIALS);
+      const [dx] = await runKernel(be, "softcap_backward", [x, dy], [n], [n, c.s, c.cap]);
+      const want = Array.from(x, (v, i) => softcapGradRef(v, c.s, c.cap) * dy[i]);
+      assertClose(dx, want, 1e-5, `softcap_backward n=${n} ${JSON.stringify(c)}`);
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends("softcap_backward matches finite differences", async (be) => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 40 }), seedArb, capArb, async (n, seed, c) => {
+      // Arguments (s x) / cap within +-3: saturated ones have slopes below the differences' noise.
+      const x = scaled(n, seed, (3 * c.cap) / Math.abs(c.s)), dy = scaled(n, seed + 1, 2);
+      const [dx] = await runKernel(be, "softcap_backward", [x, dy], [n], [n, c.s, c.cap]);
+      const fd = finiteDiff((v) => v.map((u) => softcapRef(u, c.s, c.cap)), x, dy);
+      assertClose(dx, fd, 1e-4, `softcap_backward vs finite differences n=${n}`);
+    }),
+    FC_RUNS,
+  );
+});
+
+testBackends(
+  "tanh keeps its relative precision near 0 and its slope's in the tails",
+  async (be) => {
+    // Magnitudes from 1e-30 to 40, both signs: each value and slope to a few ulp of itself, where
+    // an absolute error bound (all the max-scaled comparisons above check) would hide a lost digit.
+    const x = Float32Array.from(
+      { length: 400 },
+      (_, i) => (i % 2 ? -1 : 1) * 10 ** (-30 + (31.6 * i) / 399),
+    );
+    const dy = new Float32Array(x.length).fill(1);
+    const [t] = await runKernel(be, "softcap", [x], [x.length], [x.length, 1, 1]);
+    const [slope] = await runKernel(be, "softcap_backward", [x, dy], [x.length], [x.length, 1, 1]);
+    for (let i = 0; i < x.length; i++) {
+      const a = Math.abs(x[i]);
+      const wantT = Math.tanh(x[i]);
+      // 1 - tanh^2 = 4 / (e^a + e^-a)^2, exact in float64 for every a here.
+      const wantS = 4 / (Math.exp(a) + Math.exp(-a)) ** 2;
+      const errT = Math.abs(t[i] - wantT) / Math.abs(wantT);
+      const errS = Math.abs(slope[i] - wantS) / wantS;
+      if (!(errT <= 2e-6) || !(errS <= 2e-5)) {
+        throw new Error(
+          `x = ${x[i]}: tanh ${t[i]} (want ${wantT}, rel ${errT}), slope ${slope[i]} ` +
+            `(want ${wantS}, rel ${errS})`,
+        );
+      }
+    }
+  },
+);
+
+testBackends("softcap refuses a cap that is not positive", (be) => {
+  const x = Tensor.fromArray(be, new Float32Array(4), [4]);
+  try {
+    for (const cap of [0, -1, NaN, Infinity]) {
+      let threw = false;
+      try {
+        softcapOp(x, 1, cap).free();
+      } catch {
+        threw = true;
+      }
+      if (!threw) throw new Error(`cap ${cap} accepted`);
+    }
+  } finally {
+    x.free();
+  }
+});
 
 // ---- AdamW ----------------------------------------------------------------------------------
 

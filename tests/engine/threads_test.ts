@@ -168,6 +168,8 @@ const PIECE_CASES: Record<string, { params: number[]; ints?: number }> = {
   gelu_erf_backward: { params: [1003] },
   silu: { params: [1003] },
   silu_backward: { params: [1003] },
+  softcap: { params: [1003, 0.25, 3] },
+  softcap_backward: { params: [1003, 0.25, 3] },
   adam: { params: [1003, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.5, 0.25] },
   bias_add: { params: [21, 13] },
   softmax: { params: [35, 9, 7, 1, 0.5] },

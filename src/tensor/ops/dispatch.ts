@@ -79,10 +79,10 @@ export function unary(kernel: string, a: Tensor, extra: number[] = []): Tensor {
   return out;
 }
 
-export function binary(kernel: string, a: Tensor, b: Tensor): Tensor {
+export function binary(kernel: string, a: Tensor, b: Tensor, extra: number[] = []): Tensor {
   sameBackend(kernel, a, b);
   sameShape(kernel, a, b);
   const out = Tensor.empty(a.backend, a.shape);
-  elementwise(kernel, a.backend, [[a, "in"], [b, "in"], [out, "out"]], a.size);
+  elementwise(kernel, a.backend, [[a, "in"], [b, "in"], [out, "out"]], a.size, extra);
   return out;
 }

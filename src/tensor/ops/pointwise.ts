@@ -1,10 +1,10 @@
 // Tensor ops of the pointwise kernels (engine/kernels/pointwise.ts): mul, scale (scale,
-// scaleInto), axpy, gelu (tanh and exact), silu and their gradients, the whole-buffer reductions
-// sum and count_nonfinite, and the AdamW update (adam).
+// scaleInto), axpy, gelu (tanh and exact), silu, softcap (tanh) and their gradients, the
+// whole-buffer reductions sum and count_nonfinite, and the AdamW update (adam).
 
 import { chunkRows, op } from "../chunk.ts";
 import { Tensor } from "../tensor.ts";
-import { binary, elementwise, reg, sameBackend, sameShape, unary } from "./dispatch.ts";
+import { binary, elementwise, fail, reg, sameBackend, sameShape, unary } from "./dispatch.ts";
 import { cast } from "./f16.ts";
 
 /** dst = alpha * src, elementwise; either may be f16 (the product is formed in f32). */
@@ -31,6 +31,21 @@ export const geluBackward = (x: Tensor, dy: Tensor): Tensor => binary("gelu_back
 export const geluErfBackward = (x: Tensor, dy: Tensor): Tensor =>
   binary("gelu_erf_backward", x, dy);
 export const siluBackward = (x: Tensor, dy: Tensor): Tensor => binary("silu_backward", x, dy);
+
+/** The soft-capping parameters of softcap and its backward, refused unless finite and cap > 0. */
+function capParams(op: string, s: number, cap: number): number[] {
+  if (!Number.isFinite(s) || !(cap > 0) || !Number.isFinite(cap)) {
+    fail(op, `needs a finite scale and a positive cap, got s = ${s}, cap = ${cap}`);
+  }
+  return [s, cap];
+}
+
+/** cap tanh((s x) / cap), elementwise (Gemma 2's soft-capping; tanh itself at s = cap = 1). */
+export const softcap = (x: Tensor, s: number, cap: number): Tensor =>
+  unary("softcap", x, capParams("softcap", s, cap));
+/** dy s (1 - tanh((s x) / cap)^2): softcap's gradient. */
+export const softcapBackward = (x: Tensor, dy: Tensor, s: number, cap: number): Tensor =>
+  binary("softcap_backward", x, dy, capParams("softcap_backward", s, cap));
 
 /** y += alpha * x, in place. */
 export function axpy(y: Tensor, x: Tensor, alpha = 1): void {
