@@ -24,6 +24,14 @@ export function scale(a: Var, s: number): Var {
   return record(T.scale(a.value, s), [a], (g) => [T.scale(g, s)]);
 }
 
+/** a + c elementwise for a constant c (Gemma's norm weights, stored as offsets from 1). */
+export function addScalar(a: Var, c: number): Var {
+  const k = T.fill(Tensor.empty(a.value.backend, a.shape), c);
+  const y = T.add(a.value, k);
+  k.free();
+  return record(y, [a], (g) => [g.clone()]);
+}
+
 export function reshape(a: Var, shape: Shape): Var {
   return record(a.value.reshape(shape), [a], (g) => [g.reshape(a.shape)]);
 }

@@ -1,6 +1,6 @@
 // Causal multi-head self-attention from projected q, k, v rows, shared by every decoder here:
 // heads split by transposes, grouped-query heads repeated, optional rotary embeddings, scaled
-// causal softmax, heads merged back to [batch*T, heads*headDim].
+// (and, for Gemma 2, soft-capped) causal softmax, heads merged back to [batch*T, heads*headDim].
 // With a KV cache (inference only), the new keys and values are written into the cache at
 // positions [pos, pos+T) and the T queries attend to all pos+T cached positions.
 
@@ -21,6 +21,19 @@ export interface AttentionShape {
   rope: Tensor | null;
   /** GPT-J: the rotation turns pairs (2i, 2i + 1) rather than (i, i + Dr/2). */
   interleaved?: boolean;
+  /** What the scores q·k are multiplied by: 1 / sqrt(headDim) unless given (Gemma 2, 3). */
+  scale?: number;
+  /**
+   * Gemma 2's attn_logit_softcapping: the scaled scores become cap tanh(scores / cap) before
+   * the mask and softmax; absent or null for none.
+   */
+  softcap?: number | null;
+}
+
+/** The softmax's options over scores q·k: the scale, unless the soft-cap has taken it. */
+function scoreSoftmax(s: AttentionShape): { causal: true; qlen: number; scale: number } {
+  const scale = s.scale ?? 1 / Math.sqrt(s.headDim);
+  return { causal: true, qlen: s.t, scale: s.softcap ? 1 : scale };
 }
 
 function heads(x: Var, s: AttentionShape, n: number): Var {
@@ -49,8 +62,9 @@ export function causalSelfAttention(
     A.repeatKv(heads(v, { ...s, rope: null }, s.nKvHeads), g),
     [bh, s.t, s.headDim],
   );
-  const scores = A.bmm(qh, kh, { transB: true });
-  const probs = A.softmax(scores, { causal: true, qlen: s.t, scale: 1 / Math.sqrt(s.headDim) });
+  const raw = A.bmm(qh, kh, { transB: true });
+  const scores = s.softcap ? A.softcap(raw, s.scale ?? 1 / Math.sqrt(s.headDim), s.softcap) : raw;
+  const probs = A.softmax(scores, scoreSoftmax(s));
   const o = A.reshape(A.bmm(probs, vh), [s.batch, s.nHeads, s.t, s.headDim]);
   return A.reshape(A.transpose0213(o), [s.batch * s.t, s.nHeads * s.headDim]);
 }
@@ -90,8 +104,9 @@ function cachedAttention(q: Var, k: Var, v: Var, s: AttentionShape, c: LayerCach
       view.free();
     }
     const qh = headsAt(q.value, s, s.nHeads, c.pos, true).reshape([rowsKv, g * s.t, hd]);
-    const scores = T.matmulPrefix(qh, c.k, len, true);
-    const probs = T.softmax(scores, { causal: true, qlen: s.t, scale: 1 / Math.sqrt(hd) });
+    const raw = T.matmulPrefix(qh, c.k, len, true);
+    const scores = s.softcap ? T.softcap(raw, s.scale ?? 1 / Math.sqrt(hd), s.softcap) : raw;
+    const probs = T.softmax(scores, scoreSoftmax(s));
     const o = T.matmulPrefix(probs, c.v, len, false).reshape([s.batch, s.nHeads, s.t, hd]);
     return T.transpose0213(o).reshape([s.batch * s.t, s.nHeads * hd]);
   });

@@ -6,6 +6,7 @@ import { param, type Var } from "../autograd/variable.ts";
 import { shapeStr, Tensor } from "../tensor/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { isMatrix } from "./dtype.ts";
+import { Gemma, gemmaParamInfo } from "./gemma.ts";
 import { GPT2, gpt2ParamInfo } from "./gpt2.ts";
 import { GPTJ, gptjParamInfo } from "./gptj.ts";
 import { GPTNeoX, neoxParamInfo } from "./gptneox.ts";
@@ -19,6 +20,8 @@ export function paramInfoFor(c: ModelConfig): ParamInfo[] {
     ? neoxParamInfo(c)
     : c.architecture === "gptj"
     ? gptjParamInfo(c)
+    : c.architecture === "gemma"
+    ? gemmaParamInfo(c)
     : llamaParamInfo(c);
 }
 
@@ -68,6 +71,8 @@ export function assembleModel(
     ? new GPTNeoX(config, backend, params)
     : config.architecture === "gptj"
     ? new GPTJ(config, backend, params)
+    : config.architecture === "gemma"
+    ? new Gemma(config, backend, params)
     : new Llama(config, backend, params);
 }
 
@@ -93,13 +98,15 @@ export function gaussian(n: number, std: number, seed: number): Float32Array {
 
 /**
  * GPT-2 style initialisation: N(0, 0.02) weights, residual output projections scaled by
- * 1/sqrt(2 * layers), norms at 1, biases at 0.
+ * 1/sqrt(2 * layers), norms at the identity (weights 1; Gemma's, stored as offsets from 1, 0),
+ * biases at 0.
  */
 export function initWeights(config: ModelConfig, seed: number): (info: ParamInfo) => Float32Array {
+  const identity = config.architecture === "gemma" ? 0 : 1;
   return (info) => {
     const n = info.shape.reduce((a, b) => a * b, 1);
     if (info.layout === "vector") {
-      return new Float32Array(n).fill(info.name.endsWith("bias") ? 0 : 1);
+      return new Float32Array(n).fill(info.name.endsWith("bias") ? 0 : identity);
     }
     const residual = info.group === "attn_out" || info.group === "mlp_out";
     const std = 0.02 * (residual ? 1 / Math.sqrt(2 * config.nLayers) : 1);

@@ -1,8 +1,8 @@
 // The architecture description every model in src/model/ is built from, normalised from a
-// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX, GPT-J) by
+// Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX, GPT-J, Gemma 1-3) by
 // src/model/read-config.ts.
 
-export type Architecture = "gpt2" | "llama" | "gptneox" | "gptj";
+export type Architecture = "gpt2" | "llama" | "gptneox" | "gptj" | "gemma";
 
 /** Rotary scaling types whose frequencies do not depend on the sequence (src/model/rope.ts). */
 export type RopeScaling =
@@ -15,6 +15,40 @@ export type RopeScaling =
     /** original_max_position_embeddings: the context the model was pretrained with. */
     originalContext: number;
   };
+
+/** Rotary settings of one kind of layer: the base and how its frequencies are scaled. */
+export interface Rotary {
+  theta: number;
+  scaling: RopeScaling | null;
+}
+
+/**
+ * What Gemma adds to the Llama layout (src/model/gemma.ts). Every Gemma scales its embeddings by
+ * sqrt(hidden size), normalises with x / rms * (1 + weight) and gates a tanh-GELU FFN.
+ */
+export interface GemmaSettings {
+  /** 1: GemmaForCausalLM; 2: Gemma2ForCausalLM; 3: Gemma3ForCausalLM (text only). */
+  version: 1 | 2 | 3;
+  /**
+   * Attention scores are scaled by queryPreAttnScalar^(-1/2): query_pre_attn_scalar (Gemma 2
+   * and 3), the head size for Gemma 1.
+   */
+  queryPreAttnScalar: number;
+  /** attn_logit_softcapping: scores become cap tanh(scores / cap) before the softmax; or null. */
+  attnSoftcap: number | null;
+  /** final_logit_softcapping: the logits become cap tanh(logits / cap); or null. */
+  finalSoftcap: number | null;
+  /**
+   * Which layers attend within the sliding window (Gemma 2: every other one from the first;
+   * Gemma 3: layer_types, or all but every sliding_window_pattern-th): the context is capped at
+   * the window, where they attend as the others do, so what differs is Gemma 3's rotary
+   * (`localRope`). A list of nLayers flags, or the pattern's period (layer l slides unless
+   * (l + 1) % period is 0); [] where no layer slides.
+   */
+  sliding: readonly boolean[] | { period: number };
+  /** Gemma 3's rotary of sliding layers (the others' is the config's); null for Gemma 1 and 2. */
+  localRope: Rotary | null;
+}
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -55,4 +89,11 @@ export interface ModelConfig {
   parallelResidual: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /** Gemma's settings (architecture "gemma" only; absent for every other family). */
+  gemma?: GemmaSettings;
+}
+
+/** Whether layer `l` of a Gemma attends within its sliding window (GemmaSettings.sliding). */
+export function isSlidingLayer(g: GemmaSettings, l: number): boolean {
+  return "period" in g.sliding ? (l + 1) % g.sliding.period !== 0 : g.sliding[l] === true;
 }

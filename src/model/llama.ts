@@ -19,7 +19,11 @@ import {
   type ParamInfo,
 } from "./lm.ts";
 
-export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
+/**
+ * The Llama layout's parameters; `extraNorms` are a layer's norms after post_attention_layernorm
+ * (Gemma 2's and 3's pre- and post-feedforward norms).
+ */
+export function llamaParamInfo(c: ModelConfig, extraNorms: readonly string[] = []): ParamInfo[] {
   const d = c.dModel, hd = c.headDim, q = c.nHeads * hd, kv = c.nKvHeads * hd;
   const out: ParamInfo[] = [
     {
@@ -47,6 +51,7 @@ export function llamaParamInfo(c: ModelConfig): ParamInfo[] {
       add("self_attn.k_norm.weight", [hd], "norm", "vector");
     }
     add("post_attention_layernorm.weight", [d], "norm", "vector");
+    for (const n of extraNorms) add(`${n}.weight`, [d], "norm", "vector");
     add("mlp.gate_proj.weight", [c.dFF, d], "mlp_gate", "out_in");
     add("mlp.up_proj.weight", [c.dFF, d], "mlp_up", "out_in");
     add("mlp.down_proj.weight", [d, c.dFF], "mlp_out", "out_in");
@@ -90,12 +95,9 @@ export class Llama extends DecoderLM {
       const proj = (input: Var, n: string) => this.project(input, p + n);
       const n1 = A.rmsNorm(x, this.param(p + "input_layernorm.weight"), c.normEps);
       // Qwen3's q_norm / k_norm: RMSNorm over each head's hd values.
-      const headNorm = (x: Var, n: string) => {
-        if (!c.qkNorm) return x;
-        const rows = A.reshape(x, [x.value.size / hd, hd]);
-        const normed = A.rmsNorm(rows, this.param(`${p}self_attn.${n}.weight`), c.normEps);
-        return A.reshape(normed, x.value.shape);
-      };
+      const rms = (rows: Var, n: string) =>
+        A.rmsNorm(rows, this.param(`${p}self_attn.${n}.weight`), c.normEps);
+      const headNorm = (x: Var, n: string) => c.qkNorm ? this.headNorm(x, n, rms) : x;
       const qkv = (n: string) => proj(n1, `self_attn.${n}_proj`);
       const att = causalSelfAttention(
         headNorm(qkv("q"), "q_norm"),

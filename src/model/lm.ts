@@ -1,14 +1,14 @@
 // What every causal LM in src/model/ offers: named parameters (Hugging Face names, HF storage
 // layout, so an edited model saves back unchanged in form) and a differentiable forward pass; and
-// DecoderLM, the state, parameter helpers and layer stack that GPT-2, Llama, GPT-NeoX and GPT-J
-// share (each writes its own block).
+// DecoderLM, the state, parameter helpers and layer stack that GPT-2, Llama, GPT-NeoX, GPT-J and
+// Gemma share (each writes its own block).
 
 import { type Backend, BackendError } from "../../engine/backend.ts";
 import { runBlock } from "../autograd/checkpoint.ts";
 import * as A from "../autograd/ops.ts";
 import type { Var } from "../autograd/variable.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig, Rotary } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import { ropeInvFreq } from "./rope.ts";
 
@@ -131,8 +131,12 @@ export abstract class DecoderLM implements CausalLM {
   projectionScale = 1;
   checkpointLayers = false;
   readonly #layers: Var[][];
-  /** The rotary inverse frequencies (./rope.ts), computed on the host at the first forward. */
+  /**
+   * The rotary inverse frequencies (./rope.ts), computed on the host at the first forward: the
+   * config's, and Gemma 3's sliding layers' (localRotaryTable).
+   */
   #invFreq: Float32Array | null = null;
+  #localInvFreq: Float32Array | null = null;
 
   constructor(
     readonly config: ModelConfig,
@@ -152,6 +156,22 @@ export abstract class DecoderLM implements CausalLM {
     const c = this.config;
     this.#invFreq ??= ropeInvFreq(c.rotaryDims, c.ropeTheta, c.ropeScaling);
     return Tensor.fromArray(this.backend, this.#invFreq, [c.rotaryDims / 2]);
+  }
+
+  /** The rotary table of layers with a rotary of their own (Gemma 3's sliding layers). */
+  protected localRotaryTable(rope: Rotary): Tensor {
+    const c = this.config;
+    this.#localInvFreq ??= ropeInvFreq(c.rotaryDims, rope.theta, rope.scaling);
+    return Tensor.fromArray(this.backend, this.#localInvFreq, [c.rotaryDims / 2]);
+  }
+
+  /**
+   * Qwen3's and Gemma 3's q_norm / k_norm: `norm` (the model's RMSNorm of a name's weight) over
+   * each head's values of the projected rows `x`, the layer's parameter `name`.
+   */
+  protected headNorm(x: Var, name: string, norm: (rows: Var, name: string) => Var): Var {
+    const hd = this.config.headDim;
+    return A.reshape(norm(A.reshape(x, [x.value.size / hd, hd]), name), x.value.shape);
   }
 
   /** The parameter `name` (the names a forward reads are the architecture's ParamInfo). */

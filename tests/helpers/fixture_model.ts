@@ -17,6 +17,9 @@ export const ORACLE_FIXTURES = [
   "tiny-neox",
   "tiny-neox-seq",
   "tiny-gptj",
+  "tiny-gemma",
+  "tiny-gemma2",
+  "tiny-gemma3",
 ] as const;
 
 /** Builds the fixture model `name` (tests/fixtures/NAME) on `be`. */

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ConfigError, parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
+import { isSlidingLayer, type ModelConfig } from "../../src/model/config.ts";
+import { GEMMA2_2B_JSON, GEMMA3_1B_JSON } from "../helpers/configs.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
@@ -228,6 +229,282 @@ Deno.test("GPT-J: GPT-J-6B's config, defaults, rotary_dim, and what is refused",
   expectConfigError({ ...gptj, rotary_dim: 63 }, "rotary_dim", "even number");
   expectConfigError({ ...gptj, n_head: 5 }, "n_head", "do not divide the width");
   expectConfigError({ ...gptj, activation_function: "relu" }, "activation_function", "only GELU");
+});
+
+/** The fields every tiny Gemma fixture shares (tests/oracle/make_fixtures.py). */
+const TINY_GEMMA = {
+  architecture: "gemma",
+  vocabSize: 96,
+  dModel: 32,
+  nHeads: 4,
+  headDim: 16,
+  rotaryDims: 16,
+  dFF: 64,
+  normEps: 1e-6,
+  tieEmbeddings: true,
+  qkvBias: false,
+  parallelResidual: false,
+  activation: "gelu_tanh",
+  bosTokenId: 2,
+  eosTokenId: 1,
+} as const;
+
+Deno.test("tiny-gemma, tiny-gemma2 and tiny-gemma3 fixture configs", async () => {
+  const read = (name: string) => readModelConfig(`${FIXTURES}${name}`);
+  assert.deepEqual(
+    await read("tiny-gemma"),
+    {
+      ...TINY_GEMMA,
+      hfClass: "GemmaForCausalLM",
+      // hidden_act "gelu", as gemma-2b says: Gemma's tanh GELU all the same.
+      contextLength: 64,
+      nLayers: 2,
+      nKvHeads: 1,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      qkNorm: false,
+      gemma: {
+        version: 1,
+        queryPreAttnScalar: 16,
+        attnSoftcap: null,
+        finalSoftcap: null,
+        sliding: [],
+        localRope: null,
+      },
+    } satisfies ModelConfig,
+  );
+  assert.deepEqual(
+    await read("tiny-gemma2"),
+    {
+      ...TINY_GEMMA,
+      hfClass: "Gemma2ForCausalLM",
+      contextLength: 32,
+      nLayers: 3,
+      nKvHeads: 2,
+      ropeTheta: 10000,
+      ropeScaling: null,
+      qkNorm: false,
+      gemma: {
+        version: 2,
+        queryPreAttnScalar: 24,
+        attnSoftcap: 2,
+        finalSoftcap: 1.5,
+        sliding: { period: 2 },
+        localRope: null,
+      },
+    } satisfies ModelConfig,
+  );
+  assert.deepEqual(
+    await read("tiny-gemma3"),
+    {
+      ...TINY_GEMMA,
+      hfClass: "Gemma3ForCausalLM",
+      contextLength: 32,
+      nLayers: 3,
+      nKvHeads: 2,
+      ropeTheta: 1e6,
+      ropeScaling: { type: "linear", factor: 8 },
+      qkNorm: true,
+      gemma: {
+        version: 3,
+        queryPreAttnScalar: 16,
+        attnSoftcap: null,
+        finalSoftcap: null,
+        sliding: { period: 3 },
+        localRope: { theta: 10000, scaling: null },
+      },
+    } satisfies ModelConfig,
+  );
+});
+
+Deno.test("Gemma 2: Gemma-2-2B's config, its defaults, and transformers 5's layout", () => {
+  const c = parse(GEMMA2_2B_JSON);
+  assert.deepEqual(
+    [c.architecture, c.headDim, c.nKvHeads, c.dFF, c.activation, c.tieEmbeddings],
+    ["gemma", 256, 4, 9216, "gelu_tanh", true],
+  );
+  assert.equal(c.contextLength, 4096, "capped at the sliding window, within 8192 positions");
+  assert.deepEqual(c.gemma, {
+    version: 2,
+    queryPreAttnScalar: 256,
+    attnSoftcap: 50,
+    finalSoftcap: 30,
+    sliding: { period: 2 },
+    localRope: null,
+  });
+  assert.deepEqual(
+    Array.from({ length: 4 }, (_, l) => isSlidingLayer(c.gemma!, l)),
+    [true, false, true, false],
+    "layer 0 slides, layer 1 does not",
+  );
+  // transformers' Gemma2Config defaults: caps 50 and 30, a scalar of 256, a window of 4096;
+  // null caps none.
+  const bare: Record<string, unknown> = { ...GEMMA2_2B_JSON };
+  for (
+    const k of [
+      "attn_logit_softcapping",
+      "final_logit_softcapping",
+      "query_pre_attn_scalar",
+      "sliding_window",
+      "hidden_activation",
+      "head_dim",
+    ]
+  ) delete bare[k];
+  assert.deepEqual(parse(bare), c);
+  const uncapped = parse({
+    ...GEMMA2_2B_JSON,
+    attn_logit_softcapping: null,
+    final_logit_softcapping: null,
+  });
+  assert.deepEqual([uncapped.gemma!.attnSoftcap, uncapped.gemma!.finalSoftcap], [null, null]);
+  // No window: no cap on the context.
+  assert.equal(parse({ ...GEMMA2_2B_JSON, sliding_window: null }).contextLength, 8192);
+  // transformers 5 lists the layer types and writes the rotary into rope_parameters.
+  const types = Array.from(
+    { length: 26 },
+    (_, l) => l % 2 ? "full_attention" : "sliding_attention",
+  );
+  const v5 = parse({
+    ...GEMMA2_2B_JSON,
+    rope_theta: undefined,
+    layer_types: types,
+    rope_parameters: { rope_type: "default", rope_theta: 10000 },
+  });
+  assert.deepEqual(v5.gemma!.sliding, types.map((t) => t === "sliding_attention"));
+  assert.deepEqual({ ...v5, gemma: { ...v5.gemma, sliding: { period: 2 } } }, c);
+  assert.equal(parse({ ...GEMMA2_2B_JSON, architectures: null }).hfClass, "Gemma2ForCausalLM");
+  expectConfigError({ ...GEMMA2_2B_JSON, layer_types: types.slice(1) }, "layer_types", "26");
+  expectConfigError(
+    { ...GEMMA2_2B_JSON, layer_types: types.map(() => "chunked_attention") },
+    "layer_types",
+    "sliding_attention or full_attention",
+  );
+  expectConfigError({ ...GEMMA2_2B_JSON, attention_bias: true }, "attention_bias", "biases");
+  expectConfigError({ ...GEMMA2_2B_JSON, hidden_activation: "silu" }, "hidden_activation", "GELU");
+  expectConfigError(
+    { ...GEMMA2_2B_JSON, rope_scaling: { rope_type: "llama3", factor: 8 } },
+    "rope_scaling.rope_type",
+    "default, linear",
+  );
+  expectConfigError({ ...GEMMA2_2B_JSON, attn_logit_softcapping: 0 }, "attn_logit_softcapping", "");
+});
+
+Deno.test("Gemma 3: Gemma-3-1B's config, the local rotary, and what is refused", () => {
+  const c = parse(GEMMA3_1B_JSON);
+  assert.deepEqual(
+    [c.hfClass, c.headDim, c.nKvHeads, c.qkNorm, c.ropeTheta, c.ropeScaling],
+    ["Gemma3ForCausalLM", 256, 1, true, 1e6, null],
+  );
+  assert.equal(c.contextLength, 512, "capped at the sliding window of 512");
+  assert.deepEqual(c.gemma, {
+    version: 3,
+    queryPreAttnScalar: 256,
+    attnSoftcap: null,
+    finalSoftcap: null,
+    sliding: { period: 6 },
+    localRope: { theta: 10000, scaling: null },
+  });
+  assert.deepEqual(
+    Array.from({ length: 12 }, (_, l) => isSlidingLayer(c.gemma!, l) ? "s" : "F").join(""),
+    "sssssFsssssF",
+  );
+  // transformers' Gemma3TextConfig defaults: no caps, 5 sliding layers of 6, bases 1e6 and 1e4.
+  const bare: Record<string, unknown> = { ...GEMMA3_1B_JSON };
+  for (
+    const k of [
+      "attn_logit_softcapping",
+      "final_logit_softcapping",
+      "sliding_window_pattern",
+      "rope_local_base_freq",
+      "rope_theta",
+      "rope_scaling",
+    ]
+  ) delete bare[k];
+  assert.deepEqual(parse(bare), c);
+  assert.equal(parse({ ...GEMMA3_1B_JSON, architectures: null }).hfClass, "Gemma3ForCausalLM");
+  // Gemma 3 4B's text layers scale the global rotary linearly.
+  const linear = parse({ ...GEMMA3_1B_JSON, rope_scaling: { rope_type: "linear", factor: 8 } });
+  assert.deepEqual(linear.ropeScaling, { type: "linear", factor: 8 });
+  assert.deepEqual(linear.gemma!.localRope, { theta: 10000, scaling: null });
+  // transformers 5: layer_types, and rope_parameters by layer type.
+  const v5json: Record<string, unknown> = {
+    ...GEMMA3_1B_JSON,
+    layer_types: Array.from(
+      { length: 26 },
+      (_, l) => (l + 1) % 6 ? "sliding_attention" : "full_attention",
+    ),
+    rope_parameters: {
+      full_attention: { rope_type: "linear", factor: 8, rope_theta: 1e6 },
+      sliding_attention: { rope_type: "default", rope_theta: 10000 },
+    },
+  };
+  for (
+    const k of ["rope_local_base_freq", "rope_theta", "rope_scaling", "sliding_window_pattern"]
+  ) {
+    delete v5json[k];
+  }
+  const v5 = parse(v5json);
+  assert.deepEqual(
+    { ...v5, gemma: { ...v5.gemma, sliding: { period: 6 } } },
+    linear,
+  );
+  expectConfigError(
+    {
+      ...v5json,
+      rope_parameters: { full_attention: { rope_type: "yarn", factor: 8, rope_theta: 1e6 } },
+    },
+    "rope_parameters.full_attention.rope_type",
+    "default, linear",
+  );
+  expectConfigError(
+    { ...GEMMA3_1B_JSON, rope_scaling: { rope_type: "dynamic", factor: 2 } },
+    "rope_scaling.rope_type",
+    "unsupported",
+  );
+  expectConfigError(
+    { ...GEMMA3_1B_JSON, use_bidirectional_attention: true },
+    "use_bidirectional_attention",
+    "EmbeddingGemma",
+  );
+  // The multimodal model is refused by name, with or without its class in the file.
+  for (
+    const json of [{ architectures: ["Gemma3ForConditionalGeneration"] }, { model_type: "gemma3" }]
+  ) {
+    expectConfigError(
+      { text_config: GEMMA3_1B_JSON, ...json },
+      Object.hasOwn(json, "model_type") ? "model_type" : "architectures",
+      "Gemma3ForConditionalGeneration",
+    );
+  }
+});
+
+Deno.test("Gemma 1: gemma-2b's hidden_act gelu is the tanh GELU; hidden_activation decides", () => {
+  const gemma = {
+    architectures: ["GemmaForCausalLM"],
+    hidden_size: 2048,
+    intermediate_size: 16384,
+    num_attention_heads: 8,
+    num_key_value_heads: 1,
+    num_hidden_layers: 18,
+    head_dim: 256,
+    hidden_act: "gelu",
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    vocab_size: 256000,
+  };
+  const c = parse(gemma);
+  assert.deepEqual(
+    [c.activation, c.contextLength, c.headDim, c.gemma!.queryPreAttnScalar, c.gemma!.sliding],
+    ["gelu_tanh", 8192, 256, 256, []],
+  );
+  assert.equal(parse({ ...gemma, hidden_activation: "gelu_pytorch_tanh" }).activation, "gelu_tanh");
+  assert.equal(parse({ ...gemma, hidden_activation: "gelu" }).activation, "gelu_exact");
+  // Gemma 1 has no soft-capping nor sliding window, whatever the file says.
+  const extra = parse({ ...gemma, attn_logit_softcapping: 50, sliding_window: 16 });
+  assert.deepEqual([extra.gemma!.attnSoftcap, extra.contextLength], [null, 8192]);
+  expectConfigError({ ...gemma, hidden_act: "relu" }, "hidden_act", "only GELU");
+  expectConfigError({ ...gemma, head_dim: 255 }, "head_dim", "odd");
 });
 
 Deno.test("GPT-2's exact GELU (activation_function gelu) is read as such", () => {

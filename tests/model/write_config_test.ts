@@ -82,4 +82,8 @@ Deno.test("hfConfigJson refuses a family it cannot write", async () => {
   // The trainer writes GPT-2 and Llama; a read GPT-J folder keeps its own config.json.
   const gptj = await readModelConfig(`${FIXTURES}tiny-gptj`);
   assert.throws(() => hfConfigJson(gptj), /writing a GPTJForCausalLM config is not supported/);
+  for (const name of ["tiny-gemma", "tiny-gemma2", "tiny-gemma3"]) {
+    const c = await readModelConfig(`${FIXTURES}${name}`);
+    assert.throws(() => hfConfigJson(c), new RegExp(`writing a ${c.hfClass} config`), name);
+  }
 });

@@ -1,9 +1,10 @@
 #!/usr/bin/python3.11
 """Independent float64 oracle for kne: writes the tiny fixtures under tests/fixtures (README.md).
 
-GPT-2, a Llama-style decoder, GPT-NeoX and GPT-J are written here from scratch in torch, following
-the published Hugging Face definitions (modeling_gpt2.py, modeling_llama.py, modeling_gpt_neox.py,
-modeling_gptj.py); transformers is NOT imported. Each
+GPT-2, a Llama-style decoder, GPT-NeoX, GPT-J and Gemma 1-3 are written here from scratch in
+torch, following the published Hugging Face definitions (modeling_gpt2.py, modeling_llama.py,
+modeling_gpt_neox.py, modeling_gptj.py, modeling_gemma.py, modeling_gemma2.py, modeling_gemma3.py);
+transformers is NOT imported. Each
 fixture folder gets, in Hugging Face layout:
 
   config.json          the HF config (architectures, model_type and the fields HF writes)
@@ -592,6 +593,226 @@ GPTJ_CONFIG = {
     "vocab_size": 96,
 }
 
+# ---------------------------------------------------------------- Gemma 1, 2, 3
+
+GEMMA_VERSIONS = {"gemma": 1, "gemma2": 2, "gemma3_text": 3}
+
+
+def gemma_norm(x, w, eps):
+    """GemmaRMSNorm: the weight is stored as an offset from 1."""
+    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * (1.0 + w)
+
+
+def softcap(x, cap):
+    return torch.tanh(x / cap) * cap
+
+
+def gemma_attention(q, k, v, scale, cap, window):
+    """q, k, v: [H, T, hd] -> [T, H*hd]: scores q k^T * scale, soft-capped (Gemma 2), then the
+    causal mask, narrowed to the last `window` positions (key j > query i - window) on a sliding
+    layer, and the softmax."""
+    _, t, _ = q.shape
+    scores = (q @ k.transpose(-1, -2)) * scale
+    if cap is not None:
+        scores = softcap(scores, cap)
+    i = torch.arange(t)[:, None]
+    j = torch.arange(t)[None, :]
+    allowed = j <= i
+    if window is not None:
+        allowed = allowed & (j > i - window)
+    y = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1) @ v
+    return y.transpose(0, 1).reshape(t, -1)
+
+
+def gemma_sliding(cfg, i):
+    """Whether layer i attends within the sliding window (Gemma 2: every other layer from the
+    first; Gemma 3: layer_types, else all but every sliding_window_pattern-th)."""
+    version = GEMMA_VERSIONS[cfg["model_type"]]
+    if version == 1:
+        return False
+    if cfg.get("layer_types") is not None:
+        return cfg["layer_types"][i] == "sliding_attention"
+    period = 2 if version == 2 else cfg.get("sliding_window_pattern", 6)
+    return (i + 1) % period != 0
+
+
+def gemma_params(cfg, gen):
+    version = GEMMA_VERSIONS[cfg["model_type"]]
+    d, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    p = {"model.embed_tokens.weight": randn(gen, v, d, std=0.2)}
+    # Norm weights are offsets from 1: drawn around 0, so 1 + w is far from both 0 and 1.
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"model.layers.{i}."
+        p[h + "input_layernorm.weight"] = randn(gen, d, std=0.3)
+        p[h + "self_attn.q_proj.weight"] = randn(gen, nh * hd, d, std=0.2)  # Linear: [out, in]
+        p[h + "self_attn.k_proj.weight"] = randn(gen, nkv * hd, d, std=0.2)
+        p[h + "self_attn.v_proj.weight"] = randn(gen, nkv * hd, d, std=0.2)
+        p[h + "self_attn.o_proj.weight"] = randn(gen, d, nh * hd, std=0.15)
+        if version == 3:
+            p[h + "self_attn.q_norm.weight"] = randn(gen, hd, std=0.3)
+            p[h + "self_attn.k_norm.weight"] = randn(gen, hd, std=0.3)
+        p[h + "post_attention_layernorm.weight"] = randn(gen, d, std=0.3)
+        if version >= 2:
+            p[h + "pre_feedforward_layernorm.weight"] = randn(gen, d, std=0.3)
+            p[h + "post_feedforward_layernorm.weight"] = randn(gen, d, std=0.3)
+        p[h + "mlp.gate_proj.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.up_proj.weight"] = randn(gen, ff, d, std=0.2)
+        p[h + "mlp.down_proj.weight"] = randn(gen, d, ff, std=0.15)
+    p["model.norm.weight"] = randn(gen, d, std=0.3)
+    return p
+
+
+def gemma_forward(cfg, p, ids):
+    """HF GemmaForCausalLM / Gemma2ForCausalLM / Gemma3ForCausalLM (eager attention): embeddings
+    times sqrt(hidden_size), GemmaRMSNorm, rotary (Gemma 3's sliding layers with
+    rope_local_base_freq, unscaled), the tanh-GELU gated MLP; Gemma 2 and 3: post-attention and
+    pre/post-feedforward norms, scores scaled by query_pre_attn_scalar^-0.5, soft-capping;
+    Gemma 3: q_norm / k_norm before the rotary. The head is the embedding table (tied)."""
+    version = GEMMA_VERSIONS[cfg["model_type"]]
+    d, nh, nkv, hd = (cfg["hidden_size"], cfg["num_attention_heads"],
+                      cfg["num_key_value_heads"], cfg["head_dim"])
+    eps, rep, t = cfg["rms_norm_eps"], nh // nkv, ids.shape[0]
+    scale = (hd if version == 1 else cfg["query_pre_attn_scalar"]) ** -0.5
+    attn_cap = cfg.get("attn_logit_softcapping") if version >= 2 else None
+    final_cap = cfg.get("final_logit_softcapping") if version >= 2 else None
+    x = p["model.embed_tokens.weight"][ids] * math.sqrt(d)
+    for i in range(cfg["num_hidden_layers"]):
+        h = f"model.layers.{i}."
+        sliding = gemma_sliding(cfg, i)
+        if version == 3 and sliding:
+            theta, scaling = cfg["rope_local_base_freq"], None
+        else:
+            theta, scaling = cfg["rope_theta"], cfg.get("rope_scaling")
+        a = gemma_norm(x, p[h + "input_layernorm.weight"], eps)
+        q = (a @ p[h + "self_attn.q_proj.weight"].T).reshape(t, nh, hd)
+        k = (a @ p[h + "self_attn.k_proj.weight"].T).reshape(t, nkv, hd)
+        v = (a @ p[h + "self_attn.v_proj.weight"].T).reshape(t, nkv, hd).transpose(0, 1)
+        if version == 3:
+            q = gemma_norm(q, p[h + "self_attn.q_norm.weight"], eps)
+            k = gemma_norm(k, p[h + "self_attn.k_norm.weight"], eps)
+        q = rope(q.transpose(0, 1), theta, scaling)
+        k = rope(k.transpose(0, 1), theta, scaling)
+        k = k.repeat_interleave(rep, dim=0)
+        v = v.repeat_interleave(rep, dim=0)
+        y = gemma_attention(q, k, v, scale, attn_cap, cfg["sliding_window"] if sliding else None)
+        attn = y @ p[h + "self_attn.o_proj.weight"].T
+        if version >= 2:
+            attn = gemma_norm(attn, p[h + "post_attention_layernorm.weight"], eps)
+        x = x + attn
+        pre = "pre_feedforward_layernorm" if version >= 2 else "post_attention_layernorm"
+        m = gemma_norm(x, p[h + pre + ".weight"], eps)
+        m = gelu_new(m @ p[h + "mlp.gate_proj.weight"].T) * (m @ p[h + "mlp.up_proj.weight"].T)
+        m = m @ p[h + "mlp.down_proj.weight"].T
+        if version >= 2:
+            m = gemma_norm(m, p[h + "post_feedforward_layernorm.weight"], eps)
+        x = x + m
+    logits = gemma_norm(x, p["model.norm.weight"], eps) @ p["model.embed_tokens.weight"].T
+    return softcap(logits, final_cap) if final_cap is not None else logits
+
+
+# Gemma 1 (google/gemma-2b's layout at a tiny size): one key/value head (multi-query), a head
+# size of 16 beside a width of 32 and 4 heads (Gemma's 256), and hidden_act "gelu" as gemma-2b's
+# config.json says, though Gemma runs the tanh GELU (transformers 4.38-4.47; src/model/
+# read-config.ts); BF16.
+GEMMA_CONFIG = {
+    "architectures": ["GemmaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 2,
+    "eos_token_id": 1,
+    "head_dim": 16,
+    "hidden_act": "gelu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 1,
+    "pad_token_id": 0,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 10000.0,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.38.0.dev0",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
+# Gemma 2 (google/gemma-2-2b's layout): four norms a layer, scores scaled by
+# query_pre_attn_scalar 24 (not the head size 16, as Gemma-2-27B's 144 beside 128), attention
+# and final soft-capping at 2 and 1.5 (the fixture's scores and logits reach past them, where
+# tanh bends; Gemma 2 caps at 50 and 30), sliding windows of 32 on layers 0 and 2 (the context is
+# capped there; 12 tokens attend as under full attention), 3 layers, F32 as gemma-2-2b ships.
+GEMMA2_CONFIG = {
+    "architectures": ["Gemma2ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": 2.0,
+    "bos_token_id": 2,
+    "cache_implementation": "hybrid",
+    "eos_token_id": 1,
+    "final_logit_softcapping": 1.5,
+    "head_dim": 16,
+    "hidden_act": "gelu_pytorch_tanh",
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma2",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 3,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 24,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 10000.0,
+    "sliding_window": 32,
+    "torch_dtype": "float32",
+    "transformers_version": "4.42.4",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
+# Gemma 3 text-only (google/gemma-3-1b's layout): q_norm / k_norm, no soft-capping, layers 0
+# and 1 sliding (sliding_window_pattern 3) with the local rotary base 10000, layer 2 global with
+# rope_theta 1e6 scaled linearly by 8 (as Gemma 3 4B and larger), query_pre_attn_scalar 16; BF16.
+GEMMA3_CONFIG = {
+    "architectures": ["Gemma3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": None,
+    "bos_token_id": 2,
+    "cache_implementation": "hybrid",
+    "eos_token_id": [1],
+    "final_logit_softcapping": None,
+    "head_dim": 16,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 3,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 16,
+    "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000.0,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "rope_theta": 1000000.0,
+    "sliding_window": 32,
+    "sliding_window_pattern": 3,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.50.0.dev0",
+    "use_cache": True,
+    "vocab_size": 96,
+}
+
 # Qwen3 (Qwen3ForCausalLM): the Llama layout with q_norm / k_norm, a head size of 16 beside a
 # width of 32 and 4 heads (as Qwen3-0.6B's 128 beside 1024 and 16), no biases, a tied head.
 QWEN3_CONFIG = {
@@ -723,6 +944,13 @@ def self_check():
     c, s_ = math.cos(ang), math.sin(ang)
     assert abs(r[0, 3, 1] - (q[0, 3, 1] * c - q[0, 3, 3] * s_)) < 1e-12
     assert abs(r[0, 3, 3] - (q[0, 3, 3] * c + q[0, 3, 1] * s_)) < 1e-12
+    # Gemma's attention without cap or window is the plain causal one; a window of 2 leaves each
+    # query its own key and the one before; a cap bends the scores by tanh.
+    assert torch.allclose(gemma_attention(q, k, v, 0.5, None, None), ref)
+    band = gemma_attention(q, k, v, 0.5, None, 2)
+    w3 = torch.softmax(q[:, 3:4] @ k[:, 2:4].transpose(-1, -2) / 2.0, -1)  # [H, 1, 2]
+    assert torch.allclose(band[3], (w3 @ v[:, 2:4]).reshape(8))
+    assert abs(softcap(torch.tensor(3.0), 2.0) - 2.0 * math.tanh(1.5)) < 1e-12
     # interleaved rotary: pairs (2i, 2i + 1) rotate by the same angles.
     r = rope_interleaved(q, 10000.0)
     assert abs(r[0, 3, 2] - (q[0, 3, 2] * c - q[0, 3, 3] * s_)) < 1e-12
@@ -747,6 +975,13 @@ def main():
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 5)
     make("tiny-gptj", GPTJ_CONFIG, gptj_params, gptj_forward, torch.float16,
          ["<|endoftext|>", "[UNK]"], "[UNK]", None, SEED + 7)
+    gemma_specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
+    make("tiny-gemma", GEMMA_CONFIG, gemma_params, gemma_forward, torch.bfloat16,
+         gemma_specials, "<unk>", "<bos>", SEED + 8)
+    make("tiny-gemma2", GEMMA2_CONFIG, gemma_params, gemma_forward, torch.float32,
+         gemma_specials, "<unk>", "<bos>", SEED + 9)
+    make("tiny-gemma3", GEMMA3_CONFIG, gemma_params, gemma_forward, torch.bfloat16,
+         gemma_specials, "<unk>", "<bos>", SEED + 10)
     make_rope_tables()
 
 
