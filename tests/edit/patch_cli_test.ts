@@ -2,9 +2,9 @@
 // `scripts/patch.ts apply` on the original model reproduces the edited weights bit for bit, and
 // `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
 // checkpoint, whose outputs stay F16, for a sharded checkpoint and a PyTorch one
-// (pytorch_model.bin), whose edit and patched copy are one model.safetensors, and for GPT-J's
-// F16 fixture. A trained model's card and recall.json are not copied: they describe the unpatched
-// weights.
+// (pytorch_model.bin), whose edit and patched copy are one model.safetensors, for GPT-J's F16
+// fixture, and for Gemma 2's and 3's (norm weights stored as offsets from 1). A trained model's
+// card and recall.json are not copied: they describe the unpatched weights.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { openCheckpoint } from "../../src/io/checkpoint.ts";
@@ -161,6 +161,19 @@ Deno.test("a GPT-J checkpoint's f16 edit and its patch keep the stored layout", 
   // bias), its matrices F16 beside F32 vectors, as the f16 test above (an edit writes the vectors
   // it holds in f32 as F32).
   const half = await halfCopy(`${ROOT}tests/fixtures/tiny-gptj`, "F16");
+  try {
+    await editApplyRevert(half, ["--dtype", "f16"]);
+  } finally {
+    await Deno.remove(half, { recursive: true });
+  }
+});
+
+Deno.test("Gemma checkpoints' edits and patches keep the norms' stored offsets", async () => {
+  // Gemma's norm weights are offsets from 1 (the forward adds the 1; saving 1 + w would change
+  // every norm and q_norm / k_norm): tiny-gemma2 as stored (F32, four norms a layer), and
+  // tiny-gemma3 edited in f16 from an F16 copy (its matrices F16 beside F32 vectors).
+  await editApplyRevert(`${ROOT}tests/fixtures/tiny-gemma2`, []);
+  const half = await halfCopy(`${ROOT}tests/fixtures/tiny-gemma3`, "F16");
   try {
     await editApplyRevert(half, ["--dtype", "f16"]);
   } finally {

@@ -23,7 +23,23 @@ export const SHAPE_ARCHS = [
   "Qwen3ForCausalLM",
   "GPTNeoXForCausalLM",
   "GPTJForCausalLM",
+  "GemmaForCausalLM",
+  "Gemma2ForCausalLM",
+  "Gemma3ForCausalLM",
 ] as const;
+
+/**
+ * The config.json fields Gemma adds to the Llama-style ones of a generated shape: a head size of
+ * its own (`headDim`, Gemma's 256 by default), Gemma 2's default soft-caps and sliding windows
+ * (the context `ctx` within the window), and Gemma 3's layers alternating sliding and global.
+ */
+export function gemmaFields(arch: string, headDim: number): Record<string, unknown> {
+  if (!arch.startsWith("Gemma")) return {};
+  return {
+    head_dim: headDim,
+    ...(arch === "Gemma3ForCausalLM" ? { sliding_window_pattern: 2 } : {}),
+  };
+}
 
 /** The fields a generated test config varies. */
 export interface ConfigShape {
@@ -38,9 +54,9 @@ export interface ConfigShape {
 }
 
 /**
- * A config of `s`'s shape, read from the config.json its family would ship; Qwen3's heads are
- * twice width / heads (head_dim), as Qwen3-0.6B's are; GPT-NeoX and GPT-J rotate half of each
- * head (all of it where half is odd).
+ * A config of `s`'s shape, read from the config.json its family would ship; Qwen3's and Gemma's
+ * heads are twice width / heads (head_dim), as Qwen3-0.6B's are; GPT-NeoX and GPT-J rotate half
+ * of each head (all of it where half is odd).
  */
 export function configOfShape(s: ConfigShape): ModelConfig {
   const head = s.d / s.heads, half = (head / 2) % 2 === 0;
@@ -66,6 +82,7 @@ export function configOfShape(s: ConfigShape): ModelConfig {
         max_position_embeddings: s.ctx,
         vocab_size: s.vocab,
         ...(s.arch === "Qwen3ForCausalLM" ? { head_dim: (2 * s.d) / s.heads } : {}),
+        ...gemmaFields(s.arch, (2 * s.d) / s.heads),
         // Half of each head where that is an even count, else all of it.
         ...(s.arch === "GPTNeoXForCausalLM" ? { rotary_pct: half ? 0.5 : 1 } : {}),
       },

@@ -12,16 +12,20 @@ export const TINY_HP: KneHparams = {
 };
 
 /**
- * Each tiny fixture (GPT-2, Llama, GPT-NeoX, GPT-J) with each way KNE can see an FFN unit
- * (KneHparams.ffnUnit).
+ * Each tiny fixture (GPT-2, Llama, GPT-NeoX, GPT-J, Gemma 2 and 3) with each way KNE can see an
+ * FFN unit (KneHparams.ffnUnit).
  */
 export const FIXTURE_FFN_UNITS = [
   ["tiny-gpt2", "projection"],
   ["tiny-llama", "projection"],
   ["tiny-neox", "projection"],
   ["tiny-gptj", "projection"],
+  ["tiny-gemma2", "projection"],
+  ["tiny-gemma3", "projection"],
   ["tiny-gpt2", "neuron"],
   ["tiny-llama", "neuron"],
   ["tiny-neox", "neuron"],
   ["tiny-gptj", "neuron"],
+  ["tiny-gemma2", "neuron"],
+  ["tiny-gemma3", "neuron"],
 ] as const;

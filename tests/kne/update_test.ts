@@ -2,8 +2,8 @@
 // ensemble entry (columns of GPT-2's [in, out] weights and their bias entries, rows of Llama's
 // [out, in] weights) moved by exactly Adam's first step on the full gradient, lr * g / (|g| +
 // eps) (rounded to nearest for f16 weights), and every other entry kept its bits; the optimizer
-// state is allocated for the ensemble entries only. Both fixtures, both backends, with the FFN's
-// units as projection outputs or as whole neurons (ffnUnit "neuron").
+// state is allocated for the ensemble entries only. Every fixture of FIXTURE_FFN_UNITS, both
+// backends, with the FFN's units as projection outputs or as whole neurons (ffnUnit "neuron").
 
 import assert from "node:assert/strict";
 import * as A from "../../src/autograd/ops.ts";
@@ -73,8 +73,8 @@ for (const [name, ffnUnit] of FIXTURE_FFN_UNITS) {
           assert.ok(ffn.some((t) => t.group === "mlp_out"), "no FFN neuron selected");
           for (const t of ffn) {
             const mates = ffn.filter((o) => o.layer === t.layer);
-            // GPT-2, GPT-NeoX and GPT-J: in and out projections; Llama: gate, up and down.
-            assert.equal(mates.length, name === "tiny-llama" ? 3 : 2);
+            // GPT-2, GPT-NeoX and GPT-J: in and out projections; Llama, Gemma: gate, up, down.
+            assert.equal(mates.length, /llama|gemma/.test(name) ? 3 : 2);
             for (const o of mates) assert.deepEqual(o.units, t.units);
             const outputs = t.layout === "in_out" ? 1 : 0;
             assert.equal(t.axis, t.group === "mlp_out" ? 1 - outputs : outputs);

@@ -1,8 +1,8 @@
-// Gradient checkpointing (CausalLM.checkpointLayers) on the tiny GPT-2, Llama and GPT-J fixtures,
-// both backends: logits and every parameter's gradient are bit-identical to the plain graph (also
-// along the attribution path, projectionScale != 1), and KNE's attribution and update (gradient
-// sinks, unit gradients) give the same results bit for bit. What a checkpointed forward keeps is
-// checked against the planner in tests/reliability/plan_test.ts.
+// Gradient checkpointing (CausalLM.checkpointLayers) on the tiny GPT-2, Llama, GPT-J, Gemma 2 and
+// Gemma 3 fixtures, both backends: logits and every parameter's gradient are bit-identical to the
+// plain graph (also along the attribution path, projectionScale != 1), and KNE's attribution and
+// update (gradient sinks, unit gradients) give the same results bit for bit. What a checkpointed
+// forward keeps is checked against the planner in tests/reliability/plan_test.ts.
 
 import assert from "node:assert/strict";
 import { teacherForced } from "../../src/edit/request.ts";
@@ -29,7 +29,7 @@ async function gradients(model: CausalLM): Promise<Map<string, Float32Array>> {
   }
 }
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj"]) {
+for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
   testBackends(`${name}: checkpointed layers give the same logits and gradients`, async (be) => {
     await withFixture(be, name, async (model) => {
       for (const scale of [1, 0.5]) {

@@ -1,10 +1,10 @@
 // A forward that starts at a layer (CausalLM.forward's `start`) from the residual stream entering
-// it (src/kne/update.ts residualEntering), on the tiny GPT-2, Llama and GPT-J fixtures, both
-// backends, plain and checkpointed: the logits at the read rows and every gradient of the layers
-// it runs are bit-identical to the whole forward's, and the layers below get none. So KNE's
-// update, which starts its forwards at the ensemble's lowest layer, edits exactly as if it ran
-// every layer. A start the forward cannot honour (a layer out of range, a stream of the wrong
-// shape) is refused, as is a residual asked for at layer 0 or past the last.
+// it (src/kne/update.ts residualEntering), on the tiny GPT-2, Llama, GPT-J, Gemma 2 and Gemma 3
+// fixtures, both backends, plain and checkpointed: the logits at the read rows and every gradient
+// of the layers it runs are bit-identical to the whole forward's, and the layers below get none.
+// So KNE's update, which starts its forwards at the ensemble's lowest layer, edits exactly as if
+// it ran every layer. A start the forward cannot honour (a layer out of range, a stream of the
+// wrong shape) is refused, as is a residual asked for at layer 0 or past the last.
 
 import assert from "node:assert/strict";
 import { residualEntering } from "../../src/kne/update.ts";
@@ -16,7 +16,7 @@ import { sameBits } from "../helpers/tiny.ts";
 const IDS = [[5, 9, 2, 7, 3, 8, 1], [4, 6, 0, 2, 9, 9, 3]];
 const ROWS = [2, 6, 8, 13];
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj"]) {
+for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
   testBackends(
     `${name}: a forward started at a layer gives the whole forward's bits`,
     async (be) => {

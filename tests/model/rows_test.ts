@@ -1,9 +1,10 @@
 // forward(ids, ..., rows): logits of only the positions a loss reads. They equal those rows of the
 // full logits, and a loss over them gives every parameter the same gradient as the same loss
 // over the full logits (the rows gathered after the last layer's attention, scatter-added back),
-// on GPT-2, Llama and GPT-J (whose FFN reads the layer's normed input at the rows read) and both
-// backends, for random batches and row subsets, with the layers recorded or checkpointed (the
-// last one then recomputes a block that ends with fewer rows).
+// on GPT-2, Llama, GPT-J (whose FFN reads the layer's normed input at the rows read), Gemma 2
+// (post-norms and a soft-capped head at the rows read) and Gemma 3, and both backends, for random
+// batches and row subsets, with the layers recorded or checkpointed (the last one then recomputes
+// a block that ends with fewer rows).
 
 import fc from "fast-check";
 import * as A from "../../src/autograd/ops.ts";
@@ -14,7 +15,7 @@ import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj"]) {
+for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
   const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
   testBackends(
     `${name}: logits and gradients through selected rows match the full forward`,

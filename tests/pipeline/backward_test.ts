@@ -1,9 +1,9 @@
-// The planner's measured backward transients: for GPT-2, Llama, Qwen2, Qwen3, GPT-NeoX and GPT-J
-// shapes of 3 to 5 layers (the tiny fixtures' among them), recorded or checkpointed, attribution
-// or an update with or without a KL term, the figure scaled from 2- and 3-layer cuts bounds the
-// backward measured on the whole model and equals it whenever the layers outweigh the head or
-// leave nothing held; the plan's transients are these figures, so they follow whatever the
-// forward does (GPT-2 against Llama, checkpointed against recorded) with no per-architecture
+// The planner's measured backward transients: for GPT-2, Llama, Qwen2, Qwen3, GPT-NeoX, GPT-J and
+// Gemma 1-3 shapes of 3 to 5 layers (the tiny fixtures' among them), recorded or checkpointed,
+// attribution or an update with or without a KL term, the figure scaled from 2- and 3-layer cuts
+// bounds the backward measured on the whole model and equals it whenever the layers outweigh the
+// head or leave nothing held; the plan's transients are these figures, so they follow whatever
+// the forward does (GPT-2 against Llama, checkpointed against recorded) with no per-architecture
 // count in the planner.
 
 import assert from "node:assert/strict";

@@ -4,7 +4,7 @@
 // with its input) and in memory (growth over 256 MB fails: a declared huge size is never
 // allocated):
 //   config.json   random JSON, mutated fixture configs (GPT-2, Llama, Mistral, Qwen2, Qwen3,
-//                 GPT-NeoX, GPT-J) and byte mutations of their text: parseModelConfig /
+//                 GPT-NeoX, GPT-J, Gemma 1-3) and byte mutations of their text: parseModelConfig /
 //                 readModelConfig return a sane config (positive sizes, heads that divide,
 //                 token ids in the vocabulary) whose memory plan is finite arithmetic, or throw
 //                 ConfigError, nothing else;

@@ -12,7 +12,7 @@ import { SafetensorsError } from "../../src/io/errors.ts";
 import { applyPatchTo, type PatchEntry, readPatch, writePatch } from "../../src/io/patch.ts";
 import { writeSafetensors } from "../../src/io/safetensors.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
+import type { GemmaSettings, ModelConfig } from "../../src/model/config.ts";
 import { planProblems } from "../../src/pipeline/plan-fit.ts";
 import { planMemory } from "../../src/pipeline/plan.ts";
 import { METHODS } from "../../src/methods/registry.ts";
@@ -158,6 +158,9 @@ const configBases: Record<string, unknown>[] = [
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-qwen3/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-neox/config.json`)),
   JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gptj/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gemma/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gemma2/config.json`)),
+  JSON.parse(Deno.readTextFileSync(`${FIXTURES}tiny-gemma3/config.json`)),
 ];
 configBases.push({
   ...configBases[1],
@@ -184,6 +187,8 @@ const configKeys = [
     "mlp_bias",
     "n_inner",
     "num_key_value_heads",
+    "layer_types",
+    "use_bidirectional_attention",
     "__proto__",
     "constructor",
     "toString",
@@ -198,6 +203,17 @@ const configValue = fc.oneof(
     ["Qwen3ForCausalLM"],
     ["GPTNeoXForCausalLM"],
     ["GPTJForCausalLM"],
+    ["GemmaForCausalLM"],
+    ["Gemma2ForCausalLM"],
+    ["Gemma3ForCausalLM"],
+    ["Gemma3ForConditionalGeneration"],
+    ["sliding_attention", "full_attention", "sliding_attention"],
+    ["full_attention", "chunked_attention"],
+    {
+      full_attention: { rope_type: "linear", factor: 8, rope_theta: 1e6 },
+      sliding_attention: { rope_type: "default", rope_theta: 1e4 },
+    },
+    { sliding_attention: { rope_type: "yarn", factor: 4 } },
     { rope_type: "default", rope_theta: -1 },
     { rope_type: "yarn", factor: 4 },
     { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4 },
@@ -216,6 +232,10 @@ const configValue = fc.oneof(
     "silu",
     "gpt2",
     "llama",
+    "gelu_pytorch_tanh",
+    "gemma3",
+    "gemma3_text",
+    null,
   ),
 );
 const configMutation = fc.oneof(
@@ -252,9 +272,15 @@ function checkConfig(c: ModelConfig): void {
   if (c.nHeads % c.nKvHeads !== 0 || !Number.isSafeInteger(c.headDim) || c.headDim < 1) {
     throw new Error("bad heads");
   }
-  // Only a Llama-family head_dim may differ from the width / heads (Qwen3).
-  if (c.architecture !== "llama" && c.headDim * c.nHeads !== c.dModel) throw new Error("bad heads");
-  if (!["gpt2", "llama", "gptneox", "gptj"].includes(c.architecture)) throw new Error("bad arch");
+  // Only a Llama-family (Qwen3) or Gemma head_dim may differ from the width / heads.
+  if (!["llama", "gemma"].includes(c.architecture) && c.headDim * c.nHeads !== c.dModel) {
+    throw new Error("bad heads");
+  }
+  if (!["gpt2", "llama", "gptneox", "gptj", "gemma"].includes(c.architecture)) {
+    throw new Error("bad arch");
+  }
+  if ((c.architecture === "gemma") !== (c.gemma !== undefined)) throw new Error("bad gemma");
+  if (c.gemma) checkGemma(c, c.gemma);
   if (c.architecture !== "gpt2") {
     const r = c.rotaryDims;
     if (!(Number.isSafeInteger(r) && r >= 2 && r % 2 === 0 && r <= c.headDim)) {
@@ -280,6 +306,25 @@ function checkConfig(c: ModelConfig): void {
     maxBufferBytes: 4e9,
     description: "fuzz",
   }, "edit");
+}
+
+/** Gemma's settings: positive finite scales and caps, a sliding flag for every layer. */
+function checkGemma(c: ModelConfig, g: GemmaSettings): void {
+  const positive = (v: number | null) => v === null || (v > 0 && Number.isFinite(v));
+  if (![g.queryPreAttnScalar, g.attnSoftcap, g.finalSoftcap].every(positive)) {
+    throw new Error(`bad gemma scales ${JSON.stringify(g)}`);
+  }
+  if ("period" in g.sliding) {
+    if (!Number.isSafeInteger(g.sliding.period) || g.sliding.period < 1) {
+      throw new Error("bad sliding period");
+    }
+  } else if (g.sliding.length !== (g.version === 1 ? 0 : c.nLayers)) {
+    throw new Error("bad sliding layers");
+  }
+  const local = g.localRope;
+  if ((local !== null) !== (g.version === 3) || (local && !positive(local.theta))) {
+    throw new Error("bad local rotary");
+  }
 }
 
 const configProperty = (tmp: string) =>

@@ -1,8 +1,8 @@
 // The memory planner against reality: the activations, head and loss it lists are exactly what the
 // target forward and loss allocate, recorded, checkpointed or in inference (random GPT-2 / Llama /
-// Qwen2 / Qwen3 / GPT-NeoX / GPT-J shapes and target rows, both backends), as are its head and KL
-// tensors at two vocabularies and row counts (tiny fixtures, each allocating its own); its
-// attribution and update peaks (with and without a KL term, allocator rounding included,
+// Qwen2 / Qwen3 / GPT-NeoX / GPT-J / Gemma 1-3 shapes and target rows, both backends), as are its
+// head and KL tensors at two vocabularies and row counts (tiny fixtures, each allocating its own);
+// its attribution and update peaks (with and without a KL term, allocator rounding included,
 // attribution in layer groups, checkpointed layers, an ensemble of every unit or a fraction) bound
 // the measured peaks of the real KNE phases, as does a whole KNE edit holding its anchors from
 // before attribution (with anchor groups too), and its tensor model stays within 75% of them;
@@ -41,7 +41,7 @@ import {
 import { formatPlan } from "../../src/pipeline/plan-text.ts";
 import { planMemory, type TensorSize, totalElements } from "../../src/pipeline/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
-import { configOfShape, LLAMA_7B, SHAPE_ARCHS } from "../helpers/configs.ts";
+import { configOfShape, gemmaFields, LLAMA_7B, SHAPE_ARCHS } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";
 import { FAULTS } from "./counts.ts";
@@ -88,8 +88,9 @@ const configArb = fc.record({
       max_position_embeddings: 16,
       vocab_size: r.vocab,
       tie_word_embeddings: r.tie,
-      // Qwen3: heads twice width / heads. GPT-NeoX: each head rotated whole.
+      // Qwen3, Gemma: heads twice width / heads. GPT-NeoX: each head rotated whole.
       ...(r.arch === "Qwen3ForCausalLM" ? { head_dim: 4 * r.halfHead } : {}),
+      ...gemmaFields(r.arch, 4 * r.halfHead),
       ...(r.arch === "GPTNeoXForCausalLM" ? { rotary_pct: 1 } : {}),
     };
   return parseModelConfig(json, "generated");

@@ -96,10 +96,16 @@ Deno.test("a folder given as its files' bytes loads as from disk, in every layou
     const bin = new URL("../fixtures/torch-bin/", import.meta.url).pathname;
     const fixtures = new URL("../fixtures/", import.meta.url).pathname;
     // Every layout, and the families the page's folder input must read as the command line does
-    // (Llama 3.x's rotary scaling, Qwen3, GPT-NeoX, GPT-J).
-    const families = ["tiny-llama3", "tiny-qwen3", "tiny-neox", "tiny-gptj"].map((n) =>
-      fixtures + n
-    );
+    // (Llama 3.x's rotary scaling, Qwen3, GPT-NeoX, GPT-J, Gemma 1-3).
+    const families = [
+      "tiny-llama3",
+      "tiny-qwen3",
+      "tiny-neox",
+      "tiny-gptj",
+      "tiny-gemma",
+      "tiny-gemma2",
+      "tiny-gemma3",
+    ].map((n) => fixtures + n);
     for (const dir of [TINY, sharded, `${bin}tiny-gpt2`, `${bin}tiny-gpt2-legacy`, ...families]) {
       const want = await loadModel(dir, backend);
       const got = await loadModelFromFileMap("picked", await files(dir), backend);
