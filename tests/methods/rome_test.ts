@@ -3,7 +3,9 @@
 // missing from the prompt falls back to the last prompt token and says so; the FFN key second
 // moment matches a float64 host computation, its pass reports progress (a step per forward
 // batch, ROME's phase "rome covariance", none when the statistics are in memory), and it is cached
-// on disk (outside the model folder) keyed by the weights, the texts and the layer.
+// on disk (outside the model folder) keyed by the weights, the texts and the layer. On the tiny
+// Gemma 2, whose FFN output is normalised before the residual add, the edit moves the output its
+// "mlp_out" hook reads (down_proj's) by exactly the delta its value search found there.
 
 import { captureRows } from "../../src/methods/capture.ts";
 import { keyCovariance, keyMoments } from "../../src/methods/covariance.ts";
@@ -11,6 +13,7 @@ import { cacheDir } from "../../src/methods/covariance-host-deno.ts";
 import { topSingularValues } from "../../src/methods/linalg.ts";
 import { ROME_DEFAULTS, type RomeHparams } from "../../src/methods/rome/hparams.ts";
 import { romeMethod } from "../../src/methods/rome/method.ts";
+import { subjectLastToken } from "../../src/methods/subject.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { disposeModel } from "../../src/model/build.ts";
 import { testBackends } from "../helpers/backends.ts";
@@ -71,6 +74,46 @@ testBackends(
       assert(/not found/.test(edit.subject.note), "the artefact does not say so");
       assert(await predicts(m, t), "the fallback edit did not work");
     });
+  },
+);
+
+testBackends(
+  "ROME on Gemma 2 moves the FFN output its hook reads, before the post-FFN norm, by the delta",
+  async (be) => {
+    // Gemma 2 normalises the FFN output before adding it to the stream. ROME's value search adds
+    // its delta at "mlp_out" and its closed form maps the prompt's key to v0 + delta through
+    // down_proj: the two meet only if "mlp_out" is down_proj's output, before that norm.
+    const dir = new URL("../fixtures/tiny-gemma2", import.meta.url).pathname;
+    const m = await loadModel(dir, be);
+    try {
+      const layer = 1;
+      const t = target(m, "The capital of France", "Tokyo", "France");
+      const subject = subjectLastToken(m.tokenizer!, t.request.prompt, t.promptIds, "France");
+      assert(subject.found, "the subject is not in the prompt");
+      const ids = t.row.ids;
+      const read = async () =>
+        (await captureRows(m.model, ids, 1, ids.length, [
+          { layer, site: "mlp_out", rows: [subject.index] },
+        ]))[0][0];
+      const v0 = await read();
+      const r = await romeMethod.apply(ctx(m), [t], { ...HP, layer });
+      assert(!r.rolledBack, "rolled back");
+      const edit = (r.artifacts.rome as { edits: { deltaNorm: number; v0Norm: number }[] })
+        .edits[0];
+      const v1 = await read();
+      const moved = Math.hypot(...v1.map((x, i) => x - v0[i]));
+      assert(edit.deltaNorm > 0.1 * edit.v0Norm, `a delta too small to tell: ${edit.deltaNorm}`);
+      assert(
+        Math.abs(Math.hypot(...v0) - edit.v0Norm) <= 1e-5 * edit.v0Norm,
+        `v0: ${Math.hypot(...v0)} read, ${edit.v0Norm} in the value search`,
+      );
+      assert(
+        Math.abs(moved - edit.deltaNorm) <= 1e-3 * edit.deltaNorm,
+        `the edit moved "mlp_out" by ${moved}, the delta is ${edit.deltaNorm}`,
+      );
+    } finally {
+      disposeModel(m.model);
+    }
   },
 );
 
