@@ -12,7 +12,9 @@
 //      form (push-through identity) only solves with C and an m x m matrix, and stays exact at
 //      w = 0, where it is ROME's constrained solution: for one request, r uᵀ / (uᵀ k), u = C⁻¹k.
 // The residual stream z is the sum of the attention and FFN outputs of layers 0..L (hook sites
-// "attn_out" and "mlp_out"); the embeddings cancel in z* - z since edits never touch them.
+// "attn_out" and "mlp_out"); the embeddings cancel in z* - z since edits never touch them. Gemma 2
+// and 3 normalise those outputs before adding them: there z is the sum of what the hooks read
+// (o_proj's and down_proj's outputs), which the updates move exactly, not the stream itself.
 
 import type { EditContext, EditMethod, EditTarget, MethodResult } from "../../edit/method.ts";
 import type { CausalLM } from "../../model/lm.ts";
