@@ -13,6 +13,7 @@ import { mergeChanges, type TensorChange } from "../io/patch.ts";
 import type { EditRequest } from "../io/requests.ts";
 import { editInMemory, type EditOptions } from "./edit.ts";
 import type { SessionModel } from "./load.ts";
+import { oneAtATime } from "./serial.ts";
 
 export type ManyMode = "batch" | "sequential";
 
@@ -38,8 +39,19 @@ export interface ManyOutcome {
   seconds: number;
 }
 
-/** Edits `m.model` in place with `requests` in `mode`; revertChanges(changes) undoes it all. */
-export async function editMany(
+/**
+ * Edits `m.model` in place with `requests` in `mode`; revertChanges(m, outcome.changes) undoes it
+ * all. Runs after the library's calls made before it have settled (./serial.ts).
+ */
+export function editMany(
+  m: SessionModel,
+  requests: readonly EditRequest[],
+  opts: EditOptions & { mode: ManyMode },
+): Promise<ManyOutcome> {
+  return oneAtATime(() => editAll(m, requests, opts));
+}
+
+async function editAll(
   m: SessionModel,
   requests: readonly EditRequest[],
   opts: EditOptions & { mode: ManyMode },

@@ -19,6 +19,7 @@ import {
 } from "../loop/edit-loop.ts";
 import { methodByName } from "../methods/registry.ts";
 import type { SessionModel } from "./load.ts";
+import { oneAtATime } from "./serial.ts";
 
 /** A request from a prompt and a new target alone (no probes). */
 export function simpleRequest(prompt: string, targetNew: string, subject = ""): EditRequest {
@@ -33,13 +34,16 @@ export function simpleRequest(prompt: string, targetNew: string, subject = ""): 
   };
 }
 
-/** The greedy continuation of `prompt` (the prompt included), up to `maxNewTokens` tokens. */
-export async function complete(
+/**
+ * The greedy continuation of `prompt` (the prompt included), up to `maxNewTokens` tokens. Runs
+ * after the library's calls made before it have settled (./serial.ts).
+ */
+export function complete(
   m: SessionModel,
   prompt: string,
   maxNewTokens = 8,
 ): Promise<string> {
-  return await greedy(m.model, m.tokenizer, m.tokenizer.encode(prompt), maxNewTokens);
+  return oneAtATime(() => greedy(m.model, m.tokenizer, m.tokenizer.encode(prompt), maxNewTokens));
 }
 
 export interface EditOptions {
@@ -113,11 +117,23 @@ export async function editInMemory(
   return { method, hparams, records, outcome };
 }
 
-/** Edits `m.model` in place with one request; revert() undoes it bit for bit. */
-export async function edit(
+/**
+ * Edits `m.model` in place with one request; revertChanges(m, outcome.changes) undoes it bit for
+ * bit. Runs after the library's calls made before it have settled (./serial.ts), so edits started
+ * together run one after another.
+ */
+export function edit(
   m: SessionModel,
   request: EditRequest,
   opts: EditOptions = {},
+): Promise<EditOutcome> {
+  return oneAtATime(() => editOne(m, request, opts));
+}
+
+async function editOne(
+  m: SessionModel,
+  request: EditRequest,
+  opts: EditOptions,
 ): Promise<EditOutcome> {
   // Single mode scores the edit and reverts it; the session keeps it applied.
   const { method, hparams, records: [r] } = await editInMemory(m, [request], "single", opts);

@@ -12,6 +12,7 @@ import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { parseModelConfig } from "../model/read-config.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
+import { oneAtATime } from "./serial.ts";
 
 export interface SessionModel {
   /** Where it came from (a URL or a label), for messages. */
@@ -57,6 +58,7 @@ export async function loadModelFromFiles(
     : files.weights;
   const stored = [...file.tensors.values()].map((t) => t.dtype);
   const device = resolveWeightDtype(dtype, backend, stored);
-  const { model, ...weights } = await loadWeights(file, config, device, backend);
+  // Its tensors are made one call at a time, as an edit's are (./serial.ts).
+  const { model, ...weights } = await oneAtATime(() => loadWeights(file, config, device, backend));
   return { source: files.source, config, model, tokenizer, weights };
 }

@@ -6,13 +6,26 @@
 import { writeChanges } from "../edit/snapshot.ts";
 import { applyPatchTo, type PatchEntry } from "../io/patch.ts";
 import type { SessionModel } from "./load.ts";
+import { oneAtATime } from "./serial.ts";
 
-/** Applies (`after` values) or reverts (`before`) `patch` in place; returns otherWeights' warnings. */
-export async function applyPatch(
+/**
+ * Applies (`after` values) or reverts (`before`) `patch` in place; returns otherWeights' warnings.
+ * Runs after the library's calls made before it have settled (./serial.ts).
+ */
+export function applyPatch(
   m: SessionModel,
   patch: readonly PatchEntry[],
   direction: "apply" | "revert",
   opts: { otherWeights?: boolean; file?: string } = {},
+): Promise<string[]> {
+  return oneAtATime(() => patchModel(m, patch, direction, opts));
+}
+
+async function patchModel(
+  m: SessionModel,
+  patch: readonly PatchEntry[],
+  direction: "apply" | "revert",
+  opts: { otherWeights?: boolean; file?: string },
 ): Promise<string[]> {
   const weights = new Map<string, Float32Array>();
   for (const e of patch) {
