@@ -8,6 +8,7 @@
 // bit for bit and one patch holds them all.
 
 import type { Hparams } from "../edit/method.ts";
+import { EditInputError } from "../edit/targets.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import { mergeChanges, type TensorChange } from "../io/patch.ts";
 import type { EditRequest } from "../io/requests.ts";
@@ -51,11 +52,21 @@ export function editMany(
   return oneAtATime(() => editAll(m, requests, opts));
 }
 
+/** The modes editMany takes (single mode keeps no edit: edit() each request instead). */
+const MANY_MODES: readonly string[] = ["batch", "sequential"] satisfies ManyMode[];
+
 async function editAll(
   m: SessionModel,
   requests: readonly EditRequest[],
   opts: EditOptions & { mode: ManyMode },
 ): Promise<ManyOutcome> {
+  // Any other mode ran the loop's single mode: each edit reverted, no changes returned.
+  if (!MANY_MODES.includes(opts?.mode)) {
+    throw new EditInputError(
+      `editMany: mode must be "batch" or "sequential", got ${JSON.stringify(opts?.mode)} ` +
+        "(edit() edits one request)",
+    );
+  }
   const { method, hparams, records, outcome } = await editInMemory(m, requests, opts.mode, opts);
   return {
     method: method.name,

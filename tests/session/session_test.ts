@@ -13,6 +13,7 @@ import {
   createBackend,
   decodePatch,
   edit,
+  editMany,
   encodePatch,
   loadModelFromDir,
   loadModelFromFileMap,
@@ -262,6 +263,33 @@ Deno.test("edit() names what is wrong: an empty prompt or target, an unknown met
       () => edit(m, simpleRequest(PROMPT, "Rome"), { method: "rom" }),
       /^Error: no editing method "rom"; methods: kne, kne-paper, /,
     );
+    assert.deepEqual(await weightBits(m.model), original);
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("editMany() refuses a mode other than batch or sequential, before any edit", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    const original = await weightBits(m.model);
+    const requests = [simpleRequest(PROMPT, "Rome")];
+    // They ran as single mode: every edit reverted and `changes` empty, with no word said.
+    for (const mode of ["single", "sequental", undefined]) {
+      await assert.rejects(
+        () => editMany(m, requests, { mode } as unknown as { mode: "batch" }),
+        (e: Error) => {
+          assert.equal(e.name, "EditInputError");
+          assert.equal(
+            e.message,
+            `editMany: mode must be "batch" or "sequential", got ${JSON.stringify(mode)} ` +
+              "(edit() edits one request)",
+          );
+          return true;
+        },
+      );
+    }
     assert.deepEqual(await weightBits(m.model), original);
   } finally {
     backend.dispose();
