@@ -67,6 +67,8 @@ async function editAll(
         "(edit() edits one request)",
     );
   }
+  // None reached the method, whose first tensor failed ("invalid shape [0, -Infinity]").
+  if (requests.length === 0) throw new EditInputError("editMany: no requests to edit");
   const { method, hparams, records, outcome } = await editInMemory(m, requests, opts.mode, opts);
   return {
     method: method.name,

@@ -295,3 +295,18 @@ Deno.test("editMany() refuses a mode other than batch or sequential, before any 
     backend.dispose();
   }
 });
+
+Deno.test("editMany() of no requests says so, in both modes", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    for (const mode of ["batch", "sequential"] as const) {
+      await assert.rejects(
+        () => editMany(m, [], { mode }),
+        /^EditInputError: editMany: no requests to edit$/,
+      );
+    }
+  } finally {
+    backend.dispose();
+  }
+});
