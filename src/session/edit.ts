@@ -7,7 +7,7 @@
 import { greedy } from "../edit/eval-model.ts";
 import type { EditMethod, Hparams, MethodProgress, MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
-import { editTarget } from "../edit/targets.ts";
+import { EditInputError, editTarget } from "../edit/targets.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import type { TensorChange } from "../io/patch.ts";
 import { type EditRequest, parseHparams } from "../io/requests.ts";
@@ -154,12 +154,50 @@ async function editOne(
   };
 }
 
-/** Writes the edited values of `changes` into the model. */
+/**
+ * Refuses, before anything is written, changes that do not fit `m`: a tensor it lacks or holds in
+ * another shape (another model's changes), or entries out of order, outside the tensor or without
+ * their values. Another model's changes used to fail midway (a TypeError, or a BackendError after
+ * the earlier tensors were written) or, where a tensor of the same name was larger, be written
+ * into the wrong entries without a word.
+ */
+function checkChanges(m: SessionModel, changes: readonly TensorChange[], what: string): void {
+  for (const c of changes) {
+    const p = m.model.params.get(c.name);
+    const fail: (why: string) => never = (why) => {
+      throw new EditInputError(`${what}: tensor ${c.name}: ${why}; nothing was written`);
+    };
+    if (!p) fail(`${m.source} has no such tensor (are these another model's changes?)`);
+    if (p.shape.length !== c.shape.length || p.shape.some((d, i) => d !== c.shape[i])) {
+      fail(
+        `${m.source} holds it as [${p.shape.join(", ")}], the changes as [${c.shape.join(", ")}]` +
+          " (are these another model's changes?)",
+      );
+    }
+    const k = c.indices.length;
+    if (c.before.length !== k || c.after.length !== k) {
+      fail(`${k} indices but ${c.before.length} before and ${c.after.length} after values`);
+    }
+    const size = p.value.size;
+    c.indices.forEach((idx, i) => {
+      if (idx >= size || (i > 0 && idx <= c.indices[i - 1])) {
+        fail(`index ${idx} at ${i} is not ascending within [0, ${size})`);
+      }
+    });
+  }
+}
+
+/** Writes the edited values of `changes` into the model (checked first: checkChanges). */
 export function applyChanges(m: SessionModel, changes: readonly TensorChange[]): void {
+  checkChanges(m, changes, "applyChanges");
   writeChanges(m.model, changes, "after");
 }
 
-/** Writes the original values of `changes` back: the model is as before the edit, bit for bit. */
+/**
+ * Writes the original values of `changes` back: the model is as before the edit, bit for bit
+ * (checked first: checkChanges).
+ */
 export function revertChanges(m: SessionModel, changes: readonly TensorChange[]): void {
+  checkChanges(m, changes, "revertChanges");
   writeChanges(m.model, changes, "before");
 }

@@ -8,6 +8,7 @@
 
 import { strict as assert } from "node:assert";
 import {
+  applyChanges,
   applyPatch,
   complete,
   createBackend,
@@ -19,6 +20,7 @@ import {
   loadModelFromFileMap,
   loadModelFromUrl,
   loadProblems,
+  revertChanges,
   simpleRequest,
 } from "../../mod.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
@@ -306,6 +308,51 @@ Deno.test("editMany() of no requests says so, in both modes", async () => {
         /^EditInputError: editMany: no requests to edit$/,
       );
     }
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("applyChanges/revertChanges refuse another model's changes before writing any", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    const original = await weightBits(m.model);
+    const fc = "transformer.h.0.mlp.c_fc.weight";
+    const own = {
+      name: fc,
+      shape: [...m.model.params.get(fc)!.shape],
+      indices: Uint32Array.of(0, 5),
+      before: Float32Array.of(1, 2),
+      after: Float32Array.of(3, 4),
+    };
+    // tiny-gpt2's c_fc is [32, 128]: its entries 0 and 5 were written into this [128, 512] one.
+    const smaller = { ...own, shape: [32, 128] };
+    const missing = { ...own, name: "transformer.h.7.mlp.c_fc.weight" };
+    const unordered = { ...own, indices: Uint32Array.of(5, 0) };
+    const cases: [typeof own, RegExp][] = [
+      [smaller, /holds it as \[128, 512\], the changes as \[32, 128\] \(are these another/],
+      [missing, /models\/kne-facts has no such tensor \(are these another model's changes\?\)/],
+      [unordered, /index 0 at 1 is not ascending within \[0, 65536\)/],
+    ];
+    for (const [bad, why] of cases) {
+      for (
+        const [name, write] of [["applyChanges", applyChanges], [
+          "revertChanges",
+          revertChanges,
+        ]] as const
+      ) {
+        // The good change first: it used to be written before the bad one failed.
+        assert.throws(() => write(m, [own, bad]), (e: Error) => {
+          assert.equal(e.name, "EditInputError");
+          assert.ok(e.message.startsWith(`${name}: tensor ${bad.name}: `), e.message);
+          assert.match(e.message, why);
+          assert.match(e.message, /; nothing was written$/);
+          return true;
+        });
+      }
+    }
+    assert.deepEqual(await weightBits(m.model), original);
   } finally {
     backend.dispose();
   }
