@@ -13,7 +13,20 @@ export function parseBackendChoice(s: string): BackendChoice {
   throw new BackendError(`--backend must be webgpu, wasm or auto, got "${s}"`);
 }
 
+/**
+ * A backend of `choice`: "wasm", "webgpu" (a fallback adapter such as lavapipe included; refused
+ * when there is no adapter) or "auto" (a real GPU adapter, else WASM). Any other value is refused
+ * (a BackendError naming the three): "gpu" or "WASM" used to be taken as "auto", so a typo went
+ * unnoticed. Dispose it when done (Backend.dispose).
+ */
 export async function createBackend(choice: BackendChoice = "auto"): Promise<Backend> {
+  if (choice !== "wasm" && choice !== "webgpu" && choice !== "auto") {
+    throw new BackendError(
+      `createBackend: the backend must be "webgpu", "wasm" or "auto", got ${
+        JSON.stringify(choice)
+      }`,
+    );
+  }
   if (choice === "wasm") return await createWasmBackend();
   if (choice === "webgpu") {
     const gpu = await createWebGpuBackend({ allowFallback: true });
