@@ -21,12 +21,21 @@ export function isMatrix(info: ParamInfo): boolean {
   return info.layout !== "vector";
 }
 
-/** The device dtype of the matrices for a request, given the checkpoint's stored dtypes. */
+/**
+ * The device dtype of the matrices for a request, given the checkpoint's stored dtypes; a request
+ * other than auto, f32 or f16 is a RangeError.
+ */
 export function resolveWeightDtype(
   want: WeightDtype,
   backend: Backend,
   fileDtypes: Iterable<string>,
 ): DType {
+  // Any other value used to pass through as a dtype: "fp16" loaded f32 matrices, reported "fp16".
+  if (!WEIGHT_DTYPES.includes(want)) {
+    throw new RangeError(
+      `weight dtype must be "auto", "f32" or "f16", got ${JSON.stringify(want)}`,
+    );
+  }
   if (want !== "auto") return want;
   const halves = [...fileDtypes].some((d) => d === "F16" || d === "BF16");
   return backend.name === "webgpu" && halves ? "f16" : "f32";

@@ -357,3 +357,21 @@ Deno.test("applyChanges/revertChanges refuse another model's changes before writ
     backend.dispose();
   }
 });
+
+Deno.test("a weight dtype other than auto, f32 or f16 is refused before any weight is uploaded", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    // "fp16" loaded f32 matrices and reported m.weights.dtype "fp16".
+    const bad = "fp16" as "f16";
+    const refusal = /^RangeError: weight dtype must be "auto", "f32" or "f16", got "fp16"$/;
+    await assert.rejects(() => loadModelFromDir(MODEL, backend, bad), refusal);
+    await assert.rejects(
+      () => loadModelFromUrl(new URL(`../../${MODEL}`, import.meta.url), backend, bad),
+      refusal,
+    );
+    assert.equal(backend.allocatedBytes(), 0);
+    assert.equal((await loadModelFromDir(MODEL, backend, "f16")).weights.dtype, "f16");
+  } finally {
+    backend.dispose();
+  }
+});
