@@ -100,6 +100,14 @@ export async function editInMemory(
   opts: EditOptions,
 ): Promise<SessionRun> {
   const method = methodByName(opts.method ?? "kne");
+  // As `deno task edit --dtype f16` refuses the baselines: FT-L and FT-M failed inside a kernel
+  // ("kernel adam: buffer p (#49) holds f16, the kernel reads f32").
+  if (!method.weightDtypes.includes(m.weights.dtype)) {
+    throw new EditInputError(
+      `${method.name} edits ${method.weightDtypes.join(", ")} weights, and ${m.source} holds its ` +
+        `matrices as ${m.weights.dtype}: load it with dtype "f32" to edit it with ${method.name}`,
+    );
+  }
   const hparams = parseHparams(opts.hparams ?? {}, method.defaults, method.schema, "hparams");
   const records: LoopRecord[] = [];
   const outcome = await runEditLoop({

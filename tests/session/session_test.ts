@@ -375,3 +375,29 @@ Deno.test("a weight dtype other than auto, f32 or f16 is refused before any weig
     backend.dispose();
   }
 });
+
+Deno.test("a method that edits f32 weights refuses a model loaded with f16 ones, as the command line does", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend, "f16");
+    const original = await weightBits(m.model);
+    const request = simpleRequest(PROMPT, "Rome");
+    for (const method of ["ft-l", "ft-m", "kn", "rome", "memit"]) {
+      const refusal = `EditInputError: ${method} edits f32 weights, and ${MODEL} holds its ` +
+        `matrices as f16: load it with dtype "f32" to edit it with ${method}`;
+      await assert.rejects(() => edit(m, request, { method }), (e: Error) => {
+        assert.equal(`${e.name}: ${e.message}`, refusal);
+        return true;
+      });
+      await assert.rejects(() => editMany(m, [request], { method, mode: "batch" }), (e: Error) => {
+        assert.equal(`${e.name}: ${e.message}`, refusal);
+        return true;
+      });
+    }
+    assert.deepEqual(await weightBits(m.model), original);
+    // KNE steps f32 masters of f16 weights.
+    assert.equal((await edit(m, request, { method: "kne" })).metrics.editSucc, 1);
+  } finally {
+    backend.dispose();
+  }
+});
