@@ -10,7 +10,8 @@ import { writeChanges } from "../edit/snapshot.ts";
 import { EditInputError, editTarget } from "../edit/targets.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import type { TensorChange } from "../io/patch.ts";
-import { type EditRequest, parseHparams } from "../io/requests.ts";
+import { isPlainObject } from "../io/json.ts";
+import { describeValue, type EditRequest, parseHparams } from "../io/requests.ts";
 import {
   type EditMode,
   type LoopOutcome,
@@ -81,6 +82,44 @@ export interface EditOutcome {
   anchors: number;
 }
 
+/**
+ * Refuses a value that is not an EditRequest, naming its first wrong field: a request file's
+ * record given as it is (`target_new`, not `targetNew`) failed inside editTarget with "Cannot read
+ * properties of undefined (reading 'trim')".
+ */
+function checkRequest(r: unknown, at: string): asserts r is EditRequest {
+  const wrong = (field: string, want: string, got: unknown): never => {
+    throw new EditInputError(
+      `${at}${field ? `: field ${field}` : ""}: expected ${want}, got ${describeValue(got)} ` +
+        "(simpleRequest() makes an EditRequest; parseRequests() and validateRequests() read a " +
+        "request file's records into them)",
+    );
+  };
+  if (!isPlainObject(r)) return wrong("", "an EditRequest object", r);
+  for (const f of ["prompt", "targetNew", "subject"]) {
+    if (typeof r[f] !== "string") wrong(f, "a string", r[f]);
+  }
+  if (!Number.isInteger(r.index)) wrong("index", "an integer", r.index);
+  if (r.groundTruth !== undefined && typeof r.groundTruth !== "string") {
+    wrong("groundTruth", "a string or nothing", r.groundTruth);
+  }
+  const rephrases = r.rephrasePrompts;
+  if (!Array.isArray(rephrases) || rephrases.some((p) => typeof p !== "string")) {
+    wrong("rephrasePrompts", "an array of strings", rephrases);
+  }
+  for (const group of ["portability", "locality"]) {
+    const kinds = r[group];
+    if (!isPlainObject(kinds)) return wrong(group, "an object of probe lists", kinds);
+    for (const [kind, probes] of Object.entries(kinds)) {
+      const probe = (p: unknown) =>
+        isPlainObject(p) && typeof p.prompt === "string" && typeof p.answer === "string";
+      if (!Array.isArray(probes) || !probes.every(probe)) {
+        wrong(`${group}.${kind}`, "an array of { prompt, answer } strings", probes);
+      }
+    }
+  }
+}
+
 /** What the edit loop gave for a session's requests, with the method and hyperparameters used. */
 export interface SessionRun {
   method: EditMethod;
@@ -99,6 +138,7 @@ export async function editInMemory(
   mode: EditMode,
   opts: EditOptions,
 ): Promise<SessionRun> {
+  requests.forEach((r, i) => checkRequest(r, requests.length === 1 ? "request" : `request ${i}`));
   const method = methodByName(opts.method ?? "kne");
   // As `deno task edit --dtype f16` refuses the baselines: FT-L and FT-M failed inside a kernel
   // ("kernel adam: buffer p (#49) holds f16, the kernel reads f32").

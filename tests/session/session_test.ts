@@ -23,6 +23,7 @@ import {
   revertChanges,
   simpleRequest,
 } from "../../mod.ts";
+import type { EditRequest } from "../../mod.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
@@ -397,6 +398,52 @@ Deno.test("a method that edits f32 weights refuses a model loaded with f16 ones,
     assert.deepEqual(await weightBits(m.model), original);
     // KNE steps f32 masters of f16 weights.
     assert.equal((await edit(m, request, { method: "kne" })).metrics.editSucc, 1);
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("edit() and editMany() name the first wrong field of what is not an EditRequest", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    const hint = "(simpleRequest() makes an EditRequest; parseRequests() and validateRequests() " +
+      "read a request file's records into them)";
+    const good = simpleRequest(PROMPT, "Rome");
+    // A request file's record as it is: it failed with "Cannot read properties of undefined".
+    const record = { subject: "France", prompt: PROMPT, target_new: "Rome" };
+    const cases: [unknown, string][] = [
+      [record, "field targetNew: expected a string, got nothing (the field is missing)"],
+      [
+        { ...good, index: undefined },
+        "field index: expected an integer, got nothing (the field is missing)",
+      ],
+      [null, "expected an EditRequest object, got null"],
+      [
+        { ...good, rephrasePrompts: "France's capital is" },
+        "field rephrasePrompts: expected an array of strings, got string",
+      ],
+      [
+        { ...good, locality: { Forgetfulness: [{ prompt: PROMPT }] } },
+        "field locality.Forgetfulness: expected an array of { prompt, answer } strings, got array",
+      ],
+    ];
+    for (const [request, why] of cases) {
+      await assert.rejects(
+        () => edit(m, request as EditRequest),
+        (e: Error) => {
+          assert.equal(`${e.name}: ${e.message}`, `EditInputError: request: ${why} ${hint}`);
+          return true;
+        },
+      );
+      await assert.rejects(
+        () => editMany(m, [good, request as EditRequest], { mode: "batch" }),
+        (e: Error) => {
+          assert.equal(`${e.name}: ${e.message}`, `EditInputError: request 1: ${why} ${hint}`);
+          return true;
+        },
+      );
+    }
   } finally {
     backend.dispose();
   }
