@@ -44,7 +44,20 @@ export function complete(
   prompt: string,
   maxNewTokens = 8,
 ): Promise<string> {
-  return oneAtATime(() => greedy(m.model, m.tokenizer, m.tokenizer.encode(prompt), maxNewTokens));
+  return oneAtATime(async () => {
+    tokenCount("complete: maxNewTokens", maxNewTokens);
+    return await greedy(m.model, m.tokenizer, m.tokenizer.encode(prompt), maxNewTokens);
+  });
+}
+
+/**
+ * Refuses a token count that is not an integer >= 0: greedy() clamps to what the context holds, so
+ * -3 gave the prompt alone without a word.
+ */
+function tokenCount(what: string, n: unknown): void {
+  if (!Number.isInteger(n) || (n as number) < 0) {
+    throw new RangeError(`${what} must be an integer >= 0, got ${n}`);
+  }
 }
 
 export interface EditOptions {
@@ -149,6 +162,8 @@ export async function editInMemory(
     );
   }
   const hparams = parseHparams(opts.hparams ?? {}, method.defaults, method.schema, "hparams");
+  const completionTokens = opts.completionTokens ?? 8;
+  tokenCount("completionTokens", completionTokens);
   const records: LoopRecord[] = [];
   const outcome = await runEditLoop({
     model: m.model,
@@ -159,7 +174,7 @@ export async function editInMemory(
     mode,
     anchorPool: opts.anchorPool ?? [],
     fluency: false,
-    completionTokens: opts.completionTokens ?? 8,
+    completionTokens,
     retentionChecks: false,
   }, { record: (r) => void records.push(r), progress: opts.onProgress });
   return { method, hparams, records, outcome };

@@ -448,3 +448,24 @@ Deno.test("edit() and editMany() name the first wrong field of what is not an Ed
     backend.dispose();
   }
 });
+
+Deno.test("a token count that is not an integer >= 0 is refused, not read as none", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const m = await loadModelFromDir(MODEL, backend);
+    // complete(m, p, -1) gave the prompt alone; 1.5 failed as a BackendError of generate().
+    for (const n of [-1, 1.5, NaN]) {
+      await assert.rejects(
+        () => complete(m, PROMPT, n),
+        new RegExp(`^RangeError: complete: maxNewTokens must be an integer >= 0, got ${n}$`),
+      );
+      await assert.rejects(
+        () => edit(m, simpleRequest(PROMPT, "Rome"), { completionTokens: n }),
+        new RegExp(`^RangeError: completionTokens must be an integer >= 0, got ${n}$`),
+      );
+    }
+    assert.equal(await complete(m, PROMPT, 0), PROMPT);
+  } finally {
+    backend.dispose();
+  }
+});
