@@ -56,5 +56,17 @@ export {
 export type { RecordMetrics } from "./src/eval/record.ts";
 export { METRIC_LABELS, METRICS } from "./src/eval/aggregate.ts";
 export type { MethodProgress } from "./src/edit/method.ts";
+// The errors the calls above throw, for `instanceof` (each message names the file, record, field or
+// tensor at fault).
+export { BackendError } from "./engine/backend.ts";
+export { EditInputError } from "./src/edit/targets.ts";
+export { HparamsError, RequestError } from "./src/io/requests.ts";
+export {
+  ConfigError,
+  ModelFileError,
+  SafetensorsError,
+  TokenizerError,
+  TorchCheckpointError,
+} from "./src/io/errors.ts";
 
 export { loadModelFromDir } from "./src/session/load-dir.ts";

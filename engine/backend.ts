@@ -142,6 +142,7 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
+/** A backend, device, kernel or tensor operation refused its arguments or failed. */
 export class BackendError extends Error {
   override name = "BackendError";
 }
