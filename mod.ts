@@ -17,7 +17,12 @@ export {
   setCovarianceHost,
 } from "./src/methods/covariance-host.ts";
 export { type CovarianceAssets, webCovarianceHost } from "./src/methods/covariance-host-web.ts";
-export { loadModelFromFiles, type ModelFiles, type SessionModel } from "./src/session/load.ts";
+export {
+  freeModel,
+  loadModelFromFiles,
+  type ModelFiles,
+  type SessionModel,
+} from "./src/session/load.ts";
 export { type ConfigCheck, loadModelFromFileMap, loadModelFromUrl } from "./src/session/folder.ts";
 export {
   applyChanges,

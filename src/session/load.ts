@@ -9,6 +9,7 @@ import { type SafetensorsFile, safetensorsFromBytes } from "../io/safetensors.ts
 import { type Tokenizer, tokenizerFromJson } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { resolveWeightDtype, type WeightDtype } from "../model/dtype.ts";
+import { disposeModel } from "../model/build.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { parseModelConfig } from "../model/read-config.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
@@ -61,4 +62,14 @@ export async function loadModelFromFiles(
   // Its tensors are made one call at a time, as an edit's are (./serial.ts).
   const { model, ...weights } = await oneAtATime(() => loadWeights(file, config, device, backend));
   return { source: files.source, config, model, tokenizer, weights };
+}
+
+/**
+ * Frees the model's weights on its backend (the backend itself stays usable for other models):
+ * without it a loaded model's memory was held until the backend was disposed, and a WASM
+ * backend's dispose() stops its threads but keeps its memory. Any later use of `m` throws
+ * BackendError ("... was freed"). Runs after the library's calls made before it have settled.
+ */
+export function freeModel(m: SessionModel): Promise<void> {
+  return oneAtATime(() => Promise.resolve(disposeModel(m.model)));
 }

@@ -16,6 +16,7 @@ import {
   edit,
   editMany,
   encodePatch,
+  freeModel,
   loadModelFromDir,
   loadModelFromFileMap,
   loadModelFromUrl,
@@ -465,6 +466,22 @@ Deno.test("a token count that is not an integer >= 0 is refused, not read as non
       );
     }
     assert.equal(await complete(m, PROMPT, 0), PROMPT);
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("freeModel() frees one model's weights; the backend goes on with the others", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    const kept = await loadModelFromDir(MODEL, backend);
+    const held = backend.allocatedBytes();
+    const freed = await loadModelFromDir(MODEL, backend);
+    assert.ok(backend.allocatedBytes() > held);
+    await freeModel(freed);
+    assert.equal(backend.allocatedBytes(), held);
+    await assert.rejects(() => complete(freed, PROMPT), /^BackendError: .* was freed$/);
+    assert.equal(await complete(kept, PROMPT), "The capital of France is Paris.......");
   } finally {
     backend.dispose();
   }
