@@ -153,13 +153,28 @@ async function loadFolder(
   return await loadModelFromFiles(files, backend, dtype);
 }
 
-/** Fetches a model folder's files from `base` (a folder URL) and builds the model. */
+/**
+ * Fetches a model folder's files from `base` (an absolute folder URL: http(s):, or file: in Deno)
+ * and builds the model; a relative path is a TypeError saying so.
+ */
 export async function loadModelFromUrl(
   base: string | URL,
   backend: Backend,
   dtype: WeightDtype = "auto",
 ): Promise<SessionModel> {
-  const dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
+  let dir: URL;
+  try {
+    dir = new URL(String(base).endsWith("/") ? String(base) : `${base}/`);
+  } catch (e) {
+    // new URL's own words ("Invalid URL: 'models/kne-facts/'") did not say what it takes.
+    throw new TypeError(
+      `loadModelFromUrl: ${
+        JSON.stringify(String(base))
+      } is not an absolute URL (http:, https: or ` +
+        "file:); a folder on disk loads with loadModelFromDir",
+      { cause: e },
+    );
+  }
   return await loadFolder(urlFolder(dir), backend, dtype);
 }
 

@@ -486,3 +486,22 @@ Deno.test("freeModel() frees one model's weights; the backend goes on with the o
     backend.dispose();
   }
 });
+
+Deno.test("loadModelFromUrl says what it takes when given a path", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    await assert.rejects(
+      () => loadModelFromUrl(MODEL, backend),
+      (e: Error) => {
+        assert.equal(
+          `${e.name}: ${e.message}`,
+          'TypeError: loadModelFromUrl: "models/kne-facts" is not an absolute URL (http:, https: ' +
+            "or file:); a folder on disk loads with loadModelFromDir",
+        );
+        return true;
+      },
+    );
+  } finally {
+    backend.dispose();
+  }
+});
