@@ -1,0 +1,29 @@
+// Numbers the docs state about the test suite, held against the tests: docs/RELIABILITY.md's count
+// of the tests in tests/reliability/ (it said 55 while the folder held 68).
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** How many tests `deno test` registers in `dir` (all filtered out: none runs). */
+async function registeredTests(dir: string): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "-A", "--no-check", "--filter", "no test is named this", dir],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
+  const m = text.match(/\| 0 passed \| 0 failed \| (\d+) filtered out/);
+  assert.ok(m, text);
+  return Number(m[1]);
+}
+
+Deno.test("docs/RELIABILITY.md counts the tests tests/reliability/ holds", async () => {
+  const doc = await Deno.readTextFile(new URL("docs/RELIABILITY.md", ROOT));
+  const stated = doc.match(/\((\d+) tests: `deno test -A tests\/reliability\/`/);
+  assert.ok(stated, "RELIABILITY.md no longer states the count");
+  assert.equal(Number(stated[1]), await registeredTests("tests/reliability/"));
+});
