@@ -1,7 +1,9 @@
-// Numbers the docs state about the test suite, held against the tests: docs/RELIABILITY.md's count
-// of the tests in tests/reliability/ (it said 55 while the folder held 68).
+// What the docs state about the code, held against it: docs/RELIABILITY.md's count of the tests
+// in tests/reliability/ (it said 55 while the folder held 68), and README's list of the page's
+// ?model= values.
 
 import assert from "node:assert/strict";
+import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -26,4 +28,12 @@ Deno.test("docs/RELIABILITY.md counts the tests tests/reliability/ holds", async
   const stated = doc.match(/\((\d+) tests: `deno test -A tests\/reliability\/`/);
   assert.ok(stated, "RELIABILITY.md no longer states the count");
   assert.equal(Number(stated[1]), await registeredTests("tests/reliability/"));
+});
+
+Deno.test("README's ?model= list names every model the page offers", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const list = readme.match(/&model=([a-z0-9|-]+)`/);
+  assert.ok(list, "README no longer lists ?model= values");
+  // The page offers every model of SHIPPED_SPLITS (web/main.ts); it listed two of the three.
+  assert.deepEqual(list[1].split("|").sort(), Object.keys(SHIPPED_SPLITS).sort());
 });
