@@ -78,6 +78,10 @@ export interface Transfers {
   readBytes: number;
 }
 
+/**
+ * A compute device (createBackend): WASM threads on the CPU or a WebGPU adapter. Models live on
+ * one; dispose() releases it when done.
+ */
 export interface Backend {
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */

@@ -5,6 +5,7 @@
 
 import type { EngineHost, KernelThread } from "./host.ts";
 
+/** The URLs webHost fetches the engine's assets from (what `deno task build:web` writes). */
 export interface WebAssets {
   /** URL of kernels.wasm. */
   wasm: string | URL;

@@ -15,6 +15,10 @@ export interface KernelThread {
   terminate(): Promise<void>;
 }
 
+/**
+ * What the engine reads from outside itself: its kernels, WGSL sources and kernel threads. Deno's
+ * host (the default) reads files; a page sets webHost's with setEngineHost before any backend.
+ */
 export interface EngineHost {
   /** What the engine runs on, for messages ("deno", "browser"). */
   readonly name: string;

@@ -6,6 +6,7 @@ import { readyEngineHost } from "./host.ts";
 import { createWasmBackend } from "./wasm/backend.ts";
 import { createWebGpuBackend } from "./webgpu/backend.ts";
 
+/** What createBackend is asked for: a WebGPU adapter, the WASM backend, or the best there is. */
 export type BackendChoice = "webgpu" | "wasm" | "auto";
 
 export function parseBackendChoice(s: string): BackendChoice {

@@ -37,3 +37,22 @@ Deno.test("README's ?model= list names every model the page offers", async () =>
   // The page offers every model of SHIPPED_SPLITS (web/main.ts); it listed two of the three.
   assert.deepEqual(list[1].split("|").sort(), Object.keys(SHIPPED_SPLITS).sort());
 });
+
+Deno.test("every name mod.ts exports has a doc comment", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", "mod.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const doc = JSON.parse(new TextDecoder().decode(out.stdout));
+  type Declaration = { jsDoc?: { doc?: string } };
+  const symbols = Object.values(doc.nodes as Record<string, { symbols: unknown[] }>)
+    .flatMap((n) => n.symbols as { name: string; declarations: Declaration[] }[]);
+  assert.ok(symbols.length > 50, `only ${symbols.length} exports found`);
+  // 24 of 58 had none (SessionModel, EditOptions, EditOutcome, createBackend, METHODS...).
+  const undocumented = symbols.filter((s) => !s.declarations.some((d) => d.jsDoc?.doc?.trim()))
+    .map((s) => s.name);
+  assert.deepEqual(undocumented, []);
+});

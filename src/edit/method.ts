@@ -60,6 +60,7 @@ export interface EditTarget {
   targetIds: number[];
 }
 
+/** A method's progress (EditOptions.onProgress): `step` of `of` in `phase`, with its loss. */
 export interface MethodProgress {
   phase: string;
   step: number;

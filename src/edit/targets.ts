@@ -34,6 +34,12 @@ function encodeField(
   return ids;
 }
 
+/**
+ * The request tokenised for editing and scoring (what editWork takes), with every check an edit
+ * makes: an EditInputError names the record and field of an empty prompt or target, unknown words,
+ * or a prompt and answer longer than the model's context (`contextLength`); `source` names the
+ * model in messages.
+ */
 export function editTarget(
   request: EditRequest,
   tok: Tokenizer,

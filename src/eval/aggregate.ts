@@ -6,6 +6,7 @@
 
 import type { RecordMetrics } from "./record.ts";
 
+/** The metrics' names, in table order (METRIC_LABELS gives their headings). */
 export const METRICS = [
   "editSucc",
   "generalization",

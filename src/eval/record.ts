@@ -24,6 +24,10 @@ import { fluency, type FluencyOptions } from "./fluency.ts";
 import type { EvalModel } from "./model.ts";
 import type { EditRequest, Probe } from "../io/requests.ts";
 
+/**
+ * One request's metrics after its edit, each in [0, 1] (fluency in bits) and absent when the
+ * request has no probes for it; the command line's tables show their means x100.
+ */
 export interface RecordMetrics {
   editSucc: number;
   generalization?: number;

@@ -55,6 +55,7 @@ export function mergeChanges(all: TensorChange[][]): TensorChange[] {
 
 export const PATCH_FORMAT = "kne-sparse-patch-v1";
 
+/** One tensor's entries of a patch file as decodePatch reads them (applyPatch writes them). */
 export interface PatchEntry {
   name: string;
   shape: number[];

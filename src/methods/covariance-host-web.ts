@@ -6,6 +6,7 @@
 
 import type { CovarianceHost } from "./covariance-host.ts";
 
+/** Where webCovarianceHost fetches the corpus and covTexts files and keeps key moments. */
 export interface CovarianceAssets {
   /** URL of a JSON array of strings: the fact corpus's training texts. */
   corpus: string | URL;

@@ -6,6 +6,11 @@
 
 import { hostSlot } from "../../engine/host-slot.ts";
 
+/**
+ * What ROME's and MEMIT's covariance statistics read from outside the model: the corpus, covTexts
+ * files, and a store for computed key moments. Deno's (the default) reads files; a page sets
+ * webCovarianceHost's with setCovarianceHost.
+ */
 export interface CovarianceHost {
   /** The fact corpus's training texts (src/facts/corpus.ts buildCorpus().train). */
   corpusTexts(): Promise<string[]>;

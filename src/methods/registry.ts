@@ -7,6 +7,7 @@ import { knMethod } from "./kn/method.ts";
 import { memitMethod } from "./memit/method.ts";
 import { romeMethod } from "./rome/method.ts";
 
+/** Every editing method by its name (EditOptions.method), in table order. */
 export const METHODS: ReadonlyMap<string, EditMethod<Hparams>> = new Map(
   ([
     kneMethod,

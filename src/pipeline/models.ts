@@ -6,6 +6,7 @@
 
 import { joinPath } from "../io/files.ts";
 
+/** The request files made for a shipped model (paths relative to the repository root). */
 export interface ModelSplits {
   test: string;
   dev: string;
@@ -22,6 +23,7 @@ export interface ModelSplits {
 /** The default model of every command. */
 export const DEFAULT_MODEL = "models/kne-facts-base";
 
+/** The shipped models by folder name, with their request splits. */
 export const SHIPPED_SPLITS: Readonly<Record<string, ModelSplits>> = {
   "kne-facts": {
     test: "data/requests/test.json",

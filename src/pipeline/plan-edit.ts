@@ -14,6 +14,7 @@ import { type MemoryPlan, planMemory } from "./plan.ts";
 import { resolveWeightDtype } from "../model/dtype.ts";
 import { workOf } from "./work.ts";
 
+/** The work of an edit for the memory plan (editWork makes it, planEdit plans it). */
 export interface EditWork {
   /** The rows the run forms (igSteps 1, no ensemble bound). */
   rows: WorkShape;
@@ -36,6 +37,7 @@ export function editWork(
   return { rows, work: method.planWork?.(rows, hparams) };
 }
 
+/** An edit's memory plan against a backend's limits (planEdit). */
 export interface EditPlan {
   plan: MemoryPlan;
   limits: BackendLimits;

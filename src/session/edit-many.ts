@@ -16,8 +16,10 @@ import { editInMemory, type EditOptions } from "./edit.ts";
 import type { SessionModel } from "./load.ts";
 import { oneAtATime } from "./serial.ts";
 
+/** How editMany edits: all requests in one edit (batch), or one after another (sequential). */
 export type ManyMode = "batch" | "sequential";
 
+/** One request of an editMany() call and what its edit did (metrics in [0, 1]). */
 export interface ManyRecord {
   request: EditRequest;
   before: { editSucc: number; completion: string };
@@ -27,6 +29,7 @@ export interface ManyRecord {
   rolledBack: boolean;
 }
 
+/** What editMany() did: each request's record, and the merged changes, already applied. */
 export interface ManyOutcome {
   method: string;
   hparams: Hparams;

@@ -60,6 +60,7 @@ function tokenCount(what: string, n: unknown): void {
   }
 }
 
+/** How edit() and editMany() edit: the method, its hyperparameters, anchors and progress. */
 export interface EditOptions {
   /** A name of the method registry (default "kne"). */
   method?: string;
@@ -76,6 +77,11 @@ export interface EditOptions {
   anchorPool?: readonly EditRequest[];
 }
 
+/**
+ * What edit() did: the request's completion and Edit Succ. before, its completion and metrics
+ * after (each in [0, 1], as RecordMetrics; the command line's tables show means x100), and the
+ * exact changes, already applied (revertChanges undoes them).
+ */
 export interface EditOutcome {
   method: string;
   hparams: Hparams;

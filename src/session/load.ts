@@ -15,6 +15,11 @@ import { parseModelConfig } from "../model/read-config.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import { oneAtATime } from "./serial.ts";
 
+/**
+ * A loaded model (loadModelFromDir, loadModelFromUrl, loadModelFromFileMap, loadModelFromFiles):
+ * its weights on one backend, its tokenizer and config. Edits change it in place; freeModel frees
+ * its weights.
+ */
 export interface SessionModel {
   /** Where it came from (a URL or a label), for messages. */
   source: string;
@@ -24,6 +29,7 @@ export interface SessionModel {
   weights: Omit<LoadedWeights, "model">;
 }
 
+/** A model folder's contents, already read and parsed, for loadModelFromFiles. */
 export interface ModelFiles {
   /** Names the model in errors (e.g. its URL). */
   source: string;
