@@ -167,6 +167,15 @@ async function editRequests(msg: Extract<ToEngine, { type: "edit" }>): Promise<v
   const hp = await hparamsFor(msg.method, msg.mode, msg.hparams);
   const pool = await anchors();
   const method = methodByName(msg.method);
+  // The library's refusal says to load the model as f32, which the page cannot: it loads a
+  // picked folder's half-precision matrices as f16 on WebGPU ("auto"), as f32 on WASM.
+  if (!method.weightDtypes.includes(m.weights.dtype)) {
+    throw new Error(
+      `${method.name} edits ${method.weightDtypes.join(", ")} weights, and WebGPU holds this ` +
+        `folder's half-precision matrices as ${m.weights.dtype}: choose the WASM backend, which ` +
+        `holds them as f32, or a method that edits ${m.weights.dtype} weights (KNE)`,
+    );
+  }
   const parsed = parseHparams(hp.hparams, method.defaults, method.schema, "hparams");
   const targets = requests.map((r) => editTarget(r, m.tokenizer, m.config.contextLength, m.source));
   const work = editWork(method, parsed, targets, pool, m.tokenizer, m.config, msg.mode);
