@@ -72,6 +72,7 @@ export class MeasuringBackend implements Backend {
   #nextId = 1;
   #liveBytes = 0;
   #peakBytes = 0;
+  #largest: MeasuredBuffer | null = null;
   #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
 
   constructor(opts: MeasuringOptions = {}) {
@@ -88,6 +89,7 @@ export class MeasuringBackend implements Backend {
     this.#live.set(buf.id, buf);
     this.#liveBytes += bytes;
     this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
+    if (!this.#largest || length * DTYPE_BYTES[dtype] > this.#largestBytes()) this.#largest = buf;
     return buf;
   }
 
@@ -186,8 +188,24 @@ export class MeasuringBackend implements Backend {
     return this.#peakBytes;
   }
 
+  /**
+   * The largest buffer (by its bytes in its dtype, unrounded; the first of equals) allocated since
+   * the backend started or resetPeak(), freed or not; null when none was. Its writer names it once
+   * a kernel has written it.
+   */
+  largestBuffer(): MeasuredBuffer | null {
+    return this.#largest;
+  }
+
+  #largestBytes(): number {
+    const b = this.#largest;
+    return b ? b.length * DTYPE_BYTES[b.dtype] : 0;
+  }
+
+  /** Starts the high-water mark at what is live now, and the largest buffer afresh. */
   resetPeak(): void {
     this.#peakBytes = this.#liveBytes;
+    this.#largest = null;
   }
 
   sync(): Promise<void> {

@@ -25,6 +25,22 @@ export interface TensorSize {
   count: number;
 }
 
+/**
+ * One device buffer at the bytes it holds: its element count times its dtype's bytes (unrounded),
+ * its dtype, and how many like it (one per layer).
+ */
+export interface BufferSize {
+  name: string;
+  bytes: number;
+  dtype: DType;
+  count: number;
+}
+
+/** The larger of two buffers (the first of equals). */
+export function largerBuffer(a: BufferSize, b: BufferSize): BufferSize {
+  return b.bytes > a.bytes ? b : a;
+}
+
 /** The buffers one forward and its loss allocate and keep, in creation order (each count 1). */
 export interface ForwardMeasure {
   /**
@@ -45,6 +61,11 @@ export interface ForwardMeasure {
    * After the last layer: the head's (the final norm's, the logits, named so) and the loss's.
    */
   after: TensorSize[];
+  /**
+   * The largest buffer the inputs, the forward and the loss allocate, kept or freed on the way
+   * (a layer's temporaries, the head's): no buffer they make is larger.
+   */
+  largest: BufferSize;
 }
 
 /**
@@ -94,6 +115,7 @@ function keptBuffers(
   layer0: Set<number>;
   finalNorm: Set<number>;
   logitSources: Set<number>;
+  largest: BufferSize;
 } {
   const be = new MeasuringBackend();
   return tidy(() => {
@@ -105,6 +127,8 @@ function keptBuffers(
     );
     model.checkpointLayers = checkpointed;
     const start = new Set(be.liveBuffers());
+    // The largest buffer from here on: the inputs', the forward's and the loss's.
+    be.resetPeak();
     const loss = measuredLoss(model, batch, t, head);
     const names = new Map(Object.entries(loss.inputs).map(([name, x]) => [x.buffer.id, name]));
     const inputs = be.liveBuffers().filter((b) => !start.has(b))
@@ -112,8 +136,21 @@ function keptBuffers(
     const before = new Set(be.liveBuffers());
     withGrad(() => loss.run());
     const kept = be.liveBuffers().filter((b) => !before.has(b));
-    return { inputs, kept, layer0, finalNorm, logitSources };
+    const big = be.largestBuffer();
+    const largest = big
+      ? bufferSize(
+        big,
+        names.get(big.id) ??
+          `forward ${big.sources.some((id) => logitSources.has(id)) ? "logits" : big.writer}`,
+      )
+      : { name: "(none)", bytes: 0, dtype: "f32" as const, count: 1 };
+    return { inputs, kept, layer0, finalNorm, logitSources, largest };
   });
+}
+
+/** A measured buffer at the bytes it holds, as one buffer named `name`. */
+export function bufferSize(b: MeasuredBuffer, name: string): BufferSize {
+  return { name, bytes: b.length * DTYPE_BYTES[b.dtype], dtype: b.dtype, count: 1 };
 }
 
 function sameKind(a: MeasuredBuffer, b: MeasuredBuffer): boolean {
@@ -147,8 +184,8 @@ export function measureForward(
   if (hit) return hit;
   const measured = (layers: number) =>
     keptBuffers(config, layers, batch, t, checkpointed, weightDtype, head);
-  const { inputs, kept: one, finalNorm, logitSources } = measured(1);
-  const { kept: two, layer0 } = measured(2);
+  const { inputs, kept: one, finalNorm, logitSources, largest: largestOne } = measured(1);
+  const { kept: two, layer0, largest: largestTwo } = measured(2);
   const k = two.length - one.length;
   // In the one-layer forward its layer is the last: it ends where the final norm first reads its
   // parameters (rows a head reads are gathered inside it, after its attention).
@@ -183,6 +220,9 @@ export function measureForward(
     after: one.slice(lastEnd).map((b) =>
       sizeOf(b, b.sources.some((id) => logitSources.has(id)) ? "logits" : b.writer)
     ),
+    // A whole layer runs in the 2-layer cut only (the last goes on with the rows read): every
+    // kind of buffer a forward of any depth makes is made by one of the two.
+    largest: largerBuffer(largestOne, largestTwo),
   };
   if (cache.size >= CACHE_ENTRIES) cache.clear();
   cache.set(key, m);

@@ -27,7 +27,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { axpy } from "../tensor/ops.ts";
 import { Tensor, tidy } from "../tensor/tensor.ts";
-import { measuredModel } from "./activations.ts";
+import { type BufferSize, bufferSize, largerBuffer, measuredModel } from "./activations.ts";
 import { measuredLoss } from "./losses.ts";
 
 /** The work of one backward: the batch, the rows the head runs on, how the layers run. */
@@ -52,10 +52,14 @@ export interface UpdateWork extends BackwardWork {
 /** The phase whose backward is measured, with its work. */
 export type Phase = { attribution: BackwardWork } | { update: UpdateWork };
 
-/** Peak above the backward's start, and the bytes still held at its end. */
+/**
+ * Peak above the backward's start, the bytes still held at its end, and the largest buffer it
+ * allocates (a dense weight gradient, an activation's gradient, a recomputed layer's, ...).
+ */
 export interface Measured {
   peak: number;
   held: number;
+  largest: BufferSize;
 }
 
 /** Makes the scored params take their gradients as attribution does: dense, into sums. */
@@ -129,27 +133,47 @@ export function measureBackward(config: ModelConfig, layers: number, phase: Phas
     const start = be.allocatedBytes();
     be.resetPeak();
     backward(root, seed);
-    return { peak: be.peakBytes() - start, held: be.allocatedBytes() - start };
+    const big = be.largestBuffer();
+    const what = "attribution" in phase ? "attribution" : "update";
+    return {
+      peak: be.peakBytes() - start,
+      held: be.allocatedBytes() - start,
+      largest: big
+        ? bufferSize(big, `${what}'s backward: ${big.writer}`)
+        : { name: "(none)", bytes: 0, dtype: "f32", count: 1 },
+    };
   });
 }
 
-const cache = new Map<string, number>();
+/** A phase's backward: its peak transient bytes and its largest buffer. */
+interface Transient {
+  bytes: number;
+  largest: BufferSize;
+}
+
+const cache = new Map<string, Transient>();
 const CACHE_ENTRIES = 256;
 
-function transient(config: ModelConfig, phase: Phase): number {
+function transient(config: ModelConfig, phase: Phase): Transient {
   const key = JSON.stringify([config, phase]);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  let bytes: number;
-  if (config.nLayers <= 3) bytes = measureBackward(config, config.nLayers, phase).peak;
-  else {
+  let measured: Transient;
+  if (config.nLayers <= 3) {
+    const m = measureBackward(config, config.nLayers, phase);
+    measured = { bytes: m.peak, largest: m.largest };
+  } else {
     const two = measureBackward(config, 2, phase), three = measureBackward(config, 3, phase);
     const perLayer = Math.max(0, three.held - two.held);
-    bytes = Math.max(two.peak, three.peak + (config.nLayers - 3) * perLayer);
+    // Every layer's backward is one of those the cuts run: so is its largest buffer.
+    measured = {
+      bytes: Math.max(two.peak, three.peak + (config.nLayers - 3) * perLayer),
+      largest: largerBuffer(two.largest, three.largest),
+    };
   }
   if (cache.size >= CACHE_ENTRIES) cache.clear();
-  cache.set(key, bytes);
-  return bytes;
+  cache.set(key, measured);
+  return measured;
 }
 
 /**
@@ -158,7 +182,7 @@ function transient(config: ModelConfig, phase: Phase): number {
  * Memoised, as measureForward.
  */
 export function attributionTransient(config: ModelConfig, work: BackwardWork): number {
-  return transient(config, { attribution: work });
+  return transient(config, { attribution: work }).bytes;
 }
 
 /**
@@ -166,5 +190,13 @@ export function attributionTransient(config: ModelConfig, work: BackwardWork): n
  * compact masters' gradients excluded). Memoised.
  */
 export function updateTransient(config: ModelConfig, work: UpdateWork): number {
-  return transient(config, { update: work });
+  return transient(config, { update: work }).bytes;
+}
+
+/**
+ * The largest buffer a backward of the phase allocates (its running sums excluded: the plan counts
+ * them itself). Memoised with the transient bytes.
+ */
+export function backwardLargest(config: ModelConfig, phase: Phase): BufferSize {
+  return transient(config, phase).largest;
 }

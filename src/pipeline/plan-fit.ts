@@ -4,9 +4,10 @@
 
 import { type Backend, type BackendName, DTYPE_BYTES } from "../../engine/backend.ts";
 import { engineHost } from "../../engine/host.ts";
+import { sizeClass } from "../../engine/wasm/allocator.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { TensorSize } from "./activations.ts";
-import { type MemoryPlan, paramSizes, planMemory, type PlanOptions } from "./plan.ts";
+import { type MemoryPlan, planMemory, type PlanOptions } from "./plan.ts";
 
 export interface BackendLimits {
   backend: BackendName;
@@ -58,8 +59,16 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? n.toFixed(0) : n.toFixed(2)} ${units[u]}`;
 }
 
+/**
+ * The bytes `backend` allocates for a buffer of `bytes`: WebGPU's whole 16-byte words
+ * (engine/webgpu/backend.ts alloc), the WASM allocator's size class (engine/wasm/allocator.ts).
+ */
+export function allocatedBytes(backend: BackendName, bytes: number): number {
+  return backend === "wasm" ? sizeClass(bytes) : Math.max(16, Math.ceil(bytes / 16) * 16);
+}
+
 /** A tensor's name in messages, with its count when one per layer. */
-export function tensorLabel(x: TensorSize): string {
+export function tensorLabel(x: Pick<TensorSize, "name" | "count">): string {
   return x.count > 1 ? `${x.name}, one of ${x.count} per-layer` : x.name;
 }
 
@@ -91,16 +100,16 @@ export function planProblems(
       }, but ${formatBytes(limits.hostAvailable)} is available`,
     );
   }
-  const largest = phase === "load"
-    ? paramSizes(plan.config).all.reduce((a, x) => x.elements > a.elements ? x : a)
-    : plan.largest;
-  const largestBytes = DTYPE_BYTES.f32 * largest.elements;
+  // Each buffer in the dtype it is held in (an f16 weight at 2 bytes an entry), as the backend
+  // rounds it when it allocates it.
+  const largest = phase === "load" ? plan.largestIn.load : plan.largest;
   // Operands over the per-binding limit are split into row chunks (src/tensor/chunk.ts), so a
   // buffer only has to fit the device's largest buffer, and one row the binding limit.
-  if (largestBytes > limits.maxBufferBytes) {
+  if (allocatedBytes(limits.backend, largest.bytes) > limits.maxBufferBytes) {
     problems.push(
-      `the largest buffer (${tensorLabel(largest)}, ${formatBytes(largestBytes)}) exceeds ` +
-        `${where}'s limit of ${formatBytes(limits.maxBufferBytes)} per buffer`,
+      `the largest buffer (${tensorLabel(largest)}, ${largest.dtype}, ${
+        formatBytes(largest.bytes)
+      }) exceeds ${where}'s limit of ${formatBytes(limits.maxBufferBytes)} per buffer`,
     );
   }
   const c = plan.config;

@@ -1,7 +1,6 @@
 // A memory plan as aligned text lines, for `--plan`: the bytes of each phase and, given the
 // backend's limits, whether it fits.
 
-import { DTYPE_BYTES } from "../../engine/backend.ts";
 import { type BackendLimits, formatBytes, planProblems, tensorLabel } from "./plan-fit.ts";
 import { type MemoryPlan, totalElements } from "./plan.ts";
 
@@ -79,8 +78,8 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
     row("peak: update", b.updatePeak),
     row("peak on device", b.devicePeak),
     row("host extra", b.hostExtra, "max: a weight at save, a weight + its sum, snapshot + diff"),
-    `  largest buffer: ${tensorLabel(plan.largest)} (${
-      formatBytes(DTYPE_BYTES.f32 * plan.largest.elements)
+    `  largest buffer: ${tensorLabel(plan.largest)} (${plan.largest.dtype}, ${
+      formatBytes(plan.largest.bytes)
     })`,
     `  about ${(plan.flops / 1e9).toFixed(plan.flops < 1e10 ? 2 : 0)} GFLOP per edit`,
   ];

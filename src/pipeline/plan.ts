@@ -5,9 +5,13 @@
 // KL term's and the backward's transient gradients are measured by running the models' own
 // forward and the edit's own losses and backward on a backend that only counts allocations
 // (src/pipeline/activations.ts, losses.ts, backward.ts), so none can drift from the code;
-// tests/reliability/plan_test.ts checks them against the bytes a real edit allocates. Whether a
-// plan fits a backend: ./plan-fit.ts; the plan as text: ./plan-text.ts; the check of a model
-// folder before it is loaded: ./load-check.ts.
+// tests/reliability/plan_test.ts checks them against the bytes a real edit allocates. The largest
+// single buffer is found per phase, each buffer in the dtype it is held in (an f16 weight at 2
+// bytes an entry), among the weights, the f32 buffers the edit makes of the scored ones, and every
+// buffer the measured forwards and backwards make, kept or freed; it is exactly the real load's
+// and edit's (tests/reliability/plan_largest_test.ts). Whether a plan fits a backend:
+// ./plan-fit.ts; the plan as text: ./plan-text.ts; the check of a model folder before it is
+// loaded: ./load-check.ts.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  the path-summed gradient of every scored weight and bias (of one group of
@@ -28,8 +32,14 @@ import { scoredParams, unitShape } from "../kne/attribution.ts";
 import { keptUnits } from "../kne/ensemble.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { paramInfoFor } from "../model/build.ts";
-import { type ForwardMeasure, measureForward, type TensorSize } from "./activations.ts";
-import { attributionTransient, updateTransient } from "./backward.ts";
+import {
+  type BufferSize,
+  type ForwardMeasure,
+  largerBuffer,
+  measureForward,
+  type TensorSize,
+} from "./activations.ts";
+import { attributionTransient, backwardLargest, updateTransient } from "./backward.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { isMatrix } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
@@ -50,7 +60,7 @@ export interface PlanOptions extends WorkShape {
   checkpointLayers?: boolean;
 }
 
-export type { TensorSize };
+export type { BufferSize, TensorSize };
 
 export interface MemoryPlan {
   config: ModelConfig;
@@ -133,10 +143,19 @@ export interface MemoryPlan {
     hostExtra: number;
   };
   /**
-   * The largest single buffer (a weight, an activation, the logits or a moment): it must fit
-   * the device's buffer limit; operations split it by rows over the per-binding limit.
+   * The largest single buffer of the edit (the larger of its phases'), at the bytes it holds in
+   * its dtype on the device: it must fit the device's buffer limit; operations split it by rows
+   * over the per-binding limit.
    */
-  largest: TensorSize;
+  largest: BufferSize;
+  /**
+   * The largest buffer of each phase: loading (the weights, matrices at weightDtype), attribution
+   * (with the weights: the gradient sums, the forward's and backward's buffers kept or transient,
+   * the held anchors'), the update (with the weights: each trained tensor's units as f32 masters,
+   * Adam moments and snapshot, the whole tensor widened to f32 by its non-finite check when it is
+   * f16, the forwards' and backward's buffers).
+   */
+  largestIn: { load: BufferSize; attribution: BufferSize; update: BufferSize };
   /** Approximate floating-point operations of one edit (forward = 2 flops per MAC). */
   flops: number;
 }
@@ -353,12 +372,13 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     weightDtype: o.weightDtype,
   };
   const backwardTransient = attributionTransient(config, work);
-  const updateBackward = updateTransient(config, {
+  const updateWork = {
     ...work,
     units: kept,
     ffnUnit: o.ensemble.ffnUnit ?? "projection",
     klBatches,
-  });
+  };
+  const updateBackward = updateTransient(config, updateWork);
   // Each anchor batch of a step, measured on the real anchor and KL: its inputs (the unedited
   // reference logits among them), its forward (the head at each anchor's answer row) and KL.
   const anchorMeasure = (b: { rows: number; seqLen: number }) =>
@@ -393,10 +413,45 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const hostExtra = F32 *
     Math.max(biggestParam, 2 * biggestScored + totalUnits, 4 * ensembleEntries);
 
-  let largest: TensorSize = { name: "(none)", elements: 0, count: 1 };
-  for (const x of [...sizes.all, ...forward, ...head, ...anchors]) {
-    if (x.elements > largest.elements) largest = x;
-  }
+  // The largest buffer of each phase, each counted in the dtype it is held in. Loading uploads
+  // each weight as it is kept (f16 matrices are converted on the host: src/model/weights.ts);
+  // the weights stay through both phases.
+  const biggest = (list: readonly BufferSize[]) =>
+    list.reduce(largerBuffer, { name: "(none)", bytes: 0, dtype: "f32", count: 1 });
+  const load = biggest(sizes.all.map((x) => {
+    const dtype = sizes.matrices.has(x.name) ? o.weightDtype : "f32";
+    return { name: x.name, bytes: x.elements * DTYPE_BYTES[dtype], dtype, count: x.count };
+  }));
+  // The scored tensor with the most entries, as f32: attribution's gradient sum of it and the
+  // dense gradient summed into it (./backward.ts measures the latter among the backward's
+  // buffers); in the update, its units' master, gradient and Adam moments and their snapshot
+  // (all units at most: the plan bounds an edit of every one), and, when it is f16, the f32 copy
+  // its non-finite check makes of the whole tensor (countNonfinite, src/kne/update.ts).
+  const topScored = sizes.scored.reduce(
+    (a, x) => x.elements > a.elements ? x : a,
+    { name: "(none)", elements: 0, count: 1 },
+  );
+  const scoredF32 = (what: string): BufferSize => ({
+    name: `${what} of ${topScored.name}`,
+    bytes: F32 * topScored.elements,
+    dtype: "f32",
+    count: topScored.count,
+  });
+  const attribution = biggest([
+    load,
+    scoredF32("gradient sum"),
+    measured("attribution", ckpt).largest,
+    backwardLargest(config, { attribution: work }),
+    // The anchors are made before attribution (their reference logits by a forward).
+    ...klHeldBatches.map((b) => anchorMeasure(b).largest),
+  ]);
+  const update = biggest([
+    load,
+    scoredF32(o.weightDtype === "f16" ? "f32 copy" : "f32 units"),
+    measured("update", ckpt).largest,
+    backwardLargest(config, { update: updateWork }),
+    ...klBatches.map((b) => anchorMeasure(b).largest),
+  ]);
 
   return {
     config,
@@ -423,7 +478,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       devicePeak,
       hostExtra,
     },
-    largest,
+    largest: largerBuffer(attribution, update),
+    largestIn: { load, attribution, update },
     flops: editFlops(config, o, scored),
   };
 }
