@@ -3,7 +3,7 @@
 // finiteness checked, matrices kept f16 on the device when asked. The file may be on disk or in
 // memory (src/io/safetensors.ts); src/pipeline/load.ts adds the memory plan and the folder.
 
-import type { Backend, DType } from "../../engine/backend.ts";
+import { type Backend, type DType, DTYPE_BYTES } from "../../engine/backend.ts";
 import { ModelFileError } from "../io/errors.ts";
 import type { SafetensorsFile } from "../io/safetensors.ts";
 import { param, type Var } from "../autograd/variable.ts";
@@ -179,6 +179,18 @@ async function readParam(
       if (!(max <= F16_MAX)) {
         keepF16 = false;
         notes.push(`${info.name} stays f32: |w| reaches ${max}, beyond f16's ${F16_MAX}`);
+        // The memory plan, made from the headers, counted it in f16: its f32 buffer may be over
+        // the device's per-buffer limit, which the plan's check could not see.
+        const bytes = data.length * DTYPE_BYTES.f32, limit = backend.limits().maxBufferBytes;
+        if (bytes > limit) {
+          throw new ModelFileError(
+            file.path,
+            name,
+            `|w| reaches ${max}, beyond f16's ${F16_MAX}, so it stays f32: one buffer of ${
+              bytes.toLocaleString("en-US")
+            } bytes, over the device's limit of ${limit.toLocaleString("en-US")} bytes per buffer`,
+          );
+        }
       }
     }
     t = Tensor.fromArray(backend, data, info.shape, keepF16 ? "f16" : "f32");

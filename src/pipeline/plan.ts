@@ -414,8 +414,10 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     Math.max(biggestParam, 2 * biggestScored + totalUnits, 4 * ensembleEntries);
 
   // The largest buffer of each phase, each counted in the dtype it is held in. Loading uploads
-  // each weight as it is kept (f16 matrices are converted on the host: src/model/weights.ts);
-  // the weights stay through both phases.
+  // each weight as it is kept (f16 matrices are converted on the host: src/model/weights.ts; one
+  // with an entry beyond f16's range stays f32, which the headers cannot tell, and the loader
+  // refuses it when that f32 buffer is over the device's limit); the weights stay through both
+  // phases.
   const biggest = (list: readonly BufferSize[]) =>
     list.reduce(largerBuffer, { name: "(none)", bytes: 0, dtype: "f32", count: 1 });
   const load = biggest(sizes.all.map((x) => {

@@ -1,12 +1,13 @@
 // f16 weights end to end: a model whose matrices are f16 on the device computes exactly what the
 // f32 model computes with those matrices rounded to f16 (logits, loss and every gradient, GPT-2
 // and Llama, both backends); checkpoints load as the requested dtype (F16 bit for bit, BF16 and
-// F32 rounded, out-of-range matrices kept f32 with a note) and save back exactly; a missing
+// F32 rounded, out-of-range matrices kept f32 with a note, and refused by name when that f32 buffer
+// is over the device's per-buffer limit the plan could not check) and save back exactly; a missing
 // tensor is refused without leaking device memory; writeEntries (an edit's changes written back)
 // writes lone entries and unaligned runs into f32 and f16 tensors keeping every other entry's
 // bits, leaves nothing allocated, and refuses indices that are not ascending or out of range.
 
-import { throws as assertThrows } from "node:assert/strict";
+import { rejects as assertRejects, throws as assertThrows } from "node:assert/strict";
 import type { Backend } from "../../engine/backend.ts";
 import { backward } from "../../src/autograd/variable.ts";
 import { ModelFileError } from "../../src/io/errors.ts";
@@ -168,6 +169,25 @@ testBackends("a BF16 matrix beyond the f16 range stays f32, with a note", async 
     } finally {
       disposeModel(model);
     }
+    // The memory plan counted it in f16 (8,192 B): on a device whose per-buffer limit its f32
+    // buffer (16,384 B) is over, the load refuses it by name, leaving nothing allocated.
+    const limits = be.limits.bind(be);
+    const patched = be as { limits: Backend["limits"] };
+    patched.limits = () => ({ ...limits(), maxBufferBytes: 12_000 });
+    const live = be.allocatedBytes();
+    try {
+      await assertRejects(
+        loadModel(dir, be, { tokenizer: false, dtype: "f16" }),
+        (e: Error) =>
+          e instanceof ModelFileError && e.field === big &&
+          /stays f32: one buffer of 16,384 bytes, over the device's limit of 12,000/.test(
+            e.message,
+          ),
+      );
+    } finally {
+      delete (patched as Partial<Backend>).limits; // back to the prototype's method
+    }
+    if (be.allocatedBytes() !== live) throw new Error("the refused load left buffers behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
