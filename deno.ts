@@ -20,7 +20,7 @@ export {
   missingAnchorFile,
 } from "./src/pipeline/inputs.ts";
 export { weightDtypeFor } from "./src/pipeline/load-check.ts";
-export { ResourceError } from "./src/pipeline/plan-fit.ts";
+export { ResourceError } from "./src/plan/fit.ts";
 export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";
 // The run into an output folder.
 export { runEdits } from "./src/pipeline/run.ts";

@@ -35,13 +35,7 @@ export {
 } from "./src/session/edit.ts";
 export { METHOD_LABELS, methodByName, METHODS } from "./src/methods/registry.ts";
 export { editTarget } from "./src/edit/targets.ts";
-export {
-  type EditPlan,
-  type EditWork,
-  editWork,
-  loadProblems,
-  planEdit,
-} from "./src/pipeline/plan-edit.ts";
+export { type EditPlan, type EditWork, editWork, loadProblems, planEdit } from "./src/plan/edit.ts";
 export {
   type EditRequest,
   parseHparams,

@@ -7,7 +7,7 @@
 //   gpt2-small   GPT-2 small shape: 12 layers, d 768, 12 heads, ff 3072, vocab 50257
 //   gpt2-medium  GPT-2 medium shape: 24 layers, d 1024, 16 heads, ff 4096, vocab 50257
 //   llama-1b     Llama-style 1B shape: 16 layers, d 2048, 32 heads, 8 kv heads, ff 8192,
-//                vocab 32000, untied head. When the planner (src/pipeline/plan.ts) says an edit of
+//                vocab 32000, untied head. When the planner (src/plan/plan.ts) says an edit of
 //                a shape cannot fit the wasm32 4 GiB memory, the shape is reported with the
 //                planner's numbers and not run; for the Llama family the largest layer count
 //                of the same widths that fits is run instead, labelled with its layer count.
@@ -53,12 +53,7 @@ import type { DType } from "../engine/backend.ts";
 import { createWasmBackend } from "../engine/wasm/backend.ts";
 import { requestAdapter } from "../engine/webgpu/backend.ts";
 import type { ModelConfig } from "../src/model/config.ts";
-import {
-  type BackendLimits,
-  backendLimits,
-  formatBytes,
-  planProblems,
-} from "../src/pipeline/plan-fit.ts";
+import { type BackendLimits, backendLimits, formatBytes, planProblems } from "../src/plan/fit.ts";
 import { runChild } from "./edit/child.ts";
 import { record, summary } from "./edit/report.ts";
 import type { EditResult, TorchEdit } from "./edit/result.ts";

@@ -28,6 +28,7 @@ export const LAYERS: Record<string, number> = {
   "src/kne": 5,
   "src/methods": 6,
   "src/loop": 6,
+  "src/plan": 6,
   "src/pipeline": 7,
   "src/session": 7,
 };

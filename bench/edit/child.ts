@@ -11,7 +11,7 @@ import { selectEnsemble } from "../../src/kne/ensemble.ts";
 import { kneEdit } from "../../src/kne/kne.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
-import { backendLimits } from "../../src/pipeline/plan-fit.ts";
+import { backendLimits } from "../../src/plan/fit.ts";
 import { median } from "../../src/eval/aggregate.ts";
 import { peakRssBytes, resetPeakRss } from "../peak-rss.ts";
 import { profiledEdit } from "./profile.ts";

@@ -1,7 +1,7 @@
 // bench:edit's report: a few lines per shape on the terminal, and a dated entry (a table and
 // those lines) under its heading in bench/RESULTS.md.
 
-import { formatBytes } from "../../src/pipeline/plan-fit.ts";
+import { formatBytes } from "../../src/plan/fit.ts";
 import { addEntry, entryHeading } from "../results-file.ts";
 import type { EditResult } from "./result.ts";
 import { CHECKPOINT, HP, load, PROMPT_TOKENS, TARGET_TOKENS, WARMUP } from "./settings.ts";

@@ -3,7 +3,7 @@
 
 import type { DType } from "../../engine/backend.ts";
 import type { kneEdit } from "../../src/kne/kne.ts";
-import type { MemoryPlan } from "../../src/pipeline/plan.ts";
+import type { MemoryPlan } from "../../src/plan/plan.ts";
 
 export interface PlanSummary {
   weights: number;

@@ -4,8 +4,8 @@
 import type { DType } from "../../engine/backend.ts";
 import { KNE_DEFAULTS, type KneHparams } from "../../src/kne/hparams.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
-import { type BackendLimits, fitPlan } from "../../src/pipeline/plan-fit.ts";
-import type { MemoryPlan } from "../../src/pipeline/plan.ts";
+import { type BackendLimits, fitPlan } from "../../src/plan/fit.ts";
+import type { MemoryPlan } from "../../src/plan/plan.ts";
 import { benchFlags } from "../flags.ts";
 
 export const args = benchFlags([

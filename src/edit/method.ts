@@ -11,8 +11,8 @@ import type { TensorChange } from "../io/patch.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 
 /**
- * The shape of the work an edit does, for the memory plan (src/pipeline/plan.ts): the rows the
- * run forms (src/pipeline/work.ts) and what the method does with them (EditMethod.planWork).
+ * The shape of the work an edit does, for the memory plan (src/plan/plan.ts): the rows the
+ * run forms (src/plan/work.ts) and what the method does with them (EditMethod.planWork).
  */
 export interface WorkShape {
   /** Tokens per row: prompt plus target minus one, at most the context. */

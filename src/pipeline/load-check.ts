@@ -14,8 +14,8 @@ import {
   fitPlan,
   planProblems,
   ResourceError,
-} from "./plan-fit.ts";
-import { type MemoryPlan, planMemory } from "./plan.ts";
+} from "../plan/fit.ts";
+import { type MemoryPlan, planMemory } from "../plan/plan.ts";
 
 /** The stored dtypes of a checkpoint's 2-D tensors (its weight matrices). */
 function matrixDtypes(file: SafetensorsFile): string[] {

@@ -12,7 +12,7 @@ import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
 import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkBeforeLoad } from "./load-check.ts";
-import type { MemoryPlan } from "./plan.ts";
+import type { MemoryPlan } from "../plan/plan.ts";
 
 export interface LoadedModel {
   dir: string;

@@ -13,8 +13,8 @@ import { applyPatchTo, type PatchEntry, readPatch, writePatch } from "../../src/
 import { writeSafetensors } from "../../src/io/safetensors.ts";
 import { loadTokenizer, TokenizerError } from "../../src/io/tokenizer.ts";
 import type { GemmaSettings, ModelConfig } from "../../src/model/config.ts";
-import { planProblems } from "../../src/pipeline/plan-fit.ts";
-import { planMemory } from "../../src/pipeline/plan.ts";
+import { planProblems } from "../../src/plan/fit.ts";
+import { planMemory } from "../../src/plan/plan.ts";
 import { METHODS } from "../../src/methods/registry.ts";
 
 export interface FuzzRequest {

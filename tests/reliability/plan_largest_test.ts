@@ -19,14 +19,9 @@ import { maskedUpdate } from "../../src/kne/update.ts";
 import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts";
 import { parseModelConfig } from "../../src/model/read-config.ts";
 import { loadModel, saveWeights } from "../../src/pipeline/load.ts";
-import {
-  type BackendLimits,
-  fitPlan,
-  planProblems,
-  tensorLabel,
-} from "../../src/pipeline/plan-fit.ts";
-import { formatPlan } from "../../src/pipeline/plan-text.ts";
-import { planMemory } from "../../src/pipeline/plan.ts";
+import { type BackendLimits, fitPlan, planProblems, tensorLabel } from "../../src/plan/fit.ts";
+import { formatPlan } from "../../src/plan/text.ts";
+import { planMemory } from "../../src/plan/plan.ts";
 import { GEMMA2_2B_JSON } from "../helpers/configs.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { largestDuring } from "../helpers/memory.ts";
@@ -88,7 +83,7 @@ testBackends(
             earlyStopLoss: 0,
             klWeight: r.klRows > 0 ? 1 : 0,
           };
-          // The work as the run forms it (src/pipeline/work.ts): the anchors in length buckets.
+          // The work as the run forms it (src/plan/work.ts): the anchors in length buckets.
           const buckets = lengthBuckets(prompts);
           const work = {
             seqLen: r.t,

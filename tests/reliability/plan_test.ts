@@ -32,14 +32,9 @@ import type { ModelConfig } from "../../src/model/config.ts";
 import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { checkBeforeLoad, weightDtypeFor } from "../../src/pipeline/load-check.ts";
-import {
-  type BackendLimits,
-  fitPlan,
-  planProblems,
-  ResourceError,
-} from "../../src/pipeline/plan-fit.ts";
-import { formatPlan } from "../../src/pipeline/plan-text.ts";
-import { planMemory, type TensorSize, totalElements } from "../../src/pipeline/plan.ts";
+import { type BackendLimits, fitPlan, planProblems, ResourceError } from "../../src/plan/fit.ts";
+import { formatPlan } from "../../src/plan/text.ts";
+import { planMemory, type TensorSize, totalElements } from "../../src/plan/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 import { configOfShape, gemmaFields, LLAMA_7B, SHAPE_ARCHS } from "../helpers/configs.ts";
 import { getBackend, testBackends } from "../helpers/backends.ts";

@@ -1,4 +1,4 @@
-// The memory plan counts the work the run will do (src/pipeline/work.ts): in batch mode every
+// The memory plan counts the work the run will do (src/plan/work.ts): in batch mode every
 // request's anchors at once, in sequential mode the earlier edits' anchors too. The batch plan
 // once counted 48 anchors in all while the run built up to 96 per request, said 346.7 MB for
 // the whole test split, and the run died at 3.9 GB. Beside the row counts, whole runs (runEdits,
@@ -10,10 +10,10 @@ import { buildAnchors } from "../../src/edit/anchors.ts";
 import type { EditMode } from "../../src/pipeline/records.ts";
 import { runEdits } from "../../src/pipeline/run.ts";
 import { editTarget } from "../../src/edit/targets.ts";
-import { workOf } from "../../src/pipeline/work.ts";
+import { workOf } from "../../src/plan/work.ts";
 import { loadRequests } from "../../src/io/requests.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
-import { planMemory } from "../../src/pipeline/plan.ts";
+import { planMemory } from "../../src/plan/plan.ts";
 import { methodByName } from "../../src/methods/registry.ts";
 import { getBackend } from "../helpers/backends.ts";
 import { peakDuring } from "../helpers/memory.ts";

@@ -1,6 +1,6 @@
 // The gradients a KNE backward holds at once, measured by running the real forward, loss and
 // backward() (src/autograd) of the edit's two phases on the measuring backend (no data, no
-// arithmetic: engine/measure/backend.ts), as src/pipeline/activations.ts does for the forward.
+// arithmetic: engine/measure/backend.ts), as src/plan/activations.ts does for the forward.
 // Attribution differentiates every scored weight and bias densely into running sums; the update
 // only the ensemble's units (Var.gradUnits) into compact sums, its loss the mean target
 // cross-entropy plus, with a KL term, the KL over each anchor batch (src/kne/, built by
@@ -102,7 +102,7 @@ function unitSinks(be: MeasuringBackend, model: CausalLM, work: UpdateWork): voi
 
 /**
  * The loss of the phase on a forward of `model`, and the seed its backward starts from: built by
- * ./losses.ts, as the planner's kept tensors are (src/pipeline/activations.ts).
+ * ./losses.ts, as the planner's kept tensors are (src/plan/activations.ts).
  */
 function phaseLoss(model: CausalLM, phase: Phase): [Var, Tensor?] {
   const work = "attribution" in phase ? phase.attribution : phase.update;

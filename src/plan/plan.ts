@@ -4,14 +4,14 @@
 // (what autograd keeps until backward), the head's and the loss's tensors with their inputs, the
 // KL term's and the backward's transient gradients are measured by running the models' own
 // forward and the edit's own losses and backward on a backend that only counts allocations
-// (src/pipeline/activations.ts, losses.ts, backward.ts), so none can drift from the code;
+// (src/plan/activations.ts, losses.ts, backward.ts), so none can drift from the code;
 // tests/reliability/plan_test.ts checks them against the bytes a real edit allocates. The largest
 // single buffer is found per phase, each buffer in the dtype it is held in (an f16 weight at 2
 // bytes an entry), among the weights, the f32 buffers the edit makes of the scored ones, and every
 // buffer the measured forwards and backwards make, kept or freed; it is exactly the real load's
 // and edit's (tests/reliability/plan_largest_test.ts). Whether a plan fits a backend:
-// ./plan-fit.ts; the plan as text: ./plan-text.ts; the check of a model folder before it is
-// loaded: ./load-check.ts.
+// ./fit.ts; the plan as text: ./text.ts; the check of a model folder before it is
+// loaded: src/pipeline/load-check.ts.
 //
 // Phases of one KNE edit, on top of the resident weights:
 //   attribution  the path-summed gradient of every scored weight and bias (of one group of
@@ -104,7 +104,7 @@ export interface MemoryPlan {
     logits: number;
     /**
      * Bytes attribution's backward allocates above what its forward keeps, at its peak, measured
-     * on the real backward (src/pipeline/backward.ts; the running sums are the gradients): dense
+     * on the real backward (src/plan/backward.ts; the running sums are the gradients): dense
      * weight gradients, activation gradients, those summed into activations used more than once
      * (held until the step ends), and with checkpointed layers the recomputed one. Exact for the
      * measured cuts, an upper bound where the head's backward outweighs the layers'.
@@ -171,7 +171,7 @@ function numel(shape: readonly number[]): number {
 }
 
 /**
- * A measured forward's tensors (src/pipeline/activations.ts) as the plan counts them: through its
+ * A measured forward's tensors (src/plan/activations.ts) as the plan counts them: through its
  * last layer (before the layers, one layer's with count nLayers - 1, then the last layer's), and
  * beyond, with its loss (the inputs, then what the head and the loss keep).
  */
@@ -361,7 +361,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const ensembleEntries = ensembleEntriesOf(sizes.units, kept);
   const optimizer = F32 * 4 * ensembleEntries;
   // The gradients the backward holds at once, measured on the real forward, loss and backward
-  // of each phase (src/pipeline/backward.ts): dense weight gradients in attribution, only the
+  // of each phase (src/plan/backward.ts): dense weight gradients in attribution, only the
   // ensemble's units in the update (each tensor's, at most the kept units), with the KL term's
   // anchor batches when there is one, the recomputed layer included when checkpointed.
   const work = {

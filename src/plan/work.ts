@@ -1,4 +1,4 @@
-// The work shape of an edit run for the memory plan (src/pipeline/plan.ts), counted as run.ts forms
+// The work shape of an edit run for the memory plan (src/plan/plan.ts), counted as run.ts forms
 // its rows: the edit rows (one per request in batch mode, else one), and the KL term's anchor
 // rows: each edit's anchor candidates (src/edit/anchors.ts, an upper bound of what the model
 // keeps), for every request at once in batch mode, plus one row per target token of every

@@ -17,9 +17,9 @@ import { buildModel, disposeModel, initWeights } from "../../src/model/build.ts"
 import type { ModelConfig } from "../../src/model/config.ts";
 import { lmLoss } from "../../src/model/loss.ts";
 import { parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
-import { measureForward } from "../../src/pipeline/activations.ts";
+import { measureForward } from "../../src/plan/activations.ts";
 import { LLAMA_7B } from "../helpers/configs.ts";
-import { forwardTensors, planMemory } from "../../src/pipeline/plan.ts";
+import { forwardTensors, planMemory } from "../../src/plan/plan.ts";
 import { Tensor, tidy } from "../../src/tensor/tensor.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 // A memory plan as aligned text lines, for `--plan`: the bytes of each phase and, given the
 // backend's limits, whether it fits.
 
-import { type BackendLimits, formatBytes, planProblems, tensorLabel } from "./plan-fit.ts";
+import { type BackendLimits, formatBytes, planProblems, tensorLabel } from "./fit.ts";
 import { type MemoryPlan, totalElements } from "./plan.ts";
 
 /** The plan as aligned text lines (for `--plan`). */

@@ -8,8 +8,8 @@ import type { EditMethod, EditTarget, Hparams, WorkShape } from "../edit/method.
 import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { type BackendLimits, backendLimits, fitPlan, planProblems } from "./plan-fit.ts";
-import { formatPlan } from "./plan-text.ts";
+import { type BackendLimits, backendLimits, fitPlan, planProblems } from "./fit.ts";
+import { formatPlan } from "./text.ts";
 import { type MemoryPlan, planMemory } from "./plan.ts";
 import { resolveWeightDtype } from "../model/dtype.ts";
 import { workOf } from "./work.ts";

@@ -16,8 +16,8 @@ import {
   measureBackward,
   type Phase,
   updateTransient,
-} from "../../src/pipeline/backward.ts";
-import { planMemory } from "../../src/pipeline/plan.ts";
+} from "../../src/plan/backward.ts";
+import { planMemory } from "../../src/plan/plan.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
