@@ -23,6 +23,7 @@ import { sha256 } from "../src/pipeline/manifest.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
 import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";
+import { withInputNoise } from "../src/train/data.ts";
 import { DivergedError, trainSteps } from "../src/train/loop.ts";
 import { isPresetName, PRESETS, trainedModelConfig } from "../src/train/presets.ts";
 import { beginRun, recordRun } from "../src/train/runs.ts";
@@ -41,7 +42,8 @@ import {
 const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DIR] [--force]
   [--epochs N] [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ff N] [--ctx N] [--seed N]
-  [--tokenizer FILE] [--backend B] [--ckpt-every N] [--resume] [--keep-checkpoint]
+  [--tokenizer FILE] [--input-noise P] [--backend B] [--ckpt-every N] [--resume]
+  [--keep-checkpoint]
 
   --preset P   facts (default: models/kne-facts), base (models/kne-facts-base, GPT-2) or
                base-llama (models/kne-facts-base-llama, its Llama-style twin); an epoch of a
@@ -53,6 +55,9 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                marker), and only once training has finished
   --tokenizer FILE  a tokenizer.json to train with instead of the preset's (a base preset's
                needs <|endoftext|>; \`deno task make-tokenizer --vocab N --out DIR\` makes one)
+  --input-noise P  replace each input token (not the next-token targets) by a random one with
+               probability P, in [0, 1) (default 0), so that the model learns to answer past
+               words it cannot read; seeded, so a resumed run reads the same rows
   --ckpt-every N  write DIR.checkpoint every N steps (it is also written on Ctrl-C); a run
                to a DIR whose checkpoint is still there is refused unless it gives --resume
                (continue) or --force (start over, replacing the checkpoint)
@@ -77,6 +82,7 @@ const options = {
   ff: { type: "string" },
   ctx: { type: "string" },
   tokenizer: { type: "string" },
+  "input-noise": { type: "string", default: "0" },
   seed: { type: "string", default: "1" },
   backend: { type: "string", default: "wasm" },
   "ckpt-every": { type: "string", default: "500" },
@@ -124,6 +130,8 @@ const nLayers = int("layers");
 const nHeads = int("heads");
 const dFF = int("ff");
 const ckptEvery = int("ckpt-every");
+const inputNoise = num("input-noise");
+if (inputNoise >= 1) exitWithError(`--input-noise must be below 1`, 2);
 if (d % nHeads !== 0) {
   exitWithError(`--d ${d} must be a multiple of --heads ${nHeads}`, 2);
 }
@@ -215,7 +223,10 @@ await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
 await Deno.writeTextFile(`${partial}/tokenizer.json`, tokenizerText);
-const { source, evalSets, eot } = data;
+const { evalSets, eot } = data;
+const source = inputNoise > 0
+  ? withInputNoise(data.source, inputNoise, tok.vocabSize, eot, seed)
+  : data.source;
 if (data.dropped > 0) {
   console.error(`note: ${data.dropped} sentences longer than the context were dropped`);
 }

@@ -6,6 +6,9 @@
 //   followed by the end-of-text token, concatenated and cut into rows of exactly ctx + 1 tokens
 //   (the last partial row dropped), as GPT-2 was trained. A pass's rows are built when the pass
 //   starts, so the loop holds one pass at a time.
+// Either source can be read through input noise (withInputNoise): a share of the input tokens
+// replaced by random ones, the targets kept, so that the model learns to answer past words it
+// cannot read.
 
 import { mulberry32, shuffled } from "../random/rng.ts";
 
@@ -83,5 +86,45 @@ export function packedSource(
     unit: `${ctx}-token windows`,
     size: (pass) => rowsOf(pass).length,
     batch: (pass, from, to) => toBatch(rowsOf(pass).slice(from, to)),
+  };
+}
+
+/**
+ * `source` with each input token (not the targets, not `eot`) replaced at `rate` by a token drawn
+ * uniformly from the vocabulary but `eot`. The draws are seeded by `seed`, the epoch and the row's
+ * index in it, so a resumed run reads the same rows as an uninterrupted one.
+ */
+export function withInputNoise(
+  source: BatchSource,
+  rate: number,
+  vocabSize: number,
+  eot: number | null,
+  seed: number,
+): BatchSource {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`input noise rate ${rate} is not in [0, 1)`);
+  const draw = (rng: () => number) => {
+    for (;;) {
+      const t = Math.floor(rng() * vocabSize);
+      if (t !== eot) return t;
+    }
+  };
+  return {
+    unit: source.unit,
+    size: (epoch) => source.size(epoch),
+    batch: (epoch, from, to) => {
+      const b = source.batch(epoch, from, to);
+      const t = b.ids.length / b.rows;
+      const ids = b.ids.slice();
+      for (let r = 0; r < b.rows; r++) {
+        const rng = mulberry32(
+          Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^
+            (from + r),
+        );
+        for (let i = r * t; i < (r + 1) * t; i++) {
+          if (rng() < rate && b.targets[i] !== -1 && ids[i] !== eot) ids[i] = draw(rng);
+        }
+      }
+      return { ids, targets: b.targets, rows: b.rows };
+    },
   };
 }
