@@ -72,7 +72,6 @@ export class Gemma extends DecoderLM {
     const x0 = start
       ? constant(start.x)
       : A.scale(this.tokenEmbedding(EMBED, ids, hook), Math.fround(Math.sqrt(c.dModel)));
-    const act = c.activation === "gelu_exact" ? A.geluErf : A.gelu;
     const sandwich = g.version >= 2;
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `model.layers.${l}.`;
@@ -101,7 +100,7 @@ export class Gemma extends DecoderLM {
       const ao = hook?.(l, "attn_out", o) ?? o;
       const mid = A.add(atRows(x, only), sandwich ? norm(ao, "post_attention_layernorm") : ao);
       const n2 = norm(mid, sandwich ? "pre_feedforward_layernorm" : "post_attention_layernorm");
-      const gu = A.mul(act(proj(n2, "mlp.gate_proj")), proj(n2, "mlp.up_proj"));
+      const gu = A.mul(this.gelu(proj(n2, "mlp.gate_proj")), proj(n2, "mlp.up_proj"));
       const key = hook?.(l, "mlp_key", gu) ?? gu;
       const d = proj(key, "mlp.down_proj");
       const mo = hook?.(l, "mlp_out", d) ?? d;

@@ -112,7 +112,7 @@ export class GPT2 extends DecoderLM {
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
       const n2 = this.layerNorm(mid, `${h}ln_2`);
       const fc = proj(n2, "mlp.c_fc");
-      const f = c.activation === "gelu_exact" ? A.geluErf(fc) : A.gelu(fc);
+      const f = this.gelu(fc);
       const key = hook?.(l, "mlp_key", f) ?? f;
       const mo = proj(key, "mlp.c_proj");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);

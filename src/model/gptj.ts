@@ -75,7 +75,6 @@ export class GPTJ extends DecoderLM {
     forwardOrigin("GPT-J", ids.shape, cache, start, c);
     const invFreq = this.rotaryTable();
     const x0 = start ? constant(start.x) : this.tokenEmbedding(`${P}wte.weight`, ids, hook);
-    const act = c.activation === "gelu_exact" ? A.geluErf : A.gelu;
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const h = `${P}h.${l}.`;
       const proj = (input: Var, n: string) => this.project(input, h + n);
@@ -98,7 +97,7 @@ export class GPTJ extends DecoderLM {
       const ao = proj(atRows(att, only), "attn.out_proj");
       const mid = A.add(atRows(x, only), hook?.(l, "attn_out", ao) ?? ao);
       // Parallel: the FFN reads the same normed layer input as attention.
-      const f = act(proj(atRows(n1, only), "mlp.fc_in"));
+      const f = this.gelu(proj(atRows(n1, only), "mlp.fc_in"));
       const key = hook?.(l, "mlp_key", f) ?? f;
       const mo = proj(key, "mlp.fc_out");
       return A.add(mid, hook?.(l, "mlp_out", mo) ?? mo);

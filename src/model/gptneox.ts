@@ -99,7 +99,6 @@ export class GPTNeoX extends DecoderLM {
     const x0 = start
       ? constant(start.x)
       : this.tokenEmbedding(`${PREFIX}embed_in.weight`, ids, hook);
-    const act = c.activation === "gelu_exact" ? A.geluErf : A.gelu;
     const x = this.runLayers(x0, { hook, cache, rows, start, t }, (l, x, only) => {
       const p = `${PREFIX}layers.${l}.`;
       const proj = (input: Var, n: string) => this.project(input, p + n);
@@ -126,7 +125,7 @@ export class GPTNeoX extends DecoderLM {
       const input = atRows(x, only);
       const mid = A.add(input, attnOut);
       // Parallel: the FFN reads the layer's input; sequential: the stream after attention.
-      const f = act(
+      const f = this.gelu(
         proj(
           norm(c.parallelResidual ? input : mid, "post_attention_layernorm"),
           "mlp.dense_h_to_4h",

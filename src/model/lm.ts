@@ -188,6 +188,11 @@ export abstract class DecoderLM implements CausalLM {
     return A.linear(input, this.param(`${name}.weight`), bias, layout, this.projectionScale);
   }
 
+  /** The GELU the config names: the exact (erf) form or the tanh approximation. */
+  protected gelu(x: Var): Var {
+    return this.config.activation === "gelu_exact" ? A.geluErf(x) : A.gelu(x);
+  }
+
   /** LayerNorm of `x` with `name`.weight and `name`.bias. */
   protected layerNorm(x: Var, name: string): Var {
     const c = this.config;
