@@ -20,6 +20,7 @@ import {
   forwardOrigin,
   type LayerStart,
   type ParamInfo,
+  untiedHead,
 } from "./lm.ts";
 
 const P = GPT2_PREFIX;
@@ -53,7 +54,7 @@ export function gptjParamInfo(c: ModelConfig): ParamInfo[] {
     global(`${P}ln_f.weight`, [d], "norm", "vector"),
     global(`${P}ln_f.bias`, [d], "norm", "vector"),
   );
-  if (!c.tieEmbeddings) out.push(global("lm_head.weight", [c.vocabSize, d], "head", "out_in"));
+  out.push(...untiedHead("lm_head.weight", c));
   out.push(global("lm_head.bias", [c.vocabSize], "head", "vector"));
   return out;
 }

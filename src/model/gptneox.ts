@@ -19,6 +19,7 @@ import {
   forwardOrigin,
   type LayerStart,
   type ParamInfo,
+  untiedHead,
 } from "./lm.ts";
 
 const PREFIX = "gpt_neox.";
@@ -67,15 +68,7 @@ export function neoxParamInfo(c: ModelConfig): ParamInfo[] {
       layout: "vector",
     },
   );
-  if (!c.tieEmbeddings) {
-    out.push({
-      name: "embed_out.weight",
-      shape: [c.vocabSize, d],
-      layer: -1,
-      group: "head",
-      layout: "out_in",
-    });
-  }
+  out.push(...untiedHead("embed_out.weight", c));
   return out;
 }
 

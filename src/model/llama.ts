@@ -17,6 +17,7 @@ import {
   forwardOrigin,
   type LayerStart,
   type ParamInfo,
+  untiedHead,
 } from "./lm.ts";
 
 /**
@@ -57,15 +58,7 @@ export function llamaParamInfo(c: ModelConfig, extraNorms: readonly string[] = [
     add("mlp.down_proj.weight", [d, c.dFF], "mlp_out", "out_in");
   }
   out.push({ name: "model.norm.weight", shape: [d], layer: -1, group: "norm", layout: "vector" });
-  if (!c.tieEmbeddings) {
-    out.push({
-      name: "lm_head.weight",
-      shape: [c.vocabSize, d],
-      layer: -1,
-      group: "head",
-      layout: "out_in",
-    });
-  }
+  out.push(...untiedHead("lm_head.weight", c));
   return out;
 }
 

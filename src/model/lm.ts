@@ -24,6 +24,12 @@ export interface ParamInfo {
   layout: "in_out" | "out_in" | "vector" | "embedding";
 }
 
+/** An untied output head `name` ([vocab, d], stored out x in), or nothing when it is tied. */
+export function untiedHead(name: string, c: ModelConfig): ParamInfo[] {
+  if (c.tieEmbeddings) return [];
+  return [{ name, shape: [c.vocabSize, c.dModel], layer: -1, group: "head", layout: "out_in" }];
+}
+
 /** Points inside a block where hooks may read or replace activations. */
 export type HookSite =
   /** Token embeddings before anything is added to them (layer -1), [batch*T, d]. */
