@@ -141,7 +141,9 @@ export interface Backend {
   /**
    * Releases the device, workers and memory now. The promise settles once they are gone (worker
    * threads exited, device lost): a process about to exit awaits it, so that no thread is still
-   * tearing down while the process runs its exit handlers. Idempotent.
+   * tearing down while the process runs its exit handlers. Idempotent. From the call on, every
+   * other call throws a BackendError saying the backend was disposed (checkNotDisposed), except
+   * free(), allocatedBytes() and transfers(), so that cleanup may run in any order.
    */
   dispose(): Promise<void>;
 }
@@ -149,6 +151,19 @@ export interface Backend {
 /** A backend, device, kernel or tensor operation refused its arguments or failed. */
 export class BackendError extends Error {
   override name = "BackendError";
+}
+
+/**
+ * Refuses call `what` on a backend named `name` once it is disposed (`disposed`): every backend's
+ * check, so that a disposed WASM backend does not go on computing on the calling thread and a
+ * disposed WebGPU one does not fail later with the device's own words.
+ */
+export function checkNotDisposed(disposed: boolean, name: BackendName, what: string): void {
+  if (disposed) {
+    throw new BackendError(
+      `${what}: the ${name} backend was disposed (dispose() released it); create another one`,
+    );
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type BackendName,
   type Binding,
   checkAllocLength,
+  checkNotDisposed,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -74,6 +75,7 @@ export class MeasuringBackend implements Backend {
   #peakBytes = 0;
   #largest: MeasuredBuffer | null = null;
   #transfers: Transfers = { uploads: 0, uploadBytes: 0, reads: 0, readBytes: 0 };
+  #disposed = false;
 
   constructor(opts: MeasuringOptions = {}) {
     this.name = opts.as ?? "wasm";
@@ -83,6 +85,7 @@ export class MeasuringBackend implements Backend {
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
+    this.#open("alloc");
     checkAllocLength(length);
     const bytes = this.#round(length * DTYPE_BYTES[dtype]);
     const buf = new MeasuredBuffer(this.#nextId++, length, dtype, this, bytes);
@@ -97,16 +100,23 @@ export class MeasuringBackend implements Backend {
     return ownedBuffer(buf, MeasuredBuffer, this, what);
   }
 
+  #open(what: string): void {
+    checkNotDisposed(this.#disposed, this.name, what);
+  }
+
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
+    this.#open("upload");
     const b = this.#own(buf, "upload");
     recordUpload(b, data, offset, this.#transfers);
     b.writer ||= "upload";
   }
 
-  read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+  // deno-lint-ignore require-await
+  async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+    this.#open("read");
     const b = this.#own(buf, "read");
     recordRead(b, offset, length, this.#transfers);
-    return Promise.resolve(new Float32Array(length));
+    return new Float32Array(length);
   }
 
   /**
@@ -115,6 +125,7 @@ export class MeasuringBackend implements Backend {
    * is measured, and refused by the plan's checks, not here.
    */
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    this.#open(`kernel ${name}`);
     const spec = kernelSpec(name);
     const names = [...spec.inputs, ...spec.outputs];
     if (buffers.length !== names.length || params.length !== spec.params.length) {
@@ -158,6 +169,7 @@ export class MeasuringBackend implements Backend {
   }
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
+    this.#open("copy");
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
     checkRange(s, srcOffset, n, "copy");
     checkRange(d, dstOffset, n, "copy");
@@ -208,28 +220,34 @@ export class MeasuringBackend implements Backend {
     this.#largest = null;
   }
 
-  sync(): Promise<void> {
-    return Promise.resolve();
+  // deno-lint-ignore require-await
+  async sync(): Promise<void> {
+    this.#open("sync");
   }
 
   limits(): DeviceLimits {
+    this.#open("limits");
     return { freeBytes: null, isHostMemory: false, maxBufferBytes: Number.MAX_SAFE_INTEGER };
   }
 
   profileDispatches(on: boolean): void {
+    this.#open("profileDispatches");
     if (on) throw new BackendError(`${this.description}: dispatches run nothing to time`);
   }
 
-  takeDispatchTimes(): Promise<DispatchTime[]> {
-    return Promise.resolve([]);
+  // deno-lint-ignore require-await
+  async takeDispatchTimes(): Promise<DispatchTime[]> {
+    this.#open("takeDispatchTimes");
+    return [];
   }
 
   transfers(): Transfers {
     return { ...this.#transfers };
   }
 
-  /** Nothing to release: no memory, no workers. */
+  /** Nothing to release (no memory, no workers); later calls throw as a real backend's do. */
   dispose(): Promise<void> {
+    this.#disposed = true;
     return Promise.resolve();
   }
 }

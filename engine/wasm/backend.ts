@@ -9,6 +9,7 @@ import {
   BackendError,
   type Binding,
   checkAllocLength,
+  checkNotDisposed,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -94,6 +95,8 @@ export class WasmBackend implements Backend {
   #pool: ThreadPool | null = null;
   /** Settles once the last pool disposed has no thread left (a later dispose() returns it). */
   #released: Promise<void> = Promise.resolve();
+  /** dispose() was called: every call but free() and the counters throws (checkNotDisposed). */
+  #disposed = false;
   /** Bytes the backend holds for itself (packing scratch, pool control): not in allocatedBytes. */
   #reserved = 0;
   /** Packing space per thread for the matmul kernels (0 when the module has none). */
@@ -140,6 +143,7 @@ export class WasmBackend implements Backend {
    * once by createWasmBackend. Each worker gets its own packing space from this allocator.
    */
   async startThreads(threads: number): Promise<void> {
+    this.#open("startThreads");
     if (this.#pool) throw new BackendError("startThreads: the thread pool is already running");
     if (!Number.isInteger(threads) || threads < 1) {
       throw new BackendError(`threads must be a positive integer, got ${threads}`);
@@ -168,6 +172,7 @@ export class WasmBackend implements Backend {
    * bytes). Returns when all are done. Callers must give the calls disjoint outputs.
    */
   parallel(calls: readonly Call[]): void {
+    this.#open("parallel");
     if (this.#pool && calls.length > 1) {
       this.#pool.run(calls);
       return;
@@ -190,6 +195,7 @@ export class WasmBackend implements Backend {
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
+    this.#open("alloc");
     checkAllocLength(length);
     const offset = this.#alloc.alloc(length * DTYPE_BYTES[dtype]);
     return new WasmBuffer(this.#nextId++, length, dtype, this, offset);
@@ -199,7 +205,12 @@ export class WasmBackend implements Backend {
     return ownedBuffer(buf, WasmBuffer, this, what);
   }
 
+  #open(what: string): void {
+    checkNotDisposed(this.#disposed, this.name, what);
+  }
+
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
+    this.#open("upload");
     const b = this.#own(buf, "upload");
     recordUpload(b, data, offset, this.#transfers);
     if (b.dtype === "f32") {
@@ -210,15 +221,18 @@ export class WasmBackend implements Backend {
     }
   }
 
-  read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+  // async: a refusal rejects the promise, as WebGPU's does.
+  // deno-lint-ignore require-await
+  async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+    this.#open("read");
     const b = this.#own(buf, "read");
     recordRead(b, offset, length, this.#transfers);
     if (b.dtype === "f16") {
       const start = b.byteOffset / 2 + offset;
-      return Promise.resolve(fromHalfBits(this.heap16.slice(start, start + length)));
+      return fromHalfBits(this.heap16.slice(start, start + length));
     }
     const start = b.byteOffset / 4 + offset;
-    return Promise.resolve(this.heap.slice(start, start + length));
+    return this.heap.slice(start, start + length);
   }
 
   /** Byte pointer of a binding, for kernels and the thread pool. */
@@ -229,6 +243,7 @@ export class WasmBackend implements Backend {
   }
 
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
+    this.#open(`kernel ${name}`);
     if (!this.#profiling) return this.#dispatch(name, buffers, params);
     const t0 = performance.now();
     this.#dispatch(name, buffers, params);
@@ -236,13 +251,16 @@ export class WasmBackend implements Backend {
   }
 
   profileDispatches(on: boolean): void {
+    this.#open("profileDispatches");
     this.#profiling = on;
   }
 
-  takeDispatchTimes(): Promise<DispatchTime[]> {
+  // deno-lint-ignore require-await
+  async takeDispatchTimes(): Promise<DispatchTime[]> {
+    this.#open("takeDispatchTimes");
     const out = this.#timed;
     this.#timed = [];
-    return Promise.resolve(out);
+    return out;
   }
 
   #dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
@@ -304,6 +322,7 @@ export class WasmBackend implements Backend {
   }
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
+    this.#open("copy");
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
     checkRange(s, srcOffset, n, "copy");
     checkRange(d, dstOffset, n, "copy");
@@ -322,8 +341,9 @@ export class WasmBackend implements Backend {
     this.#alloc.release(b.byteOffset);
   }
 
-  sync(): Promise<void> {
-    return Promise.resolve();
+  // deno-lint-ignore require-await
+  async sync(): Promise<void> {
+    this.#open("sync");
   }
 
   transfers(): Transfers {
@@ -336,6 +356,7 @@ export class WasmBackend implements Backend {
 
   /** wasm32 memory: 4 GiB less the heap base, less what is allocated (another model counts). */
   limits(): DeviceLimits {
+    this.#open("limits");
     return {
       freeBytes: MAX_BYTES - HEAP_BASE - this.allocatedBytes(),
       isHostMemory: true,
@@ -353,10 +374,11 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Terminates the worker threads (kernels then run on the calling thread only); settles once
-   * they have exited.
+   * Terminates the worker threads; settles once they have exited. Every later call but free() and
+   * the counters throws (it used to go on computing on the calling thread alone).
    */
   dispose(): Promise<void> {
+    this.#disposed = true;
     if (this.#pool) this.#released = this.#pool.dispose();
     this.#pool = null;
     return this.#released;

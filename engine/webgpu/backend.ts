@@ -10,6 +10,7 @@ import {
   BackendError,
   type Binding,
   checkAllocLength,
+  checkNotDisposed,
   checkRange,
   type DeviceBuffer,
   type DeviceLimits,
@@ -142,13 +143,19 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  #checkAlive(): void {
+  /** Refuses `what` once dispose() was called, whatever the device says since. */
+  #open(what: string): void {
+    checkNotDisposed(this.#released !== null, this.name, what);
+  }
+
+  #checkAlive(what: string): void {
+    this.#open(what);
     if (this.#lost !== null) throw new BackendError(`WebGPU device lost: ${this.#lost}`);
     if (this.#error !== null) throw new BackendError(`WebGPU error: ${this.#error}`);
   }
 
   alloc(length: number, dtype: DType = "f32"): DeviceBuffer {
-    this.#checkAlive();
+    this.#checkAlive("alloc");
     checkAllocLength(length);
     const size = Math.max(16, Math.ceil(length * DTYPE_BYTES[dtype] / 16) * 16);
     const gpu = this.device.createBuffer({
@@ -179,6 +186,7 @@ export class WebGpuBackend implements Backend {
   }
 
   upload(buf: DeviceBuffer, data: Float32Array | Uint16Array, offset = 0): void {
+    this.#open("upload");
     const b = this.#own(buf, "upload");
     recordUpload(b, data, offset, this.#transfers);
     let bytes: Uint8Array;
@@ -203,6 +211,7 @@ export class WebGpuBackend implements Backend {
   }
 
   async read(buf: DeviceBuffer, offset = 0, length = buf.length - offset): Promise<Float32Array> {
+    this.#open("read");
     const b = this.#own(buf, "read");
     recordRead(b, offset, length, this.#transfers);
     if (length === 0) return new Float32Array(0);
@@ -218,8 +227,12 @@ export class WebGpuBackend implements Backend {
     this.#encoder ??= this.device.createCommandEncoder();
     this.#encoder.copyBufferToBuffer(b.gpu, first * b.bytesPer, staging, 0, size);
     this.#flush();
-    await staging.mapAsync(GPUMapMode.READ);
-    this.#checkAlive();
+    // A read under way when the backend is disposed fails as the next call would.
+    await staging.mapAsync(GPUMapMode.READ).catch((e) => {
+      this.#checkAlive("read");
+      throw e;
+    });
+    this.#checkAlive("read");
     const raw = staging.getMappedRange().slice(0);
     staging.unmap();
     staging.destroy();
@@ -271,7 +284,7 @@ export class WebGpuBackend implements Backend {
   }
 
   dispatch(name: string, buffers: readonly Binding[], params: KernelParams): void {
-    this.#checkAlive();
+    this.#checkAlive(`kernel ${name}`);
     const spec = kernelSpec(name);
     const named = validateDispatch(spec, this.name, buffers, params);
     const [gx, gy, gz] = spec.grid(named);
@@ -376,6 +389,7 @@ export class WebGpuBackend implements Backend {
    * dispatches run one pass each, so the work is slower while it is on.
    */
   profileDispatches(on: boolean): void {
+    this.#open("profileDispatches");
     if (on && !this.canProfile) {
       throw new BackendError(`WebGPU: ${this.description} has no timestamp-query feature`);
     }
@@ -385,13 +399,14 @@ export class WebGpuBackend implements Backend {
 
   /** The GPU time of every dispatch timed since the last call, in dispatch order. */
   async takeDispatchTimes(): Promise<DispatchTime[]> {
+    this.#open("takeDispatchTimes");
     this.#flush();
     const runs = this.#timed;
     this.#timed = [];
     const out: DispatchTime[] = [];
     for (const run of runs) {
       await run.staging!.mapAsync(GPUMapMode.READ);
-      this.#checkAlive();
+      this.#checkAlive("takeDispatchTimes");
       const ns = new BigInt64Array(run.staging!.getMappedRange());
       run.dispatches.forEach((d, i) => {
         // A timestamp may be 0 where the driver wrote none; such a dispatch counts 0 ms.
@@ -406,6 +421,7 @@ export class WebGpuBackend implements Backend {
   }
 
   copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, n: number) {
+    this.#open("copy");
     const s = this.#own(src, "copy"), d = this.#own(dst, "copy");
     checkRange(s, srcOffset, n, "copy");
     checkRange(d, dstOffset, n, "copy");
@@ -463,9 +479,10 @@ export class WebGpuBackend implements Backend {
   }
 
   async sync(): Promise<void> {
+    this.#open("sync");
     this.#flush();
     await this.device.queue.onSubmittedWorkDone();
-    this.#checkAlive();
+    this.#checkAlive("sync");
   }
 
   transfers(): Transfers {
@@ -478,6 +495,7 @@ export class WebGpuBackend implements Backend {
 
   /** WebGPU does not report free memory; a fallback adapter's memory is the host's. */
   limits(): DeviceLimits {
+    this.#open("limits");
     return {
       freeBytes: null,
       isHostMemory: this.isFallback,
@@ -485,7 +503,11 @@ export class WebGpuBackend implements Backend {
     };
   }
 
-  /** Destroys the device (after submitting recorded work); settles once the device is lost. */
+  /**
+   * Destroys the device (after submitting recorded work); settles once the device is lost. Every
+   * later call but free() and the counters throws that the backend was disposed (it used to say
+   * nothing until a read failed with the device's "validation error occurred").
+   */
   dispose(): Promise<void> {
     if (!this.#released) {
       this.#released = this.lost.then(() => {});
