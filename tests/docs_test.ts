@@ -1,6 +1,6 @@
 // What the docs state about the code, held against it: docs/RELIABILITY.md's count of the tests
-// in tests/reliability/ (it said 55 while the folder held 68), and README's list of the page's
-// ?model= values.
+// in tests/reliability/ (it said 55 while the folder held 68) and its totals of fuzz cases and
+// injected faults against its own table, and README's list of the page's ?model= values.
 
 import assert from "node:assert/strict";
 import { SHIPPED_SPLITS } from "../src/pipeline/models.ts";
@@ -28,6 +28,24 @@ Deno.test("docs/RELIABILITY.md counts the tests tests/reliability/ holds", async
   const stated = doc.match(/\((\d+) tests: `deno test -A tests\/reliability\/`/);
   assert.ok(stated, "RELIABILITY.md no longer states the count");
   assert.equal(Number(stated[1]), await registeredTests("tests/reliability/"));
+});
+
+Deno.test("docs/RELIABILITY.md's totals are the sums of its table", async () => {
+  const doc = await Deno.readTextFile(new URL("docs/RELIABILITY.md", ROOT));
+  // The last cell of each row of the table under "How it is tested".
+  const table = doc.slice(doc.indexOf("### How it is tested"), doc.indexOf("\nIn all: "));
+  const counts = table.split("\n").filter((l) => l.startsWith("| ")).map((l) =>
+    l.split("|").at(-2)!.trim()
+  );
+  const number = (s: string) => Number(s.replaceAll(",", ""));
+  const sum = (re: RegExp) =>
+    counts.reduce((a, c) => a + [...c.matchAll(re)].reduce((b, m) => b + number(m[1]), 0), 0);
+  const stated = doc.match(/In all: ([\d,]+) fuzz cases and ([\d,]+) injected faults/);
+  assert.ok(stated, "RELIABILITY.md no longer states the totals");
+  // Fuzz suites' cells begin with their case count; plan_test's "25 + 10 + ..." are not fuzz.
+  assert.equal(number(stated[1]), sum(/^([\d,]+) cases/g), "fuzz cases");
+  // It said 166 while its rows added up to 164 (and the tests injected 182).
+  assert.equal(number(stated[2]), sum(/([\d,]+) faults/g), "injected faults");
 });
 
 Deno.test("README's ?model= list names every model the page offers", async () => {
