@@ -14,7 +14,8 @@ import { teacherForced } from "./request.ts";
 
 /**
  * An edit's input cannot be edited or scored (an empty prompt, unknown words, past the context), or
- * is not what the library takes (a request, a mode, changes of another model); names what is wrong.
+ * is not what the library takes (a request, a method name, a mode, changes of another model);
+ * names what is wrong.
  */
 export class EditInputError extends Error {
   override name = "EditInputError";

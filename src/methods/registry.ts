@@ -1,6 +1,7 @@
 // Every editing method scripts/edit.ts and scripts/compare.ts can run, by --method name.
 
 import type { EditMethod, Hparams } from "../edit/method.ts";
+import { EditInputError } from "../edit/targets.ts";
 import { kneMethod, knePaperMethod } from "../kne/method.ts";
 import { ftlMethod, ftmMethod } from "./ft/method.ts";
 import { knMethod } from "./kn/method.ts";
@@ -33,11 +34,18 @@ export const METHOD_LABELS: Readonly<Record<string, string>> = {
   memit: "MEMIT",
 };
 
-/** The method of a name; the error names the methods (the CLI checks --method before this). */
+/**
+ * The method of a name; an unknown name is an EditInputError naming it and the methods (the CLI
+ * checks --method before this, as a UsageError).
+ */
 export function methodByName(name: string): EditMethod<Hparams> {
   const m = METHODS.get(name);
   if (!m) {
-    throw new Error(`no editing method "${name}"; methods: ${[...METHODS.keys()].join(", ")}`);
+    throw new EditInputError(
+      `unknown editing method ${JSON.stringify(name)}; the methods are ${
+        [...METHODS.keys()].join(", ")
+      }`,
+    );
   }
   return m;
 }

@@ -4,15 +4,17 @@
 // (tokenizer.json, GPT-2's vocab.json and merges.txt, SentencePiece's tokenizer.model), an
 // optional tokenizer_config.json, and the first weight layout (model.safetensors, a shard index
 // and its shards, pytorch_model.bin). The weight files are held once while their tensors go onto
-// the backend.
+// the backend. Every failure is the typed error of the file at fault: ConfigError for config.json,
+// TokenizerError for a tokenizer's files, ModelFileError for the weights.
 
 import type { Backend } from "../../engine/backend.ts";
 import { WEIGHT_LAYOUTS, weightsFromBytes } from "../io/checkpoint/layout.ts";
 import { joinShards, parseShardIndex } from "../io/checkpoint/sharded.ts";
+import { ConfigError, ModelFileError, TokenizerError } from "../io/errors.ts";
 import { jsonReason } from "../io/files.ts";
 import { isPlainObject } from "../io/json.ts";
 import type { SafetensorsFile } from "../io/safetensors.ts";
-import { TOKENIZER_SOURCES, tokenizerJsonOf } from "../io/tokenizer-source.ts";
+import { TOKENIZER_FILES, TOKENIZER_SOURCES, tokenizerJsonOf } from "../io/tokenizer-source.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import { parseModelConfig } from "../model/read-config.ts";
@@ -28,19 +30,33 @@ interface Folder {
   read(name: string): Promise<Uint8Array | null>;
 }
 
-async function fetchOk(url: URL, optional: boolean): Promise<Response | null> {
+/**
+ * The error of the folder's file `name` (at `label`): ConfigError for config.json, TokenizerError
+ * for a tokenizer's files, ModelFileError for the rest (the weights), as the disk loader's.
+ */
+function fileError(name: string, label: string, detail: string, cause?: unknown): Error {
+  const Kind = name === "config.json"
+    ? ConfigError
+    : (TOKENIZER_FILES as readonly string[]).includes(name)
+    ? TokenizerError
+    : ModelFileError;
+  return new Kind(label, null, detail, cause === undefined ? undefined : { cause });
+}
+
+/** The file `name` at `url`; null when there is none (404, or a missing file: URL). */
+async function fetchFile(url: URL, name: string): Promise<Response | null> {
   let res: Response;
   try {
     res = await fetch(url);
   } catch (e) {
     // A missing file: URL is an error in Deno's fetch, where HTTP answers 404.
-    if (optional && url.protocol === "file:") return null;
-    throw new Error(`${url}: ${(e as Error).message}`, { cause: e });
+    if (url.protocol === "file:") return null;
+    throw fileError(name, url.href, (e as Error).message, e);
   }
   if (res.ok) return res;
   await res.body?.cancel();
-  if (optional && res.status === 404) return null;
-  throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+  if (res.status === 404) return null;
+  throw fileError(name, url.href, `HTTP ${res.status} ${res.statusText}`);
 }
 
 /** The folder at a base URL; a file's URL escapes its name, so no name leaves the folder. */
@@ -50,7 +66,7 @@ function urlFolder(dir: URL): Folder {
     source: dir.href.replace(/\/$/, ""),
     label: (name) => url(name).href,
     read: async (name) => {
-      const res = await fetchOk(url(name), true);
+      const res = await fetchFile(url(name), name);
       return res ? new Uint8Array(await res.arrayBuffer()) : null;
     },
   };
@@ -75,15 +91,15 @@ function memoryFolder(source: string, files: ReadonlyMap<string, Uint8Array | Bl
 /** The file's bytes; missing: refused, `why` (", though ...") after "not found". */
 async function required(folder: Folder, name: string, why = ""): Promise<Uint8Array> {
   const bytes = await folder.read(name);
-  if (bytes === null) throw new Error(`${folder.label(name)}: not found${why}`);
+  if (bytes === null) throw fileError(name, folder.label(name), `not found${why}`);
   return bytes;
 }
 
-function parseJson(label: string, bytes: Uint8Array): unknown {
+function parseJson(folder: Folder, name: string, bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new Error(`${label}: not valid JSON: ${jsonReason(e)}`, { cause: e });
+    throw fileError(name, folder.label(name), `not valid JSON: ${jsonReason(e)}`, e);
   }
 }
 
@@ -107,7 +123,7 @@ async function weights(folder: Folder): Promise<Uint8Array | SafetensorsFile> {
     if (!layout.sharded) {
       return layout.file === "model.safetensors" ? bytes : await weightsFromBytes(label, bytes);
     }
-    const index = parseShardIndex(label, parseJson(label, bytes));
+    const index = parseShardIndex(label, parseJson(folder, layout.file, bytes));
     // Worded as the disk loader words it (src/io/checkpoint.ts).
     const listed = `, though ${layout.file} lists it (an unfinished download?)`;
     const shards = await Promise.all(
@@ -131,17 +147,21 @@ async function loadFolder(
 ): Promise<SessionModel> {
   const [config, tokenizerConfig] = await Promise.all([
     required(folder, "config.json").then((b) => {
-      const json = parseJson(folder.label("config.json"), b);
+      const json = parseJson(folder, "config.json", b);
       // Before any weight file is read: a model that cannot fit is refused here.
       check?.(parseModelConfig(json, folder.label("config.json")));
       return json;
     }),
     folder.read("tokenizer_config.json").then((b) =>
-      b === null ? undefined : parseJson(folder.label("tokenizer_config.json"), b)
+      b === null ? undefined : parseJson(folder, "tokenizer_config.json", b)
     ),
   ]);
   if (tokenizerConfig !== undefined && !isPlainObject(tokenizerConfig)) {
-    throw new Error(`${folder.label("tokenizer_config.json")}: not a JSON object`);
+    throw fileError(
+      "tokenizer_config.json",
+      folder.label("tokenizer_config.json"),
+      "not a JSON object",
+    );
   }
   const files: ModelFiles = {
     source: folder.source,

@@ -1,10 +1,12 @@
 // A model folder on disk (Deno) built as a session model: each file is read as the command line's
 // readers read theirs (a pipe or device is refused before it is opened, since reading it could
 // block or never end; the tokenizer and the weights are found as the command line finds them, the
-// weights read a tensor at a time), and an error names the file's path.
+// weights read a tensor at a time), and an error names the file's path: ModelFileError for the
+// folder itself and its weights, ConfigError for config.json, TokenizerError for the tokenizer.
 
 import type { Backend } from "../../engine/backend.ts";
 import { openCheckpoint } from "../io/checkpoint.ts";
+import { ConfigError, ModelFileError } from "../io/errors.ts";
 import { joinPath, readJsonFile } from "../io/files.ts";
 import { readTokenizerConfig, readTokenizerJson } from "../io/tokenizer-source.ts";
 import type { WeightDtype } from "../model/dtype.ts";
@@ -22,11 +24,14 @@ export async function loadModelFromDir(
   const base = dir.replace(/\/+$/, "") || "/";
   const info = await Deno.stat(base).catch(() => null);
   if (info === null || !info.isDirectory) {
-    throw new Error(`${dir}: ${info === null ? "no such folder" : "not a folder"}`);
+    throw new ModelFileError(dir, null, info === null ? "no such folder" : "not a folder");
   }
   const configPath = joinPath(base, "config.json");
   const [config, tokenizerConfig] = await Promise.all([
-    readJsonFile(configPath, (detail, cause) => new Error(`${configPath}: ${detail}`, { cause })),
+    readJsonFile(
+      configPath,
+      (detail, cause) => new ConfigError(configPath, null, detail, { cause }),
+    ),
     readTokenizerConfig(base),
   ]);
   const { json: tokenizer } = await readTokenizerJson(base, tokenizerConfig);

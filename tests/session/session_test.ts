@@ -155,7 +155,7 @@ Deno.test("a folder given as its files' bytes loads as from disk, in every layou
     assert.deepEqual(loadProblems((await loadModel(TINY, backend)).plan.config, backend), []);
     await assert.rejects(
       loadModelFromFileMap("picked", new Map([["config.json", new Uint8Array()]]), backend),
-      /^Error: picked\/config\.json: not valid JSON/,
+      /^ConfigError: picked\/config\.json: not valid JSON/,
     );
     const noWeights = await files(TINY);
     noWeights.delete("model.safetensors");
@@ -265,7 +265,7 @@ Deno.test("edit() names what is wrong: an empty prompt or target, an unknown met
     // In the library's terms, not the command line's ("--method must be one of").
     await assert.rejects(
       () => edit(m, simpleRequest(PROMPT, "Rome"), { method: "rom" }),
-      /^Error: no editing method "rom"; methods: kne, kne-paper, /,
+      /^EditInputError: unknown editing method "rom"; the methods are kne, kne-paper, /,
     );
     assert.deepEqual(await weightBits(m.model), original);
   } finally {
