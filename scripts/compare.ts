@@ -10,7 +10,6 @@ import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/p
 import { alreadyAnsweredNote, recordLine, type RunResult } from "../src/pipeline/records.ts";
 import { runEdits } from "../src/pipeline/run.ts";
 import { checkManifest, runManifest, sameRun } from "../src/pipeline/manifest.ts";
-import { METRIC_LABELS, METRICS } from "../src/eval/aggregate.ts";
 import { exists } from "../src/io/files.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { notOneOf, parseFlags, wholeNumber } from "../src/cli/flags.ts";
@@ -43,7 +42,12 @@ import {
 import { loadModel } from "../src/pipeline/load.ts";
 import type { Intervals } from "../src/eval/bootstrap.ts";
 import { METHOD_LABELS, methodByName, METHODS } from "../src/methods/registry.ts";
-import { cell, type ComparisonMeta, type ComparisonRow } from "../src/report/comparison.ts";
+import {
+  type ComparisonMeta,
+  type ComparisonRow,
+  comparisonTerminal,
+  failedRow,
+} from "../src/report/comparison.ts";
 
 const DEFAULT_METHODS = ["kne", "ft-l", "ft-m", "kn", "rome", "memit"];
 
@@ -213,40 +217,13 @@ async function methodHparams(
   return hparams;
 }
 
-/** The row of a method that failed, with its message and the folder it left (null: none). */
-function failedRow(method: string, out: string | null, error: string): ComparisonRow {
-  return {
-    method,
-    label: METHOD_LABELS[method] ?? method,
-    summary: null,
-    records: 0,
-    msPerEdit: 0,
-    paramsChanged: 0,
-    paramsFraction: 0,
-    rolledBack: 0,
-    out,
-    error,
-  };
-}
-
 /** The comparison's Markdown table on the terminal, and the files it was written to. */
 function printComparison(
   rows: readonly ComparisonRow[],
   out: string,
   files: { md: string; json: string; svg: string },
 ): void {
-  const s = (r: ComparisonRow, m: string) =>
-    (r.summary as unknown as Record<string, number | undefined> | null)?.[m];
-  console.log(`\n| metric | ${rows.map((r) => r.label).join(" | ")} |`);
-  console.log(`|---|${rows.map(() => "---:").join("|")}|`);
-  for (const m of METRICS) {
-    console.log(
-      `| ${METRIC_LABELS[m]} | ${
-        rows.map((r) => (r.summary ? cell(s(r, m), r.ci95?.[m]) : "failed")).join(" | ")
-      } |`,
-    );
-  }
-  console.log(`| ms / edit | ${rows.map((r) => r.msPerEdit.toFixed(0)).join(" | ")} |`);
+  console.log(`\n${comparisonTerminal(rows)}`);
   console.log(`\noutputs: ${out}/${files.md}, ${files.json}, ${files.svg}`);
 }
 
@@ -396,7 +373,7 @@ async function main() {
       // Its records so far stay in OUT/<method>.partial (--resume continues them); OUT/<method>
       // is not its output.
       const left = await exists(`${dir}.partial`) ? `${dir}.partial` : null;
-      rows.push(failedRow(method.name, left, msg));
+      rows.push(failedRow(method.name, METHOD_LABELS[method.name] ?? method.name, left, msg));
     }
   }
   interrupt.release();

@@ -1,8 +1,9 @@
 // The side-by-side comparison of editing methods (scripts/compare.ts): a Markdown table laid out
 // like the KnowEdit / KNE papers' (metrics as rows, methods as columns, means x100), its JSON,
 // and a grouped bar chart of the four percentage metrics (fluency, an entropy x100, has its own
-// scale and stays in the table). A comparison cut short says so in its table's first line and its
-// chart's title.
+// scale and stays in the table), and the shorter table the command prints. A comparison cut short
+// says so in its table's first line and its chart's title. A method that failed has no figures:
+// "failed" or "-" in the tables, null in the JSON (never a 0 that reads as a measurement).
 
 import { METRIC_LABELS, METRICS, type Summary } from "../eval/aggregate.ts";
 import type { Intervals } from "../eval/bootstrap.ts";
@@ -17,12 +18,13 @@ export interface ComparisonRow {
   /** 95% bootstrap intervals per metric (absent for runs written before they existed). */
   ci95?: Intervals;
   records: number;
-  /** Mean wall time of the method's apply() per edit. */
-  msPerEdit: number;
-  /** Mean parameters changed per edit, and as a fraction of all parameters. */
-  paramsChanged: number;
-  paramsFraction: number;
-  rolledBack: number;
+  /** Mean wall time of the method's apply() per edit; null when the method failed. */
+  msPerEdit: number | null;
+  /** Mean parameters changed per edit, and as a fraction of all parameters (null: failed). */
+  paramsChanged: number | null;
+  paramsFraction: number | null;
+  /** Records whose edit was rolled back (null: failed). */
+  rolledBack: number | null;
   /** The method's run folder; for a failed method the folder it left (OUT/<method>.partial), or
    * null when it left none. */
   out: string | null;
@@ -42,8 +44,32 @@ export interface Interruption {
   of: number;
 }
 
-function fmt(v: number | undefined, digits = 2): string {
-  return v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
+/**
+ * The row of a method that failed, with its message and the folder it left (null: none): no
+ * figures (null), so that neither the tables nor the JSON show a 0 it never measured.
+ */
+export function failedRow(
+  method: string,
+  label: string,
+  out: string | null,
+  error: string,
+): ComparisonRow {
+  return {
+    method,
+    label,
+    summary: null,
+    records: 0,
+    msPerEdit: null,
+    paramsChanged: null,
+    paramsFraction: null,
+    rolledBack: null,
+    out,
+    error,
+  };
+}
+
+function fmt(v: number | null | undefined, digits = 2): string {
+  return v === undefined || v === null || !Number.isFinite(v) ? "n/a" : v.toFixed(digits);
 }
 
 /** A mean with its 95% interval when there is one: "92.20 [88.1, 95.6]". */
@@ -52,11 +78,12 @@ export function cell(v: number | undefined, ci?: [number, number]): string {
   return ci ? `${v.toFixed(2)} [${ci[0].toFixed(1)}, ${ci[1].toFixed(1)}]` : v.toFixed(2);
 }
 
-function fmtCount(v: number): string {
-  return Math.round(v).toLocaleString("en-US");
+function fmtCount(v: number | null): string {
+  return v === null ? "n/a" : Math.round(v).toLocaleString("en-US");
 }
 
-function fmtFraction(f: number): string {
+function fmtFraction(f: number | null): string {
+  if (f === null) return "n/a";
   if (f === 0) return "0%";
   const p = 100 * f;
   return p >= 0.01 ? `${p.toFixed(2)}%` : `${p.toExponential(1)}%`;
@@ -125,6 +152,19 @@ export function comparisonMarkdown(
   out.push("");
   out.push(`Per-method outputs: ${rows.map(outputOf).join(", ")}.`);
   return out.join("\n") + "\n";
+}
+
+/** The metric rows and ms / edit as the command prints them; a failed method's cells say so. */
+export function comparisonTerminal(rows: readonly ComparisonRow[]): string {
+  const s = (r: ComparisonRow) => r.summary as unknown as Record<string, number | undefined>;
+  const line = (label: string, f: (r: ComparisonRow) => string) =>
+    `| ${label} | ${rows.map((r) => (r.summary ? f(r) : "failed")).join(" | ")} |`;
+  return [
+    `| metric | ${rows.map((r) => r.label).join(" | ")} |`,
+    `|---|${rows.map(() => "---:").join("|")}|`,
+    ...METRICS.map((m) => line(METRIC_LABELS[m], (r) => cell(s(r)[m], r.ci95?.[m]))),
+    line("ms / edit", (r) => fmt(r.msPerEdit, 0)),
+  ].join("\n");
 }
 
 /** JSON form of the comparison. */

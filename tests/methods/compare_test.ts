@@ -5,7 +5,8 @@
 // with a message before any method runs. An interrupted or killed comparison leaves no table at
 // the final names (an interrupted one's is comparison.interrupted.*, saying so), a rerun without
 // --resume is told to pass it, and --resume finishes the comparison; --force drops the folders of
-// methods not in the new run (only its own), and a failed method's row names the folder it left.
+// methods not in the new run (only its own), and a failed method's row names the folder it left
+// and shows no time (not 0 ms).
 // An --n beyond the requests file gets the edit command's note; a request whose target the model
 // already answers is noted once.
 
@@ -300,7 +301,8 @@ Deno.test({
         cwd: ROOT,
         env: { NO_COLOR: "1", ...env },
       }).output();
-      return { code: r.code, signal: r.signal, err: new TextDecoder().decode(r.stderr) };
+      const [out, err] = [r.stdout, r.stderr].map((b) => new TextDecoder().decode(b));
+      return { code: r.code, signal: r.signal, out, err };
     };
     const has = (p: string) => Deno.lstat(p).then(() => true, () => false);
     const FINAL = ["comparison.md", "comparison.json", "comparison.svg"];
@@ -381,6 +383,10 @@ Deno.test({
           !forcedMd.includes(`\`${run}/ft-l\``),
         forcedMd,
       );
+      // Its time is no 0 ms: "failed" in the printed table, null in the JSON.
+      assert(/^\| ms \/ edit \| \d+ \| failed \|$/m.test(forced.out), forced.out);
+      const forcedJson = JSON.parse(await Deno.readTextFile(`${run}/comparison.json`));
+      assert(forcedJson.methods[1].msPerEdit === null, JSON.stringify(forcedJson.methods[1]));
       // A finished comparison's tables go as soon as a new run over it starts: interrupted, it
       // leaves none at the final names.
       const over = await compare(run, "ft-m", ["--force"], { KNE_FAULT_INTERRUPT_AFTER: "1" });
