@@ -1,6 +1,6 @@
 // Reopening OUT.partial of an earlier run. With --resume, a run started with the same settings
-// (run.json) continues: a record counts as finished only when its line is whole and its patch
-// reads back; everything else a crashed run left (final outputs, temporary files) is removed,
+// (run.json) continues: a record counts as finished only when its line is whole and its patch and
+// artefacts read back; everything else a crashed run left (final outputs, temporary files) is removed,
 // and the last record is redone when every record was already finished, so that the final
 // outputs always come from this run. A sequence keeps only its unbroken run of first records
 // (each edit started from the model the ones before it left); its edits are replayed from their
@@ -15,6 +15,7 @@ import { exists, fsReason, writeTextAtomically } from "../io/files.ts";
 import { readPatch, type TensorChange } from "../io/patch.ts";
 import type { RetentionCheck } from "../eval/retention.ts";
 import type { SequenceSoFar } from "../loop/edit-loop.ts";
+import { artifactsName, readRecordArtifacts } from "./artifacts.ts";
 import { checkManifest, type RunManifest } from "./manifest.ts";
 import { OUTPUT_MARKER, removeOutput } from "./output-guard.ts";
 import type { RecordResult, RunOptions } from "./records.ts";
@@ -44,12 +45,14 @@ export async function reopenPartial(
       } catch {
         continue; // A line cut by the interruption: that record is redone.
       }
-      // A record whose patch is missing or unreadable is redone as well.
+      // A record whose patch or artefacts are missing or unreadable is redone as well (a batch
+      // keeps neither: it is redone below).
       if (
         r.paramsChanged > 0 && !await readPatch(patchFile(partial, r.index)).catch(() => null)
       ) {
         continue;
       }
+      if (opts.mode !== "batch" && await readRecordArtifacts(partial, r.index) === null) continue;
       done.set(r.index, r);
       kept.push(JSON.stringify(r));
     }
@@ -71,7 +74,7 @@ export async function reopenPartial(
       done.delete(last);
       kept.splice(kept.findIndex((l) => (JSON.parse(l) as RecordResult).index === last), 1);
     }
-    await clearLeftovers(partial, new Set([...done.keys()].map((i) => patchName(i))));
+    await clearLeftovers(partial, [...done.keys()]);
     // Rewrite without the cut line, so the next appended record starts on a line of its own.
     await writeTextAtomically(resumeFile, kept.map((l) => l + "\n").join(""));
   } else if (!opts.force) {
@@ -127,21 +130,32 @@ export const patchFile = (partial: string, index: number) =>
   `${partial}/patches/${patchName(index)}`;
 
 /** What a resume keeps of a crashed run's folder; everything else is removed and rebuilt. */
-const KEPT = new Set(["run.json", "records.jsonl", RETENTION, "patches", OUTPUT_MARKER]);
+const KEPT = new Set(["run.json", "records.jsonl", RETENTION, OUTPUT_MARKER]);
+
+/** The per-record folders a resume keeps, with the file name of a record's entry in each. */
+const PER_RECORD: readonly [string, (index: number) => string][] = [
+  ["patches", patchName],
+  ["artifacts", artifactsName],
+];
 
 /**
- * Removes what a crashed run left in `partial` besides its manifest, records and the patches of
- * the records kept (`patches`): final outputs, half-written files, temporary files.
+ * Removes what a crashed run left in `partial` besides its manifest, records and the patches and
+ * artefacts of the records kept (`kept`, request indices): final outputs, half-written files,
+ * temporary files.
  */
-async function clearLeftovers(partial: string, patches: Set<string>): Promise<void> {
+async function clearLeftovers(partial: string, kept: readonly number[]): Promise<void> {
+  const folders = new Map(PER_RECORD);
   for await (const e of Deno.readDir(partial)) {
-    if (KEPT.has(e.name) || e.name.endsWith(".lock")) continue;
+    if (KEPT.has(e.name) || folders.has(e.name) || e.name.endsWith(".lock")) continue;
     await Deno.remove(`${partial}/${e.name}`, { recursive: true });
   }
-  if (!await exists(`${partial}/patches`)) return;
-  for await (const e of Deno.readDir(`${partial}/patches`)) {
-    if (!patches.has(e.name)) {
-      await Deno.remove(`${partial}/patches/${e.name}`, { recursive: true });
+  for (const [folder, name] of PER_RECORD) {
+    if (!await exists(`${partial}/${folder}`)) continue;
+    const names = new Set(kept.map(name));
+    for await (const e of Deno.readDir(`${partial}/${folder}`)) {
+      if (!names.has(e.name)) {
+        await Deno.remove(`${partial}/${folder}/${e.name}`, { recursive: true });
+      }
     }
   }
 }

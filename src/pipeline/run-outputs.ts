@@ -1,6 +1,7 @@
 // The final outputs of an edit run, written into OUT.partial and renamed to OUT at the end: the
-// summary (metrics.json), the method's artefacts and pictures of the last edit, and for one
-// request, a batch or a sequence the edited checkpoint (model/) and its sparse patch.
+// summary (metrics.json), the method's artefacts of every record (./artifacts.ts) and pictures of
+// the last edit, and for one request, a batch or a sequence the edited checkpoint (model/) and its
+// sparse patch.
 
 import { median, summarize } from "../eval/aggregate.ts";
 import { bootstrapIntervals } from "../eval/bootstrap.ts";
@@ -12,6 +13,7 @@ import { exists, replaceDir } from "../io/files.ts";
 import { CARRIED_FILES } from "../io/model-files.ts";
 import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
+import { runArtifacts } from "./artifacts.ts";
 import { saveWeights } from "./load.ts";
 import { checkReplaceable } from "./output-guard.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
@@ -83,7 +85,9 @@ export async function finishRun(
     return { records, summary, sequentialEditSucc, paramsTotal, interrupted, out: partial };
   }
   if (lastResult) {
-    for (const [name, value] of Object.entries(lastResult.artifacts)) {
+    const indices = opts.mode === "batch" ? null : records.map((r) => r.index);
+    const artifacts = await runArtifacts(partial, lastResult.artifacts, indices);
+    for (const [name, value] of Object.entries(artifacts)) {
       await Deno.writeTextFile(`${partial}/${name}.json`, JSON.stringify(value, null, 2));
     }
     for (const [name, svg] of Object.entries(lastResult.pictures)) {

@@ -5,13 +5,14 @@
 // into OUT.partial and renamed to OUT at the end (atomic; an existing OUT is only replaced with
 // force).
 // A record counts as finished only once every file it promises is durable: its patch
-// (patches/record-<i>.safetensors, written atomically with fsync) is written before its line is
-// appended, and the line is flushed (fsync) before the record is reported. Reopening an earlier
+// (patches/record-<i>.safetensors, written atomically with fsync) and its method's artefacts
+// (artifacts/record-<i>.json, ./artifacts.ts) are written before its line is appended, and the line is flushed (fsync) before the record is reported. Reopening an earlier
 // run's folder is ./resume.ts's job, the final outputs ./run-outputs.ts's.
 
 import { exists } from "../io/files.ts";
 import { writePatch } from "../io/patch.ts";
 import { runEditLoop } from "../loop/edit-loop.ts";
+import { writeRecordArtifacts } from "./artifacts.ts";
 import { checkManifest, runManifest } from "./manifest.ts";
 import { checkReplaceable, markOutput } from "./output-guard.ts";
 import { finishRun } from "./run-outputs.ts";
@@ -37,8 +38,9 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const replay = opts.mode === "sequential" && done.size > 0
     ? await sequenceSoFar(partial, opts.targets, done)
     : undefined;
-  // A batch is one edit, saved as the run's patch: it keeps no patch per record.
-  await Deno.mkdir(opts.mode === "batch" ? partial : `${partial}/patches`, { recursive: true });
+  // A batch is one edit, saved as the run's patch: it keeps no patch or artefacts per record.
+  const perRecord = opts.mode === "batch" ? [""] : ["/patches", "/artifacts"];
+  for (const sub of perRecord) await Deno.mkdir(`${partial}${sub}`, { recursive: true });
   await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
   const records: RecordResult[] = [...done.values()];
@@ -68,6 +70,9 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
           method: opts.method.name,
           record: String(t.request.index),
         });
+      }
+      if (opts.mode !== "batch") {
+        await writeRecordArtifacts(partial, t.request.index, result.artifacts);
       }
       const rec: RecordResult = {
         index: t.request.index,
