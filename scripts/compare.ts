@@ -5,6 +5,7 @@
 // (src/pipeline/comparison-files.ts). `--help` lists the options.
 
 import { listenForInterrupt } from "../src/cli/interrupt.ts";
+import { printable } from "../src/cli/message.ts";
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { DEFAULT_MODEL, defaultAnchors, noModelFolder, splitsOf } from "../src/pipeline/models.ts";
 import { alreadyAnsweredNote, recordLine, type RunResult } from "../src/pipeline/records.ts";
@@ -252,7 +253,10 @@ async function main() {
     if (e instanceof GuardError) fail(e.message);
     throw e;
   }
-  const all = await loadRequests(a.requests, { format: a.format });
+  const all = await loadRequests(a.requests, {
+    format: a.format,
+    onNote: (note) => console.error(`note: ${printable(note)}`),
+  });
   // As the edit command says it: an --n beyond the file edits what there is.
   if (a.nGiven && a.n > all.length) {
     console.error(`note: --n ${a.n}: ${a.requests} holds ${all.length}; all are edited`);

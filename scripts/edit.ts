@@ -39,6 +39,7 @@ import {
   noModelFolder,
   parseEditArgs,
   present,
+  printable,
   Progress,
   readRegularText,
   recordLine,
@@ -102,16 +103,19 @@ async function resolveRequests(
 ): Promise<{ requests: EditRequest[]; source: string }> {
   let requests: EditRequest[];
   let source: string;
+  // White space ending a prompt is removed, saying so (src/io/formats/trailing-space.ts).
+  const onNote = (note: string) => console.error(`note: ${printable(note)}`);
   if (args.prompt !== undefined && args.target !== undefined) {
     source = "command line";
     requests = validateRequests(
       [{ subject: args.subject ?? args.prompt, prompt: args.prompt, target_new: args.target }],
       source,
+      { onNote },
     );
   } else {
     const splits = splitsOf(args.model);
     source = args.requests ?? (args.n === undefined ? splits.demo : splits.test);
-    requests = await loadRequests(source, { format: args.format });
+    requests = await loadRequests(source, { format: args.format, onNote });
   }
   if (args.n !== undefined && args.n > requests.length) {
     console.error(`note: --n ${args.n}: ${source} holds ${requests.length}; all are edited`);

@@ -11,7 +11,8 @@
 // newline, and an answer's FIRST alias is used.
 // Errors are RequestError: "<file>: record <i>: field <path>: <what was expected>, got <what>",
 // with record indexes 0-based (the JSON array index, as jq's .[i]) and the field path in the
-// shape of the file read.
+// shape of the file read. White space at the end of a prompt or subject is removed (it made the
+// answer's own leading space a second one: ./formats/trailing-space.ts), which onNote may report.
 
 import { fsReason, jsonReason, readRegularText } from "./files.ts";
 import {
@@ -22,6 +23,7 @@ import {
   type RequestFormat,
 } from "./formats/detect.ts";
 import { describeValue, type EditRequest, RequestError } from "./formats/record.ts";
+import { trailingSpaceNote, trimTrailingSpace } from "./formats/trailing-space.ts";
 import { isPlainObject } from "./json.ts";
 
 export { validateRequest } from "./formats/knowedit.ts";
@@ -37,9 +39,17 @@ export { describeValue, type EditRequest, type Probe, RequestError } from "./for
 export interface RequestOptions {
   /** The records' shape; "auto" (the default) tells it by the first record's keys. */
   format?: RequestFormat | string;
+  /**
+   * Takes a note when white space was removed from the end of a prompt or subject (the command
+   * line prints it), naming the first such record and text.
+   */
+  onNote?: (note: string) => void;
 }
 
-/** Validate an already-parsed request file (a JSON array of records). */
+/**
+ * Validate an already-parsed request file (a JSON array of records), with the white space at the
+ * end of every prompt and subject removed (RequestOptions.onNote says so).
+ */
 export function validateRequests(
   value: unknown,
   file: string,
@@ -63,7 +73,10 @@ export function validateRequests(
     );
   }
   const read = RECORD_READERS[format === "auto" ? detectFormat(value, file) : format];
-  return value.map((r, i) => read(r, file, i));
+  const trimmed = value.map((r, i) => ({ index: i, ...trimTrailingSpace(read(r, file, i)) }));
+  const note = trailingSpaceNote(file, trimmed);
+  if (note !== null) options.onNote?.(note);
+  return trimmed.map((t) => t.request);
 }
 
 /** Parse the text of a request file; file names the source in errors. */

@@ -11,6 +11,7 @@ import { EditInputError, editTarget } from "../edit/targets.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import type { TensorChange } from "../io/patch.ts";
 import { isPlainObject } from "../io/json.ts";
+import { trimTrailingSpace } from "../io/formats/trailing-space.ts";
 import { describeValue, type EditRequest, parseHparams } from "../io/requests.ts";
 import {
   type EditMode,
@@ -149,7 +150,9 @@ export interface SessionRun {
 
 /**
  * Runs the edit loop of `deno task edit` (src/loop/edit-loop.ts) over `requests` on the session's
- * model, in memory: fluency skipped, a sequence measured after its last edit only.
+ * model, in memory: fluency skipped, a sequence measured after its last edit only. White space at
+ * the end of a prompt or subject is removed, as validateRequests removes it (an answer brings its
+ * own leading space).
  */
 export async function editInMemory(
   m: SessionModel,
@@ -158,6 +161,7 @@ export async function editInMemory(
   opts: EditOptions,
 ): Promise<SessionRun> {
   requests.forEach((r, i) => checkRequest(r, requests.length === 1 ? "request" : `request ${i}`));
+  const trimmed = requests.map((r) => trimTrailingSpace(r).request);
   const method = methodByName(opts.method ?? "kne");
   // As `deno task edit --dtype f16` refuses the baselines: FT-L and FT-M failed inside a kernel
   // ("kernel adam: buffer p (#49) holds f16, the kernel reads f32").
@@ -176,7 +180,7 @@ export async function editInMemory(
     tokenizer: m.tokenizer,
     method,
     hparams,
-    targets: requests.map((r) => editTarget(r, m.tokenizer, m.config.contextLength, m.source)),
+    targets: trimmed.map((r) => editTarget(r, m.tokenizer, m.config.contextLength, m.source)),
     mode,
     anchorPool: opts.anchorPool ?? [],
     fluency: false,
@@ -189,7 +193,7 @@ export async function editInMemory(
 /**
  * Edits `m.model` in place with one request; revertChanges(m, outcome.changes) undoes it bit for
  * bit. Runs after the library's calls made before it have settled (./serial.ts), so edits started
- * together run one after another.
+ * together run one after another. White space ending the prompts or subject is removed first.
  */
 export function edit(
   m: SessionModel,
