@@ -3,9 +3,10 @@
 // (or several, in a batch or a sequence) with any method and hyperparameters, read its metrics,
 // ensemble, attribution picture and changes, encode them as patch.safetensors, apply or revert
 // them, and generate text (the file run of `deno task edit` adds deno.ts). Runs unchanged in Deno
-// and in a browser worker; a page first sets the web hosts (webHost with setEngineHost for the
-// engine's assets, webCovarianceHost with setCovarianceHost for ROME's and MEMIT's corpus and
-// cache).
+// and in a browser worker, but for loadModelFromDir, which reads a folder on disk: Deno only
+// (elsewhere it throws, naming loadModelFromUrl and loadModelFromFileMap). A page first sets the
+// web hosts (webHost with setEngineHost for the engine's assets, webCovarianceHost with
+// setCovarianceHost for ROME's and MEMIT's corpus and cache).
 
 export type { Backend } from "./engine/backend.ts";
 export { type BackendChoice, createBackend } from "./engine/select.ts";
@@ -68,4 +69,5 @@ export {
   TorchCheckpointError,
 } from "./src/io/errors.ts";
 
+// Deno only (a folder on disk); a page's bundle leaves it out, as the page never calls it.
 export { loadModelFromDir } from "./src/session/load-dir.ts";

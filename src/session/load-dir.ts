@@ -1,4 +1,6 @@
-// A model folder on disk (Deno) built as a session model: each file is read as the command line's
+// A model folder on disk built as a session model, in Deno only (a page has no disk: it loads a
+// folder by URL or as its files, ./folder.ts; here it is refused by name, not "Deno is not
+// defined"): each file is read as the command line's
 // readers read theirs (a pipe or device is refused before it is opened, since reading it could
 // block or never end; the tokenizer and the weights are found as the command line finds them, the
 // weights read a tensor at a time), and an error names the file's path: ModelFileError for the
@@ -14,13 +16,23 @@ import { loadModelFromFiles, type SessionModel } from "./load.ts";
 
 /**
  * Loads a model folder on disk: config.json, its tokenizer (readTokenizerJson: tokenizer.json, or
- * what GPT-2's or SentencePiece's files make) and its weights (openCheckpoint).
+ * what GPT-2's or SentencePiece's files make) and its weights (openCheckpoint). Deno only: outside
+ * Deno (a browser) it throws a ModelFileError that says to use loadModelFromUrl or
+ * loadModelFromFileMap.
  */
 export async function loadModelFromDir(
   dir: string,
   backend: Backend,
   dtype: WeightDtype = "auto",
 ): Promise<SessionModel> {
+  if (typeof Deno === "undefined") {
+    throw new ModelFileError(
+      dir,
+      null,
+      "loadModelFromDir reads a folder on disk, which only Deno can; elsewhere (a browser) load " +
+        "it with loadModelFromUrl (its URL) or loadModelFromFileMap (its files)",
+    );
+  }
   const base = dir.replace(/\/+$/, "") || "/";
   const info = await Deno.stat(base).catch(() => null);
   if (info === null || !info.isDirectory) {

@@ -141,3 +141,28 @@ Deno.test("an unknown method and a broken model folder throw the library's named
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("outside Deno, mod.ts loads and loadModelFromDir throws a ModelFileError saying why", async () => {
+  // As a browser has it: no Deno global before mod.ts is imported. The call failed with
+  // "ReferenceError: Deno is not defined".
+  const script = `
+    delete globalThis.Deno;
+    const mod = await import("./mod.ts");
+    await mod.loadModelFromDir("${MODEL}", null).then(
+      () => console.log("loaded"),
+      (e) => console.log(JSON.stringify([e instanceof mod.ModelFileError, e.message])),
+    );
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, text + new TextDecoder().decode(out.stderr));
+  const [isModelFileError, message] = JSON.parse(text);
+  assert.ok(isModelFileError, message);
+  assert.match(message, /^models\/kne-facts: loadModelFromDir reads a folder on disk, which only/);
+  assert.match(message, /loadModelFromUrl .* loadModelFromFileMap/);
+});
