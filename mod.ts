@@ -8,9 +8,20 @@
 // web hosts (webHost with setEngineHost for the engine's assets, webCovarianceHost with
 // setCovarianceHost for ROME's and MEMIT's corpus and cache).
 
-export type { Backend } from "./engine/backend.ts";
+export type {
+  Backend,
+  BackendName,
+  Binding,
+  BufferSlice,
+  DeviceBuffer,
+  DeviceLimits,
+  DispatchTime,
+  DType,
+  KernelParams,
+  Transfers,
+} from "./engine/backend.ts";
 export { type BackendChoice, createBackend } from "./engine/select.ts";
-export { type EngineHost, engineHost, setEngineHost } from "./engine/host.ts";
+export { type EngineHost, engineHost, type KernelThread, setEngineHost } from "./engine/host.ts";
 export { type WebAssets, webHost } from "./engine/host-web.ts";
 export {
   type CovarianceHost,
@@ -39,8 +50,16 @@ export { editTarget } from "./src/edit/targets.ts";
 export { type EditPlan, type EditWork, editWork, loadProblems, planEdit } from "./src/plan/edit.ts";
 export {
   type EditRequest,
+  type HparamSpec,
+  type HparamsSchema,
+  type HparamType,
+  type HparamValue,
   parseHparams,
   parseRequests,
+  type Probe,
+  REQUEST_FORMATS,
+  type RequestFormat,
+  type RequestOptions,
   validateRequests,
 } from "./src/io/requests.ts";
 export { hparamsCandidates } from "./src/io/hparams-files.ts";
@@ -54,8 +73,42 @@ export {
   type ManyRecord,
 } from "./src/session/edit-many.ts";
 export type { RecordMetrics } from "./src/eval/record.ts";
-export { METRIC_LABELS, METRICS } from "./src/eval/aggregate.ts";
-export type { MethodProgress } from "./src/edit/method.ts";
+export { METRIC_LABELS, type MetricName, METRICS, type Summary } from "./src/eval/aggregate.ts";
+export type {
+  EditContext,
+  EditMethod,
+  EditTarget,
+  Hparams,
+  MethodProgress,
+  MethodResult,
+  WorkShape,
+} from "./src/edit/method.ts";
+// Types of what a loaded model and a plan hold, for naming them (their members are the engine's
+// own; tests/docs_test.ts checks with `deno doc --lint` that no public signature names a type
+// mod.ts does not export).
+export type { TeacherForced } from "./src/edit/request.ts";
+export type { CausalLM, ForwardHook, HookSite, LayerStart, ParamInfo } from "./src/model/lm.ts";
+export type { KVCache, LayerCache } from "./src/model/kvcache.ts";
+export type { Shape, Tensor } from "./src/tensor/tensor.ts";
+export type { BackwardFn, GradUnits, Var } from "./src/autograd/variable.ts";
+export type {
+  Architecture,
+  GemmaSettings,
+  ModelConfig,
+  RopeScaling,
+  Rotary,
+} from "./src/model/config.ts";
+export type { WeightDtype } from "./src/model/dtype.ts";
+export type { LoadedWeights } from "./src/model/weights.ts";
+export type { DecodeOptions, EncodeOptions, Tokenizer } from "./src/io/tokenizer.ts";
+export type {
+  Dtype as SafetensorsDtype,
+  SafetensorsFile,
+  TensorInfo,
+} from "./src/io/safetensors/format.ts";
+export type { MemoryPlan, PlanOptions } from "./src/plan/plan.ts";
+export type { BufferSize, TensorSize } from "./src/plan/activations.ts";
+export type { BackendLimits } from "./src/plan/fit.ts";
 // The errors the calls above throw, for `instanceof` (each message names the file, record, field or
 // tensor at fault).
 export { BackendError } from "./engine/backend.ts";

@@ -3,6 +3,7 @@
 // kernel, read back, free. Everything above engine/ (tensors, autograd, models, KNE) is written
 // once against this.
 
+/** The backends createBackend makes. */
 export type BackendName = "wasm" | "webgpu";
 
 /**

@@ -24,6 +24,7 @@ export type BackwardFn = (grad: Tensor, needs: readonly boolean[]) => (Tensor | 
 let nextId = 0;
 let gradEnabled = true;
 
+/** A tensor in the autograd graph: a parameter or the result of an op, with its gradient. */
 export class Var {
   readonly id = nextId++;
   grad: Tensor | null = null;

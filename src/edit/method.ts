@@ -52,6 +52,7 @@ export interface WorkShape {
   };
 }
 
+/** A request tokenised for editing and scoring (editTarget). */
 export interface EditTarget {
   request: EditRequest;
   /** Tokenised prompt and target, teacher forced. */
@@ -68,6 +69,7 @@ export interface MethodProgress {
   loss?: number;
 }
 
+/** What a method's apply() did to the model. */
 export interface MethodResult {
   /** Exact changed entries (empty when rolled back). */
   changes: TensorChange[];
@@ -81,6 +83,7 @@ export interface MethodResult {
   timings: Record<string, number>;
 }
 
+/** What a method's apply() edits and reads besides its requests. */
 export interface EditContext {
   model: CausalLM;
   tokenizer: Tokenizer;
@@ -99,8 +102,10 @@ export interface EditContext {
   attributionChunks?: number;
 }
 
+/** A method's hyperparameters by name. */
 export type Hparams = Record<string, HparamValue>;
 
+/** An editing method (METHODS): its name, hyperparameters and how it edits a model in place. */
 export interface EditMethod<H extends Hparams = Hparams> {
   readonly name: string;
   readonly description: string;

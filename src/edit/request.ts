@@ -3,6 +3,7 @@
 
 import { BackendError } from "../../engine/backend.ts";
 
+/** A prompt and its answer as one teacher-forced row of inputs and next-token targets. */
 export interface TeacherForced {
   /** Token ids fed to the model: prompt ++ target[0..-1]. */
   ids: number[];

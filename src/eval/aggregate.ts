@@ -18,6 +18,7 @@ export const METRICS = [
   "neighborhood",
   "cfScore",
 ] as const;
+/** A metric of a record and of a summary (METRICS). */
 export type MetricName = typeof METRICS[number];
 /** The metrics averaged from per-record values (the CounterFact Score is derived from three). */
 const PER_RECORD = METRICS.filter((m) => m !== "cfScore") as Exclude<MetricName, "cfScore">[];

@@ -36,6 +36,7 @@ export {
 } from "./formats/detect.ts";
 export { describeValue, type EditRequest, type Probe, RequestError } from "./formats/record.ts";
 
+/** How validateRequests, parseRequests and loadRequests read a request file. */
 export interface RequestOptions {
   /** The records' shape; "auto" (the default) tells it by the first record's keys. */
   format?: RequestFormat | string;
@@ -112,8 +113,10 @@ export async function loadRequests(
 // ---------------------------------------------------------------------------------------------
 // Hyperparameter files: a flat JSON object of scalars checked against a per-key schema.
 
+/** A hyperparameter's kind (HparamSpec.type). */
 export type HparamType = "number" | "integer" | "boolean" | "string";
 
+/** What one hyperparameter may be: its kind, range or choices (an EditMethod's schema). */
 export interface HparamSpec {
   type: HparamType;
   /** Inclusive bounds (exclusive with minExclusive / maxExclusive), numbers only. */
@@ -127,7 +130,9 @@ export interface HparamSpec {
   description?: string;
 }
 
+/** A hyperparameter's value. */
 export type HparamValue = number | boolean | string;
+/** Every hyperparameter of a method with what it may be (parseHparams checks against it). */
 export type HparamsSchema<T> = { readonly [K in keyof T]: HparamSpec };
 
 /** An hparams file that names an unknown key or holds a wrong-typed / out-of-range value. */

@@ -10,6 +10,7 @@ import { isPlainObject } from "./json.ts";
 
 export { TokenizerError };
 
+/** How Tokenizer.encode encodes. */
 export interface EncodeOptions {
   /**
    * Put the tokenizer's leading special tokens (`leadingIds`, Llama's <s>) before the text, as
@@ -19,10 +20,12 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+/** How Tokenizer.decode decodes. */
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
+/** A model's tokenizer: text to token ids and back, as Hugging Face's encodes a model input. */
 export interface Tokenizer {
   /** The tokenizer.json it was loaded from. */
   readonly file: string;

@@ -2,6 +2,7 @@
 // Hugging Face config.json (GPT-2, Llama, Mistral, Qwen2, Qwen3, GPT-NeoX, GPT-J, Gemma 1-3) by
 // src/model/read-config.ts.
 
+/** The model families the engine runs (ModelConfig.architecture). */
 export type Architecture = "gpt2" | "llama" | "gptneox" | "gptj" | "gemma";
 
 /** Rotary scaling types whose frequencies do not depend on the sequence (src/model/rope.ts). */
@@ -50,6 +51,7 @@ export interface GemmaSettings {
   localRope: Rotary | null;
 }
 
+/** A model's architecture, normalised from its config.json. */
 export interface ModelConfig {
   architecture: Architecture;
   /** The HF class name it came from, e.g. GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM. */

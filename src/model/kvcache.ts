@@ -17,6 +17,7 @@ export interface LayerCache {
   readonly pos: number;
 }
 
+/** The keys and values of every layer over the positions seen so far (cached generation). */
 export class KVCache {
   readonly k: Tensor[] = [];
   readonly v: Tensor[] = [];

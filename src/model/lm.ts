@@ -12,6 +12,7 @@ import type { ModelConfig, Rotary } from "./config.ts";
 import type { KVCache } from "./kvcache.ts";
 import { ropeInvFreq } from "./rope.ts";
 
+/** One parameter tensor of a model: its name, shape, layer and role. */
 export interface ParamInfo {
   /** Hugging Face tensor name, e.g. transformer.h.3.mlp.c_proj.weight. */
   name: string;
@@ -60,6 +61,7 @@ export interface LayerStart {
   x: Tensor;
 }
 
+/** A causal language model on a backend (every architecture): its parameters and forward. */
 export interface CausalLM {
   readonly config: ModelConfig;
   readonly backend: Backend;

@@ -14,6 +14,7 @@ import { F16_MAX, isMatrix } from "./dtype.ts";
 import { GPT2_PREFIX } from "./gpt2.ts";
 import type { CausalLM, ParamInfo } from "./lm.ts";
 
+/** A model built from its checkpoint: the model, the dtype its matrices are held in, notes. */
 export interface LoadedWeights {
   model: CausalLM;
   /** What the matrices were stored as on the device. */

@@ -9,6 +9,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { TensorSize } from "./activations.ts";
 import { type MemoryPlan, planMemory, type PlanOptions } from "./plan.ts";
 
+/** What a backend and its host can hold, for a plan to fit. */
 export interface BackendLimits {
   backend: BackendName;
   /**

@@ -44,6 +44,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { isMatrix } from "../model/dtype.ts";
 import type { ParamInfo } from "../model/lm.ts";
 
+/** What an edit's memory plan is made for: its work, backend and weight dtype. */
 export interface PlanOptions extends WorkShape {
   backend: BackendName;
   /** Device dtype of the weight matrices (default f32; norms and biases are always f32). */
@@ -62,6 +63,7 @@ export interface PlanOptions extends WorkShape {
 
 export type { BufferSize, TensorSize };
 
+/** What an edit needs on the device and the host, from config.json alone (planEdit). */
 export interface MemoryPlan {
   config: ModelConfig;
   options: Required<PlanOptions>;

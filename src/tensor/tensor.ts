@@ -6,6 +6,7 @@
 import { type Backend, BackendError, type DeviceBuffer, type DType } from "../../engine/backend.ts";
 import { fillRegion, whole } from "./chunk.ts";
 
+/** A tensor's dimensions, outermost first. */
 export type Shape = readonly number[];
 
 class Storage {
@@ -33,6 +34,7 @@ function checkShape(shape: Shape): void {
   }
 }
 
+/** An f32 (or f16) array of a shape in a backend's memory. */
 export class Tensor {
   readonly size: number;
   #storage: Storage | null;

@@ -14,7 +14,9 @@ import { describeValue, type EditRequest, has, RequestError } from "./record.ts"
 import { isPlainObject } from "../json.ts";
 import { zsreRequest } from "./zsre.ts";
 
+/** The request file shapes read (RequestOptions.format), "auto" telling them apart. */
 export const REQUEST_FORMATS = ["auto", "knowedit", "counterfact", "zsre", "mquake"] as const;
+/** A request file shape (REQUEST_FORMATS). */
 export type RequestFormat = typeof REQUEST_FORMATS[number];
 export type RecordFormat = Exclude<RequestFormat, "auto">;
 

@@ -1,8 +1,26 @@
 // The safetensors format's vocabulary (https://github.com/huggingface/safetensors): its dtypes
 // and their widths, what a header says of a tensor, the reader's interface, and the header cap.
 
-/** Every dtype the safetensors format defines, with its width in bytes. */
-export const DTYPE_BYTES = {
+/** Every dtype the safetensors format defines (a type of its own, so that mod.ts can name it). */
+export type Dtype =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
+  | "BOOL"
+  | "F8_E4M3"
+  | "F8_E5M2";
+
+/** The width of every dtype in bytes. */
+export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
   F64: 8,
   F32: 4,
   F16: 2,
@@ -18,9 +36,7 @@ export const DTYPE_BYTES = {
   BOOL: 1,
   F8_E4M3: 1,
   F8_E5M2: 1,
-} as const;
-
-export type Dtype = keyof typeof DTYPE_BYTES;
+};
 
 /** Dtypes `read` converts to float32 (F64 is rounded to nearest; the others are exact). */
 export type FloatDtype = "F32" | "F16" | "BF16" | "F64";
@@ -29,6 +45,7 @@ export const FLOAT_DTYPES: readonly Dtype[] = ["F32", "F16", "BF16", "F64"] sati
 /** Dtypes `writeSafetensors` can store (I32 from an Int32Array, e.g. indices). */
 export type WriteDtype = "F32" | "F16" | "BF16" | "I32";
 
+/** What a safetensors header says of one tensor. */
 export interface TensorInfo {
   readonly dtype: Dtype;
   readonly shape: readonly number[];
@@ -39,6 +56,7 @@ export interface TensorInfo {
   readonly end: number;
 }
 
+/** A checkpoint's tensors, read one at a time (a safetensors or PyTorch file, or shards). */
 export interface SafetensorsFile {
   readonly path: string;
   /** The header's `__metadata__` string map (empty when absent). */
