@@ -1,10 +1,10 @@
 // A model folder on disk built as a session model, in Deno only (a page has no disk: it loads a
 // folder by URL or as its files, ./folder.ts; here it is refused by name, not "Deno is not
-// defined"): each file is read as the command line's
-// readers read theirs (a pipe or device is refused before it is opened, since reading it could
-// block or never end; the tokenizer and the weights are found as the command line finds them, the
-// weights read a tensor at a time), and an error names the file's path: ModelFileError for the
-// folder itself and its weights, ConfigError for config.json, TokenizerError for the tokenizer.
+// defined"). Each file is read as the command line's readers read theirs (a pipe or device is
+// refused before it is opened, since reading it could block or never end; the tokenizer and the
+// weights are found as the command line finds them, the weights read a tensor at a time), and an
+// error names the file's path: ModelFileError for the folder itself and its weights, ConfigError
+// for config.json, TokenizerError for the tokenizer.
 
 import type { Backend } from "../../engine/backend.ts";
 import { openCheckpoint } from "../io/checkpoint.ts";
