@@ -45,16 +45,20 @@ export interface CheckResult {
   limits: BackendLimits;
   /** Tensors and bytes the checkpoint stores (as its headers declare; all shards together). */
   file: { tensors: number; bytes: number };
+  /** The checkpoint, open: the caller reads the weights from it and closes it. */
+  checkpoint: SafetensorsFile;
 }
 
 /** Default work for a load-only check: one row of the full context. */
 const LOAD_WORK: WorkShape = { seqLen: 1, batch: 1, igSteps: 1 };
 
 /**
- * Reads `<dir>/config.json` and the checkpoint's headers (no tensor data), plans
- * the memory and throws ResourceError naming what is needed and what is available when the
- * model does not fit `backend`: the weights alone when `work` is absent, the whole edit when it
- * is given. Config and file errors are the usual ConfigError / ModelFileError.
+ * Reads `<dir>/config.json` and the checkpoint's headers (no tensor data), plans the memory and
+ * throws ResourceError naming what is needed and what is available when the model does not fit
+ * `backend`: the weights alone when `work` is absent, the whole edit when it is given. Config and
+ * file errors are the usual ConfigError / ModelFileError. The checkpoint is left open for the
+ * load that follows (`checkpoint`, so its headers are read once), which closes it; on an error it
+ * is closed here.
  */
 export async function checkBeforeLoad(
   dir: string,
@@ -63,25 +67,29 @@ export async function checkBeforeLoad(
   dtype: WeightDtype = "auto",
 ): Promise<CheckResult> {
   const config = await readModelConfig(dir);
-  const file = await openCheckpoint(dir);
-  let bytes = 0;
-  const tensors = file.tensors.size;
-  for (const t of file.tensors.values()) bytes += t.end - t.begin;
-  const weightDtype = resolveWeightDtype(dtype, backend, matrixDtypes(file));
-  file.close();
-  const limits = backendLimits(backend);
-  const opts = { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype };
-  const plan = work ? fitPlan(config, opts, limits) : planMemory(config, opts);
-  const problems = planProblems(plan, limits, work ? "edit" : "load");
-  if (problems.length > 0) {
-    throw new ResourceError(
-      `${dir}: ${config.hfClass} with ${
-        plan.params.total.toLocaleString("en-US")
-      } parameters does not fit ${limits.description}:\n  - ${problems.join("\n  - ")}\n` +
-        `(checked before reading any weight; \`deno task edit --plan\` prints the full plan)`,
-      plan,
-      limits,
-    );
+  const checkpoint = await openCheckpoint(dir);
+  try {
+    let bytes = 0;
+    const tensors = checkpoint.tensors.size;
+    for (const t of checkpoint.tensors.values()) bytes += t.end - t.begin;
+    const weightDtype = resolveWeightDtype(dtype, backend, matrixDtypes(checkpoint));
+    const limits = backendLimits(backend);
+    const opts = { ...(work ?? LOAD_WORK), backend: backend.name, weightDtype };
+    const plan = work ? fitPlan(config, opts, limits) : planMemory(config, opts);
+    const problems = planProblems(plan, limits, work ? "edit" : "load");
+    if (problems.length > 0) {
+      throw new ResourceError(
+        `${dir}: ${config.hfClass} with ${
+          plan.params.total.toLocaleString("en-US")
+        } parameters does not fit ${limits.description}:\n  - ${problems.join("\n  - ")}\n` +
+          `(checked before reading any weight; \`deno task edit --plan\` prints the full plan)`,
+        plan,
+        limits,
+      );
+    }
+    return { plan, limits, file: { tensors, bytes }, checkpoint };
+  } catch (e) {
+    checkpoint.close();
+    throw e;
   }
-  return { plan, limits, file: { tensors, bytes } };
 }

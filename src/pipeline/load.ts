@@ -10,7 +10,6 @@ import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkBeforeLoad } from "./load-check.ts";
 import type { MemoryPlan } from "../plan/plan.ts";
 
@@ -39,15 +38,14 @@ export async function loadModel(
   } = {},
 ): Promise<LoadedModel> {
   // Refuses a model that cannot fit from config.json and the header alone (ResourceError),
-  // before any weight is read or allocated.
-  const { plan } = await checkBeforeLoad(dir, backend, opts.work, opts.dtype ?? "auto");
+  // before any weight is read or allocated; the weights are read from the checkpoint it opened.
+  const { plan, checkpoint } = await checkBeforeLoad(dir, backend, opts.work, opts.dtype ?? "auto");
   const config = plan.config;
-  const file = await openCheckpoint(dir);
   let loaded: LoadedWeights;
   try {
-    loaded = await loadWeights(file, config, plan.options.weightDtype, backend);
+    loaded = await loadWeights(checkpoint, config, plan.options.weightDtype, backend);
   } finally {
-    file.close();
+    checkpoint.close();
   }
   const { model, dtype, notes, warnings } = loaded;
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);

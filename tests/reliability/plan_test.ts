@@ -654,6 +654,7 @@ Deno.test({
       batch: 4,
       igSteps: 4,
     });
+    r.checkpoint.close();
     assert.equal(r.file.tensors, 28);
     assert.ok(r.plan.bytes.devicePeak < 20e6);
     const empty = await Deno.makeTempDir();
