@@ -30,6 +30,11 @@ function candidates(name: string): string[] {
   return name.startsWith(GPT2_PREFIX) ? [name, name.slice(GPT2_PREFIX.length)] : [name];
 }
 
+/** The name parameter `name` has in `file` (with or without GPT-2's prefix), if it is there. */
+export function storedName(file: SafetensorsFile, name: string): string | undefined {
+  return candidates(name).find((n) => file.tensors.has(n));
+}
+
 /**
  * Reads every parameter `config` describes from `file` onto `backend` (`dtype` f16: matrices as
  * f16) and assembles the model; on an error, what was uploaded is freed. The caller closes
@@ -49,7 +54,7 @@ export async function loadWeights(
     const infos = paramInfoFor(config);
     warnings = checkTensorSet(file, config, infos);
     for (const info of infos) {
-      const found = candidates(info.name).find((n) => file.tensors.has(n));
+      const found = storedName(file, info.name);
       if (!found) throw new ModelFileError(path, info.name, "tensor is missing");
       const t = file.tensors.get(found)!;
       if (t.shape.join(",") !== info.shape.join(",")) {

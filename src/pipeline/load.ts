@@ -1,15 +1,18 @@
 // Loads a Hugging Face checkpoint folder (config.json, model.safetensors or its shards,
 // tokenizer.json) onto a backend one tensor at a time, and saves a model back as one
-// model.safetensors (atomically, never over its input). Weight matrices may stay f16 on the
-// device (see WeightDtype); norms and biases are always f32.
+// model.safetensors (atomically, never over its input), each tensor in its checkpoint's dtype
+// where exact. Weight matrices may stay f16 on the device (see WeightDtype); norms and biases are
+// always f32 there.
 
 import type { Backend, DType } from "../../engine/backend.ts";
-import { writeSafetensors } from "../io/safetensors.ts";
+import { exactWriteDtype, writeSafetensors } from "../io/safetensors.ts";
+import type { TensorChange } from "../io/patch.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { type LoadedWeights, loadWeights } from "../model/weights.ts";
+import { type LoadedWeights, loadWeights, storedName } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
+import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkBeforeLoad } from "./load-check.ts";
 import type { MemoryPlan } from "../plan/plan.ts";
 
@@ -52,20 +55,63 @@ export async function loadModel(
   return { dir, model, tokenizer, weights: { dtype, notes, warnings }, plan };
 }
 
+/** A float dtype a saved tensor is written in. */
+type SavedDtype = ReturnType<typeof exactWriteDtype>;
+
+/** What an edited model was loaded from: its checkpoint folder and the changes made since. */
+export interface WeightSource {
+  dir: string;
+  changes: readonly TensorChange[];
+}
+
 /**
- * Writes the model's current weights as safetensors in HF names into `dir`: F32, and F16 for
- * f16 weights (their exact bits). Each tensor is read off the device when its turn comes, so the
- * host holds one at a time.
+ * Writes the model's current weights as safetensors in HF names into `dir`: f16 weights as F16
+ * (their exact bits), the others as F32, or, given the `source` they were loaded from, as the
+ * dtype each has there (F16 or BF16) when its values are exact in it: an F16 checkpoint's norms
+ * and biases stay F16, and only a tensor whose edited values are not (an f32 edit) is F32, so
+ * nothing is rounded. Each tensor is read off the device when its turn comes, so the host holds
+ * one at a time.
  */
-export async function saveWeights(model: CausalLM, dir: string): Promise<void> {
+export async function saveWeights(
+  model: CausalLM,
+  dir: string,
+  source?: WeightSource,
+): Promise<void> {
+  const kept = source ? await keptDtypes(model, source) : new Map<string, SavedDtype>();
   const tensors = model.paramInfo.map((info) => {
     const v = model.params.get(info.name)!.value;
-    return {
-      name: info.name,
-      shape: info.shape,
-      data: () => v.toArray(),
-      dtype: v.dtype === "f16" ? "F16" as const : "F32" as const,
+    const dtype = v.dtype === "f16" ? "F16" : kept.get(info.name) ?? "F32";
+    const data = async () => {
+      const values = await v.toArray();
+      // Written as F16 or BF16 only when exact: a change missing from `source` would be rounded.
+      if (v.dtype === "f32" && exactWriteDtype(values, dtype) !== dtype) {
+        throw new Error(`${info.name}: its values are not exact in ${dtype}, the dtype it keeps`);
+      }
+      return values;
     };
+    return { name: info.name, shape: info.shape, data, dtype };
   });
   await writeSafetensors(`${dir}/model.safetensors`, tensors, { format: "pt" });
+}
+
+/**
+ * The dtype each parameter of `model` held in f32 keeps: its stored one in the source checkpoint
+ * when the values of its changes are exact in it (the loaded values are: F16 and BF16 widen to
+ * f32 exactly), else F32; from the headers alone.
+ */
+async function keptDtypes(model: CausalLM, source: WeightSource): Promise<Map<string, SavedDtype>> {
+  const after = new Map(source.changes.map((c) => [c.name, c.after]));
+  const file = await openCheckpoint(source.dir);
+  try {
+    const kept = new Map<string, SavedDtype>();
+    for (const info of model.paramInfo) {
+      const name = storedName(file, info.name);
+      if (name === undefined) continue;
+      const stored = file.tensors.get(name)!.dtype;
+      kept.set(info.name, exactWriteDtype(after.get(info.name) ?? new Float32Array(), stored));
+    }
+    return kept;
+  } finally {
+    file.close();
+  }
 }

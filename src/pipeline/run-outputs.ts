@@ -109,7 +109,11 @@ export async function finishRun(
         await Deno.copyFile(`${opts.modelDir}/${f}`, `${partial}/model/${f}`);
       }
     }
-    await saveWeights(opts.model, `${partial}/model`);
+    // Each tensor in its dtype in the input checkpoint where its values are exact in it.
+    await saveWeights(opts.model, `${partial}/model`, {
+      dir: opts.modelDir,
+      changes: finalChanges,
+    });
     await writePatch(`${partial}/patch.safetensors`, finalChanges, { method: opts.method.name });
     if (opts.mode === "single") writeChanges(opts.model, finalChanges, "before");
   }

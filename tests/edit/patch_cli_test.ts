@@ -3,11 +3,13 @@
 // `revert` on the edited model reproduces the original ones; the same for an f16 edit of an F16
 // checkpoint, whose outputs stay F16, for a sharded checkpoint and a PyTorch one
 // (pytorch_model.bin), whose edit and patched copy are one model.safetensors, for GPT-J's F16
-// fixture, and for Gemma 2's and 3's (norm weights stored as offsets from 1). A trained model's
-// card and recall.json are not copied: they describe the unpatched weights.
+// fixture, and for Gemma 2's and 3's (norm weights stored as offsets from 1); an all-F16
+// checkpoint's edit keeps F16 every tensor whose values F16 holds (norms and biases included). A
+// trained model's card and recall.json are not copied: they describe the unpatched weights.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { openCheckpoint } from "../../src/io/checkpoint.ts";
+import { exactWriteDtype, type SafetensorsFile } from "../../src/io/safetensors.ts";
 import { halfCopy, shardedCopy } from "../helpers/checkpoint.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -23,22 +25,27 @@ async function run(script: string, args: string[]): Promise<void> {
   equal(r.code, 0, `${script} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
 }
 
-/** Raw bytes of every tensor, by name without the transformer. prefix. */
-async function tensors(dir: string): Promise<Map<string, Uint8Array>> {
+/** What `read` gives of every tensor, by name without the transformer. prefix. */
+async function eachTensor<T>(
+  dir: string,
+  read: (f: SafetensorsFile, name: string) => Promise<T> | T,
+): Promise<Map<string, T>> {
   const f = await openCheckpoint(dir);
-  const out = new Map<string, Uint8Array>();
+  const out = new Map<string, T>();
   try {
     for (const name of f.tensors.keys()) {
-      out.set(
-        name.replace(/^transformer\./, ""),
-        await f.readRaw(name),
-      );
+      out.set(name.replace(/^transformer\./, ""), await read(f, name));
     }
   } finally {
     f.close();
   }
   return out;
 }
+
+/** Raw bytes, values and stored dtype of every tensor. */
+const tensors = (dir: string) => eachTensor(dir, (f, name) => f.readRaw(name));
+const values = (dir: string) => eachTensor(dir, (f, name) => f.read(name));
+const dtypes = (dir: string) => eachTensor(dir, (f, name) => f.tensors.get(name)!.dtype);
 
 function assertSameBits(a: Map<string, Uint8Array>, b: Map<string, Uint8Array>, what: string) {
   equal(a.size, b.size, `${what}: tensor count`);
@@ -50,16 +57,36 @@ function assertSameBits(a: Map<string, Uint8Array>, b: Map<string, Uint8Array>, 
   }
 }
 
-/** Raw dtype of every tensor, by name without the transformer. prefix. */
-async function dtypes(dir: string): Promise<Map<string, string>> {
-  const f = await openCheckpoint(dir);
-  try {
-    return new Map(
-      [...f.tensors].map(([name, t]) => [name.replace(/^transformer\./, ""), t.dtype]),
-    );
-  } finally {
-    f.close();
-  }
+/**
+ * Edits `model` through the CLI into DIR/edit (its checkpoint in DIR/edit/model), then applies
+ * the patch to `model` (DIR/applied) and reverts it from the edited checkpoint (DIR/reverted).
+ */
+async function editApplyRevertInto(dir: string, model: string, extra: string[]): Promise<void> {
+  await run("edit.ts", [
+    "--model",
+    model,
+    "--prompt",
+    "The capital of France is",
+    "--target",
+    "Tokyo",
+    "--backend",
+    "wasm",
+    "--no-fluency",
+    "--out",
+    `${dir}/edit`,
+    ...extra,
+  ]);
+  const patch = `${dir}/edit/patch.safetensors`;
+  await run("patch.ts", ["apply", "--patch", patch, "--model", model, "--out", `${dir}/applied`]);
+  await run("patch.ts", [
+    "revert",
+    "--patch",
+    patch,
+    "--model",
+    `${dir}/edit/model`,
+    "--out",
+    `${dir}/reverted`,
+  ]);
 }
 
 /**
@@ -75,31 +102,7 @@ async function editApplyRevert(
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    await run("edit.ts", [
-      "--model",
-      model,
-      "--prompt",
-      "The capital of France is",
-      "--target",
-      "Tokyo",
-      "--backend",
-      "wasm",
-      "--no-fluency",
-      "--out",
-      `${dir}/edit`,
-      ...extra,
-    ]);
-    const patch = `${dir}/edit/patch.safetensors`;
-    await run("patch.ts", ["apply", "--patch", patch, "--model", model, "--out", `${dir}/applied`]);
-    await run("patch.ts", [
-      "revert",
-      "--patch",
-      patch,
-      "--model",
-      `${dir}/edit/model`,
-      "--out",
-      `${dir}/reverted`,
-    ]);
+    await editApplyRevertInto(dir, model, extra);
     const original = await tensors(model);
     for (const name of original.keys()) if (unused.test(name)) original.delete(name);
     const edited = await tensors(`${dir}/edit/model`);
@@ -165,6 +168,37 @@ Deno.test("a GPT-J checkpoint's f16 edit and its patch keep the stored layout", 
     await editApplyRevert(half, ["--dtype", "f16"]);
   } finally {
     await Deno.remove(half, { recursive: true });
+  }
+});
+
+Deno.test("an all-F16 checkpoint's edit keeps F16 every tensor whose values F16 holds", async () => {
+  // tiny-gptj stores every tensor as F16, norms and biases too, which the device holds in f32 (all
+  // of them with WASM's default f32 weights): the edit wrote each of those as F32. Only a tensor
+  // the edit gave values F16 cannot hold (trained in f32) is F32 now, so nothing is rounded.
+  const model = `${ROOT}tests/fixtures/tiny-gptj`;
+  const original = await values(model);
+  for (const dtype of await (await dtypes(model)).values()) equal(dtype, "F16");
+  for (const extra of [["--dtype", "f16"], []]) {
+    const dir = await Deno.makeTempDir();
+    try {
+      await editApplyRevertInto(dir, model, extra);
+      const edited = await values(`${dir}/edit/model`);
+      const saved = await dtypes(`${dir}/edit/model`);
+      equal(edited.size, original.size);
+      for (const [name, v] of edited) {
+        equal(saved.get(name), exactWriteDtype(v, "F16"), `${extra}: dtype of ${name}`);
+      }
+      if ([...edited].every(([k, v]) => v.every((x, i) => x === original.get(k)![i]))) {
+        throw new Error("the edit changed nothing, so the test would prove nothing");
+      }
+      // The patch applies and reverts as exactly: apply rebuilds the saved checkpoint, and revert
+      // writes the original values in the saved checkpoint's dtypes.
+      assertSameBits(await tensors(`${dir}/applied`), await tensors(`${dir}/edit/model`), "apply");
+      deepEqual(await dtypes(`${dir}/reverted`), saved);
+      deepEqual(await values(`${dir}/reverted`), original);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 
