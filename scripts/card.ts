@@ -17,7 +17,7 @@ import {
   readRegularText,
   writeTextAtomically,
 } from "../src/io/files.ts";
-import { loadTokenizer } from "../src/io/tokenizer.ts";
+import { loadTokenizer, type Tokenizer } from "../src/io/tokenizer.ts";
 import type { EvalSets } from "../src/facts/corpus.ts";
 import { END_OF_TEXT } from "../src/facts/base-tokenizer.ts";
 import { probeSets } from "../src/train/corpus-source.ts";
@@ -75,8 +75,11 @@ const problem = summaryProblem(summary);
 if (problem !== null) exitWithError(`${path}: ${problem}; is this a training summary?`, 1);
 if (values.machine) summary.machine = values.machine;
 
-/** Recall on the summary's probe sets and, for a base model, the card's continuations, again. */
-async function rescore(s: TrainSummary): Promise<TrainSummary> {
+/**
+ * Recall on the summary's probe sets and, for a base model, the card's continuations, again;
+ * with the tokenizer they were measured with (the card needs it too).
+ */
+async function rescore(s: TrainSummary): Promise<{ summary: TrainSummary; tokenizer: Tokenizer }> {
   const backend = await createBackend("wasm");
   try {
     const { model, tokenizer } = await loadModel(dir, backend, { tokenizer: true });
@@ -94,19 +97,24 @@ async function rescore(s: TrainSummary): Promise<TrainSummary> {
       Object.fromEntries(Object.entries(s.recall).map(([n, r]) => [n, r.whole]));
     const date = new Date().toISOString().slice(0, 10);
     const command = `deno task card --model ${dir} --rescore`;
-    return { ...s, recall: report, samples, rescored: { date, command, trainedRecall } };
+    return {
+      summary: { ...s, recall: report, samples, rescored: { date, command, trainedRecall } },
+      tokenizer: tokenizer!,
+    };
   } finally {
     await backend.dispose();
   }
 }
 
 await runCommand(async () => {
-  if (values.rescore) summary = await rescore(summary);
+  // --rescore has read the tokenizer already: tokenizer.json is read once.
+  let tok: Tokenizer | null = null;
+  if (values.rescore) ({ summary, tokenizer: tok } = await rescore(summary));
   if (values.rescore || values.machine) {
     await writeTextAtomically(path, JSON.stringify(summary, null, 2) + "\n");
     console.error(`wrote ${path}`);
   }
-  const tok = await loadTokenizer(dir);
+  tok ??= await loadTokenizer(dir);
   await writeModelCard(`${dir}/README.md`, summary, tok.addsPrefixSpace);
   console.error(`wrote ${dir}/README.md`);
 });
