@@ -119,6 +119,12 @@ export interface MemoryPlan {
      * the kept units' entries, largest units first).
      */
     optimizer: number;
+    /**
+     * Update with f16 weights: the f32 copy of a trained tensor (the largest scored one) that the
+     * non-finite check after the last step makes, one tensor at a time (countNonfinite,
+     * src/kne/update.ts); 0 with f32 weights.
+     */
+    finiteCheck: number;
     /** Update with a KL term: the `anchors` tensors. */
     locality: number;
     /**
@@ -362,6 +368,9 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
   const kept = keptUnits(totalUnits, config.nLayers, o.ensemble);
   const ensembleEntries = ensembleEntriesOf(sizes.units, kept);
   const optimizer = F32 * 4 * ensembleEntries;
+  // Counted on top of a step's tensors, which it may outweigh for a small ensemble and short
+  // prompts (most are freed by then, but the bound stays simple).
+  const finiteCheck = o.weightDtype === "f16" ? F32 * biggestScored : 0;
   // The gradients the backward holds at once, measured on the real forward, loss and backward
   // of each phase (src/plan/backward.ts): dense weight gradients in attribution, only the
   // ensemble's units in the update (each tensor's, at most the kept units), with the KL term's
@@ -404,7 +413,8 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
     weights + gradients + activations + logits + backwardTransient + anchorInputs,
   );
   const updatePeak = withRounding(
-    weights + optimizer + activations + logits + updateBackward + locality + otherGroups,
+    weights + optimizer + activations + logits + updateBackward + locality + otherGroups +
+      finiteCheck,
   );
   const devicePeak = Math.max(loadPeak, attributionPeak, updatePeak);
   const rounding = devicePeak - Math.round(devicePeak / (1 + round));
@@ -473,6 +483,7 @@ export function planMemory(config: ModelConfig, opts: PlanOptions): MemoryPlan {
       backwardTransient,
       updateTransient: updateBackward,
       optimizer,
+      finiteCheck,
       locality,
       anchorInputs,
       rounding,

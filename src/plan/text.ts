@@ -65,6 +65,9 @@ export function formatPlan(plan: MemoryPlan, limits?: BackendLimits): string {
           : `${o.ensemble.perLayerK}/layer`
       } of the units (the largest)`,
     ),
+    ...(b.finiteCheck
+      ? [row("  non-finite check", b.finiteCheck, "f32 copy of the largest f16 weight trained")]
+      : []),
     ...(b.locality
       ? [row("KL locality", b.locality, "anchors' inputs and reference logits, forwards, KL")]
       : []),

@@ -141,7 +141,8 @@ Deno.test("backward: the plan's transients are the measured ones, whatever the f
       assert.ok(b.anchorInputs > 0 && b.anchorInputs < b.locality);
       assert.equal(
         b.updatePeak,
-        b.weights + b.optimizer + b.activations + b.logits + b.updateTransient + b.locality,
+        b.weights + b.optimizer + b.activations + b.logits + b.updateTransient + b.locality +
+          b.finiteCheck,
       );
     }
   }

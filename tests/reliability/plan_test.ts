@@ -3,8 +3,9 @@
 // Qwen2 / Qwen3 / GPT-NeoX / GPT-J / Gemma 1-3 shapes and target rows, both backends), as are its
 // head and KL tensors at two vocabularies and row counts (tiny fixtures, each allocating its own);
 // its attribution and update peaks (with and without a KL term, allocator rounding included,
-// attribution in layer groups, checkpointed layers, an ensemble of every unit or a fraction) bound
-// the measured peaks of the real KNE phases, as does a whole KNE edit holding its anchors from
+// attribution in layer groups, checkpointed layers, an ensemble of every unit, a fraction or one
+// unit: the f32 copy of its f16 weight in the non-finite check) bound the measured peaks of the
+// real KNE phases, as does a whole KNE edit holding its anchors from
 // before attribution (with anchor groups too), and its tensor model stays within 75% of them;
 // fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed layers
 // for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is refused
@@ -225,6 +226,10 @@ const peakConfigArb = fc.record({
   vocab: fc.integer({ min: 200, max: 600 }),
 }).map((r): ModelConfig => configOfShape({ ...r, heads: 4, ctx: 64 }));
 
+/** A GPT-2 shape of peakConfigArb's: width `d`, `layers` layers, FFN width `ff`. */
+const gpt2Shape = (d: number, layers: number, ff: number) =>
+  configOfShape({ arch: "GPT2LMHeadModel", kv: 4, d, layers, ff, vocab: 200, heads: 4, ctx: 64 });
+
 Deno.test({
   name:
     "plan: attribution and update peaks (with and without a KL term, f32 or f16 matrices, attribution in layer groups, checkpointed layers) bound the measured peaks of the real KNE phases",
@@ -337,7 +342,14 @@ Deno.test({
             }
           },
         ),
-        { numRuns: 40 },
+        {
+          numRuns: 40,
+          // Always: one trained unit of a GPT-2 shape and a short prompt, with f16 weights (the
+          // f32 copy the non-finite check makes of its weight outweighs a step's tensors).
+          examples: [
+            [gpt2Shape(96, 1, 320), 1, 8, 1, 0, "f16", 1, 0.001, false, "projection"],
+          ],
+        },
       );
     } finally {
       be.dispose();
