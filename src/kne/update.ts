@@ -141,11 +141,14 @@ export async function maskedUpdate(
   const count = read.targets.length;
   const w = Tensor.fromArray(be, read.targets.map(() => 1 / count), [count]);
   // No unit below the ensemble's lowest layer changes: the forwards start there, from the
-  // residual stream entering it, computed once (bit-identical to running every layer).
+  // residual stream entering it, computed once (bit-identical to running every layer). Not with
+  // checkpointed layers: that forward (a hooked one) holds every layer's insides at once, beyond
+  // what the memory plan gives a checkpointed edit; there the layers below run as inference in
+  // each step, each freed once it has run.
   const lowest = Math.min(...ensemble.tensors.map((e) => e.layer));
   const starts = new Map<Tensor, LayerStart>();
   const startOf = (ids: Tensor): LayerStart | undefined => {
-    if (!(lowest > 0 && Number.isFinite(lowest))) return undefined;
+    if (!(lowest > 0 && Number.isFinite(lowest)) || model.checkpointLayers) return undefined;
     let st = starts.get(ids);
     if (!st) starts.set(ids, st = { layer: lowest, x: residualEntering(model, ids, lowest) });
     return st;

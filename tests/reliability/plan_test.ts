@@ -4,13 +4,14 @@
 // head and KL tensors at two vocabularies and row counts (tiny fixtures, each allocating its own);
 // its attribution and update peaks (with and without a KL term, allocator rounding included,
 // attribution in layer groups, checkpointed layers, an ensemble of every unit, a fraction or one
-// unit: the f32 copy of its f16 weight in the non-finite check) bound the measured peaks of the
-// real KNE phases, as does a whole KNE edit holding its anchors from
-// before attribution (with anchor groups too), and its tensor model stays within 75% of them;
-// fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and checkpointed layers
-// for a long one, and a model that cannot fit (a 70B config over a sparse checkpoint) is refused
-// from config.json and the header alone: fast, with nothing allocated, naming what is needed and
-// what is available. Its largest buffer, phase by phase and in each dtype: ./plan_largest_test.ts.
+// unit: the f32 copy of its f16 weight in the non-finite check, its layer above the first with
+// checkpointed layers) bound the measured peaks of the real KNE phases, as does a whole KNE edit
+// holding its anchors from before attribution (with anchor groups too), and its tensor model stays
+// within 75% of them; fitPlan picks the fewest layer groups that fit a 7B edit on a 24 GiB GPU and
+// checkpointed layers for a long one, and a model that cannot fit (a 70B config over a sparse
+// checkpoint) is refused from config.json and the header alone: fast, with nothing allocated,
+// naming what is needed and what is available. Its largest buffer, phase by phase and in each
+// dtype: ./plan_largest_test.ts.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -247,7 +248,8 @@ Deno.test({
           fc.integer({ min: 0, max: 3 }),
           fc.constantFrom("f32" as const, "f16" as const),
           fc.integer({ min: 1, max: 3 }),
-          fc.constantFrom(1, 0.2),
+          // 0.001: one unit, so the update's state is small beside an f32 copy of a weight.
+          fc.constantFrom(1, 0.2, 0.001),
           fc.boolean(),
           fc.constantFrom("projection" as const, "neuron" as const),
           async (
@@ -345,9 +347,12 @@ Deno.test({
         {
           numRuns: 40,
           // Always: one trained unit of a GPT-2 shape and a short prompt, with f16 weights (the
-          // f32 copy the non-finite check makes of its weight outweighs a step's tensors).
+          // f32 copy the non-finite check makes of its weight outweighs a step's tensors), and
+          // above layer 0 with checkpointed layers (the layers below it are not run beforehand
+          // as one hooked forward holding all their insides).
           examples: [
             [gpt2Shape(96, 1, 320), 1, 8, 1, 0, "f16", 1, 0.001, false, "projection"],
+            [gpt2Shape(48, 2, 96), 1, 14, 1, 0, "f32", 1, 0.001, true, "projection"],
           ],
         },
       );
