@@ -12,11 +12,11 @@ import type { CausalLM } from "../../src/model/lm.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { BLOCK_FIXTURES, fixtureDir } from "../helpers/families.ts";
 import { logitsAndGradients, withFixture } from "../helpers/gradients.ts";
 import { TINY_HP } from "../helpers/kne.ts";
 import { sameBits } from "../helpers/tiny.ts";
 
-const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 const IDS = [[5, 9, 2, 7, 3, 8, 1], [4, 6, 0, 2, 9, 9, 3]];
 
 /** Logits and every parameter's gradient of sum(logits * seed), for a batch of two rows. */
@@ -29,7 +29,7 @@ async function gradients(model: CausalLM): Promise<Map<string, Float32Array>> {
   }
 }
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
+for (const name of BLOCK_FIXTURES) {
   testBackends(`${name}: checkpointed layers give the same logits and gradients`, async (be) => {
     await withFixture(be, name, async (model) => {
       for (const scale of [1, 0.5]) {
@@ -50,7 +50,7 @@ for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny
   testBackends(`${name}: KNE edits bit for bit the same with checkpointed layers`, async (be) => {
     const runs = [];
     for (const checkpointed of [false, true]) {
-      const { model } = await loadModel(fixture(name), be, { tokenizer: false });
+      const { model } = await loadModel(fixtureDir(name), be, { tokenizer: false });
       try {
         model.checkpointLayers = checkpointed;
         const rows = [teacherForced([5, 9, 2, 7, 3, 8], [4, 6], model.config.contextLength)];

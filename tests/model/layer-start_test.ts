@@ -10,13 +10,14 @@ import assert from "node:assert/strict";
 import { residualEntering } from "../../src/kne/update.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { BLOCK_FIXTURES } from "../helpers/families.ts";
 import { logitsAndGradients, withFixture } from "../helpers/gradients.ts";
 import { sameBits } from "../helpers/tiny.ts";
 
 const IDS = [[5, 9, 2, 7, 3, 8, 1], [4, 6, 0, 2, 9, 9, 3]];
 const ROWS = [2, 6, 8, 13];
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
+for (const name of BLOCK_FIXTURES) {
   testBackends(
     `${name}: a forward started at a layer gives the whole forward's bits`,
     async (be) => {

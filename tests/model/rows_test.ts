@@ -13,10 +13,11 @@ import { disposeModel } from "../../src/model/build.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import { testBackends } from "../helpers/backends.ts";
+import { BLOCK_FIXTURES, fixtureDir } from "../helpers/families.ts";
 import { assertClose } from "../helpers/reference.ts";
 
-for (const name of ["tiny-gpt2", "tiny-llama", "tiny-gptj", "tiny-gemma2", "tiny-gemma3"]) {
-  const dir = new URL(`../fixtures/${name}`, import.meta.url).pathname;
+for (const name of BLOCK_FIXTURES) {
+  const dir = fixtureDir(name);
   testBackends(
     `${name}: logits and gradients through selected rows match the full forward`,
     async (be) => {

@@ -29,6 +29,7 @@ import type { ModelConfig } from "../../src/model/config.ts";
 import { loadModel } from "../../src/pipeline/load.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
 import { shardedCopy } from "../helpers/checkpoint.ts";
+import { FAMILY_FIXTURES, fixtureDir } from "../helpers/families.ts";
 import { TINY, weightBits } from "../helpers/tiny.ts";
 
 const MODEL = "models/kne-facts";
@@ -99,19 +100,10 @@ Deno.test("a folder given as its files' bytes loads as from disk, in every layou
     );
   try {
     const bin = new URL("../fixtures/torch-bin/", import.meta.url).pathname;
-    const fixtures = new URL("../fixtures/", import.meta.url).pathname;
     // Every layout, and the families the page's folder input must read as the command line does
-    // (Llama 3.x's rotary scaling, Qwen3, GPT-NeoX, GPT-J, Gemma 1-3).
-    const families = [
-      "tiny-llama3",
-      "tiny-qwen3",
-      "tiny-neox",
-      "tiny-gptj",
-      "tiny-gemma",
-      "tiny-gemma2",
-      "tiny-gemma3",
-    ].map((n) => fixtures + n);
-    for (const dir of [TINY, sharded, `${bin}tiny-gpt2`, `${bin}tiny-gpt2-legacy`, ...families]) {
+    // (GPT-2 as TINY, Llama 3.x's rotary scaling, Qwen3, GPT-NeoX, GPT-J, Gemma 1-3).
+    const families = FAMILY_FIXTURES.map(fixtureDir);
+    for (const dir of [sharded, `${bin}tiny-gpt2`, `${bin}tiny-gpt2-legacy`, ...families]) {
       const want = await loadModel(dir, backend);
       const got = await loadModelFromFileMap("picked", await files(dir), backend);
       assert.deepEqual(got.model.config, want.model.config, dir);

@@ -40,23 +40,13 @@ import {
 import { loadRequests } from "../../src/io/requests.ts";
 import { shippedHparams } from "../../src/pipeline/hparams.ts";
 import { serve } from "../../scripts/serve.ts";
+import { FAMILY_FIXTURES, fixtureDir } from "../helpers/families.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SMALL_MODEL = "models/kne-facts";
-/**
- * Folders a user picks, one per checkpoint family (GPT-2, Llama 3, Qwen3, GPT-NeoX and GPT-J in
- * F16); Chromium takes a folder input's files as the folder's path.
- */
-const TINY_DIRS = [
-  "tiny-gpt2",
-  "tiny-llama3",
-  "tiny-qwen3",
-  "tiny-neox",
-  "tiny-gptj",
-  "tiny-gemma",
-  "tiny-gemma2",
-  "tiny-gemma3",
-].map((name) => new URL(`../fixtures/${name}`, import.meta.url).pathname);
+/** Folders a user picks, one per checkpoint family (Chromium takes a folder input's files as the
+ * folder's path). */
+const TINY_DIRS = FAMILY_FIXTURES.map(fixtureDir);
 const TINY_PROMPT = "The capital of France is";
 const NO_KL = { klWeight: 0 };
 const ROME_COV = { covSamples: 1000 };
