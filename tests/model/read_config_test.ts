@@ -3,69 +3,69 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ConfigError, parseModelConfig, readModelConfig } from "../../src/model/read-config.ts";
-import { isSlidingLayer, type ModelConfig } from "../../src/model/config.ts";
+import { type GemmaSettings, isSlidingLayer, type ModelConfig } from "../../src/model/config.ts";
 import { GEMMA2_2B_JSON, GEMMA3_1B_JSON } from "../helpers/configs.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 
+/**
+ * What every tiny fixture's config says unless its own fields do (tests/oracle/make_fixtures.py).
+ */
+const TINY = {
+  vocabSize: 96,
+  dModel: 32,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  qkNorm: false,
+} as const;
+
+/** Asserts that the fixture `name`'s config.json reads as TINY with `fields` over it. */
+async function assertFixtureConfig(
+  name: string,
+  fields: Omit<ModelConfig, keyof typeof TINY> & Partial<ModelConfig>,
+): Promise<void> {
+  assert.deepEqual(await readModelConfig(`${FIXTURES}${name}`), { ...TINY, ...fields }, name);
+}
+
 Deno.test("tiny-gpt2 fixture config", async () => {
-  const c = await readModelConfig(`${FIXTURES}tiny-gpt2`);
-  assert.deepEqual(
-    c,
-    {
-      architecture: "gpt2",
-      hfClass: "GPT2LMHeadModel",
-      vocabSize: 96,
-      contextLength: 32,
-      dModel: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 4,
-      headDim: 8,
-      rotaryDims: 8,
-      dFF: 128,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      ropeScaling: null,
-      tieEmbeddings: true,
-      qkvBias: true,
-      qkNorm: false,
-      activation: "gelu_tanh",
-      parallelResidual: false,
-      bosTokenId: 0,
-      eosTokenId: 0,
-    } satisfies ModelConfig,
-  );
+  await assertFixtureConfig("tiny-gpt2", {
+    architecture: "gpt2",
+    hfClass: "GPT2LMHeadModel",
+    contextLength: 32,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 4,
+    headDim: 8,
+    rotaryDims: 8,
+    dFF: 128,
+    tieEmbeddings: true,
+    qkvBias: true,
+    activation: "gelu_tanh",
+    parallelResidual: false,
+    bosTokenId: 0,
+    eosTokenId: 0,
+  });
 });
 
 Deno.test("tiny-llama fixture config", async () => {
-  const c = await readModelConfig(`${FIXTURES}tiny-llama`);
-  assert.deepEqual(
-    c,
-    {
-      architecture: "llama",
-      hfClass: "LlamaForCausalLM",
-      vocabSize: 96,
-      contextLength: 64,
-      dModel: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      headDim: 8,
-      rotaryDims: 8,
-      dFF: 48,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      ropeScaling: null,
-      tieEmbeddings: false,
-      qkvBias: false,
-      qkNorm: false,
-      activation: "silu",
-      parallelResidual: false,
-      bosTokenId: 1,
-      eosTokenId: 2,
-    } satisfies ModelConfig,
-  );
+  await assertFixtureConfig("tiny-llama", {
+    architecture: "llama",
+    hfClass: "LlamaForCausalLM",
+    contextLength: 64,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    headDim: 8,
+    rotaryDims: 8,
+    dFF: 48,
+    tieEmbeddings: false,
+    qkvBias: false,
+    activation: "silu",
+    parallelResidual: false,
+    bosTokenId: 1,
+    eosTokenId: 2,
+  });
 });
 
 const gpt2 = () => ({
@@ -77,8 +77,8 @@ const gpt2 = () => ({
   vocab_size: 500,
   activation_function: "gelu_new",
   layer_norm_epsilon: 1e-5,
-  n_inner: null as number | null,
-} as Record<string, unknown>);
+  n_inner: null,
+});
 
 const llama = (arch = "LlamaForCausalLM") => ({
   architectures: [arch],
@@ -91,21 +91,22 @@ const llama = (arch = "LlamaForCausalLM") => ({
   max_position_embeddings: 256,
   vocab_size: 500,
   hidden_act: "silu",
-} as Record<string, unknown>);
+});
 
 const parse = (json: unknown) => parseModelConfig(json, "mem/config.json");
+
+/** A copy of the config `json` without the fields `keys` (left to their defaults). */
+function without(json: object, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(json).filter(([k]) => !keys.includes(k)));
+}
 
 Deno.test("GPT-2 defaults and variants", () => {
   assert.equal(parse(gpt2()).dFF, 256, "n_inner null → 4*n_embd");
   assert.equal(parse({ ...gpt2(), n_inner: 100 }).dFF, 100);
-  const noAct = gpt2();
-  delete noAct.activation_function;
-  delete noAct.layer_norm_epsilon;
+  const noAct = without(gpt2(), ["activation_function", "layer_norm_epsilon"]);
   assert.equal(parse(noAct).normEps, 1e-5);
   assert.equal(parse({ ...gpt2(), activation_function: "gelu_pytorch_tanh" }).architecture, "gpt2");
-  const old = gpt2();
-  delete old.architectures;
-  old.model_type = "gpt2";
+  const old = { ...without(gpt2(), ["architectures"]), model_type: "gpt2" };
   assert.equal(parse(old).hfClass, "GPT2LMHeadModel", "model_type fallback");
   assert.equal(parse({ ...gpt2(), eos_token_id: [7, 9] }).eosTokenId, 7, "first of a list");
   assert.equal(parse(gpt2()).bosTokenId, null);
@@ -156,33 +157,23 @@ Deno.test("GPT-NeoX: defaults, the rotary share, GELU forms, the residual", () =
 });
 
 Deno.test("tiny-gptj fixture config", async () => {
-  const c = await readModelConfig(`${FIXTURES}tiny-gptj`);
-  assert.deepEqual(
-    c,
-    {
-      architecture: "gptj",
-      hfClass: "GPTJForCausalLM",
-      vocabSize: 96,
-      contextLength: 64,
-      dModel: 32,
-      nLayers: 3,
-      nHeads: 2,
-      nKvHeads: 2,
-      headDim: 16,
-      rotaryDims: 10,
-      dFF: 128,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      ropeScaling: null,
-      tieEmbeddings: false,
-      qkvBias: false,
-      qkNorm: false,
-      activation: "gelu_tanh",
-      parallelResidual: true,
-      bosTokenId: 0,
-      eosTokenId: 0,
-    } satisfies ModelConfig,
-  );
+  await assertFixtureConfig("tiny-gptj", {
+    architecture: "gptj",
+    hfClass: "GPTJForCausalLM",
+    contextLength: 64,
+    nLayers: 3,
+    nHeads: 2,
+    nKvHeads: 2,
+    headDim: 16,
+    rotaryDims: 10,
+    dFF: 128,
+    tieEmbeddings: false,
+    qkvBias: false,
+    activation: "gelu_tanh",
+    parallelResidual: true,
+    bosTokenId: 0,
+    eosTokenId: 0,
+  });
 });
 
 Deno.test("GPT-J: GPT-J-6B's config, defaults, rotary_dim, and what is refused", () => {
@@ -214,10 +205,12 @@ Deno.test("GPT-J: GPT-J-6B's config, defaults, rotary_dim, and what is refused",
     [true, false, false, 10000, null],
   );
   // transformers' GPTJConfig defaults: rotary_dim 64, gelu_new, an untied head.
-  const bare: Record<string, unknown> = { ...gptj };
-  for (const k of ["rotary_dim", "activation_function", "tie_word_embeddings", "n_inner"]) {
-    delete bare[k];
-  }
+  const bare = without(gptj, [
+    "rotary_dim",
+    "activation_function",
+    "tie_word_embeddings",
+    "n_inner",
+  ]);
   assert.deepEqual(parse(bare), c);
   assert.equal(parse({ ...gptj, activation_function: "gelu" }).activation, "gelu_exact");
   assert.equal(parse({ ...gptj, tie_word_embeddings: true }).tieEmbeddings, true);
@@ -231,89 +224,75 @@ Deno.test("GPT-J: GPT-J-6B's config, defaults, rotary_dim, and what is refused",
   expectConfigError({ ...gptj, activation_function: "relu" }, "activation_function", "only GELU");
 });
 
-/** The fields every tiny Gemma fixture shares (tests/oracle/make_fixtures.py). */
-const TINY_GEMMA = {
-  architecture: "gemma",
-  vocabSize: 96,
-  dModel: 32,
-  nHeads: 4,
-  headDim: 16,
-  rotaryDims: 16,
-  dFF: 64,
-  normEps: 1e-6,
-  tieEmbeddings: true,
-  qkvBias: false,
-  parallelResidual: false,
-  activation: "gelu_tanh",
-  bosTokenId: 2,
-  eosTokenId: 1,
-} as const;
+/**
+ * A tiny Gemma fixture's config (the fields they share, tests/oracle/make_fixtures.py), with
+ * `fields` and its Gemma settings, which have no soft-caps and no local rotary unless they say.
+ */
+function tinyGemma(
+  fields:
+    & Pick<ModelConfig, "hfClass" | "contextLength" | "nLayers" | "nKvHeads">
+    & Partial<ModelConfig>,
+  gemma: Pick<GemmaSettings, "version" | "queryPreAttnScalar" | "sliding"> & Partial<GemmaSettings>,
+) {
+  return {
+    architecture: "gemma",
+    nHeads: 4,
+    headDim: 16,
+    rotaryDims: 16,
+    dFF: 64,
+    normEps: 1e-6,
+    tieEmbeddings: true,
+    qkvBias: false,
+    parallelResidual: false,
+    activation: "gelu_tanh",
+    bosTokenId: 2,
+    eosTokenId: 1,
+    ...fields,
+    gemma: { attnSoftcap: null, finalSoftcap: null, localRope: null, ...gemma },
+  } as const;
+}
 
 Deno.test("tiny-gemma, tiny-gemma2 and tiny-gemma3 fixture configs", async () => {
-  const read = (name: string) => readModelConfig(`${FIXTURES}${name}`);
-  assert.deepEqual(
-    await read("tiny-gemma"),
-    {
-      ...TINY_GEMMA,
-      hfClass: "GemmaForCausalLM",
-      // hidden_act "gelu", as gemma-2b says: Gemma's tanh GELU all the same.
-      contextLength: 64,
-      nLayers: 2,
-      nKvHeads: 1,
-      ropeTheta: 10000,
-      ropeScaling: null,
-      qkNorm: false,
-      gemma: {
-        version: 1,
-        queryPreAttnScalar: 16,
-        attnSoftcap: null,
-        finalSoftcap: null,
-        sliding: [],
-        localRope: null,
-      },
-    } satisfies ModelConfig,
+  await assertFixtureConfig(
+    "tiny-gemma",
+    // hidden_act "gelu", as gemma-2b says: Gemma's tanh GELU all the same.
+    tinyGemma(
+      { hfClass: "GemmaForCausalLM", contextLength: 64, nLayers: 2, nKvHeads: 1 },
+      { version: 1, queryPreAttnScalar: 16, sliding: [] },
+    ),
   );
-  assert.deepEqual(
-    await read("tiny-gemma2"),
-    {
-      ...TINY_GEMMA,
-      hfClass: "Gemma2ForCausalLM",
-      contextLength: 32,
-      nLayers: 3,
-      nKvHeads: 2,
-      ropeTheta: 10000,
-      ropeScaling: null,
-      qkNorm: false,
-      gemma: {
+  await assertFixtureConfig(
+    "tiny-gemma2",
+    tinyGemma(
+      { hfClass: "Gemma2ForCausalLM", contextLength: 32, nLayers: 3, nKvHeads: 2 },
+      {
         version: 2,
         queryPreAttnScalar: 24,
         attnSoftcap: 2,
         finalSoftcap: 1.5,
         sliding: { period: 2 },
-        localRope: null,
       },
-    } satisfies ModelConfig,
+    ),
   );
-  assert.deepEqual(
-    await read("tiny-gemma3"),
-    {
-      ...TINY_GEMMA,
-      hfClass: "Gemma3ForCausalLM",
-      contextLength: 32,
-      nLayers: 3,
-      nKvHeads: 2,
-      ropeTheta: 1e6,
-      ropeScaling: { type: "linear", factor: 8 },
-      qkNorm: true,
-      gemma: {
+  await assertFixtureConfig(
+    "tiny-gemma3",
+    tinyGemma(
+      {
+        hfClass: "Gemma3ForCausalLM",
+        contextLength: 32,
+        nLayers: 3,
+        nKvHeads: 2,
+        ropeTheta: 1e6,
+        ropeScaling: { type: "linear", factor: 8 },
+        qkNorm: true,
+      },
+      {
         version: 3,
         queryPreAttnScalar: 16,
-        attnSoftcap: null,
-        finalSoftcap: null,
         sliding: { period: 3 },
         localRope: { theta: 10000, scaling: null },
       },
-    } satisfies ModelConfig,
+    ),
   );
 });
 
@@ -339,17 +318,14 @@ Deno.test("Gemma 2: Gemma-2-2B's config, its defaults, and transformers 5's layo
   );
   // transformers' Gemma2Config defaults: caps 50 and 30, a scalar of 256, a window of 4096;
   // null caps none.
-  const bare: Record<string, unknown> = { ...GEMMA2_2B_JSON };
-  for (
-    const k of [
-      "attn_logit_softcapping",
-      "final_logit_softcapping",
-      "query_pre_attn_scalar",
-      "sliding_window",
-      "hidden_activation",
-      "head_dim",
-    ]
-  ) delete bare[k];
+  const bare = without(GEMMA2_2B_JSON, [
+    "attn_logit_softcapping",
+    "final_logit_softcapping",
+    "query_pre_attn_scalar",
+    "sliding_window",
+    "hidden_activation",
+    "head_dim",
+  ]);
   assert.deepEqual(parse(bare), c);
   const uncapped = parse({
     ...GEMMA2_2B_JSON,
@@ -409,17 +385,14 @@ Deno.test("Gemma 3: Gemma-3-1B's config, the local rotary, and what is refused",
     "sssssFsssssF",
   );
   // transformers' Gemma3TextConfig defaults: no caps, 5 sliding layers of 6, bases 1e6 and 1e4.
-  const bare: Record<string, unknown> = { ...GEMMA3_1B_JSON };
-  for (
-    const k of [
-      "attn_logit_softcapping",
-      "final_logit_softcapping",
-      "sliding_window_pattern",
-      "rope_local_base_freq",
-      "rope_theta",
-      "rope_scaling",
-    ]
-  ) delete bare[k];
+  const bare = without(GEMMA3_1B_JSON, [
+    "attn_logit_softcapping",
+    "final_logit_softcapping",
+    "sliding_window_pattern",
+    "rope_local_base_freq",
+    "rope_theta",
+    "rope_scaling",
+  ]);
   assert.deepEqual(parse(bare), c);
   assert.equal(parse({ ...GEMMA3_1B_JSON, architectures: null }).hfClass, "Gemma3ForCausalLM");
   // Gemma 3 4B's text layers scale the global rotary linearly.
@@ -427,8 +400,11 @@ Deno.test("Gemma 3: Gemma-3-1B's config, the local rotary, and what is refused",
   assert.deepEqual(linear.ropeScaling, { type: "linear", factor: 8 });
   assert.deepEqual(linear.gemma!.localRope, { theta: 10000, scaling: null });
   // transformers 5: layer_types, and rope_parameters by layer type.
-  const v5json: Record<string, unknown> = {
-    ...GEMMA3_1B_JSON,
+  const v5json = {
+    ...without(
+      GEMMA3_1B_JSON,
+      ["rope_local_base_freq", "rope_theta", "rope_scaling", "sliding_window_pattern"],
+    ),
     layer_types: Array.from(
       { length: 26 },
       (_, l) => (l + 1) % 6 ? "sliding_attention" : "full_attention",
@@ -438,11 +414,6 @@ Deno.test("Gemma 3: Gemma-3-1B's config, the local rotary, and what is refused",
       sliding_attention: { rope_type: "default", rope_theta: 10000 },
     },
   };
-  for (
-    const k of ["rope_local_base_freq", "rope_theta", "rope_scaling", "sliding_window_pattern"]
-  ) {
-    delete v5json[k];
-  }
   const v5 = parse(v5json);
   assert.deepEqual(
     { ...v5, gemma: { ...v5.gemma, sliding: { period: 6 } } },
@@ -513,9 +484,7 @@ Deno.test("GPT-2's exact GELU (activation_function gelu) is read as such", () =>
 });
 
 Deno.test("Llama / Mistral / Qwen2 defaults and variants", () => {
-  const l = llama();
-  delete l.num_key_value_heads;
-  const c = parse(l);
+  const c = parse(without(llama(), ["num_key_value_heads"]));
   assert.equal(c.nKvHeads, 8, "kv heads default to heads");
   assert.equal(c.ropeTheta, 10000);
   assert.equal(c.tieEmbeddings, false);
@@ -602,9 +571,7 @@ Deno.test("config errors name the file and the field", () => {
   expectConfigError({ ...gpt2(), architectures: ["BertModel"] }, "architectures", "unknown");
   expectConfigError({ ...gpt2(), architectures: [] }, "architectures", "non-empty");
   expectConfigError({ n_embd: 4, model_type: "bert" }, "architectures", "model_type");
-  const missing = gpt2();
-  delete missing.n_embd;
-  expectConfigError(missing, "n_embd", "missing");
+  expectConfigError(without(gpt2(), ["n_embd"]), "n_embd", "missing");
   expectConfigError({ ...gpt2(), n_head: 0 }, "n_head", "positive integer");
   expectConfigError({ ...gpt2(), n_head: "8" }, "n_head", "positive integer");
   expectConfigError({ ...gpt2(), n_layer: 2.5 }, "n_layer", "positive integer");
@@ -669,9 +636,11 @@ Deno.test("config errors name the file and the field", () => {
     "use_sliding_window",
     "unsupported",
   );
-  const noCtx = llama();
-  delete noCtx.max_position_embeddings;
-  expectConfigError(noCtx, "max_position_embeddings", "missing");
+  expectConfigError(
+    without(llama(), ["max_position_embeddings"]),
+    "max_position_embeddings",
+    "missing",
+  );
   expectConfigError({ ...llama(), vocab_size: 0 }, "vocab_size", "positive integer");
 });
 
