@@ -93,6 +93,15 @@ if (args.requests !== undefined && (args.subject !== undefined || args.answer !=
   fail("--subject and --answer go with --prompt; a request file gives each fact's own");
 }
 if (args.answer !== undefined && args.answer.trim() === "") fail("--answer must not be empty");
+// White space ending the prompt or subject is removed, saying so, as edit and compare do
+// (src/io/formats/trailing-space.ts): the answer brings its own leading space.
+for (const name of ["prompt", "subject"] as const) {
+  const text = args[name];
+  if (text !== undefined && text !== text.trimEnd()) {
+    console.error(`note: white space at the end of --${name} ${JSON.stringify(text)} was removed`);
+    args[name] = text.trimEnd();
+  }
+}
 const n = count("n");
 const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
 const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)

@@ -4,7 +4,8 @@
 // chart and each known fact's heatmaps; bad arguments and a subject missing from the prompt
 // fail with a message, not a stack trace; --out follows the output rules of every command; an
 // answer of several tokens is labelled by the one token traced; --requests names the records it
-// skips for a subject not in the prompt; Ctrl-C leaves no lock and no incomplete output.
+// skips for a subject not in the prompt; Ctrl-C leaves no lock and no incomplete output; white
+// space ending the prompt or subject is removed, with a note.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -52,6 +53,31 @@ Deno.test("trace CLI: one prompt writes trace.json and three heatmaps", async ()
     } finally {
       be.dispose();
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: white space ending --prompt and --subject is removed, with a note", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const run = (prompt: string, subject: string, dir: string) =>
+      trace([
+        ...["--model", TINY, "--prompt", prompt, "--subject", subject],
+        ...["--samples", "2", "--seed", "4", "--out", join(tmp, dir)],
+      ]);
+    const spaced = await run("The capital of France is ", "France ", "spaced");
+    assert.equal(spaced.code, 0, spaced.stderr);
+    assert.match(
+      spaced.stderr,
+      /note: white space at the end of --prompt "The capital of France is "/,
+    );
+    assert.match(spaced.stderr, /note: white space at the end of --subject "France "/);
+    const plain = await run("The capital of France is", "France", "plain");
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.doesNotMatch(plain.stderr, /note: white space/);
+    const read = (dir: string) => Deno.readTextFile(join(tmp, dir, "trace.json"));
+    assert.deepEqual(JSON.parse(await read("spaced")), JSON.parse(await read("plain")));
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
