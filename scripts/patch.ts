@@ -1,18 +1,19 @@
 // `deno task patch apply|revert --patch FILE --model DIR --out DIR`: writes a model folder's
-// weights with a sparse edit patch applied (the edited weights) or reverted (the original ones),
-// bit for bit, beside its config and tokenizer files (as the edit's OUT/model/; a trained model's
-// card and recall.json are not the patched weights'). The input folder is only read; the output
-// follows the edit command's rules (src/pipeline/output-guard.ts) and appears atomically (written
-// as OUT.partial, then renamed). A patch applies only to the weights it was made from (and
-// reverts only the weights it produced): --other-weights, not --force, overrides that. Ctrl-C
-// stops it at once: OUT.partial and OUT's lock are removed, OUT is left as it was, exit 130.
+// weights with a sparse edit patch applied (the edited weights) or reverted (the original ones,
+// in the dtypes the patch records for them), bit for bit, beside its config and tokenizer files
+// (as the edit's OUT/model/; a trained model's card and recall.json are not the patched
+// weights'). The input folder is only read; the output follows the edit command's rules
+// (src/pipeline/output-guard.ts) and appears atomically (written as OUT.partial, then renamed). A
+// patch applies only to the weights it was made from (and reverts only the weights it produced):
+// --other-weights, not --force, overrides that. Ctrl-C stops it at once: OUT.partial and OUT's
+// lock are removed, OUT is left as it was, exit 130.
 
 import { parseArgs } from "node:util";
 import { exitWithError } from "../src/cli/fail.ts";
 import { abortOnInterrupt, interruptAt, removeFolderNow } from "../src/cli/interrupt.ts";
 import { noModelFolder } from "../src/pipeline/models.ts";
 import { printable } from "../src/cli/message.ts";
-import { applyPatchTo, readPatch } from "../src/io/patch.ts";
+import { applyPatchTo, patchedDtype, readPatch } from "../src/io/patch.ts";
 import {
   checkOutputFolder,
   checkReplaceable,
@@ -24,7 +25,7 @@ import {
 import { exists, fsError, replaceDir } from "../src/io/files.ts";
 import { CARRIED_FILES } from "../src/io/model-files.ts";
 import { openCheckpoint } from "../src/io/checkpoint.ts";
-import { exactWriteDtype, writeSafetensors } from "../src/io/safetensors.ts";
+import { writeSafetensors } from "../src/io/safetensors.ts";
 
 const USAGE = `Usage: deno task patch apply|revert --patch FILE --model DIR --out DIR [--force]
   [--other-weights]
@@ -157,14 +158,17 @@ try {
     }
   }
   await interruptAt("write");
+  const entries = new Map(patch.map((e) => [e.name, e]));
   await writeSafetensors(
     `${partial}/model.safetensors`,
-    // A half-precision tensor stays so when the patched values are exact in it (an f16 edit).
+    // A patched tensor is written in the dtype the patch recorded for it (the edit's input
+    // checkpoint's), else in its stored one, when its values are exact in it (F32 otherwise): a
+    // revert gives back the F16 of a tensor the edit trained in f32.
     [...weights].map(([name, data]) => ({
       name,
       shape: shapes.get(name)!,
       data,
-      dtype: exactWriteDtype(data, stored.get(name)!),
+      dtype: patchedDtype(data, stored.get(name)!, entries.get(name)),
     })),
     { format: "pt" },
   );

@@ -1,11 +1,15 @@
 // Sparse weight patches: exactly the entries an edit changed, as a safetensors file holding for
 // each changed tensor N: `N::index` (I32 flat indices), `N::after` and `N::before` (F32 values),
-// with the tensor shapes in the metadata. apply() writes the edited values, revert() the
-// original ones, both bit for bit.
+// with the tensor shapes in the metadata and, where known, the dtype each had in the checkpoint
+// the edit started from. apply() writes the edited values, revert() the original ones, both bit
+// for bit.
 
 import { SafetensorsError } from "./errors.ts";
 import {
   encodeSafetensors,
+  exactWriteDtype,
+  FLOAT_DTYPES,
+  type FloatDtype,
   openSafetensors,
   type SafetensorsFile,
   safetensorsFromBytes,
@@ -62,16 +66,28 @@ export interface PatchEntry {
   indices: Int32Array;
   after: Float32Array;
   before: Float32Array;
+  /**
+   * The tensor's dtype in the checkpoint the edit started from (`__metadata__.dtypes`); absent in
+   * patches written before it was recorded.
+   */
+  dtype?: FloatDtype;
 }
 
-/** The patch file's tensors and metadata for `changes`. */
+/** Each changed tensor's dtype in the checkpoint an edit started from, by parameter name. */
+export type SourceDtypes = ReadonlyMap<string, string>;
+
+/** The patch file's tensors and metadata for `changes` (`dtypes`: their source dtypes). */
 function patchTensors(
   changes: readonly TensorChange[],
   metadata: Record<string, string>,
+  dtypes: SourceDtypes,
 ): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
   const shapes: Record<string, number[]> = {};
+  const recorded: Record<string, string> = {};
   const tensors = changes.flatMap((c): TensorToWrite[] => {
     shapes[c.name] = [...c.shape];
+    const dtype = dtypes.get(c.name);
+    if (isFloatDtype(dtype)) recorded[c.name] = dtype;
     const k = c.indices.length;
     return [
       {
@@ -84,18 +100,26 @@ function patchTensors(
       { name: `${c.name}::before`, shape: [k], data: c.before },
     ];
   });
-  return {
-    tensors,
-    metadata: { ...metadata, format: PATCH_FORMAT, shapes: JSON.stringify(shapes) },
+  const meta: Record<string, string> = {
+    ...metadata,
+    format: PATCH_FORMAT,
+    shapes: JSON.stringify(shapes),
   };
+  if (Object.keys(recorded).length) meta.dtypes = JSON.stringify(recorded);
+  return { tensors, metadata: meta };
 }
 
+/**
+ * Writes `changes` as a patch file; `dtypes` records each changed tensor's dtype in the source
+ * checkpoint, so that revert can write it back in that dtype.
+ */
 export async function writePatch(
   path: string,
   changes: readonly TensorChange[],
   metadata: Record<string, string> = {},
+  dtypes: SourceDtypes = new Map(),
 ): Promise<void> {
-  const p = patchTensors(changes, metadata);
+  const p = patchTensors(changes, metadata, dtypes);
   await writeSafetensors(path, p.tensors, p.metadata);
 }
 
@@ -103,8 +127,9 @@ export async function writePatch(
 export async function encodePatch(
   changes: readonly TensorChange[],
   metadata: Record<string, string> = {},
+  dtypes: SourceDtypes = new Map(),
 ): Promise<Uint8Array> {
-  const p = patchTensors(changes, metadata);
+  const p = patchTensors(changes, metadata, dtypes);
   return await encodeSafetensors("patch.safetensors", p.tensors, p.metadata);
 }
 
@@ -137,6 +162,7 @@ async function patchEntries(f: SafetensorsFile): Promise<PatchEntry[]> {
   if (typeof shapes !== "object" || shapes === null || Array.isArray(shapes)) {
     throw new SafetensorsError(path, "__metadata__.shapes", "must map tensor names to shapes");
   }
+  const dtypes = recordedDtypes(f, shapes);
   const out: PatchEntry[] = [];
   for (const [name, shape] of Object.entries(shapes)) {
     const numel = shapeNumel(shape);
@@ -193,9 +219,60 @@ async function patchEntries(f: SafetensorsFile): Promise<PatchEntry[]> {
       indices,
       after: await values("::after"),
       before: await values("::before"),
+      ...(dtypes.has(name) ? { dtype: dtypes.get(name) } : {}),
     });
   }
   return out;
+}
+
+/**
+ * The source dtypes a patch file records (`__metadata__.dtypes`: changed tensor names to float
+ * dtypes); none in a patch written before they were.
+ */
+function recordedDtypes(f: SafetensorsFile, shapes: object): Map<string, FloatDtype> {
+  const at = "__metadata__.dtypes";
+  if (f.metadata.dtypes === undefined) return new Map();
+  let dtypes: unknown;
+  try {
+    dtypes = JSON.parse(f.metadata.dtypes);
+  } catch {
+    throw new SafetensorsError(f.path, at, "invalid JSON");
+  }
+  if (typeof dtypes !== "object" || dtypes === null || Array.isArray(dtypes)) {
+    throw new SafetensorsError(f.path, at, "must map tensor names to dtypes");
+  }
+  const out = new Map<string, FloatDtype>();
+  for (const [name, dtype] of Object.entries(dtypes)) {
+    if (!Object.hasOwn(shapes, name)) {
+      throw new SafetensorsError(f.path, `${at}.${name}`, "names no tensor of the patch");
+    }
+    if (!isFloatDtype(dtype)) {
+      throw new SafetensorsError(
+        f.path,
+        `${at}.${name}`,
+        `${JSON.stringify(dtype)} is not one of ${FLOAT_DTYPES.join(", ")}`,
+      );
+    }
+    out.set(name, dtype);
+  }
+  return out;
+}
+
+const isFloatDtype = (x: unknown): x is FloatDtype => (FLOAT_DTYPES as unknown[]).includes(x);
+
+/**
+ * The dtype to write a patched tensor's `data` in: the dtype the patch recorded for it (its
+ * source checkpoint's) when the values are exact in it, else its `stored` dtype in the model
+ * patched when they are exact in that, else F32. A revert thus gives back an F16 or BF16
+ * tensor the edit trained in f32; a patch without recorded dtypes keeps the stored ones.
+ */
+export function patchedDtype(
+  data: Float32Array,
+  stored: string,
+  entry?: PatchEntry,
+): "F32" | "F16" | "BF16" {
+  const recorded = entry?.dtype ? exactWriteDtype(data, entry.dtype) : "F32";
+  return recorded !== "F32" ? recorded : exactWriteDtype(data, stored);
 }
 
 /** Element count of a shape, or null unless it is a list of non-negative safe integers. */

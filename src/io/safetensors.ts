@@ -7,6 +7,7 @@ export {
   type Dtype,
   DTYPE_BYTES,
   FLOAT_DTYPES,
+  type FloatDtype,
   MAX_HEADER_BYTES,
   type SafetensorsFile,
   type SingleSafetensorsFile,

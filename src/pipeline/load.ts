@@ -6,7 +6,7 @@
 
 import type { Backend, DType } from "../../engine/backend.ts";
 import { exactWriteDtype, writeSafetensors } from "../io/safetensors.ts";
-import type { TensorChange } from "../io/patch.ts";
+import type { SourceDtypes, TensorChange } from "../io/patch.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -58,10 +58,28 @@ export async function loadModel(
 /** A float dtype a saved tensor is written in. */
 type SavedDtype = ReturnType<typeof exactWriteDtype>;
 
-/** What an edited model was loaded from: its checkpoint folder and the changes made since. */
+/**
+ * What an edited model was loaded from: each parameter's dtype in its checkpoint
+ * (storedDtypes) and the changes made since.
+ */
 export interface WeightSource {
-  dir: string;
+  dtypes: SourceDtypes;
   changes: readonly TensorChange[];
+}
+
+/** The dtype each parameter of `model` is stored as in the checkpoint in `dir` (headers only). */
+export async function storedDtypes(model: CausalLM, dir: string): Promise<Map<string, string>> {
+  const file = await openCheckpoint(dir);
+  try {
+    const dtypes = new Map<string, string>();
+    for (const info of model.paramInfo) {
+      const name = storedName(file, info.name);
+      if (name !== undefined) dtypes.set(info.name, file.tensors.get(name)!.dtype);
+    }
+    return dtypes;
+  } finally {
+    file.close();
+  }
 }
 
 /**
@@ -77,7 +95,7 @@ export async function saveWeights(
   dir: string,
   source?: WeightSource,
 ): Promise<void> {
-  const kept = source ? await keptDtypes(model, source) : new Map<string, SavedDtype>();
+  const kept = source ? keptDtypes(source) : new Map<string, SavedDtype>();
   const tensors = model.paramInfo.map((info) => {
     const v = model.params.get(info.name)!.value;
     const dtype = v.dtype === "f16" ? "F16" : kept.get(info.name) ?? "F32";
@@ -95,23 +113,15 @@ export async function saveWeights(
 }
 
 /**
- * The dtype each parameter of `model` held in f32 keeps: its stored one in the source checkpoint
- * when the values of its changes are exact in it (the loaded values are: F16 and BF16 widen to
- * f32 exactly), else F32; from the headers alone.
+ * The dtype each parameter held in f32 keeps: its stored one in the source checkpoint when the
+ * values of its changes are exact in it (the loaded values are: F16 and BF16 widen to f32
+ * exactly), else F32.
  */
-async function keptDtypes(model: CausalLM, source: WeightSource): Promise<Map<string, SavedDtype>> {
+function keptDtypes(source: WeightSource): Map<string, SavedDtype> {
   const after = new Map(source.changes.map((c) => [c.name, c.after]));
-  const file = await openCheckpoint(source.dir);
-  try {
-    const kept = new Map<string, SavedDtype>();
-    for (const info of model.paramInfo) {
-      const name = storedName(file, info.name);
-      if (name === undefined) continue;
-      const stored = file.tensors.get(name)!.dtype;
-      kept.set(info.name, exactWriteDtype(after.get(info.name) ?? new Float32Array(), stored));
-    }
-    return kept;
-  } finally {
-    file.close();
+  const kept = new Map<string, SavedDtype>();
+  for (const [name, stored] of source.dtypes) {
+    kept.set(name, exactWriteDtype(after.get(name) ?? new Float32Array(), stored));
   }
+  return kept;
 }

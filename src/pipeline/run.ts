@@ -11,6 +11,7 @@
 
 import { exists } from "../io/files.ts";
 import { writePatch } from "../io/patch.ts";
+import { storedDtypes } from "./load.ts";
 import { runEditLoop } from "../loop/edit-loop.ts";
 import { writeRecordArtifacts } from "./artifacts.ts";
 import { checkManifest, runManifest } from "./manifest.ts";
@@ -44,6 +45,8 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
   const records: RecordResult[] = [...done.values()];
+  // Each patch records its tensors' dtypes in the input checkpoint, for revert to write back.
+  const dtypes = await storedDtypes(opts.model, opts.modelDir);
   const loop = await runEditLoop({
     model: opts.model,
     tokenizer: opts.tokenizer,
@@ -69,7 +72,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
         await writePatch(patchFile(partial, t.request.index), result.changes, {
           method: opts.method.name,
           record: String(t.request.index),
-        });
+        }, dtypes);
       }
       if (opts.mode !== "batch") {
         await writeRecordArtifacts(partial, t.request.index, result.artifacts);
@@ -92,6 +95,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     },
   });
   return await finishRun(opts, partial, {
+    dtypes,
     records,
     interrupted: loop.interrupted,
     allChanges: loop.applied,

@@ -4,12 +4,19 @@
 // checkpoint, whose outputs stay F16, for a sharded checkpoint and a PyTorch one
 // (pytorch_model.bin), whose edit and patched copy are one model.safetensors, for GPT-J's F16
 // fixture, and for Gemma 2's and 3's (norm weights stored as offsets from 1); an all-F16
-// checkpoint's edit keeps F16 every tensor whose values F16 holds (norms and biases included). A
-// trained model's card and recall.json are not copied: they describe the unpatched weights.
+// checkpoint's edit keeps F16 every tensor whose values F16 holds (norms and biases included), and
+// its revert gives every tensor back in F16, byte for byte (an old patch without the recorded
+// dtypes as before). A trained model's card and recall.json are not copied: they describe the
+// unpatched weights.
 
 import { deepEqual, equal } from "node:assert/strict";
 import { openCheckpoint } from "../../src/io/checkpoint.ts";
-import { exactWriteDtype, type SafetensorsFile } from "../../src/io/safetensors.ts";
+import { readPatch, writePatch } from "../../src/io/patch.ts";
+import {
+  exactWriteDtype,
+  openSafetensors,
+  type SafetensorsFile,
+} from "../../src/io/safetensors.ts";
 import { halfCopy, shardedCopy } from "../helpers/checkpoint.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -76,16 +83,20 @@ async function editApplyRevertInto(dir: string, model: string, extra: string[]):
     `${dir}/edit`,
     ...extra,
   ]);
-  const patch = `${dir}/edit/patch.safetensors`;
-  await run("patch.ts", ["apply", "--patch", patch, "--model", model, "--out", `${dir}/applied`]);
+  await patchBoth(`${dir}/edit/patch.safetensors`, model, `${dir}/edit/model`, dir);
+}
+
+/** Applies `patch` to `model` into OUT/applied and reverts it from `edited` into OUT/reverted. */
+async function patchBoth(patch: string, model: string, edited: string, out: string) {
+  await run("patch.ts", ["apply", "--patch", patch, "--model", model, "--out", `${out}/applied`]);
   await run("patch.ts", [
     "revert",
     "--patch",
     patch,
     "--model",
-    `${dir}/edit/model`,
+    edited,
     "--out",
-    `${dir}/reverted`,
+    `${out}/reverted`,
   ]);
 }
 
@@ -174,7 +185,8 @@ Deno.test("a GPT-J checkpoint's f16 edit and its patch keep the stored layout", 
 Deno.test("an all-F16 checkpoint's edit keeps F16 every tensor whose values F16 holds", async () => {
   // tiny-gptj stores every tensor as F16, norms and biases too, which the device holds in f32 (all
   // of them with WASM's default f32 weights): the edit wrote each of those as F32. Only a tensor
-  // the edit gave values F16 cannot hold (trained in f32) is F32 now, so nothing is rounded.
+  // the edit gave values F16 cannot hold (trained in f32) is F32 now, so nothing is rounded; the
+  // patch records the F16 it had, so revert gives the checkpoint back byte for byte.
   const model = `${ROOT}tests/fixtures/tiny-gptj`;
   const original = await values(model);
   for (const dtype of await (await dtypes(model)).values()) equal(dtype, "F16");
@@ -192,10 +204,26 @@ Deno.test("an all-F16 checkpoint's edit keeps F16 every tensor whose values F16 
         throw new Error("the edit changed nothing, so the test would prove nothing");
       }
       // The patch applies and reverts as exactly: apply rebuilds the saved checkpoint, and revert
-      // writes the original values in the saved checkpoint's dtypes.
+      // the original one, every tensor in its original dtype (F16, the f32-trained ones too).
       assertSameBits(await tensors(`${dir}/applied`), await tensors(`${dir}/edit/model`), "apply");
-      deepEqual(await dtypes(`${dir}/reverted`), saved);
-      deepEqual(await values(`${dir}/reverted`), original);
+      deepEqual(await dtypes(`${dir}/reverted`), await dtypes(model));
+      assertSameBits(await tensors(`${dir}/reverted`), await tensors(model), "revert");
+      // A patch written before the dtypes were recorded still applies and reverts as it did: to
+      // the same values, each tensor in the dtype the patched model stores it in.
+      const old = `${dir}/old-patch.safetensors`;
+      const entries = await readPatch(`${dir}/edit/patch.safetensors`);
+      await writePatch(old, entries.map((e) => ({ ...e, indices: Uint32Array.from(e.indices) })));
+      const f = await openSafetensors(old);
+      equal(f.metadata.dtypes, undefined);
+      f.close();
+      await patchBoth(old, model, `${dir}/edit/model`, `${dir}/old`);
+      assertSameBits(
+        await tensors(`${dir}/old/applied`),
+        await tensors(`${dir}/edit/model`),
+        "old",
+      );
+      deepEqual(await dtypes(`${dir}/old/reverted`), saved);
+      deepEqual(await values(`${dir}/old/reverted`), original);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -1,6 +1,7 @@
 // mergeChanges: successive edits' changes of the same tensors as one change per tensor, which
 // applied to the original weights gives what the edits gave one after another, and whose
-// `before` values are the original ones; applyPatchTo's refusal of an f16 edit's patch.
+// `before` values are the original ones; applyPatchTo's refusal of an f16 edit's patch; the
+// source dtypes a patch records and the dtype a patched tensor is written in.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -10,6 +11,7 @@ import {
   decodePatch,
   encodePatch,
   mergeChanges,
+  patchedDtype,
   type PatchEntry,
   type TensorChange,
 } from "../../src/io/patch.ts";
@@ -109,4 +111,57 @@ Deno.test("a patch holding NaN or an infinite value is refused, naming the tenso
   }
   const ok = await decodePatch("p.safetensors", await encodePatch([change(2, 1)]));
   assert.deepEqual([...ok[0].after], [0.25, 2]);
+});
+
+/** `bytes` (a safetensors file) with its metadata's `key` set to `value`. */
+function withMetadata(bytes: Uint8Array, key: string, value: string): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  header.__metadata__[key] = value;
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(bytes.subarray(8 + n), 8 + json.length);
+  return out;
+}
+
+Deno.test("a patch records its tensors' source dtypes, and revert writes them back where exact", async () => {
+  const change = (name: string): TensorChange => ({
+    name,
+    shape: [2],
+    indices: Uint32Array.from([1]),
+    before: Float32Array.from([0.5]),
+    after: Float32Array.from([0.1]),
+  });
+  const changes = [change("a"), change("b"), change("c")];
+  // "c" has no dtype known and the unchanged "d" is not in the patch: neither is recorded.
+  const dtypes = new Map([["a", "F16"], ["b", "BF16"], ["d", "F16"]]);
+  const read = await decodePatch("p.safetensors", await encodePatch(changes, {}, dtypes));
+  assert.deepEqual(read.map((e) => e.dtype), ["F16", "BF16", undefined]);
+  // Exact in the recorded dtype: that one, whatever the patched model stores; else the stored
+  // one where exact (an older patch, recording none, too), else F32.
+  const [a, b, c] = read;
+  assert.equal(patchedDtype(Float32Array.from([1, 0.5]), "F32", a), "F16");
+  assert.equal(patchedDtype(Float32Array.from([1, 0.5]), "F32", b), "BF16");
+  assert.equal(patchedDtype(Float32Array.from([1, 0.1]), "F16", a), "F32");
+  assert.equal(patchedDtype(Float32Array.from([1, 1 / 3]), "BF16", a), "F32");
+  assert.equal(patchedDtype(Float32Array.from([1, 0.5]), "BF16", c), "BF16");
+  assert.equal(patchedDtype(Float32Array.from([1, 0.5]), "F32", c), "F32");
+  // A damaged record is refused as the file's, not used.
+  const bytes = await encodePatch(changes);
+  const bad: [string, RegExp][] = [
+    ["{", /\[__metadata__\.dtypes\]: invalid JSON/],
+    ['["F16"]', /\[__metadata__\.dtypes\]: must map tensor names to dtypes/],
+    ['{"a": "I32"}', /\[__metadata__\.dtypes\.a\]: "I32" is not one of F32, F16, BF16, F64/],
+    ['{"z": "F16"}', /\[__metadata__\.dtypes\.z\]: names no tensor of the patch/],
+  ];
+  for (const [value, re] of bad) {
+    await assert.rejects(
+      decodePatch("p.safetensors", withMetadata(bytes, "dtypes", value)),
+      (e: unknown) => e instanceof SafetensorsError && re.test(e.message),
+      re.source,
+    );
+  }
 });
