@@ -64,7 +64,13 @@ export {
 } from "./src/io/requests.ts";
 export { hparamsCandidates } from "./src/io/hparams-files.ts";
 export { DEFAULT_MODEL, type ModelSplits, SHIPPED_SPLITS } from "./src/pipeline/models.ts";
-export { decodePatch, encodePatch, type PatchEntry, type TensorChange } from "./src/io/patch.ts";
+export {
+  decodePatch,
+  encodePatch,
+  type PatchEntry,
+  type SourceDtypes,
+  type TensorChange,
+} from "./src/io/patch.ts";
 export { applyPatch } from "./src/session/patch.ts";
 export {
   editMany,
@@ -103,6 +109,7 @@ export type { LoadedWeights } from "./src/model/weights.ts";
 export type { DecodeOptions, EncodeOptions, Tokenizer } from "./src/io/tokenizer.ts";
 export type {
   Dtype as SafetensorsDtype,
+  FloatDtype as SafetensorsFloatDtype,
   SafetensorsFile,
   TensorInfo,
 } from "./src/io/safetensors/format.ts";
