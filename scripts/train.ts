@@ -24,6 +24,7 @@ import { writeModelCard } from "../src/train/card.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
 import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";
 import { withInputNoise } from "../src/train/data.ts";
+import { InitFromError, loadInitWeights, readInitFrom } from "../src/train/init-from.ts";
 import { DivergedError, trainSteps } from "../src/train/loop.ts";
 import { isPresetName, PRESETS, trainedModelConfig } from "../src/train/presets.ts";
 import { beginRun, recordRun } from "../src/train/runs.ts";
@@ -43,7 +44,7 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
   [--epochs N] [--batch N] [--lr X]
   [--warmup N] [--weight-decay X] [--d N] [--layers N] [--heads N] [--ff N] [--ctx N] [--seed N]
   [--tokenizer FILE] [--input-noise P] [--backend B] [--ckpt-every N] [--resume]
-  [--keep-checkpoint]
+  [--keep-checkpoint] [--init DIR]
 
   --preset P   facts (default: models/kne-facts), base (models/kne-facts-base, GPT-2) or
                base-llama (models/kne-facts-base-llama, its Llama-style twin); an epoch of a
@@ -66,7 +67,10 @@ const USAGE = `Usage: deno task train [--preset facts|base|base-llama] [--out DI
                learning-rate schedule); replacing that run's model at DIR needs --force
   --keep-checkpoint  keep DIR.checkpoint once training has finished, written at its last step
                (it is removed otherwise), so that the run can be continued later with more
-               --epochs and --resume`;
+               --epochs and --resume
+  --init DIR   start from the weights of DIR, a model this tool wrote (same shape and tokenizer;
+               its tokenizer.json is the default --tokenizer), with a new optimizer and this
+               run's own learning-rate schedule: a fine-tune (the card lists DIR's runs too)`;
 
 const options = {
   preset: { type: "string", default: "facts" },
@@ -89,6 +93,7 @@ const options = {
   resume: { type: "boolean", default: false },
   force: { type: "boolean", default: false },
   "keep-checkpoint": { type: "boolean", default: false },
+  init: { type: "string" },
 } as const;
 const parsed = parseFlags(options, USAGE);
 const presetName = parsed.preset!;
@@ -196,8 +201,9 @@ const markCheckpoint = (dir: string) => markOutput(dir, "checkpoint");
 
 // The committed tokenizers: word-level for `facts` (covers the corpus and every request,
 // src/facts/tokenizer.ts), byte-level BPE for `base` (src/facts/base-tokenizer.ts); or --tokenizer.
+const init = parsed.init?.replace(/\/+$/, "");
 const tokenizerFile = parsed.tokenizer ??
-  new URL(`../${preset.tokenizer}`, import.meta.url).pathname;
+  (init ? `${init}/tokenizer.json` : new URL(`../${preset.tokenizer}`, import.meta.url).pathname);
 let tok, tokenizerText, tokenizerSha256;
 try {
   tokenizerText = await readRegularText(tokenizerFile);
@@ -216,6 +222,21 @@ try {
   if (!(e instanceof CorpusSourceError)) throw e;
   exitWithError(`${tokenizerFile}: ${e.message}`, 2);
 }
+const { evalSets, eot } = data;
+const config = trainedModelConfig(
+  preset.arch,
+  { vocabSize: tok.vocabSize, contextLength: ctx, dModel: d, nLayers, nHeads, dFF },
+  eot,
+);
+let initFrom;
+if (init !== undefined && !args.resume) {
+  try {
+    initFrom = await readInitFrom(init, config, tokenizerSha256);
+  } catch (e) {
+    if (!(e instanceof InitFromError)) throw e;
+    exitWithError(e.message, 2);
+  }
+}
 // Every input is read before OUT's lock and OUT.partial are made: a bad one leaves nothing
 // behind, not even OUT's parent folders (which the lock beside OUT needs).
 await guarded(() => lockOutput(out));
@@ -223,18 +244,12 @@ await removeOutput(partial);
 await Deno.mkdir(partial, { recursive: true });
 await markOutput(partial, "train");
 await Deno.writeTextFile(`${partial}/tokenizer.json`, tokenizerText);
-const { evalSets, eot } = data;
 const source = inputNoise > 0
   ? withInputNoise(data.source, inputNoise, tok.vocabSize, eot, seed)
   : data.source;
 if (data.dropped > 0) {
   console.error(`note: ${data.dropped} sentences longer than the context were dropped`);
 }
-const config = trainedModelConfig(
-  preset.arch,
-  { vocabSize: tok.vocabSize, contextLength: ctx, dModel: d, nLayers, nHeads, dFF },
-  eot,
-);
 
 const backend = await createBackend(backendChoice);
 const model = buildModel(config, backend, initWeights(config, seed), "init");
@@ -257,7 +272,14 @@ if (args.resume) {
   state = await loadCheckpoint(ckptDir, model, opt, tokenizerSha256).catch((e) => {
     exitWithError(`cannot resume: ${e.message}`, 1);
   });
+  if (init !== undefined && state.initFrom?.model !== init) {
+    exitWithError(`cannot resume: ${ckptDir} was not started from --init ${init}`, 1);
+  }
   console.error(`resumed at step ${state.step}/${totalSteps}`);
+} else if (initFrom) {
+  await loadInitWeights(initFrom.model, model);
+  state.initFrom = initFrom;
+  console.error(`starting from the weights of ${initFrom.model} (${initFrom.steps} steps)`);
 }
 const command = `deno task train ${Deno.args.join(" ")}`.trim();
 beginRun(state, command);
@@ -331,6 +353,7 @@ for (const [p, c] of samples) console.error(`sample: ${p}|${c}`);
 const summary = {
   command,
   runs: state.runs,
+  initFrom: state.initFrom,
   seconds: Number(state.seconds.toFixed(1)),
   steps: state.step,
   epochs,

@@ -99,3 +99,11 @@ export interface ModelConfig {
 export function isSlidingLayer(g: GemmaSettings, l: number): boolean {
   return "period" in g.sliding ? (l + 1) % g.sliding.period !== 0 : g.sliding[l] === true;
 }
+
+/** The differing fields of two model configurations, as "field have vs want". */
+export function configDiff(have: ModelConfig, want: ModelConfig): string[] {
+  const h = have as unknown as Record<string, unknown>;
+  const w = want as unknown as Record<string, unknown>;
+  return Object.keys(w).filter((k) => JSON.stringify(w[k]) !== JSON.stringify(h[k]))
+    .map((k) => `${k} ${JSON.stringify(h[k])} vs ${JSON.stringify(w[k])}`);
+}

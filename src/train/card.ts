@@ -4,7 +4,7 @@
 // as `deno fmt` formats it; and checks a summary read back from a file (its fields' types; the
 // first models' older layout).
 
-import type { TrainRun } from "./checkpoint.ts";
+import type { InitFrom, TrainRun } from "./checkpoint.ts";
 import type { RecallReport } from "./recall.ts";
 import { isPlainObject } from "../io/json.ts";
 
@@ -13,6 +13,9 @@ export interface TrainSummary {
   command: string;
   /** Every run that trained the model, oldest first (absent in summaries written before them). */
   runs?: TrainRun[];
+  /** The trained model the first run started from (`--init`); absent for random weights. */
+  initFrom?: InitFrom;
+  /** This model's own runs' time, not counting `initFrom`'s. */
   seconds: number;
   steps: number;
   epochs: number;
@@ -122,6 +125,15 @@ export function summaryProblem(x: unknown): string | null {
   if (x.runs !== undefined && !(Array.isArray(x.runs) && x.runs.every(run))) {
     return wrong("runs", "a list of runs (command, fromStep, toStep, seconds)");
   }
+  const i = x.initFrom;
+  if (
+    i !== undefined &&
+    !(isPlainObject(i) && typeof i.model === "string" && typeof i.weightsSha256 === "string" &&
+      Array.isArray(i.runs) && i.runs.every(run) && isNumber(i.steps) && isNumber(i.seconds) &&
+      isNumber(i.tokens))
+  ) {
+    return wrong("initFrom", "the model a run started from (model, weightsSha256, runs, ...)");
+  }
   return null;
 }
 
@@ -145,20 +157,35 @@ export function targetsTable(recall: Record<string, RecallReport>): string {
   return `| probe set | whole answer | target | |\n|---|---|---|---|\n${rows.join("\n")}`;
 }
 
-/** One run's command, or each run of a model trained in several (each resumed the one before). */
-function commands(s: TrainSummary, where: string): string {
-  const runs = s.runs ?? [];
-  if (runs.length <= 1) return `Command: \`${s.command}\` on ${where}.`;
-  const items = runs.map((r, i) =>
+/** A numbered list of runs: each one's command, steps and time. */
+function runList(runs: TrainRun[]): string {
+  return runs.map((r, i) =>
     `${i + 1}. ${
       r.command === null ? "a run whose command was not recorded" : `\`${r.command}\``
     }: ` +
     `steps ${r.fromStep}-${r.toStep}, ${r.seconds.toFixed(0)} s`
-  );
-  return `Trained in ${runs.length} runs, each after the first resumed from the checkpoint of the ` +
-    `one before (a resume with more epochs recomputes the learning-rate schedule for them, a warm ` +
-    `restart):\n\n` +
-    `${items.join("\n")}\n\nOn ${where}; in all:`;
+  ).join("\n");
+}
+
+/** Where the first run started from: the trained model of `--init`, with the runs that made it. */
+function initialWeights(i: InitFrom): string {
+  return `Initialised from the weights of \`${i.model}\` (model.safetensors SHA-256 ` +
+    `${i.weightsSha256.slice(0, 12)}...), a model trained by this tool in ${i.steps} steps, ` +
+    `${i.seconds.toFixed(0)} s, by:\n\n${runList(i.runs)}\n\nThen, with a new optimizer and ` +
+    `learning-rate schedule:\n\n`;
+}
+
+/**
+ * One run's command, or each run of a model trained in several (each resumed the one before),
+ * after the model the first started from, if any.
+ */
+function commands(s: TrainSummary, where: string): string {
+  const runs = s.runs ?? [];
+  const init = s.initFrom ? initialWeights(s.initFrom) : "";
+  if (runs.length <= 1) return `${init}Command: \`${s.command}\` on ${where}.`;
+  return `${init}Trained in ${runs.length} runs, each after the first resumed from the checkpoint ` +
+    `of the one before (a resume with more epochs recomputes the learning-rate schedule for ` +
+    `them, a warm restart):\n\n${runList(runs)}\n\nOn ${where}; in all:`;
 }
 
 /**
@@ -242,7 +269,14 @@ ${s.rows} training ${s.unit} per epoch, ${s.epochs} epoch${
   }, ${s.steps} steps, ${s.tokens} target tokens,
 ${s.seconds.toFixed(0)} s (${
     (s.seconds / 60).toFixed(1)
-  } min), ${s.tokensPerSecond} tokens/s, final loss ${s.finalLoss}.
+  } min), ${s.tokensPerSecond} tokens/s, final loss ${s.finalLoss}.${
+    s.initFrom
+      ? ` With the training of the model it started from: ${
+        (s.seconds + s.initFrom.seconds).toFixed(0)
+      } s (${((s.seconds + s.initFrom.seconds) / 60).toFixed(1)} min), ` +
+        `${s.steps + s.initFrom.steps} steps.`
+      : ""
+  }
 
 ## Fact recall (teacher forced, top-1, %)
 | probe set | n | first token | whole answer |

@@ -2,7 +2,7 @@
 // (temporary folder, then rename), so an interrupted run resumes exactly where it saved.
 
 import type { Adam } from "../autograd/adam.ts";
-import type { ModelConfig } from "../model/config.ts";
+import { configDiff, type ModelConfig } from "../model/config.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { replaceDir } from "../io/files.ts";
 import { openSafetensors, writeSafetensors } from "../io/safetensors.ts";
@@ -21,6 +21,21 @@ export interface TrainState {
   tokenizerSha256?: string;
   /** The runs that trained these weights, oldest first (absent before it was kept: src/train/runs.ts). */
   runs?: TrainRun[];
+  /** The trained model whose weights the first run started from (`--init`), if any. */
+  initFrom?: InitFrom;
+}
+
+/** The trained model a run started from (src/train/init-from.ts), and how it was trained. */
+export interface InitFrom {
+  /** The folder as the command line named it. */
+  model: string;
+  /** SHA-256 of its model.safetensors. */
+  weightsSha256: string;
+  /** The runs that trained it (one of unknown command where its summary kept none). */
+  runs: TrainRun[];
+  steps: number;
+  seconds: number;
+  tokens: number;
 }
 
 /** One `deno task train` run's share of a model: the steps it took and their time. */
@@ -85,14 +100,11 @@ export async function loadCheckpoint(
     );
   }
   state.tokenizerSha256 = tokenizerSha256;
-  const want = model.config as unknown as Record<string, unknown>;
-  const have = state.config as unknown as Record<string, unknown>;
-  const diff = Object.keys(want).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
+  const diff = configDiff(state.config, model.config);
   if (diff.length > 0) {
     throw new CheckpointError(
-      `${dir}: checkpoint is of another model shape (${
-        diff.map((k) => `${k} ${JSON.stringify(have[k])} vs ${JSON.stringify(want[k])}`).join(", ")
-      }); start a new run or use matching options`,
+      `${dir}: checkpoint is of another model shape (${diff.join(", ")}); start a new run or ` +
+        `use matching options`,
     );
   }
   const f = await openSafetensors(`${dir}/state.safetensors`);
