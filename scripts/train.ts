@@ -19,7 +19,7 @@ import { tokenizerFromJson } from "../src/io/tokenizer.ts";
 import { buildModel, initWeights } from "../src/model/build.ts";
 import { hfConfigJson } from "../src/model/write-config.ts";
 import { saveWeights } from "../src/pipeline/load.ts";
-import { sha256 } from "../src/pipeline/manifest.ts";
+import { sha256 } from "../src/io/digest.ts";
 import { writeModelCard } from "../src/train/card.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
 import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";

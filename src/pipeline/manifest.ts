@@ -3,6 +3,7 @@
 
 import { createHash } from "node:crypto";
 import { weightFiles } from "../io/checkpoint.ts";
+import { fileSha256, sha256 } from "../io/digest.ts";
 import { exists } from "../io/files.ts";
 import { tokenizerSource } from "../io/tokenizer-source.ts";
 import { GuardError } from "./output-guard.ts";
@@ -61,9 +62,6 @@ const HASHED: readonly (keyof RunManifest)[] = [
   "tokenizer",
 ];
 
-/** Bytes read per step while hashing a file (the file is never held whole). */
-const HASH_CHUNK = 8 * 2 ** 20;
-
 /** The manifest's tokenizer field (see RunManifest.tokenizer). */
 async function tokenizerIdentity(dir: string): Promise<string | null> {
   const source = await tokenizerSource(dir);
@@ -74,25 +72,6 @@ async function tokenizerIdentity(dir: string): Promise<string | null> {
   if (files.length === 1) return (await fileSha256(files[0])).sha256;
   const hashes = await Promise.all(files.map(async (f) => (await fileSha256(f)).sha256));
   return createHash("sha256").update(hashes.join("\n")).digest("hex");
-}
-
-/** The SHA-256 of a file's bytes, read in chunks, and its size. */
-export async function fileSha256(path: string): Promise<{ size: number; sha256: string }> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    const hash = createHash("sha256");
-    const buf = new Uint8Array(HASH_CHUNK);
-    let size = 0;
-    for (;;) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      hash.update(buf.subarray(0, n));
-      size += n;
-    }
-    return { size, sha256: hash.digest("hex") };
-  } finally {
-    file.close();
-  }
 }
 
 /**
@@ -116,11 +95,6 @@ export async function checkpointIdentity(dir: string): Promise<string> {
   const each: string[] = [];
   for (const f of files) each.push(`${f}=${await weightsIdentity(`${dir}/${f}`)}`);
   return `${files.length} files:sha256:${await sha256(each.join("\n"))}`;
-}
-
-export async function sha256(text: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const MANIFEST = "run.json";

@@ -1,8 +1,8 @@
 // Starting a training run from a trained model's weights (`deno task train --init DIR`) instead of
 // random ones: a fine-tune with its own learning-rate schedule and a new optimizer, unlike
 // --resume, which continues a checkpoint's schedule and Adam moments. DIR must be a model this tool
-// wrote (its config.json holds the shape, its recall.json the runs that trained it), of the same shape
-// and tokenizer as the run; its history is kept in the new run's state for the card.
+// wrote (its config.json holds the shape, its recall.json the runs that trained it), of the same
+// shape and tokenizer as the run; its history is kept in the new run's state for the card.
 
 import type { CausalLM } from "../model/lm.ts";
 import { configDiff, type ModelConfig } from "../model/config.ts";
@@ -11,7 +11,7 @@ import { ConfigError, readModelConfig } from "../model/read-config.ts";
 import { isPlainObject } from "../io/json.ts";
 import { fsReason, jsonReason, readRegularText } from "../io/files.ts";
 import type { InitFrom, TrainRun } from "./checkpoint.ts";
-import { fileSha256, sha256 } from "../pipeline/manifest.ts";
+import { fileSha256, sha256 } from "../io/digest.ts";
 
 export class InitFromError extends Error {
   override name = "InitFromError";
