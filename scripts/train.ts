@@ -24,7 +24,7 @@ import { writeModelCard } from "../src/train/card.ts";
 import { loadCheckpoint, saveCheckpoint, type TrainState } from "../src/train/checkpoint.ts";
 import { CorpusSourceError, trainingData } from "../src/train/corpus-source.ts";
 import { withInputNoise } from "../src/train/data.ts";
-import { InitFromError, loadInitWeights, readInitFrom } from "../src/train/init-from.ts";
+import { InitFromError, type InitModel, readInitFrom } from "../src/train/init-from.ts";
 import { DivergedError, trainSteps } from "../src/train/loop.ts";
 import { isPresetName, PRESETS, trainedModelConfig } from "../src/train/presets.ts";
 import { beginRun, recordRun } from "../src/train/runs.ts";
@@ -228,10 +228,10 @@ const config = trainedModelConfig(
   { vocabSize: tok.vocabSize, contextLength: ctx, dModel: d, nLayers, nHeads, dFF },
   eot,
 );
-let initFrom;
+let initModel: InitModel | undefined;
 if (init !== undefined && !args.resume) {
   try {
-    initFrom = await readInitFrom(init, config, tokenizerSha256);
+    initModel = await readInitFrom(init, config, tokenizerSha256);
   } catch (e) {
     if (!(e instanceof InitFromError)) throw e;
     exitWithError(e.message, 2);
@@ -252,7 +252,11 @@ if (data.dropped > 0) {
 }
 
 const backend = await createBackend(backendChoice);
-const model = buildModel(config, backend, initWeights(config, seed), "init");
+// With --init the trained model's weights (read and checked above), else random ones.
+const initWeightsByName = initModel?.weights;
+const model = initWeightsByName
+  ? buildModel(config, backend, (info) => initWeightsByName.get(info.name), `--init ${init}`)
+  : buildModel(config, backend, initWeights(config, seed), "init");
 const params = [...model.params.values()];
 const opt = new Adam(params, { lr, weightDecay, beta2: 0.98 });
 const stepsPerEpoch = Math.ceil(source.size(0) / batch);
@@ -276,10 +280,10 @@ if (args.resume) {
     exitWithError(`cannot resume: ${ckptDir} was not started from --init ${init}`, 1);
   }
   console.error(`resumed at step ${state.step}/${totalSteps}`);
-} else if (initFrom) {
-  await loadInitWeights(initFrom.model, model);
-  state.initFrom = initFrom;
-  console.error(`starting from the weights of ${initFrom.model} (${initFrom.steps} steps)`);
+} else if (initModel) {
+  state.initFrom = initModel.from;
+  console.error(`starting from the weights of ${init} (${initModel.from.steps} steps)`);
+  initWeightsByName?.clear(); // the weights are on the backend now
 }
 const command = `deno task train ${Deno.args.join(" ")}`.trim();
 beginRun(state, command);

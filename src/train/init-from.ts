@@ -4,7 +4,7 @@
 // wrote (its config.json holds the shape, its recall.json the runs that trained it), of the same
 // shape and tokenizer as the run; its history is kept in the new run's state for the card.
 
-import type { CausalLM } from "../model/lm.ts";
+import { paramInfoFor } from "../model/build.ts";
 import { configDiff, type ModelConfig } from "../model/config.ts";
 import { openSafetensors } from "../io/safetensors.ts";
 import { ConfigError, readModelConfig } from "../model/read-config.ts";
@@ -17,15 +17,23 @@ export class InitFromError extends Error {
   override name = "InitFromError";
 }
 
+/** A trained model to start from: its history (for the card) and its weights by name. */
+export interface InitModel {
+  from: InitFrom;
+  weights: Map<string, Float32Array>;
+}
+
 /**
- * Reads `dir`'s recall.json and checks it against the run: same configuration as `config` and same
- * tokenizer (`tokenizerSha256`, of the file the run trains with) as `dir`'s tokenizer.json.
+ * Reads `dir`'s recall.json and weights and checks them against the run: same configuration as
+ * `config`, every parameter present, and same tokenizer (`tokenizerSha256`, of the file the run
+ * trains with) as `dir`'s tokenizer.json. All of it before training starts, so that a refusal
+ * leaves nothing behind.
  */
 export async function readInitFrom(
   dir: string,
   config: ModelConfig,
   tokenizerSha256: string,
-): Promise<InitFrom> {
+): Promise<InitModel> {
   const file = `${dir}/recall.json`;
   let s: Record<string, unknown>;
   try {
@@ -71,31 +79,29 @@ export async function readInitFrom(
     toStep: n("steps"),
     seconds: n("seconds"),
   }];
-  const weights = await fileSha256(`${dir}/model.safetensors`).catch((e) => {
+  const weightsFile = `${dir}/model.safetensors`;
+  const digest = await fileSha256(weightsFile).catch((e) => {
     throw new InitFromError(`--init ${dir}: model.safetensors: ${fsReason(e)}`);
   });
-  return {
+  const f = await openSafetensors(weightsFile);
+  const weights = new Map<string, Float32Array>();
+  try {
+    for (const info of paramInfoFor(config)) {
+      if (!f.tensors.has(info.name)) {
+        throw new InitFromError(`--init ${dir}: model.safetensors has no tensor ${info.name}`);
+      }
+      weights.set(info.name, await f.read(info.name));
+    }
+  } finally {
+    f.close();
+  }
+  const from = {
     model: dir,
-    weightsSha256: weights.sha256,
+    weightsSha256: digest.sha256,
     runs,
     steps: n("steps"),
     seconds: n("seconds"),
     tokens: n("tokens"),
   };
-}
-
-/** Uploads `dir`'s weights into `model` (whose shape readInitFrom checked). */
-export async function loadInitWeights(dir: string, model: CausalLM): Promise<void> {
-  const f = await openSafetensors(`${dir}/model.safetensors`);
-  try {
-    for (const info of model.paramInfo) {
-      if (!f.tensors.has(info.name)) {
-        throw new InitFromError(`--init ${dir}: model.safetensors has no tensor ${info.name}`);
-      }
-      const p = model.params.get(info.name)!;
-      p.value.backend.upload(p.value.buffer, await f.read(info.name));
-    }
-  } finally {
-    f.close();
-  }
+  return { from, weights };
 }

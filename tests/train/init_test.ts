@@ -1,10 +1,11 @@
 // `deno task train --init DIR`: a run starts from a trained model's weights (at learning rate 0
 // the result is that model, bit for bit; from random weights it would not be), its card and
 // recall.json list the runs that trained DIR, and a DIR of another shape, trained with another
-// tokenizer, or not written by the training tool is refused (exit 2) before any training.
+// tokenizer, not written by the training tool, or lacking a parameter is refused (exit 2) before
+// any training.
 
 import { deepEqual, equal, match } from "node:assert/strict";
-import { openSafetensors } from "../../src/io/safetensors.ts";
+import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.ts";
 
 const TRAIN = new URL("../../scripts/train.ts", import.meta.url).pathname;
 const TINY = ["--epochs", "1", "--d", "16", "--layers", "1", "--heads", "2", "--batch", "128"];
@@ -104,6 +105,37 @@ Deno.test("--init refuses a model of another shape, tokenizer or origin (exit 2)
       const left = await Deno.stat(`${dir}/${out}`).then(() => true, () => false);
       equal(left, false, `a refused run left ${out}`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--init refuses, before any training, a model whose weights lack a parameter", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const a = await train(`${dir}/a`);
+    equal(a.code, 0, a.stderr);
+    await Deno.mkdir(`${dir}/m`);
+    for (const f of ["config.json", "recall.json", "tokenizer.json"]) {
+      await Deno.copyFile(`${dir}/a/${f}`, `${dir}/m/${f}`);
+    }
+    const all = await tensors(`${dir}/a/model.safetensors`);
+    const [dropped] = all.keys();
+    const f = await openSafetensors(`${dir}/a/model.safetensors`);
+    const kept = [...all].filter(([n]) => n !== dropped).map(([name, data]) => ({
+      name,
+      shape: [...f.tensors.get(name)!.shape],
+      data,
+    }));
+    f.close();
+    await writeSafetensors(`${dir}/m/model.safetensors`, kept, { format: "pt" });
+    const r = await train(`${dir}/o`, ["--init", `${dir}/m`]);
+    equal(r.code, 2, r.stderr);
+    match(
+      r.stderr,
+      new RegExp(`model\\.safetensors has no tensor ${dropped.replaceAll(".", "\\.")}`),
+    );
+    equal(await Deno.stat(`${dir}/o`).then(() => true, () => false), false, "a refused run left o");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
