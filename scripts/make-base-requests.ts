@@ -94,31 +94,50 @@ await runCommand(async () => {
   const known = new Set(all.filter((_, i) => scores[i].whole).map((p) => key(p.prompt, p.answer)));
   const knows = (p: string, a: string) => known.has(key(p, a));
 
-  const kept: Record<string, BaseRequest[]> = {};
+  const pairKey = (q: BaseRequest) => `${q.relation}\u0000${q.subject}`;
+  const keepAll = (anchor: boolean, skip: Set<string>) => {
+    const kept: Record<string, BaseRequest[]> = {};
+    for (const r of RELATIONS) {
+      kept[r] = candidates[r].filter((q) => !skip.has(pairKey(q)))
+        .map((q) => keepKnown(q, knows, { anchor }))
+        .filter((q): q is BaseRequest => q !== null && q.rephrase_prompt.length >= 2);
+    }
+    return kept;
+  };
+  const kept = keepAll(false, new Set());
   for (const r of RELATIONS) {
-    kept[r] = candidates[r].map((q) => keepKnown(q, knows)).filter((q): q is BaseRequest =>
-      q !== null && q.rephrase_prompt.length >= 2
-    );
     console.error(`${r}: ${kept[r].length} of ${candidates[r].length} candidates kept`);
   }
-  /** Interleaves the relations from row `from`; returns the requests and the next free row. */
-  const take = (n: number, from: number, firstId: number): [BaseRequest[], number] => {
+  /**
+   * Interleaves the relations of `lists` from row `from`; returns the requests and the next free
+   * row.
+   */
+  const take = (
+    lists: Record<string, BaseRequest[]>,
+    n: number,
+    from: number,
+    firstId: number,
+  ): [BaseRequest[], number] => {
     const out: BaseRequest[] = [];
     let i = from;
     for (; out.length < n; i++) {
-      if (RELATIONS.every((r) => !kept[r][i])) {
+      if (RELATIONS.every((r) => !lists[r][i])) {
         throw new Error(`only ${out.length} requests can be made, ${n} asked`);
       }
       for (const r of RELATIONS) {
-        const q = kept[r][i];
+        const q = lists[r][i];
         if (q && out.length < n) out.push({ ...q, case_id: firstId + out.length });
       }
     }
     return [out, i];
   };
-  const [test, next] = take(nTest, 0, 0);
-  const [dev, after] = take(nDev, next, 100000);
-  const [anchors] = take(nAnchors, after, 200000);
+  const [test, next] = take(kept, nTest, 0, 0);
+  const [dev] = take(kept, nDev, next, 100000);
+  // Anchors from the (relation, subject) pairs test and dev left, kept by their prompt and
+  // rephrases alone (the only parts the locality terms read): every relation then has anchors,
+  // capital included, whose known requests test and dev take all of.
+  const spare = keepAll(true, new Set([...test, ...dev].map(pairKey)));
+  const [anchors] = take(spare, nAnchors, 0, 200000);
   // The demo: the same candidate with its target forced, its new probes scored too.
   const DEMO = { relation: "capital", subject: "France", target: "Rome" } as const;
   const demoCandidate = baseRequestCandidates(world, corpus, {

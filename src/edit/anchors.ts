@@ -1,7 +1,7 @@
 // Anchor prompts for locality terms (KNE's KL-to-unedited term): prompts whose predictions an
 // edit should leave alone, built per edit from an anchor pool of requests (the dev split by
 // default), never from the evaluated probes:
-// - other subjects: the pool's prompts;
+// - other subjects: the pool's prompts, those asking the edited prompt's question first;
 // - the edited subject's other facts: the pool's rephrased prompts with the edited subject
 //   swapped in (as ROME keeps "{subject} is a" unchanged), in the pool's rephrase wording, so
 //   they are not the canonical texts the metrics probe.
@@ -67,7 +67,15 @@ export function anchorCandidates(
   opts: AnchorOptions = ANCHOR_DEFAULTS,
 ): number[][] {
   const banned = evaluatedTexts(request);
-  const others = pool.filter((a) => a.subject !== request.subject).map((a) => a.prompt);
+  // Other subjects asked the edited prompt's own question first (its words with the subject
+  // taken out): the neighbours an edit of one relation most often overwrites.
+  const question = (text: string, subject: string) => text.replace(subject, "\u0000");
+  const asked = question(request.prompt, request.subject);
+  const pooled = pool.filter((a) => a.subject !== request.subject);
+  const others = [
+    ...pooled.filter((a) => question(a.prompt, a.subject) === asked),
+    ...pooled.filter((a) => question(a.prompt, a.subject) !== asked),
+  ].map((a) => a.prompt);
   const swapped = pool.flatMap((a) =>
     a.subject !== request.subject
       ? a.rephrasePrompts.filter((p) => p.includes(a.subject)).map((p) =>

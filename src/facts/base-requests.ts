@@ -227,11 +227,14 @@ export function knownPairs(r: BaseRequest): RequestProbe[] {
  * Keeps what the unedited model knows (`knows(prompt, answer)`): a request whose edit prompt it
  * answers correctly, with only the rephrases and locality probes it answers correctly, and the
  * portability probes whose old answer it gets right through the same route; a request left with
- * no rephrase or no portability probe is dropped.
+ * no rephrase or no portability probe is dropped. `anchor`: a request of the anchor pool, of which
+ * only the prompt and the rephrases are read (src/edit/anchors.ts), so it needs no portability
+ * probe (the capital relation has no spare request that keeps one after test and dev).
  */
 export function keepKnown(
   r: BaseRequest,
   knows: (prompt: string, answer: string) => boolean,
+  { anchor = false } = {},
 ): BaseRequest | null {
   if (!knows(r.prompt, r.ground_truth)) return null;
   const rephrase_prompt = r.rephrase_prompt.filter((p) => knows(p, r.ground_truth));
@@ -246,6 +249,6 @@ export function keepKnown(
     const kept = probes.filter((p) => knows(p.prompt, p.old_answer));
     if (kept.length > 0) portability[k] = kept;
   }
-  if (Object.keys(portability).length === 0) return null;
+  if (!anchor && Object.keys(portability).length === 0) return null;
   return { ...r, rephrase_prompt, portability, locality };
 }

@@ -104,3 +104,17 @@ Deno.test("keepKnown keeps only what the model knows, and drops unknown edits", 
   assert.ok(pairs.every((p) => p.ground_truth !== q.target_new || p.prompt !== q.prompt));
   assert.ok(!pairs.some((p) => p.prompt === alias && p.ground_truth === q.target_new));
 });
+
+Deno.test("keepKnown keeps an anchor request by its prompt and rephrases alone", () => {
+  const q = candidates.capital[0];
+  const portability = Object.values(q.portability).flat().map((x) => x.prompt);
+  assert.ok(portability.length > 0);
+  // The model knows the edited fact and its rephrases but no portability probe.
+  const knows = (p: string) => !portability.includes(p);
+  assert.equal(keepKnown(q, knows), null);
+  const anchor = keepKnown(q, knows, { anchor: true })!;
+  assert.deepEqual(anchor.portability, {});
+  assert.deepEqual(anchor.rephrase_prompt, q.rephrase_prompt);
+  // An anchor still needs its prompt known.
+  assert.equal(keepKnown(q, (p) => knows(p) && p !== q.prompt, { anchor: true }), null);
+});
