@@ -19,8 +19,12 @@ export interface RunManifest {
   seed: number;
   /** SHA-256 of the requests (normalised, in order). */
   requests: string;
-  /** SHA-256 of the anchor prompts' token ids (the KL term's locality prompts). */
-  anchors: string;
+  /**
+   * SHA-256 of the anchor pool (the KL term's locality prompts); null for a method that reads no
+   * anchors with these hyperparameters (EditMethod.usesAnchors), whose records do not depend on
+   * them: a changed pool then neither refuses its resume nor makes a comparison run it again.
+   */
+  anchors: string | null;
   count: number;
   /** The weights' identity (checkpointIdentity): a resume on other weights would mix two models. */
   weights: string;
@@ -123,7 +127,9 @@ export async function runManifest(
     fluency: opts.fluency,
     seed: opts.seed,
     requests: await sha256(JSON.stringify(opts.targets.map((t) => t.request))),
-    anchors: await sha256(JSON.stringify(opts.anchors)),
+    anchors: opts.method.usesAnchors(opts.hparams)
+      ? await sha256(JSON.stringify(opts.anchors))
+      : null,
     count: opts.targets.length,
     weights: await checkpointIdentity(opts.modelDir),
     config: (await fileSha256(`${opts.modelDir}/config.json`)).sha256,
@@ -138,6 +144,8 @@ function firstDifference(
   manifest: RunManifest,
 ): keyof RunManifest | null {
   for (const k of Object.keys(manifest) as (keyof RunManifest)[]) {
+    // A run that reads no anchors matches whatever pool its run.json names.
+    if (k === "anchors" && manifest.anchors === null) continue;
     if (JSON.stringify(old[k]) !== JSON.stringify(manifest[k])) return k;
   }
   return null;

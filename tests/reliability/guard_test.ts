@@ -19,6 +19,7 @@ import {
   checkManifest,
   type RunManifest,
   runManifest,
+  sameRun,
   weightsIdentity,
 } from "../../src/pipeline/manifest.ts";
 import { checkOutPath, GuardError } from "../../src/pipeline/output-guard.ts";
@@ -219,7 +220,7 @@ Deno.test("the manifest's tokenizer changes with tokenizer.json, its config, or 
     await Deno.writeTextFile(join(dir, "config.json"), "{}");
     await Deno.writeTextFile(join(dir, "model.safetensors"), "x");
     const opts = {
-      method: { name: "kne" },
+      method: { name: "kne", usesAnchors: () => true },
       mode: "single",
       modelDir: dir,
       hparams: {},
@@ -288,6 +289,7 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       ],
       // Records of f32 and f16 weights used to mix (a README audit).
       ["weightDtype", "f16", 'another weight dtype \\(--dtype\\) \\("f32", now "f16"\\)'],
+      ["anchors", "deg", "other anchor prompts;"],
     ];
     for (const [k, v, said] of changes) {
       await assert.rejects(
@@ -312,7 +314,38 @@ Deno.test("checkManifest: a resume must match the run's settings", async () => {
       (e: unknown) =>
         e instanceof GuardError && /1 finished record\(s\) but no run.json/.test(e.message),
     );
-    FAULTS.add("resume with other settings or model files (in-process)", 8);
+    FAULTS.add("resume with other settings or model files (in-process)", 9);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a run that reads no anchors is the same run with any anchor pool", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kne-manifest-anchors-" });
+  try {
+    await Deno.writeTextFile(join(dir, "config.json"), "{}");
+    await Deno.writeTextFile(join(dir, "model.safetensors"), "x");
+    const manifest = (reads: boolean, pool: string) =>
+      runManifest(
+        {
+          method: { name: "m", usesAnchors: () => reads },
+          mode: "single",
+          modelDir: dir,
+          hparams: {},
+          fluency: false,
+          seed: 0,
+          targets: [],
+          anchors: [{ prompt: pool }],
+          model: { params: new Map() },
+        } as unknown as Parameters<typeof runManifest>[0],
+      );
+    // FT-M, ROME and the like: the pool is not part of what made the records.
+    assert.equal((await manifest(false, "a")).anchors, null);
+    await Deno.writeTextFile(join(dir, "run.json"), JSON.stringify(await manifest(true, "a")));
+    assert.ok(await sameRun(dir, await manifest(false, "b")));
+    // KNE with a KL term: another pool is another run.
+    assert.ok(await sameRun(dir, await manifest(true, "a")));
+    assert.ok(!await sameRun(dir, await manifest(true, "b")));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
