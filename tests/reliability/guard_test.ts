@@ -214,23 +214,27 @@ Deno.test("checkOutPath refuses outputs related to the model folder, through sym
   }
 });
 
+/** What runManifest reads of a run on the model folder `dir`: no requests, an empty model. */
+function manifestInputs(dir: string, readsAnchors: boolean, anchors: unknown[]) {
+  return {
+    method: { name: "kne", usesAnchors: () => readsAnchors },
+    mode: "single",
+    modelDir: dir,
+    hparams: {},
+    fluency: false,
+    seed: 0,
+    targets: [],
+    anchors,
+    model: { params: new Map() },
+  } as unknown as Parameters<typeof runManifest>[0];
+}
+
 Deno.test("the manifest's tokenizer changes with tokenizer.json, its config, or GPT-2's vocab.json and merges.txt", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kne-manifest-tok-" });
   try {
     await Deno.writeTextFile(join(dir, "config.json"), "{}");
     await Deno.writeTextFile(join(dir, "model.safetensors"), "x");
-    const opts = {
-      method: { name: "kne", usesAnchors: () => true },
-      mode: "single",
-      modelDir: dir,
-      hparams: {},
-      fluency: false,
-      seed: 0,
-      targets: [],
-      anchors: [],
-      model: { params: new Map() },
-    } as unknown as Parameters<typeof runManifest>[0];
-    const identity = async () => (await runManifest(opts)).tokenizer;
+    const identity = async () => (await runManifest(manifestInputs(dir, true, []))).tokenizer;
     assert.equal(await identity(), null);
     await Deno.writeTextFile(join(dir, "vocab.json"), '{"a": 0}');
     assert.equal(await identity(), null, "vocab.json without merges.txt is no tokenizer");
@@ -326,19 +330,7 @@ Deno.test("a run that reads no anchors is the same run with any anchor pool", as
     await Deno.writeTextFile(join(dir, "config.json"), "{}");
     await Deno.writeTextFile(join(dir, "model.safetensors"), "x");
     const manifest = (reads: boolean, pool: string) =>
-      runManifest(
-        {
-          method: { name: "m", usesAnchors: () => reads },
-          mode: "single",
-          modelDir: dir,
-          hparams: {},
-          fluency: false,
-          seed: 0,
-          targets: [],
-          anchors: [{ prompt: pool }],
-          model: { params: new Map() },
-        } as unknown as Parameters<typeof runManifest>[0],
-      );
+      runManifest(manifestInputs(dir, reads, [{ prompt: pool }]));
     // FT-M, ROME and the like: the pool is not part of what made the records.
     assert.equal((await manifest(false, "a")).anchors, null);
     await Deno.writeTextFile(join(dir, "run.json"), JSON.stringify(await manifest(true, "a")));
