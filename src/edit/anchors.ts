@@ -1,6 +1,6 @@
 // Anchor prompts for locality terms (KNE's KL-to-unedited term): prompts whose predictions an
-// edit should leave alone, built per edit from an anchor pool of requests (the dev split by
-// default), never from the evaluated probes:
+// edit should leave alone, built per edit from an anchor pool of requests (the model's anchor
+// split by default), never from the evaluated probes:
 // - other subjects: the pool's prompts, those asking the edited prompt's question first;
 // - the edited subject's other facts: the pool's rephrased prompts with the edited subject
 //   swapped in (as ROME keeps "{subject} is a" unchanged), in the pool's rephrase wording, so
