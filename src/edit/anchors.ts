@@ -5,8 +5,11 @@
 // - the edited subject's other facts: the pool's rephrased prompts with the edited subject
 //   swapped in (as ROME keeps "{subject} is a" unchanged), in the pool's rephrase wording, so
 //   they are not the canonical texts the metrics probe.
-// Anchors that the unedited model answers like the edit prompt (paraphrases of the edited fact)
-// are dropped, as is any anchor whose text equals one of the request's evaluated prompts.
+// A subject-swapped prompt that the unedited model answers like the edit prompt is a paraphrase
+// of the edited fact, and is dropped; other subjects' prompts are kept whatever they answer (those
+// that share the edited fact's answer, "Benin is a country in" beside Cabo Verde's, are the
+// neighbours an edit most often moves). Any anchor whose text equals one of the request's
+// evaluated prompts is dropped.
 
 import { noGrad } from "../autograd/variable.ts";
 import type { EditRequest } from "../io/requests.ts";
@@ -54,8 +57,14 @@ async function nextTokens(model: CausalLM, prompts: number[][]): Promise<number[
   return prompts.map((_, i) => am[i]);
 }
 
+/** An edit's anchor candidates, tokenised: other subjects' prompts and the subject-swapped ones. */
+export interface AnchorCandidates {
+  others: number[][];
+  swapped: number[][];
+}
+
 /**
- * The anchor candidates of one edit, tokenised, before the unedited model drops those it answers
+ * The anchor candidates of one edit, before the unedited model drops the swapped ones it answers
  * like the edit prompt: what buildAnchors starts from, and so an upper bound of its anchors that
  * the memory plan can count without a model.
  */
@@ -65,7 +74,7 @@ export function anchorCandidates(
   pool: readonly EditRequest[],
   request: EditRequest,
   opts: AnchorOptions = ANCHOR_DEFAULTS,
-): number[][] {
+): AnchorCandidates {
   const banned = evaluatedTexts(request);
   // Other subjects asked the edited prompt's own question first (its words with the subject
   // taken out): the neighbours an edit of one relation most often overwrites.
@@ -83,13 +92,15 @@ export function anchorCandidates(
       )
       : []
   );
-  const texts = [
-    ...new Set([...others.slice(0, opts.maxOther), ...swapped.slice(0, opts.maxSubject)]),
-  ].filter((t) => !banned.has(t));
   const unk = tok.tokenToId("[UNK]");
-  return texts.map((t) => tok.encode(t)).filter((x) =>
-    x.length > 0 && x.length <= contextLength && !x.includes(unk ?? -1)
-  );
+  const encode = (texts: string[]) =>
+    [...new Set(texts)].filter((t) => !banned.has(t)).map((t) => tok.encode(t)).filter((x) =>
+      x.length > 0 && x.length <= contextLength && !x.includes(unk ?? -1)
+    );
+  return {
+    others: encode(others.slice(0, opts.maxOther)),
+    swapped: encode(swapped.slice(0, opts.maxSubject)),
+  };
 }
 
 export async function buildAnchors(
@@ -100,9 +111,15 @@ export async function buildAnchors(
   editPrompt: number[],
   opts: AnchorOptions = ANCHOR_DEFAULTS,
 ): Promise<number[][]> {
-  const ids = anchorCandidates(tok, model.config.contextLength, pool, request, opts);
-  const [editNext, ...next] = await nextTokens(model, [editPrompt, ...ids]);
-  return ids.filter((_, i) => next[i] !== editNext);
+  const { others, swapped } = anchorCandidates(
+    tok,
+    model.config.contextLength,
+    pool,
+    request,
+    opts,
+  );
+  const [editNext, ...next] = await nextTokens(model, [editPrompt, ...swapped]);
+  return [...others, ...swapped.filter((_, i) => next[i] !== editNext)];
 }
 
 /**

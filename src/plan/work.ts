@@ -25,7 +25,10 @@ export function workOf(
   let klRows = 0, klSeqLen = 1;
   let klBatches: { rows: number; seqLen: number }[] = [];
   if (kl) {
-    const perEdit = targets.map((t) => anchorCandidates(tok, contextLength, pool, t.request));
+    const perEdit = targets.map((t) => {
+      const { others, swapped } = anchorCandidates(tok, contextLength, pool, t.request);
+      return [...others, ...swapped];
+    });
     // Sequential: one anchor per target token of every edit before (prefixes of their rows;
     // all of them bound what the last edit sees).
     const edited = mode === "sequential"

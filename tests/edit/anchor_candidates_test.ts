@@ -1,9 +1,13 @@
-// The anchor candidates of an edit (src/edit/anchors.ts): other subjects' prompts, those asking the
-// edited prompt's question first, then the edited subject swapped into the pool's rephrases;
-// never the edit's own evaluated texts.
+// The anchors of an edit (src/edit/anchors.ts): other subjects' prompts, those asking the edited
+// prompt's question first, then the edited subject swapped into the pool's rephrases; never the
+// edit's own evaluated texts. Of the built anchors, only swapped prompts the unedited model
+// answers like the edit prompt are dropped: other subjects that share the edited answer stay.
 
 import assert from "node:assert/strict";
-import { anchorCandidates } from "../../src/edit/anchors.ts";
+import { anchorCandidates, buildAnchors } from "../../src/edit/anchors.ts";
+import { greedy } from "../../src/edit/eval-model.ts";
+import { getBackend } from "../helpers/backends.ts";
+import { loadModel } from "../../src/pipeline/load.ts";
 import { type EditRequest, validateRequests } from "../../src/io/requests.ts";
 import { loadTokenizer } from "../../src/io/tokenizer.ts";
 
@@ -27,23 +31,48 @@ Deno.test("anchor candidates put other subjects asked the edited question first"
     request("Japan", "The capital of Japan is", ["The seat of government of Japan is"]),
   ];
   const edit = request("France", "The capital of France is", ["France's capital is"]);
-  const texts = anchorCandidates(tok, 128, pool, edit).map((ids) => tok.decode(ids).trim());
-  assert.deepEqual(texts, [
-    // Other subjects, the edited question first, in the pool's order; France's own is left out.
+  const decode = (list: number[][]) => list.map((ids) => tok.decode(ids).trim());
+  const { others, swapped } = anchorCandidates(tok, 128, pool, edit);
+  // Other subjects, the edited question first, in the pool's order; France's own is left out.
+  assert.deepEqual(decode(others), [
     "The capital of Spain is",
     "The capital of Japan is",
     "Chile is a country in",
     "The currency of Peru is the",
-    // France swapped into the other subjects' rephrases; "France's capital is", the edit's own
-    // rephrase, is dropped.
+  ]);
+  // France swapped into the other subjects' rephrases; "France's capital is", the edit's own
+  // rephrase, is dropped.
+  assert.deepEqual(decode(swapped), [
     "The home continent of France is",
     "France pays in the",
     "The seat of government of France is",
   ]);
   // At most maxOther other subjects: the edited question's neighbours are the ones kept.
   const few = anchorCandidates(tok, 128, pool, edit, { maxOther: 2, maxSubject: 0 });
-  assert.deepEqual(few.map((ids) => tok.decode(ids).trim()), [
-    "The capital of Spain is",
-    "The capital of Japan is",
-  ]);
+  assert.deepEqual(decode(few.others), ["The capital of Spain is", "The capital of Japan is"]);
+  assert.deepEqual(few.swapped, []);
+});
+
+Deno.test("built anchors keep neighbours that share the edited answer, not paraphrases", async () => {
+  const be = await getBackend("wasm");
+  const { model, tokenizer } = await loadModel(BASE, be, { tokenizer: true });
+  const tok = tokenizer!;
+  const pool = [
+    request("Benin", "Benin is a country in", ["The home continent of Benin is"]),
+    request("Japan", "Japan is a country in", ["Japan is part of the continent of"]),
+  ];
+  const edit = request("Cabo Verde", "Cabo Verde is a country in", ["Cabo Verde is found in"]);
+  const editIds = tok.encode(edit.prompt);
+  const built = await buildAnchors(model, tok, pool, edit, editIds);
+  const texts = built.map((ids) => tok.decode(ids).trim());
+  // The unedited model's greedy next token after `text`.
+  const answer = async (text: string) =>
+    (await greedy(model, tok, tok.encode(text), 1)).slice(text.length).trim();
+  // The premise: the model answers Africa for Cabo Verde, for Benin and for the swapped
+  // paraphrase, and Asia for Japan.
+  assert.equal(await answer(edit.prompt), "Africa");
+  assert.equal(await answer("Benin is a country in"), "Africa");
+  assert.equal(await answer("The home continent of Cabo Verde is"), "Africa");
+  assert.equal(await answer("Cabo Verde is part of the continent of"), "Africa");
+  assert.deepEqual(texts, ["Benin is a country in", "Japan is a country in"]);
 });
