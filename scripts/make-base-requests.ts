@@ -1,5 +1,5 @@
 // `deno task make-base-requests [--model DIR] [--prefix P]`: writes kne-facts-base's edit requests,
-// data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (100, the anchor
+// data/requests/base-test.json (500), base-dev.json (200) and base-anchors.json (400, the anchor
 // pool of locality terms, so that neither tuning on dev nor scoring on test reads the other
 // split's prompts as anchors), and base-demo.json (the one edit `deno task edit` runs when given
 // no request: France's capital -> Rome, its probes kept as for the others), from the candidates of
@@ -38,7 +38,7 @@ const USAGE = `Usage: deno task make-base-requests [--model DIR] [--prefix P] [-
 
   --model DIR  the model whose knowledge keeps a probe (default models/kne-facts-base)
   --prefix P   the files' prefix in data/requests/ (default base; letters, digits and -)
-  --test N, --dev N, --anchors N   requests per file (default 500, 200, 100)`;
+  --test N, --dev N, --anchors N   requests per file (default 500, 200, 400)`;
 
 function fail(msg: string): never {
   exitWithError(msg, 2, USAGE);
@@ -48,7 +48,7 @@ const values = parseFlags({
   model: { type: "string", default: "models/kne-facts-base" },
   test: { type: "string", default: "500" },
   dev: { type: "string", default: "200" },
-  anchors: { type: "string", default: "100" },
+  anchors: { type: "string", default: "400" },
   prefix: { type: "string", default: "base" },
 }, USAGE);
 const count = (name: "test" | "dev" | "anchors") => {
@@ -133,9 +133,11 @@ await runCommand(async () => {
   };
   const [test, next] = take(kept, nTest, 0, 0);
   const [dev] = take(kept, nDev, next, 100000);
-  // Anchors from the (relation, subject) pairs test and dev left, kept by their prompt and
+  // Anchors from the (relation, subject) pairs test and dev left, kept by their prompt, answer and
   // rephrases alone (the only parts the locality terms read): every relation then has anchors,
-  // capital included, whose known requests test and dev take all of.
+  // capital included, whose known requests test and dev take all of. 400 leave each relation
+  // several subjects for each of its answers (continents: 9-19 each), the neighbours that an
+  // edit's KL term most needs (src/edit/anchors.ts).
   const spare = keepAll(true, new Set([...test, ...dev].map(pairKey)));
   const [anchors] = take(spare, nAnchors, 0, 200000);
   // The demo: the same candidate with its target forced, its new probes scored too.

@@ -1,7 +1,8 @@
 // Anchor prompts for locality terms (KNE's KL-to-unedited term): prompts whose predictions an
 // edit should leave alone, built per edit from an anchor pool of requests (the model's anchor
 // split by default), never from the evaluated probes:
-// - other subjects: the pool's prompts, those asking the edited prompt's question first;
+// - other subjects: the pool's prompts, those asking the edited prompt's question first, and of
+//   those the ones whose answer (groundTruth) is the edited fact's old one before the rest;
 // - the edited subject's other facts: the pool's rephrased prompts with the edited subject
 //   swapped in (as ROME keeps "{subject} is a" unchanged), in the pool's rephrase wording, so
 //   they are not the canonical texts the metrics probe.
@@ -77,14 +78,20 @@ export function anchorCandidates(
 ): AnchorCandidates {
   const banned = evaluatedTexts(request);
   // Other subjects asked the edited prompt's own question first (its words with the subject
-  // taken out): the neighbours an edit of one relation most often overwrites.
+  // taken out), those with the edited fact's old answer before the rest: the neighbours an edit
+  // of one relation most often overwrites.
   const question = (text: string, subject: string) => text.replace(subject, "\u0000");
   const asked = question(request.prompt, request.subject);
+  const rank = (a: EditRequest) =>
+    question(a.prompt, a.subject) !== asked
+      ? 2
+      : request.groundTruth !== undefined && a.groundTruth === request.groundTruth
+      ? 0
+      : 1;
   const pooled = pool.filter((a) => a.subject !== request.subject);
-  const others = [
-    ...pooled.filter((a) => question(a.prompt, a.subject) === asked),
-    ...pooled.filter((a) => question(a.prompt, a.subject) !== asked),
-  ].map((a) => a.prompt);
+  // A stable sort: the pool's order within each rank.
+  const others = pooled.map((a) => ({ a, r: rank(a) })).sort((x, y) => x.r - y.r)
+    .map(({ a }) => a.prompt);
   const swapped = pool.flatMap((a) =>
     a.subject !== request.subject
       ? a.rephrasePrompts.filter((p) => p.includes(a.subject)).map((p) =>

@@ -227,9 +227,10 @@ export function knownPairs(r: BaseRequest): RequestProbe[] {
  * Keeps what the unedited model knows (`knows(prompt, answer)`): a request whose edit prompt it
  * answers correctly, with only the rephrases and locality probes it answers correctly, and the
  * portability probes whose old answer it gets right through the same route; a request left with
- * no rephrase or no portability probe is dropped. `anchor`: a request of the anchor pool, of which
- * only the prompt and the rephrases are read (src/edit/anchors.ts), so it needs no portability
- * probe (the capital relation has no spare request that keeps one after test and dev).
+ * no rephrase or no portability probe is dropped. `anchor`: a request of the anchor pool, of
+ * which only the prompt, its answer and the rephrases are read (src/edit/anchors.ts), so it needs
+ * no portability probe (the capital relation has no spare request that keeps one after test and
+ * dev).
  */
 export function keepKnown(
   r: BaseRequest,

@@ -13,12 +13,18 @@ import { loadTokenizer } from "../../src/io/tokenizer.ts";
 
 const BASE = new URL("../../models/kne-facts-base", import.meta.url).pathname;
 
-const request = (subject: string, prompt: string, rephrase: string[]): EditRequest =>
+const request = (
+  subject: string,
+  prompt: string,
+  rephrase: string[],
+  groundTruth?: string,
+): EditRequest =>
   validateRequests([{
     subject,
     prompt,
     target_new: "Rome",
     rephrase_prompt: rephrase,
+    ...groundTruth === undefined ? {} : { ground_truth: groundTruth },
   }], "reqs.json")[0];
 
 Deno.test("anchor candidates put other subjects asked the edited question first", async () => {
@@ -51,6 +57,33 @@ Deno.test("anchor candidates put other subjects asked the edited question first"
   const few = anchorCandidates(tok, 128, pool, edit, { maxOther: 2, maxSubject: 0 });
   assert.deepEqual(decode(few.others), ["The capital of Spain is", "The capital of Japan is"]);
   assert.deepEqual(few.swapped, []);
+});
+
+Deno.test("anchor candidates put neighbours with the edited fact's old answer first", async () => {
+  const tok = await loadTokenizer(BASE);
+  const pool = [
+    request("Peru", "The currency of Peru is the", [], "Sol"),
+    request("Japan", "Japan is a country in", [], "Asia"),
+    request("Benin", "Benin is a country in", [], "Africa"),
+    request("Chile", "Chile is a country in", []),
+    request("Togo", "Togo is a country in", [], "Africa"),
+  ];
+  const edit = request("Cabo Verde", "Cabo Verde is a country in", [], "Africa");
+  const others = (e: EditRequest, max = 48) =>
+    anchorCandidates(tok, 128, pool, e, { maxOther: max, maxSubject: 0 }).others
+      .map((ids) => tok.decode(ids).trim());
+  assert.deepEqual(others(edit), [
+    "Benin is a country in",
+    "Togo is a country in",
+    "Japan is a country in",
+    "Chile is a country in",
+    "The currency of Peru is the",
+  ]);
+  // With few places, the same-answer neighbours are the ones kept.
+  assert.deepEqual(others(edit, 2), ["Benin is a country in", "Togo is a country in"]);
+  // A request without its old answer keeps the pool's order within the edited question.
+  const unknown = request("Cabo Verde", "Cabo Verde is a country in", []);
+  assert.deepEqual(others(unknown, 2), ["Japan is a country in", "Benin is a country in"]);
 });
 
 Deno.test("built anchors keep neighbours that share the edited answer, not paraphrases", async () => {
