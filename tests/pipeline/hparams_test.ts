@@ -137,7 +137,7 @@ Deno.test("kne-facts-base's batch KNE file: the single-edit floor, more neurons,
   assert.deepEqual(batch.hparams, {
     ...single.hparams,
     topP: 0.1,
-    klWeight: 0.3125,
+    klWeight: 0.625,
     klAnchorsPerStep: 192,
   });
 });
