@@ -101,8 +101,8 @@ Deno.test("built anchors keep neighbours that share the edited answer, not parap
   // The unedited model's greedy next token after `text`.
   const answer = async (text: string) =>
     (await greedy(model, tok, tok.encode(text), 1)).slice(text.length).trim();
-  // The premise: the model answers Africa for Cabo Verde, for Benin and for the swapped
-  // paraphrase, and Asia for Japan.
+  // The premise: the model answers Africa for Cabo Verde, for Benin and for both swapped
+  // paraphrases.
   assert.equal(await answer(edit.prompt), "Africa");
   assert.equal(await answer("Benin is a country in"), "Africa");
   assert.equal(await answer("The home continent of Cabo Verde is"), "Africa");

@@ -132,8 +132,8 @@ Deno.test("kne-facts-base's batch KNE file: the single-edit floor, more neurons,
   const batch = (await shippedHparams(kne, dir, undefined, "batch"))!;
   assert.equal(batch.file, shippedHparamsFile("kne", dir, undefined, "batch"));
   const single = (await shippedHparams(kne, dir, undefined, "single"))!;
-  // Chosen on the shipped model's dev split (bench/RESULTS.md, "Batch and sequential on the
-  // shipped model").
+  // Chosen on the shipped model's dev split with the mended anchors (bench/RESULTS.md, "KNE's
+  // anchors").
   assert.deepEqual(batch.hparams, {
     ...single.hparams,
     topP: 0.1,
