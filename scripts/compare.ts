@@ -269,7 +269,10 @@ async function main() {
   const backend = await createBackend(a.backend);
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
-  const { model } = await loadModel(modelDir, backend, { dtype: "f32", tokenizer: false });
+  const { model, storedDtypes } = await loadModel(modelDir, backend, {
+    dtype: "f32",
+    tokenizer: false,
+  });
   console.error(
     `model: ${modelDir} (${model.config.hfClass}, ${model.config.nLayers} layers, d ${model.config.dModel}); ` +
       `${targets.length} request(s); methods: ${methods.map((m) => m.name).join(", ")}`,
@@ -284,6 +287,7 @@ async function main() {
     mode: "single" as const,
     model,
     modelDir,
+    storedDtypes,
     hparams: hparams.get(method.name)!,
     fluency: a.fluency,
     seed: a.seed,

@@ -243,7 +243,8 @@ async function handle(msg: ToEngine): Promise<void> {
     case "patch": {
       const last = edits.at(-1);
       if (!last) throw new Error("no edit to download");
-      const bytes = await encodePatch(last, { method: "page" });
+      // The checkpoint's dtypes go with it, so that reverting it writes them back (as the CLI's).
+      const bytes = await encodePatch(last, { method: "page" }, need().weights.storedDtypes);
       send({ type: "patch", bytes: bytes as Uint8Array<ArrayBuffer> }, [bytes.buffer]);
       return;
     }

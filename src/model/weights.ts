@@ -23,6 +23,11 @@ export interface LoadedWeights {
   notes: string[];
   /** Tensors of the file that config.json does not describe (they are ignored). */
   warnings: string[];
+  /**
+   * Each parameter's dtype in the checkpoint (F32, F16, BF16), which a patch records so that
+   * reverting it writes the checkpoint back as it was.
+   */
+  storedDtypes: Map<string, string>;
 }
 
 /** Candidate names of a tensor: GPT-2 files exist with and without the transformer. prefix. */
@@ -31,7 +36,7 @@ function candidates(name: string): string[] {
 }
 
 /** The name parameter `name` has in `file` (with or without GPT-2's prefix), if it is there. */
-export function storedName(file: SafetensorsFile, name: string): string | undefined {
+function storedName(file: SafetensorsFile, name: string): string | undefined {
   return candidates(name).find((n) => file.tensors.has(n));
 }
 
@@ -49,6 +54,7 @@ export async function loadWeights(
   const path = file.path;
   const params = new Map<string, Var>();
   const notes: string[] = [];
+  const storedDtypes = new Map<string, string>();
   let warnings: string[] = [];
   try {
     const infos = paramInfoFor(config);
@@ -64,13 +70,14 @@ export async function loadWeights(
           `shape [${t.shape.join(", ")}] does not match the config's [${info.shape.join(", ")}]`,
         );
       }
+      storedDtypes.set(info.name, t.dtype);
       params.set(info.name, await readParam(file, found, info, dtype === "f16", backend, notes));
     }
   } catch (e) {
     for (const p of params.values()) p.value.free();
     throw e;
   }
-  return { model: assembleModel(config, backend, params), dtype, notes, warnings };
+  return { model: assembleModel(config, backend, params), dtype, notes, warnings, storedDtypes };
 }
 
 /** Buffers some checkpoints carry besides the parameters (the engine computes them itself). */

@@ -10,9 +10,8 @@ import type { SourceDtypes, TensorChange } from "../io/patch.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
 import type { WeightDtype } from "../model/dtype.ts";
 import type { CausalLM } from "../model/lm.ts";
-import { type LoadedWeights, loadWeights, storedName } from "../model/weights.ts";
+import { type LoadedWeights, loadWeights } from "../model/weights.ts";
 import type { WorkShape } from "../edit/method.ts";
-import { openCheckpoint } from "../io/checkpoint.ts";
 import { checkBeforeLoad } from "./load-check.ts";
 import type { MemoryPlan } from "../plan/plan.ts";
 
@@ -25,6 +24,8 @@ export interface LoadedModel {
    * that config.json does not describe, which are ignored).
    */
   weights: { dtype: DType; notes: string[]; warnings: string[] };
+  /** Each parameter's dtype in the checkpoint (for patches and saved weights). */
+  storedDtypes: SourceDtypes;
   /** The memory plan the load was checked against (the edit's, when work was given). */
   plan: MemoryPlan;
 }
@@ -50,9 +51,9 @@ export async function loadModel(
   } finally {
     checkpoint.close();
   }
-  const { model, dtype, notes, warnings } = loaded;
+  const { model, dtype, notes, warnings, storedDtypes } = loaded;
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);
-  return { dir, model, tokenizer, weights: { dtype, notes, warnings }, plan };
+  return { dir, model, tokenizer, weights: { dtype, notes, warnings }, storedDtypes, plan };
 }
 
 /** A float dtype a saved tensor is written in. */
@@ -60,26 +61,11 @@ type SavedDtype = ReturnType<typeof exactWriteDtype>;
 
 /**
  * What an edited model was loaded from: each parameter's dtype in its checkpoint
- * (storedDtypes) and the changes made since.
+ * (LoadedModel.storedDtypes) and the changes made since.
  */
 export interface WeightSource {
   dtypes: SourceDtypes;
   changes: readonly TensorChange[];
-}
-
-/** The dtype each parameter of `model` is stored as in the checkpoint in `dir` (headers only). */
-export async function storedDtypes(model: CausalLM, dir: string): Promise<Map<string, string>> {
-  const file = await openCheckpoint(dir);
-  try {
-    const dtypes = new Map<string, string>();
-    for (const info of model.paramInfo) {
-      const name = storedName(file, info.name);
-      if (name !== undefined) dtypes.set(info.name, file.tensors.get(name)!.dtype);
-    }
-    return dtypes;
-  } finally {
-    file.close();
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import type { EditMethod, EditTarget, Hparams } from "../edit/method.ts";
 import type { Summary } from "../eval/aggregate.ts";
 import type { RecordMetrics } from "../eval/record.ts";
 import type { EditRequest } from "../io/requests.ts";
+import type { SourceDtypes } from "../io/patch.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { EditMode } from "../loop/edit-loop.ts";
 import type { CausalLM } from "../model/lm.ts";
@@ -15,6 +16,8 @@ export type { EditMode };
 export interface RunOptions {
   model: CausalLM;
   modelDir: string;
+  /** Each parameter's dtype in the checkpoint at modelDir (LoadedModel.storedDtypes). */
+  storedDtypes: SourceDtypes;
   tokenizer: Tokenizer;
   method: EditMethod;
   hparams: Hparams;

@@ -11,7 +11,7 @@ import type { MethodResult } from "../edit/method.ts";
 import { writeChanges } from "../edit/snapshot.ts";
 import { exists, replaceDir } from "../io/files.ts";
 import { CARRIED_FILES } from "../io/model-files.ts";
-import { mergeChanges, type SourceDtypes, type TensorChange, writePatch } from "../io/patch.ts";
+import { mergeChanges, type TensorChange, writePatch } from "../io/patch.ts";
 import type { CausalLM } from "../model/lm.ts";
 import { runArtifacts } from "./artifacts.ts";
 import { saveWeights } from "./load.ts";
@@ -26,8 +26,6 @@ function countParams(model: CausalLM): number {
 
 /** What the edit loop leaves for the outputs. */
 export interface RunState {
-  /** Each parameter's dtype in the input checkpoint (storedDtypes). */
-  dtypes: SourceDtypes;
   records: RecordResult[];
   interrupted: boolean;
   /** Each edit's changes (batch and sequential: merged into the final patch). */
@@ -43,7 +41,7 @@ export interface RunState {
 export async function finishRun(
   opts: RunOptions,
   partial: string,
-  { dtypes, records, interrupted, allChanges, lastResult, retention, endEditSucc }: RunState,
+  { records, interrupted, allChanges, lastResult, retention, endEditSucc }: RunState,
 ): Promise<RunResult> {
   records.sort((a, b) => a.index - b.index);
   // Sequential: the mean Edit Succ. (x100) of all edits after the last one.
@@ -113,9 +111,12 @@ export async function finishRun(
     }
     // Each tensor in its dtype in the input checkpoint where its values are exact in it; the patch
     // records those dtypes, for revert to give the input checkpoint back in them.
-    await saveWeights(opts.model, `${partial}/model`, { dtypes, changes: finalChanges });
+    await saveWeights(opts.model, `${partial}/model`, {
+      dtypes: opts.storedDtypes,
+      changes: finalChanges,
+    });
     const meta = { method: opts.method.name };
-    await writePatch(`${partial}/patch.safetensors`, finalChanges, meta, dtypes);
+    await writePatch(`${partial}/patch.safetensors`, finalChanges, meta, opts.storedDtypes);
     if (opts.mode === "single") writeChanges(opts.model, finalChanges, "before");
   }
   await checkReplaceable(opts.out);

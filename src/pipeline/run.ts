@@ -11,7 +11,6 @@
 
 import { exists } from "../io/files.ts";
 import { writePatch } from "../io/patch.ts";
-import { storedDtypes } from "./load.ts";
 import { runEditLoop } from "../loop/edit-loop.ts";
 import { writeRecordArtifacts } from "./artifacts.ts";
 import { checkManifest, runManifest } from "./manifest.ts";
@@ -45,8 +44,6 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
   await markOutput(partial, "edit");
   if (!resuming) await checkManifest(partial, manifest, false);
   const records: RecordResult[] = [...done.values()];
-  // Each patch records its tensors' dtypes in the input checkpoint, for revert to write back.
-  const dtypes = await storedDtypes(opts.model, opts.modelDir);
   const loop = await runEditLoop({
     model: opts.model,
     tokenizer: opts.tokenizer,
@@ -72,7 +69,7 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
         await writePatch(patchFile(partial, t.request.index), result.changes, {
           method: opts.method.name,
           record: String(t.request.index),
-        }, dtypes);
+        }, opts.storedDtypes);
       }
       if (opts.mode !== "batch") {
         await writeRecordArtifacts(partial, t.request.index, result.artifacts);
@@ -95,7 +92,6 @@ export async function runEdits(opts: RunOptions): Promise<RunResult> {
     },
   });
   return await finishRun(opts, partial, {
-    dtypes,
     records,
     interrupted: loop.interrupted,
     allChanges: loop.applied,

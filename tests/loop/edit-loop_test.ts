@@ -108,6 +108,7 @@ for (const mode of ["single", "batch", "sequential"] as const) {
         const run = await runEdits({
           model: m.model,
           modelDir: TINY,
+          storedDtypes: m.weights.storedDtypes,
           tokenizer: m.tokenizer,
           method: methodByName("kne"),
           hparams: HPARAMS,

@@ -45,19 +45,20 @@ function stub(edited: number[]): EditMethod {
 
 async function setup() {
   const be = await getBackend("wasm");
-  const { model, tokenizer } = await loadModel(DIR, be, { tokenizer: true });
+  const { model, tokenizer, storedDtypes } = await loadModel(DIR, be, { tokenizer: true });
   const requests = (await loadRequests(`${ROOT}data/requests/test.json`)).slice(0, 3);
   const targets = requests.map((r) =>
     editTarget(r, tokenizer!, model.config.contextLength, "test")
   );
-  return { model, tokenizer: tokenizer!, targets };
+  return { model, storedDtypes, tokenizer: tokenizer!, targets };
 }
 
 async function run(out: string, mode: EditMode, n: number, edited: number[], resume = false) {
-  const { model, tokenizer, targets } = await setup();
+  const { model, storedDtypes, tokenizer, targets } = await setup();
   return await runEdits({
     model,
     modelDir: DIR,
+    storedDtypes,
     tokenizer,
     method: stub(edited),
     hparams: {},

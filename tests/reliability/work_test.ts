@@ -106,7 +106,7 @@ Deno.test({
   fn: async () => {
     const be = await getBackend("wasm");
     const dir = `${ROOT}models/kne-facts`;
-    const { model, tokenizer } = await loadModel(dir, be, { tokenizer: true });
+    const { model, tokenizer, storedDtypes } = await loadModel(dir, be, { tokenizer: true });
     const tok = tokenizer!;
     const ctx = model.config.contextLength;
     const pool = await loadRequests(`${ROOT}data/requests/dev.json`);
@@ -129,6 +129,7 @@ Deno.test({
           await runEdits({
             model,
             modelDir: dir,
+            storedDtypes,
             tokenizer: tok,
             method,
             hparams,

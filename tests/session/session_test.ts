@@ -4,7 +4,8 @@
 // file (a pipe before it is opened), an edit's patch round-trips through its bytes, and applying or
 // reverting it moves the model between the edited and the original weights bit for bit; a bad
 // request is refused with its reason. A sharded checkpoint loads by every path as its file does,
-// and a folder given as its files' bytes (a page's user picked it) loads as from disk.
+// and a folder given as its files' bytes (a page's user picked it) loads as from disk. A session
+// model knows its checkpoint's dtypes, as the CLI's loader does, and its patches record them.
 
 import { strict as assert } from "node:assert";
 import {
@@ -493,6 +494,31 @@ Deno.test("loadModelFromUrl says what it takes when given a path", async () => {
         return true;
       },
     );
+  } finally {
+    backend.dispose();
+  }
+});
+
+Deno.test("a session model knows its checkpoint's dtypes, which its patches record", async () => {
+  const backend = await createBackend("wasm");
+  try {
+    // tiny-gptj stores every tensor as F16 (norms and biases too); the CLI's loader reads the same.
+    const dir = fixtureDir("tiny-gptj");
+    const m = await loadModelFromDir(dir, backend);
+    const names = m.model.paramInfo.map((i) => i.name);
+    assert.deepEqual([...m.weights.storedDtypes.keys()].sort(), [...names].sort());
+    assert.ok([...m.weights.storedDtypes.values()].every((d) => d === "F16"));
+    const cli = await loadModel(dir, backend, { tokenizer: false });
+    assert.deepEqual(cli.storedDtypes, m.weights.storedDtypes);
+    const out = await edit(m, simpleRequest("The capital of France is", "Rome"), {
+      hparams: { steps: 2, earlyStopLoss: 0 },
+    });
+    assert.ok(out.changes.length > 0);
+    const patch = await decodePatch(
+      "patch.safetensors",
+      await encodePatch(out.changes, { method: "page" }, m.weights.storedDtypes),
+    );
+    assert.deepEqual(patch.map((e) => e.dtype), patch.map(() => "F16"));
   } finally {
     backend.dispose();
   }
