@@ -14,6 +14,7 @@ export { shippedHparams, shippedHparamsFile } from "./src/pipeline/hparams.ts";
 export { defaultAnchors, noModelFolder, splitsOf } from "./src/pipeline/models.ts";
 // Inputs checked against the model folder, the weights' dtype from its header, checked loading.
 export {
+  type CheckedInputs,
   checkInputs,
   emptyAnchorPoolNote,
   loadAnchorPool,
@@ -26,12 +27,17 @@ export { type LoadedModel, loadModel } from "./src/pipeline/load.ts";
 export { runEdits } from "./src/pipeline/run.ts";
 export type { EditMode, RecordResult, RunOptions, RunResult } from "./src/pipeline/records.ts";
 export { alreadyAnsweredNote, recordLine } from "./src/pipeline/records.ts";
-export { checkOutputFolder, GuardError, lockOutput } from "./src/pipeline/output-guard.ts";
+export {
+  checkOutputFolder,
+  GuardError,
+  lockOutput,
+  type OutputFolderRules,
+} from "./src/pipeline/output-guard.ts";
 export { describeFailure } from "./src/pipeline/failure.ts";
 export { faultInjection } from "./src/pipeline/faults.ts";
-export { formatProfile, summarizeProfile } from "./src/pipeline/profile.ts";
+export { formatProfile, type RunProfile, summarizeProfile } from "./src/pipeline/profile.ts";
 // The terminal.
-export { listenForInterrupt } from "./src/cli/interrupt.ts";
+export { type Interrupt, listenForInterrupt } from "./src/cli/interrupt.ts";
 export { printable } from "./src/cli/message.ts";
 export { exitWithError } from "./src/cli/fail.ts";
 export { runCommand } from "./src/pipeline/run-command.ts";

@@ -24,10 +24,15 @@ export function sliceAlign(dtype: DType): number {
 
 /** A device allocation of `length` elements of `dtype`, owned by exactly one backend. */
 export interface DeviceBuffer {
+  /** Number of the buffer within its backend (1, 2, ... in allocation order), for messages. */
   readonly id: number;
+  /** Size in elements of `dtype` (not bytes). */
   readonly length: number;
+  /** Element type the buffer stores. */
   readonly dtype: DType;
+  /** The backend that allocated it; only that backend may bind, read or free it. */
   readonly backend: Backend;
+  /** Whether free() has released it; any later use throws BackendError. */
   readonly freed: boolean;
 }
 
@@ -36,8 +41,11 @@ export interface DeviceBuffer {
  * `offset` must be a multiple of sliceAlign(dtype) elements (256 bytes, as WebGPU needs).
  */
 export interface BufferSlice {
+  /** The buffer the window is of. */
   readonly buffer: DeviceBuffer;
+  /** First element of the window, in elements of the buffer's dtype. */
   readonly offset: number;
+  /** Elements in the window. */
   readonly length: number;
 }
 
@@ -66,16 +74,23 @@ export interface DeviceLimits {
 
 /** The time of one dispatch (Backend.takeDispatchTimes). */
 export interface DispatchTime {
+  /** The kernel dispatched. */
   name: string;
+  /** Its scalar parameters, as passed to dispatch(). */
   params: readonly number[];
+  /** Milliseconds it took (0 where the GPU wrote no timestamp). */
   ms: number;
 }
 
 /** Host <-> device copies since the backend started (Backend.transfers). */
 export interface Transfers {
+  /** Calls of upload(). */
   uploads: number;
+  /** Bytes written by them, in the buffers' dtype (2 per element into an f16 buffer). */
   uploadBytes: number;
+  /** Calls of read(). */
   reads: number;
+  /** Bytes read by them, in the buffers' dtype (an f16 buffer's 2 per element, not the f32's 4). */
   readBytes: number;
 }
 
@@ -84,6 +99,7 @@ export interface Transfers {
  * one; dispose() releases it when done.
  */
 export interface Backend {
+  /** Which kind of backend this is. */
   readonly name: BackendName;
   /** Human readable description of the device (adapter name, thread count...). */
   readonly description: string;
@@ -151,6 +167,7 @@ export interface Backend {
 
 /** A backend, device, kernel or tensor operation refused its arguments or failed. */
 export class BackendError extends Error {
+  /** "BackendError", which String(error) and the stack print before the message. */
   override name = "BackendError";
 }
 

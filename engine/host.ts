@@ -10,6 +10,10 @@ import { hostSlot } from "./host-slot.ts";
 export interface KernelThread {
   /** Resolves at the thread's first message (it is serving), rejects if it fails or exits. */
   readonly ready: Promise<void>;
+  /**
+   * Sends the thread a message (postMessage: structured clone; shared memory is shared, not
+   * copied); the pool sends one, its InitMessage.
+   */
   post(message: unknown): void;
   /** Stops the thread; settles once it has exited. */
   terminate(): Promise<void>;

@@ -12,6 +12,7 @@ import { keep, shapeStr, Tensor } from "../tensor/tensor.ts";
 export interface GradUnits {
   /** Unit indices as f32 values. */
   ids: Tensor;
+  /** 0: the ids are rows of the matrix; 1: they are its columns. */
   axis: 0 | 1;
 }
 
@@ -26,7 +27,13 @@ let gradEnabled = true;
 
 /** A tensor in the autograd graph: a parameter or the result of an op, with its gradient. */
 export class Var {
+  /** Creation order, unique across all Vars; backward() runs ops in reverse order of it. */
   readonly id = nextId++;
+  /**
+   * The gradient after backward(), in the value's shape: a leaf's accumulates over passes until
+   * zeroGrad() (one with a gradSink gets none); an intermediate's is freed once propagated unless
+   * retainGrad. Null before any.
+   */
   grad: Tensor | null = null;
   /**
    * Leaf only: takes each gradient reaching this parameter (in its shape) instead of `grad`,
@@ -43,6 +50,10 @@ export class Var {
   /** Non-leaf: keep this intermediate's gradient after backward (for activation attribution). */
   retainGrad = false;
 
+  /**
+   * A Var over `value` (not copied). Ops make theirs through record(), and leaves come from
+   * param() and constant(); `name` only labels it.
+   */
   constructor(
     readonly value: Tensor,
     /** Leaves may be frozen or unfrozen between passes; recorded ops fix theirs at creation. */
@@ -52,10 +63,12 @@ export class Var {
     readonly name = "",
   ) {}
 
+  /** The value's shape. */
   get shape(): readonly number[] {
     return this.value.shape;
   }
 
+  /** A parameter or constant rather than an op's result: it has no backward closure. */
   get isLeaf(): boolean {
     return this.backwardFn === null;
   }

@@ -7,6 +7,10 @@
 
 import { printable } from "./message.ts";
 
+/**
+ * Prints `error: <msg>` to stderr (control characters escaped), then `usage`'s synopsis when given
+ * (a bad flag), and exits with status `code` (2 for bad flags or values, 1 for failed work).
+ */
 export function exitWithError(msg: string, code: number, usage?: string): never {
   console.error(`error: ${printable(msg)}${usage ? `\n\n${synopsis(usage)}` : ""}`);
   Deno.exit(code);

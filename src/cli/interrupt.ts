@@ -9,12 +9,18 @@
 
 /** A SIGINT listener: `requested()` turns true at the first Ctrl-C; `release()` removes it. */
 export interface Interrupt {
+  /** Whether Ctrl-C (or request()) has asked the work to stop. */
   requested(): boolean;
   /** As a first Ctrl-C: asks the work to stop at its next safe point, and says so. */
   request(): void;
+  /** Removes the SIGINT listener, once the work is over. */
   release(): void;
 }
 
+/**
+ * Listens for SIGINT: the first Ctrl-C prints "interrupt: <what> (Ctrl-C again to abort)" and
+ * sets requested(); a second one exits at once with status 130.
+ */
 export function listenForInterrupt(what: string): Interrupt {
   let stop = false;
   const request = () => {

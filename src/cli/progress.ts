@@ -5,6 +5,10 @@
 
 const enc = new TextEncoder();
 
+/**
+ * A progress bar on stderr for one phase of `total` steps of `unit`: redrawn in place (at most
+ * every 100 ms) on a terminal, else one line every 30 s and one at the end.
+ */
 export class Progress {
   #start = performance.now();
   /** When the terminal was last redrawn; the first report always draws. */
@@ -16,6 +20,7 @@ export class Progress {
   /** The latest count and detail, for the line of a phase that ends early. */
   #n = 0;
   #detail = "";
+  /** Whether stderr is a terminal (the bar redraws in place) or a log (it writes lines). */
   readonly isTty: boolean = Deno.stderr.isTerminal();
 
   /** `from`: the count already done when the bar starts (a resumed run), left out of the rate. */
@@ -26,6 +31,10 @@ export class Progress {
     readonly from = 0,
   ) {}
 
+  /**
+   * Reports `n` steps done, with `detail` after the rate and ETA (such as the loss); finishes the
+   * bar when `n` reaches the total.
+   */
   update(n: number, detail = ""): void {
     this.#n = n;
     this.#detail = detail;

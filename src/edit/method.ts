@@ -54,18 +54,25 @@ export interface WorkShape {
 
 /** A request tokenised for editing and scoring (editTarget). */
 export interface EditTarget {
+  /** The request as parsed, with its probes for the metrics. */
   request: EditRequest;
   /** Tokenised prompt and target, teacher forced. */
   row: TeacherForced;
+  /** Token ids of the prompt, led by the tokenizer's leading special tokens (Llama's <s>). */
   promptIds: number[];
+  /** Token ids of the new target: those prompt + target adds after the prompt's own. */
   targetIds: number[];
 }
 
 /** A method's progress (EditOptions.onProgress): `step` of `of` in `phase`, with its loss. */
 export interface MethodProgress {
+  /** What the method is doing, as the progress bar labels it ("attribution", "update"...). */
   phase: string;
+  /** Steps of the phase done so far, 1 to `of`. */
   step: number;
+  /** Steps in the phase (at most: an update may stop early). */
   of: number;
+  /** The phase's loss after this step, for phases that optimise one. */
   loss?: number;
 }
 
@@ -85,10 +92,13 @@ export interface MethodResult {
 
 /** What a method's apply() edits and reads besides its requests. */
 export interface EditContext {
+  /** The model to edit in place. */
   model: CausalLM;
+  /** Its tokenizer, for methods that encode texts of their own (context prefixes) or decode. */
   tokenizer: Tokenizer;
   /** Unrelated prompts (token ids) for locality terms, when a method wants them. */
   localityPrompts: number[][];
+  /** Called as each step of a long phase ends. */
   onProgress?: (p: MethodProgress) => void;
   /**
    * Sequential mode: the changes the earlier edits of the sequence made, in order (absent in
@@ -107,9 +117,13 @@ export type Hparams = Record<string, HparamValue>;
 
 /** An editing method (METHODS): its name, hyperparameters and how it edits a model in place. */
 export interface EditMethod<H extends Hparams = Hparams> {
+  /** The name it is chosen by (--method, EditOptions.method): "kne", "rome"... */
   readonly name: string;
+  /** One line on what it changes and how, for listings. */
   readonly description: string;
+  /** The hyperparameters a run uses where its hparams file or object sets none. */
   readonly defaults: H;
+  /** What each hyperparameter may be; parseHparams refuses keys and values outside it. */
   readonly schema: HparamsSchema<H>;
   /**
    * Weight dtypes the method edits in place: f32, and f16 for a method that steps f32 masters of

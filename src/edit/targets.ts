@@ -18,6 +18,7 @@ import { teacherForced } from "./request.ts";
  * names what is wrong.
  */
 export class EditInputError extends Error {
+  /** "EditInputError", which String(error) and the stack print before the message. */
   override name = "EditInputError";
 }
 

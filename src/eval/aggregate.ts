@@ -42,6 +42,7 @@ export const METRIC_LABELS: Record<MetricName, string> = {
 export interface Summary extends Partial<Record<MetricName, number>> {
   /** Per probe kind, mean x100 over the records that have the kind. */
   portabilityByKind: Record<string, number>;
+  /** Locality per probe kind, mean x100 over the records that have the kind. */
   localityByKind: Record<string, number>;
   /** How many records each mean is over (and the total). */
   counts: Record<MetricName | "records", number>;

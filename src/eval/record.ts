@@ -29,18 +29,28 @@ import type { EditRequest, Probe } from "../io/requests.ts";
  * request has no probes for it; the command line's tables show their means x100.
  */
 export interface RecordMetrics {
+  /** Edit Succ.: teacher-forced token accuracy of target_new after the prompt. */
   editSucc: number;
+  /** The same accuracy after each rephrase prompt, averaged over them. */
   generalization?: number;
+  /** Token accuracy of each portability probe's answer, averaged per kind, then over kinds. */
   portability?: number;
+  /**
+   * Fraction of each locality probe's answer tokens whose argmax the edit left unchanged,
+   * averaged per kind, then over kinds.
+   */
   locality?: number;
   /** Weighted n-gram entropy in bits (not x100). */
   fluency?: number;
   /** CounterFact scores in [0, 1] (./counterfact.ts). */
   efficacy?: number;
+  /** Fraction of rephrase prompts where P(target_new) > P(ground_truth) (needs ground_truth). */
   paraphrase?: number;
+  /** Fraction of locality probes whose own answer still beats target_new. */
   neighborhood?: number;
   /** Per probe kind (kinds with at least one probe). */
   portabilityByKind?: Record<string, number>;
+  /** Locality per probe kind (kinds with at least one probe). */
   localityByKind?: Record<string, number>;
   /** The text fluency was measured on. */
   fluencyText?: string;

@@ -8,6 +8,10 @@ export class ModelFileError extends Error {
   /** The tensor name or config field at fault, when there is one. */
   readonly field: string | null;
 
+  /**
+   * The message is "`file` [`field`]: `detail`" (no brackets when `field` is null); the name is
+   * the subclass's (SafetensorsError...).
+   */
   constructor(file: string, field: string | null, detail: string, options?: ErrorOptions) {
     super(`${file}${field === null ? "" : ` [${field}]`}: ${detail}`, options);
     this.name = new.target.name;

@@ -19,11 +19,15 @@ import {
 
 /** The entries of one tensor an edit changed, with their values before and after. */
 export interface TensorChange {
+  /** The parameter's Hugging Face tensor name (ParamInfo.name). */
   name: string;
+  /** The whole tensor's shape, which the flat indices index in row-major order. */
   shape: readonly number[];
   /** Flat indices of entries whose bits changed, ascending. */
   indices: Uint32Array;
+  /** Each changed entry's value before the edit, as f32, in the order of `indices`. */
   before: Float32Array;
+  /** Each changed entry's value after the edit, as f32, in the order of `indices`. */
   after: Float32Array;
 }
 
@@ -61,10 +65,15 @@ export const PATCH_FORMAT = "kne-sparse-patch-v1";
 
 /** One tensor's entries of a patch file as decodePatch reads them (applyPatch writes them). */
 export interface PatchEntry {
+  /** The changed tensor's name in the model (`N` of `N::index`). */
   name: string;
+  /** The whole tensor's shape (`__metadata__.shapes`). */
   shape: number[];
+  /** Flat row-major indices of the changed entries (`N::index`): strictly ascending, in range. */
   indices: Int32Array;
+  /** The entries' edited values (`N::after`), in the order of `indices`; all finite. */
   after: Float32Array;
+  /** The entries' original values (`N::before`), in the order of `indices`; all finite. */
   before: Float32Array;
   /**
    * The tensor's dtype in the checkpoint the edit started from (`__metadata__.dtypes`); absent in

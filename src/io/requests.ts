@@ -118,11 +118,15 @@ export type HparamType = "number" | "integer" | "boolean" | "string";
 
 /** What one hyperparameter may be: its kind, range or choices (an EditMethod's schema). */
 export interface HparamSpec {
+  /** The JSON type the value must have ("integer": a number with no fraction). */
   type: HparamType;
   /** Inclusive bounds (exclusive with minExclusive / maxExclusive), numbers only. */
   min?: number;
+  /** Upper bound, inclusive unless maxExclusive (numbers only). */
   max?: number;
+  /** `min` itself is refused. */
   minExclusive?: boolean;
+  /** `max` itself is refused. */
   maxExclusive?: boolean;
   /** Allowed values (strings or numbers). */
   choices?: readonly (string | number)[];
@@ -137,7 +141,12 @@ export type HparamsSchema<T> = { readonly [K in keyof T]: HparamSpec };
 
 /** An hparams file that names an unknown key or holds a wrong-typed / out-of-range value. */
 export class HparamsError extends Error {
+  /** "HparamsError", which String(error) and the stack print before the message. */
   override name = "HparamsError";
+  /**
+   * The message is "`source`: key `key`: `detail`" (without the key part when `key` is
+   * undefined); `source` names the file, or "hparams" for an object.
+   */
   constructor(readonly source: string, readonly key: string | undefined, readonly detail: string) {
     super(key === undefined ? `${source}: ${detail}` : `${source}: key ${key}: ${detail}`);
   }

@@ -22,6 +22,7 @@ export interface EncodeOptions {
 
 /** How Tokenizer.decode decodes. */
 export interface DecodeOptions {
+  /** Leave out special tokens (<s>, <|endoftext|>...) instead of writing them (default false). */
   skipSpecialTokens?: boolean;
 }
 
@@ -45,6 +46,10 @@ export interface Tokenizer {
   readonly addsPrefixSpace: boolean;
   /** Token ids of `text`, after `leadingIds` unless `addSpecialTokens` is false. */
   encode(text: string, options?: EncodeOptions): number[];
+  /**
+   * The text of `ids`, as Hugging Face decodes it; an id past the vocabulary but within the
+   * model's embedding rows (a padded vocabulary) decodes to nothing.
+   */
   decode(ids: readonly number[], options?: DecodeOptions): string;
   /** The id of a token string, or undefined when it is not in the vocabulary. */
   tokenToId(token: string): number | undefined;

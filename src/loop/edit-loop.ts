@@ -37,6 +37,11 @@ import type { EditRequest } from "../io/requests.ts";
 import type { Tokenizer } from "../io/tokenizer.ts";
 import type { CausalLM } from "../model/lm.ts";
 
+/**
+ * How a run edits its requests: "single" each from the unedited model (reverted after its record),
+ * "batch" all in one application of the method, "sequential" one after another on the model the
+ * earlier edits left.
+ */
 export type EditMode = "single" | "batch" | "sequential";
 
 export interface LoopOptions {

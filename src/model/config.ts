@@ -19,7 +19,9 @@ export type RopeScaling =
 
 /** Rotary settings of one kind of layer: the base and how its frequencies are scaled. */
 export interface Rotary {
+  /** The rotary base (rope_theta; Gemma 3 sliding layers: rope_local_base_freq). */
   theta: number;
+  /** How the frequencies are scaled for a longer context, or null for none. */
   scaling: RopeScaling | null;
 }
 
@@ -53,14 +55,19 @@ export interface GemmaSettings {
 
 /** A model's architecture, normalised from its config.json. */
 export interface ModelConfig {
+  /** The layer layout the model is built with (Mistral, Qwen2 and Qwen3 run as "llama"). */
   architecture: Architecture;
   /** The HF class name it came from, e.g. GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM. */
   hfClass: string;
+  /** Rows of the embedding table and columns of the logits (vocab_size). */
   vocabSize: number;
   /** Maximum context (n_positions / max_position_embeddings). */
   contextLength: number;
+  /** Width of the residual stream (hidden size: n_embd / hidden_size). */
   dModel: number;
+  /** Decoder layers. */
   nLayers: number;
+  /** Query heads per attention layer. */
   nHeads: number;
   /** Key/value heads (grouped-query attention); equals nHeads for GPT-2. */
   nKvHeads: number;
@@ -89,7 +96,9 @@ export interface ModelConfig {
   activation: "gelu_tanh" | "gelu_exact" | "silu";
   /** GPT-NeoX, GPT-J: attention and FFN read the same layer input and both add to it. */
   parallelResidual: boolean;
+  /** config.json's bos_token_id (the first of a list), or null where it has none. */
   bosTokenId: number | null;
+  /** config.json's eos_token_id (the first of a list): generation stops at it; or null. */
   eosTokenId: number | null;
   /** Gemma's settings (architecture "gemma" only; absent for every other family). */
   gemma?: GemmaSettings;

@@ -19,11 +19,17 @@ export interface LayerCache {
 
 /** The keys and values of every layer over the positions seen so far (cached generation). */
 export class KVCache {
+  /** Each layer's keys (after rotary), [batch * kvHeads, capacity, headDim] f32. */
   readonly k: Tensor[] = [];
+  /** Each layer's values, [batch * kvHeads, capacity, headDim] f32. */
   readonly v: Tensor[] = [];
   /** Positions cached so far. */
   length = 0;
 
+  /**
+   * Allocates every layer's keys and values for `batch` rows of up to `capacity` positions (at
+   * most the context length) on `backend`; a BackendError for a bad batch or capacity.
+   */
   constructor(
     readonly backend: Backend,
     readonly config: ModelConfig,
@@ -75,6 +81,7 @@ export class KVCache {
     return this.k.reduce((s, t) => s + t.size * 8, 0);
   }
 
+  /** Frees every layer's buffers; the cache is unusable after. */
   free(): void {
     for (const t of [...this.k, ...this.v]) t.free();
     this.k.length = 0;

@@ -16,6 +16,7 @@ import { ropeInvFreq } from "./rope.ts";
 export interface ParamInfo {
   /** Hugging Face tensor name, e.g. transformer.h.3.mlp.c_proj.weight. */
   name: string;
+  /** Its shape as the checkpoint stores it (Hugging Face layout, e.g. GPT-2's [in, out]). */
   shape: readonly number[];
   /** Layer index, or -1 for embeddings and the final norm/head. */
   layer: number;
@@ -57,16 +58,21 @@ export type ForwardHook = (layer: number, site: HookSite, x: Var) => Var | void;
  * ensemble layer).
  */
 export interface LayerStart {
+  /** The first block the forward runs (0-based). */
   layer: number;
+  /** The residual stream entering that block, [batch*T, d] f32. */
   x: Tensor;
 }
 
 /** A causal language model on a backend (every architecture): its parameters and forward. */
 export interface CausalLM {
+  /** Its architecture and sizes, from config.json. */
   readonly config: ModelConfig;
+  /** The device its parameters live on and its forward runs on. */
   readonly backend: Backend;
   /** Parameters by HF name, in a stable order. */
   readonly params: ReadonlyMap<string, Var>;
+  /** Name, shape, layer, group and layout of every parameter the architecture has. */
   readonly paramInfo: readonly ParamInfo[];
   /**
    * Multiplies the output of every projection inside the layers (attention and FFN, bias

@@ -16,6 +16,7 @@ import type { CausalLM, ParamInfo } from "./lm.ts";
 
 /** A model built from its checkpoint: the model, the dtype its matrices are held in, notes. */
 export interface LoadedWeights {
+  /** The model, its parameters uploaded to the backend. */
   model: CausalLM;
   /** What the matrices were stored as on the device. */
   dtype: DType;

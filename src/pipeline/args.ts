@@ -15,6 +15,7 @@ import { ANCHOR_DEFAULTS } from "../edit/anchors.ts";
 /** Anchors per edit at most: other subjects' prompts plus subject-swapped rephrasings. */
 const ANCHOR_COUNT = ANCHOR_DEFAULTS.maxOther + ANCHOR_DEFAULTS.maxSubject;
 
+/** The --help text of `deno task edit`: every option with its default. */
 export const HELP = `Usage: deno task edit [options]
 
   --model DIR          Hugging Face model folder (default ${DEFAULT_MODEL})
@@ -54,33 +55,55 @@ export const HELP = `Usage: deno task edit [options]
 
 /** A command line that cannot be run; the message says why. */
 export class UsageError extends Error {
+  /** "UsageError", which String(error) and the stack print before the message. */
   override name = "UsageError";
 }
 
+/** The options of `deno task edit`, checked (parseEditArgs); absent ones were not given. */
 export interface EditArgs {
+  /** --model: the model folder, without trailing slashes (default DEFAULT_MODEL). */
   model: string;
+  /** --requests: the request file (absent: the model's demo request, or test split with --n). */
   requests?: string;
   /** The shape of the --requests file. */
   format: RequestFormat;
+  /** --prompt: the prompt of one request given on the command line (always with `target`). */
   prompt?: string;
+  /** --target: the new answer of that request. */
   target?: string;
+  /** --subject: the request's subject, a part of `prompt` (absent: the whole prompt). */
   subject?: string;
+  /** --n: edit only the first n requests of the file (n >= 1). */
   n?: number;
+  /** --method: a name of METHODS (default "kne"). */
   method: string;
+  /** --hparams: a JSON hyperparameter file (absent: the one shipped for the model, if any). */
   hparams?: string;
+  /** --mode (default "single"). */
   mode: EditMode;
+  /** --backend: webgpu, wasm or auto (default auto). */
   backend: BackendChoice;
+  /** --dtype: the device dtype of the weight matrices (default auto). */
   dtype: WeightDtype;
   /** Without trailing slashes (OUT.partial must be a sibling of OUT). */
   out?: string;
+  /** --anchors: the anchor pool file (absent: the model's anchor split). */
   anchors?: string;
+  /** --force: replace an existing output folder. */
   force: boolean;
+  /** --resume: continue the interrupted run in OUT.partial (only with `out`). */
   resume: boolean;
+  /** --plan: print the memory plan and exit. */
   plan: boolean;
+  /** --profile: time every dispatch and count copies into OUT/profile.json. */
   profile: boolean;
+  /** Measure fluency (false with --no-fluency). */
   fluency: boolean;
+  /** --json: print the metrics (or the plan) as JSON on stdout. */
   json: boolean;
+  /** --seed: the sampling seed, an integer (default 0). */
   seed: number;
+  /** --help or -h: print HELP; the other fields are then unchecked. */
   help: boolean;
 }
 

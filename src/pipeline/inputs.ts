@@ -12,10 +12,13 @@ import { checkTokenizerFile, guardTokenizer } from "../io/tokenizer-guard.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { readModelConfig } from "../model/read-config.ts";
 
+/** What checkInputs read and checked: the model's config, its tokenizer, the tokenised requests. */
 export interface CheckedInputs {
+  /** The model folder's config.json, normalised. */
   config: ModelConfig;
   /** The guarded tokenizer (guardTokenizer). */
   tokenizer: Tokenizer;
+  /** Each request tokenised and checked against the context, in the requests' order. */
   targets: EditTarget[];
 }
 

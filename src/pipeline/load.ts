@@ -15,9 +15,13 @@ import type { WorkShape } from "../edit/method.ts";
 import { checkBeforeLoad } from "./load-check.ts";
 import type { MemoryPlan } from "../plan/plan.ts";
 
+/** A model folder loaded onto a backend (loadModel): the model, its tokenizer and memory plan. */
 export interface LoadedModel {
+  /** The folder it was loaded from, as given. */
   dir: string;
+  /** The model, its weights on the backend. */
   model: CausalLM;
+  /** The folder's tokenizer, or null when loadModel was asked for none. */
   tokenizer: Tokenizer | null;
   /**
    * What the matrices were stored as, why any stayed f32, and warnings (tensors of the file
@@ -30,10 +34,16 @@ export interface LoadedModel {
   plan: MemoryPlan;
 }
 
+/**
+ * Loads the model folder `dir` onto `backend`: checks first, from config.json and the checkpoint's
+ * headers alone, that the weights (and `work`, when given) fit, else throws ResourceError; then
+ * reads the weights one tensor at a time, and the tokenizer unless `tokenizer` is false.
+ */
 export async function loadModel(
   dir: string,
   backend: Backend,
   opts: {
+    /** Load the folder's tokenizer too (default true). */
     tokenizer?: boolean;
     /** Also check that this edit work fits (otherwise only the weights are checked). */
     work?: WorkShape;

@@ -8,7 +8,9 @@ import { joinPath } from "../io/files.ts";
 
 /** The request files made for a shipped model (paths relative to the repository root). */
 export interface ModelSplits {
+  /** The requests results are scored on (`task edit --n`, `task compare`). */
   test: string;
+  /** The requests hyperparameters are tuned on (bench/tune.ts). */
   dev: string;
   /** The anchor pool: requests on other (relation, subject) pairs than test's and dev's. */
   anchors: string;

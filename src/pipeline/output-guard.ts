@@ -13,6 +13,7 @@ import { WEIGHT_LAYOUTS } from "../io/checkpoint/layout.ts";
 
 /** An output path or resume request that would damage inputs or mix results. */
 export class GuardError extends Error {
+  /** "GuardError", which String(error) and the stack print before the message. */
   override name = "GuardError";
 }
 
@@ -209,8 +210,11 @@ export async function checkOutputFolder(
 
 /** What checkOutputFolder checks OUT against. */
 export interface OutputFolderRules {
+  /** The input model folder, which OUT and OUT.partial may not be, contain or lie inside. */
   model?: string;
+  /** Input files (patch, requests...) that OUT and OUT.partial may not be or contain. */
   inputs?: readonly string[];
+  /** --force: replace an existing OUT (only an output folder of this tool). */
   force: boolean;
   /** The marker kind this command writes: an existing OUT of another kind is refused. */
   kind?: string;

@@ -5,20 +5,28 @@
 
 import type { DispatchTime, Transfers } from "../../engine/backend.ts";
 
+/** What `--profile` measured of a run (summarizeProfile), written to OUT/profile.json. */
 export interface RunProfile {
+  /** The backend's name (Backend.name). */
   backend: string;
   /** Wall time of the whole run (every record, evaluation included). */
   seconds: number;
+  /** Kernel dispatches timed, all records. */
   dispatches: number;
   /** Time inside kernels, all records. */
   kernelSeconds: number;
   /** Per kernel: calls and seconds, most time first. */
   kernels: { name: string; calls: number; seconds: number }[];
+  /** Host <-> device copies during the run: counts and bytes. */
   transfers: Transfers;
   /** Method phases (attribution, update...) summed over the records, seconds. */
   phases: Record<string, number>;
 }
 
+/**
+ * The profile of a run on `backend` that took `seconds`: its dispatch `times` summed per kernel,
+ * its `transfers`, and each record's method phase timings summed per phase.
+ */
 export function summarizeProfile(
   backend: string,
   seconds: number,

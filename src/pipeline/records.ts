@@ -13,20 +13,36 @@ import type { CausalLM } from "../model/lm.ts";
 
 export type { EditMode };
 
+/** What runEdits edits, how, and where it writes (scripts/edit.ts fills it from EditArgs). */
 export interface RunOptions {
+  /** The loaded model, edited in place (in single mode each edit is reverted after its record). */
   model: CausalLM;
+  /**
+   * The folder it was loaded from: the run's manifest identifies its checkpoint, config and
+   * tokenizer, and OUT/model takes copies of its config.json and tokenizer files.
+   */
   modelDir: string;
   /** Each parameter's dtype in the checkpoint at modelDir (LoadedModel.storedDtypes). */
   storedDtypes: SourceDtypes;
+  /** The model's tokenizer. */
   tokenizer: Tokenizer;
+  /** The editing method to run. */
   method: EditMethod;
+  /** Its hyperparameters, already checked against its schema. */
   hparams: Hparams;
+  /** The requests, tokenised and checked (checkInputs), in the order they are edited. */
   targets: EditTarget[];
+  /** How the requests are edited: each alone, all at once, or one after another. */
   mode: EditMode;
+  /** The output folder: the run writes OUT.partial and renames it to OUT when it completes. */
   out: string;
+  /** Replace an existing OUT, or start an existing OUT.partial over instead of refusing. */
   force: boolean;
+  /** Continue the run left in OUT.partial (refused unless its settings are the same). */
   resume: boolean;
+  /** Seed of the fluency metric's sampling. */
   seed: number;
+  /** Measure fluency (sampling a continuation of each prompt). */
   fluency: boolean;
   /**
    * The anchor pool (requests, the dev split by default) from which each edit's locality anchors
@@ -37,6 +53,7 @@ export interface RunOptions {
   onRecord?: (r: RecordResult) => void;
   /** With --resume: how many finished records of the earlier run are kept (not redone). */
   onResumed?: (kept: number) => void;
+  /** Called with the method's progress: `step` of `of` in `phase`, with its loss if any. */
   onProgress?: (phase: string, step: number, of: number, loss?: number) => void;
   /** Returns true when the user asked to stop (SIGINT). */
   interrupted?: () => boolean;
@@ -44,26 +61,46 @@ export interface RunOptions {
   attributionChunks?: number;
 }
 
+/** One request's outcome: a line of OUT.partial/records.jsonl, and metrics.json's perRecord. */
 export interface RecordResult {
+  /** The request's 0-based index in its file (EditRequest.index). */
   index: number;
+  /** The request's subject. */
   subject: string;
+  /** The request's prompt. */
   prompt: string;
+  /** The request's new target. */
   targetNew: string;
+  /**
+   * Edit Succ. (in [0, 1]) and the greedy completion (the prompt and at most 8 tokens after it)
+   * on the model its edit starts from.
+   */
   before: { editSucc: number; completion: string };
+  /** Its metrics right after its edit (batch: after the one edit of all), and the completion. */
   after: RecordMetrics & { completion: string };
+  /** The edit diverged (NaN/Inf) and the model was restored. */
   rolledBack: boolean;
+  /** Wall seconds of the method's apply (batch: an equal share of the one apply). */
   seconds: number;
+  /** Weight entries the edit changed (batch: those of the one edit of all requests). */
   paramsChanged: number;
+  /** The method's seconds per phase (MethodResult.timings). */
   timings: Record<string, number>;
 }
 
+/** What runEdits returns once its outputs are written. */
 export interface RunResult {
+  /** Every finished record (resumed ones included), by request index. */
   records: RecordResult[];
+  /** The means x100 of the records' metrics (metrics.json's mean). */
   summary: Summary;
   /** Final edit succ of every request after the whole sequence (sequential mode). */
   sequentialEditSucc?: number;
+  /** Entries in all of the model's parameters (paramsChanged's denominator in metrics.json). */
   paramsTotal: number;
+  /** The run stopped at a Ctrl-C: its outputs stay in OUT.partial for --resume. */
   interrupted: boolean;
+  /** The folder holding the outputs: OUT, or OUT.partial when interrupted. */
   out: string;
 }
 

@@ -5,6 +5,10 @@
 import { exitWithError } from "../cli/fail.ts";
 import { fsError } from "../io/files.ts";
 
+/**
+ * Runs a script's `work`; anything it throws ends the process with one `error:` line (a raw OS
+ * error named by its path) and exit status 1, instead of a stack trace.
+ */
 export async function runCommand(work: () => Promise<void>): Promise<void> {
   try {
     await work();

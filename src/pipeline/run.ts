@@ -19,6 +19,12 @@ import { finishRun } from "./run-outputs.ts";
 import type { RecordResult, RunOptions, RunResult } from "./records.ts";
 import { appendDurably, patchFile, reopenPartial, RETENTION, sequenceSoFar } from "./resume.ts";
 
+/**
+ * Edits `opts.targets` in `opts.mode` into `opts.out`: each record is appended durably to
+ * OUT.partial/records.jsonl as it finishes, then metrics.json (and, for one request, a batch or a
+ * sequence, the edited checkpoint and its patch) are written and OUT.partial is renamed to OUT.
+ * Stopped by `opts.interrupted`, it leaves OUT.partial for --resume.
+ */
 export async function runEdits(opts: RunOptions): Promise<RunResult> {
   const partial = `${opts.out}.partial`;
   if ((await exists(opts.out)) && !opts.force) {

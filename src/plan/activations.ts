@@ -19,7 +19,9 @@ import { type Head, measuredLoss } from "./losses.ts";
 
 /** A device tensor: its name and f32 element count, and how many like it (one per layer). */
 export interface TensorSize {
+  /** What it is, for the plan's report: a parameter's name, or the kernel that wrote it. */
   name: string;
+  /** Elements in one such tensor. */
   elements: number;
   /** Number of such tensors (nLayers for per-layer ones; 1 otherwise). */
   count: number;
@@ -30,9 +32,13 @@ export interface TensorSize {
  * its dtype, and how many like it (one per layer).
  */
 export interface BufferSize {
+  /** What it is, for the plan's report (as TensorSize.name). */
   name: string;
+  /** Bytes of one such buffer: elements times its dtype's bytes, before allocator rounding. */
   bytes: number;
+  /** Its element type. */
   dtype: DType;
+  /** Number of such buffers (one per layer for per-layer ones; 1 otherwise). */
   count: number;
 }
 

@@ -39,7 +39,9 @@ export function editWork(
 
 /** An edit's memory plan against a backend's limits (planEdit). */
 export interface EditPlan {
+  /** The plan chosen: the fastest that fits, else the smallest. */
   plan: MemoryPlan;
+  /** The backend's and the host's limits it was checked against, read when planned. */
   limits: BackendLimits;
   /** The plan as text, with a line when the method does not plan its work. */
   text: string;

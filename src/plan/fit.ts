@@ -11,6 +11,7 @@ import { type MemoryPlan, planMemory, type PlanOptions } from "./plan.ts";
 
 /** What a backend and its host can hold, for a plan to fit. */
 export interface BackendLimits {
+  /** Which kind of backend the limits are of. */
   backend: BackendName;
   /**
    * Device bytes still free (WASM: the wasm32 ceiling less what is allocated); null where the
@@ -25,6 +26,7 @@ export interface BackendLimits {
   maxBindingBytes: number;
   /** Largest buffer the device may create. */
   maxBufferBytes: number;
+  /** The device in words (Backend.description), for messages. */
   description: string;
 }
 
@@ -45,7 +47,9 @@ export function backendLimits(backend: Backend): BackendLimits {
 
 /** A model (or an edit of it) does not fit the backend or the machine. */
 export class ResourceError extends Error {
+  /** "ResourceError", which String(error) and the stack print before the message. */
   override name = "ResourceError";
+  /** `message` says what is needed and what is free; `plan` and `limits` are what it compared. */
   constructor(message: string, readonly plan: MemoryPlan, readonly limits: BackendLimits) {
     super(message);
   }

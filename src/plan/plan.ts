@@ -46,6 +46,7 @@ import type { ParamInfo } from "../model/lm.ts";
 
 /** What an edit's memory plan is made for: its work, backend and weight dtype. */
 export interface PlanOptions extends WorkShape {
+  /** The backend the edit runs on (on WASM the peaks include its allocator's rounding). */
   backend: BackendName;
   /** Device dtype of the weight matrices (default f32; norms and biases are always f32). */
   weightDtype?: DType;
@@ -65,7 +66,9 @@ export type { BufferSize, TensorSize };
 
 /** What an edit needs on the device and the host, from config.json alone (planEdit). */
 export interface MemoryPlan {
+  /** The model's config the plan was made for. */
   config: ModelConfig;
+  /** The options as planned: defaults filled in, lengths clamped to the context. */
   options: Required<PlanOptions>;
   /** Parameter counts: all, and those KNE scores (projection weights with their biases). */
   params: { total: number; scored: number };

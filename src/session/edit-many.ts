@@ -21,19 +21,30 @@ export type ManyMode = "batch" | "sequential";
 
 /** One request of an editMany() call and what its edit did (metrics in [0, 1]). */
 export interface ManyRecord {
+  /** The request as edited (white space ending its prompts and subject removed). */
   request: EditRequest;
+  /**
+   * Its Edit Succ. and the prompt's greedy completion on the model its edit starts from (batch:
+   * the unedited one; sequential: the one the earlier edits left).
+   */
   before: { editSucc: number; completion: string };
+  /** The prompt's greedy completion right after its edit (batch: after the one edit of all). */
   after: { completion: string };
   /** The request's metrics right after its edit (batch: after the one edit of all). */
   metrics: RecordMetrics;
+  /** Its edit diverged (NaN/Inf) and was undone (batch: the one edit of all). */
   rolledBack: boolean;
 }
 
 /** What editMany() did: each request's record, and the merged changes, already applied. */
 export interface ManyOutcome {
+  /** The method's name. */
   method: string;
+  /** The hyperparameters it ran with: the given ones over its defaults. */
   hparams: Hparams;
+  /** The mode the requests were edited in. */
   mode: ManyMode;
+  /** One record per request, in the order given. */
   records: ManyRecord[];
   /** Sequential: the Edit Succ. of every request after the last edit (retention). */
   endEditSucc?: number[];

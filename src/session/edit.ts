@@ -67,6 +67,7 @@ export interface EditOptions {
   method?: string;
   /** Hyperparameters over the method's defaults, checked against its schema. */
   hparams?: Record<string, unknown>;
+  /** Called as each step of the method's long phases (attribution, update...) ends. */
   onProgress?: (p: MethodProgress) => void;
   /** Greedy tokens of the before/after completions (default 8). */
   completionTokens?: number;
@@ -84,17 +85,25 @@ export interface EditOptions {
  * exact changes, already applied (revertChanges undoes them).
  */
 export interface EditOutcome {
+  /** The method's name. */
   method: string;
+  /** The hyperparameters it ran with: the given ones over its defaults. */
   hparams: Hparams;
+  /** Edit Succ. of the request before the edit, and the prompt's greedy completion then. */
   before: { editSucc: number; completion: string };
+  /** The prompt's greedy completion (prompt included) after the edit. */
   after: { completion: string };
   /** The request's metrics after the edit (fluency skipped). */
   metrics: RecordMetrics;
   /** Exact changed entries; they are applied to the model when edit() returns. */
   changes: TensorChange[];
+  /** The edit diverged (NaN/Inf) and the model was restored: `changes` is empty. */
   rolledBack: boolean;
+  /** The method's own results by name (e.g. KNE's ensemble), as it returned them. */
   artifacts: MethodResult["artifacts"];
+  /** The method's SVG pictures by file name (e.g. KNE's attribution), perhaps none. */
   pictures: MethodResult["pictures"];
+  /** The method's seconds per phase. */
   timings: MethodResult["timings"];
   /** Wall seconds of the method's apply alone. */
   seconds: number;

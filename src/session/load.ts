@@ -23,9 +23,13 @@ import { oneAtATime } from "./serial.ts";
 export interface SessionModel {
   /** Where it came from (a URL or a label), for messages. */
   source: string;
+  /** Its config.json, normalised. */
   config: ModelConfig;
+  /** The model, its weights on the backend it was loaded onto. */
   model: CausalLM;
+  /** Its tokenizer. */
   tokenizer: Tokenizer;
+  /** How its weights were loaded: the matrices' device dtype, notes, warnings, stored dtypes. */
   weights: Omit<LoadedWeights, "model">;
 }
 

@@ -36,6 +36,7 @@ function checkShape(shape: Shape): void {
 
 /** An f32 (or f16) array of a shape in a backend's memory. */
 export class Tensor {
+  /** Number of elements: the product of the shape (1 for a scalar's []). */
   readonly size: number;
   #storage: Storage | null;
 
@@ -45,15 +46,18 @@ export class Tensor {
     scopes.at(-1)?.add(this);
   }
 
+  /** A new tensor of `shape` whose contents are undefined until written (default f32). */
   static empty(backend: Backend, shape: Shape, dtype: DType = "f32"): Tensor {
     checkShape(shape);
     return new Tensor(backend, [...shape], new Storage(backend.alloc(shapeSize(shape), dtype)));
   }
 
+  /** A new f32 tensor of `shape` filled with 0. */
   static zeros(backend: Backend, shape: Shape): Tensor {
     return Tensor.full(backend, shape, 0);
   }
 
+  /** A new f32 tensor of `shape` with every element `value`. */
   static full(backend: Backend, shape: Shape, value: number): Tensor {
     const t = Tensor.empty(backend, shape);
     if (t.size > 0) fillRegion(backend, whole(t.buffer, t.size), value);
@@ -78,19 +82,23 @@ export class Tensor {
     return t;
   }
 
+  /** The device buffer holding the values (shared by views); throws once this view is freed. */
   get buffer(): DeviceBuffer {
     if (!this.#storage) throw new BackendError(`tensor ${shapeStr(this.shape)} was freed`);
     return this.#storage.buffer;
   }
 
+  /** How the elements are stored (f16 only for weights); throws once freed. */
   get dtype(): DType {
     return this.buffer.dtype;
   }
 
+  /** Whether free() has released this view. */
   get freed(): boolean {
     return this.#storage === null;
   }
 
+  /** Number of dimensions (0 for a scalar). */
   get rank(): number {
     return this.shape.length;
   }

@@ -10,6 +10,7 @@ import { isPlainObject } from "../json.ts";
 
 /** One probe: a prompt and the answer whose tokens are scored. */
 export interface Probe {
+  /** The text the model continues. */
   prompt: string;
   /** First alias of the probe's ground_truth. */
   answer: string;
@@ -19,8 +20,11 @@ export interface Probe {
 export interface EditRequest {
   /** 0-based index of the record in its file. */
   index: number;
+  /** The entity the fact is about, as the prompt writes it (ROME and MEMIT edit its last token). */
   subject: string;
+  /** The text whose continuation the edit changes. */
   prompt: string;
+  /** The answer the edit teaches to follow the prompt (the file's target_new). */
   targetNew: string;
   /** First alias of ground_truth, when given. */
   groundTruth?: string;
@@ -28,12 +32,18 @@ export interface EditRequest {
   rephrasePrompts: string[];
   /** Probe kind (e.g. "Reasoning") -> probes; a kind may have an empty list. */
   portability: Record<string, Probe[]>;
+  /** Probe kind -> probes whose answers the edit should leave alone (may be empty). */
   locality: Record<string, Probe[]>;
 }
 
 /** A request file that does not have the expected shape. */
 export class RequestError extends Error {
+  /** "RequestError", which String(error) and the stack print before the message. */
   override name = "RequestError";
+  /**
+   * The message is "`file`: record `record`: field `field`: `detail`", leaving out the parts that
+   * are undefined (record is 0-based).
+   */
   constructor(
     readonly file: string,
     readonly record: number | undefined,

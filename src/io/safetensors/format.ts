@@ -47,17 +47,21 @@ export type WriteDtype = "F32" | "F16" | "BF16" | "I32";
 
 /** What a safetensors header says of one tensor. */
 export interface TensorInfo {
+  /** How the tensor's elements are stored. */
   readonly dtype: Dtype;
+  /** Its dimensions, outermost first (row-major); [] for a scalar. */
   readonly shape: readonly number[];
   /** Number of elements (product of the shape). */
   readonly numel: number;
   /** Byte offsets relative to the start of the data region, as in the header. */
   readonly begin: number;
+  /** Byte offset just past the tensor's data (exclusive), relative to the data region. */
   readonly end: number;
 }
 
 /** A checkpoint's tensors, read one at a time (a safetensors or PyTorch file, or shards). */
 export interface SafetensorsFile {
+  /** The file it reads (a sharded checkpoint's index file), or the name given for bytes. */
   readonly path: string;
   /** The header's `__metadata__` string map (empty when absent). */
   readonly metadata: Readonly<Record<string, string>>;
@@ -67,6 +71,7 @@ export interface SafetensorsFile {
   read(name: string): Promise<Float32Array>;
   /** Reads one tensor's bytes as stored (little-endian). */
   readRaw(name: string): Promise<Uint8Array>;
+  /** Closes the file (every shard's); idempotent. Reads after it fail. */
   close(): void;
 }
 
