@@ -4,13 +4,15 @@
 // fact traced (its three heatmaps in facts/), the mean indirect effect per kind, position group
 // and layer in average.json, a chart of the three kinds at the last subject token (average.svg),
 // and the MLP curve at the last subject token printed (the ROME paper's headline: a mid-layer
-// peak in a realistic model). Ctrl-C stops it at once: OUT is not written (or, when its files were
-// being written, the incomplete OUT is removed), OUT's lock is removed, exit 130.
+// peak in a realistic model), with the clean run's norms of each state there (average.json:
+// norms), which say how much of the residual stream each output writes. Ctrl-C stops it at
+// once: OUT is not written (or, when its files were being written, the incomplete OUT is
+// removed), OUT's lock is removed, exit 130.
 
 import { createBackend, parseBackendChoice } from "../engine/select.ts";
 import { exitWithError } from "../src/cli/fail.ts";
 import { abortOnInterrupt, interruptAt, removeFolderNow } from "../src/cli/interrupt.ts";
-import { parseFlags, wholeNumber } from "../src/cli/flags.ts";
+import { notOneOf, parseFlags, wholeNumber } from "../src/cli/flags.ts";
 import { runCommand } from "../src/pipeline/run-command.ts";
 import { Progress } from "../src/cli/progress.ts";
 import {
@@ -25,7 +27,9 @@ import { loadModel } from "../src/pipeline/load.ts";
 import { DEFAULT_MODEL } from "../src/pipeline/models.ts";
 import { barChartSvg, heatmapSvg } from "../src/report/mod.ts";
 import {
+  CORRUPTION_SITES,
   type FactTrace,
+  isCorruptionSite,
   TRACE_KINDS,
   traceFact,
   type TraceKind,
@@ -33,8 +37,8 @@ import {
 import { averageByGroup, POSITION_GROUPS } from "../src/trace/positions.ts";
 
 const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--answer A] |
-  --requests FILE [--n N]) [--samples K] [--noise X] [--window W] [--seed N] [--out DIR [--force]]
-  [--backend B] [--json]
+  --requests FILE [--n N]) [--samples K] [--noise X] [--window W] [--corrupt-at C] [--seed N]
+  [--out DIR [--force]] [--backend B] [--json]
 
   --prompt P     a prompt that contains the subject S, answered by A (its first token is traced;
                  without --answer, the model's most likely next token)
@@ -44,6 +48,10 @@ const USAGE = `Usage: deno task trace [--model DIR] (--prompt P --subject S [--a
                  embeddings' std (default 3)
   --window W     restore the MLP and attention outputs at W layers around each layer together
                  (default 1; ROME used 10 of GPT-2 XL's 48); the residual stream at one layer
+  --corrupt-at C embed (default, ROME): noise on the subject's input embeddings; layer0: on the
+                 subject's residual stream after layer 0 (std: --noise x that residual's std), so
+                 that layer 0 counts as part of the embedding (a diagnostic for models whose
+                 layer-0 MLP writes most of the subject's representation)
   --out DIR      output folder (default out/trace-<time>); an existing one is replaced only with
                  --force and only when this tool wrote it`;
 
@@ -68,6 +76,7 @@ const args = parseFlags({
   noise: { type: "string", default: "3" },
   seed: { type: "string", default: "1" },
   window: { type: "string", default: "1" },
+  "corrupt-at": { type: "string", default: "embed" },
   out: { type: "string" },
   backend: { type: "string", default: "wasm" },
   json: { type: "boolean", default: false },
@@ -103,7 +112,15 @@ for (const name of ["prompt", "subject"] as const) {
   }
 }
 const n = count("n");
-const opts = { samples: count("samples"), noise, seed: count("seed"), window: count("window") };
+const corruptAt = args["corrupt-at"]!;
+if (!isCorruptionSite(corruptAt)) fail(notOneOf("corrupt-at", corruptAt, CORRUPTION_SITES));
+const opts = {
+  samples: count("samples"),
+  noise,
+  seed: count("seed"),
+  window: count("window"),
+  corruptAt,
+};
 const out = (args.out ?? `out/trace-${new Date().toISOString().replace(/[:.]/g, "-")}`)
   .replace(/\/+$/, "");
 
@@ -152,11 +169,14 @@ await runCommand(async () => {
     await interruptAt("write");
   };
 
-  /** Titles say when the MLP and attention outputs were restored over a window of layers. */
-  const windowNote = (kind?: TraceKind) =>
-    opts.window > 1 && kind !== "resid"
+  /**
+   * Titles say when the MLP and attention outputs were restored over a window of layers, and
+   * when the subject was corrupted after layer 0.
+   */
+  const settingsNote = (kind?: TraceKind) =>
+    (opts.window > 1 && kind !== "resid"
       ? ` (${kind ? "" : "MLP and attention: "}${opts.window}-layer window)`
-      : "";
+      : "") + (opts.corruptAt === "layer0" ? " (subject corrupted after layer 0)" : "");
 
   /**
    * What is traced: the answer's token, and the answer it begins when the answer has more tokens
@@ -181,7 +201,7 @@ await runCommand(async () => {
           cols: Array.from({ length: model.config.nLayers }, (_, l) => `${l}`),
           values: tr.effects[kind],
           title:
-            `Indirect effect of the ${NAMES[kind]}${windowNote(kind)} on p(${answerLabel(tr)}) ` +
+            `Indirect effect of the ${NAMES[kind]}${settingsNote(kind)} on p(${answerLabel(tr)}) ` +
             `(clean ${tr.pClean.toFixed(3)}, ` +
             `corrupted ${tr.pCorrupted.toFixed(3)})`,
           rowTitle: "token (* subject)",
@@ -217,7 +237,7 @@ await runCommand(async () => {
       );
       const last = tr.subject[1] - 1;
       console.log(
-        `MLP at the last subject token${windowNote("mlp_out")} by layer: ${
+        `MLP at the last subject token${settingsNote("mlp_out")} by layer: ${
           tr.effects.mlp_out[last].map((x) => x.toFixed(3)).join(" ")
         }`,
       );
@@ -276,10 +296,21 @@ await runCommand(async () => {
       await heatmaps(tr, `facts/${String(i + 1).padStart(3, "0")}-`);
     }
     const avg = averageByGroup(traces);
+    // The clean runs' norms beside the effects: how much of the residual each output writes.
+    const norms = {
+      byGroup: averageByGroup(traces, (tr) => tr.norms),
+      embedLastSubject: traces.reduce((s, tr) => s + tr.embedNorms[tr.subject[1] - 1], 0) /
+        traces.length,
+    };
     const layers = Array.from({ length: model.config.nLayers }, (_, l) => `${l}`);
     await Deno.writeTextFile(
       `${out}/average.json`,
-      JSON.stringify({ facts: traces.length, options: opts, byGroup: avg, traces }, null, 2) + "\n",
+      JSON.stringify(
+        { facts: traces.length, options: opts, byGroup: avg, norms, traces },
+        null,
+        2,
+      ) +
+        "\n",
     );
     await Deno.writeTextFile(
       `${out}/average.svg`,
@@ -287,7 +318,7 @@ await runCommand(async () => {
         groups: layers,
         series: TRACE_KINDS.map((k) => ({ name: NAMES[k], values: avg[k]["last subject token"] })),
         title:
-          `Average indirect effect at the last subject token (${traces.length} facts)${windowNote()}`,
+          `Average indirect effect at the last subject token (${traces.length} facts)${settingsNote()}`,
         yLabel: "indirect effect",
         formatValue: (v) => v.toFixed(2),
       }),
@@ -300,7 +331,7 @@ await runCommand(async () => {
           cols: layers,
           values: POSITION_GROUPS.map((g) => avg[kind][g]),
           title: `Average indirect effect of the ${NAMES[kind]}${
-            windowNote(kind)
+            settingsNote(kind)
           } (${traces.length} facts)`,
           rowTitle: "position",
           colTitle: "layer",
@@ -317,6 +348,15 @@ await runCommand(async () => {
           `${NAMES[kind].padEnd(17)} at the last subject token: ` +
             `${curve.map((x) => x.toFixed(3)).join(" ")} (peak at layer ${peak})`,
         );
+      }
+      console.log(
+        `norms at the last subject token (clean): token embedding ${
+          norms.embedLastSubject.toFixed(2)
+        }; by layer:`,
+      );
+      for (const kind of TRACE_KINDS) {
+        const curve = norms.byGroup[kind]["last subject token"];
+        console.log(`  ${NAMES[kind].padEnd(17)} ${curve.map((x) => x.toFixed(2)).join(" ")}`);
       }
       console.log(`wrote ${out}/average.{json,svg} and average-{resid,mlp_out,attn_out}.svg`);
       console.log(`and each fact's heatmaps in ${out}/facts/NNN-{resid,mlp_out,attn_out}.svg`);

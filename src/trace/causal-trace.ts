@@ -4,7 +4,11 @@
 //    and P(answer) (the probability of the answer's first token after the prompt, as ROME; with
 //    no answer given, the clean run's most likely next token is the answer);
 // 2. corrupted runs: Gaussian noise (std = `noise` x the std of the token-embedding table) added
-//    to the subject tokens' input embeddings, `samples` seeded draws;
+//    to the subject tokens' input embeddings, `samples` seeded draws; or, with `corruptAt`
+//    "layer0", to the subject tokens' residual stream after layer 0 (std = `noise` x the std of
+//    that clean residual's entries), which counts layer 0 as part of the embedding: a diagnostic
+//    for models whose layer-0 MLP writes most of the subject's representation, where restoring
+//    that one output restores nearly everything;
 // 3. restored runs: in each corrupted run, one state (kind, layer) at one position is put back
 //    to its clean value; indirect effect = mean P(answer | restored) - mean P(answer | corrupted).
 //    With a window w > 1, an MLP or attention output is put back at the w layers around the
@@ -32,6 +36,18 @@ export interface TraceOptions {
   seed?: number;
   /** Layers restored together for the MLP and attention outputs (default 1; ROME: 10). */
   window?: number;
+  /** Where the noise goes: the input embeddings (default, ROME) or the residual after layer 0. */
+  corruptAt?: CorruptionSite;
+}
+
+/** Where a trace may corrupt the subject (TraceOptions.corruptAt). */
+export const CORRUPTION_SITES = ["embed", "layer0"] as const;
+/** Where a trace corrupts the subject (TraceOptions.corruptAt). */
+export type CorruptionSite = typeof CORRUPTION_SITES[number];
+
+/** Whether `s` names a CorruptionSite. */
+export function isCorruptionSite(s: string): s is CorruptionSite {
+  return (CORRUPTION_SITES as readonly string[]).includes(s);
 }
 
 export interface TraceFact {
@@ -55,6 +71,14 @@ export interface FactTrace {
   pCorrupted: number;
   /** Indirect effect per kind, [position][layer]. */
   effects: Record<TraceKind, number[][]>;
+  /**
+   * The clean run's L2 norm of each state, per kind [position][layer]: how much of the residual
+   * stream an output writes (a layer-0 MLP whose output is nearly all of it is, in effect, the
+   * embedding, and restoring it restores nearly everything).
+   */
+  norms: Record<TraceKind, number[][]>;
+  /** The clean run's L2 norm of the token embedding at each position (before positions). */
+  embedNorms: number[];
 }
 
 /** Positions [start, end) of `subject` in the tokens of `prompt`, or an error. */
@@ -146,7 +170,7 @@ export async function traceFact(
     }
   }
   const [s0, s1] = subjectSpan(tok, fact.prompt, fact.subject);
-  const sigma = (opts.noise ?? 3) * std(await embeddingTable(model).value.toArray());
+  const atLayer0 = (opts.corruptAt ?? "embed") === "layer0";
 
   // Clean run: states per (kind, layer) as host rows [t, d], and P(answer).
   const clean = new Map<string, Float32Array>();
@@ -157,7 +181,9 @@ export async function traceFact(
       model.forward(
         Tensor.fromArray(be, ids, [1, t]),
         (l, site, x) => {
-          if ((TRACE_KINDS as readonly string[]).includes(site)) seen.push([`${site}/${l}`, x]);
+          if ((TRACE_KINDS as readonly string[]).includes(site) || site === "embed") {
+            seen.push([`${site}/${l}`, x]);
+          }
         },
         undefined,
         Tensor.fromArray(be, [t - 1], [1]),
@@ -173,6 +199,8 @@ export async function traceFact(
     return softmaxAt(out, 0, v, answerToken);
   });
 
+  const sigma = (opts.noise ?? 3) *
+    std(atLayer0 ? clean.get("resid/0")! : await embeddingTable(model).value.toArray());
   // Noise per sample on the subject rows, as an addend [t, d].
   const noise = Array.from({ length: samples }, (_, k) => {
     const n = new Float32Array(t * d);
@@ -205,11 +233,14 @@ export async function traceFact(
           put.set(l, constant(Tensor.fromArray(be, p, [rows * t, d])));
         }
       }
+      // The noise first, then a restore (restoring the residual where the noise went undoes it).
       const hook = (l: number, site: HookSite, x: Var) => {
-        if (site === "embed") return A.add(x, noiseVar);
+        let y = x;
+        if (atLayer0 ? site === "resid" && l === 0 : site === "embed") y = A.add(y, noiseVar);
         if (restore && site === restore.kind && put.has(l)) {
-          return A.add(A.mul(x, keep!), put.get(l)!);
+          y = A.add(A.mul(y, keep!), put.get(l)!);
         }
+        if (y !== x) return y;
       };
       const batchIds = Array.from({ length: rows }, () => ids).flat();
       const last = Array.from({ length: rows }, (_, r) => r * t + t - 1);
@@ -243,6 +274,17 @@ export async function traceFact(
       }
     }
   }
+  const rowNorms = (state: Float32Array) =>
+    Array.from({ length: t }, (_, i) => {
+      let s = 0;
+      for (let j = i * d; j < (i + 1) * d; j++) s += state[j] * state[j];
+      return Math.sqrt(s);
+    });
+  const norms = {} as Record<TraceKind, number[][]>;
+  for (const kind of TRACE_KINDS) {
+    const byLayer = Array.from({ length: nLayers }, (_, l) => rowNorms(clean.get(`${kind}/${l}`)!));
+    norms[kind] = Array.from({ length: t }, (_, i) => byLayer.map((n) => n[i]));
+  }
   return {
     tokens: ids.map((id) => tok.decode([id])),
     subject: [s0, s1],
@@ -252,5 +294,7 @@ export async function traceFact(
     known,
     pCorrupted,
     effects,
+    norms,
+    embedNorms: rowNorms(clean.get("embed/-1")!),
   };
 }

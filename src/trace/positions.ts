@@ -28,9 +28,13 @@ export function groupsOf(i: number, t: number, [s0, s1]: [number, number]): Posi
   return out;
 }
 
-/** Mean indirect effect per kind, position group and layer (NaN where no fact has the group). */
+/**
+ * Mean indirect effect per kind, position group and layer (NaN where no fact has the group); with
+ * `of`, the mean of another per-kind [position][layer] quantity of the traces (their norms).
+ */
 export function averageByGroup(
   traces: readonly FactTrace[],
+  of: (tr: FactTrace) => Record<TraceKind, number[][]> = (tr) => tr.effects,
 ): Record<TraceKind, Record<PositionGroup, number[]>> {
   const layers = traces[0]?.effects.resid[0]?.length ?? 0;
   const out = {} as Record<TraceKind, Record<PositionGroup, number[]>>;
@@ -43,7 +47,7 @@ export function averageByGroup(
       for (let i = 0; i < t; i++) {
         for (const g of groupsOf(i, t, tr.subject)) {
           const acc = perFact.get(g) ?? { sum: new Array(layers).fill(0), n: 0 };
-          tr.effects[kind][i].forEach((e, l) => acc.sum[l] += e);
+          of(tr)[kind][i].forEach((e, l) => acc.sum[l] += e);
           acc.n++;
           perFact.set(g, acc);
         }

@@ -5,7 +5,8 @@
 // fail with a message, not a stack trace; --out follows the output rules of every command; an
 // answer of several tokens is labelled by the one token traced; --requests names the records it
 // skips for a subject not in the prompt; Ctrl-C leaves no lock and no incomplete output; white
-// space ending the prompt or subject is removed, with a note.
+// space ending the prompt or subject is removed, with a note; --corrupt-at layer0 traces as
+// src/trace does with the noise after layer 0, and says so in the charts' titles.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -100,11 +101,52 @@ Deno.test("trace CLI: a request file averages known facts and keeps each fact's 
     assert.ok(avg.traces.every((t: { known: boolean }) => t.known));
     assert.deepEqual(Object.keys(avg.byGroup.mlp_out), [...POSITION_GROUPS]);
     assert.equal(avg.byGroup.mlp_out["last subject token"].length, 4);
+    // The clean runs' norms, averaged as the effects are: the two facts' own, by hand.
+    type Tr = { subject: [number, number]; norms: { resid: number[][] }; embedNorms: number[] };
+    const last = (tr: Tr) => tr.subject[1] - 1;
+    const [a, b] = avg.traces as Tr[];
+    const want = a.norms.resid[last(a)].map((x, l) => (x + b.norms.resid[last(b)][l]) / 2);
+    const got: number[] = avg.norms.byGroup.resid["last subject token"];
+    got.forEach((x, l) => assert.ok(Math.abs(x - want[l]) < 1e-9, `layer ${l}`));
+    const embed = (a.embedNorms[last(a)] + b.embedNorms[last(b)]) / 2;
+    assert.ok(Math.abs(avg.norms.embedLastSubject - embed) < 1e-9);
+    assert.match(r.stdout, /norms at the last subject token \(clean\): token embedding \d/);
     for (const f of ["average.svg", "average-mlp_out.svg", "facts/001-resid.svg"]) {
       assert.ok(await exists(join(out, f)), f);
     }
     assert.ok(await exists(join(out, "facts/002-attn_out.svg")));
     assert.ok(!(await exists(join(out, "facts/003-attn_out.svg"))));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("trace CLI: --corrupt-at layer0 traces with the noise after layer 0", async () => {
+  const tmp = await Deno.makeTempDir();
+  const out = join(tmp, "out");
+  try {
+    const fact = { prompt: "The capital of France is", subject: "France" };
+    const r = await trace([
+      ...["--model", TINY, "--prompt", fact.prompt, "--subject", fact.subject],
+      ...["--samples", "2", "--seed", "4", "--corrupt-at", "layer0", "--out", out],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const written = JSON.parse(await Deno.readTextFile(join(out, "trace.json")));
+    assert.match(
+      await Deno.readTextFile(join(out, "mlp_out.svg")),
+      /subject corrupted after layer 0/,
+    );
+    const be = await createBackend("wasm");
+    try {
+      const { model, tokenizer } = await loadModel(TINY, be, { tokenizer: true });
+      const opts = { samples: 2, noise: 3, seed: 4 };
+      const want = await traceFact(model, tokenizer!, fact, { ...opts, corruptAt: "layer0" });
+      assert.deepEqual(written, JSON.parse(JSON.stringify(want)));
+      const embed = await traceFact(model, tokenizer!, fact, opts);
+      assert.notEqual(written.pCorrupted, embed.pCorrupted);
+    } finally {
+      be.dispose();
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -128,6 +170,10 @@ Deno.test("trace CLI: bad arguments and a missing subject fail with a message", 
         [["--prompt", "a b", "--subject", " "], /--subject must not be empty/],
         [["--prompt", "a b", "--subject", "a", "--samples", "1e1"], /--samples must be an integer/],
         [["--requests", "r.json", "--subject", "a"], /--subject and --answer go with --prompt/],
+        [
+          ["--prompt", "a b", "--subject", "a", "--corrupt-at", "mlp"],
+          /--corrupt-at.*embed, layer0/,
+        ],
       ] as const
     ) {
       const r = await trace([...base, ...flags]);

@@ -4,6 +4,9 @@
 // layer's residual at the last token gives the clean probability; positions before the subject
 // have no effect (causal attention keeps the noise from them); the noise is seeded; a window
 // restores the MLP or attention output at ROME's range of layers; the position groups are ROME's.
+// The clean run's norms of every state equal those of the direct computation's clean run.
+// Corrupting the residual after layer 0 instead of the embeddings equals the same direct
+// computation with the noise put there, and leaves layer 0's MLP and attention nothing to restore.
 
 import assert from "node:assert/strict";
 import * as A from "../../src/autograd/ops.ts";
@@ -14,6 +17,7 @@ import { loadModel } from "../../src/pipeline/load.ts";
 import { Tensor, tidyAsync } from "../../src/tensor/tensor.ts";
 import type { Tokenizer } from "../../src/io/tokenizer.ts";
 import {
+  type CorruptionSite,
   subjectSpan,
   TRACE_KINDS,
   traceFact,
@@ -61,15 +65,27 @@ async function run(
  * layer adds clean - corrupted to a run that already restores the layers before it (so the
  * corrupted value it replaces is the one that run saw).
  */
-async function directTrace(model: CausalLM, tok: Tokenizer, seed: number) {
+async function directTrace(
+  model: CausalLM,
+  tok: Tokenizer,
+  seed: number,
+  corruptAt: CorruptionSite = "embed",
+) {
   const be = model.backend;
   const ids = tok.encode(FACT.prompt);
   const t = ids.length, d = model.config.dModel, v = model.config.vocabSize;
   const token = tok.encode(`${FACT.prompt} ${FACT.answer}`)[t];
   const [s0, s1] = subjectSpan(tok, FACT.prompt, FACT.subject);
-  // The noise as specified: `noise` x the std of the token-embedding table, subject rows only.
+  const clean = await run(model, ids, token, () => undefined);
+  /** The clean run's L2 norm of state `key` at position i. */
+  const norm = (key: string, i: number) =>
+    Math.hypot(...clean.states.get(key)!.subarray(i * d, (i + 1) * d));
+  // The noise as specified: `noise` x the std of the token-embedding table (or of the clean
+  // residual after layer 0, where it goes there), subject rows only.
   const info = model.paramInfo.find((p) => p.layout === "embedding" && p.shape[0] === v)!;
-  const table = await model.params.get(info.name)!.value.toArray();
+  const table = corruptAt === "layer0"
+    ? clean.states.get("resid/0")!
+    : await model.params.get(info.name)!.value.toArray();
   let m = 0;
   for (const x of table) m += x / table.length;
   let var2 = 0;
@@ -80,12 +96,13 @@ async function directTrace(model: CausalLM, tok: Tokenizer, seed: number) {
     n.set(gaussian((s1 - s0) * d, sigma, seed * 1000 + k), s0 * d);
     return constant(Tensor.fromArray(be, n, [t, d]));
   };
-  const clean = await run(model, ids, token, () => undefined);
+  const noisy = (l: number, site: HookSite) =>
+    corruptAt === "layer0" ? site === "resid" && l === 0 : site === "embed";
   const runWith = (k: number, deltas: Map<string, Var>) =>
-    run(model, ids, token, (l, site, y) => {
-      if (site === "embed") return A.add(y, noiseOf(k));
+    run(model, ids, token, (l, site, x) => {
+      const y = noisy(l, site) ? A.add(x, noiseOf(k)) : x;
       const delta = deltas.get(`${site}/${l}`);
-      return delta ? A.add(y, delta) : undefined;
+      return delta ? A.add(y, delta) : y;
     });
   const corrupted = [await runWith(0, new Map()), await runWith(1, new Map())];
   const pCorrupted = (corrupted[0].p + corrupted[1].p) / 2;
@@ -106,7 +123,7 @@ async function directTrace(model: CausalLM, tok: Tokenizer, seed: number) {
     }
     return p - pCorrupted;
   };
-  return { t, s0, pClean: clean.p, pCorrupted, effect };
+  return { t, s0, pClean: clean.p, pCorrupted, effect, norm };
 }
 
 for (const dir of FIXTURES) {
@@ -141,6 +158,17 @@ for (const dir of FIXTURES) {
             Math.abs(got - want) < 1e-5,
             `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
           );
+        }
+      }
+    }
+    // The clean run's norms, of each state and of the token embeddings.
+    for (let i = 0; i < t; i++) {
+      const e = direct.norm("embed/-1", i);
+      assert.ok(Math.abs(tr.embedNorms[i] - e) < 1e-4 * (1 + e), `embedding ${i}`);
+      for (const kind of TRACE_KINDS) {
+        for (let l = 0; l < L; l++) {
+          const want = direct.norm(`${kind}/${l}`, i);
+          assert.ok(Math.abs(tr.norms[kind][i][l] - want) < 1e-4 * (1 + want), `${kind}/${l} ${i}`);
         }
       }
     }
@@ -215,8 +243,22 @@ Deno.test("averageByGroup: a fact's positions in one group are averaged, then fa
       effects: effects([1, 2, 4, 8]),
     },
     { tokens: ["a", "b", "c"], subject: [0, 1] as [number, number], effects: effects([3, 5, 7]) },
-  ].map((x) => ({ ...x, answerToken: 0, answer: "", pClean: 1, known: true, pCorrupted: 0 }));
+  ].map((x) => ({
+    ...x,
+    answerToken: 0,
+    answer: "",
+    pClean: 1,
+    known: true,
+    pCorrupted: 0,
+    norms: effects(x.effects.resid.map(([e]) => 10 * e)),
+    embedNorms: [],
+  }));
   const avg = averageByGroup(traces);
+  // The norms are averaged the same way when asked for.
+  assert.deepEqual(averageByGroup(traces, (tr) => tr.norms).mlp_out["last subject token"], [
+    35,
+    35,
+  ]);
   // Middle subject tokens: only the first fact has one (position 1, value 2).
   assert.deepEqual(avg.resid["middle subject tokens"], [2, 4]);
   // Last subject token: 4 (fact 1, position 2) and 3 (fact 2, position 0): mean 3.5.
@@ -251,4 +293,42 @@ for (const dir of FIXTURES) {
       assert.deepEqual({ ...named, answer: tr.answer }, tr);
     },
   );
+}
+
+for (const dir of FIXTURES) {
+  const name = dir.split("/").at(-1);
+  testBackends(`trace (${name}): noise after layer 0 equals a direct computation`, async (be) => {
+    const { model, tokenizer } = await loadModel(dir, be, { tokenizer: true });
+    const tok = tokenizer!;
+    const opts = { samples: 2, noise: 3, seed: 5, corruptAt: "layer0" as const };
+    const tr = await traceFact(model, tok, FACT, opts);
+    const direct = await directTrace(model, tok, 5, "layer0");
+    const { t, s0 } = direct;
+    assert.ok(Math.abs(direct.pClean - tr.pClean) < 1e-5, `${direct.pClean} vs ${tr.pClean}`);
+    assert.ok(
+      Math.abs(direct.pCorrupted - tr.pCorrupted) < 1e-5,
+      `${direct.pCorrupted} vs ${tr.pCorrupted}`,
+    );
+    const embedNoise = await traceFact(model, tok, FACT, { ...opts, corruptAt: "embed" });
+    assert.notEqual(tr.pCorrupted, embedNoise.pCorrupted, "the noise goes elsewhere");
+    const L = model.config.nLayers;
+    for (const kind of TRACE_KINDS) {
+      for (const l of [0, L - 1]) {
+        for (const i of [0, s0, t - 1]) {
+          const want = await direct.effect(kind, [l], i);
+          const got = tr.effects[kind][i][l];
+          assert.ok(
+            Math.abs(got - want) < 1e-5,
+            `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
+          );
+        }
+      }
+      // Layer 0's MLP and attention outputs come before the noise: restoring them changes nothing.
+      if (kind !== "resid") {
+        for (let i = 0; i < t; i++) assert.ok(Math.abs(tr.effects[kind][i][0]) < 1e-6);
+      }
+    }
+    // The one-token subject's residual after layer 0 restored: the noise is gone, P is clean.
+    assert.ok(Math.abs(tr.effects.resid[s0][0] - (tr.pClean - tr.pCorrupted)) < 1e-5);
+  });
 }
