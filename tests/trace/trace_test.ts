@@ -126,6 +126,35 @@ async function directTrace(
   return { t, s0, pClean: clean.p, pCorrupted, effect, norm };
 }
 
+/**
+ * The trace's clean and corrupted P(answer), and its effects of every kind at the first and last
+ * layer, at the first position, the subject's and the last, equal the direct computation's.
+ */
+async function assertDirect(
+  tr: Awaited<ReturnType<typeof traceFact>>,
+  direct: Awaited<ReturnType<typeof directTrace>>,
+  L: number,
+) {
+  const { t, s0 } = direct;
+  assert.ok(Math.abs(direct.pClean - tr.pClean) < 1e-5, `${direct.pClean} vs ${tr.pClean}`);
+  assert.ok(
+    Math.abs(direct.pCorrupted - tr.pCorrupted) < 1e-5,
+    `${direct.pCorrupted} vs ${tr.pCorrupted}`,
+  );
+  for (const kind of TRACE_KINDS) {
+    for (const l of [0, L - 1]) {
+      for (const i of [0, s0, t - 1]) {
+        const want = await direct.effect(kind, [l], i);
+        const got = tr.effects[kind][i][l];
+        assert.ok(
+          Math.abs(got - want) < 1e-5,
+          `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
+        );
+      }
+    }
+  }
+}
+
 for (const dir of FIXTURES) {
   const name = dir.split("/").at(-1);
   testBackends(`trace (${name}): effects equal a direct computation`, async (be) => {
@@ -144,23 +173,7 @@ for (const dir of FIXTURES) {
     const lead = tok.leadingIds.length;
     assert.deepEqual(tr.subject, [3 + lead, 4 + lead]);
     assert.deepEqual(tr.tokens.slice(s0, tr.subject[1]).map((x) => x.trim()), ["France"]);
-    assert.ok(Math.abs(direct.pClean - tr.pClean) < 1e-5, `${direct.pClean} vs ${tr.pClean}`);
-    assert.ok(
-      Math.abs(direct.pCorrupted - tr.pCorrupted) < 1e-5,
-      `${direct.pCorrupted} vs ${tr.pCorrupted}`,
-    );
-    for (const kind of TRACE_KINDS) {
-      for (const l of [0, L - 1]) {
-        for (const i of [0, s0, t - 1]) {
-          const want = await direct.effect(kind, [l], i);
-          const got = tr.effects[kind][i][l];
-          assert.ok(
-            Math.abs(got - want) < 1e-5,
-            `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
-          );
-        }
-      }
-    }
+    await assertDirect(tr, direct, L);
     // The clean run's norms, of each state and of the token embeddings.
     for (let i = 0; i < t; i++) {
       const e = direct.norm("embed/-1", i);
@@ -304,29 +317,13 @@ for (const dir of FIXTURES) {
     const tr = await traceFact(model, tok, FACT, opts);
     const direct = await directTrace(model, tok, 5, "layer0");
     const { t, s0 } = direct;
-    assert.ok(Math.abs(direct.pClean - tr.pClean) < 1e-5, `${direct.pClean} vs ${tr.pClean}`);
-    assert.ok(
-      Math.abs(direct.pCorrupted - tr.pCorrupted) < 1e-5,
-      `${direct.pCorrupted} vs ${tr.pCorrupted}`,
-    );
     const embedNoise = await traceFact(model, tok, FACT, { ...opts, corruptAt: "embed" });
     assert.notEqual(tr.pCorrupted, embedNoise.pCorrupted, "the noise goes elsewhere");
     const L = model.config.nLayers;
-    for (const kind of TRACE_KINDS) {
-      for (const l of [0, L - 1]) {
-        for (const i of [0, s0, t - 1]) {
-          const want = await direct.effect(kind, [l], i);
-          const got = tr.effects[kind][i][l];
-          assert.ok(
-            Math.abs(got - want) < 1e-5,
-            `${kind} layer ${l} position ${i}: ${got} vs ${want}`,
-          );
-        }
-      }
-      // Layer 0's MLP and attention outputs come before the noise: restoring them changes nothing.
-      if (kind !== "resid") {
-        for (let i = 0; i < t; i++) assert.ok(Math.abs(tr.effects[kind][i][0]) < 1e-6);
-      }
+    await assertDirect(tr, direct, L);
+    // Layer 0's MLP and attention outputs come before the noise: restoring them changes nothing.
+    for (const kind of ["mlp_out", "attn_out"] as const) {
+      for (let i = 0; i < t; i++) assert.ok(Math.abs(tr.effects[kind][i][0]) < 1e-6);
     }
     // The one-token subject's residual after layer 0 restored: the noise is gone, P is clean.
     assert.ok(Math.abs(tr.effects.resid[s0][0] - (tr.pClean - tr.pCorrupted)) < 1e-5);
