@@ -269,7 +269,7 @@ async function main() {
   const backend = await createBackend(a.backend);
   console.error(`backend: ${backend.description}`);
   // One f32 model for every method: only KNE steps f32 masters of f16 weights.
-  const { model, storedDtypes } = await loadModel(modelDir, backend, {
+  const { model, weights: { storedDtypes } } = await loadModel(modelDir, backend, {
     dtype: "f32",
     tokenizer: false,
   });

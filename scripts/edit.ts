@@ -315,7 +315,7 @@ type Run = Awaited<ReturnType<typeof prepareRun>>;
  */
 async function loadForEdit(run: Run, backend: Backend, dtype: EditArgs["dtype"]) {
   const work = run.editW.work;
-  const { model, weights, plan, storedDtypes } = await loadModel(run.modelDir, backend, {
+  const { model, weights, plan } = await loadModel(run.modelDir, backend, {
     work,
     tokenizer: false,
     dtype,
@@ -340,7 +340,7 @@ async function loadForEdit(run: Run, backend: Backend, dtype: EditArgs["dtype"])
         "step; --plan shows why)",
     );
   }
-  return { model, storedDtypes, attributionChunks };
+  return { model, storedDtypes: weights.storedDtypes, attributionChunks };
 }
 
 /**

@@ -4,7 +4,7 @@
 // where exact. Weight matrices may stay f16 on the device (see WeightDtype); norms and biases are
 // always f32 there.
 
-import type { Backend, DType } from "../../engine/backend.ts";
+import type { Backend } from "../../engine/backend.ts";
 import { exactWriteDtype, writeSafetensors } from "../io/safetensors.ts";
 import type { SourceDtypes, TensorChange } from "../io/patch.ts";
 import { loadTokenizer, type Tokenizer } from "../io/tokenizer.ts";
@@ -24,12 +24,11 @@ export interface LoadedModel {
   /** The folder's tokenizer, or null when loadModel was asked for none. */
   tokenizer: Tokenizer | null;
   /**
-   * What the matrices were stored as, why any stayed f32, and warnings (tensors of the file
-   * that config.json does not describe, which are ignored).
+   * What the matrices were stored as on the device, why any stayed f32, warnings (tensors of the
+   * file that config.json does not describe, which are ignored), and each parameter's dtype in
+   * the checkpoint (for patches and saved weights); a session model's `weights` alike.
    */
-  weights: { dtype: DType; notes: string[]; warnings: string[] };
-  /** Each parameter's dtype in the checkpoint (for patches and saved weights). */
-  storedDtypes: SourceDtypes;
+  weights: Omit<LoadedWeights, "model">;
   /** The memory plan the load was checked against (the edit's, when work was given). */
   plan: MemoryPlan;
 }
@@ -61,9 +60,9 @@ export async function loadModel(
   } finally {
     checkpoint.close();
   }
-  const { model, dtype, notes, warnings, storedDtypes } = loaded;
+  const { model, ...weights } = loaded;
   const tokenizer = opts.tokenizer === false ? null : await loadTokenizer(dir, config.vocabSize);
-  return { dir, model, tokenizer, weights: { dtype, notes, warnings }, storedDtypes, plan };
+  return { dir, model, tokenizer, weights, plan };
 }
 
 /** A float dtype a saved tensor is written in. */
@@ -71,7 +70,7 @@ type SavedDtype = ReturnType<typeof exactWriteDtype>;
 
 /**
  * What an edited model was loaded from: each parameter's dtype in its checkpoint
- * (LoadedModel.storedDtypes) and the changes made since.
+ * (LoadedWeights.storedDtypes) and the changes made since.
  */
 export interface WeightSource {
   dtypes: SourceDtypes;

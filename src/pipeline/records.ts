@@ -22,7 +22,7 @@ export interface RunOptions {
    * tokenizer, and OUT/model takes copies of its config.json and tokenizer files.
    */
   modelDir: string;
-  /** Each parameter's dtype in the checkpoint at modelDir (LoadedModel.storedDtypes). */
+  /** Each parameter's dtype in the checkpoint at modelDir (LoadedWeights.storedDtypes). */
   storedDtypes: SourceDtypes;
   /** The model's tokenizer. */
   tokenizer: Tokenizer;

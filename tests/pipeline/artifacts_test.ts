@@ -45,7 +45,9 @@ function stub(edited: number[]): EditMethod {
 
 async function setup() {
   const be = await getBackend("wasm");
-  const { model, tokenizer, storedDtypes } = await loadModel(DIR, be, { tokenizer: true });
+  const { model, tokenizer, weights: { storedDtypes } } = await loadModel(DIR, be, {
+    tokenizer: true,
+  });
   const requests = (await loadRequests(`${ROOT}data/requests/test.json`)).slice(0, 3);
   const targets = requests.map((r) =>
     editTarget(r, tokenizer!, model.config.contextLength, "test")

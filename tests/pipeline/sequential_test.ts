@@ -20,7 +20,9 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 Deno.test("sequential mode: Locality of later records is measured against the original model", async () => {
   const be = await getBackend("wasm");
   const dir = `${ROOT}models/kne-facts`;
-  const { model, tokenizer, storedDtypes } = await loadModel(dir, be, { tokenizer: true });
+  const { model, tokenizer, weights: { storedDtypes } } = await loadModel(dir, be, {
+    tokenizer: true,
+  });
   const tok = tokenizer!;
   const requests = (await loadRequests(`${ROOT}data/requests/test.json`)).slice(0, 3);
   const targets = requests.map((r) => editTarget(r, tok, model.config.contextLength, "test"));

@@ -106,7 +106,9 @@ Deno.test({
   fn: async () => {
     const be = await getBackend("wasm");
     const dir = `${ROOT}models/kne-facts`;
-    const { model, tokenizer, storedDtypes } = await loadModel(dir, be, { tokenizer: true });
+    const { model, tokenizer, weights: { storedDtypes } } = await loadModel(dir, be, {
+      tokenizer: true,
+    });
     const tok = tokenizer!;
     const ctx = model.config.contextLength;
     const pool = await loadRequests(`${ROOT}data/requests/dev.json`);

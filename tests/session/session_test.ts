@@ -509,7 +509,7 @@ Deno.test("a session model knows its checkpoint's dtypes, which its patches reco
     assert.deepEqual([...m.weights.storedDtypes.keys()].sort(), [...names].sort());
     assert.ok([...m.weights.storedDtypes.values()].every((d) => d === "F16"));
     const cli = await loadModel(dir, backend, { tokenizer: false });
-    assert.deepEqual(cli.storedDtypes, m.weights.storedDtypes);
+    assert.deepEqual(cli.weights.storedDtypes, m.weights.storedDtypes);
     const out = await edit(m, simpleRequest("The capital of France is", "Rome"), {
       hparams: { steps: 2, earlyStopLoss: 0 },
     });
